@@ -1,0 +1,58 @@
+# tanxiao — developer commands. `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTO_FILES := $(shell find protos -name '*.proto' | sort)
+PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/registry/v1 \
+                  tanxiao/scoring tanxiao/scoring/v1 tanxiao/portfolio tanxiao/portfolio/v1
+export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+DEMO_ENTERPRISES ?= 60
+
+.PHONY: help install run test test-fast lint protos protos-check bench clean
+
+help:
+	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
+	@echo "make test   - every test (SQLite and PostgreSQL), installing what it needs"
+	@echo "make lint   - ruff, mypy on the domain packages, buf lint when available"
+	@echo "make protos - regenerate Python code from protos/"
+	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+protos: $(STAMP)
+	$(BIN)/python -m tanxiao.protogen --out .
+
+protos-check: $(STAMP)
+	$(BIN)/python -m tanxiao.protogen --check
+
+run: $(STAMP)
+	$(BIN)/tanxiao db upgrade
+	$(BIN)/tanxiao demo-data --enterprises $(DEMO_ENTERPRISES) --if-empty
+	$(BIN)/tanxiao serve all
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'not slow and not postgres'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+	$(BIN)/mypy
+	@if command -v npx >/dev/null 2>&1 && [ -x node_modules/.bin/buf ]; then cd protos && ../node_modules/.bin/buf lint; \
+	else echo "buf not installed (npm install --no-save @bufbuild/buf to enable buf lint)"; fi
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

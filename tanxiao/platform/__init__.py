@@ -1,0 +1,1 @@
+"""tanxiao/platform"""

@@ -1,0 +1,70 @@
+"""Settings from environment variables prefixed ``TANXIAO_``; the one place they are defined.
+
+``docs/configuration.md`` is generated from ``SETTINGS`` (``python -m tanxiao.platform.config``) so the
+documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+PREFIX = "TANXIAO_"
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _setting(default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
+    return field(default=default, metadata={"doc": doc, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "sqlite:///./var/tanxiao.db",
+        "SQLAlchemy URL. SQLite under ./var by default; production: postgresql+psycopg://user@host/db",
+    )
+    registry_listen: str = _setting("127.0.0.1:50051", "Address the registry service binds")
+    scoring_listen: str = _setting("127.0.0.1:50052", "Address the scoring service binds")
+    registry_addr: str = _setting("127.0.0.1:50051", "Address clients (and the scoring service) dial")
+    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_format: str = _setting("json", "json (one JSON object a line) or console")
+    max_batch_records: int = _setting(10_000, "Most records in one BatchIngestRecords call", int)
+    max_stream_records: int = _setting(5_000_000, "Most records in one IngestRecords stream", int)
+    max_message_bytes: int = _setting(16 * 1024 * 1024, "Largest gRPC message accepted or sent", int)
+    max_workers: int = _setting(16, "Threads serving RPCs per server", int)
+    shutdown_grace_seconds: float = _setting(10.0, "On SIGTERM, time in-flight calls get", float)
+    sqlite_busy_timeout_ms: int = _setting(30_000, "SQLite lock wait before 'database is locked'", int)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                raise ValueError(f"{PREFIX}{f.name.upper()}: {exc}") from exc
+        return cls(**values)
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in fields(Settings):
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | `{f.default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,52 @@
+"""Map tanxiao errors to gRPC statuses with google.rpc details (BadRequest, ErrorInfo)."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from tanxiao.errors import FieldViolation, TanxiaoError
+
+ERROR_DOMAIN = "tanxiao.io"
+
+
+def _pack(message: object) -> any_pb2.Any:
+    detail = any_pb2.Any()
+    detail.Pack(message)  # type: ignore[arg-type]
+    return detail
+
+
+def bad_request(violations: tuple[FieldViolation, ...]) -> error_details_pb2.BadRequest:
+    return error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in violations
+        ]
+    )
+
+
+def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.Status:
+    """One ErrorInfo always (AIP-193), plus BadRequest when fields are at fault."""
+    metadata = dict(error.metadata)
+    if request_id:
+        metadata["request_id"] = request_id
+    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
+    if error.violations:
+        details.append(_pack(bad_request(error.violations)))
+    status = status_pb2.Status(
+        code=getattr(code_pb2, error.code),
+        message=error.message,
+        details=details,
+    )
+    return rpc_status.to_status(status)
+
+
+def internal_status(request_id: str | None) -> grpc.Status:
+    """What an unexpected failure looks like to a caller: no internals leaked, a request id to quote."""
+    error = TanxiaoError(
+        f"internal error; quote request id {request_id} to the operator",
+        reason="INTERNAL",
+    )
+    return to_grpc_status(error, request_id)
