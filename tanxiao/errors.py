@@ -48,7 +48,9 @@ class ValidationError(TanxiaoError):
         return cls(f"{field}: {description}", reason=reason, violations=[FieldViolation(field, description)])
 
     @classmethod
-    def from_violations(cls, violations: Iterable[FieldViolation], *, reason: str | None = None) -> ValidationError:
+    def from_violations(
+        cls, violations: Iterable[FieldViolation], *, reason: str | None = None
+    ) -> ValidationError:
         violations = tuple(violations)
         summary = "; ".join(f"{v.field}: {v.description}" for v in violations[:5])
         more = f" (+{len(violations) - 5} more)" if len(violations) > 5 else ""

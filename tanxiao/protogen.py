@@ -60,9 +60,7 @@ def stale_files() -> list[str]:
         fresh_root = Path(tmp)
         fresh = {p.relative_to(fresh_root) for p in generate(fresh_root)}
         existing = {
-            p.relative_to(ROOT)
-            for p in (ROOT / "tanxiao").rglob("*")
-            if p.name.endswith(GENERATED_SUFFIXES)
+            p.relative_to(ROOT) for p in (ROOT / "tanxiao").rglob("*") if p.name.endswith(GENERATED_SUFFIXES)
         }
         problems = [f"missing: {p}" for p in sorted(fresh - existing)]
         problems += [f"extra: {p}" for p in sorted(existing - fresh)]

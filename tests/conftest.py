@@ -19,12 +19,16 @@ from sqlalchemy.engine import make_url
 
 from tanxiao.platform import db
 
-POSTGRES_URL = os.environ.get("TANXIAO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "TANXIAO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _postgres_unavailable(reason: str) -> None:
-    message = f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string(hide_password=True)} unreachable: {reason}"
+    message = (
+        f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string(hide_password=True)} unreachable: {reason}"
+    )
     if IN_CI:
         pytest.fail(message + " (CI=true: PostgreSQL tests must run)", pytrace=False)
     pytest.skip(message)
@@ -63,7 +67,8 @@ def _truncate_postgres(url: str) -> None:
         tables = [
             row[0]
             for row in connection.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
             )
         ]
         if tables:

@@ -14,7 +14,7 @@ ERROR_DOMAIN = "tanxiao.io"
 
 def _pack(message: object) -> any_pb2.Any:
     detail = any_pb2.Any()
-    detail.Pack(message)  # type: ignore[arg-type]
+    detail.Pack(message)
     return detail
 
 
@@ -32,7 +32,9 @@ def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.S
     metadata = dict(error.metadata)
     if request_id:
         metadata["request_id"] = request_id
-    details = [_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))]
+    details = [
+        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))
+    ]
     if error.violations:
         details.append(_pack(bad_request(error.violations)))
     status = status_pb2.Status(
