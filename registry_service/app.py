@@ -1,0 +1,43 @@
+"""Wiring of the registry service: engine, packaged catalog, servicer, server."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from registry_service.domain.catalog import load_catalog
+from registry_service.servicer import SERVICE, CarbonRegistryServicer
+from registry_service.storage.catalog import ensure_catalog
+from tanxiao.platform.config import Settings
+from tanxiao.platform.db import make_engine
+from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+from tanxiao.registry.v1 import registry_pb2_grpc
+
+
+def registry_engine(settings: Settings) -> Engine:
+    return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+def create_registry_binding(settings: Settings, engine: Engine | None = None) -> ServiceBinding:
+    """The CarbonRegistry servicer on ``engine`` (default: from settings.database_url).
+
+    The schema must be migrated (``tanxiao db upgrade``); the packaged catalog is loaded into the
+    database here, idempotently, so every replica serves the catalog version it validates with.
+    """
+    engine = engine if engine is not None else registry_engine(settings)
+    catalog = load_catalog()
+    ensure_catalog(engine, catalog)
+    servicer = CarbonRegistryServicer(engine, settings, catalog)
+    return ServiceBinding(SERVICE, servicer, registry_pb2_grpc.add_CarbonRegistryServicer_to_server)
+
+
+def start_registry(settings: Settings, listen: str | None = None) -> RunningServer:
+    """Start the registry on ``listen`` (default settings.registry_listen; port 0 = any free port)."""
+    engine = registry_engine(settings)
+    try:
+        binding = create_registry_binding(settings, engine)
+        running = start_server("registry", [binding], listen or settings.registry_listen, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    running.on_stop.append(engine.dispose)
+    return running

@@ -1,0 +1,196 @@
+"""Proto <-> domain translation at the gRPC edge, and resource-name parsing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import pandas as pd
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from registry_service.domain.enterprise import AnnualFinancials, Enterprise
+from registry_service.domain.industry import section_of
+from registry_service.domain.records import RECORD_COLUMNS
+from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
+from registry_service.ingest import IngestSummary, RowResult
+from tanxiao.common.v1 import common_pb2
+from tanxiao.errors import ValidationError
+from tanxiao.registry.v1 import registry_pb2
+
+_ENTERPRISE_NAME = re.compile(r"enterprises/([^/]+)")
+_OPTIONAL_MONEY = (
+    "industrial_added_value_10k_cny",
+    "revenue_10k_cny",
+    "total_equity_10k_cny",
+    "total_debt_10k_cny",
+    "evic_10k_cny",
+)
+_SIZE_CLASS_TO_PROTO = {
+    "UNSPECIFIED": registry_pb2.SIZE_CLASS_UNSPECIFIED,
+    "ABOVE_DESIGNATED_SIZE": registry_pb2.ABOVE_DESIGNATED_SIZE,
+    "BELOW_DESIGNATED_SIZE": registry_pb2.BELOW_DESIGNATED_SIZE,
+}
+_SIZE_CLASS_FROM_PROTO = {number: name for name, number in _SIZE_CLASS_TO_PROTO.items()}
+# Enum number -> name; unknown numbers become "" and are rejected as UNKNOWN_SOURCE.
+_SOURCE_NAMES = {v.number: v.name for v in common_pb2.DataSource.DESCRIPTOR.values}
+_SOURCE_NUMBERS = {name: number for number, name in _SOURCE_NAMES.items()}
+
+
+def parse_enterprise_name(name: str, field: str = "name") -> str:
+    """The normalised USCC of ``enterprises/{uscc}``; INVALID_ARGUMENT naming ``field`` otherwise."""
+    match = _ENTERPRISE_NAME.fullmatch(name.strip())
+    if match is None:
+        raise ValidationError.for_field(field, f"must be enterprises/{{uscc}}, got {name!r}")
+    return parse_uscc(match.group(1), field)
+
+
+def parse_uscc(uscc: str, field: str) -> str:
+    try:
+        return str(normalize_uscc(uscc))
+    except InvalidUSCC as exc:
+        raise ValidationError.for_field(field, str(exc), reason="INVALID_USCC") from None
+
+
+def enterprise_name(uscc: str) -> str:
+    return f"enterprises/{uscc}"
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+# --- enterprises -------------------------------------------------------------------------------------
+
+
+def enterprise_from_proto(message: registry_pb2.Enterprise) -> Enterprise:
+    """The client's enterprise as given (output-only fields ignored); validation is the caller's."""
+    return Enterprise(
+        uscc=message.uscc,
+        display_name=message.display_name,
+        industry_code=message.industry_code,
+        region_code=message.region_code,
+        size_class=_SIZE_CLASS_FROM_PROTO.get(message.size_class, f"UNKNOWN({message.size_class})"),
+        financials=tuple(financials_from_proto(f) for f in message.financials),
+    )
+
+
+def financials_from_proto(message: registry_pb2.AnnualFinancials) -> AnnualFinancials:
+    money = {name: getattr(message, name) if message.HasField(name) else None for name in _OPTIONAL_MONEY}
+    return AnnualFinancials(year=message.year, listed=message.listed, **money)
+
+
+def enterprise_to_proto(enterprise: Enterprise) -> registry_pb2.Enterprise:
+    return registry_pb2.Enterprise(
+        name=enterprise_name(enterprise.uscc),
+        uscc=enterprise.uscc,
+        display_name=enterprise.display_name,
+        industry_code=enterprise.industry_code,
+        industry_section=section_of(enterprise.industry_code) or "",
+        region_code=enterprise.region_code,
+        size_class=_SIZE_CLASS_TO_PROTO.get(enterprise.size_class, registry_pb2.SIZE_CLASS_UNSPECIFIED),
+        financials=[financials_to_proto(f) for f in enterprise.financials],
+        create_time=timestamp(enterprise.create_time),
+        update_time=timestamp(enterprise.update_time),
+    )
+
+
+def financials_to_proto(financials: AnnualFinancials) -> registry_pb2.AnnualFinancials:
+    money = {name: v for name in _OPTIONAL_MONEY if (v := getattr(financials, name)) is not None}
+    return registry_pb2.AnnualFinancials(year=financials.year, listed=financials.listed, **money)
+
+
+# --- catalog -----------------------------------------------------------------------------------------
+
+
+def category_to_proto(row: Mapping[str, Any]) -> registry_pb2.DataCategory:
+    """From a data_categories row (registry_service.storage.catalog)."""
+    optional = {k: row[k] for k in ("kgce_per_unit", "kgco2_per_unit") if row[k] is not None}
+    return registry_pb2.DataCategory(
+        code=row["code"],
+        name_zh=row["name_zh"],
+        name_en=row["name_en"],
+        kind=registry_pb2.CategoryKind.Value(row["kind"]),
+        unit=row["unit"],
+        accepted_units=[registry_pb2.UnitConversion(**u) for u in row["accepted_units"]],
+        uses_grid_factor=bool(row["uses_grid_factor"]),
+        scope=row["scope"],
+        source=row["source"],
+        notes=row["notes"],
+        **optional,
+    )
+
+
+def grid_factor_to_proto(row: Mapping[str, Any]) -> registry_pb2.GridEmissionFactor:
+    return registry_pb2.GridEmissionFactor(
+        region=row["region"], year=row["year"], tco2_per_mwh=row["tco2_per_mwh"], source=row["source"]
+    )
+
+
+# --- records -----------------------------------------------------------------------------------------
+
+
+def records_frame(messages: Sequence[registry_pb2.Record]) -> pd.DataFrame:
+    """A record frame (RECORD_COLUMNS, source as the DataSource name) from proto records."""
+    rows = [(r.uscc, r.period, r.category, r.quantity, r.unit, r.source, r.external_id) for r in messages]
+    frame = pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS))
+    frame["source"] = frame["source"].map(_SOURCE_NAMES).fillna("").astype(str)
+    return frame
+
+
+def ingest_response(summary: IngestSummary) -> registry_pb2.IngestRecordsResponse:
+    return registry_pb2.IngestRecordsResponse(
+        received=summary.received,
+        accepted=summary.accepted,
+        duplicates=summary.duplicates,
+        revised=summary.revised,
+        rejected=summary.rejected,
+        results=[row_result_to_proto(r) for r in summary.results],
+    )
+
+
+def row_result_to_proto(result: RowResult) -> registry_pb2.RecordResult:
+    return registry_pb2.RecordResult(
+        index=result.index,
+        status=registry_pb2.RecordStatus.Value(result.status),
+        field=result.field,
+        reason=result.reason,
+        reason_code=result.reason_code,
+        revision=result.revision,
+    )
+
+
+def stored_records_to_proto(rows: pd.DataFrame) -> list[registry_pb2.StoredRecord]:
+    """From a frame of records_for() rows."""
+    return [stored_record_to_proto(row) for row in _row_dicts(rows)]
+
+
+def stored_record_to_proto(row: Mapping[str, Any]) -> registry_pb2.StoredRecord:
+    record = registry_pb2.Record(
+        uscc=row["uscc"],
+        period=row["period"],
+        category=row["category"],
+        quantity=row["quantity"],
+        unit=row["unit"],
+        source=_SOURCE_NUMBERS.get(row["source"], common_pb2.DATA_SOURCE_UNSPECIFIED),
+        external_id=row["external_id"],
+    )
+    return registry_pb2.StoredRecord(
+        name=f"{enterprise_name(row['uscc'])}/records/{row['id']}",
+        record=record,
+        canonical_quantity=row["canonical_quantity"],
+        canonical_unit=row["canonical_unit"],
+        revision=row["revision"],
+        current=bool(row["is_current"]),
+        effective=bool(row["effective"]),
+        ingest_time=timestamp(row["ingest_time"]),
+    )
+
+
+def _row_dicts(rows: pd.DataFrame) -> Iterable[dict[str, Any]]:
+    return cast(list[dict[str, Any]], rows.to_dict("records"))

@@ -1,0 +1,1 @@
+"""Packaged configuration data of the registry (YAML), read with importlib.resources."""

@@ -1,0 +1,239 @@
+"""Enterprises and their annual financials in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from registry_service.domain.enterprise import AnnualFinancials, Enterprise, apply_update
+from registry_service.storage import (
+    chunked,
+    decode_page_token,
+    encode_page_token,
+    filter_fingerprint,
+    page_size_of,
+    reading,
+    utc,
+    within,
+)
+from registry_service.storage.tables import enterprise_financials, enterprises
+from tanxiao.errors import AlreadyExists, NotFound, ValidationError
+from tanxiao.platform.db import read_only
+
+_FINANCIAL_FIELDS = (
+    "industrial_added_value_10k_cny",
+    "revenue_10k_cny",
+    "total_equity_10k_cny",
+    "total_debt_10k_cny",
+    "listed",
+    "evic_10k_cny",
+)
+
+
+@dataclass(frozen=True)
+class EnterprisePage:
+    enterprises: list[Enterprise]
+    next_page_token: str
+    total_size: int
+
+
+class EnterpriseRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, enterprise: Enterprise, *, connection: Connection | None = None) -> Enterprise:
+        """Store a new (validated, normalised) enterprise; ALREADY_EXISTS if its USCC is registered."""
+
+        def work(conn: Connection) -> Enterprise:
+            if self.existing_usccs({enterprise.uscc}, connection=conn):
+                raise _already_exists(enterprise.uscc)
+            now = datetime.now(UTC)
+            stored = _with_times(enterprise, now, now)
+            _insert(conn, [stored])
+            return stored
+
+        return within(self.engine, connection, work)
+
+    def create_many(self, items: Iterable[Enterprise], *, if_missing: bool = True) -> int:
+        """Bulk insert (demo data, imports); returns how many were created. Existing USCCs are skipped
+        when ``if_missing``, else the whole call is ALREADY_EXISTS and nothing is stored."""
+        batch = list({e.uscc: e for e in items}.values())
+
+        def work(conn: Connection) -> int:
+            existing = self.existing_usccs({e.uscc for e in batch}, connection=conn)
+            if existing and not if_missing:
+                raise _already_exists(min(existing))
+            now = datetime.now(UTC)
+            fresh = [_with_times(e, now, now) for e in batch if e.uscc not in existing]
+            _insert(conn, fresh)
+            return len(fresh)
+
+        return within(self.engine, None, work)
+
+    def get(self, uscc: str, *, connection: Connection | None = None) -> Enterprise:
+        def work(conn: Connection) -> Enterprise:
+            row = conn.execute(sa.select(enterprises).where(enterprises.c.uscc == uscc)).mappings().first()
+            if row is None:
+                raise NotFound(
+                    f"enterprises/{uscc} not found", reason="ENTERPRISE_NOT_FOUND", metadata={"uscc": uscc}
+                )
+            return _to_enterprise(row, _financials(conn, [uscc]).get(uscc, ()))
+
+        with reading(self.engine, connection) as conn:
+            return work(conn)
+
+    def list(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        industry_code_prefix: str = "",
+        region_code_prefix: str = "",
+    ) -> EnterprisePage:
+        """Enterprises in USCC order, keyset-paginated; the token is bound to the prefix filters."""
+        size = page_size_of(page_size)
+        _check_prefix("industry_code_prefix", industry_code_prefix, 4)
+        _check_prefix("region_code_prefix", region_code_prefix, 6)
+        fingerprint = filter_fingerprint("enterprises", industry_code_prefix, region_code_prefix)
+        after = decode_page_token(page_token, fingerprint)
+        conditions = _prefix_conditions(industry_code_prefix, region_code_prefix)
+        query = sa.select(enterprises).where(*conditions).order_by(enterprises.c.uscc).limit(size + 1)
+        if after:
+            query = query.where(enterprises.c.uscc > str(after[0]))
+        with read_only(self.engine) as conn:
+            rows = conn.execute(query).mappings().all()
+            total = conn.execute(sa.select(sa.func.count()).select_from(enterprises).where(*conditions))
+            total_size = int(total.scalar_one())
+            page = rows[:size]
+            money = _financials(conn, [r["uscc"] for r in page])
+        items = [_to_enterprise(r, money.get(r["uscc"], ())) for r in page]
+        token = encode_page_token([items[-1].uscc], fingerprint) if len(rows) > size else ""
+        return EnterprisePage(items, token, total_size)
+
+    def update(
+        self,
+        uscc: str,
+        patch: Enterprise,
+        paths: Collection[str],
+        *,
+        connection: Connection | None = None,
+    ) -> Enterprise:
+        """Apply the masked fields of ``patch`` (already validated) to the stored enterprise."""
+
+        def work(conn: Connection) -> Enterprise:
+            current = self.get(uscc, connection=conn)
+            updated = _with_times(apply_update(current, patch, paths), current.create_time, datetime.now(UTC))
+            values = {name: getattr(updated, name) for name in paths if name != "financials"}
+            values["update_time"] = updated.update_time
+            conn.execute(enterprises.update().where(enterprises.c.uscc == uscc).values(**values))
+            if "financials" in paths and patch.financials:
+                years = [f.year for f in patch.financials]
+                conn.execute(
+                    enterprise_financials.delete().where(
+                        enterprise_financials.c.uscc == uscc, enterprise_financials.c.year.in_(years)
+                    )
+                )
+                conn.execute(enterprise_financials.insert(), _financial_rows(uscc, patch.financials))
+            return updated
+
+        return within(self.engine, connection, work)
+
+    def existing_usccs(self, usccs: Collection[str], *, connection: Connection | None = None) -> set[str]:
+        """The registered subset of ``usccs``, looked up in bulk."""
+
+        def work(conn: Connection) -> set[str]:
+            found: set[str] = set()
+            for chunk in chunked(sorted(usccs)):
+                query = sa.select(enterprises.c.uscc).where(enterprises.c.uscc.in_(chunk))
+                found.update(conn.execute(query).scalars())
+            return found
+
+        with reading(self.engine, connection) as conn:
+            return work(conn)
+
+
+def _already_exists(uscc: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"enterprises/{uscc} already exists", reason="ENTERPRISE_ALREADY_EXISTS", metadata={"uscc": uscc}
+    )
+
+
+def _check_prefix(field: str, prefix: str, max_length: int) -> None:
+    if prefix and not (prefix.isdigit() and len(prefix) <= max_length):
+        raise ValidationError.for_field(field, f"must be up to {max_length} digits")
+
+
+def _prefix_conditions(industry_prefix: str, region_prefix: str) -> list[sa.ColumnElement[bool]]:
+    # Prefixes are digits only (checked), so LIKE needs no escaping.
+    conditions: list[sa.ColumnElement[bool]] = []
+    if industry_prefix:
+        conditions.append(enterprises.c.industry_code.like(industry_prefix + "%"))
+    if region_prefix:
+        conditions.append(enterprises.c.region_code.like(region_prefix + "%"))
+    return conditions
+
+
+def _with_times(enterprise: Enterprise, created: datetime | None, updated: datetime) -> Enterprise:
+    return replace(enterprise, create_time=created, update_time=updated)
+
+
+def _insert(conn: Connection, items: Sequence[Enterprise]) -> None:
+    if not items:
+        return
+    conn.execute(
+        enterprises.insert(),
+        [
+            {
+                "uscc": e.uscc,
+                "display_name": e.display_name,
+                "industry_code": e.industry_code,
+                "region_code": e.region_code,
+                "size_class": e.size_class,
+                "create_time": e.create_time,
+                "update_time": e.update_time,
+            }
+            for e in items
+        ],
+    )
+    money = [row for e in items for row in _financial_rows(e.uscc, e.financials)]
+    if money:
+        conn.execute(enterprise_financials.insert(), money)
+
+
+def _financial_rows(uscc: str, financials: Iterable[AnnualFinancials]) -> list[dict[str, Any]]:
+    return [
+        {"uscc": uscc, "year": f.year, **{name: getattr(f, name) for name in _FINANCIAL_FIELDS}}
+        for f in financials
+    ]
+
+
+def _financials(conn: Connection, usccs: Sequence[str]) -> dict[str, tuple[AnnualFinancials, ...]]:
+    by_uscc: dict[str, list[AnnualFinancials]] = {}
+    for chunk in chunked(usccs):
+        query = (
+            sa.select(enterprise_financials)
+            .where(enterprise_financials.c.uscc.in_(chunk))
+            .order_by(enterprise_financials.c.uscc, enterprise_financials.c.year)
+        )
+        for row in conn.execute(query).mappings():
+            values = {name: row[name] for name in _FINANCIAL_FIELDS}
+            by_uscc.setdefault(row["uscc"], []).append(AnnualFinancials(year=row["year"], **values))
+    return {uscc: tuple(items) for uscc, items in by_uscc.items()}
+
+
+def _to_enterprise(row: sa.RowMapping, financials: tuple[AnnualFinancials, ...]) -> Enterprise:
+    return Enterprise(
+        uscc=row["uscc"],
+        display_name=row["display_name"],
+        industry_code=row["industry_code"],
+        region_code=row["region_code"],
+        size_class=row["size_class"],
+        financials=financials,
+        create_time=utc(row["create_time"]),
+        update_time=utc(row["update_time"]),
+    )

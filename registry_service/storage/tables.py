@@ -1,0 +1,147 @@
+"""The registry's tables (SQLAlchemy Core). Alembic revision 0001 creates exactly this schema, plus the
+shared ``idempotency_keys`` table defined in tanxiao.platform.idempotency.
+
+Portable across SQLite and PostgreSQL: quantities are double precision floats, timestamps are
+timezone-aware (UTC), surrogate ids are BIGINT on PostgreSQL and INTEGER (rowid alias) on SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), never a BIGINT.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+UtcTime = sa.DateTime(timezone=True)
+Quantity = sa.Float(precision=53)
+
+enterprises = sa.Table(
+    "enterprises",
+    metadata,
+    sa.Column("uscc", sa.String(18), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("industry_code", sa.String(4), nullable=False),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("size_class", sa.String(32), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.Column("update_time", UtcTime, nullable=False),
+    sa.Index(None, "industry_code"),
+    sa.Index(None, "region_code"),
+)
+
+enterprise_financials = sa.Table(
+    "enterprise_financials",
+    metadata,
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("industrial_added_value_10k_cny", Quantity, nullable=True),
+    sa.Column("revenue_10k_cny", Quantity, nullable=True),
+    sa.Column("total_equity_10k_cny", Quantity, nullable=True),
+    sa.Column("total_debt_10k_cny", Quantity, nullable=True),
+    sa.Column("listed", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("evic_10k_cny", Quantity, nullable=True),
+)
+
+# One row per catalog version ever loaded; a version's content is immutable (checked by content_hash).
+catalog_versions = sa.Table(
+    "catalog_versions",
+    metadata,
+    sa.Column("version", sa.String(32), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("loaded_at", UtcTime, nullable=False),
+)
+
+data_categories = sa.Table(
+    "data_categories",
+    metadata,
+    sa.Column(
+        "catalog_version",
+        sa.String(32),
+        sa.ForeignKey("catalog_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # order in the catalog file
+    sa.Column("name_zh", sa.String(100), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("accepted_units", sa.JSON, nullable=False),  # [{"unit": "MWh", "multiplier": 1000.0}, ...]
+    sa.Column("kgce_per_unit", Quantity, nullable=True),
+    sa.Column("kgco2_per_unit", Quantity, nullable=True),
+    sa.Column("uses_grid_factor", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("notes", sa.Text, nullable=False),
+)
+
+grid_emission_factors = sa.Table(
+    "grid_emission_factors",
+    metadata,
+    sa.Column(
+        "catalog_version",
+        sa.String(32),
+        sa.ForeignKey("catalog_versions.version", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("region", sa.String(16), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tco2_per_mwh", Quantity, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+)
+
+ingest_batches = sa.Table(
+    "ingest_batches",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("received", sa.Integer, nullable=False),
+    sa.Column("accepted", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("revised", sa.Integer, nullable=False),
+    sa.Column("rejected", sa.Integer, nullable=False),
+    sa.Column("ingest_time", UtcTime, nullable=False),
+)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc"), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),  # "YYYY-MM": sorts and ranges as text
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),  # tanxiao.common.v1.DataSource name
+    sa.Column("external_id", sa.String(128), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("is_current", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("quantity", Quantity, nullable=False),  # as sent
+    sa.Column("unit", sa.String(16), nullable=False),  # as sent; empty = canonical
+    sa.Column("canonical_quantity", Quantity, nullable=False),
+    sa.Column("canonical_unit", sa.String(16), nullable=False),
+    sa.Column("catalog_version", sa.String(32), nullable=False),  # catalog used for the conversion
+    sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the content as sent
+    sa.Column("batch_id", BigId, sa.ForeignKey("ingest_batches.id"), nullable=False),
+    sa.Column("ingest_time", UtcTime, nullable=False),
+    sa.UniqueConstraint("source", "external_id", "revision"),
+    # At most one current revision per idempotency key, whatever the interleaving of writers. The SQLite
+    # predicate is spelt the way SQLAlchemy renders `records.c.is_current` there, or the planner ignores it.
+    sa.Index(
+        "uq_records_current_key",
+        "source",
+        "external_id",
+        unique=True,
+        sqlite_where=sa.text("is_current = 1"),
+        postgresql_where=sa.text("is_current"),
+    ),
+    sa.Index(None, "uscc", "period", "category"),
+    sa.Index(None, "batch_id"),
+)

@@ -1,0 +1,69 @@
+"""Test helpers: the registry-under-test handle, rich gRPC error details, valid USCCs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+import sqlalchemy as sa
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from tanxiao.platform.config import Settings
+from tanxiao.platform.server import RunningServer
+from tanxiao.registry.v1 import registry_pb2_grpc
+
+_USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+@dataclass
+class Registry:
+    """The registry under test (fixture ``registry``): a stub on its channel and our own engine on the
+    same database for direct assertions."""
+
+    stub: registry_pb2_grpc.CarbonRegistryStub
+    channel: grpc.Channel
+    engine: sa.Engine
+    url: str
+    server: RunningServer
+    settings: Settings
+
+
+@dataclass
+class ErrorDetails:
+    """What a client sees of a failed call: code, message, ErrorInfo and BadRequest violations."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str = ""
+    domain: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    violations: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def fields(self) -> list[str]:
+        return [name for name, _ in self.violations]
+
+
+def error_details(error: grpc.RpcError) -> ErrorDetails:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    details = ErrorDetails(code=error.code(), message=error.details() or "")  # type: ignore[attr-defined]
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            details.reason, details.domain, details.metadata = info.reason, info.domain, dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            details.violations.extend((v.field, v.description) for v in bad.field_violations)
+    return details
+
+
+def make_uscc(serial: int, region: str = "330502") -> str:
+    """A valid enterprise USCC (91 + region + 9-character organisation code + check character)."""
+    organisation = "".join(_USCC_CHARSET[(serial // 31**i) % 31] for i in range(9))[::-1]
+    body = f"91{region}{organisation}"
+    total = sum(_USCC_CHARSET.index(c) * w for c, w in zip(body, _USCC_WEIGHTS, strict=True))
+    return body + _USCC_CHARSET[(31 - total % 31) % 31]
