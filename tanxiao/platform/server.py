@@ -90,17 +90,27 @@ def start_server(
     return RunningServer(name=name, server=server, port=port, health=health_servicer, services=names)
 
 
-def serve_until_signalled(servers: Sequence[RunningServer], grace: float) -> None:
-    """Block until SIGTERM or SIGINT, then stop every server with ``grace`` seconds for in-flight calls."""
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT. Install it before starting servers, so a signal that arrives
+    during start-up stops the process gracefully instead of killing it."""
     stop = threading.Event()
 
     def _handle(signum: int, _frame: object) -> None:
-        log.info("server.stopping", signal=signal.Signals(signum).name, grace_seconds=grace)
+        log.info("server.stopping", signal=signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, _handle)
     signal.signal(signal.SIGINT, _handle)
+    return stop
+
+
+def serve_until_signalled(
+    servers: Sequence[RunningServer], grace: float, stop: threading.Event | None = None
+) -> None:
+    """Block until ``stop`` (default: SIGTERM or SIGINT), then stop every server with ``grace`` seconds
+    for in-flight calls."""
+    stop = stop or stop_on_signals()
     stop.wait()
     for running in servers:
         running.stop(grace)
-    log.info("server.stopped", servers=[s.name for s in servers])
+    log.info("server.stopped", servers=[s.name for s in servers], grace_seconds=grace)

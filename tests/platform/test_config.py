@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from tanxiao.platform.config import Settings, markdown_table
@@ -25,3 +27,8 @@ def test_every_setting_is_documented() -> None:
     table = markdown_table()
     assert "TANXIAO_DATABASE_URL" in table
     assert all(row.count("|") == 4 for row in table.splitlines())
+
+
+def test_the_configuration_doc_carries_the_current_table() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text("utf-8")
+    assert markdown_table() in doc, "docs/configuration.md is stale: paste `tanxiao config` into it"

@@ -1,0 +1,155 @@
+"""The `tanxiao` command: database, imports, demo data and the services.
+
+Settings come from TANXIAO_* environment variables (docs/configuration.md); --database-url overrides
+TANXIAO_DATABASE_URL for one command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tanxiao.platform.config import Settings, markdown_table
+from tanxiao.platform.logging import configure_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="tanxiao carbon-efficiency suite")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations)")
+import_app = typer.Typer(no_args_is_help=True, help="Import data files (CSV or Parquet)")
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides TANXIAO_DATABASE_URL for this command")
+]
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    settings = replace(settings, database_url=database_url) if database_url else settings
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None, revision: str = "head") -> None:
+    """Migrate the database to the latest schema (creates it when empty)."""
+    from tanxiao.platform.db import upgrade
+
+    settings = _settings(database_url)
+    upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}: {_safe(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseUrl = None) -> None:
+    """Print the schema revision the database is at."""
+    from tanxiao.platform.db import current_revision, make_engine
+
+    engine = make_engine(_settings(database_url).database_url)
+    try:
+        typer.echo(current_revision(engine) or "(empty)")
+    finally:
+        engine.dispose()
+
+
+@import_app.command("records")
+def import_records(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with uscc, period, category, quantity, ...")],
+    rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FILE.rejects.csv)")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk (one transaction each)")] = 50_000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import monthly records; re-running a file stores nothing twice."""
+    from registry_service.importer import ImportFileError, count_rows
+    from registry_service.importer import import_records as run_import
+    from registry_service.ingest import Ingestor
+    from tanxiao.platform.db import make_engine
+
+    settings = _settings(database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(
+                f"import {file.name}", total=count_rows(file) if file.is_file() else None
+            )
+            summary = run_import(
+                Ingestor(engine, settings=settings),
+                file,
+                rejects_path=rejects,
+                chunk_rows=chunk_rows,
+                progress=lambda rows: progress.advance(task, rows),
+            )
+    except ImportFileError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+    if summary.rejected:
+        console.print(f"{summary.rejected} rows rejected, see {summary.rejects_file}")
+
+
+@app.command("demo-data")
+def demo_data(
+    enterprises: Annotated[int, typer.Option(min=1, max=100_000)] = 60,
+    seed: int = 2026,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when enterprises exist")] = False,
+    export: Annotated[Path | None, typer.Option(help="Also write the records (bad rows too) to CSV")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load synthetic enterprises and monthly records (with seasonality, retrofits and bad rows)."""
+    from registry_service.demo_loader import load_demo
+
+    settings = _settings(database_url)
+    report = load_demo(settings, enterprises=enterprises, seed=seed, if_empty=if_empty, export=export)
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@app.command("serve")
+def serve(
+    service: Annotated[str, typer.Argument(help="registry, scoring or all")] = "all",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run services in the foreground until SIGTERM or Ctrl-C (graceful shutdown)."""
+    from tanxiao.serve import run
+
+    if service not in ("registry", "scoring", "all"):
+        raise typer.BadParameter("must be registry, scoring or all", param_hint="SERVICE")
+    run(_settings(database_url), service)
+
+
+@app.command("config")
+def config() -> None:
+    """Print the TANXIAO_* settings with their defaults, as a Markdown table."""
+    typer.echo(markdown_table())
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    app()

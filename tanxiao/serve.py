@@ -1,0 +1,48 @@
+"""`tanxiao serve`: start the requested services and block until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import structlog
+
+from tanxiao.platform.config import Settings
+from tanxiao.platform.server import RunningServer, serve_until_signalled, stop_on_signals
+
+log = structlog.get_logger("tanxiao.serve")
+
+
+def run(settings: Settings, service: str) -> None:
+    stop = stop_on_signals()
+    servers: list[RunningServer] = []
+    try:
+        if service in ("registry", "all"):
+            from registry_service.app import start_registry
+
+            servers.append(start_registry(settings))
+        if service in ("scoring", "all"):
+            servers.extend(_scoring(settings))
+        log.info(
+            "tanxiao.ready",
+            services={s.name: s.address for s in servers},
+            database=_safe(settings.database_url),
+            plaintext=True,
+        )
+        serve_until_signalled(servers, settings.shutdown_grace_seconds, stop)
+    except BaseException:
+        for running in servers:
+            running.stop(0)
+        raise
+
+
+def _scoring(settings: Settings) -> list[RunningServer]:
+    try:
+        from scoring_service.app import start_scoring
+    except ImportError:  # the scoring service is not part of this build yet
+        log.warning("scoring.unavailable", reason="scoring_service not installed")
+        return []
+    return [start_scoring(settings)]
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
