@@ -189,10 +189,8 @@ def _firm_records(
     retrofit = retrofits[retrofits["uscc"] == firm.enterprise.uscc]
     pv_share = np.zeros(len(months))
     if len(retrofit):
-        kind, start, share = [
-            *retrofit.iloc[0][["kind", "start_period"]].tolist(),
-            retrofit.iloc[0]["reduction_share"],
-        ]
+        first = retrofit.iloc[0]
+        kind, start, share = str(first["kind"]), str(first["start_period"]), float(first["reduction_share"])
         after = np.array(months) >= start
         if kind == "PROCESS":
             tco2 = np.where(after, tco2 * (1 - share), tco2)

@@ -8,7 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from registry_service.demo import generate
+from registry_service.domain.catalog import load_catalog
 from registry_service.ingest import Ingestor
+from registry_service.profile_service import ProfileService
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import enterprises as enterprises_table
 from tanxiao.platform.config import Settings
@@ -36,6 +38,7 @@ def load_demo(
             data.records.to_csv(export, index=False)
         created = EnterpriseRepository(engine).create_many(data.enterprises, if_missing=True)
         ingest = Ingestor(engine, settings=settings).ingest_frame(data.records, limit=len(data.records) + 1)
+        summaries = ProfileService(engine, load_catalog()).recompute_all()
         return {
             "enterprises_created": created,
             "records": ingest.received,
@@ -45,6 +48,7 @@ def load_demo(
             "rejected": ingest.rejected,
             "retrofits": len(data.retrofits),
             "exported": str(export) if export else None,
+            "profiles": {s.year: {"graded": s.graded, "grades_1_to_5": s.grade_counts} for s in summaries},
         }
     finally:
         engine.dispose()

@@ -26,6 +26,7 @@ from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import RECORD_COLUMNS, content_hashes, validate_records
 from registry_service.storage import IN_LIST_CHUNK, chunked, within
 from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
 from tanxiao.errors import FieldViolation, ResourceExhausted
 from tanxiao.platform.config import Settings
@@ -266,7 +267,9 @@ def _store(
     superseded = plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist()
     for ids in chunked(superseded):  # before inserting: at most one current row per key, always
         conn.execute(records.update().where(records.c.id.in_(ids)).values(is_current=False))
-    _insert_records(conn, plan[plan["status"] != DUPLICATE], batch_id, now, catalog_version)
+    stored = plan[plan["status"] != DUPLICATE]
+    _insert_records(conn, stored, batch_id, now, catalog_version)
+    mark_dirty(conn, pd.unique(stored["uscc"]).tolist())  # same transaction: no record without its mark
     return plan[["index", "status", "revision"]]
 
 

@@ -1,6 +1,6 @@
 """CarbonRegistry over gRPC: enterprises, the catalog and records. Each method parses the request,
 calls the domain or a repository and converts the result; errors are tanxiao.errors types that the
-shared interceptor maps to statuses. Profiles, benchmarks and commitments are served elsewhere."""
+shared interceptor maps to statuses. Profile and commitment RPCs live in their own mixins."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import grpc
 from sqlalchemy import Connection, Engine
 
 from registry_service import convert
+from registry_service.commitment_rpcs import CommitmentRpcs
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.enterprise import (
     UPDATABLE_FIELDS,
@@ -20,6 +21,8 @@ from registry_service.domain.enterprise import (
 from registry_service.domain.precedence import Precedence
 from registry_service.domain.records import period_format_problem
 from registry_service.ingest import Ingestor
+from registry_service.profile_rpcs import ProfileRpcs
+from registry_service.profile_service import ProfileService
 from registry_service.storage.catalog import CatalogRepository
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.records import RecordRepository
@@ -38,7 +41,7 @@ class StreamCancelled(TanxiaoError):
     default_reason = "CANCELLED"
 
 
-class CarbonRegistryServicer(registry_pb2_grpc.CarbonRegistryServicer):
+class CarbonRegistryServicer(CommitmentRpcs, ProfileRpcs, registry_pb2_grpc.CarbonRegistryServicer):
     def __init__(
         self,
         engine: Engine,
@@ -53,6 +56,12 @@ class CarbonRegistryServicer(registry_pb2_grpc.CarbonRegistryServicer):
         self.catalogs = CatalogRepository(engine)
         self.ingestor = Ingestor(engine, catalog, settings=settings)
         self.idempotency = IdempotencyStore(engine)
+        self.engine = engine
+        self.profiles = ProfileService(engine, catalog, precedence=self.records.precedence)
+
+    def refresh_profiles(self, usccs: list[str]) -> None:
+        """Profiles of enterprises with new records are recomputed before anyone reads them."""
+        self.profiles.refresh_dirty(usccs)
 
     # --- enterprises ---------------------------------------------------------------------------------
 

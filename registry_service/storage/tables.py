@@ -145,3 +145,120 @@ records = sa.Table(
     sa.Index(None, "uscc", "period", "category"),
     sa.Index(None, "batch_id"),
 )
+
+# --- revision 0002: profiles, benchmarks, commitments -------------------------------------------------
+
+# One row per enterprise and period ("2024", "2024-Q1", "2024-03", "R12-2024-03"). Columns that reports
+# filter or aggregate on are columns; the rest of the profile (trend, quality flags, benchmark fallback
+# steps) is in ``details`` (JSON). Rewritten whole on every recompute of the enterprise.
+carbon_profiles = sa.Table(
+    "carbon_profiles",
+    metadata,
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), primary_key=True),
+    sa.Column("period", sa.String(12), primary_key=True),
+    sa.Column("granularity", sa.String(10), nullable=False),  # month / quarter / year / rolling12
+    sa.Column("year", sa.Integer, nullable=False),  # of the period's last month
+    sa.Column("industry_code", sa.String(4), nullable=False),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("months_covered", sa.Integer, nullable=False),
+    sa.Column("months_expected", sa.Integer, nullable=False),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    sa.Column("energy_tce", Quantity, nullable=False),
+    sa.Column("scope1_tco2", Quantity, nullable=False),
+    sa.Column("scope2_gross_tco2", Quantity, nullable=False),
+    sa.Column("green_power_netting_tco2", Quantity, nullable=False),
+    sa.Column("own_renewable_netting_tco2", Quantity, nullable=False),
+    sa.Column("gross_tco2", Quantity, nullable=False),
+    sa.Column("net_tco2", Quantity, nullable=False),
+    sa.Column("added_value_10k_cny", Quantity, nullable=True),
+    sa.Column("revenue_10k_cny", Quantity, nullable=True),
+    sa.Column("energy_intensity", Quantity, nullable=True),
+    sa.Column("carbon_intensity", Quantity, nullable=True),
+    sa.Column("neutrality_rate", Quantity, nullable=True),
+    sa.Column("benchmark_industry_code", sa.String(4), nullable=True),
+    sa.Column("benchmark_region_code", sa.String(6), nullable=True),
+    sa.Column("benchmark_year", sa.Integer, nullable=True),
+    sa.Column("benchmark_intensity", Quantity, nullable=True),
+    sa.Column("k_value", Quantity, nullable=True),
+    sa.Column("grade", sa.Integer, nullable=False),  # 0 = ungraded
+    sa.Column("level", sa.String(16), nullable=False),  # LOW_CARBON / MEDIUM_CARBON / HIGH_CARBON / ""
+    sa.Column("quality_score", Quantity, nullable=True),
+    sa.Column("pcaf_score", sa.Integer, nullable=True),
+    sa.Column("trend_direction", sa.String(20), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("catalog_version", sa.String(32), nullable=False),
+    sa.Column("grading_method", sa.String(64), nullable=False),
+    sa.Column("inputs_fingerprint", sa.String(64), nullable=False),
+    sa.Column("compute_time", UtcTime, nullable=False),
+    sa.Index(None, "granularity", "year", "grade"),
+)
+
+# Industry averages per (industry code at its depth) x (region code at its level) x year; the code's
+# length is the depth and the region code's zeros are the level, so the key needs no more columns.
+benchmarks = sa.Table(
+    "benchmarks",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("industry_code", sa.String(4), primary_key=True),
+    sa.Column("region_code", sa.String(6), primary_key=True),
+    sa.Column("industry_depth", sa.Integer, nullable=False),
+    sa.Column("region_level", sa.String(10), nullable=False),
+    sa.Column("average_intensity", Quantity, nullable=False),
+    sa.Column("median_intensity", Quantity, nullable=False),
+    sa.Column("q1_intensity", Quantity, nullable=False),
+    sa.Column("q3_intensity", Quantity, nullable=False),
+    sa.Column("enterprise_count", sa.Integer, nullable=False),
+    sa.Column("total_tco2", Quantity, nullable=False),
+    sa.Column("total_added_value", Quantity, nullable=False),
+    sa.Column("grading_method", sa.String(64), nullable=False),
+    sa.Column("compute_time", UtcTime, nullable=False),
+)
+
+# Enterprises whose records changed since their profiles were computed (written in the ingest's own
+# transaction, so a committed record always leaves its enterprise marked). ``version`` grows with each
+# mark: a recompute clears the mark only if nothing was ingested while it ran.
+profile_dirty = sa.Table(
+    "profile_dirty",
+    metadata,
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("marked_at", UtcTime, nullable=False),
+)
+
+commitments = sa.Table(
+    "commitments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), nullable=False),
+    sa.Column("project_type", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("baseline_year", sa.Integer, nullable=False),
+    sa.Column("baseline_intensity", Quantity, nullable=True),
+    sa.Column("baseline_tco2", Quantity, nullable=True),
+    sa.Column("baseline_tce", Quantity, nullable=True),
+    sa.Column("target_savings_tce_per_year", Quantity, nullable=False),
+    sa.Column("target_savings_tco2_per_year", Quantity, nullable=False),
+    sa.Column("capex_10k_cny", Quantity, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("milestones", sa.JSON, nullable=False),  # [{"title", "due_date", "target_fraction"}]
+    sa.Column("verifier", sa.String(200), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.Index(None, "uscc"),
+)
+
+verifications = sa.Table(
+    "commitment_verifications",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "commitment_id", sa.String(32), sa.ForeignKey("commitments.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("verification_date", sa.Date, nullable=False),
+    sa.Column("verifier", sa.String(200), nullable=False),
+    sa.Column("verified_savings_tco2", Quantity, nullable=False),
+    sa.Column("verified_savings_tce", Quantity, nullable=False),
+    sa.Column("passed", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("record_time", UtcTime, nullable=False),
+    sa.Index(None, "commitment_id"),
+)

@@ -90,13 +90,19 @@ def start_server(
     return RunningServer(name=name, server=server, port=port, health=health_servicer, services=names)
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT. Install it before starting servers, so a signal that arrives
-    during start-up stops the process gracefully instead of killing it."""
-    stop = threading.Event()
+class StopSignal(threading.Event):
+    """Set by SIGTERM or SIGINT; remembers which. The handler only sets it: logging from a signal
+    handler can deadlock on the log stream's lock if the main thread was writing a line."""
+
+    received: str = ""
+
+
+def stop_on_signals() -> StopSignal:
+    """Install before starting servers, so a signal during start-up stops the process gracefully."""
+    stop = StopSignal()
 
     def _handle(signum: int, _frame: object) -> None:
-        log.info("server.stopping", signal=signal.Signals(signum).name)
+        stop.received = signal.Signals(signum).name
         stop.set()
 
     signal.signal(signal.SIGTERM, _handle)
@@ -105,12 +111,14 @@ def stop_on_signals() -> threading.Event:
 
 
 def serve_until_signalled(
-    servers: Sequence[RunningServer], grace: float, stop: threading.Event | None = None
+    servers: Sequence[RunningServer], grace: float, stop: StopSignal | None = None
 ) -> None:
     """Block until ``stop`` (default: SIGTERM or SIGINT), then stop every server with ``grace`` seconds
     for in-flight calls."""
     stop = stop or stop_on_signals()
-    stop.wait()
+    while not stop.wait(1.0):  # a timed wait keeps the main thread responsive to signals
+        pass
+    log.info("server.stopping", signal=stop.received, grace_seconds=grace)
     for running in servers:
         running.stop(grace)
-    log.info("server.stopped", servers=[s.name for s in servers], grace_seconds=grace)
+    log.info("server.stopped", servers=[s.name for s in servers])

@@ -1,0 +1,188 @@
+"""Profiles and benchmarks: carbon_profiles / benchmarks rows <-> tanxiao.registry.v1 messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from registry_service.convert import financials_to_proto
+from registry_service.domain.accounting import parse_period
+from registry_service.domain.enterprise import AnnualFinancials
+from registry_service.domain.region import RegionLevel, level_of
+from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
+from registry_service.storage import utc
+from tanxiao.common.v1 import common_pb2
+from tanxiao.errors import ValidationError
+from tanxiao.registry.v1 import registry_pb2
+
+_LEVELS = {"LOW_CARBON": common_pb2.LOW_CARBON, "MEDIUM_CARBON": common_pb2.MEDIUM_CARBON,
+           "HIGH_CARBON": common_pb2.HIGH_CARBON}  # fmt: skip
+_REGION_LEVELS = {RegionLevel.COUNTY: common_pb2.COUNTY, RegionLevel.CITY: common_pb2.CITY,
+                  RegionLevel.PROVINCE: common_pb2.PROVINCE}  # fmt: skip
+_TRENDS = {"IMPROVING": common_pb2.IMPROVING, "STABLE": common_pb2.STABLE, "WORSENING": common_pb2.WORSENING,
+           "INSUFFICIENT_DATA": common_pb2.INSUFFICIENT_DATA}  # fmt: skip
+_FINANCIAL_FIELDS = (
+    "industrial_added_value_10k_cny", "revenue_10k_cny", "total_equity_10k_cny", "total_debt_10k_cny",
+    "evic_10k_cny",
+)  # fmt: skip
+
+
+def profile_name(uscc: str, period: str) -> str:
+    return f"enterprises/{uscc}/profiles/{period}"
+
+
+def parse_profile_name(name: str, field: str = "name") -> tuple[str, str]:
+    """(uscc, period) of "enterprises/{uscc}/profiles/{period}"; INVALID_ARGUMENT naming ``field``."""
+    parts = name.strip().split("/")
+    if len(parts) != 4 or parts[0] != "enterprises" or parts[2] != "profiles" or not parts[3]:
+        raise ValidationError.for_field(field, "must be enterprises/{uscc}/profiles/{period}")
+    try:
+        uscc = normalize_uscc(parts[1])
+    except InvalidUSCC as exc:
+        raise ValidationError.for_field(field, f"invalid uscc: {exc}") from None
+    try:
+        parse_period(parts[3])
+    except ValueError as exc:
+        raise ValidationError.for_field(field, str(exc)) from None
+    return uscc, parts[3]
+
+
+def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
+    details = row.get("details") or {}
+    profile = registry_pb2.CarbonProfile(
+        name=profile_name(row["uscc"], row["period"]),
+        uscc=row["uscc"],
+        period=row["period"],
+        months_covered=row["months_covered"],
+        energy_tce=row["energy_tce"],
+        scope1_tco2=row["scope1_tco2"],
+        scope2_gross_tco2=row["scope2_gross_tco2"],
+        green_power_netting_tco2=row["green_power_netting_tco2"],
+        own_renewable_netting_tco2=row["own_renewable_netting_tco2"],
+        gross_tco2=row["gross_tco2"],
+        net_tco2=row["net_tco2"],
+        added_value_10k_cny=row["added_value_10k_cny"] or 0.0,
+        carbon_neutrality_rate=row["neutrality_rate"] or 0.0,
+        benchmark_fallback=_fallback_steps(row, details),
+        grade=_grade(row, details),
+        trend=_trend(details.get("trend") or {}),
+        data_quality=_quality(row, details.get("quality") or {}),
+        compute_time=_timestamp(row["compute_time"]),
+        catalog_version=row["catalog_version"],
+        record_count=row["record_count"],
+        inputs_fingerprint=row["inputs_fingerprint"],
+        industry_code=row["industry_code"],
+        region_code=row["region_code"],
+    )
+    for name in ("energy_intensity", "carbon_intensity", "k_value"):
+        if row.get(name) is not None:
+            setattr(profile, name, row[name])
+    if row.get("benchmark_intensity") is not None:
+        profile.benchmark.CopyFrom(_profile_benchmark(row, details))
+    if row.get("financials"):
+        profile.financials.CopyFrom(financials_to_proto(_financials(row["financials"])))
+    return profile
+
+
+def benchmark_to_proto(row: dict[str, Any]) -> registry_pb2.Benchmark:
+    return registry_pb2.Benchmark(
+        industry_code=row["industry_code"],
+        region_code=row["region_code"],
+        region_level=_REGION_LEVELS[RegionLevel(row["region_level"])],
+        year=row["year"],
+        average_intensity=row["average_intensity"],
+        median_intensity=row["median_intensity"],
+        q1_intensity=row["q1_intensity"],
+        q3_intensity=row["q3_intensity"],
+        enterprise_count=row["enterprise_count"],
+        compute_time=_timestamp(row["compute_time"]),
+    )
+
+
+def _profile_benchmark(row: dict[str, Any], details: dict[str, Any]) -> registry_pb2.Benchmark:
+    code = row["benchmark_region_code"] or ""
+    return registry_pb2.Benchmark(
+        industry_code=row["benchmark_industry_code"] or "",
+        region_code=code,
+        region_level=_REGION_LEVELS[level_of(code)] if code else common_pb2.REGION_LEVEL_UNSPECIFIED,
+        year=row["benchmark_year"] or 0,
+        average_intensity=row["benchmark_intensity"],
+        enterprise_count=int((details.get("benchmark") or {}).get("enterprise_count") or 0),
+    )
+
+
+def _fallback_steps(row: dict[str, Any], details: dict[str, Any]) -> list[str]:
+    """Why the benchmark is not the configured one, in words a credit officer can check."""
+    benchmark = details.get("benchmark") or {}
+    if row.get("benchmark_intensity") is None:
+        return ["NO_BENCHMARK: no industry average for this industry and region yet"]
+    steps = []
+    if benchmark.get("fallback"):
+        steps.append(
+            f"FALLBACK: compared with industry {row['benchmark_industry_code']} in region "
+            f"{row['benchmark_region_code']} ({benchmark.get('region_level', '')})"
+        )
+    if not benchmark.get("qualified", True):
+        steps.append(f"THIN_BENCHMARK: only {int(benchmark.get('enterprise_count') or 0)} enterprises")
+    year = row.get("benchmark_year")
+    if year is not None and year != row["year"]:
+        steps.append(f"PREVIOUS_YEAR: the benchmark of {year} (none for {row['year']} yet)")
+    return steps
+
+
+def _grade(row: dict[str, Any], details: dict[str, Any]) -> common_pb2.CarbonGrade:
+    colours = {1: "#1A9641", 2: "#A6D96A", 3: "#FFD700", 4: "#FDAE61", 5: "#D7191C"}
+    return common_pb2.CarbonGrade(
+        grade=row["grade"],
+        level=_LEVELS.get(row["level"], common_pb2.CARBON_LEVEL_UNSPECIFIED),
+        label_zh=details.get("label_zh", ""),
+        label_en=details.get("label_en", ""),
+        colour=colours.get(row["grade"], ""),
+        grading_method=row["grading_method"],
+    )
+
+
+def _trend(trend: dict[str, Any]) -> registry_pb2.Trend:
+    return registry_pb2.Trend(
+        direction=_TRENDS.get(trend.get("direction", ""), common_pb2.TREND_DIRECTION_UNSPECIFIED),
+        slope_per_year=trend.get("slope_per_year") or 0.0,
+        relative_change_per_year=trend.get("relative_change_per_year") or 0.0,
+        confidence=trend.get("confidence") or 0.0,
+        months=int(trend.get("months") or 0),
+        projected_intensity_next_year=trend.get("projected_intensity_next_year") or 0.0,
+        projected_grade_next_year=int(trend.get("projected_grade_next_year") or 0),
+        reason=trend.get("reason", ""),
+    )
+
+
+def _quality(row: dict[str, Any], quality: dict[str, Any]) -> registry_pb2.DataQuality:
+    return registry_pb2.DataQuality(
+        score=row.get("quality_score") or 0.0,
+        pcaf_score=row.get("pcaf_score") or 0,
+        coverage=quality.get("coverage") or row["months_covered"] / max(row["months_expected"], 1),
+        flags=[
+            registry_pb2.QualityFlag(
+                code=f.get("code", ""),
+                severity=f.get("severity", ""),
+                category=f.get("category", ""),
+                period=f.get("period", ""),
+                reason_en=f.get("reason_en", ""),
+                reason_zh=f.get("reason_zh", ""),
+            )
+            for f in quality.get("flags", [])
+        ],
+    )
+
+
+def _financials(row: dict[str, Any]) -> AnnualFinancials:
+    return AnnualFinancials(
+        year=int(row["year"]), listed=bool(row["listed"]), **{k: row[k] for k in _FINANCIAL_FIELDS}
+    )
+
+
+def _timestamp(value: Any) -> Timestamp:
+    stamp = Timestamp()
+    if value is not None:
+        stamp.FromDatetime(utc(value))
+    return stamp

@@ -1,0 +1,222 @@
+"""Industry benchmarks: the industry average carbon intensity L per (industry, region, year) and which
+benchmark each enterprise is compared with (pure: numpy/pandas). Documented in docs/accounting.md.
+
+* average_intensity = sum(net_tco2) / sum(added value) over the enterprises of the cell (the industry
+  average L of the method: a ratio of totals, so large enterprises weigh more), plus the median and
+  quartiles of the enterprises' own L (linear interpolation, numpy's default).
+* Only profiles with a finite net_tco2 and added value > 0 count. A code is only cut to a depth or
+  level it actually has: a 2-digit industry code has no 4-digit benchmark and a city-level region code
+  no county benchmark.
+* Fallback (``assign_benchmarks``): the configured (depth, level) when it has >= min_enterprises; else
+  coarser industry depths (4 -> 3 -> 2) at the same region level; else the next coarser region level
+  (county -> city -> province), starting again from the configured depth. When no candidate
+  qualifies, the coarsest one that exists is used and ``benchmark_qualified`` is False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from registry_service.domain.region import RegionLevel
+
+LEVEL_ORDER = (RegionLevel.COUNTY, RegionLevel.CITY, RegionLevel.PROVINCE)  # finest first
+DEPTH_ORDER = (4, 3, 2)
+PROFILE_COLUMNS = ("uscc", "year", "industry_code", "region_code", "net_tco2", "added_value_10k_cny")
+BENCHMARK_COLUMNS = (
+    "industry_code",
+    "industry_depth",
+    "region_code",
+    "region_level",
+    "year",
+    "average_intensity",
+    "median_intensity",
+    "q1_intensity",
+    "q3_intensity",
+    "enterprise_count",
+    "total_tco2",
+    "total_added_value",
+)
+ASSIGNED_COLUMNS = (
+    "benchmark_industry_code",
+    "benchmark_industry_depth",
+    "benchmark_region_code",
+    "benchmark_region_level",
+    "benchmark_intensity",
+    "benchmark_count",
+    "benchmark_fallback",
+    "benchmark_qualified",
+)
+_KEY = ["industry_code", "industry_depth", "region_code", "region_level", "year"]
+
+
+def industry_key(codes: pd.Series, depth: int) -> pd.Series:
+    """Codes cut to ``depth`` digits; NaN where the code is shorter (no benchmark at that depth)."""
+    text = _digits(codes)
+    return text.str[:depth].where(text.str.len() >= depth)
+
+
+def region_key(codes: pd.Series, level: RegionLevel) -> pd.Series:
+    """The enclosing code at ``level`` (see region.region_at); NaN where the code is coarser."""
+    text = _digits(codes).where(lambda t: t.str.len() == 6)
+    if level is RegionLevel.PROVINCE:
+        return text.str[:2] + "0000"
+    if level is RegionLevel.CITY:
+        return (text.str[:4] + "00").where(text.str[2:4] != "00")
+    return text.where(text.str[4:6] != "00")
+
+
+def _digits(codes: pd.Series) -> pd.Series:
+    """Codes as strings, missing (NA) where absent or not all digits (an unknown enterprise's NaN)."""
+    text = codes.astype("string")
+    return text.where(text.str.fullmatch(r"\d+").fillna(False).astype(bool))
+
+
+def compute_benchmarks(
+    profiles: pd.DataFrame,
+    *,
+    depths: Sequence[int] = DEPTH_ORDER,
+    levels: Sequence[RegionLevel] = LEVEL_ORDER,
+) -> pd.DataFrame:
+    """One row per (industry at depth, region at level, year) with BENCHMARK_COLUMNS, from yearly
+    profiles (PROFILE_COLUMNS); sorted by the key."""
+    valid = _valid(profiles)
+    cells = pd.concat(
+        [_cell_rows(valid, depth, RegionLevel(level)) for depth in depths for level in levels],
+        ignore_index=True,
+    )
+    if cells.empty:
+        return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in BENCHMARK_COLUMNS})
+    grouped = cells.groupby(_KEY, sort=True)
+    out = grouped.agg(
+        total_tco2=("net_tco2", "sum"),
+        total_added_value=("added_value_10k_cny", "sum"),
+        enterprise_count=("intensity", "size"),
+    )
+    quartiles = grouped["intensity"].quantile([0.25, 0.5, 0.75]).unstack()
+    out["average_intensity"] = out["total_tco2"] / out["total_added_value"]
+    out["q1_intensity"] = quartiles[0.25]
+    out["median_intensity"] = quartiles[0.5]
+    out["q3_intensity"] = quartiles[0.75]
+    return out.reset_index().loc[:, list(BENCHMARK_COLUMNS)]
+
+
+def _dtype(column: str) -> str:
+    if column in ("industry_code", "region_code", "region_level"):
+        return "object"
+    return "int64" if column in ("industry_depth", "year", "enterprise_count") else "float64"
+
+
+def _valid(profiles: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in PROFILE_COLUMNS if c not in profiles.columns]
+    if missing:
+        raise ValueError(f"profiles lack columns {missing}")
+    net = pd.to_numeric(profiles["net_tco2"], errors="coerce").astype(float)
+    added = pd.to_numeric(profiles["added_value_10k_cny"], errors="coerce").astype(float)
+    keep = np.isfinite(net) & np.isfinite(added) & (added > 0)
+    frame = profiles.loc[keep, ["year", "industry_code", "region_code"]].assign(
+        net_tco2=net[keep], added_value_10k_cny=added[keep], intensity=(net / added)[keep]
+    )
+    return frame.astype({"year": "int64"})
+
+
+def _cell_rows(valid: pd.DataFrame, depth: int, level: RegionLevel) -> pd.DataFrame:
+    """The profiles keyed by their cell at (depth, level); those without such a cell are dropped."""
+    frame = valid.assign(
+        industry_code=industry_key(valid["industry_code"], depth),
+        industry_depth=depth,
+        region_code=region_key(valid["region_code"], level),
+        region_level=str(level),
+    )
+    return frame.dropna(subset=["industry_code", "region_code"])
+
+
+def fallback_order(industry_depth: int, region_level: RegionLevel) -> list[tuple[int, RegionLevel]]:
+    """Candidates, preferred first: coarser depths at each level, levels from the configured one up."""
+    depths = [d for d in DEPTH_ORDER if d <= industry_depth]
+    levels = LEVEL_ORDER[LEVEL_ORDER.index(RegionLevel(region_level)) :]
+    return [(d, lv) for lv in levels for d in depths]
+
+
+def assign_benchmarks(
+    profiles: pd.DataFrame,
+    benchmarks: pd.DataFrame,
+    *,
+    industry_depth: int,
+    region_level: RegionLevel,
+    min_enterprises: int,
+) -> pd.DataFrame:
+    """``profiles`` (with year, industry_code, region_code) plus ASSIGNED_COLUMNS: the benchmark each
+    enterprise is compared with (module docstring for the order). ``benchmark_fallback`` is True when it
+    is not the configured (depth, level); no benchmark at all leaves the intensity NaN and count 0."""
+    if industry_depth not in DEPTH_ORDER:
+        raise ValueError(f"industry_depth {industry_depth!r} must be one of {DEPTH_ORDER}")
+    candidates = fallback_order(industry_depth, RegionLevel(region_level))
+    found = _found(profiles, benchmarks, candidates, min_enterprises)
+    unmatched = found["benchmark_intensity"].isna()
+    if unmatched.any():  # nothing qualifies: the coarsest candidate that exists
+        fallback = _found(profiles, benchmarks, candidates[::-1], 1)
+        found[unmatched] = fallback[unmatched]
+    first_depth, first_level = candidates[0]
+    found["benchmark_fallback"] = ~(
+        (found["benchmark_industry_depth"] == first_depth) & (found["benchmark_region_level"] == first_level)
+    )
+    found["benchmark_qualified"] = found["benchmark_count"] >= min_enterprises
+    return pd.concat([profiles.reset_index(drop=True), found], axis=1).set_axis(profiles.index)
+
+
+def _found(
+    profiles: pd.DataFrame,
+    benchmarks: pd.DataFrame,
+    candidates: list[tuple[int, RegionLevel]],
+    min_enterprises: int,
+) -> pd.DataFrame:
+    """For each profile (by position) the first candidate benchmark with >= min_enterprises."""
+    n = len(profiles)
+    found = pd.DataFrame(
+        {
+            "benchmark_industry_code": pd.Series([None] * n, dtype=object),
+            "benchmark_industry_depth": np.zeros(n, dtype=np.int64),
+            "benchmark_region_code": pd.Series([None] * n, dtype=object),
+            "benchmark_region_level": pd.Series([None] * n, dtype=object),
+            "benchmark_intensity": np.full(n, np.nan),
+            "benchmark_count": np.zeros(n, dtype=np.int64),
+        }
+    )
+    years = profiles["year"].astype("int64").to_numpy()
+    eligible = benchmarks[benchmarks["enterprise_count"] >= min_enterprises]
+    for depth, level in candidates:
+        todo = found["benchmark_intensity"].isna().to_numpy()
+        if not todo.any():
+            break
+        _fill(found, todo, _lookup(profiles, years, eligible, depth, level), depth, level)
+    return found
+
+
+def _lookup(
+    profiles: pd.DataFrame, years: np.ndarray, eligible: pd.DataFrame, depth: int, level: RegionLevel
+) -> pd.DataFrame:
+    """The profiles' keys at (depth, level) merged with the eligible benchmarks of that cut."""
+    table = eligible[(eligible["industry_depth"] == depth) & (eligible["region_level"] == str(level))]
+    keys = pd.DataFrame(
+        {
+            "industry_code": industry_key(profiles["industry_code"], depth).to_numpy(),
+            "region_code": region_key(profiles["region_code"], level).to_numpy(),
+            "year": years,
+        }
+    )
+    columns = ["industry_code", "region_code", "year", "average_intensity", "enterprise_count"]
+    table = table[columns].astype({"year": "int64"}).drop_duplicates(columns[:3])  # one row per profile
+    return keys.merge(table, how="left", on=columns[:3])
+
+
+def _fill(found: pd.DataFrame, todo: np.ndarray, match: pd.DataFrame, depth: int, level: RegionLevel) -> None:
+    hit = todo & match["average_intensity"].notna().to_numpy()
+    found.loc[hit, "benchmark_industry_code"] = match.loc[hit, "industry_code"]
+    found.loc[hit, "benchmark_industry_depth"] = depth
+    found.loc[hit, "benchmark_region_code"] = match.loc[hit, "region_code"]
+    found.loc[hit, "benchmark_region_level"] = str(level)
+    found.loc[hit, "benchmark_intensity"] = match.loc[hit, "average_intensity"]
+    found.loc[hit, "benchmark_count"] = match.loc[hit, "enterprise_count"].astype("int64")

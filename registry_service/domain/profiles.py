@@ -1,0 +1,340 @@
+"""Carbon profiles: accounting + benchmark + grade + trend + data quality for enterprise-periods.
+
+Pure (pandas/numpy), composed from the domain modules; the storage layer feeds it frames and writes
+what it returns. Which periods are built:
+
+* ``years``: the calendar years asked for (the graded 碳效码 periods), each enterprise that has data;
+* the latest rolling 12 months of each enterprise (``R12-YYYY-MM``, graded too) when ``latest_rolling``;
+* ``extra_periods``: any other period on demand (a month, a quarter, a past rolling window).
+
+Benchmarks are either given (stored, incremental refresh) or computed from the yearly profiles built
+here (batch recompute over all enterprises). A rolling window is compared with the benchmark of its
+end month's year, or the year before when that year has none yet. Trend and data quality are
+assessed for yearly and rolling periods; month and quarter profiles carry accounting and coverage only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from registry_service.domain.accounting import account, parse_period
+from registry_service.domain.benchmarks import assign_benchmarks, compute_benchmarks
+from registry_service.domain.catalog import Catalog
+from registry_service.domain.grading import GradingMethod
+from registry_service.domain.precedence import Precedence, current_records, effective_mask
+from registry_service.domain.quality import QualityConfig, assess_quality_batch
+from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
+
+TREND_WINDOW_MONTHS = 36
+
+
+@dataclass(frozen=True)
+class ProfileInputs:
+    # Every revision: id, uscc, period, category, source, external_id, revision, is_current, quantity.
+    records: pd.DataFrame
+    enterprises: pd.DataFrame  # uscc, industry_code, region_code
+    annual: pd.DataFrame  # uscc, year, industrial_added_value_10k_cny
+    catalog: Catalog
+    method: GradingMethod
+    precedence: Precedence
+    quality: QualityConfig | None = None
+    peers: pd.DataFrame | None = (
+        None  # stored profiles of other enterprises: uscc, period, carbon_intensity, industry_code
+    )
+
+
+@dataclass(frozen=True)
+class ProfileSet:
+    profiles: pd.DataFrame  # one row per (uscc, period), see _finish
+    benchmarks: pd.DataFrame  # BENCHMARK_COLUMNS: the ones used (computed here or given)
+    flags: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+
+
+def build_profiles(
+    inputs: ProfileInputs,
+    *,
+    years: Sequence[int] = (),
+    latest_rolling: bool = False,
+    extra_periods: Sequence[str] = (),
+    benchmarks: pd.DataFrame | None = None,
+    as_of: date | None = None,
+) -> ProfileSet:
+    effective = _effective(inputs.records, inputs.precedence)
+    rows = _accounted(effective, inputs, years, latest_rolling, extra_periods)
+    if rows.empty:
+        return ProfileSet(rows, benchmarks if benchmarks is not None else compute_benchmarks(rows))
+    rows = _with_inputs_fingerprint(rows, effective)
+    if benchmarks is None:
+        yearly = rows[rows["granularity"] == "year"]
+        benchmarks = compute_benchmarks(yearly.assign(year=yearly["year"]))
+    rows = _graded(rows, benchmarks, inputs.method)
+    rows = _with_trends(rows, effective, inputs, benchmarks)
+    rows, flags = _with_quality(rows, inputs, as_of)
+    return ProfileSet(rows.reset_index(drop=True), benchmarks, flags)
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def _effective(records: pd.DataFrame, precedence: Precedence) -> pd.DataFrame:
+    """The records a profile uses: current revisions, the winning source per (uscc, month, category)."""
+    if records.empty:
+        return records.assign(month_ordinal=pd.Series(dtype=np.int64))
+    current = current_records(records)
+    used = current[effective_mask(current, precedence).to_numpy(dtype=bool)]
+    ordinals = pd.Series({p: period_ordinal(p) for p in pd.unique(used["period"])}, dtype=np.int64)
+    return used.assign(month_ordinal=ordinals.reindex(used["period"]).to_numpy())
+
+
+def _accounted(
+    effective: pd.DataFrame,
+    inputs: ProfileInputs,
+    years: Sequence[int],
+    latest_rolling: bool,
+    extra_periods: Sequence[str],
+) -> pd.DataFrame:
+    wanted = {str(y) for y in years} | set(extra_periods)
+    granularities = {parse_period(p)[0] for p in extra_periods} | ({"year"} if years else set())
+    if latest_rolling:
+        granularities.add("rolling12")
+    parts = []
+    columns = ["uscc", "period", "category", "canonical_quantity"]
+    for granularity in sorted(granularities):
+        annual = inputs.annual if granularity == "year" else None
+        frame = account(
+            effective[columns],
+            inputs.enterprises,
+            inputs.catalog,
+            granularity=granularity,
+            annual_added_value=annual,
+        )
+        frame = frame.assign(granularity=granularity)
+        keep = frame["period"].isin(wanted)
+        if granularity == "rolling12" and latest_rolling:
+            last = effective.groupby("uscc")["month_ordinal"].max().map(lambda o: "R12-" + ordinal_period(o))
+            keep |= frame["period"].to_numpy() == last.reindex(frame["uscc"]).to_numpy()
+        parts.append(frame[keep])
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat(parts, ignore_index=True)
+    bounds = pd.DataFrame(
+        [(p, *_bounds(p)) for p in pd.unique(rows["period"])], columns=["period", "first", "last"]
+    ).set_index("period")
+    rows["first_ordinal"] = bounds["first"].reindex(rows["period"]).to_numpy()
+    rows["last_ordinal"] = bounds["last"].reindex(rows["period"]).to_numpy()
+    rows["year"] = (rows["last_ordinal"] // 12).astype(np.int64)
+    return rows
+
+
+def _bounds(period: str) -> tuple[int, int]:
+    _, first, last = parse_period(period)
+    return period_ordinal(first), period_ordinal(last)
+
+
+def _with_inputs_fingerprint(rows: pd.DataFrame, effective: pd.DataFrame) -> pd.DataFrame:
+    """record_count and a fingerprint of the (record id, revision) pairs behind each profile: a sum of
+    per-record 64-bit hashes (wrapping), so any window is a difference of prefix sums (vectorised)."""
+    ids = (
+        effective["id"].to_numpy(dtype=np.int64) if "id" in effective else np.zeros(len(effective), np.int64)
+    )
+    hashed = _mix(_mix(ids.astype(np.uint64)) ^ effective["revision"].to_numpy(dtype=np.uint64))
+    monthly = (
+        pd.DataFrame({"uscc": effective["uscc"].to_numpy(), "o": effective["month_ordinal"], "h": hashed})
+        .groupby(["uscc", "o"], sort=True)
+        .agg(n=("h", "size"), h=("h", "sum"))  # uint64 sums wrap: that is the hash
+        .reset_index()
+    )
+    by_uscc = monthly.groupby("uscc", sort=False)
+    monthly["n_cum"] = by_uscc["n"].cumsum()
+    monthly["h_cum"] = by_uscc["h"].cumsum().astype(np.uint64)
+    count_end, digest_end = _prefix_at(monthly, rows["uscc"], rows["last_ordinal"])
+    count_start, digest_start = _prefix_at(monthly, rows["uscc"], rows["first_ordinal"] - 1)
+    with np.errstate(over="ignore"):
+        digests = (digest_end - digest_start).tolist()
+    counts = (count_end - count_start).tolist()
+    fingerprints = [
+        hashlib.sha256(f"{n}:{d}".encode()).hexdigest() for n, d in zip(counts, digests, strict=True)
+    ]
+    return rows.assign(record_count=np.asarray(counts, dtype=np.int64), inputs_fingerprint=fingerprints)
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads ids over 64 bits (uint64 wrap-around is intended)."""
+    x = values.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _prefix_at(prefix: pd.DataFrame, usccs: pd.Series, ordinals: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Prefix count and digest of each (uscc, months up to ordinal): merge_asof per enterprise."""
+    probe = pd.DataFrame({"uscc": usccs.to_numpy(), "o": ordinals.to_numpy(dtype=np.int64)})
+    probe["row"] = np.arange(len(probe))
+    merged = pd.merge_asof(
+        probe.sort_values("o"), prefix[["uscc", "o", "n_cum", "h_cum"]].sort_values("o"), on="o", by="uscc"
+    ).sort_values("row")
+    found = merged["n_cum"].notna().to_numpy()
+    counts = np.where(found, merged["n_cum"].fillna(0).to_numpy(), 0).astype(np.int64)
+    digests = np.zeros(len(merged), dtype=np.uint64)
+    digests[found] = merged.loc[found, "h_cum"].astype(np.uint64).to_numpy()
+    return counts, digests
+
+
+# --- benchmark and grade --------------------------------------------------------------------------
+
+
+def _graded(rows: pd.DataFrame, benchmarks: pd.DataFrame, method: GradingMethod) -> pd.DataFrame:
+    graded = rows[rows["granularity"].isin(["year", "rolling12"])]
+    assigned = _assign(graded, benchmarks, method, year_offset=0)
+    retry = assigned["benchmark_intensity"].isna() & (graded["granularity"] == "rolling12")
+    if retry.any():  # a rolling window in a year without benchmarks yet: the year before
+        assigned.loc[retry[retry].index] = _assign(graded[retry], benchmarks, method, year_offset=-1)
+    return method.grade_frame(rows.join(assigned))
+
+
+def _assign(
+    rows: pd.DataFrame, benchmarks: pd.DataFrame, method: GradingMethod, *, year_offset: int
+) -> pd.DataFrame:
+    settings = method.benchmark
+    probe = rows[["year", "industry_code", "region_code"]].assign(year=rows["year"] + year_offset)
+    assigned = assign_benchmarks(
+        probe,
+        benchmarks,
+        industry_depth=settings.industry_depth,
+        region_level=settings.region_level,
+        min_enterprises=settings.min_enterprises,
+    )
+    extra = [c for c in assigned.columns if c.startswith("benchmark_")]
+    out = assigned[extra].copy()
+    out["benchmark_year"] = np.where(out["benchmark_intensity"].notna(), probe["year"], np.nan)
+    return out
+
+
+# --- trend ----------------------------------------------------------------------------------------
+
+
+def _with_trends(
+    rows: pd.DataFrame, effective: pd.DataFrame, inputs: ProfileInputs, benchmarks: pd.DataFrame
+) -> pd.DataFrame:
+    monthly = _monthly_intensity(effective, inputs)
+    results = []
+    targets = rows[rows["granularity"].isin(["year", "rolling12"])]
+    for last, group in targets.groupby("last_ordinal"):
+        series = monthly[monthly["uscc"].isin(group["uscc"])]
+        if series.empty:
+            continue
+        trend = trend_frame(series, end_period=ordinal_period(int(last)), max_months=TREND_WINDOW_MONTHS)
+        trend = trend.reset_index().assign(last_ordinal=int(last))
+        results.append(trend)
+    out = rows.copy()
+    if results:
+        trends = pd.concat(results, ignore_index=True).add_prefix("trend_")
+        trends = trends.rename(columns={"trend_uscc": "uscc", "trend_last_ordinal": "last_ordinal"})
+        out = out.merge(trends, on=["uscc", "last_ordinal"], how="left")
+    if "trend_direction" not in out:
+        out["trend_direction"] = ""
+    out["trend_direction"] = out["trend_direction"].astype(object).where(out["trend_direction"].notna(), "")
+    projected = pd.to_numeric(out.get("trend_projected_value_next_year"), errors="coerce")
+    if projected is None:
+        projected = pd.Series(np.nan, index=out.index)
+    k = projected / out["benchmark_intensity"].where(out["benchmark_intensity"] > 0)
+    out["trend_projected_grade"] = inputs.method.grades_of(k.to_numpy(dtype=float))
+    return out
+
+
+def _monthly_intensity(effective: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
+    columns = ["uscc", "period", "category", "canonical_quantity"]
+    monthly = account(effective[columns], inputs.enterprises, inputs.catalog, granularity="month")
+    return monthly[["uscc", "period", "carbon_intensity"]]
+
+
+# --- data quality ---------------------------------------------------------------------------------
+
+
+def _with_quality(
+    rows: pd.DataFrame, inputs: ProfileInputs, as_of: date | None
+) -> tuple[pd.DataFrame, dict[tuple[str, str], list[dict[str, str]]]]:
+    out = rows.assign(quality_score=np.nan, pcaf_score=np.nan, quality_coverage=np.nan)
+    flags: dict[tuple[str, str], list[dict[str, str]]] = {}
+    targets = out[out["granularity"].isin(["year", "rolling12"])]
+    for period, group in targets.groupby("period"):
+        first, last = int(group["first_ordinal"].iloc[0]), int(group["last_ordinal"].iloc[0])
+        months = [ordinal_period(o) for o in range(first, last + 1)]
+        usccs = list(group["uscc"])
+        records = inputs.records[inputs.records["uscc"].isin(usccs) & inputs.records["period"].isin(months)]
+        intensities, groups = _peer_intensities(group, inputs.peers, str(period))
+        batch = assess_quality_batch(
+            records,
+            months,
+            usccs=usccs,
+            intensities=intensities,
+            peer_groups=groups,
+            as_of=as_of,
+            config=inputs.quality,
+            precedence=inputs.precedence,
+            category_kinds={c.code: c.kind.value for c in inputs.catalog.categories},
+        )
+        scores = batch.scores.reindex(usccs)
+        index = group.index
+        out.loc[index, "quality_score"] = scores["score"].to_numpy()
+        out.loc[index, "pcaf_score"] = scores["pcaf_score"].to_numpy()
+        out.loc[index, "quality_coverage"] = scores["coverage"].to_numpy()
+        for record in batch.flags.to_dict("records"):
+            uscc = str(record.pop("uscc"))
+            flags.setdefault((uscc, str(period)), []).append({k: str(v) for k, v in record.items()})
+    return out, flags
+
+
+def _peer_intensities(
+    group: pd.DataFrame, peers: pd.DataFrame | None, period: str
+) -> tuple[pd.Series, pd.Series]:
+    own = group[["uscc", "carbon_intensity", "industry_code"]]
+    if peers is not None and len(peers):
+        others = peers[(peers["period"] == period) & ~peers["uscc"].isin(own["uscc"])]
+        own = pd.concat([own, others[["uscc", "carbon_intensity", "industry_code"]]], ignore_index=True)
+    own = own[np.isfinite(pd.to_numeric(own["carbon_intensity"], errors="coerce"))]
+    intensities = pd.Series(own["carbon_intensity"].to_numpy(dtype=float), index=own["uscc"].to_numpy())
+    groups = pd.Series(own["industry_code"].to_numpy(), index=own["uscc"].to_numpy())
+    return intensities, groups
+
+
+def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, Any]:
+    """The JSON part of a stored profile: benchmark choice, trend, quality flags, labels."""
+
+    def number(name: str) -> float | None:
+        value = row.get(name)
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+    return {
+        "benchmark": {
+            "industry_depth": number("benchmark_industry_depth"),
+            "region_level": str(row.get("benchmark_region_level") or ""),
+            "enterprise_count": number("benchmark_count"),
+            "fallback": bool(row.get("benchmark_fallback") or False),
+            "qualified": bool(row.get("benchmark_qualified") or False),
+        },
+        "trend": {
+            "direction": str(row.get("trend_direction") or ""),
+            "slope_per_year": number("trend_slope_per_year"),
+            "relative_change_per_year": number("trend_relative_change_per_year"),
+            "confidence": number("trend_confidence"),
+            "months": number("trend_n_months"),
+            "projected_intensity_next_year": number("trend_projected_value_next_year"),
+            "projected_grade_next_year": int(row.get("trend_projected_grade") or 0),
+            "reason": str(row.get("trend_reason") or ""),
+        },
+        "quality": {"coverage": number("quality_coverage"), "flags": flags},
+        "grid_factor": number("grid_factor"),
+        "grid_factor_source": str(row.get("grid_factor_source") or ""),
+        "label_zh": str(row.get("label_zh") or ""),
+        "label_en": str(row.get("label_en") or ""),
+    }

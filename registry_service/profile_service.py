@@ -1,0 +1,260 @@
+"""Profiles on demand and in batch: the registry's carbon-efficiency computation around the database.
+
+* ``recompute_year`` (RecomputeBenchmarks): every enterprise's profile of a year from scratch, the
+  year's benchmarks from them, grades against them; the latest rolling windows too.
+* ``refresh`` (after ingest): enterprises queued by an ingest (profile_dirty) get all their stored
+  profiles recomputed against the stored benchmarks; readers refresh what they are about to read.
+* ``profile``: a stored profile, or one computed on demand for any other period (never stored).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from registry_service.domain.accounting import parse_period
+from registry_service.domain.catalog import Catalog
+from registry_service.domain.grading import GradingMethod, load_grading_method
+from registry_service.domain.precedence import Precedence, load_precedence
+from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles
+from registry_service.domain.quality import QualityConfig
+from registry_service.domain.trend import period_ordinal
+from registry_service.storage import chunked
+from registry_service.storage import profiles as store
+from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.tables import carbon_profiles, enterprise_financials, records
+from tanxiao.errors import NotFound, ValidationError
+from tanxiao.platform.db import read_only
+from tanxiao.platform.idempotency import run_in_transaction
+
+TREND_YEARS_BEFORE = 2  # records from two years before a year feed its 36-month trend window
+
+
+@dataclass(frozen=True)
+class RecomputeSummary:
+    year: int
+    enterprises: int
+    profiles: int
+    benchmarks: int
+    graded: int
+    ungraded: int
+    grade_counts: list[int] = field(default_factory=lambda: [0] * 5)
+    duration_seconds: float = 0.0
+
+
+class ProfileService:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        *,
+        method: GradingMethod | None = None,
+        precedence: Precedence | None = None,
+        quality: QualityConfig | None = None,
+    ) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.method = method or load_grading_method()
+        self.precedence = precedence or load_precedence()
+        self.quality = quality
+        self.enterprises = EnterpriseRepository(engine)
+
+    @property
+    def method_label(self) -> str:
+        return f"{self.method.method_id}@{self.method.version}"
+
+    # --- batch ------------------------------------------------------------------------------------
+
+    def recompute_year(self, year: int, *, as_of: date | None = None) -> RecomputeSummary:
+        started = time.perf_counter()
+        with read_only(self.engine) as conn:
+            last = store.last_record_month(conn)
+            last_year = int(last[:4]) if last else year
+            month_from = f"{min(year, last_year) - TREND_YEARS_BEFORE:04d}-01"
+            inputs = self._inputs(conn, None, month_from)
+        result = build_profiles(inputs, years=[year], latest_rolling=True, as_of=as_of)
+        now = datetime.now(UTC)
+
+        def write(conn: Connection) -> tuple[int, int]:
+            count = store.replace_benchmarks(conn, result.benchmarks, [year], self.method_label, now)
+            stored = store.replace_profiles(
+                conn, result, catalog_version=self.catalog.version, grading_method=self.method_label,
+                compute_time=now, whole_enterprises=False,
+            )  # fmt: skip
+            return count, stored
+
+        benchmark_count, stored = run_in_transaction(self.engine, write)
+        return _summary(year, result, benchmark_count, stored, time.perf_counter() - started)
+
+    def recompute_all(self, *, as_of: date | None = None) -> list[RecomputeSummary]:
+        """Every year with records, oldest first (the demo loader and `tanxiao profiles recompute`)."""
+        with read_only(self.engine) as conn:
+            years = (
+                conn.execute(sa.select(sa.func.substr(records.c.period, 1, 4)).distinct()).scalars().all()
+            )
+        summaries = [self.recompute_year(int(y), as_of=as_of) for y in sorted(years)]
+        self.refresh_dirty()  # ingest marks made before the batch: their profiles are now current
+        return summaries
+
+    # --- incremental ------------------------------------------------------------------------------
+
+    def refresh(self, usccs: Collection[str], *, as_of: date | None = None) -> int:
+        """Recompute every stored profile of ``usccs`` against the stored benchmarks."""
+        if not usccs:
+            return 0
+        with read_only(self.engine) as conn:
+            versions = store.dirty_versions(conn, usccs)
+            inputs = self._inputs(conn, usccs, "")
+            years = sorted({int(p[:4]) for p in inputs.records["period"]}) if len(inputs.records) else []
+            benchmarks = store.stored_benchmarks(conn, years + [y - 1 for y in years])
+            peers = store.peer_profiles(conn, [str(y) for y in years] + self._rolling_periods(inputs), usccs)
+        inputs = ProfileInputs(**{**inputs.__dict__, "peers": peers})
+        result = build_profiles(inputs, years=years, latest_rolling=True, benchmarks=benchmarks, as_of=as_of)
+        now = datetime.now(UTC)
+
+        def write(conn: Connection) -> int:
+            conn.execute(carbon_profiles.delete().where(carbon_profiles.c.uscc.in_(sorted(usccs))))
+            stored = store.replace_profiles(
+                conn, result, catalog_version=self.catalog.version, grading_method=self.method_label,
+                compute_time=now, whole_enterprises=True,
+            )  # fmt: skip
+            store.clear_dirty(conn, versions)
+            return stored
+
+        return run_in_transaction(self.engine, write)
+
+    def refresh_dirty(self, usccs: Collection[str] | None = None, *, batch: int = 2_000) -> int:
+        """Refresh the queued enterprises (all, or those of ``usccs`` that are queued)."""
+        refreshed = 0
+        while True:
+            with read_only(self.engine) as conn:
+                queued = store.dirty_versions(conn, usccs, limit=None if usccs is not None else batch)
+            if not queued:
+                return refreshed
+            for chunk in chunked(sorted(queued), batch):
+                self.refresh(chunk)
+                refreshed += len(chunk)
+            if usccs is not None:
+                return refreshed
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def profiles(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """carbon_profiles rows for (uscc, period) keys, in order; stored ones fresh, others on demand.
+        NOT_FOUND names the first key without an enterprise or without records in its period."""
+        for index, (_, period) in enumerate(keys):
+            _check_period(period, f"names[{index}]" if len(keys) > 1 else "name")
+        usccs = sorted({u for u, _ in keys})
+        missing = set(usccs) - self.enterprises.existing_usccs(set(usccs))
+        if missing:
+            raise NotFound(
+                f"enterprise {sorted(missing)[0]} is not registered", reason="ENTERPRISE_NOT_FOUND"
+            )
+        self.refresh_dirty(usccs)
+        stored = self._stored(keys)
+        absent = [k for k in keys if k not in stored]
+        if absent:
+            stored.update(self._on_demand(absent))
+        for uscc, period in keys:
+            if (uscc, period) not in stored:
+                raise NotFound(
+                    f"no records of enterprise {uscc} in period {period}",
+                    reason="PROFILE_NOT_FOUND",
+                    metadata={"uscc": uscc, "period": period},
+                )
+        financials = self._financials(usccs)
+        return [{**stored[k], "financials": financials.get((k[0], stored[k]["year"]))} for k in keys]
+
+    def _financials(self, usccs: Collection[str]) -> dict[tuple[str, int], dict[str, Any]]:
+        with read_only(self.engine) as conn:
+            found: dict[tuple[str, int], dict[str, Any]] = {}
+            for chunk in chunked(sorted(usccs)):
+                query = sa.select(enterprise_financials).where(enterprise_financials.c.uscc.in_(chunk))
+                for row in conn.execute(query).mappings():
+                    found[(row["uscc"], int(row["year"]))] = dict(row)
+            return found
+
+    def _stored(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        with read_only(self.engine) as conn:
+            for chunk in chunked(sorted(set(keys)), 500):
+                condition = sa.tuple_(carbon_profiles.c.uscc, carbon_profiles.c.period).in_(chunk)
+                for row in conn.execute(sa.select(carbon_profiles).where(condition)).mappings():
+                    found[(row["uscc"], row["period"])] = dict(row)
+        return found
+
+    def _on_demand(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        usccs = sorted({u for u, _ in keys})
+        periods = sorted({p for _, p in keys})
+        with read_only(self.engine) as conn:
+            inputs = self._inputs(conn, usccs, "")
+            years = sorted({int(p[-7:-3]) if p.startswith("R12-") else int(p[:4]) for p in periods})
+            benchmarks = store.stored_benchmarks(conn, years + [y - 1 for y in years])
+        result = build_profiles(inputs, extra_periods=periods, benchmarks=benchmarks)
+        now = datetime.now(UTC)
+        out = {}
+        for row in result.profiles.to_dict("records"):
+            key = (row["uscc"], row["period"])
+            if key in set(keys):
+                flags = result.flags.get(key, [])
+                out[key] = store.profile_row(row, flags, self.catalog.version, self.method_label, now)
+        return out
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _inputs(self, conn: Connection, usccs: Collection[str] | None, month_from: str) -> ProfileInputs:
+        records = store.load_records(conn, usccs, month_from)
+        firms, annual = store.load_enterprises(conn, usccs)
+        return ProfileInputs(
+            records=records,
+            enterprises=firms,
+            annual=annual,
+            catalog=self.catalog,
+            method=self.method,
+            precedence=self.precedence,
+            quality=self.quality,
+        )
+
+    @staticmethod
+    def _rolling_periods(inputs: ProfileInputs) -> list[str]:
+        if inputs.records.empty:
+            return []
+        return sorted({"R12-" + p for p in inputs.records.groupby("uscc")["period"].max()})
+
+
+def _check_period(period: str, field: str) -> None:
+    try:
+        _, _, last = parse_period(period)
+    except ValueError as exc:
+        raise ValidationError.for_field(field, str(exc)) from None
+    if period_ordinal(last) > _this_month():
+        raise ValidationError.for_field(field, f"period {period} ends in the future")
+
+
+def _this_month() -> int:
+    today = date.today()
+    return today.year * 12 + today.month - 1
+
+
+def _summary(year: int, result: ProfileSet, benchmarks: int, stored: int, seconds: float) -> RecomputeSummary:
+    frame = result.profiles
+    yearly = frame[(frame["granularity"] == "year") & (frame["period"] == str(year))] if len(frame) else frame
+    grades = yearly["grade"] if len(yearly) else pd.Series(dtype=int)
+    counts = [int((grades == g).sum()) for g in range(1, 6)]
+    return RecomputeSummary(
+        year=year,
+        enterprises=int(yearly["uscc"].nunique()) if len(yearly) else 0,
+        profiles=stored,
+        benchmarks=benchmarks,
+        graded=sum(counts),
+        ungraded=int((grades == 0).sum()),
+        grade_counts=counts,
+        duration_seconds=round(seconds, 3),
+    )

@@ -1,0 +1,283 @@
+"""Profiles, benchmarks and the recompute queue in the database (SQLAlchemy Core, set-based).
+
+Reads hand the domain pipeline (registry_service.domain.profiles) plain frames; writes replace an
+enterprise's stored profiles as a whole, in one transaction, so readers never see a mix of old and new.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from registry_service.domain.profiles import ProfileSet, details_of
+from registry_service.storage import chunked
+from registry_service.storage.tables import (
+    benchmarks,
+    carbon_profiles,
+    enterprise_financials,
+    enterprises,
+    profile_dirty,
+    records,
+)
+
+RECORD_COLUMNS = (
+    "id", "uscc", "period", "category", "source", "external_id", "revision", "is_current",
+    "canonical_quantity", "ingest_time",
+)  # fmt: skip
+STORED_GRANULARITIES = ("year", "rolling12")
+_PROFILE_COLUMNS = [c.name for c in carbon_profiles.columns]
+_BENCHMARK_COLUMNS = [c.name for c in benchmarks.columns]
+_INSERT_CHUNK = 5_000
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def load_records(
+    conn: Connection, usccs: Collection[str] | None, month_from: str = "", month_to: str = ""
+) -> pd.DataFrame:
+    """Every revision of the records in [month_from, month_to] (of ``usccs``, or all enterprises)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if month_from:
+        conditions.append(records.c.period >= month_from)
+    if month_to:
+        conditions.append(records.c.period <= month_to)
+    query = sa.select(*(records.c[name] for name in RECORD_COLUMNS)).where(*conditions)
+    if usccs is None:
+        return _frame(conn, query, RECORD_COLUMNS)
+    parts = [
+        _frame(conn, query.where(records.c.uscc.in_(chunk)), RECORD_COLUMNS)
+        for chunk in chunked(sorted(usccs))
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else _frame_of([], RECORD_COLUMNS)
+
+
+def load_enterprises(conn: Connection, usccs: Collection[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(uscc, industry_code, region_code) and (uscc, year, industrial_added_value_10k_cny)."""
+    columns = ("uscc", "industry_code", "region_code")
+    query = sa.select(enterprises.c.uscc, enterprises.c.industry_code, enterprises.c.region_code)
+    annual_columns = ("uscc", "year", "industrial_added_value_10k_cny")
+    annual_query = sa.select(*(enterprise_financials.c[name] for name in annual_columns))
+    if usccs is None:
+        return _frame(conn, query, columns), _frame(conn, annual_query, annual_columns)
+    firms, annual = [], []
+    for chunk in chunked(sorted(usccs)):
+        firms.append(_frame(conn, query.where(enterprises.c.uscc.in_(chunk)), columns))
+        annual.append(
+            _frame(conn, annual_query.where(enterprise_financials.c.uscc.in_(chunk)), annual_columns)
+        )
+    return (
+        pd.concat(firms, ignore_index=True) if firms else _frame_of([], columns),
+        pd.concat(annual, ignore_index=True) if annual else _frame_of([], annual_columns),
+    )
+
+
+def last_record_month(conn: Connection) -> str | None:
+    value = conn.execute(sa.select(sa.func.max(records.c.period)).where(records.c.is_current)).scalar_one()
+    return str(value) if value else None
+
+
+def stored_benchmarks(conn: Connection, years: Iterable[int] | None = None) -> pd.DataFrame:
+    query = sa.select(benchmarks)
+    if years is not None:
+        query = query.where(benchmarks.c.year.in_(sorted(set(years))))
+    frame = _frame(conn, query, _BENCHMARK_COLUMNS)
+    return frame.astype({"year": np.int64, "industry_depth": np.int64, "enterprise_count": np.int64})
+
+
+def peer_profiles(conn: Connection, periods: Iterable[str], exclude: Collection[str]) -> pd.DataFrame:
+    """Stored intensities of the given periods (for peer comparison in data quality)."""
+    columns = ("uscc", "period", "carbon_intensity", "industry_code")
+    query = sa.select(*(carbon_profiles.c[name] for name in columns)).where(
+        carbon_profiles.c.period.in_(sorted(set(periods)))
+    )
+    frame = _frame(conn, query, columns)
+    return frame[~frame["uscc"].isin(set(exclude))]
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+def replace_profiles(
+    conn: Connection,
+    result: ProfileSet,
+    *,
+    catalog_version: str,
+    grading_method: str,
+    compute_time: datetime,
+    whole_enterprises: bool,
+) -> int:
+    """Store ``result``'s profiles. ``whole_enterprises``: they replace every stored profile of their
+    enterprises (a refresh); else only the same periods and the enterprises' older rolling windows."""
+    rows = profile_rows(result, catalog_version, grading_method, compute_time)
+    usccs = sorted({r["uscc"] for r in rows})
+    for chunk in chunked(usccs):
+        doomed: sa.ColumnElement[bool] = carbon_profiles.c.uscc.in_(chunk)
+        if not whole_enterprises:
+            periods = sorted({r["period"] for r in rows})
+            doomed = sa.and_(
+                doomed,
+                sa.or_(carbon_profiles.c.period.in_(periods), carbon_profiles.c.granularity == "rolling12"),
+            )
+        conn.execute(carbon_profiles.delete().where(doomed))
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        conn.execute(carbon_profiles.insert(), rows[start : start + _INSERT_CHUNK])
+    return len(rows)
+
+
+def profile_rows(
+    result: ProfileSet, catalog_version: str, grading_method: str, compute_time: datetime
+) -> list[dict[str, Any]]:
+    frame = result.profiles
+    stored = frame[frame["granularity"].isin(STORED_GRANULARITIES)] if len(frame) else frame
+    out = []
+    for row in stored.to_dict("records"):
+        flags = result.flags.get((row["uscc"], row["period"]), [])
+        out.append(profile_row(row, flags, catalog_version, grading_method, compute_time))
+    return out
+
+
+def profile_row(
+    row: dict[str, Any], flags: list[dict[str, str]], catalog_version: str, grading_method: str, now: datetime
+) -> dict[str, Any]:
+    """One carbon_profiles row from a pipeline row (also used for on-demand profiles, never stored)."""
+    return {
+        "uscc": row["uscc"],
+        "period": row["period"],
+        "granularity": row["granularity"],
+        "year": int(row["year"]),
+        "industry_code": row["industry_code"],
+        "region_code": row["region_code"],
+        "months_covered": int(row["months_covered"]),
+        "months_expected": int(row["months_expected"]),
+        "record_count": int(row["record_count"]),
+        "energy_tce": _num(row["energy_tce"], 0.0),
+        "scope1_tco2": _num(row["scope1_tco2"], 0.0),
+        "scope2_gross_tco2": _num(row["scope2_gross_tco2"], 0.0),
+        "green_power_netting_tco2": _num(row["green_power_netting_tco2"], 0.0),
+        "own_renewable_netting_tco2": _num(row["pv_netting_tco2"], 0.0),
+        "gross_tco2": _num(row["gross_tco2"], 0.0),
+        "net_tco2": _num(row["net_tco2"], 0.0),
+        "added_value_10k_cny": _num(row["added_value_10k_cny"]),
+        "revenue_10k_cny": _num(row["revenue_10k_cny"]),
+        "energy_intensity": _num(row["energy_intensity"]),
+        "carbon_intensity": _num(row["carbon_intensity"]),
+        "neutrality_rate": _num(row["neutrality_rate"]),
+        "benchmark_industry_code": _text(row.get("benchmark_industry_code")),
+        "benchmark_region_code": _text(row.get("benchmark_region_code")),
+        "benchmark_year": _int(row.get("benchmark_year")),
+        "benchmark_intensity": _num(row.get("benchmark_intensity")),
+        "k_value": _num(row.get("carbon_efficiency")),
+        "grade": int(row.get("grade") or 0),
+        "level": str(row.get("level") or ""),
+        "quality_score": _num(row.get("quality_score")),
+        "pcaf_score": _int(row.get("pcaf_score")),
+        "trend_direction": str(row.get("trend_direction") or ""),
+        "details": details_of(row, flags),
+        "catalog_version": catalog_version,
+        "grading_method": grading_method,
+        "inputs_fingerprint": row["inputs_fingerprint"],
+        "compute_time": now,
+    }
+
+
+def replace_benchmarks(
+    conn: Connection, frame: pd.DataFrame, years: Sequence[int], grading_method: str, now: datetime
+) -> int:
+    conn.execute(benchmarks.delete().where(benchmarks.c.year.in_(list(years))))
+    wanted = frame[frame["year"].isin(list(years))]
+    rows = [
+        {
+            **{k: _plain(v) for k, v in r.items() if k in _BENCHMARK_COLUMNS},
+            "grading_method": grading_method,
+            "compute_time": now,
+        }
+        for r in wanted.to_dict("records")
+    ]
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        conn.execute(benchmarks.insert(), rows[start : start + _INSERT_CHUNK])
+    return len(rows)
+
+
+# --- the recompute queue --------------------------------------------------------------------------
+
+
+def mark_dirty(conn: Connection, usccs: Iterable[str]) -> None:
+    """Queue enterprises for a profile refresh (in the caller's transaction, e.g. the ingest's)."""
+    now = datetime.now(UTC)
+    values = [{"uscc": u, "version": 1, "marked_at": now} for u in sorted(set(usccs))]
+    if not values:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for start in range(0, len(values), _INSERT_CHUNK):
+        statement = dialect.insert(profile_dirty).values(values[start : start + _INSERT_CHUNK])
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["uscc"],
+                set_={"version": profile_dirty.c.version + 1, "marked_at": statement.excluded.marked_at},
+            )
+        )
+
+
+def dirty_versions(
+    conn: Connection, usccs: Collection[str] | None = None, limit: int | None = None
+) -> dict[str, int]:
+    query = sa.select(profile_dirty.c.uscc, profile_dirty.c.version).order_by(profile_dirty.c.marked_at)
+    if limit is not None:
+        query = query.limit(limit)
+    if usccs is None:
+        return {str(u): int(v) for u, v in conn.execute(query)}
+    found: dict[str, int] = {}
+    for chunk in chunked(sorted(usccs)):
+        found.update({str(u): int(v) for u, v in conn.execute(query.where(profile_dirty.c.uscc.in_(chunk)))})
+    return found
+
+
+def clear_dirty(conn: Connection, versions: dict[str, int]) -> None:
+    """Unqueue enterprises whose mark is still the one the refresh started from."""
+    for uscc, version in versions.items():
+        conn.execute(
+            profile_dirty.delete().where(profile_dirty.c.uscc == uscc, profile_dirty.c.version == version)
+        )
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _frame(conn: Connection, query: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+    return _frame_of(conn.execute(query).all(), columns)
+
+
+def _frame_of(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+
+
+def _num(value: Any, default: float | None = None) -> float | None:
+    if value is None:
+        return default
+    number = float(value)
+    return default if math.isnan(number) or math.isinf(number) else number
+
+
+def _int(value: Any) -> int | None:
+    number = _num(value)
+    return None if number is None else int(number)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values for the driver."""
+    return value.item() if isinstance(value, np.generic) else value

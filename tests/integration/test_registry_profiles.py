@@ -1,0 +1,166 @@
+"""Carbon profiles over gRPC: the reference worked case end to end (ingest -> recompute -> grade),
+incremental refresh after a correction, on-demand periods, benchmarks and their fallback, errors."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from helpers import Registry, error_details, make_uscc
+
+from registry_service.domain.enterprise import Enterprise
+from registry_service.storage.enterprises import EnterpriseRepository
+from tanxiao.common.v1 import common_pb2
+from tanxiao.registry.v1 import registry_pb2 as pb
+
+GRID, GAS, STATS = common_pb2.GRID_UTILITY, common_pb2.GAS_UTILITY, common_pb2.STATISTICS
+REFERENCE = make_uscc(1)
+PEERS = [make_uscc(i) for i in range(2, 6)]
+LONER = make_uscc(9)  # the only enterprise of its industry class
+# Four peers of 3,000 万元 each that bring the industry average to exactly 2.9 tCO2/万元 (REFERENCE.md):
+# (6,234.1 + 4 x peer) / 15,000 = 2.9  ->  peer = 9,316.475 tCO2 = 18,079,710.85 kWh at 0.5153.
+PEER_KWH = 9_316.475 / 0.5153 * 1000
+
+
+def _monthly(uscc: str, category: str, total: float, source: int, unit: str = "") -> list[pb.Record]:
+    return [
+        pb.Record(
+            uscc=uscc,
+            period=f"2022-{m:02d}",
+            category=category,
+            quantity=total / 12,
+            unit=unit,
+            source=source,
+            external_id=f"{uscc}-{category}-{m}",
+        )  # fmt: skip
+        for m in range(1, 13)
+    ]
+
+
+@pytest.fixture
+def graded(registry: Registry) -> Registry:
+    firms = [Enterprise(u, f"企业{u[-4:]}", "2822", "330502") for u in [REFERENCE, *PEERS]]
+    firms.append(Enterprise(LONER, "孤独企业", "2823", "330521"))
+    EnterpriseRepository(registry.engine).create_many(firms)
+    rows = _monthly(REFERENCE, "ELECTRICITY", 10_000, GRID, "MWh") + _monthly(
+        REFERENCE, "NATURAL_GAS", 50, GAS, "万m3"
+    )
+    rows += _monthly(REFERENCE, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
+    for uscc in [*PEERS, LONER]:
+        rows += _monthly(uscc, "ELECTRICITY", PEER_KWH, GRID) + _monthly(
+            uscc, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS
+        )
+    registry.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows[:150]), timeout=30)
+    registry.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows[150:]), timeout=30)
+    summary = registry.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=2022), timeout=60)
+    assert (summary.enterprises, summary.graded, summary.ungraded) == (6, 6, 0)
+    return registry
+
+
+def _profile(registry: Registry, uscc: str, period: str) -> pb.CarbonProfile:
+    return registry.stub.GetCarbonProfile(
+        pb.GetCarbonProfileRequest(name=f"enterprises/{uscc}/profiles/{period}")
+    )
+
+
+def test_the_reference_case_is_high_carbon_grade_2(graded: Registry) -> None:
+    profile = _profile(graded, REFERENCE, "2022")
+    assert profile.scope2_gross_tco2 == pytest.approx(5_153.0)
+    assert profile.scope1_tco2 == pytest.approx(1_081.1)
+    assert profile.net_tco2 == pytest.approx(6_234.1)
+    assert profile.energy_tce == pytest.approx(10_000_000 * 0.1229 / 1000 + 500_000 * 1.33 / 1000)
+    assert profile.added_value_10k_cny == pytest.approx(3_000)
+    assert profile.carbon_intensity == pytest.approx(2.0780, abs=5e-5)
+    assert profile.benchmark.average_intensity == pytest.approx(2.9)
+    assert (profile.benchmark.industry_code, profile.benchmark.region_code) == ("2822", "330500")
+    assert profile.benchmark.enterprise_count == 5 and list(profile.benchmark_fallback) == []
+    assert profile.k_value == pytest.approx(0.7166, abs=5e-5)
+    assert (profile.grade.grade, profile.grade.level, profile.grade.label_zh) == (
+        2,
+        common_pb2.HIGH_CARBON,
+        "高碳2级",
+    )
+    assert profile.months_covered == 12 and profile.record_count == 36
+    assert profile.data_quality.coverage == pytest.approx(1.0) and 1 <= profile.data_quality.pcaf_score <= 5
+    assert profile.grade.grading_method.startswith("huzhou-2023@")
+
+
+def test_a_thin_industry_falls_back_to_a_coarser_benchmark_and_says_so(graded: Registry) -> None:
+    profile = _profile(graded, LONER, "2022")
+    assert profile.benchmark.industry_code in ("282", "28") and profile.benchmark.enterprise_count >= 5
+    assert profile.benchmark_fallback and "FALLBACK" in profile.benchmark_fallback[0]
+    assert profile.grade.grade > 0
+
+
+def test_a_correction_refreshes_the_profile_against_the_stored_benchmark(graded: Registry) -> None:
+    before = _profile(graded, REFERENCE, "2022")
+    correction = _monthly(REFERENCE, "NATURAL_GAS", 50, GAS, "万m3")[0]
+    correction.quantity = 0.0  # January's gas invoice was wrong: no gas that month
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=[correction]), timeout=30)
+    after = _profile(graded, REFERENCE, "2022")
+    assert after.scope1_tco2 == pytest.approx(1_081.1 * 11 / 12)
+    assert after.inputs_fingerprint != before.inputs_fingerprint and after.record_count == 36
+    assert after.benchmark.average_intensity == pytest.approx(2.9)  # benchmarks move only in batch
+    assert after.compute_time.ToDatetime() > before.compute_time.ToDatetime()
+
+
+def test_months_and_quarters_are_computed_on_demand_ungraded(graded: Registry) -> None:
+    quarter = _profile(graded, REFERENCE, "2022-Q1")
+    assert quarter.net_tco2 == pytest.approx(6_234.1 / 4) and quarter.months_covered == 3
+    assert quarter.grade.grade == 0
+    month = _profile(graded, REFERENCE, "2022-03")
+    assert month.carbon_intensity == pytest.approx(2.0780, abs=5e-5)
+
+
+def test_the_latest_rolling_window_is_stored_and_graded(graded: Registry) -> None:
+    rolling = _profile(graded, REFERENCE, "R12-2022-12")
+    assert rolling.net_tco2 == pytest.approx(6_234.1) and rolling.grade.grade == 2
+
+
+def test_batch_get_keeps_request_order(graded: Registry) -> None:
+    names = [f"enterprises/{u}/profiles/2022" for u in [PEERS[1], REFERENCE, PEERS[0]]]
+    response = graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
+    assert [p.name for p in response.profiles] == names
+
+
+def test_list_benchmarks_filters_and_pages(graded: Registry) -> None:
+    request = pb.ListBenchmarksRequest(year=2022, industry_code_prefix="2822", page_size=2)
+    first = graded.stub.ListBenchmarks(request)
+    second = graded.stub.ListBenchmarks(
+        pb.ListBenchmarksRequest(
+            year=2022, industry_code_prefix="2822", page_size=2, page_token=first.next_page_token
+        )
+    )
+    seen = [(b.industry_code, b.region_code) for b in [*first.benchmarks, *second.benchmarks]]
+    assert ("2822", "330502") in seen and ("2822", "330500") in seen and ("2822", "330000") in seen
+    cities = graded.stub.ListBenchmarks(pb.ListBenchmarksRequest(year=2022, region_level=common_pb2.CITY))
+    assert {b.region_level for b in cities.benchmarks} == {common_pb2.CITY}
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "field"),
+    [
+        ("profiles/2022", grpc.StatusCode.INVALID_ARGUMENT, "name"),
+        (f"enterprises/{REFERENCE}/profiles/2022-13", grpc.StatusCode.INVALID_ARGUMENT, "name"),
+        (f"enterprises/{REFERENCE}/profiles/2099", grpc.StatusCode.INVALID_ARGUMENT, "name"),
+        ("enterprises/91110000600037341N/profiles/2022", grpc.StatusCode.INVALID_ARGUMENT, "name"),
+        (f"enterprises/{make_uscc(77)}/profiles/2022", grpc.StatusCode.NOT_FOUND, ""),
+        (f"enterprises/{REFERENCE}/profiles/2019", grpc.StatusCode.NOT_FOUND, ""),
+    ],
+)
+def test_bad_profile_names(graded: Registry, name: str, code: grpc.StatusCode, field: str) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        graded.stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=name))
+    details = error_details(caught.value)
+    assert details.code == code and details.message
+    if field:
+        assert details.fields == [field]
+
+
+def test_batch_limits_and_bad_years(graded: Registry) -> None:
+    too_many = pb.BatchGetCarbonProfilesRequest(names=[f"enterprises/{REFERENCE}/profiles/2022"] * 1001)
+    with pytest.raises(grpc.RpcError) as caught:
+        graded.stub.BatchGetCarbonProfiles(too_many)
+    assert error_details(caught.value).fields == ["names"]
+    with pytest.raises(grpc.RpcError) as caught:
+        graded.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=1999))
+    assert error_details(caught.value).fields == ["year"]
