@@ -1,1 +1,65 @@
-"""loan_rules"""
+"""loan_rules: versioned loan policy files and the evaluator that turns a carbon profile and a loan
+request into terms with a trace. A pure library: no I/O besides reading a policy file, no gRPC, no
+database. Format, reason codes and worked examples: docs/loan-policy.md.
+"""
+
+from loan_rules.batch import FRAME_COLUMNS, RESULT_COLUMNS, evaluate_batch, to_frame
+from loan_rules.evaluator import REASON_CODES, evaluate
+from loan_rules.model import (
+    CarbonLevel,
+    CarbonProfileInput,
+    CommitmentInput,
+    CommitmentStatus,
+    Conditions,
+    Covenant,
+    LoanRequest,
+    Product,
+    RatchetStep,
+    Terms,
+    TraceStep,
+    TrendDirection,
+)
+from loan_rules.policy import (
+    Policy,
+    PolicyError,
+    PolicyProblem,
+    canonical_json,
+    content_hash,
+    default_policy,
+    load_policy,
+    parse_policy,
+    policy_from_mapping,
+)
+
+Decision = Terms  # the name the issue uses; a scoring-service decision wraps these terms
+
+__all__ = [
+    "FRAME_COLUMNS",
+    "REASON_CODES",
+    "RESULT_COLUMNS",
+    "CarbonLevel",
+    "CarbonProfileInput",
+    "CommitmentInput",
+    "CommitmentStatus",
+    "Conditions",
+    "Covenant",
+    "Decision",
+    "LoanRequest",
+    "Policy",
+    "PolicyError",
+    "PolicyProblem",
+    "Product",
+    "RatchetStep",
+    "Terms",
+    "TraceStep",
+    "TrendDirection",
+    "canonical_json",
+    "content_hash",
+    "default_policy",
+    "evaluate",
+    "evaluate_batch",
+    "load_policy",
+    "parse_policy",
+    "policy_from_mapping",
+    "to_frame",
+]

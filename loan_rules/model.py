@@ -1,0 +1,323 @@
+"""The evaluator's own inputs and outputs: frozen dataclasses, no dependency on the registry or gRPC.
+
+Units, everywhere in loan_rules:
+
+* money: yuan (CNY). Inputs may be int or float; approved limits are ``int`` yuan, rounded half-to-even
+  (``numpy.rint``) at the very end.
+* rates: basis points as ``float`` rounded to 0.01 bp (policy values may not have more than two
+  decimals, so 2.5 bp steps are exact). 310 bp = 3.10 % a year.
+* percentages in the trace (``limit_effect_pct``): percent, rounded to 0.01.
+
+Inputs are validated on construction (``ValueError`` naming the field); strings are accepted for the
+enum fields and coerced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Product(StrEnum):
+    LOW_CARBON_EXPANSION = "LOW_CARBON_EXPANSION"
+    HIGH_CARBON_RETROFIT = "HIGH_CARBON_RETROFIT"
+    GENERAL = "GENERAL"
+
+
+class CarbonLevel(StrEnum):
+    """Huzhou level by intensity L (tCO2 per 10k yuan of added value): <= 0.6, <= 2.0, above."""
+
+    LOW_CARBON = "LOW_CARBON"
+    MEDIUM_CARBON = "MEDIUM_CARBON"
+    HIGH_CARBON = "HIGH_CARBON"
+
+
+class TrendDirection(StrEnum):
+    """Ordered best to worst; that order is the one policy tables must be monotone in.
+
+    The registry's ``INSUFFICIENT_DATA`` is accepted as ``UNKNOWN``.
+    """
+
+    IMPROVING = "IMPROVING"
+    STABLE = "STABLE"
+    UNKNOWN = "UNKNOWN"
+    WORSENING = "WORSENING"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TrendDirection | None:
+        return cls.UNKNOWN if value == "INSUFFICIENT_DATA" else None
+
+
+class CommitmentStatus(StrEnum):
+    """The registry's ``ACHIEVED`` is accepted as ``COMPLETED``."""
+
+    NOT_STARTED = "NOT_STARTED"
+    ON_TRACK = "ON_TRACK"
+    AT_RISK = "AT_RISK"
+    MISSED = "MISSED"
+    COMPLETED = "COMPLETED"
+
+    @classmethod
+    def _missing_(cls, value: object) -> CommitmentStatus | None:
+        return cls.COMPLETED if value == "ACHIEVED" else None
+
+
+PRODUCTS: tuple[Product, ...] = tuple(Product)
+LEVELS: tuple[CarbonLevel, ...] = tuple(CarbonLevel)
+TRENDS: tuple[TrendDirection, ...] = tuple(TrendDirection)
+STATUSES: tuple[CommitmentStatus, ...] = tuple(CommitmentStatus)
+GRADES: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _enum(obj: object, name: str, enum: type[StrEnum]) -> None:
+    value = getattr(obj, name)
+    try:
+        _set(obj, name, enum(value))
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise ValueError(f"{name}: must be one of {allowed}, got {value!r}") from None
+
+
+def _number(
+    obj: object, name: str, *, lo: float | None = None, hi: float | None = None, nan_ok: bool = False
+) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}: must be a number, got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        if nan_ok:
+            _set(obj, name, value)
+            return
+        raise ValueError(f"{name}: must be a number, got NaN")
+    if math.isinf(value):
+        raise ValueError(f"{name}: must be finite, got {value}")
+    if lo is not None and value < lo:
+        raise ValueError(f"{name}: must be >= {lo:g}, got {value:g}")
+    if hi is not None and value > hi:
+        raise ValueError(f"{name}: must be <= {hi:g}, got {value:g}")
+    _set(obj, name, value)
+
+
+def _integer(obj: object, name: str, *, lo: int, hi: int | None = None) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name}: must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name}: must be {bound}, got {value}")
+    _set(obj, name, int(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarbonProfileInput:
+    """The registry's carbon profile of one enterprise-period, as far as the rules use it.
+
+    ``grade`` 1 (green) .. 5 (red), 0 = ungraded. ``carbon_efficiency`` is K = intensity / benchmark;
+    intensity, K and benchmark may be NaN for an ungraded enterprise. ``data_quality_score`` is the
+    PCAF score 1 (verified) .. 5 (asset-based averages), fractions allowed. ``quality_flags`` are the
+    registry's flag codes (e.g. ``NO_ADDED_VALUE``).
+    """
+
+    uscc: str
+    period: str
+    grade: int
+    level: CarbonLevel
+    carbon_intensity: float
+    carbon_efficiency: float
+    benchmark_intensity: float
+    trend_direction: TrendDirection = TrendDirection.UNKNOWN
+    trend_confidence: float = 0.0
+    data_quality_score: float = 5.0
+    quality_flags: tuple[str, ...] = ()
+    neutrality_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        _integer(self, "grade", lo=0, hi=5)
+        _enum(self, "level", CarbonLevel)
+        _enum(self, "trend_direction", TrendDirection)
+        for name in ("carbon_intensity", "carbon_efficiency", "benchmark_intensity"):
+            _number(self, name, lo=0.0, nan_ok=True)
+        _number(self, "trend_confidence", lo=0.0, hi=1.0)
+        _number(self, "data_quality_score", lo=1.0, hi=5.0)
+        _number(self, "neutrality_rate", nan_ok=True)
+        flags = self.quality_flags
+        if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
+            raise ValueError(f"quality_flags: must be a sequence of flag codes, got {flags!r}")
+        _set(self, "quality_flags", tuple(flags))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitmentInput:
+    """A registered retrofit commitment and its measured progress.
+
+    ``target_tco2_per_year`` > 0 is the committed reduction; ``achieved_tco2_per_year`` the measured one
+    (negative when emissions rose); ``milestones_missed`` the count of milestones measured short of
+    their target; ``verified`` whether the latest independent verification passed.
+    """
+
+    commitment_id: str
+    project_type: str
+    status: CommitmentStatus
+    target_tco2_per_year: float
+    achieved_tco2_per_year: float = 0.0
+    capex_cny: float = 0.0
+    milestones_missed: int = 0
+    verified: bool = False
+
+    def __post_init__(self) -> None:
+        _enum(self, "status", CommitmentStatus)
+        _number(self, "target_tco2_per_year", lo=0.0)
+        if self.target_tco2_per_year <= 0:
+            raise ValueError(f"target_tco2_per_year: must be > 0, got {self.target_tco2_per_year:g}")
+        _number(self, "achieved_tco2_per_year")
+        _number(self, "capex_cny", lo=0.0)
+        _integer(self, "milestones_missed", lo=0)
+        if not isinstance(self.verified, bool):
+            raise ValueError(f"verified: must be a bool, got {self.verified!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoanRequest:
+    """What the bank asks to price. ``base_rate_bp`` is the reference rate, e.g. the 1-year LPR 310."""
+
+    product: Product
+    requested_amount_cny: float
+    tenor_months: int
+    base_rate_bp: float
+
+    def __post_init__(self) -> None:
+        _enum(self, "product", Product)
+        _number(self, "requested_amount_cny", lo=0.0)
+        if self.requested_amount_cny <= 0:
+            raise ValueError(f"requested_amount_cny: must be > 0, got {self.requested_amount_cny:g}")
+        _integer(self, "tenor_months", lo=1)
+        _number(self, "base_rate_bp", lo=0.0)
+
+
+InputValue = str | int | float | bool | None | tuple[str, ...]
+
+
+def _json_value(value: InputValue) -> Any:
+    """Strict-JSON form: tuples as lists, NaN/inf (an unknown K, an open band) as null."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One rule the evaluator applied, in the order applied.
+
+    ``rate_effect_bp``: what the step added to the rate (bp, 0.01); ``limit_effect_pct``: how it changed
+    the running limit (percent of the limit before the step, 0.01). ``inputs``: what the step looked at.
+    """
+
+    code: str
+    rate_effect_bp: float
+    limit_effect_pct: float
+    inputs: Mapping[str, InputValue]
+    text_zh: str
+    text_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "rate_effect_bp": self.rate_effect_bp,
+            "limit_effect_pct": self.limit_effect_pct,
+            "inputs": {k: _json_value(v) for k, v in self.inputs.items()},
+            "text_zh": self.text_zh,
+            "text_en": self.text_en,
+        }
+
+
+@dataclass(frozen=True)
+class Covenant:
+    code: str
+    text_zh: str
+    text_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "text_zh": self.text_zh, "text_en": self.text_en}
+
+
+@dataclass(frozen=True)
+class RatchetStep:
+    """A sustainability-linked margin step: when ``trigger`` happens, the margin moves by ``step_bp``."""
+
+    trigger: str  # MILESTONE_MISSED / VERIFICATION_ABSENT / TARGET_EXCEEDED
+    step_bp: float
+    text_zh: str
+    text_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "step_bp": self.step_bp,
+            "text_zh": self.text_zh,
+            "text_en": self.text_en,
+        }
+
+
+@dataclass(frozen=True)
+class Conditions:
+    covenants: tuple[Covenant, ...] = ()
+    ratchet: tuple[RatchetStep, ...] = ()
+    ratchet_cap_bp: float | None = None  # aggregate cap of the ratchet, either direction
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "covenants": [c.to_dict() for c in self.covenants],
+            "ratchet": [r.to_dict() for r in self.ratchet],
+            "ratchet_cap_bp": self.ratchet_cap_bp,
+        }
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The evaluator's answer. For a declined request the limit is 0 and the rate is indicative."""
+
+    product: Product
+    eligible: bool
+    decline_reasons: tuple[TraceStep, ...]
+    approved_limit_cny: int
+    base_rate_bp: float
+    rate_adjustment_bp: float  # sum of the rate effects after the total cap/floor
+    final_rate_bp: float  # base + adjustment, never below the policy's rate floor
+    conditions: Conditions
+    manual_review: bool
+    review_reasons: tuple[str, ...]  # codes of the steps that ask for manual review
+    reasons: tuple[TraceStep, ...]  # steps with an effect, largest |rate effect| first
+    trace: tuple[TraceStep, ...]  # every step, in the order applied
+    policy_version: str
+    policy_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "product": self.product.value,
+            "eligible": self.eligible,
+            "decline_reasons": [s.code for s in self.decline_reasons],
+            "approved_limit_cny": self.approved_limit_cny,
+            "base_rate_bp": self.base_rate_bp,
+            "rate_adjustment_bp": self.rate_adjustment_bp,
+            "final_rate_bp": self.final_rate_bp,
+            "conditions": self.conditions.to_dict(),
+            "manual_review": self.manual_review,
+            "review_reasons": list(self.review_reasons),
+            "reasons": [s.code for s in self.reasons],
+            "trace": [s.to_dict() for s in self.trace],
+            "policy_version": self.policy_version,
+            "policy_hash": self.policy_hash,
+        }

@@ -1,0 +1,83 @@
+"""evaluate_batch gives every row exactly what evaluate gives; bad columns are named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from loan_cases import any_policy, commitment, commitments, profile, profiles, request, requests
+
+import loan_rules as lr
+
+Row = tuple[lr.CarbonProfileInput, lr.CommitmentInput | None, lr.LoanRequest]
+rows = st.lists(st.tuples(profiles, commitments, requests), min_size=1, max_size=25)
+
+
+def assert_matches(result: pd.DataFrame, items: list[Row], policy: lr.Policy) -> None:
+    assert list(result.columns) == list(lr.RESULT_COLUMNS)
+    for i, (p, c, r) in enumerate(items):
+        terms = lr.evaluate(p, c, r, policy)
+        row = result.iloc[i]
+        assert bool(row.eligible) == terms.eligible
+        assert int(row.approved_limit_cny) == terms.approved_limit_cny
+        assert float(row.rate_adjustment_bp) == terms.rate_adjustment_bp
+        assert float(row.final_rate_bp) == terms.final_rate_bp
+        assert bool(row.manual_review) == terms.manual_review
+        assert row.decline_reason == (terms.decline_reasons[0].code if terms.decline_reasons else "")
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_policy, rows, st.booleans())
+def test_batch_equals_evaluate(policy: lr.Policy, items: list[Row], categorical: bool) -> None:
+    frame = lr.to_frame(items)
+    if categorical:
+        for column in ("product", "level", "trend_direction", "commitment_status"):
+            frame[column] = frame[column].astype("category")
+    result = lr.evaluate_batch(frame, policy)
+    assert result.index.equals(frame.index)
+    assert result.attrs["policy_hash"] == policy.content_hash
+    assert_matches(result, items, policy)
+
+
+def test_batch_minimal_columns_and_flag_formats() -> None:
+    items: list[Row] = [
+        (profile(grade=1, quality_flags=("STALE_DATA",)), None, request(product="LOW_CARBON_EXPANSION")),
+        (profile(grade=2), None, request()),
+        (profile(grade=5), None, request()),
+    ]
+    full = lr.to_frame(items)
+    minimal = full[list(lr.batch.REQUIRED_COLUMNS)].copy()
+    minimal["quality_flags"] = ["MOM_SPIKE, STALE_DATA", None, ""]  # comma-separated strings
+    policy = lr.default_policy()
+    assert_matches(lr.evaluate_batch(minimal, policy), items, policy)
+    minimal["quality_flags"] = [["STALE_DATA"], [], []]  # lists (unhashable) work too
+    assert_matches(lr.evaluate_batch(minimal, policy), items, policy)
+    assert lr.evaluate_batch(minimal.iloc[:0], policy).empty
+
+
+def test_batch_names_bad_columns_and_rows() -> None:
+    items: list[Row] = [(profile(), commitment(), request()), (profile(grade=3), None, request())]
+    frame = lr.to_frame(items).set_index(pd.Index(["a", "b"]))
+
+    def fails(change: dict[str, object], message: str, drop: tuple[str, ...] = ()) -> None:
+        bad = frame.drop(columns=list(drop)).assign(**change)
+        with pytest.raises(ValueError, match=message):
+            lr.evaluate_batch(bad)
+
+    fails({"grade": [1, 7]}, r"grade: must be <= 5, got 7 at row 'b'")
+    fails({"grade": [1.5, 2]}, r"grade: must be an integer, got 1.5 at row 'a'")
+    fails({"product": ["GENERAL", "MORTGAGE"]}, r"product: must be one of .*got 'MORTGAGE' at row 'b'")
+    fails({"trend_direction": [None, "STABLE"]}, r"trend_direction: must not be null, got .* at row 'a'")
+    fails({"requested_amount_cny": [0, 1]}, r"requested_amount_cny: must be > 0, got 0 at row 'a'")
+    fails({"data_quality_score": [np.nan, 2]}, r"data_quality_score: must be a finite number")
+    fails(
+        {"target_tco2_per_year": [np.nan, np.nan]}, r"target_tco2_per_year: must be a finite number.*row 'a'"
+    )
+    fails({"verified": ["yes", None]}, r"verified: must be true or false, got 'yes' at row 'a'")
+    fails({}, r"missing columns: tenor_months", drop=("tenor_months",))
+    fails({}, r"commitment_status given without: capex_cny", drop=("capex_cny",))
+    # no commitment anywhere: the commitment columns may be absent or empty
+    ok = frame.drop(columns=["target_tco2_per_year", "capex_cny"]).assign(commitment_status=[None, ""])
+    assert lr.evaluate_batch(ok).eligible.tolist() == [True, True]
