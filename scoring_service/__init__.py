@@ -1,1 +1,1 @@
-"""scoring_service"""
+"""LoanScoring (quotes, decisions, explanations) and, later, PortfolioReporting; calls the registry over gRPC."""

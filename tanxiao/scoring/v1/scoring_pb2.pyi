@@ -1,0 +1,264 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tanxiao.common.v1 import common_pb2 as _common_pb2
+from tanxiao.registry.v1 import registry_pb2 as _registry_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Product(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRODUCT_UNSPECIFIED: _ClassVar[Product]
+    LOW_CARBON_EXPANSION: _ClassVar[Product]
+    HIGH_CARBON_RETROFIT: _ClassVar[Product]
+    GENERAL: _ClassVar[Product]
+PRODUCT_UNSPECIFIED: Product
+LOW_CARBON_EXPANSION: Product
+HIGH_CARBON_RETROFIT: Product
+GENERAL: Product
+
+class QuoteLoanTermsRequest(_message.Message):
+    __slots__ = ("request_id", "lender", "enterprise", "product", "requested_amount_cny", "tenor_months", "base_rate_bp", "commitment", "profile_period")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
+    TENOR_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    BASE_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    lender: str
+    enterprise: str
+    product: Product
+    requested_amount_cny: float
+    tenor_months: int
+    base_rate_bp: float
+    commitment: str
+    profile_period: str
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_cny: _Optional[float] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., profile_period: _Optional[str] = ...) -> None: ...
+
+class BatchQuoteRequest(_message.Message):
+    __slots__ = ("quote",)
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    quote: QuoteLoanTermsRequest
+    def __init__(self, quote: _Optional[_Union[QuoteLoanTermsRequest, _Mapping]] = ...) -> None: ...
+
+class RatchetStep(_message.Message):
+    __slots__ = ("trigger", "step_bp", "text_zh", "text_en")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    STEP_BP_FIELD_NUMBER: _ClassVar[int]
+    TEXT_ZH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_EN_FIELD_NUMBER: _ClassVar[int]
+    trigger: str
+    step_bp: float
+    text_zh: str
+    text_en: str
+    def __init__(self, trigger: _Optional[str] = ..., step_bp: _Optional[float] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
+
+class Covenant(_message.Message):
+    __slots__ = ("code", "text_zh", "text_en")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_ZH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_EN_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    text_zh: str
+    text_en: str
+    def __init__(self, code: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
+
+class Conditions(_message.Message):
+    __slots__ = ("covenants", "ratchet", "ratchet_cap_bp")
+    COVENANTS_FIELD_NUMBER: _ClassVar[int]
+    RATCHET_FIELD_NUMBER: _ClassVar[int]
+    RATCHET_CAP_BP_FIELD_NUMBER: _ClassVar[int]
+    covenants: _containers.RepeatedCompositeFieldContainer[Covenant]
+    ratchet: _containers.RepeatedCompositeFieldContainer[RatchetStep]
+    ratchet_cap_bp: float
+    def __init__(self, covenants: _Optional[_Iterable[_Union[Covenant, _Mapping]]] = ..., ratchet: _Optional[_Iterable[_Union[RatchetStep, _Mapping]]] = ..., ratchet_cap_bp: _Optional[float] = ...) -> None: ...
+
+class TraceStep(_message.Message):
+    __slots__ = ("code", "rate_effect_bp", "limit_effect_pct", "inputs_json", "text_zh", "text_en")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    RATE_EFFECT_BP_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_EFFECT_PCT_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TEXT_ZH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_EN_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    rate_effect_bp: float
+    limit_effect_pct: float
+    inputs_json: str
+    text_zh: str
+    text_en: str
+    def __init__(self, code: _Optional[str] = ..., rate_effect_bp: _Optional[float] = ..., limit_effect_pct: _Optional[float] = ..., inputs_json: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
+
+class Decision(_message.Message):
+    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_cny", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_cny", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
+    TENOR_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    BASE_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_CNY_FIELD_NUMBER: _ClassVar[int]
+    RATE_ADJUSTMENT_BP_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    DECLINE_REASONS_FIELD_NUMBER: _ClassVar[int]
+    MANUAL_REVIEW_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REASONS_FIELD_NUMBER: _ClassVar[int]
+    GRADE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    PCAF_SCORE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POLICY_HASH_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_HASH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    lender: str
+    enterprise: str
+    product: Product
+    requested_amount_cny: float
+    tenor_months: int
+    base_rate_bp: float
+    commitment: str
+    eligible: bool
+    approved_limit_cny: int
+    rate_adjustment_bp: float
+    final_rate_bp: float
+    conditions: Conditions
+    reasons: _containers.RepeatedCompositeFieldContainer[TraceStep]
+    decline_reasons: _containers.RepeatedCompositeFieldContainer[TraceStep]
+    manual_review: bool
+    review_reasons: _containers.RepeatedScalarFieldContainer[str]
+    grade: _common_pb2.CarbonGrade
+    profile: str
+    pcaf_score: int
+    quality_score: float
+    policy_version: str
+    policy_hash: str
+    create_time: _timestamp_pb2.Timestamp
+    chain_hash: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_cny: _Optional[float] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_cny: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ...) -> None: ...
+
+class GetDecisionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ExplainDecisionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("decision", "trace", "profile_snapshot", "commitment_snapshot", "policy_hash", "text_zh", "text_en", "html_zh", "html_en")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    POLICY_HASH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_ZH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_EN_FIELD_NUMBER: _ClassVar[int]
+    HTML_ZH_FIELD_NUMBER: _ClassVar[int]
+    HTML_EN_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    trace: _containers.RepeatedCompositeFieldContainer[TraceStep]
+    profile_snapshot: _registry_pb2.CarbonProfile
+    commitment_snapshot: _registry_pb2.CommitmentProgress
+    policy_hash: str
+    text_zh: str
+    text_en: str
+    html_zh: str
+    html_en: str
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., trace: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., profile_snapshot: _Optional[_Union[_registry_pb2.CarbonProfile, _Mapping]] = ..., commitment_snapshot: _Optional[_Union[_registry_pb2.CommitmentProgress, _Mapping]] = ..., policy_hash: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ..., html_zh: _Optional[str] = ..., html_en: _Optional[str] = ...) -> None: ...
+
+class ReplayDecisionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ReplayDecisionResponse(_message.Message):
+    __slots__ = ("original", "replayed", "reproduced", "differences")
+    ORIGINAL_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    REPRODUCED_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    original: Decision
+    replayed: Decision
+    reproduced: bool
+    differences: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, original: _Optional[_Union[Decision, _Mapping]] = ..., replayed: _Optional[_Union[Decision, _Mapping]] = ..., reproduced: _Optional[bool] = ..., differences: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SimulatePolicyRequest(_message.Message):
+    __slots__ = ("lender", "policy_yaml", "top_changes")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    POLICY_YAML_FIELD_NUMBER: _ClassVar[int]
+    TOP_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    policy_yaml: str
+    top_changes: int
+    def __init__(self, lender: _Optional[str] = ..., policy_yaml: _Optional[str] = ..., top_changes: _Optional[int] = ...) -> None: ...
+
+class DecisionChange(_message.Message):
+    __slots__ = ("decision", "enterprise", "final_rate_bp_before", "final_rate_bp_after", "approved_limit_cny_before", "approved_limit_cny_after", "eligible_before", "eligible_after")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_BP_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_BP_AFTER_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_CNY_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_CNY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    decision: str
+    enterprise: str
+    final_rate_bp_before: float
+    final_rate_bp_after: float
+    approved_limit_cny_before: int
+    approved_limit_cny_after: int
+    eligible_before: bool
+    eligible_after: bool
+    def __init__(self, decision: _Optional[str] = ..., enterprise: _Optional[str] = ..., final_rate_bp_before: _Optional[float] = ..., final_rate_bp_after: _Optional[float] = ..., approved_limit_cny_before: _Optional[int] = ..., approved_limit_cny_after: _Optional[int] = ..., eligible_before: _Optional[bool] = ..., eligible_after: _Optional[bool] = ...) -> None: ...
+
+class SimulatePolicyResponse(_message.Message):
+    __slots__ = ("policy_version", "policy_hash", "decisions", "changed", "eligible_before", "eligible_after", "total_limit_cny_before", "total_limit_cny_after", "weighted_rate_bp_before", "weighted_rate_bp_after", "changes")
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POLICY_HASH_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LIMIT_CNY_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LIMIT_CNY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_RATE_BP_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_RATE_BP_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    policy_version: str
+    policy_hash: str
+    decisions: int
+    changed: int
+    eligible_before: int
+    eligible_after: int
+    total_limit_cny_before: int
+    total_limit_cny_after: int
+    weighted_rate_bp_before: float
+    weighted_rate_bp_after: float
+    changes: _containers.RepeatedCompositeFieldContainer[DecisionChange]
+    def __init__(self, policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., decisions: _Optional[int] = ..., changed: _Optional[int] = ..., eligible_before: _Optional[int] = ..., eligible_after: _Optional[int] = ..., total_limit_cny_before: _Optional[int] = ..., total_limit_cny_after: _Optional[int] = ..., weighted_rate_bp_before: _Optional[float] = ..., weighted_rate_bp_after: _Optional[float] = ..., changes: _Optional[_Iterable[_Union[DecisionChange, _Mapping]]] = ...) -> None: ...
