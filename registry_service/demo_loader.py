@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
 from registry_service.demo import generate
 from registry_service.domain.catalog import load_catalog
+from registry_service.domain.commitments import (
+    Commitment,
+    Milestone,
+    ProjectType,
+    Verification,
+    with_baseline,
+)
 from registry_service.ingest import Ingestor
 from registry_service.profile_service import ProfileService
+from registry_service.storage.commitments import CommitmentRepository
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import enterprises as enterprises_table
 from tanxiao.platform.config import Settings
@@ -39,6 +49,7 @@ def load_demo(
         created = EnterpriseRepository(engine).create_many(data.enterprises, if_missing=True)
         ingest = Ingestor(engine, settings=settings).ingest_frame(data.records, limit=len(data.records) + 1)
         summaries = ProfileService(engine, load_catalog()).recompute_all()
+        commitments = _register_commitments(engine, data.retrofits)
         return {
             "enterprises_created": created,
             "records": ingest.received,
@@ -47,6 +58,7 @@ def load_demo(
             "revised": ingest.revised,
             "rejected": ingest.rejected,
             "retrofits": len(data.retrofits),
+            "commitments": commitments,
             "exported": str(export) if export else None,
             "profiles": {s.year: {"graded": s.graded, "grades_1_to_5": s.grade_counts} for s in summaries},
         }
@@ -57,3 +69,57 @@ def load_demo(
 def _enterprise_count(engine: sa.Engine) -> int:
     with read_only(engine) as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(enterprises_table)).scalar_one())
+
+
+_PROJECT = {"PV": ProjectType.PV, "PROCESS": ProjectType.PROCESS}
+
+
+def _register_commitments(engine: sa.Engine, retrofits: pd.DataFrame) -> int:
+    """Each demo retrofit as a registered commitment: baseline the year before it started, target the
+    reduction it delivers (so progress shows real, measured outcomes), a verification for half of them."""
+    repository = CommitmentRepository(engine)
+    created = 0
+    for i, row in enumerate(retrofits.itertuples(index=False)):
+        start = date.fromisoformat(f"{row.start_period}-01")
+        baseline_year = start.year - 1
+        actuals = repository.yearly_actuals(row.uscc)
+        base = actuals.get(baseline_year)
+        if base is None:
+            continue
+        target_tco2 = round(base.tco2 * float(row.reduction_share), 1)
+        commitment = with_baseline(
+            Commitment(
+                id="",
+                uscc=row.uscc,
+                project_type=_PROJECT.get(row.kind, ProjectType.OTHER),
+                title="屋顶分布式光伏" if row.kind == "PV" else "工艺节能改造",
+                baseline_year=baseline_year,
+                target_savings_tce_per_year=round(base.tce * float(row.reduction_share), 1),
+                target_savings_tco2_per_year=target_tco2,
+                capex_10k_cny=round(target_tco2 * 0.35, 1),
+                start_date=start,
+                milestones=(
+                    Milestone("投运", date(start.year, 12, 31), 0.5),
+                    Milestone("达产", date(start.year + 1, 12, 31), 1.0),
+                ),
+                verifier="湖州市节能监察中心",
+                verifications=(
+                    (
+                        Verification(
+                            date(start.year + 1, 3, 31),
+                            "湖州市节能监察中心",
+                            target_tco2 * 0.5,
+                            0.0,
+                            True,
+                            "年度核查",
+                        ),
+                    )
+                    if i % 2 == 0
+                    else ()
+                ),
+            ),
+            actuals,
+        )
+        repository.create(commitment)
+        created += 1
+    return created

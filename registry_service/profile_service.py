@@ -94,13 +94,14 @@ class ProfileService:
         return _summary(year, result, benchmark_count, stored, time.perf_counter() - started)
 
     def recompute_all(self, *, as_of: date | None = None) -> list[RecomputeSummary]:
-        """Every year with records, oldest first (the demo loader and `tanxiao profiles recompute`)."""
+        """Every year with records, oldest first (the demo loader). Enterprises queued by ingests made
+        before it started are fully recomputed by it, so their marks are cleared (unless re-marked)."""
         with read_only(self.engine) as conn:
-            years = (
-                conn.execute(sa.select(sa.func.substr(records.c.period, 1, 4)).distinct()).scalars().all()
-            )
+            queued = store.dirty_versions(conn)
+            query = sa.select(sa.func.substr(records.c.period, 1, 4)).distinct()
+            years = conn.execute(query).scalars().all()
         summaries = [self.recompute_year(int(y), as_of=as_of) for y in sorted(years)]
-        self.refresh_dirty()  # ingest marks made before the batch: their profiles are now current
+        run_in_transaction(self.engine, lambda conn: store.clear_dirty(conn, queued))
         return summaries
 
     # --- incremental ------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""LoanScoring (quotes, decisions, explanations) and, later, PortfolioReporting; calls the registry over gRPC."""
+"""LoanScoring: quotes, decisions, explanations; calls the registry over gRPC."""

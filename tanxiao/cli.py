@@ -128,6 +128,50 @@ def serve(
     run(_settings(database_url), service)
 
 
+@app.command("explain")
+def explain(
+    decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],
+    html: Annotated[Path | None, typer.Option(help="Write the self-contained HTML page here")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    addr: Annotated[
+        str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
+    ] = None,
+) -> None:
+    """Print why a decision has its terms (from the scoring service), optionally writing the HTML page."""
+    import grpc
+
+    from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("must be zh or en", param_hint="--lang")
+    settings = _settings()
+    name = decision if decision.startswith("decisions/") else f"decisions/{decision}"
+    with grpc.insecure_channel(addr or settings.scoring_addr) as channel:
+        try:
+            response = scoring_pb2_grpc.LoanScoringStub(channel).ExplainDecision(
+                scoring_pb2.ExplainDecisionRequest(name=name), timeout=30
+            )
+        except grpc.RpcError as exc:
+            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from exc
+    typer.echo(response.text_zh if lang == "zh" else response.text_en)
+    if html is not None:
+        html.write_text(response.html_zh if lang == "zh" else response.html_en, encoding="utf-8")
+        console.print(f"wrote {html}")
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The decisions' audit hash chain")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseUrl = None) -> None:
+    """Recompute the decision hash chain; exit 1 if any decision was edited, deleted or inserted."""
+    from scoring_service.audit import audit_main
+
+    raise typer.Exit(audit_main(_settings(database_url).database_url))
+
+
 @app.command("config")
 def config() -> None:
     """Print the TANXIAO_* settings with their defaults, as a Markdown table."""

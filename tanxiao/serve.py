@@ -19,7 +19,8 @@ def run(settings: Settings, service: str) -> None:
 
             servers.append(start_registry(settings))
         if service in ("scoring", "all"):
-            servers.extend(_scoring(settings))
+            registry_addr = servers[0].address if servers else settings.registry_addr
+            servers.extend(_scoring(settings, registry_addr))
         log.info(
             "tanxiao.ready",
             services={s.name: s.address for s in servers},
@@ -33,13 +34,10 @@ def run(settings: Settings, service: str) -> None:
         raise
 
 
-def _scoring(settings: Settings) -> list[RunningServer]:
-    try:
-        from scoring_service.app import start_scoring
-    except ImportError:  # the scoring service is not part of this build yet
-        log.warning("scoring.unavailable", reason="scoring_service not installed")
-        return []
-    return [start_scoring(settings)]
+def _scoring(settings: Settings, registry_addr: str) -> list[RunningServer]:
+    from scoring_service.app import start_scoring
+
+    return [start_scoring(settings, registry_addr=registry_addr)]
 
 
 def _safe(url: str) -> str:

@@ -242,11 +242,13 @@ def dirty_versions(
 
 
 def clear_dirty(conn: Connection, versions: dict[str, int]) -> None:
-    """Unqueue enterprises whose mark is still the one the refresh started from."""
-    for uscc, version in versions.items():
-        conn.execute(
-            profile_dirty.delete().where(profile_dirty.c.uscc == uscc, profile_dirty.c.version == version)
-        )
+    """Unqueue enterprises whose mark is still the one the refresh started from (one executemany)."""
+    if not versions:
+        return
+    statement = profile_dirty.delete().where(
+        profile_dirty.c.uscc == sa.bindparam("u"), profile_dirty.c.version == sa.bindparam("v")
+    )
+    conn.execute(statement, [{"u": u, "v": v} for u, v in versions.items()])
 
 
 # --- helpers --------------------------------------------------------------------------------------

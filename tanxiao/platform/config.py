@@ -35,6 +35,9 @@ class Settings:
     registry_listen: str = _setting("127.0.0.1:50051", "Address the registry service binds")
     scoring_listen: str = _setting("127.0.0.1:50052", "Address the scoring service binds")
     registry_addr: str = _setting("127.0.0.1:50051", "Address clients (and the scoring service) dial")
+    scoring_addr: str = _setting(
+        "127.0.0.1:50052", "Address clients (e.g. `tanxiao explain`) dial for scoring"
+    )
     log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = _setting("json", "json (one JSON object a line) or console")
     max_batch_records: int = _setting(10_000, "Most records in one BatchIngestRecords call", int)
@@ -43,6 +46,14 @@ class Settings:
     max_workers: int = _setting(16, "Threads serving RPCs per server", int)
     shutdown_grace_seconds: float = _setting(10.0, "On SIGTERM, time in-flight calls get", float)
     sqlite_busy_timeout_ms: int = _setting(30_000, "SQLite lock wait before 'database is locked'", int)
+    loan_policy_path: str = _setting(
+        "", "Loan policy file (YAML) the scoring service prices with; empty = packaged default"
+    )
+    registry_deadline_seconds: float = _setting(2.0, "Deadline of each scoring -> registry call", float)
+    profile_cache_seconds: float = _setting(
+        30.0, "How long the scoring service reuses a fetched profile (0 = never)", float
+    )
+    profile_cache_size: int = _setting(10_000, "Most profiles the scoring service keeps cached", int)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

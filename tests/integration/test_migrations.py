@@ -8,13 +8,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from registry_service.storage.tables import metadata as registry_metadata
+from scoring_service.storage.tables import metadata as scoring_metadata
 from tanxiao.platform import db
 from tanxiao.platform.idempotency import metadata as idempotency_metadata
 
 
 def _declared() -> sa.MetaData:
     combined = sa.MetaData()
-    for table in [*registry_metadata.tables.values(), *idempotency_metadata.tables.values()]:
+    for table in [
+        *registry_metadata.tables.values(),
+        *idempotency_metadata.tables.values(),
+        *scoring_metadata.tables.values(),
+    ]:
         table.to_metadata(combined)
     return combined
 

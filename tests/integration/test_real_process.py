@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 pytestmark = pytest.mark.slow
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
 REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
+SCORING = "tanxiao.scoring.v1.LoanScoring"
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
@@ -40,6 +41,7 @@ def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 class Served:
     process: subprocess.Popen[str]
     address: str
+    scoring_address: str
     lines: queue.Queue[dict[str, object]]
     logs: list[dict[str, object]]
 
@@ -49,14 +51,16 @@ def served_registry(empty_db_url: str) -> Iterator[Served]:
     _run(empty_db_url, "db", "upgrade")
     report = json.loads(_run(empty_db_url, "demo-data", "--enterprises", "12").stdout)
     assert report["enterprises_created"] == 12 and report["rejected"] > 0  # the demo has bad rows
-    env = _env(empty_db_url, TANXIAO_REGISTRY_LISTEN="127.0.0.1:0")
-    process = subprocess.Popen([TANXIAO, "serve", "registry"], env=env, stderr=subprocess.PIPE, text=True)
+    env = _env(empty_db_url, TANXIAO_REGISTRY_LISTEN="127.0.0.1:0", TANXIAO_SCORING_LISTEN="127.0.0.1:0")
+    process = subprocess.Popen([TANXIAO, "serve", "all"], env=env, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[dict[str, object]] = queue.Queue()
     threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
     logs: list[dict[str, object]] = []
     try:
-        started = _wait_for(lines, logs, "server.started")
-        yield Served(process, f"127.0.0.1:{started['port']}", lines, logs)
+        ready = _wait_for(lines, logs, "tanxiao.ready")
+        addresses = ready["services"]
+        assert isinstance(addresses, dict)
+        yield Served(process, addresses["registry"], addresses["scoring"], lines, logs)
     finally:
         if process.poll() is None:
             process.kill()
@@ -123,6 +127,29 @@ def test_a_newcomer_lists_the_demo_enterprises_through_reflection(served_registr
         assert got["uscc"] == first["uscc"] and got["displayName"].startswith("湖州")
         records = client.call(REGISTRY, "ListRecords", {"parent": first["name"], "pageSize": 10})
         assert records["records"]
+        profile = client.call(REGISTRY, "GetCarbonProfile", {"name": f"{first['name']}/profiles/2025"})
+        assert profile["grade"]["labelZh"].endswith("级")
+
+
+def test_a_loan_system_gets_a_quote_and_an_officer_its_explanation(served_registry: Served) -> None:
+    with grpc.insecure_channel(served_registry.address) as channel:
+        uscc = GenericClient(channel).call(REGISTRY, "ListEnterprises", {"pageSize": 1})["enterprises"][0][
+            "uscc"
+        ]
+    with grpc.insecure_channel(served_registry.scoring_address) as channel:
+        client = GenericClient(channel)
+        quote = {
+            "requestId": "first-quote", "lender": "lenders/demo-bank", "enterprise": f"enterprises/{uscc}",
+            "product": "GENERAL", "requestedAmountCny": 5_000_000, "tenorMonths": 36, "baseRateBp": 310,
+        }  # fmt: skip
+        decision = client.call(SCORING, "QuoteLoanTerms", quote)
+        assert decision["name"].startswith("decisions/") and decision["finalRateBp"] > 0
+    explained = subprocess.run(
+        [TANXIAO, "explain", decision["name"], "--lang", "en", "--addr", served_registry.scoring_address],
+        env=_env("sqlite://"), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert explained.returncode == 0, explained.stderr
+    assert "Final rate" in explained.stdout
 
 
 def test_sigterm_stops_the_server_gracefully(served_registry: Served) -> None:

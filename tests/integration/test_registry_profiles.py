@@ -31,7 +31,7 @@ def _monthly(uscc: str, category: str, total: float, source: int, unit: str = ""
             unit=unit,
             source=source,
             external_id=f"{uscc}-{category}-{m}",
-        )  # fmt: skip
+        )
         for m in range(1, 13)
     ]
 

@@ -1,0 +1,38 @@
+"""Wiring of the scoring service: its database, the registry channel, the policy, servicer, server."""
+
+from __future__ import annotations
+
+import grpc
+
+from scoring_service.pricing import Pricer, load_configured_policy
+from scoring_service.registry_client import RegistryClient
+from scoring_service.servicer import SERVICE, LoanScoringServicer
+from scoring_service.storage.decisions import DecisionStore
+from tanxiao.platform.config import Settings
+from tanxiao.platform.db import make_engine
+from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+from tanxiao.scoring.v1 import scoring_pb2_grpc
+
+
+def start_scoring(
+    settings: Settings, listen: str | None = None, registry_addr: str | None = None
+) -> RunningServer:
+    """Start LoanScoring on ``listen`` (default settings.scoring_listen), dialling the registry at
+    ``registry_addr`` (default settings.registry_addr). The schema must be migrated."""
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    channel = grpc.insecure_channel(
+        registry_addr or settings.registry_addr,
+        options=[("grpc.max_receive_message_length", settings.max_message_bytes)],
+    )
+    try:
+        store = DecisionStore(engine)
+        pricer = Pricer(RegistryClient(channel, settings), store, load_configured_policy(settings))
+        servicer = LoanScoringServicer(pricer, store)
+        binding = ServiceBinding(SERVICE, servicer, scoring_pb2_grpc.add_LoanScoringServicer_to_server)
+        running = start_server("scoring", [binding], listen or settings.scoring_listen, settings)
+    except BaseException:
+        channel.close()
+        engine.dispose()
+        raise
+    running.on_stop.extend([channel.close, engine.dispose])
+    return running

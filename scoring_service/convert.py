@@ -1,0 +1,104 @@
+"""Stored decisions -> tanxiao.scoring.v1 messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from scoring_service.storage.decisions import StoredDecision
+from tanxiao.common.v1 import common_pb2
+from tanxiao.errors import ValidationError
+from tanxiao.registry.v1 import registry_pb2
+from tanxiao.scoring.v1 import scoring_pb2
+
+DECISION_PREFIX = "decisions/"
+
+
+def decision_name(decision_id: str) -> str:
+    return DECISION_PREFIX + decision_id
+
+
+def parse_decision_name(name: str, field: str = "name") -> str:
+    decision_id = name.strip().removeprefix(DECISION_PREFIX)
+    if not name.strip().startswith(DECISION_PREFIX) or not decision_id.isalnum() or len(decision_id) > 32:
+        raise ValidationError.for_field(field, "must be decisions/{id}")
+    return decision_id
+
+
+def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = None) -> scoring_pb2.Decision:
+    """The decision as stored, or with other ``terms`` (a replay) on the same request and profile."""
+    content = stored.content
+    terms = terms if terms is not None else content["terms"]
+    request = content["request"]
+    profile = content.get("profile") or {}
+    quality = profile.get("data_quality") or {}
+    stamp = Timestamp()
+    stamp.FromDatetime(stored.create_time)
+    steps = {step["code"]: step for step in terms["trace"]}
+    return scoring_pb2.Decision(
+        name=decision_name(stored.id),
+        request_id=stored.request_id,
+        lender=stored.lender,
+        enterprise=content["enterprise"],
+        product=scoring_pb2.Product.Value(request["product"]),
+        requested_amount_cny=request["requested_amount_cny"],
+        tenor_months=request["tenor_months"],
+        base_rate_bp=request["base_rate_bp"],
+        commitment=request.get("commitment") or "",
+        eligible=terms["eligible"],
+        approved_limit_cny=terms["approved_limit_cny"],
+        rate_adjustment_bp=terms["rate_adjustment_bp"],
+        final_rate_bp=terms["final_rate_bp"],
+        conditions=_conditions(terms["conditions"]),
+        reasons=[trace_step(steps[code]) for code in terms["reasons"] if code in steps],
+        decline_reasons=[trace_step(steps[code]) for code in terms["decline_reasons"] if code in steps],
+        manual_review=terms["manual_review"],
+        review_reasons=terms["review_reasons"],
+        grade=_grade(profile.get("grade") or {}),
+        profile=content.get("profile_name", ""),
+        pcaf_score=int(quality.get("pcaf_score") or 0),
+        quality_score=float(quality.get("score") or 0.0),
+        policy_version=terms["policy_version"],
+        policy_hash=terms["policy_hash"],
+        create_time=stamp,
+        chain_hash=stored.chain_hash,
+    )
+
+
+def trace_step(step: dict[str, Any]) -> scoring_pb2.TraceStep:
+    return scoring_pb2.TraceStep(
+        code=step["code"],
+        rate_effect_bp=step["rate_effect_bp"],
+        limit_effect_pct=step["limit_effect_pct"],
+        inputs_json=json.dumps(step.get("inputs") or {}, ensure_ascii=False, sort_keys=True),
+        text_zh=step["text_zh"],
+        text_en=step["text_en"],
+    )
+
+
+def profile_snapshot(content: dict[str, Any]) -> registry_pb2.CarbonProfile:
+    return json_format.ParseDict(
+        content.get("profile") or {}, registry_pb2.CarbonProfile(), ignore_unknown_fields=True
+    )
+
+
+def commitment_snapshot(content: dict[str, Any]) -> registry_pb2.CommitmentProgress:
+    raw = content.get("commitment_progress") or {}
+    return json_format.ParseDict(raw, registry_pb2.CommitmentProgress(), ignore_unknown_fields=True)
+
+
+def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
+    conditions = scoring_pb2.Conditions(
+        covenants=[scoring_pb2.Covenant(**c) for c in raw.get("covenants", [])],
+        ratchet=[scoring_pb2.RatchetStep(**r) for r in raw.get("ratchet", [])],
+    )
+    if raw.get("ratchet_cap_bp") is not None:
+        conditions.ratchet_cap_bp = raw["ratchet_cap_bp"]
+    return conditions
+
+
+def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
+    return json_format.ParseDict(raw, common_pb2.CarbonGrade(), ignore_unknown_fields=True)

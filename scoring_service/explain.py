@@ -1,0 +1,1039 @@
+"""Rendered explanations of a stored loan decision (``ExplainDecision``): plain text and a
+self-contained HTML page, in Chinese and English.
+
+Everything is computed from the decision's stored *content* dict alone (the canonical JSON the
+scoring service keeps for every quote: request, profile snapshot, commitment snapshot, terms with
+the full trace, policy version and hash), so an explanation rendered today and one rendered years
+later from the same content are identical. No I/O, no clock, no network: the HTML page has inline
+CSS and inline SVG charts and references no external resource.
+
+Public API::
+
+    render_text(content, lang) -> str        # lang "zh" or "en"
+    render_html(content, lang) -> str
+    rate_waterfall(terms) -> list[WaterfallBar]              # base -> each rate effect -> final
+    limit_buildup(terms, requested_amount_cny) -> list[WaterfallBar]  # requested -> ... -> approved
+
+A :class:`WaterfallBar` runs from ``start`` to ``end`` (bp for the rate waterfall, yuan for the
+limit build-up); ``base`` and ``total`` bars start at 0; the ``up``/``down`` bars in between chain,
+so that the last ``total`` bar equals the final rate (approved limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import jinja2
+
+__all__ = [
+    "CODE_LABELS",
+    "WaterfallBar",
+    "limit_buildup",
+    "rate_waterfall",
+    "render_html",
+    "render_text",
+]
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[str, ...] = ("zh", "en")
+
+# Tolerance for "equal" amounts: rates are rounded to 0.01 bp, limits to the yuan.
+_BP_EPS = 0.005
+_CNY_EPS = 0.5
+
+# Short labels of every loan_rules reason code (docs/loan-policy.md, "Reason codes").
+CODE_LABELS: Mapping[str, tuple[str, str]] = {
+    "UNGRADED": ("未评级", "Ungraded"),
+    "TENOR_OUT_OF_RANGE": ("期限超出范围", "Tenor out of range"),
+    "GRADE_NOT_ELIGIBLE": ("碳效等级不符合准入", "Grade not eligible"),
+    "GRADE_CONDITION_DATA_QUALITY": ("附条件准入：数据质量", "Grade condition: data quality"),
+    "GRADE_CONDITION_TREND": ("附条件准入：碳强度趋势", "Grade condition: trend"),
+    "GRADE_CONDITION_CARBON_EFFICIENCY": ("附条件准入：碳效值", "Grade condition: carbon efficiency"),
+    "GRADE_CONDITIONS_MET": ("附条件准入条件均满足", "Grade conditions met"),
+    "COMMITMENT_REQUIRED": ("须有减碳改造承诺", "Commitment required"),
+    "COMMITMENT_BELOW_MINIMUM": ("承诺减排量低于下限", "Commitment below minimum"),
+    "GRADE_RATE": ("碳效等级定价", "Grade pricing"),
+    "CARBON_LEVEL_RATE": ("碳排放水平", "Carbon level"),
+    "TREND_RATE": ("碳强度趋势", "Carbon-intensity trend"),
+    "IMPROVING_TREND_BONUS": ("趋势改善奖励", "Improving-trend bonus"),
+    "REDUCTION_DISCOUNT": ("承诺减排优惠", "Committed-reduction discount"),
+    "NO_COMMITMENT_SURCHARGE": ("无改造承诺加点", "No-commitment surcharge"),
+    "RATCHET_MILESTONE_MISSED": ("棘轮：里程碑未达成", "Ratchet: milestone missed"),
+    "RATCHET_VERIFICATION_ABSENT": ("棘轮：缺少第三方核查", "Ratchet: verification absent"),
+    "RATCHET_TARGET_EXCEEDED": ("棘轮：超额完成减排", "Ratchet: target exceeded"),
+    "RATCHET_CAP": ("棘轮合计上限", "Ratchet cap"),
+    "DATA_QUALITY_GATE": ("数据质量闸门", "Data-quality gate"),
+    "TOTAL_ADJUSTMENT_CAP": ("调整合计上限", "Total adjustment cap"),
+    "TOTAL_ADJUSTMENT_FLOOR": ("调整合计下限", "Total adjustment floor"),
+    "RATE_FLOOR": ("执行利率下限", "Rate floor"),
+    "GRADE_LIMIT_MULTIPLIER": ("碳效等级额度倍数", "Grade limit multiplier"),
+    "NO_COMMITMENT_HAIRCUT": ("无改造承诺额度折减", "No-commitment haircut"),
+    "PROJECT_LIMIT_CAP": ("项目额度上限", "Project limit cap"),
+    "PRODUCT_LIMIT_CAP": ("单户额度上限", "Per-borrower limit cap"),
+    "COMMITMENT_STATUS_REVIEW": ("承诺状态需审核", "Commitment status review"),
+    "AMOUNT_REVIEW": ("大额需审核", "Large-amount review"),
+}
+
+_PRODUCTS: Mapping[str, tuple[str, str]] = {
+    "LOW_CARBON_EXPANSION": ("低碳扩产贷", "Low-carbon expansion loan"),
+    "HIGH_CARBON_RETROFIT": ("高碳技改贷", "High-carbon retrofit loan"),
+    "GENERAL": ("流动资金贷款", "Working-capital loan"),
+}
+_LEVELS: Mapping[str, tuple[str, str]] = {
+    "LOW_CARBON": ("低碳", "low-carbon"),
+    "MEDIUM_CARBON": ("中碳", "medium-carbon"),
+    "HIGH_CARBON": ("高碳", "high-carbon"),
+}
+_TRENDS: Mapping[str, tuple[str, str]] = {
+    "IMPROVING": ("改善", "improving"),
+    "STABLE": ("平稳", "stable"),
+    "WORSENING": ("恶化", "worsening"),
+    "INSUFFICIENT_DATA": ("数据不足", "insufficient data"),
+    "UNKNOWN": ("不明", "unknown"),
+}
+_STATUSES: Mapping[str, tuple[str, str]] = {
+    "NOT_STARTED": ("未开始", "not started"),
+    "ON_TRACK": ("按计划", "on track"),
+    "AT_RISK": ("有风险", "at risk"),
+    "MISSED": ("未达标", "missed"),
+    "ACHIEVED": ("已完成", "achieved"),
+    "COMPLETED": ("已完成", "completed"),
+}
+_TRIGGERS: Mapping[str, tuple[str, str]] = {
+    "MILESTONE_MISSED": ("里程碑未达成", "milestone missed"),
+    "VERIFICATION_ABSENT": ("核查缺失", "verification absent"),
+    "TARGET_EXCEEDED": ("超额完成", "target exceeded"),
+}
+_SEVERITIES: Mapping[str, tuple[str, str]] = {
+    "INFO": ("提示", "info"),
+    "WARNING": ("警告", "warning"),
+    "CRITICAL": ("严重", "critical"),
+}
+
+# Every fixed phrase of the text and the page, (zh, en).
+_L: Mapping[str, tuple[str, str]] = {
+    "title": ("贷款定价决策说明", "Loan pricing decision explained"),
+    "enterprise": ("企业", "Enterprise"),
+    "decision": ("决策编号", "Decision"),
+    "time": ("决策时间", "Decided at"),
+    "lender": ("贷款机构", "Lender"),
+    "product": ("产品", "Product"),
+    "request": ("申请", "Request"),
+    "policy": ("定价政策", "Policy"),
+    "policy_hash": ("政策哈希", "Policy hash"),
+    "request_id": ("请求编号", "Request id"),
+    "outcome": ("决策结果", "Outcome"),
+    "eligible": ("准入：符合条件", "Eligible"),
+    "declined": ("准入：不符合条件（拒绝）", "Declined"),
+    "decline_reasons": ("拒绝原因", "Decline reasons"),
+    "approved_limit": ("核定额度", "Approved limit"),
+    "requested_amount": ("申请金额", "Requested amount"),
+    "final_rate": ("执行利率", "Final rate"),
+    "base_rate": ("基准利率", "Base rate"),
+    "adjustment": ("调整", "adjustment"),
+    "indicative": (
+        "（拒绝时利率仅供参考）",
+        " (indicative only: the request is declined)",
+    ),
+    "tenor": ("期限", "Tenor"),
+    "months": ("个月", "months"),
+    "manual_review": ("人工审核", "Manual review"),
+    "review_required": ("需要", "required"),
+    "review_not_required": ("不需要", "not required"),
+    "review_reasons": ("人工审核原因", "Manual review reasons"),
+    "profile": ("所用碳效画像", "Carbon profile used"),
+    "profile_name": ("画像", "Profile"),
+    "computed": ("计算时间", "computed"),
+    "grade": ("碳效等级", "Grade"),
+    "ungraded": ("未评级", "ungraded"),
+    "intensity": ("碳排放强度 L", "Carbon intensity L"),
+    "intensity_unit": ("吨CO2/万元", "tCO2 per 10k yuan"),
+    "net_emissions": ("净排放", "net emissions"),
+    "added_value": ("工业增加值", "added value"),
+    "k_value": ("碳效值 K", "Carbon efficiency K"),
+    "k_note": ("L ÷ 行业基准平均强度，越低越好", "L / benchmark average intensity, lower is better"),
+    "benchmark": ("行业基准", "Benchmark"),
+    "industry": ("行业", "industry"),
+    "region": ("地区", "region"),
+    "year": ("年度", "year"),
+    "enterprises": ("家企业", "enterprises"),
+    "trend": ("碳强度趋势", "Carbon-intensity trend"),
+    "confidence": ("置信度", "confidence"),
+    "per_year": ("每年", "per year"),
+    "data_quality": ("数据质量", "Data quality"),
+    "pcaf": ("PCAF评分", "PCAF score"),
+    "pcaf_note": ("1最好，5最差", "1 best, 5 worst"),
+    "dq_score": ("质量分", "quality score"),
+    "coverage": ("覆盖率", "coverage"),
+    "flags": ("数据问题", "Flags"),
+    "none": ("无", "none"),
+    "unknown": ("未知", "unknown"),
+    "commitment": ("减碳改造承诺", "Retrofit commitment"),
+    "status": ("状态", "status"),
+    "achieved": ("已实现减排", "achieved reduction"),
+    "achieved_ratio": ("完成比例", "achieved ratio"),
+    "expected_ratio": ("应完成比例", "expected ratio"),
+    "milestones_missed": ("未达成里程碑", "milestones missed"),
+    "verified": ("第三方核查", "independent verification"),
+    "passed": ("已通过", "passed"),
+    "not_passed": ("未通过或缺失", "absent or failed"),
+    "tco2_per_year": ("吨CO2/年", "tCO2/yr"),
+    "rate_waterfall": ("利率瀑布：从基准利率到执行利率", "Rate waterfall: from base rate to final rate"),
+    "limit_buildup": ("额度构成：从申请金额到核定额度", "Limit build-up: from requested to approved"),
+    "trace": ("定价步骤（按执行顺序）", "Pricing steps (in the order applied)"),
+    "step": ("步骤", "Step"),
+    "code": ("代码", "Code"),
+    "explanation": ("说明", "Explanation"),
+    "rate_effect": ("利率影响", "Rate effect"),
+    "limit_effect": ("额度影响", "Limit effect"),
+    "inputs": ("输入", "Inputs"),
+    "conditions": ("贷款条件", "Conditions"),
+    "covenants": ("约定条款", "Covenants"),
+    "ratchet": ("利率棘轮（贷款存续期内）", "Margin ratchet (for the life of the loan)"),
+    "ratchet_cap": ("棘轮合计上限", "aggregate cap"),
+    "no_conditions": ("无", "none"),
+    "reproduce": ("复核信息", "Reproducibility"),
+    "inputs_fingerprint": ("画像输入指纹", "Profile inputs fingerprint"),
+    "content_sha256": ("决策内容SHA-256", "Decision content SHA-256"),
+    "reproduce_note": (
+        "以上内容仅由已存储的决策内容生成；使用同一政策版本（哈希一致）与同一画像快照重新计算，结果应完全相同。",
+        "Rendered from the stored decision content only; re-evaluating the same profile snapshot under"
+        " the policy with this hash reproduces every number.",
+    ),
+    "axis_note": ("横轴不从0开始", "axis does not start at 0"),
+    "legend_down": ("优惠（降低利率）", "discount (lowers the rate)"),
+    "legend_up": ("加点（提高利率）", "surcharge (raises the rate)"),
+    "legend_limit_up": ("提高额度", "raises the limit"),
+    "legend_limit_down": ("降低额度", "lowers the limit"),
+    "legend_total": ("基准 / 结果", "start / result"),
+    "bar": ("项目", "Item"),
+    "from": ("起", "From"),
+    "to": ("止", "To"),
+    "change": ("变动", "Change"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "not_available": ("（无）", "(none)"),
+}
+
+
+# ------------------------------------------------------------------------------------------- bars
+
+
+@dataclass(frozen=True)
+class WaterfallBar:
+    """One bar of a waterfall chart.
+
+    ``start``/``end`` are in ``unit`` ("bp" for the rate waterfall, "CNY" for the limit build-up);
+    ``kind`` is "base" (the starting value, drawn from 0), "up"/"down" (a change, drawn from
+    ``start`` to ``end``) or "total" (the result, drawn from 0). ``code`` is the trace step's
+    reason code when the bar comes from one, else a synthetic code (``BASE``, ``FINAL``, ...).
+    """
+
+    label_zh: str
+    label_en: str
+    start: float
+    end: float
+    kind: str
+    code: str = ""
+    unit: str = "bp"
+
+    @property
+    def delta(self) -> float:
+        return self.end - self.start
+
+    @property
+    def start_bp(self) -> float:
+        self._need("bp")
+        return self.start
+
+    @property
+    def end_bp(self) -> float:
+        self._need("bp")
+        return self.end
+
+    @property
+    def start_cny(self) -> float:
+        self._need("CNY")
+        return self.start
+
+    @property
+    def end_cny(self) -> float:
+        self._need("CNY")
+        return self.end
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if _lang(lang) == "zh" else self.label_en
+
+    def _need(self, unit: str) -> None:
+        if self.unit != unit:
+            raise AttributeError(f"this bar is in {self.unit}, not {unit}")
+
+
+def _bp(value: float) -> float:
+    return round(float(value) + 0.0, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _code_label(code: str) -> tuple[str, str]:
+    return CODE_LABELS.get(code, (code, code))
+
+
+def _step_bar(step: Mapping[str, Any], start: float, end: float, unit: str) -> WaterfallBar:
+    code = str(step.get("code", ""))
+    zh, en = _code_label(code)
+    return WaterfallBar(zh, en, start, end, "up" if end > start else "down", code, unit)
+
+
+def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
+    """The rate from the base rate to the final rate, in basis points.
+
+    Bars: the base rate; one bar per trace step with a non-zero rate effect, in trace order (the
+    evaluator's own cap/floor and rate-floor steps included); a cap/floor bar when the capped total
+    adjustment differs from the sum of the effects and the trace carries no cap step (or a
+    rounding bar for the cents of a bp lost to per-step rounding); a rate-floor bar when the floor
+    lifted the rate and the trace carries no ``RATE_FLOOR`` step; the final rate. The chained bars
+    end exactly at ``final_rate_bp``.
+    """
+    base = _bp(_num(terms.get("base_rate_bp")))
+    adjustment = _bp(_num(terms.get("rate_adjustment_bp")))
+    final = _bp(_num(terms.get("final_rate_bp"), base + adjustment))
+    trace: Sequence[Mapping[str, Any]] = terms.get("trace") or []
+    bars = [WaterfallBar("基准利率", "Base rate", 0.0, base, "base", "BASE")]
+    running = base
+    floor_steps = [s for s in trace if s.get("code") == "RATE_FLOOR"]
+    has_cap_step = any(s.get("code") in ("TOTAL_ADJUSTMENT_CAP", "TOTAL_ADJUSTMENT_FLOOR") for s in trace)
+    effects = 0
+    for step in trace:
+        effect = _bp(_num(step.get("rate_effect_bp")))
+        if step.get("code") == "RATE_FLOOR" or not effect:
+            continue
+        effects += 1
+        end = _bp(running + effect)
+        bars.append(_step_bar(step, running, end, "bp"))
+        running = end
+    target = _bp(base + adjustment)
+    diff = _bp(target - running)
+    if diff:
+        # Per-step rounding loses at most half a cent of a bp per step; more is a cap or floor the
+        # trace does not show (an older evaluator, or a hand-made content dict).
+        if has_cap_step or abs(diff) <= 0.01 * max(effects, 1):
+            zh, en, code = "舍入差额", "Rounding", "ROUNDING"
+        elif diff < 0:
+            zh, en, code = "调整合计上限", "Total adjustment cap", "TOTAL_ADJUSTMENT_CAP"
+        else:
+            zh, en, code = "调整合计下限", "Total adjustment floor", "TOTAL_ADJUSTMENT_FLOOR"
+        bars.append(WaterfallBar(zh, en, running, target, "up" if diff > 0 else "down", code))
+        running = target
+    if _bp(final - running):
+        if floor_steps:
+            bars.append(_step_bar(floor_steps[0], running, final, "bp"))
+        else:
+            zh, en = _code_label("RATE_FLOOR")
+            kind = "up" if final > running else "down"
+            bars.append(WaterfallBar(zh, en, running, final, kind, "RATE_FLOOR"))
+    bars.append(WaterfallBar("执行利率", "Final rate", 0.0, final, "total", "FINAL"))
+    return bars
+
+
+def limit_buildup(terms: Mapping[str, Any], requested_amount_cny: float) -> list[WaterfallBar]:
+    """The limit from the requested amount to the approved limit, in yuan.
+
+    Bars: the requested amount; one bar per trace step with a non-zero ``limit_effect_pct``, applied
+    multiplicatively in trace order; a reconciling bar when the product differs from
+    ``approved_limit_cny`` (rounding of the percentages and of the yuan, or a declined request whose
+    limit is 0); the approved limit.
+    """
+    requested = float(requested_amount_cny)
+    approved = float(_num(terms.get("approved_limit_cny")))
+    trace: Sequence[Mapping[str, Any]] = terms.get("trace") or []
+    bars = [WaterfallBar("申请金额", "Requested amount", 0.0, requested, "base", "REQUESTED", "CNY")]
+    running = requested
+    for step in trace:
+        pct = _num(step.get("limit_effect_pct"))
+        if not pct:
+            continue
+        end = running * (1.0 + pct / 100.0)
+        bars.append(_step_bar(step, running, end, "CNY"))
+        running = end
+    if abs(approved - running) >= _CNY_EPS:
+        if not terms.get("eligible", True) and approved == 0:
+            zh, en, code = "拒绝：无额度", "Declined: no limit", "DECLINED"
+        else:
+            zh, en, code = "取整差额", "Rounding", "ROUNDING"
+        kind = "up" if approved > running else "down"
+        bars.append(WaterfallBar(zh, en, running, approved, kind, code, "CNY"))
+    bars.append(WaterfallBar("核定额度", "Approved limit", 0.0, approved, "total", "APPROVED", "CNY"))
+    return bars
+
+
+# ------------------------------------------------------------------------------------- formatting
+
+
+def _lang(lang: str) -> Lang:
+    if lang == "zh":
+        return "zh"
+    if lang == "en":
+        return "en"
+    raise ValueError(f"lang: must be one of zh, en, got {lang!r}")
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def _opt_num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def fmt_rate(bp: float) -> str:
+    """``305`` -> ``"3.05 % (305.00 bp)"``."""
+    return f"{bp / 100:.2f} % ({bp:,.2f} bp)"
+
+
+def fmt_bp(bp: float, signed: bool = True) -> str:
+    bp = _bp(bp)
+    return f"{bp:+,.2f} bp" if signed else f"{bp:,.2f} bp"
+
+
+def fmt_yuan(amount: float, lang: Lang) -> str:
+    text = f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.2f}"
+    return f"{text} 元" if lang == "zh" else f"{text} yuan"
+
+
+def fmt_money(amount: float, lang: Lang) -> str:
+    """Yuan and 万元: ``"1,300.00 万元（13,000,000 元）"`` / ``"13,000,000 yuan (1,300.00 x 10k yuan)"``."""
+    wan = f"{amount / 10_000:,.2f}"
+    if lang == "zh":
+        return f"{wan} 万元（{fmt_yuan(amount, lang)}）"
+    return f"{fmt_yuan(amount, lang)} ({wan} x 10k yuan)"
+
+
+def fmt_pct(pct: float) -> str:
+    return f"{pct:+.2f} %"
+
+
+def _g(value: float, digits: int = 4) -> str:
+    """A measured number: up to ``digits`` decimals, trailing zeros dropped, thousands separated."""
+    text = f"{value:,.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _value(value: Any) -> str:
+    """An input value of a trace step, as written in the stored JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _g(value, 6).replace(",", "")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _pick(table: Mapping[str, tuple[str, str]], key: object, lang: Lang) -> str:
+    name = str(key or "")
+    pair = table.get(name)
+    if pair is None:
+        return name
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def _sep(lang: Lang) -> str:
+    return "：" if lang == "zh" else ": "
+
+
+def _short_hash(value: str) -> str:
+    return value[:12]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _content_sha256(content: Mapping[str, Any]) -> str:
+    """sha256 of the content's canonical JSON, as ``loan_rules.content_hash`` computes it (sorted
+    keys, integral floats as integers, no whitespace, UTF-8); "" when the content is not strict JSON.
+    Written out here so that rendering needs nothing but the stored dict."""
+    try:
+        text = json.dumps(
+            _canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError):  # NaN or a non-JSON value in a hand-made dict
+        return ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ model
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A label and its value, e.g. a line of the profile summary."""
+
+    label: str
+    value: str
+
+
+def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
+    """Everything the text and the page show, in ``lang``, as plain strings and numbers."""
+
+    def t(key: str) -> str:
+        return _L[key][0] if lang == "zh" else _L[key][1]
+
+    terms: Mapping[str, Any] = content.get("terms") or {}
+    request: Mapping[str, Any] = content.get("request") or {}
+    policy: Mapping[str, Any] = content.get("policy") or {}
+    profile: Mapping[str, Any] = content.get("profile") or {}
+    trace: list[Mapping[str, Any]] = list(terms.get("trace") or [])
+    by_code = {str(s.get("code")): s for s in trace}
+    text_key = "text_zh" if lang == "zh" else "text_en"
+
+    def step_text(code: str) -> str:
+        step = by_code.get(code)
+        return str(step.get(text_key, "")) if step else ""
+
+    product_code = str(terms.get("product") or request.get("product") or "")
+    product = f"{_pick(_PRODUCTS, product_code, lang)} ({product_code})" if product_code else t("unknown")
+    policy_version = str(terms.get("policy_version") or policy.get("version") or "")
+    policy_hash = str(terms.get("policy_hash") or policy.get("hash") or "")
+    requested = _num(request.get("requested_amount_cny"))
+    tenor = request.get("tenor_months")
+    base = _num(terms.get("base_rate_bp"), _num(request.get("base_rate_bp")))
+    adjustment = _num(terms.get("rate_adjustment_bp"))
+    final = _num(terms.get("final_rate_bp"), base + adjustment)
+    approved = _num(terms.get("approved_limit_cny"))
+    eligible = bool(terms.get("eligible", False))
+
+    # ---- header
+    name = str(content.get("enterprise_name") or "")
+    enterprise = str(content.get("enterprise") or "")
+    decision_id = str(content.get("id") or "")
+    header = [
+        _Row(t("enterprise"), f"{name} ({enterprise})" if name and enterprise else name or enterprise),
+        _Row(t("decision"), f"decisions/{decision_id}" if decision_id else t("unknown")),
+        _Row(t("time"), str(content.get("create_time") or t("unknown"))),
+        _Row(t("lender"), str(content.get("lender") or t("unknown"))),
+        _Row(t("product"), product),
+        _Row(
+            t("request"),
+            (f"{fmt_money(requested, lang)}，" if lang == "zh" else f"{fmt_money(requested, lang)}, ")
+            + (f"{tenor} {t('months')}" if tenor is not None else "")
+            + (f"，{t('base_rate')} " if lang == "zh" else f", {t('base_rate').lower()} ")
+            + fmt_rate(base),
+        ),
+        _Row(
+            t("policy"),
+            f"{policy_version or t('unknown')}"
+            + (f"（{t('policy_hash')} " if lang == "zh" else f" ({t('policy_hash').lower()} ")
+            + (_short_hash(policy_hash) or t("unknown"))
+            + ("）" if lang == "zh" else ")"),
+        ),
+    ]
+    if content.get("request_id"):
+        header.append(_Row(t("request_id"), str(content["request_id"])))
+
+    # ---- outcome
+    declines = [
+        {"code": str(code), "label": _pick(CODE_LABELS, code, lang), "text": step_text(str(code))}
+        for code in terms.get("decline_reasons") or []
+    ]
+
+    def term(amount: float, what: str) -> str:
+        amount = _bp(amount)
+        sign = "-" if amount < 0 else "+"
+        return f" {sign} {abs(amount):,.2f} bp" + (f"（{what}）" if lang == "zh" else f" ({what})")
+
+    rate_line = f"{fmt_rate(final)} = {t('base_rate')} {base:,.2f} bp" + term(adjustment, t("adjustment"))
+    if _bp(final - (base + adjustment)):
+        rate_line += term(final - (base + adjustment), _pick(CODE_LABELS, "RATE_FLOOR", lang))
+    if not eligible:
+        rate_line += t("indicative")
+    review_codes = [str(c) for c in terms.get("review_reasons") or []]
+    reviews = [{"code": c, "label": _pick(CODE_LABELS, c, lang), "text": step_text(c)} for c in review_codes]
+    outcome = {
+        "eligible": eligible,
+        "status": t("eligible") if eligible else t("declined"),
+        "declines": declines,
+        "approved": fmt_money(approved, lang),
+        "requested": fmt_money(requested, lang),
+        "final_rate": fmt_rate(final),
+        "rate_line": rate_line,
+        "manual_review": bool(terms.get("manual_review", False)),
+        "review_line": t("review_required") if terms.get("manual_review") else t("review_not_required"),
+        "reviews": reviews,
+    }
+
+    # ---- profile snapshot
+    profile_rows = _profile_rows(content, profile, lang, t)
+
+    # ---- trace
+    steps = []
+    for number, step in enumerate(trace, 1):
+        code = str(step.get("code", ""))
+        rate = _num(step.get("rate_effect_bp"))
+        limit = _num(step.get("limit_effect_pct"))
+        inputs = step.get("inputs") or {}
+        steps.append(
+            {
+                "number": number,
+                "code": code,
+                "label": _pick(CODE_LABELS, code, lang),
+                "text": str(step.get(text_key, "")),
+                "rate": fmt_bp(rate) if rate else "",
+                "rate_sign": (rate > 0) - (rate < 0),
+                "limit": fmt_pct(limit) if limit else "",
+                "limit_sign": (limit > 0) - (limit < 0),
+                "inputs": [(str(k), _value(v)) for k, v in inputs.items()],
+                "inputs_line": ", ".join(f"{k}={_value(v)}" for k, v in inputs.items()),
+            }
+        )
+
+    # ---- conditions
+    conditions: Mapping[str, Any] = terms.get("conditions") or {}
+    covenants = [
+        {"code": str(c.get("code", "")), "text": str(c.get(text_key, ""))}
+        for c in conditions.get("covenants") or []
+    ]
+    ratchet = [
+        {
+            "trigger": str(r.get("trigger", "")),
+            "label": _pick(_TRIGGERS, r.get("trigger"), lang),
+            "step": fmt_bp(_num(r.get("step_bp"))),
+            "text": str(r.get(text_key, "")),
+        }
+        for r in conditions.get("ratchet") or []
+    ]
+    cap = _opt_num(conditions.get("ratchet_cap_bp"))
+    ratchet_cap = f"±{_g(cap, 2)} bp" if cap is not None else ""
+
+    # ---- charts
+    rate_bars = rate_waterfall(terms)
+    limit_bars = limit_buildup(terms, requested)
+
+    fingerprint = str(profile.get("inputs_fingerprint") or "")
+    return {
+        "lang": lang,
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "t": t,
+        "colon": _sep(lang),
+        "title": t("title"),
+        "name": name or enterprise,
+        "header": header,
+        "outcome": outcome,
+        "profile_rows": profile_rows,
+        "steps": steps,
+        "covenants": covenants,
+        "ratchet": ratchet,
+        "ratchet_cap": ratchet_cap,
+        "rate_bars": rate_bars,
+        "limit_bars": limit_bars,
+        "rate_rows": _bar_rows(rate_bars, lang, lambda v: f"{v:,.2f} bp"),
+        "limit_rows": _bar_rows(limit_bars, lang, lambda v: fmt_yuan(round(v, 2), lang)),
+        "policy_version": policy_version,
+        "policy_hash": policy_hash,
+        "fingerprint": fingerprint,
+        "profile_name": str(content.get("profile_name") or profile.get("name") or ""),
+        "profile_time": str(profile.get("compute_time") or ""),
+        "content_sha256": _content_sha256(content),
+    }
+
+
+def _profile_rows(
+    content: Mapping[str, Any], profile: Mapping[str, Any], lang: Lang, t: Callable[[str], str]
+) -> list[_Row]:
+    zh = lang == "zh"
+    sep = "，" if zh else ", "
+    rows: list[_Row] = []
+    name = str(content.get("profile_name") or profile.get("name") or "")
+    if name or profile.get("compute_time"):
+        value = name or t("unknown")
+        if profile.get("compute_time"):
+            value += (
+                f"（{t('computed')} {profile['compute_time']}）"
+                if zh
+                else (f" ({t('computed')} {profile['compute_time']})")
+            )
+        rows.append(_Row(t("profile_name"), value))
+
+    grade: Mapping[str, Any] = profile.get("grade") or {}
+    number = int(_num(grade.get("grade")))
+    label = str(grade.get("label_zh" if zh else "label_en") or "")
+    level = _pick(_LEVELS, grade.get("level"), lang)
+    if number:
+        parts = [label] if label else []
+        parts.append(f"{number}级" if zh else f"grade {number}")
+        if grade.get("level"):
+            parts.append(level)
+        level_code = str(grade.get("level") or "")
+        if label:
+            value = (
+                f"{label}（{number}级，{level_code}）" if zh else f"{label} (grade {number}, {level_code})"
+            )
+        else:
+            value = sep.join(parts)
+        if grade.get("grading_method"):
+            value += f"{sep}{grade['grading_method']}"
+    else:
+        value = t("ungraded")
+    rows.append(_Row(t("grade"), value))
+
+    intensity = _opt_num(profile.get("carbon_intensity"))
+    net = _opt_num(profile.get("net_tco2"))
+    added = _opt_num(profile.get("added_value_10k_cny"))
+    if intensity is not None:
+        value = f"{_g(intensity)} {t('intensity_unit')}"
+        extra = []
+        if net is not None:
+            extra.append(f"{t('net_emissions')} {_g(net, 2)} tCO2")
+        if added is not None:
+            extra.append(f"{t('added_value')} {_g(added, 2)} {'万元' if zh else 'x 10k yuan'}")
+        if extra:
+            value += f"（{sep.join(extra)}）" if zh else f" ({sep.join(extra)})"
+    else:
+        value = t("unknown")
+    rows.append(_Row(t("intensity"), value))
+
+    k = _opt_num(profile.get("k_value"))
+    k_note = f"（{t('k_note')}）" if zh else f" ({t('k_note')})"
+    rows.append(_Row(t("k_value"), (_g(k) + k_note) if k is not None else t("unknown")))
+
+    bench: Mapping[str, Any] = profile.get("benchmark") or {}
+    if bench:
+        avg = _opt_num(bench.get("average_intensity"))
+        parts = [f"{_g(avg)} {t('intensity_unit')}" if avg is not None else t("unknown")]
+        if bench.get("industry_code"):
+            parts.append(f"{t('industry')} {bench['industry_code']}")
+        if bench.get("region_code"):
+            parts.append(f"{t('region')} {bench['region_code']}")
+        if bench.get("year"):
+            parts.append(f"{bench['year']}{'年' if zh else ''}" if zh else f"{t('year')} {bench['year']}")
+        count = int(_num(bench.get("enterprise_count")))
+        parts.append(f"{count} {t('enterprises')}" if not zh else f"{count}{t('enterprises')}")
+        value = sep.join(parts)
+        fallback = profile.get("benchmark_fallback") or []
+        if fallback:
+            value += sep + ("回退" if zh else "fallback ") + " -> ".join(str(f) for f in fallback)
+        rows.append(_Row(t("benchmark"), value))
+
+    trend: Mapping[str, Any] = profile.get("trend") or {}
+    if trend:
+        direction = str(trend.get("direction") or "UNKNOWN")
+        parts = [f"{_pick(_TRENDS, direction, lang)} ({direction})"]
+        parts.append(f"{t('confidence')} {_num(trend.get('confidence')):.2f}")
+        rel = _opt_num(trend.get("relative_change_per_year"))
+        if rel:
+            parts.append(f"L {rel:+.1%} {t('per_year')}" if not zh else f"L{t('per_year')}{rel:+.1%}")
+        if trend.get("reason"):
+            parts.append(str(trend["reason"]))
+        rows.append(_Row(t("trend"), sep.join(parts)))
+
+    dq: Mapping[str, Any] = profile.get("data_quality") or {}
+    if dq:
+        pcaf = dq.get("pcaf_score")
+        parts = [
+            f"{t('pcaf')} {pcaf if pcaf is not None else t('unknown')}"
+            + (f"（{t('pcaf_note')}）" if zh else f" ({t('pcaf_note')})")
+        ]
+        if dq.get("score") is not None:
+            parts.append(f"{t('dq_score')} {_g(_num(dq.get('score')), 1)}/100")
+        if dq.get("coverage") is not None:
+            parts.append(f"{t('coverage')} {_num(dq.get('coverage')):.0%}")
+        rows.append(_Row(t("data_quality"), sep.join(parts)))
+        flags = []
+        for flag in dq.get("flags") or []:
+            if isinstance(flag, Mapping):
+                code = str(flag.get("code", ""))
+                reason = str(flag.get("reason_zh" if zh else "reason_en") or "")
+                severity = _pick(_SEVERITIES, flag.get("severity"), lang)
+                where = " ".join(str(flag[k]) for k in ("category", "period") if flag.get(k))
+                item = code + (f" [{severity}]" if severity else "") + (f" {where}" if where else "")
+                flags.append(item + (f"{_sep(lang)}{reason}" if reason else ""))
+            else:
+                flags.append(str(flag))
+        rows.append(_Row(t("flags"), ("；" if zh else "; ").join(flags) if flags else t("none")))
+
+    progress = content.get("commitment_progress")
+    request: Mapping[str, Any] = content.get("request") or {}
+    if isinstance(progress, Mapping) and progress:
+        status = str(progress.get("status") or "")
+        parts = [str(progress.get("name") or request.get("commitment") or "")]
+        parts.append(f"{t('status')} {_pick(_STATUSES, status, lang)} ({status})")
+        parts.append(
+            f"{t('achieved')} {_g(_num(progress.get('achieved_tco2_per_year')), 2)} {t('tco2_per_year')}"
+        )
+        if progress.get("achieved_ratio") is not None:
+            parts.append(f"{t('achieved_ratio')} {_num(progress.get('achieved_ratio')):.0%}")
+        if progress.get("expected_ratio") is not None:
+            parts.append(f"{t('expected_ratio')} {_num(progress.get('expected_ratio')):.0%}")
+        parts.append(f"{t('milestones_missed')} {int(_num(progress.get('milestones_missed')))}")
+        parts.append(f"{t('verified')} {t('passed') if progress.get('verified') else t('not_passed')}")
+        if progress.get("measured_year"):
+            parts.append(f"{t('year')} {progress['measured_year']}")
+        rows.append(_Row(t("commitment"), sep.join(p for p in parts if p)))
+    elif request.get("commitment"):
+        rows.append(_Row(t("commitment"), str(request["commitment"])))
+    return rows
+
+
+def _bar_rows(bars: list[WaterfallBar], lang: Lang, fmt: Callable[[float], str]) -> list[dict[str, Any]]:
+    rows = []
+    for bar in bars:
+        change = ""
+        if bar.kind in ("up", "down"):
+            sign = "+" if bar.delta >= 0 else "-"
+            change = sign + fmt(abs(bar.delta))
+        rows.append(
+            {
+                "label": bar.label(lang),
+                "code": bar.code,
+                "kind": bar.kind,
+                "change": change,
+                "value": fmt(bar.end),
+            }
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- text
+
+
+def render_text(content: Mapping[str, Any], lang: str) -> str:
+    """The plain-text explanation of a stored decision, in Chinese (``"zh"``) or English (``"en"``)."""
+    view = _view(content, _lang(lang))
+    t: Callable[[str], str] = view["t"]
+    zh = view["lang"] == "zh"
+    sep = _sep(view["lang"])
+    out: list[str] = []
+
+    def section(title: str) -> None:
+        out.append("")
+        out.append(title)
+        out.append("-" * (len(title) * (2 if zh else 1)))
+
+    title = view["title"]
+    out.append(title)
+    out.append("=" * (len(title) * (2 if zh else 1)))
+    width = max(_width(r.label) for r in view["header"]) + 1
+    for row in view["header"]:
+        out.append(_pad(row.label + sep.strip(), width + 1) + row.value)
+
+    o = view["outcome"]
+    section(t("outcome"))
+    out.append(o["status"])
+    for d in o["declines"]:
+        out.append(f"  - {d['code']} {d['label']}{sep}{d['text']}")
+    out.append(f"{t('approved_limit')}{sep}{o['approved']}")
+    out.append(f"{t('final_rate')}{sep}{o['rate_line']}")
+    out.append(f"{t('manual_review')}{sep}{o['review_line']}")
+
+    section(t("profile"))
+    for row in view["profile_rows"]:
+        out.append(f"{row.label}{sep}{row.value}")
+
+    section(t("rate_waterfall"))
+    out.extend(_bar_lines(view["rate_rows"]))
+    section(t("limit_buildup"))
+    out.extend(_bar_lines(view["limit_rows"]))
+
+    section(t("trace"))
+    for s in view["steps"]:
+        effects = []
+        if s["rate"]:
+            effects.append(f"{t('rate_effect')} {s['rate']}")
+        if s["limit"]:
+            effects.append(f"{t('limit_effect')} {s['limit']}")
+        head = f"{s['number']:>2}. {s['code']} {s['label']}"
+        if effects:
+            head += " | " + ", ".join(effects) if not zh else " | " + "，".join(effects)
+        out.append(head)
+        out.append(f"    {s['text']}")
+        if s["inputs_line"]:
+            out.append(f"    {t('inputs')}{sep}{s['inputs_line']}")
+
+    section(t("conditions"))
+    out.append(
+        f"{t('covenants')}{sep.rstrip()}" if view["covenants"] else f"{t('covenants')}{sep}{t('none')}"
+    )
+    for c in view["covenants"]:
+        out.append(f"  - {c['code']}{sep}{c['text']}")
+    if view["ratchet"]:
+        cap = (
+            f"（{t('ratchet_cap')} {view['ratchet_cap']}）"
+            if zh
+            else f" ({t('ratchet_cap')} {view['ratchet_cap']})"
+        )
+        out.append(f"{t('ratchet')}{cap if view['ratchet_cap'] else ''}{sep.rstrip()}")
+        for r in view["ratchet"]:
+            out.append(f"  - {r['trigger']}{sep}{r['text']}")
+
+    section(t("review_reasons"))
+    if o["reviews"]:
+        for r in o["reviews"]:
+            out.append(f"  - {r['code']} {r['label']}{sep}{r['text']}")
+    else:
+        out.append(t("review_not_required") if not zh else "无需人工审核")
+
+    section(t("reproduce"))
+    out.append(f"{t('policy')}{sep}{view['policy_version']}")
+    out.append(f"{t('policy_hash')}{sep}{view['policy_hash']}")
+    out.append(f"{t('profile_name')}{sep}{view['profile_name'] or t('unknown')}")
+    out.append(f"{t('inputs_fingerprint')}{sep}{view['fingerprint'] or t('unknown')}")
+    if view["content_sha256"]:
+        out.append(f"{t('content_sha256')}{sep}{view['content_sha256']}")
+    out.append(t("reproduce_note"))
+    return "\n".join(out) + "\n"
+
+
+def _width(text: str) -> int:
+    """Display width: CJK and full-width characters take two columns."""
+    return sum(2 if ord(ch) >= 0x1100 and not 0xD800 <= ord(ch) <= 0xDFFF else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _width(text), 1)
+
+
+def _bar_lines(rows: list[dict[str, Any]]) -> list[str]:
+    width = max(_width(r["label"]) for r in rows) + 2
+    change_width = max(len(r["change"]) for r in rows)
+    lines = []
+    for r in rows:
+        lines.append(f"  {_pad(r['label'], width)}{r['change']:>{change_width}}  = {r['value']}")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- html
+
+# Chart geometry (SVG user units).
+_CHART_WIDTH = 760
+_LABEL_WIDTH = 230
+_VALUE_WIDTH = 150
+_ROW_HEIGHT = 26
+_BAR_HEIGHT = 16
+_TOP = 8
+_COLOURS = {
+    "rate": {"up": "#c62828", "down": "#2e7d32", "base": "#546e7a", "total": "#1565c0"},
+    "limit": {"up": "#2e7d32", "down": "#c62828", "base": "#546e7a", "total": "#1565c0"},
+}
+
+
+def _chart(bars: list[WaterfallBar], lang: Lang, chart: str) -> dict[str, Any]:
+    """Geometry of a horizontal waterfall: one row per bar, label left, value right.
+
+    The rate chart's axis starts just below the smallest value (the adjustments are small next to
+    the base rate); the limit chart's axis starts at 0.
+    """
+    values = [b.end for b in bars] + [b.start for b in bars if b.kind in ("up", "down")]
+    hi = max([*values, 0.0])
+    if chart == "rate":
+        lo_value = min(values) if values else 0.0
+        span = max(hi - lo_value, 1.0)
+        lo = max(0.0, lo_value - span * 0.25)
+        hi = hi + span * 0.05
+    else:
+        lo = 0.0
+        hi = hi * 1.05 if hi > 0 else 1.0
+    plot = _CHART_WIDTH - _LABEL_WIDTH - _VALUE_WIDTH
+    scale = plot / (hi - lo) if hi > lo else 0.0
+
+    def x(value: float) -> float:
+        return round(_LABEL_WIDTH + (min(max(value, lo), hi) - lo) * scale, 1)
+
+    rows = []
+
+    def fmt(value: float) -> str:
+        return f"{value:,.2f} bp" if chart == "rate" else fmt_yuan(round(value), lang)
+
+    previous_end: float | None = None
+    for i, bar in enumerate(bars):
+        y = _TOP + i * _ROW_HEIGHT
+        a, b = (lo, bar.end) if bar.kind in ("base", "total") else (bar.start, bar.end)
+        x0, x1 = sorted((x(a), x(b)))
+        width = max(x1 - x0, 1.5)
+        if bar.kind in ("up", "down"):
+            sign = "+" if bar.delta >= 0 else "-"
+            value = f"{sign}{fmt(abs(bar.delta))}"
+        else:
+            value = fmt(bar.end)
+        rows.append(
+            {
+                "y": y,
+                "bar_y": y + (_ROW_HEIGHT - _BAR_HEIGHT) / 2,
+                "text_y": y + _ROW_HEIGHT / 2 + 4,
+                "x": x0,
+                "width": round(width, 1),
+                "colour": _COLOURS[chart][bar.kind],
+                "label": bar.label(lang),
+                "value": value,
+                "title": f"{bar.label(lang)}: {fmt(bar.start)} -> {fmt(bar.end)}",
+                # connector from the previous bar's end to this bar's start
+                "link_x": x(previous_end) if previous_end is not None else None,
+                "link_y1": y - _ROW_HEIGHT + (_ROW_HEIGHT + _BAR_HEIGHT) / 2,
+            }
+        )
+        previous_end = bar.end
+    height = _TOP * 2 + len(bars) * _ROW_HEIGHT + 18
+    axis_y = _TOP + len(bars) * _ROW_HEIGHT + 2
+    return {
+        "width": _CHART_WIDTH,
+        "height": height,
+        "rows": rows,
+        "row_height": _ROW_HEIGHT,
+        "bar_height": _BAR_HEIGHT,
+        "label_x": _LABEL_WIDTH - 8,
+        "value_x": _CHART_WIDTH - _VALUE_WIDTH + 8,
+        "axis_y": axis_y,
+        "axis_x0": _LABEL_WIDTH,
+        "axis_x1": _CHART_WIDTH - _VALUE_WIDTH,
+        "axis_lo": fmt(lo),
+        "axis_hi": fmt(hi),
+        "broken_axis": lo > 0,
+    }
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("scoring_service", "templates"),
+        autoescape=True,  # always: enterprise names and trace texts are data, not markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_html(content: Mapping[str, Any], lang: str) -> str:
+    """A self-contained HTML page explaining a stored decision: inline CSS and SVG, no scripts, no
+    external resources; every value from ``content`` is HTML-escaped."""
+    view = _view(content, _lang(lang))
+    view["rate_chart"] = _chart(view["rate_bars"], view["lang"], "rate")
+    view["limit_chart"] = _chart(view["limit_bars"], view["lang"], "limit")
+    view["colours"] = _COLOURS
+    return _environment().get_template("explanation.html.j2").render(**view)

@@ -1,0 +1,157 @@
+"""Pricing one request: registry data in, loan_rules terms out, a hash-chained decision stored.
+
+The decision's content keeps everything a replay needs (the rules' inputs as JSON, the policy hash,
+the profile exactly as the registry sent it) and everything an explanation shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from loan_rules import CommitmentInput, Policy, Terms, evaluate, parse_policy
+from loan_rules.policy import DEFAULT_POLICY
+from scoring_service.inputs import (
+    QuoteRequest,
+    commitment_input,
+    message_json,
+    profile_input,
+    to_json,
+)
+from scoring_service.registry_client import RegistryClient
+from scoring_service.storage.decisions import DecisionStore, StoredDecision
+from tanxiao.errors import FailedPrecondition, NotFound, ValidationError
+from tanxiao.platform.config import Settings
+from tanxiao.registry.v1 import registry_pb2
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    text: str
+
+
+def load_configured_policy(settings: Settings) -> LoadedPolicy:
+    """The policy file of TANXIAO_LOAN_POLICY_PATH, or the packaged example, with its exact text."""
+    if settings.loan_policy_path:
+        path = Path(settings.loan_policy_path)
+        text = path.read_text("utf-8")
+        return LoadedPolicy(parse_policy(text, source=str(path)), text)
+    text = resources.files("loan_rules").joinpath("policies", DEFAULT_POLICY).read_text("utf-8")
+    return LoadedPolicy(parse_policy(text, source=DEFAULT_POLICY), text)
+
+
+class Pricer:
+    def __init__(self, registry: RegistryClient, store: DecisionStore, policy: LoadedPolicy) -> None:
+        self.registry = registry
+        self.store = store
+        self.policy = policy
+        self._names: dict[str, str] = {}
+
+    def quote(self, request: QuoteRequest) -> StoredDecision:
+        existing = self.store.find(request.lender, request.request_id)
+        if existing is not None:  # AIP-155: the first decision, without asking the registry again
+            return self._same_request(existing, request)
+        (profile,) = self._profiles([request])
+        return self._priced(request, profile)
+
+    def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
+        """Profiles fetched in one batch call for the new requests; decisions in request order."""
+        found = {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
+        fresh = [r for i, r in enumerate(requests) if i not in found]
+        profiles = iter(self._profiles(fresh)) if fresh else iter(())
+        out = []
+        for index, request in enumerate(requests):
+            if index in found:
+                out.append(self._same_request(found[index], request))
+            else:
+                out.append(self._priced(request, next(profiles)))
+        return out
+
+    def _priced(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> StoredDecision:
+        rules_profile = profile_input(profile)
+        commitment, progress, rules_commitment = self._commitment(request)
+        terms = evaluate(rules_profile, rules_commitment, request.loan_request(), self.policy.policy)
+        content = self._content(
+            request, profile, rules_profile, commitment, progress, rules_commitment, terms
+        )
+        stored, _ = self.store.append(
+            lender=request.lender,
+            request_id=request.request_id,
+            uscc=request.uscc,
+            product=request.product.value,
+            request_fingerprint=request.fingerprint,
+            content=content,
+            policy_text=self.policy.text,
+            policy_hash=self.policy.policy.content_hash,
+            policy_version=self.policy.policy.version,
+        )
+        return stored
+
+    def _profiles(self, requests: Sequence[QuoteRequest]) -> list[registry_pb2.CarbonProfile]:
+        try:
+            return self.registry.profiles([(r.uscc, r.profile_period) for r in requests])
+        except NotFound as exc:
+            raise FailedPrecondition(
+                f"no carbon profile to price on: {exc.message}; ingest the enterprise's data first",
+                reason="PROFILE_NOT_AVAILABLE",
+            ) from exc
+
+    def _commitment(
+        self, request: QuoteRequest
+    ) -> tuple[
+        registry_pb2.Commitment | None, registry_pb2.CommitmentProgress | None, CommitmentInput | None
+    ]:
+        if not request.commitment:
+            return None, None, None
+        commitment, progress = self.registry.commitment(request.commitment)
+        return commitment, progress, commitment_input(commitment, progress)
+
+    def _content(
+        self,
+        request: QuoteRequest,
+        profile: registry_pb2.CarbonProfile,
+        rules_profile: Any,
+        commitment: registry_pb2.Commitment | None,
+        progress: registry_pb2.CommitmentProgress | None,
+        rules_commitment: CommitmentInput | None,
+        terms: Terms,
+    ) -> dict[str, Any]:
+        return to_json(
+            {
+                "lender": request.lender,
+                "request_id": request.request_id,
+                "enterprise": request.enterprise,
+                "enterprise_name": self._name(request.uscc),
+                "request": request.as_dict(),
+                "profile_name": profile.name,
+                "profile": message_json(profile),
+                "commitment": message_json(commitment) if commitment is not None else None,
+                "commitment_progress": message_json(progress) if progress is not None else None,
+                "inputs": {
+                    "profile": rules_profile,
+                    "commitment": rules_commitment,
+                    "request": request.loan_request(),
+                },
+                "terms": terms.to_dict(),
+                "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},
+            }
+        )
+
+    def _name(self, uscc: str) -> str:
+        if uscc not in self._names:
+            self._names[uscc] = self.registry.enterprise(uscc).display_name
+        return self._names[uscc]
+
+    @staticmethod
+    def _same_request(existing: StoredDecision, request: QuoteRequest) -> StoredDecision:
+        if existing.request_fingerprint != request.fingerprint:
+            raise ValidationError.for_field(
+                "request_id",
+                f"request_id {request.request_id!r} was already used for a different request",
+                reason="REQUEST_ID_REUSED",
+            )
+        return existing

@@ -1,0 +1,136 @@
+"""The scoring service's view of the registry: gRPC calls with deadlines, a short-lived profile cache,
+and registry failures turned into the scoring service's own clear errors.
+
+Data flows one way (DESIGN): the scoring service never reads the registry's tables, it asks. When the
+registry is down or slow the caller gets UNAVAILABLE / DEADLINE_EXCEEDED saying so; nothing is ever
+priced on missing data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import grpc
+
+from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, TanxiaoError, Unavailable
+from tanxiao.platform.config import Settings
+from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+T = TypeVar("T")
+BATCH_LIMIT = 1000  # BatchGetCarbonProfiles accepts at most this many names
+
+
+class ProfileCache:
+    """LRU with a time-to-live: quotes within a few seconds reuse the profile instead of a round trip."""
+
+    def __init__(
+        self, ttl_seconds: float, max_size: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.max_size, self.clock = ttl_seconds, max_size, clock
+        self._items: OrderedDict[str, tuple[float, registry_pb2.CarbonProfile]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> registry_pb2.CarbonProfile | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            item = self._items.get(name)
+            if item is None or self.clock() - item[0] > self.ttl:
+                self._items.pop(name, None)
+                return None
+            self._items.move_to_end(name)
+            return item[1]
+
+    def put(self, profile: registry_pb2.CarbonProfile) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._items[profile.name] = (self.clock(), profile)
+            self._items.move_to_end(profile.name)
+            while len(self._items) > self.max_size:
+                self._items.popitem(last=False)
+
+
+class RegistryClient:
+    def __init__(self, channel: grpc.Channel, settings: Settings) -> None:
+        self.stub = registry_pb2_grpc.CarbonRegistryStub(channel)
+        self.deadline = settings.registry_deadline_seconds
+        self.cache = ProfileCache(settings.profile_cache_seconds, settings.profile_cache_size)
+
+    def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
+        request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")
+        return self._call("GetEnterprise", lambda: self.stub.GetEnterprise(request, timeout=self.deadline))
+
+    def profile(self, uscc: str, period: str) -> registry_pb2.CarbonProfile:
+        (profile,) = self.profiles([(uscc, period)])
+        return profile
+
+    def profiles(self, keys: Sequence[tuple[str, str]]) -> list[registry_pb2.CarbonProfile]:
+        """Profiles in ``keys`` order: cached ones reused, the rest fetched in batches."""
+        names = [f"enterprises/{u}/profiles/{p}" for u, p in keys]
+        found = {n: c for n in names if (c := self.cache.get(n)) is not None}
+        missing = sorted({n for n in names if n not in found})
+        for start in range(0, len(missing), BATCH_LIMIT):
+            request = registry_pb2.BatchGetCarbonProfilesRequest(names=missing[start : start + BATCH_LIMIT])
+            response = self._call(
+                "BatchGetCarbonProfiles",
+                lambda request=request: self.stub.BatchGetCarbonProfiles(request, timeout=self.deadline * 5),
+            )
+            for profile in response.profiles:
+                self.cache.put(profile)
+                found[profile.name] = profile
+        return [found[n] for n in names]
+
+    def commitment(self, name: str) -> tuple[registry_pb2.Commitment, registry_pb2.CommitmentProgress]:
+        """The commitment and its progress measured today."""
+        parent = name.rsplit("/commitments/", 1)[0]
+        progress = self._call(
+            "GetCommitmentProgress",
+            lambda: self.stub.GetCommitmentProgress(
+                registry_pb2.GetCommitmentProgressRequest(name=name), timeout=self.deadline
+            ),
+        )
+        token = ""
+        while True:
+            page = self._call(
+                "ListCommitments",
+                lambda token=token: self.stub.ListCommitments(
+                    registry_pb2.ListCommitmentsRequest(parent=parent, page_size=1000, page_token=token),
+                    timeout=self.deadline,
+                ),
+            )
+            for commitment in page.commitments:
+                if commitment.name == name:
+                    return commitment, progress
+            if not page.next_page_token:
+                raise NotFound(f"commitment {name} not found", reason="COMMITMENT_NOT_FOUND")
+            token = page.next_page_token
+
+    def _call(self, method: str, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except grpc.RpcError as exc:
+            raise _translated(method, exc) from exc
+
+
+def _translated(method: str, exc: grpc.RpcError) -> TanxiaoError:
+    code, details = exc.code(), exc.details() or ""  # type: ignore[attr-defined]
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return Unavailable(
+            f"the carbon registry is unavailable ({method}): {details}; no quote is made without its data",
+            reason="REGISTRY_UNAVAILABLE",
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded(
+            f"the carbon registry did not answer {method} in time; no quote is made without its data",
+            reason="REGISTRY_DEADLINE_EXCEEDED",
+        )
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFound(details or f"not found in the registry ({method})", reason="REGISTRY_NOT_FOUND")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return FailedPrecondition(f"the registry refused {method}: {details}", reason="REGISTRY_REFUSED")
+    return Unavailable(f"the carbon registry failed {method}: {code.name} {details}", reason="REGISTRY_ERROR")

@@ -1,0 +1,201 @@
+"""LoanScoring over gRPC. Each method parses the request, prices or reads through the Pricer and the
+decision store, and converts at the edge; errors are tanxiao.errors types mapped by the interceptor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
+from scoring_service import explain
+from scoring_service.convert import (
+    commitment_snapshot,
+    decision_to_proto,
+    parse_decision_name,
+    profile_snapshot,
+    trace_step,
+)
+from scoring_service.inputs import (
+    commitment_input_from_json,
+    parse_quote,
+    profile_input_from_json,
+    to_json,
+)
+from scoring_service.pricing import Pricer
+from scoring_service.storage.decisions import DecisionStore, StoredDecision
+from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+SERVICE = "tanxiao.scoring.v1.LoanScoring"
+BATCH_CHUNK = 256  # requests priced per registry round trip in BatchQuote
+MAX_TOP_CHANGES = 1000
+
+
+class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
+    def __init__(self, pricer: Pricer, store: DecisionStore) -> None:
+        self.pricer = pricer
+        self.store = store
+
+    def QuoteLoanTerms(
+        self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.Decision:
+        return decision_to_proto(self.pricer.quote(parse_quote(request)))
+
+    def GetDecision(
+        self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.Decision:
+        return decision_to_proto(self.store.get(parse_decision_name(request.name)))
+
+    def ExplainDecision(
+        self, request: scoring_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.Explanation:
+        stored = self.store.get(parse_decision_name(request.name))
+        return explanation(stored)
+
+    def ReplayDecision(
+        self, request: scoring_pb2.ReplayDecisionRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ReplayDecisionResponse:
+        stored = self.store.get(parse_decision_name(request.name))
+        policy = parse_policy(self.store.policy_text(stored.content["terms"]["policy_hash"]))
+        replayed = to_json(_evaluate_stored(stored, policy).to_dict())
+        differences = _differences(stored.content["terms"], replayed)
+        return scoring_pb2.ReplayDecisionResponse(
+            original=decision_to_proto(stored),
+            replayed=decision_to_proto(stored, replayed),
+            reproduced=not differences,
+            differences=differences,
+        )
+
+    def BatchQuote(
+        self, request_iterator: Iterator[scoring_pb2.BatchQuoteRequest], context: grpc.ServicerContext
+    ) -> Iterator[scoring_pb2.Decision]:
+        chunk = []
+        for index, item in enumerate(request_iterator):
+            chunk.append(parse_quote(item.quote, prefix=f"requests[{index}].quote."))
+            if len(chunk) == BATCH_CHUNK:
+                yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
+                chunk = []
+        if chunk:
+            yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
+
+    def SimulatePolicy(
+        self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.SimulatePolicyResponse:
+        if not request.lender.startswith("lenders/"):
+            raise ValidationError.for_field("lender", "must be lenders/{id}")
+        if request.top_changes < 0:
+            raise ValidationError.for_field("top_changes", "must be >= 0")
+        draft = _draft_policy(request.policy_yaml)
+        decisions = self.store.for_lender(request.lender)
+        return simulate(decisions, draft, min(request.top_changes or 20, MAX_TOP_CHANGES))
+
+
+def explanation(stored: StoredDecision) -> scoring_pb2.Explanation:
+    content = stored.content  # as stored (with id and create_time): its hash in the page must match
+    out = scoring_pb2.Explanation(
+        decision=decision_to_proto(stored),
+        trace=[trace_step(s) for s in stored.content["terms"]["trace"]],
+        profile_snapshot=profile_snapshot(stored.content),
+        policy_hash=stored.content["terms"]["policy_hash"],
+        text_zh=explain.render_text(content, "zh"),
+        text_en=explain.render_text(content, "en"),
+        html_zh=explain.render_html(content, "zh"),
+        html_en=explain.render_html(content, "en"),
+    )
+    if stored.content.get("commitment_progress"):
+        out.commitment_snapshot.CopyFrom(commitment_snapshot(stored.content))
+    return out
+
+
+def simulate(decisions: list[StoredDecision], draft: Policy, top: int) -> scoring_pb2.SimulatePolicyResponse:
+    response = scoring_pb2.SimulatePolicyResponse(
+        policy_version=draft.version, policy_hash=draft.content_hash, decisions=len(decisions)
+    )
+    if not decisions:
+        return response
+    after = evaluate_batch(to_frame(_inputs(d) for d in decisions), draft)
+    before = [d.content["terms"] for d in decisions]
+    changes = []
+    for stored, old, new in zip(decisions, before, after.to_dict("records"), strict=True):
+        changed = (
+            old["eligible"] != bool(new["eligible"])
+            or old["approved_limit_cny"] != int(new["approved_limit_cny"])
+            or abs(old["final_rate_bp"] - float(new["final_rate_bp"])) > 1e-9
+        )
+        if changed:
+            changes.append(_change(stored, old, new))
+    response.changed = len(changes)
+    response.eligible_before = sum(1 for t in before if t["eligible"])
+    response.eligible_after = int(after["eligible"].sum())
+    response.total_limit_cny_before = sum(int(t["approved_limit_cny"]) for t in before)
+    response.total_limit_cny_after = int(after["approved_limit_cny"].sum())
+    response.weighted_rate_bp_before = _weighted(
+        [t["final_rate_bp"] for t in before], [t["approved_limit_cny"] for t in before]
+    )
+    response.weighted_rate_bp_after = _weighted(
+        after["final_rate_bp"].tolist(), after["approved_limit_cny"].tolist()
+    )
+    changes.sort(key=lambda c: abs(c.final_rate_bp_after - c.final_rate_bp_before), reverse=True)
+    response.changes.extend(changes[:top])
+    return response
+
+
+def _evaluate_stored(stored: StoredDecision, policy: Policy) -> Any:
+    profile, commitment, request = _inputs(stored)
+    return evaluate(profile, commitment, request, policy)
+
+
+def _inputs(stored: StoredDecision) -> tuple[Any, Any, LoanRequest]:
+    inputs = stored.content["inputs"]
+    return (
+        profile_input_from_json(inputs["profile"]),
+        commitment_input_from_json(inputs.get("commitment")),
+        LoanRequest(**inputs["request"]),
+    )
+
+
+def _differences(original: Any, replayed: Any, path: str = "") -> list[str]:
+    if isinstance(original, dict) and isinstance(replayed, dict):
+        out = []
+        for key in sorted(set(original) | set(replayed)):
+            out += _differences(original.get(key), replayed.get(key), f"{path}.{key}" if path else key)
+        return out
+    if isinstance(original, list) and isinstance(replayed, list) and len(original) == len(replayed):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(original, replayed, strict=True))
+            for d in _differences(a, b, f"{path}[{i}]")
+        ]
+    return [] if original == replayed else [f"{path}: {original!r} != {replayed!r}"]
+
+
+def _draft_policy(text: str) -> Policy:
+    if not text.strip():
+        raise ValidationError.for_field("policy_yaml", "required: the draft policy as YAML")
+    try:
+        return parse_policy(text, source="draft")
+    except PolicyError as exc:
+        raise ValidationError.from_violations(
+            FieldViolation("policy_yaml", f"{p.path}: {p.message}" if p.path else p.message)
+            for p in exc.problems
+        ) from None
+
+
+def _change(stored: StoredDecision, old: dict[str, Any], new: dict[str, Any]) -> scoring_pb2.DecisionChange:
+    return scoring_pb2.DecisionChange(
+        decision=f"decisions/{stored.id}",
+        enterprise=stored.content["enterprise"],
+        final_rate_bp_before=old["final_rate_bp"],
+        final_rate_bp_after=float(new["final_rate_bp"]),
+        approved_limit_cny_before=int(old["approved_limit_cny"]),
+        approved_limit_cny_after=int(new["approved_limit_cny"]),
+        eligible_before=bool(old["eligible"]),
+        eligible_after=bool(new["eligible"]),
+    )
+
+
+def _weighted(rates: list[float], limits: list[int]) -> float:
+    total = sum(limits)
+    return sum(r * w for r, w in zip(rates, limits, strict=True)) / total if total else 0.0

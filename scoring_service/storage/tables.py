@@ -1,0 +1,69 @@
+"""The scoring service's tables (SQLAlchemy Core). Alembic revision 0003 creates exactly this schema.
+
+Decisions are append-only and hash-chained (see scoring_service.storage.decisions and
+scoring_service.audit). Same portability rules and naming convention as the registry's tables: timestamps
+are timezone-aware (UTC), the sequence number is BIGINT on PostgreSQL and INTEGER (the rowid alias) on
+SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+UtcTime = sa.DateTime(timezone=True)
+
+# One row per decision, never updated or deleted. ``seq`` is assigned by the store as head.seq + 1 while
+# it holds the chain head, so it is gap-free (no database sequence: a rolled-back insert would leave a
+# gap that looks like a deleted row). ``content`` is the canonical JSON of the whole decision, and
+# ``chain_hash`` = sha256(prev_hash + "\n" + content).
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=False),
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("lender", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("request_fingerprint", sa.String(64), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("chain_hash", sa.String(64), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.UniqueConstraint("id"),
+    sa.UniqueConstraint("lender", "request_id"),
+    sa.Index(None, "lender", "seq"),
+)
+
+# Every loan policy a decision was made under, by its content hash (loan_rules.policy.content_hash of
+# the parsed document), with the text exactly as it was given.
+loan_policies = sa.Table(
+    "loan_policies",
+    metadata,
+    sa.Column("policy_hash", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+)
+
+# The chain head: one row (id = 1) naming the last decision's seq and chain hash. Appends lock it, which
+# serialises them; the audit checks the last row against it, so deleting the last row is detectable.
+decision_chain_head = sa.Table(
+    "decision_chain_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("chain_hash", sa.String(64), nullable=False),
+    sa.Column("update_time", UtcTime, nullable=False),
+)

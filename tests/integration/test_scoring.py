@@ -1,0 +1,270 @@
+"""LoanScoring end to end: a real registry and a real scoring server in-process on port 0, on SQLite
+and PostgreSQL. Quotes, idempotency, explanations, replay, batch, what-if, audit chain, registry down."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, replace
+from importlib import resources
+
+import grpc
+import pytest
+import sqlalchemy as sa
+from helpers import Registry, error_details, make_uscc
+
+from loan_rules.policy import DEFAULT_POLICY
+from registry_service.domain.enterprise import Enterprise
+from registry_service.storage.enterprises import EnterpriseRepository
+from scoring_service.app import start_scoring
+from scoring_service.audit import verify_chain
+from tanxiao.common.v1 import common_pb2
+from tanxiao.platform.server import RunningServer
+from tanxiao.registry.v1 import registry_pb2 as rpb
+from tanxiao.scoring.v1 import scoring_pb2 as spb
+from tanxiao.scoring.v1 import scoring_pb2_grpc
+
+# Six chemical-fibre makers in one county, 3,000 万元 added value each; intensities L (tCO2/万元) chosen
+# so that the industry average is 2.95 and K = L / 2.95 gives grades 1, 1, 2, 3, 3, 5.
+INTENSITIES = [0.3, 1.0, 2.0, 2.9, 3.5, 8.0]
+FIRMS = [make_uscc(100 + i) for i in range(len(INTENSITIES))]
+GREEN, RED = FIRMS[0], FIRMS[-1]
+LENDER = "lenders/huzhou-bank"
+POLICY_TEXT = resources.files("loan_rules").joinpath("policies", DEFAULT_POLICY).read_text("utf-8")
+
+
+@dataclass
+class Suite:
+    registry: Registry
+    scoring: RunningServer
+    stub: scoring_pb2_grpc.LoanScoringStub
+    channel: grpc.Channel
+
+
+def _seed(registry: Registry) -> None:
+    EnterpriseRepository(registry.engine).create_many(
+        [Enterprise(u, f"湖州化纤{i}有限公司", "2822", "330502") for i, u in enumerate(FIRMS)]
+    )
+    rows = []
+    for uscc, intensity in zip(FIRMS, INTENSITIES, strict=True):
+        kwh = intensity * 3_000 / 0.5153 * 1000 / 12
+        for month in range(1, 13):
+            period = f"2022-{month:02d}"
+            grid, stats = common_pb2.GRID_UTILITY, common_pb2.STATISTICS
+            rows += [
+                rpb.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
+                           external_id=f"e-{uscc}-{month}"),
+                rpb.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
+                           source=stats, external_id=f"v-{uscc}-{month}"),
+            ]  # fmt: skip
+    registry.stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    registry.stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=60)
+    names = [f"enterprises/{u}/profiles/2022" for u in FIRMS]  # refresh them once, together
+    registry.stub.BatchGetCarbonProfiles(rpb.BatchGetCarbonProfilesRequest(names=names), timeout=60)
+
+
+@pytest.fixture
+def suite(registry: Registry) -> Iterator[Suite]:
+    _seed(registry)
+    settings = replace(registry.settings, profile_cache_seconds=0.0)
+    scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.server.address)
+    channel = grpc.insecure_channel(scoring.address)
+    try:
+        yield Suite(registry, scoring, scoring_pb2_grpc.LoanScoringStub(channel), channel)
+    finally:
+        channel.close()
+        scoring.stop(None)
+
+
+def _quote(
+    uscc: str, product: int = spb.LOW_CARBON_EXPANSION, request_id: str | None = None, **fields: object
+) -> spb.QuoteLoanTermsRequest:
+    values: dict[str, object] = {
+        "request_id": f"q-{uscc}-{product}" if request_id is None else request_id,
+        "lender": LENDER,
+        "enterprise": f"enterprises/{uscc}",
+        "product": product,
+        "requested_amount_cny": 5_000_000,
+        "tenor_months": 36,
+        "base_rate_bp": 310,
+        "profile_period": "2022",
+    }
+    return spb.QuoteLoanTermsRequest(**{**values, **fields})
+
+
+def _error(call: object, request: object) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, timeout=30)  # type: ignore[operator]
+    return caught.value
+
+
+def test_a_green_expansion_is_cheaper_and_a_retry_returns_the_same_decision(suite: Suite) -> None:
+    decision = suite.stub.QuoteLoanTerms(_quote(GREEN), timeout=30)
+    assert decision.eligible and decision.grade.grade == 1
+    assert decision.final_rate_bp < 310 and decision.rate_adjustment_bp < 0
+    assert decision.approved_limit_cny > 0 and decision.reasons
+    assert decision.profile == f"enterprises/{GREEN}/profiles/2022" and decision.policy_hash
+    again = suite.stub.QuoteLoanTerms(_quote(GREEN), timeout=30)
+    assert again == decision
+    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, requested_amount_cny=6_000_000))
+    details = error_details(error)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.reason == "REQUEST_ID_REUSED"
+    assert details.fields == ["request_id"]
+
+
+def test_a_red_enterprise_is_declined_expansion_and_pays_more_for_working_capital(suite: Suite) -> None:
+    expansion = suite.stub.QuoteLoanTerms(_quote(RED), timeout=30)
+    assert not expansion.eligible and expansion.decline_reasons and expansion.approved_limit_cny == 0
+    general = suite.stub.QuoteLoanTerms(_quote(RED, spb.GENERAL), timeout=30)
+    green = suite.stub.QuoteLoanTerms(_quote(GREEN, spb.GENERAL), timeout=30)
+    assert general.grade.grade == 5 and general.final_rate_bp > green.final_rate_bp
+    assert general.approved_limit_cny < green.approved_limit_cny
+
+
+def test_a_retrofit_loan_carries_its_commitment_and_ratchet(suite: Suite) -> None:
+    commitment = suite.registry.stub.RegisterCommitment(
+        rpb.RegisterCommitmentRequest(
+            parent=f"enterprises/{RED}",
+            commitment=rpb.Commitment(
+                project_type=rpb.PV,
+                title="屋顶光伏",
+                baseline_year=2022,
+                target_savings_tce_per_year=900,
+                target_savings_tco2_per_year=4_000,
+                capex_10k_cny=800,
+                start_date="2023-01-01",
+                milestones=[
+                    rpb.Milestone(title="并网", due_date="2023-12-31", target_fraction=0.5),
+                    rpb.Milestone(title="满发", due_date="2024-12-31", target_fraction=1.0),
+                ],
+                verifier="浙江省节能监测中心",
+            ),
+        ),
+        timeout=30,
+    )
+    decision = suite.stub.QuoteLoanTerms(
+        _quote(RED, spb.HIGH_CARBON_RETROFIT, commitment=commitment.name), timeout=30
+    )
+    assert decision.commitment == commitment.name and decision.conditions.ratchet
+    missing = _error(suite.stub.QuoteLoanTerms, _quote(RED, spb.HIGH_CARBON_RETROFIT, request_id="no-c"))
+    assert error_details(missing).fields == ["commitment"]
+
+
+def test_explain_and_replay(suite: Suite) -> None:
+    decision = suite.stub.QuoteLoanTerms(_quote(FIRMS[2], spb.GENERAL), timeout=30)
+    explanation = suite.stub.ExplainDecision(spb.ExplainDecisionRequest(name=decision.name), timeout=30)
+    assert explanation.decision == decision and explanation.trace
+    assert explanation.profile_snapshot.name == decision.profile
+    assert explanation.profile_snapshot.grade.grade == decision.grade.grade
+    assert f"{decision.final_rate_bp:.2f}" in explanation.text_en
+    assert explanation.html_zh.count("<svg") >= 2 and 'lang="zh' in explanation.html_zh
+    assert explanation.policy_hash == decision.policy_hash
+    replay = suite.stub.ReplayDecision(spb.ReplayDecisionRequest(name=decision.name), timeout=30)
+    assert (
+        replay.reproduced
+        and not replay.differences
+        and replay.replayed.final_rate_bp == decision.final_rate_bp
+    )
+
+
+def test_batch_quote_prices_a_book_in_order(suite: Suite) -> None:
+    requests = [
+        spb.BatchQuoteRequest(quote=_quote(uscc, product, request_id=f"b-{i}"))
+        for i, (uscc, product) in enumerate(
+            (u, p) for u in FIRMS for p in (spb.GENERAL, spb.LOW_CARBON_EXPANSION)
+        )
+    ]
+    decisions = list(suite.stub.BatchQuote(iter(requests), timeout=60))
+    assert [d.request_id for d in decisions] == [r.quote.request_id for r in requests]
+    grades = [d.grade.grade for d in decisions[::2]]
+    rates = [d.final_rate_bp for d in decisions[::2]]
+    assert grades == [1, 1, 2, 3, 3, 5] and rates == sorted(rates)  # a better grade never pays more
+
+
+def test_simulate_a_draft_policy(suite: Suite) -> None:
+    for uscc in FIRMS:
+        suite.stub.QuoteLoanTerms(_quote(uscc, spb.GENERAL), timeout=30)
+    draft = POLICY_TEXT.replace('version: "', 'version: "draft-', 1)
+    same = suite.stub.SimulatePolicy(spb.SimulatePolicyRequest(lender=LENDER, policy_yaml=draft), timeout=30)
+    assert same.decisions == 6 and same.changed == 0
+    assert same.weighted_rate_bp_before == pytest.approx(same.weighted_rate_bp_after)
+    broken = _error(
+        suite.stub.SimulatePolicy, spb.SimulatePolicyRequest(lender=LENDER, policy_yaml="products: {}")
+    )
+    assert error_details(broken).code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error_details(broken).fields) == {"policy_yaml"}
+
+
+def test_the_audit_chain_verifies_and_catches_an_edit(suite: Suite) -> None:
+    for uscc in FIRMS[:3]:
+        suite.stub.QuoteLoanTerms(_quote(uscc, spb.GENERAL), timeout=30)
+    assert verify_chain(suite.registry.engine).ok
+    with suite.registry.engine.begin() as conn:
+        edit = "replace(content, '\"eligible\"\\:true', '\"eligible\"\\:false')"  # \: is a colon, not a bind
+        conn.execute(sa.text(f"UPDATE decisions SET content = {edit} WHERE seq = 2"))
+    report = verify_chain(suite.registry.engine)
+    assert not report.ok and report.problems
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"request_id": ""}, ["request_id"]),
+        ({"lender": "banks/x", "tenor_months": 0}, ["lender", "tenor_months"]),
+        ({"enterprise": "enterprises/91110000600037341N"}, ["enterprise"]),
+        (
+            {"requested_amount_cny": float("nan"), "base_rate_bp": -1},
+            ["requested_amount_cny", "base_rate_bp"],
+        ),
+        ({"product": 0}, ["product"]),
+        ({"profile_period": "2022-13"}, ["profile_period"]),
+    ],
+)
+def test_bad_requests_name_their_fields(suite: Suite, fields: dict[str, object], bad: list[str]) -> None:
+    error = _error(
+        suite.stub.QuoteLoanTerms, _quote(GREEN, **{"request_id": "bad", **fields})
+    )
+    details = error_details(error)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.fields == bad
+
+
+def test_missing_data_is_never_priced(suite: Suite) -> None:
+    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="old", profile_period="2019"))
+    assert error_details(error).code == grpc.StatusCode.FAILED_PRECONDITION
+    unknown = _error(suite.stub.QuoteLoanTerms, _quote(make_uscc(999), request_id="unknown"))
+    assert error_details(unknown).code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+
+
+def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite) -> None:
+    suite.registry.server.stop(None)
+    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="down"))
+    details = error_details(error)
+    assert details.code == grpc.StatusCode.UNAVAILABLE and "registry" in details.message
+    with suite.registry.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one() == 0
+
+
+def test_a_slow_registry_hits_the_deadline(registry: Registry) -> None:
+    def slow(request: bytes, context: grpc.ServicerContext) -> bytes:
+        time.sleep(2)
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "tanxiao.registry.v1.CarbonRegistry",
+        {m: grpc.unary_unary_rpc_method_handler(slow) for m in ("BatchGetCarbonProfiles", "GetEnterprise")},
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    settings = replace(registry.settings, registry_deadline_seconds=0.2, profile_cache_seconds=0.0)
+    scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=f"127.0.0.1:{port}")
+    try:
+        with grpc.insecure_channel(scoring.address) as channel:
+            stub = scoring_pb2_grpc.LoanScoringStub(channel)
+            details = error_details(_error(stub.QuoteLoanTerms, _quote(GREEN, request_id="slow")))
+        assert details.code == grpc.StatusCode.DEADLINE_EXCEEDED and "registry" in details.message
+    finally:
+        scoring.stop(None)
+        server.stop(None)
