@@ -14,7 +14,9 @@ from tanxiao.registry.v1 import registry_pb2_grpc
 
 
 def registry_engine(settings: Settings) -> Engine:
-    return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return make_engine(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=settings.max_workers
+    )
 
 
 def create_registry_binding(settings: Settings, engine: Engine | None = None) -> ServiceBinding:

@@ -194,10 +194,13 @@ class IngestStream:
 
     def _reject_unknown_enterprises(self, checked: pd.DataFrame) -> None:
         valid = checked.loc[checked["reject_code"] == "", "uscc"]
-        unseen = set(pd.unique(valid)) - self._known_usccs
+        distinct = set(pd.unique(valid))
+        unseen = distinct - self._known_usccs
         if unseen:
             self._known_usccs |= self._ingestor.enterprises.existing_usccs(unseen)
-        unknown = (checked["reject_code"] == "") & ~checked["uscc"].isin(self._known_usccs)
+        # Only this chunk's own USCCs in the isin: the set of all seen grows with the stream.
+        known_here = list(distinct & self._known_usccs)
+        unknown = (checked["reject_code"] == "") & ~checked["uscc"].isin(known_here)
         if unknown.any():
             indexes = checked.loc[unknown, "index"].astype(str)
             checked.loc[unknown, "reject_code"] = "UNKNOWN_ENTERPRISE"

@@ -39,7 +39,7 @@ class ProfileRpcs:
         if len(request.names) > MAX_BATCH_PROFILES:
             raise ValidationError.for_field("names", f"at most {MAX_BATCH_PROFILES} names per call")
         keys = [parse_profile_name(name, f"names[{i}]") for i, name in enumerate(request.names)]
-        rows = self.profiles.profiles(keys)
+        rows = self.profiles.profiles(keys, allow_missing=request.allow_missing)
         return registry_pb2.BatchGetCarbonProfilesResponse(profiles=[profile_to_proto(r) for r in rows])
 
     def ListBenchmarks(

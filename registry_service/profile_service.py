@@ -147,22 +147,29 @@ class ProfileService:
 
     # --- reads ------------------------------------------------------------------------------------
 
-    def profiles(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    def profiles(
+        self, keys: Sequence[tuple[str, str]], *, allow_missing: bool = False
+    ) -> list[dict[str, Any]]:
         """carbon_profiles rows for (uscc, period) keys, in order; stored ones fresh, others on demand.
-        NOT_FOUND names the first key without an enterprise or without records in its period."""
+        NOT_FOUND names the first key without an enterprise or without records in its period, unless
+        ``allow_missing``: then those keys are left out."""
         for index, (_, period) in enumerate(keys):
             _check_period(period, f"names[{index}]" if len(keys) > 1 else "name")
         usccs = sorted({u for u, _ in keys})
         missing = set(usccs) - self.enterprises.existing_usccs(set(usccs))
-        if missing:
+        if missing and not allow_missing:
             raise NotFound(
                 f"enterprise {sorted(missing)[0]} is not registered", reason="ENTERPRISE_NOT_FOUND"
             )
+        keys = [k for k in keys if k[0] not in missing]
+        usccs = sorted(set(usccs) - missing)
         self.refresh_dirty(usccs)
         stored = self._stored(keys)
         absent = [k for k in keys if k not in stored]
         if absent:
             stored.update(self._on_demand(absent))
+        if allow_missing:
+            keys = [k for k in keys if k in stored]
         for uscc, period in keys:
             if (uscc, period) not in stored:
                 raise NotFound(

@@ -1,16 +1,21 @@
-"""Wiring of the scoring service: its database, the registry channel, the policy, servicer, server."""
+"""Wiring of the scoring process: LoanScoring and PortfolioReporting on one server, their database,
+the registry channel and the loan policy."""
 
 from __future__ import annotations
 
 import grpc
 
+from scoring_service.portfolio_servicer import SERVICE as PORTFOLIO_SERVICE
+from scoring_service.portfolio_servicer import PortfolioServicer
 from scoring_service.pricing import Pricer, load_configured_policy
 from scoring_service.registry_client import RegistryClient
 from scoring_service.servicer import SERVICE, LoanScoringServicer
 from scoring_service.storage.decisions import DecisionStore
+from scoring_service.storage.loans import LoanRepository
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+from tanxiao.portfolio.v1 import portfolio_pb2_grpc
 from tanxiao.scoring.v1 import scoring_pb2_grpc
 
 
@@ -19,17 +24,30 @@ def start_scoring(
 ) -> RunningServer:
     """Start LoanScoring on ``listen`` (default settings.scoring_listen), dialling the registry at
     ``registry_addr`` (default settings.registry_addr). The schema must be migrated."""
-    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = make_engine(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=settings.max_workers
+    )
     channel = grpc.insecure_channel(
         registry_addr or settings.registry_addr,
         options=[("grpc.max_receive_message_length", settings.max_message_bytes)],
     )
     try:
         store = DecisionStore(engine)
-        pricer = Pricer(RegistryClient(channel, settings), store, load_configured_policy(settings))
-        servicer = LoanScoringServicer(pricer, store)
-        binding = ServiceBinding(SERVICE, servicer, scoring_pb2_grpc.add_LoanScoringServicer_to_server)
-        running = start_server("scoring", [binding], listen or settings.scoring_listen, settings)
+        registry = RegistryClient(channel, settings)
+        pricer = Pricer(registry, store, load_configured_policy(settings))
+        bindings = [
+            ServiceBinding(
+                SERVICE,
+                LoanScoringServicer(pricer, store),
+                scoring_pb2_grpc.add_LoanScoringServicer_to_server,
+            ),
+            ServiceBinding(
+                PORTFOLIO_SERVICE,
+                PortfolioServicer(LoanRepository(engine), registry, store),
+                portfolio_pb2_grpc.add_PortfolioReportingServicer_to_server,
+            ),
+        ]
+        running = start_server("scoring", bindings, listen or settings.scoring_listen, settings)
     except BaseException:
         channel.close()
         engine.dispose()

@@ -60,6 +60,7 @@ class RegistryClient:
         self.stub = registry_pb2_grpc.CarbonRegistryStub(channel)
         self.deadline = settings.registry_deadline_seconds
         self.cache = ProfileCache(settings.profile_cache_seconds, settings.profile_cache_size)
+        self._enterprises: dict[str, registry_pb2.Enterprise] = {}
 
     def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
         request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")
@@ -84,6 +85,35 @@ class RegistryClient:
                 self.cache.put(profile)
                 found[profile.name] = profile
         return [found[n] for n in names]
+
+    def available_profiles(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], registry_pb2.CarbonProfile]:
+        """The profiles that exist among ``keys`` (reports: a borrower without data is not an error)."""
+        names = sorted({f"enterprises/{u}/profiles/{p}" for u, p in keys})
+        found: dict[tuple[str, str], registry_pb2.CarbonProfile] = {}
+        for start in range(0, len(names), BATCH_LIMIT):
+            request = registry_pb2.BatchGetCarbonProfilesRequest(
+                names=names[start : start + BATCH_LIMIT], allow_missing=True
+            )
+            response = self._call(
+                "BatchGetCarbonProfiles",
+                lambda request=request: self.stub.BatchGetCarbonProfiles(request, timeout=self.deadline * 5),
+            )
+            found.update({(p.uscc, p.period): p for p in response.profiles})
+        return found
+
+    def enterprises(self, usccs: Sequence[str]) -> dict[str, registry_pb2.Enterprise]:
+        """Enterprises by USCC (cached: names and codes change rarely); unknown ones are left out."""
+        out = {}
+        for uscc in sorted(set(usccs)):
+            if uscc not in self._enterprises:
+                try:
+                    self._enterprises[uscc] = self.enterprise(uscc)
+                except NotFound:
+                    continue
+            out[uscc] = self._enterprises[uscc]
+        return out
 
     def commitment(self, name: str) -> tuple[registry_pb2.Commitment, registry_pb2.CommitmentProgress]:
         """The commitment and its progress measured today."""

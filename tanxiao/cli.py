@@ -99,6 +99,69 @@ def import_records(
         console.print(f"{summary.rejected} rows rejected, see {summary.rejects_file}")
 
 
+@import_app.command("loans")
+def import_loans(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet: lender, loan_id, enterprise, product, ...")],
+    rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FILE.rejects.csv)")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1)] = 10_000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import a lender's existing loan book; loans already recorded are skipped."""
+    from scoring_service.loan_import import import_loans as run_import
+
+    settings = _settings(database_url)
+    try:
+        summary = run_import(settings, file, rejects_path=rejects, chunk_rows=chunk_rows)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+report_app = typer.Typer(no_args_is_help=True, help="Portfolio reports (from the scoring service)")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("portfolio")
+def report_portfolio(
+    lender: Annotated[
+        str | None, typer.Option(help="lenders/{id} (or just the id); omit with --regulator")
+    ] = None,
+    regulator: Annotated[bool, typer.Option(help="The regulator view across lenders")] = False,
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
+    format: Annotated[str, typer.Option("--format", help="csv, parquet, json or html")] = "html",
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write")] = Path("portfolio.html"),
+    addr: Annotated[
+        str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
+    ] = None,
+) -> None:
+    """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON or HTML."""
+    import grpc
+
+    from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
+
+    if not regulator and not lender:
+        raise typer.BadParameter("give --lender or --regulator", param_hint="--lender")
+    name = "" if regulator else (lender if lender and lender.startswith("lenders/") else f"lenders/{lender}")
+    request = portfolio_pb2.ExportPortfolioReportRequest(
+        lender=name,
+        as_of_date=as_of,
+        format=portfolio_pb2.ExportFormat.Value(format.upper()),
+        regulatory=regulator,
+    )
+    settings = _settings()
+    with grpc.insecure_channel(addr or settings.scoring_addr) as channel, output.open("wb") as handle:
+        try:
+            for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportPortfolioReport(
+                request, timeout=120
+            ):
+                handle.write(chunk.data)
+        except grpc.RpcError as exc:
+            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from exc
+    console.print(f"wrote {output}")
+
+
 @app.command("demo-data")
 def demo_data(
     enterprises: Annotated[int, typer.Option(min=1, max=100_000)] = 60,
@@ -107,12 +170,20 @@ def demo_data(
     export: Annotated[Path | None, typer.Option(help="Also write the records (bad rows too) to CSV")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Load synthetic enterprises and monthly records (with seasonality, retrofits and bad rows)."""
+    """Load synthetic enterprises, monthly records (seasonality, retrofits, bad rows), their graded
+    profiles, retrofit commitments and a demo loan book of two lenders."""
     from registry_service.demo_loader import load_demo
+    from scoring_service.demo_book import load_demo_book
+    from tanxiao.platform.db import make_engine
 
     settings = _settings(database_url)
     report = load_demo(settings, enterprises=enterprises, seed=seed, if_empty=if_empty, export=export)
-    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        report["loans_recorded"] = load_demo_book(engine, seed=seed)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(report, ensure_ascii=False))
 
 
 @app.command("serve")

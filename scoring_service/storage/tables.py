@@ -67,3 +67,48 @@ decision_chain_head = sa.Table(
     sa.Column("chain_hash", sa.String(64), nullable=False),
     sa.Column("update_time", UtcTime, nullable=False),
 )
+
+# --- revision 0004: the loan book -------------------------------------------------------------------
+
+Money = sa.Float(precision=53)
+
+# One row per loan; its balance is the history in loan_balance_events, never a column that is overwritten.
+loans = sa.Table(
+    "loans",
+    metadata,
+    sa.Column("lender", sa.String(64), primary_key=True),  # "lenders/{id}"
+    sa.Column("loan_id", sa.String(64), primary_key=True),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("decision_id", sa.String(32), nullable=True),
+    sa.Column("commitment", sa.String(128), nullable=False),
+    sa.Column("committed_amount_cny", Money, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("maturity_date", sa.Date, nullable=False),
+    sa.Column("rate_bp", Money, nullable=False),
+    sa.Column("close_date", sa.Date, nullable=True),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.Index(None, "uscc"),
+)
+
+# Balance history: the outstanding from as_of_date on (until the next event); kind says what happened.
+loan_balance_events = sa.Table(
+    "loan_balance_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("lender", sa.String(64), nullable=False),
+    sa.Column("loan_id", sa.String(64), nullable=False),
+    sa.Column("as_of_date", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # START / DRAWDOWN / REPAYMENT / BALANCE / CLOSE
+    sa.Column("amount_cny", Money, nullable=False),  # the drawdown/repayment, or the balance given
+    sa.Column("outstanding_cny", Money, nullable=False),  # after the event
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("record_time", UtcTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["lender", "loan_id"], ["loans.lender", "loans.loan_id"], name="fk_loan_balance_events_lender_loans"
+    ),
+    sa.Index(None, "lender", "loan_id", "as_of_date"),
+    sa.UniqueConstraint("lender", "request_id"),
+)

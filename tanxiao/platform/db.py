@@ -29,10 +29,20 @@ def _prepare_sqlite_path(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False, pool_size: int = 16
+) -> Engine:
+    """``pool_size`` should cover the server's worker threads: a smaller pool makes busy threads open and
+    close connections (each with its PRAGMAs on SQLite) on every call."""
     if is_sqlite(url):
         _prepare_sqlite_path(url)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": busy_timeout_ms / 1000},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -41,7 +51,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     # 5,000-key lookup from 0.1 s into 25 s. Planning per execution is cheap next to that risk.
     connect_args = {"prepare_threshold": None} if make_url(url).get_driver_name() == "psycopg" else {}
     return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=10, connect_args=connect_args
     )
 
 

@@ -222,9 +222,7 @@ def test_the_audit_chain_verifies_and_catches_an_edit(suite: Suite) -> None:
     ],
 )
 def test_bad_requests_name_their_fields(suite: Suite, fields: dict[str, object], bad: list[str]) -> None:
-    error = _error(
-        suite.stub.QuoteLoanTerms, _quote(GREEN, **{"request_id": "bad", **fields})
-    )
+    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, **{"request_id": "bad", **fields}))
     details = error_details(error)
     assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.fields == bad
 

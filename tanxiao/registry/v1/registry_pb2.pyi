@@ -484,10 +484,12 @@ class GetCarbonProfileRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class BatchGetCarbonProfilesRequest(_message.Message):
-    __slots__ = ("names",)
+    __slots__ = ("names", "allow_missing")
     NAMES_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_MISSING_FIELD_NUMBER: _ClassVar[int]
     names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+    allow_missing: bool
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
 
 class BatchGetCarbonProfilesResponse(_message.Message):
     __slots__ = ("profiles",)

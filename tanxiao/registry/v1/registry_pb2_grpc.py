@@ -180,7 +180,12 @@ class CarbonRegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCarbonProfile(self, request, context):
-        """The carbon profile of an enterprise for one period.
+        """The carbon profile of an enterprise for one period. Yearly profiles and
+        the latest rolling 12 months are stored and graded; months, quarters and
+        past rolling windows are computed on demand (months and quarters are not
+        graded). Profiles of enterprises with new records are recomputed before
+        they are returned. NOT_FOUND when the enterprise has no records in the
+        period; INVALID_ARGUMENT for a malformed or future period.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

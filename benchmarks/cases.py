@@ -1,0 +1,470 @@
+"""The cases, in running order. Add one with ``@case(name, title, budget_seconds)``: a function of the
+Context returning table Rows. Unary RPC cases use ``unary_rows`` so they get the echo ratio for free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import grpc
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from benchmarks import data
+from benchmarks.core import MISS, SKIP, Context, Row, case, growth, human
+from benchmarks.load import run_ingest_stream, run_unary, split
+from tanxiao.platform.config import Settings
+from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+
+ECHO_SERVICE = "tanxiao.bench.v1.Echo"
+ECHO_METHOD = f"/{ECHO_SERVICE}/Echo"
+GET_ENTERPRISE = "/tanxiao.registry.v1.CarbonRegistry/GetEnterprise"
+
+
+def base_settings(**overrides: object) -> Settings:
+    return replace(Settings(), **overrides)  # defaults as in production (max_workers etc.)
+
+
+# ------------------------------------------------------------------------------------ unary helper
+
+
+def unary_rows(
+    ctx: Context,
+    name: str,
+    address: str,
+    method: str,
+    payloads: list[bytes],
+    *,
+    targets: dict[str, object] | None = None,
+) -> list[Row]:
+    """QPS, p50, p99 at each concurrency from separate client processes; ratio to the echo QPS.
+
+    ``targets`` (optional): {"concurrency": 32, "min_ratio": 0.5, "max_p99_ms": 20.0}.
+    """
+    rows: list[Row] = []
+    targets = targets or {}
+    for concurrency in ctx.concurrencies:
+        procs = len(split(concurrency, ctx.client_procs))
+        size = f"c={concurrency} ({procs}p)"
+        if not ctx.budget.allows(ctx.duration + 4.0):
+            rows.append(Row(name, size, "QPS", None, status=SKIP, note="time budget"))
+            continue
+        result = run_unary(
+            address, method, payloads, concurrency, client_procs=ctx.client_procs, duration=ctx.duration
+        )
+        base = ctx.baseline.get(concurrency)
+        ratio = result.qps / base.value if base is not None and base.value else None
+        note = f"{result.calls} calls" + (f", {result.errors} ERRORS" if result.errors else "")
+        qps = Row(name, size, "QPS", result.qps, "calls/s", ratio=ratio, note=note)
+        p50 = Row(name, size, "p50", result.pct(50), "ms")
+        p99 = Row(name, size, "p99", result.pct(99), "ms")
+        if targets.get("concurrency") == concurrency:
+            if "min_ratio" in targets:
+                qps.target = f">= {float(targets['min_ratio']):.0%} of echo"
+                qps.verdict(ratio is not None and ratio >= float(targets["min_ratio"]))
+            if "max_p99_ms" in targets:
+                p99.target = f"< {float(targets['max_p99_ms']):g} ms"
+                p99.verdict(p99.value is not None and p99.value < float(targets["max_p99_ms"]))
+        rows += [qps, p50, p99]
+        ctx.log(
+            f"  {name} c={concurrency}: {result.qps:,.0f} QPS, p50 {result.pct(50):.2f} ms, "
+            f"p99 {result.pct(99):.2f} ms"
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------ databases
+
+
+@contextlib.contextmanager
+def database(ctx: Context, backend: str, label: str) -> Iterator[str]:
+    """A fresh, migrated database: a SQLite file in the work dir, or a PostgreSQL database of ours
+    (created here, dropped with FORCE afterwards)."""
+    from tanxiao.platform.db import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{ctx.workdir}/{label}-{uuid.uuid4().hex[:6]}.db"
+        upgrade(url)
+        yield url
+        return
+    server = make_url(ctx.pg_url)
+    name = f"tanxiao_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = server.set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def postgres_reachable(ctx: Context) -> str:
+    """ "" when reachable, else why not."""
+    try:
+        engine = sa.create_engine(ctx.pg_url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+        return ""
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+
+
+def create_enterprises(url: str, items: list) -> None:
+    from registry_service.storage.enterprises import EnterpriseRepository
+    from tanxiao.platform.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        EnterpriseRepository(engine).create_many(items)
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------------------------ 0. baseline
+
+
+def start_echo(settings: Settings) -> RunningServer:
+    """A bytes->bytes unary echo behind the same start_server plumbing (interceptor, health,
+    reflection, thread pool) as every service: the ceiling of a unary call on this machine."""
+
+    def add(_servicer: object, server: grpc.Server) -> None:
+        echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)  # identity bytes
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, {"Echo": echo}),))
+
+    return start_server("echo", [ServiceBinding(ECHO_SERVICE, None, add)], "127.0.0.1:0", settings)
+
+
+def enterprise_request(uscc: str) -> bytes:
+    from tanxiao.registry.v1 import registry_pb2
+
+    return registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}").SerializeToString()
+
+
+@case("echo", "Baseline: unary echo on the same server plumbing", 40)
+def echo_baseline(ctx: Context) -> list[Row]:
+    running = start_echo(base_settings())
+    try:
+        payloads = [enterprise_request(u) for u in data.usccs(64)]  # the size of a GetEnterprise request
+        rows = unary_rows(ctx, "echo (baseline)", running.address, ECHO_METHOD, payloads)
+    finally:
+        running.stop(None)
+    for row in rows:
+        if row.metric == "QPS" and row.value:
+            ctx.baseline[int(row.size.split("=")[1].split()[0])] = row
+            row.ratio = 1.0
+    return rows
+
+
+# ------------------------------------------------------------------------------------ 1. GetEnterprise
+
+
+@case("get_enterprise", "Registry GetEnterprise over gRPC (SQLite)", 45)
+def get_enterprise(ctx: Context) -> list[Row]:
+    from registry_service.app import start_registry
+    from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+    count = 500 if ctx.quick else 2_000
+    with database(ctx, "sqlite", "get-enterprise") as url:
+        create_enterprises(url, data.enterprises(count))
+        running = start_registry(base_settings(database_url=url), "127.0.0.1:0")
+        try:
+            ids = data.usccs(count)
+            with grpc.insecure_channel(running.address) as channel:  # the request works and finds it
+                got = registry_pb2_grpc.CarbonRegistryStub(channel).GetEnterprise(
+                    registry_pb2.GetEnterpriseRequest(name=f"enterprises/{ids[7]}"), timeout=10
+                )
+                assert got.name == f"enterprises/{ids[7]}", got.name
+            payloads = [enterprise_request(ids[(i * 7919) % count]) for i in range(min(count, 1000))]
+            rows = unary_rows(ctx, "GetEnterprise", running.address, GET_ENTERPRISE, payloads)
+        finally:
+            running.stop(None)
+    if rows:
+        rows[0].note = f"{count} enterprises, SQLite; {rows[0].note}"
+    return rows
+
+
+# ------------------------------------------------------------------------------------ 2. QuoteLoanTerms
+# HOOK(QuoteLoanTerms): when the scoring service lands, replace the body below with roughly:
+#
+#     running = start_scoring(settings, "127.0.0.1:0")            # plus a registry it dials, with data
+#     payloads = [QuoteLoanTermsRequest(...).SerializeToString() for ...]
+#     try:
+#         return unary_rows(ctx, "QuoteLoanTerms", running.address,
+#                           "/tanxiao.scoring.v1.<Service>/QuoteLoanTerms", payloads,
+#                           targets=QUOTE_TARGETS)
+#     finally:
+#         running.stop(None)
+#
+# The targets below are then checked and printed as PASS/MISS automatically.
+
+QUOTE_TARGETS: dict[str, object] = {"concurrency": 32, "min_ratio": 0.5, "max_p99_ms": 20.0}
+
+
+@case("quote", "QuoteLoanTerms end to end (hook: scoring service pending)", 45)
+def quote_loan_terms(ctx: Context) -> list[Row]:
+    note = "hook only: scoring service not landed yet (benchmarks/cases.py HOOK(QuoteLoanTerms))"
+    return [
+        Row("QuoteLoanTerms", "c=32", "QPS", None, target=">= 50% of echo", status=SKIP, note=note),
+        Row("QuoteLoanTerms", "c=32", "p99", None, "ms", target="< 20 ms", status=SKIP),
+    ]
+
+
+# ------------------------------------------------------------------------------------ 3. evaluator
+
+EVALUATOR_TARGET = 1_000_000  # rows/s, checked from 100k rows up (at 10k fixed costs dominate)
+
+
+@case("evaluator", "loan_rules.evaluate_batch alone (vectorised)", 60)
+def evaluator(ctx: Context) -> list[Row]:
+    import loan_rules
+    from benchmarks.core import best_of
+
+    policy = loan_rules.default_policy()
+    rows: list[Row] = []
+    prev: tuple[int, float] | None = None
+    sizes = (10_000, 100_000, 1_000_000)
+    for size in ctx.sizes_for("evaluator", sizes, sizes):
+        if prev and not ctx.budget.allows(prev[1] * size / prev[0] * 6 + 3):
+            rows.append(Row("evaluate_batch", human(size), "rows/s", None, status=SKIP, note="time budget"))
+            continue
+        frame = data.loan_frame(size)
+        seconds, result = best_of(
+            lambda f=frame: loan_rules.evaluate_batch(f, policy),
+            min_repeats=3,
+            min_seconds=0.3 if ctx.quick else 1.0,
+        )
+        row = Row(
+            "evaluate_batch",
+            human(size),
+            "rows/s",
+            size / seconds,
+            "rows/s",
+            growth=growth(prev, size, seconds),
+            note=f"median of repeats, {seconds * 1000:.1f} ms; {result['eligible'].mean():.0%} eligible",
+        )
+        if size >= 100_000:
+            row.target = f">= {human(EVALUATOR_TARGET)} rows/s"
+            row.verdict(size / seconds >= EVALUATOR_TARGET)
+        rows.append(row)
+        ctx.log(f"  evaluate_batch {human(size)}: {size / seconds:,.0f} rows/s")
+        prev = (size, seconds)
+    return rows
+
+
+# ------------------------------------------------------------------------------------ 4. recompute
+
+RECOMPUTE_TARGET_SECONDS = 30.0  # for 50,000 enterprises x 12 months
+RECOMPUTE_YEAR = 2024
+RECOMPUTE_CATEGORIES = ["ELECTRICITY", "NATURAL_GAS", "INDUSTRIAL_ADDED_VALUE"]
+
+
+@case("recompute", "RecomputeBenchmarks: ProfileService.recompute_year directly (SQLite)", 330)
+def recompute(ctx: Context) -> list[Row]:
+    from registry_service.domain.catalog import load_catalog
+    from registry_service.ingest import Ingestor
+    from registry_service.profile_service import ProfileService
+    from registry_service.storage.catalog import ensure_catalog
+    from registry_service.storage.enterprises import EnterpriseRepository
+    from tanxiao.platform.db import make_engine
+
+    sizes = ctx.sizes_for("recompute", (5_000, 20_000, 50_000), (1_000, 2_000, 5_000))
+    periods = data.months(RECOMPUTE_YEAR, RECOMPUTE_YEAR)
+    rows: list[Row] = []
+    prev: tuple[int, float] | None = None
+    setup_rate = recompute_rate = 0.0  # seconds per enterprise, from the previous size
+    with database(ctx, "sqlite", "recompute") as url:
+        engine = make_engine(url)
+        catalog = load_catalog()
+        ensure_catalog(engine, catalog)
+        service = ProfileService(engine, catalog)
+        have = 0
+        try:
+            for size in sizes:
+                # Set-up grows the same database: only the new enterprises are added and ingested.
+                # set-up scales with the enterprises added, the recompute with all of them
+                predicted = (setup_rate * (size - have) + recompute_rate * size) * 1.15
+                if not ctx.budget.allows(predicted):
+                    rows.append(
+                        Row(
+                            "RecomputeBenchmarks",
+                            f"{human(size)} x 12",
+                            "seconds",
+                            None,
+                            status=SKIP,
+                            note=f"time budget (needs ~{predicted:.0f} s)",
+                        )
+                    )
+                    continue
+                started = time.monotonic()
+                fresh = data.enterprises(size - have, have, financial_year=None)
+                EnterpriseRepository(engine).create_many(fresh)
+                frame = data.records_frame([e.uscc for e in fresh], periods, RECOMPUTE_CATEGORIES, seed=size)
+                t0 = time.perf_counter()
+                summary = Ingestor(engine, catalog).ingest_frame(frame, limit=len(frame) + 1)
+                ingest_seconds = time.perf_counter() - t0
+                assert summary.accepted == len(frame), summary
+                have = size
+                t0 = time.perf_counter()
+                result = service.recompute_year(RECOMPUTE_YEAR)
+                seconds = time.perf_counter() - t0
+                setup_rate = (time.monotonic() - started - seconds) / max(1, len(fresh))
+                recompute_rate = seconds / size
+                row = Row(
+                    "RecomputeBenchmarks",
+                    f"{human(size)} x 12",
+                    "seconds",
+                    seconds,
+                    "s",
+                    growth=growth(prev, size, seconds),
+                    note=f"{result.profiles} profiles, {result.benchmarks} benchmarks, "
+                    f"{result.graded} graded; {size / seconds:,.0f} enterprises/s",
+                )
+                if size == 50_000 or (ctx.quick and size == sizes[-1]):
+                    row.target = f"< {RECOMPUTE_TARGET_SECONDS:g} s at 50k"
+                    if size == 50_000:
+                        row.verdict(seconds < RECOMPUTE_TARGET_SECONDS)
+                    else:  # quick: extrapolate linearly, clearly marked
+                        row.note += f"; quick: 50k extrapolated ~{seconds * 50_000 / size:.1f} s"
+                rows.append(row)
+                rows.append(
+                    Row(
+                        "  set-up ingest_frame",
+                        f"+{human(len(frame))} rec",
+                        "records/s",
+                        len(frame) / ingest_seconds,
+                        "records/s",
+                        note="in-process Ingestor, no gRPC (set-up of the case, for reference)",
+                    )
+                )
+                ctx.log(
+                    f"  recompute {human(size)} x 12: {seconds:.2f} s "
+                    f"(set-up ingest {len(frame) / ingest_seconds:,.0f} records/s)"
+                )
+                prev = (size, seconds)
+        finally:
+            engine.dispose()
+    ctx.notes.append(
+        "RecomputeBenchmarks is timed as ProfileService(engine, load_catalog())."
+        f"recompute_year({RECOMPUTE_YEAR}) called directly (no gRPC), on SQLite; each size "
+        "adds enterprises to the same database, so later runs also replace earlier profiles."
+    )
+    return rows
+
+
+# ------------------------------------------------------------------------------------ 5. ingest
+
+INGEST_TARGET = 100_000  # records/s
+INGEST_CHUNK = 5_000
+
+
+def ingest_sizes(ctx: Context, backend: str) -> tuple[int, ...]:
+    return ctx.sizes_for(f"ingest_{backend}", (100_000, 300_000, 1_000_000), (20_000, 50_000, 100_000))
+
+
+def ingest_rows(ctx: Context, backend: str) -> list[Row]:
+    from registry_service.app import start_registry
+
+    name = f"IngestRecords {backend}"
+    rows: list[Row] = []
+    prev: tuple[int, float] | None = None
+    last_total: tuple[int, float] | None = None  # size, wall seconds incl. set-up: for the budget
+    for size in ingest_sizes(ctx, backend):
+        predicted = last_total[1] * size / last_total[0] * 1.3 if last_total else 0.0
+        if not ctx.budget.allows(predicted):
+            rows.append(
+                Row(
+                    name,
+                    human(size),
+                    "records/s",
+                    None,
+                    status=SKIP,
+                    note=f"time budget (needs ~{predicted:.0f} s)",
+                )
+            )
+            continue
+        started = time.monotonic()
+        with database(ctx, backend, f"ingest-{size}") as url:
+            create_enterprises(url, data.enterprises(data.ingest_enterprise_count(size), financial_year=None))
+            settings = base_settings(database_url=url, max_stream_records=size + 1)
+            running = start_registry(settings, "127.0.0.1:0")
+            try:
+                # Hard stop: a size that outgrows the prediction is abandoned (the client is killed,
+                # the stream cancelled, nothing stored) rather than overrunning the run.
+                out = run_ingest_stream(
+                    running.address,
+                    {"size": size, "chunk": INGEST_CHUNK},
+                    timeout=max(30.0, ctx.budget.remaining() + 15),
+                )
+            except TimeoutError as exc:
+                out = None
+                why = str(exc)
+            finally:
+                running.stop(None)
+        if out is None:
+            rows.append(
+                Row(
+                    name,
+                    human(size),
+                    "records/s",
+                    None,
+                    status=MISS,
+                    target=f">= {human(INGEST_TARGET)}/s",
+                    note=f"abandoned: {why}, i.e. < {size / (time.monotonic() - started):,.0f}/s",
+                )
+            )
+            ctx.log(f"  {name} {human(size)}: abandoned ({why})")
+            break
+        last_total = (size, time.monotonic() - started)
+        seconds = out["seconds"]
+        ok = out["accepted"] == size
+        row = Row(
+            name,
+            human(size),
+            "records/s",
+            size / seconds,
+            "records/s",
+            growth=growth(prev, size, seconds),
+            target=f">= {human(INGEST_TARGET)}/s",
+            note=f"{seconds:.1f} s, {size // INGEST_CHUNK} chunks of {INGEST_CHUNK}; "
+            f"accepted {out['accepted']}" + ("" if ok else f" of {size}: WRONG COUNT"),
+        )
+        row.verdict(ok and size / seconds >= INGEST_TARGET)
+        rows.append(row)
+        ctx.log(f"  {name} {human(size)}: {size / seconds:,.0f} records/s ({seconds:.1f} s)")
+        prev = (size, seconds)
+    return rows
+
+
+@case("ingest_sqlite", "IngestRecords client stream over gRPC, SQLite", 150)
+def ingest_sqlite(ctx: Context) -> list[Row]:
+    return ingest_rows(ctx, "sqlite")
+
+
+@case("ingest_postgres", "IngestRecords client stream over gRPC, PostgreSQL", 130)
+def ingest_postgres(ctx: Context) -> list[Row]:
+    why = postgres_reachable(ctx)
+    if why:
+        ctx.notes.append(
+            f"PostgreSQL rows skipped: {make_url(ctx.pg_url).render_as_string()} unreachable ({why})."
+        )
+        return [
+            Row(
+                "IngestRecords postgres",
+                human(s),
+                "records/s",
+                None,
+                status=SKIP,
+                note="PostgreSQL unreachable",
+            )
+            for s in ingest_sizes(ctx, "postgres")
+        ]
+    return ingest_rows(ctx, "postgres")

@@ -1,0 +1,63 @@
+"""A demo loan book over the demo registry: two lenders, loans by grade and product, some repaid.
+
+Grade 1-2 borrowers get low-carbon expansion loans, the enterprises with a retrofit commitment get a
+retrofit loan tied to it, everyone else working capital; a share of the loans has repayments since.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import sqlalchemy as sa
+
+from registry_service.storage.tables import carbon_profiles, commitments
+from scoring_service.storage.loans import REPAYMENT, LoanRecord, LoanRepository
+from tanxiao.platform.db import read_only
+
+LENDERS = ("lenders/huzhou-bank", "lenders/anji-rcb")
+
+
+def load_demo_book(engine: sa.Engine, *, seed: int = 2026) -> int:
+    """Record the demo loans (idempotent: existing loan ids are skipped); returns how many were new."""
+    rng = np.random.default_rng(seed)
+    year = date.today().year - 1
+    with read_only(engine) as conn:
+        grades = dict(
+            conn.execute(
+                sa.select(carbon_profiles.c.uscc, carbon_profiles.c.grade).where(
+                    carbon_profiles.c.period == str(year)
+                )
+            ).all()
+        )
+        retrofits = {
+            u: f"enterprises/{u}/commitments/{i}"
+            for i, u in conn.execute(sa.select(commitments.c.id, commitments.c.uscc))
+        }
+    loans, repayments = [], []
+    for n, (uscc, grade) in enumerate(sorted(grades.items())):
+        lender = LENDERS[n % 3 == 0]
+        product = (
+            "HIGH_CARBON_RETROFIT"
+            if uscc in retrofits
+            else ("LOW_CARBON_EXPANSION" if grade in (1, 2) else "GENERAL")
+        )
+        committed = float(round(rng.uniform(3, 30)) * 1_000_000)
+        start = date(year, 1 + n % 12, 10)
+        loan = LoanRecord(
+            lender=lender, loan_id=f"DEMO-{n:04d}", uscc=uscc, product=product,
+            committed_amount_cny=committed, outstanding_cny=committed, start_date=start,
+            maturity_date=date(year + 3, start.month, 10),
+            rate_bp=float(310 + (grade - 3) * 15 if grade else 345), commitment=retrofits.get(uscc, ""),
+        )  # fmt: skip
+        loans.append(loan)
+        if n % 4 == 1:
+            repayments.append((loan, date(year + 1, 3, 31), round(committed * 0.25)))
+    repository = LoanRepository(engine)
+    created = repository.record_many(loans)
+    if created:
+        for loan, when, amount in repayments:
+            repository.balance_event(
+                loan.lender, loan.loan_id, when, REPAYMENT, amount, f"demo-repay-{loan.loan_id}"
+            )
+    return created

@@ -1,0 +1,169 @@
+"""Loan-book requests: validation of RecordLoan / UpdateLoanBalance / CloseLoan and of loan files
+(`tanxiao import loans`), and Loan messages. Every bad field is named; nothing is half-written."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
+from scoring_service.storage.decisions import DecisionStore
+from scoring_service.storage.loans import LoanRecord
+from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.portfolio.v1 import portfolio_pb2
+
+LENDER = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}$")
+LOAN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT", "GENERAL")
+LOAN_COLUMNS = (
+    "lender", "loan_id", "enterprise", "product", "committed_amount_cny", "outstanding_cny", "currency",
+    "start_date", "maturity_date", "rate_bp",
+)  # fmt: skip
+
+
+def loan_name(lender: str, loan_id: str) -> str:
+    return f"{lender}/loans/{loan_id}"
+
+
+def parse_loan_name(name: str, field: str = "name") -> tuple[str, str]:
+    lender, sep, loan_id = name.strip().partition("/loans/")
+    if not sep or not LENDER.match(lender) or not LOAN_ID.match(loan_id):
+        raise ValidationError.for_field(field, "must be lenders/{lender}/loans/{loan_id}")
+    return lender, loan_id
+
+
+def parse_date(text: str, field: str, problems: list[FieldViolation]) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        problems.append(FieldViolation(field, "must be a date, YYYY-MM-DD"))
+        return None
+
+
+def loan_from_request(request: portfolio_pb2.RecordLoanRequest, decisions: DecisionStore) -> LoanRecord:
+    """The loan to record; enterprise, product and rate default from the decision when one is named."""
+    problems: list[FieldViolation] = []
+    enterprise, product, rate, commitment = (
+        request.enterprise,
+        request.product,
+        request.rate_bp,
+        request.commitment,
+    )
+    decision_id = None
+    if request.decision:
+        decision_id = request.decision.removeprefix("decisions/")
+        content = decisions.get(decision_id).content
+        if content["lender"] != request.lender:
+            problems.append(FieldViolation("decision", "belongs to another lender"))
+        enterprise = enterprise or content["enterprise"]
+        product = product or content["request"]["product"]
+        rate = rate or content["terms"]["final_rate_bp"]
+        commitment = commitment or content["request"].get("commitment", "")
+    row = {
+        "lender": request.lender, "loan_id": request.loan_id, "enterprise": enterprise, "product": product,
+        "committed_amount_cny": request.committed_amount_cny, "outstanding_cny": request.outstanding_cny,
+        "currency": request.currency or "CNY", "start_date": request.start_date,
+        "maturity_date": request.maturity_date, "rate_bp": rate, "commitment": commitment,
+    }  # fmt: skip
+    loan = loan_from_row(row, "", problems)
+    if problems:
+        raise ValidationError.from_violations(problems)
+    assert loan is not None
+    return LoanRecord(**{**loan.__dict__, "decision_id": decision_id})
+
+
+def loan_from_row(row: dict[str, Any], prefix: str, problems: list[FieldViolation]) -> LoanRecord | None:
+    """Validate one loan (an RPC request or a file row); problems named ``prefix + field``."""
+    before = len(problems)
+
+    def bad(field: str, text: str) -> None:
+        problems.append(FieldViolation(prefix + field, text))
+
+    lender, loan_id = str(row.get("lender") or ""), str(row.get("loan_id") or "")
+    if not LENDER.match(lender):
+        bad("lender", "must be lenders/{id}: lower-case letters, digits and '-'")
+    if not LOAN_ID.match(loan_id):
+        bad("loan_id", "must be 1-64 of A-Z a-z 0-9 _ -")
+    uscc = ""
+    enterprise = str(row.get("enterprise") or "")
+    try:
+        uscc = normalize_uscc(enterprise.removeprefix("enterprises/"))
+    except InvalidUSCC as exc:
+        bad("enterprise", f"must be enterprises/{{uscc}} with a valid USCC: {exc}")
+    product = str(row.get("product") or "")
+    if product not in PRODUCTS:
+        bad("product", f"must be one of {', '.join(PRODUCTS)}")
+    committed, outstanding, rate = (
+        _number(row.get(k)) for k in ("committed_amount_cny", "outstanding_cny", "rate_bp")
+    )
+    if committed is None or committed <= 0:
+        bad("committed_amount_cny", "must be a finite amount in yuan, > 0")
+    if outstanding is None or outstanding < 0 or (committed is not None and outstanding > committed + 0.005):
+        bad("outstanding_cny", "must be between 0 and the committed amount")
+    if rate is None or not 0 <= rate <= 5_000:
+        bad("rate_bp", "must be 0 to 5000 basis points")
+    if str(row.get("currency") or "CNY") != "CNY":
+        bad("currency", "only CNY loans are reported")
+    start = parse_date(str(row.get("start_date") or ""), prefix + "start_date", problems)
+    maturity = parse_date(str(row.get("maturity_date") or ""), prefix + "maturity_date", problems)
+    if start and maturity and maturity <= start:
+        bad("maturity_date", "must be after start_date")
+    if start and start > date.today():
+        bad("start_date", "must not be in the future")
+    commitment = str(row.get("commitment") or "")
+    if commitment and not commitment.startswith(f"enterprises/{uscc}/commitments/"):
+        bad("commitment", "must be a commitment of the loan's enterprise")
+    if len(problems) > before:
+        return None
+    assert committed is not None and outstanding is not None and rate is not None and start and maturity
+    return LoanRecord(
+        lender=lender, loan_id=loan_id, uscc=uscc, product=product, committed_amount_cny=committed,
+        outstanding_cny=outstanding, start_date=start, maturity_date=maturity, rate_bp=rate,
+        commitment=commitment,
+    )  # fmt: skip
+
+
+def loans_from_frame(
+    frame: pd.DataFrame, first_row: int
+) -> tuple[list[LoanRecord], list[tuple[int, str, str]]]:
+    """Valid loans of a file chunk, and (file row, field, reason) for each bad row."""
+    good, rejects = [], []
+    for offset, row in enumerate(frame.to_dict("records")):
+        problems: list[FieldViolation] = []
+        loan = loan_from_row(row, "", problems)
+        if loan is None:
+            rejects.extend((first_row + offset + 2, p.field, p.description) for p in problems[:1])
+        else:
+            good.append(loan)
+    return good, rejects
+
+
+def loan_to_proto(loan: LoanRecord) -> portfolio_pb2.Loan:
+    created = Timestamp()
+    if loan.create_time is not None:
+        created.FromDatetime(loan.create_time)
+    return portfolio_pb2.Loan(
+        name=loan_name(loan.lender, loan.loan_id), lender=loan.lender, loan_id=loan.loan_id,
+        enterprise=f"enterprises/{loan.uscc}", product=loan.product,
+        decision=f"decisions/{loan.decision_id}" if loan.decision_id else "",
+        committed_amount_cny=loan.committed_amount_cny, outstanding_cny=loan.outstanding_cny,
+        currency=loan.currency, start_date=loan.start_date.isoformat(),
+        maturity_date=loan.maturity_date.isoformat(), rate_bp=loan.rate_bp,
+        status=portfolio_pb2.CLOSED if loan.close_date else portfolio_pb2.OPEN,
+        balance_as_of_date=loan.balance_as_of.isoformat() if loan.balance_as_of else "",
+        close_date=loan.close_date.isoformat() if loan.close_date else "", commitment=loan.commitment,
+        create_time=created,
+    )  # fmt: skip
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

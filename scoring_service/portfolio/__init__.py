@@ -1,0 +1,1 @@
+"""Portfolio reporting: a loan book seen through the carbon-efficiency grade (PCAF metrics)."""

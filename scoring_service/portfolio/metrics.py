@@ -1,0 +1,610 @@
+"""Portfolio metrics of a loan book: PCAF financed emissions, data quality, intensities, breakdowns.
+
+Pure computation (pandas/numpy only, vectorised). The input is a frame of loans as of one date, one row
+per loan (see ``COLUMNS``); the output is a :class:`Report` whose dataclasses mirror the messages of
+``protos/tanxiao/portfolio/v1/portfolio.proto``. Formulas (PCAF Part A, 2nd ed., business loans) and
+worked examples are in ``docs/portfolio.md``.
+
+Conventions:
+
+* money is yuan; balance-sheet figures come in 万元 (10,000 yuan) and are converted (x 10,000);
+* attribution factor AF = outstanding / (max(total equity, 0) + total debt) for unlisted borrowers and
+  outstanding / EVIC for listed ones, capped at 1 (a loan cannot finance more than 100 % of a company);
+* AF is NaN - the loan has no financed emissions and counts in ``loans_without_profile`` - when the
+  borrower has no profile, its scope 1 or scope 2 emissions are missing, or the denominator is missing
+  (NaN equity, debt or EVIC) or <= 0. Such loans still count in ``loans`` and ``outstanding_cny``;
+* WDQS weights each loan's PCAF score by its outstanding; a loan without financed emissions counts with
+  score 5 (PCAF's "no data" end of the scale); loans with outstanding 0 weigh nothing;
+* economic intensity = financed tCO2 / (outstanding in million yuan), over the group's whole outstanding;
+* WACI = sum_i w_i x (scope1 + scope2)_i / (revenue_i in million yuan) with w_i = outstanding_i / sum of
+  outstanding over the loans whose borrower has a profile, both scopes and revenue > 0 (weights
+  renormalised over those loans);
+* a ratio over nothing (WDQS, intensities, shares of an empty book) is 0, like an unset proto field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from registry_service.domain.industry import SECTIONS, section_of
+
+YUAN_PER_10K = 10_000.0
+YUAN_PER_MILLION = 1_000_000.0
+
+LOW_CARBON_EXPANSION = "LOW_CARBON_EXPANSION"
+HIGH_CARBON_RETROFIT = "HIGH_CARBON_RETROFIT"
+GENERAL = "GENERAL"
+
+DIMENSIONS = (
+    "GRADE",
+    "LEVEL",
+    "INDUSTRY_SECTION",
+    "INDUSTRY_DIVISION",
+    "COUNTY",
+    "CITY",
+    "PRODUCT",
+    "LENDER",
+)
+
+# Input columns and the value a missing column is filled with.
+COLUMNS: Mapping[str, Any] = {
+    "loan": "",
+    "lender": "",
+    "uscc": "",
+    "enterprise_name": "",
+    "product": GENERAL,
+    "outstanding_cny": 0.0,
+    "has_profile": False,
+    "grade": 0,
+    "level": "",
+    "industry_code": "",
+    "region_code": "",
+    "scope1_tco2": np.nan,
+    "scope2_tco2": np.nan,
+    "revenue_10k_cny": np.nan,
+    "total_equity_10k_cny": np.nan,
+    "total_debt_10k_cny": np.nan,
+    "evic_10k_cny": np.nan,
+    "listed": False,
+    "pcaf_score": 5,
+    "commitment_status": "",
+    "committed_tco2_per_year": np.nan,
+    "achieved_tco2_per_year": np.nan,
+    "profile": "",
+}
+_STR_COLUMNS = (
+    "loan",
+    "lender",
+    "uscc",
+    "enterprise_name",
+    "product",
+    "level",
+    "industry_code",
+    "region_code",
+    "commitment_status",
+    "profile",
+)
+_FLOAT_COLUMNS = (
+    "outstanding_cny",
+    "scope1_tco2",
+    "scope2_tco2",
+    "revenue_10k_cny",
+    "total_equity_10k_cny",
+    "total_debt_10k_cny",
+    "evic_10k_cny",
+    "committed_tco2_per_year",
+    "achieved_tco2_per_year",
+)
+
+_GRADE_LABELS: Mapping[str, tuple[str, str]] = {"0": ("未评级", "Ungraded")} | {
+    str(g): (f"{g}级", f"Grade {g}") for g in range(1, 6)
+}
+_LEVEL_ORDER = ("LOW_CARBON", "MEDIUM_CARBON", "HIGH_CARBON", "")
+_LEVEL_LABELS: Mapping[str, tuple[str, str]] = {
+    "LOW_CARBON": ("低碳", "Low carbon"),
+    "MEDIUM_CARBON": ("中碳", "Medium carbon"),
+    "HIGH_CARBON": ("高碳", "High carbon"),
+    "": ("未分级", "No level"),
+}
+_PRODUCT_LABELS: Mapping[str, tuple[str, str]] = {
+    LOW_CARBON_EXPANSION: ("低碳扩产贷", "Low-carbon expansion loan"),
+    HIGH_CARBON_RETROFIT: ("高碳技改贷", "High-carbon retrofit loan"),
+    GENERAL: ("流动资金贷款", "Working-capital loan"),
+}
+_SECTION_LABELS: Mapping[str, tuple[str, str]] = {s.letter: (s.name_zh, s.name_en) for s in SECTIONS}
+_UNKNOWN_INDUSTRY = ("未知行业", "Unknown industry")
+
+
+# --------------------------------------------------------------------------------------------------
+# Report dataclasses (names and fields mirror tanxiao.portfolio.v1)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    loans: int = 0
+    outstanding_cny: float = 0.0
+    financed_scope1_tco2: float = 0.0
+    financed_scope2_tco2: float = 0.0
+    financed_tco2: float = 0.0
+    wdqs: float = 0.0
+    economic_intensity: float = 0.0
+    waci: float = 0.0
+    loans_without_profile: int = 0
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    key: str
+    label_zh: str
+    label_en: str
+    metrics: Metrics
+    outstanding_share: float
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    dimension: str
+    rows: tuple[GroupRow, ...]
+
+
+@dataclass(frozen=True)
+class LoanLine:
+    loan: str
+    enterprise: str
+    enterprise_name: str
+    product: str
+    outstanding_cny: float
+    grade: int
+    level: str
+    industry_code: str
+    region_code: str
+    # NaN when the loan has no financed emissions (see the module docstring).
+    attribution_factor: float
+    financed_scope1_tco2: float
+    financed_scope2_tco2: float
+    pcaf_score: int
+    profile: str
+
+
+@dataclass(frozen=True)
+class RetrofitProgress:
+    loans: int = 0
+    outstanding_cny: float = 0.0
+    committed_tco2_per_year: float = 0.0
+    achieved_tco2_per_year: float = 0.0
+    on_track: int = 0
+    at_risk: int = 0
+    missed: int = 0
+    achieved: int = 0
+    not_started: int = 0
+
+
+@dataclass(frozen=True)
+class MigrationCell:
+    from_grade: int
+    to_grade: int
+    loans: int
+    outstanding_cny: float
+
+
+@dataclass(frozen=True)
+class Emitter:
+    enterprise: str
+    enterprise_name: str
+    financed_tco2: float
+    outstanding_cny: float
+    grade: int
+
+
+@dataclass(frozen=True)
+class Attribution:
+    financed_tco2_before: float = 0.0
+    financed_tco2_after: float = 0.0
+    emissions_effect_tco2: float = 0.0
+    attribution_effect_tco2: float = 0.0
+    new_loans_tco2: float = 0.0
+    ended_loans_tco2: float = 0.0
+
+
+@dataclass(frozen=True)
+class LenderTotal:
+    lender: str
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class Report:
+    """A PortfolioReport without its envelope (scope, dates, generate_time, profile_year)."""
+
+    totals: Metrics
+    breakdowns: tuple[Breakdown, ...] = ()
+    loans: tuple[LoanLine, ...] = ()
+    retrofit: RetrofitProgress = field(default_factory=RetrofitProgress)
+    green_share: float = 0.0
+    transition_share: float = 0.0
+    other_share: float = 0.0
+    # Empty, and attribution None, when no earlier book is given.
+    migration: tuple[MigrationCell, ...] = ()
+    grade5_share: float = 0.0
+    top_emitters: tuple[Emitter, ...] = ()
+    attribution: Attribution | None = None
+    lenders: tuple[LenderTotal, ...] = ()
+
+    def breakdown(self, dimension: str) -> Breakdown:
+        return next(b for b in self.breakdowns if b.dimension == dimension)
+
+
+PortfolioReport = Report
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-loan figures
+
+
+def normalise(loans: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``loans`` with every column of ``COLUMNS``, typed; ValueError on a malformed book."""
+    frame = loans.reset_index(drop=True).copy()
+    for column, default in COLUMNS.items():
+        if column not in frame.columns:
+            frame[column] = default
+    for column in _STR_COLUMNS:
+        frame[column] = frame[column].fillna("").astype(str)
+    for column in _FLOAT_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["outstanding_cny"] = frame["outstanding_cny"].fillna(0.0)
+    frame["has_profile"] = frame["has_profile"].fillna(False).astype(bool)
+    frame["listed"] = frame["listed"].fillna(False).astype(bool)
+    frame["grade"] = pd.to_numeric(frame["grade"], errors="coerce").fillna(0).astype(int)
+    frame["pcaf_score"] = pd.to_numeric(frame["pcaf_score"], errors="coerce").fillna(5).astype(int)
+    if (frame["outstanding_cny"] < 0).any():
+        raise ValueError("outstanding_cny must be >= 0")
+    if not frame["grade"].between(0, 5).all():
+        raise ValueError("grade must be 0..5")
+    if frame["loan"].duplicated().any():
+        raise ValueError("one row per loan: duplicated loan names")
+    return frame
+
+
+def attribute(loans: pd.DataFrame) -> pd.DataFrame:
+    """``normalise(loans)`` plus the per-loan PCAF columns.
+
+    Added: ``denominator_cny``, ``attribution_factor`` (NaN when not attributable), ``covered``,
+    ``financed_scope1_tco2``, ``financed_scope2_tco2``, ``financed_tco2`` (0 when not covered), ``dq``
+    (the PCAF score, 5 when not covered), ``carbon_intensity`` ((scope1+scope2) per million yuan of
+    revenue, NaN when not computable) and ``waci_weight`` (outstanding where carbon_intensity exists).
+    """
+    frame = normalise(loans)
+    equity = frame["total_equity_10k_cny"].clip(lower=0.0)  # negative equity counts as 0 (NaN stays)
+    unlisted = (equity + frame["total_debt_10k_cny"]) * YUAN_PER_10K
+    listed = frame["evic_10k_cny"] * YUAN_PER_10K
+    denominator = listed.where(frame["listed"], unlisted)
+    emissions_known = frame["scope1_tco2"].notna() & frame["scope2_tco2"].notna()
+    covered = frame["has_profile"] & emissions_known & (denominator > 0)  # NaN > 0 is False
+    factor = (frame["outstanding_cny"] / denominator.where(covered)).clip(upper=1.0)
+    frame["denominator_cny"] = denominator
+    frame["attribution_factor"] = factor
+    frame["covered"] = covered
+    frame["financed_scope1_tco2"] = (factor * frame["scope1_tco2"]).fillna(0.0)
+    frame["financed_scope2_tco2"] = (factor * frame["scope2_tco2"]).fillna(0.0)
+    frame["financed_tco2"] = frame["financed_scope1_tco2"] + frame["financed_scope2_tco2"]
+    frame["dq"] = frame["pcaf_score"].where(covered, 5)
+    revenue_million = frame["revenue_10k_cny"] * YUAN_PER_10K / YUAN_PER_MILLION
+    waci_ok = frame["has_profile"] & emissions_known & (revenue_million > 0)
+    intensity = (frame["scope1_tco2"] + frame["scope2_tco2"]) / revenue_million.where(waci_ok)
+    frame["carbon_intensity"] = intensity
+    frame["waci_weight"] = frame["outstanding_cny"].where(waci_ok, 0.0)
+    # additive helper sums (see _SUMS)
+    frame["_dq_weighted"] = frame["outstanding_cny"] * frame["dq"]
+    frame["_waci_weighted"] = (frame["waci_weight"] * frame["carbon_intensity"]).fillna(0.0)
+    frame["_uncovered"] = (~covered).astype(int)
+    return frame
+
+
+# Sums that metrics are built from; each is additive over loans, so group sums reconcile to totals.
+_SUMS = (
+    "outstanding_cny",
+    "financed_scope1_tco2",
+    "financed_scope2_tco2",
+    "financed_tco2",
+    "_dq_weighted",
+    "waci_weight",
+    "_waci_weighted",
+    "_uncovered",
+)
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else 0.0
+
+
+def _metrics(loans: int, sums: Mapping[str, float]) -> Metrics:
+    outstanding = float(sums["outstanding_cny"])
+    financed = float(sums["financed_tco2"])
+    return Metrics(
+        loans=int(loans),
+        outstanding_cny=outstanding,
+        financed_scope1_tco2=float(sums["financed_scope1_tco2"]),
+        financed_scope2_tco2=float(sums["financed_scope2_tco2"]),
+        financed_tco2=financed,
+        # a weighted mean of scores 1..5: clip the float rounding of the two sums back into 1..5
+        wdqs=min(max(_ratio(float(sums["_dq_weighted"]), outstanding), 1.0), 5.0) if outstanding > 0 else 0.0,
+        economic_intensity=_ratio(financed, outstanding / YUAN_PER_MILLION),
+        waci=_ratio(float(sums["_waci_weighted"]), float(sums["waci_weight"])),
+        loans_without_profile=int(sums["_uncovered"]),
+    )
+
+
+def metrics_of(frame: pd.DataFrame) -> Metrics:
+    """Metrics of an ``attribute``d frame."""
+    summed = frame[list(_SUMS)].sum()
+    return _metrics(len(frame), {name: float(summed[name]) for name in _SUMS})
+
+
+def _grouped_metrics(frame: pd.DataFrame, keys: pd.Series) -> list[tuple[str, Metrics]]:
+    """(key, Metrics) per distinct key, in key order."""
+    if frame.empty:
+        return []
+    data = frame[list(_SUMS)]
+    grouped = data.groupby(keys.to_numpy(), sort=True)
+    sums = grouped.sum()
+    counts = grouped.size()
+    return [
+        (str(key), _metrics(int(counts[key]), {name: float(sums.at[key, name]) for name in _SUMS}))
+        for key in sums.index
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Breakdowns
+
+
+def group_keys(frame: pd.DataFrame, dimension: str) -> pd.Series:
+    """The group key of each loan of a normalised frame for one dimension."""
+    if dimension == "GRADE":
+        return frame["grade"].astype(str)
+    if dimension == "LEVEL":
+        return frame["level"]
+    if dimension == "INDUSTRY_SECTION":
+        codes = frame["industry_code"]
+        sections = {code: section_of(code) or "" for code in codes.unique()}
+        return codes.map(sections).astype(str)
+    if dimension == "INDUSTRY_DIVISION":
+        return frame["industry_code"].str[:2]
+    if dimension == "COUNTY":
+        return frame["region_code"]
+    if dimension == "CITY":
+        codes = frame["region_code"]
+        return codes.where(codes.str.len() < 4, codes.str[:4] + "00")
+    if dimension == "PRODUCT":
+        return frame["product"]
+    if dimension == "LENDER":
+        return frame["lender"]
+    raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
+
+
+def group_label(dimension: str, key: str, region_labels: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(label_zh, label_en) of a group key."""
+    if dimension == "GRADE":
+        return _GRADE_LABELS.get(key, (key, key))
+    if dimension == "LEVEL":
+        return _LEVEL_LABELS.get(key, (key, key))
+    if dimension == "INDUSTRY_SECTION":
+        return _SECTION_LABELS.get(key, _UNKNOWN_INDUSTRY)
+    if dimension == "INDUSTRY_DIVISION":
+        letter = section_of(key)
+        if letter is None:
+            return _UNKNOWN_INDUSTRY
+        zh, en = _SECTION_LABELS[letter]
+        return f"{key}大类（{zh}）", f"Division {key} ({en})"
+    if dimension in ("COUNTY", "CITY"):
+        label = (region_labels or {}).get(key, key)
+        return label, label
+    if dimension == "PRODUCT":
+        return _PRODUCT_LABELS.get(key, (key, key))
+    return key, key
+
+
+def _row_order(dimension: str, key: str) -> tuple[int, str]:
+    if dimension == "LEVEL":
+        return (_LEVEL_ORDER.index(key) if key in _LEVEL_ORDER else len(_LEVEL_ORDER), key)
+    if dimension == "PRODUCT":
+        order = (LOW_CARBON_EXPANSION, HIGH_CARBON_RETROFIT, GENERAL)
+        return (order.index(key) if key in order else len(order), key)
+    return (0, key)
+
+
+def breakdown(
+    frame: pd.DataFrame, dimension: str, *, region_labels: Mapping[str, str] | None = None
+) -> Breakdown:
+    """Rows of an ``attribute``d frame grouped by one dimension; loans, outstanding and financed
+    emissions of the rows sum to the frame's totals."""
+    total = float(frame["outstanding_cny"].sum())
+    groups = _grouped_metrics(frame, group_keys(frame, dimension))
+    groups.sort(key=lambda item: _row_order(dimension, item[0]))
+    rows = []
+    for key, metrics in groups:
+        zh, en = group_label(dimension, key, region_labels)
+        rows.append(GroupRow(key, zh, en, metrics, _ratio(metrics.outstanding_cny, total)))
+    return Breakdown(dimension, tuple(rows))
+
+
+# --------------------------------------------------------------------------------------------------
+# Report parts
+
+
+def _loan_lines(frame: pd.DataFrame) -> tuple[LoanLine, ...]:
+    return tuple(
+        LoanLine(
+            loan=row.loan,
+            enterprise=f"enterprises/{row.uscc}" if row.uscc else "",
+            enterprise_name=row.enterprise_name,
+            product=row.product,
+            outstanding_cny=float(row.outstanding_cny),
+            grade=int(row.grade),
+            level=row.level,
+            industry_code=row.industry_code,
+            region_code=row.region_code,
+            attribution_factor=float(row.attribution_factor),
+            financed_scope1_tco2=float(row.financed_scope1_tco2),
+            financed_scope2_tco2=float(row.financed_scope2_tco2),
+            pcaf_score=int(row.pcaf_score),
+            profile=row.profile,
+        )
+        for row in frame.itertuples(index=False)
+    )
+
+
+def retrofit_progress(frame: pd.DataFrame) -> RetrofitProgress:
+    retrofit = frame[frame["product"] == HIGH_CARBON_RETROFIT]
+    status = retrofit["commitment_status"].value_counts()
+    return RetrofitProgress(
+        loans=len(retrofit),
+        outstanding_cny=float(retrofit["outstanding_cny"].sum()),
+        committed_tco2_per_year=float(retrofit["committed_tco2_per_year"].sum()),  # NaN skipped
+        achieved_tco2_per_year=float(retrofit["achieved_tco2_per_year"].sum()),
+        on_track=int(status.get("ON_TRACK", 0)),
+        at_risk=int(status.get("AT_RISK", 0)),
+        missed=int(status.get("MISSED", 0)),
+        achieved=int(status.get("ACHIEVED", 0)),
+        not_started=int(status.get("NOT_STARTED", 0)),
+    )
+
+
+def product_shares(frame: pd.DataFrame) -> tuple[float, float, float]:
+    """(green, transition, other) shares of outstanding; they sum to 1, or are all 0 for an empty book.
+
+    Green = LOW_CARBON_EXPANSION loans to grades 1-2; transition = HIGH_CARBON_RETROFIT loans; other =
+    the rest (GENERAL loans, and LOW_CARBON_EXPANSION loans to grades 0 or 3-5)."""
+    total = float(frame["outstanding_cny"].sum())
+    if total <= 0:
+        return 0.0, 0.0, 0.0
+    green_mask = (frame["product"] == LOW_CARBON_EXPANSION) & frame["grade"].isin([1, 2])
+    green = float(frame.loc[green_mask, "outstanding_cny"].sum()) / total
+    transition = float(frame.loc[frame["product"] == HIGH_CARBON_RETROFIT, "outstanding_cny"].sum()) / total
+    return green, transition, max(0.0, 1.0 - green - transition)
+
+
+def top_emitters(frame: pd.DataFrame, top_n: int) -> tuple[Emitter, ...]:
+    """The ``top_n`` enterprises by financed tCO2 (summed over their loans; those with none left out)."""
+    if frame.empty or top_n <= 0:
+        return ()
+    per = frame.groupby("uscc", sort=True).agg(
+        financed_tco2=("financed_tco2", "sum"),
+        outstanding_cny=("outstanding_cny", "sum"),
+        enterprise_name=("enterprise_name", "first"),
+        grade=("grade", "max"),
+    )
+    per = per[per["financed_tco2"] > 0]
+    per = per.reset_index().sort_values(["financed_tco2", "uscc"], ascending=[False, True]).head(top_n)
+    return tuple(
+        Emitter(
+            enterprise=f"enterprises/{row.uscc}",
+            enterprise_name=str(row.enterprise_name),
+            financed_tco2=float(row.financed_tco2),
+            outstanding_cny=float(row.outstanding_cny),
+            grade=int(row.grade),
+        )
+        for row in per.itertuples(index=False)
+    )
+
+
+def migration(now: pd.DataFrame, earlier: pd.DataFrame) -> tuple[MigrationCell, ...]:
+    """Grade migration per loan present at either date (grade 0 = ungraded or not in the book then).
+
+    A cell's outstanding is the loans' outstanding at the later date, or at the earlier one for loans
+    that ended (are absent now)."""
+    before = earlier[["loan", "grade", "outstanding_cny"]]
+    after = now[["loan", "grade", "outstanding_cny"]]
+    merged = before.merge(after, on="loan", how="outer", suffixes=("_before", "_after"), indicator=True)
+    if merged.empty:
+        return ()
+    merged["from_grade"] = merged["grade_before"].fillna(0).astype(int)
+    merged["to_grade"] = merged["grade_after"].fillna(0).astype(int)
+    merged["outstanding"] = merged["outstanding_cny_after"].where(
+        merged["_merge"] != "left_only", merged["outstanding_cny_before"]
+    )
+    cells = merged.groupby(["from_grade", "to_grade"], sort=True).agg(
+        loans=("loan", "size"), outstanding_cny=("outstanding", "sum")
+    )
+    return tuple(
+        MigrationCell(int(f), int(t), int(row.loans), float(row.outstanding_cny))
+        for (f, t), row in zip(cells.index, cells.itertuples(index=False), strict=True)
+    )
+
+
+def attribution(now: pd.DataFrame, earlier: pd.DataFrame) -> Attribution:
+    """Year-over-year change of financed emissions (PCAF attribution analysis), both frames attributed.
+
+    For a loan in both books, with AF and E = scope1 + scope2 at each date (AF and E taken as 0 where
+    the loan has no financed emissions):
+    emissions effect = AF_before x (E_after - E_before); attribution effect = (AF_after - AF_before) x
+    E_after; they sum to AF_after x E_after - AF_before x E_before. Loans only in the later book are
+    new, only in the earlier one ended, so before + effects + new - ended = after."""
+
+    def parts(frame: pd.DataFrame) -> pd.DataFrame:
+        emissions = (frame["scope1_tco2"] + frame["scope2_tco2"]).where(frame["covered"], 0.0)
+        return pd.DataFrame(
+            {
+                "loan": frame["loan"],
+                "af": frame["attribution_factor"].fillna(0.0),
+                "e": emissions.fillna(0.0),
+                "financed": frame["financed_tco2"],
+            }
+        )
+
+    before, after = parts(earlier), parts(now)
+    both = before.merge(after, on="loan", how="inner", suffixes=("_b", "_a"))
+    emissions_effect = float((both["af_b"] * (both["e_a"] - both["e_b"])).sum())
+    attribution_effect = float(((both["af_a"] - both["af_b"]) * both["e_a"]).sum())
+    new = float(after.loc[~after["loan"].isin(before["loan"]), "financed"].sum())
+    ended = float(before.loc[~before["loan"].isin(after["loan"]), "financed"].sum())
+    return Attribution(
+        financed_tco2_before=float(before["financed"].sum()),
+        financed_tco2_after=float(after["financed"].sum()),
+        emissions_effect_tco2=emissions_effect,
+        attribution_effect_tco2=attribution_effect,
+        new_loans_tco2=new,
+        ended_loans_tco2=ended,
+    )
+
+
+def compute_report(
+    loans: pd.DataFrame,
+    *,
+    dimensions: Sequence[str],
+    top_n: int = 10,
+    earlier: pd.DataFrame | None = None,
+    include_loans: bool = True,
+    region_labels: Mapping[str, str] | None = None,
+) -> Report:
+    """The report of a loan book as of one date (``earlier``: the book at the compare date)."""
+    for dimension in dimensions:
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
+    frame = attribute(loans)
+    total = float(frame["outstanding_cny"].sum())
+    green, transition, other = product_shares(frame)
+    grade5 = _ratio(float(frame.loc[frame["grade"] == 5, "outstanding_cny"].sum()), total)
+    before = attribute(earlier) if earlier is not None else None
+    lenders = tuple(
+        LenderTotal(lender, metrics) for lender, metrics in _grouped_metrics(frame, frame["lender"])
+    )
+    return Report(
+        totals=metrics_of(frame),
+        breakdowns=tuple(breakdown(frame, d, region_labels=region_labels) for d in dimensions),
+        loans=_loan_lines(frame) if include_loans else (),
+        retrofit=retrofit_progress(frame),
+        green_share=green,
+        transition_share=transition,
+        other_share=other,
+        migration=migration(frame, before) if before is not None else (),
+        grade5_share=grade5,
+        top_emitters=top_emitters(frame, top_n),
+        attribution=attribution(frame, before) if before is not None else None,
+        lenders=lenders,
+    )

@@ -1,0 +1,1080 @@
+"""Portfolio report exports (``ExportPortfolioReport``): a ``tanxiao.portfolio.v1.PortfolioReport``
+as CSV, Parquet, JSON or a self-contained HTML page with charts, streamed in chunks.
+
+Every format carries the numbers of the RPC message exactly (no rounding):
+
+* **CSV** and **Parquet** are the long table of :func:`report_table` (one row per totals line,
+  breakdown group, loan line, migration cell, top emitter, retrofit line, attribution component and
+  lender total). The CSV is UTF-8 *with a byte-order mark* (``utf-8-sig``) so that Excel opens the
+  Chinese labels correctly; floats are written in Python's shortest round-trip form, so reading back
+  with ``pandas.read_csv`` (pandas >= 3; ``float_precision="round_trip"`` before) gives the very same
+  doubles. Empty strings of the message (proto3 cannot tell them from unset) are nulls in the table,
+  so a CSV read back equals the Parquet; read code columns (``key``, ...) as strings.
+* **JSON** is ``json_format.MessageToJson(report, preserving_proto_field_name=True)``:
+  ``json_format.Parse`` gives back an equal message.
+* **HTML** is rendered with Jinja2 (autoescape on): inline CSS, inline SVG charts (grade
+  distribution, exposure by industry, financed emissions scope 1 vs 2, grade-migration heat map),
+  tables; no scripts, no external URLs. Chinese (``lang="zh"``) or English (``"en"``). Display
+  values are formatted for reading; each numeric table cell carries the exact value in ``title``.
+
+The regulator view (``scope == "regulator"``) never shows enterprise-level rows: loan lines and top
+emitters are dropped from every format even if the message carries them (:func:`sanitized`).
+
+Public API::
+
+    FORMATS = ("CSV", "PARQUET", "JSON", "HTML")
+    report_table(report) -> pandas.DataFrame
+    export_report(report, fmt) -> (data, content_type, filename)
+    render_html(report, lang="zh") -> str
+    chunks(data, size=64 * 1024) -> Iterator[bytes]
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
+from typing import Any, Literal
+
+import jinja2
+import pandas as pd
+from google.protobuf import json_format
+
+from tanxiao.portfolio.v1 import portfolio_pb2
+
+__all__ = [
+    "COLUMNS",
+    "CONTENT_TYPES",
+    "FORMATS",
+    "GRADE_COLOURS",
+    "REGULATOR_SCOPE",
+    "chunks",
+    "export_report",
+    "export_stream",
+    "filename_for",
+    "render_html",
+    "report_table",
+    "sanitized",
+]
+
+FORMATS: tuple[str, ...] = ("CSV", "PARQUET", "JSON", "HTML")
+REGULATOR_SCOPE = "regulator"
+CHUNK_SIZE = 64 * 1024
+
+CONTENT_TYPES: Mapping[str, str] = {
+    "CSV": "text/csv; charset=utf-8",
+    "PARQUET": "application/vnd.apache.parquet",
+    "JSON": "application/json",
+    "HTML": "text/html; charset=utf-8",
+}
+_EXTENSIONS: Mapping[str, str] = {"CSV": "csv", "PARQUET": "parquet", "JSON": "json", "HTML": "html"}
+
+# Carbon-efficiency grades 1 (best) .. 5; 0 = ungraded.
+GRADE_COLOURS: Mapping[int, str] = {
+    0: "#BDBDBD",
+    1: "#1A9641",
+    2: "#A6D96A",
+    3: "#FFD700",
+    4: "#FDAE61",
+    5: "#D7191C",
+}
+_SCOPE1_COLOUR = "#5D4037"
+_SCOPE2_COLOUR = "#90A4AE"
+_EXPOSURE_COLOUR = "#1976D2"
+
+Lang = Literal["zh", "en"]
+
+# ---------------------------------------------------------------------------------------------
+# The long table
+# ---------------------------------------------------------------------------------------------
+
+_STR = "string"
+_INT = "Int64"  # nullable: a column only some sections fill
+_FLOAT = "float64"
+
+# Column -> pandas dtype, in table order.
+COLUMNS: Mapping[str, str] = {
+    "section": _STR,
+    "dimension": _STR,
+    "key": _STR,
+    "label_zh": _STR,
+    "label_en": _STR,
+    # Metrics (totals, breakdown groups, lender totals; the loan/emitter/retrofit lines fill theirs).
+    "loans": _INT,
+    "outstanding_cny": _FLOAT,
+    "financed_scope1_tco2": _FLOAT,
+    "financed_scope2_tco2": _FLOAT,
+    "financed_tco2": _FLOAT,
+    "wdqs": _FLOAT,
+    "economic_intensity": _FLOAT,
+    "waci": _FLOAT,
+    "loans_without_profile": _INT,
+    "outstanding_share": _FLOAT,
+    # Totals: the book's shares.
+    "green_share": _FLOAT,
+    "transition_share": _FLOAT,
+    "other_share": _FLOAT,
+    "grade5_share": _FLOAT,
+    # Loan lines and top emitters.
+    "enterprise": _STR,
+    "enterprise_name": _STR,
+    "product": _STR,
+    "grade": _INT,
+    "level": _STR,
+    "industry_code": _STR,
+    "region_code": _STR,
+    "attribution_factor": _FLOAT,
+    "pcaf_score": _INT,
+    "profile": _STR,
+    # Migration cells.
+    "from_grade": _INT,
+    "to_grade": _INT,
+    # Retrofit progress.
+    "committed_tco2_per_year": _FLOAT,
+    "achieved_tco2_per_year": _FLOAT,
+    "on_track": _INT,
+    "at_risk": _INT,
+    "missed": _INT,
+    "achieved": _INT,
+    "not_started": _INT,
+    # Attribution components (key = component name).
+    "value_tco2": _FLOAT,
+    # The report's header, on every row (so that tables of several reports can be concatenated).
+    "scope": _STR,
+    "as_of_date": _STR,
+    "compare_date": _STR,
+    "profile_year": _INT,
+    "generate_time": _STR,
+}
+
+_ATTRIBUTION_ORDER: tuple[str, ...] = (
+    "financed_tco2_before",
+    "emissions_effect_tco2",
+    "attribution_effect_tco2",
+    "new_loans_tco2",
+    "ended_loans_tco2",
+    "financed_tco2_after",
+)
+
+_DIMENSION_LABELS: Mapping[int, tuple[str, str]] = {
+    portfolio_pb2.DIMENSION_UNSPECIFIED: ("未指定", "Unspecified"),
+    portfolio_pb2.GRADE: ("碳效等级", "Carbon-efficiency grade"),
+    portfolio_pb2.LEVEL: ("碳排放水平", "Carbon level"),
+    portfolio_pb2.INDUSTRY_SECTION: ("行业门类", "Industry section"),
+    portfolio_pb2.INDUSTRY_DIVISION: ("行业大类", "Industry division"),
+    portfolio_pb2.COUNTY: ("区县", "County"),
+    portfolio_pb2.CITY: ("地市", "City"),
+    portfolio_pb2.PRODUCT: ("贷款产品", "Loan product"),
+    portfolio_pb2.LENDER: ("金融机构", "Lender"),
+}
+
+_ATTRIBUTION_LABELS: Mapping[str, tuple[str, str]] = {
+    "financed_tco2_before": ("比较日融资排放", "Financed emissions at compare date"),
+    "emissions_effect_tco2": ("借款人排放变化", "Borrowers' emission change"),
+    "attribution_effect_tco2": ("归因因子变化", "Attribution effect"),
+    "new_loans_tco2": ("新增贷款", "New loans"),
+    "ended_loans_tco2": ("结清贷款", "Ended loans"),
+    "financed_tco2_after": ("报告日融资排放", "Financed emissions at report date"),
+}
+
+
+def is_regulator(report: portfolio_pb2.PortfolioReport) -> bool:
+    return report.scope == REGULATOR_SCOPE
+
+
+def sanitized(report: portfolio_pb2.PortfolioReport) -> portfolio_pb2.PortfolioReport:
+    """The report as it may be exported: for the regulator view a copy without loan lines and top
+    emitters (enterprise-level rows); otherwise the report itself."""
+    if not is_regulator(report):
+        return report
+    copy = portfolio_pb2.PortfolioReport()
+    copy.CopyFrom(report)
+    copy.ClearField("loans")
+    copy.ClearField("top_emitters")
+    return copy
+
+
+def _dimension_name(dimension: int) -> str:
+    try:
+        return str(portfolio_pb2.Dimension.Name(dimension))
+    except ValueError:
+        return str(dimension)
+
+
+def _metrics(m: portfolio_pb2.Metrics) -> dict[str, Any]:
+    return {
+        "loans": m.loans,
+        "outstanding_cny": m.outstanding_cny,
+        "financed_scope1_tco2": m.financed_scope1_tco2,
+        "financed_scope2_tco2": m.financed_scope2_tco2,
+        "financed_tco2": m.financed_tco2,
+        "wdqs": m.wdqs,
+        "economic_intensity": m.economic_intensity,
+        "waci": m.waci,
+        "loans_without_profile": m.loans_without_profile,
+    }
+
+
+def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
+    yield {
+        "section": "totals",
+        "key": "totals",
+        "label_zh": "合计",
+        "label_en": "Total",
+        **_metrics(report.totals),
+        "outstanding_share": 1.0 if report.totals.outstanding_cny else 0.0,
+        "green_share": report.green_share,
+        "transition_share": report.transition_share,
+        "other_share": report.other_share,
+        "grade5_share": report.grade5_share,
+    }
+    for breakdown in report.breakdowns:
+        dimension = _dimension_name(breakdown.dimension)
+        for row in breakdown.rows:
+            yield {
+                "section": "breakdown",
+                "dimension": dimension,
+                "key": row.key,
+                "label_zh": row.label_zh,
+                "label_en": row.label_en,
+                **_metrics(row.metrics),
+                "outstanding_share": row.outstanding_share,
+            }
+    regulator = is_regulator(report)
+    if not regulator:
+        for line in report.loans:
+            yield {
+                "section": "loan",
+                "key": line.loan,
+                "outstanding_cny": line.outstanding_cny,
+                "financed_scope1_tco2": line.financed_scope1_tco2,
+                "financed_scope2_tco2": line.financed_scope2_tco2,
+                "financed_tco2": line.financed_scope1_tco2 + line.financed_scope2_tco2,
+                "enterprise": line.enterprise,
+                "enterprise_name": line.enterprise_name,
+                "product": line.product,
+                "grade": line.grade,
+                "level": line.level,
+                "industry_code": line.industry_code,
+                "region_code": line.region_code,
+                "attribution_factor": line.attribution_factor,
+                "pcaf_score": line.pcaf_score,
+                "profile": line.profile,
+            }
+    for cell in report.migration:
+        yield {
+            "section": "migration",
+            "dimension": "GRADE",
+            "key": f"{cell.from_grade}->{cell.to_grade}",
+            "loans": cell.loans,
+            "outstanding_cny": cell.outstanding_cny,
+            "from_grade": cell.from_grade,
+            "to_grade": cell.to_grade,
+        }
+    if not regulator:
+        for rank, emitter in enumerate(report.top_emitters, start=1):
+            yield {
+                "section": "top_emitter",
+                "key": str(rank),
+                "financed_tco2": emitter.financed_tco2,
+                "outstanding_cny": emitter.outstanding_cny,
+                "enterprise": emitter.enterprise,
+                "enterprise_name": emitter.enterprise_name,
+                "grade": emitter.grade,
+            }
+    if report.HasField("retrofit"):
+        r = report.retrofit
+        yield {
+            "section": "retrofit",
+            "key": "retrofit",
+            "label_zh": "减碳改造贷款",
+            "label_en": "Retrofit loans",
+            "loans": r.loans,
+            "outstanding_cny": r.outstanding_cny,
+            "committed_tco2_per_year": r.committed_tco2_per_year,
+            "achieved_tco2_per_year": r.achieved_tco2_per_year,
+            "on_track": r.on_track,
+            "at_risk": r.at_risk,
+            "missed": r.missed,
+            "achieved": r.achieved,
+            "not_started": r.not_started,
+        }
+    if report.HasField("attribution"):
+        for name in _ATTRIBUTION_ORDER:
+            zh, en = _ATTRIBUTION_LABELS[name]
+            yield {
+                "section": "attribution",
+                "key": name,
+                "label_zh": zh,
+                "label_en": en,
+                "value_tco2": getattr(report.attribution, name),
+            }
+    for lender in report.lenders:
+        yield {
+            "section": "lender",
+            "dimension": "LENDER",
+            "key": lender.lender,
+            **_metrics(lender.metrics),
+            "outstanding_share": (
+                lender.metrics.outstanding_cny / report.totals.outstanding_cny
+                if report.totals.outstanding_cny
+                else 0.0
+            ),
+        }
+
+
+def report_table(report: portfolio_pb2.PortfolioReport) -> pd.DataFrame:
+    """The report as one long table (columns :data:`COLUMNS`), numbers exactly as in the message.
+
+    ``section`` is one of "totals", "breakdown", "loan", "migration", "top_emitter", "retrofit",
+    "attribution", "lender"; ``dimension`` names the breakdown (``Dimension`` enum name); ``key`` is
+    the group key, loan name, "from->to" grade pair, emitter rank or attribution component. Columns
+    a section does not use, and empty strings, are null. In the regulator view there are no "loan"
+    and "top_emitter" rows. Derived values (not fields of the message): a loan's ``financed_tco2``
+    (scope 1 + 2), the totals' ``outstanding_share`` (1, or 0 for an empty book) and a lender's share
+    of the total outstanding."""
+    header = {
+        "scope": report.scope,
+        "as_of_date": report.as_of_date,
+        "compare_date": report.compare_date,
+        "profile_year": report.profile_year,
+        "generate_time": (
+            json_format.MessageToJson(report.generate_time).strip('"')
+            if report.HasField("generate_time")
+            else None
+        ),
+    }
+    records = [{k: (None if v == "" else v) for k, v in {**row, **header}.items()} for row in _rows(report)]
+    frame = pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    return frame.astype(dict(COLUMNS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+
+
+def _format(fmt: str | int) -> str:
+    if isinstance(fmt, int):
+        if fmt in portfolio_pb2.ExportFormat.values():
+            name = str(portfolio_pb2.ExportFormat.Name(fmt))
+        else:
+            name = str(fmt)
+    else:
+        name = fmt.strip().upper()
+    if name not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return name
+
+
+def filename_for(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> str:
+    """``portfolio-{lender|regulator}-{as_of_date}.{ext}``, e.g. "portfolio-demo-bank-2026-11-25.csv";
+    characters outside ``[A-Za-z0-9_.-]`` become "_"."""
+    name = _format(fmt)
+    scope = report.scope.removeprefix("lenders/") or "report"
+    parts = ["portfolio", scope]
+    if report.as_of_date:
+        parts.append(report.as_of_date)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts))
+    return f"{stem}.{_EXTENSIONS[name]}"
+
+
+def _csv(report: portfolio_pb2.PortfolioReport) -> bytes:
+    text: str = report_table(report).to_csv(index=False, lineterminator="\r\n")
+    return text.encode("utf-8-sig")  # BOM: Excel opens the Chinese labels as UTF-8
+
+
+def _parquet(report: portfolio_pb2.PortfolioReport) -> bytes:
+    buffer = io.BytesIO()
+    report_table(report).to_parquet(buffer, engine="pyarrow", index=False)
+    return buffer.getvalue()
+
+
+def _json(report: portfolio_pb2.PortfolioReport) -> bytes:
+    text: str = json_format.MessageToJson(report, preserving_proto_field_name=True, ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def export_report(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> tuple[bytes, str, str]:
+    """The report as a file: ``(data, content_type, filename)``. ``fmt`` is one of :data:`FORMATS`
+    (case-insensitive) or an ``ExportFormat`` value. The regulator view is :func:`sanitized` first."""
+    name = _format(fmt)
+    clean = sanitized(report)
+    if name == "CSV":
+        data = _csv(clean)
+    elif name == "PARQUET":
+        data = _parquet(clean)
+    elif name == "JSON":
+        data = _json(clean)
+    else:
+        data = render_html(clean).encode("utf-8")
+    return data, CONTENT_TYPES[name], filename_for(report, name)
+
+
+def chunks(data: bytes, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """``data`` in pieces of at most ``size`` bytes (one empty piece for empty data, so that a
+    stream always has a first chunk to carry the content type and filename)."""
+    if size <= 0:
+        raise ValueError("chunk size must be positive")
+    if not data:
+        yield b""
+        return
+    view = memoryview(data)
+    for start in range(0, len(data), size):
+        yield bytes(view[start : start + size])
+
+
+def export_stream(
+    report: portfolio_pb2.PortfolioReport, fmt: str | int, size: int = CHUNK_SIZE
+) -> Iterator[portfolio_pb2.ExportChunk]:
+    """``ExportChunk`` messages for the RPC: content type and filename on the first chunk only."""
+    data, content_type, filename = export_report(report, fmt)
+    for index, piece in enumerate(chunks(data, size)):
+        if index == 0:
+            yield portfolio_pb2.ExportChunk(data=piece, content_type=content_type, filename=filename)
+        else:
+            yield portfolio_pb2.ExportChunk(data=piece)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+
+_TEXTS: Mapping[str, tuple[str, str]] = {
+    "title": ("贷款组合碳效报告", "Portfolio carbon-efficiency report"),
+    "title_regulator": ("辖区贷款组合碳效监管报告", "Regulatory portfolio carbon-efficiency report"),
+    "scope": ("范围", "Scope"),
+    "as_of": ("报告日", "As of"),
+    "compare": ("比较日", "Compared with"),
+    "profile_year": ("碳效数据年度", "Profile year"),
+    "generated": ("生成时间", "Generated"),
+    "regulator_note": (
+        "监管视图：仅含汇总数据，不含企业层面明细。",
+        "Regulator view: aggregates only, no enterprise-level rows.",
+    ),
+    "totals": ("总体指标", "Totals"),
+    "loans": ("贷款笔数", "Loans"),
+    "outstanding": ("贷款余额（元）", "Outstanding (CNY)"),
+    "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
+    "scope1": ("范围一", "Scope 1"),
+    "scope2": ("范围二", "Scope 2"),
+    "wdqs": ("加权数据质量得分", "Weighted data-quality score"),
+    "wdqs_short": ("数据质量", "WDQS"),
+    "intensity": ("经济排放强度（tCO₂/百万元）", "Economic intensity (tCO₂/CNY m)"),
+    "intensity_short": ("经济强度", "Econ. intensity"),
+    "waci": ("加权平均碳强度（WACI）", "WACI (tCO₂/CNY m revenue)"),
+    "waci_short": ("WACI", "WACI"),
+    "without_profile": ("无碳效档案贷款", "Loans without profile"),
+    "share": ("余额占比", "Share"),
+    "shares": ("余额结构", "Outstanding mix"),
+    "green_share": ("绿色（1-2级低碳扩产）", "Green (grade 1-2 low-carbon expansion)"),
+    "transition_share": ("转型（减碳改造）", "Transition (retrofit)"),
+    "other_share": ("其他", "Other"),
+    "grade5_share": ("5级借款人余额占比", "Outstanding to grade-5 borrowers"),
+    "charts": ("图表", "Charts"),
+    "chart_grades": ("按碳效等级的贷款余额", "Outstanding by carbon-efficiency grade"),
+    "chart_industry": ("按行业的贷款余额", "Exposure by industry"),
+    "chart_emissions": ("融资排放：范围一与范围二", "Financed emissions: scope 1 vs scope 2"),
+    "chart_migration": ("碳效等级迁移矩阵（贷款余额）", "Grade migration matrix (outstanding)"),
+    "grade": ("等级", "Grade"),
+    "ungraded": ("未评级", "Ungraded"),
+    "no_data": ("无数据", "No data"),
+    "from_grade": ("比较日等级 ↓ / 报告日等级 →", "Grade at compare date ↓ / at report date →"),
+    "breakdowns": ("分组明细", "Breakdowns"),
+    "group": ("分组", "Group"),
+    "key": ("代码", "Key"),
+    "retrofit": ("减碳改造进度", "Retrofit progress"),
+    "committed": ("承诺减排量（tCO₂/年）", "Committed (tCO₂/yr)"),
+    "achieved_t": ("已实现减排量（tCO₂/年）", "Achieved (tCO₂/yr)"),
+    "on_track": ("按计划", "On track"),
+    "at_risk": ("有风险", "At risk"),
+    "missed": ("未达成", "Missed"),
+    "achieved": ("已达成", "Achieved"),
+    "not_started": ("未开始", "Not started"),
+    "attribution": ("融资排放同比变化归因", "Year-over-year attribution of financed emissions"),
+    "component": ("组成", "Component"),
+    "change": ("变化", "Change"),
+    "running": ("累计", "Running total"),
+    "residual": ("未分解差额", "Residual (not attributed)"),
+    "top_emitters": ("融资排放最高的借款人", "Top financed emitters"),
+    "rank": ("排名", "Rank"),
+    "enterprise": ("企业", "Enterprise"),
+    "uscc": ("统一社会信用代码", "Enterprise"),
+    "lenders": ("各金融机构合计", "Lender totals"),
+    "lender": ("金融机构", "Lender"),
+    "loan_lines": ("贷款明细", "Loan lines"),
+    "loan": ("贷款", "Loan"),
+    "product": ("产品", "Product"),
+    "level": ("碳排放水平", "Level"),
+    "industry": ("行业", "Industry"),
+    "region": ("地区", "Region"),
+    "factor": ("归因因子", "Attribution factor"),
+    "pcaf": ("PCAF 数据质量", "PCAF score"),
+    "profile": ("碳效档案", "Profile"),
+    "empty": ("（无）", "(none)"),
+    "footer": (
+        "本页面自包含（内联样式与 SVG 图表，无脚本、无外部资源）。"
+        "精确数值见单元格提示或 CSV/Parquet/JSON 导出。",
+        "Self-contained page (inline CSS and SVG charts, no scripts, no external resources). Exact "
+        "values: cell tooltips, or the CSV/Parquet/JSON exports.",
+    ),
+}
+
+
+def _lang(lang: str) -> Lang:
+    value = lang.strip().lower().replace("_", "-")
+    if value in ("zh", "zh-cn", "zh-hans"):
+        return "zh"
+    if value in ("en", "en-us", "en-gb"):
+        return "en"
+    raise ValueError(f"unsupported language {lang!r}; expected 'zh' or 'en'")
+
+
+def _fmt_number(value: float, digits: int) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:,.{digits}f}"
+
+
+def _fmt_pct(value: float) -> str:
+    return f"{value * 100:.1f}%" if math.isfinite(value) else str(value)
+
+
+def _fmt_money_short(value: float, lang: Lang) -> str:
+    """Compact amounts for chart labels: 亿/万 in Chinese, m/k in English (the unit chosen after
+    rounding, so 99,999,999.5 is 1.00亿, not 10,000.0万)."""
+    if not math.isfinite(value):
+        return str(value)
+    units = ((1e8, "亿", 2), (1e4, "万", 1)) if lang == "zh" else ((1e6, "m", 1), (1e3, "k", 1))
+    for scale, unit, digits in units:
+        if abs(round(value / scale, digits)) >= 1:
+            return f"{value / scale:,.{digits}f}{unit}"
+    return f"{value:,.0f}"
+
+
+def _text_width(text: str) -> int:
+    """Rough rendered width at 12px: CJK and full-width characters 12px, others 7px."""
+    return sum(12 if ord(ch) >= 0x2E80 else 7 for ch in text)
+
+
+def _fit(text: str, max_px: int) -> str:
+    """``text`` cut (with "…") to about ``max_px`` pixels; the full text goes in a tooltip."""
+    if _text_width(text) <= max_px:
+        return text
+    out = ""
+    for ch in text:
+        if _text_width(out + ch) + 12 > max_px:
+            break
+        out += ch
+    return out + "…"
+
+
+def _cell(value: float | int, kind: str) -> dict[str, str]:
+    """A numeric table cell: display text and the exact value (``title``)."""
+    if kind == "int":
+        return {"text": f"{int(value):,}", "exact": str(int(value))}
+    exact = repr(float(value))
+    if kind == "money":
+        text = _fmt_number(float(value), 0)
+    elif kind == "tco2":
+        text = _fmt_number(float(value), 1)
+    elif kind == "signed_tco2":
+        text = ("+" if value > 0 else "") + _fmt_number(float(value), 1)
+    elif kind == "pct":
+        text = _fmt_pct(float(value))
+    elif kind == "factor":
+        text = _fmt_number(float(value), 4)
+    else:
+        text = _fmt_number(float(value), 2)
+    return {"text": text, "exact": exact}
+
+
+def _label(zh: str, en: str, key: str, lang: Lang) -> str:
+    preferred = zh if lang == "zh" else en
+    return preferred or en or zh or key
+
+
+def _grade_label(grade: int, lang: Lang) -> str:
+    if grade <= 0:
+        return _TEXTS["ungraded"][0 if lang == "zh" else 1]
+    return f"{grade}级" if lang == "zh" else f"Grade {grade}"
+
+
+def _grade_of(key: str) -> int | None:
+    try:
+        return int(key)
+    except ValueError:
+        return None
+
+
+def _breakdown(report: portfolio_pb2.PortfolioReport, *dimensions: int) -> portfolio_pb2.Breakdown | None:
+    for dimension in dimensions:
+        for breakdown in report.breakdowns:
+            if breakdown.dimension == dimension and breakdown.rows:
+                found: portfolio_pb2.Breakdown = breakdown
+                return found
+    return None
+
+
+# Chart geometry (px).
+_W = 720
+_LABEL_W = 200
+_VALUE_W = 110
+_ROW_H = 24
+_BAR_H = 16
+_TOP = 12
+
+
+def _scale(value: float, top: float, length: float) -> float:
+    if top <= 0 or not math.isfinite(value) or value <= 0:
+        return 0.0
+    return round(length * min(value, top) / top, 2)
+
+
+def _grade_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
+    """Vertical bars: outstanding by grade 1-5 (and ungraded when present)."""
+    by_grade: dict[int, float] = {g: 0.0 for g in range(1, 6)}
+    shares: dict[int, float] = {}
+    breakdown = _breakdown(report, portfolio_pb2.GRADE)
+    if breakdown is not None:
+        for row in breakdown.rows:
+            grade = _grade_of(row.key)
+            if grade is None or not 0 <= grade <= 5:
+                continue
+            by_grade[grade] = by_grade.get(grade, 0.0) + row.metrics.outstanding_cny
+            shares[grade] = shares.get(grade, 0.0) + row.outstanding_share
+    grades = sorted(by_grade, key=lambda g: (g == 0, g))
+    top = max(by_grade.values(), default=0.0)
+    plot_h = 180
+    slot = 100
+    height = _TOP + plot_h + 48
+    width = 60 + slot * len(grades)
+    base_y = _TOP + plot_h
+    bars = []
+    for i, grade in enumerate(grades):
+        value = by_grade[grade]
+        h = _scale(value, top, plot_h - 20)
+        x = 60 + i * slot + 20
+        bars.append(
+            {
+                "x": x,
+                "y": round(base_y - h, 2),
+                "width": slot - 40,
+                "height": h,
+                "colour": GRADE_COLOURS[grade],
+                "label": _grade_label(grade, lang),
+                "label_x": x + (slot - 40) / 2,
+                "value": _fmt_money_short(value, lang),
+                "value_y": round(base_y - h - 4, 2),
+                "title": f"{_grade_label(grade, lang)}: {_fmt_number(value, 2)}"
+                + (f" ({_fmt_pct(shares[grade])})" if grade in shares else ""),
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "bars": bars,
+        "base_y": base_y,
+        "axis_x0": 50,
+        "axis_x1": width - 10,
+        "label_y": base_y + 18,
+        "empty": top <= 0,
+    }
+
+
+def _hbar_chart(items: Sequence[tuple[str, Sequence[tuple[float, str]], str]], lang: Lang) -> dict[str, Any]:
+    """Horizontal (stacked) bars: ``items`` = (label, [(value, colour), ...], title)."""
+    totals = [sum(max(v, 0.0) for v, _ in parts) for _, parts, _ in items]
+    top = max(totals, default=0.0)
+    length = _W - _LABEL_W - _VALUE_W
+    rows = []
+    for i, ((label, parts, title), total) in enumerate(zip(items, totals, strict=True)):
+        y = _TOP + i * _ROW_H
+        x = float(_LABEL_W)
+        segments = []
+        for value, colour in parts:
+            w = _scale(max(value, 0.0), top, length)
+            segments.append({"x": round(x, 2), "width": w, "colour": colour})
+            x += w
+        rows.append(
+            {
+                "label": _fit(label, _LABEL_W - 16),
+                "title": title,
+                "bar_y": y + (_ROW_H - _BAR_H) / 2,
+                "text_y": y + _ROW_H / 2 + 4,
+                "segments": segments,
+                "value": _fmt_money_short(total, lang) if items else "",
+            }
+        )
+    height = _TOP * 2 + max(len(items), 1) * _ROW_H
+    return {
+        "width": _W,
+        "height": height,
+        "rows": rows,
+        "bar_height": _BAR_H,
+        "label_x": _LABEL_W - 8,
+        "value_x": _W - _VALUE_W + 8,
+        "axis_x": _LABEL_W,
+        "axis_y0": _TOP,
+        "axis_y1": height - _TOP,
+        "empty": top <= 0,
+        "empty_y": _TOP + _ROW_H / 2 + 4,
+    }
+
+
+def _industry_rows(report: portfolio_pb2.PortfolioReport) -> list[portfolio_pb2.GroupRow]:
+    breakdown = _breakdown(report, portfolio_pb2.INDUSTRY_SECTION, portfolio_pb2.INDUSTRY_DIVISION)
+    return list(breakdown.rows) if breakdown is not None else []
+
+
+def _exposure_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
+    rows = sorted(_industry_rows(report), key=lambda r: -r.metrics.outstanding_cny)
+    items = [
+        (
+            f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}".strip(),
+            [(r.metrics.outstanding_cny, _EXPOSURE_COLOUR)],
+            f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}: "
+            f"{_fmt_number(r.metrics.outstanding_cny, 2)} ({_fmt_pct(r.outstanding_share)})",
+        )
+        for r in rows
+    ]
+    chart = _hbar_chart(items, lang)
+    for row, r in zip(chart["rows"], rows, strict=True):
+        row["value"] = (
+            f"{_fmt_money_short(r.metrics.outstanding_cny, lang)} · {_fmt_pct(r.outstanding_share)}"
+        )
+    return chart
+
+
+def _emissions_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
+    rows = _industry_rows(report)
+    by_grade = False
+    if not rows:
+        breakdown = _breakdown(report, portfolio_pb2.GRADE)
+        rows = list(breakdown.rows) if breakdown is not None else []
+        by_grade = True
+    rows = sorted(rows, key=lambda r: -(r.metrics.financed_scope1_tco2 + r.metrics.financed_scope2_tco2))
+    items = []
+    for r in rows:
+        grade = _grade_of(r.key) if by_grade else None
+        label = (
+            _grade_label(grade, lang)
+            if grade is not None
+            else f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}".strip()
+        )
+        s1, s2 = r.metrics.financed_scope1_tco2, r.metrics.financed_scope2_tco2
+        items.append(
+            (
+                label,
+                [(s1, _SCOPE1_COLOUR), (s2, _SCOPE2_COLOUR)],
+                f"{label}: {_fmt_number(s1, 2)} + {_fmt_number(s2, 2)} tCO₂",
+            )
+        )
+    chart = _hbar_chart(items, lang)
+    for row, r in zip(chart["rows"], rows, strict=True):
+        row["value"] = _fmt_number(r.metrics.financed_scope1_tco2 + r.metrics.financed_scope2_tco2, 0)
+    return chart
+
+
+def _heat_colour(fraction: float) -> str:
+    """White (0) to deep blue (1)."""
+    f = min(max(fraction, 0.0), 1.0)
+    low, high = (255, 255, 255), (8, 69, 148)
+    r, g, b = (round(lo + (hi - lo) * f) for lo, hi in zip(low, high, strict=True))
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
+def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
+    """A heat-map grid: rows = grade at compare date, columns = grade at report date."""
+    cells: dict[tuple[int, int], tuple[int, float]] = {}
+    for c in report.migration:
+        loans, amount = cells.get((c.from_grade, c.to_grade), (0, 0.0))
+        cells[(c.from_grade, c.to_grade)] = (loans + c.loans, amount + c.outstanding_cny)
+    grades = list(range(1, 6))
+    if any(0 in pair for pair in cells):
+        grades.append(0)
+    top = max((amount for _, amount in cells.values()), default=0.0)
+    size, left, head = 88, 96, 40
+    grid = []
+    for i, g_from in enumerate(grades):
+        for j, g_to in enumerate(grades):
+            loans, amount = cells.get((g_from, g_to), (0, 0.0))
+            fraction = amount / top if top > 0 else 0.0
+            x, y = left + j * size, head + i * size
+            grid.append(
+                {
+                    "x": x,
+                    "y": y,
+                    "size": size - 2,
+                    "fill": _heat_colour(fraction),
+                    "text_colour": "#FFFFFF" if fraction > 0.55 else "#212121",
+                    "cx": x + (size - 2) / 2,
+                    "amount_y": y + size / 2 - 4,
+                    "loans_y": y + size / 2 + 12,
+                    "amount": _fmt_money_short(amount, lang) if loans or amount else "",
+                    "loans": (f"{loans}笔" if lang == "zh" else f"{loans} loans") if loans else "",
+                    "diagonal": g_from == g_to,
+                    "title": f"{_grade_label(g_from, lang)} → {_grade_label(g_to, lang)}: "
+                    + (
+                        f"{loans}笔，{_fmt_number(amount, 2)}元"
+                        if lang == "zh"
+                        else f"{loans} loans, CNY {_fmt_number(amount, 2)}"
+                    ),
+                }
+            )
+    col_heads = [
+        {"x": left + j * size + size / 2, "label": _grade_label(g, lang), "colour": GRADE_COLOURS[g]}
+        for j, g in enumerate(grades)
+    ]
+    row_heads = [
+        {"y": head + i * size + size / 2 + 4, "label": _grade_label(g, lang), "colour": GRADE_COLOURS[g]}
+        for i, g in enumerate(grades)
+    ]
+    return {
+        "width": left + len(grades) * size + 8,
+        "height": head + len(grades) * size + 8,
+        "cells": grid,
+        "col_heads": col_heads,
+        "row_heads": row_heads,
+        "head_y": head - 12,
+        "label_x": left - 8,
+        "empty": not cells,
+    }
+
+
+def _metric_cells(m: portfolio_pb2.Metrics) -> dict[str, dict[str, str]]:
+    return {
+        "loans": _cell(m.loans, "int"),
+        "outstanding": _cell(m.outstanding_cny, "money"),
+        "scope1": _cell(m.financed_scope1_tco2, "tco2"),
+        "scope2": _cell(m.financed_scope2_tco2, "tco2"),
+        "financed": _cell(m.financed_tco2, "tco2"),
+        "wdqs": _cell(m.wdqs, "score"),
+        "intensity": _cell(m.economic_intensity, "score"),
+        "waci": _cell(m.waci, "score"),
+        "without_profile": _cell(m.loans_without_profile, "int"),
+    }
+
+
+def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
+    index = 0 if lang == "zh" else 1
+
+    def t(key: str) -> str:
+        return _TEXTS[key][index]
+
+    regulator = is_regulator(report)
+    header = [{"label": t("scope"), "value": report.scope or "-"}]
+    header.append({"label": t("as_of"), "value": report.as_of_date or "-"})
+    if report.compare_date:
+        header.append({"label": t("compare"), "value": report.compare_date})
+    if report.profile_year:
+        header.append({"label": t("profile_year"), "value": str(report.profile_year)})
+    if report.HasField("generate_time"):
+        header.append(
+            {"label": t("generated"), "value": json_format.MessageToJson(report.generate_time).strip('"')}
+        )
+
+    totals = report.totals
+    figures = [
+        {"label": t("outstanding"), **_cell(totals.outstanding_cny, "money")},
+        {"label": t("financed"), **_cell(totals.financed_tco2, "tco2")},
+        {"label": t("wdqs"), **_cell(totals.wdqs, "score")},
+        {"label": t("intensity"), **_cell(totals.economic_intensity, "score")},
+        {"label": t("waci"), **_cell(totals.waci, "score")},
+    ]
+    shares = [
+        {"label": t("green_share"), "colour": GRADE_COLOURS[1], **_cell(report.green_share, "pct")},
+        {"label": t("transition_share"), "colour": GRADE_COLOURS[3], **_cell(report.transition_share, "pct")},
+        {"label": t("other_share"), "colour": "#9E9E9E", **_cell(report.other_share, "pct")},
+    ]
+    share_bar = []
+    x = 0.0
+    for item, value in zip(
+        shares, (report.green_share, report.transition_share, report.other_share), strict=True
+    ):
+        w = round(max(min(value, 1.0), 0.0) * 600, 2) if math.isfinite(value) else 0.0
+        share_bar.append({"x": round(x, 2), "width": w, "colour": item["colour"], "title": item["label"]})
+        x += w
+
+    breakdowns = []
+    for breakdown in report.breakdowns:
+        zh, en = _DIMENSION_LABELS.get(breakdown.dimension, (_dimension_name(breakdown.dimension),) * 2)
+        rows = []
+        for row in breakdown.rows:
+            label = _label(row.label_zh, row.label_en, row.key, lang)
+            if breakdown.dimension == portfolio_pb2.GRADE:
+                grade = _grade_of(row.key)
+                if grade is not None and not row.label_zh and not row.label_en:
+                    label = _grade_label(grade, lang)
+            rows.append(
+                {
+                    "key": row.key,
+                    "label": label,
+                    "colour": GRADE_COLOURS.get(_grade_of(row.key) or 0)
+                    if breakdown.dimension == portfolio_pb2.GRADE
+                    else None,
+                    "share": _cell(row.outstanding_share, "pct"),
+                    **_metric_cells(row.metrics),
+                }
+            )
+        breakdowns.append({"title": zh if lang == "zh" else en, "rows": rows})
+
+    retrofit = None
+    if report.HasField("retrofit"):
+        r = report.retrofit
+        retrofit = {
+            "loans": _cell(r.loans, "int"),
+            "outstanding": _cell(r.outstanding_cny, "money"),
+            "committed": _cell(r.committed_tco2_per_year, "tco2"),
+            "achieved_t": _cell(r.achieved_tco2_per_year, "tco2"),
+            "progress": _cell(
+                r.achieved_tco2_per_year / r.committed_tco2_per_year if r.committed_tco2_per_year else 0.0,
+                "pct",
+            ),
+            "progress_w": (
+                round(min(max(r.achieved_tco2_per_year / r.committed_tco2_per_year, 0.0), 1.0) * 300, 2)
+                if r.committed_tco2_per_year
+                else 0.0
+            ),
+            "statuses": [
+                {"label": t(k), "colour": c, **_cell(getattr(r, k), "int")}
+                for k, c in (
+                    ("on_track", "#1A9641"),
+                    ("achieved", "#2E7D32"),
+                    ("at_risk", "#FDAE61"),
+                    ("missed", "#D7191C"),
+                    ("not_started", "#9E9E9E"),
+                )
+            ],
+        }
+
+    attribution = None
+    if report.HasField("attribution"):
+        a = report.attribution
+        running = a.financed_tco2_before
+        attribution = [
+            {
+                "label": _ATTRIBUTION_LABELS["financed_tco2_before"][index],
+                "kind": "total",
+                "change": None,
+                "running": _cell(running, "tco2"),
+            }
+        ]
+        for name in _ATTRIBUTION_ORDER[1:-1]:
+            value = getattr(a, name)
+            running += value
+            attribution.append(
+                {
+                    "label": _ATTRIBUTION_LABELS[name][index],
+                    "kind": "up" if value > 0 else "down" if value < 0 else "flat",
+                    "change": _cell(value, "signed_tco2"),
+                    "running": _cell(running, "tco2"),
+                }
+            )
+        residual = a.financed_tco2_after - running
+        if abs(residual) > 1e-9 * max(1.0, abs(a.financed_tco2_after)):
+            # The components do not add up to the reported change: show the gap, never hide it.
+            running += residual
+            attribution.append(
+                {
+                    "label": t("residual"),
+                    "kind": "residual",
+                    "change": _cell(residual, "signed_tco2"),
+                    "running": _cell(running, "tco2"),
+                }
+            )
+        attribution.append(
+            {
+                "label": _ATTRIBUTION_LABELS["financed_tco2_after"][index],
+                "kind": "total",
+                "change": _cell(a.financed_tco2_after - a.financed_tco2_before, "signed_tco2"),
+                "running": _cell(a.financed_tco2_after, "tco2"),
+            }
+        )
+
+    emitters = []
+    loans = []
+    if not regulator:
+        for rank, e in enumerate(report.top_emitters, start=1):
+            emitters.append(
+                {
+                    "rank": rank,
+                    "name": e.enterprise_name or e.enterprise,
+                    "enterprise": e.enterprise,
+                    "grade": _grade_label(e.grade, lang),
+                    "colour": GRADE_COLOURS.get(e.grade, GRADE_COLOURS[0]),
+                    "financed": _cell(e.financed_tco2, "tco2"),
+                    "outstanding": _cell(e.outstanding_cny, "money"),
+                }
+            )
+        for line in report.loans:
+            loans.append(
+                {
+                    "loan": line.loan,
+                    "name": line.enterprise_name or line.enterprise,
+                    "enterprise": line.enterprise,
+                    "product": line.product,
+                    "grade": _grade_label(line.grade, lang),
+                    "colour": GRADE_COLOURS.get(line.grade, GRADE_COLOURS[0]),
+                    "level": line.level,
+                    "industry": line.industry_code,
+                    "region": line.region_code,
+                    "outstanding": _cell(line.outstanding_cny, "money"),
+                    "factor": _cell(line.attribution_factor, "factor"),
+                    "scope1": _cell(line.financed_scope1_tco2, "tco2"),
+                    "scope2": _cell(line.financed_scope2_tco2, "tco2"),
+                    "pcaf": _cell(line.pcaf_score, "int"),
+                    "profile": line.profile,
+                }
+            )
+
+    lenders = [
+        {"lender": lt.lender.removeprefix("lenders/"), **_metric_cells(lt.metrics)} for lt in report.lenders
+    ]
+
+    return {
+        "lang": lang,
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "t": t,
+        "title": t("title_regulator" if regulator else "title"),
+        "regulator": regulator,
+        "header": header,
+        "figures": figures,
+        "totals": _metric_cells(totals),
+        "shares": shares,
+        "share_bar": share_bar,
+        "grade5_share": _cell(report.grade5_share, "pct"),
+        "grade_chart": _grade_chart(report, lang),
+        "exposure_chart": _exposure_chart(report, lang),
+        "emissions_chart": _emissions_chart(report, lang),
+        "migration_chart": _migration_chart(report, lang),
+        "breakdowns": breakdowns,
+        "retrofit": retrofit,
+        "attribution": attribution,
+        "emitters": emitters,
+        "loans": loans,
+        "lenders": lenders,
+        "colours": {"scope1": _SCOPE1_COLOUR, "scope2": _SCOPE2_COLOUR},
+    }
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("scoring_service", "templates"),
+        autoescape=True,  # always: enterprise names and labels are data, not markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_html(report: portfolio_pb2.PortfolioReport, lang: str = "zh") -> str:
+    """A self-contained HTML report (inline CSS and SVG charts, no scripts, no external URLs), in
+    Chinese (``"zh"``, ``<html lang="zh-CN">``) or English (``"en"``). Every value from the message
+    is HTML-escaped; the regulator view shows no loan lines and no top emitters."""
+    view = _view(sanitized(report), _lang(lang))
+    return _environment().get_template("portfolio.html.j2").render(**view)

@@ -1,0 +1,121 @@
+"""The report's input: the loan book as of a date joined with the registry's view of each borrower.
+
+Profiles are those of the calendar year before the report date (the year the 碳效码 grades), fetched
+from the registry in batches; a borrower without one stays in the book (outstanding counts) with no
+financed emissions and PCAF score 5. Retrofit loans carry their commitment's progress on that date.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from scoring_service.registry_client import RegistryClient
+from scoring_service.storage.loans import LoanRepository
+from tanxiao.common.v1 import common_pb2
+from tanxiao.errors import NotFound
+from tanxiao.registry.v1 import registry_pb2
+
+FRAME_COLUMNS = (
+    "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_cny", "has_profile", "grade",
+    "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "revenue_10k_cny",
+    "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
+    "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
+)  # fmt: skip
+
+
+def book_frame(
+    repository: LoanRepository,
+    registry: RegistryClient,
+    as_of: date,
+    *,
+    lender: str | None,
+    region_prefix: str = "",
+) -> pd.DataFrame:
+    book = repository.book(as_of, lender)
+    if book.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in FRAME_COLUMNS})
+    year = str(as_of.year - 1)
+    usccs = sorted(set(book["uscc"]))
+    profiles = registry.available_profiles([(u, year) for u in usccs])
+    firms = registry.enterprises(usccs)
+    rows = []
+    for loan in book.to_dict("records"):
+        profile = profiles.get((loan["uscc"], year))
+        firm = firms.get(loan["uscc"])
+        rows.append(_row(loan, profile, firm, registry, as_of))
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    if region_prefix:
+        frame = frame[frame["region_code"].str.startswith(region_prefix)]
+    return frame.reset_index(drop=True)
+
+
+def _row(
+    loan: dict[str, object],
+    profile: registry_pb2.CarbonProfile | None,
+    firm: registry_pb2.Enterprise | None,
+    registry: RegistryClient,
+    as_of: date,
+) -> dict[str, object]:
+    financials = profile.financials if profile is not None and profile.HasField("financials") else None
+    status, committed, achieved = "", math.nan, math.nan
+    commitment = str(loan["commitment"] or "")
+    if commitment:
+        status, committed, achieved = _commitment(registry, commitment, as_of)
+    scope1 = profile.scope1_tco2 if profile is not None else math.nan
+    return {
+        "loan": f"{loan['lender']}/loans/{loan['loan_id']}",
+        "lender": loan["lender"],
+        "uscc": loan["uscc"],
+        "enterprise_name": firm.display_name if firm is not None else "",
+        "product": loan["product"],
+        "outstanding_cny": float(loan["outstanding_cny"]),  # type: ignore[arg-type]
+        "has_profile": profile is not None,
+        "grade": profile.grade.grade if profile is not None else 0,
+        "level": _level(profile),
+        "industry_code": profile.industry_code
+        if profile is not None
+        else (firm.industry_code if firm else ""),
+        "region_code": profile.region_code if profile is not None else (firm.region_code if firm else ""),
+        "scope1_tco2": scope1,
+        # Market-based scope 2: what the borrower emits after its own renewables and green power.
+        "scope2_tco2": profile.net_tco2 - scope1 if profile is not None else math.nan,
+        "revenue_10k_cny": _money(financials, "revenue_10k_cny"),
+        "total_equity_10k_cny": _money(financials, "total_equity_10k_cny"),
+        "total_debt_10k_cny": _money(financials, "total_debt_10k_cny"),
+        "evic_10k_cny": _money(financials, "evic_10k_cny"),
+        "listed": bool(financials.listed) if financials is not None else False,
+        "pcaf_score": (profile.data_quality.pcaf_score or 5) if profile is not None else 5,
+        "commitment_status": status,
+        "committed_tco2_per_year": committed,
+        "achieved_tco2_per_year": achieved,
+        "profile": profile.name if profile is not None else "",
+    }
+
+
+def _commitment(registry: RegistryClient, name: str, as_of: date) -> tuple[str, float, float]:
+    try:
+        commitment, _ = registry.commitment(name)
+        progress = registry.stub.GetCommitmentProgress(
+            registry_pb2.GetCommitmentProgressRequest(name=name, as_of_date=as_of.isoformat()),
+            timeout=registry.deadline,
+        )
+    except NotFound:
+        return "", math.nan, math.nan
+    status = registry_pb2.CommitmentStatus.Name(progress.status)
+    return status, commitment.target_savings_tco2_per_year, progress.achieved_tco2_per_year
+
+
+def _level(profile: registry_pb2.CarbonProfile | None) -> str:
+    if profile is None or profile.grade.level == common_pb2.CARBON_LEVEL_UNSPECIFIED:
+        return ""
+    return common_pb2.CarbonLevel.Name(profile.grade.level)
+
+
+def _money(financials: registry_pb2.AnnualFinancials | None, name: str) -> float:
+    if financials is None or not financials.HasField(name):
+        return np.nan
+    return float(getattr(financials, name))

@@ -1,0 +1,220 @@
+"""PortfolioReporting over gRPC: the loan book (record, balance events, close) and the reports.
+
+Reports join the book with the registry's profiles (scoring_service.portfolio_frames), compute the
+figures in the pure scoring_service.portfolio.metrics, and convert at the edge. The regulator view
+never carries enterprise-level rows (loan lines, top emitters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from scoring_service.loan_book import LENDER, loan_from_request, loan_to_proto, parse_loan_name
+from scoring_service.portfolio import metrics
+from scoring_service.portfolio_export import chunks, export_report
+from scoring_service.portfolio_frames import book_frame
+from scoring_service.registry_client import RegistryClient
+from scoring_service.storage.decisions import DecisionStore
+from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
+from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
+
+SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
+LENDER_DIMENSIONS = ("GRADE", "LEVEL", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "COUNTY", "CITY", "PRODUCT")
+REGULATOR_DIMENSIONS = ("LENDER", "CITY", "COUNTY", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "GRADE")
+REGULATOR = "regulator"
+
+
+class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
+    def __init__(self, loans: LoanRepository, registry: RegistryClient, decisions: DecisionStore) -> None:
+        self.loans = loans
+        self.registry = registry
+        self.decisions = decisions
+
+    # --- the book ---------------------------------------------------------------------------------
+
+    def RecordLoan(
+        self, request: portfolio_pb2.RecordLoanRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.Loan:
+        loan = loan_from_request(request, self.decisions)
+        return loan_to_proto(self.loans.record(loan, request.request_id.strip()))
+
+    def UpdateLoanBalance(
+        self, request: portfolio_pb2.UpdateLoanBalanceRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.Loan:
+        lender, loan_id = parse_loan_name(request.name)
+        which = request.WhichOneof("change")
+        problems: list[FieldViolation] = []
+        as_of = _date(request.as_of_date, "as_of_date", problems)
+        if which is None:
+            problems.append(FieldViolation("change", "one of drawdown_cny, repayment_cny, outstanding_cny"))
+        else:
+            amount = getattr(request, which)
+            if not math.isfinite(amount) or amount < 0 or (amount == 0 and which != "outstanding_cny"):
+                problems.append(
+                    FieldViolation(which, "must be a finite amount in yuan, > 0 (>= 0 for a balance)")
+                )
+        if problems:
+            raise ValidationError.from_violations(problems)
+        assert as_of is not None and which is not None
+        kind = {"drawdown_cny": DRAWDOWN, "repayment_cny": REPAYMENT, "outstanding_cny": BALANCE}[which]
+        updated = self.loans.balance_event(
+            lender, loan_id, as_of, kind, getattr(request, which), request.request_id
+        )
+        return loan_to_proto(updated)
+
+    def CloseLoan(
+        self, request: portfolio_pb2.CloseLoanRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.Loan:
+        lender, loan_id = parse_loan_name(request.name)
+        problems: list[FieldViolation] = []
+        close = _date(request.close_date, "close_date", problems)
+        if problems:
+            raise ValidationError.from_violations(problems)
+        assert close is not None
+        return loan_to_proto(self.loans.balance_event(lender, loan_id, close, CLOSE, 0.0, request.request_id))
+
+    def GetLoan(
+        self, request: portfolio_pb2.GetLoanRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.Loan:
+        lender, loan_id = parse_loan_name(request.name)
+        return loan_to_proto(self.loans.get(lender, loan_id))
+
+    def ListLoans(
+        self, request: portfolio_pb2.ListLoansRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.ListLoansResponse:
+        if not LENDER.match(request.parent):
+            raise ValidationError.for_field("parent", "must be lenders/{id}")
+        items, token = self.loans.page(request.parent, request.page_size, request.page_token)
+        return portfolio_pb2.ListLoansResponse(loans=[loan_to_proto(i) for i in items], next_page_token=token)
+
+    # --- reports ----------------------------------------------------------------------------------
+
+    def GetPortfolioReport(
+        self, request: portfolio_pb2.GetPortfolioReportRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.PortfolioReport:
+        if not LENDER.match(request.lender):
+            raise ValidationError.for_field("lender", "must be lenders/{id}")
+        if not 0 <= request.top_n <= 100:
+            raise ValidationError.for_field("top_n", "must be 0 (default 10) to 100")
+        as_of, compare = _dates(request.as_of_date, request.compare_date)
+        dims = _dimensions(request.group_by, LENDER_DIMENSIONS, allow_lender=False)
+        return self.report(request.lender, as_of, compare, dims, request.top_n or 10)
+
+    def GetRegulatoryReport(
+        self, request: portfolio_pb2.GetRegulatoryReportRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.PortfolioReport:
+        prefix = request.region_code_prefix.strip()
+        if prefix and not (prefix.isdigit() and len(prefix) <= 6):
+            raise ValidationError.for_field("region_code_prefix", "must be up to six digits (GB/T 2260)")
+        as_of, compare = _dates(request.as_of_date, request.compare_date)
+        dims = _dimensions(request.group_by, REGULATOR_DIMENSIONS, allow_lender=True)
+        return self.report(None, as_of, compare, dims, 0, region_prefix=prefix)
+
+    def ExportPortfolioReport(
+        self, request: portfolio_pb2.ExportPortfolioReportRequest, context: grpc.ServicerContext
+    ) -> Iterator[portfolio_pb2.ExportChunk]:
+        if request.format == portfolio_pb2.EXPORT_FORMAT_UNSPECIFIED:
+            raise ValidationError.for_field("format", "must be CSV, PARQUET, JSON or HTML")
+        as_of, compare = _dates(request.as_of_date, request.compare_date)
+        if request.regulatory:
+            dims = _dimensions(request.group_by, REGULATOR_DIMENSIONS, allow_lender=True)
+            report = self.report(None, as_of, compare, dims, 0)
+        else:
+            if not LENDER.match(request.lender):
+                raise ValidationError.for_field("lender", "must be lenders/{id} (or regulatory = true)")
+            report = self.report(
+                request.lender, as_of, compare, _dimensions(request.group_by, LENDER_DIMENSIONS, False), 10
+            )
+        data, content_type, filename = export_report(report, portfolio_pb2.ExportFormat.Name(request.format))
+        for index, piece in enumerate(chunks(data)):
+            yield portfolio_pb2.ExportChunk(
+                data=piece,
+                content_type=content_type if index == 0 else "",
+                filename=filename if index == 0 else "",
+            )
+
+    def report(
+        self,
+        lender: str | None,
+        as_of: date,
+        compare: date,
+        dimensions: Sequence[str],
+        top_n: int,
+        *,
+        region_prefix: str = "",
+    ) -> portfolio_pb2.PortfolioReport:
+        now = book_frame(self.loans, self.registry, as_of, lender=lender, region_prefix=region_prefix)
+        before = book_frame(self.loans, self.registry, compare, lender=lender, region_prefix=region_prefix)
+        regulator = lender is None
+        result = metrics.compute_report(
+            now, dimensions=dimensions, top_n=top_n, earlier=before, include_loans=not regulator
+        )
+        report = _to_proto(result)
+        report.scope = REGULATOR if regulator else lender
+        report.as_of_date, report.compare_date = as_of.isoformat(), compare.isoformat()
+        report.profile_year = as_of.year - 1
+        report.generate_time.FromDatetime(datetime.now(UTC))
+        if regulator:
+            del report.loans[:]
+            del report.top_emitters[:]
+        else:
+            del report.lenders[:]
+        return report
+
+
+def _to_proto(result: metrics.Report) -> portfolio_pb2.PortfolioReport:
+    raw = _finite(dataclasses.asdict(result))
+    if raw.get("attribution") is None:
+        raw.pop("attribution", None)
+    return json_format.ParseDict(raw, portfolio_pb2.PortfolioReport(), ignore_unknown_fields=True)
+
+
+def _finite(value: Any) -> Any:
+    """NaN (a ratio of nothing) as 0 in the message; proto3 doubles have no 'absent'."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0.0
+    return value
+
+
+def _date(text: str, field: str, problems: list[FieldViolation]) -> date | None:
+    try:
+        value = date.fromisoformat(text.strip())
+    except ValueError:
+        problems.append(FieldViolation(field, "must be a date, YYYY-MM-DD"))
+        return None
+    if value > date.today():
+        problems.append(FieldViolation(field, "must not be in the future"))
+    return value
+
+
+def _dates(as_of_text: str, compare_text: str) -> tuple[date, date]:
+    problems: list[FieldViolation] = []
+    as_of = _date(as_of_text, "as_of_date", problems) if as_of_text else date.today()
+    compare = _date(compare_text, "compare_date", problems) if compare_text else None
+    if problems:
+        raise ValidationError.from_violations(problems)
+    assert as_of is not None
+    compare = compare or (as_of - timedelta(days=365))
+    if compare >= as_of:
+        raise ValidationError.for_field("compare_date", "must be before as_of_date")
+    return as_of, compare
+
+
+def _dimensions(requested: Sequence[int], default: Sequence[str], allow_lender: bool) -> list[str]:
+    names = [portfolio_pb2.Dimension.Name(d) for d in requested] if requested else list(default)
+    bad = [n for n in names if n == "DIMENSION_UNSPECIFIED" or (n == "LENDER" and not allow_lender)]
+    if bad:
+        raise ValidationError.for_field("group_by", f"not allowed here: {', '.join(bad)}")
+    return names

@@ -1,0 +1,410 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LoanStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOAN_STATUS_UNSPECIFIED: _ClassVar[LoanStatus]
+    OPEN: _ClassVar[LoanStatus]
+    CLOSED: _ClassVar[LoanStatus]
+
+class Dimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIMENSION_UNSPECIFIED: _ClassVar[Dimension]
+    GRADE: _ClassVar[Dimension]
+    LEVEL: _ClassVar[Dimension]
+    INDUSTRY_SECTION: _ClassVar[Dimension]
+    INDUSTRY_DIVISION: _ClassVar[Dimension]
+    COUNTY: _ClassVar[Dimension]
+    CITY: _ClassVar[Dimension]
+    PRODUCT: _ClassVar[Dimension]
+    LENDER: _ClassVar[Dimension]
+
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    CSV: _ClassVar[ExportFormat]
+    PARQUET: _ClassVar[ExportFormat]
+    JSON: _ClassVar[ExportFormat]
+    HTML: _ClassVar[ExportFormat]
+LOAN_STATUS_UNSPECIFIED: LoanStatus
+OPEN: LoanStatus
+CLOSED: LoanStatus
+DIMENSION_UNSPECIFIED: Dimension
+GRADE: Dimension
+LEVEL: Dimension
+INDUSTRY_SECTION: Dimension
+INDUSTRY_DIVISION: Dimension
+COUNTY: Dimension
+CITY: Dimension
+PRODUCT: Dimension
+LENDER: Dimension
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+CSV: ExportFormat
+PARQUET: ExportFormat
+JSON: ExportFormat
+HTML: ExportFormat
+
+class Loan(_message.Message):
+    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_cny", "outstanding_cny", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
+    RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_DATE_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    lender: str
+    loan_id: str
+    enterprise: str
+    product: str
+    decision: str
+    committed_amount_cny: float
+    outstanding_cny: float
+    currency: str
+    start_date: str
+    maturity_date: str
+    rate_bp: float
+    status: LoanStatus
+    balance_as_of_date: str
+    close_date: str
+    commitment: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordLoanRequest(_message.Message):
+    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_cny", "outstanding_cny", "currency", "start_date", "maturity_date", "rate_bp", "commitment")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
+    RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    lender: str
+    loan_id: str
+    enterprise: str
+    product: str
+    decision: str
+    committed_amount_cny: float
+    outstanding_cny: float
+    currency: str
+    start_date: str
+    maturity_date: str
+    rate_bp: float
+    commitment: str
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ...) -> None: ...
+
+class UpdateLoanBalanceRequest(_message.Message):
+    __slots__ = ("request_id", "name", "as_of_date", "drawdown_cny", "repayment_cny", "outstanding_cny")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    DRAWDOWN_CNY_FIELD_NUMBER: _ClassVar[int]
+    REPAYMENT_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    name: str
+    as_of_date: str
+    drawdown_cny: float
+    repayment_cny: float
+    outstanding_cny: float
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., as_of_date: _Optional[str] = ..., drawdown_cny: _Optional[float] = ..., repayment_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ...) -> None: ...
+
+class CloseLoanRequest(_message.Message):
+    __slots__ = ("request_id", "name", "close_date")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_DATE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    name: str
+    close_date: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., close_date: _Optional[str] = ...) -> None: ...
+
+class GetLoanRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListLoansRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListLoansResponse(_message.Message):
+    __slots__ = ("loans", "next_page_token")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    loans: _containers.RepeatedCompositeFieldContainer[Loan]
+    next_page_token: str
+    def __init__(self, loans: _Optional[_Iterable[_Union[Loan, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetPortfolioReportRequest(_message.Message):
+    __slots__ = ("lender", "as_of_date", "group_by", "compare_date", "top_n")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
+    TOP_N_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    as_of_date: str
+    group_by: _containers.RepeatedScalarFieldContainer[Dimension]
+    compare_date: str
+    top_n: int
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., compare_date: _Optional[str] = ..., top_n: _Optional[int] = ...) -> None: ...
+
+class GetRegulatoryReportRequest(_message.Message):
+    __slots__ = ("as_of_date", "group_by", "compare_date", "region_code_prefix")
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
+    REGION_CODE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    as_of_date: str
+    group_by: _containers.RepeatedScalarFieldContainer[Dimension]
+    compare_date: str
+    region_code_prefix: str
+    def __init__(self, as_of_date: _Optional[str] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., compare_date: _Optional[str] = ..., region_code_prefix: _Optional[str] = ...) -> None: ...
+
+class ExportPortfolioReportRequest(_message.Message):
+    __slots__ = ("lender", "as_of_date", "format", "group_by", "regulatory", "compare_date")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    REGULATORY_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    as_of_date: str
+    format: ExportFormat
+    group_by: _containers.RepeatedScalarFieldContainer[Dimension]
+    regulatory: bool
+    compare_date: str
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., regulatory: _Optional[bool] = ..., compare_date: _Optional[str] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("data", "content_type", "filename")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    content_type: str
+    filename: str
+    def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class Metrics(_message.Message):
+    __slots__ = ("loans", "outstanding_cny", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_SCOPE1_TCO2_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_SCOPE2_TCO2_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_TCO2_FIELD_NUMBER: _ClassVar[int]
+    WDQS_FIELD_NUMBER: _ClassVar[int]
+    ECONOMIC_INTENSITY_FIELD_NUMBER: _ClassVar[int]
+    WACI_FIELD_NUMBER: _ClassVar[int]
+    LOANS_WITHOUT_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    loans: int
+    outstanding_cny: float
+    financed_scope1_tco2: float
+    financed_scope2_tco2: float
+    financed_tco2: float
+    wdqs: float
+    economic_intensity: float
+    waci: float
+    loans_without_profile: int
+    def __init__(self, loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ...) -> None: ...
+
+class GroupRow(_message.Message):
+    __slots__ = ("key", "label_zh", "label_en", "metrics", "outstanding_share")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_SHARE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    label_zh: str
+    label_en: str
+    metrics: Metrics
+    outstanding_share: float
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., outstanding_share: _Optional[float] = ...) -> None: ...
+
+class Breakdown(_message.Message):
+    __slots__ = ("dimension", "rows")
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    dimension: Dimension
+    rows: _containers.RepeatedCompositeFieldContainer[GroupRow]
+    def __init__(self, dimension: _Optional[_Union[Dimension, str]] = ..., rows: _Optional[_Iterable[_Union[GroupRow, _Mapping]]] = ...) -> None: ...
+
+class LoanLine(_message.Message):
+    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_cny", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile")
+    LOAN_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    GRADE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_CODE_FIELD_NUMBER: _ClassVar[int]
+    REGION_CODE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_SCOPE1_TCO2_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_SCOPE2_TCO2_FIELD_NUMBER: _ClassVar[int]
+    PCAF_SCORE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    loan: str
+    enterprise: str
+    enterprise_name: str
+    product: str
+    outstanding_cny: float
+    grade: int
+    level: str
+    industry_code: str
+    region_code: str
+    attribution_factor: float
+    financed_scope1_tco2: float
+    financed_scope2_tco2: float
+    pcaf_score: int
+    profile: str
+    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_cny: _Optional[float] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ...) -> None: ...
+
+class RetrofitProgress(_message.Message):
+    __slots__ = ("loans", "outstanding_cny", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ACHIEVED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ON_TRACK_FIELD_NUMBER: _ClassVar[int]
+    AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    MISSED_FIELD_NUMBER: _ClassVar[int]
+    ACHIEVED_FIELD_NUMBER: _ClassVar[int]
+    NOT_STARTED_FIELD_NUMBER: _ClassVar[int]
+    loans: int
+    outstanding_cny: float
+    committed_tco2_per_year: float
+    achieved_tco2_per_year: float
+    on_track: int
+    at_risk: int
+    missed: int
+    achieved: int
+    not_started: int
+    def __init__(self, loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ..., committed_tco2_per_year: _Optional[float] = ..., achieved_tco2_per_year: _Optional[float] = ..., on_track: _Optional[int] = ..., at_risk: _Optional[int] = ..., missed: _Optional[int] = ..., achieved: _Optional[int] = ..., not_started: _Optional[int] = ...) -> None: ...
+
+class MigrationCell(_message.Message):
+    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_cny")
+    FROM_GRADE_FIELD_NUMBER: _ClassVar[int]
+    TO_GRADE_FIELD_NUMBER: _ClassVar[int]
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    from_grade: int
+    to_grade: int
+    loans: int
+    outstanding_cny: float
+    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ...) -> None: ...
+
+class Emitter(_message.Message):
+    __slots__ = ("enterprise", "enterprise_name", "financed_tco2", "outstanding_cny", "grade")
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_TCO2_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    GRADE_FIELD_NUMBER: _ClassVar[int]
+    enterprise: str
+    enterprise_name: str
+    financed_tco2: float
+    outstanding_cny: float
+    grade: int
+    def __init__(self, enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., financed_tco2: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., grade: _Optional[int] = ...) -> None: ...
+
+class Attribution(_message.Message):
+    __slots__ = ("financed_tco2_before", "financed_tco2_after", "emissions_effect_tco2", "attribution_effect_tco2", "new_loans_tco2", "ended_loans_tco2")
+    FINANCED_TCO2_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_TCO2_AFTER_FIELD_NUMBER: _ClassVar[int]
+    EMISSIONS_EFFECT_TCO2_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_EFFECT_TCO2_FIELD_NUMBER: _ClassVar[int]
+    NEW_LOANS_TCO2_FIELD_NUMBER: _ClassVar[int]
+    ENDED_LOANS_TCO2_FIELD_NUMBER: _ClassVar[int]
+    financed_tco2_before: float
+    financed_tco2_after: float
+    emissions_effect_tco2: float
+    attribution_effect_tco2: float
+    new_loans_tco2: float
+    ended_loans_tco2: float
+    def __init__(self, financed_tco2_before: _Optional[float] = ..., financed_tco2_after: _Optional[float] = ..., emissions_effect_tco2: _Optional[float] = ..., attribution_effect_tco2: _Optional[float] = ..., new_loans_tco2: _Optional[float] = ..., ended_loans_tco2: _Optional[float] = ...) -> None: ...
+
+class LenderTotal(_message.Message):
+    __slots__ = ("lender", "metrics")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    metrics: Metrics
+    def __init__(self, lender: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
+
+class PortfolioReport(_message.Message):
+    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWNS_FIELD_NUMBER: _ClassVar[int]
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    RETROFIT_FIELD_NUMBER: _ClassVar[int]
+    GREEN_SHARE_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_SHARE_FIELD_NUMBER: _ClassVar[int]
+    OTHER_SHARE_FIELD_NUMBER: _ClassVar[int]
+    MIGRATION_FIELD_NUMBER: _ClassVar[int]
+    GRADE5_SHARE_FIELD_NUMBER: _ClassVar[int]
+    TOP_EMITTERS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    LENDERS_FIELD_NUMBER: _ClassVar[int]
+    GENERATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_YEAR_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    as_of_date: str
+    compare_date: str
+    totals: Metrics
+    breakdowns: _containers.RepeatedCompositeFieldContainer[Breakdown]
+    loans: _containers.RepeatedCompositeFieldContainer[LoanLine]
+    retrofit: RetrofitProgress
+    green_share: float
+    transition_share: float
+    other_share: float
+    migration: _containers.RepeatedCompositeFieldContainer[MigrationCell]
+    grade5_share: float
+    top_emitters: _containers.RepeatedCompositeFieldContainer[Emitter]
+    attribution: Attribution
+    lenders: _containers.RepeatedCompositeFieldContainer[LenderTotal]
+    generate_time: _timestamp_pb2.Timestamp
+    profile_year: int
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,239 @@
+"""PortfolioReporting end to end over a real registry and scoring server: the loan book with its
+balance history, lender and regulator reports that reconcile, exports with the same numbers, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+import pandas as pd
+import pytest
+from google.protobuf import json_format
+from helpers import Registry, error_details, make_uscc
+from typer.testing import CliRunner
+
+from registry_service.domain.enterprise import AnnualFinancials, Enterprise
+from registry_service.storage.enterprises import EnterpriseRepository
+from scoring_service.app import start_scoring
+from tanxiao.cli import app
+from tanxiao.common.v1 import common_pb2
+from tanxiao.platform.server import RunningServer
+from tanxiao.portfolio.v1 import portfolio_pb2 as ppb
+from tanxiao.portfolio.v1 import portfolio_pb2_grpc
+from tanxiao.registry.v1 import registry_pb2 as rpb
+
+INTENSITIES = [0.3, 1.0, 2.0, 2.9, 3.5, 8.0]  # tCO2/万元 on 3,000 万元 each: 900 .. 24,000 tCO2 (scope 2)
+FIRMS = [make_uscc(200 + i) for i in range(len(INTENSITIES))]
+BANK, OTHER = "lenders/huzhou-bank", "lenders/anji-rcb"
+AS_OF = "2023-06-30"
+
+
+@pytest.fixture
+def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer]]:
+    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)  # equity + debt = 1 亿元
+    EnterpriseRepository(registry.engine).create_many(
+        [Enterprise(u, f"湖州企业{i}", "2822", "330502" if i % 2 else "330521", financials=financials)
+         for i, u in enumerate(FIRMS)]
+    )  # fmt: skip
+    rows = []
+    for uscc, intensity in zip(FIRMS, INTENSITIES, strict=True):
+        for month in range(1, 13):
+            period, grid, stats = f"2022-{month:02d}", common_pb2.GRID_UTILITY, common_pb2.STATISTICS
+            kwh = intensity * 3_000 / 0.5153 * 1000 / 12
+            rows += [
+                rpb.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
+                           external_id=f"e-{uscc}-{month}"),
+                rpb.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
+                           source=stats, external_id=f"v-{uscc}-{month}"),
+            ]  # fmt: skip
+    registry.stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    registry.stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=60)
+    scoring = start_scoring(
+        replace(registry.settings, profile_cache_seconds=0.0),
+        "127.0.0.1:0",
+        registry_addr=registry.server.address,
+    )
+    channel = grpc.insecure_channel(scoring.address)
+    stub = portfolio_pb2_grpc.PortfolioReportingStub(channel)
+    for i, uscc in enumerate(FIRMS):
+        stub.RecordLoan(_loan(BANK, f"L{i}", uscc, outstanding=10_000_000), timeout=30)
+    stub.RecordLoan(_loan(OTHER, "X1", FIRMS[5], outstanding=5_000_000), timeout=30)
+    try:
+        yield stub, scoring
+    finally:
+        channel.close()
+        scoring.stop(None)
+
+
+def _loan(
+    lender: str, loan_id: str, uscc: str, outstanding: float, **fields: object
+) -> ppb.RecordLoanRequest:
+    values: dict[str, object] = {
+        "request_id": f"r-{lender}-{loan_id}", "lender": lender, "loan_id": loan_id,
+        "enterprise": f"enterprises/{uscc}", "product": "GENERAL", "committed_amount_cny": 20_000_000,
+        "outstanding_cny": outstanding, "start_date": "2023-01-15", "maturity_date": "2026-01-15",
+        "rate_bp": 345,
+    }  # fmt: skip
+    return ppb.RecordLoanRequest(**{**values, **fields})
+
+
+def _report(stub: portfolio_pb2_grpc.PortfolioReportingStub, **fields: object) -> ppb.PortfolioReport:
+    return stub.GetPortfolioReport(
+        ppb.GetPortfolioReportRequest(lender=BANK, as_of_date=AS_OF, **fields), timeout=60
+    )
+
+
+def test_financed_emissions_follow_pcaf(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, _ = book
+    report = _report(stub)
+    # AF = 1,000 万元 outstanding / (4,000 + 6,000 万元) = 0.1 for every loan; scope 2 = L x 3,000 tCO2.
+    expected = 0.1 * sum(i * 3_000 for i in INTENSITIES)
+    assert report.totals.loans == 6 and report.totals.outstanding_cny == pytest.approx(60_000_000)
+    assert report.totals.financed_tco2 == pytest.approx(expected, rel=1e-6)
+    assert report.totals.financed_scope1_tco2 == pytest.approx(0.0, abs=1e-6)
+    assert report.totals.economic_intensity == pytest.approx(expected / 60, rel=1e-6)  # per million yuan
+    assert [line.attribution_factor for line in report.loans] == [pytest.approx(0.1)] * 6
+    assert report.profile_year == 2022 and report.scope == BANK
+
+
+def test_every_breakdown_reconciles_with_the_totals(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    report = _report(book[0])
+    assert {ppb.Dimension.Name(b.dimension) for b in report.breakdowns} >= {
+        "GRADE",
+        "COUNTY",
+        "INDUSTRY_SECTION",
+    }
+    for breakdown in report.breakdowns:
+        assert sum(r.metrics.loans for r in breakdown.rows) == report.totals.loans
+        assert sum(r.metrics.outstanding_cny for r in breakdown.rows) == pytest.approx(
+            report.totals.outstanding_cny
+        )
+        assert sum(r.metrics.financed_tco2 for r in breakdown.rows) == pytest.approx(
+            report.totals.financed_tco2
+        )
+    assert report.green_share + report.transition_share + report.other_share == pytest.approx(1.0)
+
+
+def test_balances_are_a_history(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, _ = book
+    name = f"{BANK}/loans/L0"
+    request = ppb.UpdateLoanBalanceRequest(
+        request_id="rep-1", name=name, as_of_date="2023-03-01", repayment_cny=4e6
+    )
+    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_cny == pytest.approx(6e6)
+    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_cny == pytest.approx(6e6)  # a retry, once
+    early = ppb.UpdateLoanBalanceRequest(request_id="x", name=name, as_of_date="2023-02-01", drawdown_cny=1e6)
+    assert error_details(_raises(stub.UpdateLoanBalance, early)).fields == ["as_of_date"]
+    too_much = ppb.UpdateLoanBalanceRequest(
+        request_id="y", name=name, as_of_date="2023-04-01", repayment_cny=7e6
+    )
+    assert error_details(_raises(stub.UpdateLoanBalance, too_much)).fields == ["repayment_cny"]
+    stub.CloseLoan(ppb.CloseLoanRequest(request_id="close", name=name, close_date="2023-05-01"), timeout=30)
+    before = stub.GetPortfolioReport(ppb.GetPortfolioReportRequest(lender=BANK, as_of_date="2023-02-15"))
+    after = _report(stub)
+    assert (before.totals.loans, after.totals.loans) == (6, 5)
+    closed = stub.GetLoan(ppb.GetLoanRequest(name=name), timeout=30)
+    assert closed.status == ppb.CLOSED and closed.outstanding_cny == 0
+
+
+def test_recording_is_idempotent_and_checked(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, _ = book
+    again = stub.RecordLoan(_loan(BANK, "L0", FIRMS[0], outstanding=10_000_000), timeout=30)
+    assert again.name == f"{BANK}/loans/L0"
+    duplicate = _raises(stub.RecordLoan, _loan(BANK, "L0", FIRMS[0], outstanding=1, request_id="new"))
+    assert error_details(duplicate).code == grpc.StatusCode.ALREADY_EXISTS
+    bad = _loan("banks/x", "L 9", "91110000600037341N", outstanding=-1, request_id="bad", currency="USD")
+    assert set(error_details(_raises(stub.RecordLoan, bad)).fields) == {
+        "lender", "loan_id", "enterprise", "outstanding_cny", "currency",
+    }  # fmt: skip
+
+
+def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, _ = book
+    report = stub.GetRegulatoryReport(ppb.GetRegulatoryReportRequest(as_of_date=AS_OF), timeout=60)
+    assert report.scope == "regulator" and not report.loans and not report.top_emitters
+    assert {t.lender for t in report.lenders} == {BANK, OTHER}
+    assert sum(t.metrics.outstanding_cny for t in report.lenders) == pytest.approx(
+        report.totals.outstanding_cny
+    )
+    counties = next(b for b in report.breakdowns if b.dimension == ppb.COUNTY)
+    assert {r.key for r in counties.rows} == {"330502", "330521"}
+
+
+@pytest.mark.parametrize("fmt", ["CSV", "JSON", "PARQUET", "HTML"])
+def test_exports_carry_the_rpc_numbers(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], fmt: str
+) -> None:
+    stub, _ = book
+    report = _report(stub)
+    request = ppb.ExportPortfolioReportRequest(
+        lender=BANK, as_of_date=AS_OF, format=ppb.ExportFormat.Value(fmt)
+    )
+    chunks = list(stub.ExportPortfolioReport(request, timeout=60))
+    data = b"".join(c.data for c in chunks)
+    assert chunks[0].filename and chunks[0].content_type
+    if fmt == "JSON":
+        exported = json_format.Parse(data, ppb.PortfolioReport())
+        assert exported.totals == report.totals
+    elif fmt in ("CSV", "PARQUET"):
+        table = pd.read_csv(io.BytesIO(data)) if fmt == "CSV" else pd.read_parquet(io.BytesIO(data))
+        totals = table[table["section"] == "totals"].iloc[0]
+        assert totals["financed_tco2"] == pytest.approx(report.totals.financed_tco2)
+        assert totals["outstanding_cny"] == pytest.approx(report.totals.outstanding_cny)
+    else:
+        assert data.decode().count("<svg") >= 4
+
+
+def test_cli_imports_a_book_and_writes_the_html_report(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], tmp_path: Path, db_url: str
+) -> None:
+    _, scoring = book
+    path = tmp_path / "book.csv"
+    common = {"product": "GENERAL", "committed_amount_cny": 3e6, "outstanding_cny": 3e6, "currency": "CNY",
+              "start_date": "2023-02-01", "maturity_date": "2025-02-01", "rate_bp": 330}  # fmt: skip
+    pd.DataFrame(
+        [
+            {"lender": OTHER, "loan_id": "X2", "enterprise": f"enterprises/{FIRMS[0]}", **common},
+            {"lender": OTHER, "loan_id": "X3", "enterprise": "enterprises/bad", **common},
+        ]
+    ).to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["import", "loans", str(path), "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (summary["recorded"], summary["rejected"]) == (1, 1)
+    out = tmp_path / "report.html"
+    args = [
+        "report",
+        "portfolio",
+        "--lender",
+        "anji-rcb",
+        "--as-of",
+        AS_OF,
+        "-o",
+        str(out),
+        "--addr",
+        scoring.address,
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "<html" in out.read_text("utf-8")[:300]
+
+
+def _raises(call: object, request: object) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, timeout=30)  # type: ignore[operator]
+    return caught.value
