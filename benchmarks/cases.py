@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 
 import grpc
 import sqlalchemy as sa
@@ -193,29 +194,46 @@ def get_enterprise(ctx: Context) -> list[Row]:
 
 
 # ------------------------------------------------------------------------------------ 2. QuoteLoanTerms
-# HOOK(QuoteLoanTerms): when the scoring service lands, replace the body below with roughly:
-#
-#     running = start_scoring(settings, "127.0.0.1:0")            # plus a registry it dials, with data
-#     payloads = [QuoteLoanTermsRequest(...).SerializeToString() for ...]
-#     try:
-#         return unary_rows(ctx, "QuoteLoanTerms", running.address,
-#                           "/tanxiao.scoring.v1.<Service>/QuoteLoanTerms", payloads,
-#                           targets=QUOTE_TARGETS)
-#     finally:
-#         running.stop(None)
-#
-# The targets below are then checked and printed as PASS/MISS automatically.
-
 QUOTE_TARGETS: dict[str, object] = {"concurrency": 32, "min_ratio": 0.5, "max_p99_ms": 20.0}
+QUOTE_METHOD = "/tanxiao.scoring.v1.LoanScoring/QuoteLoanTerms"
 
 
-@case("quote", "QuoteLoanTerms end to end (hook: scoring service pending)", 45)
+@case("quote", "QuoteLoanTerms end to end: client -> scoring -> registry -> rules -> decision (SQLite)", 75)
 def quote_loan_terms(ctx: Context) -> list[Row]:
-    note = "hook only: scoring service not landed yet (benchmarks/cases.py HOOK(QuoteLoanTerms))"
-    return [
-        Row("QuoteLoanTerms", "c=32", "QPS", None, target=">= 50% of echo", status=SKIP, note=note),
-        Row("QuoteLoanTerms", "c=32", "p99", None, "ms", target="< 20 ms", status=SKIP),
-    ]
+    from registry_service.app import start_registry
+    from registry_service.demo_loader import load_demo
+    from scoring_service.app import start_scoring
+    from tanxiao.scoring.v1 import scoring_pb2
+
+    with database(ctx, "sqlite", "quote") as url:
+        settings = base_settings(database_url=url)
+        load_demo(settings, enterprises=60 if ctx.quick else 120)
+        registry = start_registry(settings, "127.0.0.1:0")
+        scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.address)
+        try:
+            usccs = data.stored_usccs(url)
+            year = str(date.today().year - 1)
+            payloads = [
+                scoring_pb2.QuoteLoanTermsRequest(
+                    request_id=f"bench-{i}", lender="lenders/bench",
+                    enterprise=f"enterprises/{usccs[i % len(usccs)]}",
+                    product=scoring_pb2.GENERAL, requested_amount_cny=5e6, tenor_months=36, base_rate_bp=310,
+                    profile_period=year,
+                ).SerializeToString()
+                for i in range(60_000)
+            ]  # fmt: skip
+            rows = unary_rows(
+                ctx, "QuoteLoanTerms", scoring.address, QUOTE_METHOD, payloads, targets=QUOTE_TARGETS
+            )
+        finally:
+            scoring.stop(None)
+            registry.stop(None)
+    if rows:
+        rows[0].note = (
+            f"{len(usccs)} enterprises; every call a new request_id (a new decision appended to the chain); "
+            f"profile cache {settings.profile_cache_seconds:.0f} s; {rows[0].note}"
+        )
+    return rows
 
 
 # ------------------------------------------------------------------------------------ 3. evaluator

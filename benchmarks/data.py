@@ -164,3 +164,18 @@ def loan_frame(n: int, *, seed: int = 11, categorical: bool = True) -> pd.DataFr
             "base_rate_bp": np.full(n, 310.0),
         }
     )
+
+
+def stored_usccs(url: str) -> list[str]:
+    """The USCCs of the enterprises in the database at ``url`` (after a demo load)."""
+    import sqlalchemy as sa
+
+    from registry_service.storage.tables import enterprises as table
+    from tanxiao.platform.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [str(u) for u in conn.execute(sa.select(table.c.uscc).order_by(table.c.uscc)).scalars()]
+    finally:
+        engine.dispose()
