@@ -33,6 +33,10 @@ protos: $(STAMP)
 protos-check: $(STAMP)
 	$(BIN)/python -m tanxiao.protogen --check
 
+# make run is development on loopback: plaintext and no tokens (the servers say so in their logs and
+# refuse these modes on any other address). Production: docs/security.md.
+run: export TANXIAO_ALLOW_PLAINTEXT ?= true
+run: export TANXIAO_AUTH_REQUIRED ?= false
 run: $(STAMP)
 	$(BIN)/tanxiao db upgrade
 	$(BIN)/tanxiao demo-data --enterprises $(DEMO_ENTERPRISES) --if-empty

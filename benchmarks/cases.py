@@ -27,7 +27,8 @@ GET_ENTERPRISE = "/tanxiao.registry.v1.CarbonRegistry/GetEnterprise"
 
 
 def base_settings(**overrides: object) -> Settings:
-    return replace(Settings(), **overrides)  # defaults as in production (max_workers etc.)
+    # Production defaults (max_workers etc.), plaintext without tokens: the ceiling is measured so too.
+    return replace(Settings(), allow_plaintext=True, auth_required=False, **overrides)
 
 
 # ------------------------------------------------------------------------------------ unary helper

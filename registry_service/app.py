@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from registry_service.domain.catalog import load_catalog
 from registry_service.servicer import SERVICE, CarbonRegistryServicer
 from registry_service.storage.catalog import ensure_catalog
+from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
@@ -37,7 +38,13 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
     engine = registry_engine(settings)
     try:
         binding = create_registry_binding(settings, engine)
-        running = start_server("registry", [binding], listen or settings.registry_listen, settings)
+        running = start_server(
+            "registry",
+            [binding],
+            listen or settings.registry_listen,
+            settings,
+            authenticator=TokenStore(engine),
+        )
     except BaseException:
         engine.dispose()
         raise

@@ -3,8 +3,6 @@ the registry channel and the loan policy."""
 
 from __future__ import annotations
 
-import grpc
-
 from scoring_service.portfolio_servicer import SERVICE as PORTFOLIO_SERVICE
 from scoring_service.portfolio_servicer import PortfolioServicer
 from scoring_service.pricing import Pricer, load_configured_policy
@@ -12,9 +10,11 @@ from scoring_service.registry_client import RegistryClient
 from scoring_service.servicer import SERVICE, LoanScoringServicer
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import LoanRepository
+from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+from tanxiao.platform.tls import secure_channel
 from tanxiao.portfolio.v1 import portfolio_pb2_grpc
 from tanxiao.scoring.v1 import scoring_pb2_grpc
 
@@ -27,8 +27,9 @@ def start_scoring(
     engine = make_engine(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=settings.max_workers
     )
-    channel = grpc.insecure_channel(
+    channel = secure_channel(
         registry_addr or settings.registry_addr,
+        settings,
         options=[("grpc.max_receive_message_length", settings.max_message_bytes)],
     )
     try:
@@ -47,7 +48,9 @@ def start_scoring(
                 portfolio_pb2_grpc.add_PortfolioReportingServicer_to_server,
             ),
         ]
-        running = start_server("scoring", bindings, listen or settings.scoring_listen, settings)
+        running = start_server(
+            "scoring", bindings, listen or settings.scoring_listen, settings, authenticator=TokenStore(engine)
+        )
     except BaseException:
         channel.close()
         engine.dispose()

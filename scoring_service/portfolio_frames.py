@@ -102,6 +102,7 @@ def _commitment(registry: RegistryClient, name: str, as_of: date) -> tuple[str, 
         progress = registry.stub.GetCommitmentProgress(
             registry_pb2.GetCommitmentProgressRequest(name=name, as_of_date=as_of.isoformat()),
             timeout=registry.deadline,
+            metadata=registry.metadata,
         )
     except NotFound:
         return "", math.nan, math.nan

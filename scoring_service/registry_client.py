@@ -59,12 +59,19 @@ class RegistryClient:
     def __init__(self, channel: grpc.Channel, settings: Settings) -> None:
         self.stub = registry_pb2_grpc.CarbonRegistryStub(channel)
         self.deadline = settings.registry_deadline_seconds
+        # The scoring service's own identity at the registry (role "service"); none in development.
+        self.metadata = (
+            [("authorization", f"Bearer {settings.service_token}")] if settings.service_token else []
+        )
         self.cache = ProfileCache(settings.profile_cache_seconds, settings.profile_cache_size)
         self._enterprises: dict[str, registry_pb2.Enterprise] = {}
 
     def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
         request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")
-        return self._call("GetEnterprise", lambda: self.stub.GetEnterprise(request, timeout=self.deadline))
+        return self._call(
+            "GetEnterprise",
+            lambda: self.stub.GetEnterprise(request, timeout=self.deadline, metadata=self.metadata),
+        )
 
     def profile(self, uscc: str, period: str) -> registry_pb2.CarbonProfile:
         (profile,) = self.profiles([(uscc, period)])
@@ -79,7 +86,9 @@ class RegistryClient:
             request = registry_pb2.BatchGetCarbonProfilesRequest(names=missing[start : start + BATCH_LIMIT])
             response = self._call(
                 "BatchGetCarbonProfiles",
-                lambda request=request: self.stub.BatchGetCarbonProfiles(request, timeout=self.deadline * 5),
+                lambda request=request: self.stub.BatchGetCarbonProfiles(
+                    request, timeout=self.deadline * 5, metadata=self.metadata
+                ),
             )
             for profile in response.profiles:
                 self.cache.put(profile)
@@ -98,7 +107,9 @@ class RegistryClient:
             )
             response = self._call(
                 "BatchGetCarbonProfiles",
-                lambda request=request: self.stub.BatchGetCarbonProfiles(request, timeout=self.deadline * 5),
+                lambda request=request: self.stub.BatchGetCarbonProfiles(
+                    request, timeout=self.deadline * 5, metadata=self.metadata
+                ),
             )
             found.update({(p.uscc, p.period): p for p in response.profiles})
         return found
@@ -121,7 +132,9 @@ class RegistryClient:
         progress = self._call(
             "GetCommitmentProgress",
             lambda: self.stub.GetCommitmentProgress(
-                registry_pb2.GetCommitmentProgressRequest(name=name), timeout=self.deadline
+                registry_pb2.GetCommitmentProgressRequest(name=name),
+                timeout=self.deadline,
+                metadata=self.metadata,
             ),
         )
         token = ""
@@ -131,6 +144,7 @@ class RegistryClient:
                 lambda token=token: self.stub.ListCommitments(
                     registry_pb2.ListCommitmentsRequest(parent=parent, page_size=1000, page_token=token),
                     timeout=self.deadline,
+                    metadata=self.metadata,
                 ),
             )
             for commitment in page.commitments:

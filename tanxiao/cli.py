@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tanxiao.platform.config import Settings, markdown_table
 from tanxiao.platform.logging import configure_logging
+from tanxiao.platform.tls import secure_channel
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="tanxiao carbon-efficiency suite")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations)")
@@ -28,6 +29,13 @@ console = Console(stderr=True)
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="Overrides TANXIAO_DATABASE_URL for this command")
 ]
+
+
+Token = Annotated[str | None, typer.Option(envvar="TANXIAO_TOKEN", help="Bearer token (or TANXIAO_TOKEN)")]
+
+
+def _token_metadata(token: str | None) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token}")] if token else []
 
 
 def _settings(database_url: str | None = None) -> Settings:
@@ -134,6 +142,7 @@ def report_portfolio(
     addr: Annotated[
         str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
     ] = None,
+    token: Token = None,
 ) -> None:
     """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON or HTML."""
     import grpc
@@ -207,6 +216,7 @@ def explain(
     addr: Annotated[
         str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
     ] = None,
+    token: Token = None,
 ) -> None:
     """Print why a decision has its terms (from the scoring service), optionally writing the HTML page."""
     import grpc
@@ -217,10 +227,10 @@ def explain(
         raise typer.BadParameter("must be zh or en", param_hint="--lang")
     settings = _settings()
     name = decision if decision.startswith("decisions/") else f"decisions/{decision}"
-    with grpc.insecure_channel(addr or settings.scoring_addr) as channel:
+    with secure_channel(addr or settings.scoring_addr, settings) as channel:
         try:
             response = scoring_pb2_grpc.LoanScoringStub(channel).ExplainDecision(
-                scoring_pb2.ExplainDecisionRequest(name=name), timeout=30
+                scoring_pb2.ExplainDecisionRequest(name=name), timeout=30, metadata=_token_metadata(token)
             )
         except grpc.RpcError as exc:
             console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
@@ -247,6 +257,76 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
 def config() -> None:
     """Print the TANXIAO_* settings with their defaults, as a Markdown table."""
     typer.echo(markdown_table())
+
+
+token_app = typer.Typer(no_args_is_help=True, help="API tokens (stored hashed; the secret is shown once)")
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[
+        str, typer.Option(help="data_provider, lender, credit_officer, regulator, service or admin")
+    ],
+    tenant: Annotated[str, typer.Option(help="lenders/{id}, a DataSource name, or empty")] = "",
+    grant: Annotated[list[str] | None, typer.Option(help="Extra grants (regulator: enterprise_data)")] = None,
+    description: str = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a token and print its secret (only now: it is stored hashed)."""
+    from tanxiao.platform.auth import create_token
+    from tanxiao.platform.db import make_engine
+
+    engine = make_engine(_settings(database_url).database_url)
+    try:
+        secret, principal = create_token(engine, role, tenant, tuple(grant or ()), description)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    finally:
+        engine.dispose()
+    console.print(f"token {principal.token_id}: role {principal.role}, tenant {principal.tenant or '-'}")
+    typer.echo(secret)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, database_url: DatabaseUrl = None) -> None:
+    """Revoke a token (servers stop accepting it within seconds)."""
+    from tanxiao.platform.auth import revoke_token
+    from tanxiao.platform.db import make_engine
+
+    engine = make_engine(_settings(database_url).database_url)
+    try:
+        if not revoke_token(engine, token_id):
+            raise typer.BadParameter(f"no active token {token_id}")
+    finally:
+        engine.dispose()
+    console.print(f"revoked {token_id}")
+
+
+CERTS = Path("var/certs")
+
+
+@app.command("dev-certs")
+def dev_certs(
+    directory: Annotated[
+        Path, typer.Argument(help="Where to write ca.crt, server.crt/key, client.crt/key")
+    ] = Path("var/certs"),
+    host: Annotated[list[str] | None, typer.Option(help="Server host names/IPs (repeatable)")] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing files")] = False,
+) -> None:
+    """A local CA and server/client certificates for testing TLS and mutual TLS (never for production)."""
+    from tanxiao.platform.tls import generate_dev_certs
+
+    try:
+        certs = generate_dev_certs(directory, hosts=tuple(host or ("localhost", "127.0.0.1")), force=force)
+    except FileExistsError as exc:
+        console.print(f"[red]error:[/red] {exc} (use --force to replace)")
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"TANXIAO_TLS_CERT_FILE={certs.server_cert}\nTANXIAO_TLS_KEY_FILE={certs.server_key}\n"
+        f"TANXIAO_TLS_CLIENT_CA_FILE={certs.ca_cert}\nTANXIAO_TLS_CA_FILE={certs.ca_cert}\n"
+        f"TANXIAO_TLS_CLIENT_CERT_FILE={certs.client_cert}\nTANXIAO_TLS_CLIENT_KEY_FILE={certs.client_key}"
+    )
 
 
 def _progress() -> Progress:

@@ -13,6 +13,8 @@ from tanxiao.platform.config import Settings
 from tanxiao.platform.server import RunningServer
 from tanxiao.registry.v1 import registry_pb2_grpc
 
+# Plaintext and no tokens on loopback: TLS and authentication have their own tests.
+DEVELOPMENT = {"TANXIAO_ALLOW_PLAINTEXT": "true", "TANXIAO_AUTH_REQUIRED": "false"}
 _USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 

@@ -46,6 +46,21 @@ class Settings:
     max_workers: int = _setting(16, "Threads serving RPCs per server", int)
     shutdown_grace_seconds: float = _setting(10.0, "On SIGTERM, time in-flight calls get", float)
     sqlite_busy_timeout_ms: int = _setting(30_000, "SQLite lock wait before 'database is locked'", int)
+    allow_plaintext: bool = _setting(
+        False, "Serve and dial without TLS (development on loopback only; `make run` sets it)", _bool
+    )
+    tls_cert_file: str = _setting("", "Server certificate (PEM) for TLS")
+    tls_key_file: str = _setting("", "Server private key (PEM)")
+    tls_client_ca_file: str = _setting("", "CA (PEM) of client certificates: set it to require mutual TLS")
+    tls_ca_file: str = _setting("", "CA (PEM) clients trust for the servers they dial")
+    tls_client_cert_file: str = _setting("", "Client certificate (PEM) for mutual TLS when dialling")
+    tls_client_key_file: str = _setting("", "Client private key (PEM) for mutual TLS when dialling")
+    auth_required: bool = _setting(
+        True,
+        "Require a bearer token on every call but health and reflection (false: development only)",
+        _bool,
+    )
+    service_token: str = _setting("", "Bearer token the scoring service presents to the registry")
     loan_policy_path: str = _setting(
         "", "Loan policy file (YAML) the scoring service prices with; empty = packaged default"
     )

@@ -19,7 +19,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tanxiao.platform.config import Settings
-from tanxiao.platform.interceptors import ServerCallInterceptor
+from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor
+from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials
 
 log = structlog.get_logger("tanxiao.server")
 
@@ -68,10 +69,18 @@ def start_server(
     settings: Settings,
     *,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
+    authenticator: Authenticator | None = None,
 ) -> RunningServer:
+    """Serve ``bindings`` on ``listen``. With TANXIAO_AUTH_REQUIRED every call but health and reflection
+    needs a bearer token that ``authenticator`` (the token store) knows."""
+    if settings.auth_required and authenticator is None:
+        raise ConfigError(f"{name}: TANXIAO_AUTH_REQUIRED is on but the server has no token store")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
-        interceptors=[ServerCallInterceptor(), *interceptors],
+        interceptors=[
+            ServerCallInterceptor(authenticator if settings.auth_required else None),
+            *interceptors,
+        ],
         options=server_options(settings),
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -80,14 +89,47 @@ def start_server(
         binding.add_to_server(binding.servicer, server)
     names = [b.full_name for b in bindings]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        raise RuntimeError(f"{name}: could not bind {listen}")
+    port = _bind(server, name, listen, settings)
     server.start()
     for service in [*names, ""]:
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server.started", server=name, listen=listen, port=port, services=names)
+    log.info(
+        "server.started",
+        server=name,
+        listen=listen,
+        port=port,
+        services=names,
+        tls=bool(settings.tls_cert_file),
+        mutual_tls=bool(settings.tls_client_ca_file),
+        auth=settings.auth_required,
+    )
     return RunningServer(name=name, server=server, port=port, health=health_servicer, services=names)
+
+
+def _bind(server: grpc.Server, name: str, listen: str, settings: Settings) -> int:
+    """TLS (mutual when a client CA is set) unless plaintext is explicitly allowed; development modes
+    (plaintext, no authentication) only on loopback, and said in the log."""
+    credentials = server_credentials(settings)  # ConfigError names the TANXIAO_ variable at fault
+    development = credentials is None or not settings.auth_required
+    if development and not is_loopback(listen):
+        raise ConfigError(
+            f"{name}: plaintext (TANXIAO_ALLOW_PLAINTEXT) or no authentication (TANXIAO_AUTH_REQUIRED=false) "
+            f"is for development on loopback only, not on {listen}"
+        )
+    if credentials is None:
+        port = server.add_insecure_port(listen)
+        log.warning(
+            "server.plaintext", server=name, listen=listen, reason="TANXIAO_ALLOW_PLAINTEXT on loopback"
+        )
+    else:
+        port = server.add_secure_port(listen, credentials)
+    if not settings.auth_required:
+        log.warning(
+            "server.no_authentication", server=name, listen=listen, reason="TANXIAO_AUTH_REQUIRED=false"
+        )
+    if port == 0:
+        raise RuntimeError(f"{name}: could not bind {listen}")
+    return port
 
 
 class StopSignal(threading.Event):

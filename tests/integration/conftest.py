@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import Registry
+from helpers import DEVELOPMENT, Registry
 from sqlalchemy.engine import make_url
 
 from registry_service.app import start_registry
@@ -28,6 +28,7 @@ def registry_settings(url: str) -> Settings:
             "TANXIAO_MAX_BATCH_RECORDS": str(TEST_MAX_BATCH_RECORDS),
             "TANXIAO_MAX_STREAM_RECORDS": str(TEST_MAX_STREAM_RECORDS),
             "TANXIAO_MAX_WORKERS": "4",
+            **DEVELOPMENT,
         }
     )
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from registry_service.storage.tables import metadata as registry_metadata
 from scoring_service.storage.tables import metadata as scoring_metadata
 from tanxiao.platform import db
+from tanxiao.platform.auth import metadata as auth_metadata
 from tanxiao.platform.idempotency import metadata as idempotency_metadata
 
 
@@ -19,6 +20,7 @@ def _declared() -> sa.MetaData:
         *registry_metadata.tables.values(),
         *idempotency_metadata.tables.values(),
         *scoring_metadata.tables.values(),
+        *auth_metadata.tables.values(),
     ]:
         table.to_metadata(combined)
     return combined

@@ -20,6 +20,7 @@ import pytest
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from helpers import DEVELOPMENT
 
 pytestmark = pytest.mark.slow
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
@@ -28,7 +29,7 @@ SCORING = "tanxiao.scoring.v1.LoanScoring"
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "TANXIAO_DATABASE_URL": url, "TANXIAO_LOG_FORMAT": "json", **extra}
+    return {**os.environ, "TANXIAO_DATABASE_URL": url, "TANXIAO_LOG_FORMAT": "json", **DEVELOPMENT, **extra}
 
 
 def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import error_details, make_uscc
+from helpers import DEVELOPMENT, error_details, make_uscc
 
 from registry_service.app import registry_engine
 from registry_service.commitment_rpcs import CommitmentRpcs
@@ -56,7 +56,7 @@ class Env:
 
 @pytest.fixture
 def env(db_url: str) -> Iterator[Env]:
-    settings = Settings.from_env({"TANXIAO_DATABASE_URL": db_url, "TANXIAO_MAX_WORKERS": "4"})
+    settings = Settings.from_env({"TANXIAO_DATABASE_URL": db_url, "TANXIAO_MAX_WORKERS": "4", **DEVELOPMENT})
     engine = registry_engine(settings)
     catalog = load_catalog()
     ensure_catalog(engine, catalog)

@@ -9,6 +9,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+from helpers import DEVELOPMENT
 
 from tanxiao.errors import FieldViolation, NotFound, ValidationError
 from tanxiao.platform.config import Settings
@@ -54,7 +55,7 @@ class _Probe:
 @pytest.fixture(scope="module")
 def probe() -> Iterator[RunningServer]:
     running = start_server(
-        "probe", [ServiceBinding(SERVICE, None, _Probe().add)], "127.0.0.1:0", Settings.from_env({})
+        "probe", [ServiceBinding(SERVICE, None, _Probe().add)], "127.0.0.1:0", Settings.from_env(DEVELOPMENT)
     )
     yield running
     running.stop(None)

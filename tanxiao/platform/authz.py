@@ -1,0 +1,354 @@
+"""THE authorization rules: every RPC of the three services, who may call it, and on whose data.
+
+``RULES`` maps each full method name to a ``Rule``: for every role allowed to call the method, an
+``Access`` saying which grant it needs and how tenancy is checked:
+
+- on the request, before the handler runs (the ``lender``/``parent`` field, the lender prefix of a loan
+  name, every ingested record's ``source``); for client streams, on every message as it is read;
+- on the response, for reads whose owner is only known once loaded (decisions): the handler runs, then
+  the response is withheld. Only read-only RPCs have response checks, so nothing is changed for a
+  caller who is then denied.
+
+A role absent from a rule is denied (``ROLE_NOT_ALLOWED``). ``admin`` may call everything. A method
+without a rule is denied to everyone but admin (fail closed), and tests/platform/test_authz_matrix.py
+fails on it. Health checking and reflection are public (no token).
+
+Who may do what (the matrix test is the executable form of this summary):
+
+- data_provider: IngestRecords / BatchIngestRecords of records of its own source only; the data
+  catalog (ListDataCategories, reference data every caller may read).
+- lender: its own quotes (QuoteLoanTerms, BatchQuote), decisions (Get/Explain/Replay), SimulatePolicy,
+  loans (Record/UpdateBalance/Close/Get/List), GetPortfolioReport, ExportPortfolioReport (its own,
+  never the regulatory view).
+- credit_officer (of one lender), read-only: Get/Explain/ReplayDecision, GetLoan, ListLoans and
+  GetPortfolioReport of its lender. No quotes, no writes, no exports, no policy what-ifs.
+- regulator: GetRegulatoryReport, ExportPortfolioReport with regulatory = true, ListBenchmarks,
+  ListDataCategories; enterprise-level registry reads (enterprises, records, profiles, commitments)
+  only with the grant ``enterprise_data``; no lender-level reports, loans or decisions.
+- service (the scoring service calling the registry): GetEnterprise, GetCarbonProfile,
+  BatchGetCarbonProfiles, ListCommitments, GetCommitmentProgress, ListDataCategories.
+- admin: everything, including registry writes (enterprises, commitments, verifications,
+  benchmark recomputes).
+
+Pure functions of (method, principal, message): no I/O, no grpc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tanxiao.platform.auth import (
+    ADMIN,
+    CREDIT_OFFICER,
+    DATA_PROVIDER,
+    ENTERPRISE_DATA,
+    LENDER,
+    REGULATOR,
+    SERVICE,
+    Principal,
+)
+
+REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
+SCORING = "tanxiao.scoring.v1.LoanScoring"
+PORTFOLIO = "tanxiao.portfolio.v1.PortfolioReporting"
+
+# Services any caller may use without a token.
+PUBLIC_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
+
+# Denial reasons (they become google.rpc.ErrorInfo.reason of PERMISSION_DENIED).
+NO_RULE = "NO_RULE"
+ROLE_NOT_ALLOWED = "ROLE_NOT_ALLOWED"
+GRANT_REQUIRED = "GRANT_REQUIRED"
+OTHER_TENANT = "OTHER_TENANT"
+OTHER_SOURCE = "OTHER_SOURCE"
+SCOPE_NOT_ALLOWED = "SCOPE_NOT_ALLOWED"
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why a call is refused: a stable reason code, a message for the caller (no secrets), and the
+    request/response field at fault, if any."""
+
+    reason: str
+    message: str
+    field: str = ""
+
+
+# A check of one message for one principal: None = fine.
+Check = Callable[[Principal, Any], Denial | None]
+
+
+@dataclass(frozen=True)
+class Access:
+    """How one role may call one method."""
+
+    grant: str | None = None  # a grant the principal must hold
+    request: Check | None = None  # run on the request (each message of a client stream)
+    response: Check | None = None  # run on the response (each message of a server stream)
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Mapping[str, Access] = field(default_factory=dict)  # role -> access; absent = denied
+
+    def roles(self) -> frozenset[str]:
+        return frozenset(self.access)
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def _get(message: Any, path: str) -> Any:
+    for part in path.split("."):
+        message = getattr(message, part)
+    return message
+
+
+def owned(*paths: str) -> Check:
+    """Each string field at ``paths`` (dotted) must equal the principal's tenant."""
+
+    def check(principal: Principal, message: Any) -> Denial | None:
+        for path in paths:
+            owner = _get(message, path)
+            if not principal.tenant or owner != principal.tenant:
+                return Denial(
+                    OTHER_TENANT,
+                    f"{path} {owner!r} is not this token's tenant {principal.tenant!r}",
+                    path,
+                )
+        return None
+
+    return check
+
+
+def loan_owned(path: str = "name") -> Check:
+    """The lender part of a loan name "lenders/{lender}/loans/{id}" must be the principal's tenant.
+    Parsed as the portfolio service parses it (stripped, split at "/loans/")."""
+
+    def check(principal: Principal, message: Any) -> Denial | None:
+        name = str(_get(message, path))
+        lender, sep, _loan = name.strip().partition("/loans/")
+        if not sep or not principal.tenant or lender != principal.tenant:
+            return Denial(
+                OTHER_TENANT,
+                f"{path} {name!r} is not a loan of this token's tenant {principal.tenant!r}",
+                path,
+            )
+        return None
+
+    return check
+
+
+def _source_name(record: Any) -> str:
+    """The enum name of a Record's ``source`` (its number when the sender used an unknown value)."""
+    value = record.source
+    enum_value = record.DESCRIPTOR.fields_by_name["source"].enum_type.values_by_number.get(value)
+    return str(enum_value.name) if enum_value is not None else str(value)
+
+
+def sources_owned(principal: Principal, message: Any) -> Denial | None:
+    """Every record's ``source`` must be the data provider's own source (its tenant)."""
+    for index, record in enumerate(message.records):
+        source = _source_name(record)
+        if not principal.tenant or source != principal.tenant:
+            external = f" (external_id {record.external_id!r})" if record.external_id else ""
+            return Denial(
+                OTHER_SOURCE,
+                f"records[{index}]{external} has source {source}; this token may only ingest"
+                f" {principal.tenant}",
+                f"records[{index}].source",
+            )
+    return None
+
+
+def flag(path: str, required: bool, why: str) -> Check:
+    """A boolean request field must have the value ``required``."""
+
+    def check(principal: Principal, message: Any) -> Denial | None:
+        if bool(_get(message, path)) is not required:
+            return Denial(SCOPE_NOT_ALLOWED, why, path)
+        return None
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    def check(principal: Principal, message: Any) -> Denial | None:
+        for each in checks:
+            denial = each(principal, message)
+            if denial is not None:
+                return denial
+        return None
+
+    return check
+
+
+# --- the rules ------------------------------------------------------------------------------------
+
+ANY = Access()  # the role may call it, on anything the method reaches
+WITH_ENTERPRISE_DATA = Access(grant=ENTERPRISE_DATA)
+
+
+def _rule(**access: Access) -> Rule:
+    """A rule; admin may always call (and is never tenant-checked)."""
+    return Rule({ADMIN: ANY, **access})
+
+
+_ADMIN_ONLY = _rule()
+_ENTERPRISE_READ = _rule(**{REGULATOR: WITH_ENTERPRISE_DATA, SERVICE: ANY})
+_INGEST = _rule(**{DATA_PROVIDER: Access(request=sources_owned)})
+_LENDER_REQUEST = _rule(**{LENDER: Access(request=owned("lender"))})
+_DECISION_READ = _rule(
+    **{
+        LENDER: Access(response=owned("lender")),
+        CREDIT_OFFICER: Access(response=owned("lender")),
+    }
+)
+
+_REGISTRY_RULES: dict[str, Rule] = {
+    "CreateEnterprise": _ADMIN_ONLY,
+    "GetEnterprise": _ENTERPRISE_READ,
+    "ListEnterprises": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
+    "UpdateEnterprise": _ADMIN_ONLY,
+    # The catalog is reference data (categories, units, grid factors): every authenticated caller.
+    "ListDataCategories": _rule(
+        **{role: ANY for role in (DATA_PROVIDER, LENDER, CREDIT_OFFICER, REGULATOR, SERVICE)}
+    ),
+    "IngestRecords": _INGEST,
+    "BatchIngestRecords": _INGEST,
+    "ListRecords": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
+    "GetCarbonProfile": _ENTERPRISE_READ,
+    "BatchGetCarbonProfiles": _ENTERPRISE_READ,
+    # Industry aggregates, no enterprise rows.
+    "ListBenchmarks": _rule(**{REGULATOR: ANY}),
+    "RecomputeBenchmarks": _ADMIN_ONLY,
+    "RegisterCommitment": _ADMIN_ONLY,
+    "RecordVerification": _ADMIN_ONLY,
+    "ListCommitments": _ENTERPRISE_READ,
+    "GetCommitmentProgress": _ENTERPRISE_READ,
+}
+
+_SCORING_RULES: dict[str, Rule] = {
+    "QuoteLoanTerms": _LENDER_REQUEST,
+    "GetDecision": _DECISION_READ,
+    "ExplainDecision": _rule(
+        **{
+            LENDER: Access(response=owned("decision.lender")),
+            CREDIT_OFFICER: Access(response=owned("decision.lender")),
+        }
+    ),
+    "ReplayDecision": _rule(
+        **{
+            LENDER: Access(response=owned("original.lender")),
+            CREDIT_OFFICER: Access(response=owned("original.lender")),
+        }
+    ),
+    "BatchQuote": _rule(**{LENDER: Access(request=owned("quote.lender"))}),
+    "SimulatePolicy": _LENDER_REQUEST,
+}
+
+_PORTFOLIO_RULES: dict[str, Rule] = {
+    "RecordLoan": _LENDER_REQUEST,
+    "UpdateLoanBalance": _rule(**{LENDER: Access(request=loan_owned())}),
+    "CloseLoan": _rule(**{LENDER: Access(request=loan_owned())}),
+    "GetLoan": _rule(**{LENDER: Access(request=loan_owned()), CREDIT_OFFICER: Access(request=loan_owned())}),
+    "ListLoans": _rule(
+        **{LENDER: Access(request=owned("parent")), CREDIT_OFFICER: Access(request=owned("parent"))}
+    ),
+    "GetPortfolioReport": _rule(
+        **{LENDER: Access(request=owned("lender")), CREDIT_OFFICER: Access(request=owned("lender"))}
+    ),
+    "GetRegulatoryReport": _rule(**{REGULATOR: ANY}),
+    # regulatory = true ignores `lender` and reports across lenders: regulators only.
+    "ExportPortfolioReport": _rule(
+        **{
+            LENDER: Access(
+                request=all_of(
+                    flag("regulatory", False, "lenders export their own report, not the regulatory view"),
+                    owned("lender"),
+                )
+            ),
+            REGULATOR: Access(
+                request=flag("regulatory", True, "regulators export the regulatory report only")
+            ),
+        }
+    ),
+}
+
+
+def _full(service: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
+    return {f"/{service}/{method}": rule for method, rule in rules.items()}
+
+
+RULES: dict[str, Rule] = {
+    **_full(REGISTRY, _REGISTRY_RULES),
+    **_full(SCORING, _SCORING_RULES),
+    **_full(PORTFOLIO, _PORTFOLIO_RULES),
+}
+
+
+# --- decisions ------------------------------------------------------------------------------------
+
+
+def service_of(method: str) -> str:
+    """ "/pkg.Service/Method" -> "pkg.Service"."""
+    return method.strip("/").partition("/")[0]
+
+
+def is_public(method: str) -> bool:
+    return service_of(method) in PUBLIC_SERVICES
+
+
+def _access(method: str, principal: Principal) -> Access | Denial:
+    rule = RULES.get(method)
+    if rule is None:
+        if principal.role == ADMIN:
+            return ANY
+        return Denial(NO_RULE, f"{method} has no authorization rule; only admin may call it")
+    access = rule.access.get(principal.role)
+    if access is None:
+        return Denial(ROLE_NOT_ALLOWED, f"role {principal.role} may not call {method}")
+    if access.grant is not None and not principal.has_grant(access.grant):
+        return Denial(GRANT_REQUIRED, f"role {principal.role} needs the grant {access.grant!r} for {method}")
+    return access
+
+
+def authorize_call(method: str, principal: Principal) -> Denial | None:
+    """Role and grant only: may this principal call ``method`` at all (before any message is read)?"""
+    access = _access(method, principal)
+    return access if isinstance(access, Denial) else None
+
+
+def authorize_request(method: str, principal: Principal, request: Any) -> Denial | None:
+    """May this principal send this request (one message of a client stream) to ``method``?"""
+    access = _access(method, principal)
+    if isinstance(access, Denial):
+        return access
+    return access.request(principal, request) if access.request is not None else None
+
+
+def authorize_response(method: str, principal: Principal, response: Any) -> Denial | None:
+    """May this principal receive this response (one message of a server stream) of ``method``?"""
+    access = _access(method, principal)
+    if isinstance(access, Denial):
+        return access
+    return access.response(principal, response) if access.response is not None else None
+
+
+def has_response_check(method: str, principal: Principal) -> bool:
+    access = _access(method, principal)
+    return isinstance(access, Access) and access.response is not None
+
+
+def roles_allowed(method: str) -> Iterable[str]:
+    """The roles a rule lets call ``method`` at all (admin always)."""
+    rule = RULES.get(method)
+    return sorted(rule.roles()) if rule is not None else [ADMIN]

@@ -1,0 +1,248 @@
+"""The authorization matrix: every RPC x every role x (own, other) tenant, allowed or denied.
+
+``EXPECTED`` is the specification a reviewer reads. RPCs are enumerated from the generated
+descriptors, so a new RPC without a rule in tanxiao.platform.authz (or without a row here) fails.
+
+Cells: ``A`` allowed on anyone's data, ``O`` allowed on its own tenant's data only (own lender, own
+data source), ``-`` denied. The ``regulator+`` column is a regulator holding the grant
+``enterprise_data``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+
+from tanxiao.common.v1 import common_pb2
+from tanxiao.platform import auth, authz
+from tanxiao.platform.auth import Principal
+from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.registry.v1 import registry_pb2
+from tanxiao.scoring.v1 import scoring_pb2
+
+SERVICES = {
+    authz.REGISTRY: registry_pb2.DESCRIPTOR.services_by_name["CarbonRegistry"],
+    authz.SCORING: scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"],
+    authz.PORTFOLIO: portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioReporting"],
+}
+ALL_METHODS = {
+    f"/{name}/{method.name}": method for name, service in SERVICES.items() for method in service.methods
+}
+
+COLUMNS = ("data_provider", "lender", "credit_officer", "regulator", "regulator+", "service", "admin")
+
+# fmt: off
+# Variants: ExportPortfolioReport is two rows, the lender's own report and the regulatory view.
+EXPECTED: dict[str, str] = {
+    #                                          dp lender co  reg reg+ svc admin
+    "CarbonRegistry/CreateEnterprise":        "-  -      -   -   -    -   A",
+    "CarbonRegistry/GetEnterprise":           "-  -      -   -   A    A   A",
+    "CarbonRegistry/ListEnterprises":         "-  -      -   -   A    -   A",
+    "CarbonRegistry/UpdateEnterprise":        "-  -      -   -   -    -   A",
+    "CarbonRegistry/ListDataCategories":      "A  A      A   A   A    A   A",
+    "CarbonRegistry/IngestRecords":           "O  -      -   -   -    -   A",
+    "CarbonRegistry/BatchIngestRecords":      "O  -      -   -   -    -   A",
+    "CarbonRegistry/ListRecords":             "-  -      -   -   A    -   A",
+    "CarbonRegistry/GetCarbonProfile":        "-  -      -   -   A    A   A",
+    "CarbonRegistry/BatchGetCarbonProfiles":  "-  -      -   -   A    A   A",
+    "CarbonRegistry/ListBenchmarks":          "-  -      -   A   A    -   A",
+    "CarbonRegistry/RecomputeBenchmarks":     "-  -      -   -   -    -   A",
+    "CarbonRegistry/RegisterCommitment":      "-  -      -   -   -    -   A",
+    "CarbonRegistry/RecordVerification":      "-  -      -   -   -    -   A",
+    "CarbonRegistry/ListCommitments":         "-  -      -   -   A    A   A",
+    "CarbonRegistry/GetCommitmentProgress":   "-  -      -   -   A    A   A",
+    "LoanScoring/QuoteLoanTerms":             "-  O      -   -   -    -   A",
+    "LoanScoring/GetDecision":                "-  O      O   -   -    -   A",
+    "LoanScoring/ExplainDecision":            "-  O      O   -   -    -   A",
+    "LoanScoring/ReplayDecision":             "-  O      O   -   -    -   A",
+    "LoanScoring/BatchQuote":                 "-  O      -   -   -    -   A",
+    "LoanScoring/SimulatePolicy":             "-  O      -   -   -    -   A",
+    "PortfolioReporting/RecordLoan":          "-  O      -   -   -    -   A",
+    "PortfolioReporting/UpdateLoanBalance":   "-  O      -   -   -    -   A",
+    "PortfolioReporting/CloseLoan":           "-  O      -   -   -    -   A",
+    "PortfolioReporting/GetLoan":             "-  O      O   -   -    -   A",
+    "PortfolioReporting/ListLoans":           "-  O      O   -   -    -   A",
+    "PortfolioReporting/GetPortfolioReport":  "-  O      O   -   -    -   A",
+    "PortfolioReporting/GetRegulatoryReport": "-  -      -   A   A    -   A",
+    "PortfolioReporting/ExportPortfolioReport":            "-  O  -  -  -  -  A",
+    "PortfolioReporting/ExportPortfolioReport?regulatory": "-  -  -  A  A  -  A",
+}
+# fmt: on
+
+OWN_LENDER, OTHER_LENDER = "lenders/huzhou-bank", "lenders/anji-rcb"
+OWN_SOURCE, OTHER_SOURCE = "GRID_UTILITY", "GAS_UTILITY"
+
+PRINCIPALS = {
+    "data_provider": Principal("dp", "data_provider", OWN_SOURCE),
+    "lender": Principal("ln", "lender", OWN_LENDER),
+    "credit_officer": Principal("co", "credit_officer", OWN_LENDER),
+    "regulator": Principal("rg", "regulator", ""),
+    "regulator+": Principal("rg+", "regulator", "", frozenset({auth.ENTERPRISE_DATA})),
+    "service": Principal("sv", "service", ""),
+    "admin": Principal("ad", "admin", ""),
+}
+
+
+def _full_name(row: str) -> tuple[str, bool]:
+    short, _, variant = row.partition("?")
+    service, _, method = short.partition("/")
+    package = {"CarbonRegistry": "registry", "LoanScoring": "scoring", "PortfolioReporting": "portfolio"}
+    return f"/tanxiao.{package[service]}.v1.{service}/{method}", variant == "regulatory"
+
+
+def _fill(message: Any, service: str, lender: str, source: str, depth: int = 0) -> Any:
+    """Set, by field name, every field that says whose data a message is about: ``lender``, ``parent``,
+    ``name`` (a loan name in the portfolio service), ``records[].source``; recursing into singular
+    message fields (``quote``, ``decision``, ``original``, ...)."""
+    descriptor: Descriptor = message.DESCRIPTOR
+    for field in descriptor.fields:
+        repeated = field.is_repeated
+        if field.type == FieldDescriptor.TYPE_STRING and not repeated:
+            if field.name == "lender":
+                setattr(message, field.name, lender)
+            elif field.name == "parent":
+                is_registry = service == authz.REGISTRY
+                setattr(message, field.name, "enterprises/91330500MA2B3C4D5E" if is_registry else lender)
+            elif field.name == "name" and service == authz.PORTFOLIO:
+                setattr(message, field.name, f"{lender}/loans/l-1")
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and repeated and field.name == "records":
+            record = getattr(message, field.name).add()
+            if "source" in record.DESCRIPTOR.fields_by_name:
+                record.source = common_pb2.DataSource.Value(source)
+                record.external_id = "meter-1"
+        elif (
+            field.type == FieldDescriptor.TYPE_MESSAGE
+            and not repeated
+            and depth < 2
+            and field.message_type.full_name.startswith("tanxiao.")
+        ):
+            _fill(getattr(message, field.name), service, lender, source, depth + 1)
+    return message
+
+
+def _message(descriptor: Descriptor) -> Any:
+    return message_factory.GetMessageClass(descriptor)()
+
+
+def _allowed(method: str, principal: Principal, own: bool, regulatory: bool) -> tuple[bool, str]:
+    descriptor: MethodDescriptor = ALL_METHODS[method]
+    service = authz.service_of(method)
+    lender = OWN_LENDER if own else OTHER_LENDER
+    source = OWN_SOURCE if own else OTHER_SOURCE
+    request = _fill(_message(descriptor.input_type), service, lender, source)
+    if "regulatory" in request.DESCRIPTOR.fields_by_name:
+        request.regulatory = regulatory
+    response = _fill(_message(descriptor.output_type), service, lender, source)
+    if descriptor.client_streaming and (denial := authz.authorize_call(method, principal)):
+        return False, denial.reason
+    denial = authz.authorize_request(method, principal, request) or authz.authorize_response(
+        method, principal, response
+    )
+    return denial is None, denial.reason if denial else ""
+
+
+def test_every_rpc_has_a_rule_and_a_row() -> None:
+    assert set(authz.RULES) == set(ALL_METHODS), "every RPC needs exactly one rule in authz.RULES"
+    rows = {_full_name(row)[0] for row in EXPECTED}
+    assert rows == set(ALL_METHODS), "every RPC needs a row in EXPECTED"
+
+
+def test_every_role_is_a_column() -> None:
+    assert {p.role for p in PRINCIPALS.values()} == set(auth.ROLES)
+
+
+def test_data_sources_match_the_proto_enum() -> None:
+    assert set(auth.DATA_SOURCES) == set(common_pb2.DataSource.keys()) - {"DATA_SOURCE_UNSPECIFIED"}
+
+
+CASES = [
+    pytest.param(row, column, own, id=f"{row.split('/')[1]}-{column}-{'own' if own else 'other'}")
+    for row in EXPECTED
+    for column in COLUMNS
+    for own in (True, False)
+]
+
+
+@pytest.mark.parametrize(("row", "column", "own"), CASES)
+def test_matrix(row: str, column: str, own: bool) -> None:
+    method, regulatory = _full_name(row)
+    cell = EXPECTED[row].split()[COLUMNS.index(column)]
+    expected = cell == "A" or (cell == "O" and own)
+    allowed, reason = _allowed(method, PRINCIPALS[column], own, regulatory)
+    assert allowed == expected, f"{method} {column} {'own' if own else 'other'}: denied with {reason!r}"
+    if not allowed:
+        assert reason in {
+            authz.ROLE_NOT_ALLOWED,
+            authz.GRANT_REQUIRED,
+            authz.OTHER_TENANT,
+            authz.OTHER_SOURCE,
+            authz.SCOPE_NOT_ALLOWED,
+        }
+
+
+def test_a_method_without_a_rule_is_admin_only() -> None:
+    method = "/tanxiao.registry.v1.CarbonRegistry/DropEverything"
+    assert authz.authorize_request(method, PRINCIPALS["admin"], None) is None
+    for column in COLUMNS[:-1]:
+        denial = authz.authorize_request(method, PRINCIPALS[column], None)
+        assert denial is not None and denial.reason == authz.NO_RULE
+
+
+def test_health_and_reflection_are_public_and_ours_are_not() -> None:
+    assert authz.is_public("/grpc.health.v1.Health/Check")
+    assert authz.is_public("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+    assert not any(authz.is_public(method) for method in ALL_METHODS)
+
+
+def test_the_denial_names_the_record_of_another_source() -> None:
+    request = registry_pb2.BatchIngestRecordsRequest(
+        records=[
+            registry_pb2.Record(uscc="X", source=common_pb2.GRID_UTILITY, external_id="ok-1"),
+            registry_pb2.Record(uscc="X", source=common_pb2.GAS_UTILITY, external_id="gas-7"),
+        ]
+    )
+    denial = authz.authorize_request(
+        "/tanxiao.registry.v1.CarbonRegistry/BatchIngestRecords", PRINCIPALS["data_provider"], request
+    )
+    assert denial is not None and denial.reason == authz.OTHER_SOURCE
+    assert denial.field == "records[1].source"
+    assert "records[1]" in denial.message and "gas-7" in denial.message and "GAS_UTILITY" in denial.message
+
+
+def test_loan_names_are_parsed_as_the_portfolio_service_parses_them() -> None:
+    method = "/tanxiao.portfolio.v1.PortfolioReporting/GetLoan"
+    lender = PRINCIPALS["lender"]
+    own = portfolio_pb2.GetLoanRequest(name=f" {OWN_LENDER}/loans/l-1 ")
+    assert authz.authorize_request(method, lender, own) is None
+    for name in (OWN_LENDER, f"{OTHER_LENDER}/loans/{OWN_LENDER}", f"{OWN_LENDER}x/loans/l-1", ""):
+        denial = authz.authorize_request(method, lender, portfolio_pb2.GetLoanRequest(name=name))
+        assert denial is not None and denial.reason == authz.OTHER_TENANT, name
+
+
+def test_a_principal_without_a_tenant_owns_nothing() -> None:
+    nobody = Principal("x", "lender", "")
+    method = "/tanxiao.scoring.v1.LoanScoring/QuoteLoanTerms"
+    assert authz.authorize_request(method, nobody, scoring_pb2.QuoteLoanTermsRequest()) is not None
+
+
+@pytest.mark.parametrize(
+    ("role", "tenant", "grants", "field"),
+    [
+        ("root", "", (), "role"),
+        ("lender", "", (), "tenant"),
+        ("lender", "lenders/Bad_Name", (), "tenant"),
+        ("credit_officer", "huzhou-bank", (), "tenant"),
+        ("data_provider", "DATA_SOURCE_UNSPECIFIED", (), "tenant"),
+        ("data_provider", "lenders/x", (), "tenant"),
+        ("admin", "lenders/x", (), "tenant"),
+        ("service", "GRID_UTILITY", (), "tenant"),
+        ("regulator", "", ("everything",), "grants"),
+        ("lender", "lenders/x", ("enterprise_data",), "grants"),
+    ],
+)
+def test_token_shapes_are_validated(role: str, tenant: str, grants: tuple[str, ...], field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        auth.validate(role, tenant, grants)
