@@ -179,3 +179,46 @@ def stored_usccs(url: str) -> list[str]:
             return [str(u) for u in conn.execute(sa.select(table.c.uscc).order_by(table.c.uscc)).scalars()]
     finally:
         engine.dispose()
+
+
+def portfolio_frame(n: int, *, seed: int = 5) -> pd.DataFrame:
+    """A loan book of ``n`` loans joined with borrower profiles (portfolio_frames.FRAME_COLUMNS)."""
+    rng = np.random.default_rng(seed)
+    borrowers = max(n // 2, 1)
+    who = rng.integers(0, borrowers, n)
+    grade = rng.integers(0, 6, borrowers)[who]
+    has = grade > 0
+    scope1 = rng.lognormal(7, 1, borrowers)[who]
+    counties = np.asarray(list(COUNTIES), dtype=object)
+    industries = np.asarray([i.code for i in INDUSTRIES], dtype=object)
+    return pd.DataFrame(
+        {
+            "loan": [f"lenders/l{i % 3}/loans/{i}" for i in range(n)],
+            "lender": np.asarray(["lenders/l0", "lenders/l1", "lenders/l2"], dtype=object)[np.arange(n) % 3],
+            "uscc": np.asarray(usccs(borrowers), dtype=object)[who],
+            "enterprise_name": "demo",
+            "product": np.asarray(["GENERAL", "LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT"], dtype=object)[
+                rng.integers(0, 3, n)
+            ],
+            "outstanding_cny": rng.uniform(1e6, 5e7, n).round(),
+            "has_profile": has,
+            "grade": grade,
+            "level": np.asarray(["", "LOW_CARBON", "MEDIUM_CARBON", "HIGH_CARBON"], dtype=object)[
+                np.minimum(grade, 3)
+            ],
+            "industry_code": industries[rng.integers(0, len(industries), borrowers)][who],
+            "region_code": counties[rng.integers(0, len(counties), borrowers)][who],
+            "scope1_tco2": np.where(has, scope1, np.nan),
+            "scope2_tco2": np.where(has, scope1 * 1.5, np.nan),
+            "revenue_10k_cny": rng.uniform(1e3, 1e5, n),
+            "total_equity_10k_cny": rng.uniform(-1e3, 5e4, n),
+            "total_debt_10k_cny": rng.uniform(1e3, 5e4, n),
+            "evic_10k_cny": np.nan,
+            "listed": False,
+            "pcaf_score": np.where(has, rng.integers(1, 4, n), 5),
+            "commitment_status": "",
+            "committed_tco2_per_year": np.nan,
+            "achieved_tco2_per_year": np.nan,
+            "profile": "",
+        }
+    )
