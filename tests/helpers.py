@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.config import Settings
 from tanxiao.platform.server import RunningServer
-from tanxiao.registry.v1 import registry_pb2_grpc
+from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 # Plaintext and no tokens on loopback: TLS and authentication have their own tests.
 DEVELOPMENT = {"TANXIAO_ALLOW_PLAINTEXT": "true", "TANXIAO_AUTH_REQUIRED": "false"}
@@ -69,3 +70,20 @@ def make_uscc(serial: int, region: str = "330502") -> str:
     body = f"91{region}{organisation}"
     total = sum(_USCC_CHARSET.index(c) * w for c, w in zip(body, _USCC_WEIGHTS, strict=True))
     return body + _USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def graded_year_records(uscc: str, intensity: float, year: int = 2022) -> list[registry_pb2.Record]:
+    """A year of records giving carbon intensity ``intensity`` (tCO2/万元) on 3,000 万元 of added value:
+    grid electricity only, at Zhejiang's 2022 factor 0.5153 tCO2/MWh."""
+    kwh = intensity * 3_000 / 0.5153 * 1000 / 12
+    grid, stats = common_pb2.GRID_UTILITY, common_pb2.STATISTICS
+    rows = []
+    for month in range(1, 13):
+        period = f"{year}-{month:02d}"
+        rows += [
+            registry_pb2.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
+                                external_id=f"e-{uscc}-{period}"),
+            registry_pb2.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
+                                source=stats, external_id=f"v-{uscc}-{period}"),
+        ]  # fmt: skip
+    return rows

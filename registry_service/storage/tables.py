@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from tanxiao.platform.schema import BigId, Quantity, UtcTime, new_metadata
 
-metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+metadata = new_metadata()
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), never a BIGINT.
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UtcTime = sa.DateTime(timezone=True)
-Quantity = sa.Float(precision=53)
 
 enterprises = sa.Table(
     "enterprises",

@@ -33,17 +33,11 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from tanxiao.platform.db import read_only, transaction
+from tanxiao.platform.schema import new_metadata
 
 # The registry's naming convention (registry_service/storage/tables.py), so 0005 can name constraints.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
-metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+metadata = new_metadata()
 
 api_tokens = sa.Table(
     "api_tokens",

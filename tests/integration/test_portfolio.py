@@ -13,14 +13,13 @@ import grpc
 import pandas as pd
 import pytest
 from google.protobuf import json_format
-from helpers import Registry, error_details, make_uscc
+from helpers import Registry, error_details, graded_year_records, make_uscc
 from typer.testing import CliRunner
 
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from scoring_service.app import start_scoring
 from tanxiao.cli import app
-from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.server import RunningServer
 from tanxiao.portfolio.v1 import portfolio_pb2 as ppb
 from tanxiao.portfolio.v1 import portfolio_pb2_grpc
@@ -39,17 +38,7 @@ def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioRepor
         [Enterprise(u, f"湖州企业{i}", "2822", "330502" if i % 2 else "330521", financials=financials)
          for i, u in enumerate(FIRMS)]
     )  # fmt: skip
-    rows = []
-    for uscc, intensity in zip(FIRMS, INTENSITIES, strict=True):
-        for month in range(1, 13):
-            period, grid, stats = f"2022-{month:02d}", common_pb2.GRID_UTILITY, common_pb2.STATISTICS
-            kwh = intensity * 3_000 / 0.5153 * 1000 / 12
-            rows += [
-                rpb.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
-                           external_id=f"e-{uscc}-{month}"),
-                rpb.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
-                           source=stats, external_id=f"v-{uscc}-{month}"),
-            ]  # fmt: skip
+    rows = [r for u, i in zip(FIRMS, INTENSITIES, strict=True) for r in graded_year_records(u, i)]
     registry.stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=30)
     registry.stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=60)
     scoring = start_scoring(

@@ -12,14 +12,13 @@ from importlib import resources
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import Registry, error_details, make_uscc
+from helpers import Registry, error_details, graded_year_records, make_uscc
 
 from loan_rules.policy import DEFAULT_POLICY
 from registry_service.domain.enterprise import Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from scoring_service.app import start_scoring
 from scoring_service.audit import verify_chain
-from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.server import RunningServer
 from tanxiao.registry.v1 import registry_pb2 as rpb
 from tanxiao.scoring.v1 import scoring_pb2 as spb
@@ -46,18 +45,7 @@ def _seed(registry: Registry) -> None:
     EnterpriseRepository(registry.engine).create_many(
         [Enterprise(u, f"湖州化纤{i}有限公司", "2822", "330502") for i, u in enumerate(FIRMS)]
     )
-    rows = []
-    for uscc, intensity in zip(FIRMS, INTENSITIES, strict=True):
-        kwh = intensity * 3_000 / 0.5153 * 1000 / 12
-        for month in range(1, 13):
-            period = f"2022-{month:02d}"
-            grid, stats = common_pb2.GRID_UTILITY, common_pb2.STATISTICS
-            rows += [
-                rpb.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
-                           external_id=f"e-{uscc}-{month}"),
-                rpb.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
-                           source=stats, external_id=f"v-{uscc}-{month}"),
-            ]  # fmt: skip
+    rows = [r for u, i in zip(FIRMS, INTENSITIES, strict=True) for r in graded_year_records(u, i)]
     registry.stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=30)
     registry.stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=60)
     names = [f"enterprises/{u}/profiles/2022" for u in FIRMS]  # refresh them once, together
