@@ -10,7 +10,7 @@ PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/regi
 export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_ENTERPRISES ?= 60
 
-.PHONY: help install run test test-fast lint protos protos-check bench clean
+.PHONY: help install run test test-fast lint protos protos-check bench soak clean
 
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint   - ruff, mypy on the domain packages, buf lint when available"
 	@echo "make protos - regenerate Python code from protos/"
 	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
+	@echo "make soak   - the long soak test (minutes): concurrent ingest, quotes and reports"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+soak: $(STAMP)
+	$(BIN)/python tests/soak.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -23,8 +23,8 @@ from tanxiao.errors import FailedPrecondition, FieldViolation, ValidationError
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
-LENDER = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}$")
-PERIOD = re.compile(r"^(\d{4}|R12-\d{4}-(0[1-9]|1[0-2]))$")
+LENDER = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}\Z")
+PERIOD = re.compile(r"(20\d\d|R12-20\d\d-(0[1-9]|1[0-2]))", re.ASCII)  # fullmatch: no trailing newline
 MAX_AMOUNT_CNY = 1e12
 MAX_TENOR_MONTHS = 360
 MAX_BASE_RATE_BP = 5_000
@@ -97,8 +97,8 @@ def parse_quote(
     elif commitment and uscc and not commitment.startswith(f"enterprises/{uscc}/commitments/"):
         bad("commitment", "must be a commitment of the same enterprise: enterprises/{uscc}/commitments/{id}")
     period = request.profile_period.strip() or str((today or date.today()).year - 1)
-    if not PERIOD.match(period):
-        bad("profile_period", "must be YYYY or R12-YYYY-MM")
+    if not PERIOD.fullmatch(period):
+        bad("profile_period", "must be YYYY or R12-YYYY-MM, year 2000-2099")
     if problems:
         raise ValidationError.from_violations(problems)
     assert uscc is not None and product is not None

@@ -22,7 +22,7 @@ from scoring_service.inputs import (
     to_json,
 )
 from scoring_service.registry_client import RegistryClient
-from scoring_service.storage.decisions import DecisionStore, StoredDecision
+from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision
 from tanxiao.errors import FailedPrecondition, NotFound, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
@@ -59,37 +59,45 @@ class Pricer:
         return self._priced(request, profile)
 
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
-        """Profiles fetched in one batch call for the new requests; decisions in request order."""
+        """Decisions in request order: stored ones for known request ids; the new ones priced on
+        profiles fetched in one batch call and appended to the chain in one transaction."""
         found = {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
-        profiles = iter(self._profiles(fresh)) if fresh else iter(())
-        out = []
-        for index, request in enumerate(requests):
-            if index in found:
-                out.append(self._same_request(found[index], request))
-            else:
-                out.append(self._priced(request, next(profiles)))
-        return out
+        profiles = self._profiles(fresh) if fresh else []
+        items = [self._item(r, p) for r, p in zip(fresh, profiles, strict=True)]
+        appended = iter(self._append(items)) if items else iter(())
+        return [
+            self._same_request(found[i], r) if i in found else next(appended)[0]
+            for i, r in enumerate(requests)
+        ]
 
     def _priced(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> StoredDecision:
+        return self._append([self._item(request, profile)])[0][0]
+
+    def _item(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> Append:
         rules_profile = profile_input(profile)
         commitment, progress, rules_commitment = self._commitment(request)
         terms = evaluate(rules_profile, rules_commitment, request.loan_request(), self.policy.policy)
         content = self._content(
             request, profile, rules_profile, commitment, progress, rules_commitment, terms
         )
-        stored, _ = self.store.append(
-            lender=request.lender,
-            request_id=request.request_id,
-            uscc=request.uscc,
-            product=request.product.value,
-            request_fingerprint=request.fingerprint,
-            content=content,
-            policy_text=self.policy.text,
-            policy_hash=self.policy.policy.content_hash,
-            policy_version=self.policy.policy.version,
+        return Append(
+            request.lender,
+            request.request_id,
+            request.uscc,
+            request.product.value,
+            request.fingerprint,
+            content,
         )
-        return stored
+
+    def _append(self, items: Sequence[Append]) -> list[tuple[StoredDecision, bool]]:
+        policy = self.policy.policy
+        return self.store.append_many(
+            items,
+            policy_text=self.policy.text,
+            policy_hash=policy.content_hash,
+            policy_version=policy.version,
+        )
 
     def _profiles(self, requests: Sequence[QuoteRequest]) -> list[registry_pb2.CarbonProfile]:
         try:

@@ -66,10 +66,10 @@ _SUMS = [*_ADDITIVE, "has_energy", "factor"]
 _LEAD = 11  # months before the end month in a rolling window
 _MIN_COUNT_SUMS = ["added_value_10k_cny", "revenue_10k_cny"]  # NaN when no record, 0 when reported 0
 _PERIOD_PATTERNS = {
-    "month": re.compile(r"(\d{4})-(\d{2})"),
-    "quarter": re.compile(r"(\d{4})-Q(\d)"),
-    "year": re.compile(r"(\d{4})"),
-    "rolling12": re.compile(r"R12-(\d{4})-(\d{2})"),
+    "month": re.compile(r"(\d{4})-(\d{2})", re.ASCII),
+    "quarter": re.compile(r"(\d{4})-Q(\d)", re.ASCII),
+    "year": re.compile(r"(\d{4})", re.ASCII),
+    "rolling12": re.compile(r"R12-(\d{4})-(\d{2})", re.ASCII),
 }
 
 

@@ -214,6 +214,8 @@ def _lookup(
 
 def _fill(found: pd.DataFrame, todo: np.ndarray, match: pd.DataFrame, depth: int, level: RegionLevel) -> None:
     hit = todo & match["average_intensity"].notna().to_numpy()
+    if not hit.any():  # nothing to set (e.g. no benchmarks at all): empty typed assignments would fail
+        return
     found.loc[hit, "benchmark_industry_code"] = match.loc[hit, "industry_code"]
     found.loc[hit, "benchmark_industry_depth"] = depth
     found.loc[hit, "benchmark_region_code"] = match.loc[hit, "region_code"]

@@ -109,7 +109,13 @@ def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Che
     uscc_problem = _per_distinct(out["uscc"], _uscc_problem)
     period_code, period_reason = _period_problems(out["period"], today)
     quantity = out["quantity"]
+    nul = {
+        c: out[c].str.contains("\x00", regex=False)
+        for c in ("uscc", "period", "category", "unit", "external_id")
+    }
+    nul_reason = "must not contain NUL characters"
     return [
+        *((c, "NUL_CHARACTER", mask, nul_reason) for c, mask in nul.items()),
         ("uscc", "INVALID_USCC", uscc_problem != "", uscc_problem),
         ("period", "BAD_PERIOD", period_code == "BAD_PERIOD", period_reason),
         ("period", "FUTURE_PERIOD", period_code == "FUTURE_PERIOD", period_reason),
@@ -167,7 +173,8 @@ def _period_problems(periods: pd.Series, today: date) -> tuple[pd.Series, pd.Ser
 
 def period_format_problem(period: str) -> str:
     """What is wrong with a "YYYY-MM" month (year >= MIN_YEAR), or "" when nothing is."""
-    if len(period) != 7 or period[4] != "-" or not (period[:4].isdigit() and period[5:].isdigit()):
+    ascii_digits = period.isascii() and period[:4].isdigit() and period[5:].isdigit()
+    if len(period) != 7 or period[4] != "-" or not ascii_digits:
         return f"period '{period}' must be a month, YYYY-MM"
     if not 1 <= int(period[5:]) <= 12:
         return f"period '{period}': month must be 01 to 12"

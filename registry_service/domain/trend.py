@@ -159,7 +159,11 @@ def trend_frame(
 
 def period_ordinal(period: str) -> int:
     """Months since year 0 of a "YYYY-MM" period (ValueError when malformed)."""
-    if len(period) != 7 or period[4] != "-" or not (period[:4].isdigit() and period[5:].isdigit()):
+    if (
+        len(period) != 7
+        or period[4] != "-"
+        or not (period.isascii() and period[:4].isdigit() and period[5:].isdigit())
+    ):
         raise ValueError(f"period {period!r} must be YYYY-MM")
     month = int(period[5:])
     if not 1 <= month <= 12:

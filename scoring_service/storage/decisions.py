@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,6 +120,42 @@ def _stored(row: Any) -> StoredDecision:
     )
 
 
+@dataclass(frozen=True)
+class Append:
+    """One decision to append (the arguments of DecisionStore.append but the policy)."""
+
+    lender: str
+    request_id: str
+    uscc: str
+    product: str
+    request_fingerprint: str
+    content: dict[str, Any]
+
+    def bound(self, policy_hash: str, policy_version: str) -> dict[str, str]:
+        """The content keys the store sets from the columns (the audit checks them)."""
+        return {
+            "lender": self.lender,
+            "request_id": self.request_id,
+            "uscc": self.uscc,
+            "product": self.product,
+            "request_fingerprint": self.request_fingerprint,
+            "policy_hash": policy_hash,
+            "policy_version": policy_version,
+        }
+
+
+_ROW_FIELDS = ("seq", "id", "lender", "request_id", "uscc", "product", "request_fingerprint", "prev_hash",
+               "chain_hash", "create_time")  # fmt: skip
+
+
+def _reused() -> ValidationError:
+    return ValidationError.for_field(
+        "request_id",
+        "was used for a different request; use a new request_id for a new request",
+        reason="REQUEST_ID_REUSED",
+    )
+
+
 class DecisionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -143,70 +180,64 @@ class DecisionStore:
         FailedPrecondition (DECISION_CHAIN_BROKEN) when decisions exist but the chain head does not, and
         ValueError when the content is not JSON (NaN included) or disagrees with the arguments.
         """
-        bound = {
-            "lender": lender,
-            "request_id": request_id,
-            "uscc": uscc,
-            "product": product,
-            "request_fingerprint": request_fingerprint,
-            "policy_hash": policy_hash,
-            "policy_version": policy_version,
-        }
-        for key, value in bound.items():
-            if key in content and content[key] != value:
-                raise ValueError(f"content[{key!r}] = {content[key]!r} disagrees with {key}={value!r}")
-        canonical_json(content)  # fail before touching the database
+        item = Append(lender, request_id, uscc, product, request_fingerprint, content)
+        return self.append_many([item], policy_text=policy_text, policy_hash=policy_hash,
+                                policy_version=policy_version)[0]  # fmt: skip
 
-        def once(connection: Connection) -> tuple[StoredDecision, bool]:
-            existing = self._existing(connection, lender, request_id, request_fingerprint)
-            if existing is not None:
-                return existing, False
+    def append_many(
+        self, items: Sequence[Append], *, policy_text: str, policy_hash: str, policy_version: str
+    ) -> list[tuple[StoredDecision, bool]]:
+        """``append`` for many decisions in one transaction, in order: the head is locked once, the
+        rows go in with one executemany and the head moves once (a book re-priced by BatchQuote)."""
+        for item in items:
+            for key, value in item.bound(policy_hash, policy_version).items():
+                if key in item.content and item.content[key] != value:
+                    raise ValueError(
+                        f"content[{key!r}] = {item.content[key]!r} disagrees with {key}={value!r}"
+                    )
+            canonical_json(item.content)  # fail before touching the database
+
+        def once(connection: Connection) -> list[tuple[StoredDecision, bool]]:
             head_seq, head_hash = self._lock_head(connection)
-            # A concurrent append of the same request may have committed while we waited for the head.
-            existing = self._existing(connection, lender, request_id, request_fingerprint)
-            if existing is not None:
-                return existing, False
             self._store_policy(connection, policy_hash, policy_version, policy_text)
             now = datetime.now(UTC)
-            decision_id = new_decision_id()
-            full = {**content, **bound, "id": decision_id, "create_time": iso_time(now)}
-            content_json = canonical_json(full)
-            seq = head_seq + 1
-            new_hash = chain_hash(head_hash, content_json)
-            connection.execute(
-                decisions.insert().values(
-                    seq=seq,
-                    id=decision_id,
-                    lender=lender,
-                    request_id=request_id,
-                    uscc=uscc,
-                    product=product,
-                    request_fingerprint=request_fingerprint,
-                    content=content_json,
-                    prev_hash=head_hash,
-                    chain_hash=new_hash,
+            out: list[tuple[StoredDecision, bool]] = []
+            fresh: dict[tuple[str, str], StoredDecision] = {}
+            rows = []
+            for item in items:
+                key = (item.lender, item.request_id)
+                if key in fresh:  # the same request twice in one batch
+                    if fresh[key].request_fingerprint != item.request_fingerprint:
+                        raise _reused()
+                    out.append((fresh[key], False))
+                    continue
+                existing = self._existing(connection, item.lender, item.request_id, item.request_fingerprint)
+                if existing is not None:
+                    out.append((existing, False))
+                    continue
+                decision_id = new_decision_id()
+                full = {**item.content, **item.bound(policy_hash, policy_version), "id": decision_id,
+                        "create_time": iso_time(now)}  # fmt: skip
+                content_json = canonical_json(full)
+                seq, prev_hash = head_seq + 1, head_hash
+                head_seq, head_hash = seq, chain_hash(prev_hash, content_json)
+                stored = StoredDecision(
+                    id=decision_id, seq=seq, lender=item.lender, request_id=item.request_id,
+                    uscc=item.uscc, product=item.product, request_fingerprint=item.request_fingerprint,
+                    content=json.loads(content_json), prev_hash=prev_hash, chain_hash=head_hash,
                     create_time=now,
+                )  # fmt: skip
+                rows.append({**{f: getattr(stored, f) for f in _ROW_FIELDS}, "content": content_json})
+                fresh[key] = stored
+                out.append((stored, True))
+            if rows:
+                connection.execute(decisions.insert(), rows)
+                connection.execute(
+                    decision_chain_head.update()
+                    .where(decision_chain_head.c.id == HEAD_ID)
+                    .values(seq=head_seq, chain_hash=head_hash, update_time=now)
                 )
-            )
-            connection.execute(
-                decision_chain_head.update()
-                .where(decision_chain_head.c.id == HEAD_ID)
-                .values(seq=seq, chain_hash=new_hash, update_time=now)
-            )
-            stored = StoredDecision(
-                id=decision_id,
-                seq=seq,
-                lender=lender,
-                request_id=request_id,
-                uscc=uscc,
-                product=product,
-                request_fingerprint=request_fingerprint,
-                content=json.loads(content_json),
-                prev_hash=head_hash,
-                chain_hash=new_hash,
-                create_time=now,
-            )
-            return stored, True
+            return out
 
         return run_in_transaction(self.engine, once)
 
@@ -249,11 +280,7 @@ class DecisionStore:
         if row is None:
             return None
         if row.request_fingerprint != fingerprint:
-            raise ValidationError.for_field(
-                "request_id",
-                "was used for a different request; use a new request_id for a new request",
-                reason="REQUEST_ID_REUSED",
-            )
+            raise _reused()
         return _stored(row)
 
     @staticmethod

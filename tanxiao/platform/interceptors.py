@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import grpc
 import structlog
 
-from tanxiao.errors import PermissionDenied, TanxiaoError, Unauthenticated
+from tanxiao.errors import FieldViolation, PermissionDenied, TanxiaoError, Unauthenticated, ValidationError
 from tanxiao.platform import authz
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
@@ -209,11 +209,51 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc) is Exception and not exc.args
 
 
+# Ingested records are judged row by row (a bad row is reported, the good ones stored): the ingest
+# pipeline checks their text itself (registry_service.domain.records).
+ROW_CHECKED_FIELDS = frozenset({"records"})
+
+
+def nul_violations(message: Any, prefix: str = "", depth: int = 0) -> list[FieldViolation]:
+    """String fields holding NUL characters (PostgreSQL text cannot store them, and no identifier or
+    name has a reason to contain one), as violations with paths like ``records[3].external_id``."""
+    found: list[FieldViolation] = []
+    if depth > 8 or not hasattr(message, "ListFields"):
+        return found
+    for field, value in message.ListFields():
+        if field.name in ROW_CHECKED_FIELDS:
+            continue
+        path = f"{prefix}{field.name}"
+        values = list(value) if _is_repeated(field) else [value]
+        for index, item in enumerate(values):
+            item_path = f"{path}[{index}]" if _is_repeated(field) else path
+            if isinstance(item, str) and "\x00" in item:
+                found.append(FieldViolation(item_path, "must not contain NUL characters"))
+            elif field.type == field.TYPE_MESSAGE:
+                found.extend(nul_violations(item, item_path + ".", depth + 1))
+    return found
+
+
+def _is_repeated(field: Any) -> bool:
+    return bool(field.is_repeated)
+
+
+def _reject_nul(message: Any) -> Any:
+    violations = nul_violations(message)
+    if violations:
+        raise ValidationError.from_violations(violations)
+    return message
+
+
 def _authorize(
     scope: _CallScope, authenticator: Authenticator | None, request_or_iterator: Any, client_streaming: bool
 ) -> tuple[_Guard | None, Any]:
-    """Authenticate and check the call before its handler runs: the guard (None when auth is off) and
-    the request (a guarded iterator for client streams)."""
+    """Check the call before its handler runs: text fields (NUL), then authentication and the rules.
+    Returns the guard (None when auth is off) and the request (a checked iterator for client streams)."""
+    if client_streaming:
+        request_or_iterator = (_reject_nul(m) for m in request_or_iterator)
+    else:
+        _reject_nul(request_or_iterator)
     if authenticator is None:
         return None, request_or_iterator
     guard = _Guard(scope.method, scope.authenticate(authenticator))

@@ -10,6 +10,14 @@ from grpc_status import rpc_status
 from tanxiao.errors import FieldViolation, TanxiaoError
 
 ERROR_DOMAIN = "tanxiao.io"
+# Errors travel in trailers, which clients cap (8 KiB by default): a message quoting a 10,000-character
+# value would hide the error itself. Texts are cut, violations counted beyond the first ones.
+MAX_TEXT = 300
+MAX_VIOLATIONS = 20
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def _pack(message: object) -> any_pb2.Any:
@@ -19,17 +27,23 @@ def _pack(message: object) -> any_pb2.Any:
 
 
 def bad_request(violations: tuple[FieldViolation, ...]) -> error_details_pb2.BadRequest:
-    return error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in violations
-        ]
-    )
+    shown = [
+        error_details_pb2.BadRequest.FieldViolation(field=_short(v.field), description=_short(v.description))
+        for v in violations[:MAX_VIOLATIONS]
+    ]
+    if len(violations) > MAX_VIOLATIONS:
+        shown.append(
+            error_details_pb2.BadRequest.FieldViolation(
+                field=_short(violations[MAX_VIOLATIONS].field),
+                description=f"and {len(violations) - MAX_VIOLATIONS} more problems",
+            )
+        )
+    return error_details_pb2.BadRequest(field_violations=shown)
 
 
 def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.Status:
     """One ErrorInfo always (AIP-193), plus BadRequest when fields are at fault."""
-    metadata = dict(error.metadata)
+    metadata = {k: _short(v) for k, v in error.metadata.items()}
     if request_id:
         metadata["request_id"] = request_id
     details = [
@@ -39,7 +53,7 @@ def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.S
         details.append(_pack(bad_request(error.violations)))
     status = status_pb2.Status(
         code=getattr(code_pb2, error.code),
-        message=error.message,
+        message=_short(error.message),
         details=details,
     )
     return rpc_status.to_status(status)
