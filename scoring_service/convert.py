@@ -65,6 +65,7 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         policy_hash=terms["policy_hash"],
         create_time=stamp,
         chain_hash=stored.chain_hash,
+        profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
     )
 
 

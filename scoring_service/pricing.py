@@ -71,16 +71,20 @@ class Pricer:
             for i, r in enumerate(requests)
         ]
 
-    def _priced(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> StoredDecision:
+    def _priced(
+        self, request: QuoteRequest, profile: tuple[registry_pb2.CarbonProfile, float]
+    ) -> StoredDecision:
         return self._append([self._item(request, profile)])[0][0]
 
-    def _item(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> Append:
+    def _item(self, request: QuoteRequest, fetched: tuple[registry_pb2.CarbonProfile, float]) -> Append:
+        profile, age = fetched
         rules_profile = profile_input(profile)
         commitment, progress, rules_commitment = self._commitment(request)
         terms = evaluate(rules_profile, rules_commitment, request.loan_request(), self.policy.policy)
         content = self._content(
             request, profile, rules_profile, commitment, progress, rules_commitment, terms
         )
+        content["profile_age_seconds"] = round(age, 3)  # the decision says how fresh its data was
         return Append(
             request.lender,
             request.request_id,
@@ -99,9 +103,9 @@ class Pricer:
             policy_version=policy.version,
         )
 
-    def _profiles(self, requests: Sequence[QuoteRequest]) -> list[registry_pb2.CarbonProfile]:
+    def _profiles(self, requests: Sequence[QuoteRequest]) -> list[tuple[registry_pb2.CarbonProfile, float]]:
         try:
-            return self.registry.profiles([(r.uscc, r.profile_period) for r in requests])
+            return self.registry.profiles_with_age([(r.uscc, r.profile_period) for r in requests])
         except NotFound as exc:
             raise FailedPrecondition(
                 f"no carbon profile to price on: {exc.message}; ingest the enterprise's data first",

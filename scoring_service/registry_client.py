@@ -34,16 +34,18 @@ class ProfileCache:
         self._items: OrderedDict[str, tuple[float, registry_pb2.CarbonProfile]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> registry_pb2.CarbonProfile | None:
+    def get(self, name: str) -> tuple[registry_pb2.CarbonProfile, float] | None:
+        """The cached profile and its age in seconds, if younger than the TTL."""
         if self.ttl <= 0:
             return None
         with self._lock:
             item = self._items.get(name)
-            if item is None or self.clock() - item[0] > self.ttl:
+            age = self.clock() - item[0] if item is not None else 0.0
+            if item is None or age > self.ttl:
                 self._items.pop(name, None)
                 return None
             self._items.move_to_end(name)
-            return item[1]
+            return item[1], age
 
     def put(self, profile: registry_pb2.CarbonProfile) -> None:
         if self.ttl <= 0:
@@ -78,7 +80,13 @@ class RegistryClient:
         return profile
 
     def profiles(self, keys: Sequence[tuple[str, str]]) -> list[registry_pb2.CarbonProfile]:
-        """Profiles in ``keys`` order: cached ones reused, the rest fetched in batches."""
+        return [profile for profile, _ in self.profiles_with_age(keys)]
+
+    def profiles_with_age(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> list[tuple[registry_pb2.CarbonProfile, float]]:
+        """(profile, age in seconds) in ``keys`` order: cached ones reused (age > 0), the rest fetched
+        in batches (age 0)."""
         names = [f"enterprises/{u}/profiles/{p}" for u, p in keys]
         found = {n: c for n in names if (c := self.cache.get(n)) is not None}
         missing = sorted({n for n in names if n not in found})
@@ -92,7 +100,7 @@ class RegistryClient:
             )
             for profile in response.profiles:
                 self.cache.put(profile)
-                found[profile.name] = profile
+                found[profile.name] = (profile, 0.0)
         return [found[n] for n in names]
 
     def available_profiles(

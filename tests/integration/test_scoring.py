@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from helpers import Registry, error_details, graded_year_records, make_uscc
 
 from loan_rules.policy import DEFAULT_POLICY
+from registry_service.app import start_registry
 from registry_service.domain.enterprise import Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from scoring_service.app import start_scoring
@@ -254,3 +255,39 @@ def test_a_slow_registry_hits_the_deadline(registry: Registry) -> None:
     finally:
         scoring.stop(None)
         server.stop(None)
+
+
+def test_a_cached_profile_is_bounded_and_the_decision_says_how_old(registry: Registry) -> None:
+    _seed(registry)
+    settings = replace(registry.settings, profile_cache_seconds=30.0)
+    scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.server.address)
+    try:
+        with grpc.insecure_channel(scoring.address) as channel:
+            stub = scoring_pb2_grpc.LoanScoringStub(channel)
+            first = stub.QuoteLoanTerms(_quote(GREEN, request_id="fresh"), timeout=30)
+            second = stub.QuoteLoanTerms(_quote(GREEN, request_id="cached"), timeout=30)
+        assert first.profile_age_seconds == 0.0
+        assert 0.0 < second.profile_age_seconds <= 30.0
+    finally:
+        scoring.stop(None)
+
+
+def test_quotes_recover_when_the_registry_returns(suite: Suite) -> None:
+    address = suite.registry.server.address
+    suite.registry.server.stop(None)
+    down = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="while-down"))
+    assert error_details(down).code == grpc.StatusCode.UNAVAILABLE
+    restarted = start_registry(suite.registry.settings, address)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                decision = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="after"), timeout=10)
+                break
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:  # type: ignore[attr-defined]
+                    raise
+                time.sleep(0.5)
+        assert decision.eligible and decision.profile_age_seconds == 0.0
+    finally:
+        restarted.stop(None)

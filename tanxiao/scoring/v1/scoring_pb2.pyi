@@ -100,7 +100,7 @@ class TraceStep(_message.Message):
     def __init__(self, code: _Optional[str] = ..., rate_effect_bp: _Optional[float] = ..., limit_effect_pct: _Optional[float] = ..., inputs_json: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_cny", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_cny", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash")
+    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_cny", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_cny", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash", "profile_age_seconds")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +127,7 @@ class Decision(_message.Message):
     POLICY_HASH_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CHAIN_HASH_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     request_id: str
     lender: str
@@ -153,7 +154,8 @@ class Decision(_message.Message):
     policy_hash: str
     create_time: _timestamp_pb2.Timestamp
     chain_hash: str
-    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_cny: _Optional[float] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_cny: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ...) -> None: ...
+    profile_age_seconds: float
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_cny: _Optional[float] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_cny: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ..., profile_age_seconds: _Optional[float] = ...) -> None: ...
 
 class GetDecisionRequest(_message.Message):
     __slots__ = ("name",)
