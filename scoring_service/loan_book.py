@@ -12,12 +12,12 @@ import pandas as pd
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
+from scoring_service.inputs import LENDER
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import LoanRecord
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.portfolio.v1 import portfolio_pb2
 
-LENDER = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}\Z")
 LOAN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT", "GENERAL")
 LOAN_COLUMNS = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 import grpc
 import sqlalchemy as sa
@@ -87,3 +88,30 @@ def graded_year_records(uscc: str, intensity: float, year: int = 2022) -> list[r
                                 source=stats, external_id=f"v-{uscc}-{period}"),
         ]  # fmt: skip
     return rows
+
+
+class HtmlPage(HTMLParser):
+    """A parsed HTML page for assertions: tags, attributes, text and the page language."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str, str | None]] = []
+        self.text: list[str] = []
+        self.html_lang: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs.extend((tag, k, v) for k, v in attrs)
+        if tag == "html":
+            self.html_lang = dict(attrs).get("lang")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse_html(html: str) -> HtmlPage:
+    page = HtmlPage()
+    page.feed(html)
+    page.close()
+    return page

@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from html.parser import HTMLParser
 from importlib import resources
 from typing import Any
 
 import pytest
 import yaml
+from helpers import parse_html
 
 import loan_rules as lr
 from scoring_service.explain import (
@@ -517,36 +517,10 @@ def test_unknown_lang_raises(lang: str) -> None:
 # ---------------------------------------------------------------------------------------------- html
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attrs: list[tuple[str, str, str | None]] = []
-        self.text: list[str] = []
-        self.html_lang: str | None = None
-        self.open: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs.extend((tag, k, v) for k, v in attrs)
-        if tag == "html":
-            self.html_lang = dict(attrs).get("lang")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(html: str) -> _Page:
-    page = _Page()
-    page.feed(html)
-    page.close()
-    return page
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_html_page(content: dict[str, Any], lang: str) -> None:
     html = render_html(content, lang)
-    page = parse(html)
+    page = parse_html(html)
     assert html.startswith("<!DOCTYPE html>")
     assert page.html_lang == ("zh-CN" if lang == "zh" else "en")
     assert page.tags.count("svg") == 2
@@ -589,7 +563,7 @@ def test_html_escapes_a_malicious_enterprise_name(lang: str) -> None:
     content["profile"]["data_quality"]["flags"][0]["reason_zh"] = "<b>bold</b>"
     content["terms"]["trace"][0][f"text_{lang}"] = "<svg onload=alert(1)>"
     html = render_html(content, lang)
-    page = parse(html)
+    page = parse_html(html)
     assert "script" not in page.tags and "img" not in page.tags and "b" not in page.tags
     assert page.tags.count("svg") == 2
     assert "<script" not in html and "<img" not in html and "<b>" not in html

@@ -8,13 +8,13 @@ import io
 import json
 import math
 import re
-from html.parser import HTMLParser
 from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from google.protobuf import json_format
+from helpers import parse_html
 
 from scoring_service.portfolio_export import (
     COLUMNS,
@@ -312,32 +312,6 @@ def _assert_same_numbers(expected: pd.DataFrame, actual: pd.DataFrame) -> None:
                 assert float(got) == float(want), (column, i, want, got)
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attrs: list[tuple[str, str, str | None]] = []
-        self.text: list[str] = []
-        self.html_lang: str | None = None
-        self.open: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs.extend((tag, k, v) for k, v in attrs)
-        if tag == "html":
-            self.html_lang = dict(attrs).get("lang")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def _parse(page: str) -> _Page:
-    parser = _Page()
-    parser.feed(page)
-    parser.close()
-    return parser
-
-
 # ----------------------------------------------------------------------------------------------
 # The table
 # ----------------------------------------------------------------------------------------------
@@ -507,7 +481,7 @@ def test_filenames_and_format_names() -> None:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_html_is_self_contained_with_charts(lang: str) -> None:
     page = render_html(_lender_report(), lang)
-    parsed = _parse(page)
+    parsed = parse_html(page)
     assert parsed.html_lang == ("zh-CN" if lang == "zh" else "en")
     assert parsed.tags.count("svg") >= 4
     assert "script" not in parsed.tags
@@ -535,7 +509,7 @@ def test_html_is_self_contained_with_charts(lang: str) -> None:
 
 
 def test_html_carries_exact_values_in_titles() -> None:
-    parsed = _parse(render_html(_lender_report(), "en"))
+    parsed = parse_html(render_html(_lender_report(), "en"))
     titles = {v for _, k, v in parsed.attrs if k == "title"}
     assert repr(OUT_TOTAL) in titles
     assert repr(0.123456789012345) in titles
@@ -550,7 +524,7 @@ def test_html_escapes_malicious_enterprise_name() -> None:
         assert "<img" not in page
         assert "&lt;script&gt;" in page
         assert "<b>制造业" not in page
-        parsed = _parse(page)
+        parsed = parse_html(page)
         assert "script" not in parsed.tags
         assert "img" not in parsed.tags
         assert MALICIOUS in "".join(parsed.text)  # shown as text, not markup
@@ -567,7 +541,7 @@ def test_html_regulator_view_has_lenders_and_no_enterprise_rows() -> None:
         assert 'id="top-emitters"' not in page
         assert 'id="lenders"' in page
         assert "huzhou-rcb" in page
-        assert _parse(page).tags.count("svg") >= 4
+        assert parse_html(page).tags.count("svg") >= 4
 
 
 def test_html_attribution_shows_components_and_residual() -> None:
@@ -603,7 +577,7 @@ def test_empty_report_works_in_every_format(fmt: str) -> None:
     assert content_type
     if fmt == "HTML":
         page = data.decode("utf-8")
-        parsed = _parse(page)
+        parsed = parse_html(page)
         assert parsed.tags.count("svg") >= 4
         assert "无数据" in page
 
