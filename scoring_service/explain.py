@@ -21,8 +21,6 @@ so that the last ``total`` bar equals the final rate (approved limit).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +28,8 @@ from functools import cache
 from typing import Any, Literal
 
 import jinja2
+
+from loan_rules.policy import content_hash
 
 __all__ = [
     "CODE_LABELS",
@@ -466,27 +466,13 @@ def _short_hash(value: str) -> str:
     return value[:12]
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _content_sha256(content: Mapping[str, Any]) -> str:
-    """sha256 of the content's canonical JSON, as ``loan_rules.content_hash`` computes it (sorted
-    keys, integral floats as integers, no whitespace, UTF-8); "" when the content is not strict JSON.
-    Written out here so that rendering needs nothing but the stored dict."""
+    """``loan_rules.content_hash`` of the stored content; "" when it is not strict JSON (a NaN or a
+    non-JSON value in a hand-made dict)."""
     try:
-        text = json.dumps(
-            _canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except (TypeError, ValueError):  # NaN or a non-JSON value in a hand-made dict
+        return content_hash(content)
+    except (TypeError, ValueError):
         return ""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------ model

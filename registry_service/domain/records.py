@@ -17,18 +17,11 @@ import numpy as np
 import pandas as pd
 
 from registry_service.domain.catalog import Catalog
+from registry_service.domain.precedence import SOURCES
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 
 RECORD_COLUMNS = ("uscc", "period", "category", "quantity", "unit", "source", "external_id")
-# tanxiao.common.v1.DataSource names a record may carry (UNSPECIFIED is not a source).
-DATA_SOURCES = (
-    "GRID_UTILITY",
-    "GAS_UTILITY",
-    "STATISTICS",
-    "TAX",
-    "SELF_REPORTED",
-    "THIRD_PARTY_VERIFIED",
-)
+DATA_SOURCES = SOURCES  # tanxiao.common.v1.DataSource names a record may carry
 MIN_YEAR = 2000
 MAX_EXTERNAL_ID = 128
 REJECT_COLUMNS = ("reject_field", "reject_reason", "reject_code")

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
-from helpers import error_details, make_uscc
+from helpers import error_details, graded_year_records, make_uscc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,17 +132,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
             channels,
             Suite(registry_stub, scoring_stub, portfolio_stub, registry.address),
         )
-    rows = []
-    for uscc, intensity in zip(FIRMS, INTENSITIES, strict=True):
-        kwh = intensity * 3_000 / 0.5153 * 1000 / 12
-        for month in range(1, 13):
-            period, grid, stats = f"2022-{month:02d}", common_pb2.GRID_UTILITY, common_pb2.STATISTICS
-            rows += [
-                rpb.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
-                           external_id=f"e-{uscc}-{month}"),
-                rpb.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
-                           source=stats, external_id=f"v-{uscc}-{month}"),
-            ]  # fmt: skip
+    rows = [r for u, i in zip(FIRMS, INTENSITIES, strict=True) for r in graded_year_records(u, i)]
     chunks = (rpb.IngestRecordsRequest(records=rows[i : i + 20]) for i in range(0, len(rows), 20))
     assert registry_stub.IngestRecords(chunks, timeout=60).accepted == len(rows)
     registry_stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=60)

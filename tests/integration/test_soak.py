@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import make_uscc
+from helpers import graded_year_records, make_uscc
 
 from registry_service.app import start_registry
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
@@ -107,17 +107,7 @@ def _serve(url: str, replicas: int) -> Iterator[Services]:
         for _ in range(replicas):
             services.scorings.append(start_scoring(config, "127.0.0.1:0", registry_addr=registry.address))
         stub = services.registry_stub()
-        rows = []
-        for uscc, intensity in zip(PRICED, INTENSITIES, strict=True):
-            kwh = intensity * 3_000 / 0.5153 * 1000 / 12
-            for month in range(1, 13):
-                period, grid, stats = f"2022-{month:02d}", common_pb2.GRID_UTILITY, common_pb2.STATISTICS
-                rows += [
-                    rpb.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
-                               external_id=f"e-{uscc}-{month}"),
-                    rpb.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
-                               source=stats, external_id=f"v-{uscc}-{month}"),
-                ]  # fmt: skip
+        rows = [r for u, i in zip(PRICED, INTENSITIES, strict=True) for r in graded_year_records(u, i)]
         stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=60)
         stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=120)
         names = [f"enterprises/{u}/profiles/2022" for u in PRICED]
