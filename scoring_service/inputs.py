@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from loan_rules import CarbonProfileInput, CommitmentInput, LoanRequest, Product
+from registry_service.domain.grading import load_grading_method
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from tanxiao.common.v1 import common_pb2
 from tanxiao.errors import FailedPrecondition, FieldViolation, ValidationError
@@ -176,12 +177,8 @@ def profile_input(profile: registry_pb2.CarbonProfile) -> CarbonProfileInput:
 
 def registry_level(profile: registry_pb2.CarbonProfile) -> str:
     name = common_pb2.CarbonLevel.Name(profile.grade.level)
-    if name == "CARBON_LEVEL_UNSPECIFIED":  # graded profiles always carry it; derive it from L otherwise
-        return (
-            "LOW_CARBON"
-            if profile.carbon_intensity <= 0.6
-            else ("MEDIUM_CARBON" if profile.carbon_intensity <= 2.0 else "HIGH_CARBON")
-        )
+    if name == "CARBON_LEVEL_UNSPECIFIED":  # graded profiles carry it; else L's level by the grading file
+        return load_grading_method().level(profile.carbon_intensity)
     return name
 
 

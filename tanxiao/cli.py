@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tanxiao.platform.config import Settings, markdown_table
+from tanxiao.platform.db import safe_url
 from tanxiao.platform.logging import configure_logging
 from tanxiao.platform.tls import secure_channel
 
@@ -55,7 +56,7 @@ def db_upgrade(database_url: DatabaseUrl = None, revision: str = "head") -> None
 
     settings = _settings(database_url)
     upgrade(settings.database_url, revision)
-    console.print(f"database at {revision}: {_safe(settings.database_url)}")
+    console.print(f"database at {revision}: {safe_url(settings.database_url)}")
 
 
 @db_app.command("current")
@@ -338,12 +339,6 @@ def _progress() -> Progress:
         console=console,
         transient=False,
     )
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 
 from tanxiao.platform.config import Settings
+from tanxiao.platform.db import safe_url
 from tanxiao.platform.server import RunningServer, serve_until_signalled, stop_on_signals
 
 log = structlog.get_logger("tanxiao.serve")
@@ -24,7 +25,7 @@ def run(settings: Settings, service: str) -> None:
         log.info(
             "tanxiao.ready",
             services={s.name: s.address for s in servers},
-            database=_safe(settings.database_url),
+            database=safe_url(settings.database_url),
             plaintext=True,
         )
         serve_until_signalled(servers, settings.shutdown_grace_seconds, stop)
@@ -38,9 +39,3 @@ def _scoring(settings: Settings, registry_addr: str) -> list[RunningServer]:
     from scoring_service.app import start_scoring
 
     return [start_scoring(settings, registry_addr=registry_addr)]
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

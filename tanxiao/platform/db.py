@@ -18,6 +18,11 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
+def safe_url(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def is_sqlite(url_or_engine: str | Engine) -> bool:
     url = url_or_engine.url if isinstance(url_or_engine, Engine) else make_url(url_or_engine)
     return url.get_backend_name() == "sqlite"
