@@ -299,6 +299,11 @@ class DecisionStore:
         if row is not None:
             return int(row.seq), str(row.chain_hash)
         if connection.execute(sa.select(decisions.c.seq).limit(1)).first() is not None:
+            # A racing first append may have committed its head and decision between our two reads
+            # (READ COMMITTED): they commit together, so the head is visible now unless it was deleted.
+            row = connection.execute(query).first()
+            if row is not None:
+                return int(row.seq), str(row.chain_hash)
             raise FailedPrecondition(
                 "the decision chain head is missing although decisions exist; run `tanxiao audit verify`",
                 reason="DECISION_CHAIN_BROKEN",
