@@ -7,18 +7,32 @@ TANXIAO_DATABASE_URL for one command.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tanxiao.platform.config import Settings, markdown_table
+from tanxiao.platform.config import PREFIX, Settings, markdown_table
 from tanxiao.platform.db import safe_url
 from tanxiao.platform.logging import configure_logging
-from tanxiao.platform.tls import secure_channel
+
+if TYPE_CHECKING:
+    import grpc
+
+    from tanxiao.client import Dialer
+
+# gRPC's C core logs failed TLS handshakes at INFO on stderr; the CLI says what went wrong in one line.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="tanxiao carbon-efficiency suite")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations)")
@@ -35,8 +49,59 @@ DatabaseUrl = Annotated[
 Token = Annotated[str | None, typer.Option(envvar="TANXIAO_TOKEN", help="Bearer token (or TANXIAO_TOKEN)")]
 
 
-def _token_metadata(token: str | None) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {token}")] if token else []
+Addr = Annotated[str | None, typer.Option(help="Service address (default TANXIAO_SCORING_ADDR)")]
+Encoding = Annotated[
+    str | None,
+    typer.Option(help="CSV text encoding (default: UTF-8 if valid, else GB18030, which covers GBK)"),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"tanxiao {version('tanxiao')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """tanxiao carbon-efficiency suite"""
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _dialer(settings: Settings, token: str | None) -> Dialer:
+    """The one client factory: the TANXIAO_TLS_* settings the servers use, and the caller's token."""
+    from tanxiao.client import Dialer
+
+    return Dialer(settings, token)
+
+
+@contextmanager
+def _scoring_call(dialer: Dialer, addr: str | None) -> Iterator[grpc.Channel]:
+    """A channel to the scoring service; any failure becomes one line (the setting to change, or the
+    service's status and message) and exit code 1."""
+    import grpc
+
+    from tanxiao.client import describe_error
+    from tanxiao.platform.tls import ConfigError
+
+    target = addr or dialer.settings.scoring_addr
+    try:
+        with dialer.scoring(target) as channel:
+            yield channel
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except grpc.RpcError as exc:
+        _fail(describe_error(exc, target, dialer.settings))
 
 
 def _settings(database_url: str | None = None) -> Settings:
@@ -73,9 +138,12 @@ def db_current(database_url: DatabaseUrl = None) -> None:
 
 @import_app.command("records")
 def import_records(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet with uscc, period, category, quantity, ...")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV (UTF-8 or GB18030/GBK), .xlsx or Parquet: uscc, period, category, ...")
+    ],
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FILE.rejects.csv)")] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk (one transaction each)")] = 50_000,
+    encoding: Encoding = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import monthly records; re-running a file stores nothing twice."""
@@ -87,14 +155,14 @@ def import_records(
     settings = _settings(database_url)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
-        with _progress() as progress:
+        with _progress() as progress, _importable(file, encoding) as readable:
             task = progress.add_task(
-                f"import {file.name}", total=count_rows(file) if file.is_file() else None
+                f"import {file.name}", total=count_rows(readable) if readable.is_file() else None
             )
             summary = run_import(
                 Ingestor(engine, settings=settings),
-                file,
-                rejects_path=rejects,
+                readable,
+                rejects_path=rejects or _rejects_of(file),
                 chunk_rows=chunk_rows,
                 progress=lambda rows: progress.advance(task, rows),
             )
@@ -110,9 +178,12 @@ def import_records(
 
 @import_app.command("loans")
 def import_loans(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet: lender, loan_id, enterprise, product, ...")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV (UTF-8 or GB18030/GBK), .xlsx or Parquet: lender, loan_id, ...")
+    ],
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FILE.rejects.csv)")] = None,
     chunk_rows: Annotated[int, typer.Option(min=1)] = 10_000,
+    encoding: Encoding = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import a lender's existing loan book; loans already recorded are skipped."""
@@ -120,15 +191,47 @@ def import_loans(
 
     settings = _settings(database_url)
     try:
-        summary = run_import(settings, file, rejects_path=rejects, chunk_rows=chunk_rows)
+        with _importable(file, encoding) as readable:
+            summary = run_import(
+                settings, readable, rejects_path=rejects or _rejects_of(file), chunk_rows=chunk_rows
+            )
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 
+@contextmanager
+def _importable(file: Path, encoding: str | None) -> Iterator[Path]:
+    """``file`` as the importers read it (UTF-8 CSV or Parquet), converted in a temporary directory
+    from GB18030/GBK or .xlsx; InputFileError (a ValueError) names --encoding when decoding fails."""
+    from tanxiao.input_files import InputFileError, as_importable
+
+    with tempfile.TemporaryDirectory(prefix="tanxiao-import-") as workdir:
+        try:
+            readable = as_importable(file, Path(workdir), encoding)
+        except InputFileError as exc:
+            _fail(str(exc), 2)
+        if readable.path != file:
+            console.print(f"read {file.name} as {readable.encoding}")
+        yield readable.path
+
+
+def _rejects_of(file: Path) -> Path:
+    return file.with_name(f"{file.name}.rejects.csv")
+
+
 report_app = typer.Typer(no_args_is_help=True, help="Portfolio reports (from the scoring service)")
 app.add_typer(report_app, name="report")
+
+
+class ReportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+    html = "html"
+    xlsx = "xlsx"
+    pdf = "pdf"
 
 
 @report_app.command("portfolio")
@@ -138,37 +241,34 @@ def report_portfolio(
     ] = None,
     regulator: Annotated[bool, typer.Option(help="The regulator view across lenders")] = False,
     as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
-    format: Annotated[str, typer.Option("--format", help="csv, parquet, json or html")] = "html",
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write")] = Path("portfolio.html"),
-    addr: Annotated[
-        str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
+    format: Annotated[ReportFormat, typer.Option("--format", case_sensitive=False)] = ReportFormat.html,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default portfolio.FORMAT)")
     ] = None,
+    addr: Addr = None,
     token: Token = None,
 ) -> None:
-    """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON or HTML."""
-    import grpc
-
+    """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON, HTML, xlsx or
+    PDF, dialling with the TANXIAO_TLS_* settings and the token like every command."""
     from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
 
     if not regulator and not lender:
         raise typer.BadParameter("give --lender or --regulator", param_hint="--lender")
+    value = portfolio_pb2.ExportFormat.DESCRIPTOR.values_by_name.get(format.value.upper())
+    if value is None:
+        _fail(f"--format {format.value}: this scoring service contract has no {format.value} export yet", 2)
     name = "" if regulator else (lender if lender and lender.startswith("lenders/") else f"lenders/{lender}")
     request = portfolio_pb2.ExportPortfolioReportRequest(
-        lender=name,
-        as_of_date=as_of,
-        format=portfolio_pb2.ExportFormat.Value(format.upper()),
-        regulatory=regulator,
+        lender=name, as_of_date=as_of, format=value.number, regulatory=regulator
     )
-    settings = _settings()
-    with grpc.insecure_channel(addr or settings.scoring_addr) as channel, output.open("wb") as handle:
-        try:
-            for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportPortfolioReport(
-                request, timeout=120
-            ):
-                handle.write(chunk.data)
-        except grpc.RpcError as exc:
-            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
-            raise typer.Exit(1) from exc
+    output = output or Path(f"portfolio.{format.value}")
+    data = bytearray()
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportPortfolioReport(
+            request, timeout=120
+        ):
+            data += chunk.data
+    output.write_bytes(bytes(data))  # only a complete report is written: no half files on errors
     console.print(f"wrote {output}")
 
 
@@ -198,15 +298,42 @@ def demo_data(
 
 @app.command("serve")
 def serve(
-    service: Annotated[str, typer.Argument(help="registry, scoring or all")] = "all",
+    service: Annotated[str, typer.Argument(help="registry, scoring, console or all")] = "all",
+    web_console: Annotated[
+        bool, typer.Option("--console/--no-console", help="With all: also serve the web console")
+    ] = True,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run services in the foreground until SIGTERM or Ctrl-C (graceful shutdown)."""
+    from tanxiao.console.server import run_console, start_console
+    from tanxiao.platform.tls import ConfigError
     from tanxiao.serve import run
 
-    if service not in ("registry", "scoring", "all"):
-        raise typer.BadParameter("must be registry, scoring or all", param_hint="SERVICE")
-    run(_settings(database_url), service)
+    if service not in ("registry", "scoring", "console", "all"):
+        raise typer.BadParameter("must be registry, scoring, console or all", param_hint="SERVICE")
+    settings = _settings(database_url)
+    try:
+        if service == "console":
+            run_console(settings)
+            return
+        _require_migrated(settings)
+        running = start_console(settings) if service == "all" and web_console else None
+        if running is not None:
+            console.print(f"web console: {running.url}", highlight=False)
+        try:
+            run(settings, service)
+        finally:
+            if running is not None:
+                running.stop()
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+
+
+def _require_migrated(settings: Settings) -> None:
+    """Refuse, in one line, a database that is not at the newest schema revision."""
+    problem = _schema_problem(settings.database_url)
+    if problem:
+        _fail(f"{problem}: run `tanxiao db upgrade` first ({safe_url(settings.database_url)})", 2)
 
 
 @app.command("explain")
@@ -214,32 +341,109 @@ def explain(
     decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],
     html: Annotated[Path | None, typer.Option(help="Write the self-contained HTML page here")] = None,
     lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
-    addr: Annotated[
-        str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
-    ] = None,
+    addr: Addr = None,
     token: Token = None,
 ) -> None:
     """Print why a decision has its terms (from the scoring service), optionally writing the HTML page."""
-    import grpc
-
     from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
     if lang not in ("zh", "en"):
         raise typer.BadParameter("must be zh or en", param_hint="--lang")
-    settings = _settings()
     name = decision if decision.startswith("decisions/") else f"decisions/{decision}"
-    with secure_channel(addr or settings.scoring_addr, settings) as channel:
-        try:
-            response = scoring_pb2_grpc.LoanScoringStub(channel).ExplainDecision(
-                scoring_pb2.ExplainDecisionRequest(name=name), timeout=30, metadata=_token_metadata(token)
-            )
-        except grpc.RpcError as exc:
-            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
-            raise typer.Exit(1) from exc
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        response = scoring_pb2_grpc.LoanScoringStub(channel).ExplainDecision(
+            scoring_pb2.ExplainDecisionRequest(name=name), timeout=30
+        )
     typer.echo(response.text_zh if lang == "zh" else response.text_en)
     if html is not None:
         html.write_text(response.html_zh if lang == "zh" else response.html_en, encoding="utf-8")
         console.print(f"wrote {html}")
+
+
+def _schema_problem(url: str) -> str | None:
+    """Why the database at ``url`` cannot be served (empty, behind, or unknown revision), or None."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tanxiao.platform.db import alembic_config, current_revision, make_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)  # no "Context impl" chatter
+    engine = make_engine(url)
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        return f"cannot open the database ({type(exc).__name__})"
+    finally:
+        engine.dispose()
+    if current is None:
+        return "the database has no schema"
+    if current not in heads:
+        return f"the database schema is at revision {current}, not the newest ({', '.join(sorted(heads))})"
+    return None
+
+
+class Product(StrEnum):
+    general = "general"
+    low_carbon_expansion = "low-carbon-expansion"
+    high_carbon_retrofit = "high-carbon-retrofit"
+
+
+@app.command("quote")
+def quote(
+    lender: Annotated[str, typer.Option(help="lenders/{id} (or just the id), e.g. huzhou-bank")],
+    enterprise: Annotated[str, typer.Option(help="enterprises/{uscc} (or just the USCC)")],
+    amount: Annotated[float, typer.Option(min=0.01, help="Requested amount, yuan")],
+    base_rate_bp: Annotated[
+        float, typer.Option("--base-rate-bp", help="Base rate in basis points, e.g. the 1-year LPR")
+    ],
+    tenor: Annotated[int, typer.Option(min=1, max=360, help="Tenor, months")] = 36,
+    product: Annotated[Product, typer.Option(case_sensitive=False)] = Product.general,
+    commitment: Annotated[str, typer.Option(help="enterprises/{uscc}/commitments/{id} (retrofit)")] = "",
+    period: Annotated[str, typer.Option(help="Profile period (YYYY); default the last full year")] = "",
+    request_id: Annotated[
+        str | None, typer.Option(help="Idempotency key (default a new one; reuse it to retry safely)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole decision as JSON")] = False,
+    addr: Addr = None,
+    token: Token = None,
+) -> None:
+    """Price a loan request (QuoteLoanTerms) and print the decision id, rate and limit."""
+    from google.protobuf import json_format
+
+    from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+    request = scoring_pb2.QuoteLoanTermsRequest(
+        request_id=request_id or f"cli-{uuid.uuid4()}",
+        lender=lender if lender.startswith("lenders/") else f"lenders/{lender}",
+        enterprise=enterprise if enterprise.startswith("enterprises/") else f"enterprises/{enterprise}",
+        product=scoring_pb2.Product.Value(product.value.upper().replace("-", "_")),
+        requested_amount_cny=amount,
+        tenor_months=tenor,
+        base_rate_bp=base_rate_bp,
+        commitment=commitment,
+        profile_period=period,
+    )
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        decision = scoring_pb2_grpc.LoanScoringStub(channel).QuoteLoanTerms(request, timeout=30)
+    if as_json:
+        typer.echo(json_format.MessageToJson(decision, ensure_ascii=False))
+        return
+    typer.echo(decision.name)
+    console.print(_decision_summary(decision), highlight=False, soft_wrap=True)
+
+
+def _decision_summary(decision: object) -> str:
+    d: Any = decision
+    if not d.eligible:
+        reasons = ", ".join(r.code for r in d.decline_reasons) or "-"
+        return f"declined ({reasons}); request {d.request_id}"
+    review = f"; manual review: {', '.join(d.review_reasons)}" if d.manual_review else ""
+    return (
+        f"rate {d.final_rate_bp / 100:.2f}% ({d.rate_adjustment_bp:+.0f} bp on {d.base_rate_bp:.0f} bp), "
+        f"limit {d.approved_limit_cny:,} yuan, grade {d.grade.label_en or d.grade.grade}{review}; "
+        f"request {d.request_id}"
+    )
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="The decisions' audit hash chain")
@@ -254,10 +458,36 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
     raise typer.Exit(audit_main(_settings(database_url).database_url))
 
 
+SECRET_SETTINGS = frozenset({"service_token", "console_secret_key"})
+
+
 @app.command("config")
-def config() -> None:
-    """Print the TANXIAO_* settings with their defaults, as a Markdown table."""
-    typer.echo(markdown_table())
+def config(
+    effective: Annotated[
+        bool, typer.Option(help="The values in effect here (environment over defaults), secrets hidden")
+    ] = False,
+) -> None:
+    """Print the TANXIAO_* settings with their defaults (or, with --effective, the values in effect)."""
+    if not effective:
+        typer.echo(markdown_table())
+        return
+    settings = _settings()
+    rows = ["| variable | value | from |", "| --- | --- | --- |"]
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        source = "environment" if f"{PREFIX}{f.name.upper()}" in _environ() else "default"
+        if f.name in SECRET_SETTINGS and value:
+            shown = "(set, hidden)"
+        elif f.name == "database_url":
+            shown = safe_url(value)
+        else:
+            shown = str(value)
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | `{shown}` | {source} |")
+    typer.echo("\n".join(rows))
+
+
+def _environ() -> dict[str, str]:
+    return dict(os.environ)
 
 
 token_app = typer.Typer(no_args_is_help=True, help="API tokens (stored hashed; the secret is shown once)")

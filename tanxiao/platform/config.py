@@ -69,6 +69,12 @@ class Settings:
         30.0, "How long the scoring service reuses a fetched profile (0 = never)", float
     )
     profile_cache_size: int = _setting(10_000, "Most profiles the scoring service keeps cached", int)
+    console_listen: str = _setting(
+        "127.0.0.1:50080", "Address the web console binds (`tanxiao serve console`; on in `make run`)"
+    )
+    console_secret_key: str = _setting(
+        "", "Key for the console's encrypted session cookies; empty = random per start (sign in again)"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
