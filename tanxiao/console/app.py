@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as urlquote
+from urllib.parse import urlencode
 
 import grpc
 import jinja2
@@ -245,10 +246,11 @@ class Console:
         key = request.query_params.get("key", "")
         report = await self.backend_call(session, lambda b: b.portfolio_report(lender, as_of))
         context = views.portfolio_context(report, dim, key)
+        query = {"dim": context["dim"], "as_of": as_of} | ({} if session.tenant else {"lender": lender})
         template = "portfolio_drill.html.j2" if request.headers.get("hx-request") else "portfolio.html.j2"
         return self.page(
             request, session, template, r=report, lender=lender, as_of=as_of, formats=available_formats(),
-            **context,
+            drill_url="/portfolio?" + urlencode(query), **context,
         )  # fmt: skip
 
     async def regulator(self, request: Request, session: Session) -> Response:
@@ -259,7 +261,7 @@ class Console:
         context = views.portfolio_context(report, dim, "")
         return self.page(
             request, session, "regulator.html.j2", r=report, as_of=as_of, region=region,
-            formats=available_formats(), **context,
+            formats=available_formats(), drill_url="", **context,
         )  # fmt: skip
 
     async def download(self, request: Request, session: Session) -> Response:

@@ -173,7 +173,9 @@ def portfolio_context(report: Any, dim: str, key: str) -> dict[str, Any]:
     rows = list(breakdowns[dim].rows) if dim else []
     drilled = [line for line in report.loans if _in_group(line, dim, key)] if key else []
     watch = [line for line in report.loans if line.grade == 5]
-    return {"dims": dims, "dim": dim, "key": key, "rows": rows, "drilled": drilled, "watch": watch}
+    selected = next((row for row in rows if row.key == key), None)
+    return {"dims": dims, "dim": dim, "key": key if selected else "", "rows": rows, "drilled": drilled,
+            "watch": watch, "selected": selected}  # fmt: skip
 
 
 def _in_group(line: Any, dim: str, key: str) -> bool:
