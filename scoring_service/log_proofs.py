@@ -39,7 +39,9 @@ def prove_decision(database_url: str, decision_id: str, public_key: Path | None 
         VerifyingKey(raw).verify(found.head)
         if leaf.hex() != found.entry.leaf_hash:
             raise ValueError("the stored leaf hash does not match the entry's content")
-        verify_inclusion(found.entry.index or 0, found.head.tree_size, leaf, found.proof, found.head.root_hash)
+        verify_inclusion(
+            found.entry.index or 0, found.head.tree_size, leaf, found.proof, found.head.root_hash
+        )
     except (ValueError, ProofError) as exc:
         problem = str(exc)
     out = {

@@ -295,10 +295,12 @@ app.add_typer(log_app, name="log")
 
 @log_app.command("keygen")
 def log_keygen(
-    out: Annotated[Path, typer.Option("-o", "--out", help="Private key file (mode 0600); .pub next to it")] = Path(
-        "var/log_signing_key.pem"
-    ),
-    force: Annotated[bool, typer.Option(help="Replace an existing key (rotation: keep the old .pub)")] = False,
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Private key file (mode 0600); .pub next to it")
+    ] = Path("var/log_signing_key.pem"),
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing key (rotation: keep the old .pub)")
+    ] = False,
 ) -> None:
     """Generate the Ed25519 key that signs tree heads; print its key id."""
     from scoring_service.log_keys import write_key
@@ -314,7 +316,9 @@ def log_keygen(
 
 @log_app.command("head")
 def log_head(
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the head here (default stdout)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write the head here (default stdout)")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Export the latest signed tree head with its public key, as JSON, for a witness to keep (check it
@@ -335,7 +339,9 @@ def log_head(
 
 @log_app.command("sequence")
 def log_sequence(
-    follow: Annotated[bool, typer.Option(help="Keep integrating every quarter merge delay until Ctrl-C")] = False,
+    follow: Annotated[
+        bool, typer.Option(help="Keep integrating every quarter merge delay until Ctrl-C")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Integrate pending log entries and sign a head (a standalone sequencer, e.g. with
