@@ -226,3 +226,27 @@ def test_signed_tree_head_round_trip_and_tamper() -> None:
 def test_root_from_inclusion_rejects_an_index_outside_the_tree() -> None:
     with pytest.raises(ProofError):
         root_from_inclusion(3, 3, leaf_hash(b""), [])
+
+
+def test_the_proof_vectors_in_docs_scoring_md() -> None:
+    """docs/scoring.md ("Test vectors") lists these for the 8-leaf CT tree; a bank's verifier should
+    reproduce them (they are also Certificate Transparency's)."""
+    d = [bytes.fromhex(x) for x in CT_LEAVES]
+    nodes = stored_tree(d)
+    assert [h.hex() for h in inclusion_proof(5, 8, fetcher(nodes))] == [
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    ]
+    assert [h.hex() for h in consistency_proof(3, 8, fetcher(nodes))] == [
+        "0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7",
+        "07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+    ]
+    assert [h.hex() for h in consistency_proof(4, 8, fetcher(nodes))] == [
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"
+    ]
+    assert leaf_hash(entry_leaf("decision", '{"id":"x"}')).hex() == (
+        "09c04b5f2639bcb9a560ae0cd53f31c59f1e990a62a6f721aadc128845f6593c"
+    )
