@@ -65,7 +65,8 @@ def _uscc(url: str) -> str:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return str(conn.execute(sa.text("SELECT uscc FROM carbon_profiles ORDER BY uscc LIMIT 1")).scalar_one())
+            query = sa.text("SELECT uscc FROM carbon_profiles ORDER BY uscc LIMIT 1")
+            return str(conn.execute(query).scalar_one())
     finally:
         engine.dispose()
 
@@ -99,7 +100,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     processes = [services]
     try:
         addresses = _wait_ready(services)
-        client = {**env, "TANXIAO_SCORING_ADDR": addresses["scoring"], "TANXIAO_REGISTRY_ADDR": addresses["registry"]}
+        client = {**env, "TANXIAO_SCORING_ADDR": addresses["scoring"],
+                  "TANXIAO_REGISTRY_ADDR": addresses["registry"]}  # fmt: skip
         uscc = _uscc(url)
         quoted = _ok({**client, "TANXIAO_TOKEN": tokens["lender"]}, "quote", "--lender", "huzhou-bank",
                      "--enterprise", uscc, "--amount", "80000000", "--base-rate-bp", "300",

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+FOCUSED = "(e => e.tagName + ':' + (e.name || e.textContent.trim()))(document.activeElement)"
 SHOTS = Path(os.environ.get("TANXIAO_SCREENSHOTS", Path(__file__).parents[2] / "var" / "screenshots"))
 
 
@@ -38,7 +39,9 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="zh-CN")
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="zh-CN"
+    )
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page
@@ -78,7 +81,9 @@ def test_a_credit_officer_opens_the_queue_and_a_decision(page: Any, site: Consol
     _shot(page, "04-decision")
 
 
-def test_a_regulator_opens_the_reports_and_downloads_them(page: Any, site: ConsoleSite, tmp_path: Path) -> None:
+def test_a_regulator_opens_the_reports_and_downloads_them(
+    page: Any, site: ConsoleSite, tmp_path: Path
+) -> None:
     _sign_in(page, site, "regulator")
     page.get_by_role("link", name="监管报表").click()
     page.wait_for_url(site.url + "regulator")
@@ -137,5 +142,5 @@ def test_keyboard_and_labels(page: Any, site: ConsoleSite) -> None:
     focused = []
     for _ in range(12):  # the queue is reachable by keyboard alone: every control takes focus in order
         page.keyboard.press("Tab")
-        focused.append(page.evaluate("document.activeElement.tagName + ':' + (document.activeElement.name || document.activeElement.textContent.trim())"))
+        focused.append(page.evaluate(FOCUSED))
     assert any(f.startswith("A:复核队列") for f in focused), focused

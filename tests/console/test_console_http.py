@@ -39,7 +39,9 @@ class Browser:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
 
-    def request(self, path: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self, path: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         request = urllib.request.Request(self.base + path.lstrip("/"), data=body, headers=headers or {})
         try:
@@ -47,7 +49,8 @@ class Browser:
         except urllib.error.HTTPError as exc:
             response = exc
         text = response.read().decode("utf-8", "replace")
-        return Reply(response.status, text, dict(response.headers), response.headers.get_all("set-cookie") or [])
+        cookies = response.headers.get_all("set-cookie") or []
+        return Reply(response.status, text, dict(response.headers), cookies)
 
     def csrf(self, path: str = "/signin") -> str:
         found = re.search(r'name="csrf" value="([^"]+)"', self.request(path).body)
@@ -122,9 +125,10 @@ def test_language_switch_and_english_pages(site: ConsoleSite) -> None:
     assert browser.request("/lang", {"csrf": csrf, "lang": "en", "next": "/regulator"}).status == 303
     page = browser.request("/regulator")
     assert page.status == 200 and '<html lang="en">' in page.body and "Regulatory report" in page.body
-    assert browser.request("/lang", {"csrf": csrf, "lang": "en", "next": "//evil.example/"}).headers[
-        "location"
-    ] == "/"  # no open redirect
+    assert (
+        browser.request("/lang", {"csrf": csrf, "lang": "en", "next": "//evil.example/"}).headers["location"]
+        == "/"
+    )  # no open redirect
 
 
 def test_a_regulator_downloads_the_regulatory_report(site: ConsoleSite) -> None:
