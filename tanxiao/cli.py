@@ -336,6 +336,87 @@ def _require_migrated(settings: Settings) -> None:
         _fail(f"{problem}: run `tanxiao db upgrade` first ({safe_url(settings.database_url)})", 2)
 
 
+registry_app = typer.Typer(no_args_is_help=True, help="Read the carbon registry (what grpcurl did)")
+app.add_typer(registry_app, name="registry")
+RegistryAddr = Annotated[str | None, typer.Option(help="Registry address (default TANXIAO_REGISTRY_ADDR)")]
+
+
+@contextmanager
+def _registry_call(dialer: Dialer, addr: str | None) -> Iterator[grpc.Channel]:
+    """As _scoring_call, for the registry."""
+    import grpc
+
+    from tanxiao.client import describe_error
+    from tanxiao.platform.tls import ConfigError
+
+    target = addr or dialer.settings.registry_addr
+    try:
+        with dialer.registry(target) as channel:
+            yield channel
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+    except grpc.RpcError as exc:
+        _fail(describe_error(exc, target, dialer.settings))
+
+
+def _print_json(message: object) -> None:
+    from google.protobuf import json_format
+
+    typer.echo(json_format.MessageToJson(message, ensure_ascii=False))  # type: ignore[arg-type]
+
+
+@registry_app.command("enterprises")
+def registry_enterprises(
+    industry: Annotated[str, typer.Option(help="GB/T 4754 code prefix, e.g. 28")] = "",
+    region: Annotated[str, typer.Option(help="GB/T 2260 code prefix, e.g. 3305")] = "",
+    page_size: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    page_token: str = "",
+    addr: RegistryAddr = None,
+    token: Token = None,
+) -> None:
+    """List enterprises (USCC, name, industry, county); the next page token goes to stderr."""
+    from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+    request = registry_pb2.ListEnterprisesRequest(
+        page_size=page_size, page_token=page_token, industry_code_prefix=industry, region_code_prefix=region
+    )
+    with _registry_call(_dialer(_settings(), token), addr) as channel:
+        page = registry_pb2_grpc.CarbonRegistryStub(channel).ListEnterprises(request, timeout=30)
+    for e in page.enterprises:
+        typer.echo(f"{e.uscc}\t{e.display_name}\t{e.industry_code}\t{e.region_code}")
+    if page.next_page_token:
+        console.print(f"next page: --page-token {page.next_page_token}", highlight=False, soft_wrap=True)
+
+
+@registry_app.command("enterprise")
+def registry_enterprise(
+    uscc: Annotated[str, typer.Argument(help="The enterprise's USCC (or enterprises/{uscc})")],
+    period: Annotated[str, typer.Option(help="Also print this profile (YYYY or R12-YYYY-MM)")] = "",
+    addr: RegistryAddr = None,
+    token: Token = None,
+) -> None:
+    """Print an enterprise (GetEnterprise) and, with --period, its carbon profile (GetCarbonProfile)."""
+    from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+    name = uscc if uscc.startswith("enterprises/") else f"enterprises/{uscc}"
+    with _registry_call(_dialer(_settings(), token), addr) as channel:
+        stub = registry_pb2_grpc.CarbonRegistryStub(channel)
+        _print_json(stub.GetEnterprise(registry_pb2.GetEnterpriseRequest(name=name), timeout=30))
+        if period:
+            request = registry_pb2.GetCarbonProfileRequest(name=f"{name}/profiles/{period}")
+            _print_json(stub.GetCarbonProfile(request, timeout=30))
+
+
+@registry_app.command("categories")
+def registry_categories(addr: RegistryAddr = None, token: Token = None) -> None:
+    """Print the data-category catalog and grid factors (ListDataCategories) as JSON."""
+    from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+    with _registry_call(_dialer(_settings(), token), addr) as channel:
+        stub = registry_pb2_grpc.CarbonRegistryStub(channel)
+        _print_json(stub.ListDataCategories(registry_pb2.ListDataCategoriesRequest(), timeout=30))
+
+
 @app.command("explain")
 def explain(
     decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],

@@ -255,3 +255,17 @@ def test_version_and_effective_config(tmp_path: Path) -> None:
     assert "`127.0.0.1:50051`" in rows["TANXIAO_REGISTRY_ADDR"] and "default" in rows["TANXIAO_REGISTRY_ADDR"]
     assert "tx_secret_value" not in table and "(set, hidden)" in rows["TANXIAO_SERVICE_TOKEN"]
     assert "hunter2" not in table and "bank:***@db" in rows["TANXIAO_DATABASE_URL"]
+
+
+def test_registry_reads_replace_grpcurl(plaintext: Deployment) -> None:
+    env = {**plaintext.env, **DEVELOPMENT}
+    listed = _ok(env, "registry", "enterprises", "--page-size", "3").splitlines()
+    assert len(listed) == 3 and all(len(line.split("\t")) == 4 for line in listed)
+    uscc = listed[0].split("\t")[0]
+    shown = _ok(env, "registry", "enterprise", uscc, "--period", "2025")
+    decoder = json.JSONDecoder()
+    enterprise, end = decoder.raw_decode(shown)
+    profile, _ = decoder.raw_decode(shown[end:].lstrip())
+    assert enterprise["uscc"] == uscc and profile["name"] == f"enterprises/{uscc}/profiles/2025"
+    catalog = json.loads(_ok(env, "registry", "categories"))
+    assert any(c["code"] == "ELECTRICITY" for c in catalog["categories"])
