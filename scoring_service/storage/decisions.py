@@ -34,6 +34,7 @@ from scoring_service.storage.tables import decision_chain_head, decisions, loan_
 from tanxiao.errors import FailedPrecondition, NotFound, ValidationError
 from tanxiao.platform.db import read_only
 from tanxiao.platform.idempotency import run_in_transaction
+from tanxiao.platform.metrics import DECISIONS_APPENDED
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -239,7 +240,9 @@ class DecisionStore:
                 )
             return out
 
-        return run_in_transaction(self.engine, once)
+        appended = run_in_transaction(self.engine, once)
+        DECISIONS_APPENDED.inc(sum(1 for _, new in appended if new))
+        return appended
 
     def get(self, decision_id: str) -> StoredDecision:
         with read_only(self.engine) as connection:

@@ -33,6 +33,7 @@ log = structlog.get_logger("tanxiao.rpc")
 REQUEST_ID_KEY = "x-request-id"
 AUTHORIZATION_KEY = "authorization"
 _CALLER_KEYS = ("token_id", "role", "tenant")
+_HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
 
 class Authenticator(Protocol):
@@ -85,6 +86,7 @@ class _CallScope:
 
     def __enter__(self) -> _CallScope:
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.method)
+        self.context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))  # echoed to the caller
         return self
 
     def authenticate(self, authenticator: Authenticator) -> Principal:
@@ -124,7 +126,9 @@ class _CallScope:
 
     def _log(self, event: str, **fields: Any) -> None:
         elapsed_ms = round((time.perf_counter() - self.started) * 1000, 3)
-        log.info(
+        # Probes call health every few seconds: at info they would bury the real calls.
+        emit = log.debug if self.method.startswith(_HEALTH_PREFIX) else log.info
+        emit(
             event,
             peer=self.context.peer(),
             elapsed_ms=elapsed_ms,
