@@ -80,4 +80,4 @@ class Observability:
 
 def client_channel(server: str, channel: grpc.Channel) -> grpc.Channel:
     """``channel`` with the request id and (when tracing is on) the trace context propagated."""
-    return grpc.intercept_channel(channel, RequestIdClientInterceptor(), *tracing.client_interceptors(server))
+    return grpc.intercept_channel(tracing.traced_channel(server, channel), RequestIdClientInterceptor())

@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import client_interceptor, filters, server_interceptor
+from opentelemetry.instrumentation.grpc import client_interceptor, filters, grpcext, server_interceptor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -88,12 +88,14 @@ def server_interceptors(server: str) -> list[grpc.ServerInterceptor]:
     return [server_interceptor(tracer_provider=provider, filter_=_TRACED)]
 
 
-def client_interceptors(server: str) -> list[grpc.UnaryUnaryClientInterceptor]:
-    """For the channels ``server`` dials (scoring -> registry): a client span carrying traceparent."""
+def traced_channel(server: str, channel: grpc.Channel) -> grpc.Channel:
+    """A channel ``server`` dials (scoring -> registry) whose calls get a client span and carry its
+    traceparent; ``channel`` itself when tracing is off."""
     provider = provider_for(server)
     if provider is None:
-        return []
-    return [client_interceptor(tracer_provider=provider, filter_=_TRACED)]
+        return channel
+    interceptor = client_interceptor(tracer_provider=provider, filter_=_TRACED)
+    return grpcext.intercept_channel(channel, interceptor)  # the instrumentation's own interceptor API
 
 
 def shutdown(server: str) -> None:
