@@ -66,6 +66,14 @@ def upstream_probe(channel: grpc.Channel, service: str, timeout: float) -> Probe
     return probe
 
 
+def _reason(exc: Exception) -> str:
+    """One line saying why a probe failed (a gRPC error's code and details, not its repr)."""
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        return f"{exc.code().name}: {exc.details()}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 class Readiness:
     """Runs the probes every ``interval`` seconds on a daemon thread and sets the readiness names."""
 
@@ -111,7 +119,7 @@ class Readiness:
             except futures.TimeoutError:
                 failures[name] = f"no answer in {self.timeout:g} s"
             except Exception as exc:
-                failures[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                failures[name] = _reason(exc)
         log.debug("health.checked", server=self.server, failures=failures)
         return failures
 
