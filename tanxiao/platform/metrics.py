@@ -57,7 +57,8 @@ PROFILE_CACHE = Counter(
 )
 SEQUENCER_LAG = Gauge(
     "tanxiao_sequencer_lag_entries",
-    "Decisions stored but not yet sequenced into the verifiable log (0 where no sequencer runs)",
+    "Decision-log entries the last sequencer run found waiting and integrated (0 where another "
+    "replica holds the sequencer lock)",
     registry=None,
 )
 

@@ -1,7 +1,8 @@
-"""The backup and restore procedure of docs/operations.md, on the real PostgreSQL: pg_dump (custom
-format) of a database the services wrote, pg_restore into a new database, `tanxiao audit verify` on the
-restore (the real CLI), and the services working on the restored copy (a retried quote answered from
-its stored decision, a new one appended to the chain)."""
+"""The backup and restore procedure of docs/operations.md, on the real PostgreSQL: the signed head of
+the decision log exported beside a pg_dump (custom format) of a database the services wrote,
+pg_restore into a new database, `tanxiao audit verify --against` that head on the restore (the real
+CLI), and the services working on the restored copy (a retried quote answered from its stored
+decision, a new one appended to the log)."""
 
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ def databases(postgres_database: str) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def _settings(url: str) -> Settings:
-    return Settings.from_env({"TANXIAO_DATABASE_URL": url, "TANXIAO_MAX_WORKERS": "4", **DEVELOPMENT})
+def _settings(url: str, key: Path) -> Settings:
+    env = {"TANXIAO_DATABASE_URL": url, "TANXIAO_LOG_SIGNING_KEY_FILE": str(key), "TANXIAO_MAX_WORKERS": "4"}
+    return Settings.from_env({**env, **DEVELOPMENT})
 
 
 def _quote(uscc: str, request_id: str) -> spb.QuoteLoanTermsRequest:
@@ -77,9 +79,9 @@ def _quote(uscc: str, request_id: str) -> spb.QuoteLoanTermsRequest:
     )
 
 
-def _with_services(url: str, work: object) -> object:
+def _with_services(url: str, key: Path, work: object) -> object:
     """Run ``work(registry_stub, scoring_stub)`` against both services on ``url``."""
-    settings = _settings(url)
+    settings = _settings(url, key)
     registry = start_registry(settings, "127.0.0.1:0")
     scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.address)
     try:
@@ -102,9 +104,9 @@ def _counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def _audit(url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TANXIAO_DATABASE_URL": url}
-    return subprocess.run([TANXIAO, "audit", "verify"], env=env, capture_output=True, text=True, timeout=120)
+def _cli(url: str, key: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TANXIAO_DATABASE_URL": url, "TANXIAO_LOG_SIGNING_KEY_FILE": str(key)}
+    return subprocess.run([TANXIAO, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_a_pg_dump_restores_to_a_database_that_verifies_and_serves(
@@ -127,9 +129,14 @@ def test_a_pg_dump_restores_to_a_database_that_verifies_and_serves(
         registry.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=120)
         return [scoring.QuoteLoanTerms(_quote(u, f"b-{u}"), timeout=60).name for u in FIRMS]
 
-    decision_ids = _with_services(source, write)
-    before = _audit(source)
-    assert before.returncode == 0 and "OK, 3 decisions checked" in before.stdout, before.stdout
+    key = tmp_path / "log_signing_key.pem"
+    decision_ids = _with_services(source, key, write)
+    # With the backup: integrate what is pending and export the signed head (the anchor a witness keeps).
+    assert _cli(source, key, "log", "sequence").returncode == 0
+    head = tmp_path / "head.json"
+    assert _cli(source, key, "log", "head", "--out", str(head)).returncode == 0
+    before = _cli(source, key, "audit", "verify")
+    assert before.returncode == 0 and before.stdout.startswith("audit verify: OK"), before.stdout
 
     # The procedure: a consistent custom-format dump, restored without owners into an empty database.
     dump = tmp_path / "tanxiao.dump"
@@ -140,12 +147,12 @@ def test_a_pg_dump_restores_to_a_database_that_verifies_and_serves(
         timeout=300,
     )
 
-    after = _audit(target)
+    after = _cli(target, key, "audit", "verify", "--against", str(head))
     assert after.returncode == 0, after.stdout + after.stderr
-    # The same chain head (seq and hash): the summary line is the anchor an auditor records.
-    assert after.stdout.splitlines()[0] == before.stdout.splitlines()[0]
+    assert "extends the saved head of size 3" in after.stdout  # the 3 decisions, under the kept head
+    assert _cli(target, key, "audit", "verify").stdout == before.stdout  # same log, same head
     counts = _counts(source)
-    assert _counts(target) == counts and counts["decisions"] == 3 and counts["records"] == 72
+    assert _counts(target) == counts and counts["log_decisions"] == 3 and counts["records"] == 72
 
     def serve_restored(
         registry: registry_pb2_grpc.CarbonRegistryStub, scoring: scoring_pb2_grpc.LoanScoringStub
@@ -154,7 +161,9 @@ def test_a_pg_dump_restores_to_a_database_that_verifies_and_serves(
         fresh = scoring.QuoteLoanTerms(_quote(FIRMS[1], "after-restore"), timeout=60).name
         return retried, fresh
 
-    retried, fresh = _with_services(target, serve_restored)  # type: ignore[misc]
+    retried, fresh = _with_services(target, key, serve_restored)  # type: ignore[misc]
     assert retried == decision_ids[0] and fresh not in decision_ids  # idempotency survived the restore
-    final = _audit(target)
-    assert final.returncode == 0 and "OK, 4 decisions checked" in final.stdout, final.stdout
+    assert _cli(target, key, "log", "sequence").returncode == 0
+    final = _cli(target, key, "audit", "verify", "--against", str(head))
+    assert final.returncode == 0 and "extends the saved head of size 3" in final.stdout, final.stdout
+    assert _counts(target)["log_decisions"] == 4
