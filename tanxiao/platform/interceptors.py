@@ -15,6 +15,7 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +74,13 @@ def _permission_denied(
     return PermissionDenied(text, reason=denial.reason, metadata=metadata)
 
 
+def _echo_request_id(context: grpc.ServicerContext, request_id: str) -> None:
+    """Send the request id back in the response's initial metadata, once: a second interceptor of
+    this kind stacked on the same call (tests do) finds it sent already."""
+    with contextlib.suppress(ValueError):  # "Initial metadata no longer allowed!"
+        context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+
+
 class _CallScope:
     """Binds log context for one call, authenticates its caller and turns exceptions into statuses."""
 
@@ -86,7 +94,7 @@ class _CallScope:
 
     def __enter__(self) -> _CallScope:
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.method)
-        self.context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))  # echoed to the caller
+        _echo_request_id(self.context, self.request_id)
         return self
 
     def authenticate(self, authenticator: Authenticator) -> Principal:
