@@ -43,7 +43,7 @@ def test_the_formula_on_known_values() -> None:
         ("red", "red-bg"),
         ("ink", "amber-bg"),
         ("muted", "amber-bg"),
-    ],  # fmt: skip
+    ],
 )
 def test_text_colours_pass_aa(foreground: str, background: str) -> None:
     assert contrast(VARS[foreground], VARS[background]) >= 4.5
