@@ -474,10 +474,14 @@ class Product(StrEnum):
 def quote(
     lender: Annotated[str, typer.Option(help="lenders/{id} (or just the id), e.g. huzhou-bank")],
     enterprise: Annotated[str, typer.Option(help="enterprises/{uscc} (or just the USCC)")],
-    amount: Annotated[float, typer.Option(min=0.01, help="Requested amount, yuan")],
+    amount: Annotated[str, typer.Option(help="Requested amount, yuan (e.g. 5000000 or 5000000.50)")],
     base_rate_bp: Annotated[
-        float, typer.Option("--base-rate-bp", help="Base rate in basis points, e.g. the 1-year LPR")
-    ],
+        float | None,
+        typer.Option("--base-rate-bp", help="The lender's own base rate, bp (default: the LPR of the tenor)"),
+    ] = None,
+    bank_limit: Annotated[
+        str | None, typer.Option(help="The lender's own credit limit for the borrower, yuan")
+    ] = None,
     tenor: Annotated[int, typer.Option(min=1, max=360, help="Tenor, months")] = 36,
     product: Annotated[Product, typer.Option(case_sensitive=False)] = Product.general,
     commitment: Annotated[str, typer.Option(help="enterprises/{uscc}/commitments/{id} (retrofit)")] = "",
@@ -499,12 +503,17 @@ def quote(
         lender=lender if lender.startswith("lenders/") else f"lenders/{lender}",
         enterprise=enterprise if enterprise.startswith("enterprises/") else f"enterprises/{enterprise}",
         product=scoring_pb2.Product.Value(product.value.upper().replace("-", "_")),
-        requested_amount_cny=amount,
         tenor_months=tenor,
-        base_rate_bp=base_rate_bp,
         commitment=commitment,
         profile_period=period,
     )
+    _set_money(request, "requested_amount", amount, "--amount")
+    if bank_limit is not None:
+        _set_money(request, "bank_limit", bank_limit, "--bank-limit")
+    if base_rate_bp is not None:
+        request.base_rate_bp = base_rate_bp
+    elif not request.DESCRIPTOR.fields_by_name["base_rate_bp"].has_presence:
+        raise typer.BadParameter("this scoring contract needs a base rate", param_hint="--base-rate-bp")
     with _scoring_call(_dialer(_settings(), token), addr) as channel:
         decision = scoring_pb2_grpc.LoanScoringStub(channel).QuoteLoanTerms(request, timeout=30)
     if as_json:
@@ -512,6 +521,32 @@ def quote(
         return
     typer.echo(decision.name)
     console.print(_decision_summary(decision), highlight=False, soft_wrap=True)
+
+
+def _set_money(message: Any, base: str, yuan: str, option: str) -> None:
+    """Sets ``{base}_fen`` (integer fen, exact from the decimal text) or, on an older contract,
+    ``{base}_cny``; BadParameter naming the option for text that is not an amount."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(yuan.replace(",", ""))
+    except InvalidOperation as exc:
+        raise typer.BadParameter(f"not an amount: {yuan!r}", param_hint=option) from exc
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise typer.BadParameter("a positive amount in yuan with at most 2 decimals", param_hint=option)
+    fields = message.DESCRIPTOR.fields_by_name
+    if f"{base}_fen" in fields:
+        setattr(message, f"{base}_fen", int(value * 100))
+    else:
+        setattr(message, f"{base}_cny", float(value))
+
+
+def _yuan(message: Any, base: str) -> str:
+    fields = message.DESCRIPTOR.fields_by_name
+    if f"{base}_fen" in fields:
+        fen = int(getattr(message, f"{base}_fen"))
+        return f"{fen // 100:,}.{fen % 100:02d}"
+    return f"{getattr(message, f'{base}_cny'):,.2f}"
 
 
 def _decision_summary(decision: object) -> str:
@@ -522,9 +557,124 @@ def _decision_summary(decision: object) -> str:
     review = f"; manual review: {', '.join(d.review_reasons)}" if d.manual_review else ""
     return (
         f"rate {d.final_rate_bp / 100:.2f}% ({d.rate_adjustment_bp:+.0f} bp on {d.base_rate_bp:.0f} bp), "
-        f"limit {d.approved_limit_cny:,} yuan, grade {d.grade.label_en or d.grade.grade}{review}; "
+        f"limit {_yuan(d, 'approved_limit')} yuan, grade {d.grade.label_en or d.grade.grade}{review}; "
         f"request {d.request_id}"
     )
+
+
+decisions_app = typer.Typer(no_args_is_help=True, help="A lender's decisions and their review")
+app.add_typer(decisions_app, name="decisions")
+
+
+def _needs(method: str) -> None:
+    from tanxiao.scoring.v1 import scoring_pb2
+
+    if method not in scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"].methods_by_name:
+        _fail(f"this scoring contract has no {method} yet (review arrives with the underwriting work)", 2)
+
+
+class ReviewState(StrEnum):
+    quoted = "quoted"
+    in_review = "in-review"
+    approved = "approved"
+    declined = "declined"
+    overridden = "overridden"
+    booked = "booked"
+
+
+@decisions_app.command("list")
+def decisions_list(
+    lender: Annotated[str, typer.Option(help="lenders/{id} (or just the id)")],
+    state: Annotated[ReviewState | None, typer.Option(case_sensitive=False)] = None,
+    queue: Annotated[bool, typer.Option(help="The review queue (waiting for a credit officer)")] = False,
+    enterprise: Annotated[str, typer.Option(help="Only this enterprise's (USCC)")] = "",
+    page_size: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    page_token: str = "",
+    addr: Addr = None,
+    token: Token = None,
+) -> None:
+    """List decisions (ListDecisions) or the review queue (ListReviewQueue): id, state, amount, rate."""
+    _needs("ListDecisions")
+    from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+    name = lender if lender.startswith("lenders/") else f"lenders/{lender}"
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        stub = scoring_pb2_grpc.LoanScoringStub(channel)
+        if queue:
+            page = stub.ListReviewQueue(
+                scoring_pb2.ListReviewQueueRequest(lender=name, page_size=page_size, page_token=page_token),
+                timeout=30,
+            )
+        else:
+            request = scoring_pb2.ListDecisionsRequest(
+                lender=name, page_size=page_size, page_token=page_token,
+                enterprise=f"enterprises/{enterprise}" if enterprise else "",
+            )  # fmt: skip
+            if state is not None:
+                request.state = scoring_pb2.DecisionState.Value(state.value.upper().replace("-", "_"))
+            page = stub.ListDecisions(request, timeout=30)
+    for d in page.decisions:
+        state_name = scoring_pb2.DecisionState.Name(d.state)
+        pending = " (override pending)" if d.override_pending else ""
+        typer.echo(
+            f"{d.name}\t{state_name}{pending}\t{d.enterprise.removeprefix('enterprises/')}\t"
+            f"{_yuan(d, 'requested_amount')}\t{d.final_rate_bp / 100:.2f}%"
+        )
+    if page.next_page_token:
+        console.print(f"next page: --page-token {page.next_page_token}", highlight=False, soft_wrap=True)
+
+
+class ReviewVerb(StrEnum):
+    submit = "submit"
+    approve = "approve"
+    decline = "decline"
+    override = "override"
+    confirm = "confirm"
+    reject = "reject"
+    book = "book"
+
+
+_REVIEW_ACTIONS = {"submit": "SUBMIT_FOR_REVIEW", "approve": "APPROVE", "decline": "DECLINE",
+                   "override": "OVERRIDE", "confirm": "CONFIRM_OVERRIDE", "reject": "REJECT_OVERRIDE",
+                   "book": "BOOK"}  # fmt: skip
+
+
+@app.command("review")
+def review(
+    decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],
+    action: Annotated[ReviewVerb, typer.Argument(case_sensitive=False, help="What to do")],
+    lender: Annotated[str, typer.Option(help="The decision's lender, lenders/{id} (or just the id)")],
+    reason: Annotated[str, typer.Option(help="Reason code, UPPER_SNAKE_CASE, e.g. CAPACITY_CONFIRMED")] = "",
+    text: Annotated[str, typer.Option(help="Why, in words (required to decline or override)")] = "",
+    limit: Annotated[str | None, typer.Option(help="override: the approved limit, yuan")] = None,
+    rate_bp: Annotated[float | None, typer.Option("--rate-bp", help="override: the final rate, bp")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Idempotency key (default a new one)")] = None,
+    addr: Addr = None,
+    token: Token = None,
+) -> None:
+    """Approve, decline or override a decision under review (four eyes: an override outside the policy
+    or above its amount waits for a second officer's `confirm`); prints the new state."""
+    _needs("SubmitReviewAction")
+    from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+    request = scoring_pb2.SubmitReviewActionRequest(
+        request_id=request_id or f"cli-{uuid.uuid4()}",
+        lender=lender if lender.startswith("lenders/") else f"lenders/{lender}",
+        decision=decision if decision.startswith("decisions/") else f"decisions/{decision}",
+        action=scoring_pb2.ReviewActionType.Value(_REVIEW_ACTIONS[action.value]),
+        reason_code=reason,
+        text=text,
+    )
+    if action == ReviewVerb.override:
+        if limit is None or rate_bp is None:
+            raise typer.BadParameter("override needs --limit and --rate-bp", param_hint="--limit")
+        _set_money(request.override_terms, "approved_limit", limit, "--limit")
+        request.override_terms.final_rate_bp = rate_bp
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        response = scoring_pb2_grpc.LoanScoringStub(channel).SubmitReviewAction(request, timeout=30)
+    done = response.decision
+    pending = "; override waits for a second officer (confirm)" if done.override_pending else ""
+    typer.echo(f"{done.name}\t{scoring_pb2.DecisionState.Name(done.state)}{pending}")
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="Verify the decision log and prove decisions")

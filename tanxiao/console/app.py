@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -179,11 +180,12 @@ class Console:
             return self.error(request, session, ConsoleError(grpc.StatusCode.NOT_FOUND, "decision"))
         name = f"decisions/{decision_id}"
         explanation = await self.backend_call(session, lambda b: b.explanation(name))
-        review = await self.backend_call(session, lambda b: views.review_of(b, name))
+        review = views.review_view(explanation, session.role)
         return self.page(
             request, session, "decision.html.j2", d=explanation.decision, decision_id=decision_id,
             outcome=views.outcome(explanation.decision), profile=explanation.profile_snapshot,
-            review=review, notice=request.query_params.get("done", ""),
+            review=review, notice=request.query_params.get("done", ""), reasons=views.REVIEW_REASONS,
+            request_id=f"console-{secrets.token_hex(8)}",
             product_code=scoring_pb2.Product.Name(explanation.decision.product),
         )  # fmt: skip
 
@@ -208,14 +210,19 @@ class Console:
         if not _DECISION_ID.match(decision_id):
             return self.error(request, session, ConsoleError(grpc.StatusCode.NOT_FOUND, "decision"))
         name = f"decisions/{decision_id}"
-        await self.backend_call(session, lambda b: views.submit_review(b, name, form))
+        try:
+            await self.backend_call(session, lambda b: views.submit_review(b, name, form))
+        except ValueError as exc:
+            return self.error(request, session, ConsoleError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)))
         return self.redirect(f"/decisions/{decision_id}?done=1", session)
 
     async def queue(self, request: Request, session: Session) -> Response:
         state = request.query_params.get("state", "")
         queue = await self.backend_call(session, lambda b: views.review_queue(b, session.tenant, state))
         template = "queue_rows.html.j2" if request.headers.get("hx-request") else "queue.html.j2"
-        return self.page(request, session, template, queue=queue, state=state)
+        return self.page(
+            request, session, template, queue=queue, state=state, queue_states=views.REVIEW_STATES
+        )
 
     async def enterprises(self, request: Request, session: Session) -> Response:
         industry = request.query_params.get("industry", "").strip()

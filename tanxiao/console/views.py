@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from starlette.requests import Request
@@ -87,7 +88,8 @@ def status_name(value: int) -> str:
 
 
 FILTERS = {"beijing_time": beijing_time, "yuan": yuan, "rate": rate, "signed_bp": signed_bp, "pct": pct,
-           "num": num, "industry_name": industry_name, "status_name": status_name}  # fmt: skip
+           "num": num, "industry_name": industry_name, "status_name": status_name,
+           "amount": lambda message, base: amount(message, base)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -222,27 +224,161 @@ def quote_request(form: dict[str, str], tenant: str) -> Any:
     if product not in scoring_pb2.Product.DESCRIPTOR.values_by_name or product == "PRODUCT_UNSPECIFIED":
         raise ValueError("product")
     try:
-        amount, tenor, base = float(form["amount"]), int(form["tenor"]), float(form["base_rate_bp"])
-    except (KeyError, ValueError) as exc:
+        requested, tenor = Decimal(form["amount"]), int(form["tenor"])
+        base = float(form["base_rate_bp"]) if form.get("base_rate_bp", "").strip() else None
+    except (KeyError, ValueError, InvalidOperation) as exc:
         raise ValueError("amount / tenor / base_rate_bp") from exc
-    return scoring_pb2.QuoteLoanTermsRequest(
+    request = scoring_pb2.QuoteLoanTermsRequest(
         request_id=form.get("request_id", "").strip(), lender=lender, enterprise=f"enterprises/{enterprise}",
-        product=scoring_pb2.Product.Value(product), requested_amount_cny=amount, tenor_months=tenor,
-        base_rate_bp=base,
+        product=scoring_pb2.Product.Value(product), tenor_months=tenor,
+    )  # fmt: skip
+    if "requested_amount_fen" in request.DESCRIPTOR.fields_by_name:  # money in fen (v1 since issue 12)
+        request.requested_amount_fen = int(requested * 100)
+    else:
+        request.requested_amount_cny = float(requested)
+    if base is not None:
+        request.base_rate_bp = base
+    elif not request.DESCRIPTOR.fields_by_name["base_rate_bp"].has_presence:
+        raise ValueError("base_rate_bp")
+    return request
+
+
+# --- review (the underwriting issue's RPCs; older builds lack them and the pages say so) ----------
+
+REVIEW_STATES = ("IN_REVIEW", "QUOTED", "APPROVED", "DECLINED", "OVERRIDDEN", "BOOKED")
+# Reason codes offered in the review form (the service accepts any UPPER_SNAKE_CASE code).
+REVIEW_REASONS = ("CAPACITY_CONFIRMED", "COLLATERAL_ADEQUATE", "DATA_VERIFIED", "POLICY_EXCEPTION",
+                  "INSUFFICIENT_CAPACITY", "DATA_DOUBTFUL", "TERMS_ADJUSTED")  # fmt: skip
+
+
+def has_reviews() -> bool:
+    return "SubmitReviewAction" in scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"].methods_by_name
+
+
+def amount(message: Any, base: str) -> float:
+    """A money field in yuan: ``{base}_fen`` (integer fen) where the contract has it, else ``{base}_cny``."""
+    fields = message.DESCRIPTOR.fields_by_name
+    if f"{base}_fen" in fields:
+        return int(getattr(message, f"{base}_fen")) / 100
+    return float(getattr(message, f"{base}_cny"))
+
+
+def _enum_name(message: Any, field: str) -> str:
+    descriptor = message.DESCRIPTOR.fields_by_name[field]
+    return str(descriptor.enum_type.values_by_number[getattr(message, field)].name)
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    action: str
+    actor: str
+    actor_role: str
+    reason_code: str
+    text: str
+    state_before: str
+    state_after: str
+    pending: bool
+    override: str  # "limit / rate" of an override, or ""
+    time: Any
+
+
+@dataclass(frozen=True)
+class Review:
+    state: str
+    pending: bool
+    trail: list[TrailEntry]
+    actions: list[str]  # the actions the form offers for this state and role (the service decides)
+
+
+def review_view(explanation: Any, role: str) -> Review | None:
+    """The decision's review state, trail and the actions to offer; None on builds without reviews."""
+    if not has_reviews() or "review_trail" not in explanation.DESCRIPTOR.fields_by_name:
+        return None
+    decision = explanation.decision
+    state = _enum_name(decision, "state")
+    trail = [_trail_entry(a) for a in explanation.review_trail]
+    return Review(state, decision.override_pending, trail, _actions(state, decision, role))
+
+
+def _trail_entry(a: Any) -> TrailEntry:
+    override = ""
+    if a.HasField("override_terms"):
+        terms = a.override_terms
+        override = f"{yuan(amount(terms, 'approved_limit'))} 元 / {rate(terms.final_rate_bp)}"
+    return TrailEntry(
+        action=_enum_name(a, "action"), actor=a.actor, actor_role=a.actor_role, reason_code=a.reason_code,
+        text=a.text, state_before=_enum_name(a, "state_before"), state_after=_enum_name(a, "state_after"),
+        pending=a.override_pending, override=override, time=a.create_time,
     )  # fmt: skip
 
 
-# --- review (RPCs from the underwriting issue; absent in older builds) ---------------------------
+def _actions(state: str, decision: Any, role: str) -> list[str]:
+    officer = role in ("credit_officer", "approver", "admin", "")
+    if state == "IN_REVIEW" and decision.override_pending:
+        return ["CONFIRM_OVERRIDE", "REJECT_OVERRIDE"] if officer else []
+    if state == "IN_REVIEW":
+        return (["APPROVE"] if decision.eligible else []) + ["DECLINE", "OVERRIDE"] if officer else []
+    if state == "QUOTED":
+        return ["SUBMIT_FOR_REVIEW"] if role in ("lender", "admin") else []
+    if state in ("APPROVED", "OVERRIDDEN"):
+        return ["BOOK"] if role in ("lender", "admin") else []
+    return []
 
 
-def review_of(backend: Any, name: str) -> dict[str, Any] | None:
-    """The decision's review state and trail, or None when this build has no review RPCs."""
-    return None
+def submit_review(backend: Any, name: str, form: dict[str, str]) -> Any:
+    """One SubmitReviewAction from the review form; ValueError naming the field for unusable input."""
+    action = form.get("action", "")
+    if action not in scoring_pb2.ReviewActionType.DESCRIPTOR.values_by_name or action.endswith("UNSPECIFIED"):
+        raise ValueError("action")
+    request = scoring_pb2.SubmitReviewActionRequest(
+        request_id=form.get("request_id", ""), lender=form.get("lender", ""), decision=name,
+        action=scoring_pb2.ReviewActionType.Value(action), reason_code=form.get("reason_code", ""),
+        text=form.get("text", "").strip(),
+    )  # fmt: skip
+    if action == "OVERRIDE":
+        try:
+            limit_fen = int(Decimal(form.get("override_limit", "")) * 100)
+            rate_bp = float(form.get("override_rate", ""))
+        except (InvalidOperation, ValueError) as exc:
+            raise ValueError("override_limit / override_rate") from exc
+        request.override_terms.approved_limit_fen = limit_fen
+        request.override_terms.final_rate_bp = rate_bp
+    return backend.call_scoring("SubmitReviewAction", request)
 
 
-def submit_review(backend: Any, name: str, form: dict[str, str]) -> None:
-    raise NotImplementedError
+@dataclass(frozen=True)
+class QueueItem:
+    name: str
+    enterprise: str
+    amount: float
+    state: str
+    pending: bool
+    reasons: list[str]
+    created: Any
 
 
-def review_queue(backend: Any, tenant: str, state: str) -> list[Any] | None:
-    return None
+def review_queue(backend: Any, tenant: str, state: str) -> list[QueueItem] | None:
+    """The lender's review queue, or its decisions in ``state``; None on builds without reviews."""
+    if not has_reviews():
+        return None
+    if state and state in REVIEW_STATES and state != "IN_REVIEW":
+        request = scoring_pb2.ListDecisionsRequest(
+            lender=tenant, page_size=200, state=scoring_pb2.DecisionState.Value(state)
+        )
+        listed = backend.call_scoring("ListDecisions", request)
+    else:
+        listed = backend.call_scoring(
+            "ListReviewQueue", scoring_pb2.ListReviewQueueRequest(lender=tenant, page_size=200)
+        )
+    return [
+        QueueItem(
+            d.name,
+            d.enterprise,
+            amount(d, "requested_amount"),
+            _enum_name(d, "state"),
+            d.override_pending,
+            list(d.review_reasons),
+            d.create_time,
+        )
+        for d in listed.decisions
+    ]
