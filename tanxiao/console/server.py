@@ -4,6 +4,7 @@ is configured, plain HTTP only on loopback (the same rule as the gRPC servers)."
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import structlog
@@ -77,5 +78,10 @@ def start_console(settings: Settings) -> RunningConsole:
     server, url = console_server(settings)
     thread = threading.Thread(target=server.run, name="console", daemon=True)
     thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:  # the URL is printed only once it answers
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ConfigError(f"console: could not serve on {settings.console_listen} (address in use?)")
+        time.sleep(0.05)
     log.info("console.ready", url=url)
     return RunningConsole(server, thread, url)

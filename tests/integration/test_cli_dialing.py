@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from helpers import DEVELOPMENT
+
+from tanxiao.console.views import has_reviews
 
 pytestmark = pytest.mark.slow
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
@@ -46,6 +48,7 @@ class Deployment:
     scoring: str
     uscc: str
     token: str = ""
+    reviewers: dict[str, str] = field(default_factory=dict)
 
 
 def _wait_ready(process: subprocess.Popen[str]) -> dict[str, str]:
@@ -114,6 +117,11 @@ def mutual_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     lender = _ok(env, "token", "create", "--role", "lender", "--tenant", "lenders/huzhou-bank").splitlines()[
         -1
     ]
+    reviewers = {}
+    if has_reviews():  # the officer and the second approver of the underwriting contract
+        for role in ("credit_officer", "approver"):
+            made = _ok(env, "token", "create", "--role", role, "--tenant", "lenders/huzhou-bank")
+            reviewers[role] = made.splitlines()[-1]
     _ok(env, "demo-data", "--enterprises", "8")
     process, services = _serve({**env, "TANXIAO_SERVICE_TOKEN": service})
     try:
@@ -122,7 +130,7 @@ def mutual_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "TANXIAO_SCORING_ADDR": services["scoring"],
             "TANXIAO_REGISTRY_ADDR": services["registry"],
         }
-        yield Deployment(client, services["scoring"], _demo_uscc(url), lender)
+        yield Deployment(client, services["scoring"], _demo_uscc(url), lender, reviewers)
     finally:
         process.terminate()
         process.wait(30)
@@ -269,3 +277,58 @@ def test_registry_reads_replace_grpcurl(plaintext: Deployment) -> None:
     assert enterprise["uscc"] == uscc and profile["name"] == f"enterprises/{uscc}/profiles/2025"
     catalog = json.loads(_ok(env, "registry", "categories"))
     assert any(c["code"] == "ELECTRICITY" for c in catalog["categories"])
+
+
+@pytest.mark.skipif(not has_reviews(), reason="the review RPCs arrive with the underwriting contract")
+def test_a_review_with_four_eyes_from_the_cli(mutual_tls: Deployment) -> None:
+    lender = {**mutual_tls.env, "TANXIAO_TOKEN": mutual_tls.token}
+    officer = {**mutual_tls.env, "TANXIAO_TOKEN": mutual_tls.reviewers["credit_officer"]}
+    approver = {**mutual_tls.env, "TANXIAO_TOKEN": mutual_tls.reviewers["approver"]}
+    # 80,000,000 yuan without the bank's own limit: the quote goes to manual review
+    decision = _ok(lender, "quote", "--lender", "huzhou-bank", "--enterprise", mutual_tls.uscc,
+                   "--amount", "80000000", "--request-id", "review-1")  # fmt: skip
+    queue = _ok(officer, "decisions", "list", "--lender", "huzhou-bank", "--queue")
+    assert any(line.startswith(decision + "\tIN_REVIEW") for line in queue.splitlines()), queue
+    # above the policy's four-eyes amount (20,000,000 yuan): the override waits for a second officer
+    overridden = _ok(officer, "review", decision, "override", "--lender", "huzhou-bank",
+                     "--limit", "30000000", "--rate-bp", "350", "--reason", "TERMS_ADJUSTED",
+                     "--text", "capacity reviewed", "--request-id", "review-1-override")  # fmt: skip
+    assert overridden.endswith("IN_REVIEW; override waits for a second officer (confirm)")
+    himself = _tanxiao(officer, "review", decision, "confirm", "--lender", "huzhou-bank",
+                       "--reason", "POLICY_EXCEPTION")  # fmt: skip
+    assert himself.returncode == 1 and "PERMISSION_DENIED" in _one_line_error(himself)
+    confirmed = _ok(approver, "review", decision, "confirm", "--lender", "huzhou-bank",
+                    "--reason", "POLICY_EXCEPTION", "--request-id", "review-1-confirm")  # fmt: skip
+    assert confirmed == f"{decision}\tOVERRIDDEN"
+    listed = _ok(officer, "decisions", "list", "--lender", "huzhou-bank", "--state", "overridden")
+    assert any(line.startswith(decision + "\tOVERRIDDEN") for line in listed.splitlines())
+
+
+def test_serve_all_starts_the_console_and_prints_its_url(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    url = f"sqlite:///{tmp_path / 'tanxiao.db'}"
+    env = {**os.environ, **DEVELOPMENT, "TANXIAO_DATABASE_URL": url, "TANXIAO_LOG_FORMAT": "json"}
+    _ok(env, "db", "upgrade")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env |= {"TANXIAO_REGISTRY_LISTEN": "127.0.0.1:0", "TANXIAO_SCORING_LISTEN": "127.0.0.1:0",
+            "TANXIAO_CONSOLE_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+    process = subprocess.Popen([TANXIAO, "serve", "all"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        deadline, printed = time.monotonic() + 90, ""
+        while time.monotonic() < deadline and not printed:
+            line = process.stderr.readline()
+            if not line:
+                raise AssertionError(f"server exited: {process.wait()}")
+            printed = line.strip() if line.startswith("web console: ") else ""
+        assert printed == f"web console: http://127.0.0.1:{port}/"
+        _wait_ready(process)  # the gRPC services follow; SIGTERM is handled from then on
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.status == 200 and response.read() == b"ok"
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0  # SIGTERM stops the services and the console gracefully
