@@ -21,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 from console_site import ConsoleSite
 
+from tanxiao.console.views import has_reviews
+
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
 
 
@@ -85,6 +87,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         return _ok(env, "token", "create", "--role", role, "--tenant", tenant, *extra).splitlines()[-1]
 
     tokens = {
+        **({"approver": token("approver", "lenders/huzhou-bank")} if has_reviews() else {}),
         "service": token("service"),
         "officer": token("credit_officer", "lenders/huzhou-bank"),
         "officer2": token("credit_officer", "lenders/huzhou-bank"),

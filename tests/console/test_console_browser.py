@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from console_site import ConsoleSite
 
+from tanxiao.console.views import has_reviews
+
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -144,3 +146,49 @@ def test_keyboard_and_labels(page: Any, site: ConsoleSite) -> None:
         page.keyboard.press("Tab")
         focused.append(page.evaluate(FOCUSED))
     assert any(f.startswith("A:复核队列") for f in focused), focused
+
+
+@pytest.mark.skipif(not has_reviews(), reason="the review RPCs arrive with the underwriting contract")
+def test_an_override_is_confirmed_by_a_second_officer_and_the_trail_shows_both(
+    page: Any, chromium: Any, site: ConsoleSite
+) -> None:
+    decision_url = f"{site.url}decisions/{site.decision}"
+    _sign_in(page, site, "officer")
+    page.get_by_role("link", name="复核队列").click()
+    page.wait_for_url(site.url + "queue")
+    queue_link = page.get_by_role("link", name=site.decision)
+    assert queue_link.count() == 1
+    queue_link.focus()  # reachable and opened from the keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_url(decision_url)
+    form = page.locator("#review-form")
+    form.get_by_label("操作").select_option("OVERRIDE")
+    form.get_by_label("理由").select_option("TERMS_ADJUSTED")
+    form.get_by_label("说明").fill("还款能力已按财报复核，额度下调")
+    form.get_by_label("调整后额度（元）").fill("30000000")  # above the policy's four-eyes amount
+    form.get_by_label("调整后利率（基点）").fill("350")
+    form.get_by_role("button", name="提交").click()
+    page.wait_for_url(decision_url + "?done=1")
+    assert "调整条款待第二位审批人确认" in page.locator("main").inner_text()
+    assert page.locator("ol.trail li").count() == 1
+    _shot(page, "09-override-pending")
+
+    second = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    try:
+        _sign_in(second, site, "approver")
+        second.goto(site.url + "queue")
+        assert site.decision in second.locator("#queue").inner_text()
+        _shot(second, "10-queue-second-officer")
+        second.goto(decision_url)
+        form = second.locator("#review-form")
+        form.get_by_label("操作").select_option("CONFIRM_OVERRIDE")
+        form.get_by_label("理由").select_option("POLICY_EXCEPTION")
+        form.get_by_role("button", name="提交").click()
+        second.wait_for_url(decision_url + "?done=1")
+        trail = second.locator("ol.trail li")
+        assert trail.count() == 2
+        assert "调整条款" in trail.nth(0).inner_text() and "复核确认调整" in trail.nth(1).inner_text()
+        assert "已调整条款" in second.locator("main").inner_text()  # state OVERRIDDEN
+        _shot(second, "11-trail")
+    finally:
+        second.context.close()
