@@ -63,14 +63,28 @@ def _wait_http(url: str) -> None:
     raise AssertionError(f"console at {url} not up")
 
 
-def _uscc(url: str) -> str:
+def _graded(url: str) -> list[str]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            query = sa.text("SELECT uscc FROM carbon_profiles ORDER BY uscc LIMIT 1")
-            return str(conn.execute(query).scalar_one())
+            query = sa.text("SELECT DISTINCT uscc FROM carbon_profiles ORDER BY uscc")
+            return [str(uscc) for uscc in conn.execute(query).scalars()]
     finally:
         engine.dispose()
+
+
+def _decision_for_review(url: str, lender: dict[str, str]) -> tuple[str, str]:
+    """(USCC, decision name) of a huzhou-bank quote that is eligible but needs a credit officer's review:
+    a large amount, or no bank limit of its own, depending on the policy in force."""
+    for uscc in _graded(url)[:8]:
+        for amount in ("80000000", "3000000"):
+            quoted = json.loads(
+                _ok(lender, "quote", "--lender", "huzhou-bank", "--enterprise", uscc, "--amount", amount,
+                    "--base-rate-bp", "300", "--request-id", f"console-{uscc}-{amount}", "--json")
+            )  # fmt: skip
+            if quoted.get("eligible") and quoted.get("manualReview"):
+                return uscc, str(quoted["name"])
+    raise AssertionError("no demo enterprise gets an eligible quote that needs review")
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +119,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         addresses = _wait_ready(services)
         client = {**env, "TANXIAO_SCORING_ADDR": addresses["scoring"],
                   "TANXIAO_REGISTRY_ADDR": addresses["registry"]}  # fmt: skip
-        uscc = _uscc(url)
-        quoted = _ok({**client, "TANXIAO_TOKEN": tokens["lender"]}, "quote", "--lender", "huzhou-bank",
-                     "--enterprise", uscc, "--amount", "80000000", "--base-rate-bp", "300",
-                     "--request-id", "console-fixture-1")  # fmt: skip
+        uscc, decision = _decision_for_review(url, {**client, "TANXIAO_TOKEN": tokens["lender"]})
         port = _free_port()
         console_env = {**client, "TANXIAO_CONSOLE_LISTEN": f"127.0.0.1:{port}"}
         console = subprocess.Popen(
@@ -117,7 +128,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         processes.append(console)
         site_url = f"http://127.0.0.1:{port}/"
         _wait_http(site_url)
-        yield ConsoleSite(site_url, client, tokens, quoted.removeprefix("decisions/"), uscc, processes)
+        yield ConsoleSite(site_url, client, tokens, decision.removeprefix("decisions/"), uscc, processes)
     finally:
         for process in reversed(processes):
             process.terminate()

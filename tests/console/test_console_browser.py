@@ -75,9 +75,9 @@ def test_a_credit_officer_opens_the_queue_and_a_decision(page: Any, site: Consol
     page.get_by_role("button", name="打开决策").click()
     page.wait_for_url(f"{site.url}decisions/{site.decision}")
     outcome = page.locator("section.outcome")
-    assert "review" in (outcome.get_attribute("class") or "")  # 80,000,000 yuan is above the review line
+    assert "review" in (outcome.get_attribute("class") or "")  # amber: eligible, needs review
     assert "待人工复核" in outcome.inner_text()
-    assert "大额需审核" in outcome.inner_text()  # the review reason by name, not AMOUNT_REVIEW
+    assert "复核原因" in outcome.inner_text() and "_" not in outcome.inner_text()  # reasons by name
     frame = page.frame_locator("iframe.explanation")
     assert site.uscc in frame.locator("body").inner_text()
     _shot(page, "04-decision")
