@@ -67,6 +67,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "st_approved": ("通过", "Approved"),
     "st_review": ("待人工复核", "Manual review needed"),
     "st_declined": ("拒绝", "Declined"),
+    "st_overridden": ("已调整条款后批准", "Approved with overridden terms"),
+    "st_booked": ("已放款入账", "Booked"),
+    "override_in_force": ("生效条款（调整后）", "Terms in force (overridden)"),
     "final_rate": ("执行利率", "Final rate"),
     "base_rate": ("基准利率（LPR）", "Base rate (LPR)"),
     "adjustment": ("调整", "Adjustment"),
@@ -98,8 +101,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "override_limit": ("调整后额度（元）", "Overridden limit (yuan)"),
     "submit": ("提交", "Submit"),
     "four_eyes": (
-        "四眼原则：发起复核的信贷员不能自己批准，须由第二位信贷员完成。",
-        "Four eyes: the officer who acted first cannot also approve; a second officer must.",
+        "四眼原则：超出政策范围或超过政策规定金额的条款调整，须由另一位审批人确认，本人不能确认。",
+        "Four eyes: an override outside the policy bounds or above the policy's amount needs a second "
+        "approver, never the officer who made it.",
     ),
     "action_done": ("已记录复核操作。", "The review action is recorded."),
     "pending_second": (

@@ -98,8 +98,18 @@ class Outcome:
     key: str  # message key of its label
 
 
+_REVIEWED = {"APPROVED": Outcome("approved", "st_approved"), "BOOKED": Outcome("approved", "st_booked"),
+             "OVERRIDDEN": Outcome("approved", "st_overridden"), "DECLINED": Outcome("declined", "st_declined"),
+             "IN_REVIEW": Outcome("review", "st_review")}  # fmt: skip
+
+
 def outcome(decision: Any) -> Outcome:
-    """Red when declined, amber when a credit officer must review it, green otherwise."""
+    """Red when declined, amber when a credit officer must review it, green otherwise; once reviewed
+    (contracts with a review state), the review's outcome."""
+    if "state" in decision.DESCRIPTOR.fields_by_name:
+        reviewed = _REVIEWED.get(_enum_name(decision, "state"))
+        if reviewed is not None:
+            return reviewed
     if not decision.eligible:
         return Outcome("declined", "st_declined")
     if decision.manual_review:

@@ -51,7 +51,14 @@ def page(chromium: Any) -> Iterator[Any]:
 
 
 def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    """The whole page. Chromium leaves sandboxed (cross-origin) frames blank in full-page captures, so
+    the viewport is grown to the page's height instead."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size(size)
 
 
 def _sign_in(page: Any, site: ConsoleSite, who: str) -> None:
@@ -189,6 +196,8 @@ def test_an_override_is_confirmed_by_a_second_officer_and_the_trail_shows_both(
         assert trail.count() == 2
         assert "调整条款" in trail.nth(0).inner_text() and "复核确认调整" in trail.nth(1).inner_text()
         assert "已调整条款" in second.locator("main").inner_text()  # state OVERRIDDEN
+        assert "approved" in (second.locator("section.outcome").get_attribute("class") or "")  # now green
+        assert "30,000,000 元" in second.locator("section.outcome").inner_text()  # the terms in force
         _shot(second, "11-trail")
     finally:
         second.context.close()

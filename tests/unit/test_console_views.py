@@ -93,3 +93,26 @@ def test_every_message_and_code_has_both_languages() -> None:
         assert value in CODES["size"]
     for value in common_pb2.TrendDirection.keys():  # noqa: SIM118
         assert value in CODES["trend"]
+
+
+@pytest.mark.skipif(not views.has_reviews(), reason="review states arrive with the underwriting contract")
+def test_outcome_follows_the_review_state() -> None:
+    state = scoring_pb2.DecisionState
+    assert (
+        views.outcome(
+            scoring_pb2.Decision(eligible=True, manual_review=True, state=state.Value("OVERRIDDEN"))
+        ).kind
+        == "approved"
+    )
+    assert (
+        views.outcome(
+            scoring_pb2.Decision(eligible=True, manual_review=True, state=state.Value("DECLINED"))
+        ).kind
+        == "declined"
+    )
+    assert (
+        views.outcome(
+            scoring_pb2.Decision(eligible=True, manual_review=True, state=state.Value("IN_REVIEW"))
+        ).kind
+        == "review"
+    )
