@@ -98,9 +98,13 @@ class Outcome:
     key: str  # message key of its label
 
 
-_REVIEWED = {"APPROVED": Outcome("approved", "st_approved"), "BOOKED": Outcome("approved", "st_booked"),
-             "OVERRIDDEN": Outcome("approved", "st_overridden"), "DECLINED": Outcome("declined", "st_declined"),
-             "IN_REVIEW": Outcome("review", "st_review")}  # fmt: skip
+_REVIEWED = {
+    "APPROVED": Outcome("approved", "st_approved"),
+    "BOOKED": Outcome("approved", "st_booked"),
+    "OVERRIDDEN": Outcome("approved", "st_overridden"),
+    "DECLINED": Outcome("declined", "st_declined"),
+    "IN_REVIEW": Outcome("review", "st_review"),
+}
 
 
 def outcome(decision: Any) -> Outcome:
