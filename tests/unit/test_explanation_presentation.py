@@ -19,8 +19,9 @@ def _outcome_class(html: str) -> str:
 
 def test_outcome_colour_follows_review_and_decline() -> None:
     assert _outcome_class(render_html(grade1_expansion(), "zh")) == "ok"
-    review = grade4_retrofit(status="MISSED", milestones_missed=3, verified=False)
-    assert review["terms"]["manual_review"] and review["terms"]["eligible"]
+    review = grade1_expansion()
+    review["terms"]["manual_review"] = True  # eligible, but a credit officer must look first
+    review["terms"]["review_reasons"] = ["AMOUNT_REVIEW"]
     html = render_html(review, "zh")
     assert _outcome_class(html) == "review" and "需人工审核后生效" in html
     assert ".outcome.review" in html  # amber styles ship with the page
