@@ -75,7 +75,7 @@ class Console:
 
     def page(
         self, request: Request, session: Session, template: str, status: int = 200, **context: Any
-    ) -> HTMLResponse:
+    ) -> Response:
         lang = session.lang
 
         def tr(key: str) -> str:
@@ -105,7 +105,7 @@ class Console:
     def redirect(self, url: str, session: Session) -> Response:
         return self.respond(RedirectResponse(url, status_code=303), session)
 
-    def error(self, request: Request, session: Session, exc: ConsoleError) -> HTMLResponse:
+    def error(self, request: Request, session: Session, exc: ConsoleError) -> Response:
         status, key = _STATUS.get(exc.code, (502, "error"))
         detail = "" if key in ("err_forbidden", "err_not_found") else exc.message
         return self.page(request, session, "error.html.j2", status=status, message_key=key, detail=detail)
