@@ -43,7 +43,7 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
             [binding],
             listen or settings.registry_listen,
             settings,
-            authenticator=TokenStore(engine),
+            authenticator=TokenStore(engine, ttl_seconds=settings.token_cache_seconds),
         )
     except BaseException:
         engine.dispose()

@@ -49,7 +49,11 @@ def start_scoring(
             ),
         ]
         running = start_server(
-            "scoring", bindings, listen or settings.scoring_listen, settings, authenticator=TokenStore(engine)
+            "scoring",
+            bindings,
+            listen or settings.scoring_listen,
+            settings,
+            authenticator=TokenStore(engine, ttl_seconds=settings.token_cache_seconds),
         )
     except BaseException:
         channel.close()

@@ -19,10 +19,23 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from tanxiao.platform.config import Settings
-from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor
+from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
 from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials
 
 log = structlog.get_logger("tanxiao.server")
+
+
+class HealthServicer(health.HealthServicer):  # type: ignore[misc]
+    """grpc's health servicer (Watch non-blocking: a watcher holds no thread) plus Health/List."""
+
+    def List(self, request: Any, context: grpc.ServicerContext) -> health_pb2.HealthListResponse:
+        with self._lock:
+            statuses = dict(self._server_status)
+        return health_pb2.HealthListResponse(
+            statuses={
+                name: health_pb2.HealthCheckResponse(status=status) for name, status in statuses.items()
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -47,18 +60,32 @@ class RunningServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    serving: Serving | None = None
+
     def stop(self, grace: float | None = 5.0) -> None:
         self.health.enter_graceful_shutdown()  # tell load balancers first
         self.server.stop(grace).wait()
+        if self.serving is not None:
+            self.serving.stop()
         for hook in self.on_stop:
             hook()
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """Message size bounds, keepalive enforcement and connection age (a connection cannot be kept
+    forever, nor pinged as a flood)."""
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_time_ms", 60_000),  # the server pings idle connections to find dead peers
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", settings.keepalive_min_ping_seconds * 1000),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1000),
+        ("grpc.max_connection_age_grace_ms", 30_000),
+        ("grpc.max_connection_idle_ms", settings.max_connection_idle_seconds * 1000),
     ]
 
 
@@ -75,15 +102,16 @@ def start_server(
     needs a bearer token that ``authenticator`` (the token store) knows."""
     if settings.auth_required and authenticator is None:
         raise ConfigError(f"{name}: TANXIAO_AUTH_REQUIRED is on but the server has no token store")
+    serving = Serving.create(settings.limits(), settings.stream_idle_seconds)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
         interceptors=[
-            ServerCallInterceptor(authenticator if settings.auth_required else None),
+            ServerCallInterceptor(authenticator if settings.auth_required else None, serving),
             *interceptors,
         ],
         options=server_options(settings),
     )
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)
@@ -103,7 +131,9 @@ def start_server(
         mutual_tls=bool(settings.tls_client_ca_file),
         auth=settings.auth_required,
     )
-    return RunningServer(name=name, server=server, port=port, health=health_servicer, services=names)
+    return RunningServer(
+        name=name, server=server, port=port, health=health_servicer, services=names, serving=serving
+    )
 
 
 def _bind(server: grpc.Server, name: str, listen: str, settings: Settings) -> int:
