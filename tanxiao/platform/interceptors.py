@@ -27,7 +27,6 @@ import grpc
 import structlog
 
 from tanxiao.errors import (
-    FieldViolation,
     PermissionDenied,
     ResourceExhausted,
     TanxiaoError,
@@ -36,6 +35,7 @@ from tanxiao.errors import (
 )
 from tanxiao.platform import authz
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
+from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
@@ -272,7 +272,7 @@ class _CheckedRequests:
             guard.raise_if_denied()
         message = next(self.requests)
         self.watched.touch()
-        _reject_nul(message)
+        _check_input(message)
         if guard is not None:
             guard.check_token()
             denial = authz.authorize_request(guard.method, guard.principal, message)
@@ -288,37 +288,9 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc) is Exception and not exc.args
 
 
-# Ingested records are judged row by row (a bad row is reported, the good ones stored): the ingest
-# pipeline checks their text itself (registry_service.domain.records).
-ROW_CHECKED_FIELDS = frozenset({"records"})
-
-
-def nul_violations(message: Any, prefix: str = "", depth: int = 0) -> list[FieldViolation]:
-    """String fields holding NUL characters (PostgreSQL text cannot store them, and no identifier or
-    name has a reason to contain one), as violations with paths like ``records[3].external_id``."""
-    found: list[FieldViolation] = []
-    if depth > 8 or not hasattr(message, "ListFields"):
-        return found
-    for field, value in message.ListFields():
-        if field.name in ROW_CHECKED_FIELDS:
-            continue
-        path = f"{prefix}{field.name}"
-        values = list(value) if _is_repeated(field) else [value]
-        for index, item in enumerate(values):
-            item_path = f"{path}[{index}]" if _is_repeated(field) else path
-            if isinstance(item, str) and "\x00" in item:
-                found.append(FieldViolation(item_path, "must not contain NUL characters"))
-            elif field.type == field.TYPE_MESSAGE:
-                found.extend(nul_violations(item, item_path + ".", depth + 1))
-    return found
-
-
-def _is_repeated(field: Any) -> bool:
-    return bool(field.is_repeated)
-
-
-def _reject_nul(message: Any) -> Any:
-    violations = nul_violations(message)
+def _check_input(message: Any) -> Any:
+    """Bounds and NUL characters of every field (tanxiao.platform.input_limits), before any work."""
+    violations = input_violations(message)
     if violations:
         raise ValidationError.from_violations(violations)
     return message
@@ -356,7 +328,7 @@ class _Policy:
         )
 
     def check_request(self, admitted: _Admitted, request: Any) -> None:
-        _reject_nul(request)
+        _check_input(request)
         if admitted.guard is not None:
             admitted.guard.check_request(request)
 
