@@ -922,7 +922,10 @@ def test_a_default_client_gets_the_field_of_an_overlong_value(plain: Suite) -> N
 # 405 bytes that PyYAML expands to 9^9 strings (~390 million): took 2.7 s and 600 MB before the bound.
 BILLION_LAUGHS = "\n".join(
     ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]" for p, n in zip("abcdefgh", "bcdefghi")]
+    + [
+        f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
 )
 
 
@@ -965,7 +968,7 @@ def test_forged_page_tokens_of_every_shape_are_never_internal(fuzz: Suite) -> No
             ),
             first.next_page_token,
         )
-    )  # noqa: E501
+    )
     parent = f"enterprises/{FIRMS[0]}"
     records = fuzz.registry.ListRecords(rpb.ListRecordsRequest(parent=parent, page_size=1), timeout=30)
     listings.append(
@@ -975,7 +978,7 @@ def test_forged_page_tokens_of_every_shape_are_never_internal(fuzz: Suite) -> No
             ),
             records.next_page_token,
         )
-    )  # noqa: E501
+    )
     marks = fuzz.registry.ListBenchmarks(rpb.ListBenchmarksRequest(page_size=1), timeout=30)
     if marks.next_page_token:
         listings.append(
@@ -985,11 +988,11 @@ def test_forged_page_tokens_of_every_shape_are_never_internal(fuzz: Suite) -> No
                 ),
                 marks.next_page_token,
             )
-        )  # noqa: E501
+        )
     assert all(token for _, token in listings)
     for call, token in listings:
         for after in FORGED_POSITIONS:
-            outcome = expect_handled(lambda call=call, after=after: call(_forge(token, after)))
+            outcome = expect_handled(lambda call=call, after=after, token=token: call(_forge(token, after)))
             if not hasattr(outcome, "code"):
                 continue
             assert outcome.code == Code.INVALID_ARGUMENT and outcome.fields == ["page_token"], after
@@ -1001,7 +1004,7 @@ def test_extreme_report_dates_are_never_internal(fuzz: Suite, date: str) -> None
         lambda: fuzz.portfolio.GetRegulatoryReport(
             ppb.GetRegulatoryReportRequest(as_of_date=date), timeout=30
         )
-    )  # noqa: E501
+    )
     expect_handled(
         lambda: fuzz.portfolio.GetRegulatoryReport(
             ppb.GetRegulatoryReportRequest(as_of_date="2024-06-30", compare_date=date), timeout=30
@@ -1010,7 +1013,7 @@ def test_extreme_report_dates_are_never_internal(fuzz: Suite, date: str) -> None
     expect_handled(
         lambda: fuzz.portfolio.GetPortfolioReport(
             ppb.GetPortfolioReportRequest(lender=LENDER, as_of_date=date), timeout=30
-        )  # noqa: E501
+        )
     )
     expect_handled(
         lambda: list(

@@ -14,7 +14,10 @@ from loan_rules.policy import DEFAULT_POLICY
 
 LAUGHS = "\n".join(
     ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]" for p, n in zip("abcdefgh", "bcdefghi")]
+    + [
+        f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
 )
 
 # 45 aliases (under the alias bound) expanding to 9^6 = 531,441 strings (over the expansion bound).
@@ -44,7 +47,7 @@ def test_a_few_aliases_are_fine() -> None:
             + "\n".join(f"r{i}: *a{i}" for i in range(70)),
             "more than 64 aliases",
         ),
-    ],  # fmt: skip
+    ],
     ids=["expansion", "laughs", "depth", "recursive", "size", "alias-count"],
 )
 def test_bounds_are_refused_fast(text: str, message: str) -> None:
@@ -57,8 +60,8 @@ def test_bounds_are_refused_fast(text: str, message: str) -> None:
 def test_depth_through_aliases_is_bounded() -> None:
     # 20 levels written, then aliases stacking that block 4 times: 80 levels once expanded.
     nested = "[" * 20 + "1" + "]" * 20
-    text = f"a: &a {nested}\nb: &b [[[[[[[[[[[[[[[[[[[[*a]]]]]]]]]]]]]]]]]]]]\nc: &c [[[[[[[[[[[[[[[[[[[[*b]]]]]]]]]]]]]]]]]]]]\n"
-    text += "d: [[[[[[[[[[[[[[[[[[[[*c]]]]]]]]]]]]]]]]]]]]\n"
+    wrap = "[" * 20 + "*{}" + "]" * 20
+    text = f"a: &a {nested}\nb: &b {wrap.format('a')}\nc: &c {wrap.format('b')}\nd: {wrap.format('c')}\n"
     with pytest.raises(safe_yaml.YamlLimitError, match="deeper than 64 levels through aliases"):
         safe_yaml.load(text)
 
