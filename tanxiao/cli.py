@@ -160,10 +160,10 @@ def report_portfolio(
         regulatory=regulator,
     )
     settings = _settings()
-    with grpc.insecure_channel(addr or settings.scoring_addr) as channel, output.open("wb") as handle:
+    with secure_channel(addr or settings.scoring_addr, settings) as channel, output.open("wb") as handle:
         try:
             for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportPortfolioReport(
-                request, timeout=120
+                request, timeout=120, metadata=_token_metadata(token)
             ):
                 handle.write(chunk.data)
         except grpc.RpcError as exc:

@@ -27,6 +27,7 @@ import grpc
 import structlog
 
 from tanxiao.errors import (
+    NotFound,
     PermissionDenied,
     ResourceExhausted,
     TanxiaoError,
@@ -241,10 +242,20 @@ class _Guard:
     def checks_responses(self) -> bool:
         return authz.has_response_check(self.method, self.principal)
 
-    def check_response(self, response: Any) -> None:
+    def check_response(self, response: Any, request: Any = None) -> None:
+        """A denied response is answered as a missing resource when the rule says how (uniform denial);
+        the real reason goes to the log only."""
         denial = authz.authorize_response(self.method, self.principal, response)
-        if denial is not None:
-            raise _permission_denied(denial, self.method)
+        if denial is None:
+            return
+        conceal = authz.concealment(self.method, self.principal)
+        if conceal is not None and request is not None:
+            log.info(
+                "authz.concealed", method=self.method, denial=denial.reason, detail=truncated(denial.message)
+            )
+            reason, message = conceal(request)
+            raise NotFound(message, reason=reason)
+        raise _permission_denied(denial, self.method)
 
     def raise_if_denied(self) -> None:
         """A stream message was denied: fail the call even if the handler swallowed the error."""
@@ -378,7 +389,7 @@ def _wrap_unary(
                 response = behavior(request, context)
                 if admitted.guard is not None:
                     admitted.guard.raise_if_denied()
-                    admitted.guard.check_response(response)
+                    admitted.guard.check_response(response, None if client_streaming else request)
             except Exception as exc:
                 if _is_abort(exc):
                     raise

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from tanxiao.platform.config import Settings
 from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
-from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials
+from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials, transport
 
 log = structlog.get_logger("tanxiao.server")
 
@@ -127,8 +127,7 @@ def start_server(
         listen=listen,
         port=port,
         services=names,
-        tls=bool(settings.tls_cert_file),
-        mutual_tls=bool(settings.tls_client_ca_file),
+        transport=transport(settings),
         auth=settings.auth_required,
     )
     return RunningServer(
