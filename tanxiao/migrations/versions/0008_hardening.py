@@ -1,7 +1,7 @@
 """Hardening: bearer tokens expire.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-30
 
 Tokens created before this revision get an expiry 90 days after this upgrade (not after their creation:
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
