@@ -75,6 +75,11 @@ class Settings:
         1800, "Connections are closed (gracefully, 30 s for calls in flight) after this age", int
     )
     max_connection_idle_seconds: int = _setting(600, "Connections without calls are closed after this", int)
+    access_log_dir: str = _setting(
+        "./var/access-log",
+        "Directory of the access audit log (access-YYYY-MM-DD.jsonl, 0600, append-only); empty = off",
+    )
+    access_log_retention_days: int = _setting(1825, "Access-log day files older than this are deleted", int)
     token_cache_seconds: float = _setting(
         10.0, "How long a server trusts a looked-up token (revocation takes effect within this + 1 s)", float
     )

@@ -35,6 +35,7 @@ from tanxiao.errors import (
     ValidationError,
 )
 from tanxiao.platform import authz
+from tanxiao.platform.access_log import AccessLog, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
@@ -64,15 +65,24 @@ class Serving:
     admission: Admission
     monitor: StreamMonitor
     stream_pool: futures.ThreadPoolExecutor
+    access_log: AccessLog | None = None
 
     @classmethod
-    def create(cls, limits: LimitSettings, idle_seconds: float, check_seconds: float = 1.0) -> Serving:
+    def create(
+        cls,
+        limits: LimitSettings,
+        idle_seconds: float,
+        check_seconds: float = 1.0,
+        access_log: AccessLog | None = None,
+    ) -> Serving:
         pool = futures.ThreadPoolExecutor(limits.max_streams_total + 2, thread_name_prefix="stream")
-        return cls(Admission(limits), StreamMonitor(idle_seconds, check_seconds), pool)
+        return cls(Admission(limits), StreamMonitor(idle_seconds, check_seconds), pool, access_log)
 
     def stop(self) -> None:
         self.monitor.stop()
         self.stream_pool.shutdown(wait=False, cancel_futures=True)
+        if self.access_log is not None:
+            self.access_log.close()
 
 
 def _unlimited() -> Serving:
@@ -125,13 +135,18 @@ def _permission_denied(
 class _CallScope:
     """Binds log context for one call, authenticates its caller and turns exceptions into statuses."""
 
-    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
+    def __init__(
+        self, method: str, context: grpc.ServicerContext, access_log: AccessLog | None = None
+    ) -> None:
         self.method = method
         self.context = context
         self.request_id = _request_id(context)
         self.started = time.perf_counter()
         self.caller: dict[str, str] = {}
         self._principal_token: Token[Principal | None] | None = None
+        self.access_log = access_log
+        self.resource = ""
+        self.concealed = ""  # the real denial reason behind an answer of NOT_FOUND
 
     def __enter__(self) -> _CallScope:
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.method)
@@ -177,6 +192,7 @@ class _CallScope:
             method=self.method,
             **self.caller,
         )
+        self._audit("rpc.internal_error", code="INTERNAL", reason="INTERNAL")
         self.context.abort_with_status(internal_status(self.request_id))
 
     def _log(self, event: str, **fields: Any) -> None:
@@ -188,6 +204,26 @@ class _CallScope:
             request_id=self.request_id,
             method=self.method,
             **{key: truncated(value) for key, value in {**self.caller, **fields}.items()},
+        )
+        self._audit(event, code=str(fields.get("code", "")), reason=str(fields.get("reason", "")))
+
+    def _audit(self, event: str, *, code: str, reason: str) -> None:
+        """One access-log entry per call outcome (tanxiao.platform.access_log)."""
+        if self.access_log is None:
+            return
+        entry = {"outcome": "allowed" if code == "OK" else "refused" if event == "rpc.rejected" else event}
+        if self.concealed:
+            entry["denied_as_not_found"] = self.concealed
+        self.access_log.record(
+            event=event,
+            method=self.method,
+            resource=self.resource,
+            code=code,
+            reason=reason,
+            request_id=self.request_id,
+            peer=self.context.peer(),
+            **self.caller,
+            **entry,
         )
 
     def log_outcome(self) -> None:
@@ -219,6 +255,7 @@ class _Guard:
         self.principal = principal
         self.still_allowed = still_allowed
         self.denied: TanxiaoError | None = None
+        self.scope: _CallScope | None = None
 
     def check_call(self) -> None:
         denial = authz.authorize_call(self.method, self.principal)
@@ -253,6 +290,8 @@ class _Guard:
             log.info(
                 "authz.concealed", method=self.method, denial=denial.reason, detail=truncated(denial.message)
             )
+            if self.scope is not None:
+                self.scope.concealed = denial.reason
             reason, message = conceal(request)
             raise NotFound(message, reason=reason)
         raise _permission_denied(denial, self.method)
@@ -334,9 +373,9 @@ class _Policy:
             return _Admitted(None, ticket)
         principal, secret = scope.authenticate(authenticator, self.serving.admission)
         ticket = self.serving.admission.admit(principal.token_id, principal.role, streaming=streaming)
-        return _Admitted(
-            _Guard(self.method, principal, lambda: authenticator.principal(secret) is not None), ticket
-        )
+        guard = _Guard(self.method, principal, lambda: authenticator.principal(secret) is not None)
+        guard.scope = scope
+        return _Admitted(guard, ticket)
 
     def check_request(self, admitted: _Admitted, request: Any) -> None:
         _check_input(request)
@@ -374,7 +413,9 @@ def _wrap_unary(
     """Unary responses. A client stream (stream -> unary) is a stream for admission and the monitor."""
 
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
-        with _CallScope(policy.method, context) as scope:
+        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
+            if not client_streaming:
+                scope.resource = resource_of(request_or_iterator)
             admitted = None
             try:
                 admitted = policy.admit(scope, streaming=client_streaming)
@@ -411,7 +452,9 @@ def _wrap_streaming(
     re-checked before every response."""
 
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _CallScope(policy.method, context) as scope:
+        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
+            if not client_streaming:
+                scope.resource = resource_of(request_or_iterator)
             admitted = None
             finished = False
             try:

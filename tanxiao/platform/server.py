@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from tanxiao.platform.access_log import AccessLog
 from tanxiao.platform.config import Settings
 from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
 from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials, transport
@@ -102,7 +104,12 @@ def start_server(
     needs a bearer token that ``authenticator`` (the token store) knows."""
     if settings.auth_required and authenticator is None:
         raise ConfigError(f"{name}: TANXIAO_AUTH_REQUIRED is on but the server has no token store")
-    serving = Serving.create(settings.limits(), settings.stream_idle_seconds)
+    access_log = (
+        AccessLog(Path(settings.access_log_dir), settings.access_log_retention_days, server=name)
+        if settings.access_log_dir
+        else None
+    )
+    serving = Serving.create(settings.limits(), settings.stream_idle_seconds, access_log=access_log)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
         interceptors=[

@@ -6,8 +6,10 @@ before its caller was authenticated."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import grpc
 import pytest
@@ -89,3 +91,38 @@ def test_authentication_comes_before_validation(secured: Secured) -> None:
     known = _fails(secured.stub.QuoteLoanTerms, bad, secured.own)
     assert known.code == grpc.StatusCode.INVALID_ARGUMENT and known.fields == ["request_id"]  # type: ignore[attr-defined]
     assert LENDER  # the quote's lender is the own token's tenant
+
+
+def test_reads_and_denials_reach_the_access_log(registry: Registry, tmp_path: Path) -> None:
+    _seed(registry)
+    settings = replace(
+        registry.settings,
+        auth_required=True,
+        profile_cache_seconds=0.0,
+        access_log_dir=str(tmp_path / "audit"),
+    )
+    own, own_principal = create_token(registry.engine, "lender", LENDER)
+    other, other_principal = create_token(registry.engine, "lender", "lenders/other-bank")
+    scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.server.address)
+    try:
+        with grpc.insecure_channel(scoring.address) as channel:
+            stub = scoring_pb2_grpc.LoanScoringStub(channel)
+            decision = stub.QuoteLoanTerms(
+                _quote(GREEN), metadata=[("authorization", f"Bearer {own}")], timeout=30
+            )
+            read = spb.GetDecisionRequest(name=decision.name)
+            stub.GetDecision(read, metadata=[("authorization", f"Bearer {own}")], timeout=30)
+            _fails(stub.GetDecision, read, [("authorization", f"Bearer {other}")])
+            _fails(stub.GetDecision, read, [])
+    finally:
+        scoring.stop(None)
+    (path,) = (tmp_path / "audit").iterdir()
+    entries = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    reads = [e for e in entries if e["method"].endswith("/GetDecision")]
+    assert [(e["token_id"], e["outcome"], e["code"], e["resource"]) for e in reads] == [
+        (own_principal.token_id, "allowed", "OK", decision.name),
+        (other_principal.token_id, "refused", "NOT_FOUND", decision.name),
+        ("", "refused", "UNAUTHENTICATED", decision.name),
+    ]
+    assert reads[1]["denied_as_not_found"] == "OTHER_TENANT" and reads[1]["tenant"] == "lenders/other-bank"
+    assert all(e["server"] == "scoring" and e["request_id"] for e in entries)
