@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from scoring_service.consent_check import ConsentChecker
 from scoring_service.log_keys import load_signing_key
 from scoring_service.log_servicer import SERVICE as LOG_SERVICE
 from scoring_service.log_servicer import DecisionLogServicer
@@ -47,7 +48,7 @@ def start_scoring(
         bindings = [
             ServiceBinding(
                 SERVICE,
-                LoanScoringServicer(pricer, store),
+                LoanScoringServicer(pricer, store, ConsentChecker(channel, settings)),
                 scoring_pb2_grpc.add_LoanScoringServicer_to_server,
             ),
             ServiceBinding(

@@ -58,6 +58,7 @@ REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
 SCORING = "tanxiao.scoring.v1.LoanScoring"
 PORTFOLIO = "tanxiao.portfolio.v1.PortfolioReporting"
 DECISION_LOG = "tanxiao.scoring.v1.DecisionLog"
+CONSENTS = "tanxiao.registry.v1.Consents"
 
 # Services any caller may use without a token.
 PUBLIC_SERVICES = frozenset(
@@ -303,6 +304,15 @@ _DECISION_LOG_RULES: dict[str, Rule] = {
 }
 
 
+# Consent grants: recorded and revoked by the registry operator (admin) on the enterprise's behalf;
+# read by the scoring service (it checks them before quoting) and by a lender for its own grants.
+_CONSENT_RULES: dict[str, Rule] = {
+    "GrantConsent": _ADMIN_ONLY,
+    "RevokeConsent": _ADMIN_ONLY,
+    "ListConsents": _rule(**{SERVICE: ANY, LENDER: Access(request=owned("lender"))}),
+}
+
+
 def _full(service: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
     return {f"/{service}/{method}": rule for method, rule in rules.items()}
 
@@ -312,6 +322,7 @@ RULES: dict[str, Rule] = {
     **_full(SCORING, _SCORING_RULES),
     **_full(PORTFOLIO, _PORTFOLIO_RULES),
     **_full(DECISION_LOG, _DECISION_LOG_RULES),
+    **_full(CONSENTS, _CONSENT_RULES),
 }
 
 
