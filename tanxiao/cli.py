@@ -417,6 +417,84 @@ def registry_categories(addr: RegistryAddr = None, token: Token = None) -> None:
         _print_json(stub.ListDataCategories(registry_pb2.ListDataCategoriesRequest(), timeout=30))
 
 
+consent_app = typer.Typer(no_args_is_help=True, help="Enterprises' consents to lenders (registry operator)")
+app.add_typer(consent_app, name="consent")
+
+
+class ConsentScopeName(StrEnum):
+    carbon_data = "carbon-data"
+    financials = "financials"
+
+
+@consent_app.command("grant")
+def consent_grant(
+    enterprise: Annotated[str, typer.Option(help="enterprises/{uscc} (or just the USCC)")],
+    lender: Annotated[str, typer.Option(help="lenders/{id} (or just the id)")],
+    scope: Annotated[
+        list[ConsentScopeName] | None, typer.Option(help="Repeatable; default carbon-data")
+    ] = None,
+    days: Annotated[float, typer.Option(min=0.01, help="Valid for this many days")] = 365.0,
+    reference: Annotated[str, typer.Option(help="The signed consent form's reference")] = "",
+    addr: RegistryAddr = None,
+    token: Token = None,
+) -> None:
+    """Record an enterprise's consent for a lender (GrantConsent; an admin token)."""
+    import datetime as dt
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
+
+    expire = Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
+    scopes = [
+        consent_pb2.ConsentScope.Value(s.value.upper().replace("-", "_"))
+        for s in scope or [ConsentScopeName.carbon_data]
+    ]
+    request = consent_pb2.GrantConsentRequest(
+        enterprise=enterprise if enterprise.startswith("enterprises/") else f"enterprises/{enterprise}",
+        lender=lender if lender.startswith("lenders/") else f"lenders/{lender}",
+        scopes=scopes, expire_time=expire, reference=reference,
+    )  # fmt: skip
+    with _registry_call(_dialer(_settings(), token), addr) as channel:
+        granted = consent_pb2_grpc.ConsentsStub(channel).GrantConsent(request, timeout=30)
+    typer.echo(granted.name)
+
+
+@consent_app.command("list")
+def consent_list(
+    enterprise: Annotated[str, typer.Option(help="enterprises/{uscc} (or just the USCC)")],
+    lender: Annotated[str, typer.Option(help="Only grants to this lender")] = "",
+    addr: RegistryAddr = None,
+    token: Token = None,
+) -> None:
+    """An enterprise's active consents (ListConsents) as JSON."""
+    from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
+
+    request = consent_pb2.ListConsentsRequest(
+        parent=enterprise if enterprise.startswith("enterprises/") else f"enterprises/{enterprise}",
+        lender=(lender if lender.startswith("lenders/") else f"lenders/{lender}") if lender else "",
+    )
+    with _registry_call(_dialer(_settings(), token), addr) as channel:
+        _print_json(consent_pb2_grpc.ConsentsStub(channel).ListConsents(request, timeout=30))
+
+
+@consent_app.command("revoke")
+def consent_revoke(
+    name: Annotated[str, typer.Argument(help="The consent's name, as `consent grant` printed it")],
+    addr: RegistryAddr = None,
+    token: Token = None,
+) -> None:
+    """Revoke a consent (RevokeConsent); it stops applying at once."""
+    from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
+
+    with _registry_call(_dialer(_settings(), token), addr) as channel:
+        revoked = consent_pb2_grpc.ConsentsStub(channel).RevokeConsent(
+            consent_pb2.RevokeConsentRequest(name=name), timeout=30
+        )
+    typer.echo(revoked.name)
+
+
 @app.command("explain")
 def explain(
     decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],

@@ -73,10 +73,12 @@ def _graded(url: str) -> list[str]:
         engine.dispose()
 
 
-def _decision_for_review(url: str, lender: dict[str, str]) -> tuple[str, str]:
+def _decision_for_review(url: str, lender: dict[str, str], admin: dict[str, str]) -> tuple[str, str]:
     """(USCC, decision name) of a huzhou-bank quote that is eligible but needs a credit officer's review:
-    a large amount, or no bank limit of its own, depending on the policy in force."""
+    a large amount, or no bank limit of its own, depending on the policy in force. The enterprise's
+    consent to huzhou-bank is recorded first (by the registry operator), as quotes need it."""
     for uscc in _graded(url)[:8]:
+        _ok(admin, "consent", "grant", "--enterprise", uscc, "--lender", "huzhou-bank")
         for amount in ("80000000", "3000000"):
             quoted = json.loads(
                 _ok(lender, "quote", "--lender", "huzhou-bank", "--enterprise", uscc, "--amount", amount,
@@ -108,6 +110,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         "lender": token("lender", "lenders/huzhou-bank"),
         "other_lender": token("lender", "lenders/other-bank"),
         "regulator": token("regulator", "", "enterprise_data"),
+        "admin": token("admin"),
     }
     served = {**env, "TANXIAO_SERVICE_TOKEN": tokens["service"], "TANXIAO_REGISTRY_LISTEN": "127.0.0.1:0",
               "TANXIAO_SCORING_LISTEN": "127.0.0.1:0"}  # fmt: skip
@@ -119,7 +122,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         addresses = _wait_ready(services)
         client = {**env, "TANXIAO_SCORING_ADDR": addresses["scoring"],
                   "TANXIAO_REGISTRY_ADDR": addresses["registry"]}  # fmt: skip
-        uscc, decision = _decision_for_review(url, {**client, "TANXIAO_TOKEN": tokens["lender"]})
+        uscc, decision = _decision_for_review(
+            url, {**client, "TANXIAO_TOKEN": tokens["lender"]}, {**client, "TANXIAO_TOKEN": tokens["admin"]}
+        )
         port = _free_port()
         console_env = {**client, "TANXIAO_CONSOLE_LISTEN": f"127.0.0.1:{port}"}
         console = subprocess.Popen(

@@ -117,6 +117,7 @@ def mutual_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     lender = _ok(env, "token", "create", "--role", "lender", "--tenant", "lenders/huzhou-bank").splitlines()[
         -1
     ]
+    admin = _ok(env, "token", "create", "--role", "admin").splitlines()[-1]
     reviewers = {}
     if has_reviews():  # the officer and the second approver of the underwriting contract
         for role in ("credit_officer", "approver"):
@@ -130,7 +131,18 @@ def mutual_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "TANXIAO_SCORING_ADDR": services["scoring"],
             "TANXIAO_REGISTRY_ADDR": services["registry"],
         }
-        yield Deployment(client, services["scoring"], _demo_uscc(url), lender, reviewers)
+        uscc = _demo_uscc(url)
+        # the registry operator records the enterprise's consent, as a lender's quote needs it
+        _ok(
+            {**client, "TANXIAO_TOKEN": admin},
+            "consent",
+            "grant",
+            "--enterprise",
+            uscc,
+            "--lender",
+            "huzhou-bank",
+        )
+        yield Deployment(client, services["scoring"], uscc, lender, reviewers)
     finally:
         process.terminate()
         process.wait(30)
