@@ -237,10 +237,11 @@ class Console:
         uscc = request.path_params["uscc"]
         if not _USCC.match(uscc):
             return self.error(request, session, ConsoleError(grpc.StatusCode.NOT_FOUND, "enterprise"))
-        page = await self.backend_call(session, lambda b: b.enterprise_page(uscc))
+        page = await self.backend_call(session, lambda b: b.enterprise_page(uscc, session.tenant))
         return self.page(
             request, session, "enterprise.html.j2", e=page.enterprise, profiles=page.profiles,
             latest=page.profiles[-1] if page.profiles else None, commitments=page.commitments,
+            consents=page.consents,
             chart=views.grade_chart(page.profiles),
             size_code=registry_pb2.SizeClass.Name(page.enterprise.size_class),
             trend_code=views.trend_code(page.profiles),

@@ -36,6 +36,7 @@ class EnterprisePage:
     enterprise: Any
     profiles: list[Any]  # graded yearly profiles, oldest first
     commitments: list[tuple[Any, Any | None]] = field(default_factory=list)  # (commitment, progress)
+    consents: list[Any] | None = None  # active grants; None when the caller may not see them
 
 
 class Channels:
@@ -64,6 +65,7 @@ class Backend:
         self.portfolio = portfolio_pb2_grpc.PortfolioReportingStub(scoring)
         self.registry = registry_pb2_grpc.CarbonRegistryStub(registry)
         self._scoring_channel = scoring
+        self._registry_channel = registry
 
     def _call(self, target: str, method: Any, request: Any) -> Any:
         try:
@@ -101,7 +103,7 @@ class Backend:
         )  # fmt: skip
         return self._r(self.registry.ListEnterprises, request)
 
-    def enterprise_page(self, uscc: str, years: int = 4) -> EnterprisePage:
+    def enterprise_page(self, uscc: str, tenant: str = "", years: int = 4) -> EnterprisePage:
         name = f"enterprises/{uscc}"
         enterprise = self._r(self.registry.GetEnterprise, registry_pb2.GetEnterpriseRequest(name=name))
         last = dt.date.today().year - 1
@@ -113,7 +115,19 @@ class Backend:
         profiles = sorted(batch.profiles, key=lambda p: p.period)
         listed = self._r(self.registry.ListCommitments, registry_pb2.ListCommitmentsRequest(parent=name))
         commitments = [(c, self._progress(c.name)) for c in listed.commitments]
-        return EnterprisePage(enterprise, profiles, commitments)
+        return EnterprisePage(enterprise, profiles, commitments, self._consents(name, tenant))
+
+    def _consents(self, name: str, tenant: str) -> list[Any] | None:
+        from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
+
+        stub = consent_pb2_grpc.ConsentsStub(self._registry_channel)
+        try:
+            listed = self._r(stub.ListConsents, consent_pb2.ListConsentsRequest(parent=name, lender=tenant))
+        except ConsoleError as exc:
+            if exc.code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNIMPLEMENTED):
+                return None  # the consent register is the operator's (and the lender's own grants)
+            raise
+        return list(listed.consents)
 
     def _progress(self, name: str) -> Any | None:
         try:

@@ -163,9 +163,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "expected": ("应实现", "Expected"),
     "consent": ("数据授权", "Consent"),
     "consent_unavailable": (
-        "此版本的登记服务尚不记录企业数据授权。",
-        "This registry does not record enterprise consent yet.",
+        "企业数据授权由登记机构记录（tanxiao consent grant），您的角色不能查看授权登记。",
+        "Consents are recorded by the registry operator (tanxiao consent grant); your role cannot list them.",
     ),
+    "no_consents": (
+        "没有有效的数据授权：贷款机构报价前须由登记机构记录企业授权（tanxiao consent grant）。",
+        "No active consent: before a lender can quote, the registry operator records the enterprise's "
+        "consent (tanxiao consent grant).",
+    ),
+    "consent_scopes": ("授权范围", "Scopes"),
+    "consent_until": ("有效期至", "Valid until"),
     "portfolio": ("贷款组合报告", "Portfolio report"),
     "as_of": ("报告日", "As of"),
     "loans": ("笔数", "Loans"),
@@ -210,7 +217,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无权查看：这条数据不属于您的机构，或您的角色不能访问。",
         "Not allowed: this belongs to another lender, or your role may not see it.",
     ),
-    "err_not_found": ("找不到该记录。", "Not found."),
+    "err_not_found": (
+        "找不到该记录，或它不属于您的机构。",
+        "Not found, or it does not belong to your institution.",
+    ),
     "err_unavailable": ("服务暂不可用：", "The service is not available: "),
     "err_invalid": ("输入有误：", "Invalid input: "),
     "err_sign_in": ("请先登录。", "Please sign in first."),
@@ -290,6 +300,11 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "CONFIRM_OVERRIDE": ("复核确认调整（第二人）", "Confirm the override (second officer)"),
         "REJECT_OVERRIDE": ("退回调整", "Reject the override"),
         "BOOK": ("放款入账", "Book"),
+    },
+    "consent_scope": {
+        "CARBON_DATA": ("碳排放数据", "Carbon data"),
+        "FINANCIALS": ("财务数据", "Financials"),
+        "CONSENT_SCOPE_UNSPECIFIED": ("未指定", "Unspecified"),
     },
     "review_reason": {
         "CAPACITY_CONFIRMED": ("还款能力已核实", "Repayment capacity confirmed"),

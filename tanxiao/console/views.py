@@ -81,6 +81,12 @@ def trend_code(profiles: list[Any]) -> str:
     return str(common_pb2.TrendDirection.Name(profiles[-1].trend.direction)) if profiles else ""
 
 
+def scope_name(value: int) -> str:
+    from tanxiao.registry.v1 import consent_pb2
+
+    return str(consent_pb2.ConsentScope.Name(value))
+
+
 def status_name(value: int) -> str:
     from tanxiao.registry.v1 import registry_pb2
 
@@ -88,7 +94,7 @@ def status_name(value: int) -> str:
 
 
 FILTERS = {"beijing_time": beijing_time, "yuan": yuan, "rate": rate, "signed_bp": signed_bp, "pct": pct,
-           "num": num, "industry_name": industry_name, "status_name": status_name,
+           "num": num, "industry_name": industry_name, "status_name": status_name, "scope_name": scope_name,
            "amount": lambda message, base: amount(message, base)}  # fmt: skip
 
 

@@ -93,6 +93,10 @@ def test_every_message_and_code_has_both_languages() -> None:
         assert value in CODES["size"]
     for value in common_pb2.TrendDirection.keys():  # noqa: SIM118
         assert value in CODES["trend"]
+    from tanxiao.registry.v1 import consent_pb2
+
+    for value in consent_pb2.ConsentScope.keys():  # noqa: SIM118
+        assert value in CODES["consent_scope"]
 
 
 @pytest.mark.skipif(not views.has_reviews(), reason="review states arrive with the underwriting contract")
