@@ -61,7 +61,8 @@ class Pricer:
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
         """Decisions in request order: stored ones for known request ids; the new ones priced on
         profiles fetched in one batch call and appended to the chain in one transaction."""
-        found = {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
+        stored = self.store.find_many([(r.lender, r.request_id) for r in requests])
+        found = {i: d for i, r in enumerate(requests) if (d := stored.get((r.lender, r.request_id)))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
         profiles = self._profiles(fresh) if fresh else []
         items = [self._item(r, p) for r, p in zip(fresh, profiles, strict=True)]

@@ -232,7 +232,7 @@ def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite)
     details = error_details(error)
     assert details.code == grpc.StatusCode.UNAVAILABLE and "registry" in details.message
     with suite.registry.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 0
 
 
 def test_a_slow_registry_hits_the_deadline(registry: Registry) -> None:
