@@ -77,7 +77,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-UNARY = {"get_enterprise", "quote"}
+UNARY = {"get_enterprise", "quote", "quote_postgres", "echo_bare"}
 
 
 def selected(args: argparse.Namespace) -> list[str]:

@@ -9,6 +9,21 @@ Entry kinds are a closed set (``EntryKind``); every kind's content is canonical 
 carries its ``id`` and ``create_time`` (UTC, ISO 8601 with microseconds), set here.
 
 Reading: roots and proofs come from tanxiao.translog over the stored nodes (a few indexed reads each).
+
+Appending another kind (review actions, repricings), either on its own::
+
+    entry = LogStore(engine).append(EntryKind.REVIEW_ACTION, {"decision": "decisions/…", "action": …})
+    entry.entry_id, entry.leaf_hash  # at once; entry.index stays None until the sequencer runs
+
+or atomically with the caller's own rows (e.g. a review table), in the caller's transaction::
+
+    entry = LogEntry.build(EntryKind.REVIEW_ACTION, content)
+    with transaction(engine) as connection:
+        connection.execute(reviews.insert().values(id=entry.entry_id, ...))
+        insert_entries(connection, [entry])
+
+The content is any JSON object (no NaN); the log adds ``id`` and ``create_time``. Proofs:
+``LogStore.inclusion(entry_id)``.
 """
 
 from __future__ import annotations
