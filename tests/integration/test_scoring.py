@@ -344,6 +344,18 @@ def test_decision_log_proves_a_quote_over_grpc(suite: Suite) -> None:
     assert error_details(missing).code == grpc.StatusCode.NOT_FOUND
     malformed = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision="nope"))
     assert set(error_details(malformed).fields) == {"decision"}
+    negative = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision=first.name, tree_size=-1))
+    assert set(error_details(negative).fields) == {"tree_size"}
+    no_head = _error(
+        log.GetInclusionProof, lpb.GetInclusionProofRequest(decision=first.name, tree_size=10**12)
+    )
+    assert error_details(no_head).code == grpc.StatusCode.NOT_FOUND
+    future = _error(log.GetConsistencyProof, lpb.GetConsistencyProofRequest(first_tree_size=10**12))
+    assert error_details(future).code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
+    backwards = lpb.GetConsistencyProofRequest(
+        first_tree_size=later.tree_size, second_tree_size=head.tree_size
+    )
+    assert set(error_details(_error(log.GetConsistencyProof, backwards)).fields) == {"second_tree_size"}
 
 
 def _await_proof(log: Any, name: str) -> Any:
