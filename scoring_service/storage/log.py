@@ -51,7 +51,6 @@ from tanxiao.translog import (
     entry_leaf,
     inclusion_proof,
     leaf_hash,
-    root_hash,
 )
 
 
@@ -242,12 +241,11 @@ class LogStore:
     def consistency(self, first: int, second: int = 0) -> tuple[SignedTreeHead, SignedTreeHead, list[bytes]]:
         """Heads of sizes ``first`` and ``second`` (0 = latest) and the proof that the second extends
         the first. NotFound when no signed head has that size."""
+        if first < 1:
+            raise ValueError("first must be the size of a signed head (>= 1)")
         with read_only(self.engine) as connection:
             new = self._head(connection, second)
-            old = self._head(connection, first) if first else None
-            if old is None:
-                empty = TreeHead(0, root_hash(0, lambda ids: {}), 0)
-                old = SignedTreeHead(empty, "", b"")
+            old = self._head(connection, first)
             if old.tree_size > new.tree_size:
                 raise FailedPrecondition(
                     f"size {first} is past size {new.tree_size}", reason="LOG_SIZE_ORDER"
