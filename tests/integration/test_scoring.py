@@ -235,6 +235,18 @@ def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite)
         assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 0
 
 
+def test_a_retry_gets_its_decision_even_with_the_registry_down(suite: Suite) -> None:
+    first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    assert again == first  # the store's insert found the stored decision
+    suite.registry.server.stop(None)
+    assert suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30) == first
+    other = _error(suite.stub.QuoteLoanTerms, _quote(RED, request_id="retry-down"))
+    assert error_details(other).code == grpc.StatusCode.INVALID_ARGUMENT  # REQUEST_ID_REUSED
+    with suite.registry.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 1
+
+
 def test_a_slow_registry_hits_the_deadline(registry: Registry) -> None:
     def slow(request: bytes, context: grpc.ServicerContext) -> bytes:
         time.sleep(2)
