@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine
 from scoring_service.storage.log import fetch_nodes, head_row, integrated_size
 from scoring_service.storage.tables import log_entries, log_heads, log_keys
 from tanxiao.platform.db import is_sqlite, transaction
+from tanxiao.platform.metrics import SEQUENCER_LAG
 from tanxiao.platform.schema import UtcTime
 from tanxiao.translog import CompactRange, SigningKey, TreeHead
 
@@ -63,6 +64,7 @@ class Sequencer:
             result = self.integrate_batch()
             total += result.integrated
             if result.integrated < self.batch_size:
+                SEQUENCER_LAG.set(total)  # what this run found waiting (0 where another replica sequences)
                 return total
 
     def integrate_batch(self) -> BatchResult:

@@ -48,6 +48,7 @@ from scoring_service.storage.tables import loan_policies, log_decisions, log_ent
 from tanxiao.errors import NotFound, ValidationError
 from tanxiao.platform.db import is_sqlite, read_only
 from tanxiao.platform.idempotency import run_in_transaction
+from tanxiao.platform.metrics import DECISIONS_APPENDED
 
 __all__ = [
     "BOUND_KEYS",
@@ -245,6 +246,7 @@ class DecisionStore:
                 self._stored_snapshots.move_to_end(p.snapshot[0])
         while len(self._stored_snapshots) > SNAPSHOT_CACHE_SIZE:
             self._stored_snapshots.popitem(last=False)
+        DECISIONS_APPENDED.inc(sum(1 for _, new in result if new))
         return result
 
     def get(self, decision_id: str) -> StoredDecision:
