@@ -18,7 +18,10 @@ from loan_rules.model import (
     Terms,
     TraceStep,
     TrendDirection,
+    VerificationState,
 )
+from loan_rules.lpr import LprQuote, LprTable, default_lpr_table, load_lpr_table
+from loan_rules.sectors import is_two_high
 from loan_rules.policy import (
     Policy,
     PolicyError,
@@ -53,6 +56,12 @@ __all__ = [
     "Terms",
     "TraceStep",
     "TrendDirection",
+    "VerificationState",
+    "LprQuote",
+    "LprTable",
+    "default_lpr_table",
+    "load_lpr_table",
+    "is_two_high",
     "canonical_json",
     "content_hash",
     "default_policy",

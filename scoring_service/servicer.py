@@ -19,6 +19,7 @@ from scoring_service.convert import (
 )
 from scoring_service.inputs import (
     commitment_input_from_json,
+    loan_request_from_json,
     parse_quote,
     profile_input_from_json,
     to_json,
@@ -121,7 +122,7 @@ def simulate(decisions: list[StoredDecision], draft: Policy, top: int) -> scorin
     for stored, old, new in zip(decisions, before, after.to_dict("records"), strict=True):
         changed = (
             old["eligible"] != bool(new["eligible"])
-            or old["approved_limit_cny"] != int(new["approved_limit_cny"])
+            or old["approved_limit_fen"] != int(new["approved_limit_fen"])
             or abs(old["final_rate_bp"] - float(new["final_rate_bp"])) > 1e-9
         )
         if changed:
@@ -129,13 +130,13 @@ def simulate(decisions: list[StoredDecision], draft: Policy, top: int) -> scorin
     response.changed = len(changes)
     response.eligible_before = sum(1 for t in before if t["eligible"])
     response.eligible_after = int(after["eligible"].sum())
-    response.total_limit_cny_before = sum(int(t["approved_limit_cny"]) for t in before)
-    response.total_limit_cny_after = int(after["approved_limit_cny"].sum())
+    response.total_limit_fen_before = sum(int(t["approved_limit_fen"]) for t in before)
+    response.total_limit_fen_after = int(after["approved_limit_fen"].sum())
     response.weighted_rate_bp_before = _weighted(
-        [t["final_rate_bp"] for t in before], [t["approved_limit_cny"] for t in before]
+        [t["final_rate_bp"] for t in before], [t["approved_limit_fen"] for t in before]
     )
     response.weighted_rate_bp_after = _weighted(
-        after["final_rate_bp"].tolist(), after["approved_limit_cny"].tolist()
+        after["final_rate_bp"].tolist(), after["approved_limit_fen"].tolist()
     )
     changes.sort(key=lambda c: abs(c.final_rate_bp_after - c.final_rate_bp_before), reverse=True)
     response.changes.extend(changes[:top])
@@ -152,7 +153,7 @@ def _inputs(stored: StoredDecision) -> tuple[Any, Any, LoanRequest]:
     return (
         profile_input_from_json(inputs["profile"]),
         commitment_input_from_json(inputs.get("commitment")),
-        LoanRequest(**inputs["request"]),
+        loan_request_from_json(inputs["request"]),
     )
 
 
@@ -189,8 +190,8 @@ def _change(stored: StoredDecision, old: dict[str, Any], new: dict[str, Any]) ->
         enterprise=stored.content["enterprise"],
         final_rate_bp_before=old["final_rate_bp"],
         final_rate_bp_after=float(new["final_rate_bp"]),
-        approved_limit_cny_before=int(old["approved_limit_cny"]),
-        approved_limit_cny_after=int(new["approved_limit_cny"]),
+        approved_limit_fen_before=int(old["approved_limit_fen"]),
+        approved_limit_fen_after=int(new["approved_limit_fen"]),
         eligible_before=bool(old["eligible"]),
         eligible_after=bool(new["eligible"]),
     )

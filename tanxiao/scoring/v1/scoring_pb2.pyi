@@ -24,26 +24,28 @@ HIGH_CARBON_RETROFIT: Product
 GENERAL: Product
 
 class QuoteLoanTermsRequest(_message.Message):
-    __slots__ = ("request_id", "lender", "enterprise", "product", "requested_amount_cny", "tenor_months", "base_rate_bp", "commitment", "profile_period")
+    __slots__ = ("request_id", "lender", "enterprise", "product", "requested_amount_fen", "tenor_months", "base_rate_bp", "bank_limit_fen", "commitment", "profile_period")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
-    REQUESTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
     TENOR_MONTHS_FIELD_NUMBER: _ClassVar[int]
     BASE_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    BANK_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     PROFILE_PERIOD_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     lender: str
     enterprise: str
     product: Product
-    requested_amount_cny: float
+    requested_amount_fen: int
     tenor_months: int
     base_rate_bp: float
+    bank_limit_fen: int
     commitment: str
     profile_period: str
-    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_cny: _Optional[float] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., profile_period: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_fen: _Optional[int] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., bank_limit_fen: _Optional[int] = ..., commitment: _Optional[str] = ..., profile_period: _Optional[str] = ...) -> None: ...
 
 class BatchQuoteRequest(_message.Message):
     __slots__ = ("quote",)
@@ -84,34 +86,36 @@ class Conditions(_message.Message):
     def __init__(self, covenants: _Optional[_Iterable[_Union[Covenant, _Mapping]]] = ..., ratchet: _Optional[_Iterable[_Union[RatchetStep, _Mapping]]] = ..., ratchet_cap_bp: _Optional[float] = ...) -> None: ...
 
 class TraceStep(_message.Message):
-    __slots__ = ("code", "rate_effect_bp", "limit_effect_pct", "inputs_json", "text_zh", "text_en")
+    __slots__ = ("code", "rate_effect_bp", "limit_effect_pct", "limit_effect_fen", "inputs_json", "text_zh", "text_en")
     CODE_FIELD_NUMBER: _ClassVar[int]
     RATE_EFFECT_BP_FIELD_NUMBER: _ClassVar[int]
     LIMIT_EFFECT_PCT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_EFFECT_FEN_FIELD_NUMBER: _ClassVar[int]
     INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
     TEXT_ZH_FIELD_NUMBER: _ClassVar[int]
     TEXT_EN_FIELD_NUMBER: _ClassVar[int]
     code: str
     rate_effect_bp: float
     limit_effect_pct: float
+    limit_effect_fen: int
     inputs_json: str
     text_zh: str
     text_en: str
-    def __init__(self, code: _Optional[str] = ..., rate_effect_bp: _Optional[float] = ..., limit_effect_pct: _Optional[float] = ..., inputs_json: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., rate_effect_bp: _Optional[float] = ..., limit_effect_pct: _Optional[float] = ..., limit_effect_fen: _Optional[int] = ..., inputs_json: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_cny", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_cny", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash", "profile_age_seconds")
+    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_fen", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_fen", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash", "profile_age_seconds", "lpr_bp", "lpr_term", "lpr_effective_date", "lpr_confirmed", "base_rate_source", "spread_to_lpr_bp", "bank_limit_fen", "binding_limit")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
-    REQUESTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
     TENOR_MONTHS_FIELD_NUMBER: _ClassVar[int]
     BASE_RATE_BP_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
-    APPROVED_LIMIT_CNY_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
     RATE_ADJUSTMENT_BP_FIELD_NUMBER: _ClassVar[int]
     FINAL_RATE_BP_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
@@ -128,17 +132,25 @@ class Decision(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CHAIN_HASH_FIELD_NUMBER: _ClassVar[int]
     PROFILE_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LPR_BP_FIELD_NUMBER: _ClassVar[int]
+    LPR_TERM_FIELD_NUMBER: _ClassVar[int]
+    LPR_EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    LPR_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    BASE_RATE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_TO_LPR_BP_FIELD_NUMBER: _ClassVar[int]
+    BANK_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
+    BINDING_LIMIT_FIELD_NUMBER: _ClassVar[int]
     name: str
     request_id: str
     lender: str
     enterprise: str
     product: Product
-    requested_amount_cny: float
+    requested_amount_fen: int
     tenor_months: int
     base_rate_bp: float
     commitment: str
     eligible: bool
-    approved_limit_cny: int
+    approved_limit_fen: int
     rate_adjustment_bp: float
     final_rate_bp: float
     conditions: Conditions
@@ -155,7 +167,15 @@ class Decision(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     chain_hash: str
     profile_age_seconds: float
-    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_cny: _Optional[float] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_cny: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ..., profile_age_seconds: _Optional[float] = ...) -> None: ...
+    lpr_bp: float
+    lpr_term: str
+    lpr_effective_date: str
+    lpr_confirmed: bool
+    base_rate_source: str
+    spread_to_lpr_bp: float
+    bank_limit_fen: int
+    binding_limit: str
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_fen: _Optional[int] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_fen: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ..., profile_age_seconds: _Optional[float] = ..., lpr_bp: _Optional[float] = ..., lpr_term: _Optional[str] = ..., lpr_effective_date: _Optional[str] = ..., lpr_confirmed: _Optional[bool] = ..., base_rate_source: _Optional[str] = ..., spread_to_lpr_bp: _Optional[float] = ..., bank_limit_fen: _Optional[int] = ..., binding_limit: _Optional[str] = ...) -> None: ...
 
 class GetDecisionRequest(_message.Message):
     __slots__ = ("name",)
@@ -220,35 +240,35 @@ class SimulatePolicyRequest(_message.Message):
     def __init__(self, lender: _Optional[str] = ..., policy_yaml: _Optional[str] = ..., top_changes: _Optional[int] = ...) -> None: ...
 
 class DecisionChange(_message.Message):
-    __slots__ = ("decision", "enterprise", "final_rate_bp_before", "final_rate_bp_after", "approved_limit_cny_before", "approved_limit_cny_after", "eligible_before", "eligible_after")
+    __slots__ = ("decision", "enterprise", "final_rate_bp_before", "final_rate_bp_after", "approved_limit_fen_before", "approved_limit_fen_after", "eligible_before", "eligible_after")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     FINAL_RATE_BP_BEFORE_FIELD_NUMBER: _ClassVar[int]
     FINAL_RATE_BP_AFTER_FIELD_NUMBER: _ClassVar[int]
-    APPROVED_LIMIT_CNY_BEFORE_FIELD_NUMBER: _ClassVar[int]
-    APPROVED_LIMIT_CNY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_FEN_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_FEN_AFTER_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_BEFORE_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_AFTER_FIELD_NUMBER: _ClassVar[int]
     decision: str
     enterprise: str
     final_rate_bp_before: float
     final_rate_bp_after: float
-    approved_limit_cny_before: int
-    approved_limit_cny_after: int
+    approved_limit_fen_before: int
+    approved_limit_fen_after: int
     eligible_before: bool
     eligible_after: bool
-    def __init__(self, decision: _Optional[str] = ..., enterprise: _Optional[str] = ..., final_rate_bp_before: _Optional[float] = ..., final_rate_bp_after: _Optional[float] = ..., approved_limit_cny_before: _Optional[int] = ..., approved_limit_cny_after: _Optional[int] = ..., eligible_before: _Optional[bool] = ..., eligible_after: _Optional[bool] = ...) -> None: ...
+    def __init__(self, decision: _Optional[str] = ..., enterprise: _Optional[str] = ..., final_rate_bp_before: _Optional[float] = ..., final_rate_bp_after: _Optional[float] = ..., approved_limit_fen_before: _Optional[int] = ..., approved_limit_fen_after: _Optional[int] = ..., eligible_before: _Optional[bool] = ..., eligible_after: _Optional[bool] = ...) -> None: ...
 
 class SimulatePolicyResponse(_message.Message):
-    __slots__ = ("policy_version", "policy_hash", "decisions", "changed", "eligible_before", "eligible_after", "total_limit_cny_before", "total_limit_cny_after", "weighted_rate_bp_before", "weighted_rate_bp_after", "changes")
+    __slots__ = ("policy_version", "policy_hash", "decisions", "changed", "eligible_before", "eligible_after", "total_limit_fen_before", "total_limit_fen_after", "weighted_rate_bp_before", "weighted_rate_bp_after", "changes")
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
     POLICY_HASH_FIELD_NUMBER: _ClassVar[int]
     DECISIONS_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_BEFORE_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_AFTER_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_LIMIT_CNY_BEFORE_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_LIMIT_CNY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LIMIT_FEN_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LIMIT_FEN_AFTER_FIELD_NUMBER: _ClassVar[int]
     WEIGHTED_RATE_BP_BEFORE_FIELD_NUMBER: _ClassVar[int]
     WEIGHTED_RATE_BP_AFTER_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
@@ -258,9 +278,9 @@ class SimulatePolicyResponse(_message.Message):
     changed: int
     eligible_before: int
     eligible_after: int
-    total_limit_cny_before: int
-    total_limit_cny_after: int
+    total_limit_fen_before: int
+    total_limit_fen_after: int
     weighted_rate_bp_before: float
     weighted_rate_bp_after: float
     changes: _containers.RepeatedCompositeFieldContainer[DecisionChange]
-    def __init__(self, policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., decisions: _Optional[int] = ..., changed: _Optional[int] = ..., eligible_before: _Optional[int] = ..., eligible_after: _Optional[int] = ..., total_limit_cny_before: _Optional[int] = ..., total_limit_cny_after: _Optional[int] = ..., weighted_rate_bp_before: _Optional[float] = ..., weighted_rate_bp_after: _Optional[float] = ..., changes: _Optional[_Iterable[_Union[DecisionChange, _Mapping]]] = ...) -> None: ...
+    def __init__(self, policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., decisions: _Optional[int] = ..., changed: _Optional[int] = ..., eligible_before: _Optional[int] = ..., eligible_after: _Optional[int] = ..., total_limit_fen_before: _Optional[int] = ..., total_limit_fen_after: _Optional[int] = ..., weighted_rate_bp_before: _Optional[float] = ..., weighted_rate_bp_after: _Optional[float] = ..., changes: _Optional[_Iterable[_Union[DecisionChange, _Mapping]]] = ...) -> None: ...
