@@ -5,6 +5,7 @@ database. Format, reason codes and worked examples: docs/loan-policy.md.
 
 from loan_rules.batch import FRAME_COLUMNS, RESULT_COLUMNS, evaluate_batch, to_frame
 from loan_rules.evaluator import REASON_CODES, evaluate
+from loan_rules.lpr import LprQuote, LprTable, default_lpr_table, load_lpr_table
 from loan_rules.model import (
     CarbonLevel,
     CarbonProfileInput,
@@ -20,8 +21,6 @@ from loan_rules.model import (
     TrendDirection,
     VerificationState,
 )
-from loan_rules.lpr import LprQuote, LprTable, default_lpr_table, load_lpr_table
-from loan_rules.sectors import is_two_high
 from loan_rules.policy import (
     Policy,
     PolicyError,
@@ -33,6 +32,7 @@ from loan_rules.policy import (
     parse_policy,
     policy_from_mapping,
 )
+from loan_rules.sectors import is_two_high
 
 Decision = Terms  # the name the issue uses; a scoring-service decision wraps these terms
 
@@ -48,6 +48,8 @@ __all__ = [
     "Covenant",
     "Decision",
     "LoanRequest",
+    "LprQuote",
+    "LprTable",
     "Policy",
     "PolicyError",
     "PolicyProblem",
@@ -57,16 +59,14 @@ __all__ = [
     "TraceStep",
     "TrendDirection",
     "VerificationState",
-    "LprQuote",
-    "LprTable",
-    "default_lpr_table",
-    "load_lpr_table",
-    "is_two_high",
     "canonical_json",
     "content_hash",
+    "default_lpr_table",
     "default_policy",
     "evaluate",
     "evaluate_batch",
+    "is_two_high",
+    "load_lpr_table",
     "load_policy",
     "parse_policy",
     "policy_from_mapping",

@@ -17,7 +17,8 @@ Order of the rules (docs/loan-policy.md, "How terms are computed"):
 5. total cap and floor, rounded to 0.01 bp; final = reference rate + adjustment kept within
    [LPR + floor, LPR + cap], and within LPR +/- the facility spread for facility-eligible products;
 6. limit, integer fen: the smallest of the request, the credit base (bank limit, else the request) x
-   grade multiplier x no-commitment haircut, the data-quality cap (that x the band's limit factor), the debt capacity, the project cap
+   grade multiplier x no-commitment haircut, the data-quality cap (that x the band's limit factor),
+   the debt capacity, the project cap
    (capex ratio + fen per committed tCO2/yr, never above capex x (1 - min equity share)) and the
    product maximum; 0 when declined;
 7. manual review: data quality, gate flags, ungraded, commitment status, amount, no bank limit, no
@@ -207,7 +208,9 @@ def compute(c: Columns, policy: Policy) -> Outcome:
         reduction_band = np.where(use, band, reduction_band)
         reduction_full = np.where(use, rates.take(np.maximum(band, 0)), reduction_full)
     # pledged tonnes earn the provisional share; verified ones all of it; failed/overdue nothing
-    share = np.where(c.verification == PASSED, 1.0, np.where(c.verification == PENDING, t.provisional.take(p), 0.0))
+    share = np.where(
+        c.verification == PASSED, 1.0, np.where(c.verification == PENDING, t.provisional.take(p), 0.0)
+    )
     reduction_bp = np.round(reduction_full * share, 2)
     no_commitment_bp = np.where(no_c, t.nc_rate.take(pg), 0.0)
     missed_bp = np.where(has_c, t.ratchet_missed.take(p) * c.milestones_missed, 0.0)
@@ -256,9 +259,9 @@ def compute(c: Columns, policy: Policy) -> Outcome:
     dq_limit = np.where(c.gated, t.dq_limit[-1], t.dq_limit.take(dq_band))
     dq_cap = mul_ratio(bank_cap, dq_limit)
     project = has_c & t.has_project_limit.take(p)
-    formula = mul_ratio(c.capex, t.capex_ratio.take(p)) + np.rint(c.target * t.yuan_per_t.take(p) * 100).astype(
-        np.int64
-    )
+    formula = mul_ratio(c.capex, t.capex_ratio.take(p)) + np.rint(
+        c.target * t.yuan_per_t.take(p) * 100
+    ).astype(np.int64)
     project_formula = np.where(project, formula, FEN_INF)
     project_equity_cap = np.where(project, mul_ratio(c.capex, t.loan_share.take(p)), FEN_INF)
     candidates = (

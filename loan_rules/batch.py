@@ -236,7 +236,9 @@ def frame_columns(frame: pd.DataFrame, policy: Policy) -> _core.Columns:
         else np.zeros(n, dtype=np.intp)
     )
     if has_c.any():
-        missing_state = (_codes(frame, "verification", VerificationState, VERIFICATIONS, none_ok=True) < 0) & has_c
+        missing_state = (
+            _codes(frame, "verification", VerificationState, VERIFICATIONS, none_ok=True) < 0
+        ) & has_c
         if missing_state.any():
             raise _bad(frame, "verification", missing_state, "required with a commitment")
     lpr = _numbers(frame, "lpr_bp", lo=0.0)
@@ -246,8 +248,10 @@ def frame_columns(frame: pd.DataFrame, policy: Policy) -> _core.Columns:
         else np.full(n, np.nan)
     )
     bank_limit, has_bank = _fen_column(frame, "bank_limit_fen", lo=1, optional=True)
-    financials = [_fen_column(frame, name, lo=-MAX_FEN if name == "equity_fen" else 0, optional=True)
-                  for name in FINANCIAL_COLUMNS]
+    financials = [
+        _fen_column(frame, name, lo=-MAX_FEN if name == "equity_fen" else 0, optional=True)
+        for name in FINANCIAL_COLUMNS
+    ]
     has_financials = financials[0][1] & financials[1][1] & financials[2][1]
     requested, _ = _fen_column(frame, "requested_amount_fen", lo=1)
     capex, _ = _fen_column(frame, "capex_fen", lo=0, optional=True, where=has_c)

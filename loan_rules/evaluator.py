@@ -82,7 +82,8 @@ REASON_CODES: Mapping[str, tuple[str, str]] = {
     "LPR_CAP": ("rate", "reference + adjustment was above LPR + rate_vs_lpr_bp.cap"),
     "FACILITY_LPR_BAND": (
         "rate",
-        "facility-eligible product (PBoC carbon-reduction facility): kept within LPR +/- facility.max_spread_bp",
+        "facility-eligible product (PBoC carbon-reduction facility): "
+        "kept within LPR +/- facility.max_spread_bp",
     ),
     "LIMIT_REQUEST": ("limit", "the requested amount: the limit never exceeds it"),
     "GRADE_LIMIT_MULTIPLIER": (
@@ -93,7 +94,8 @@ REASON_CODES: Mapping[str, tuple[str, str]] = {
     "CAPACITY_CAP": ("limit", "min(equity x max_debt_to_equity, revenue x max_debt_to_revenue) - total debt"),
     "PROJECT_LIMIT_CAP": (
         "limit",
-        "min(capex x capex_ratio + committed tCO2/yr x yuan_per_tco2_per_year, capex x (1 - min_equity_share))",
+        "min(capex x capex_ratio + committed tCO2/yr x yuan_per_tco2_per_year, "
+        "capex x (1 - min_equity_share))",
     ),
     "PRODUCT_LIMIT_CAP": ("limit", "the product's max_limit_cny"),
     "LIMIT_BINDING": ("info", "which candidate is the smallest and set the limit"),
@@ -328,7 +330,11 @@ class _Writer:
                 + ("，不予准入" if decline else f"，准入按{grade}级判断，不享受等级优惠及额度上浮")
                 + ("，需人工审核" if review and not decline else ""),
                 "No carbon-efficiency grade"
-                + (": declined" if decline else f": eligibility as grade {grade}, no grade discount or uplift")
+                + (
+                    ": declined"
+                    if decline
+                    else f": eligibility as grade {grade}, no grade discount or uplift"
+                )
                 + ("; manual review" if review and not decline else ""),
             )
             if decline:
@@ -574,7 +580,8 @@ class _Writer:
             self.add(
                 "TOTAL_ADJUSTMENT_CAP" if over else "TOTAL_ADJUSTMENT_FLOOR",
                 {"sum_bp": _bp(self.v("gated_bp")), "bound_bp": bound},
-                f"利率调整合计{_zh_bp(self.v('gated_bp'))}，按{'上限' if over else '下限'}{_zh_bp(bound)}执行",
+                f"利率调整合计{_zh_bp(self.v('gated_bp'))}，"
+                f"按{'上限' if over else '下限'}{_zh_bp(bound)}执行",
                 f"Total adjustment {self.v('gated_bp'):+.2f} bp limited to the {'cap' if over else 'floor'} "
                 f"of {bound:+g} bp",
                 rate=cap,
@@ -656,7 +663,8 @@ class _Writer:
                 },
                 f"改造项目（{_STATUS_ZH[status]}）第三方核查{_VERIFICATION_ZH[c.verification.value]}，"
                 f"利率{_zh_bp(bp)}",
-                f"Retrofit project ({status}): independent verification {c.verification.value}: {_signed(bp)}",
+                f"Retrofit project ({status}): independent verification {c.verification.value}: "
+                f"{_signed(bp)}",
                 rate=bp,
             )
         bp = self.v("exceeded_bp")
@@ -761,7 +769,9 @@ class _Writer:
             mult = int(o.grade_mult[0]) / 10_000
             haircut = int(o.no_commitment_mult[0]) / 10_000
             source_zh = "银行授信额度" if r.bank_limit_fen is not None else "申请金额（未提供银行授信额度）"
-            source_en = "bank credit limit" if r.bank_limit_fen is not None else "request (no bank limit given)"
+            source_en = (
+                "bank credit limit" if r.bank_limit_fen is not None else "request (no bank limit given)"
+            )
             extra_zh = f"×无减碳承诺系数{haircut:g}" if haircut != 1 else ""
             extra_en = f" x no-commitment haircut {haircut:g}" if haircut != 1 else ""
             return (

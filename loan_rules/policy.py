@@ -34,10 +34,10 @@ import yaml
 from loan_rules.model import (
     GRADES,
     LEVELS,
-    CarbonLevel,
     PRODUCTS,
     STATUSES,
     TRENDS,
+    CarbonLevel,
     CommitmentStatus,
     Covenant,
     Product,
@@ -1108,7 +1108,9 @@ def _tables(
         cond_max_trend=_frozen(per_grade(lambda pp, g: cond(pp, g, "max_trend", last)), np.int8),
         cond_max_k=_frozen(per_grade(lambda pp, g: cond(pp, g, "max_carbon_efficiency", _INF)), np.float64),
         rate=_frozen(per_grade(lambda pp, g: pp.rate_bp_by_grade[g - 1]), np.float64),
-        mult=_frozen([_e4(x) for x in per_grade(lambda pp, g: pp.limit_multiplier_by_grade[g - 1])], np.int64),
+        mult=_frozen(
+            [_e4(x) for x in per_grade(lambda pp, g: pp.limit_multiplier_by_grade[g - 1])], np.int64
+        ),
         nc_rate=_frozen(per_grade(lambda pp, g: nc(pp, "rate_bp_by_grade", g, 0.0)), np.float64),
         nc_mult=_frozen(
             [_e4(x) for x in per_grade(lambda pp, g: nc(pp, "limit_multiplier_by_grade", g, 1.0))], np.int64
@@ -1150,7 +1152,9 @@ def _tables(
         loan_share=_frozen(
             [E4 - _e4(getattr(project(pp), "min_equity_share", 0.0)) for pp in ordered], np.int64
         ),
-        provisional=_frozen([commitment(pp, lambda c: c.provisional_share, 1.0) for pp in ordered], np.float64),
+        provisional=_frozen(
+            [commitment(pp, lambda c: c.provisional_share, 1.0) for pp in ordered], np.float64
+        ),
         facility=_frozen([pp.facility_max_spread_bp is not None for pp in ordered], np.bool_),
         facility_spread=_frozen([pp.facility_max_spread_bp or 0.0 for pp in ordered], np.float64),
         two_high_excluded=_frozen(

@@ -205,7 +205,10 @@ _L: Mapping[str, tuple[str, str]] = {
     "passed": ("已通过", "passed"),
     "not_passed": ("未通过或缺失", "absent or failed"),
     "tco2_per_year": ("吨CO2/年", "tCO2/yr"),
-    "rate_waterfall": ("利率瀑布：从定价基准到执行利率", "Rate waterfall: from the reference rate to the final rate"),
+    "rate_waterfall": (
+        "利率瀑布：从定价基准到执行利率",
+        "Rate waterfall: from the reference rate to the final rate",
+    ),
     "limit_buildup": ("额度构成：从申请金额到核定额度", "Limit build-up: from requested to approved"),
     "trace": ("定价步骤（按执行顺序）", "Pricing steps (in the order applied)"),
     "step": ("步骤", "Step"),
@@ -358,11 +361,10 @@ def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
         end = _bp(running + _bp(_num(step.get("rate_effect_bp"))))
         bars.append(_step_bar(step, running, end, "bp"))
         running = end
-    if _bp(final - running):
-        if not floor_steps:
-            zh, en = _code_label("RATE_FLOOR")
-            kind = "up" if final > running else "down"
-            bars.append(WaterfallBar(zh, en, running, final, kind, "RATE_FLOOR"))
+    if _bp(final - running) and not floor_steps:  # an older decision without its bound step
+        zh, en = _code_label("RATE_FLOOR")
+        kind = "up" if final > running else "down"
+        bars.append(WaterfallBar(zh, en, running, final, kind, "RATE_FLOOR"))
     bars.append(WaterfallBar("执行利率", "Final rate", 0.0, final, "total", "FINAL"))
     return bars
 
@@ -596,7 +598,9 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     rate_line = f"{fmt_rate(final)} = {spread}" + ("（" if lang == "zh" else " (")
     rate_line += (t("lender_base_rate") if lender_base else lpr_name) + f" {base:,.2f} bp"
     rate_line += term(adjustment, t("adjustment"))
-    bound = [str(s.get("code")) for s in trace if s.get("code") in _BOUND_CODES and _num(s.get("rate_effect_bp"))]
+    bound = [
+        str(s.get("code")) for s in trace if s.get("code") in _BOUND_CODES and _num(s.get("rate_effect_bp"))
+    ]
     if _bp(final - (base + adjustment)):
         label = _pick(CODE_LABELS, bound[-1] if bound else "RATE_FLOOR", lang)
         rate_line += term(final - (base + adjustment), label)

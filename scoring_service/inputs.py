@@ -98,7 +98,10 @@ def parse_quote(
     product = _product(request.product, bad)
     amount = request.requested_amount_fen
     if not 0 < amount <= MAX_AMOUNT_FEN:
-        bad("requested_amount_fen", f"must be an amount in fen (1 yuan = 100 fen), > 0 and <= {MAX_AMOUNT_FEN}")
+        bad(
+            "requested_amount_fen",
+            f"must be an amount in fen (1 yuan = 100 fen), > 0 and <= {MAX_AMOUNT_FEN}",
+        )
     bank_limit = request.bank_limit_fen
     if not 0 <= bank_limit <= MAX_AMOUNT_FEN:
         bad("bank_limit_fen", f"must be an amount in fen, 0 (not given) to {MAX_AMOUNT_FEN}")

@@ -119,7 +119,7 @@ requests = st.builds(
     bank_limit_fen=st.one_of(st.none(), st.integers(1, 3 * 10**10)),
     revenue_fen=st.one_of(st.none(), st.integers(0, 10**11)),
     total_debt_fen=st.integers(0, 5 * 10**10),
-    equity_fen=st.integers(-10**10, 10**11),
+    equity_fen=st.integers(-(10**10), 10**11),
 )
 
 

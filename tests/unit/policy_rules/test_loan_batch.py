@@ -77,7 +77,9 @@ def test_batch_names_bad_columns_and_rows() -> None:
     fails({"product": ["GENERAL", "MORTGAGE"]}, r"product: must be one of .*got 'MORTGAGE' at row 'b'")
     fails({"trend_direction": [None, "STABLE"]}, r"trend_direction: must not be null, got .* at row 'a'")
     fails({"requested_amount_fen": [0, 1]}, r"requested_amount_fen: must be 1\.\.\d+ fen, got 0 at row 'a'")
-    fails({"requested_amount_fen": [10.5, 1]}, r"requested_amount_fen: must be a whole number of fen, got 10.5")
+    fails(
+        {"requested_amount_fen": [10.5, 1]}, r"requested_amount_fen: must be a whole number of fen, got 10.5"
+    )
     fails({"bank_limit_fen": [0, None]}, r"bank_limit_fen: must be 1\.\.\d+ fen, got 0(\.0)? at row 'a'")
     fails({"data_quality_score": [np.nan, 2]}, r"data_quality_score: must be a finite number")
     fails(

@@ -47,7 +47,10 @@ def test_grade_1_expansion_is_never_more_than_the_request() -> None:
         profile(grade=1, trend_direction="IMPROVING", trend_confidence=0.8),
         None,
         request(
-            product="LOW_CARBON_EXPANSION", requested_amount_fen=10 * M, bank_limit_fen=8 * M, base_rate_bp=320
+            product="LOW_CARBON_EXPANSION",
+            requested_amount_fen=10 * M,
+            bank_limit_fen=8 * M,
+            base_rate_bp=320,
         ),
         POLICY,
     )
@@ -300,7 +303,9 @@ def test_retrofit_whose_equity_share_binds() -> None:
     # formula: 1M x 0.7 + 6000 t x 100 yuan = 1.3M (more than the capex itself: the old limit);
     # equity cap: 1M x (1 - 0.2) = 0.8M -> the borrower funds 20 % of the project
     cap = step(terms, "PROJECT_LIMIT_CAP")
-    assert cap.inputs["formula_cap_fen"] == 1_300_000 * YUAN and cap.inputs["equity_cap_fen"] == 800_000 * YUAN
+    assert (
+        cap.inputs["formula_cap_fen"] == 1_300_000 * YUAN and cap.inputs["equity_cap_fen"] == 800_000 * YUAN
+    )
     assert terms.approved_limit_fen == 800_000 * YUAN and terms.binding_limit == "PROJECT"
     assert cap.limit_effect_fen == -700_000 * YUAN  # 1.5M -> 0.8M
 
