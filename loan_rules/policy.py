@@ -237,6 +237,7 @@ class Policy:
     ungraded_decline: bool
     ungraded_manual_review: bool
     capacity: Capacity | None
+    four_eyes_above_fen: int | None  # overrides with a larger limit need a second approver
     trend_min_confidence: float
     trend_rate_bp: tuple[float, ...]  # index = TrendDirection order
     quality_bands: tuple[QualityBand, ...]
@@ -587,7 +588,7 @@ class _Reader:
                 "data_quality",
                 "products",
             ),
-            ("description", "capacity"),
+            ("description", "capacity", "review"),
         )
         if top is None:
             return None
@@ -600,6 +601,8 @@ class _Reader:
         floor = self.number(bounds.get("floor", 0), "rate_vs_lpr_bp.floor", lo=-1000.0, hi=0.0, bp=True)
         ceiling = self.number(bounds.get("cap", 0), "rate_vs_lpr_bp.cap", lo=0.0, hi=2000.0, bp=True)
         capacity = self.capacity(top["capacity"]) if "capacity" in top else None
+        review = self.mapping(top.get("review", {}), "review", (), ("four_eyes_above_cny",)) or {}
+        four_eyes = self.yuan(review, "four_eyes_above_cny", "review", lo=0)
         total = self.mapping(top.get("total_adjustment_bp", {}), "total_adjustment_bp", ("min", "max")) or {}
         tmin = self.number(total.get("min", 0), "total_adjustment_bp.min", hi=0.0, bp=True)
         tmax = self.number(total.get("max", 0), "total_adjustment_bp.max", lo=0.0, bp=True)
@@ -634,6 +637,7 @@ class _Reader:
             ungraded_decline=ungraded_decline,
             ungraded_manual_review=ungraded_review,
             capacity=capacity,
+            four_eyes_above_fen=four_eyes,
             trend_min_confidence=min_conf,
             trend_rate_bp=trend_rates,
             quality_bands=bands,

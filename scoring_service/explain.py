@@ -223,6 +223,8 @@ _L: Mapping[str, tuple[str, str]] = {
     "ratchet_cap": ("棘轮合计上限", "aggregate cap"),
     "no_conditions": ("无", "none"),
     "reproduce": ("复核信息", "Reproducibility"),
+    "review_trail": ("审查记录（四眼原则）", "Review trail (four eyes)"),
+    "no_review_actions": ("尚无审查操作", "no review action yet"),
     "inputs_fingerprint": ("画像输入指纹", "Profile inputs fingerprint"),
     "content_sha256": ("决策内容SHA-256", "Decision content SHA-256"),
     "reproduce_note": (
@@ -853,12 +855,52 @@ def _bar_rows(bars: list[WaterfallBar], lang: Lang, fmt: Callable[[float], str])
     return rows
 
 
+# ------------------------------------------------------------------------------------ review trail
+
+_ACTIONS: Mapping[str, tuple[str, str]] = {
+    "SUBMIT_FOR_REVIEW": ("提交审查", "submitted for review"),
+    "APPROVE": ("批准", "approved"),
+    "DECLINE": ("拒绝", "declined"),
+    "OVERRIDE": ("调整条款", "overrode the terms"),
+    "CONFIRM_OVERRIDE": ("复核确认调整", "confirmed the override (second approver)"),
+    "REJECT_OVERRIDE": ("复核否决调整", "rejected the override (second approver)"),
+    "BOOK": ("放款入账", "booked"),
+}
+
+
+def _trail_rows(trail: Sequence[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:
+    """One line per logged review action: when, who (token id and role), what, why, the state move,
+    overridden terms (limit in fen as yuan, rate) and whether a second approver is awaited."""
+    rows = []
+    for a in trail:
+        what = _pick(_ACTIONS, a.get("action"), lang)
+        terms = a.get("override_terms") or {}
+        line = f"{a.get('create_time', '')} {a.get('actor', '')} ({a.get('actor_role', '')}) {what}"
+        line += f" {a.get('state_before', '')} -> {a.get('state_after', '')}"
+        if a.get("reason_code"):
+            line += f" [{a['reason_code']}]"
+        if terms:
+            limit = fen_text(int(terms.get("approved_limit_fen", 0)), lang)
+            line += f" {limit}, {fmt_rate(float(terms.get('final_rate_bp', 0.0)))}"
+        if a.get("override_pending"):
+            reasons = ", ".join(a.get("second_approval_reasons") or [])
+            line += (
+                "，待第二审批人复核" if lang == "zh" else "; awaiting a second approver"
+            ) + f" ({reasons})"
+        if a.get("text"):
+            line += ("：" if lang == "zh" else ": ") + str(a["text"])
+        rows.append({"line": line})
+    return rows
+
+
 # ------------------------------------------------------------------------------------------- text
 
 
-def render_text(content: Mapping[str, Any], lang: str) -> str:
-    """The plain-text explanation of a stored decision, in Chinese (``"zh"``) or English (``"en"``)."""
+def render_text(content: Mapping[str, Any], lang: str, review_trail: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The plain-text explanation of a stored decision, in Chinese (``"zh"``) or English (``"en"``);
+    ``review_trail``: the decision's review actions as logged (shown after the decision itself)."""
     view = _view(content, _lang(lang))
+    view["review_trail"] = _trail_rows(review_trail, view["lang"])
     t: Callable[[str], str] = view["t"]
     zh = view["lang"] == "zh"
     sep = _sep(view["lang"])
@@ -931,6 +973,10 @@ def render_text(content: Mapping[str, Any], lang: str) -> str:
             out.append(f"  - {r['code']} {r['label']}{sep}{r['text']}")
     else:
         out.append(t("review_not_required") if not zh else "无需人工审核")
+
+    section(t("review_trail"))
+    for row in view["review_trail"] or [{"line": t("no_review_actions")}]:
+        out.append(f"  - {row['line']}")
 
     section(t("reproduce"))
     out.append(f"{t('policy')}{sep}{view['policy_version']}")
@@ -1062,10 +1108,11 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(content: Mapping[str, Any], lang: str) -> str:
+def render_html(content: Mapping[str, Any], lang: str, review_trail: Sequence[Mapping[str, Any]] = ()) -> str:
     """A self-contained HTML page explaining a stored decision: inline CSS and SVG, no scripts, no
     external resources; every value from ``content`` is HTML-escaped."""
     view = _view(content, _lang(lang))
+    view["review_trail"] = _trail_rows(review_trail, view["lang"])
     view["rate_chart"] = _chart(view["rate_bars"], view["lang"], "rate")
     view["limit_chart"] = _chart(view["limit_bars"], view["lang"], "limit")
     view["colours"] = _COLOURS

@@ -25,7 +25,9 @@ from scoring_service.inputs import (
     to_json,
 )
 from scoring_service.pricing import Pricer
+from scoring_service.reviews import ReviewService, action_proto
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
+from scoring_service.storage.reviews import ReviewStore
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
@@ -38,22 +40,43 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     def __init__(self, pricer: Pricer, store: DecisionStore) -> None:
         self.pricer = pricer
         self.store = store
+        self.reviews = ReviewService(store, ReviewStore(store.engine))
 
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
-        return decision_to_proto(self.pricer.quote(parse_quote(request)))
+        stored = self.pricer.quote(parse_quote(request))
+        self.reviews.index([stored])  # its review state: QUOTED, or IN_REVIEW when it needs review
+        return self.reviews.decision(stored)
 
     def GetDecision(
         self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
-        return decision_to_proto(self.store.get(parse_decision_name(request.name)))
+        return self.reviews.decision(self.store.get(parse_decision_name(request.name)))
 
     def ExplainDecision(
         self, request: scoring_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Explanation:
         stored = self.store.get(parse_decision_name(request.name))
-        return explanation(stored)
+        view = self.reviews.view(stored)
+        out = explanation(stored, view.trail)
+        out.decision.CopyFrom(self.reviews.decision(stored, view))
+        return out
+
+    def ListDecisions(
+        self, request: scoring_pb2.ListDecisionsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListDecisionsResponse:
+        return self.reviews.list_decisions(request)
+
+    def ListReviewQueue(
+        self, request: scoring_pb2.ListReviewQueueRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListDecisionsResponse:
+        return self.reviews.review_queue(request)
+
+    def SubmitReviewAction(
+        self, request: scoring_pb2.SubmitReviewActionRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.SubmitReviewActionResponse:
+        return self.reviews.submit(request)
 
     def ReplayDecision(
         self, request: scoring_pb2.ReplayDecisionRequest, context: grpc.ServicerContext
@@ -76,10 +99,15 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         for index, item in enumerate(request_iterator):
             chunk.append(parse_quote(item.quote, prefix=f"requests[{index}].quote."))
             if len(chunk) == BATCH_CHUNK:
-                yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
+                yield from self._batch(chunk)
                 chunk = []
         if chunk:
-            yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
+            yield from self._batch(chunk)
+
+    def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
+        decisions = self.pricer.quote_many(chunk)
+        self.reviews.index(decisions)
+        return (self.reviews.decision(d) for d in decisions)
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext
@@ -93,17 +121,20 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         return simulate(decisions, draft, min(request.top_changes or 20, MAX_TOP_CHANGES))
 
 
-def explanation(stored: StoredDecision) -> scoring_pb2.Explanation:
+def explanation(stored: StoredDecision, trail: list[dict[str, Any]] | None = None) -> scoring_pb2.Explanation:
+    """``trail``: the review actions as logged; shown after the decision, outside its hashed content."""
     content = stored.content  # as stored (with id and create_time): its hash in the page must match
+    trail = trail or []
     out = scoring_pb2.Explanation(
         decision=decision_to_proto(stored),
         trace=[trace_step(s) for s in stored.content["terms"]["trace"]],
         profile_snapshot=profile_snapshot(stored.content),
         policy_hash=stored.content["terms"]["policy_hash"],
-        text_zh=explain.render_text(content, "zh"),
-        text_en=explain.render_text(content, "en"),
-        html_zh=explain.render_html(content, "zh"),
-        html_en=explain.render_html(content, "en"),
+        text_zh=explain.render_text(content, "zh", review_trail=trail),
+        text_en=explain.render_text(content, "en", review_trail=trail),
+        html_zh=explain.render_html(content, "zh", review_trail=trail),
+        html_en=explain.render_html(content, "en", review_trail=trail),
+        review_trail=[action_proto(c) for c in trail],
     )
     if stored.content.get("commitment_progress"):
         out.commitment_snapshot.CopyFrom(commitment_snapshot(stored.content))

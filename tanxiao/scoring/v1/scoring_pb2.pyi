@@ -12,16 +12,154 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DecisionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECISION_STATE_UNSPECIFIED: _ClassVar[DecisionState]
+    QUOTED: _ClassVar[DecisionState]
+    IN_REVIEW: _ClassVar[DecisionState]
+    APPROVED: _ClassVar[DecisionState]
+    DECLINED: _ClassVar[DecisionState]
+    OVERRIDDEN: _ClassVar[DecisionState]
+    BOOKED: _ClassVar[DecisionState]
+
+class ReviewActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_ACTION_TYPE_UNSPECIFIED: _ClassVar[ReviewActionType]
+    SUBMIT_FOR_REVIEW: _ClassVar[ReviewActionType]
+    APPROVE: _ClassVar[ReviewActionType]
+    DECLINE: _ClassVar[ReviewActionType]
+    OVERRIDE: _ClassVar[ReviewActionType]
+    CONFIRM_OVERRIDE: _ClassVar[ReviewActionType]
+    REJECT_OVERRIDE: _ClassVar[ReviewActionType]
+    BOOK: _ClassVar[ReviewActionType]
+
 class Product(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PRODUCT_UNSPECIFIED: _ClassVar[Product]
     LOW_CARBON_EXPANSION: _ClassVar[Product]
     HIGH_CARBON_RETROFIT: _ClassVar[Product]
     GENERAL: _ClassVar[Product]
+DECISION_STATE_UNSPECIFIED: DecisionState
+QUOTED: DecisionState
+IN_REVIEW: DecisionState
+APPROVED: DecisionState
+DECLINED: DecisionState
+OVERRIDDEN: DecisionState
+BOOKED: DecisionState
+REVIEW_ACTION_TYPE_UNSPECIFIED: ReviewActionType
+SUBMIT_FOR_REVIEW: ReviewActionType
+APPROVE: ReviewActionType
+DECLINE: ReviewActionType
+OVERRIDE: ReviewActionType
+CONFIRM_OVERRIDE: ReviewActionType
+REJECT_OVERRIDE: ReviewActionType
+BOOK: ReviewActionType
 PRODUCT_UNSPECIFIED: Product
 LOW_CARBON_EXPANSION: Product
 HIGH_CARBON_RETROFIT: Product
 GENERAL: Product
+
+class OverrideTerms(_message.Message):
+    __slots__ = ("approved_limit_fen", "final_rate_bp")
+    APPROVED_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    approved_limit_fen: int
+    final_rate_bp: float
+    def __init__(self, approved_limit_fen: _Optional[int] = ..., final_rate_bp: _Optional[float] = ...) -> None: ...
+
+class ReviewAction(_message.Message):
+    __slots__ = ("name", "request_id", "action", "actor", "actor_role", "reason_code", "text", "override_terms", "state_before", "state_after", "override_pending", "second_approval_reasons", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_TERMS_FIELD_NUMBER: _ClassVar[int]
+    STATE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    STATE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_PENDING_FIELD_NUMBER: _ClassVar[int]
+    SECOND_APPROVAL_REASONS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    request_id: str
+    action: ReviewActionType
+    actor: str
+    actor_role: str
+    reason_code: str
+    text: str
+    override_terms: OverrideTerms
+    state_before: DecisionState
+    state_after: DecisionState
+    override_pending: bool
+    second_approval_reasons: _containers.RepeatedScalarFieldContainer[str]
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., action: _Optional[_Union[ReviewActionType, str]] = ..., actor: _Optional[str] = ..., actor_role: _Optional[str] = ..., reason_code: _Optional[str] = ..., text: _Optional[str] = ..., override_terms: _Optional[_Union[OverrideTerms, _Mapping]] = ..., state_before: _Optional[_Union[DecisionState, str]] = ..., state_after: _Optional[_Union[DecisionState, str]] = ..., override_pending: _Optional[bool] = ..., second_approval_reasons: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListDecisionsRequest(_message.Message):
+    __slots__ = ("lender", "page_size", "page_token", "state", "review_needed", "enterprise", "create_time_from", "create_time_to")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    page_size: int
+    page_token: str
+    state: DecisionState
+    review_needed: bool
+    enterprise: str
+    create_time_from: _timestamp_pb2.Timestamp
+    create_time_to: _timestamp_pb2.Timestamp
+    def __init__(self, lender: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[DecisionState, str]] = ..., review_needed: _Optional[bool] = ..., enterprise: _Optional[str] = ..., create_time_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListDecisionsResponse(_message.Message):
+    __slots__ = ("decisions", "next_page_token")
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    decisions: _containers.RepeatedCompositeFieldContainer[Decision]
+    next_page_token: str
+    def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListReviewQueueRequest(_message.Message):
+    __slots__ = ("lender", "page_size", "page_token")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    page_size: int
+    page_token: str
+    def __init__(self, lender: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SubmitReviewActionRequest(_message.Message):
+    __slots__ = ("request_id", "lender", "decision", "action", "reason_code", "text", "override_terms")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_TERMS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    lender: str
+    decision: str
+    action: ReviewActionType
+    reason_code: str
+    text: str
+    override_terms: OverrideTerms
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., decision: _Optional[str] = ..., action: _Optional[_Union[ReviewActionType, str]] = ..., reason_code: _Optional[str] = ..., text: _Optional[str] = ..., override_terms: _Optional[_Union[OverrideTerms, _Mapping]] = ...) -> None: ...
+
+class SubmitReviewActionResponse(_message.Message):
+    __slots__ = ("decision", "action")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    action: ReviewAction
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., action: _Optional[_Union[ReviewAction, _Mapping]] = ...) -> None: ...
 
 class QuoteLoanTermsRequest(_message.Message):
     __slots__ = ("request_id", "lender", "enterprise", "product", "requested_amount_fen", "tenor_months", "base_rate_bp", "bank_limit_fen", "commitment", "profile_period")
@@ -104,7 +242,7 @@ class TraceStep(_message.Message):
     def __init__(self, code: _Optional[str] = ..., rate_effect_bp: _Optional[float] = ..., limit_effect_pct: _Optional[float] = ..., limit_effect_fen: _Optional[int] = ..., inputs_json: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_fen", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_fen", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash", "profile_age_seconds", "lpr_bp", "lpr_term", "lpr_effective_date", "lpr_confirmed", "base_rate_source", "spread_to_lpr_bp", "bank_limit_fen", "binding_limit")
+    __slots__ = ("name", "request_id", "lender", "enterprise", "product", "requested_amount_fen", "tenor_months", "base_rate_bp", "commitment", "eligible", "approved_limit_fen", "rate_adjustment_bp", "final_rate_bp", "conditions", "reasons", "decline_reasons", "manual_review", "review_reasons", "grade", "profile", "pcaf_score", "quality_score", "policy_version", "policy_hash", "create_time", "chain_hash", "profile_age_seconds", "lpr_bp", "lpr_term", "lpr_effective_date", "lpr_confirmed", "base_rate_source", "spread_to_lpr_bp", "bank_limit_fen", "binding_limit", "state", "override_terms", "override_pending")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +278,9 @@ class Decision(_message.Message):
     SPREAD_TO_LPR_BP_FIELD_NUMBER: _ClassVar[int]
     BANK_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
     BINDING_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_TERMS_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_PENDING_FIELD_NUMBER: _ClassVar[int]
     name: str
     request_id: str
     lender: str
@@ -175,7 +316,10 @@ class Decision(_message.Message):
     spread_to_lpr_bp: float
     bank_limit_fen: int
     binding_limit: str
-    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_fen: _Optional[int] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_fen: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ..., profile_age_seconds: _Optional[float] = ..., lpr_bp: _Optional[float] = ..., lpr_term: _Optional[str] = ..., lpr_effective_date: _Optional[str] = ..., lpr_confirmed: _Optional[bool] = ..., base_rate_source: _Optional[str] = ..., spread_to_lpr_bp: _Optional[float] = ..., bank_limit_fen: _Optional[int] = ..., binding_limit: _Optional[str] = ...) -> None: ...
+    state: DecisionState
+    override_terms: OverrideTerms
+    override_pending: bool
+    def __init__(self, name: _Optional[str] = ..., request_id: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[Product, str]] = ..., requested_amount_fen: _Optional[int] = ..., tenor_months: _Optional[int] = ..., base_rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., eligible: _Optional[bool] = ..., approved_limit_fen: _Optional[int] = ..., rate_adjustment_bp: _Optional[float] = ..., final_rate_bp: _Optional[float] = ..., conditions: _Optional[_Union[Conditions, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., decline_reasons: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., manual_review: _Optional[bool] = ..., review_reasons: _Optional[_Iterable[str]] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., profile: _Optional[str] = ..., pcaf_score: _Optional[int] = ..., quality_score: _Optional[float] = ..., policy_version: _Optional[str] = ..., policy_hash: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., chain_hash: _Optional[str] = ..., profile_age_seconds: _Optional[float] = ..., lpr_bp: _Optional[float] = ..., lpr_term: _Optional[str] = ..., lpr_effective_date: _Optional[str] = ..., lpr_confirmed: _Optional[bool] = ..., base_rate_source: _Optional[str] = ..., spread_to_lpr_bp: _Optional[float] = ..., bank_limit_fen: _Optional[int] = ..., binding_limit: _Optional[str] = ..., state: _Optional[_Union[DecisionState, str]] = ..., override_terms: _Optional[_Union[OverrideTerms, _Mapping]] = ..., override_pending: _Optional[bool] = ...) -> None: ...
 
 class GetDecisionRequest(_message.Message):
     __slots__ = ("name",)
@@ -190,7 +334,7 @@ class ExplainDecisionRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("decision", "trace", "profile_snapshot", "commitment_snapshot", "policy_hash", "text_zh", "text_en", "html_zh", "html_en")
+    __slots__ = ("decision", "trace", "profile_snapshot", "commitment_snapshot", "policy_hash", "text_zh", "text_en", "html_zh", "html_en", "review_trail")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +344,7 @@ class Explanation(_message.Message):
     TEXT_EN_FIELD_NUMBER: _ClassVar[int]
     HTML_ZH_FIELD_NUMBER: _ClassVar[int]
     HTML_EN_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_TRAIL_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     trace: _containers.RepeatedCompositeFieldContainer[TraceStep]
     profile_snapshot: _registry_pb2.CarbonProfile
@@ -209,7 +354,8 @@ class Explanation(_message.Message):
     text_en: str
     html_zh: str
     html_en: str
-    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., trace: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., profile_snapshot: _Optional[_Union[_registry_pb2.CarbonProfile, _Mapping]] = ..., commitment_snapshot: _Optional[_Union[_registry_pb2.CommitmentProgress, _Mapping]] = ..., policy_hash: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ..., html_zh: _Optional[str] = ..., html_en: _Optional[str] = ...) -> None: ...
+    review_trail: _containers.RepeatedCompositeFieldContainer[ReviewAction]
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., trace: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., profile_snapshot: _Optional[_Union[_registry_pb2.CarbonProfile, _Mapping]] = ..., commitment_snapshot: _Optional[_Union[_registry_pb2.CommitmentProgress, _Mapping]] = ..., policy_hash: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ..., html_zh: _Optional[str] = ..., html_en: _Optional[str] = ..., review_trail: _Optional[_Iterable[_Union[ReviewAction, _Mapping]]] = ...) -> None: ...
 
 class ReplayDecisionRequest(_message.Message):
     __slots__ = ("name",)
