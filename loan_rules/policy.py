@@ -238,6 +238,7 @@ class Policy:
     ungraded_manual_review: bool
     capacity: Capacity | None
     four_eyes_above_fen: int | None  # overrides with a larger limit need a second approver
+    stale_after_days: int | None  # the watch list flags data older than this (after the period end)
     trend_min_confidence: float
     trend_rate_bp: tuple[float, ...]  # index = TrendDirection order
     quality_bands: tuple[QualityBand, ...]
@@ -601,8 +602,16 @@ class _Reader:
         floor = self.number(bounds.get("floor", 0), "rate_vs_lpr_bp.floor", lo=-1000.0, hi=0.0, bp=True)
         ceiling = self.number(bounds.get("cap", 0), "rate_vs_lpr_bp.cap", lo=0.0, hi=2000.0, bp=True)
         capacity = self.capacity(top["capacity"]) if "capacity" in top else None
-        review = self.mapping(top.get("review", {}), "review", (), ("four_eyes_above_cny",)) or {}
+        review = (
+            self.mapping(top.get("review", {}), "review", (), ("four_eyes_above_cny", "stale_after_days"))
+            or {}
+        )
         four_eyes = self.yuan(review, "four_eyes_above_cny", "review", lo=0)
+        stale = (
+            self.integer(review["stale_after_days"], "review.stale_after_days", lo=1)
+            if review.get("stale_after_days") is not None
+            else None
+        )
         total = self.mapping(top.get("total_adjustment_bp", {}), "total_adjustment_bp", ("min", "max")) or {}
         tmin = self.number(total.get("min", 0), "total_adjustment_bp.min", hi=0.0, bp=True)
         tmax = self.number(total.get("max", 0), "total_adjustment_bp.max", lo=0.0, bp=True)
@@ -638,6 +647,7 @@ class _Reader:
             ungraded_manual_review=ungraded_review,
             capacity=capacity,
             four_eyes_above_fen=four_eyes,
+            stale_after_days=stale,
             trend_min_confidence=min_conf,
             trend_rate_bp=trend_rates,
             quality_bands=bands,

@@ -97,6 +97,35 @@ class Pricer:
             for i, r in enumerate(requests)
         ]
 
+    def reprice(
+        self, requests: Sequence[QuoteRequest], originals: Sequence[str], *, dry_run: bool
+    ) -> list[StoredDecision]:
+        """New decisions for loans priced again, each naming its original (content ``reprices``), on the
+        registry's current profile and commitment progress and today's LPR. ``dry_run``: built, not
+        stored (no id, no leaf). A request id already used returns the stored decision (a retry)."""
+        found = (
+            {}
+            if dry_run
+            else {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
+        )
+        fresh = [i for i in range(len(requests)) if i not in found]
+        profiles = self._profiles([requests[i] for i in fresh]) if fresh else []
+        items = []
+        for i, fetched in zip(fresh, profiles, strict=True):
+            item = self._item(requests[i], fetched)
+            item.content["reprices"] = originals[i]
+            items.append(item)
+        if dry_run:
+            now = dt.datetime.now(dt.UTC)
+            return [
+                StoredDecision(
+                    "", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint, a.content, "", now
+                )
+                for a in items
+            ]
+        appended = iter(self._append(items)) if items else iter(())
+        return [found[i] if i in found else next(appended)[0] for i in range(len(requests))]
+
     def _priced(
         self, request: QuoteRequest, profile: tuple[registry_pb2.CarbonProfile, float]
     ) -> StoredDecision:

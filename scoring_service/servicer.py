@@ -25,6 +25,7 @@ from scoring_service.inputs import (
     to_json,
 )
 from scoring_service.pricing import Pricer
+from scoring_service.repricing import Repricer
 from scoring_service.reviews import ReviewService, action_proto
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
 from scoring_service.storage.reviews import ReviewStore
@@ -41,6 +42,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.pricer = pricer
         self.store = store
         self.reviews = ReviewService(store, ReviewStore(store.engine))
+        self.repricer = Repricer(pricer, store, self.reviews)
 
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
@@ -77,6 +79,16 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self, request: scoring_pb2.SubmitReviewActionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.SubmitReviewActionResponse:
         return self.reviews.submit(request)
+
+    def RepriceDecisions(
+        self, request: scoring_pb2.RepriceDecisionsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.RepriceDecisionsResponse:
+        return self.repricer.reprice(request)
+
+    def ListWatchList(
+        self, request: scoring_pb2.ListWatchListRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListWatchListResponse:
+        return self.repricer.watch(request)
 
     def ReplayDecision(
         self, request: scoring_pb2.ReplayDecisionRequest, context: grpc.ServicerContext

@@ -268,6 +268,10 @@ _SCORING_RULES: dict[str, Rule] = {
     "ListDecisions": _REVIEW,
     "ListReviewQueue": _REVIEW,
     "SubmitReviewAction": _REVIEW,
+    # Repricing stores new decisions for the lender's book: the lender (its system) only; the watch
+    # list is a read for the lender and its officers.
+    "RepriceDecisions": _LENDER_REQUEST,
+    "ListWatchList": _REVIEW,
     "BatchQuote": _rule(**{LENDER: Access(request=owned("quote.lender"))}),
     "SimulatePolicy": _LENDER_REQUEST,
 }

@@ -226,3 +226,53 @@ def test_list_decisions_filters_and_pages(bank: Bank) -> None:
     bad = bank.fails("officer", "SubmitReviewAction", action("nope", "", spb.OVERRIDE))
     assert bad.code == grpc.StatusCode.INVALID_ARGUMENT
     assert {"request_id", "decision", "reason_code", "text", "override_terms"} <= set(bad.fields)
+
+
+def test_reprice_the_book_dry_run_and_for_real_and_the_watch_list(bank: Bank) -> None:
+    import datetime as dt
+
+    quote = bank.call("lender", "QuoteLoanTerms", _quote(GREEN, spb.GENERAL, request_id="w-1"))
+    assert quote.state == spb.QUOTED
+    for i, (who, kind, reason) in enumerate(
+        (("lender", spb.SUBMIT_FOR_REVIEW, ""), ("officer", spb.APPROVE, "OK"), ("lender", spb.BOOK, ""))
+    ):
+        bank.call(who, "SubmitReviewAction", action(quote.name, f"w-a{i}", kind, reason_code=reason))
+    with bank.engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM log_decisions")).scalar_one()
+
+    dry = bank.call("lender", "RepriceDecisions", spb.RepriceDecisionsRequest(lender=LENDER, dry_run=True))
+    (only,) = dry.repricings
+    assert dry.dry_run and only.original == quote.name and only.repriced.name == ""
+    # the same data and the same LPR today: the same terms
+    assert not only.changed and only.final_rate_bp_after == quote.final_rate_bp
+    assert only.approved_limit_fen_after == quote.approved_limit_fen
+    with bank.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM log_decisions")).scalar_one() == before
+
+    real = bank.call(
+        "lender", "RepriceDecisions", spb.RepriceDecisionsRequest(lender=LENDER, request_id="2026-12")
+    )
+    (done,) = real.repricings
+    assert done.repriced.name and done.repriced.name != quote.name and done.repriced.state == spb.QUOTED
+    again = bank.call(
+        "lender", "RepriceDecisions", spb.RepriceDecisionsRequest(lender=LENDER, request_id="2026-12")
+    )
+    assert again.repricings[0].repriced.name == done.repriced.name  # idempotent
+    explained = bank.call("officer", "ExplainDecision", spb.ExplainDecisionRequest(name=done.repriced.name))
+    with bank.engine.connect() as conn:
+        content = conn.execute(
+            sa.text("SELECT content FROM log_entries WHERE entry_id = :id"),
+            {"id": done.repriced.name.removeprefix("decisions/")},
+        ).scalar_one()
+    assert json.loads(content)["reprices"] == quote.name and explained.decision.name == done.repriced.name
+    officer = bank.fails(
+        "officer", "RepriceDecisions", spb.RepriceDecisionsRequest(lender=LENDER, dry_run=True)
+    )
+    assert officer.code == grpc.StatusCode.PERMISSION_DENIED
+
+    # the 2022 profile is old: 2022-12-31 to today is above the template's 550 days
+    watch = bank.call("officer", "ListWatchList", spb.ListWatchListRequest(lender=LENDER))
+    (item,) = watch.items
+    age = (dt.datetime.now(dt.UTC).date() - dt.date(2022, 12, 31)).days
+    assert item.decision == quote.name and list(item.flags) == ["STALE_DATA"] and item.data_age_days == age
+    assert item.grade_at_decision == item.grade_now == 1

@@ -77,6 +77,8 @@ EXPECTED: dict[str, str] = {
     "LoanScoring/ListDecisions":              "-  O  O  O  -  -  -  A",
     "LoanScoring/ListReviewQueue":            "-  O  O  O  -  -  -  A",
     "LoanScoring/SubmitReviewAction":         "-  O  O  O  -  -  -  A",
+    "LoanScoring/RepriceDecisions":           "-  O  -  -  -  -  -  A",
+    "LoanScoring/ListWatchList":              "-  O  O  O  -  -  -  A",
     "DecisionLog/GetConsistencyProof":        "-  A  A  A  A  A  -  A",
 }
 # fmt: on

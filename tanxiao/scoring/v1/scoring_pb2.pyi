@@ -59,6 +59,76 @@ LOW_CARBON_EXPANSION: Product
 HIGH_CARBON_RETROFIT: Product
 GENERAL: Product
 
+class RepriceDecisionsRequest(_message.Message):
+    __slots__ = ("lender", "decision", "dry_run", "request_id")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    decision: str
+    dry_run: bool
+    request_id: str
+    def __init__(self, lender: _Optional[str] = ..., decision: _Optional[str] = ..., dry_run: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Repricing(_message.Message):
+    __slots__ = ("original", "repriced", "final_rate_bp_before", "final_rate_bp_after", "approved_limit_fen_before", "approved_limit_fen_after", "eligible_before", "eligible_after", "changed")
+    ORIGINAL_FIELD_NUMBER: _ClassVar[int]
+    REPRICED_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_BP_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_BP_AFTER_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_FEN_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_LIMIT_FEN_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    original: str
+    repriced: Decision
+    final_rate_bp_before: float
+    final_rate_bp_after: float
+    approved_limit_fen_before: int
+    approved_limit_fen_after: int
+    eligible_before: bool
+    eligible_after: bool
+    changed: bool
+    def __init__(self, original: _Optional[str] = ..., repriced: _Optional[_Union[Decision, _Mapping]] = ..., final_rate_bp_before: _Optional[float] = ..., final_rate_bp_after: _Optional[float] = ..., approved_limit_fen_before: _Optional[int] = ..., approved_limit_fen_after: _Optional[int] = ..., eligible_before: _Optional[bool] = ..., eligible_after: _Optional[bool] = ..., changed: _Optional[bool] = ...) -> None: ...
+
+class RepriceDecisionsResponse(_message.Message):
+    __slots__ = ("repricings", "dry_run")
+    REPRICINGS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    repricings: _containers.RepeatedCompositeFieldContainer[Repricing]
+    dry_run: bool
+    def __init__(self, repricings: _Optional[_Iterable[_Union[Repricing, _Mapping]]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ListWatchListRequest(_message.Message):
+    __slots__ = ("lender",)
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    def __init__(self, lender: _Optional[str] = ...) -> None: ...
+
+class WatchItem(_message.Message):
+    __slots__ = ("decision", "enterprise", "flags", "grade_at_decision", "grade_now", "data_age_days")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    GRADE_AT_DECISION_FIELD_NUMBER: _ClassVar[int]
+    GRADE_NOW_FIELD_NUMBER: _ClassVar[int]
+    DATA_AGE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    decision: str
+    enterprise: str
+    flags: _containers.RepeatedScalarFieldContainer[str]
+    grade_at_decision: int
+    grade_now: int
+    data_age_days: int
+    def __init__(self, decision: _Optional[str] = ..., enterprise: _Optional[str] = ..., flags: _Optional[_Iterable[str]] = ..., grade_at_decision: _Optional[int] = ..., grade_now: _Optional[int] = ..., data_age_days: _Optional[int] = ...) -> None: ...
+
+class ListWatchListResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[WatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[WatchItem, _Mapping]]] = ...) -> None: ...
+
 class OverrideTerms(_message.Message):
     __slots__ = ("approved_limit_fen", "final_rate_bp")
     APPROVED_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]

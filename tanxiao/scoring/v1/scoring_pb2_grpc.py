@@ -80,6 +80,16 @@ class LoanScoringStub:
                 request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionResponse.FromString,
                 _registered_method=True)
+        self.RepriceDecisions = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/RepriceDecisions',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsResponse.FromString,
+                _registered_method=True)
+        self.ListWatchList = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/ListWatchList',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListResponse.FromString,
+                _registered_method=True)
 
 
 class LoanScoringServicer:
@@ -162,6 +172,27 @@ class LoanScoringServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RepriceDecisions(self, request, context):
+        """Re-prices a lender's booked decisions (or one decision) on the registry's
+        current profile of the same period, the commitment's current progress
+        and verification (the ratchet and the verified-tonne discount) and
+        today's LPR. dry_run: nothing is stored. Otherwise each re-priced loan is
+        a new decision whose content names the original (reprices), idempotent by
+        (lender, request_id, original).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWatchList(self, request, context):
+        """Booked decisions whose borrower needs attention: the grade dropped, the
+        profile became ungraded, a commitment milestone was missed since the
+        quote, or the data are stale (older than the policy's bound).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LoanScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +240,16 @@ def add_LoanScoringServicer_to_server(servicer, server):
                     servicer.SubmitReviewAction,
                     request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionRequest.FromString,
                     response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionResponse.SerializeToString,
+            ),
+            'RepriceDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepriceDecisions,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsResponse.SerializeToString,
+            ),
+            'ListWatchList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWatchList,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -455,6 +496,60 @@ class LoanScoring:
             '/tanxiao.scoring.v1.LoanScoring/SubmitReviewAction',
             tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionRequest.SerializeToString,
             tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepriceDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/RepriceDecisions',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWatchList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/ListWatchList',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListResponse.FromString,
             options,
             channel_credentials,
             insecure,
