@@ -254,16 +254,10 @@ _SCORING_RULES: dict[str, Rule] = {
     "QuoteLoanTerms": _LENDER_REQUEST,
     "GetDecision": _DECISION_READ,
     "ExplainDecision": _rule(
-        **{
-            role: Access(response=owned("decision.lender"))
-            for role in (LENDER, CREDIT_OFFICER, APPROVER)
-        }
+        **{role: Access(response=owned("decision.lender")) for role in (LENDER, CREDIT_OFFICER, APPROVER)}
     ),
     "ReplayDecision": _rule(
-        **{
-            role: Access(response=owned("original.lender"))
-            for role in (LENDER, CREDIT_OFFICER, APPROVER)
-        }
+        **{role: Access(response=owned("original.lender")) for role in (LENDER, CREDIT_OFFICER, APPROVER)}
     ),
     "ListDecisions": _REVIEW,
     "ListReviewQueue": _REVIEW,

@@ -34,7 +34,14 @@ ALL_METHODS = {
 }
 
 COLUMNS = (
-    "data_provider", "lender", "credit_officer", "approver", "regulator", "regulator+", "service", "admin"
+    "data_provider",
+    "lender",
+    "credit_officer",
+    "approver",
+    "regulator",
+    "regulator+",
+    "service",
+    "admin",
 )
 
 # fmt: off
