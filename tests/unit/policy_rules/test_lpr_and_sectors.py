@@ -19,7 +19,8 @@ def test_tenor_picks_the_term() -> None:
 def test_the_newest_fixing_on_or_before_the_date() -> None:
     table = lr.default_lpr_table()
     may = table.lpr_for(36, dt.date(2025, 5, 20))
-    assert (may.term, may.rate_bp, may.effective_date, may.confirmed) == ("1Y", 300.0, dt.date(2025, 5, 20), True)
+    assert (may.term, may.rate_bp, may.confirmed) == ("1Y", 300.0, True)
+    assert may.effective_date == dt.date(2025, 5, 20)
     assert table.lpr_for(84, dt.date(2025, 5, 20)).rate_bp == 350.0
     day_before = table.lpr_for(12, dt.date(2025, 5, 19))
     assert day_before.rate_bp == 310.0 and not day_before.confirmed  # that entry's date is unconfirmed
@@ -30,13 +31,14 @@ def test_the_newest_fixing_on_or_before_the_date() -> None:
 
 
 def test_a_lender_table_is_validated() -> None:
-    good = "entries:\n  - {effective_date: 2026-01-20, rates_bp: {1Y: 290, 5Y: 340}, confirmed: true, source: bank}\n"
+    entry = "  - {effective_date: %s, rates_bp: {1Y: %d, 5Y: %d}, confirmed: true, source: bank}\n"
+    good = "entries:\n" + entry % ("2026-01-20", 290, 340)
     assert parse_lpr_table(good).lpr_for(12, dt.date(2026, 2, 1)).rate_bp == 290.0
     with pytest.raises(LprTableError, match="rates_bp: must give exactly the terms"):
         parse_lpr_table(good.replace("5Y: 340", "3Y: 340"))
     with pytest.raises(LprTableError, match="needs confirmed"):
         parse_lpr_table(good.replace("confirmed: true, ", ""))
-    two = good + "  - {effective_date: 2025-01-20, rates_bp: {1Y: 300, 5Y: 350}, confirmed: true, source: bank}\n"
+    two = good + entry % ("2025-01-20", 300, 350)
     with pytest.raises(LprTableError, match="ascending"):
         parse_lpr_table(two)
 
