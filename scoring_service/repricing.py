@@ -19,7 +19,7 @@ from scoring_service.inputs import LENDER, QuoteRequest
 from scoring_service.pricing import Pricer
 from scoring_service.reviews import ReviewService, _policy
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
-from tanxiao.errors import NotFound, ValidationError
+from tanxiao.errors import FieldViolation, NotFound, ValidationError
 from tanxiao.scoring.v1 import scoring_pb2
 
 MAX_BOOK = 10_000
@@ -160,7 +160,5 @@ def _requote(stored: StoredDecision, request_id: str) -> QuoteRequest:
     )
 
 
-def _violations(problems: list[tuple[str, str]]) -> Any:
-    from tanxiao.errors import FieldViolation
-
+def _violations(problems: list[tuple[str, str]]) -> list[FieldViolation]:
     return [FieldViolation(f, d) for f, d in problems]

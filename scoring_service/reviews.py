@@ -11,6 +11,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -119,10 +120,10 @@ class ReviewService:
             state=state,
             review_needed=request.review_needed if request.HasField("review_needed") else None,
             uscc=uscc,
-            time_from=request.create_time_from.ToDatetime(tzinfo=_UTC)
+            time_from=request.create_time_from.ToDatetime(tzinfo=UTC)
             if request.HasField("create_time_from")
             else None,
-            time_to=request.create_time_to.ToDatetime(tzinfo=_UTC)
+            time_to=request.create_time_to.ToDatetime(tzinfo=UTC)
             if request.HasField("create_time_to")
             else None,
         )
@@ -243,9 +244,6 @@ class ReviewService:
         if stored.lender != request.lender:  # another lender's decision: as if it did not exist
             raise NotFound(f"decision {decision_id!r} not found", reason="DECISION_NOT_FOUND")
         return stored
-
-
-_UTC = __import__("datetime").UTC
 
 
 @functools.lru_cache(maxsize=32)
