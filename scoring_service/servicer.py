@@ -10,6 +10,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
+from scoring_service.consent_check import ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
     commitment_snapshot,
     decision_to_proto,
@@ -38,16 +39,19 @@ MAX_TOP_CHANGES = 1000
 
 
 class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
-    def __init__(self, pricer: Pricer, store: DecisionStore) -> None:
+    def __init__(self, pricer: Pricer, store: DecisionStore, consents: ConsentChecker | None = None) -> None:
         self.pricer = pricer
         self.store = store
+        self.consents = consents  # enterprise consent (scoring_service.consent_check); None: not checked
         self.reviews = ReviewService(store, ReviewStore(store.engine))
         self.repricer = Repricer(pricer, store, self.reviews)
 
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
-        stored = self.pricer.quote(parse_quote(request))
+        quote = parse_quote(request)
+        check_quotes(self.consents, [quote])
+        stored = self.pricer.quote(quote)
         self.reviews.index([stored])  # its review state: QUOTED, or IN_REVIEW when it needs review
         return self.reviews.decision(stored)
 
@@ -63,6 +67,9 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         view = self.reviews.view(stored)
         out = explanation(stored, view.trail)
         out.decision.CopyFrom(self.reviews.decision(stored, view))
+        lender = restricted_lender()
+        if self.consents is not None and lender:
+            self.consents.limit_profile(out.profile_snapshot, lender)
         return out
 
     def ListDecisions(
@@ -110,6 +117,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         chunk = []
         for index, item in enumerate(request_iterator):
             chunk.append(parse_quote(item.quote, prefix=f"requests[{index}].quote."))
+            check_quotes(self.consents, chunk[-1:])
             if len(chunk) == BATCH_CHUNK:
                 yield from self._batch(chunk)
                 chunk = []

@@ -1,7 +1,7 @@
 """Review of decisions: the review actions' index and each decision's current review state.
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0008
 Create Date: 2026-11-30
 
 Hand-written to match scoring_service/storage/tables.py (tests/integration/test_migrations.py diffs).
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
