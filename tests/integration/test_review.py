@@ -4,6 +4,7 @@ log and shows in the explanation; another lender cannot review; the same officer
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -12,12 +13,14 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
+from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import Registry, error_details
 from test_scoring import FIRMS, GREEN, LENDER, _quote, _seed
 
 from scoring_service.app import start_scoring
 from tanxiao.platform.auth import create_token
 from tanxiao.platform.server import RunningServer
+from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
 from tanxiao.scoring.v1 import scoring_pb2 as spb
 from tanxiao.scoring.v1 import scoring_pb2_grpc
 
@@ -56,6 +59,19 @@ def bank(registry: Registry) -> Iterator[Bank]:
             ("other", "credit_officer", OTHER_LENDER),
         )
     }
+    # the enterprises consent to the lender (registry served without authentication: the operator)
+    consents = consent_pb2_grpc.ConsentsStub(registry.channel)
+    expire = Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    for uscc in FIRMS:
+        consents.GrantConsent(
+            consent_pb2.GrantConsentRequest(
+                enterprise=f"enterprises/{uscc}", lender=LENDER,
+                scopes=[consent_pb2.CARBON_DATA, consent_pb2.FINANCIALS], expire_time=expire,
+                reference="授权书",
+            ),
+            timeout=10,
+        )  # fmt: skip
     channel = grpc.insecure_channel(server.address)
     try:
         yield Bank(scoring_pb2_grpc.LoanScoringStub(channel), server, registry.engine, tokens)
@@ -229,8 +245,6 @@ def test_list_decisions_filters_and_pages(bank: Bank) -> None:
 
 
 def test_reprice_the_book_dry_run_and_for_real_and_the_watch_list(bank: Bank) -> None:
-    import datetime as dt
-
     quote = bank.call("lender", "QuoteLoanTerms", _quote(GREEN, spb.GENERAL, request_id="w-1"))
     assert quote.state == spb.QUOTED
     for i, (who, kind, reason) in enumerate(
