@@ -113,9 +113,8 @@ def _quote(request_id: str, amount: int = 5_000_000) -> spb.QuoteLoanTermsReques
         lender="lenders/huzhou-bank",
         enterprise=f"enterprises/{FIRM}",
         product=spb.GENERAL,
-        requested_amount_cny=amount,
+        requested_amount_fen=amount * 100,  # yuan -> fen
         tenor_months=36,
-        base_rate_bp=310,
         profile_period="2022",
     )
 
