@@ -210,7 +210,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Price a loan for an enterprise under the current policy; the decision is kept in the audit chain.",
     ),
     "amount": ("金额（元）", "Amount (yuan)"),
-    "base_rate_bp": ("基准利率（基点，如一年期 LPR）", "Base rate (bp, e.g. the 1-year LPR)"),
+    "base_rate_bp": ("本行自定基准利率（基点，可空）", "The lender's own base rate (bp, optional)"),
+    "base_rate_help": (
+        "留空则按期限对应的 LPR 定价（一年期或五年期以上）。",
+        "Empty: priced on the LPR of the tenor (1-year, or over 5 years).",
+    ),
+    "bank_limit": ("本行授信额度（元，可空）", "The lender's own credit limit (yuan, optional)"),
+    "bank_limit_help": (
+        "来自本行授信审查；留空则以申请金额为基数，并进入人工复核。",
+        "From the lender's own credit analysis; empty: the request is the base and the quote goes to review.",
+    ),
     "request_id": ("请求编号（幂等键）", "Request id (idempotency key)"),
     "error": ("出错了", "Something went wrong"),
     "err_forbidden": (

@@ -256,6 +256,12 @@ def quote_request(form: dict[str, str], tenant: str) -> Any:
         request.requested_amount_fen = int(requested * 100)
     else:
         request.requested_amount_cny = float(requested)
+    bank_limit = form.get("bank_limit", "").strip()
+    if bank_limit and "bank_limit_fen" in request.DESCRIPTOR.fields_by_name:
+        try:
+            request.bank_limit_fen = int(Decimal(bank_limit) * 100)
+        except InvalidOperation as exc:
+            raise ValueError("bank_limit") from exc
     if base is not None:
         request.base_rate_bp = base
     elif not request.DESCRIPTOR.fields_by_name["base_rate_bp"].has_presence:

@@ -142,3 +142,19 @@ def test_a_regulator_downloads_the_regulatory_report(site: ConsoleSite) -> None:
     lender = Browser(site.url)
     lender.sign_in(site.tokens["lender"])
     assert lender.request("/regulator/download?format=csv").status == 403  # the services' rule
+
+
+def test_a_lender_quotes_from_the_console(site: ConsoleSite) -> None:
+    browser = Browser(site.url)
+    browser.sign_in(site.tokens["lender"])
+    csrf = browser.csrf("/quote")
+    form = {"csrf": csrf, "enterprise": site.uscc, "product": "GENERAL", "amount": "3000000", "tenor": "36",
+            "bank_limit": "4000000", "base_rate_bp": "", "request_id": "console-quote-1"}  # fmt: skip
+    reply = browser.request("/quote", form)
+    assert reply.status == 303 and reply.headers["location"].startswith("/decisions/")
+    page = browser.request(reply.headers["location"])
+    assert page.status == 200 and "3,000,000 元" in page.body  # the request as the lender typed it, in yuan
+    again = browser.request("/quote", form)  # the same request id: the same decision (idempotent)
+    assert again.headers["location"] == reply.headers["location"]
+    bad = browser.request("/quote", {**form, "amount": "three million", "request_id": "console-quote-2"})
+    assert bad.status == 400 and "amount" in bad.body
