@@ -164,3 +164,31 @@ def test_batch_limits_and_bad_years(graded: Registry) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         graded.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=1999))
     assert error_details(caught.value).fields == ["year"]
+
+
+def test_a_firm_with_only_added_value_records_answers_not_internal(graded: Registry) -> None:
+    # Regression (pandas 3 string dtype in the peer-outlier statistics): GetCarbonProfile and
+    # BatchGetCarbonProfiles of a new firm with no energy data answered INTERNAL.
+    newcomer = make_uscc(20)
+    EnterpriseRepository(graded.engine).create_many([Enterprise(newcomer, "新企业", "2822", "330502")])
+    rows = _monthly(newcomer, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    name = f"enterprises/{newcomer}/profiles/2022"
+    profile = graded.stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=name))
+    assert profile.energy_tce == 0.0 and profile.months_covered == 0
+    names = [name, f"enterprises/{REFERENCE}/profiles/2022"]
+    batch = graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
+    assert [p.name for p in batch.profiles] == names
+
+
+def test_a_future_period_is_invalid_argument_naming_the_field(graded: Registry) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        _profile(graded, REFERENCE, "2031")
+    details = error_details(caught.value)
+    assert (details.code, details.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["name"])
+    assert "2031" in details.message and "future" in details.message
+    names = [f"enterprises/{REFERENCE}/profiles/2022", f"enterprises/{REFERENCE}/profiles/R12-2031-01"]
+    with pytest.raises(grpc.RpcError) as caught:
+        graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
+    details = error_details(caught.value)
+    assert (details.code, details.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["names[1]"])
