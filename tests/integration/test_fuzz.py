@@ -970,6 +970,7 @@ def test_profiles_of_sparse_registries_are_never_internal(
     if recompute:
         expect_handled(lambda: plain.registry.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022)))
     for name in names:
-        expect_handled(lambda: plain.registry.GetCarbonProfile(rpb.GetCarbonProfileRequest(name=name), timeout=30))
+        request = rpb.GetCarbonProfileRequest(name=name)
+        expect_handled(lambda r=request: plain.registry.GetCarbonProfile(r, timeout=30))  # type: ignore[misc]
     batch_get = rpb.BatchGetCarbonProfilesRequest(names=names, allow_missing=True)
     expect_handled(lambda: plain.registry.BatchGetCarbonProfiles(batch_get, timeout=60))
