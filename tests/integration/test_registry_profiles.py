@@ -168,7 +168,7 @@ def test_batch_limits_and_bad_years(graded: Registry) -> None:
 
 def test_a_firm_with_only_added_value_records_answers_not_internal(graded: Registry) -> None:
     # Regression (pandas 3 string dtype in the peer-outlier statistics): GetCarbonProfile and
-    # BatchGetCarbonProfiles of a new firm with no energy data answered INTERNAL.
+    # BatchGetCarbonProfiles of a new firm with no energy data answered INTERNAL. It is UNGRADED now.
     newcomer = make_uscc(20)
     EnterpriseRepository(graded.engine).create_many([Enterprise(newcomer, "新企业", "2822", "330502")])
     rows = _monthly(newcomer, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
@@ -176,9 +176,54 @@ def test_a_firm_with_only_added_value_records_answers_not_internal(graded: Regis
     name = f"enterprises/{newcomer}/profiles/2022"
     profile = graded.stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=name))
     assert profile.energy_tce == 0.0 and profile.months_covered == 0
+    assert (profile.grade.grade, profile.grade.label_zh, profile.ungraded_reason) == (
+        0,
+        "",
+        pb.NO_ENERGY_DATA,
+    )
     names = [name, f"enterprises/{REFERENCE}/profiles/2022"]
     batch = graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
     assert [p.name for p in batch.profiles] == names
+
+
+def test_no_energy_and_half_year_firms_are_ungraded_and_stay_out_of_the_benchmark(graded: Registry) -> None:
+    """Hand-worked: the reference industry average is (6,234.1 + 4 x 9,316.475) / 15,000 = 2.9. A firm
+    with only added value (L = 0 on 3,000 万元) would pull it to 43,500 / 18,000 = 2.4167; one with 6
+    months of the peers' electricity (4,658.2375 t on 3,000 万元, L = 1.5527, K = 0.535 -> grade 1)
+    to (43,500 + 4,658.2375) / 18,000 = 2.6755 and regrade the reference firm. Neither may."""
+    empty, half = make_uscc(21), make_uscc(22)
+    EnterpriseRepository(graded.engine).create_many(
+        [Enterprise(u, f"企业{u[-4:]}", "2822", "330502") for u in (empty, half)]
+    )
+    rows = _monthly(empty, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS) + _monthly(
+        half, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS
+    )
+    rows += [r for r in _monthly(half, "ELECTRICITY", PEER_KWH, GRID) if r.period <= "2022-06"]
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    summary = graded.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=2022), timeout=60)
+    assert (summary.enterprises, summary.graded, summary.ungraded) == (8, 6, 2)
+    h = _profile(graded, half, "2022")
+    assert h.net_tco2 == pytest.approx(PEER_KWH / 2 / 1000 * 0.5153)
+    assert (h.grade.grade, h.ungraded_reason, h.k_value, h.grade.level) == (
+        0, pb.INCOMPLETE_ENERGY_DATA, 0.0, common_pb2.CARBON_LEVEL_UNSPECIFIED
+    )  # fmt: skip
+    assert (h.coverage.months_expected, h.coverage.months_with_energy, h.coverage.months_complete) == (
+        12,
+        6,
+        6,
+    )
+    assert list(h.coverage.expected_categories) == ["ELECTRICITY"]
+    assert [(g.category, list(g.missing_months)) for g in h.coverage.gaps] == [
+        ("ELECTRICITY", [f"2022-{m:02d}" for m in range(7, 13)])
+    ]
+    assert _profile(graded, empty, "2022").ungraded_reason == pb.NO_ENERGY_DATA
+    reference = _profile(graded, REFERENCE, "2022")
+    assert (
+        reference.benchmark.average_intensity == pytest.approx(2.9)
+        and reference.benchmark.enterprise_count == 5
+    )
+    assert reference.grade.grade == 2 and reference.ungraded_reason == pb.UNGRADED_REASON_UNSPECIFIED
+    assert reference.coverage.months_complete == 12 and not reference.coverage.gaps
 
 
 def test_a_future_period_is_invalid_argument_naming_the_field(graded: Registry) -> None:
