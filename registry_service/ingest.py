@@ -161,7 +161,11 @@ class IngestStream:
                 violations=[FieldViolation("records", f"at most {self._limit} records per call")],
             )
         checked = validate_records(
-            frame, self._ingestor.catalog, today=self._ingestor.today(), first_index=self.received
+            frame,
+            self._ingestor.catalog,
+            today=self._ingestor.today(),
+            first_index=self.received,
+            max_scale=self._ingestor.settings.plausible_max_scale,
         )
         self.received += len(frame)
         self._reject_unknown_enterprises(checked)

@@ -71,6 +71,26 @@ def db_current(database_url: DatabaseUrl = None) -> None:
         engine.dispose()
 
 
+@db_app.command("check")
+def db_check(database_url: DatabaseUrl = None) -> None:
+    """Report stored values the ingest now rejects: non-finite quantities (e.g. 1e308 MWh stored as
+    Infinity kWh) and quantities above the plausible maximum. Exit code 1 when any is found."""
+    from registry_service.storage.checks import check_stored_values
+    from tanxiao.platform.db import make_engine
+
+    settings = _settings(database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        bad = check_stored_values(engine, max_scale=settings.plausible_max_scale)
+    finally:
+        engine.dispose()
+    for row in bad:
+        typer.echo(f"{row.problem}\t{row.table}\t{row.key}\t{row.column}={row.value}")
+    typer.echo(f"{len(bad)} stored value(s) out of range")
+    if bad:
+        raise typer.Exit(1)
+
+
 @import_app.command("records")
 def import_records(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet with uscc, period, category, quantity, ...")],
