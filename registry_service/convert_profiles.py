@@ -76,6 +76,7 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
         region_code=row["region_code"],
         ungraded_reason=_ungraded_reason(row, details),
         coverage=_coverage(row, details.get("coverage") or {}),
+        electricity=_electricity(details.get("electricity") or {}),
     )
     for name in ("energy_intensity", "carbon_intensity", "k_value"):
         if row.get(name) is not None:
@@ -152,6 +153,16 @@ def _ungraded_reason(row: dict[str, Any], details: dict[str, Any]) -> int:
     if not reason and row["grade"] == 0:
         reason = "NO_BENCHMARK" if row.get("granularity") in ("year", "rolling12") else "PERIOD_NOT_GRADED"
     return int(registry_pb2.UngradedReason.Value(reason)) if reason else 0
+
+
+def _electricity(figures: dict[str, Any]) -> registry_pb2.ElectricityBalance:
+    return registry_pb2.ElectricityBalance(
+        grid_purchased_kwh=figures.get("grid_electricity_kwh") or 0.0,
+        pv_self_consumed_kwh=figures.get("pv_self_consumed_kwh") or 0.0,
+        pv_export_kwh=figures.get("pv_export_kwh") or 0.0,
+        pv_generation_kwh=figures.get("pv_generation_kwh") or 0.0,
+        consumption_kwh=figures.get("electricity_consumption_kwh") or 0.0,
+    )
 
 
 def _coverage(row: dict[str, Any], coverage: dict[str, Any]) -> registry_pb2.Coverage:

@@ -27,6 +27,9 @@ MONTHS_EXPECTED = {"month": 1, "quarter": 3, "year": 12, "rolling12": 12}
 ADDED_VALUE = "INDUSTRIAL_ADDED_VALUE"
 REVENUE = "REVENUE"
 GREEN_POWER = "GREEN_POWER_PURCHASE"
+GRID_ELECTRICITY = "ELECTRICITY"
+PV_SELF_CONSUMED = "PV_SELF_GENERATION"
+PV_EXPORT = "PV_EXPORT"
 RECORD_COLUMNS = ("uscc", "period", "category", "canonical_quantity")
 ACCOUNT_COLUMNS = (
     "uscc",
@@ -50,6 +53,12 @@ ACCOUNT_COLUMNS = (
     "grid_factor_source",
     "months_covered",
     "months_expected",
+    # The electricity boundary (docs/accounting.md): consumption = grid purchases + own PV consumed.
+    "grid_electricity_kwh",
+    "pv_self_consumed_kwh",
+    "pv_export_kwh",
+    "pv_generation_kwh",
+    "electricity_consumption_kwh",
 )
 # Additive quantities, summed from records into months and from months into periods.
 _ADDITIVE = [
@@ -60,6 +69,9 @@ _ADDITIVE = [
     "green_power_netting_tco2",
     "grid_kwh",
     "grid_kwh_factor",
+    "grid_electricity_kwh",
+    "pv_self_consumed_kwh",
+    "pv_export_kwh",
 ]
 # Summed from months into periods: months with energy data, factors (for a plain mean).
 _SUMS = [*_ADDITIVE, "has_energy", "factor"]
@@ -251,7 +263,8 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
     kind, scope = cats["kind"].to_numpy(), cats["scope"].to_numpy()  # per category, then per record
     kgce, kgco2 = cats["kgce"].to_numpy()[codes], cats["kgco2"].to_numpy()[codes]
     grid = cats["uses_grid"].to_numpy(dtype=bool)[codes]
-    is_code = {name: (np.asarray(distinct) == name)[codes] for name in (GREEN_POWER, ADDED_VALUE, REVENUE)}
+    names = (GREEN_POWER, ADDED_VALUE, REVENUE, GRID_ELECTRICITY, PV_SELF_CONSUMED, PV_EXPORT)
+    is_code = {name: (np.asarray(distinct) == name)[codes] for name in names}
     q = pd.to_numeric(records["canonical_quantity"]).to_numpy(dtype=float)[context.order]
     energy = (kind == CategoryKind.ENERGY)[codes]
     # tCO2 of one record: kWh/1000 x tCO2/MWh for grid-factor categories, else kg x kgCO2/kg / 1000.
@@ -269,6 +282,9 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
             "green_power_netting_tco2": np.where(green, tco2, 0.0),
             "grid_kwh": np.where(grid, q, 0.0),
             "grid_kwh_factor": np.where(grid, q * context.factor, 0.0),
+            "grid_electricity_kwh": np.where(is_code[GRID_ELECTRICITY], q, 0.0),
+            "pv_self_consumed_kwh": np.where(is_code[PV_SELF_CONSUMED], q, 0.0),
+            "pv_export_kwh": np.where(is_code[PV_EXPORT], q, 0.0),
             "has_energy": energy.astype(np.int64),
             "factor": context.factor,
             "source": context.source,
@@ -379,6 +395,8 @@ def _finish(periods: pd.DataFrame, context: _Context, granularity: str) -> pd.Da
     out["grid_factor_source"] = np.where(first == last, first, first + "; " + last)
     out["months_covered"] = out["has_energy"].astype("int64")
     out["months_expected"] = MONTHS_EXPECTED[granularity]
+    out["pv_generation_kwh"] = out["pv_self_consumed_kwh"] + out["pv_export_kwh"]
+    out["electricity_consumption_kwh"] = out["grid_electricity_kwh"] + out["pv_self_consumed_kwh"]
     u = out["u"].to_numpy()
     out["uscc"] = context.usccs.to_numpy()[u]
     out["period"] = _period_text(out["pid"], granularity)

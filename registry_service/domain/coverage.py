@@ -132,7 +132,7 @@ def _expected(window: pd.DataFrame, energy: pd.DataFrame, first: int, rule: Cove
 
 
 def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> pd.Series:
-    """"CAT:YYYY-MM|YYYY-MM;CAT2:..." per uscc: each expected category's months without a record."""
+    """ "CAT:YYYY-MM|YYYY-MM;CAT2:..." per uscc: each expected category's months without a record."""
     months = np.arange(first, last + 1)
     grid = expected.merge(pd.DataFrame({"month_ordinal": months}), how="cross")
     seen = hits[["uscc", "category", "month_ordinal"]].drop_duplicates().assign(seen=True)

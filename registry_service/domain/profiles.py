@@ -35,6 +35,13 @@ from registry_service.domain.quality import QualityConfig, assess_quality_batch
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
 
 TREND_WINDOW_MONTHS = 36
+ELECTRICITY_FIGURES = (
+    "grid_electricity_kwh",
+    "pv_self_consumed_kwh",
+    "pv_export_kwh",
+    "pv_generation_kwh",
+    "electricity_consumption_kwh",
+)
 
 
 @dataclass(frozen=True)
@@ -363,6 +370,7 @@ def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, An
         "label_zh": str(row.get("label_zh") or ""),
         "label_en": str(row.get("label_en") or ""),
         "ungraded_reason": str(row.get("ungraded_reason") or ""),
+        "electricity": {key: number(key) for key in ELECTRICITY_FIGURES},
         "coverage": {
             "months_complete": int(row.get("months_complete") or 0),
             "required_categories": str(row.get("required_categories") or ""),

@@ -198,17 +198,22 @@ def _range_checks(out: pd.DataFrame, canonical: pd.DataFrame, max_scale: float) 
             "IMPLAUSIBLE_QUANTITY",
             too_big,
             "quantity "
-            + quantity.map(lambda q: f"{q:.6g}")
+            + _formatted(quantity)
             + " "
             + unit
             + " is above the plausible monthly maximum "
-            + bound.map(lambda b: f"{b:.6g}")
+            + _formatted(bound)
             + " "
             + unit
             + " for "
             + out["category"],
         ),
     ]
+
+
+def _formatted(values: pd.Series) -> pd.Series:
+    """Numbers as short text, object dtype even when empty (an empty float map would stay float64)."""
+    return pd.Series([f"{v:.6g}" for v in values], index=values.index, dtype=object)
 
 
 def _per_distinct(values: pd.Series, problem: Callable[[str], str]) -> pd.Series:

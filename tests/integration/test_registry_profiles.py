@@ -237,3 +237,31 @@ def test_a_future_period_is_invalid_argument_naming_the_field(graded: Registry) 
         graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
     details = error_details(caught.value)
     assert (details.code, details.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["names[1]"])
+
+
+def test_own_pv_with_export_is_counted_once_over_grpc(graded: Registry) -> None:
+    """The PV vector of test_accounting over gRPC: 8,000 MWh bought, 2,000 MWh own PV consumed, 500 MWh
+    exported, 500,000 m3 gas, 3,000 万元. Scope 2 = 8,000 x 0.5153 = 4,122.4 t; scope 1 = 1,081.1 t;
+    net = 5,203.5 t (not 4,172.9: the PV is not netted a second time); L = 5,203.5 / 3,000 = 1.7345;
+    K = 1.7345 / 2.9 = 0.5981 -> grade 1 against the stored benchmark."""
+    pv = make_uscc(23)
+    EnterpriseRepository(graded.engine).create_many([Enterprise(pv, "光伏企业", "2822", "330502")])
+    rows = _monthly(pv, "ELECTRICITY", 8_000, GRID, "MWh") + _monthly(
+        pv, "PV_SELF_GENERATION", 2_000, GRID, "MWh"
+    )
+    rows += _monthly(pv, "PV_EXPORT", 500, GRID, "MWh") + _monthly(pv, "NATURAL_GAS", 50, GAS, "万m3")
+    rows += _monthly(pv, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
+    response = graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    assert response.accepted == 60
+    profile = _profile(graded, pv, "2022")
+    assert profile.scope2_gross_tco2 == pytest.approx(4_122.4)
+    assert profile.scope1_tco2 == pytest.approx(1_081.1)
+    assert profile.own_renewable_netting_tco2 == 0.0
+    assert profile.net_tco2 == pytest.approx(5_203.5)
+    e = profile.electricity
+    assert (e.grid_purchased_kwh, e.pv_self_consumed_kwh, e.pv_export_kwh) == pytest.approx(
+        (8_000_000, 2_000_000, 500_000)
+    )
+    assert (e.pv_generation_kwh, e.consumption_kwh) == pytest.approx((2_500_000, 10_000_000))
+    assert profile.carbon_intensity == pytest.approx(1.7345)
+    assert profile.k_value == pytest.approx(1.7345 / 2.9, abs=1e-4) and profile.grade.grade == 1

@@ -432,6 +432,20 @@ class DataQuality(_message.Message):
     flags: _containers.RepeatedCompositeFieldContainer[QualityFlag]
     def __init__(self, score: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., coverage: _Optional[float] = ..., flags: _Optional[_Iterable[_Union[QualityFlag, _Mapping]]] = ...) -> None: ...
 
+class ElectricityBalance(_message.Message):
+    __slots__ = ("grid_purchased_kwh", "pv_self_consumed_kwh", "pv_export_kwh", "pv_generation_kwh", "consumption_kwh")
+    GRID_PURCHASED_KWH_FIELD_NUMBER: _ClassVar[int]
+    PV_SELF_CONSUMED_KWH_FIELD_NUMBER: _ClassVar[int]
+    PV_EXPORT_KWH_FIELD_NUMBER: _ClassVar[int]
+    PV_GENERATION_KWH_FIELD_NUMBER: _ClassVar[int]
+    CONSUMPTION_KWH_FIELD_NUMBER: _ClassVar[int]
+    grid_purchased_kwh: float
+    pv_self_consumed_kwh: float
+    pv_export_kwh: float
+    pv_generation_kwh: float
+    consumption_kwh: float
+    def __init__(self, grid_purchased_kwh: _Optional[float] = ..., pv_self_consumed_kwh: _Optional[float] = ..., pv_export_kwh: _Optional[float] = ..., pv_generation_kwh: _Optional[float] = ..., consumption_kwh: _Optional[float] = ...) -> None: ...
+
 class CoverageGap(_message.Message):
     __slots__ = ("category", "missing_months")
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -455,7 +469,7 @@ class Coverage(_message.Message):
     def __init__(self, months_expected: _Optional[int] = ..., months_with_energy: _Optional[int] = ..., months_complete: _Optional[int] = ..., expected_categories: _Optional[_Iterable[str]] = ..., gaps: _Optional[_Iterable[_Union[CoverageGap, _Mapping]]] = ...) -> None: ...
 
 class CarbonProfile(_message.Message):
-    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage")
+    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity")
     NAME_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -486,6 +500,7 @@ class CarbonProfile(_message.Message):
     REGION_CODE_FIELD_NUMBER: _ClassVar[int]
     UNGRADED_REASON_FIELD_NUMBER: _ClassVar[int]
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    ELECTRICITY_FIELD_NUMBER: _ClassVar[int]
     name: str
     uscc: str
     period: str
@@ -516,7 +531,8 @@ class CarbonProfile(_message.Message):
     region_code: str
     ungraded_reason: UngradedReason
     coverage: Coverage
-    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ...) -> None: ...
+    electricity: ElectricityBalance
+    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ...) -> None: ...
 
 class GetCarbonProfileRequest(_message.Message):
     __slots__ = ("name",)
