@@ -355,6 +355,6 @@ def test_own_pv_with_export_is_counted_once_on_one_boundary() -> None:
     assert out["electricity_consumption_kwh"] == pytest.approx(10_000_000)
     assert out["carbon_intensity"] == pytest.approx(5_203.5 / 3_000)
     without_export = records([r for r in pv_firm_year() if r[2] != "PV_EXPORT"])
-    old = account(without_export, enterprises(("PV", HUZHOU_WUXING)), load_catalog("2024.1"), granularity="year")
-    old = old.iloc[0]
+    firm = enterprises(("PV", HUZHOU_WUXING))
+    old = account(without_export, firm, load_catalog("2024.1"), granularity="year").iloc[0]
     assert old["net_tco2"] == pytest.approx(4_172.9)  # the double credit the new boundary removes
