@@ -21,12 +21,13 @@ from tanxiao.platform import auth, authz
 from tanxiao.platform.auth import Principal
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.registry.v1 import registry_pb2
-from tanxiao.scoring.v1 import scoring_pb2
+from tanxiao.scoring.v1 import decision_log_pb2, scoring_pb2
 
 SERVICES = {
     authz.REGISTRY: registry_pb2.DESCRIPTOR.services_by_name["CarbonRegistry"],
     authz.SCORING: scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"],
     authz.PORTFOLIO: portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioReporting"],
+    authz.DECISION_LOG: decision_log_pb2.DESCRIPTOR.services_by_name["DecisionLog"],
 }
 ALL_METHODS = {
     f"/{name}/{method.name}": method for name, service in SERVICES.items() for method in service.methods
@@ -69,6 +70,9 @@ EXPECTED: dict[str, str] = {
     "PortfolioReporting/GetRegulatoryReport": "-  -      -   A   A    -   A",
     "PortfolioReporting/ExportPortfolioReport":            "-  O  -  -  -  -  A",
     "PortfolioReporting/ExportPortfolioReport?regulatory": "-  -  -  A  A  -  A",
+    "DecisionLog/GetSignedTreeHead":          "-  A      A   A   A    -   A",
+    "DecisionLog/GetInclusionProof":          "-  O      O   -   -    -   A",
+    "DecisionLog/GetConsistencyProof":        "-  A      A   A   A    -   A",
 }
 # fmt: on
 
@@ -89,7 +93,12 @@ PRINCIPALS = {
 def _full_name(row: str) -> tuple[str, bool]:
     short, _, variant = row.partition("?")
     service, _, method = short.partition("/")
-    package = {"CarbonRegistry": "registry", "LoanScoring": "scoring", "PortfolioReporting": "portfolio"}
+    package = {
+        "CarbonRegistry": "registry",
+        "LoanScoring": "scoring",
+        "PortfolioReporting": "portfolio",
+        "DecisionLog": "scoring",
+    }
     return f"/tanxiao.{package[service]}.v1.{service}/{method}", variant == "regulatory"
 
 
