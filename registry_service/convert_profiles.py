@@ -77,6 +77,10 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
         ungraded_reason=_ungraded_reason(row, details),
         coverage=_coverage(row, details.get("coverage") or {}),
         electricity=_electricity(details.get("electricity") or {}),
+        grid_factor=details.get("grid_factor") or 0.0,
+        grid_factor_year=int(details.get("grid_factor_year") or 0),
+        grid_factor_source=str(details.get("grid_factor_source") or ""),
+        grid_factor_fallback=bool(details.get("grid_factor_fallback") or False),
     )
     for name in ("energy_intensity", "carbon_intensity", "k_value"):
         if row.get(name) is not None:

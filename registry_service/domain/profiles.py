@@ -367,6 +367,8 @@ def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, An
         "quality": {"coverage": number("quality_coverage"), "flags": flags},
         "grid_factor": number("grid_factor"),
         "grid_factor_source": str(row.get("grid_factor_source") or ""),
+        "grid_factor_year": int(row.get("grid_factor_year") or 0),
+        "grid_factor_fallback": bool(row.get("grid_factor_fallback") or False),
         "label_zh": str(row.get("label_zh") or ""),
         "label_en": str(row.get("label_en") or ""),
         "ungraded_reason": str(row.get("ungraded_reason") or ""),

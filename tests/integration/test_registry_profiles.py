@@ -265,3 +265,19 @@ def test_own_pv_with_export_is_counted_once_over_grpc(graded: Registry) -> None:
     assert (e.pv_generation_kwh, e.consumption_kwh) == pytest.approx((2_500_000, 10_000_000))
     assert profile.carbon_intensity == pytest.approx(1.7345)
     assert profile.k_value == pytest.approx(1.7345 / 2.9, abs=1e-4) and profile.grade.grade == 1
+
+
+def test_the_profile_states_its_grid_factor(graded: Registry) -> None:
+    profile = _profile(graded, REFERENCE, "2022")
+    assert profile.grid_factor == pytest.approx(0.5153)  # kWh-weighted mean of 12 equal factors
+    assert (profile.grid_factor_year, profile.grid_factor_fallback) == (2022, False)
+    assert profile.grid_factor_source == "Zhejiang provincial 2022 (secondary source)"
+    late = make_uscc(24)  # 2024: no Zhejiang factor after 2022 -> the 2022 one, said to be a fallback
+    EnterpriseRepository(graded.engine).create_many([Enterprise(late, "晚来企业", "2822", "330502")])
+    record = pb.Record(uscc=late, period="2024-02", category="ELECTRICITY", quantity=1_000_000, source=GRID,
+                       external_id="late-1")  # fmt: skip
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=[record]), timeout=30)
+    month = _profile(graded, late, "2024-02")
+    assert month.grid_factor == pytest.approx(0.5153)
+    assert (month.grid_factor_year, month.grid_factor_fallback) == (2022, True)
+    assert month.scope2_gross_tco2 == pytest.approx(1_000 * 0.5153)

@@ -358,3 +358,36 @@ def test_own_pv_with_export_is_counted_once_on_one_boundary() -> None:
     firm = enterprises(("PV", HUZHOU_WUXING))
     old = account(without_export, firm, load_catalog("2024.1"), granularity="year").iloc[0]
     assert old["net_tco2"] == pytest.approx(4_172.9)  # the double credit the new boundary removes
+
+
+def test_each_period_states_its_grid_factor_year_and_any_fallback() -> None:
+    """Catalog 2026.1: Zhejiang has provincial factors for 2021-2022 only, the nation 2021-2023 (2023:
+    0.5306, MEE/NBS). A Huzhou firm's 2024 uses Zhejiang 2022 (0.5153), flagged as a fallback; a Beijing
+    firm's 2023 uses the national 2023 factor, no fallback; Huzhou's 2022 is its own year."""
+    rows = [("A", "2024-03", "ELECTRICITY", 1e6), ("A", "2022-03", "ELECTRICITY", 1e6),
+            ("B", "2023-03", "ELECTRICITY", 1e6)]  # fmt: skip
+    firms = enterprises(("A", HUZHOU_WUXING), ("B", BEIJING))
+    out = account(records(rows), firms, load_catalog("2026.1"), granularity="year").set_index(
+        ["uscc", "period"]
+    )
+    assert out.loc[("A", "2024"), ["grid_factor", "grid_factor_year", "grid_factor_fallback"]].tolist() == [
+        0.5153, 2022, True,
+    ]  # fmt: skip
+    assert out.loc[("A", "2024"), "scope2_gross_tco2"] == pytest.approx(1_000 * 0.5153)
+    assert out.loc[("A", "2022"), ["grid_factor_year", "grid_factor_fallback"]].tolist() == [2022, False]
+    assert out.loc[("B", "2023"), ["grid_factor", "grid_factor_year", "grid_factor_fallback"]].tolist() == [
+        0.5306, 2023, False,
+    ]  # fmt: skip
+    assert "2023年电力二氧化碳排放因子" in out.loc[("B", "2023"), "grid_factor_source"]
+
+
+def test_steam_in_tonnes_converts_at_the_documented_enthalpy() -> None:
+    """10 t of steam x 2,777 MJ/t (saturated, 1.0 MPa) = 27,770 MJ; energy 27,770 x 0.03412 / 1000
+    = 0.9475 tce; CO2 27,770 x 0.11 / 1000 = 3.0547 t (scope 2)."""
+    catalog = load_catalog("2026.1")
+    mj = catalog.to_canonical("STEAM", 10, "t")
+    assert mj == 27_770
+    out = account(records([("S", "2024-01", "STEAM", mj)]), enterprises(("S", HUZHOU_WUXING)), catalog,
+                  granularity="month").iloc[0]  # fmt: skip
+    assert out["energy_tce"] == pytest.approx(0.9475, abs=1e-4)
+    assert out["scope2_gross_tco2"] == pytest.approx(3.0547)
