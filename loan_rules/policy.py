@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from loan_rules import safe_yaml
 from loan_rules.model import (
     GRADES,
     LEVELS,
@@ -251,7 +252,7 @@ def default_policy() -> Policy:
 
 def parse_policy(text: str, *, source: str = "") -> Policy:
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        raw = safe_yaml.load(text, _StrictLoader)  # a SafeLoader subclass, bounded before construction
     except yaml.YAMLError as exc:
         raise PolicyError([PolicyProblem("", f"not valid YAML: {exc}")], source) from None
     return policy_from_mapping(raw, source=source)

@@ -10,6 +10,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
+from scoring_service.consent_check import ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
     commitment_snapshot,
     decision_to_proto,
@@ -34,14 +35,17 @@ MAX_TOP_CHANGES = 1000
 
 
 class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
-    def __init__(self, pricer: Pricer, store: DecisionStore) -> None:
+    def __init__(self, pricer: Pricer, store: DecisionStore, consents: ConsentChecker | None = None) -> None:
         self.pricer = pricer
         self.store = store
+        self.consents = consents  # enterprise consent (scoring_service.consent_check); None: not checked
 
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
-        return decision_to_proto(self.pricer.quote(parse_quote(request)))
+        quote = parse_quote(request)
+        check_quotes(self.consents, [quote])
+        return decision_to_proto(self.pricer.quote(quote))
 
     def GetDecision(
         self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext
@@ -52,7 +56,11 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self, request: scoring_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Explanation:
         stored = self.store.get(parse_decision_name(request.name))
-        return explanation(stored)
+        out = explanation(stored)
+        lender = restricted_lender()
+        if self.consents is not None and lender:
+            self.consents.limit_profile(out.profile_snapshot, lender)
+        return out
 
     def ReplayDecision(
         self, request: scoring_pb2.ReplayDecisionRequest, context: grpc.ServicerContext
@@ -74,6 +82,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         chunk = []
         for index, item in enumerate(request_iterator):
             chunk.append(parse_quote(item.quote, prefix=f"requests[{index}].quote."))
+            check_quotes(self.consents, chunk[-1:])
             if len(chunk) == BATCH_CHUNK:
                 yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
                 chunk = []

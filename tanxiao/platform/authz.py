@@ -7,7 +7,8 @@
   name, every ingested record's ``source``); for client streams, on every message as it is read;
 - on the response, for reads whose owner is only known once loaded (decisions): the handler runs, then
   the response is withheld. Only read-only RPCs have response checks, so nothing is changed for a
-  caller who is then denied.
+  caller who is then denied. Such a denial is answered as the method answers a missing resource
+  (``Access.conceal``: NOT_FOUND, same reason and text), so existence does not leak.
 
 A role absent from a rule is denied (``ROLE_NOT_ALLOWED``). ``admin`` may call everything. A method
 without a rule is denied to everyone but admin (fail closed), and tests/platform/test_authz_matrix.py
@@ -63,6 +64,7 @@ REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
 SCORING = "tanxiao.scoring.v1.LoanScoring"
 PORTFOLIO = "tanxiao.portfolio.v1.PortfolioReporting"
 DECISION_LOG = "tanxiao.scoring.v1.DecisionLog"
+CONSENTS = "tanxiao.registry.v1.Consents"
 
 # Services any caller may use without a token.
 PUBLIC_SERVICES = frozenset(
@@ -103,6 +105,10 @@ class Access:
     grant: str | None = None  # a grant the principal must hold
     request: Check | None = None  # run on the request (each message of a client stream)
     response: Check | None = None  # run on the response (each message of a server stream)
+    # For a response check: how the method answers a resource that does not exist, given the request.
+    # A denied response is answered exactly so (code NOT_FOUND, same reason and text): another tenant's
+    # resource and a missing one are indistinguishable.
+    conceal: Callable[[Any], tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,13 @@ def all_of(*checks: Check) -> Check:
     return check
 
 
+def decision_not_found(request: Any) -> tuple[str, str]:
+    """(reason, message) of NOT_FOUND for a missing decision, as scoring_service.storage.decisions
+    words it (tests/integration/test_hardening_denial.py compares the two)."""
+    decision_id = str(request.name).strip().removeprefix("decisions/")
+    return "DECISION_NOT_FOUND", f"decision {decision_id!r} not found"
+
+
 # --- the rules ------------------------------------------------------------------------------------
 
 ANY = Access()  # the role may call it, on anything the method reaches
@@ -255,12 +268,14 @@ _ADMIN_ONLY = _rule()
 _ENTERPRISE_READ = _rule(**{REGULATOR: WITH_ENTERPRISE_DATA, SERVICE: ANY})
 _INGEST = _rule(**{DATA_PROVIDER: Access(request=sources_owned)})
 _LENDER_REQUEST = _rule(**{LENDER: Access(request=owned("lender"))})
-_DECISION_READ = _rule(
-    **{
-        LENDER: Access(response=owned("lender")),
-        CREDIT_OFFICER: Access(response=owned("lender")),
-    }
-)
+
+
+def _decision_read(path: str) -> Rule:
+    access = Access(response=owned(path), conceal=decision_not_found)
+    return _rule(**{LENDER: access, CREDIT_OFFICER: access})
+
+
+_DECISION_READ = _decision_read("lender")
 
 _REGISTRY_RULES: dict[str, Rule] = {
     "CreateEnterprise": _ADMIN_ONLY,
@@ -288,18 +303,8 @@ _REGISTRY_RULES: dict[str, Rule] = {
 _SCORING_RULES: dict[str, Rule] = {
     "QuoteLoanTerms": _LENDER_REQUEST,
     "GetDecision": _DECISION_READ,
-    "ExplainDecision": _rule(
-        **{
-            LENDER: Access(response=owned("decision.lender")),
-            CREDIT_OFFICER: Access(response=owned("decision.lender")),
-        }
-    ),
-    "ReplayDecision": _rule(
-        **{
-            LENDER: Access(response=owned("original.lender")),
-            CREDIT_OFFICER: Access(response=owned("original.lender")),
-        }
-    ),
+    "ExplainDecision": _decision_read("decision.lender"),
+    "ReplayDecision": _decision_read("original.lender"),
     "BatchQuote": _rule(**{LENDER: Access(request=owned("quote.lender"))}),
     "SimulatePolicy": _LENDER_REQUEST,
 }
@@ -344,6 +349,15 @@ _DECISION_LOG_RULES: dict[str, Rule] = {
 }
 
 
+# Consent grants: recorded and revoked by the registry operator (admin) on the enterprise's behalf;
+# read by the scoring service (it checks them before quoting) and by a lender for its own grants.
+_CONSENT_RULES: dict[str, Rule] = {
+    "GrantConsent": _ADMIN_ONLY,
+    "RevokeConsent": _ADMIN_ONLY,
+    "ListConsents": _rule(**{SERVICE: ANY, LENDER: Access(request=owned("lender"))}),
+}
+
+
 def _full(service: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
     return {f"/{service}/{method}": rule for method, rule in rules.items()}
 
@@ -353,6 +367,7 @@ RULES: dict[str, Rule] = {
     **_full(SCORING, _SCORING_RULES),
     **_full(PORTFOLIO, _PORTFOLIO_RULES),
     **_full(DECISION_LOG, _DECISION_LOG_RULES),
+    **_full(CONSENTS, _CONSENT_RULES),
 }
 
 
@@ -402,6 +417,12 @@ def authorize_response(method: str, principal: Principal, response: Any) -> Deni
     if isinstance(access, Denial):
         return access
     return access.response(principal, response) if access.response is not None else None
+
+
+def concealment(method: str, principal: Principal) -> Callable[[Any], tuple[str, str]] | None:
+    """How a denied response of ``method`` is answered instead (as a missing resource), if so."""
+    access = _access(method, principal)
+    return access.conceal if isinstance(access, Access) else None
 
 
 def has_response_check(method: str, principal: Principal) -> bool:

@@ -11,8 +11,11 @@ named for the classic bad values, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -974,3 +977,132 @@ def test_profiles_of_sparse_registries_are_never_internal(
         expect_handled(lambda r=request: plain.registry.GetCarbonProfile(r, timeout=30))  # type: ignore[misc]
     batch_get = rpb.BatchGetCarbonProfilesRequest(names=names, allow_missing=True)
     expect_handled(lambda: plain.registry.BatchGetCarbonProfiles(batch_get, timeout=60))
+
+
+# --- hardening (issue 13): aliases, deep YAML, forged page tokens, extreme dates, repeats ----------------
+
+# 405 bytes that PyYAML expands to 9^9 strings (~390 million): took 2.7 s and 600 MB before the bound.
+BILLION_LAUGHS = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [
+        f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [BILLION_LAUGHS, "[" * 5_000 + "]" * 5_000, "a: " + "{b: " * 3_000 + "1" + "}" * 3_000, "&a [*a]"],
+    ids=["aliases", "deep-flow", "deep-mapping", "recursive"],
+)
+def test_hostile_yaml_is_refused_quickly_with_a_short_message(fuzz: Suite, text: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as excinfo:
+        fuzz.scoring.SimulatePolicy(spb.SimulatePolicyRequest(lender=LENDER, policy_yaml=text), timeout=30)
+    details = error_details(excinfo.value)
+    assert details.code == Code.INVALID_ARGUMENT and details.fields == ["policy_yaml"], details.message
+    assert time.monotonic() - started < 2.0
+    assert len(details.message) <= 300 and all(len(d) <= 300 for _, d in details.violations)
+
+
+def _forge(token: str, after: Any) -> str:
+    """A page token with the real filter fingerprint (it is not secret) and any position."""
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw = json.dumps({"a": after, "f": payload["f"]}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+FORGED_POSITIONS: list[Any] = [
+    [], [1], ["x"], [None], [True], [[1]], [{"k": 1}], [1e308], [-(2**70)], ["x" * 10_000],
+    ["2022-01", "ELECTRICITY"], ["2022-01", "ELECTRICITY", "1"], ["2022-01", "ELECTRICITY", 2**80],
+    [2022, "28", None], ["0001-01-01T00:00:00", 5], ["not a time", "id"], "a string", {"a": 1}, None, 12,
+]  # fmt: skip
+
+
+def test_forged_page_tokens_of_every_shape_are_never_internal(fuzz: Suite) -> None:
+    listings: list[tuple[Callable[[str], Any], str]] = []
+    first = fuzz.registry.ListEnterprises(rpb.ListEnterprisesRequest(page_size=1), timeout=30)
+    listings.append(
+        (
+            lambda t: fuzz.registry.ListEnterprises(
+                rpb.ListEnterprisesRequest(page_size=1, page_token=t), timeout=30
+            ),
+            first.next_page_token,
+        )
+    )
+    parent = f"enterprises/{FIRMS[0]}"
+    records = fuzz.registry.ListRecords(rpb.ListRecordsRequest(parent=parent, page_size=1), timeout=30)
+    listings.append(
+        (
+            lambda t: fuzz.registry.ListRecords(
+                rpb.ListRecordsRequest(parent=parent, page_size=1, page_token=t), timeout=30
+            ),
+            records.next_page_token,
+        )
+    )
+    marks = fuzz.registry.ListBenchmarks(rpb.ListBenchmarksRequest(page_size=1), timeout=30)
+    if marks.next_page_token:
+        listings.append(
+            (
+                lambda t: fuzz.registry.ListBenchmarks(
+                    rpb.ListBenchmarksRequest(page_size=1, page_token=t), timeout=30
+                ),
+                marks.next_page_token,
+            )
+        )
+    assert all(token for _, token in listings)
+    for call, token in listings:
+        for after in FORGED_POSITIONS:
+            outcome = expect_handled(lambda call=call, after=after, token=token: call(_forge(token, after)))
+            if not hasattr(outcome, "code"):
+                continue
+            assert outcome.code == Code.INVALID_ARGUMENT and outcome.fields == ["page_token"], after
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "0000-01-01", "1-1-1"])
+def test_extreme_report_dates_are_never_internal(fuzz: Suite, date: str) -> None:
+    expect_handled(
+        lambda: fuzz.portfolio.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date=date), timeout=30
+        )
+    )
+    expect_handled(
+        lambda: fuzz.portfolio.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date="2024-06-30", compare_date=date), timeout=30
+        )
+    )
+    expect_handled(
+        lambda: fuzz.portfolio.GetPortfolioReport(
+            ppb.GetPortfolioReportRequest(lender=LENDER, as_of_date=date), timeout=30
+        )
+    )
+    expect_handled(
+        lambda: list(
+            fuzz.portfolio.ExportPortfolioReport(
+                ppb.ExportPortfolioReportRequest(lender=LENDER, as_of_date=date, compare_date=date),
+                timeout=30,
+            )
+        )
+    )
+
+
+def test_ten_thousand_repeated_group_by_is_refused_before_work(fuzz: Suite) -> None:
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as excinfo:
+        fuzz.portfolio.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date="2024-06-30", group_by=[ppb.GRADE] * 10_000), timeout=30
+        )
+    details = error_details(excinfo.value)
+    assert details.code == Code.INVALID_ARGUMENT and details.fields == ["group_by"]
+    assert "at most 8 items" in details.violations[0][1]
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_one_mebibyte_string_is_refused_before_work(fuzz: Suite) -> None:
+    huge = "x" * (200 * 1024)  # over MAX_STRING_CHARS (16 Ki), under the fuzz suite's 256 KiB message cap
+    with pytest.raises(grpc.RpcError) as excinfo:
+        fuzz.scoring.QuoteLoanTerms(spb.QuoteLoanTermsRequest(request_id=huge, lender=LENDER), timeout=30)
+    details = error_details(excinfo.value)
+    assert details.code == Code.INVALID_ARGUMENT and details.fields == ["request_id"]
+    assert "at most 16384 characters" in details.violations[0][1]

@@ -20,7 +20,7 @@ from tanxiao.common.v1 import common_pb2
 from tanxiao.platform import auth, authz
 from tanxiao.platform.auth import Principal
 from tanxiao.portfolio.v1 import portfolio_pb2
-from tanxiao.registry.v1 import registry_pb2
+from tanxiao.registry.v1 import consent_pb2, registry_pb2
 from tanxiao.scoring.v1 import decision_log_pb2, scoring_pb2
 
 SERVICES = {
@@ -28,6 +28,7 @@ SERVICES = {
     authz.SCORING: scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"],
     authz.PORTFOLIO: portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioReporting"],
     authz.DECISION_LOG: decision_log_pb2.DESCRIPTOR.services_by_name["DecisionLog"],
+    authz.CONSENTS: consent_pb2.DESCRIPTOR.services_by_name["Consents"],
 }
 ALL_METHODS = {
     f"/{name}/{method.name}": method for name, service in SERVICES.items() for method in service.methods
@@ -73,6 +74,9 @@ EXPECTED: dict[str, str] = {
     "DecisionLog/GetSignedTreeHead":          "-  A      A   A   A    -   A",
     "DecisionLog/GetInclusionProof":          "-  O      O   -   -    -   A",
     "DecisionLog/GetConsistencyProof":        "-  A      A   A   A    -   A",
+    "Consents/GrantConsent":                  "-  -      -   -   -    -   A",
+    "Consents/RevokeConsent":                 "-  -      -   -   -    -   A",
+    "Consents/ListConsents":                  "-  O      -   -   -    A   A",
 }
 # fmt: on
 
@@ -98,6 +102,7 @@ def _full_name(row: str) -> tuple[str, bool]:
         "LoanScoring": "scoring",
         "PortfolioReporting": "portfolio",
         "DecisionLog": "scoring",
+        "Consents": "registry",
     }
     return f"/tanxiao.{package[service]}.v1.{service}/{method}", variant == "regulatory"
 
