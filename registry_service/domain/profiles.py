@@ -74,6 +74,7 @@ def build_profiles(
     extra_periods: Sequence[str] = (),
     benchmarks: pd.DataFrame | None = None,
     as_of: date | None = None,
+    earlier_benchmarks: pd.DataFrame | None = None,
 ) -> ProfileSet:
     effective = _effective(inputs.records, inputs.precedence)
     rows = _accounted(effective, inputs, years, latest_rolling, extra_periods)
@@ -84,6 +85,12 @@ def build_profiles(
     if benchmarks is None:  # only complete periods make an industry average (docs/accounting.md)
         yearly = rows[(rows["granularity"] == "year") & (rows["ungraded_reason"] == "")]
         benchmarks = compute_benchmarks(yearly.assign(year=yearly["year"]))
+        if earlier_benchmarks is not None and len(earlier_benchmarks):
+            # A rolling window ending in a year that has no complete profiles yet (the current year)
+            # is graded against the stored benchmark of the year before.
+            computed = set(benchmarks["year"].astype(int))
+            earlier = earlier_benchmarks[~earlier_benchmarks["year"].astype(int).isin(computed)]
+            benchmarks = pd.concat([benchmarks, earlier[list(benchmarks.columns)]], ignore_index=True)
     rows = _graded(rows, benchmarks, inputs.method)
     rows = _with_trends(rows, effective, inputs, benchmarks)
     rows, flags = _with_quality(rows, inputs, as_of)

@@ -198,3 +198,22 @@ def test_benchmarks_never_include_an_ungraded_profile(firms: list[dict[str, obje
         pd.testing.assert_frame_equal(result.benchmarks.reset_index(drop=True), again)
     else:
         assert result.benchmarks.empty
+
+
+def test_a_rolling_window_in_a_year_without_complete_profiles_uses_last_years_benchmark() -> None:
+    """The current year (Jan-Mar 2023 reported) has no complete year profile, hence no 2023 benchmark:
+    the window R12-2023-03 is graded against the stored 2022 benchmark (2.0612) instead of NO_BENCHMARK."""
+    stored = build(peers()).benchmarks  # the 2022 benchmarks, as RecomputeBenchmarks(2022) stored them
+    recent = peers() + [
+        r for i in range(5) for r in rows(f"P{i}", "ELECTRICITY", range(1, 4), 1e6, "GRID_UTILITY", 2023)
+    ]
+    recent += [
+        r
+        for i in range(5)
+        for r in rows(f"P{i}", "INDUSTRIAL_ADDED_VALUE", range(1, 4), 250.0, "STATISTICS", 2023)
+    ]
+    result = build(recent, years=[2023], latest_rolling=True, earlier_benchmarks=stored)
+    assert profile(result, "P0", "2023")["ungraded_reason"] == "INCOMPLETE_ENERGY_DATA"
+    rolling = profile(result, "P0", "R12-2023-03")
+    assert (rolling["ungraded_reason"], rolling["benchmark_year"], rolling["grade"]) == ("", 2022, 3)
+    assert rolling["benchmark_intensity"] == pytest.approx(6_183.6 / 3_000)
