@@ -27,6 +27,13 @@ from tanxiao.scoring.v1 import scoring_pb2 as spb
 from tanxiao.scoring.v1 import scoring_pb2_grpc
 
 
+def _seed_with_consent(registry: Registry) -> None:
+    """The scoring suite's enterprises, GREEN having granted LENDER consent to use its carbon data."""
+    _seed(registry)
+    expire = datetime.now(UTC) + timedelta(days=1)
+    ConsentRepository(registry.engine).grant(GREEN, LENDER, frozenset({"CARBON_DATA"}), expire, "", "test")
+
+
 @dataclass
 class Secured:
     scoring: RunningServer
@@ -37,7 +44,7 @@ class Secured:
 
 @pytest.fixture
 def secured(registry: Registry) -> Iterator[Secured]:
-    _seed(registry)
+    _seed_with_consent(registry)
     settings = replace(registry.settings, auth_required=True, profile_cache_seconds=0.0)
     own, _ = create_token(registry.engine, "lender", LENDER)
     other, _ = create_token(registry.engine, "lender", "lenders/other-bank")
@@ -98,7 +105,7 @@ def test_authentication_comes_before_validation(secured: Secured) -> None:
 
 
 def test_reads_and_denials_reach_the_access_log(registry: Registry, tmp_path: Path) -> None:
-    _seed(registry)
+    _seed_with_consent(registry)
     settings = replace(
         registry.settings,
         auth_required=True,
