@@ -21,10 +21,14 @@ from scoring_service.storage.log import LogStore
 from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
+from tanxiao.platform.observability import client_channel
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
 from tanxiao.platform.tls import secure_channel
 from tanxiao.portfolio.v1 import portfolio_pb2_grpc
+from tanxiao.registry.v1.registry_pb2 import DESCRIPTOR as REGISTRY_PROTO
 from tanxiao.scoring.v1 import decision_log_pb2_grpc, scoring_pb2_grpc
+
+REGISTRY_SERVICE = REGISTRY_PROTO.services_by_name["CarbonRegistry"].full_name
 
 
 def start_scoring(
@@ -43,7 +47,7 @@ def start_scoring(
     try:
         store = DecisionStore(engine, merge_delay_seconds=settings.log_merge_delay_seconds)
         log_store = LogStore(engine)
-        registry = RegistryClient(channel, settings)
+        registry = RegistryClient(client_channel("scoring", channel), settings)  # request id, trace
         pricer = Pricer(registry, store, load_configured_policy(settings))
         bindings = [
             ServiceBinding(
@@ -77,6 +81,9 @@ def start_scoring(
     if sequencer is not None:
         running.on_stop.append(sequencer.start().stop)
     running.on_stop.extend([channel.close, engine.dispose])
+    if running.observability is not None:  # pool gauges; readiness follows the database and the registry
+        running.observability.watch_database(engine)
+        running.observability.watch_upstream("registry", channel, REGISTRY_SERVICE)
     return running
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine
 from scoring_service.storage.log import fetch_nodes, head_row, integrated_size
 from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
 from tanxiao.platform.db import is_sqlite, transaction
+from tanxiao.platform.metrics import SEQUENCER_LAG
 from tanxiao.translog import CompactRange, SigningKey, TreeHead
 
 log = structlog.get_logger("tanxiao.sequencer")
@@ -61,6 +62,7 @@ class Sequencer:
             result = self.integrate_batch()
             total += result.integrated
             if result.integrated < self.batch_size:
+                SEQUENCER_LAG.set(total)  # what this run found waiting (0 where another replica sequences)
                 return total
 
     def integrate_batch(self) -> BatchResult:

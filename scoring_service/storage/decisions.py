@@ -47,6 +47,7 @@ from scoring_service.storage.tables import loan_policies, log_decisions, log_ent
 from tanxiao.errors import NotFound, ValidationError
 from tanxiao.platform.db import is_sqlite, read_only
 from tanxiao.platform.idempotency import run_in_transaction
+from tanxiao.platform.metrics import DECISIONS_APPENDED
 
 __all__ = [
     "BOUND_KEYS",
@@ -234,6 +235,7 @@ class DecisionStore:
 
         result = run_in_transaction(self.engine, once)
         self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
+        DECISIONS_APPENDED.inc(sum(1 for _, new in result if new))
         return result
 
     def get(self, decision_id: str) -> StoredDecision:

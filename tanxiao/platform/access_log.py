@@ -31,12 +31,21 @@ PREFIX, SUFFIX = "access-", ".jsonl"
 def resource_of(request: Any) -> str:
     """The resource a request names: the first set field of RESOURCE_FIELDS (a repeated one joined)."""
     for name in RESOURCE_FIELDS:
-        value = getattr(request, name, None)
-        if value is None or isinstance(value, bytes):
-            continue
-        text = value if isinstance(value, str) else ",".join(str(v) for v in list(value)[:20])
+        text = _text_of(getattr(request, name, None))
         if text:
             return text if len(text) <= MAX_RESOURCE_CHARS else text[:MAX_RESOURCE_CHARS] + "…"
+    return ""
+
+
+def _text_of(value: Any) -> str:
+    """A resource field as text: a string, a repeated string field joined, or a message's own
+    ``name``/``uscc`` (CreateEnterpriseRequest.enterprise is a message); anything else is no resource."""
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "DESCRIPTOR"):
+        return str(getattr(value, "name", "") or getattr(value, "uscc", "") or "")
+    if isinstance(value, list | tuple) or type(value).__name__.startswith("Repeated"):
+        return ",".join(str(v) for v in list(value)[:20] if isinstance(v, str))
     return ""
 
 

@@ -108,6 +108,18 @@ class Settings:
         30.0, "How long the scoring service reuses a fetched profile (0 = never)", float
     )
     profile_cache_size: int = _setting(10_000, "Most profiles the scoring service keeps cached", int)
+    registry_metrics_listen: str = _setting(
+        "", "Address of the registry's Prometheus /metrics endpoint (empty = none; `make run`: :9464)"
+    )
+    scoring_metrics_listen: str = _setting(
+        "", "Address of the scoring service's Prometheus /metrics endpoint (empty = none; `make run`: :9465)"
+    )
+    health_check_interval_seconds: float = _setting(
+        5.0, "How often readiness probes the database (and, for scoring, the registry)", float
+    )
+    health_probe_timeout_seconds: float = _setting(
+        2.0, "A readiness probe not answered in this time counts as failed", float
+    )
     log_signing_key_file: str = _setting(
         "var/log_signing_key.pem",
         "Ed25519 private key (PEM) that signs decision-log tree heads; `tanxiao log keygen` writes one"

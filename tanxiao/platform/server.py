@@ -17,27 +17,14 @@ from typing import Any
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from tanxiao.platform.access_log import AccessLog
 from tanxiao.platform.config import Settings
 from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
+from tanxiao.platform.observability import Observability
 from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials, transport
 
 log = structlog.get_logger("tanxiao.server")
-
-
-class HealthServicer(health.HealthServicer):  # type: ignore[misc]
-    """grpc's health servicer (Watch non-blocking: a watcher holds no thread) plus Health/List."""
-
-    def List(self, request: Any, context: grpc.ServicerContext) -> health_pb2.HealthListResponse:
-        with self._lock:
-            statuses = dict(self._server_status)
-        return health_pb2.HealthListResponse(
-            statuses={
-                name: health_pb2.HealthCheckResponse(status=status) for name, status in statuses.items()
-            }
-        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +44,7 @@ class RunningServer:
     health: health.HealthServicer
     services: Sequence[str] = field(default_factory=tuple)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    observability: Observability | None = None  # metrics, traces, readiness (observability.py)
 
     @property
     def address(self) -> str:
@@ -110,24 +98,28 @@ def start_server(
         else None
     )
     serving = Serving.create(settings.limits(), settings.stream_idle_seconds, access_log=access_log)
+    observed = Observability(name, settings)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
         interceptors=[
+            *observed.interceptors(),
             ServerCallInterceptor(authenticator if settings.auth_required else None, serving),
+            *observed.inner_interceptors(),
             *interceptors,
         ],
         options=server_options(settings),
     )
-    health_servicer = HealthServicer(experimental_non_blocking=True)
+    health_servicer = observed.health
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)
     names = [b.full_name for b in bindings]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    observed.enable_reflection([*names, health.SERVICE_NAME], server)  # v1 and v1alpha
     port = _bind(server, name, listen, settings)
     server.start()
     for service in [*names, ""]:
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    observed.start(names)
     log.info(
         "server.started",
         server=name,
@@ -137,9 +129,11 @@ def start_server(
         transport=transport(settings),
         auth=settings.auth_required,
     )
-    return RunningServer(
-        name=name, server=server, port=port, health=health_servicer, services=names, serving=serving
+    running = RunningServer(
+        name, server, port, health_servicer, names, observability=observed, serving=serving
     )
+    running.on_stop.append(observed.stop)
+    return running
 
 
 def _bind(server: grpc.Server, name: str, listen: str, settings: Settings) -> int:
