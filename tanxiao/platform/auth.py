@@ -58,10 +58,11 @@ api_tokens = sa.Table(
 DATA_PROVIDER = "data_provider"
 LENDER = "lender"
 CREDIT_OFFICER = "credit_officer"
+APPROVER = "approver"  # a lender's second approver (four eyes) of review actions
 REGULATOR = "regulator"
 SERVICE = "service"
 ADMIN = "admin"
-ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, REGULATOR, SERVICE, ADMIN)
+ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, APPROVER, REGULATOR, SERVICE, ADMIN)
 
 # A regulator's access to enterprise-level registry data (profiles, enterprises, records, commitments).
 ENTERPRISE_DATA = "enterprise_data"
@@ -122,7 +123,7 @@ def validate(role: str, tenant: str, grants: Iterable[str] = ()) -> frozenset[st
     """Raise ValueError naming the bad field unless role, tenant and grants fit together."""
     if role not in ROLES:
         raise ValueError(f"role: must be one of {', '.join(ROLES)}; got {role!r}")
-    if role in (LENDER, CREDIT_OFFICER):
+    if role in (LENDER, CREDIT_OFFICER, APPROVER):
         if not LENDER_TENANT.match(tenant):
             raise ValueError(f"tenant: a {role} token's tenant must be lenders/{{id}}; got {tenant!r}")
     elif role == DATA_PROVIDER:

@@ -21,8 +21,13 @@ Who may do what (the matrix test is the executable form of this summary):
 - lender: its own quotes (QuoteLoanTerms, BatchQuote), decisions (Get/Explain/Replay), SimulatePolicy,
   loans (Record/UpdateBalance/Close/Get/List), GetPortfolioReport, ExportPortfolioReport (its own,
   never the regulatory view).
-- credit_officer (of one lender), read-only: Get/Explain/ReplayDecision, GetLoan, ListLoans and
-  GetPortfolioReport of its lender. No quotes, no writes, no exports, no policy what-ifs.
+- credit_officer (of one lender): Get/Explain/ReplayDecision, GetLoan, ListLoans and
+  GetPortfolioReport of its lender; ListDecisions, ListReviewQueue and SubmitReviewAction (approve,
+  decline, override, book) on its lender's decisions. No quotes, no exports, no policy what-ifs.
+- approver (of one lender): what a credit officer may do on decisions (reads, lists, review actions),
+  and the second approval of overrides (the state machine in scoring_service.review says which action
+  which role may take; the same officer cannot confirm his own override). No loans or reports.
+- lender: also ListDecisions, ListReviewQueue, and SubmitReviewAction (submit for review, book).
 - regulator: GetRegulatoryReport, ExportPortfolioReport with regulatory = true, ListBenchmarks,
   ListDataCategories; enterprise-level registry reads (enterprises, records, profiles, commitments)
   only with the grant ``enterprise_data``; no lender-level reports, loans or decisions.
@@ -45,6 +50,7 @@ from typing import Any
 
 from tanxiao.platform.auth import (
     ADMIN,
+    APPROVER,
     CREDIT_OFFICER,
     DATA_PROVIDER,
     ENTERPRISE_DATA,
@@ -227,10 +233,13 @@ _LENDER_REQUEST = _rule(**{LENDER: Access(request=owned("lender"))})
 
 def _decision_read(path: str) -> Rule:
     access = Access(response=owned(path), conceal=decision_not_found)
-    return _rule(**{LENDER: access, CREDIT_OFFICER: access})
+    return _rule(**{LENDER: access, CREDIT_OFFICER: access, APPROVER: access})
 
 
 _DECISION_READ = _decision_read("lender")
+# Review: the request names the lender, checked before the handler (which refuses a decision of
+# another lender as NOT_FOUND); which action a role may take is the state machine's rule.
+_REVIEW = _rule(**{role: Access(request=owned("lender")) for role in (LENDER, CREDIT_OFFICER, APPROVER)})
 
 _REGISTRY_RULES: dict[str, Rule] = {
     "CreateEnterprise": _ADMIN_ONLY,
@@ -260,6 +269,13 @@ _SCORING_RULES: dict[str, Rule] = {
     "GetDecision": _DECISION_READ,
     "ExplainDecision": _decision_read("decision.lender"),
     "ReplayDecision": _decision_read("original.lender"),
+    "ListDecisions": _REVIEW,
+    "ListReviewQueue": _REVIEW,
+    "SubmitReviewAction": _REVIEW,
+    # Repricing stores new decisions for the lender's book: the lender (its system) only; the watch
+    # list is a read for the lender and its officers.
+    "RepriceDecisions": _LENDER_REQUEST,
+    "ListWatchList": _REVIEW,
     "BatchQuote": _rule(**{LENDER: Access(request=owned("quote.lender"))}),
     "SimulatePolicy": _LENDER_REQUEST,
 }
@@ -296,7 +312,7 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
 # Heads and consistency proofs are sizes and hashes, no borrower data: every reader of decisions and the
 # regulator (who keeps heads as a witness). An inclusion proof carries the decision's content: its
 # lender's callers only, like GetDecision.
-_LOG_PUBLIC = _rule(**{role: ANY for role in (LENDER, CREDIT_OFFICER, REGULATOR)})
+_LOG_PUBLIC = _rule(**{role: ANY for role in (LENDER, CREDIT_OFFICER, APPROVER, REGULATOR)})
 _DECISION_LOG_RULES: dict[str, Rule] = {
     "GetSignedTreeHead": _LOG_PUBLIC,
     "GetConsistencyProof": _LOG_PUBLIC,

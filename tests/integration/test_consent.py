@@ -69,7 +69,7 @@ def suite(registry: Registry) -> Iterator[Suite]:
 def _quote(request_id: str) -> spb.QuoteLoanTermsRequest:
     return spb.QuoteLoanTermsRequest(
         request_id=request_id, lender=LENDER, enterprise=ENTERPRISE, product=spb.GENERAL,
-        requested_amount_cny=5_000_000, tenor_months=36, base_rate_bp=310, profile_period="2022",
+        requested_amount_fen=500_000_000, tenor_months=36, profile_period="2022",
     )  # fmt: skip
 
 

@@ -154,7 +154,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
     decision = scoring_stub.QuoteLoanTerms(
         spb.QuoteLoanTermsRequest(
             request_id="seed", lender=LENDER, enterprise=f"enterprises/{FIRMS[0]}", product=spb.GENERAL,
-            requested_amount_cny=5_000_000, tenor_months=36, base_rate_bp=310, profile_period="2022",
+            requested_amount_fen=500_000_000, tenor_months=36, profile_period="2022",
         ),
         timeout=30,
     )  # fmt: skip
@@ -239,6 +239,10 @@ def text(*valid: str) -> st.SearchStrategy[str]:
 FLOATS = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -0.0, 0.0, 1e308, -1e308, 5e-324, 5e6, 2.0**63]),
     st.floats(),
+)
+INT64 = st.one_of(
+    st.sampled_from([0, -1, 1, 500_000_000, 10**14, 10**14 + 1, 2**63 - 1, -(2**63)]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
 INT32 = st.one_of(
     st.sampled_from([0, -1, 1, 2022, 2023, 1899, 2_147_483_647, -2_147_483_648]),
@@ -492,7 +496,8 @@ def quotes(commitment: str) -> st.SearchStrategy[spb.QuoteLoanTermsRequest]:
         lender=LENDERS,
         enterprise=ENTERPRISE_NAMES,
         product=enum(spb.Product),
-        requested_amount_cny=FLOATS,
+        requested_amount_fen=INT64,
+        bank_limit_fen=INT64,
         tenor_months=INT32,
         base_rate_bp=FLOATS,
         commitment=commitment_names(commitment),
@@ -752,7 +757,7 @@ def _free_text_calls(suite: Suite, value: str, uscc: str) -> None:
     enterprise = rpb.Enterprise(uscc=uscc, display_name=value, industry_code="2822", region_code="330502")
     quote = spb.QuoteLoanTermsRequest(
         request_id=value, lender=LENDER, enterprise=f"enterprises/{FIRMS[0]}", product=spb.GENERAL,
-        requested_amount_cny=1e6, tenor_months=12, base_rate_bp=310, profile_period="2022",
+        requested_amount_fen=100_000_000, tenor_months=12, profile_period="2022",
     )  # fmt: skip
     loan = ppb.RecordLoanRequest(
         request_id=value, lender=LENDER, loan_id="L9", enterprise=f"enterprises/{FIRMS[0]}",
@@ -816,9 +821,10 @@ def test_nul_characters_are_rejected_or_stored_never_internal(
 
 
 QUOTE_CORPUS = [
-    ({"requested_amount_cny": math.nan}, "requested_amount_cny"),
-    ({"requested_amount_cny": math.inf}, "requested_amount_cny"),
-    ({"requested_amount_cny": -1.0}, "requested_amount_cny"),
+    ({"requested_amount_fen": 0}, "requested_amount_fen"),
+    ({"requested_amount_fen": -1}, "requested_amount_fen"),
+    ({"requested_amount_fen": 2**63 - 1}, "requested_amount_fen"),
+    ({"bank_limit_fen": -1}, "bank_limit_fen"),
     ({"base_rate_bp": math.nan}, "base_rate_bp"),
     ({"base_rate_bp": -math.inf}, "base_rate_bp"),
     ({"tenor_months": 0}, "tenor_months"),
@@ -843,7 +849,7 @@ QUOTE_CORPUS = [
 def test_a_bad_quote_names_its_field(fuzz: Suite, fields: dict[str, Any], field: str) -> None:
     values: dict[str, Any] = {
         "request_id": "corpus", "lender": LENDER, "enterprise": f"enterprises/{FIRMS[1]}",
-        "product": spb.GENERAL, "requested_amount_cny": 5e6, "tenor_months": 36, "base_rate_bp": 310,
+        "product": spb.GENERAL, "requested_amount_fen": 500_000_000, "tenor_months": 36,
         "profile_period": "2022",
     }  # fmt: skip
     with pytest.raises(grpc.RpcError) as excinfo:

@@ -72,7 +72,7 @@ def _wait_ready(process: subprocess.Popen[str]) -> tuple[str, str]:
 def _quote(request_id: str, lender: str = "lenders/huzhou-bank") -> scoring_pb2.QuoteLoanTermsRequest:
     return scoring_pb2.QuoteLoanTermsRequest(
         request_id=request_id, lender=lender, enterprise="", product=scoring_pb2.GENERAL,
-        requested_amount_cny=5e6, tenor_months=36, base_rate_bp=310,
+        requested_amount_fen=500_000_000, tenor_months=36,
     )  # fmt: skip
 
 
