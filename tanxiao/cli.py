@@ -357,6 +357,37 @@ def log_head(
         console.print(f"wrote {out}")
 
 
+@log_app.command("witness")
+def log_witness(
+    public_key: Annotated[Path, typer.Option(help="The log's public key (PEM) the witness trusts")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where the witness keeps heads")] = Path("witness"),
+    addr: Annotated[
+        str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
+    ] = None,
+    token: Token = None,
+) -> None:
+    """A witness's round, over gRPC only: fetch the latest signed head, check its signature and that it
+    extends the newest head kept, and keep it (run it on a schedule; exit 1 when the log was rewritten)."""
+    import grpc
+
+    from scoring_service.log_proofs import witness
+    from tanxiao.scoring.v1 import decision_log_pb2_grpc
+    from tanxiao.translog import VerifyingKey
+
+    settings = _settings()
+    raw = VerifyingKey.from_pem(public_key.read_bytes()).raw
+    with secure_channel(addr or settings.scoring_addr, settings) as channel:
+        try:
+            code, message = witness(
+                decision_log_pb2_grpc.DecisionLogStub(channel), raw, directory, _token_metadata(token)
+            )
+        except grpc.RpcError as exc:
+            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from exc
+    typer.echo(message)
+    raise typer.Exit(code)
+
+
 @log_app.command("sequence")
 def log_sequence(
     follow: Annotated[
