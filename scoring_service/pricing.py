@@ -27,7 +27,7 @@ from scoring_service.inputs import (
 )
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision
-from tanxiao.errors import FailedPrecondition, NotFound, ValidationError
+from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
 
@@ -78,16 +78,23 @@ class Pricer:
             raise FailedPrecondition(str(exc), reason="LPR_NOT_AVAILABLE") from exc
 
     def quote(self, request: QuoteRequest) -> StoredDecision:
-        existing = self.store.find(request.lender, request.request_id)
-        if existing is not None:  # AIP-155: the first decision, without asking the registry again
+        """Price and store. A retry (AIP-155) is found by the store's insert itself (its unique key):
+        the first decision comes back, REQUEST_ID_REUSED for another request; so the fast path has no
+        separate lookup. Should the registry fail on a retry, the stored decision is still returned."""
+        try:
+            (profile,) = self._profiles([request])
+            return self._priced(request, profile)
+        except (Unavailable, DeadlineExceeded, FailedPrecondition, NotFound):
+            existing = self.store.find(request.lender, request.request_id)
+            if existing is None:
+                raise
             return self._same_request(existing, request)
-        (profile,) = self._profiles([request])
-        return self._priced(request, profile)
 
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
         """Decisions in request order: stored ones for known request ids; the new ones priced on
         profiles fetched in one batch call and appended to the chain in one transaction."""
-        found = {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
+        stored = self.store.find_many([(r.lender, r.request_id) for r in requests])
+        found = {i: d for i, r in enumerate(requests) if (d := stored.get((r.lender, r.request_id)))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
         profiles = self._profiles(fresh) if fresh else []
         items = [self._item(r, p) for r, p in zip(fresh, profiles, strict=True)]

@@ -142,7 +142,7 @@ class ServerMetrics:
         return MetricsInterceptor(self)
 
 
-class _PoolCollector(Collector):  # type: ignore[misc]
+class _PoolCollector(Collector):
     """Pool gauges read when scraped: the pool knows its own numbers, nothing to keep in step."""
 
     def __init__(self) -> None:

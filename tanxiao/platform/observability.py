@@ -81,7 +81,7 @@ class Observability:
             self.readiness.stop()
         if self.endpoint is not None:
             self.endpoint.stop()
-        tracing.shutdown(self.name)
+        tracing.flush(self.name)
 
 
 def client_channel(server: str, channel: grpc.Channel) -> grpc.Channel:

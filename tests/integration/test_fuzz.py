@@ -82,6 +82,9 @@ def fuzz_settings(url: str) -> Settings:
             "TANXIAO_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_BYTES),
             "TANXIAO_MAX_WORKERS": "4",
             "TANXIAO_PROFILE_CACHE_SECONDS": "0",
+            # The fuzz asks "never INTERNAL", not "fast": a loaded CI machine must not turn a slow
+            # registry into DEADLINE_EXCEEDED (seen once under load).
+            "TANXIAO_REGISTRY_DEADLINE_SECONDS": "30",
             "TANXIAO_ALLOW_PLAINTEXT": "true",
             "TANXIAO_AUTH_REQUIRED": "false",
         }

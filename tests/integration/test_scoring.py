@@ -238,7 +238,19 @@ def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite)
     details = error_details(error)
     assert details.code == grpc.StatusCode.UNAVAILABLE and "registry" in details.message
     with suite.registry.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 0
+
+
+def test_a_retry_gets_its_decision_even_with_the_registry_down(suite: Suite) -> None:
+    first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    assert again == first  # the store's insert found the stored decision
+    suite.registry.server.stop(None)
+    assert suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30) == first
+    other = _error(suite.stub.QuoteLoanTerms, _quote(RED, request_id="retry-down"))
+    assert error_details(other).code == grpc.StatusCode.INVALID_ARGUMENT  # REQUEST_ID_REUSED
+    with suite.registry.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 1
 
 
 def test_a_slow_registry_hits_the_deadline(registry: Registry) -> None:
@@ -374,6 +386,18 @@ def test_decision_log_proves_a_quote_over_grpc(suite: Suite) -> None:
     assert error_details(missing).code == grpc.StatusCode.NOT_FOUND
     malformed = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision="nope"))
     assert set(error_details(malformed).fields) == {"decision"}
+    negative = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision=first.name, tree_size=-1))
+    assert set(error_details(negative).fields) == {"tree_size"}
+    no_head = _error(
+        log.GetInclusionProof, lpb.GetInclusionProofRequest(decision=first.name, tree_size=10**12)
+    )
+    assert error_details(no_head).code == grpc.StatusCode.NOT_FOUND
+    future = _error(log.GetConsistencyProof, lpb.GetConsistencyProofRequest(first_tree_size=10**12))
+    assert error_details(future).code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
+    backwards = lpb.GetConsistencyProofRequest(
+        first_tree_size=later.tree_size, second_tree_size=head.tree_size
+    )
+    assert set(error_details(_error(log.GetConsistencyProof, backwards)).fields) == {"second_tree_size"}
 
 
 def _await_proof(log: Any, name: str) -> Any:
