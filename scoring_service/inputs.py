@@ -46,6 +46,9 @@ class QuoteRequest:
     commitment: str
     profile_period: str
     fingerprint: str  # of the request without its request_id: a reused request_id must match
+    # False when the borrower has not consented to the lender using its financials (FINANCIALS scope):
+    # the quote is then made without them (no capacity test, FINANCIALS_MISSING review)
+    use_financials: bool = True
 
     @property
     def enterprise(self) -> str:
