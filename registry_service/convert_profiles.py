@@ -74,6 +74,13 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
         inputs_fingerprint=row["inputs_fingerprint"],
         industry_code=row["industry_code"],
         region_code=row["region_code"],
+        ungraded_reason=_ungraded_reason(row, details),
+        coverage=_coverage(row, details.get("coverage") or {}),
+        electricity=_electricity(details.get("electricity") or {}),
+        grid_factor=details.get("grid_factor") or 0.0,
+        grid_factor_year=int(details.get("grid_factor_year") or 0),
+        grid_factor_source=str(details.get("grid_factor_source") or ""),
+        grid_factor_fallback=bool(details.get("grid_factor_fallback") or False),
     )
     for name in ("energy_intensity", "carbon_intensity", "k_value"):
         if row.get(name) is not None:
@@ -140,6 +147,39 @@ def _grade(row: dict[str, Any], details: dict[str, Any]) -> common_pb2.CarbonGra
         label_en=details.get("label_en", ""),
         colour=colours.get(row["grade"], ""),
         grading_method=row["grading_method"],
+    )
+
+
+def _ungraded_reason(row: dict[str, Any], details: dict[str, Any]) -> int:
+    """The stored reason; a grade-0 profile stored before the coverage rule says NO_BENCHMARK, the
+    only way such a profile could be ungraded then (a month or quarter: PERIOD_NOT_GRADED)."""
+    reason = str(details.get("ungraded_reason") or "")
+    if not reason and row["grade"] == 0:
+        reason = "NO_BENCHMARK" if row.get("granularity") in ("year", "rolling12") else "PERIOD_NOT_GRADED"
+    return int(registry_pb2.UngradedReason.Value(reason)) if reason else 0
+
+
+def _electricity(figures: dict[str, Any]) -> registry_pb2.ElectricityBalance:
+    return registry_pb2.ElectricityBalance(
+        grid_purchased_kwh=figures.get("grid_electricity_kwh") or 0.0,
+        pv_self_consumed_kwh=figures.get("pv_self_consumed_kwh") or 0.0,
+        pv_export_kwh=figures.get("pv_export_kwh") or 0.0,
+        pv_generation_kwh=figures.get("pv_generation_kwh") or 0.0,
+        consumption_kwh=figures.get("electricity_consumption_kwh") or 0.0,
+    )
+
+
+def _coverage(row: dict[str, Any], coverage: dict[str, Any]) -> registry_pb2.Coverage:
+    gaps = []
+    for part in filter(None, str(coverage.get("gaps") or "").split(";")):
+        category, _, months = part.partition(":")
+        gaps.append(registry_pb2.CoverageGap(category=category, missing_months=months.split("|")))
+    return registry_pb2.Coverage(
+        months_expected=row["months_expected"],
+        months_with_energy=row["months_covered"],
+        months_complete=int(coverage.get("months_complete") or 0),
+        expected_categories=list(filter(None, str(coverage.get("required_categories") or "").split(","))),
+        gaps=gaps,
     )
 
 

@@ -29,6 +29,8 @@ from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
 from tanxiao.errors import FieldViolation, ResourceExhausted
+from tanxiao.platform.auth import Principal, current_principal
+from tanxiao.platform.authz import record_scope_denial
 from tanxiao.platform.config import Settings
 from tanxiao.platform.metrics import record_ingest
 
@@ -162,9 +164,14 @@ class IngestStream:
                 violations=[FieldViolation("records", f"at most {self._limit} records per call")],
             )
         checked = validate_records(
-            frame, self._ingestor.catalog, today=self._ingestor.today(), first_index=self.received
+            frame,
+            self._ingestor.catalog,
+            today=self._ingestor.today(),
+            first_index=self.received,
+            max_scale=self._ingestor.settings.plausible_max_scale,
         )
         self.received += len(frame)
+        _reject_out_of_scope(checked, current_principal.get())
         self._reject_unknown_enterprises(checked)
         bad = checked["reject_code"] != ""
         self._rejected.extend(_rejections(checked[bad]))
@@ -379,3 +386,28 @@ __all__ = [
     "Ingestor",
     "RowResult",
 ]
+
+
+def _reject_out_of_scope(checked: pd.DataFrame, principal: Principal | None) -> None:
+    """Rows the calling data provider may not write (tanxiao.platform.authz.record_scope_denial) are
+    REJECTED one by one with a PERMISSION_DENIED reason; the rest of the batch goes on. Judged once per
+    distinct (source, category, uscc)."""
+    if principal is None:
+        return
+    valid = checked["reject_code"] == ""
+    keys = checked.loc[valid, ["source", "category", "uscc"]].drop_duplicates()
+    denials = {
+        (s, c, u): denial
+        for s, c, u in keys.itertuples(index=False)
+        if (denial := record_scope_denial(principal, str(s), str(c), str(u))) is not None
+    }
+    if not denials:
+        return
+    for position in np.flatnonzero(valid.to_numpy()):
+        row = checked.iloc[position]
+        denial = denials.get((row["source"], row["category"], row["uscc"]))
+        if denial is not None:
+            label = checked.index[position]
+            checked.loc[label, "reject_code"] = denial.reason
+            checked.loc[label, "reject_field"] = f"records[{row['index']}].{denial.field}"
+            checked.loc[label, "reject_reason"] = denial.message

@@ -79,7 +79,10 @@ class ProfileService:
             last_year = int(last[:4]) if last else year
             month_from = f"{min(year, last_year) - TREND_YEARS_BEFORE:04d}-01"
             inputs = self._inputs(conn, None, month_from)
-        result = build_profiles(inputs, years=[year], latest_rolling=True, as_of=as_of)
+            earlier = store.stored_benchmarks(conn, [year - 1])
+        result = build_profiles(
+            inputs, years=[year], latest_rolling=True, as_of=as_of, earlier_benchmarks=earlier
+        )
         now = datetime.now(UTC)
 
         def write(conn: Connection) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from scoring_service.storage.log import LogStore
 from tanxiao.errors import TanxiaoError
@@ -77,3 +78,51 @@ def export_head(database_url: str) -> str:
         raise ValueError(f"no public key stored for key id {head.key_id}")
     VerifyingKey(raw).verify(head)
     return dumps(head, raw)
+
+
+def witness(
+    stub: Any, public_key: bytes, directory: Path, metadata: list[tuple[str, str]]
+) -> tuple[int, str]:
+    """One round of a witness (`tanxiao log witness`), over gRPC only, trusting only ``public_key``:
+    fetch the latest signed head, check its signature, check it extends the newest head kept in
+    ``directory`` (a consistency proof verified here), then keep it as head-<size>.json.
+    (exit code, message)."""
+    from tanxiao.scoring.v1 import decision_log_pb2 as lpb
+    from tanxiao.translog import SignedTreeHead, TreeHead, verify_consistency
+
+    def parse(message: Any) -> SignedTreeHead:
+        head = TreeHead(message.tree_size, message.root_hash, message.timestamp_ms)
+        return SignedTreeHead(head, message.key_id, message.signature)
+
+    key = VerifyingKey(public_key)
+    latest = parse(stub.GetSignedTreeHead(lpb.GetSignedTreeHeadRequest(), timeout=30, metadata=metadata))
+    try:
+        key.verify(latest)
+    except ValueError as exc:
+        return 1, f"witness: FAILED, the latest head does not verify: {exc}"
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = sorted(directory.glob("head-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    if kept:
+        previous = SignedTreeHead.from_json(json.loads(kept[-1].read_text("utf-8")))
+        try:
+            if previous.tree_size > latest.tree_size:
+                raise ProofError(f"the log shrank from {previous.tree_size} to {latest.tree_size} entries")
+            if 0 < previous.tree_size < latest.tree_size:
+                proof = stub.GetConsistencyProof(
+                    lpb.GetConsistencyProofRequest(
+                        first_tree_size=previous.tree_size, second_tree_size=latest.tree_size
+                    ),
+                    timeout=30,
+                    metadata=metadata,
+                )
+                hashes = list(proof.hashes)
+            else:
+                hashes = []
+            verify_consistency(
+                previous.tree_size, latest.tree_size, previous.root_hash, latest.root_hash, hashes
+            )
+        except ProofError as exc:
+            return 1, f"witness: FAILED, the log no longer extends {kept[-1].name}: {exc}"
+    target = directory / f"head-{latest.tree_size}.json"
+    target.write_text(dumps(latest, public_key), encoding="utf-8")
+    return 0, f"witness: OK, kept {target} (size {latest.tree_size}, root {latest.root_hash.hex()})"

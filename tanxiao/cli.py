@@ -136,6 +136,26 @@ def db_current(database_url: DatabaseUrl = None) -> None:
         engine.dispose()
 
 
+@db_app.command("check")
+def db_check(database_url: DatabaseUrl = None) -> None:
+    """Report stored values the ingest now rejects: non-finite quantities (e.g. 1e308 MWh stored as
+    Infinity kWh) and quantities above the plausible maximum. Exit code 1 when any is found."""
+    from registry_service.storage.checks import check_stored_values
+    from tanxiao.platform.db import make_engine
+
+    settings = _settings(database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        bad = check_stored_values(engine, max_scale=settings.plausible_max_scale)
+    finally:
+        engine.dispose()
+    for row in bad:
+        typer.echo(f"{row.problem}\t{row.table}\t{row.key}\t{row.column}={row.value}")
+    typer.echo(f"{len(bad)} stored value(s) out of range")
+    if bad:
+        raise typer.Exit(1)
+
+
 @import_app.command("records")
 def import_records(
     file: Annotated[
@@ -850,6 +870,37 @@ def log_head(
         console.print(f"wrote {out}")
 
 
+@log_app.command("witness")
+def log_witness(
+    public_key: Annotated[Path, typer.Option(help="The log's public key (PEM) the witness trusts")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where the witness keeps heads")] = Path("witness"),
+    addr: Annotated[
+        str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
+    ] = None,
+    token: Token = None,
+) -> None:
+    """A witness's round, over gRPC only: fetch the latest signed head, check its signature and that it
+    extends the newest head kept, and keep it (run it on a schedule; exit 1 when the log was rewritten)."""
+    import grpc
+
+    from scoring_service.log_proofs import witness
+    from tanxiao.scoring.v1 import decision_log_pb2_grpc
+    from tanxiao.translog import VerifyingKey
+
+    settings = _settings()
+    raw = VerifyingKey.from_pem(public_key.read_bytes()).raw
+    with secure_channel(addr or settings.scoring_addr, settings) as channel:
+        try:
+            code, message = witness(
+                decision_log_pb2_grpc.DecisionLogStub(channel), raw, directory, _token_metadata(token)
+            )
+        except grpc.RpcError as exc:
+            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from exc
+    typer.echo(message)
+    raise typer.Exit(code)
+
+
 @log_app.command("sequence")
 def log_sequence(
     follow: Annotated[
@@ -925,7 +976,13 @@ def token_create(
         str, typer.Option(help="data_provider, lender, credit_officer, regulator, service or admin")
     ],
     tenant: Annotated[str, typer.Option(help="lenders/{id}, a DataSource name, or empty")] = "",
-    grant: Annotated[list[str] | None, typer.Option(help="Extra grants (regulator: enterprise_data)")] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Extra grants (regulator: enterprise_data; SELF_REPORTED or THIRD_PARTY_VERIFIED"
+            " provider: enterprise:<USCC>, one per enterprise)"
+        ),
+    ] = None,
     description: str = "",
     expires_in_days: Annotated[
         float, typer.Option(help="Lifetime in days (at most 366); it then stops working")

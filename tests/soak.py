@@ -3,8 +3,10 @@
     python tests/soak.py [--seconds N] [extra pytest arguments]
 
 Sets TANXIAO_SOAK=long (and TANXIAO_SOAK_SECONDS when --seconds is given) and runs
-tests/integration/test_soak.py, the PostgreSQL replica test included (it fails when CI=true and the
-PostgreSQL at TANXIAO_TEST_POSTGRES_URL is unreachable, and skips otherwise).
+tests/integration/test_soak.py: the load (streaming ingest, quotes, reports), the same load beside
+idle streams (cancelled after the idle timeout) and slow ones (completed), and the PostgreSQL replica
+test (it fails when CI=true and the PostgreSQL at TANXIAO_TEST_POSTGRES_URL is unreachable, and skips
+otherwise).
 """
 
 from __future__ import annotations

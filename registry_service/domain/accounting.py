@@ -27,6 +27,9 @@ MONTHS_EXPECTED = {"month": 1, "quarter": 3, "year": 12, "rolling12": 12}
 ADDED_VALUE = "INDUSTRIAL_ADDED_VALUE"
 REVENUE = "REVENUE"
 GREEN_POWER = "GREEN_POWER_PURCHASE"
+GRID_ELECTRICITY = "ELECTRICITY"
+PV_SELF_CONSUMED = "PV_SELF_GENERATION"
+PV_EXPORT = "PV_EXPORT"
 RECORD_COLUMNS = ("uscc", "period", "category", "canonical_quantity")
 ACCOUNT_COLUMNS = (
     "uscc",
@@ -48,8 +51,16 @@ ACCOUNT_COLUMNS = (
     "neutrality_rate",
     "grid_factor",
     "grid_factor_source",
+    "grid_factor_year",  # the year of the factor used for the period's last month
+    "grid_factor_fallback",  # True when that factor is from an earlier year than the month's
     "months_covered",
     "months_expected",
+    # The electricity boundary (docs/accounting.md): consumption = grid purchases + own PV consumed.
+    "grid_electricity_kwh",
+    "pv_self_consumed_kwh",
+    "pv_export_kwh",
+    "pv_generation_kwh",
+    "electricity_consumption_kwh",
 )
 # Additive quantities, summed from records into months and from months into periods.
 _ADDITIVE = [
@@ -60,6 +71,9 @@ _ADDITIVE = [
     "green_power_netting_tco2",
     "grid_kwh",
     "grid_kwh_factor",
+    "grid_electricity_kwh",
+    "pv_self_consumed_kwh",
+    "pv_export_kwh",
 ]
 # Summed from months into periods: months with energy data, factors (for a plain mean).
 _SUMS = [*_ADDITIVE, "has_energy", "factor"]
@@ -159,12 +173,16 @@ def account(
         periods = _aggregate(monthly.assign(pid=_period_ids(monthly["month"], granularity)))
     if granularity == "year" and annual_added_value is not None:
         periods = _fill_annual_added_value(periods, annual_added_value, context.usccs)
-    return _finish(periods, context, granularity)
+    return _finish(periods, context, granularity, catalog)
 
 
 def _dtype(column: str) -> str:
     text = {"uscc", "period", "industry_code", "region_code", "grid_factor_source"}
-    return "object" if column in text else "int64" if column.startswith("months_") else "float64"
+    if column == "grid_factor_fallback":
+        return "bool"
+    if column.startswith("months_") or column == "grid_factor_year":
+        return "int64"
+    return "object" if column in text else "float64"
 
 
 @dataclass(frozen=True)
@@ -251,7 +269,8 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
     kind, scope = cats["kind"].to_numpy(), cats["scope"].to_numpy()  # per category, then per record
     kgce, kgco2 = cats["kgce"].to_numpy()[codes], cats["kgco2"].to_numpy()[codes]
     grid = cats["uses_grid"].to_numpy(dtype=bool)[codes]
-    is_code = {name: (np.asarray(distinct) == name)[codes] for name in (GREEN_POWER, ADDED_VALUE, REVENUE)}
+    names = (GREEN_POWER, ADDED_VALUE, REVENUE, GRID_ELECTRICITY, PV_SELF_CONSUMED, PV_EXPORT)
+    is_code = {name: (np.asarray(distinct) == name)[codes] for name in names}
     q = pd.to_numeric(records["canonical_quantity"]).to_numpy(dtype=float)[context.order]
     energy = (kind == CategoryKind.ENERGY)[codes]
     # tCO2 of one record: kWh/1000 x tCO2/MWh for grid-factor categories, else kg x kgCO2/kg / 1000.
@@ -269,6 +288,9 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
             "green_power_netting_tco2": np.where(green, tco2, 0.0),
             "grid_kwh": np.where(grid, q, 0.0),
             "grid_kwh_factor": np.where(grid, q * context.factor, 0.0),
+            "grid_electricity_kwh": np.where(is_code[GRID_ELECTRICITY], q, 0.0),
+            "pv_self_consumed_kwh": np.where(is_code[PV_SELF_CONSUMED], q, 0.0),
+            "pv_export_kwh": np.where(is_code[PV_EXPORT], q, 0.0),
             "has_energy": energy.astype(np.int64),
             "factor": context.factor,
             "source": context.source,
@@ -361,7 +383,23 @@ def _fill_annual_added_value(periods: pd.DataFrame, annual: pd.DataFrame, usccs:
     return periods
 
 
-def _finish(periods: pd.DataFrame, context: _Context, granularity: str) -> pd.DataFrame:
+def _factor_years(
+    out: pd.DataFrame, context: _Context, granularity: str, catalog: Catalog
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Year of the grid factor used for each period's last month and whether it fell back to an
+    earlier year (e.g. 2024 accounted with Zhejiang's 2022 factor): looked up once per (region, year)."""
+    pid = out["pid"].to_numpy(dtype=np.int64)
+    last_month = {"month": pid, "rolling12": pid, "quarter": pid * 3 + 2, "year": pid * 12 + 11}[granularity]
+    years = last_month // 12
+    regions = context.regions.to_numpy()[out["u"].to_numpy()]
+    pairs = pd.Series(list(zip(regions, years, strict=True)), dtype=object)
+    codes, distinct = pd.factorize(pairs)
+    found = [catalog.grid_factor(str(region), int(year)).year for region, year in distinct]
+    factor_year = np.asarray(found, dtype=np.int64)[codes] if len(found) else np.zeros(0, np.int64)
+    return factor_year, factor_year < years
+
+
+def _finish(periods: pd.DataFrame, context: _Context, granularity: str, catalog: Catalog) -> pd.DataFrame:
     out = periods
     gross_netting = out["pv_netting_tco2"] + out["green_power_netting_tco2"]
     out["netting_tco2"] = np.minimum(gross_netting, out["scope2_gross_tco2"])  # scope 2 never < 0
@@ -377,8 +415,11 @@ def _finish(periods: pd.DataFrame, context: _Context, granularity: str) -> pd.Da
     sources = np.array(context.sources, dtype=object)
     first, last = sources[out["source_first"].to_numpy()], sources[out["source_last"].to_numpy()]
     out["grid_factor_source"] = np.where(first == last, first, first + "; " + last)
+    out["grid_factor_year"], out["grid_factor_fallback"] = _factor_years(out, context, granularity, catalog)
     out["months_covered"] = out["has_energy"].astype("int64")
     out["months_expected"] = MONTHS_EXPECTED[granularity]
+    out["pv_generation_kwh"] = out["pv_self_consumed_kwh"] + out["pv_export_kwh"]
+    out["electricity_consumption_kwh"] = out["grid_electricity_kwh"] + out["pv_self_consumed_kwh"]
     u = out["u"].to_numpy()
     out["uscc"] = context.usccs.to_numpy()[u]
     out["period"] = _period_text(out["pid"], granularity)

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 import yaml
 
+from registry_service.domain.coverage import ANY_SOURCE, CoverageRule
 from registry_service.domain.region import RegionLevel
 
 PACKAGE = "registry_service.data"
@@ -72,6 +73,7 @@ class GradingMethod:
     levels: tuple[Level, ...]
     grades: tuple[Grade, ...]
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
+    coverage: CoverageRule = field(default_factory=CoverageRule)
     content_hash: str = ""
 
     def grade(self, k: float) -> int:
@@ -197,6 +199,7 @@ def parse_grading_method(text: str) -> GradingMethod:
         levels=levels,
         grades=grades,
         benchmark=_benchmark(raw.get("benchmark") or {}),
+        coverage=_coverage(raw.get("coverage") or {}),
         content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
     )
 
@@ -269,6 +272,39 @@ def _benchmark(raw: Any) -> BenchmarkSettings:
     if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
         raise GradingMethodError(f"benchmark.min_enterprises: {minimum!r} must be an integer >= 1")
     return BenchmarkSettings(industry_depth=depth, region_level=RegionLevel(level), min_enterprises=minimum)
+
+
+def _coverage(raw: Any) -> CoverageRule:
+    """The ``coverage`` section; absent keys take CoverageRule's defaults."""
+    if not isinstance(raw, dict):
+        raise GradingMethodError("coverage: must be a mapping")
+    defaults = CoverageRule()
+    required = _codes(raw.get("required", list(defaults.required)), "coverage.required")
+    sources = raw.get("admissible_sources", dict(defaults.admissible_sources))
+    if not isinstance(sources, dict):
+        raise GradingMethodError("coverage.admissible_sources: must be a mapping of category to sources")
+    admissible = {str(k): _codes(v or [], f"coverage.admissible_sources.{k}") for k, v in sources.items()}
+    admissible.setdefault(ANY_SOURCE, ())
+    industries = raw.get("industry_required") or {}
+    if not isinstance(industries, dict) or not all(str(k).isdigit() for k in industries):
+        raise GradingMethodError("coverage.industry_required: must map GB/T 4754 code prefixes to categories")
+    previous = raw.get("previous_year_energy", defaults.previous_year_energy)
+    if not isinstance(previous, bool):
+        raise GradingMethodError("coverage.previous_year_energy: must be true or false")
+    return CoverageRule(
+        required=required,
+        admissible_sources=admissible,
+        industry_required={
+            str(k): _codes(v, f"coverage.industry_required.{k}") for k, v in industries.items()
+        },
+        previous_year_energy=previous,
+    )
+
+
+def _codes(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise GradingMethodError(f"{where}: must be a list of codes")
+    return tuple(value)
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:

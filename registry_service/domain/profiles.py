@@ -27,13 +27,21 @@ import pandas as pd
 
 from registry_service.domain.accounting import account, parse_period
 from registry_service.domain.benchmarks import assign_benchmarks, compute_benchmarks
-from registry_service.domain.catalog import Catalog
+from registry_service.domain.catalog import Catalog, CategoryKind
+from registry_service.domain.coverage import INCOMPLETE_REASONS, NO_BENCHMARK, assess_coverage
 from registry_service.domain.grading import GradingMethod
 from registry_service.domain.precedence import Precedence, current_records, effective_mask
 from registry_service.domain.quality import QualityConfig, assess_quality_batch
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
 
 TREND_WINDOW_MONTHS = 36
+ELECTRICITY_FIGURES = (
+    "grid_electricity_kwh",
+    "pv_self_consumed_kwh",
+    "pv_export_kwh",
+    "pv_generation_kwh",
+    "electricity_consumption_kwh",
+)
 
 
 @dataclass(frozen=True)
@@ -66,15 +74,23 @@ def build_profiles(
     extra_periods: Sequence[str] = (),
     benchmarks: pd.DataFrame | None = None,
     as_of: date | None = None,
+    earlier_benchmarks: pd.DataFrame | None = None,
 ) -> ProfileSet:
     effective = _effective(inputs.records, inputs.precedence)
     rows = _accounted(effective, inputs, years, latest_rolling, extra_periods)
     if rows.empty:
         return ProfileSet(rows, benchmarks if benchmarks is not None else compute_benchmarks(rows))
     rows = _with_inputs_fingerprint(rows, effective)
-    if benchmarks is None:
-        yearly = rows[rows["granularity"] == "year"]
+    rows = _with_coverage(rows, effective, inputs)
+    if benchmarks is None:  # only complete periods make an industry average (docs/accounting.md)
+        yearly = rows[(rows["granularity"] == "year") & (rows["ungraded_reason"] == "")]
         benchmarks = compute_benchmarks(yearly.assign(year=yearly["year"]))
+        if earlier_benchmarks is not None and len(earlier_benchmarks):
+            # A rolling window ending in a year that has no complete profiles yet (the current year)
+            # is graded against the stored benchmark of the year before.
+            computed = set(benchmarks["year"].astype(int))
+            earlier = earlier_benchmarks[~earlier_benchmarks["year"].astype(int).isin(computed)]
+            benchmarks = pd.concat([benchmarks, earlier[list(benchmarks.columns)]], ignore_index=True)
     rows = _graded(rows, benchmarks, inputs.method)
     rows = _with_trends(rows, effective, inputs, benchmarks)
     rows, flags = _with_quality(rows, inputs, as_of)
@@ -192,13 +208,36 @@ def _prefix_at(prefix: pd.DataFrame, usccs: pd.Series, ordinals: pd.Series) -> t
 # --- benchmark and grade --------------------------------------------------------------------------
 
 
+def _with_coverage(rows: pd.DataFrame, effective: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
+    """Coverage figures and the reason a period cannot be graded (registry_service.domain.coverage)."""
+    energy = frozenset(c.code for c in inputs.catalog.categories if c.kind is CategoryKind.ENERGY)
+    used = effective[["uscc", "category", "source", "month_ordinal"]]
+    return rows.join(assess_coverage(rows, used, energy, inputs.method.coverage))
+
+
 def _graded(rows: pd.DataFrame, benchmarks: pd.DataFrame, method: GradingMethod) -> pd.DataFrame:
     graded = rows[rows["granularity"].isin(["year", "rolling12"])]
     assigned = _assign(graded, benchmarks, method, year_offset=0)
     retry = assigned["benchmark_intensity"].isna() & (graded["granularity"] == "rolling12")
     if retry.any():  # a rolling window in a year without benchmarks yet: the year before
         assigned.loc[retry[retry].index] = _assign(graded[retry], benchmarks, method, year_offset=-1)
-    return method.grade_frame(rows.join(assigned))
+    out = method.grade_frame(rows.join(assigned))
+    return _ungrade(out)
+
+
+def _ungrade(rows: pd.DataFrame) -> pd.DataFrame:
+    """An incomplete period gets no grade, no K, no level and no label: never "低碳1级" on partial data
+    (its L is still reported, for what it is). A complete one without a benchmark says so."""
+    out = rows.copy()
+    reason = out["ungraded_reason"].astype(object)
+    out["ungraded_reason"] = reason.where((reason != "") | (out["grade"] > 0), NO_BENCHMARK)
+    off = (out["ungraded_reason"] != "").to_numpy()
+    out.loc[off, "grade"] = 0
+    out.loc[off, "carbon_efficiency"] = np.nan
+    out.loc[off, ["label_zh", "label_en", "colour"]] = ""
+    incomplete = out["ungraded_reason"].isin(INCOMPLETE_REASONS).to_numpy()
+    out.loc[incomplete, "level"] = ""  # a level on part of the data would read as a finding
+    return out
 
 
 def _assign(
@@ -335,6 +374,15 @@ def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, An
         "quality": {"coverage": number("quality_coverage"), "flags": flags},
         "grid_factor": number("grid_factor"),
         "grid_factor_source": str(row.get("grid_factor_source") or ""),
+        "grid_factor_year": int(row.get("grid_factor_year") or 0),
+        "grid_factor_fallback": bool(row.get("grid_factor_fallback") or False),
         "label_zh": str(row.get("label_zh") or ""),
         "label_en": str(row.get("label_en") or ""),
+        "ungraded_reason": str(row.get("ungraded_reason") or ""),
+        "electricity": {key: number(key) for key in ELECTRICITY_FIGURES},
+        "coverage": {
+            "months_complete": int(row.get("months_complete") or 0),
+            "required_categories": str(row.get("required_categories") or ""),
+            "gaps": str(row.get("coverage_gaps") or ""),
+        },
     }

@@ -631,15 +631,26 @@ def _peer_outliers(
     if targets is None or peers is None:
         return _no_flags()
     p = cfg.peer
-    valid = peers[np.isfinite(peers["intensity"]) & (peers["intensity"] > 0)]
+    intensity = pd.to_numeric(peers["intensity"], errors="coerce").astype(np.float64)
+    valid = peers.assign(intensity=intensity)[np.isfinite(intensity) & (intensity > 0)]
+    if valid.empty:  # e.g. only firms without energy data (L = 0): no peer statistics at all
+        return _no_flags()
     logs = np.log(valid["intensity"])
     by_group = logs.groupby(valid["group"])
-    stats = pd.DataFrame({"median": by_group.median(), "n": by_group.size()})
-    deviation = (logs - valid["group"].map(stats["median"])).abs()
-    stats["mad"] = deviation.groupby(valid["group"]).median() * 1.4826
-    usable = np.isfinite(targets["intensity"]) & (targets["intensity"] > 0)
-    t = targets[targets.index.isin(w.enterprises) & usable].join(stats, on="group", how="inner")
+    # Explicit float dtypes: an empty or string-keyed group-by yields pandas 3 "str" columns that
+    # fail arithmetic with floats ("operation 'rsub' not supported for dtype 'str'").
+    stats = pd.DataFrame(
+        {"median": by_group.median().astype(np.float64), "n": by_group.size().astype(np.int64)}
+    )
+    deviation = (logs - valid["group"].map(stats["median"]).astype(np.float64)).abs()
+    stats["mad"] = (deviation.groupby(valid["group"]).median() * 1.4826).astype(np.float64)
+    own = pd.to_numeric(targets["intensity"], errors="coerce").astype(np.float64)
+    usable = np.isfinite(own) & (own > 0)
+    t = targets.assign(intensity=own)[targets.index.isin(w.enterprises) & usable]
+    t = t.join(stats, on="group", how="inner")
     t = t[t["n"] >= p.min_peers]
+    if t.empty:
+        return _no_flags()
     z = (np.log(t["intensity"]) - t["median"]) / np.maximum(t["mad"], p.min_scale)
     t = t.assign(z=z)[np.abs(z) > p.z_threshold]
     params = pd.DataFrame(

@@ -9,17 +9,23 @@ mapped back, so a million rows from a few thousand enterprises cost a few thousa
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.precedence import SOURCES
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 
+PACKAGE = "registry_service.data"
 RECORD_COLUMNS = ("uscc", "period", "category", "quantity", "unit", "source", "external_id")
 DATA_SOURCES = SOURCES  # tanxiao.common.v1.DataSource names a record may carry
 MIN_YEAR = 2000
@@ -34,10 +40,12 @@ def validate_records(
     today: date | None = None,
     first_index: int = 0,
     field_prefix: str = "records",
+    max_scale: float = 1.0,
 ) -> pd.DataFrame:
     """The frame normalised, with ``index`` (first_index..), canonical_quantity/unit and reject columns.
 
     Field paths look like ``records[3].quantity`` where 3 is the row's index across the whole ingest.
+    ``max_scale`` multiplies the plausible maxima (setting TANXIAO_PLAUSIBLE_MAX_SCALE).
     """
     out = _normalised(frame, first_index)
     codes = np.full(len(out), "", dtype=object)
@@ -45,8 +53,10 @@ def validate_records(
     reasons = np.full(len(out), "", dtype=object)
     canonical = _canonical_units(out, catalog)
     out["canonical_unit"] = canonical["canonical_unit"].to_numpy()
-    out["canonical_quantity"] = out["quantity"].to_numpy() * canonical["multiplier"].to_numpy()
-    for field, code, failing, reason in _checks(out, canonical, today or date.today()):
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 MWh -> inf kWh is caught below
+        out["canonical_quantity"] = out["quantity"].to_numpy() * canonical["multiplier"].to_numpy()
+    checks = [*_checks(out, canonical, today or date.today()), *_range_checks(out, canonical, max_scale)]
+    for field, code, failing, reason in _checks_in_order(checks):
         mask = failing.to_numpy(dtype=bool) & (codes == "")
         if mask.any():
             codes[mask], fields[mask] = code, field
@@ -135,6 +145,75 @@ def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Che
             f"external_id must be at most {MAX_EXTERNAL_ID} characters",
         ),
     ]
+
+
+def _checks_in_order(checks: list[Check]) -> list[Check]:
+    """The range checks need a known category and unit, so they come right after UNIT_MISMATCH."""
+    unit = next(i for i, c in enumerate(checks) if c[1] == "UNIT_MISMATCH")
+    ranges = [c for c in checks if c[1] in ("OVERFLOW_AFTER_CONVERSION", "IMPLAUSIBLE_QUANTITY")]
+    rest = [c for c in checks if c not in ranges]
+    return [*rest[: unit + 1], *ranges, *rest[unit + 1 :]]
+
+
+@dataclass(frozen=True)
+class PlausibleMaxima:
+    maxima: Mapping[str, float]
+    default: float
+    source: str
+
+    def of(self, category: str) -> float:
+        return self.maxima.get(category, self.default)
+
+
+@functools.cache
+def plausible_maxima() -> PlausibleMaxima:
+    """registry_service/data/plausible-maxima.yaml: per category, one monthly record's upper bound."""
+    raw = yaml.safe_load(resources.files(PACKAGE).joinpath("plausible-maxima.yaml").read_text("utf-8"))
+    maxima = {str(k): float(v) for k, v in (raw.get("maxima") or {}).items()}
+    bounds = [*maxima.values(), float(raw["default"])]
+    if not all(math.isfinite(b) and b > 0 for b in bounds):
+        raise ValueError("plausible-maxima.yaml: every bound must be a finite number > 0")
+    return PlausibleMaxima(maxima, float(raw["default"]), str(raw.get("source", "")))
+
+
+def _range_checks(out: pd.DataFrame, canonical: pd.DataFrame, max_scale: float) -> list[Check]:
+    """Ranges after unit conversion: finite (a finite 1e308 MWh is inf kWh) and within the category's
+    plausible maximum. Rows failing earlier checks (unknown category, bad unit) are not judged here."""
+    quantity = out["canonical_quantity"]
+    judged = canonical["multiplier"].notna() & np.isfinite(out["quantity"])
+    limits = plausible_maxima()
+    bound = out["category"].map(lambda c: limits.of(str(c)) * max_scale).astype(np.float64)
+    unit = canonical["canonical_unit"].astype(str)
+    overflow = judged & ~np.isfinite(quantity)
+    too_big = judged & np.isfinite(quantity) & (quantity > bound)
+    return [
+        (
+            "quantity",
+            "OVERFLOW_AFTER_CONVERSION",
+            overflow,
+            "quantity overflows when converted to " + unit + " (not a finite number)",
+        ),
+        (
+            "quantity",
+            "IMPLAUSIBLE_QUANTITY",
+            too_big,
+            "quantity "
+            + _formatted(quantity)
+            + " "
+            + unit
+            + " is above the plausible monthly maximum "
+            + _formatted(bound)
+            + " "
+            + unit
+            + " for "
+            + out["category"],
+        ),
+    ]
+
+
+def _formatted(values: pd.Series) -> pd.Series:
+    """Numbers as short text, object dtype even when empty (an empty float map would stay float64)."""
+    return pd.Series([f"{v:.6g}" for v in values], index=values.index, dtype=object)
 
 
 def _per_distinct(values: pd.Series, problem: Callable[[str], str]) -> pd.Series:

@@ -19,12 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
 
 from scoring_service.storage.decisions import StoredDecision
 from scoring_service.storage.log import EntryKind, LogEntry, insert_entries, utc
 from scoring_service.storage.tables import decision_states, log_decisions, log_entries, review_actions
 from tanxiao.errors import Conflict, ValidationError
-from tanxiao.platform.db import read_only, transaction
+from tanxiao.platform.db import is_sqlite, read_only, transaction
 
 
 @dataclass(frozen=True)
@@ -160,17 +161,13 @@ class ReviewStore:
         ]  # fmt: skip
         if not rows:
             return
+        # ON CONFLICT DO NOTHING, not select-then-insert: two replicas answering retries of one request
+        # index the same decision at once (tests/integration/test_log_replicas.py).
+        insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
         with transaction(self.engine) as connection:
-            existing = set(
-                connection.execute(
-                    sa.select(decision_states.c.decision_id).where(
-                        decision_states.c.decision_id.in_([r["decision_id"] for r in rows])
-                    )
-                ).scalars()
+            connection.execute(
+                insert(decision_states).on_conflict_do_nothing(index_elements=["decision_id"]), rows
             )
-            fresh = [r for r in rows if r["decision_id"] not in existing]
-            if fresh:
-                connection.execute(decision_states.insert(), fresh)
 
     def record(
         self,

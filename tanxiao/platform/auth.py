@@ -67,6 +67,23 @@ ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, APPROVER, REGUL
 # A regulator's access to enterprise-level registry data (profiles, enterprises, records, commitments).
 ENTERPRISE_DATA = "enterprise_data"
 GRANTS: tuple[str, ...] = (ENTERPRISE_DATA,)
+# A SELF_REPORTED or THIRD_PARTY_VERIFIED data provider reports only for the enterprises named on its
+# token, one grant "enterprise:<USCC>" each (tanxiao.platform.authz.record_scope_denial).
+ENTERPRISE_GRANT_PREFIX = "enterprise:"
+ENTERPRISE_SCOPED_SOURCES: tuple[str, ...] = ("SELF_REPORTED", "THIRD_PARTY_VERIFIED")
+
+
+def is_enterprise_grant(grant: str) -> bool:
+    code = grant.removeprefix(ENTERPRISE_GRANT_PREFIX)
+    return grant.startswith(ENTERPRISE_GRANT_PREFIX) and len(code) == 18 and code.isalnum() and code.isupper()
+
+
+def granted_enterprises(principal: Principal) -> frozenset[str]:
+    """The USCCs an enterprise-scoped data provider may report for."""
+    return frozenset(
+        g.removeprefix(ENTERPRISE_GRANT_PREFIX) for g in principal.grants if is_enterprise_grant(g)
+    )
+
 
 LENDER_TENANT = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}$")  # as scoring_service/inputs.py
 # tanxiao.common.v1.DataSource names but UNSPECIFIED (tests/platform/test_authz_matrix.py keeps it in step).
@@ -135,10 +152,19 @@ def validate(role: str, tenant: str, grants: Iterable[str] = ()) -> frozenset[st
     elif tenant != "":
         raise ValueError(f"tenant: a {role} token has no tenant (empty); got {tenant!r}")
     granted = frozenset(grants)
-    unknown = sorted(granted - set(GRANTS))
+    enterprise_grants = {g for g in granted if is_enterprise_grant(g)}
+    if enterprise_grants and not (role == DATA_PROVIDER and tenant in ENTERPRISE_SCOPED_SOURCES):
+        raise ValueError(
+            f"grants: enterprise grants are for {'/'.join(ENTERPRISE_SCOPED_SOURCES)} data providers"
+        )
+    granted_other = granted - enterprise_grants
+    unknown = sorted(granted_other - set(GRANTS))
     if unknown:
-        raise ValueError(f"grants: unknown {', '.join(unknown)}; known: {', '.join(GRANTS)}")
-    if granted and role != REGULATOR:
+        raise ValueError(
+            f"grants: unknown {', '.join(unknown)}; known: {', '.join(GRANTS)}"
+            f" and {ENTERPRISE_GRANT_PREFIX}<USCC>"
+        )
+    if granted_other and role != REGULATOR:
         raise ValueError(f"grants: only regulator tokens take grants; got {sorted(granted)} for {role}")
     return granted
 

@@ -17,7 +17,11 @@ fails on it. Health checking and reflection are public (no token).
 Who may do what (the matrix test is the executable form of this summary):
 
 - data_provider: IngestRecords / BatchIngestRecords of records of its own source only; the data
-  catalog (ListDataCategories, reference data every caller may read).
+  catalog (ListDataCategories, reference data every caller may read). Within a call, each record is
+  scoped (``record_scope_denial``, applied per row by the ingest: an out-of-scope row is REJECTED with
+  reason code OUT_OF_SCOPE_CATEGORY / OUT_OF_SCOPE_ENTERPRISE, the rest of the batch is kept): a source
+  writes only the categories it meters or collects (``PROVIDER_CATEGORIES``), and SELF_REPORTED and
+  THIRD_PARTY_VERIFIED write only for the enterprises granted on the token (``enterprise:<USCC>``).
 - lender: its own quotes (QuoteLoanTerms, BatchQuote), decisions (Get/Explain/Replay), SimulatePolicy,
   loans (Record/UpdateBalance/Close/Get/List), GetPortfolioReport, ExportPortfolioReport (its own,
   never the regulatory view).
@@ -54,10 +58,12 @@ from tanxiao.platform.auth import (
     CREDIT_OFFICER,
     DATA_PROVIDER,
     ENTERPRISE_DATA,
+    ENTERPRISE_SCOPED_SOURCES,
     LENDER,
     REGULATOR,
     SERVICE,
     Principal,
+    granted_enterprises,
 )
 
 REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
@@ -182,6 +188,45 @@ def sources_owned(principal: Principal, message: Any) -> Denial | None:
                 f" {principal.tenant}",
                 f"records[{index}].source",
             )
+    return None
+
+
+# The categories each data source may write. None = any category. A grid company meters electricity
+# (and own generation / export behind its meters, green-power contracts it settles), a gas company gas;
+# statistics returns cover energy use and output, the tax bureau output, value added, revenue and tax.
+_ELECTRICITY = frozenset({"ELECTRICITY", "PV_SELF_GENERATION", "PV_EXPORT", "GREEN_POWER_PURCHASE"})
+_ECONOMIC = frozenset({"OUTPUT_VALUE", "INDUSTRIAL_ADDED_VALUE", "REVENUE", "TAX"})
+PROVIDER_CATEGORIES: Mapping[str, frozenset[str] | None] = {
+    "GRID_UTILITY": _ELECTRICITY,
+    "GAS_UTILITY": frozenset({"NATURAL_GAS"}),
+    "STATISTICS": None,
+    "TAX": _ECONOMIC,
+    "SELF_REPORTED": None,
+    "THIRD_PARTY_VERIFIED": None,
+}
+OUT_OF_SCOPE_CATEGORY = "OUT_OF_SCOPE_CATEGORY"
+OUT_OF_SCOPE_ENTERPRISE = "OUT_OF_SCOPE_ENTERPRISE"
+
+
+def record_scope_denial(principal: Principal | None, source: str, category: str, uscc: str) -> Denial | None:
+    """Whether the caller may write this one record (checked per row: the rest of a batch is kept).
+    Only data providers are scoped; admin (and the CLI import, without a principal) are not."""
+    if principal is None or principal.role != DATA_PROVIDER:
+        return None
+    allowed = PROVIDER_CATEGORIES.get(source, frozenset())
+    if allowed is not None and category not in allowed:
+        return Denial(
+            OUT_OF_SCOPE_CATEGORY,
+            f"PERMISSION_DENIED: a {source} token may not write {category}"
+            f" (it writes {', '.join(sorted(allowed))})",
+            "category",
+        )
+    if source in ENTERPRISE_SCOPED_SOURCES and uscc not in granted_enterprises(principal):
+        return Denial(
+            OUT_OF_SCOPE_ENTERPRISE,
+            f"PERMISSION_DENIED: this {source} token may not report for enterprise {uscc} (not granted)",
+            "uscc",
+        )
     return None
 
 

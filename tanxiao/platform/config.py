@@ -44,6 +44,9 @@ class Settings:
     log_format: str = _setting("json", "json (one JSON object a line) or console")
     max_batch_records: int = _setting(10_000, "Most records in one BatchIngestRecords call", int)
     max_stream_records: int = _setting(5_000_000, "Most records in one IngestRecords stream", int)
+    plausible_max_scale: float = _setting(
+        1.0, "Multiplies every per-category plausible maximum of a record (registry data file)", float
+    )
     max_message_bytes: int = _setting(16 * 1024 * 1024, "Largest gRPC message accepted or sent", int)
     max_workers: int = _setting(16, "Threads serving RPCs per server", int)
     max_streams_total: int = _setting(

@@ -7,8 +7,11 @@ before its caller was authenticated."""
 from __future__ import annotations
 
 import json
+import queue
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -16,11 +19,19 @@ import pytest
 from helpers import Registry, error_details
 from test_scoring import GREEN, LENDER, _quote, _seed
 
+from registry_service.consent_store import ConsentRepository
 from scoring_service.app import start_scoring
-from tanxiao.platform.auth import create_token
+from tanxiao.platform.auth import create_token, revoke_token
 from tanxiao.platform.server import RunningServer
 from tanxiao.scoring.v1 import scoring_pb2 as spb
 from tanxiao.scoring.v1 import scoring_pb2_grpc
+
+
+def _seed_with_consent(registry: Registry) -> None:
+    """The scoring suite's enterprises, GREEN having granted LENDER consent to use its carbon data."""
+    _seed(registry)
+    expire = datetime.now(UTC) + timedelta(days=1)
+    ConsentRepository(registry.engine).grant(GREEN, LENDER, frozenset({"CARBON_DATA"}), expire, "", "test")
 
 
 @dataclass
@@ -33,7 +44,7 @@ class Secured:
 
 @pytest.fixture
 def secured(registry: Registry) -> Iterator[Secured]:
-    _seed(registry)
+    _seed_with_consent(registry)
     settings = replace(registry.settings, auth_required=True, profile_cache_seconds=0.0)
     own, _ = create_token(registry.engine, "lender", LENDER)
     other, _ = create_token(registry.engine, "lender", "lenders/other-bank")
@@ -94,7 +105,7 @@ def test_authentication_comes_before_validation(secured: Secured) -> None:
 
 
 def test_reads_and_denials_reach_the_access_log(registry: Registry, tmp_path: Path) -> None:
-    _seed(registry)
+    _seed_with_consent(registry)
     settings = replace(
         registry.settings,
         auth_required=True,
@@ -126,3 +137,38 @@ def test_reads_and_denials_reach_the_access_log(registry: Registry, tmp_path: Pa
     ]
     assert reads[1]["denied_as_not_found"] == "OTHER_TENANT" and reads[1]["tenant"] == "lenders/other-bank"
     assert all(e["server"] == "scoring" and e["request_id"] for e in entries)
+
+
+def test_revoking_a_token_ends_an_open_batch_quote(registry: Registry) -> None:
+    """Before: a BatchQuote kept answering 12 s after its token was revoked. Now the stream ends within
+    the token cache time (0.5 s here) + the monitor's 1 s, without the client sending anything more."""
+    _seed(registry)
+    settings = replace(
+        registry.settings, auth_required=True, profile_cache_seconds=0.0, token_cache_seconds=0.5
+    )
+    secret, principal = create_token(registry.engine, "lender", LENDER)
+    expire = datetime.now(UTC) + timedelta(days=1)
+    ConsentRepository(registry.engine).grant(GREEN, LENDER, frozenset({"CARBON_DATA"}), expire, "", "test")
+    scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.server.address)
+    pending: queue.Queue[spb.BatchQuoteRequest | None] = queue.Queue()
+    pending.put(spb.BatchQuoteRequest(quote=_quote(GREEN, request_id="b-1")))
+
+    def requests() -> Iterator[spb.BatchQuoteRequest]:
+        while (item := pending.get()) is not None:
+            yield item
+
+    try:
+        with grpc.insecure_channel(scoring.address) as channel:
+            stub = scoring_pb2_grpc.LoanScoringStub(channel)
+            stream = stub.BatchQuote(requests(), metadata=[("authorization", f"Bearer {secret}")], timeout=60)
+            time.sleep(1.0)  # the stream is open and authenticated (BatchQuote answers per 256 requests)
+            assert revoke_token(registry.engine, principal.token_id)
+            revoked = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:
+                next(stream)
+            assert time.monotonic() - revoked < 3.0
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
+            assert "revoked or has expired" in (caught.value.details() or "")  # type: ignore[attr-defined]
+    finally:
+        pending.put(None)
+        scoring.stop(None)

@@ -107,6 +107,8 @@ def test_two_replicas_and_a_sequencer_lose_and_duplicate_nothing(
             )
         stored = LogStore(registry.engine).heads()
         for older, newer in itertools.pairwise(stored):
+            if older.tree_size == 0:  # the empty tree's head: every tree extends it
+                continue
             _, _, proof_bytes = LogStore(registry.engine).consistency(older.tree_size, newer.tree_size)
             verify_consistency(
                 older.tree_size, newer.tree_size, older.root_hash, newer.root_hash, proof_bytes

@@ -217,7 +217,8 @@ def test_cli_imports_a_book_and_writes_the_html_report(
         "--addr",
         scoring.address,
     ]
-    result = CliRunner().invoke(app, args)
+    # The CLI dials like every client: TLS unless plaintext is allowed (loopback only).
+    result = CliRunner().invoke(app, args, env={"TANXIAO_ALLOW_PLAINTEXT": "true"})
     assert result.exit_code == 0, result.output
     assert "<html" in out.read_text("utf-8")[:300]
 

@@ -365,3 +365,30 @@ def test_loading_the_catalog_is_idempotent_and_a_version_is_immutable(registry: 
     with pytest.raises(FailedPrecondition):
         ensure_catalog(registry.engine, altered)
     assert _count(registry.engine, data_categories) == len(catalog.categories)
+
+
+def test_a_1e308_row_is_rejected_the_rest_kept_and_db_check_finds_old_ones(enterprises: Registry) -> None:
+    """1e308 MWh is finite but 1e311 kWh is not: it used to be stored as Infinity (zero emissions in the
+    profile, grade 5). Now it is rejected on records[1].quantity and the other rows are stored."""
+    rows = [
+        _record("ok-1", 1_000.0),
+        _record("huge", 1e308, unit="MWh"),
+        _record("ok-2", 2_000.0, period="2024-04"),
+    ]
+    response = _batch(enterprises, rows)
+    assert _statuses(response) == [(0, "ACCEPTED", 1), (1, "REJECTED", 0), (2, "ACCEPTED", 1)]
+    bad = response.results[1]
+    assert (bad.field, bad.reason_code) == ("records[1].quantity", "OVERFLOW_AFTER_CONVERSION")
+    assert _count(enterprises.engine) == 2
+    from registry_service.storage.checks import check_stored_values
+
+    assert check_stored_values(enterprises.engine) == []
+    with enterprises.engine.begin() as conn:  # a row stored before the check existed
+        conn.execute(
+            records.update().where(records.c.external_id == "ok-2").values(canonical_quantity=float("inf"))
+        )
+    found = check_stored_values(enterprises.engine)
+    assert [(b.table, b.problem, b.column) for b in found] == [
+        ("records", "NON_FINITE", "canonical_quantity")
+    ]
+    assert "GRID_UTILITY/ok-2" in found[0].key

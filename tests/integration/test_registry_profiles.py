@@ -164,3 +164,120 @@ def test_batch_limits_and_bad_years(graded: Registry) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         graded.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=1999))
     assert error_details(caught.value).fields == ["year"]
+
+
+def test_a_firm_with_only_added_value_records_answers_not_internal(graded: Registry) -> None:
+    # Regression (pandas 3 string dtype in the peer-outlier statistics): GetCarbonProfile and
+    # BatchGetCarbonProfiles of a new firm with no energy data answered INTERNAL. It is UNGRADED now.
+    newcomer = make_uscc(20)
+    EnterpriseRepository(graded.engine).create_many([Enterprise(newcomer, "新企业", "2822", "330502")])
+    rows = _monthly(newcomer, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    name = f"enterprises/{newcomer}/profiles/2022"
+    profile = graded.stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=name))
+    assert profile.energy_tce == 0.0 and profile.months_covered == 0
+    assert (profile.grade.grade, profile.grade.label_zh, profile.ungraded_reason) == (
+        0,
+        "",
+        pb.NO_ENERGY_DATA,
+    )
+    names = [name, f"enterprises/{REFERENCE}/profiles/2022"]
+    batch = graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
+    assert [p.name for p in batch.profiles] == names
+
+
+def test_no_energy_and_half_year_firms_are_ungraded_and_stay_out_of_the_benchmark(graded: Registry) -> None:
+    """Hand-worked: the reference industry average is (6,234.1 + 4 x 9,316.475) / 15,000 = 2.9. A firm
+    with only added value (L = 0 on 3,000 万元) would pull it to 43,500 / 18,000 = 2.4167; one with 6
+    months of the peers' electricity (4,658.2375 t on 3,000 万元, L = 1.5527, K = 0.535 -> grade 1)
+    to (43,500 + 4,658.2375) / 18,000 = 2.6755 and regrade the reference firm. Neither may."""
+    empty, half = make_uscc(21), make_uscc(22)
+    EnterpriseRepository(graded.engine).create_many(
+        [Enterprise(u, f"企业{u[-4:]}", "2822", "330502") for u in (empty, half)]
+    )
+    rows = _monthly(empty, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS) + _monthly(
+        half, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS
+    )
+    rows += [r for r in _monthly(half, "ELECTRICITY", PEER_KWH, GRID) if r.period <= "2022-06"]
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    summary = graded.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=2022), timeout=60)
+    assert (summary.enterprises, summary.graded, summary.ungraded) == (8, 6, 2)
+    h = _profile(graded, half, "2022")
+    assert h.net_tco2 == pytest.approx(PEER_KWH / 2 / 1000 * 0.5153)
+    assert (h.grade.grade, h.ungraded_reason, h.k_value, h.grade.level) == (
+        0, pb.INCOMPLETE_ENERGY_DATA, 0.0, common_pb2.CARBON_LEVEL_UNSPECIFIED
+    )  # fmt: skip
+    assert (h.coverage.months_expected, h.coverage.months_with_energy, h.coverage.months_complete) == (
+        12,
+        6,
+        6,
+    )
+    assert list(h.coverage.expected_categories) == ["ELECTRICITY"]
+    assert [(g.category, list(g.missing_months)) for g in h.coverage.gaps] == [
+        ("ELECTRICITY", [f"2022-{m:02d}" for m in range(7, 13)])
+    ]
+    assert _profile(graded, empty, "2022").ungraded_reason == pb.NO_ENERGY_DATA
+    reference = _profile(graded, REFERENCE, "2022")
+    assert (
+        reference.benchmark.average_intensity == pytest.approx(2.9)
+        and reference.benchmark.enterprise_count == 5
+    )
+    assert reference.grade.grade == 2 and reference.ungraded_reason == pb.UNGRADED_REASON_UNSPECIFIED
+    assert reference.coverage.months_complete == 12 and not reference.coverage.gaps
+
+
+def test_a_future_period_is_invalid_argument_naming_the_field(graded: Registry) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        _profile(graded, REFERENCE, "2031")
+    details = error_details(caught.value)
+    assert (details.code, details.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["name"])
+    assert "2031" in details.message and "future" in details.message
+    names = [f"enterprises/{REFERENCE}/profiles/2022", f"enterprises/{REFERENCE}/profiles/R12-2031-01"]
+    with pytest.raises(grpc.RpcError) as caught:
+        graded.stub.BatchGetCarbonProfiles(pb.BatchGetCarbonProfilesRequest(names=names))
+    details = error_details(caught.value)
+    assert (details.code, details.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["names[1]"])
+
+
+def test_own_pv_with_export_is_counted_once_over_grpc(graded: Registry) -> None:
+    """The PV vector of test_accounting over gRPC: 8,000 MWh bought, 2,000 MWh own PV consumed, 500 MWh
+    exported, 500,000 m3 gas, 3,000 万元. Scope 2 = 8,000 x 0.5153 = 4,122.4 t; scope 1 = 1,081.1 t;
+    net = 5,203.5 t (not 4,172.9: the PV is not netted a second time); L = 5,203.5 / 3,000 = 1.7345;
+    K = 1.7345 / 2.9 = 0.5981 -> grade 1 against the stored benchmark."""
+    pv = make_uscc(23)
+    EnterpriseRepository(graded.engine).create_many([Enterprise(pv, "光伏企业", "2822", "330502")])
+    rows = _monthly(pv, "ELECTRICITY", 8_000, GRID, "MWh") + _monthly(
+        pv, "PV_SELF_GENERATION", 2_000, GRID, "MWh"
+    )
+    rows += _monthly(pv, "PV_EXPORT", 500, GRID, "MWh") + _monthly(pv, "NATURAL_GAS", 50, GAS, "万m3")
+    rows += _monthly(pv, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
+    response = graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    assert response.accepted == 60
+    profile = _profile(graded, pv, "2022")
+    assert profile.scope2_gross_tco2 == pytest.approx(4_122.4)
+    assert profile.scope1_tco2 == pytest.approx(1_081.1)
+    assert profile.own_renewable_netting_tco2 == 0.0
+    assert profile.net_tco2 == pytest.approx(5_203.5)
+    e = profile.electricity
+    assert (e.grid_purchased_kwh, e.pv_self_consumed_kwh, e.pv_export_kwh) == pytest.approx(
+        (8_000_000, 2_000_000, 500_000)
+    )
+    assert (e.pv_generation_kwh, e.consumption_kwh) == pytest.approx((2_500_000, 10_000_000))
+    assert profile.carbon_intensity == pytest.approx(1.7345)
+    assert profile.k_value == pytest.approx(1.7345 / 2.9, abs=1e-4) and profile.grade.grade == 1
+
+
+def test_the_profile_states_its_grid_factor(graded: Registry) -> None:
+    profile = _profile(graded, REFERENCE, "2022")
+    assert profile.grid_factor == pytest.approx(0.5153)  # kWh-weighted mean of 12 equal factors
+    assert (profile.grid_factor_year, profile.grid_factor_fallback) == (2022, False)
+    assert profile.grid_factor_source == "Zhejiang provincial 2022 (secondary source)"
+    late = make_uscc(24)  # 2024: no Zhejiang factor after 2022 -> the 2022 one, said to be a fallback
+    EnterpriseRepository(graded.engine).create_many([Enterprise(late, "晚来企业", "2822", "330502")])
+    record = pb.Record(uscc=late, period="2024-02", category="ELECTRICITY", quantity=1_000_000, source=GRID,
+                       external_id="late-1")  # fmt: skip
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=[record]), timeout=30)
+    month = _profile(graded, late, "2024-02")
+    assert month.grid_factor == pytest.approx(0.5153)
+    assert (month.grid_factor_year, month.grid_factor_fallback) == (2022, True)
+    assert month.scope2_gross_tco2 == pytest.approx(1_000 * 0.5153)

@@ -379,6 +379,25 @@ def test_decision_log_proves_a_quote_over_grpc(suite: Suite) -> None:
     )
     assert log.GetSignedTreeHead(lpb.GetSignedTreeHeadRequest(), timeout=10).tree_size >= later.tree_size
 
+    # A witness keeps heads over gRPC only and notices a log that no longer extends one it kept.
+    import tempfile
+    from pathlib import Path
+
+    from scoring_service.log_proofs import witness
+
+    with tempfile.TemporaryDirectory() as kept:
+        code, message = witness(log, head.public_key, Path(kept), [])
+        assert code == 0 and "witness: OK" in message
+        suite.stub.QuoteLoanTerms(_quote(FIRMS[2], spb.GENERAL), timeout=30)
+        _await_proof(log, suite.stub.QuoteLoanTerms(_quote(FIRMS[2], spb.GENERAL), timeout=30).name)
+        assert witness(log, head.public_key, Path(kept), [])[0] == 0  # extends the kept head
+        newest = max(Path(kept).glob("head-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+        forged = json.loads(newest.read_text())
+        forged["root_hash"] = "00" * 32  # as if the log had another history at that size
+        newest.write_text(json.dumps(forged))
+        code, message = witness(log, head.public_key, Path(kept), [])
+        assert code == 1 and "no longer extends" in message, message
+
     bad = _error(log.GetConsistencyProof, lpb.GetConsistencyProofRequest(first_tree_size=0))
     assert error_details(bad).code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(error_details(bad).fields) == {"first_tree_size"}

@@ -53,7 +53,7 @@ LENDER = "lenders/soak-bank"
 AS_OF = "2023-06-30"
 
 
-def soak_settings(url: str) -> Settings:
+def soak_settings(url: str, **extra: str) -> Settings:
     return Settings.from_env(
         {
             "TANXIAO_DATABASE_URL": url,
@@ -61,6 +61,7 @@ def soak_settings(url: str) -> Settings:
             "TANXIAO_PROFILE_CACHE_SECONDS": "0",
             "TANXIAO_ALLOW_PLAINTEXT": "true",
             "TANXIAO_AUTH_REQUIRED": "false",
+            **extra,
         }
     )
 
@@ -87,7 +88,7 @@ class Services:
         return channel
 
 
-def _serve(url: str, replicas: int) -> Iterator[Services]:
+def _serve(url: str, replicas: int, **extra: str) -> Iterator[Services]:
     engine = make_engine(url)
     financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)
     try:
@@ -100,7 +101,7 @@ def _serve(url: str, replicas: int) -> Iterator[Services]:
         )
     finally:
         engine.dispose()
-    config = soak_settings(url)
+    config = soak_settings(url, **extra)
     registry = start_registry(config, "127.0.0.1:0")
     services = Services(url, registry, [])
     try:
@@ -300,6 +301,70 @@ def test_soak_ingest_quotes_and_reports_lose_nothing_and_memory_is_bounded(soak_
     assert len(tally.decisions) < tally.quotes  # some request ids were retried
     _check_store(soak_services.url, tally)
     assert growth < RSS_GROWTH_LIMIT_MB, f"RSS grew {growth:.1f} MB over an equal second phase"
+
+
+IDLE_SECONDS = 3.0
+
+
+@pytest.fixture
+def stream_soak_services(sqlite_url: str) -> Iterator[Services]:
+    # Every caller here is the same peer (no authentication), so its stream allowance covers the load's
+    # ingest stream plus the idle and slow ones below.
+    yield from _serve(
+        sqlite_url,
+        replicas=1,
+        TANXIAO_STREAM_IDLE_SECONDS=str(IDLE_SECONDS),
+        TANXIAO_MAX_STREAMS_PER_CALLER="12",
+        TANXIAO_MAX_STREAMS_TOTAL="12",
+    )
+
+
+def _silent(stop: threading.Event) -> Iterator[rpb.IngestRecordsRequest]:
+    stop.wait()
+    return
+    yield  # pragma: no cover - a generator that never sends
+
+
+def _slow_quotes(count: int, pause: float) -> Iterator[spb.BatchQuoteRequest]:
+    for number in range(count):
+        time.sleep(pause)  # slower than any client should be, faster than the idle timeout
+        yield spb.BatchQuoteRequest(quote=_quote(f"slow-q-{number}"))
+
+
+@pytest.mark.timeout(int(PHASE_SECONDS * 2 + 240))
+def test_soak_with_idle_and_slow_streams_everyone_else_is_served(stream_soak_services: Services) -> None:
+    """Idle streams (never a message) and slow ones (a message every 1 s) open beside the usual load:
+    the load runs without an error, idle streams are cancelled after TANXIAO_STREAM_IDLE_SECONDS, slow
+    ones run to completion."""
+    services = stream_soak_services
+    load = Load(services)
+    stop = threading.Event()
+    registry = services.registry_stub()
+    scoring = services.scoring_stub()
+    idle = [registry.IngestRecords.future(_silent(stop), timeout=PHASE_SECONDS + 120) for _ in range(5)]
+    slow_count = max(3, int(min(PHASE_SECONDS, 30)))
+    slow = [
+        futures.ThreadPoolExecutor(1).submit(
+            lambda: list(scoring.BatchQuote(_slow_quotes(slow_count, 1.0), timeout=600))
+        )
+        for _ in range(2)
+    ]
+    try:
+        load.run(
+            max(PHASE_SECONDS, IDLE_SECONDS + 3), [load.ingest_step(), load.quote_step(), load.report_step()]
+        )
+        assert load.tally.errors == []
+        assert load.tally.quotes > 0 and load.tally.reports > 0 and load.tally.accepted > 0
+        deadline = time.monotonic() + IDLE_SECONDS + 5
+        while not all(f.done() for f in idle) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        codes = [f.exception().code() if f.done() and f.exception() else None for f in idle]  # type: ignore[union-attr]
+        assert codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * len(idle)
+        answered = [f.result(timeout=slow_count * 3 + 60) for f in slow]
+        assert [len(a) for a in answered] == [slow_count, slow_count]
+    finally:
+        stop.set()
+    _check_store(services.url, load.tally)
 
 
 @pytest.fixture

@@ -275,3 +275,62 @@ def test_a_principal_without_a_tenant_owns_nothing() -> None:
 def test_token_shapes_are_validated(role: str, tenant: str, grants: tuple[str, ...], field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}:"):
         auth.validate(role, tenant, grants)
+
+
+# --- per-record scope of a data provider (applied row by row by the registry ingest) ---------------
+
+_OWN_FIRM, _OTHER_FIRM = "91330502MA2B3C4D58", "91330502MA2B3C4D9X"
+
+
+@pytest.mark.parametrize(
+    ("source", "grants", "category", "uscc", "reason"),
+    [
+        ("GRID_UTILITY", (), "ELECTRICITY", _OWN_FIRM, None),
+        ("GRID_UTILITY", (), "PV_EXPORT", _OWN_FIRM, None),
+        ("GRID_UTILITY", (), "RAW_COAL", _OWN_FIRM, authz.OUT_OF_SCOPE_CATEGORY),
+        ("GAS_UTILITY", (), "NATURAL_GAS", _OWN_FIRM, None),
+        ("GAS_UTILITY", (), "ELECTRICITY", _OWN_FIRM, authz.OUT_OF_SCOPE_CATEGORY),
+        ("TAX", (), "REVENUE", _OWN_FIRM, None),
+        ("TAX", (), "RAW_COAL", _OWN_FIRM, authz.OUT_OF_SCOPE_CATEGORY),
+        ("STATISTICS", (), "RAW_COAL", _OTHER_FIRM, None),
+        ("SELF_REPORTED", (f"enterprise:{_OWN_FIRM}",), "RAW_COAL", _OWN_FIRM, None),
+        (
+            "SELF_REPORTED",
+            (f"enterprise:{_OWN_FIRM}",),
+            "RAW_COAL",
+            _OTHER_FIRM,
+            authz.OUT_OF_SCOPE_ENTERPRISE,
+        ),
+        ("SELF_REPORTED", (), "RAW_COAL", _OWN_FIRM, authz.OUT_OF_SCOPE_ENTERPRISE),
+        ("THIRD_PARTY_VERIFIED", (f"enterprise:{_OTHER_FIRM}",), "ELECTRICITY", _OTHER_FIRM, None),
+        ("THIRD_PARTY_VERIFIED", (), "ELECTRICITY", _OTHER_FIRM, authz.OUT_OF_SCOPE_ENTERPRISE),
+    ],
+)
+def test_a_data_provider_record_is_scoped_by_category_and_enterprise(
+    source: str, grants: tuple[str, ...], category: str, uscc: str, reason: str | None
+) -> None:
+    principal = Principal("t", auth.DATA_PROVIDER, source, auth.validate(auth.DATA_PROVIDER, source, grants))
+    denial = authz.record_scope_denial(principal, source, category, uscc)
+    assert (denial.reason if denial else None) == reason
+    if denial:
+        assert denial.message.startswith("PERMISSION_DENIED:") and denial.field in ("category", "uscc")
+
+
+def test_record_scope_covers_every_source_and_spares_admin() -> None:
+    assert set(authz.PROVIDER_CATEGORIES) == set(auth.DATA_SOURCES)
+    admin = Principal("a", auth.ADMIN, "")
+    assert authz.record_scope_denial(admin, "GRID_UTILITY", "RAW_COAL", _OWN_FIRM) is None
+    assert authz.record_scope_denial(None, "SELF_REPORTED", "RAW_COAL", _OWN_FIRM) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "tenant", "grant"),
+    [
+        ("data_provider", "GRID_UTILITY", f"enterprise:{_OWN_FIRM}"),
+        ("lender", "lenders/x", f"enterprise:{_OWN_FIRM}"),
+        ("data_provider", "SELF_REPORTED", "enterprise:not-a-uscc"),
+    ],
+)
+def test_enterprise_grants_only_for_enterprise_scoped_providers(role: str, tenant: str, grant: str) -> None:
+    with pytest.raises(ValueError, match=r"^grants:"):
+        auth.validate(role, tenant, (grant,))

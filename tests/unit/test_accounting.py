@@ -311,3 +311,83 @@ def test_documented_example_with_own_pv(catalog: Catalog) -> None:
     assert row["carbon_intensity"] == pytest.approx(1.7345)
     assert row["neutrality_rate"] == pytest.approx(1_030.6 / 6_234.1)
     assert row["grid_factor"] == pytest.approx(0.5153)
+
+
+# --- the electricity boundary (catalog 2026.1) -----------------------------------------------------
+
+
+def pv_firm_year(uscc: str = "PV", year: int = 2022) -> list[tuple[str, str, str, float]]:
+    """8,000 MWh bought from the grid, 2,500 MWh of own PV (2,000 consumed on site, 500 exported),
+    500,000 m3 gas, 3,000 万元 added value; spread evenly over 12 months."""
+    rows = []
+    for month in range(1, 13):
+        period = f"{year}-{month:02d}"
+        rows += [
+            (uscc, period, "ELECTRICITY", 8_000_000 / 12),
+            (uscc, period, "PV_SELF_GENERATION", 2_000_000 / 12),
+            (uscc, period, "PV_EXPORT", 500_000 / 12),
+            (uscc, period, "NATURAL_GAS", 500_000 / 12),
+            (uscc, period, "INDUSTRIAL_ADDED_VALUE", 250.0),
+        ]
+    return rows
+
+
+def test_own_pv_with_export_is_counted_once_on_one_boundary() -> None:
+    """Hand-worked (Zhejiang 2022, 0.5153 tCO2/MWh):
+    scope 2 (location) = grid purchases 8,000 MWh x 0.5153 = 4,122.4 t -- the PV already lowered the
+    purchases from 10,000 MWh, i.e. already saved 2,000 x 0.5153 = 1,030.6 t physically;
+    scope 1 = 500,000 m3 x 2.1622 / 1000 = 1,081.1 t; net = 4,122.4 + 1,081.1 = 5,203.5 t.
+    Catalog 2024.1 also netted the 2,000 MWh again: 5,203.5 - 1,030.6 = 4,172.9 t (2,061.2 t "saved").
+    consumption = 8,000 + 2,000 = 10,000 MWh; generation = 2,000 + 500 = 2,500 MWh; the 500 MWh export
+    is reported and not subtracted. energy = 8,000,000 x 0.1229 / 1000 + 500,000 x 1.33 / 1000
+    = 983.2 + 665 = 1,648.2 tce (renewables are outside the tce total)."""
+    out = account(records(pv_firm_year()), enterprises(("PV", HUZHOU_WUXING)), load_catalog("2026.1"),
+                  granularity="year").iloc[0]  # fmt: skip
+    assert out["scope2_gross_tco2"] == pytest.approx(4_122.4)
+    assert out["scope1_tco2"] == pytest.approx(1_081.1)
+    assert out["pv_netting_tco2"] == 0.0 and out["netting_tco2"] == 0.0
+    assert out["net_tco2"] == pytest.approx(5_203.5)
+    assert out["energy_tce"] == pytest.approx(1_648.2)
+    assert out["grid_electricity_kwh"] == pytest.approx(8_000_000)
+    assert out["pv_self_consumed_kwh"] == pytest.approx(2_000_000)
+    assert out["pv_export_kwh"] == pytest.approx(500_000)
+    assert out["pv_generation_kwh"] == pytest.approx(2_500_000)
+    assert out["electricity_consumption_kwh"] == pytest.approx(10_000_000)
+    assert out["carbon_intensity"] == pytest.approx(5_203.5 / 3_000)
+    without_export = records([r for r in pv_firm_year() if r[2] != "PV_EXPORT"])
+    firm = enterprises(("PV", HUZHOU_WUXING))
+    old = account(without_export, firm, load_catalog("2024.1"), granularity="year").iloc[0]
+    assert old["net_tco2"] == pytest.approx(4_172.9)  # the double credit the new boundary removes
+
+
+def test_each_period_states_its_grid_factor_year_and_any_fallback() -> None:
+    """Catalog 2026.1: Zhejiang has provincial factors for 2021-2022 only, the nation 2021-2023 (2023:
+    0.5306, MEE/NBS). A Huzhou firm's 2024 uses Zhejiang 2022 (0.5153), flagged as a fallback; a Beijing
+    firm's 2023 uses the national 2023 factor, no fallback; Huzhou's 2022 is its own year."""
+    rows = [("A", "2024-03", "ELECTRICITY", 1e6), ("A", "2022-03", "ELECTRICITY", 1e6),
+            ("B", "2023-03", "ELECTRICITY", 1e6)]  # fmt: skip
+    firms = enterprises(("A", HUZHOU_WUXING), ("B", BEIJING))
+    out = account(records(rows), firms, load_catalog("2026.1"), granularity="year").set_index(
+        ["uscc", "period"]
+    )
+    assert out.loc[("A", "2024"), ["grid_factor", "grid_factor_year", "grid_factor_fallback"]].tolist() == [
+        0.5153, 2022, True,
+    ]  # fmt: skip
+    assert out.loc[("A", "2024"), "scope2_gross_tco2"] == pytest.approx(1_000 * 0.5153)
+    assert out.loc[("A", "2022"), ["grid_factor_year", "grid_factor_fallback"]].tolist() == [2022, False]
+    assert out.loc[("B", "2023"), ["grid_factor", "grid_factor_year", "grid_factor_fallback"]].tolist() == [
+        0.5306, 2023, False,
+    ]  # fmt: skip
+    assert "2023年电力二氧化碳排放因子" in out.loc[("B", "2023"), "grid_factor_source"]
+
+
+def test_steam_in_tonnes_converts_at_the_documented_enthalpy() -> None:
+    """10 t of steam x 2,777 MJ/t (saturated, 1.0 MPa) = 27,770 MJ; energy 27,770 x 0.03412 / 1000
+    = 0.9475 tce; CO2 27,770 x 0.11 / 1000 = 3.0547 t (scope 2)."""
+    catalog = load_catalog("2026.1")
+    mj = catalog.to_canonical("STEAM", 10, "t")
+    assert mj == 27_770
+    out = account(records([("S", "2024-01", "STEAM", mj)]), enterprises(("S", HUZHOU_WUXING)), catalog,
+                  granularity="month").iloc[0]  # fmt: skip
+    assert out["energy_tce"] == pytest.approx(0.9475, abs=1e-4)
+    assert out["scope2_gross_tco2"] == pytest.approx(3.0547)

@@ -44,7 +44,7 @@ def edited(change: dict[str, object]) -> str:
 
 def test_packaged_method(method: GradingMethod) -> None:
     assert "huzhou-2023" in available_methods()
-    assert (method.method_id, method.version) == ("huzhou-2023", "2023.1")
+    assert (method.method_id, method.version) == ("huzhou-2023", "2023.2")
     assert [g.upper for g in method.grades] == [0.6, 0.8, 1.2, 2.0, None]
     assert [g.colour for g in method.grades] == ["green", "light green", "yellow", "orange", "red"]
     assert [lv.upper for lv in method.levels] == [0.6, 2.0, None]

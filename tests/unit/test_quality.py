@@ -271,3 +271,23 @@ def test_one_enterprise_at_a_time() -> None:
         assess_quality(records(good_enterprise("E1"), good_enterprise("E2")), MONTHS)
     with pytest.raises(ValueError, match="month must be 01 to 12"):
         assess_quality(records(good_enterprise()), ["2024-13"])
+
+
+def test_a_firm_with_only_added_value_has_no_peer_statistics_and_no_crash() -> None:
+    # Regression: with no energy data L = 0, so no peer has a positive intensity; pandas 3 then gave the
+    # empty group medians its "str" dtype and ln(L) - median raised TypeError (INTERNAL over gRPC).
+    rows = records(series("INDUSTRIAL_ADDED_VALUE", "STATISTICS", steady(level=800), uscc="AV"))
+    intensities = pd.Series([0.0], index=["AV"])
+    groups = pd.Series(["3011"], index=["AV"], dtype="str")
+    batch = assess_quality_batch(rows, MONTHS, usccs=["AV"], intensities=intensities, peer_groups=groups)
+    assert batch.scores.loc["AV", "coverage"] == 0.0
+    assert not batch.flags["code"].str.startswith("PEER_OUTLIER").any()
+
+
+def test_peer_outliers_with_string_groups_and_a_target_outside_every_group() -> None:
+    rows = records(*(good_enterprise(f"E{i}", seed=i) for i in range(6)))
+    intensities = pd.Series([1.0, 1.1, 0.9, 1.05, 0.95, 50.0], index=[f"E{i}" for i in range(6)])
+    groups = pd.Series(["2822"] * 5 + ["3011"], index=intensities.index, dtype="str")
+    batch = assess_quality_batch(rows, MONTHS, intensities=intensities, peer_groups=groups)
+    # E5 is alone in its group (fewer than min_peers): no statistics, so no outlier flag either.
+    assert not (batch.flags["code"].str.startswith("PEER_OUTLIER") & (batch.flags["uscc"] == "E5")).any()

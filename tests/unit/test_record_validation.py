@@ -201,3 +201,42 @@ def test_classify_against_stored_duplicate() -> None:
     plan = classify(_staged([("k", "same")]), _stored(("k", 3, 2, "same")))
     assert plan[["status", "revision"]].values.tolist() == [["DUPLICATE", 2]]
     assert not plan["supersedes"].any()
+
+
+def test_a_finite_quantity_that_overflows_on_conversion_is_rejected_naming_the_field() -> None:
+    # 1e308 MWh x 1,000 kWh/MWh = 1e311 kWh > 1.797e308, the largest double: inf after conversion.
+    checked = _validate(
+        _frame({"quantity": 1e308, "unit": "MWh", "external_id": "big"}, {"external_id": "ok"})
+    )
+    assert list(checked["reject_code"]) == ["OVERFLOW_AFTER_CONVERSION", ""]
+    assert checked["reject_field"].iloc[0] == "records[0].quantity"
+    assert "kWh" in checked["reject_reason"].iloc[0]
+
+
+def test_a_quantity_above_the_category_plausible_maximum_is_rejected_and_a_setting_raises_it() -> None:
+    # ELECTRICITY's bound is 1e10 kWh a month: 10,000,001 MWh = 1.0000001e10 kWh is above, 1e7 MWh is on it.
+    rows = _frame(
+        {"quantity": 10_000_001, "unit": "MWh", "external_id": "a"},
+        {"quantity": 10_000_000, "unit": "MWh", "external_id": "b"},
+        {
+            "category": "INDUSTRIAL_ADDED_VALUE",
+            "quantity": 1e13,
+            "unit": "cny",
+            "external_id": "c",
+        },  # 1e9 万元
+        {"category": "INDUSTRIAL_ADDED_VALUE", "quantity": 1.1e13, "unit": "cny", "external_id": "d"},
+    )
+    checked = _validate(rows)
+    assert list(checked["reject_code"]) == ["IMPLAUSIBLE_QUANTITY", "", "", "IMPLAUSIBLE_QUANTITY"]
+    assert list(checked["reject_field"]) == ["records[0].quantity", "", "", "records[3].quantity"]
+    assert "plausible monthly maximum 1e+10 kWh for ELECTRICITY" in checked["reject_reason"].iloc[0]
+    raised = validate_records(rows, CATALOG, today=TODAY, max_scale=2.0)
+    assert list(raised["reject_code"]) == ["", "", "", ""]
+
+
+def test_the_plausible_maxima_cover_the_catalog_and_name_their_source() -> None:
+    from registry_service.domain.records import plausible_maxima
+
+    limits = plausible_maxima()
+    assert {c.code for c in CATALOG.categories} <= set(limits.maxima)
+    assert "unconfirmed" in limits.source

@@ -34,6 +34,15 @@ class RecordStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVISED: _ClassVar[RecordStatus]
     REJECTED: _ClassVar[RecordStatus]
 
+class UngradedReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UNGRADED_REASON_UNSPECIFIED: _ClassVar[UngradedReason]
+    NO_ENERGY_DATA: _ClassVar[UngradedReason]
+    INCOMPLETE_ENERGY_DATA: _ClassVar[UngradedReason]
+    NO_ADDED_VALUE: _ClassVar[UngradedReason]
+    NO_BENCHMARK: _ClassVar[UngradedReason]
+    PERIOD_NOT_GRADED: _ClassVar[UngradedReason]
+
 class ProjectType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PROJECT_TYPE_UNSPECIFIED: _ClassVar[ProjectType]
@@ -66,6 +75,12 @@ ACCEPTED: RecordStatus
 DUPLICATE: RecordStatus
 REVISED: RecordStatus
 REJECTED: RecordStatus
+UNGRADED_REASON_UNSPECIFIED: UngradedReason
+NO_ENERGY_DATA: UngradedReason
+INCOMPLETE_ENERGY_DATA: UngradedReason
+NO_ADDED_VALUE: UngradedReason
+NO_BENCHMARK: UngradedReason
+PERIOD_NOT_GRADED: UngradedReason
 PROJECT_TYPE_UNSPECIFIED: ProjectType
 PV: ProjectType
 WASTE_HEAT: ProjectType
@@ -417,8 +432,44 @@ class DataQuality(_message.Message):
     flags: _containers.RepeatedCompositeFieldContainer[QualityFlag]
     def __init__(self, score: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., coverage: _Optional[float] = ..., flags: _Optional[_Iterable[_Union[QualityFlag, _Mapping]]] = ...) -> None: ...
 
+class ElectricityBalance(_message.Message):
+    __slots__ = ("grid_purchased_kwh", "pv_self_consumed_kwh", "pv_export_kwh", "pv_generation_kwh", "consumption_kwh")
+    GRID_PURCHASED_KWH_FIELD_NUMBER: _ClassVar[int]
+    PV_SELF_CONSUMED_KWH_FIELD_NUMBER: _ClassVar[int]
+    PV_EXPORT_KWH_FIELD_NUMBER: _ClassVar[int]
+    PV_GENERATION_KWH_FIELD_NUMBER: _ClassVar[int]
+    CONSUMPTION_KWH_FIELD_NUMBER: _ClassVar[int]
+    grid_purchased_kwh: float
+    pv_self_consumed_kwh: float
+    pv_export_kwh: float
+    pv_generation_kwh: float
+    consumption_kwh: float
+    def __init__(self, grid_purchased_kwh: _Optional[float] = ..., pv_self_consumed_kwh: _Optional[float] = ..., pv_export_kwh: _Optional[float] = ..., pv_generation_kwh: _Optional[float] = ..., consumption_kwh: _Optional[float] = ...) -> None: ...
+
+class CoverageGap(_message.Message):
+    __slots__ = ("category", "missing_months")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    MISSING_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    category: str
+    missing_months: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, category: _Optional[str] = ..., missing_months: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Coverage(_message.Message):
+    __slots__ = ("months_expected", "months_with_energy", "months_complete", "expected_categories", "gaps")
+    MONTHS_EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    MONTHS_WITH_ENERGY_FIELD_NUMBER: _ClassVar[int]
+    MONTHS_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    GAPS_FIELD_NUMBER: _ClassVar[int]
+    months_expected: int
+    months_with_energy: int
+    months_complete: int
+    expected_categories: _containers.RepeatedScalarFieldContainer[str]
+    gaps: _containers.RepeatedCompositeFieldContainer[CoverageGap]
+    def __init__(self, months_expected: _Optional[int] = ..., months_with_energy: _Optional[int] = ..., months_complete: _Optional[int] = ..., expected_categories: _Optional[_Iterable[str]] = ..., gaps: _Optional[_Iterable[_Union[CoverageGap, _Mapping]]] = ...) -> None: ...
+
 class CarbonProfile(_message.Message):
-    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code")
+    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback")
     NAME_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -447,6 +498,13 @@ class CarbonProfile(_message.Message):
     FINANCIALS_FIELD_NUMBER: _ClassVar[int]
     INDUSTRY_CODE_FIELD_NUMBER: _ClassVar[int]
     REGION_CODE_FIELD_NUMBER: _ClassVar[int]
+    UNGRADED_REASON_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    ELECTRICITY_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_YEAR_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     name: str
     uscc: str
     period: str
@@ -475,7 +533,14 @@ class CarbonProfile(_message.Message):
     financials: AnnualFinancials
     industry_code: str
     region_code: str
-    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ...) -> None: ...
+    ungraded_reason: UngradedReason
+    coverage: Coverage
+    electricity: ElectricityBalance
+    grid_factor: float
+    grid_factor_year: int
+    grid_factor_source: str
+    grid_factor_fallback: bool
+    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ...) -> None: ...
 
 class GetCarbonProfileRequest(_message.Message):
     __slots__ = ("name",)

@@ -1,0 +1,163 @@
+"""Coverage before a grade: is an enterprise-period's energy data complete enough to grade? (pure: pandas).
+
+A period is *covered* when every one of its months has a record of every category the enterprise is
+expected to report, from a source admissible for that category (docs/accounting.md, "Coverage"):
+
+* the categories the grading method requires of everyone (metered grid electricity);
+* the categories its industry requires (the method's ``industry_required``, by code prefix);
+* every ENERGY category the enterprise itself reported in the 12 months before the period (a firm that
+  burned coal last year and reports none this year has not stopped burning coal on our word).
+
+Anything less leaves the profile UNGRADED with a reason, never a grade computed on part of a year: a
+firm with 6 of 12 months of electricity would otherwise show half its emissions on a full year's added
+value and be graded (and benchmarked) as twice as efficient as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from registry_service.domain.trend import ordinal_period
+
+# Why a profile has grade 0, most fundamental first (the first that applies is reported).
+NO_ENERGY_DATA = "NO_ENERGY_DATA"
+INCOMPLETE_ENERGY_DATA = "INCOMPLETE_ENERGY_DATA"
+NO_ADDED_VALUE = "NO_ADDED_VALUE"
+NO_BENCHMARK = "NO_BENCHMARK"
+PERIOD_NOT_GRADED = "PERIOD_NOT_GRADED"  # months and quarters are never graded
+INCOMPLETE_REASONS = (NO_ENERGY_DATA, INCOMPLETE_ENERGY_DATA, NO_ADDED_VALUE)  # the data, not the method
+UNGRADED_REASONS = (NO_ENERGY_DATA, INCOMPLETE_ENERGY_DATA, NO_ADDED_VALUE, NO_BENCHMARK, PERIOD_NOT_GRADED)
+COVERAGE_COLUMNS = (
+    "months_complete",
+    "required_categories",  # "ELECTRICITY,RAW_COAL" (sorted)
+    "coverage_gaps",  # "RAW_COAL:2024-03|2024-04;..." per category with months missing
+    "ungraded_reason",  # "" when the period's data is complete (a benchmark may still be missing)
+)
+ANY_SOURCE = "*"
+
+
+@dataclass(frozen=True)
+class CoverageRule:
+    """What a graded period must contain (the grading method's ``coverage`` section)."""
+
+    required: tuple[str, ...] = ("ELECTRICITY",)
+    # category -> sources admissible for coverage; "*" -> the default for every other category.
+    admissible_sources: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"ELECTRICITY": ("THIRD_PARTY_VERIFIED", "GRID_UTILITY"), ANY_SOURCE: ()}
+    )
+    industry_required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # code prefix -> cats
+    previous_year_energy: bool = True
+
+    def admissible(self, category: str, source: str) -> bool:
+        allowed = self.admissible_sources.get(category, self.admissible_sources.get(ANY_SOURCE, ()))
+        return not allowed or source in allowed
+
+    def industry_categories(self, industry_code: str) -> tuple[str, ...]:
+        found: set[str] = set()
+        for prefix, categories in self.industry_required.items():
+            if str(industry_code).startswith(prefix):
+                found.update(categories)
+        return tuple(sorted(found))
+
+
+def assess_coverage(
+    rows: pd.DataFrame, effective: pd.DataFrame, energy_categories: frozenset[str], rule: CoverageRule
+) -> pd.DataFrame:
+    """COVERAGE_COLUMNS for ``rows`` (uscc, industry_code, first_ordinal, last_ordinal, granularity,
+    months_covered, added_value_10k_cny), index kept. ``effective``: the records the profile uses
+    (uscc, category, source, month_ordinal)."""
+    out = pd.DataFrame(index=rows.index, columns=list(COVERAGE_COLUMNS), dtype=object)
+    out["months_complete"] = 0
+    records = _admissible(effective, rule)
+    energy = effective[effective["category"].isin(energy_categories)]
+    for (first, last), window in rows.groupby(["first_ordinal", "last_ordinal"], sort=False):
+        complete, required, gaps = _window(window, records, energy, int(first), int(last), rule)
+        out.loc[window.index, "months_complete"] = complete.to_numpy()
+        out.loc[window.index, "required_categories"] = required.to_numpy()
+        out.loc[window.index, "coverage_gaps"] = gaps.to_numpy()
+    out["months_complete"] = out["months_complete"].astype(np.int64)
+    out["ungraded_reason"] = _reasons(rows, out)
+    return out
+
+
+def _admissible(effective: pd.DataFrame, rule: CoverageRule) -> pd.DataFrame:
+    pairs = effective[["category", "source"]].drop_duplicates()
+    ok = {(c, s) for c, s in pairs.itertuples(index=False) if rule.admissible(str(c), str(s))}
+    mask = [(c, s) in ok for c, s in zip(effective["category"], effective["source"], strict=True)]
+    return effective.loc[np.asarray(mask, dtype=bool), ["uscc", "category", "month_ordinal"]]
+
+
+def _window(
+    window: pd.DataFrame,
+    records: pd.DataFrame,
+    energy: pd.DataFrame,
+    first: int,
+    last: int,
+    rule: CoverageRule,
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per row of one period window: months complete, required categories, gaps."""
+    usccs = window["uscc"].astype(str)
+    expected = _expected(window, energy, first, rule)
+    inside = records[
+        records["uscc"].isin(usccs) & records["month_ordinal"].between(first, last)
+    ].drop_duplicates()
+    hits = inside.merge(expected, on=["uscc", "category"], how="inner")
+    per_month = hits.groupby(["uscc", "month_ordinal"]).size()
+    needed = expected.groupby("uscc").size()
+    full = per_month[per_month.to_numpy() == needed.reindex(per_month.index.get_level_values(0)).to_numpy()]
+    complete = full.groupby(level=0).size().reindex(usccs, fill_value=0)
+    required = expected.groupby("uscc")["category"].agg(lambda c: ",".join(sorted(c))).reindex(usccs)
+    gaps = _gaps(expected, hits, first, last).reindex(usccs, fill_value="")
+    return complete, required.fillna(""), gaps
+
+
+def _expected(window: pd.DataFrame, energy: pd.DataFrame, first: int, rule: CoverageRule) -> pd.DataFrame:
+    """(uscc, category) pairs the period must cover."""
+    parts = [
+        pd.DataFrame({"uscc": window["uscc"].astype(str).to_numpy(), "category": c}) for c in rule.required
+    ]
+    for uscc, industry in zip(window["uscc"].astype(str), window["industry_code"], strict=True):
+        extra = rule.industry_categories(str(industry) if isinstance(industry, str) else "")
+        if extra:
+            parts.append(pd.DataFrame({"uscc": uscc, "category": list(extra)}))
+    if rule.previous_year_energy:
+        before = energy[energy["month_ordinal"].between(first - 12, first - 1)]
+        parts.append(before[before["uscc"].isin(window["uscc"])][["uscc", "category"]].astype(str))
+    return pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> pd.Series:
+    """ "CAT:YYYY-MM|YYYY-MM;CAT2:..." per uscc: each expected category's months without a record."""
+    months = np.arange(first, last + 1)
+    grid = expected.merge(pd.DataFrame({"month_ordinal": months}), how="cross")
+    seen = hits[["uscc", "category", "month_ordinal"]].drop_duplicates().assign(seen=True)
+    grid = grid.merge(seen, on=["uscc", "category", "month_ordinal"], how="left")
+    missing = grid[grid["seen"].isna()].sort_values(["uscc", "category", "month_ordinal"])
+    if missing.empty:
+        return pd.Series(dtype=object)
+    missing = missing.assign(month=[ordinal_period(int(o)) for o in missing["month_ordinal"]])
+    per_category = missing.groupby(["uscc", "category"])["month"].agg("|".join).reset_index()
+    per_category["text"] = per_category["category"] + ":" + per_category["month"]
+    return per_category.groupby("uscc")["text"].agg(";".join)
+
+
+def _reasons(rows: pd.DataFrame, coverage: pd.DataFrame) -> npt.NDArray[np.object_]:
+    expected = (rows["last_ordinal"] - rows["first_ordinal"] + 1).to_numpy()
+    energy_months = rows["months_covered"].to_numpy()
+    added = pd.to_numeric(rows["added_value_10k_cny"], errors="coerce").to_numpy(dtype=float)
+    graded_period = rows["granularity"].isin(["year", "rolling12"]).to_numpy()
+    return np.select(
+        [
+            energy_months == 0,
+            coverage["months_complete"].to_numpy() < expected,
+            ~(added > 0),
+            ~graded_period,
+        ],
+        [NO_ENERGY_DATA, INCOMPLETE_ENERGY_DATA, NO_ADDED_VALUE, PERIOD_NOT_GRADED],
+        default="",
+    ).astype(object)
