@@ -881,22 +881,14 @@ def log_witness(
 ) -> None:
     """A witness's round, over gRPC only: fetch the latest signed head, check its signature and that it
     extends the newest head kept, and keep it (run it on a schedule; exit 1 when the log was rewritten)."""
-    import grpc
-
     from scoring_service.log_proofs import witness
     from tanxiao.scoring.v1 import decision_log_pb2_grpc
     from tanxiao.translog import VerifyingKey
 
-    settings = _settings()
     raw = VerifyingKey.from_pem(public_key.read_bytes()).raw
-    with secure_channel(addr or settings.scoring_addr, settings) as channel:
-        try:
-            code, message = witness(
-                decision_log_pb2_grpc.DecisionLogStub(channel), raw, directory, _token_metadata(token)
-            )
-        except grpc.RpcError as exc:
-            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
-            raise typer.Exit(1) from exc
+    # the one client factory: TLS settings as the servers serve, the token on every call
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        code, message = witness(decision_log_pb2_grpc.DecisionLogStub(channel), raw, directory, [])
     typer.echo(message)
     raise typer.Exit(code)
 
