@@ -6,9 +6,14 @@ TANXIAO_DATABASE_URL for one command.
 
 from __future__ import annotations
 
+import os
+
+# gRPC's C core logs failed TLS handshakes at INFO on stderr; the CLI says what went wrong in one line.
+# Set before anything imports grpc (the platform modules do).
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 import json
 import logging
-import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,9 +35,6 @@ if TYPE_CHECKING:
     import grpc
 
     from tanxiao.client import Dialer
-
-# gRPC's C core logs failed TLS handshakes at INFO on stderr; the CLI says what went wrong in one line.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="tanxiao carbon-efficiency suite")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations)")
