@@ -42,6 +42,7 @@ import jinja2
 import pandas as pd
 from google.protobuf import json_format
 
+from scoring_service.portfolio.csv_safety import neutralise_frame
 from tanxiao.portfolio.v1 import portfolio_pb2
 
 __all__ = [
@@ -103,7 +104,7 @@ COLUMNS: Mapping[str, str] = {
     "label_en": _STR,
     # Metrics (totals, breakdown groups, lender totals; the loan/emitter/retrofit lines fill theirs).
     "loans": _INT,
-    "outstanding_cny": _FLOAT,
+    "outstanding_fen": _INT,
     "financed_scope1_tco2": _FLOAT,
     "financed_scope2_tco2": _FLOAT,
     "financed_tco2": _FLOAT,
@@ -206,7 +207,7 @@ def _dimension_name(dimension: int) -> str:
 def _metrics(m: portfolio_pb2.Metrics) -> dict[str, Any]:
     return {
         "loans": m.loans,
-        "outstanding_cny": m.outstanding_cny,
+        "outstanding_fen": m.outstanding_fen,
         "financed_scope1_tco2": m.financed_scope1_tco2,
         "financed_scope2_tco2": m.financed_scope2_tco2,
         "financed_tco2": m.financed_tco2,
@@ -224,7 +225,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
         "label_zh": "合计",
         "label_en": "Total",
         **_metrics(report.totals),
-        "outstanding_share": 1.0 if report.totals.outstanding_cny else 0.0,
+        "outstanding_share": 1.0 if report.totals.outstanding_fen else 0.0,
         "green_share": report.green_share,
         "transition_share": report.transition_share,
         "other_share": report.other_share,
@@ -248,7 +249,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             yield {
                 "section": "loan",
                 "key": line.loan,
-                "outstanding_cny": line.outstanding_cny,
+                "outstanding_fen": line.outstanding_fen,
                 "financed_scope1_tco2": line.financed_scope1_tco2,
                 "financed_scope2_tco2": line.financed_scope2_tco2,
                 "financed_tco2": line.financed_scope1_tco2 + line.financed_scope2_tco2,
@@ -269,7 +270,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             "dimension": "GRADE",
             "key": f"{cell.from_grade}->{cell.to_grade}",
             "loans": cell.loans,
-            "outstanding_cny": cell.outstanding_cny,
+            "outstanding_fen": cell.outstanding_fen,
             "from_grade": cell.from_grade,
             "to_grade": cell.to_grade,
         }
@@ -279,7 +280,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
                 "section": "top_emitter",
                 "key": str(rank),
                 "financed_tco2": emitter.financed_tco2,
-                "outstanding_cny": emitter.outstanding_cny,
+                "outstanding_fen": emitter.outstanding_fen,
                 "enterprise": emitter.enterprise,
                 "enterprise_name": emitter.enterprise_name,
                 "grade": emitter.grade,
@@ -292,7 +293,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             "label_zh": "减碳改造贷款",
             "label_en": "Retrofit loans",
             "loans": r.loans,
-            "outstanding_cny": r.outstanding_cny,
+            "outstanding_fen": r.outstanding_fen,
             "committed_tco2_per_year": r.committed_tco2_per_year,
             "achieved_tco2_per_year": r.achieved_tco2_per_year,
             "on_track": r.on_track,
@@ -318,8 +319,8 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             "key": lender.lender,
             **_metrics(lender.metrics),
             "outstanding_share": (
-                lender.metrics.outstanding_cny / report.totals.outstanding_cny
-                if report.totals.outstanding_cny
+                lender.metrics.outstanding_fen / report.totals.outstanding_fen
+                if report.totals.outstanding_fen
                 else 0.0
             ),
         }
@@ -382,7 +383,8 @@ def filename_for(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> str:
 
 
 def _csv(report: portfolio_pb2.PortfolioReport) -> bytes:
-    text: str = report_table(report).to_csv(index=False, lineterminator="\r\n")
+    # Text cells a spreadsheet would run as a formula (= + - @) get a leading apostrophe.
+    text: str = neutralise_frame(report_table(report)).to_csv(index=False, lineterminator="\r\n")
     return text.encode("utf-8-sig")  # BOM: Excel opens the Chinese labels as UTF-8
 
 
@@ -532,6 +534,11 @@ def _lang(lang: str) -> Lang:
     raise ValueError(f"unsupported language {lang!r}; expected 'zh' or 'en'")
 
 
+def _yuan(fen: int) -> float:
+    """Fen as yuan for display (charts, rounded table text); exports keep the integer fen."""
+    return fen / 100
+
+
 def _fmt_number(value: float, digits: int) -> str:
     if not math.isfinite(value):
         return str(value)
@@ -575,6 +582,8 @@ def _cell(value: float | int, kind: str) -> dict[str, str]:
     """A numeric table cell: display text and the exact value (``title``)."""
     if kind == "int":
         return {"text": f"{int(value):,}", "exact": str(int(value))}
+    if kind == "fen":  # integer fen shown as yuan; the exact value is the fen
+        return {"text": _fmt_number(_yuan(int(value)), 0), "exact": f"{int(value)} fen"}
     exact = repr(float(value))
     if kind == "money":
         text = _fmt_number(float(value), 0)
@@ -643,7 +652,7 @@ def _grade_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str,
             grade = _grade_of(row.key)
             if grade is None or not 0 <= grade <= 5:
                 continue
-            by_grade[grade] = by_grade.get(grade, 0.0) + row.metrics.outstanding_cny
+            by_grade[grade] = by_grade.get(grade, 0.0) + _yuan(row.metrics.outstanding_fen)
             shares[grade] = shares.get(grade, 0.0) + row.outstanding_share
     grades = sorted(by_grade, key=lambda g: (g == 0, g))
     top = max(by_grade.values(), default=0.0)
@@ -730,20 +739,20 @@ def _industry_rows(report: portfolio_pb2.PortfolioReport) -> list[portfolio_pb2.
 
 
 def _exposure_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
-    rows = sorted(_industry_rows(report), key=lambda r: -r.metrics.outstanding_cny)
+    rows = sorted(_industry_rows(report), key=lambda r: -r.metrics.outstanding_fen)
     items = [
         (
             f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}".strip(),
-            [(r.metrics.outstanding_cny, _EXPOSURE_COLOUR)],
+            [(_yuan(r.metrics.outstanding_fen), _EXPOSURE_COLOUR)],
             f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}: "
-            f"{_fmt_number(r.metrics.outstanding_cny, 2)} ({_fmt_pct(r.outstanding_share)})",
+            f"{_fmt_number(_yuan(r.metrics.outstanding_fen), 2)} ({_fmt_pct(r.outstanding_share)})",
         )
         for r in rows
     ]
     chart = _hbar_chart(items, lang)
     for row, r in zip(chart["rows"], rows, strict=True):
         row["value"] = (
-            f"{_fmt_money_short(r.metrics.outstanding_cny, lang)} · {_fmt_pct(r.outstanding_share)}"
+            f"{_fmt_money_short(_yuan(r.metrics.outstanding_fen), lang)} · {_fmt_pct(r.outstanding_share)}"
         )
     return chart
 
@@ -791,7 +800,7 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
     cells: dict[tuple[int, int], tuple[int, float]] = {}
     for c in report.migration:
         loans, amount = cells.get((c.from_grade, c.to_grade), (0, 0.0))
-        cells[(c.from_grade, c.to_grade)] = (loans + c.loans, amount + c.outstanding_cny)
+        cells[(c.from_grade, c.to_grade)] = (loans + c.loans, amount + _yuan(c.outstanding_fen))
     grades = list(range(1, 6))
     if any(0 in pair for pair in cells):
         grades.append(0)
@@ -847,7 +856,7 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
 def _metric_cells(m: portfolio_pb2.Metrics) -> dict[str, dict[str, str]]:
     return {
         "loans": _cell(m.loans, "int"),
-        "outstanding": _cell(m.outstanding_cny, "money"),
+        "outstanding": _cell(m.outstanding_fen, "fen"),
         "scope1": _cell(m.financed_scope1_tco2, "tco2"),
         "scope2": _cell(m.financed_scope2_tco2, "tco2"),
         "financed": _cell(m.financed_tco2, "tco2"),
@@ -878,7 +887,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
 
     totals = report.totals
     figures = [
-        {"label": t("outstanding"), **_cell(totals.outstanding_cny, "money")},
+        {"label": t("outstanding"), **_cell(totals.outstanding_fen, "fen")},
         {"label": t("financed"), **_cell(totals.financed_tco2, "tco2")},
         {"label": t("wdqs"), **_cell(totals.wdqs, "score")},
         {"label": t("intensity"), **_cell(totals.economic_intensity, "score")},
@@ -926,7 +935,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
         r = report.retrofit
         retrofit = {
             "loans": _cell(r.loans, "int"),
-            "outstanding": _cell(r.outstanding_cny, "money"),
+            "outstanding": _cell(r.outstanding_fen, "fen"),
             "committed": _cell(r.committed_tco2_per_year, "tco2"),
             "achieved_t": _cell(r.achieved_tco2_per_year, "tco2"),
             "progress": _cell(
@@ -1006,7 +1015,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "grade": _grade_label(e.grade, lang),
                     "colour": GRADE_COLOURS.get(e.grade, GRADE_COLOURS[0]),
                     "financed": _cell(e.financed_tco2, "tco2"),
-                    "outstanding": _cell(e.outstanding_cny, "money"),
+                    "outstanding": _cell(e.outstanding_fen, "fen"),
                 }
             )
         for line in report.loans:
@@ -1021,7 +1030,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "level": line.level,
                     "industry": line.industry_code,
                     "region": line.region_code,
-                    "outstanding": _cell(line.outstanding_cny, "money"),
+                    "outstanding": _cell(line.outstanding_fen, "fen"),
                     "factor": _cell(line.attribution_factor, "factor"),
                     "scope1": _cell(line.financed_scope1_tco2, "tco2"),
                     "scope2": _cell(line.financed_scope2_tco2, "tco2"),

@@ -20,7 +20,7 @@ from tanxiao.errors import NotFound
 from tanxiao.registry.v1 import registry_pb2
 
 FRAME_COLUMNS = (
-    "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_cny", "has_profile", "grade",
+    "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_fen", "has_profile", "grade",
     "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "revenue_10k_cny",
     "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
     "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
@@ -72,7 +72,7 @@ def _row(
         "uscc": loan["uscc"],
         "enterprise_name": firm.display_name if firm is not None else "",
         "product": loan["product"],
-        "outstanding_cny": float(loan["outstanding_cny"]),  # type: ignore[arg-type]
+        "outstanding_fen": int(loan["outstanding_fen"]),  # type: ignore[call-overload]
         "has_profile": profile is not None,
         "grade": profile.grade.grade if profile is not None else 0,
         "level": _level(profile),

@@ -16,7 +16,13 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-from scoring_service.loan_book import LENDER, loan_from_request, loan_to_proto, parse_loan_name
+from scoring_service.loan_book import (
+    DEFAULT_MAX_AMOUNT_FEN,
+    LENDER,
+    loan_from_request,
+    loan_to_proto,
+    parse_loan_name,
+)
 from scoring_service.portfolio import metrics
 from scoring_service.portfolio_export import chunks, export_report
 from scoring_service.portfolio_frames import book_frame
@@ -33,17 +39,27 @@ REGULATOR = "regulator"
 
 
 class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
-    def __init__(self, loans: LoanRepository, registry: RegistryClient, decisions: DecisionStore) -> None:
+    def __init__(
+        self,
+        loans: LoanRepository,
+        registry: RegistryClient,
+        decisions: DecisionStore,
+        *,
+        max_loan_amount_fen: int = DEFAULT_MAX_AMOUNT_FEN,
+        min_cell_size: int = 3,
+    ) -> None:
         self.loans = loans
         self.registry = registry
         self.decisions = decisions
+        self.max_loan_amount_fen = max_loan_amount_fen
+        self.min_cell_size = min_cell_size
 
     # --- the book ---------------------------------------------------------------------------------
 
     def RecordLoan(
         self, request: portfolio_pb2.RecordLoanRequest, context: grpc.ServicerContext
     ) -> portfolio_pb2.Loan:
-        loan = loan_from_request(request, self.decisions)
+        loan = loan_from_request(request, self.decisions, self.max_loan_amount_fen)
         return loan_to_proto(self.loans.record(loan, request.request_id.strip()))
 
     def UpdateLoanBalance(
@@ -54,17 +70,24 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         problems: list[FieldViolation] = []
         as_of = _date(request.as_of_date, "as_of_date", problems)
         if which is None:
-            problems.append(FieldViolation("change", "one of drawdown_cny, repayment_cny, outstanding_cny"))
+            problems.append(FieldViolation("change", "one of drawdown_fen, repayment_fen, outstanding_fen"))
         else:
             amount = getattr(request, which)
-            if not math.isfinite(amount) or amount < 0 or (amount == 0 and which != "outstanding_cny"):
+            if (
+                amount < 0
+                or (amount == 0 and which != "outstanding_fen")
+                or amount > self.max_loan_amount_fen
+            ):
                 problems.append(
-                    FieldViolation(which, "must be a finite amount in yuan, > 0 (>= 0 for a balance)")
+                    FieldViolation(
+                        which,
+                        f"must be an amount in fen, > 0 (>= 0 for a balance), <= {self.max_loan_amount_fen}",
+                    )
                 )
         if problems:
             raise ValidationError.from_violations(problems)
         assert as_of is not None and which is not None
-        kind = {"drawdown_cny": DRAWDOWN, "repayment_cny": REPAYMENT, "outstanding_cny": BALANCE}[which]
+        kind = {"drawdown_fen": DRAWDOWN, "repayment_fen": REPAYMENT, "outstanding_fen": BALANCE}[which]
         updated = self.loans.balance_event(
             lender, loan_id, as_of, kind, getattr(request, which), request.request_id
         )
@@ -79,7 +102,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         if problems:
             raise ValidationError.from_violations(problems)
         assert close is not None
-        return loan_to_proto(self.loans.balance_event(lender, loan_id, close, CLOSE, 0.0, request.request_id))
+        return loan_to_proto(self.loans.balance_event(lender, loan_id, close, CLOSE, 0, request.request_id))
 
     def GetLoan(
         self, request: portfolio_pb2.GetLoanRequest, context: grpc.ServicerContext

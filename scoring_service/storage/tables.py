@@ -62,7 +62,10 @@ decision_chain_head = sa.Table(
 
 # --- revision 0004: the loan book -------------------------------------------------------------------
 
-Money = sa.Float(precision=53)
+# Money is an integer number of fen (revision 0010 converted the float yuan columns of 0004): sums are
+# exact, and an amount that is not a finite number cannot be stored.
+Fen = sa.BigInteger()
+Rate = sa.Float(precision=53)  # basis points a year (a rate, not money)
 
 # One row per loan; its balance is the history in loan_balance_events, never a column that is overwritten.
 loans = sa.Table(
@@ -74,11 +77,11 @@ loans = sa.Table(
     sa.Column("product", sa.String(32), nullable=False),
     sa.Column("decision_id", sa.String(32), nullable=True),
     sa.Column("commitment", sa.String(128), nullable=False),
-    sa.Column("committed_amount_cny", Money, nullable=False),
+    sa.Column("committed_amount_fen", Fen, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("start_date", sa.Date, nullable=False),
     sa.Column("maturity_date", sa.Date, nullable=False),
-    sa.Column("rate_bp", Money, nullable=False),
+    sa.Column("rate_bp", Rate, nullable=False),
     sa.Column("close_date", sa.Date, nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", UtcTime, nullable=False),
@@ -94,8 +97,8 @@ loan_balance_events = sa.Table(
     sa.Column("loan_id", sa.String(64), nullable=False),
     sa.Column("as_of_date", sa.Date, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # START / DRAWDOWN / REPAYMENT / BALANCE / CLOSE
-    sa.Column("amount_cny", Money, nullable=False),  # the drawdown/repayment, or the balance given
-    sa.Column("outstanding_cny", Money, nullable=False),  # after the event
+    sa.Column("amount_fen", Fen, nullable=False),  # the drawdown/repayment, or the balance given
+    sa.Column("outstanding_fen", Fen, nullable=False),  # after the event
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("record_time", UtcTime, nullable=False),
     sa.ForeignKeyConstraint(

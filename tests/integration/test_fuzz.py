@@ -158,7 +158,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
     loan = portfolio_stub.RecordLoan(
         ppb.RecordLoanRequest(
             request_id="seed-loan", lender=LENDER, loan_id="L1", decision=decision.name,
-            committed_amount_cny=5_000_000, outstanding_cny=4_000_000, start_date="2023-01-15",
+            committed_amount_fen=500_000_000, outstanding_fen=400_000_000, start_date="2023-01-15",
             maturity_date="2026-01-15",
         ),
         timeout=30,
@@ -236,6 +236,11 @@ def text(*valid: str) -> st.SearchStrategy[str]:
 FLOATS = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -0.0, 0.0, 1e308, -1e308, 5e-324, 5e6, 2.0**63]),
     st.floats(),
+)
+# Money in fen (int64): the extremes, the plausible-bound edges and anything in between.
+FEN = st.one_of(
+    st.sampled_from([0, -1, 1, 500_000_000, 10**13, 10**13 + 1, 2**63 - 1, -(2**63)]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
 INT32 = st.one_of(
     st.sampled_from([0, -1, 1, 2022, 2023, 1899, 2_147_483_647, -2_147_483_648]),
@@ -576,8 +581,8 @@ def test_loan_book_writes(fuzz: Suite, data: st.DataObject) -> None:
                 enterprise=st.one_of(st.just(""), ENTERPRISE_NAMES),
                 product=text("", "GENERAL", "HIGH_CARBON_RETROFIT", "PRODUCT_UNSPECIFIED"),
                 decision=st.sampled_from(["", fuzz.decision, "decisions/none"]),
-                committed_amount_cny=FLOATS,
-                outstanding_cny=FLOATS,
+                committed_amount_fen=FEN,
+                outstanding_fen=FEN,
                 currency=text("", "CNY", "USD", "cny"),
                 start_date=DATES,
                 maturity_date=DATES,
@@ -587,8 +592,8 @@ def test_loan_book_writes(fuzz: Suite, data: st.DataObject) -> None:
         )
         expect_handled(lambda: fuzz.portfolio.RecordLoan(request, timeout=30))
     elif method == "Update":
-        change = data.draw(st.sampled_from(["drawdown_cny", "repayment_cny", "outstanding_cny", ""]))
-        fields: dict[str, Any] = {change: data.draw(FLOATS)} if change else {}
+        change = data.draw(st.sampled_from(["drawdown_fen", "repayment_fen", "outstanding_fen", ""]))
+        fields: dict[str, Any] = {change: data.draw(FEN)} if change else {}
         request = ppb.UpdateLoanBalanceRequest(
             request_id=request_id,
             name=data.draw(loan_names(fuzz.loan)),
@@ -753,7 +758,8 @@ def _free_text_calls(suite: Suite, value: str, uscc: str) -> None:
     )  # fmt: skip
     loan = ppb.RecordLoanRequest(
         request_id=value, lender=LENDER, loan_id="L9", enterprise=f"enterprises/{FIRMS[0]}",
-        product="GENERAL", committed_amount_cny=1e6, start_date="2023-01-15", maturity_date="2026-01-15",
+        product="GENERAL", committed_amount_fen=100_000_000, start_date="2023-01-15",
+        maturity_date="2026-01-15",
         rate_bp=345,
     )  # fmt: skip
     commitment = rpb.Commitment(

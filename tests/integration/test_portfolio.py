@@ -49,8 +49,8 @@ def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioRepor
     channel = grpc.insecure_channel(scoring.address)
     stub = portfolio_pb2_grpc.PortfolioReportingStub(channel)
     for i, uscc in enumerate(FIRMS):
-        stub.RecordLoan(_loan(BANK, f"L{i}", uscc, outstanding=10_000_000), timeout=30)
-    stub.RecordLoan(_loan(OTHER, "X1", FIRMS[5], outstanding=5_000_000), timeout=30)
+        stub.RecordLoan(_loan(BANK, f"L{i}", uscc, outstanding=1_000_000_000), timeout=30)
+    stub.RecordLoan(_loan(OTHER, "X1", FIRMS[5], outstanding=500_000_000), timeout=30)
     try:
         yield stub, scoring
     finally:
@@ -58,13 +58,11 @@ def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioRepor
         scoring.stop(None)
 
 
-def _loan(
-    lender: str, loan_id: str, uscc: str, outstanding: float, **fields: object
-) -> ppb.RecordLoanRequest:
+def _loan(lender: str, loan_id: str, uscc: str, outstanding: int, **fields: object) -> ppb.RecordLoanRequest:
     values: dict[str, object] = {
         "request_id": f"r-{lender}-{loan_id}", "lender": lender, "loan_id": loan_id,
-        "enterprise": f"enterprises/{uscc}", "product": "GENERAL", "committed_amount_cny": 20_000_000,
-        "outstanding_cny": outstanding, "start_date": "2023-01-15", "maturity_date": "2026-01-15",
+        "enterprise": f"enterprises/{uscc}", "product": "GENERAL", "committed_amount_fen": 2_000_000_000,
+        "outstanding_fen": outstanding, "start_date": "2023-01-15", "maturity_date": "2026-01-15",
         "rate_bp": 345,
     }  # fmt: skip
     return ppb.RecordLoanRequest(**{**values, **fields})
@@ -83,7 +81,7 @@ def test_financed_emissions_follow_pcaf(
     report = _report(stub)
     # AF = 1,000 万元 outstanding / (4,000 + 6,000 万元) = 0.1 for every loan; scope 2 = L x 3,000 tCO2.
     expected = 0.1 * sum(i * 3_000 for i in INTENSITIES)
-    assert report.totals.loans == 6 and report.totals.outstanding_cny == pytest.approx(60_000_000)
+    assert report.totals.loans == 6 and report.totals.outstanding_fen == 6_000_000_000
     assert report.totals.financed_tco2 == pytest.approx(expected, rel=1e-6)
     assert report.totals.financed_scope1_tco2 == pytest.approx(0.0, abs=1e-6)
     assert report.totals.economic_intensity == pytest.approx(expected / 60, rel=1e-6)  # per million yuan
@@ -102,9 +100,7 @@ def test_every_breakdown_reconciles_with_the_totals(
     }
     for breakdown in report.breakdowns:
         assert sum(r.metrics.loans for r in breakdown.rows) == report.totals.loans
-        assert sum(r.metrics.outstanding_cny for r in breakdown.rows) == pytest.approx(
-            report.totals.outstanding_cny
-        )
+        assert sum(r.metrics.outstanding_fen for r in breakdown.rows) == (report.totals.outstanding_fen)
         assert sum(r.metrics.financed_tco2 for r in breakdown.rows) == pytest.approx(
             report.totals.financed_tco2
         )
@@ -117,36 +113,56 @@ def test_balances_are_a_history(
     stub, _ = book
     name = f"{BANK}/loans/L0"
     request = ppb.UpdateLoanBalanceRequest(
-        request_id="rep-1", name=name, as_of_date="2023-03-01", repayment_cny=4e6
+        request_id="rep-1", name=name, as_of_date="2023-03-01", repayment_fen=400_000_000
     )
-    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_cny == pytest.approx(6e6)
-    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_cny == pytest.approx(6e6)  # a retry, once
-    early = ppb.UpdateLoanBalanceRequest(request_id="x", name=name, as_of_date="2023-02-01", drawdown_cny=1e6)
+    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_fen == 600_000_000
+    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_fen == 600_000_000  # a retry, once
+    early = ppb.UpdateLoanBalanceRequest(
+        request_id="x", name=name, as_of_date="2023-02-01", drawdown_fen=100_000_000
+    )
     assert error_details(_raises(stub.UpdateLoanBalance, early)).fields == ["as_of_date"]
     too_much = ppb.UpdateLoanBalanceRequest(
-        request_id="y", name=name, as_of_date="2023-04-01", repayment_cny=7e6
+        request_id="y", name=name, as_of_date="2023-04-01", repayment_fen=700_000_000
     )
-    assert error_details(_raises(stub.UpdateLoanBalance, too_much)).fields == ["repayment_cny"]
+    assert error_details(_raises(stub.UpdateLoanBalance, too_much)).fields == ["repayment_fen"]
     stub.CloseLoan(ppb.CloseLoanRequest(request_id="close", name=name, close_date="2023-05-01"), timeout=30)
     before = stub.GetPortfolioReport(ppb.GetPortfolioReportRequest(lender=BANK, as_of_date="2023-02-15"))
     after = _report(stub)
     assert (before.totals.loans, after.totals.loans) == (6, 5)
     closed = stub.GetLoan(ppb.GetLoanRequest(name=name), timeout=30)
-    assert closed.status == ppb.CLOSED and closed.outstanding_cny == 0
+    assert closed.status == ppb.CLOSED and closed.outstanding_fen == 0
 
 
 def test_recording_is_idempotent_and_checked(
     book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
 ) -> None:
     stub, _ = book
-    again = stub.RecordLoan(_loan(BANK, "L0", FIRMS[0], outstanding=10_000_000), timeout=30)
+    again = stub.RecordLoan(_loan(BANK, "L0", FIRMS[0], outstanding=1_000_000_000), timeout=30)
     assert again.name == f"{BANK}/loans/L0"
     duplicate = _raises(stub.RecordLoan, _loan(BANK, "L0", FIRMS[0], outstanding=1, request_id="new"))
     assert error_details(duplicate).code == grpc.StatusCode.ALREADY_EXISTS
     bad = _loan("banks/x", "L 9", "91110000600037341N", outstanding=-1, request_id="bad", currency="USD")
     assert set(error_details(_raises(stub.RecordLoan, bad)).fields) == {
-        "lender", "loan_id", "enterprise", "outstanding_cny", "currency",
+        "lender", "loan_id", "enterprise", "outstanding_fen", "currency",
     }  # fmt: skip
+
+
+def test_implausible_amounts_are_refused_and_totals_stay_exact(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    # A lender once recorded 1e308 CNY and the regulator's totals showed 0. Amounts are int64 fen now,
+    # bounded by TANXIAO_MAX_LOAN_AMOUNT_FEN (default 10^13 fen = 1000亿元): one fen more is refused.
+    stub, _ = book
+    huge = _loan(OTHER, "H1", FIRMS[1], outstanding=0, committed_amount_fen=10**13 + 1, request_id="huge")
+    assert error_details(_raises(stub.RecordLoan, huge)).fields == ["committed_amount_fen"]
+    name = f"{BANK}/loans/L1"
+    over = ppb.UpdateLoanBalanceRequest(
+        request_id="o", name=name, as_of_date="2023-03-01", drawdown_fen=2**62
+    )
+    assert error_details(_raises(stub.UpdateLoanBalance, over)).fields == ["drawdown_fen"]
+    report = stub.GetRegulatoryReport(ppb.GetRegulatoryReportRequest(as_of_date=AS_OF), timeout=60)
+    # 6 loans x 10,000,000.00 yuan + 5,000,000.00 yuan = 6,500,000,000 fen, exactly
+    assert report.totals.outstanding_fen == 6 * 1_000_000_000 + 500_000_000
 
 
 def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
@@ -156,9 +172,7 @@ def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
     report = stub.GetRegulatoryReport(ppb.GetRegulatoryReportRequest(as_of_date=AS_OF), timeout=60)
     assert report.scope == "regulator" and not report.loans and not report.top_emitters
     assert {t.lender for t in report.lenders} == {BANK, OTHER}
-    assert sum(t.metrics.outstanding_cny for t in report.lenders) == pytest.approx(
-        report.totals.outstanding_cny
-    )
+    assert sum(t.metrics.outstanding_fen for t in report.lenders) == (report.totals.outstanding_fen)
     counties = next(b for b in report.breakdowns if b.dimension == ppb.COUNTY)
     assert {r.key for r in counties.rows} == {"330502", "330521"}
 
@@ -182,7 +196,7 @@ def test_exports_carry_the_rpc_numbers(
         table = pd.read_csv(io.BytesIO(data)) if fmt == "CSV" else pd.read_parquet(io.BytesIO(data))
         totals = table[table["section"] == "totals"].iloc[0]
         assert totals["financed_tco2"] == pytest.approx(report.totals.financed_tco2)
-        assert totals["outstanding_cny"] == pytest.approx(report.totals.outstanding_cny)
+        assert totals["outstanding_fen"] == report.totals.outstanding_fen
     else:
         assert data.decode().count("<svg") >= 4
 

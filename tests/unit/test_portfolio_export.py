@@ -16,6 +16,7 @@ import pytest
 from google.protobuf import json_format
 from helpers import parse_html
 
+from scoring_service.portfolio.csv_safety import neutralise
 from scoring_service.portfolio_export import (
     COLUMNS,
     FORMATS,
@@ -36,13 +37,18 @@ S1_TOTAL = 12_345.678901234567
 S2_TOTAL = 3_456.7890123456789
 
 
+def fen(yuan: float) -> int:
+    """Yuan written as in a lender's statement, as the integer fen of the message."""
+    return round(yuan * 100)
+
+
 def _metrics(
     loans: int, outstanding: float, s1: float, s2: float, wdqs: float, waci: float, without: int = 0
 ) -> pb.Metrics:
     financed = s1 + s2
     return pb.Metrics(
         loans=loans,
-        outstanding_cny=outstanding,
+        outstanding_fen=fen(outstanding),
         financed_scope1_tco2=s1,
         financed_scope2_tco2=s2,
         financed_tco2=financed,
@@ -55,7 +61,7 @@ def _metrics(
 
 def _row(key: str, zh: str, en: str, m: pb.Metrics) -> pb.GroupRow:
     return pb.GroupRow(
-        key=key, label_zh=zh, label_en=en, metrics=m, outstanding_share=m.outstanding_cny / OUT_TOTAL
+        key=key, label_zh=zh, label_en=en, metrics=m, outstanding_share=m.outstanding_fen / fen(OUT_TOTAL)
     )
 
 
@@ -171,7 +177,7 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
                 enterprise="enterprises/91330502MA2B3C4D5E",
                 enterprise_name=name,
                 product="HIGH_CARBON_RETROFIT",
-                outstanding_cny=25_000_000.37,
+                outstanding_fen=2500000037,
                 grade=5,
                 level="HIGH_CARBON",
                 industry_code="17",
@@ -187,7 +193,7 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
                 enterprise="enterprises/91330503MA2X7Y8Z9Q",
                 enterprise_name="南浔新材料科技股份有限公司",
                 product="LOW_CARBON_EXPANSION",
-                outstanding_cny=8_000_000.0,
+                outstanding_fen=800000000,
                 grade=1,
                 level="LOW_CARBON",
                 industry_code="28",
@@ -201,7 +207,7 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
         ],
         retrofit=pb.RetrofitProgress(
             loans=5,
-            outstanding_cny=300_000_000.0,
+            outstanding_fen=30000000000,
             committed_tco2_per_year=4_500.125,
             achieved_tco2_per_year=1_800.0625,
             on_track=2,
@@ -214,11 +220,11 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
         transition_share=0.24300000000000002,
         other_share=0.2708765432109877,
         migration=[
-            pb.MigrationCell(from_grade=1, to_grade=1, loans=10, outstanding_cny=350_000_000.0),
-            pb.MigrationCell(from_grade=2, to_grade=1, loans=2, outstanding_cny=52_000_000.5),
-            pb.MigrationCell(from_grade=3, to_grade=3, loans=6, outstanding_cny=230_000_000.0),
-            pb.MigrationCell(from_grade=5, to_grade=4, loans=1, outstanding_cny=40_000_000.0),
-            pb.MigrationCell(from_grade=0, to_grade=2, loans=3, outstanding_cny=60_000_000.0),
+            pb.MigrationCell(from_grade=1, to_grade=1, loans=10, outstanding_fen=35000000000),
+            pb.MigrationCell(from_grade=2, to_grade=1, loans=2, outstanding_fen=5200000050),
+            pb.MigrationCell(from_grade=3, to_grade=3, loans=6, outstanding_fen=23000000000),
+            pb.MigrationCell(from_grade=5, to_grade=4, loans=1, outstanding_fen=4000000000),
+            pb.MigrationCell(from_grade=0, to_grade=2, loans=3, outstanding_fen=6000000000),
         ],
         grade5_share=0.08100000000000002,
         top_emitters=[
@@ -226,14 +232,14 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
                 enterprise="enterprises/91330502MA2B3C4D5E",
                 enterprise_name=name,
                 financed_tco2=1_469.13578024685,
-                outstanding_cny=25_000_000.37,
+                outstanding_fen=2500000037,
                 grade=5,
             ),
             pb.Emitter(
                 enterprise="enterprises/91330503MA2X7Y8Z9Q",
                 enterprise_name="南浔新材料科技股份有限公司",
                 financed_tco2=42.75,
-                outstanding_cny=8_000_000.0,
+                outstanding_fen=800000000,
                 grade=1,
             ),
         ],
@@ -331,7 +337,7 @@ def test_report_table_sections_and_exact_numbers() -> None:
         "attribution",
     }
     totals = table[table["section"] == "totals"].iloc[0]
-    assert totals["outstanding_cny"] == OUT_TOTAL
+    assert totals["outstanding_fen"] == fen(OUT_TOTAL)
     assert totals["financed_scope1_tco2"] == S1_TOTAL
     assert totals["financed_tco2"] == report.totals.financed_tco2
     assert totals["wdqs"] == 2.6312345678901234
@@ -354,10 +360,10 @@ def test_report_table_sections_and_exact_numbers() -> None:
     assert len(breakdown) == sum(len(b.rows) for b in report.breakdowns)
     grade5 = breakdown[(breakdown["dimension"] == "GRADE") & (breakdown["key"] == "5")].iloc[0]
     assert grade5["label_zh"] == "五级"
-    assert grade5["outstanding_cny"] == 100_000_000.0 - 0.4771
+    assert grade5["outstanding_fen"] == 9_999_999_952  # 100,000,000 - 0.4771 yuan, to the fen
     assert grade5["outstanding_share"] == report.breakdowns[0].rows[4].outstanding_share
     section_f = breakdown[breakdown["key"] == "F"].iloc[0]
-    assert section_f["outstanding_cny"] == 133_333_323.123456789
+    assert section_f["outstanding_fen"] == 13_333_332_312
     assert section_f["financed_scope1_tco2"] == 100.678901234567
 
     loan = table[table["section"] == "loan"].iloc[0]
@@ -368,7 +374,7 @@ def test_report_table_sections_and_exact_numbers() -> None:
 
     migration = table[table["section"] == "migration"]
     assert list(migration["key"]) == ["1->1", "2->1", "3->3", "5->4", "0->2"]
-    assert migration["outstanding_cny"].sum() == sum(c.outstanding_cny for c in report.migration)
+    assert migration["outstanding_fen"].sum() == sum(c.outstanding_fen for c in report.migration)
 
     attribution = table[table["section"] == "attribution"].set_index("key")["value_tco2"]
     assert attribution["financed_tco2_before"] == 17_000.5
@@ -392,7 +398,7 @@ def test_regulator_table_has_lenders_and_no_enterprise_rows() -> None:
     assert table["enterprise_name"].isna().all()
     lenders = table[table["section"] == "lender"]
     assert list(lenders["key"]) == ["lenders/demo-bank", "lenders/huzhou-rcb"]
-    assert lenders.iloc[0]["outstanding_cny"] == 700_000_000.123
+    assert lenders.iloc[0]["outstanding_fen"] == 70_000_000_012
 
 
 # ----------------------------------------------------------------------------------------------
@@ -447,7 +453,7 @@ def test_json_round_trips_the_message(kind: str) -> None:
     raw = json.loads(data)
     if kind == "lender":
         assert raw["scope"] == "lenders/demo-bank"  # preserving_proto_field_name: snake_case keys
-        assert raw["totals"]["outstanding_cny"] == OUT_TOTAL
+        assert int(raw["totals"]["outstanding_fen"]) == fen(OUT_TOTAL)  # int64 is a JSON string
         assert "湖州绿源纺织有限公司" in data.decode("utf-8")
 
 
@@ -511,7 +517,7 @@ def test_html_is_self_contained_with_charts(lang: str) -> None:
 def test_html_carries_exact_values_in_titles() -> None:
     parsed = parse_html(render_html(_lender_report(), "en"))
     titles = {v for _, k, v in parsed.attrs if k == "title"}
-    assert repr(OUT_TOTAL) in titles
+    assert f"{fen(OUT_TOTAL)} fen" in titles
     assert repr(0.123456789012345) in titles
 
 
@@ -587,7 +593,7 @@ def test_empty_report_table_has_only_totals() -> None:
     assert list(table["section"]) == ["totals"]
     row = table.iloc[0]
     assert row["loans"] == 0
-    assert row["outstanding_cny"] == 0.0
+    assert row["outstanding_fen"] == 0
     assert row["outstanding_share"] == 0.0
 
 
@@ -642,3 +648,17 @@ def test_export_stream_puts_metadata_on_first_chunk() -> None:
 
 def test_grade_colours() -> None:
     assert [GRADE_COLOURS[g] for g in range(1, 6)] == ["#1A9641", "#A6D96A", "#FFD700", "#FDAE61", "#D7191C"]
+
+
+def test_csv_neutralises_formula_cells_but_keeps_negative_numbers() -> None:
+    # An enterprise named "=HYPERLINK(...)" must reach the spreadsheet as text: "'=HYPERLINK(...)".
+    report = _lender_report(name='=HYPERLINK("http://x","y")')
+    data, _, _ = export_report(report, "CSV")
+    table = pd.read_csv(io.BytesIO(data), dtype={"key": str})
+    loans = table[table["section"] == "loan"]
+    assert loans.iloc[0]["enterprise_name"] == '\'=HYPERLINK("http://x","y")'
+    attribution = table[table["section"] == "attribution"].set_index("key")["value_tco2"]
+    assert attribution["emissions_effect_tco2"] == -1_500.25  # a number, not "'-1500.25"
+    for prefix in ("+", "-", "@", "="):
+        assert neutralise(prefix + "1") == "'" + prefix + "1"
+    assert neutralise(-3) == -3 and neutralise("湖州") == "湖州"

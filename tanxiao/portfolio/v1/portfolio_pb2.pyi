@@ -35,6 +35,8 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PARQUET: _ClassVar[ExportFormat]
     JSON: _ClassVar[ExportFormat]
     HTML: _ClassVar[ExportFormat]
+    XLSX: _ClassVar[ExportFormat]
+    PDF: _ClassVar[ExportFormat]
 LOAN_STATUS_UNSPECIFIED: LoanStatus
 OPEN: LoanStatus
 CLOSED: LoanStatus
@@ -52,17 +54,19 @@ CSV: ExportFormat
 PARQUET: ExportFormat
 JSON: ExportFormat
 HTML: ExportFormat
+XLSX: ExportFormat
+PDF: ExportFormat
 
 class Loan(_message.Message):
-    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_cny", "outstanding_cny", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time")
+    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
-    COMMITTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
@@ -78,8 +82,8 @@ class Loan(_message.Message):
     enterprise: str
     product: str
     decision: str
-    committed_amount_cny: float
-    outstanding_cny: float
+    committed_amount_fen: int
+    outstanding_fen: int
     currency: str
     start_date: str
     maturity_date: str
@@ -89,18 +93,18 @@ class Loan(_message.Message):
     close_date: str
     commitment: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RecordLoanRequest(_message.Message):
-    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_cny", "outstanding_cny", "currency", "start_date", "maturity_date", "rate_bp", "commitment")
+    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "commitment")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
-    COMMITTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
@@ -112,30 +116,30 @@ class RecordLoanRequest(_message.Message):
     enterprise: str
     product: str
     decision: str
-    committed_amount_cny: float
-    outstanding_cny: float
+    committed_amount_fen: int
+    outstanding_fen: int
     currency: str
     start_date: str
     maturity_date: str
     rate_bp: float
     commitment: str
-    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ...) -> None: ...
 
 class UpdateLoanBalanceRequest(_message.Message):
-    __slots__ = ("request_id", "name", "as_of_date", "drawdown_cny", "repayment_cny", "outstanding_cny")
+    __slots__ = ("request_id", "name", "as_of_date", "drawdown_fen", "repayment_fen", "outstanding_fen")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
-    DRAWDOWN_CNY_FIELD_NUMBER: _ClassVar[int]
-    REPAYMENT_CNY_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    DRAWDOWN_FEN_FIELD_NUMBER: _ClassVar[int]
+    REPAYMENT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     name: str
     as_of_date: str
-    drawdown_cny: float
-    repayment_cny: float
-    outstanding_cny: float
-    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., as_of_date: _Optional[str] = ..., drawdown_cny: _Optional[float] = ..., repayment_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ...) -> None: ...
+    drawdown_fen: int
+    repayment_fen: int
+    outstanding_fen: int
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., as_of_date: _Optional[str] = ..., drawdown_fen: _Optional[int] = ..., repayment_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ...) -> None: ...
 
 class CloseLoanRequest(_message.Message):
     __slots__ = ("request_id", "name", "close_date")
@@ -198,20 +202,22 @@ class GetRegulatoryReportRequest(_message.Message):
     def __init__(self, as_of_date: _Optional[str] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., compare_date: _Optional[str] = ..., region_code_prefix: _Optional[str] = ...) -> None: ...
 
 class ExportPortfolioReportRequest(_message.Message):
-    __slots__ = ("lender", "as_of_date", "format", "group_by", "regulatory", "compare_date")
+    __slots__ = ("lender", "as_of_date", "format", "group_by", "regulatory", "compare_date", "language")
     LENDER_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     REGULATORY_FIELD_NUMBER: _ClassVar[int]
     COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     lender: str
     as_of_date: str
     format: ExportFormat
     group_by: _containers.RepeatedScalarFieldContainer[Dimension]
     regulatory: bool
     compare_date: str
-    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., regulatory: _Optional[bool] = ..., compare_date: _Optional[str] = ...) -> None: ...
+    language: str
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., regulatory: _Optional[bool] = ..., compare_date: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class ExportChunk(_message.Message):
     __slots__ = ("data", "content_type", "filename")
@@ -224,9 +230,9 @@ class ExportChunk(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class Metrics(_message.Message):
-    __slots__ = ("loans", "outstanding_cny", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile")
+    __slots__ = ("loans", "outstanding_fen", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile", "loans_ungraded")
     LOANS_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     FINANCED_SCOPE1_TCO2_FIELD_NUMBER: _ClassVar[int]
     FINANCED_SCOPE2_TCO2_FIELD_NUMBER: _ClassVar[int]
     FINANCED_TCO2_FIELD_NUMBER: _ClassVar[int]
@@ -234,8 +240,9 @@ class Metrics(_message.Message):
     ECONOMIC_INTENSITY_FIELD_NUMBER: _ClassVar[int]
     WACI_FIELD_NUMBER: _ClassVar[int]
     LOANS_WITHOUT_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    LOANS_UNGRADED_FIELD_NUMBER: _ClassVar[int]
     loans: int
-    outstanding_cny: float
+    outstanding_fen: int
     financed_scope1_tco2: float
     financed_scope2_tco2: float
     financed_tco2: float
@@ -243,21 +250,24 @@ class Metrics(_message.Message):
     economic_intensity: float
     waci: float
     loans_without_profile: int
-    def __init__(self, loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ...) -> None: ...
+    loans_ungraded: int
+    def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ..., loans_ungraded: _Optional[int] = ...) -> None: ...
 
 class GroupRow(_message.Message):
-    __slots__ = ("key", "label_zh", "label_en", "metrics", "outstanding_share")
+    __slots__ = ("key", "label_zh", "label_en", "metrics", "outstanding_share", "suppressed")
     KEY_FIELD_NUMBER: _ClassVar[int]
     LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
     LABEL_EN_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_SHARE_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     key: str
     label_zh: str
     label_en: str
     metrics: Metrics
     outstanding_share: float
-    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., outstanding_share: _Optional[float] = ...) -> None: ...
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., outstanding_share: _Optional[float] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class Breakdown(_message.Message):
     __slots__ = ("dimension", "rows")
@@ -268,12 +278,12 @@ class Breakdown(_message.Message):
     def __init__(self, dimension: _Optional[_Union[Dimension, str]] = ..., rows: _Optional[_Iterable[_Union[GroupRow, _Mapping]]] = ...) -> None: ...
 
 class LoanLine(_message.Message):
-    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_cny", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile")
+    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_fen", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile")
     LOAN_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     GRADE_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     INDUSTRY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -287,7 +297,7 @@ class LoanLine(_message.Message):
     enterprise: str
     enterprise_name: str
     product: str
-    outstanding_cny: float
+    outstanding_fen: int
     grade: int
     level: str
     industry_code: str
@@ -297,12 +307,12 @@ class LoanLine(_message.Message):
     financed_scope2_tco2: float
     pcaf_score: int
     profile: str
-    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_cny: _Optional[float] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ...) -> None: ...
+    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class RetrofitProgress(_message.Message):
-    __slots__ = ("loans", "outstanding_cny", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")
+    __slots__ = ("loans", "outstanding_fen", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")
     LOANS_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
     ACHIEVED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
     ON_TRACK_FIELD_NUMBER: _ClassVar[int]
@@ -311,7 +321,7 @@ class RetrofitProgress(_message.Message):
     ACHIEVED_FIELD_NUMBER: _ClassVar[int]
     NOT_STARTED_FIELD_NUMBER: _ClassVar[int]
     loans: int
-    outstanding_cny: float
+    outstanding_fen: int
     committed_tco2_per_year: float
     achieved_tco2_per_year: float
     on_track: int
@@ -319,33 +329,33 @@ class RetrofitProgress(_message.Message):
     missed: int
     achieved: int
     not_started: int
-    def __init__(self, loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ..., committed_tco2_per_year: _Optional[float] = ..., achieved_tco2_per_year: _Optional[float] = ..., on_track: _Optional[int] = ..., at_risk: _Optional[int] = ..., missed: _Optional[int] = ..., achieved: _Optional[int] = ..., not_started: _Optional[int] = ...) -> None: ...
+    def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., committed_tco2_per_year: _Optional[float] = ..., achieved_tco2_per_year: _Optional[float] = ..., on_track: _Optional[int] = ..., at_risk: _Optional[int] = ..., missed: _Optional[int] = ..., achieved: _Optional[int] = ..., not_started: _Optional[int] = ...) -> None: ...
 
 class MigrationCell(_message.Message):
-    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_cny")
+    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_fen")
     FROM_GRADE_FIELD_NUMBER: _ClassVar[int]
     TO_GRADE_FIELD_NUMBER: _ClassVar[int]
     LOANS_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     from_grade: int
     to_grade: int
     loans: int
-    outstanding_cny: float
-    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ...) -> None: ...
+    outstanding_fen: int
+    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ...) -> None: ...
 
 class Emitter(_message.Message):
-    __slots__ = ("enterprise", "enterprise_name", "financed_tco2", "outstanding_cny", "grade")
+    __slots__ = ("enterprise", "enterprise_name", "financed_tco2", "outstanding_fen", "grade")
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
     FINANCED_TCO2_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     GRADE_FIELD_NUMBER: _ClassVar[int]
     enterprise: str
     enterprise_name: str
     financed_tco2: float
-    outstanding_cny: float
+    outstanding_fen: int
     grade: int
-    def __init__(self, enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., financed_tco2: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., grade: _Optional[int] = ...) -> None: ...
+    def __init__(self, enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., financed_tco2: _Optional[float] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ...) -> None: ...
 
 class Attribution(_message.Message):
     __slots__ = ("financed_tco2_before", "financed_tco2_after", "emissions_effect_tco2", "attribution_effect_tco2", "new_loans_tco2", "ended_loans_tco2")
@@ -364,15 +374,21 @@ class Attribution(_message.Message):
     def __init__(self, financed_tco2_before: _Optional[float] = ..., financed_tco2_after: _Optional[float] = ..., emissions_effect_tco2: _Optional[float] = ..., attribution_effect_tco2: _Optional[float] = ..., new_loans_tco2: _Optional[float] = ..., ended_loans_tco2: _Optional[float] = ...) -> None: ...
 
 class LenderTotal(_message.Message):
-    __slots__ = ("lender", "metrics")
+    __slots__ = ("lender", "metrics", "suppressed", "label_zh", "label_en")
     LENDER_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
     lender: str
     metrics: Metrics
-    def __init__(self, lender: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
+    suppressed: bool
+    label_zh: str
+    label_en: str
+    def __init__(self, lender: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., suppressed: _Optional[bool] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ...) -> None: ...
 
 class PortfolioReport(_message.Message):
-    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year")
+    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year", "min_cell_size")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
     COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
@@ -390,6 +406,7 @@ class PortfolioReport(_message.Message):
     LENDERS_FIELD_NUMBER: _ClassVar[int]
     GENERATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROFILE_YEAR_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
     scope: str
     as_of_date: str
     compare_date: str
@@ -407,4 +424,5 @@ class PortfolioReport(_message.Message):
     lenders: _containers.RepeatedCompositeFieldContainer[LenderTotal]
     generate_time: _timestamp_pb2.Timestamp
     profile_year: int
-    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ...) -> None: ...
+    min_cell_size: int
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ..., min_cell_size: _Optional[int] = ...) -> None: ...
