@@ -43,7 +43,10 @@ import pandas as pd
 from google.protobuf import json_format
 
 from scoring_service.portfolio.csv_safety import neutralise_frame
+from scoring_service.portfolio.pdf import html_to_pdf
+from scoring_service.portfolio.sheets import render_xlsx
 from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.standards import industry_name, region_name
 
 __all__ = [
     "COLUMNS",
@@ -60,7 +63,7 @@ __all__ = [
     "sanitized",
 ]
 
-FORMATS: tuple[str, ...] = ("CSV", "PARQUET", "JSON", "HTML")
+FORMATS: tuple[str, ...] = ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
 REGULATOR_SCOPE = "regulator"
 CHUNK_SIZE = 64 * 1024
 
@@ -69,8 +72,17 @@ CONTENT_TYPES: Mapping[str, str] = {
     "PARQUET": "application/vnd.apache.parquet",
     "JSON": "application/json",
     "HTML": "text/html; charset=utf-8",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "PDF": "application/pdf",
 }
-_EXTENSIONS: Mapping[str, str] = {"CSV": "csv", "PARQUET": "parquet", "JSON": "json", "HTML": "html"}
+_EXTENSIONS: Mapping[str, str] = {
+    "CSV": "csv",
+    "PARQUET": "parquet",
+    "JSON": "json",
+    "HTML": "html",
+    "XLSX": "xlsx",
+    "PDF": "pdf",
+}
 
 # Carbon-efficiency grades 1 (best) .. 5; 0 = ungraded.
 GRADE_COLOURS: Mapping[int, str] = {
@@ -399,11 +411,19 @@ def _json(report: portfolio_pb2.PortfolioReport) -> bytes:
     return text.encode("utf-8")
 
 
-def export_report(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> tuple[bytes, str, str]:
+def export_report(
+    report: portfolio_pb2.PortfolioReport, fmt: str | int, lang: str = "zh"
+) -> tuple[bytes, str, str]:
     """The report as a file: ``(data, content_type, filename)``. ``fmt`` is one of :data:`FORMATS`
-    (case-insensitive) or an ``ExportFormat`` value. The regulator view is :func:`sanitized` first."""
+    (case-insensitive) or an ``ExportFormat`` value; ``lang`` ("zh" or "en") is the language of HTML,
+    PDF and the xlsx headers. The regulator view is :func:`sanitized` first."""
     name = _format(fmt)
+    language = _lang(lang)
     clean = sanitized(report)
+    if name == "XLSX":
+        return render_xlsx(clean, language), CONTENT_TYPES[name], filename_for(report, name)
+    if name == "PDF":
+        return html_to_pdf(render_html(clean, language)), CONTENT_TYPES[name], filename_for(report, name)
     if name == "CSV":
         data = _csv(clean)
     elif name == "PARQUET":
@@ -411,7 +431,7 @@ def export_report(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> tupl
     elif name == "JSON":
         data = _json(clean)
     else:
-        data = render_html(clean).encode("utf-8")
+        data = render_html(clean, language).encode("utf-8")
     return data, CONTENT_TYPES[name], filename_for(report, name)
 
 
@@ -460,14 +480,14 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
     "loans": ("贷款笔数", "Loans"),
     "outstanding": ("贷款余额（元）", "Outstanding (CNY)"),
     "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
-    "scope1": ("范围一", "Scope 1"),
-    "scope2": ("范围二", "Scope 2"),
+    "scope1": ("范围一（tCO₂/年）", "Scope 1 (tCO₂/yr)"),
+    "scope2": ("范围二（tCO₂/年）", "Scope 2 (tCO₂/yr)"),
     "wdqs": ("加权数据质量得分", "Weighted data-quality score"),
     "wdqs_short": ("数据质量", "WDQS"),
     "intensity": ("经济排放强度（tCO₂/百万元）", "Economic intensity (tCO₂/CNY m)"),
-    "intensity_short": ("经济强度", "Econ. intensity"),
-    "waci": ("加权平均碳强度（WACI）", "WACI (tCO₂/CNY m revenue)"),
-    "waci_short": ("WACI", "WACI"),
+    "intensity_short": ("经济强度（tCO₂/百万元）", "Econ. intensity (tCO₂/CNY m)"),
+    "waci": ("加权平均碳强度 WACI（tCO₂/百万元营业收入）", "WACI (tCO₂ per CNY million of revenue)"),
+    "waci_short": ("WACI（tCO₂/百万元营收）", "WACI (tCO₂/CNY m revenue)"),
     "without_profile": ("无碳效档案贷款", "Loans without profile"),
     "share": ("余额占比", "Share"),
     "shares": ("余额结构", "Outstanding mix"),
@@ -477,8 +497,11 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
     "grade5_share": ("5级借款人余额占比", "Outstanding to grade-5 borrowers"),
     "charts": ("图表", "Charts"),
     "chart_grades": ("按碳效等级的贷款余额", "Outstanding by carbon-efficiency grade"),
-    "chart_industry": ("按行业的贷款余额", "Exposure by industry"),
-    "chart_emissions": ("融资排放：范围一与范围二", "Financed emissions: scope 1 vs scope 2"),
+    "chart_industry": ("按行业大类的贷款余额（元）", "Outstanding by industry division (CNY)"),
+    "chart_emissions": (
+        "融资排放：范围一与范围二（tCO₂/年）",
+        "Financed emissions: scope 1 vs scope 2 (tCO₂/yr)",
+    ),
     "chart_migration": ("碳效等级迁移矩阵（贷款余额）", "Grade migration matrix (outstanding)"),
     "grade": ("等级", "Grade"),
     "ungraded": ("未评级", "Ungraded"),
@@ -734,7 +757,8 @@ def _hbar_chart(items: Sequence[tuple[str, Sequence[tuple[float, str]], str]], l
 
 
 def _industry_rows(report: portfolio_pb2.PortfolioReport) -> list[portfolio_pb2.GroupRow]:
-    breakdown = _breakdown(report, portfolio_pb2.INDUSTRY_SECTION, portfolio_pb2.INDUSTRY_DIVISION)
+    # Divisions (2 digits) first: a Huzhou book is nearly all section C, a single 100 % bar says nothing.
+    breakdown = _breakdown(report, portfolio_pb2.INDUSTRY_DIVISION, portfolio_pb2.INDUSTRY_SECTION)
     return list(breakdown.rows) if breakdown is not None else []
 
 
@@ -1028,8 +1052,8 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "grade": _grade_label(line.grade, lang),
                     "colour": GRADE_COLOURS.get(line.grade, GRADE_COLOURS[0]),
                     "level": line.level,
-                    "industry": line.industry_code,
-                    "region": line.region_code,
+                    "industry": f"{line.industry_code} {industry_name(line.industry_code)[index]}".strip(),
+                    "region": region_name(line.region_code)[index] if line.region_code else "",
                     "outstanding": _cell(line.outstanding_fen, "fen"),
                     "factor": _cell(line.attribution_factor, "factor"),
                     "scope1": _cell(line.financed_scope1_tco2, "tco2"),
@@ -1040,7 +1064,11 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
             )
 
     lenders = [
-        {"lender": lt.lender.removeprefix("lenders/"), **_metric_cells(lt.metrics)} for lt in report.lenders
+        {
+            "lender": _label(lt.label_zh, lt.label_en, lt.lender.removeprefix("lenders/"), lang),
+            **_metric_cells(lt.metrics),
+        }
+        for lt in report.lenders
     ]
 
     return {

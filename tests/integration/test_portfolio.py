@@ -14,11 +14,13 @@ import pandas as pd
 import pytest
 from google.protobuf import json_format
 from helpers import Registry, error_details, graded_year_records, make_uscc
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from scoring_service.app import start_scoring
+from scoring_service.portfolio.pdf import page_count
 from tanxiao.cli import app
 from tanxiao.platform.server import RunningServer
 from tanxiao.portfolio.v1 import portfolio_pb2 as ppb
@@ -177,7 +179,7 @@ def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
     assert {r.key for r in counties.rows} == {"330502", "330521"}
 
 
-@pytest.mark.parametrize("fmt", ["CSV", "JSON", "PARQUET", "HTML"])
+@pytest.mark.parametrize("fmt", ["CSV", "JSON", "PARQUET", "HTML", "XLSX", "PDF"])
 def test_exports_carry_the_rpc_numbers(
     book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], fmt: str
 ) -> None:
@@ -197,6 +199,13 @@ def test_exports_carry_the_rpc_numbers(
         totals = table[table["section"] == "totals"].iloc[0]
         assert totals["financed_tco2"] == pytest.approx(report.totals.financed_tco2)
         assert totals["outstanding_fen"] == report.totals.outstanding_fen
+    elif fmt == "XLSX":
+        sheet = load_workbook(io.BytesIO(data))["总体指标"]
+        assert sheet.cell(1, 2).value == "贷款余额（元）"
+        assert round(sheet.cell(2, 2).value * 100) == report.totals.outstanding_fen  # yuan, to the fen
+        assert sheet.cell(2, 5).value == pytest.approx(report.totals.financed_tco2)
+    elif fmt == "PDF":
+        assert data.startswith(b"%PDF") and page_count(data) >= 2
     else:
         assert data.decode().count("<svg") >= 4
 

@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from google.protobuf import json_format
 from helpers import parse_html
+from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from scoring_service.portfolio.csv_safety import neutralise
 from scoring_service.portfolio_export import (
@@ -24,6 +26,7 @@ from scoring_service.portfolio_export import (
     chunks,
     export_report,
     export_stream,
+    filename_for,
     render_html,
     report_table,
 )
@@ -459,7 +462,7 @@ def test_json_round_trips_the_message(kind: str) -> None:
 
 def test_filenames_and_format_names() -> None:
     report = _lender_report()
-    assert FORMATS == ("CSV", "PARQUET", "JSON", "HTML")
+    assert FORMATS == ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
     expected = {
         "CSV": "portfolio-demo-bank-2026-11-25.csv",
         "PARQUET": "portfolio-demo-bank-2026-11-25.parquet",
@@ -473,8 +476,10 @@ def test_filenames_and_format_names() -> None:
     assert export_report(_regulator_report(), "JSON")[2] == "portfolio-regulator-2026-11-25.json"
     weird = pb.PortfolioReport(scope="lenders/../../etc", as_of_date="2026-11-25")
     assert "/" not in export_report(weird, "CSV")[2]
+    assert filename_for(report, "XLSX") == "portfolio-demo-bank-2026-11-25.xlsx"
+    assert filename_for(report, pb.PDF) == "portfolio-demo-bank-2026-11-25.pdf"
     with pytest.raises(ValueError):
-        export_report(report, "XLSX")
+        export_report(report, "DOCX")
     with pytest.raises(ValueError):
         export_report(report, pb.EXPORT_FORMAT_UNSPECIFIED)
 
@@ -605,7 +610,13 @@ def test_regulator_scope_carries_no_enterprise_rows(fmt: str) -> None:
         assert not {"loan", "top_emitter"} & set(frame["section"])
         assert frame["enterprise"].isna().all()
         return
-    text = data.decode("utf-8-sig")
+    if fmt == "XLSX":
+        book = load_workbook(io.BytesIO(data))
+        text = "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row)
+    elif fmt == "PDF":
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    else:
+        text = data.decode("utf-8-sig")
     for needle in (
         "湖州绿源纺织有限公司",
         "南浔新材料",
