@@ -1,30 +1,32 @@
 """Portfolio report exports (``ExportPortfolioReport``): a ``tanxiao.portfolio.v1.PortfolioReport``
-as CSV, Parquet, JSON or a self-contained HTML page with charts, streamed in chunks.
+as CSV, Parquet, JSON, a self-contained HTML page with charts, an xlsx workbook or an A4 PDF, streamed
+in chunks.
 
-Every format carries the numbers of the RPC message exactly (no rounding):
-
-* **CSV** and **Parquet** are the long table of :func:`report_table` (one row per totals line,
-  breakdown group, loan line, migration cell, top emitter, retrofit line, attribution component and
-  lender total). The CSV is UTF-8 *with a byte-order mark* (``utf-8-sig``) so that Excel opens the
-  Chinese labels correctly; floats are written in Python's shortest round-trip form, so reading back
-  with ``pandas.read_csv`` (pandas >= 3; ``float_precision="round_trip"`` before) gives the very same
-  doubles. Empty strings of the message (proto3 cannot tell them from unset) are nulls in the table,
-  so a CSV read back equals the Parquet; read code columns (``key``, ...) as strings.
+* **CSV** is a zip of one CSV per section (``scoring_service.portfolio.sheets.render_csv_zip``):
+  headers with units, figures rounded (yuan to the fen, tCO2 to 3 places), UTF-8 with a byte-order mark
+  so Excel opens the Chinese labels, text cells neutralised against formula injection (= + - @).
+* **Parquet** is the long table of :func:`report_table` with every digit of the message (one row per
+  totals line, breakdown group, loan line, migration cell, top emitter, retrofit line, attribution
+  component and lender total); money as integer fen, ``as_of_date``/``compare_date`` as dates and
+  ``generate_time`` as a UTC timestamp.
 * **JSON** is ``json_format.MessageToJson(report, preserving_proto_field_name=True)``:
-  ``json_format.Parse`` gives back an equal message.
+  ``json_format.Parse`` gives back an equal message (int64 fen fields are JSON strings).
+* **XLSX**: one sheet per section, typed cells (``scoring_service.portfolio.sheets.render_xlsx``).
 * **HTML** is rendered with Jinja2 (autoescape on): inline CSS, inline SVG charts (grade
-  distribution, exposure by industry, financed emissions scope 1 vs 2, grade-migration heat map),
-  tables; no scripts, no external URLs. Chinese (``lang="zh"``) or English (``"en"``). Display
+  distribution, exposure by industry division, financed emissions scope 1 vs 2, grade-migration heat
+  map), tables; no scripts, no external URLs. Chinese (``lang="zh"``) or English (``"en"``). Display
   values are formatted for reading; each numeric table cell carries the exact value in ``title``.
+  A print stylesheet sets A4 pages, the loan table on landscape pages with every column.
+* **PDF** is that HTML rendered by WeasyPrint (``scoring_service.portfolio.pdf``).
 
 The regulator view (``scope == "regulator"``) never shows enterprise-level rows: loan lines and top
 emitters are dropped from every format even if the message carries them (:func:`sanitized`).
 
 Public API::
 
-    FORMATS = ("CSV", "PARQUET", "JSON", "HTML")
+    FORMATS = ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
     report_table(report) -> pandas.DataFrame
-    export_report(report, fmt) -> (data, content_type, filename)
+    export_report(report, fmt, lang="zh") -> (data, content_type, filename)
     render_html(report, lang="zh") -> str
     chunks(data, size=64 * 1024) -> Iterator[bytes]
 """
@@ -42,9 +44,8 @@ import jinja2
 import pandas as pd
 from google.protobuf import json_format
 
-from scoring_service.portfolio.csv_safety import neutralise_frame
 from scoring_service.portfolio.pdf import html_to_pdf
-from scoring_service.portfolio.sheets import render_xlsx
+from scoring_service.portfolio.sheets import render_csv_zip, render_xlsx
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.standards import industry_name, region_name
 
@@ -68,7 +69,7 @@ REGULATOR_SCOPE = "regulator"
 CHUNK_SIZE = 64 * 1024
 
 CONTENT_TYPES: Mapping[str, str] = {
-    "CSV": "text/csv; charset=utf-8",
+    "CSV": "application/zip",
     "PARQUET": "application/vnd.apache.parquet",
     "JSON": "application/json",
     "HTML": "text/html; charset=utf-8",
@@ -76,7 +77,7 @@ CONTENT_TYPES: Mapping[str, str] = {
     "PDF": "application/pdf",
 }
 _EXTENSIONS: Mapping[str, str] = {
-    "CSV": "csv",
+    "CSV": "csv.zip",
     "PARQUET": "parquet",
     "JSON": "json",
     "HTML": "html",
@@ -394,15 +395,15 @@ def filename_for(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> str:
     return f"{stem}.{_EXTENSIONS[name]}"
 
 
-def _csv(report: portfolio_pb2.PortfolioReport) -> bytes:
-    # Text cells a spreadsheet would run as a formula (= + - @) get a leading apostrophe.
-    text: str = neutralise_frame(report_table(report)).to_csv(index=False, lineterminator="\r\n")
-    return text.encode("utf-8-sig")  # BOM: Excel opens the Chinese labels as UTF-8
-
-
 def _parquet(report: portfolio_pb2.PortfolioReport) -> bytes:
+    """The long table with real types: dates as date32, the generation time as a UTC timestamp."""
     buffer = io.BytesIO()
-    report_table(report).to_parquet(buffer, engine="pyarrow", index=False)
+    table = report_table(report)
+    for column in ("as_of_date", "compare_date"):
+        table[column] = pd.to_datetime(table[column], format="%Y-%m-%d").dt.date
+    times = pd.to_datetime(table["generate_time"], utc=True, format="ISO8601")
+    table["generate_time"] = times.astype("datetime64[us, UTC]")  # protobuf Timestamps: microseconds here
+    table.to_parquet(buffer, engine="pyarrow", index=False)
     return buffer.getvalue()
 
 
@@ -425,7 +426,7 @@ def export_report(
     if name == "PDF":
         return html_to_pdf(render_html(clean, language)), CONTENT_TYPES[name], filename_for(report, name)
     if name == "CSV":
-        data = _csv(clean)
+        data = render_csv_zip(clean, language)
     elif name == "PARQUET":
         data = _parquet(clean)
     elif name == "JSON":

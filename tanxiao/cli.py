@@ -138,14 +138,20 @@ def report_portfolio(
     ] = None,
     regulator: Annotated[bool, typer.Option(help="The regulator view across lenders")] = False,
     as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
-    format: Annotated[str, typer.Option("--format", help="csv, parquet, json or html")] = "html",
+    format: Annotated[
+        str,
+        typer.Option("--format", help="csv (a zip, one file per section), parquet, json, html, xlsx or pdf"),
+    ] = "html",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write")] = Path("portfolio.html"),
+    language: Annotated[
+        str, typer.Option("--language", help="zh or en (html, pdf, xlsx, csv headers)")
+    ] = "zh",
     addr: Annotated[
         str | None, typer.Option(help="Scoring service address (default TANXIAO_SCORING_ADDR)")
     ] = None,
     token: Token = None,
 ) -> None:
-    """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON or HTML."""
+    """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON, HTML, xlsx or PDF."""
     import grpc
 
     from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
@@ -158,6 +164,7 @@ def report_portfolio(
         as_of_date=as_of,
         format=portfolio_pb2.ExportFormat.Value(format.upper()),
         regulatory=regulator,
+        language=language,
     )
     settings = _settings()
     with grpc.insecure_channel(addr or settings.scoring_addr) as channel, output.open("wb") as handle:

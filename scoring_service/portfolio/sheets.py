@@ -271,3 +271,46 @@ def _sheet_title(title: str, used: set[str]) -> str:
         n += 1
     used.add(name)
     return name
+
+
+# Decimal places of each kind in the CSV files (what a reader compares; the Parquet keeps every digit).
+_CSV_DIGITS: dict[str, int] = {"yuan": 2, "tco2": 3, "score": 4, "ratio": 6}
+
+
+def render_csv_zip(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> bytes:
+    """One CSV per section (``{section}.csv``, UTF-8 with BOM for Excel) in a zip: headers with units,
+    figures rounded (yuan to the fen, tCO2 to the kilogram, scores to 4 places), dates ISO, text cells
+    neutralised against formula injection."""
+    import csv
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for section in sections(report, lang):
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow([c for c, _ in section.columns])
+            for row in section.rows:
+                if section.key == "report":
+                    label, value, kind = row
+                    writer.writerow([label, _csv_value(value, kind)])
+                else:
+                    writer.writerow(
+                        [_csv_value(v, k) for v, (_, k) in zip(row, section.columns, strict=True)]
+                    )
+            archive.writestr(f"{section.key}.csv", "\ufeff" + text.getvalue())
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any, kind: str) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if kind == "yuan":
+        return f"{Decimal(value):.2f}"
+    if kind in _CSV_DIGITS:
+        return f"{float(value):.{_CSV_DIGITS[kind]}f}"
+    if kind == "date":
+        return value.isoformat()
+    if kind == "text":
+        return neutralise(str(value))
+    return value

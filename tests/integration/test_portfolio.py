@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -194,11 +195,16 @@ def test_exports_carry_the_rpc_numbers(
     if fmt == "JSON":
         exported = json_format.Parse(data, ppb.PortfolioReport())
         assert exported.totals == report.totals
-    elif fmt in ("CSV", "PARQUET"):
-        table = pd.read_csv(io.BytesIO(data)) if fmt == "CSV" else pd.read_parquet(io.BytesIO(data))
+    elif fmt == "PARQUET":
+        table = pd.read_parquet(io.BytesIO(data))
         totals = table[table["section"] == "totals"].iloc[0]
         assert totals["financed_tco2"] == pytest.approx(report.totals.financed_tco2)
         assert totals["outstanding_fen"] == report.totals.outstanding_fen
+    elif fmt == "CSV":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            totals = pd.read_csv(io.BytesIO(archive.read("totals.csv")), encoding="utf-8-sig").iloc[0]
+        assert totals["融资排放（tCO₂/年）"] == pytest.approx(report.totals.financed_tco2, abs=0.0005)
+        assert round(totals["贷款余额（元）"] * 100) == report.totals.outstanding_fen
     elif fmt == "XLSX":
         sheet = load_workbook(io.BytesIO(data))["总体指标"]
         assert sheet.cell(1, 2).value == "贷款余额（元）"

@@ -8,6 +8,8 @@ import io
 import json
 import math
 import re
+import zipfile
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -295,16 +297,12 @@ REPORTS = {
 }
 
 
-def _read_csv(data: bytes) -> pd.DataFrame:
-    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
-    strings = {c: str for c, dtype in COLUMNS.items() if dtype == "string"}
-    return pd.read_csv(
-        io.BytesIO(data),
-        encoding="utf-8-sig",
-        dtype=strings,
-        keep_default_na=False,
-        na_values={c: [""] for c in COLUMNS},
-    )
+def _read_csv(data: bytes, section: str) -> pd.DataFrame:
+    """One section's CSV out of the CSV export (a zip of one CSV per section)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        raw = archive.read(f"{section}.csv")
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+    return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
 
 
 def _assert_same_numbers(expected: pd.DataFrame, actual: pd.DataFrame) -> None:
@@ -410,21 +408,36 @@ def test_regulator_table_has_lenders_and_no_enterprise_rows() -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
-def test_csv_round_trips_the_numbers(kind: str) -> None:
+def test_csv_is_one_rounded_file_per_section(kind: str) -> None:
     report = REPORTS[kind]()
-    data, content_type, filename = export_report(report, "CSV")
-    assert content_type == "text/csv; charset=utf-8"
-    assert filename.endswith(".csv")
-    _assert_same_numbers(report_table(report), _read_csv(data))
+    data, content_type, filename = export_report(report, "CSV", "en")
+    assert content_type == "application/zip" and filename.endswith(".csv.zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+    assert {"report.csv", "totals.csv", "migration.csv"} <= names
+    assert ("loans.csv" in names) == (report.scope != "regulator")  # a lender report keeps its loans
+    if kind == "empty":
+        assert _read_csv(data, "totals").iloc[0]["Outstanding (CNY)"] == "0.00"
+        return
+    totals = _read_csv(data, "totals").iloc[0]
+    # money to the fen, emissions to 3 places: 1,234,567,890.123456789 yuan -> "1234567890.12"
+    assert totals["Outstanding (CNY)"] == f"{Decimal(fen(OUT_TOTAL)) / 100:.2f}" == "1234567890.12"
+    assert totals["Financed scope 1 (tCO₂/yr)"] == f"{S1_TOTAL:.3f}" == "12345.679"
+    grades = _read_csv(data, "breakdown_GRADE")
+    # the rows' fen sum to the totals' fen: the rounded yuan reconcile exactly
+    assert sum(Decimal(v) for v in grades["Outstanding (CNY)"]) == sum(
+        Decimal(r.metrics.outstanding_fen) / 100 for r in report.breakdowns[0].rows
+    )
 
 
 def test_csv_keeps_chinese_and_codes_as_text() -> None:
     data, _, _ = export_report(_lender_report(), "csv")
-    frame = _read_csv(data)
-    assert "湖州绿源纺织有限公司" in set(frame["enterprise_name"].dropna())
-    assert "330502" in set(frame["key"])
+    loans = _read_csv(data, "loans")
+    assert "湖州绿源纺织有限公司" in set(loans["企业名称"])
+    counties = _read_csv(data, "breakdown_COUNTY")
+    assert "330502" in set(counties["代码"])
     # grades as keys stay strings ("1".."5"), not numbers
-    assert set(frame[frame["dimension"] == "GRADE"]["key"]) >= {"1", "5"}
+    assert set(_read_csv(data, "breakdown_GRADE")["代码"]) >= {"1", "5"}
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
@@ -435,7 +448,16 @@ def test_parquet_round_trips_the_numbers(kind: str) -> None:
     assert filename.endswith(".parquet")
     table = pq.read_table(io.BytesIO(data))
     assert table.column_names == list(COLUMNS)
-    _assert_same_numbers(report_table(report), table.to_pandas())
+    # real types: dates are date32, the generation time a UTC timestamp, money integer fen
+    assert str(table.schema.field("as_of_date").type) == "date32[day]"
+    assert str(table.schema.field("generate_time").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("outstanding_fen").type) == "int64"
+    frame = table.to_pandas()
+    assert str(frame["as_of_date"].iloc[0]) == report.as_of_date
+    for column in ("as_of_date", "compare_date"):
+        frame[column] = frame[column].map(lambda d: None if pd.isna(d) else d.isoformat())
+    frame["generate_time"] = report_table(report)["generate_time"]  # checked above as a timestamp
+    _assert_same_numbers(report_table(report), frame)
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
@@ -464,7 +486,7 @@ def test_filenames_and_format_names() -> None:
     report = _lender_report()
     assert FORMATS == ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
     expected = {
-        "CSV": "portfolio-demo-bank-2026-11-25.csv",
+        "CSV": "portfolio-demo-bank-2026-11-25.csv.zip",
         "PARQUET": "portfolio-demo-bank-2026-11-25.parquet",
         "JSON": "portfolio-demo-bank-2026-11-25.json",
         "HTML": "portfolio-demo-bank-2026-11-25.html",
@@ -615,6 +637,9 @@ def test_regulator_scope_carries_no_enterprise_rows(fmt: str) -> None:
         text = "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row)
     elif fmt == "PDF":
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    elif fmt == "CSV":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            text = "".join(archive.read(n).decode("utf-8-sig") for n in archive.namelist())
     else:
         text = data.decode("utf-8-sig")
     for needle in (
@@ -664,12 +689,11 @@ def test_grade_colours() -> None:
 def test_csv_neutralises_formula_cells_but_keeps_negative_numbers() -> None:
     # An enterprise named "=HYPERLINK(...)" must reach the spreadsheet as text: "'=HYPERLINK(...)".
     report = _lender_report(name='=HYPERLINK("http://x","y")')
-    data, _, _ = export_report(report, "CSV")
-    table = pd.read_csv(io.BytesIO(data), dtype={"key": str})
-    loans = table[table["section"] == "loan"]
-    assert loans.iloc[0]["enterprise_name"] == '\'=HYPERLINK("http://x","y")'
-    attribution = table[table["section"] == "attribution"].set_index("key")["value_tco2"]
-    assert attribution["emissions_effect_tco2"] == -1_500.25  # a number, not "'-1500.25"
+    data, _, _ = export_report(report, "CSV", "en")
+    loans = _read_csv(data, "loans")
+    assert loans.iloc[0]["Enterprise name"] == '\'=HYPERLINK("http://x","y")'
+    attribution = _read_csv(data, "attribution").set_index("Component")["tCO₂/yr"]
+    assert attribution["emissions_effect_tco2"] == "-1500.250"  # a number, not "'-1500.250"
     for prefix in ("+", "-", "@", "="):
         assert neutralise(prefix + "1") == "'" + prefix + "1"
     assert neutralise(-3) == -3 and neutralise("湖州") == "湖州"
