@@ -151,7 +151,7 @@ def report_portfolio(
     ] = None,
     token: Token = None,
 ) -> None:
-    """Write a portfolio report (the lender's, or the regulator's) as CSV, Parquet, JSON, HTML, xlsx or PDF."""
+    """Write a portfolio report (the lender's, or the regulator's): CSV, Parquet, JSON, HTML, xlsx or PDF."""
     import grpc
 
     from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
