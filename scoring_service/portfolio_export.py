@@ -474,8 +474,9 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
     "profile_year": ("碳效数据年度", "Profile year"),
     "generated": ("生成时间", "Generated"),
     "regulator_note": (
-        "监管视图：仅含汇总数据，不含企业层面明细。",
-        "Regulator view: aggregates only, no enterprise-level rows.",
+        "监管视图：仅含汇总数据，不含企业层面明细；借款人少于最小单元的分组以“—”表示（含互补抑制）。",
+        "Regulator view: aggregates only, no enterprise-level rows; groups with fewer borrowers than the"
+        " minimum cell size are shown as “—” (with complementary suppression).",
     ),
     "totals": ("总体指标", "Totals"),
     "loans": ("贷款笔数", "Loans"),
@@ -878,7 +879,14 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
     }
 
 
-def _metric_cells(m: portfolio_pb2.Metrics) -> dict[str, dict[str, str]]:
+_SUPPRESSED_CELL = {"text": "—", "exact": "suppressed"}
+
+
+def _metric_cells(m: portfolio_pb2.Metrics, suppressed: bool = False) -> dict[str, dict[str, str]]:
+    """Display cells of a Metrics; a suppressed cell (disclosure control) shows a dash, never 0."""
+    if suppressed:
+        names = ("loans", "outstanding", "scope1", "scope2", "financed", "wdqs", "intensity", "waci")
+        return {n: _SUPPRESSED_CELL for n in (*names, "without_profile")}
     return {
         "loans": _cell(m.loans, "int"),
         "outstanding": _cell(m.outstanding_fen, "fen"),
@@ -949,8 +957,8 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "colour": GRADE_COLOURS.get(_grade_of(row.key) or 0)
                     if breakdown.dimension == portfolio_pb2.GRADE
                     else None,
-                    "share": _cell(row.outstanding_share, "pct"),
-                    **_metric_cells(row.metrics),
+                    "share": _SUPPRESSED_CELL if row.suppressed else _cell(row.outstanding_share, "pct"),
+                    **_metric_cells(row.metrics, row.suppressed),
                 }
             )
         breakdowns.append({"title": zh if lang == "zh" else en, "rows": rows})
@@ -1067,7 +1075,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
     lenders = [
         {
             "lender": _label(lt.label_zh, lt.label_en, lt.lender.removeprefix("lenders/"), lang),
-            **_metric_cells(lt.metrics),
+            **_metric_cells(lt.metrics, lt.suppressed),
         }
         for lt in report.lenders
     ]

@@ -23,7 +23,7 @@ from scoring_service.loan_book import (
     loan_to_proto,
     parse_loan_name,
 )
-from scoring_service.portfolio import metrics
+from scoring_service.portfolio import disclosure, metrics
 from scoring_service.portfolio_export import chunks, export_report
 from scoring_service.portfolio_frames import book_frame
 from scoring_service.registry_client import RegistryClient
@@ -185,7 +185,13 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         result = metrics.compute_report(
             now, dimensions=dimensions, top_n=top_n, earlier=before, include_loans=not regulator
         )
+        withheld = False
+        if regulator:  # disclosure control on every aggregate a regulator (or the public) sees
+            result, withheld = disclosure.apply(result, now, min_cell_size=self.min_cell_size, earlier=before)
         report = _to_proto(result)
+        if regulator:
+            report.min_cell_size = self.min_cell_size
+            report.totals_suppressed = withheld
         report.scope = REGULATOR if regulator else lender
         report.as_of_date, report.compare_date = as_of.isoformat(), compare.isoformat()
         report.profile_year = as_of.year - 1

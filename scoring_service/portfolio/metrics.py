@@ -197,6 +197,7 @@ class MigrationCell:
     to_grade: int
     loans: int
     outstanding_fen: int
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)

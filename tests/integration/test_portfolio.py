@@ -175,9 +175,24 @@ def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
     report = stub.GetRegulatoryReport(ppb.GetRegulatoryReportRequest(as_of_date=AS_OF), timeout=60)
     assert report.scope == "regulator" and not report.loans and not report.top_emitters
     assert {t.lender for t in report.lenders} == {BANK, OTHER}
-    assert sum(t.metrics.outstanding_fen for t in report.lenders) == (report.totals.outstanding_fen)
+    assert report.min_cell_size == 3 and not report.totals_suppressed
+    # anji-rcb lends to one borrower (< 3): suppressed; huzhou-bank then too (complementary), else
+    # total - huzhou-bank would give anji-rcb's borrower away.
+    assert all(t.suppressed and t.metrics.outstanding_fen == 0 for t in report.lenders)
+    assert {t.label_zh for t in report.lenders} == {"湖州银行", "浙江安吉农村商业银行"}
     counties = next(b for b in report.breakdowns if b.dimension == ppb.COUNTY)
-    assert {r.key for r in counties.rows} == {"330502", "330521"}
+    # 3 borrowers in each county: shown, with names, and they add up to the total
+    assert {(r.key, r.label_zh, r.suppressed) for r in counties.rows} == {
+        ("330502", "湖州市吴兴区", False),
+        ("330521", "湖州市德清县", False),
+    }
+    assert sum(r.metrics.outstanding_fen for r in counties.rows) == report.totals.outstanding_fen
+    request = ppb.GetRegulatoryReportRequest(
+        as_of_date=AS_OF, region_code_prefix="330502", group_by=[ppb.INDUSTRY_DIVISION]
+    )
+    small = stub.GetRegulatoryReport(request, timeout=60)
+    # 吴兴区: borrowers 1, 3, 5 (3) -> shown; one division "28" with all three
+    assert not small.totals_suppressed and [r.key for r in small.breakdowns[0].rows] == ["28"]
 
 
 @pytest.mark.parametrize("fmt", ["CSV", "JSON", "PARQUET", "HTML", "XLSX", "PDF"])

@@ -332,16 +332,18 @@ class RetrofitProgress(_message.Message):
     def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., committed_tco2_per_year: _Optional[float] = ..., achieved_tco2_per_year: _Optional[float] = ..., on_track: _Optional[int] = ..., at_risk: _Optional[int] = ..., missed: _Optional[int] = ..., achieved: _Optional[int] = ..., not_started: _Optional[int] = ...) -> None: ...
 
 class MigrationCell(_message.Message):
-    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_fen")
+    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_fen", "suppressed")
     FROM_GRADE_FIELD_NUMBER: _ClassVar[int]
     TO_GRADE_FIELD_NUMBER: _ClassVar[int]
     LOANS_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     from_grade: int
     to_grade: int
     loans: int
     outstanding_fen: int
-    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ...) -> None: ...
+    suppressed: bool
+    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class Emitter(_message.Message):
     __slots__ = ("enterprise", "enterprise_name", "financed_tco2", "outstanding_fen", "grade")
@@ -388,7 +390,7 @@ class LenderTotal(_message.Message):
     def __init__(self, lender: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., suppressed: _Optional[bool] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ...) -> None: ...
 
 class PortfolioReport(_message.Message):
-    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year", "min_cell_size")
+    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year", "min_cell_size", "totals_suppressed")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
     COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
@@ -407,6 +409,7 @@ class PortfolioReport(_message.Message):
     GENERATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROFILE_YEAR_FIELD_NUMBER: _ClassVar[int]
     MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     scope: str
     as_of_date: str
     compare_date: str
@@ -425,4 +428,5 @@ class PortfolioReport(_message.Message):
     generate_time: _timestamp_pb2.Timestamp
     profile_year: int
     min_cell_size: int
-    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ..., min_cell_size: _Optional[int] = ...) -> None: ...
+    totals_suppressed: bool
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ..., min_cell_size: _Optional[int] = ..., totals_suppressed: _Optional[bool] = ...) -> None: ...
