@@ -14,8 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
+import structlog
 from google.protobuf import json_format
 
+from registry_service.storage import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from scoring_service.loan_book import (
     DEFAULT_MAX_AMOUNT_FEN,
     LENDER,
@@ -30,9 +32,13 @@ from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
 from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.platform.auth import current_principal
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
 
 SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
+# Who read loan-level data under the supervisory grant: a separate logger, so deployments can route it
+# to the append-only access log (docs/security.md).
+access_log = structlog.get_logger("tanxiao.access")
 LENDER_DIMENSIONS = ("GRADE", "LEVEL", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "COUNTY", "CITY", "PRODUCT")
 REGULATOR_DIMENSIONS = ("LENDER", "CITY", "COUNTY", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "GRADE")
 REGULATOR = "regulator"
@@ -168,6 +174,46 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
                 content_type=content_type if index == 0 else "",
                 filename=filename if index == 0 else "",
             )
+
+    def ListSupervisedLoans(
+        self, request: portfolio_pb2.ListSupervisedLoansRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.ListSupervisedLoansResponse:
+        """Loan lines across lenders for a regulator holding the ``loan_level`` grant (authz checks the
+        grant); each call is written to the access log with its purpose and what it returned."""
+        problems: list[FieldViolation] = []
+        purpose = request.purpose.strip()
+        if not 1 <= len(purpose) <= 200:
+            problems.append(FieldViolation("purpose", "state the supervisory purpose, 1-200 characters"))
+        if request.lender and not LENDER.match(request.lender):
+            problems.append(FieldViolation("lender", "must be lenders/{id}, or empty for every lender"))
+        prefix = request.region_code_prefix.strip()
+        if prefix and not (prefix.isdigit() and len(prefix) <= 6):
+            problems.append(FieldViolation("region_code_prefix", "must be up to six digits (GB/T 2260)"))
+        if problems:
+            raise ValidationError.from_violations(problems)
+        as_of, _ = _dates(request.as_of_date, "")
+        size = page_size_of(request.page_size)
+        fingerprint = filter_fingerprint("supervised", as_of.isoformat(), request.lender, prefix)
+        after = decode_page_token(request.page_token, fingerprint)
+        frame = book_frame(
+            self.loans, self.registry, as_of, lender=request.lender or None, region_prefix=prefix
+        )
+        lines = metrics.compute_report(frame, dimensions=[], top_n=0).loans
+        ordered = sorted(lines, key=lambda line: line.loan)
+        if after:
+            ordered = [line for line in ordered if line.loan > str(after[0])]
+        page = ordered[:size]
+        token = encode_page_token([page[-1].loan], fingerprint) if len(ordered) > size else ""
+        principal = current_principal.get()
+        access_log.info(
+            "access.loan_level", resource="loans", token_id=principal.token_id if principal else "",
+            purpose=purpose, as_of_date=as_of.isoformat(), lender=request.lender, region_prefix=prefix,
+            loans_returned=len(page),
+        )  # fmt: skip
+        response = _to_proto(metrics.Report(totals=metrics.Metrics(), loans=tuple(page)))
+        return portfolio_pb2.ListSupervisedLoansResponse(
+            loans=response.loans, next_page_token=token, as_of_date=as_of.isoformat()
+        )
 
     def report(
         self,

@@ -63,7 +63,9 @@ ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, REGULATOR, SERV
 
 # A regulator's access to enterprise-level registry data (profiles, enterprises, records, commitments).
 ENTERPRISE_DATA = "enterprise_data"
-GRANTS: tuple[str, ...] = (ENTERPRISE_DATA,)
+# The supervising regulator's loan-level view (ListSupervisedLoans): borrowers without disclosure control.
+LOAN_LEVEL = "loan_level"
+GRANTS: tuple[str, ...] = (ENTERPRISE_DATA, LOAN_LEVEL)
 
 LENDER_TENANT = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}$")  # as scoring_service/inputs.py
 # tanxiao.common.v1.DataSource names but UNSPECIFIED (tests/platform/test_authz_matrix.py keeps it in step).

@@ -24,7 +24,8 @@ Who may do what (the matrix test is the executable form of this summary):
   GetPortfolioReport of its lender. No quotes, no writes, no exports, no policy what-ifs.
 - regulator: GetRegulatoryReport, ExportPortfolioReport with regulatory = true, ListBenchmarks,
   ListDataCategories; enterprise-level registry reads (enterprises, records, profiles, commitments)
-  only with the grant ``enterprise_data``; no lender-level reports, loans or decisions.
+  only with the grant ``enterprise_data``; ListSupervisedLoans (loan lines across lenders) only with the
+  grant ``loan_level``; no lender-level reports or decisions.
 - service (the scoring service calling the registry): GetEnterprise, GetCarbonProfile,
   BatchGetCarbonProfiles, ListCommitments, GetCommitmentProgress, ListDataCategories.
 - admin: everything, including registry writes (enterprises, commitments, verifications,
@@ -44,6 +45,7 @@ from tanxiao.platform.auth import (
     CREDIT_OFFICER,
     DATA_PROVIDER,
     ENTERPRISE_DATA,
+    LOAN_LEVEL,
     LENDER,
     REGULATOR,
     SERVICE,
@@ -267,6 +269,7 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
         **{LENDER: Access(request=owned("lender")), CREDIT_OFFICER: Access(request=owned("lender"))}
     ),
     "GetRegulatoryReport": _rule(**{REGULATOR: ANY}),
+    "ListSupervisedLoans": _rule(**{REGULATOR: Access(grant=LOAN_LEVEL)}),
     # regulatory = true ignores `lender` and reports across lenders: regulators only.
     "ExportPortfolioReport": _rule(
         **{

@@ -270,3 +270,30 @@ def _raises(call: object, request: object) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as caught:
         call(request, timeout=30)  # type: ignore[operator]
     return caught.value
+
+
+def test_the_supervisors_loan_level_view_is_paged_and_logged(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Authorization (the explicit "loan_level" grant) is tests/platform/test_authz_matrix.py's; here the
+    # view itself: every lender's loan lines, paged, with a stated purpose that lands in the access log.
+    stub, _ = book
+    missing = ppb.ListSupervisedLoansRequest(as_of_date=AS_OF)
+    assert error_details(_raises(stub.ListSupervisedLoans, missing)).fields == ["purpose"]
+    purpose = "2023Q2 on-site inspection"
+    first = stub.ListSupervisedLoans(
+        ppb.ListSupervisedLoansRequest(as_of_date=AS_OF, purpose=purpose, page_size=4), timeout=60
+    )
+    rest = stub.ListSupervisedLoans(
+        ppb.ListSupervisedLoansRequest(
+            as_of_date=AS_OF, purpose=purpose, page_size=4, page_token=first.next_page_token
+        ),
+        timeout=60,
+    )
+    names = [line.loan for line in [*first.loans, *rest.loans]]
+    assert len(first.loans) == 4 and not rest.next_page_token
+    assert names == sorted(names) and len(names) == 7  # 6 of huzhou-bank + 1 of anji-rcb
+    assert {line.enterprise_name for line in first.loans} <= {f"湖州企业{i}" for i in range(6)}
+    assert sum(line.outstanding_fen for line in [*first.loans, *rest.loans]) == 6_500_000_000
+    logged = capsys.readouterr().out
+    assert "access.loan_level" in logged and purpose in logged

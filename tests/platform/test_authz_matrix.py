@@ -69,6 +69,8 @@ EXPECTED: dict[str, str] = {
     "PortfolioReporting/GetRegulatoryReport": "-  -      -   A   A    -   A",
     "PortfolioReporting/ExportPortfolioReport":            "-  O  -  -  -  -  A",
     "PortfolioReporting/ExportPortfolioReport?regulatory": "-  -  -  A  A  -  A",
+    # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
+    "PortfolioReporting/ListSupervisedLoans":  "-  -      -   -   -    -   A",
 }
 # fmt: on
 
@@ -246,3 +248,11 @@ def test_a_principal_without_a_tenant_owns_nothing() -> None:
 def test_token_shapes_are_validated(role: str, tenant: str, grants: tuple[str, ...], field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}:"):
         auth.validate(role, tenant, grants)
+
+
+def test_loan_level_view_needs_its_own_grant() -> None:
+    method = "/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans"
+    supervisor = Principal("rg-ll", "regulator", "", frozenset({auth.LOAN_LEVEL}))
+    assert authz.authorize_call(method, supervisor) is None
+    denial = authz.authorize_call(method, PRINCIPALS["regulator+"])
+    assert denial is not None and denial.reason == authz.GRANT_REQUIRED

@@ -430,3 +430,29 @@ class PortfolioReport(_message.Message):
     min_cell_size: int
     totals_suppressed: bool
     def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ..., min_cell_size: _Optional[int] = ..., totals_suppressed: _Optional[bool] = ...) -> None: ...
+
+class ListSupervisedLoansRequest(_message.Message):
+    __slots__ = ("as_of_date", "lender", "region_code_prefix", "purpose", "page_size", "page_token")
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    REGION_CODE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    as_of_date: str
+    lender: str
+    region_code_prefix: str
+    purpose: str
+    page_size: int
+    page_token: str
+    def __init__(self, as_of_date: _Optional[str] = ..., lender: _Optional[str] = ..., region_code_prefix: _Optional[str] = ..., purpose: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSupervisedLoansResponse(_message.Message):
+    __slots__ = ("loans", "next_page_token", "as_of_date")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    loans: _containers.RepeatedCompositeFieldContainer[LoanLine]
+    next_page_token: str
+    as_of_date: str
+    def __init__(self, loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., as_of_date: _Optional[str] = ...) -> None: ...

@@ -75,6 +75,11 @@ class PortfolioReportingStub:
                 request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportPortfolioReportRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.FromString,
                 _registered_method=True)
+        self.ListSupervisedLoans = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.FromString,
+                _registered_method=True)
 
 
 class PortfolioReportingServicer:
@@ -141,6 +146,16 @@ class PortfolioReportingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSupervisedLoans(self, request, context):
+        """The supervising regulator's loan-level view across lenders: loan lines
+        with borrowers (no disclosure control). Only for regulator tokens that
+        hold the explicit grant "loan_level"; every call is written to the
+        access log (who, which filter, how many loans). AIP-158 paging.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortfolioReportingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +198,11 @@ def add_PortfolioReportingServicer_to_server(servicer, server):
                     servicer.ExportPortfolioReport,
                     request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportPortfolioReportRequest.FromString,
                     response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.SerializeToString,
+            ),
+            'ListSupervisedLoans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSupervisedLoans,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -402,6 +422,33 @@ class PortfolioReporting:
             '/tanxiao.portfolio.v1.PortfolioReporting/ExportPortfolioReport',
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportPortfolioReportRequest.SerializeToString,
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSupervisedLoans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.FromString,
             options,
             channel_credentials,
             insecure,
