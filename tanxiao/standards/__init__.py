@@ -34,9 +34,9 @@ class CodeList:
 
 
 @cache
-def code_list(name: str) -> CodeList:
-    """The code list ``data/{name}.csv`` with its metadata (``# key: value`` lines)."""
-    text = resources.files("tanxiao.standards.data").joinpath(f"{name}.csv").read_text("utf-8")
+def code_list(name: str, package: str = "tanxiao.standards.data") -> CodeList:
+    """The code list ``{package}/{name}.csv`` with its metadata (``# key: value`` lines)."""
+    text = resources.files(package).joinpath(f"{name}.csv").read_text("utf-8")
     meta: dict[str, str] = {}
     body = []
     for line in text.splitlines():
