@@ -50,7 +50,8 @@ def test_green_statistics_by_category_with_new_loans_and_benefits() -> None:
     )
     by = {r.key: r for r in stats.rows}
     assert list(by) == ["1", "3"]
-    # 1 (节能环保产业) = R1 + R2: 30M, 2 loans; new in the period: R1 only (committed 12M); 1,000 tCO2, 350 tce
+    # 1 (节能环保产业) = R1 + R2: 30M, 2 loans; new in the period: R1 only (committed 12M);
+    # benefits 800 + 200 = 1,000 tCO2 and 300 + 50 = 350 tce a year
     assert (by["1"].label_zh, by["1"].loans, by["1"].outstanding_fen) == ("节能环保产业", 2, 30 * M)
     assert (by["1"].new_loans, by["1"].new_amount_fen) == (1, 12 * M)
     assert (by["1"].co2_reduced_tco2_per_year, by["1"].energy_saved_tce_per_year) == (1_000.0, 350.0)
