@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from scoring_service.inputs import LENDER
+from scoring_service.portfolio.green import is_category
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import LoanRecord
 from tanxiao.errors import FieldViolation, ValidationError
@@ -27,6 +28,8 @@ LOAN_COLUMNS = (
 )  # fmt: skip
 # Largest committed amount accepted when the caller passes none (Settings.max_loan_amount_fen).
 DEFAULT_MAX_AMOUNT_FEN = 10**13
+# Plausible bound of one loan's yearly benefit (tCO2 or tce): a large coal plant emits ~10^7 t a year.
+MAX_BENEFIT = 1e8
 FEN_PER_YUAN = 100
 
 
@@ -77,6 +80,10 @@ def loan_from_request(
         "committed_amount_fen": request.committed_amount_fen, "outstanding_fen": request.outstanding_fen,
         "currency": request.currency or "CNY", "start_date": request.start_date,
         "maturity_date": request.maturity_date, "rate_bp": rate, "commitment": commitment,
+        "green_category": request.green_category,
+        "co2_reduced_tco2_per_year": request.co2_reduced_tco2_per_year,
+        "energy_saved_tce_per_year": request.energy_saved_tce_per_year,
+        "benefit_factors": request.benefit_factors,
     }  # fmt: skip
     loan = loan_from_row(row, "", problems, max_amount_fen)
     if problems:
@@ -135,13 +142,25 @@ def loan_from_row(
     commitment = str(row.get("commitment") or "")
     if commitment and not commitment.startswith(f"enterprises/{uscc}/commitments/"):
         bad("commitment", "must be a commitment of the loan's enterprise")
+    green_category = str(row.get("green_category") or "").strip()
+    if green_category and not is_category(green_category):
+        bad("green_category", "must be a category code of the green catalogue (e.g. 1.5), or empty")
+    benefits = {}
+    for name in ("co2_reduced_tco2_per_year", "energy_saved_tce_per_year"):
+        value = _rate(row.get(name) or 0)
+        if value is None or not 0 <= value <= MAX_BENEFIT:
+            bad(name, f"must be 0 to {MAX_BENEFIT:,.0f} a year")
+        benefits[name] = value or 0.0
+    benefit_factors = str(row.get("benefit_factors") or "").strip()
+    if len(benefit_factors) > 64 or (any(benefits.values()) and not benefit_factors):
+        bad("benefit_factors", "name the factor set the benefits were computed on (1-64 characters)")
     if len(problems) > before:
         return None
     assert committed is not None and outstanding is not None and rate is not None and start and maturity
     return LoanRecord(
         lender=lender, loan_id=loan_id, uscc=uscc, product=product, committed_amount_fen=committed,
         outstanding_fen=outstanding, start_date=start, maturity_date=maturity, rate_bp=rate,
-        commitment=commitment,
+        commitment=commitment, green_category=green_category, benefit_factors=benefit_factors, **benefits,
     )  # fmt: skip
 
 
@@ -182,7 +201,9 @@ def loan_to_proto(loan: LoanRecord) -> portfolio_pb2.Loan:
         status=portfolio_pb2.CLOSED if loan.close_date else portfolio_pb2.OPEN,
         balance_as_of_date=loan.balance_as_of.isoformat() if loan.balance_as_of else "",
         close_date=loan.close_date.isoformat() if loan.close_date else "", commitment=loan.commitment,
-        create_time=created,
+        create_time=created, green_category=loan.green_category,
+        co2_reduced_tco2_per_year=loan.co2_reduced_tco2_per_year,
+        energy_saved_tce_per_year=loan.energy_saved_tce_per_year, benefit_factors=loan.benefit_factors,
     )  # fmt: skip
 
 

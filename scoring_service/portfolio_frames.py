@@ -24,6 +24,8 @@ FRAME_COLUMNS = (
     "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "revenue_10k_cny",
     "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
     "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
+    "committed_amount_fen", "start_date", "green_category", "co2_reduced_tco2_per_year",
+    "energy_saved_tce_per_year",
 )  # fmt: skip
 
 
@@ -93,6 +95,11 @@ def _row(
         "committed_tco2_per_year": committed,
         "achieved_tco2_per_year": achieved,
         "profile": profile.name if profile is not None else "",
+        "committed_amount_fen": loan["committed_amount_fen"],
+        "start_date": loan["start_date"],
+        "green_category": loan["green_category"],
+        "co2_reduced_tco2_per_year": loan["co2_reduced_tco2_per_year"],
+        "energy_saved_tce_per_year": loan["energy_saved_tce_per_year"],
     }
 
 

@@ -25,7 +25,7 @@ from scoring_service.loan_book import (
     loan_to_proto,
     parse_loan_name,
 )
-from scoring_service.portfolio import disclosure, metrics
+from scoring_service.portfolio import disclosure, green, metrics
 from scoring_service.portfolio_export import chunks, export_report
 from scoring_service.portfolio_frames import book_frame
 from scoring_service.registry_client import RegistryClient
@@ -215,6 +215,35 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             loans=response.loans, next_page_token=token, as_of_date=as_of.isoformat()
         )
 
+    def GetGreenLoanStatistics(
+        self, request: portfolio_pb2.GetGreenLoanStatisticsRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.GreenLoanStatistics:
+        if request.lender and not LENDER.match(request.lender):
+            raise ValidationError.for_field("lender", "must be lenders/{id}, or empty for the regulator view")
+        regulator = not request.lender
+        as_of, _ = _dates(request.as_of_date, "")
+        problems: list[FieldViolation] = []
+        start = _date(request.period_start, "period_start", problems) if request.period_start else None
+        if problems:
+            raise ValidationError.from_violations(problems)
+        start = start or date(as_of.year, 1, 1)
+        if start > as_of:
+            raise ValidationError.for_field("period_start", "must not be after as_of_date")
+        dimension = request.group_by or portfolio_pb2.GREEN_CATEGORY
+        name = portfolio_pb2.GreenDimension.Name(dimension).removeprefix("GREEN_")
+        frame = book_frame(self.loans, self.registry, as_of, lender=request.lender or None)
+        stats = green.green_statistics(
+            frame, dimension=name, period_start=start, as_of=as_of,
+            min_cell_size=self.min_cell_size if regulator else 0,
+        )  # fmt: skip
+        return portfolio_pb2.GreenLoanStatistics(
+            scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
+            period_start=start.isoformat(), group_by=dimension, totals=_green_row(stats.totals),
+            unclassified=_green_row(stats.unclassified), rows=[_green_row(r) for r in stats.rows],
+            catalogue_version=stats.catalogue_version, catalogue_source=stats.catalogue_source,
+            min_cell_size=self.min_cell_size if regulator else 0,
+        )  # fmt: skip
+
     def report(
         self,
         lender: str | None,
@@ -248,6 +277,12 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         else:
             del report.lenders[:]
         return report
+
+
+def _green_row(row: green.GreenRow) -> portfolio_pb2.GreenRow:
+    fields = dataclasses.asdict(row)
+    fields.pop("borrowers")  # used for disclosure control, not published
+    return portfolio_pb2.GreenRow(**fields)
 
 
 def _to_proto(result: metrics.Report) -> portfolio_pb2.PortfolioReport:

@@ -20,6 +20,7 @@ from datetime import date
 
 import pandas as pd
 
+from scoring_service.portfolio.disclosure import suppressed_keys
 from scoring_service.portfolio.metrics import group_label
 from tanxiao.standards import CodeList, code_list, lender_name
 
@@ -82,6 +83,10 @@ def _label(dimension: str, key: str) -> tuple[str, str]:
     return group_label(dimension, key)
 
 
+def _hidden(row: GreenRow) -> GreenRow:
+    return GreenRow(row.key, row.label_zh, row.label_en, suppressed=True)
+
+
 def _row(key: str, zh: str, en: str, part: pd.DataFrame, period_start: date, as_of: date) -> GreenRow:
     new = part[(part["start_date"] >= period_start) & (part["start_date"] <= as_of)]
     return GreenRow(
@@ -94,11 +99,13 @@ def _row(key: str, zh: str, en: str, part: pd.DataFrame, period_start: date, as_
 
 
 def green_statistics(
-    loans: pd.DataFrame, *, dimension: str, period_start: date, as_of: date
+    loans: pd.DataFrame, *, dimension: str, period_start: date, as_of: date, min_cell_size: int = 0
 ) -> GreenStatistics:
     """Statistics of the loans open on ``as_of`` (columns: loan, lender, uscc, green_category,
     outstanding_fen, committed_amount_fen, start_date, co2_reduced_tco2_per_year,
-    energy_saved_tce_per_year, industry_code, region_code)."""
+    energy_saved_tce_per_year, industry_code, region_code). ``min_cell_size`` > 1 (the regulator view)
+    suppresses rows with fewer borrowers, with complementary suppression (scoring_service.portfolio.
+    disclosure); totals covering fewer borrowers are withheld too."""
     if period_start > as_of:
         raise ValueError("period_start must not be after as_of")
     frame = loans.copy()
@@ -116,10 +123,19 @@ def green_statistics(
         for key in sorted(set(keys))
     )
     listed = catalogue()
+    if min_cell_size > 1:
+        borrowers = {r.key: set(green.loc[keys == r.key, "uscc"]) for r in rows}
+        hidden = suppressed_keys(borrowers, min_cell_size)
+        rows = tuple(_hidden(r) if r.key in hidden else r for r in rows)
+    totals = _row("green", "绿色贷款合计", "Green loans", green, period_start, as_of)
+    unclassified = _row("", "未分类（非绿色）", "Unclassified (not green)",
+                        frame[frame["green_category"] == ""], period_start, as_of)  # fmt: skip
+    if min_cell_size > 1:
+        totals, unclassified = (r if r.borrowers >= min_cell_size or not r.loans else _hidden(r)
+                                for r in (totals, unclassified))  # fmt: skip
     return GreenStatistics(
         dimension=dimension, period_start=period_start, as_of=as_of,
-        totals=_row("green", "绿色贷款合计", "Green loans", green, period_start, as_of),
-        unclassified=_row("", "未分类（非绿色）", "Unclassified (not green)",
-                          frame[frame["green_category"] == ""], period_start, as_of),
+        totals=totals,
+        unclassified=unclassified,
         rows=rows, catalogue_version=listed.version, catalogue_source=listed.source,
     )  # fmt: skip

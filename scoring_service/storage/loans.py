@@ -32,6 +32,10 @@ BOOK_COLUMNS = (
     "outstanding_fen",
     "rate_bp",
     "start_date",
+    "committed_amount_fen",
+    "green_category",
+    "co2_reduced_tco2_per_year",
+    "energy_saved_tce_per_year",
 )
 
 
@@ -52,6 +56,11 @@ class LoanRecord:
     close_date: date | None = None
     balance_as_of: date | None = None
     create_time: datetime | None = None
+    # Use of proceeds (green catalogue code, "" = unclassified) and benefits a year at origination.
+    green_category: str = ""
+    co2_reduced_tco2_per_year: float = 0.0
+    energy_saved_tce_per_year: float = 0.0
+    benefit_factors: str = ""
 
 
 class LoanRepository:
@@ -168,6 +177,10 @@ class LoanRepository:
                 ranked.c.outstanding_fen,
                 loans.c.rate_bp,
                 loans.c.start_date,
+                loans.c.committed_amount_fen,
+                loans.c.green_category,
+                loans.c.co2_reduced_tco2_per_year,
+                loans.c.energy_saved_tce_per_year,
             )
             .join(ranked, sa.and_(ranked.c.lender == loans.c.lender, ranked.c.loan_id == loans.c.loan_id))
             .where(ranked.c.rank == 1, ranked.c.outstanding_fen > 0)
@@ -216,7 +229,10 @@ class LoanRepository:
             start_date=row["start_date"], maturity_date=row["maturity_date"], rate_bp=row["rate_bp"],
             currency=row["currency"], decision_id=row["decision_id"], commitment=row["commitment"],
             close_date=row["close_date"], balance_as_of=last[0] if last else None,
-            create_time=row["create_time"],
+            create_time=row["create_time"], green_category=row["green_category"],
+            co2_reduced_tco2_per_year=row["co2_reduced_tco2_per_year"],
+            energy_saved_tce_per_year=row["energy_saved_tce_per_year"],
+            benefit_factors=row["benefit_factors"],
         )  # fmt: skip
 
 
@@ -253,6 +269,8 @@ def _loan_row(loan: LoanRecord, request_id: str | None, now: datetime) -> dict[s
         "committed_amount_fen": loan.committed_amount_fen, "currency": loan.currency,
         "start_date": loan.start_date, "maturity_date": loan.maturity_date, "rate_bp": loan.rate_bp,
         "close_date": None, "request_id": request_id, "create_time": now,
+        "green_category": loan.green_category, "co2_reduced_tco2_per_year": loan.co2_reduced_tco2_per_year,
+        "energy_saved_tce_per_year": loan.energy_saved_tce_per_year, "benefit_factors": loan.benefit_factors,
     }  # fmt: skip
 
 

@@ -85,6 +85,12 @@ loans = sa.Table(
     sa.Column("close_date", sa.Date, nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", UtcTime, nullable=False),
+    # revision 0010: use of proceeds (green catalogue code, "" = unclassified) and benefits a year as
+    # assessed at origination on the named factor set
+    sa.Column("green_category", sa.String(16), nullable=False, server_default=""),
+    sa.Column("co2_reduced_tco2_per_year", Rate, nullable=False, server_default="0"),
+    sa.Column("energy_saved_tce_per_year", Rate, nullable=False, server_default="0"),
+    sa.Column("benefit_factors", sa.String(64), nullable=False, server_default=""),
     sa.Index(None, "uscc"),
 )
 

@@ -270,6 +270,14 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
     ),
     "GetRegulatoryReport": _rule(**{REGULATOR: ANY}),
     "ListSupervisedLoans": _rule(**{REGULATOR: Access(grant=LOAN_LEVEL)}),
+    # lenders their own book; regulators any lender or all (aggregates under disclosure control)
+    "GetGreenLoanStatistics": _rule(
+        **{
+            LENDER: Access(request=owned("lender")),
+            CREDIT_OFFICER: Access(request=owned("lender")),
+            REGULATOR: ANY,
+        }
+    ),
     # regulatory = true ignores `lender` and reports across lenders: regulators only.
     "ExportPortfolioReport": _rule(
         **{

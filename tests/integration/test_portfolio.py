@@ -297,3 +297,35 @@ def test_the_supervisors_loan_level_view_is_paged_and_logged(
     assert sum(line.outstanding_fen for line in [*first.loans, *rest.loans]) == 6_500_000_000
     logged = capsys.readouterr().out
     assert "access.loan_level" in logged and purpose in logged
+
+
+def test_green_loan_statistics_for_the_lender_and_the_regulator(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    # anji-rcb adds three retrofit loans (节能改造 1.5) of 2,000,000.00 yuan to FIRMS[0..2], started
+    # 2023-02-01 (in the 2023 period), each saving 500 tCO2 and 200 tce a year on "catalog-2024.1";
+    # its earlier loan X1 (5,000,000.00 yuan to FIRMS[5], 2023-01-15) stays unclassified.
+    stub, _ = book
+    green = {"green_category": "1.5", "co2_reduced_tco2_per_year": 500.0, "energy_saved_tce_per_year": 200.0,
+             "benefit_factors": "catalog-2024.1", "start_date": "2023-02-01"}  # fmt: skip
+    for i in range(3):
+        stub.RecordLoan(_loan(OTHER, f"G{i}", FIRMS[i], outstanding=200_000_000, **green), timeout=30)
+    bad = _loan(OTHER, "G9", FIRMS[3], outstanding=1, request_id="bad-green", green_category="9.9")
+    assert error_details(_raises(stub.RecordLoan, bad)).fields == ["green_category"]
+    request = ppb.GetGreenLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF)
+    own = stub.GetGreenLoanStatistics(request, timeout=60)
+    assert (own.scope, own.period_start, own.catalogue_version) == (OTHER, "2023-01-01", "2019")
+    (row,) = own.rows
+    assert (row.key, row.label_zh, row.loans, row.outstanding_fen) == ("1", "节能环保产业", 3, 600_000_000)
+    assert (row.new_loans, row.new_amount_fen) == (3, 3 * 2_000_000_000)  # committed 20,000,000.00 each
+    assert (row.co2_reduced_tco2_per_year, row.energy_saved_tce_per_year) == (1_500.0, 600.0)
+    assert (own.unclassified.loans, own.unclassified.outstanding_fen) == (1, 500_000_000)
+    regulator = stub.GetGreenLoanStatistics(
+        ppb.GetGreenLoanStatisticsRequest(as_of_date=AS_OF, group_by=ppb.GREEN_LENDER), timeout=60
+    )
+    # one lender with green loans, 3 borrowers: shown; huzhou-bank's 6 loans are all unclassified
+    assert regulator.scope == "regulator" and regulator.min_cell_size == 3
+    assert [(r.key, r.label_zh, r.suppressed) for r in regulator.rows] == [
+        (OTHER, "浙江安吉农村商业银行", False)
+    ]
+    assert regulator.unclassified.loans == 7 and regulator.totals.outstanding_fen == 600_000_000

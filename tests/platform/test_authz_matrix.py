@@ -71,6 +71,7 @@ EXPECTED: dict[str, str] = {
     "PortfolioReporting/ExportPortfolioReport?regulatory": "-  -  -  A  A  -  A",
     # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
     "PortfolioReporting/ListSupervisedLoans":  "-  -      -   -   -    -   A",
+    "PortfolioReporting/GetGreenLoanStatistics": "-  O      O   A   A    -   A",
 }
 # fmt: on
 

@@ -71,3 +71,18 @@ def test_green_statistics_by_category_with_new_loans_and_benefits() -> None:
         green_statistics(
             pd.DataFrame(rows), dimension="GRADE", period_start=date(2025, 1, 1), as_of=date(2025, 6, 30)
         )
+
+
+def test_regulator_green_statistics_obey_the_minimum_cell_size() -> None:
+    # category 1: 3 borrowers (shown), category 3: 1 borrower (primary), category 5: 2 borrowers
+    # (also < 3: primary). Two hidden cells with 1 + 2 = 3 borrowers: no complement needed.
+    rows = [_loan(f"a{i}", "1.5") for i in range(3)] + [_loan("s1", "3.2")]
+    rows += [_loan(f"g{i}", "5.1") for i in range(2)]
+    stats = green_statistics(
+        pd.DataFrame(rows), dimension="CATEGORY", period_start=date(2025, 1, 1), as_of=date(2025, 6, 30),
+        min_cell_size=3,
+    )  # fmt: skip
+    by = {r.key: r for r in stats.rows}
+    assert [k for k, r in by.items() if r.suppressed] == ["3", "5"]
+    assert by["3"].outstanding_fen == 0 and by["1"].outstanding_fen == 30 * M
+    assert stats.totals.outstanding_fen == 60 * M and not stats.totals.suppressed  # 6 borrowers

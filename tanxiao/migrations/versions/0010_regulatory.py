@@ -1,4 +1,4 @@
-"""Regulatory reporting: money in fen in the loan book.
+"""Regulatory reporting: money in fen in the loan book; a loan's use of proceeds and benefits.
 
 Revision ID: 0010
 Revises: 0005
@@ -63,9 +63,24 @@ def _convert(to_fen: bool) -> None:
                 batch.drop_column(old)
 
 
+def _green_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("green_category", sa.String(16), nullable=False, server_default=""),
+        sa.Column("co2_reduced_tco2_per_year", YUAN, nullable=False, server_default="0"),
+        sa.Column("energy_saved_tce_per_year", YUAN, nullable=False, server_default="0"),
+        sa.Column("benefit_factors", sa.String(64), nullable=False, server_default=""),
+    ]
+
+
 def upgrade() -> None:
     _convert(to_fen=True)
+    with op.batch_alter_table("loans") as batch:
+        for column in _green_columns():
+            batch.add_column(column)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("loans") as batch:
+        for column in _green_columns():
+            batch.drop_column(column.name)
     _convert(to_fen=False)

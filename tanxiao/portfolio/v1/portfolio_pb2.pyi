@@ -37,6 +37,14 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HTML: _ClassVar[ExportFormat]
     XLSX: _ClassVar[ExportFormat]
     PDF: _ClassVar[ExportFormat]
+
+class GreenDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GREEN_DIMENSION_UNSPECIFIED: _ClassVar[GreenDimension]
+    GREEN_CATEGORY: _ClassVar[GreenDimension]
+    GREEN_INDUSTRY_DIVISION: _ClassVar[GreenDimension]
+    GREEN_COUNTY: _ClassVar[GreenDimension]
+    GREEN_LENDER: _ClassVar[GreenDimension]
 LOAN_STATUS_UNSPECIFIED: LoanStatus
 OPEN: LoanStatus
 CLOSED: LoanStatus
@@ -56,9 +64,14 @@ JSON: ExportFormat
 HTML: ExportFormat
 XLSX: ExportFormat
 PDF: ExportFormat
+GREEN_DIMENSION_UNSPECIFIED: GreenDimension
+GREEN_CATEGORY: GreenDimension
+GREEN_INDUSTRY_DIVISION: GreenDimension
+GREEN_COUNTY: GreenDimension
+GREEN_LENDER: GreenDimension
 
 class Loan(_message.Message):
-    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time")
+    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time", "green_category", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_factors")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +89,10 @@ class Loan(_message.Message):
     CLOSE_DATE_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    GREEN_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_FACTORS_FIELD_NUMBER: _ClassVar[int]
     name: str
     lender: str
     loan_id: str
@@ -93,10 +110,14 @@ class Loan(_message.Message):
     close_date: str
     commitment: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    green_category: str
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    benefit_factors: str
+    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
 
 class RecordLoanRequest(_message.Message):
-    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "commitment")
+    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "commitment", "green_category", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_factors")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +131,10 @@ class RecordLoanRequest(_message.Message):
     MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
     RATE_BP_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    GREEN_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_FACTORS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     lender: str
     loan_id: str
@@ -123,7 +148,11 @@ class RecordLoanRequest(_message.Message):
     maturity_date: str
     rate_bp: float
     commitment: str
-    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ...) -> None: ...
+    green_category: str
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    benefit_factors: str
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
 
 class UpdateLoanBalanceRequest(_message.Message):
     __slots__ = ("request_id", "name", "as_of_date", "drawdown_fen", "repayment_fen", "outstanding_fen")
@@ -456,3 +485,63 @@ class ListSupervisedLoansResponse(_message.Message):
     next_page_token: str
     as_of_date: str
     def __init__(self, loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., as_of_date: _Optional[str] = ...) -> None: ...
+
+class GetGreenLoanStatisticsRequest(_message.Message):
+    __slots__ = ("lender", "as_of_date", "period_start", "group_by")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    as_of_date: str
+    period_start: str
+    group_by: GreenDimension
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., period_start: _Optional[str] = ..., group_by: _Optional[_Union[GreenDimension, str]] = ...) -> None: ...
+
+class GreenRow(_message.Message):
+    __slots__ = ("key", "label_zh", "label_en", "loans", "outstanding_fen", "new_loans", "new_amount_fen", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "suppressed")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    NEW_LOANS_FIELD_NUMBER: _ClassVar[int]
+    NEW_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    label_zh: str
+    label_en: str
+    loans: int
+    outstanding_fen: int
+    new_loans: int
+    new_amount_fen: int
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., new_loans: _Optional[int] = ..., new_amount_fen: _Optional[int] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class GreenLoanStatistics(_message.Message):
+    __slots__ = ("scope", "as_of_date", "period_start", "group_by", "totals", "unclassified", "rows", "catalogue_version", "catalogue_source", "min_cell_size")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    UNCLASSIFIED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    as_of_date: str
+    period_start: str
+    group_by: GreenDimension
+    totals: GreenRow
+    unclassified: GreenRow
+    rows: _containers.RepeatedCompositeFieldContainer[GreenRow]
+    catalogue_version: str
+    catalogue_source: str
+    min_cell_size: int
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., period_start: _Optional[str] = ..., group_by: _Optional[_Union[GreenDimension, str]] = ..., totals: _Optional[_Union[GreenRow, _Mapping]] = ..., unclassified: _Optional[_Union[GreenRow, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[GreenRow, _Mapping]]] = ..., catalogue_version: _Optional[str] = ..., catalogue_source: _Optional[str] = ..., min_cell_size: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,11 @@ class PortfolioReportingStub:
                 request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.FromString,
                 _registered_method=True)
+        self.GetGreenLoanStatistics = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/GetGreenLoanStatistics',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.FromString,
+                _registered_method=True)
 
 
 class PortfolioReportingServicer:
@@ -156,6 +161,16 @@ class PortfolioReportingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetGreenLoanStatistics(self, request, context):
+        """Green-loan statistics by use of proceeds (the green catalogue): balances,
+        counts, new loans in the period and environmental benefits, by catalogue
+        category, industry division, county or lender. A lender gets its own; a
+        regulator every lender's (lender empty), under disclosure control.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortfolioReportingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -203,6 +218,11 @@ def add_PortfolioReportingServicer_to_server(servicer, server):
                     servicer.ListSupervisedLoans,
                     request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.FromString,
                     response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.SerializeToString,
+            ),
+            'GetGreenLoanStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGreenLoanStatistics,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -449,6 +469,33 @@ class PortfolioReporting:
             '/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans',
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.SerializeToString,
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGreenLoanStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/GetGreenLoanStatistics',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.FromString,
             options,
             channel_credentials,
             insecure,
