@@ -35,9 +35,12 @@ protos-check: $(STAMP)
 	$(BIN)/python -m tanxiao.protogen --check
 
 # make run is development on loopback: plaintext and no tokens (the servers say so in their logs and
-# refuse these modes on any other address). Production: docs/security.md.
+# refuse these modes on any other address), Prometheus metrics on :9464 (registry) and :9465 (scoring).
+# Production: docs/security.md, docs/operations.md.
 run: export TANXIAO_ALLOW_PLAINTEXT ?= true
 run: export TANXIAO_AUTH_REQUIRED ?= false
+run: export TANXIAO_REGISTRY_METRICS_LISTEN ?= 127.0.0.1:9464
+run: export TANXIAO_SCORING_METRICS_LISTEN ?= 127.0.0.1:9465
 run: $(STAMP)
 	$(BIN)/tanxiao db upgrade
 	$(BIN)/tanxiao demo-data --enterprises $(DEMO_ENTERPRISES) --if-empty

@@ -49,4 +49,6 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
         engine.dispose()
         raise
     running.on_stop.append(engine.dispose)
+    if running.observability is not None:  # pool gauges and the readiness probe
+        running.observability.watch_database(engine)
     return running

@@ -30,6 +30,7 @@ from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
 from tanxiao.errors import FieldViolation, ResourceExhausted
 from tanxiao.platform.config import Settings
+from tanxiao.platform.metrics import record_ingest
 
 ACCEPTED, DUPLICATE, REVISED, REJECTED = "ACCEPTED", "DUPLICATE", "REVISED", "REJECTED"
 KEY = ["source", "external_id"]
@@ -191,6 +192,8 @@ class IngestStream:
         outcome = within(self._ingestor.engine, connection, work)
         self.summary = self._summarise(outcome)
         self._staged.clear()
+        s = self.summary
+        record_ingest(s.accepted, s.duplicates, s.revised, s.rejected)  # after the commit: stored rows only
 
     def _reject_unknown_enterprises(self, checked: pd.DataFrame) -> None:
         valid = checked.loc[checked["reject_code"] == "", "uscc"]

@@ -3,20 +3,31 @@ the registry channel and the loan policy."""
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
+from scoring_service.log_keys import load_signing_key
+from scoring_service.log_servicer import SERVICE as LOG_SERVICE
+from scoring_service.log_servicer import DecisionLogServicer
 from scoring_service.portfolio_servicer import SERVICE as PORTFOLIO_SERVICE
 from scoring_service.portfolio_servicer import PortfolioServicer
 from scoring_service.pricing import Pricer, load_configured_policy
 from scoring_service.registry_client import RegistryClient
+from scoring_service.sequencer import Sequencer, SequencerThread
 from scoring_service.servicer import SERVICE, LoanScoringServicer
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import LoanRepository
+from scoring_service.storage.log import LogStore
 from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
+from tanxiao.platform.observability import client_channel
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
 from tanxiao.platform.tls import secure_channel
 from tanxiao.portfolio.v1 import portfolio_pb2_grpc
-from tanxiao.scoring.v1 import scoring_pb2_grpc
+from tanxiao.registry.v1.registry_pb2 import DESCRIPTOR as REGISTRY_PROTO
+from tanxiao.scoring.v1 import decision_log_pb2_grpc, scoring_pb2_grpc
+
+REGISTRY_SERVICE = REGISTRY_PROTO.services_by_name["CarbonRegistry"].full_name
 
 
 def start_scoring(
@@ -33,8 +44,9 @@ def start_scoring(
         options=[("grpc.max_receive_message_length", settings.max_message_bytes)],
     )
     try:
-        store = DecisionStore(engine)
-        registry = RegistryClient(channel, settings)
+        store = DecisionStore(engine, merge_delay_seconds=settings.log_merge_delay_seconds)
+        log_store = LogStore(engine)
+        registry = RegistryClient(client_channel("scoring", channel), settings)  # request id, trace
         pricer = Pricer(registry, store, load_configured_policy(settings))
         bindings = [
             ServiceBinding(
@@ -53,7 +65,13 @@ def start_scoring(
                 ),
                 portfolio_pb2_grpc.add_PortfolioReportingServicer_to_server,
             ),
+            ServiceBinding(
+                LOG_SERVICE,
+                DecisionLogServicer(log_store, store),
+                decision_log_pb2_grpc.add_DecisionLogServicer_to_server,
+            ),
         ]
+        sequencer = _sequencer(settings, engine)  # the key is loaded before serving: a bad key fails here
         running = start_server(
             "scoring", bindings, listen or settings.scoring_listen, settings, authenticator=TokenStore(engine)
         )
@@ -61,5 +79,20 @@ def start_scoring(
         channel.close()
         engine.dispose()
         raise
+    if sequencer is not None:
+        running.on_stop.append(sequencer.start().stop)
     running.on_stop.extend([channel.close, engine.dispose])
+    if running.observability is not None:  # pool gauges; readiness follows the database and the registry
+        running.observability.watch_database(engine)
+        running.observability.watch_upstream("registry", channel, REGISTRY_SERVICE)
     return running
+
+
+def _sequencer(settings: Settings, engine: Engine) -> SequencerThread | None:
+    """The decision-log sequencer thread (one per replica; a lock lets one integrate at a time),
+    running four times per merge delay so an entry waits at most about a quarter of it plus a batch."""
+    if not settings.log_sequencer:
+        return None
+    key = load_signing_key(settings.log_signing_key_file)
+    sequencer = Sequencer(engine, key, batch_size=settings.log_batch_size)
+    return SequencerThread(sequencer, settings.log_merge_delay_seconds / 4)

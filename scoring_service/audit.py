@@ -1,33 +1,36 @@
-"""Verification of the decision hash chain (``tanxiao audit verify``).
+"""Verification of the decision log (``tanxiao audit verify``), trusting nothing the database says.
 
-What is checked, streaming the ``decisions`` rows in seq order in one consistent snapshot:
+Everything is recomputed from the entries' stored bytes, in one consistent snapshot, streaming:
 
-- each row's ``chain_hash`` is ``sha256(prev_hash + "\\n" + content)`` recomputed from the stored
-  ``content`` text exactly as stored (never from a re-serialised dict, so key order or float formatting
-  cannot hide or fake a change), and that text is canonical JSON (parsing and re-serialising it gives
-  the same text);
-- each row's ``prev_hash`` is the previous row's ``chain_hash`` (GENESIS for the first) and seq runs
-  1, 2, 3... without gaps: a deleted, inserted or reordered row breaks the link;
-- the columns (id, create_time, lender, request_id, uscc, product, request_fingerprint) equal the values
-  the store wrote into the hashed content, so an edited column is caught too;
-- the chain head (one row) names the last row's seq and hash: deleting the last row, or appending a
-  row without moving the head, is caught;
-- each policy a decision names is stored, and each stored policy text still hashes to its key
-  (loan_rules.policy.content_hash of the parsed document).
+- the log: leaf indexes run 0, 1, 2, ... without gaps; each leaf hash is recomputed from the entry's
+  kind and content text exactly as stored (which must be canonical JSON naming the entry's id and
+  create_time); the tree is rebuilt leaf by leaf (tanxiao.translog.CompactRange) and every stored
+  interior node must equal the recomputed one (proofs are served from them), with none extra;
+- every stored signed head: its root equals the recomputed root of its size and its Ed25519 signature
+  verifies under the key it names (keys from ``log_keys`` plus any the caller trusts); a head larger
+  than the log means entries were deleted;
+- pending entries (not yet integrated): their leaf hash and content, and whether any waited longer
+  than the merge delay the decision states (reported, as Certificate Transparency reports a missed MMD);
+- decisions: each ``log_decisions`` row has its entry, the columns equal the hashed content, its
+  profile snapshot exists and hashes to its key; no decision entry lacks its row;
+- the hash chain of the decisions made before revision 0009: each row's chain_hash =
+  sha256(prev_hash + "\\n" + content), links, gap-free seq, the chain head, and chain row i holds
+  exactly the id and content of leaf i;
+- each policy a decision names is stored and its text hashes to its key.
 
-Threat model. This detects edits, deletions, insertions and reorderings by anyone who cannot rewrite
-the whole chain and its head consistently: a single edited row with a naively recomputed chain_hash
-still breaks the next row's prev_hash (or, for the last row, the head). Someone with write access to
-the whole database CAN rewrite every hash from the tampered row onwards plus the head; nothing inside
-the database can detect that. The defence is external anchoring: the summary prints the head seq and
-hash, and an auditor who records them (in a ticket, a signed report, another system) can later check
-that the chain still contains that head at that seq (a chain rewritten below it no longer does).
+Threat model. Someone with write access to the whole database and the signing key can rewrite the log
+and re-sign it consistently; nothing inside the database can detect that. What detects it is a head
+kept outside: ``--against HEAD.json`` (a signed head a witness exported earlier with `tanxiao log head`)
+checks that the log still contains that head's tree (same root at that size) and that the latest head
+extends it (a consistency proof, verified with tanxiao.translog): deleting the tail, rewriting from a
+row, reordering or inserting all change the root at the saved size and fail it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,27 +41,93 @@ import yaml
 from sqlalchemy import Connection, Engine
 
 from loan_rules.policy import content_hash as policy_content_hash
-from scoring_service.storage.decisions import GENESIS, HEAD_ID, canonical_json, chain_hash, utc
-from scoring_service.storage.tables import decision_chain_head, decisions, loan_policies
+from scoring_service.storage.decisions import SNAPSHOT_KEY, snapshot_hash
+from scoring_service.storage.log import canonical_json, fetch_nodes, sth_from_row, utc
+from scoring_service.storage.tables import (
+    decision_chain_head,
+    decisions,
+    loan_policies,
+    log_decisions,
+    log_entries,
+    log_heads,
+    log_keys,
+    log_nodes,
+    profile_snapshots,
+)
 from tanxiao.platform.db import is_sqlite, make_engine
+from tanxiao.translog import (
+    CompactRange,
+    NodeId,
+    ProofError,
+    SignedTreeHead,
+    VerifyingKey,
+    consistency_proof,
+    entry_leaf,
+    leaf_hash,
+    verify_consistency,
+)
+from tanxiao.translog.hashing import EMPTY_ROOT
 
 DEFAULT_MAX_PROBLEMS = 1000
+GENESIS = "0" * 64  # prev_hash of the first chained decision (before revision 0009)
+HEAD_ID = 1
 _COLUMN_KEYS = ("lender", "request_id", "uscc", "product", "request_fingerprint")
+
+
+@dataclass(frozen=True)
+class SavedHead:
+    """A signed head kept outside the database, and the public key its keeper trusts."""
+
+    head: SignedTreeHead
+    public_key: bytes
+
+    @classmethod
+    def from_json(cls, data: Any, public_key: bytes | None = None) -> SavedHead:
+        head = SignedTreeHead.from_json(data)
+        key = public_key or SignedTreeHead.public_key_in(data)
+        if key is None:
+            raise ValueError("the saved head names no public_key; give the log's public key")
+        return cls(head, key)
 
 
 @dataclass(frozen=True)
 class AuditReport:
     ok: bool
-    checked: int  # decision rows read
-    head_seq: int | None  # None when there is no head row
-    problems: list[str]  # each names the row (seq and id) or the policy, and what is wrong
-    head_hash: str | None = None  # record it to detect a later rewrite of the whole chain
+    checked: int  # integrated entries read
+    tree_size: int
+    problems: list[str]
+    head: SignedTreeHead | None = None  # the latest stored head
+    pending: int = 0
+    late: int = 0  # entries integrated (or still pending) later than their stated merge delay
+    chained: int = 0  # decisions of the pre-0009 hash chain checked
+    against: int | None = None  # the size of the saved head checked, if any
+
+    @property
+    def head_seq(self) -> int | None:
+        return None if self.head is None else self.head.tree_size
+
+    @property
+    def head_hash(self) -> str | None:
+        return None if self.head is None else self.head.root_hash.hex()
 
     def summary(self) -> str:
-        head = "no head" if self.head_seq is None else f"head seq {self.head_seq} hash {self.head_hash}"
+        head = (
+            "no signed head"
+            if self.head is None
+            else f"signed head size {self.head.tree_size} root {self.head.root_hash.hex()}"
+            f" key {self.head.key_id}"
+        )
+        extra = f", {self.pending} pending, {self.chained} chained before 0009"
+        if self.late:
+            extra += f", {self.late} past their merge delay"
+        if self.against is not None:
+            extra += f", extends the saved head of size {self.against}" if self.ok else ""
         if self.ok:
-            return f"audit verify: OK, {self.checked} decisions checked, {head}"
-        return f"audit verify: FAILED, {len(self.problems)} problem(s) in {self.checked} decisions, {head}"
+            return f"audit verify: OK, {self.checked} log entries checked{extra}, {head}"
+        return (
+            f"audit verify: FAILED, {len(self.problems)} problem(s) in {self.checked} log entries{extra},"
+            f" {head}"
+        )
 
 
 @dataclass
@@ -79,28 +148,48 @@ class _Problems:
         return list(self.items)
 
 
-def verify_chain(
-    engine: Engine, *, batch: int = 5000, max_problems: int = DEFAULT_MAX_PROBLEMS
+def verify_log(
+    engine: Engine,
+    *,
+    batch: int = 5000,
+    max_problems: int = DEFAULT_MAX_PROBLEMS,
+    trusted_keys: Mapping[str, bytes] | None = None,
+    against: SavedHead | None = None,
 ) -> AuditReport:
-    """Verify the whole decision chain, the head and the stored policies (see the module docstring)."""
+    """Verify the whole log, its heads, decisions, the pre-0009 chain and the policies (module doc)."""
     if batch < 1:
         raise ValueError("batch must be >= 1")
     problems = _Problems(max_problems)
     with _snapshot(engine) as connection:
-        checked, last, policy_hashes = _verify_rows(connection, batch, problems)
-        head_seq, head_hash = _verify_head(connection, last, problems)
+        keys = _keys(connection, trusted_keys or {}, problems)
+        heads = [
+            sth_from_row(r) for r in connection.execute(sa.select(log_heads).order_by(log_heads.c.tree_size))
+        ]
+        tree, roots = _verify_tree(connection, batch, heads, keys, against, problems)
+        pending, late = _verify_pending(connection, batch, problems)
+        late += _late_integrations(connection)
+        policy_hashes = _verify_decisions(connection, batch, problems)
+        _verify_snapshots(connection, batch, problems)
+        chained = _verify_chain(connection, batch, problems)
         _verify_policies(connection, policy_hashes, problems)
+        if against is not None:
+            _verify_against(connection, against, tree, roots, heads, problems)
     listed = problems.listed()
     return AuditReport(
-        ok=not listed, checked=checked, head_seq=head_seq, problems=listed, head_hash=head_hash
-    )
+        ok=not listed, checked=tree.size, tree_size=tree.size, problems=listed,
+        head=heads[-1] if heads else None, pending=pending, late=late, chained=chained,
+        against=None if against is None else against.head.tree_size,
+    )  # fmt: skip
 
 
-def audit_main(database_url: str) -> int:
-    """`tanxiao audit verify`: print a one-line summary (with the head hash) and the problems; 0 when ok."""
+verify_chain = verify_log  # the name before revision 0009
+
+
+def audit_main(database_url: str, against: SavedHead | None = None) -> int:
+    """`tanxiao audit verify`: a one-line summary (with the latest head) and the problems; 0 when ok."""
     engine = make_engine(database_url)
     try:
-        report = verify_chain(engine)
+        report = verify_log(engine, against=against)
     except sa.exc.SQLAlchemyError as exc:
         print(f"audit verify: FAILED, cannot read the decision store: {str(exc).splitlines()[0]}")
         return 1
@@ -130,88 +219,223 @@ def _snapshot(engine: Engine) -> Iterator[Connection]:
         transaction.rollback()  # read only: nothing to commit
 
 
-@dataclass(frozen=True)
-class _Link:
-    seq: int
-    id: str
-    chain_hash: str
+def _keys(
+    connection: Connection, trusted: Mapping[str, bytes], problems: _Problems
+) -> dict[str, VerifyingKey]:
+    out: dict[str, VerifyingKey] = {}
+    for row in connection.execute(sa.select(log_keys.c.key_id, log_keys.c.public_key)):
+        try:
+            key = VerifyingKey(base64.b64decode(row.public_key))
+        except ValueError:
+            problems.add(f"key {row.key_id}: not a valid Ed25519 public key")
+            continue
+        if key.key_id != row.key_id:
+            problems.add(f"key {row.key_id}: its public key has key id {key.key_id}")
+            continue
+        out[key.key_id] = key
+    for raw in trusted.values():
+        key = VerifyingKey(raw)
+        out[key.key_id] = key
+    return out
 
 
-def _label(row: Any) -> str:
-    return f"seq {row.seq} (id {row.id})"
-
-
-def _verify_rows(
-    connection: Connection, batch: int, problems: _Problems
-) -> tuple[int, _Link | None, set[str]]:
-    """Stream the rows in seq order: (rows checked, the last row, the policy hashes they name)."""
-    checked = 0
-    last: _Link | None = None
-    policy_hashes: set[str] = set()
-    after: int | None = None
-    while True:
-        query = sa.select(decisions).order_by(decisions.c.seq).limit(batch)
-        if after is not None:
-            query = query.where(decisions.c.seq > after)
-        rows = connection.execute(query).all()
-        for row in rows:
-            checked += 1
-            _verify_link(row, last, problems)
-            policy_hash = _verify_content(row, problems)
-            if policy_hash is not None:
-                policy_hashes.add(policy_hash)
-            last = _Link(int(row.seq), str(row.id), str(row.chain_hash))
-        if len(rows) < batch:
-            return checked, last, policy_hashes
-        after = int(rows[-1].seq)
-
-
-def _verify_link(row: Any, previous: _Link | None, problems: _Problems) -> None:
-    expected_seq = 1 if previous is None else previous.seq + 1
-    if row.seq != expected_seq:
-        where = (
-            "at the start of the chain"
-            if previous is None
-            else f"after seq {previous.seq} (id {previous.id})"
-        )
-        problems.add(f"{_label(row)}: seq gap, expected seq {expected_seq} {where}: rows missing")
-    expected_prev = GENESIS if previous is None else previous.chain_hash
-    if row.prev_hash != expected_prev:
-        before = "genesis" if previous is None else f"seq {previous.seq} (id {previous.id})"
-        problems.add(
-            f"{_label(row)}: prev_hash does not match the chain_hash of {before}:"
-            " a row was deleted, inserted, reordered or rehashed here"
-        )
-    if chain_hash(row.prev_hash, row.content) != row.chain_hash:
-        problems.add(f"{_label(row)}: chain_hash does not match its content: content or hash was edited")
-
-
-def _verify_content(row: Any, problems: _Problems) -> str | None:
-    """Check the content text is canonical and agrees with the columns; the policy hash it names."""
+def _verify_entry(row: Any, problems: _Problems) -> bytes | None:
+    """Recompute one entry's leaf hash and check its content; the recomputed hash (None: unusable)."""
+    label = f"entry {row.entry_id}" + ("" if row.idx is None else f" (leaf {row.idx})")
+    try:
+        leaf = leaf_hash(entry_leaf(row.kind, row.content))
+    except ValueError:
+        problems.add(f"{label}: kind {row.kind!r} is not a valid entry kind")
+        return None
+    if leaf.hex() != row.leaf_hash:
+        problems.add(f"{label}: leaf_hash does not match its content: content or hash was edited")
     try:
         content = json.loads(row.content)
-    except ValueError:
-        problems.add(f"{_label(row)}: content is not valid JSON")
-        return None
-    if not isinstance(content, dict):
-        problems.add(f"{_label(row)}: content is not a JSON object")
-        return None
-    try:
         canonical = canonical_json(content)
     except ValueError:
-        canonical = None
-    if canonical != row.content:
-        problems.add(f"{_label(row)}: content is not in canonical JSON form")
-    for key in ("id", *_COLUMN_KEYS):
-        if content.get(key) != getattr(row, key):
-            problems.add(f"{_label(row)}: column {key} differs from the hashed content")
+        problems.add(f"{label}: content is not valid JSON")
+        return leaf
+    if canonical != row.content or not isinstance(content, dict):
+        problems.add(f"{label}: content is not a canonical JSON object")
+        return leaf
+    if content.get("id") != row.entry_id:
+        problems.add(f"{label}: entry_id differs from the hashed content's id")
     if not _same_time(content.get("create_time"), row.create_time):
-        problems.add(f"{_label(row)}: column create_time differs from the hashed content")
-    policy_hash = content.get("policy_hash")
-    if not isinstance(policy_hash, str):
-        problems.add(f"{_label(row)}: content names no policy_hash")
-        return None
-    return policy_hash
+        problems.add(f"{label}: create_time differs from the hashed content")
+    return leaf
+
+
+def _verify_tree(
+    connection: Connection,
+    batch: int,
+    heads: list[SignedTreeHead],
+    keys: Mapping[str, VerifyingKey],
+    against: SavedHead | None,
+    problems: _Problems,
+) -> tuple[CompactRange, dict[int, bytes]]:
+    """Rebuild the tree from the integrated entries; check nodes and heads. The recomputed roots at the
+    sizes of the heads (and of the saved head)."""
+    tree = CompactRange()
+    want = {h.tree_size for h in heads} | ({against.head.tree_size} if against else set())
+    roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in want else {}
+    created_total = 0
+    columns = (log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
+               log_entries.c.create_time, log_entries.c.idx)  # fmt: skip
+    after = -1
+    while True:
+        rows = connection.execute(
+            sa.select(*columns).where(log_entries.c.idx > after).order_by(log_entries.c.idx).limit(batch)
+        ).all()
+        created: dict[NodeId, bytes] = {}
+        for row in rows:
+            if int(row.idx) != tree.size:
+                problems.add(
+                    f"leaf {row.idx} (entry {row.entry_id}): expected leaf {tree.size}: leaves missing"
+                )
+            leaf = _verify_entry(row, problems) or bytes.fromhex(row.leaf_hash)
+            created.update(tree.append(leaf))
+            if tree.size in want:
+                roots[tree.size] = tree.root()
+        _compare_nodes(connection, created, problems)
+        created_total += len(created)
+        if len(rows) < batch:
+            break
+        after = int(rows[-1].idx)
+    stored_nodes = connection.execute(sa.select(sa.func.count()).select_from(log_nodes)).scalar_one()
+    if stored_nodes != created_total:
+        problems.add(
+            f"tree nodes: {stored_nodes} stored but the leaves make {created_total}: nodes were added"
+        )
+    for head in heads:
+        _verify_head(head, roots.get(head.tree_size), tree.size, keys, problems)
+    return tree, roots
+
+
+def _compare_nodes(connection: Connection, created: dict[NodeId, bytes], problems: _Problems) -> None:
+    stored = fetch_nodes(connection, created)
+    for node, value in created.items():
+        if stored.get(node) != value:
+            what = "missing" if node not in stored else "differs from the recomputed hash"
+            problems.add(f"tree node level {node.level} index {node.index}: {what}")
+
+
+def _verify_head(
+    head: SignedTreeHead,
+    root: bytes | None,
+    size: int,
+    keys: Mapping[str, VerifyingKey],
+    problems: _Problems,
+) -> None:
+    label = f"signed head of size {head.tree_size}"
+    if root is None:
+        problems.add(f"{label}: the log has only {size} leaves: entries after it were deleted")
+    elif root != head.root_hash:
+        problems.add(f"{label}: root differs from the root recomputed from the entries")
+    key = keys.get(head.key_id)
+    if key is None:
+        problems.add(f"{label}: signed by unknown key {head.key_id}")
+        return
+    try:
+        key.verify(head)
+    except ValueError as exc:
+        problems.add(f"{label}: {exc}")
+
+
+def _verify_pending(connection: Connection, batch: int, problems: _Problems) -> tuple[int, int]:
+    """Check the entries not yet integrated: (how many, how many already past their merge delay)."""
+    now = datetime.now().astimezone()
+    count = late = 0
+    columns = (log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
+               log_entries.c.create_time, log_entries.c.idx)  # fmt: skip
+    result = connection.execution_options(yield_per=batch).execute(
+        sa.select(*columns).where(log_entries.c.idx.is_(None))
+    )
+    for row in result:
+        count += 1
+        _verify_entry(row, problems)
+        if (now - utc(row.create_time)).total_seconds() > _merge_delay(row.content):
+            late += 1
+    return count, late
+
+
+def _late_integrations(connection: Connection) -> int:
+    """Integrated entries whose integration came after the merge delay they state."""
+    late = 0
+    query = sa.select(log_entries.c.content, log_entries.c.create_time, log_entries.c.integrate_time).where(
+        log_entries.c.integrate_time.is_not(None)
+    )
+    for row in connection.execution_options(yield_per=5000).execute(query):
+        waited = (utc(row.integrate_time) - utc(row.create_time)).total_seconds()
+        if waited > _merge_delay(row.content):
+            late += 1
+    return late
+
+
+def _merge_delay(content: str) -> float:
+    try:
+        value = json.loads(content).get("log_merge_delay_seconds")
+    except (ValueError, AttributeError):
+        return float("inf")
+    return float(value) if isinstance(value, int | float) else float("inf")
+
+
+def _verify_decisions(connection: Connection, batch: int, problems: _Problems) -> set[str]:
+    """Decision rows against their entries; the policy hashes the decisions name."""
+    policy_hashes: set[str] = set()
+    query = sa.select(log_decisions, log_entries.c.content, log_entries.c.kind).select_from(
+        log_decisions.outerjoin(log_entries, log_entries.c.entry_id == log_decisions.c.id)
+    )
+    for row in connection.execution_options(yield_per=batch).execute(query):
+        label = f"decision {row.id}"
+        if row.content is None or row.kind != "decision":
+            problems.add(f"{label}: no decision entry in the log")
+            continue
+        try:
+            content = json.loads(row.content)
+        except ValueError:
+            continue  # reported with the entry
+        if not isinstance(content, dict):
+            continue
+        for key in _COLUMN_KEYS:
+            if content.get(key) != getattr(row, key):
+                problems.add(f"{label}: column {key} differs from the hashed content")
+        if not _same_time(content.get("create_time"), row.create_time):
+            problems.add(f"{label}: column create_time differs from the hashed content")
+        if content.get(SNAPSHOT_KEY) != row.profile_snapshot:
+            problems.add(f"{label}: column profile_snapshot differs from the hashed content")
+        policy_hash = content.get("policy_hash")
+        if isinstance(policy_hash, str):
+            policy_hashes.add(policy_hash)
+        else:
+            problems.add(f"{label}: content names no policy_hash")
+    orphans = connection.execute(
+        sa.select(log_entries.c.entry_id)
+        .select_from(log_entries.outerjoin(log_decisions, log_decisions.c.id == log_entries.c.entry_id))
+        .where(log_entries.c.kind == "decision", log_decisions.c.id.is_(None))
+        .limit(20)
+    ).all()
+    for row in orphans:
+        problems.add(f"entry {row.entry_id}: a decision entry without its decision row")
+    missing = connection.execute(
+        sa.select(log_decisions.c.id, log_decisions.c.profile_snapshot)
+        .select_from(
+            log_decisions.outerjoin(
+                profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot
+            )
+        )
+        .where(log_decisions.c.profile_snapshot.is_not(None), profile_snapshots.c.snapshot_hash.is_(None))
+        .limit(20)
+    ).all()
+    for row in missing:
+        problems.add(f"decision {row.id}: profile snapshot {row.profile_snapshot} is not stored")
+    return policy_hashes
+
+
+def _verify_snapshots(connection: Connection, batch: int, problems: _Problems) -> None:
+    query = sa.select(profile_snapshots.c.snapshot_hash, profile_snapshots.c.content)
+    for row in connection.execution_options(yield_per=batch).execute(query):
+        if snapshot_hash(row.content) != row.snapshot_hash:
+            problems.add(f"profile snapshot {row.snapshot_hash}: content does not hash to its key: edited")
 
 
 def _same_time(text: object, column: datetime) -> bool:
@@ -223,33 +447,61 @@ def _same_time(text: object, column: datetime) -> bool:
         return False
 
 
-def _verify_head(
-    connection: Connection, last: _Link | None, problems: _Problems
-) -> tuple[int | None, str | None]:
-    rows = connection.execute(
-        sa.select(decision_chain_head.c.id, decision_chain_head.c.seq, decision_chain_head.c.chain_hash)
-    ).all()
-    head = next((r for r in rows if r.id == HEAD_ID), None)
-    for other in rows:
-        if other.id != HEAD_ID:
-            problems.add(f"chain head: unexpected extra head row id {other.id}")
-    if head is None:
-        if last is not None:
-            problems.add(f"chain head: missing although decisions exist (last row {_link_label(last)})")
-        return None, None
-    head_seq, head_hash = int(head.seq), str(head.chain_hash)
-    expected_seq, expected_hash = (0, GENESIS) if last is None else (last.seq, last.chain_hash)
-    last_text = "no rows" if last is None else f"the last row is {_link_label(last)}"
-    if head_seq != expected_seq:
-        what = "rows after it were deleted" if head_seq > expected_seq else "rows were appended past it"
-        problems.add(f"chain head: at seq {head_seq} but {last_text}: {what}")
-    elif head_hash != expected_hash:
-        problems.add(f"chain head: hash differs from the chain_hash of {_link_label(last)}")
-    return head_seq, head_hash
+# --- the hash chain of the decisions made before revision 0009 -------------------------------------
 
 
-def _link_label(link: _Link | None) -> str:
-    return "genesis" if link is None else f"seq {link.seq} (id {link.id})"
+def chain_hash(prev_hash: str, content_json: str) -> str:
+    """sha256 hex of ``prev_hash + "\\n" + content_json`` (UTF-8): the pre-0009 chain link."""
+    import hashlib
+
+    return hashlib.sha256(f"{prev_hash}\n{content_json}".encode()).hexdigest()
+
+
+def _verify_chain(connection: Connection, batch: int, problems: _Problems) -> int:
+    """The old chain's links and head, and that chain row i is leaf i: the chained rows checked."""
+    checked = 0
+    last: tuple[int, str, str] | None = None  # seq, id, chain_hash
+    after: int | None = None
+    while True:
+        query = sa.select(decisions).order_by(decisions.c.seq).limit(batch)
+        if after is not None:
+            query = query.where(decisions.c.seq > after)
+        rows = connection.execute(query).all()
+        leaves = {
+            int(r.idx): r
+            for r in connection.execute(
+                sa.select(log_entries.c.idx, log_entries.c.entry_id, log_entries.c.content).where(
+                    log_entries.c.idx >= checked, log_entries.c.idx < checked + len(rows)
+                )
+            )
+        }
+        for row in rows:
+            label = f"chained decision seq {row.seq} (id {row.id})"
+            expected_seq = 1 if last is None else last[0] + 1
+            if row.seq != expected_seq:
+                problems.add(f"{label}: seq gap, expected seq {expected_seq}: rows missing")
+            if row.prev_hash != (GENESIS if last is None else last[2]):
+                problems.add(f"{label}: prev_hash does not match the previous chain_hash")
+            if chain_hash(row.prev_hash, row.content) != row.chain_hash:
+                problems.add(f"{label}: chain_hash does not match its content: content or hash was edited")
+            leaf = leaves.get(checked)
+            if leaf is None or leaf.entry_id != row.id or leaf.content != row.content:
+                problems.add(f"{label}: leaf {checked} of the log is not this decision")
+            checked += 1
+            last = (int(row.seq), str(row.id), str(row.chain_hash))
+        if len(rows) < batch:
+            break
+        after = int(rows[-1].seq)
+    head = connection.execute(
+        sa.select(decision_chain_head.c.seq, decision_chain_head.c.chain_hash).where(
+            decision_chain_head.c.id == HEAD_ID
+        )
+    ).first()
+    if head is None and last is not None:
+        problems.add("chain head: missing although chained decisions exist")
+    elif head is not None and (last is None or (int(head.seq), head.chain_hash) != (last[0], last[2])):
+        problems.add("chain head: does not name the last chained decision: rows were deleted or appended")
+    return checked
 
 
 def _verify_policies(connection: Connection, referenced: set[str], problems: _Problems) -> None:
@@ -265,3 +517,40 @@ def _verify_policies(connection: Connection, referenced: set[str], problems: _Pr
             problems.add(f"policy {row.policy_hash}: stored text does not hash to its key: text was edited")
     for missing in sorted(referenced - known):
         problems.add(f"policy {missing}: named by decisions but not stored")
+
+
+# --- a head kept outside the database -------------------------------------------------------------
+
+
+def _verify_against(
+    connection: Connection,
+    saved: SavedHead,
+    tree: CompactRange,
+    roots: Mapping[int, bytes],
+    heads: list[SignedTreeHead],
+    problems: _Problems,
+) -> None:
+    size = saved.head.tree_size
+    label = f"saved head of size {size}"
+    try:
+        VerifyingKey(saved.public_key).verify(saved.head)
+    except ValueError as exc:
+        problems.add(f"{label}: {exc}")
+        return
+    if size > tree.size:
+        problems.add(f"{label}: the log has only {tree.size} leaves: entries were deleted")
+        return
+    if roots.get(size) != saved.head.root_hash:
+        problems.add(f"{label}: the log's first {size} leaves have another root: the log was rewritten")
+    if not heads:
+        problems.add(f"{label}: the log has no signed head to prove consistency with")
+        return
+    latest = heads[-1]
+    if latest.tree_size < size:
+        problems.add(f"{label}: the latest signed head is smaller ({latest.tree_size}): the log was cut")
+        return
+    try:
+        proof = consistency_proof(size, latest.tree_size, lambda ids: fetch_nodes(connection, ids))
+        verify_consistency(size, latest.tree_size, saved.head.root_hash, latest.root_hash, proof)
+    except (ProofError, LookupError) as exc:
+        problems.add(f"{label}: the latest signed head does not extend it: {exc}")

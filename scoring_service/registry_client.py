@@ -18,6 +18,7 @@ import grpc
 
 from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, TanxiaoError, Unavailable
 from tanxiao.platform.config import Settings
+from tanxiao.platform.metrics import PROFILE_CACHE
 from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 T = TypeVar("T")
@@ -90,6 +91,8 @@ class RegistryClient:
         names = [f"enterprises/{u}/profiles/{p}" for u, p in keys]
         found = {n: c for n in names if (c := self.cache.get(n)) is not None}
         missing = sorted({n for n in names if n not in found})
+        PROFILE_CACHE.labels("hit").inc(len(found))
+        PROFILE_CACHE.labels("miss").inc(len(missing))
         for start in range(0, len(missing), BATCH_LIMIT):
             request = registry_pb2.BatchGetCarbonProfilesRequest(names=missing[start : start + BATCH_LIMIT])
             response = self._call(

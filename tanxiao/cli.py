@@ -249,16 +249,132 @@ def explain(
         console.print(f"wrote {html}")
 
 
-audit_app = typer.Typer(no_args_is_help=True, help="The decisions' audit hash chain")
+audit_app = typer.Typer(no_args_is_help=True, help="Verify the decision log and prove decisions")
 app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(database_url: DatabaseUrl = None) -> None:
-    """Recompute the decision hash chain; exit 1 if any decision was edited, deleted or inserted."""
-    from scoring_service.audit import audit_main
+def audit_verify(
+    against: Annotated[
+        Path | None,
+        typer.Option(help="A signed head saved earlier (`tanxiao log head`): the log must still extend it"),
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="PEM public key to trust for --against (default: the one in the file)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Recompute the decision log (and the pre-0009 hash chain) from the stored entries and check every
+    signed head; exit 1 if any entry was edited, deleted, inserted or reordered."""
+    from scoring_service.audit import SavedHead, audit_main
+    from tanxiao.translog import VerifyingKey
 
-    raise typer.Exit(audit_main(_settings(database_url).database_url))
+    saved = None
+    if against is not None:
+        try:
+            key = VerifyingKey.from_pem(public_key.read_bytes()).raw if public_key else None
+            saved = SavedHead.from_json(json.loads(against.read_text("utf-8")), key)
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--against") from exc
+    raise typer.Exit(audit_main(_settings(database_url).database_url, saved))
+
+
+@audit_app.command("prove")
+def audit_prove(
+    decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],
+    public_key: Annotated[
+        Path | None, typer.Option(help="PEM public key to trust (default: the log's key for the head)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a decision's inclusion proof (JSON) and check it against the latest signed head."""
+    from scoring_service.log_proofs import prove_decision
+
+    decision_id = decision.removeprefix("decisions/")
+    code, text = prove_decision(_settings(database_url).database_url, decision_id, public_key)
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
+log_app = typer.Typer(no_args_is_help=True, help="The decision log: signing key, signed heads, sequencer")
+app.add_typer(log_app, name="log")
+
+
+@log_app.command("keygen")
+def log_keygen(
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Private key file (mode 0600); .pub next to it")
+    ] = Path("var/log_signing_key.pem"),
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing key (rotation: keep the old .pub)")
+    ] = False,
+) -> None:
+    """Generate the Ed25519 key that signs tree heads; print its key id."""
+    from scoring_service.log_keys import write_key
+
+    try:
+        key = write_key(out, force=force)
+    except FileExistsError as exc:
+        console.print(f"[red]error:[/red] {out} exists (use --force to replace it)")
+        raise typer.Exit(1) from exc
+    console.print(f"wrote {out} and {out}.pub; set TANXIAO_LOG_SIGNING_KEY_FILE={out}")
+    typer.echo(key.key_id)
+
+
+@log_app.command("head")
+def log_head(
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write the head here (default stdout)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Export the latest signed tree head with its public key, as JSON, for a witness to keep (check it
+    later with `tanxiao audit verify --against`)."""
+    from scoring_service.log_proofs import export_head
+
+    try:
+        text = export_head(_settings(database_url).database_url)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+@log_app.command("sequence")
+def log_sequence(
+    follow: Annotated[
+        bool, typer.Option(help="Keep integrating every quarter merge delay until Ctrl-C")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Integrate pending log entries and sign a head (a standalone sequencer, e.g. with
+    TANXIAO_LOG_SEQUENCER=false on the scoring replicas)."""
+    import time
+
+    from scoring_service.log_keys import load_signing_key
+    from scoring_service.sequencer import Sequencer
+    from tanxiao.platform.db import make_engine
+
+    settings = _settings(database_url)
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    sequencer = Sequencer(
+        engine, load_signing_key(settings.log_signing_key_file), batch_size=settings.log_batch_size
+    )
+    try:
+        while True:
+            integrated = sequencer.integrate()
+            if not follow:
+                typer.echo(f"integrated {integrated} entries")
+                return
+            time.sleep(settings.log_merge_delay_seconds / 4)
+    except KeyboardInterrupt:
+        return
+    finally:
+        engine.dispose()
 
 
 @app.command("config")

@@ -1,27 +1,30 @@
-"""Loan decisions, stored append-only in a hash chain, and the loan policies they were made under.
+"""Loan decisions, stored as entries of the decision log, and the loan policies they were made under.
 
-Each decision is one row whose ``content`` is the canonical JSON of the whole decision and whose
-``chain_hash`` is ``sha256(prev_hash + "\\n" + content)``, ``prev_hash`` being the previous row's
-``chain_hash`` (:data:`GENESIS` for the first). The single ``decision_chain_head`` row names the last
-row's seq and hash. An append locks the head (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
-write transaction is already exclusive, ``BEGIN IMMEDIATE``), so appends are serialised and ``seq`` is
-gap-free (head.seq + 1).
+A quote stores its decision in one short transaction of its own: a ``log_decisions`` row (the columns
+that select a decision), its profile snapshot (once per distinct profile, by content hash) and one
+``log_entries`` row of kind ``decision``. No row is shared with other quotes, so quotes never wait on
+each other; the decision gets its id at once and a leaf index from the sequencer within the merge delay
+(``log_merge_delay_seconds``, stated in the decision's content).
 
-The store writes into the content, before hashing, the server-assigned ``id`` and ``create_time`` and
-the columns that select a decision (``lender``, ``request_id``, ``uscc``, ``product``,
-``request_fingerprint``) plus ``policy_hash`` and ``policy_version``, so that no column can be edited
-without the audit noticing (scoring_service.audit). A caller's content may carry those keys itself, but
-only with the same values.
+The store writes into the content, before hashing, the server-assigned ``id`` and ``create_time``, the
+columns that select a decision (``lender``, ``request_id``, ``uscc``, ``product``,
+``request_fingerprint``), ``policy_hash``, ``policy_version`` and the merge delay, so that no column can
+be edited without the audit noticing (scoring_service.audit). The profile the registry sent is stored
+once in ``profile_snapshots``; the content names it by ``profile_snapshot_sha256`` (the sha256 of its
+canonical JSON), so the log commits to it, and reads put it back under ``profile``.
 
-``(lender, request_id)`` is unique: a retry with the same request fingerprint gets the stored decision
-back; the same request id with a different fingerprint is REQUEST_ID_REUSED.
+``(lender, request_id)`` is unique and the idempotency check is the insert itself (ON CONFLICT DO
+NOTHING): a retry with the same request fingerprint gets the stored decision back; the same request id
+with a different fingerprint is REQUEST_ID_REUSED.
+
+Decisions made before revision 0009 (the hash chain) were migrated into the log as its first leaves,
+their content unchanged; ``decisions`` still holds their chain for the audit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,14 +32,34 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
 
-from scoring_service.storage.tables import decision_chain_head, decisions, loan_policies
-from tanxiao.errors import FailedPrecondition, NotFound, ValidationError
-from tanxiao.platform.db import read_only
+from scoring_service.storage.log import (
+    EntryKind,
+    LogEntry,
+    canonical_json,
+    insert_entries,
+    iso_time,
+    new_entry_id,
+    utc,
+)
+from scoring_service.storage.tables import loan_policies, log_decisions, log_entries, profile_snapshots
+from tanxiao.errors import NotFound, ValidationError
+from tanxiao.platform.db import is_sqlite, read_only
 from tanxiao.platform.idempotency import run_in_transaction
+from tanxiao.platform.metrics import DECISIONS_APPENDED
 
-GENESIS = "0" * 64
-HEAD_ID = 1
+__all__ = [
+    "BOUND_KEYS",
+    "Append",
+    "DecisionStore",
+    "StoredDecision",
+    "canonical_json",
+    "iso_time",
+    "new_decision_id",
+    "utc",
+]
+
 # Content keys the store sets; the audit checks each against the row's columns.
 BOUND_KEYS = (
     "lender",
@@ -47,77 +70,35 @@ BOUND_KEYS = (
     "policy_hash",
     "policy_version",
 )
+SNAPSHOT_KEY = "profile_snapshot_sha256"
+DEFAULT_MERGE_DELAY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
 class StoredDecision:
     id: str
-    seq: int
     lender: str
     request_id: str
     uscc: str
     product: str
     request_fingerprint: str
-    content: dict[str, Any]
-    prev_hash: str
-    chain_hash: str
+    content: dict[str, Any]  # as hashed, with the profile snapshot put back under "profile"
+    leaf_hash: str  # hex RFC 9162 leaf hash of the log entry
     create_time: datetime
+    log_index: int | None = None  # None until the sequencer integrates it
 
-
-def canonical_json(obj: Any) -> str:
-    """The one serialization that is hashed: sorted keys, no whitespace, UTF-8 text, no NaN/Infinity."""
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def chain_hash(prev_hash: str, content_json: str) -> str:
-    """sha256 hex of ``prev_hash + "\\n" + content_json`` (UTF-8)."""
-    return hashlib.sha256(f"{prev_hash}\n{content_json}".encode()).hexdigest()
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso_time(value: datetime) -> str:
-    """The text a time has in a decision's content: ISO 8601, UTC, always with microseconds."""
-    return utc(value).isoformat(timespec="microseconds")
+    @property
+    def chain_hash(self) -> str:
+        """What Decision.chain_hash carries: the decision's leaf hash in the log."""
+        return self.leaf_hash
 
 
 def new_decision_id() -> str:
-    """Server-generated id: 32 lowercase hex characters (uuid4)."""
-    return uuid.uuid4().hex
+    return new_entry_id()
 
 
-_COLUMNS = (
-    decisions.c.seq,
-    decisions.c.id,
-    decisions.c.lender,
-    decisions.c.request_id,
-    decisions.c.uscc,
-    decisions.c.product,
-    decisions.c.request_fingerprint,
-    decisions.c.content,
-    decisions.c.prev_hash,
-    decisions.c.chain_hash,
-    decisions.c.create_time,
-)
-
-
-def _stored(row: Any) -> StoredDecision:
-    return StoredDecision(
-        id=row.id,
-        seq=int(row.seq),
-        lender=row.lender,
-        request_id=row.request_id,
-        uscc=row.uscc,
-        product=row.product,
-        request_fingerprint=row.request_fingerprint,
-        content=json.loads(row.content),
-        prev_hash=row.prev_hash,
-        chain_hash=row.chain_hash,
-        create_time=utc(row.create_time),
-    )
+def snapshot_hash(profile_json: str) -> str:
+    return hashlib.sha256(profile_json.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -143,9 +124,42 @@ class Append:
             "policy_version": policy_version,
         }
 
+    def key(self) -> tuple[str, str]:
+        return self.lender, self.request_id
 
-_ROW_FIELDS = ("seq", "id", "lender", "request_id", "uscc", "product", "request_fingerprint", "prev_hash",
-               "chain_hash", "create_time")  # fmt: skip
+
+@dataclass(frozen=True)
+class _Prepared:
+    item: Append
+    entry: LogEntry
+    snapshot: tuple[str, str] | None  # (hash, canonical profile JSON)
+    decision: StoredDecision
+
+
+_COLUMNS = (
+    log_decisions.c.id, log_decisions.c.lender, log_decisions.c.request_id, log_decisions.c.uscc,
+    log_decisions.c.product, log_decisions.c.request_fingerprint, log_decisions.c.create_time,
+    log_entries.c.content, log_entries.c.leaf_hash, log_entries.c.idx,
+    profile_snapshots.c.content.label("profile_json"),
+)  # fmt: skip
+_FROM = log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.c.id).outerjoin(
+    profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot
+)
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(*_COLUMNS).select_from(_FROM)
+
+
+def _stored(row: Any) -> StoredDecision:
+    content = json.loads(row.content)
+    if row.profile_json is not None:
+        content["profile"] = json.loads(row.profile_json)
+    return StoredDecision(
+        id=row.id, lender=row.lender, request_id=row.request_id, uscc=row.uscc, product=row.product,
+        request_fingerprint=row.request_fingerprint, content=content, leaf_hash=row.leaf_hash,
+        create_time=utc(row.create_time), log_index=None if row.idx is None else int(row.idx),
+    )  # fmt: skip
 
 
 def _reused() -> ValidationError:
@@ -157,8 +171,11 @@ def _reused() -> ValidationError:
 
 
 class DecisionStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, merge_delay_seconds: float = DEFAULT_MERGE_DELAY_SECONDS) -> None:
         self.engine = engine
+        self.merge_delay_seconds = merge_delay_seconds
+        self._stored_policies: set[str] = set()  # hashes known to be in loan_policies
+        self._insert = sqlite.insert if is_sqlite(engine) else postgresql.insert
 
     def append(
         self,
@@ -173,11 +190,10 @@ class DecisionStore:
         policy_hash: str,
         policy_version: str,
     ) -> tuple[StoredDecision, bool]:
-        """Store a decision at the end of the chain: (the decision, True), or for a retry of a stored
-        request (same lender, request id and fingerprint) (the stored decision, False).
+        """Store a decision in the log: (the decision, True), or for a retry of a stored request (same
+        lender, request id and fingerprint) (the stored decision, False).
 
-        Raises ValidationError (REQUEST_ID_REUSED) when the request id was used for another request,
-        FailedPrecondition (DECISION_CHAIN_BROKEN) when decisions exist but the chain head does not, and
+        Raises ValidationError (REQUEST_ID_REUSED) when the request id was used for another request and
         ValueError when the content is not JSON (NaN included) or disagrees with the arguments.
         """
         item = Append(lender, request_id, uscc, product, request_fingerprint, content)
@@ -187,77 +203,62 @@ class DecisionStore:
     def append_many(
         self, items: Sequence[Append], *, policy_text: str, policy_hash: str, policy_version: str
     ) -> list[tuple[StoredDecision, bool]]:
-        """``append`` for many decisions in one transaction, in order: the head is locked once, the
-        rows go in with one executemany and the head moves once (a book re-priced by BatchQuote)."""
-        for item in items:
-            for key, value in item.bound(policy_hash, policy_version).items():
-                if key in item.content and item.content[key] != value:
-                    raise ValueError(
-                        f"content[{key!r}] = {item.content[key]!r} disagrees with {key}={value!r}"
-                    )
-            canonical_json(item.content)  # fail before touching the database
+        """``append`` for many decisions in one transaction, in order: one bulk insert per table (a
+        book re-priced by BatchQuote). Requests already stored come back as (stored, False)."""
+        now = datetime.now(UTC)
+        prepared: dict[tuple[str, str], _Prepared] = {}
+        for item in items:  # fail before touching the database
+            if item.key() in prepared:
+                if prepared[item.key()].item.request_fingerprint != item.request_fingerprint:
+                    raise _reused()
+                continue
+            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now)
 
         def once(connection: Connection) -> list[tuple[StoredDecision, bool]]:
-            head_seq, head_hash = self._lock_head(connection)
-            self._store_policy(connection, policy_hash, policy_version, policy_text)
-            now = datetime.now(UTC)
-            out: list[tuple[StoredDecision, bool]] = []
-            fresh: dict[tuple[str, str], StoredDecision] = {}
-            rows = []
+            self._store_policy(connection, policy_hash, policy_version, policy_text, now)
+            fresh = self._insert_index(connection, list(prepared.values()))
+            kept = [p for p in prepared.values() if p.decision.id in fresh]
+            self._store_snapshots(connection, kept, now)
+            insert_entries(connection, [p.entry for p in kept])
+            existing = self._existing(
+                connection, [p for p in prepared.values() if p.decision.id not in fresh]
+            )
+            out, seen = [], set()
             for item in items:
-                key = (item.lender, item.request_id)
-                if key in fresh:  # the same request twice in one batch
-                    if fresh[key].request_fingerprint != item.request_fingerprint:
-                        raise _reused()
-                    out.append((fresh[key], False))
-                    continue
-                existing = self._existing(connection, item.lender, item.request_id, item.request_fingerprint)
-                if existing is not None:
-                    out.append((existing, False))
-                    continue
-                decision_id = new_decision_id()
-                full = {**item.content, **item.bound(policy_hash, policy_version), "id": decision_id,
-                        "create_time": iso_time(now)}  # fmt: skip
-                content_json = canonical_json(full)
-                seq, prev_hash = head_seq + 1, head_hash
-                head_seq, head_hash = seq, chain_hash(prev_hash, content_json)
-                stored = StoredDecision(
-                    id=decision_id, seq=seq, lender=item.lender, request_id=item.request_id,
-                    uscc=item.uscc, product=item.product, request_fingerprint=item.request_fingerprint,
-                    content=json.loads(content_json), prev_hash=prev_hash, chain_hash=head_hash,
-                    create_time=now,
-                )  # fmt: skip
-                rows.append({**{f: getattr(stored, f) for f in _ROW_FIELDS}, "content": content_json})
-                fresh[key] = stored
-                out.append((stored, True))
-            if rows:
-                connection.execute(decisions.insert(), rows)
-                connection.execute(
-                    decision_chain_head.update()
-                    .where(decision_chain_head.c.id == HEAD_ID)
-                    .values(seq=head_seq, chain_hash=head_hash, update_time=now)
-                )
+                p = prepared[item.key()]
+                if p.decision.id in fresh:
+                    out.append((p.decision, p.decision.id not in seen))  # the same request twice: once new
+                    seen.add(p.decision.id)
+                else:
+                    out.append((existing[item.key()], False))
             return out
 
-        return run_in_transaction(self.engine, once)
+        result = run_in_transaction(self.engine, once)
+        self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
+        DECISIONS_APPENDED.inc(sum(1 for _, new in result if new))
+        return result
 
     def get(self, decision_id: str) -> StoredDecision:
         with read_only(self.engine) as connection:
-            row = connection.execute(sa.select(*_COLUMNS).where(decisions.c.id == decision_id)).first()
+            row = connection.execute(_select().where(log_decisions.c.id == decision_id)).first()
         if row is None:
             raise NotFound(f"decision {decision_id!r} not found", reason="DECISION_NOT_FOUND")
         return _stored(row)
 
     def find(self, lender: str, request_id: str) -> StoredDecision | None:
         """The lender's decision for the request id, if any (the caller compares the fingerprint)."""
-        query = sa.select(*_COLUMNS).where(decisions.c.lender == lender, decisions.c.request_id == request_id)
+        query = _select().where(log_decisions.c.lender == lender, log_decisions.c.request_id == request_id)
         with read_only(self.engine) as connection:
             row = connection.execute(query).first()
         return None if row is None else _stored(row)
 
     def for_lender(self, lender: str) -> list[StoredDecision]:
-        """Every decision of the lender, in chain (seq) order."""
-        query = sa.select(*_COLUMNS).where(decisions.c.lender == lender).order_by(decisions.c.seq)
+        """Every decision of the lender, oldest first."""
+        query = (
+            _select()
+            .where(log_decisions.c.lender == lender)
+            .order_by(log_decisions.c.create_time, log_decisions.c.id)
+        )
         with read_only(self.engine) as connection:
             return [_stored(row) for row in connection.execute(query)]
 
@@ -271,62 +272,93 @@ class DecisionStore:
 
     # ------------------------------------------------------------------------------------ internals
 
-    @staticmethod
-    def _existing(
-        connection: Connection, lender: str, request_id: str, fingerprint: str
-    ) -> StoredDecision | None:
-        query = sa.select(*_COLUMNS).where(decisions.c.lender == lender, decisions.c.request_id == request_id)
-        row = connection.execute(query).first()
-        if row is None:
-            return None
-        if row.request_fingerprint != fingerprint:
-            raise _reused()
-        return _stored(row)
+    def _prepare(self, item: Append, policy_hash: str, policy_version: str, now: datetime) -> _Prepared:
+        bound = item.bound(policy_hash, policy_version)
+        for key, value in bound.items():
+            if key in item.content and item.content[key] != value:
+                raise ValueError(f"content[{key!r}] = {item.content[key]!r} disagrees with {key}={value!r}")
+        content = {**item.content, **bound, "log_merge_delay_seconds": self.merge_delay_seconds}
+        snapshot = None
+        profile = content.pop("profile", None)
+        if isinstance(profile, dict):
+            text = canonical_json(profile)
+            snapshot = (snapshot_hash(text), text)
+            content[SNAPSHOT_KEY] = snapshot[0]
+        elif profile is not None:
+            content["profile"] = profile
+        entry = LogEntry.build(EntryKind.DECISION, content, now=now)
+        shown = json.loads(entry.content)
+        if snapshot is not None:
+            shown["profile"] = json.loads(snapshot[1])
+        decision = StoredDecision(
+            id=entry.entry_id, lender=item.lender, request_id=item.request_id, uscc=item.uscc,
+            product=item.product, request_fingerprint=item.request_fingerprint, content=shown,
+            leaf_hash=entry.leaf_hash, create_time=now,
+        )  # fmt: skip
+        return _Prepared(item, entry, snapshot, decision)
 
-    @staticmethod
-    def _lock_head(connection: Connection) -> tuple[int, str]:
-        """(seq, chain hash) of the head, locked until the transaction ends; created on the first append.
-
-        Two first appends racing to create the head: the loser's insert fails on the primary key and
-        run_in_transaction runs it again, when it finds the winner's head.
-        """
-        query = (
-            sa.select(decision_chain_head.c.seq, decision_chain_head.c.chain_hash)
-            .where(decision_chain_head.c.id == HEAD_ID)
-            .with_for_update()
+    def _insert_index(self, connection: Connection, prepared: list[_Prepared]) -> set[str]:
+        """Insert the index rows, skipping (lender, request_id) already stored: the ids inserted."""
+        rows = [
+            {
+                "id": p.decision.id,
+                "lender": p.item.lender,
+                "request_id": p.item.request_id,
+                "uscc": p.item.uscc,
+                "product": p.item.product,
+                "request_fingerprint": p.item.request_fingerprint,
+                "profile_snapshot": p.snapshot[0] if p.snapshot else None,
+                "create_time": p.decision.create_time,
+            }
+            for p in prepared
+        ]
+        if not rows:
+            return set()
+        statement = (
+            self._insert(log_decisions)
+            .on_conflict_do_nothing(index_elements=["lender", "request_id"])
+            .returning(log_decisions.c.id)
         )
-        row = connection.execute(query).first()
-        if row is not None:
-            return int(row.seq), str(row.chain_hash)
-        if connection.execute(sa.select(decisions.c.seq).limit(1)).first() is not None:
-            # A racing first append may have committed its head and decision between our two reads
-            # (READ COMMITTED): they commit together, so the head is visible now unless it was deleted.
-            row = connection.execute(query).first()
-            if row is not None:
-                return int(row.seq), str(row.chain_hash)
-            raise FailedPrecondition(
-                "the decision chain head is missing although decisions exist; run `tanxiao audit verify`",
-                reason="DECISION_CHAIN_BROKEN",
+        return {row.id for row in connection.execute(statement, rows)}
+
+    def _store_snapshots(self, connection: Connection, kept: list[_Prepared], now: datetime) -> None:
+        snapshots = {p.snapshot[0]: p.snapshot[1] for p in kept if p.snapshot is not None}
+        if snapshots:
+            statement = self._insert(profile_snapshots).on_conflict_do_nothing(
+                index_elements=["snapshot_hash"]
             )
-        connection.execute(
-            decision_chain_head.insert().values(
-                id=HEAD_ID, seq=0, chain_hash=GENESIS, update_time=datetime.now(UTC)
+            connection.execute(
+                statement,
+                [{"snapshot_hash": h, "content": text, "create_time": now} for h, text in snapshots.items()],
             )
-        )
-        return 0, GENESIS
 
     @staticmethod
-    def _store_policy(connection: Connection, policy_hash: str, version: str, text: str) -> None:
-        """Insert the policy text under its hash unless already stored (runs under the head lock).
+    def _existing(connection: Connection, lost: list[_Prepared]) -> dict[tuple[str, str], StoredDecision]:
+        """The stored decisions of requests whose insert was skipped; REQUEST_ID_REUSED on another
+        fingerprint."""
+        out: dict[tuple[str, str], StoredDecision] = {}
+        for p in lost:
+            row = connection.execute(
+                _select().where(
+                    log_decisions.c.lender == p.item.lender, log_decisions.c.request_id == p.item.request_id
+                )
+            ).one()
+            if row.request_fingerprint != p.item.request_fingerprint:
+                raise _reused()
+            out[p.item.key()] = _stored(row)
+        return out
+
+    def _store_policy(
+        self, connection: Connection, policy_hash: str, version: str, text: str, now: datetime
+    ) -> None:
+        """Insert the policy text under its hash unless already stored (once per process and hash).
 
         The first text stored for a hash is kept: the hash is of the parsed content, so texts differing
         only in comments or formatting share it.
         """
-        query = sa.select(loan_policies.c.text).where(loan_policies.c.policy_hash == policy_hash)
-        stored = connection.execute(query).scalar_one_or_none()
-        if stored is None:
-            connection.execute(
-                loan_policies.insert().values(
-                    policy_hash=policy_hash, version=version, text=text, create_time=datetime.now(UTC)
-                )
-            )
+        if policy_hash in self._stored_policies:
+            return
+        statement = self._insert(loan_policies).on_conflict_do_nothing(index_elements=["policy_hash"])
+        connection.execute(
+            statement.values(policy_hash=policy_hash, version=version, text=text, create_time=now)
+        )

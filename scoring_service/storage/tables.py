@@ -1,9 +1,11 @@
-"""The scoring service's tables (SQLAlchemy Core). Alembic revision 0003 creates exactly this schema.
+"""The scoring service's tables (SQLAlchemy Core). Alembic revisions 0003, 0004 and 0009 create exactly
+this schema.
 
-Decisions are append-only and hash-chained (see scoring_service.storage.decisions and
-scoring_service.audit). Same portability rules and naming convention as the registry's tables: timestamps
-are timezone-aware (UTC), the sequence number is BIGINT on PostgreSQL and INTEGER (the rowid alias) on
-SQLite.
+Since revision 0009 decisions are entries of the decision log (``log_*`` tables, see
+scoring_service.storage.log and scoring_service.audit); ``decisions`` and ``decision_chain_head`` hold
+the hash chain of the decisions made before, kept read-only so its hashes can still be checked.
+Same portability rules and naming convention as the registry's tables: timestamps are timezone-aware
+(UTC), the sequence number is BIGINT on PostgreSQL and INTEGER (the rowid alias) on SQLite.
 """
 
 from __future__ import annotations
@@ -112,4 +114,81 @@ loan_balance_events = sa.Table(
     ),
     sa.Index(None, "lender", "loan_id", "as_of_date"),
     sa.UniqueConstraint("lender", "request_id"),
+)
+
+
+# --- revision 0009: the decision log (RFC 9162 Merkle tree, scoring_service.storage.log) ----------------
+
+# Every entry of the log, appended by its own transaction (no shared row); ``idx`` (the leaf index) is
+# NULL until the sequencer integrates the entry. ``content`` is the canonical JSON; the leaf is
+# kind + "\n" + content and ``leaf_hash`` its RFC 9162 leaf hash (hex).
+log_entries = sa.Table(
+    "log_entries",
+    metadata,
+    sa.Column("entry_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.Column("idx", sa.BigInteger, nullable=True),
+    sa.Column("integrate_time", UtcTime, nullable=True),
+    sa.UniqueConstraint("idx"),
+)
+
+# Interior nodes (level >= 1) of the tree: the hash of the perfect subtree of 2**level leaves starting at
+# leaf idx * 2**level (level 0 is log_entries.leaf_hash). Written by the sequencer, read for proofs.
+log_nodes = sa.Table(
+    "log_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Signed tree heads, one per tree size the sequencer reached (tanxiao.translog.heads).
+log_heads = sa.Table(
+    "log_heads",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.String(64), nullable=False),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("signature", sa.String(88), nullable=False),  # base64 of 64 bytes
+)
+
+# Public keys that signed heads, by key id (a convenience for `audit verify`: an outside verifier pins
+# the keys it trusts itself).
+log_keys = sa.Table(
+    "log_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("public_key", sa.String(44), nullable=False),  # base64 of the raw 32 bytes
+    sa.Column("create_time", UtcTime, nullable=False),
+)
+
+# The decisions of the log, by id: the columns that select one (their values are also in the hashed
+# content, and the audit compares them). One row per (lender, request_id): the idempotency key.
+log_decisions = sa.Table(
+    "log_decisions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("lender", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("request_fingerprint", sa.String(64), nullable=False),
+    sa.Column("profile_snapshot", sa.String(64), nullable=True),  # profile_snapshots.snapshot_hash
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.UniqueConstraint("lender", "request_id"),
+    sa.Index(None, "lender", "create_time"),
+)
+
+# Registry profiles as decisions used them, stored once by the sha256 of their canonical JSON; a
+# decision's content names its snapshot by that hash (so the hash is in the log).
+profile_snapshots = sa.Table(
+    "profile_snapshots",
+    metadata,
+    sa.Column("snapshot_hash", sa.String(64), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
 )

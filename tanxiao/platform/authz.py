@@ -28,6 +28,9 @@ Who may do what (the matrix test is the executable form of this summary):
   grant ``loan_level``; no lender-level reports or decisions.
 - service (the scoring service calling the registry): GetEnterprise, GetCarbonProfile,
   BatchGetCarbonProfiles, ListCommitments, GetCommitmentProgress, ListDataCategories.
+- decision log: GetSignedTreeHead and GetConsistencyProof for lender, credit_officer and regulator
+  (hashes and sizes only); GetInclusionProof (it carries the decision's content) for the decision's
+  lender and its credit officers, checked on the response like GetDecision.
 - admin: everything, including registry writes (enterprises, commitments, verifications,
   benchmark recomputes).
 
@@ -55,6 +58,7 @@ from tanxiao.platform.auth import (
 REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
 SCORING = "tanxiao.scoring.v1.LoanScoring"
 PORTFOLIO = "tanxiao.portfolio.v1.PortfolioReporting"
+DECISION_LOG = "tanxiao.scoring.v1.DecisionLog"
 
 # Services any caller may use without a token.
 PUBLIC_SERVICES = frozenset(
@@ -295,6 +299,17 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
 }
 
 
+# Heads and consistency proofs are sizes and hashes, no borrower data: every reader of decisions and the
+# regulator (who keeps heads as a witness). An inclusion proof carries the decision's content: its
+# lender's callers only, like GetDecision.
+_LOG_PUBLIC = _rule(**{role: ANY for role in (LENDER, CREDIT_OFFICER, REGULATOR)})
+_DECISION_LOG_RULES: dict[str, Rule] = {
+    "GetSignedTreeHead": _LOG_PUBLIC,
+    "GetConsistencyProof": _LOG_PUBLIC,
+    "GetInclusionProof": _DECISION_READ,
+}
+
+
 def _full(service: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
     return {f"/{service}/{method}": rule for method, rule in rules.items()}
 
@@ -303,6 +318,7 @@ RULES: dict[str, Rule] = {
     **_full(REGISTRY, _REGISTRY_RULES),
     **_full(SCORING, _SCORING_RULES),
     **_full(PORTFOLIO, _PORTFOLIO_RULES),
+    **_full(DECISION_LOG, _DECISION_LOG_RULES),
 }
 
 

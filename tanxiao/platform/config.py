@@ -79,6 +79,30 @@ class Settings:
         "Disclosure control: fewest distinct borrowers in any aggregate a regulator or the public sees",
         int,
     )
+    registry_metrics_listen: str = _setting(
+        "", "Address of the registry's Prometheus /metrics endpoint (empty = none; `make run`: :9464)"
+    )
+    scoring_metrics_listen: str = _setting(
+        "", "Address of the scoring service's Prometheus /metrics endpoint (empty = none; `make run`: :9465)"
+    )
+    health_check_interval_seconds: float = _setting(
+        5.0, "How often readiness probes the database (and, for scoring, the registry)", float
+    )
+    health_probe_timeout_seconds: float = _setting(
+        2.0, "A readiness probe not answered in this time counts as failed", float
+    )
+    log_signing_key_file: str = _setting(
+        "var/log_signing_key.pem",
+        "Ed25519 private key (PEM) that signs decision-log tree heads; `tanxiao log keygen` writes one"
+        " (created on first start when missing: development only)",
+    )
+    log_merge_delay_seconds: float = _setting(
+        1.0, "Most seconds between a decision and its integration into the decision log (stated in it)", float
+    )
+    log_sequencer: bool = _setting(
+        True, "Run the decision-log sequencer in this scoring process (one integrates at a time)", _bool
+    )
+    log_batch_size: int = _setting(10_000, "Most log entries the sequencer integrates per transaction", int)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

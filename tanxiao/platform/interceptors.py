@@ -15,6 +15,7 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ log = structlog.get_logger("tanxiao.rpc")
 REQUEST_ID_KEY = "x-request-id"
 AUTHORIZATION_KEY = "authorization"
 _CALLER_KEYS = ("token_id", "role", "tenant")
+_HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
 
 class Authenticator(Protocol):
@@ -72,6 +74,13 @@ def _permission_denied(
     return PermissionDenied(text, reason=denial.reason, metadata=metadata)
 
 
+def _echo_request_id(context: grpc.ServicerContext, request_id: str) -> None:
+    """Send the request id back in the response's initial metadata, once: a second interceptor of
+    this kind stacked on the same call (tests do) finds it sent already."""
+    with contextlib.suppress(ValueError):  # "Initial metadata no longer allowed!"
+        context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+
+
 class _CallScope:
     """Binds log context for one call, authenticates its caller and turns exceptions into statuses."""
 
@@ -85,6 +94,7 @@ class _CallScope:
 
     def __enter__(self) -> _CallScope:
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.method)
+        _echo_request_id(self.context, self.request_id)
         return self
 
     def authenticate(self, authenticator: Authenticator) -> Principal:
@@ -124,7 +134,9 @@ class _CallScope:
 
     def _log(self, event: str, **fields: Any) -> None:
         elapsed_ms = round((time.perf_counter() - self.started) * 1000, 3)
-        log.info(
+        # Probes call health every few seconds: at info they would bury the real calls.
+        emit = log.debug if self.method.startswith(_HEALTH_PREFIX) else log.info
+        emit(
             event,
             peer=self.context.peer(),
             elapsed_ms=elapsed_ms,

@@ -1,11 +1,15 @@
-"""structlog set-up: JSON lines with the request id of the current call bound via contextvars."""
+"""structlog set-up: JSON lines with the request id of the current call bound via contextvars (and the
+trace and span ids when tracing is on)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+
+from tanxiao.platform.tracing import current_trace_ids
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -18,6 +22,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -27,6 +32,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
+
+
+def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """trace_id / span_id of the span being served (tracing on), to join log lines with traces."""
+    for key, value in current_trace_ids().items():
+        event.setdefault(key, value)
+    return event
 
 
 class _CurrentStderr:

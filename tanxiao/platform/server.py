@@ -16,10 +16,10 @@ from typing import Any
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from tanxiao.platform.config import Settings
 from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor
+from tanxiao.platform.observability import Observability
 from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials
 
 log = structlog.get_logger("tanxiao.server")
@@ -42,6 +42,7 @@ class RunningServer:
     health: health.HealthServicer
     services: Sequence[str] = field(default_factory=tuple)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    observability: Observability | None = None  # metrics, traces, readiness (observability.py)
 
     @property
     def address(self) -> str:
@@ -75,24 +76,27 @@ def start_server(
     needs a bearer token that ``authenticator`` (the token store) knows."""
     if settings.auth_required and authenticator is None:
         raise ConfigError(f"{name}: TANXIAO_AUTH_REQUIRED is on but the server has no token store")
+    observed = Observability(name, settings)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
         interceptors=[
+            *observed.interceptors(),
             ServerCallInterceptor(authenticator if settings.auth_required else None),
             *interceptors,
         ],
         options=server_options(settings),
     )
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = observed.health
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)
     names = [b.full_name for b in bindings]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    observed.enable_reflection([*names, health.SERVICE_NAME], server)  # v1 and v1alpha
     port = _bind(server, name, listen, settings)
     server.start()
     for service in [*names, ""]:
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    observed.start(names)
     log.info(
         "server.started",
         server=name,
@@ -103,7 +107,9 @@ def start_server(
         mutual_tls=bool(settings.tls_client_ca_file),
         auth=settings.auth_required,
     )
-    return RunningServer(name=name, server=server, port=port, health=health_servicer, services=names)
+    running = RunningServer(name, server, port, health_servicer, names, observability=observed)
+    running.on_stop.append(observed.stop)
+    return running
 
 
 def _bind(server: grpc.Server, name: str, listen: str, settings: Settings) -> int:

@@ -3,11 +3,13 @@ and PostgreSQL. Quotes, idempotency, explanations, replay, batch, what-if, audit
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, replace
 from importlib import resources
+from typing import Any
 
 import grpc
 import pytest
@@ -191,7 +193,8 @@ def test_the_audit_chain_verifies_and_catches_an_edit(suite: Suite) -> None:
     assert verify_chain(suite.registry.engine).ok
     with suite.registry.engine.begin() as conn:
         edit = "replace(content, '\"eligible\"\\:true', '\"eligible\"\\:false')"  # \: is a colon, not a bind
-        conn.execute(sa.text(f"UPDATE decisions SET content = {edit} WHERE seq = 2"))
+        first = conn.execute(sa.text("SELECT min(entry_id) FROM log_entries")).scalar_one()
+        conn.execute(sa.text(f"UPDATE log_entries SET content = {edit} WHERE entry_id = :id"), {"id": first})
     report = verify_chain(suite.registry.engine)
     assert not report.ok and report.problems
 
@@ -291,3 +294,67 @@ def test_quotes_recover_when_the_registry_returns(suite: Suite) -> None:
         assert decision.eligible and decision.profile_age_seconds == 0.0
     finally:
         restarted.stop(None)
+
+
+def test_decision_log_proves_a_quote_over_grpc(suite: Suite) -> None:
+    """Quote, wait for the sequencer (merge delay), then verify the inclusion proof and a consistency
+    proof with tanxiao.translog only, as a bank would: the leaf recomputed from the returned content."""
+    from tanxiao.scoring.v1 import decision_log_pb2 as lpb
+    from tanxiao.scoring.v1 import decision_log_pb2_grpc
+    from tanxiao.translog import (
+        SignedTreeHead,
+        TreeHead,
+        VerifyingKey,
+        entry_leaf,
+        leaf_hash,
+        verify_consistency,
+        verify_inclusion,
+    )
+
+    log = decision_log_pb2_grpc.DecisionLogStub(suite.channel)
+    first = suite.stub.QuoteLoanTerms(_quote(FIRMS[0], spb.GENERAL), timeout=30)
+    proof = _await_proof(log, first.name)
+    head = proof.signed_tree_head
+    assert proof.decision == first.name and proof.lender == LENDER and proof.entry_kind == "decision"
+    assert json.loads(proof.entry_content)["id"] == first.name.removeprefix("decisions/")
+    leaf = leaf_hash(entry_leaf(proof.entry_kind, proof.entry_content))
+    assert leaf == proof.leaf_hash and leaf.hex() == first.chain_hash
+    verify_inclusion(proof.leaf_index, head.tree_size, leaf, list(proof.hashes), head.root_hash)
+    sth = SignedTreeHead(
+        TreeHead(head.tree_size, head.root_hash, head.timestamp_ms), head.key_id, head.signature
+    )
+    VerifyingKey(head.public_key).verify(sth)
+
+    second = suite.stub.QuoteLoanTerms(_quote(FIRMS[1], spb.GENERAL), timeout=30)
+    later = _await_proof(log, second.name).signed_tree_head
+    assert later.tree_size > head.tree_size
+    consistency = log.GetConsistencyProof(
+        lpb.GetConsistencyProofRequest(first_tree_size=head.tree_size, second_tree_size=later.tree_size),
+        timeout=10,
+    )
+    verify_consistency(
+        head.tree_size, later.tree_size, head.root_hash, later.root_hash, list(consistency.hashes)
+    )
+    assert log.GetSignedTreeHead(lpb.GetSignedTreeHeadRequest(), timeout=10).tree_size >= later.tree_size
+
+    bad = _error(log.GetConsistencyProof, lpb.GetConsistencyProofRequest(first_tree_size=0))
+    assert error_details(bad).code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error_details(bad).fields) == {"first_tree_size"}
+    missing = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision="decisions/" + "0" * 32))
+    assert error_details(missing).code == grpc.StatusCode.NOT_FOUND
+    malformed = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision="nope"))
+    assert set(error_details(malformed).fields) == {"decision"}
+
+
+def _await_proof(log: Any, name: str) -> Any:
+    """The inclusion proof once the sequencer integrated the decision (within the merge delay)."""
+    from tanxiao.scoring.v1 import decision_log_pb2 as lpb
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return log.GetInclusionProof(lpb.GetInclusionProofRequest(decision=name), timeout=10)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

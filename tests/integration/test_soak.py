@@ -30,7 +30,7 @@ from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import records
 from scoring_service.app import start_scoring
 from scoring_service.audit import verify_chain
-from scoring_service.storage.tables import decisions
+from scoring_service.storage.tables import log_decisions as decisions
 from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine

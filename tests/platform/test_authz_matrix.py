@@ -21,12 +21,13 @@ from tanxiao.platform import auth, authz
 from tanxiao.platform.auth import Principal
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.registry.v1 import registry_pb2
-from tanxiao.scoring.v1 import scoring_pb2
+from tanxiao.scoring.v1 import decision_log_pb2, scoring_pb2
 
 SERVICES = {
     authz.REGISTRY: registry_pb2.DESCRIPTOR.services_by_name["CarbonRegistry"],
     authz.SCORING: scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"],
     authz.PORTFOLIO: portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioReporting"],
+    authz.DECISION_LOG: decision_log_pb2.DESCRIPTOR.services_by_name["DecisionLog"],
 }
 ALL_METHODS = {
     f"/{name}/{method.name}": method for name, service in SERVICES.items() for method in service.methods
@@ -72,6 +73,9 @@ EXPECTED: dict[str, str] = {
     # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
     "PortfolioReporting/ListSupervisedLoans":  "-  -      -   -   -    -   A",
     "PortfolioReporting/GetGreenLoanStatistics": "-  O      O   A   A    -   A",
+    "DecisionLog/GetSignedTreeHead":          "-  A      A   A   A    -   A",
+    "DecisionLog/GetInclusionProof":          "-  O      O   -   -    -   A",
+    "DecisionLog/GetConsistencyProof":        "-  A      A   A   A    -   A",
 }
 # fmt: on
 
@@ -92,7 +96,12 @@ PRINCIPALS = {
 def _full_name(row: str) -> tuple[str, bool]:
     short, _, variant = row.partition("?")
     service, _, method = short.partition("/")
-    package = {"CarbonRegistry": "registry", "LoanScoring": "scoring", "PortfolioReporting": "portfolio"}
+    package = {
+        "CarbonRegistry": "registry",
+        "LoanScoring": "scoring",
+        "PortfolioReporting": "portfolio",
+        "DecisionLog": "scoring",
+    }
     return f"/tanxiao.{package[service]}.v1.{service}/{method}", variant == "regulatory"
 
 

@@ -1,0 +1,155 @@
+"""The sequencer: numbers pending log entries, extends the Merkle tree and signs a tree head.
+
+One batch, top to bottom (as Trillian's IntegrateBatch), in one transaction:
+
+1. take the single-writer lock: a PostgreSQL transaction-level advisory lock (try, never wait: another
+   replica holding it is sequencing right now), on SQLite the write lock BEGIN IMMEDIATE already holds;
+2. read the tree size and the perfect subtrees on its right edge (the compact range);
+3. read up to ``batch_size`` pending entries, oldest first;
+4. give them the next leaf indexes, appending each leaf hash to the compact range;
+5. write the indexes, the new interior nodes and the head signed over the new root; commit.
+
+Every scoring replica runs one in a thread (``SequencerThread``) every quarter of the merge delay; with
+the lock only one integrates at a time, so any number of replicas share one log. A crash between steps
+rolls the whole batch back: entries stay pending and are integrated by the next run.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import Connection, Engine
+
+from scoring_service.storage.log import fetch_nodes, head_row, integrated_size
+from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
+from tanxiao.platform.db import is_sqlite, transaction
+from tanxiao.platform.metrics import SEQUENCER_LAG
+from tanxiao.translog import CompactRange, SigningKey, TreeHead
+
+log = structlog.get_logger("tanxiao.sequencer")
+
+# The PostgreSQL advisory lock key of the sequencer (any fixed int64; no other lock in tanxiao uses it).
+ADVISORY_KEY = 0x5A2C_1E0B_7D44_3F19
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    integrated: int
+    tree_size: int
+    signed: bool  # a new head was stored
+
+
+class Sequencer:
+    def __init__(self, engine: Engine, key: SigningKey, *, batch_size: int = 10_000) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.engine = engine
+        self.key = key
+        self.batch_size = batch_size
+        self._local = threading.Lock()  # one batch at a time in this process (SQLite: also the lock)
+
+    def integrate(self) -> int:
+        """Integrate every entry pending now, batch by batch; the number integrated by this call."""
+        total = 0
+        while True:
+            result = self.integrate_batch()
+            total += result.integrated
+            if result.integrated < self.batch_size:
+                SEQUENCER_LAG.set(total)  # what this run found waiting (0 where another replica sequences)
+                return total
+
+    def integrate_batch(self) -> BatchResult:
+        with self._local, transaction(self.engine) as connection:
+            if not self._lock(connection):
+                return BatchResult(0, -1, False)
+            size = integrated_size(connection)
+            tree = CompactRange.load(size, lambda ids: fetch_nodes(connection, ids))
+            pending = connection.execute(
+                sa.select(log_entries.c.entry_id, log_entries.c.leaf_hash)
+                .where(log_entries.c.idx.is_(None))
+                .order_by(log_entries.c.create_time, log_entries.c.entry_id)
+                .limit(self.batch_size)
+            ).all()
+            now = datetime.now(UTC)
+            numbered, nodes = [], []
+            for row in pending:
+                numbered.append({"b_id": row.entry_id, "b_idx": tree.size, "b_time": now})
+                nodes += tree.append(bytes.fromhex(row.leaf_hash))
+            if numbered:
+                connection.execute(
+                    log_entries.update()
+                    .where(log_entries.c.entry_id == sa.bindparam("b_id"))
+                    .values(idx=sa.bindparam("b_idx"), integrate_time=sa.bindparam("b_time")),
+                    numbered,
+                )
+            if nodes:
+                connection.execute(
+                    log_nodes.insert(),
+                    [{"level": n.level, "idx": n.index, "hash": h.hex()} for n, h in nodes],
+                )
+            signed = self._sign(connection, tree, now)
+        if numbered:
+            log.debug("sequencer.batch", integrated=len(numbered), tree_size=tree.size)
+        return BatchResult(len(numbered), tree.size, signed)
+
+    def _lock(self, connection: Connection) -> bool:
+        if is_sqlite(self.engine):
+            return True  # BEGIN IMMEDIATE: this transaction is the only writer
+        return bool(connection.execute(sa.select(sa.func.pg_try_advisory_xact_lock(ADVISORY_KEY))).scalar())
+
+    def _sign(self, connection: Connection, tree: CompactRange, now: datetime) -> bool:
+        """Store a head for the tree's size unless one exists (after a migration, the first run signs
+        the migrated tree; with nothing new, no new head)."""
+        exists = connection.execute(
+            sa.select(log_heads.c.tree_size).where(log_heads.c.tree_size == tree.size)
+        ).first()
+        if exists is not None:
+            return False
+        self._register_key(connection, now)
+        sth = self.key.sign(TreeHead(tree.size, tree.root(), int(now.timestamp() * 1000)))
+        connection.execute(log_heads.insert().values(**head_row(sth)))
+        return True
+
+    def _register_key(self, connection: Connection, now: datetime) -> None:
+        known = connection.execute(
+            sa.select(log_keys.c.key_id).where(log_keys.c.key_id == self.key.key_id)
+        ).first()
+        if known is None:
+            raw = base64.b64encode(self.key.verifying.raw).decode("ascii")
+            connection.execute(
+                log_keys.insert().values(key_id=self.key.key_id, public_key=raw, create_time=now)
+            )
+
+
+class SequencerThread:
+    """Runs ``Sequencer.integrate`` every ``interval`` seconds until stopped (daemon thread)."""
+
+    def __init__(self, sequencer: Sequencer, interval: float) -> None:
+        self.sequencer = sequencer
+        self.interval = max(interval, 0.01)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-sequencer", daemon=True)
+
+    def start(self) -> SequencerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.sequencer.integrate()
+            except Exception:  # a DB hiccup: log it and try again next round, entries stay pending
+                log.exception("sequencer.failed")
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

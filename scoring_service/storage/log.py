@@ -1,0 +1,271 @@
+"""The decision log's storage: entries appended without a shared lock, the tree nodes, the signed heads.
+
+Appending (any number of scoring replicas, concurrently): an entry is one ``log_entries`` row inserted in
+the caller's own transaction, with its id, canonical content and leaf hash, and ``idx`` NULL. Nothing
+else is touched, so two appends never wait on each other's rows. The sequencer
+(scoring_service.sequencer) later numbers pending entries and writes the tree nodes and a signed head.
+
+Entry kinds are a closed set (``EntryKind``); every kind's content is canonical JSON of an object that
+carries its ``id`` and ``create_time`` (UTC, ISO 8601 with microseconds), set here.
+
+Reading: roots and proofs come from tanxiao.translog over the stored nodes (a few indexed reads each).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
+from tanxiao.errors import FailedPrecondition, NotFound
+from tanxiao.platform.db import read_only, transaction
+from tanxiao.translog import (
+    NodeId,
+    SignedTreeHead,
+    TreeHead,
+    consistency_proof,
+    entry_leaf,
+    inclusion_proof,
+    leaf_hash,
+    root_hash,
+)
+
+
+class EntryKind(StrEnum):
+    """What a log entry records. The value is hashed into the leaf (never rename one)."""
+
+    DECISION = "decision"  # a quote's decision (scoring_service.storage.decisions)
+    REVIEW_ACTION = "review_action"  # approve / decline / override of a decision by a credit officer
+    REPRICING = "repricing"  # new terms for an existing decision
+
+
+def canonical_json(obj: Any) -> str:
+    """The one serialization that is hashed: sorted keys, no whitespace, UTF-8 text, no NaN/Infinity."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_time(value: datetime) -> str:
+    """The text a time has in an entry's content: ISO 8601, UTC, always with microseconds."""
+    return utc(value).isoformat(timespec="microseconds")
+
+
+def new_entry_id() -> str:
+    """Server-generated id: 32 lowercase hex characters (uuid4)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    entry_id: str
+    kind: EntryKind
+    content: str  # canonical JSON, exactly as hashed
+    leaf_hash: str  # hex
+    create_time: datetime
+    index: int | None = None  # the leaf index once the sequencer integrated it
+
+    @classmethod
+    def build(
+        cls, kind: EntryKind, content: Mapping[str, Any], *, entry_id: str | None = None,
+        now: datetime | None = None,
+    ) -> LogEntry:  # fmt: skip
+        """An entry of ``kind`` whose content is ``content`` plus its ``id`` and ``create_time``.
+
+        Raises ValueError when content is not JSON (NaN included) or already has other id/create_time.
+        """
+        entry_id = entry_id or new_entry_id()
+        now = now or datetime.now(UTC)
+        full = {**content, "id": entry_id, "create_time": iso_time(now)}
+        for key in ("id", "create_time"):
+            if key in content and content[key] != full[key]:
+                raise ValueError(f"content[{key!r}] = {content[key]!r} but the store sets {full[key]!r}")
+        text = canonical_json(full)
+        return cls(entry_id, EntryKind(kind), text, leaf_hash(entry_leaf(kind, text)).hex(), now)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id, "kind": self.kind.value, "content": self.content,
+            "leaf_hash": self.leaf_hash, "create_time": self.create_time, "idx": None,
+            "integrate_time": None,
+        }  # fmt: skip
+
+
+def insert_entries(connection: Connection, entries: Sequence[LogEntry]) -> None:
+    """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows)."""
+    if entries:
+        connection.execute(log_entries.insert(), [e.row() for e in entries])
+
+
+_ENTRY_COLUMNS = (
+    log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
+    log_entries.c.create_time, log_entries.c.idx,
+)  # fmt: skip
+
+
+def _entry(row: Any) -> LogEntry:
+    index = None if row.idx is None else int(row.idx)
+    return LogEntry(
+        row.entry_id, EntryKind(row.kind), row.content, row.leaf_hash, utc(row.create_time), index
+    )
+
+
+def fetch_nodes(connection: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
+    """Stored hashes of perfect subtrees: level 0 from the entries, higher levels from log_nodes."""
+    wanted = list(ids)
+    leaves = [n.index for n in wanted if n.level == 0]
+    inner = [n for n in wanted if n.level > 0]
+    out: dict[NodeId, bytes] = {}
+    for start in range(0, len(leaves), 500):
+        query = sa.select(log_entries.c.idx, log_entries.c.leaf_hash).where(
+            log_entries.c.idx.in_(leaves[start : start + 500])
+        )
+        out.update({NodeId(0, int(r.idx)): bytes.fromhex(r.leaf_hash) for r in connection.execute(query)})
+    for start in range(0, len(inner), 200):
+        part = inner[start : start + 200]
+        query = sa.select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
+            sa.tuple_(log_nodes.c.level, log_nodes.c.idx).in_([(n.level, n.index) for n in part])
+        )
+        out.update(
+            {NodeId(int(r.level), int(r.idx)): bytes.fromhex(r.hash) for r in connection.execute(query)}
+        )
+    return out
+
+
+def integrated_size(connection: Connection) -> int:
+    """Leaves integrated so far (indexes run 0 .. size-1)."""
+    top = connection.execute(sa.select(sa.func.max(log_entries.c.idx))).scalar_one_or_none()
+    return 0 if top is None else int(top) + 1
+
+
+def _sth(row: Any) -> SignedTreeHead:
+    head = TreeHead(int(row.tree_size), bytes.fromhex(row.root_hash), int(row.timestamp_ms))
+    return SignedTreeHead(head, row.key_id, base64.b64decode(row.signature))
+
+
+def head_row(sth: SignedTreeHead) -> dict[str, Any]:
+    return {
+        "tree_size": sth.tree_size, "root_hash": sth.root_hash.hex(), "timestamp_ms": sth.head.timestamp_ms,
+        "key_id": sth.key_id, "signature": base64.b64encode(sth.signature).decode("ascii"),
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    entry: LogEntry
+    head: SignedTreeHead
+    proof: list[bytes]
+
+
+class LogStore:
+    """Appends (own transaction) and reads (entries, heads, proofs) of the decision log."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def append(self, kind: EntryKind, content: Mapping[str, Any]) -> LogEntry:
+        """Store one entry durably in its own transaction and return it (with its id) at once; the
+        sequencer gives it a leaf index within the merge delay."""
+        entry = LogEntry.build(kind, content)
+        with transaction(self.engine) as connection:
+            insert_entries(connection, [entry])
+        return entry
+
+    def entry(self, entry_id: str) -> LogEntry:
+        with read_only(self.engine) as connection:
+            row = connection.execute(
+                sa.select(*_ENTRY_COLUMNS).where(log_entries.c.entry_id == entry_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
+        return _entry(row)
+
+    def latest_head(self) -> SignedTreeHead:
+        with read_only(self.engine) as connection:
+            return self._latest(connection)
+
+    def public_keys(self) -> dict[str, bytes]:
+        """Key id -> raw public key of every key that signed a head here."""
+        with read_only(self.engine) as connection:
+            rows = connection.execute(sa.select(log_keys.c.key_id, log_keys.c.public_key)).all()
+        return {r.key_id: base64.b64decode(r.public_key) for r in rows}
+
+    def inclusion(self, entry_id: str, tree_size: int = 0) -> Inclusion:
+        """The entry, a signed head (the latest, or the one of ``tree_size``) and the audit path.
+
+        FailedPrecondition LOG_ENTRY_PENDING while the entry is not yet in that head's tree.
+        """
+        with read_only(self.engine) as connection:
+            row = connection.execute(
+                sa.select(*_ENTRY_COLUMNS).where(log_entries.c.entry_id == entry_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
+            entry = _entry(row)
+            head = self._head(connection, tree_size)
+            if entry.index is None or entry.index >= head.tree_size:
+                raise FailedPrecondition(
+                    f"entry {entry_id} is not yet in the signed tree of size {head.tree_size}; the"
+                    " sequencer integrates it within the merge delay: retry shortly",
+                    reason="LOG_ENTRY_PENDING",
+                )
+            proof = inclusion_proof(entry.index, head.tree_size, lambda ids: fetch_nodes(connection, ids))
+        return Inclusion(entry, head, proof)
+
+    def consistency(self, first: int, second: int = 0) -> tuple[SignedTreeHead, SignedTreeHead, list[bytes]]:
+        """Heads of sizes ``first`` and ``second`` (0 = latest) and the proof that the second extends
+        the first. NotFound when no signed head has that size."""
+        with read_only(self.engine) as connection:
+            new = self._head(connection, second)
+            old = self._head(connection, first) if first else None
+            if old is None:
+                empty = TreeHead(0, root_hash(0, lambda ids: {}), 0)
+                old = SignedTreeHead(empty, "", b"")
+            if old.tree_size > new.tree_size:
+                raise FailedPrecondition(
+                    f"size {first} is past size {new.tree_size}", reason="LOG_SIZE_ORDER"
+                )
+            proof = consistency_proof(old.tree_size, new.tree_size, lambda ids: fetch_nodes(connection, ids))
+        return old, new, proof
+
+    def heads(self) -> list[SignedTreeHead]:
+        with read_only(self.engine) as connection:
+            rows = connection.execute(sa.select(log_heads).order_by(log_heads.c.tree_size)).all()
+        return [_sth(r) for r in rows]
+
+    # ------------------------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _latest(connection: Connection) -> SignedTreeHead:
+        row = connection.execute(sa.select(log_heads).order_by(log_heads.c.tree_size.desc()).limit(1)).first()
+        if row is None:
+            raise FailedPrecondition(
+                "the decision log has no signed tree head yet; is the sequencer running?",
+                reason="LOG_NO_HEAD",
+            )
+        return _sth(row)
+
+    @classmethod
+    def _head(cls, connection: Connection, tree_size: int) -> SignedTreeHead:
+        if tree_size == 0:
+            return cls._latest(connection)
+        row = connection.execute(sa.select(log_heads).where(log_heads.c.tree_size == tree_size)).first()
+        if row is None:
+            raise NotFound(f"no signed tree head of size {tree_size}", reason="LOG_HEAD_NOT_FOUND")
+        return _sth(row)
+
+
+def sth_from_row(row: Any) -> SignedTreeHead:
+    return _sth(row)

@@ -1,0 +1,342 @@
+"""Prometheus metrics: what each server exposes on its metrics endpoint, defined in one place.
+
+Two kinds of metric objects:
+
+- **RPC metrics** (``ServerMetrics``), one set per server and in that server's own registry, named as
+  the grpc-ecosystem interceptors name them (``grpc_server_started_total`` ...) so that existing gRPC
+  dashboards and alerts apply unchanged. The labels are ``grpc_service``, ``grpc_method``,
+  ``grpc_type`` and, once a call ends, ``grpc_code``.
+  Quota rejections are counted there too, from the status every RESOURCE_EXHAUSTED carries: whichever
+  quota or stream bound refused the call, its ErrorInfo reason becomes the ``reason`` label, so a new
+  quota needs no new metric code.
+- **Domain metrics** (module-level below: ingest rows, decisions, profile cache, sequencer lag),
+  incremented by the code that does the work with one line, and registered into the registry of each
+  server that serves them (``DOMAIN_METRICS``). They are process-wide objects: with
+  ``tanxiao serve all`` both servers share a process, and each endpoint shows only the metrics of its
+  own service.
+
+``DB pool`` gauges are read at scrape time from the SQLAlchemy pool of the engine each server watches.
+The endpoint (``Endpoint``) is prometheus-client's own HTTP server on the address of
+``TANXIAO_REGISTRY_METRICS_LISTEN`` / ``TANXIAO_SCORING_METRICS_LISTEN`` (off when empty).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+
+# --------------------------------------------------------------------------------- domain metrics
+# Created without a registry: each server registers the ones it serves (see DOMAIN_METRICS).
+
+INGEST_ROWS = Counter(
+    "tanxiao_ingest_rows_total",
+    "Records received by IngestRecords / BatchIngestRecords / the importer, by outcome "
+    "(accepted, duplicate, revised, rejected)",
+    ["outcome"],
+    registry=None,
+)
+DECISIONS_APPENDED = Counter(
+    "tanxiao_decisions_appended_total",
+    "Decisions appended to the hash chain (retries of a stored request are not counted)",
+    registry=None,
+)
+PROFILE_CACHE = Counter(
+    "tanxiao_profile_cache_requests_total",
+    "Carbon profile look-ups in the scoring service's cache, by result (hit, miss)",
+    ["result"],
+    registry=None,
+)
+SEQUENCER_LAG = Gauge(
+    "tanxiao_sequencer_lag_entries",
+    "Decision-log entries the last sequencer run found waiting and integrated (0 where another "
+    "replica holds the sequencer lock)",
+    registry=None,
+)
+
+DOMAIN_METRICS: dict[str, tuple[Collector, ...]] = {
+    "registry": (INGEST_ROWS,),
+    "scoring": (DECISIONS_APPENDED, PROFILE_CACHE, SEQUENCER_LAG),
+}
+
+# Seconds; gRPC calls here range from sub-millisecond cache hits to minutes-long recomputes.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+def record_ingest(accepted: int, duplicates: int, revised: int, rejected: int) -> None:
+    for outcome, count in (
+        ("accepted", accepted),
+        ("duplicate", duplicates),
+        ("revised", revised),
+        ("rejected", rejected),
+    ):
+        if count:
+            INGEST_ROWS.labels(outcome).inc(count)
+
+
+# ----------------------------------------------------------------------------- per-server metrics
+
+
+class ServerMetrics:
+    """The RPC metrics of one server and the registry its endpoint serves."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["grpc_type", "grpc_service", "grpc_method"]
+        self.started = Counter(
+            "grpc_server_started_total", "RPCs started on the server", labels, registry=self.registry
+        )
+        self.handled = Counter(
+            "grpc_server_handled_total",
+            "RPCs completed on the server, by status code",
+            [*labels, "grpc_code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "grpc_server_handling_seconds",
+            "Time from the call's start to its status (streams: the whole stream)",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "grpc_server_in_flight", "RPCs started and not yet completed", labels, registry=self.registry
+        )
+        self.received = Counter(
+            "grpc_server_msg_received_total",
+            "Stream messages received (client and bidirectional streams)",
+            labels,
+            registry=self.registry,
+        )
+        self.sent = Counter(
+            "grpc_server_msg_sent_total",
+            "Stream messages sent (server and bidirectional streams)",
+            labels,
+            registry=self.registry,
+        )
+        self.quota_rejections = Counter(
+            "tanxiao_quota_rejections_total",
+            "Calls refused with RESOURCE_EXHAUSTED (a quota or a size/stream bound), by ErrorInfo reason",
+            ["grpc_service", "grpc_method", "reason"],
+            registry=self.registry,
+        )
+        self.pools = _PoolCollector()
+        self.registry.register(self.pools)
+        for metric in DOMAIN_METRICS.get(server, ()):
+            self.registry.register(metric)
+
+    def watch_pool(self, name: str, engine: Engine) -> None:
+        """Expose ``engine``'s connection pool as ``tanxiao_db_pool_*{pool=name}``."""
+        self.pools.engines[name] = engine
+
+    def interceptor(self) -> MetricsInterceptor:
+        return MetricsInterceptor(self)
+
+
+class _PoolCollector(Collector):  # type: ignore[misc]
+    """Pool gauges read when scraped: the pool knows its own numbers, nothing to keep in step."""
+
+    def __init__(self) -> None:
+        self.engines: dict[str, Engine] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        size = GaugeMetricFamily("tanxiao_db_pool_size", "Connections the pool keeps open", labels=["pool"])
+        out = GaugeMetricFamily(
+            "tanxiao_db_pool_checked_out", "Connections in use by a call right now", labels=["pool"]
+        )
+        overflow = GaugeMetricFamily(
+            "tanxiao_db_pool_overflow", "Connections opened beyond the pool size (negative: unused)",
+            labels=["pool"],
+        )  # fmt: skip
+        for name, engine in self.engines.items():
+            pool: Any = engine.pool
+            for family, reader in ((size, "size"), (out, "checkedout"), (overflow, "overflow")):
+                value = getattr(pool, reader, None)
+                if callable(value):
+                    family.add_metric([name], float(value()))
+        yield from (size, out, overflow)
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []  # families are built at scrape time; nothing to check for collisions up front
+
+
+# ---------------------------------------------------------------------------------- interceptor
+
+
+def _split(method: str) -> tuple[str, str]:
+    service, _, name = method.lstrip("/").rpartition("/")
+    return service, name
+
+
+def _kind(handler: grpc.RpcMethodHandler) -> str:
+    if handler.unary_unary:
+        return "unary"
+    if handler.stream_unary:
+        return "client_stream"
+    if handler.unary_stream:
+        return "server_stream"
+    return "bidi_stream"
+
+
+class _Call:
+    """One call's bookkeeping: started/in-flight on entry, handled/latency exactly once on exit."""
+
+    def __init__(self, metrics: ServerMetrics, labels: tuple[str, str, str]) -> None:
+        self.metrics, self.labels = metrics, labels
+        self.started = time.perf_counter()
+        self._done = threading.Lock()
+        self._finished = False
+        metrics.started.labels(*labels).inc()
+        metrics.in_flight.labels(*labels).inc()
+
+    def finish(self, context: grpc.ServicerContext, otherwise: str = "OK") -> None:
+        """``otherwise``: the code when no inner layer set one (UNKNOWN after an exception)."""
+        with self._done:
+            if self._finished:
+                return
+            self._finished = True
+        code = _code_of(context, otherwise)
+        self.metrics.in_flight.labels(*self.labels).dec()
+        self.metrics.handled.labels(*self.labels, code).inc()
+        self.metrics.latency.labels(*self.labels).observe(time.perf_counter() - self.started)
+        if code == "RESOURCE_EXHAUSTED":
+            self.metrics.quota_rejections.labels(*self.labels[1:], _reason_of(context)).inc()
+
+    def counted(self, messages: Iterator[Any], counter: Counter) -> Iterator[Any]:
+        child = counter.labels(*self.labels)
+        for message in messages:
+            child.inc()
+            yield message
+
+
+def _code_of(context: grpc.ServicerContext, otherwise: str) -> str:
+    """The status the call ends with: what the inner layers set (abort or set_code), else
+    ``otherwise`` (UNKNOWN for an exception nobody turned into a status, what gRPC itself then sends)."""
+    code = context.code() if hasattr(context, "code") else None
+    return str(code.name) if isinstance(code, grpc.StatusCode) else otherwise
+
+
+def _reason_of(context: grpc.ServicerContext) -> str:
+    """The ErrorInfo reason in the call's google.rpc.Status trailer ("" when there is none)."""
+    metadata = context.trailing_metadata() if hasattr(context, "trailing_metadata") else None
+    for key, value in metadata or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                    info = error_details_pb2.ErrorInfo()
+                    detail.Unpack(info)
+                    return str(info.reason)
+    return ""
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """The outermost interceptor: counts every call, including those refused by authentication."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        kind = _kind(handler)
+        labels = (kind, *_split(handler_call_details.method))
+        if handler.unary_unary or handler.stream_unary:
+            behavior = handler.unary_unary or handler.stream_unary
+            wrapped = self._unary(behavior, labels, client_streaming=bool(handler.stream_unary))
+            make = (
+                grpc.unary_unary_rpc_method_handler
+                if handler.unary_unary
+                else grpc.stream_unary_rpc_method_handler
+            )
+        else:
+            behavior = handler.unary_stream or handler.stream_stream
+            wrapped = self._streaming(behavior, labels, client_streaming=bool(handler.stream_stream))
+            make = (
+                grpc.unary_stream_rpc_method_handler
+                if handler.unary_stream
+                else grpc.stream_stream_rpc_method_handler
+            )
+        return make(wrapped, handler.request_deserializer, handler.response_serializer)
+
+    def _unary(
+        self, behavior: Callable[..., Any], labels: tuple[str, str, str], client_streaming: bool
+    ) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            call = _Call(self.metrics, labels)
+            if client_streaming:
+                request = call.counted(request, self.metrics.received)
+            try:
+                response = behavior(request, context)
+            except BaseException:
+                call.finish(context, "UNKNOWN")
+                raise
+            call.finish(context)
+            return response
+
+        return handler
+
+    def _streaming(
+        self, behavior: Callable[..., Iterator[Any]], labels: tuple[str, str, str], client_streaming: bool
+    ) -> Callable[..., Iterator[Any]]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            call = _Call(self.metrics, labels)
+            # A client that cancels mid-stream never resumes the generator: count the end there too.
+            context.add_callback(lambda: call.finish(context, "CANCELLED"))
+            if client_streaming:
+                request = call.counted(request, self.metrics.received)
+            try:
+                for item in behavior(request, context):
+                    self.metrics.sent.labels(*labels).inc()
+                    yield item
+            except BaseException:
+                call.finish(context, "UNKNOWN")
+                raise
+            call.finish(context)
+
+        return handler
+
+
+# ------------------------------------------------------------------------------------- endpoint
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6) -> (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected host:port, got {listen!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class Endpoint:
+    """A running /metrics HTTP server; ``port`` is the bound one (0 in the setting picks a free one)."""
+
+    def __init__(self, listen: str, registry: CollectorRegistry) -> None:
+        host, port = parse_listen(listen)
+        self.httpd, self.thread = start_http_server(port, addr=host, registry=registry)
+        self.host = host
+        self.port = int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
