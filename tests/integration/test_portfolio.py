@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
+from scoring_service import portfolio_servicer
 from scoring_service.app import start_scoring
 from scoring_service.portfolio.pdf import page_count
 from tanxiao.cli import app
@@ -273,11 +274,18 @@ def _raises(call: object, request: object) -> grpc.RpcError:
 
 
 def test_the_supervisors_loan_level_view_is_paged_and_logged(
-    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], capsys: pytest.CaptureFixture[str]
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Authorization (the explicit "loan_level" grant) is tests/platform/test_authz_matrix.py's; here the
     # view itself: every lender's loan lines, paged, with a stated purpose that lands in the access log.
     stub, _ = book
+    logged: list[tuple[str, dict[str, object]]] = []
+
+    class Recorder:  # the servicer's access logger, in this process
+        def info(self, event: str, **fields: object) -> None:
+            logged.append((event, fields))
+
+    monkeypatch.setattr(portfolio_servicer, "access_log", Recorder())
     missing = ppb.ListSupervisedLoansRequest(as_of_date=AS_OF)
     assert error_details(_raises(stub.ListSupervisedLoans, missing)).fields == ["purpose"]
     purpose = "2023Q2 on-site inspection"
@@ -295,8 +303,10 @@ def test_the_supervisors_loan_level_view_is_paged_and_logged(
     assert names == sorted(names) and len(names) == 7  # 6 of huzhou-bank + 1 of anji-rcb
     assert {line.enterprise_name for line in first.loans} <= {f"湖州企业{i}" for i in range(6)}
     assert sum(line.outstanding_fen for line in [*first.loans, *rest.loans]) == 6_500_000_000
-    logged = capsys.readouterr().out
-    assert "access.loan_level" in logged and purpose in logged
+    assert [(event, f["purpose"], f["loans_returned"]) for event, f in logged] == [
+        ("access.loan_level", purpose, 4),
+        ("access.loan_level", purpose, 3),
+    ]
 
 
 def test_green_loan_statistics_for_the_lender_and_the_regulator(
