@@ -94,3 +94,19 @@ def sources() -> list[dict[str, str]]:
         {"list": c.name, "source": c.source, "version": c.version, "coverage": c.coverage}
         for c in (code_list(n) for n in (REGIONS, DIVISIONS, CLASSES, LENDERS))
     ]
+
+
+LPR = "lpr"
+
+
+def lpr_bp(on: str, tenor: str = "1Y") -> int | None:
+    """The LPR in force on ``on`` (ISO date) for tenor "1Y" or "5Y" (over five years), basis points; None
+    before the table starts. Values are marked unconfirmed in the data file (see its source line)."""
+    listed = code_list(LPR)
+    rows = sorted(
+        (code.split("/")[0], int(extra["bp"]))
+        for code, extra in listed.extra.items()
+        if extra["tenor"] == tenor
+    )
+    found = [bp for effective, bp in rows if effective <= on]
+    return found[-1] if found else None
