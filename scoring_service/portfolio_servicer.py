@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
+import pandas as pd
 import structlog
 from google.protobuf import json_format
 
@@ -25,7 +26,7 @@ from scoring_service.loan_book import (
     loan_to_proto,
     parse_loan_name,
 )
-from scoring_service.portfolio import disclosure, green, metrics
+from scoring_service.portfolio import cumulative, disclosure, green, metrics
 from scoring_service.portfolio_export import chunks, export_report
 from scoring_service.portfolio_frames import book_frame
 from scoring_service.registry_client import RegistryClient
@@ -34,6 +35,7 @@ from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, L
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.platform.auth import current_principal
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
+from tanxiao.standards import LPR, code_list
 
 SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
 # Who read loan-level data under the supervisory grant: a separate logger, so deployments can route it
@@ -42,6 +44,7 @@ access_log = structlog.get_logger("tanxiao.access")
 LENDER_DIMENSIONS = ("GRADE", "LEVEL", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "COUNTY", "CITY", "PRODUCT")
 REGULATOR_DIMENSIONS = ("LENDER", "CITY", "COUNTY", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "GRADE")
 REGULATOR = "regulator"
+CARBON_DIMENSIONS = ("GRADE", "PRODUCT", "COUNTY", "INDUSTRY_DIVISION", "LENDER")
 
 
 class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
@@ -244,6 +247,71 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             min_cell_size=self.min_cell_size if regulator else 0,
         )  # fmt: skip
 
+    def GetCarbonLoanStatistics(
+        self, request: portfolio_pb2.GetCarbonLoanStatisticsRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.CarbonLoanStatistics:
+        if request.lender and not LENDER.match(request.lender):
+            raise ValidationError.for_field("lender", "must be lenders/{id}, or empty for the regulator view")
+        dimension = portfolio_pb2.Dimension.Name(request.group_by) if request.group_by else ""
+        if dimension and dimension not in CARBON_DIMENSIONS:
+            raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
+        regulator = not request.lender
+        as_of, _ = _dates(request.as_of_date, "")
+        events = self.loans.disbursement_events(as_of, request.lender or None)
+        book = self.loans.book(as_of, request.lender or None)
+        outstanding = pd.Series(
+            book["outstanding_fen"].to_numpy(),
+            index=book["lender"] + "/loans/" + book["loan_id"],
+            dtype="int64",
+        )
+        events = self._with_dimension(events, dimension, as_of)
+        stats = cumulative.statistics(events, outstanding, as_of, group_by="group" if dimension else None)
+        groups = []
+        hidden: set[object] = set()
+        if regulator and dimension:
+            carbon = cumulative.disbursements(events, as_of)  # the borrowers behind each group's figures
+            borrowers = {str(k): set(carbon.loc[carbon["group"] == k, "uscc"]) for k in set(carbon["group"])}
+            hidden = disclosure.suppressed_keys(
+                {g.key: borrowers.get(g.key, set()) for g in stats.groups}, self.min_cell_size
+            )
+        for g in stats.groups:
+            zh, en = _group_label(dimension, g.key)
+            figures = portfolio_pb2.CarbonLoanFigures() if g.key in hidden else _carbon_figures(g.figures)
+            groups.append(
+                portfolio_pb2.CarbonLoanGroup(
+                    key=g.key, label_zh=zh, label_en=en, figures=figures, suppressed=g.key in hidden
+                )
+            )
+        lpr = code_list(LPR)
+        return portfolio_pb2.CarbonLoanStatistics(
+            scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
+            totals=_carbon_figures(stats.totals), groups=groups,
+            quarters=[portfolio_pb2.CarbonLoanQuarter(**dataclasses.asdict(q)) for q in stats.quarters],
+            headline_zh=stats.headline("zh"), headline_en=stats.headline("en"), group_by=request.group_by,
+            min_cell_size=self.min_cell_size if regulator else 0, lpr_source=f"{lpr.source} ({lpr.version})",
+        )  # fmt: skip
+
+    def _with_dimension(self, events: pd.DataFrame, dimension: str, as_of: date) -> pd.DataFrame:
+        """``events`` with a "group" column for ``dimension`` (registry data for county, industry, grade)."""
+        if not dimension or events.empty:
+            return events.assign(group="")
+        if dimension in ("PRODUCT", "LENDER"):
+            return events.assign(group=events[dimension.lower()])
+        usccs = sorted(set(events["uscc"]))
+        if dimension == "GRADE":
+            year = str(as_of.year - 1)
+            profiles = self.registry.available_profiles([(u, year) for u in usccs])
+            grade = {u: str(profiles[(u, year)].grade.grade) if (u, year) in profiles else "0" for u in usccs}
+            return events.assign(group=events["uscc"].map(grade))
+        firms = self.registry.enterprises(usccs)
+        codes = {
+            u: (firms[u].region_code if dimension == "COUNTY" else firms[u].industry_code[:2])
+            if u in firms
+            else ""
+            for u in usccs
+        }
+        return events.assign(group=events["uscc"].map(codes))
+
     def report(
         self,
         lender: str | None,
@@ -277,6 +345,14 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         else:
             del report.lenders[:]
         return report
+
+
+def _carbon_figures(figures: cumulative.Figures) -> portfolio_pb2.CarbonLoanFigures:
+    return portfolio_pb2.CarbonLoanFigures(**dataclasses.asdict(figures))
+
+
+def _group_label(dimension: str, key: str) -> tuple[str, str]:
+    return metrics.group_label(dimension, key)
 
 
 def _green_row(row: green.GreenRow) -> portfolio_pb2.GreenRow:

@@ -191,6 +191,28 @@ class LoanRepository:
             rows = conn.execute(query.order_by(loans.c.lender, loans.c.loan_id)).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=list(BOOK_COLUMNS))
 
+    def disbursement_events(self, until: date, lender: str | None = None) -> pd.DataFrame:
+        """Every balance event up to ``until`` with its loan's attributes (loan name, lender, uscc,
+        product, rate_bp, start_date, maturity_date, kind, as_of_date, amount_fen)."""
+        e = loan_balance_events.c
+        query = (
+            sa.select(
+                loans.c.lender, loans.c.loan_id, loans.c.uscc, loans.c.product, loans.c.rate_bp,
+                loans.c.start_date, loans.c.maturity_date, e.kind, e.as_of_date, e.amount_fen,
+            )
+            .join(loans, sa.and_(loans.c.lender == e.lender, loans.c.loan_id == e.loan_id))
+            .where(e.as_of_date <= until)
+        )  # fmt: skip
+        if lender is not None:
+            query = query.where(loans.c.lender == lender)
+        with read_only(self.engine) as conn:
+            rows = conn.execute(query.order_by(e.id)).all()
+        columns = ["lender", "loan_id", "uscc", "product", "rate_bp", "start_date", "maturity_date", "kind",
+                   "as_of_date", "amount_fen"]  # fmt: skip
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+        frame.insert(0, "loan", frame["lender"] + "/loans/" + frame["loan_id"])
+        return frame
+
     # --- helpers ----------------------------------------------------------------------------------
 
     @staticmethod

@@ -275,6 +275,13 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
     "GetRegulatoryReport": _rule(**{REGULATOR: ANY}),
     "ListSupervisedLoans": _rule(**{REGULATOR: Access(grant=LOAN_LEVEL)}),
     # lenders their own book; regulators any lender or all (aggregates under disclosure control)
+    "GetCarbonLoanStatistics": _rule(
+        **{
+            LENDER: Access(request=owned("lender")),
+            CREDIT_OFFICER: Access(request=owned("lender")),
+            REGULATOR: ANY,
+        }
+    ),
     "GetGreenLoanStatistics": _rule(
         **{
             LENDER: Access(request=owned("lender")),

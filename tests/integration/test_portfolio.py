@@ -339,3 +339,44 @@ def test_green_loan_statistics_for_the_lender_and_the_regulator(
         (OTHER, "浙江安吉农村商业银行", False)
     ]
     assert regulator.unclassified.loans == 7 and regulator.totals.outstanding_fen == 600_000_000
+
+
+def test_carbon_loan_statistics_cumulative_headline_over_grpc(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    # anji-rcb: three 碳效贷 (LOW_CARBON_EXPANSION) to FIRMS[0..2], started 2023-02-01 with 10,000,000.00
+    # yuan each (10^9 fen) at 320 bp; one draws 5,000,000.00 more on 2023-05-10. The 6 + 1 GENERAL
+    # loans of the fixture are not 碳效贷. Disbursed: 3 x 10M + 5M = 35M = 0.35 亿元.
+    # LPR 1Y on 2023-02-01: 365 bp (table value, unconfirmed) -> spread 320 - 365 = -45 bp.
+    stub, _ = book
+    fields = {"product": "LOW_CARBON_EXPANSION", "start_date": "2023-02-01", "rate_bp": 320}
+    for i in range(3):
+        stub.RecordLoan(_loan(OTHER, f"C{i}", FIRMS[i], outstanding=1_000_000_000, **fields), timeout=30)
+    draw = ppb.UpdateLoanBalanceRequest(
+        request_id="d1", name=f"{OTHER}/loans/C0", as_of_date="2023-05-10", drawdown_fen=500_000_000
+    )
+    stub.UpdateLoanBalance(draw, timeout=30)
+    stats = stub.GetCarbonLoanStatistics(
+        ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF), timeout=60
+    )
+    assert stats.headline_zh == "累计发放碳效贷 3 笔、0.35 亿元"
+    t = stats.totals
+    assert (t.loans, t.disbursed_fen, t.outstanding_fen) == (3, 3_500_000_000, 3_500_000_000)
+    assert (t.weighted_rate_bp, t.spread_to_lpr_bp) == (pytest.approx(320.0), pytest.approx(-45.0))
+    assert [
+        (q.quarter, q.new_loans, q.disbursed_fen, q.cumulative_disbursed_fen) for q in stats.quarters
+    ] == [
+        ("2023Q1", 3, 3_000_000_000, 3_000_000_000),
+        ("2023Q2", 0, 500_000_000, 3_500_000_000),
+    ]
+    regulator = stub.GetCarbonLoanStatistics(
+        ppb.GetCarbonLoanStatisticsRequest(as_of_date=AS_OF, group_by=ppb.COUNTY), timeout=60
+    )
+    # FIRMS[0], [2] in 德清县 (2 borrowers < 3: suppressed), FIRMS[1] in 吴兴区 (1: suppressed)
+    assert regulator.totals.disbursed_fen == 3_500_000_000
+    assert {(g.key, g.suppressed, g.figures.loans) for g in regulator.groups} == {
+        ("330521", True, 0),
+        ("330502", True, 0),
+    }
+    bad = ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, group_by=ppb.LEVEL)
+    assert error_details(_raises(stub.GetCarbonLoanStatistics, bad)).fields == ["group_by"]

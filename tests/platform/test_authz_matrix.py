@@ -73,6 +73,7 @@ EXPECTED: dict[str, str] = {
     # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
     "PortfolioReporting/ListSupervisedLoans":  "-  -      -   -   -    -   A",
     "PortfolioReporting/GetGreenLoanStatistics": "-  O      O   A   A    -   A",
+    "PortfolioReporting/GetCarbonLoanStatistics": "-  O      O   A   A    -   A",
     "DecisionLog/GetSignedTreeHead":          "-  A      A   A   A    -   A",
     "DecisionLog/GetInclusionProof":          "-  O      O   -   -    -   A",
     "DecisionLog/GetConsistencyProof":        "-  A      A   A   A    -   A",

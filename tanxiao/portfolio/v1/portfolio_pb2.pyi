@@ -545,3 +545,81 @@ class GreenLoanStatistics(_message.Message):
     catalogue_source: str
     min_cell_size: int
     def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., period_start: _Optional[str] = ..., group_by: _Optional[_Union[GreenDimension, str]] = ..., totals: _Optional[_Union[GreenRow, _Mapping]] = ..., unclassified: _Optional[_Union[GreenRow, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[GreenRow, _Mapping]]] = ..., catalogue_version: _Optional[str] = ..., catalogue_source: _Optional[str] = ..., min_cell_size: _Optional[int] = ...) -> None: ...
+
+class GetCarbonLoanStatisticsRequest(_message.Message):
+    __slots__ = ("lender", "as_of_date", "group_by")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    as_of_date: str
+    group_by: Dimension
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., group_by: _Optional[_Union[Dimension, str]] = ...) -> None: ...
+
+class CarbonLoanFigures(_message.Message):
+    __slots__ = ("loans", "disbursed_fen", "outstanding_fen", "weighted_rate_bp", "spread_to_lpr_bp")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_TO_LPR_BP_FIELD_NUMBER: _ClassVar[int]
+    loans: int
+    disbursed_fen: int
+    outstanding_fen: int
+    weighted_rate_bp: float
+    spread_to_lpr_bp: float
+    def __init__(self, loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ..., spread_to_lpr_bp: _Optional[float] = ...) -> None: ...
+
+class CarbonLoanQuarter(_message.Message):
+    __slots__ = ("quarter", "new_loans", "disbursed_fen", "cumulative_loans", "cumulative_disbursed_fen", "weighted_rate_bp")
+    QUARTER_FIELD_NUMBER: _ClassVar[int]
+    NEW_LOANS_FIELD_NUMBER: _ClassVar[int]
+    DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_LOANS_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    quarter: str
+    new_loans: int
+    disbursed_fen: int
+    cumulative_loans: int
+    cumulative_disbursed_fen: int
+    weighted_rate_bp: float
+    def __init__(self, quarter: _Optional[str] = ..., new_loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., cumulative_loans: _Optional[int] = ..., cumulative_disbursed_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ...) -> None: ...
+
+class CarbonLoanGroup(_message.Message):
+    __slots__ = ("key", "label_zh", "label_en", "figures", "suppressed")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    label_zh: str
+    label_en: str
+    figures: CarbonLoanFigures
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., figures: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class CarbonLoanStatistics(_message.Message):
+    __slots__ = ("scope", "as_of_date", "totals", "quarters", "groups", "headline_zh", "headline_en", "group_by", "min_cell_size", "lpr_source")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    QUARTERS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    HEADLINE_ZH_FIELD_NUMBER: _ClassVar[int]
+    HEADLINE_EN_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LPR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    as_of_date: str
+    totals: CarbonLoanFigures
+    quarters: _containers.RepeatedCompositeFieldContainer[CarbonLoanQuarter]
+    groups: _containers.RepeatedCompositeFieldContainer[CarbonLoanGroup]
+    headline_zh: str
+    headline_en: str
+    group_by: Dimension
+    min_cell_size: int
+    lpr_source: str
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., totals: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., quarters: _Optional[_Iterable[_Union[CarbonLoanQuarter, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[CarbonLoanGroup, _Mapping]]] = ..., headline_zh: _Optional[str] = ..., headline_en: _Optional[str] = ..., group_by: _Optional[_Union[Dimension, str]] = ..., min_cell_size: _Optional[int] = ..., lpr_source: _Optional[str] = ...) -> None: ...

@@ -85,6 +85,11 @@ class PortfolioReportingStub:
                 request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.FromString,
                 _registered_method=True)
+        self.GetCarbonLoanStatistics = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/GetCarbonLoanStatistics',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.FromString,
+                _registered_method=True)
 
 
 class PortfolioReportingServicer:
@@ -171,6 +176,18 @@ class PortfolioReportingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCarbonLoanStatistics(self, request, context):
+        """碳效贷 statistics: cumulative disbursements since inception (count,
+        amount), outstanding, disbursement-weighted rate and its spread to the
+        LPR, the quarterly trend and the headline panel ("累计发放碳效贷 x 笔、
+        y 亿元"), optionally by one dimension. 碳效贷 = LOW_CARBON_EXPANSION and
+        HIGH_CARBON_RETROFIT loans. Lender: its own; regulator: all (lender
+        empty), groups under disclosure control.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortfolioReportingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +240,11 @@ def add_PortfolioReportingServicer_to_server(servicer, server):
                     servicer.GetGreenLoanStatistics,
                     request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.FromString,
                     response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.SerializeToString,
+            ),
+            'GetCarbonLoanStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCarbonLoanStatistics,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -496,6 +518,33 @@ class PortfolioReporting:
             '/tanxiao.portfolio.v1.PortfolioReporting/GetGreenLoanStatistics',
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.SerializeToString,
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCarbonLoanStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/GetCarbonLoanStatistics',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.FromString,
             options,
             channel_credentials,
             insecure,
