@@ -179,6 +179,71 @@ def report_portfolio(
     console.print(f"wrote {output}")
 
 
+def _statistics_call(method: str, request: object, addr: str | None, token: str | None) -> str:
+    """Call a PortfolioReporting statistics RPC; the answer as JSON text (int64 fen as strings)."""
+    import grpc
+    from google.protobuf import json_format
+
+    from tanxiao.portfolio.v1 import portfolio_pb2_grpc
+
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
+    with grpc.insecure_channel(addr or _settings().scoring_addr) as channel:
+        try:
+            answer = getattr(portfolio_pb2_grpc.PortfolioReportingStub(channel), method)(
+                request, timeout=120, metadata=metadata
+            )
+        except grpc.RpcError as exc:
+            console.print(f"[red]error:[/red] {exc.code().name}: {exc.details()}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from exc
+    text: str = json_format.MessageToJson(answer, preserving_proto_field_name=True, ensure_ascii=False)
+    return text
+
+
+def _lender_name(lender: str | None) -> str:
+    return "" if not lender else (lender if lender.startswith("lenders/") else f"lenders/{lender}")
+
+
+@report_app.command("green")
+def report_green(
+    lender: Annotated[
+        str | None, typer.Option(help="lenders/{id} (or the id); omit for the regulator view")
+    ] = None,
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
+    period_start: Annotated[str, typer.Option(help="New loans from (default 1 January)")] = "",
+    by: Annotated[str, typer.Option(help="category, industry_division, county or lender")] = "category",
+    addr: Annotated[str | None, typer.Option(help="Scoring service address")] = None,
+    token: Token = None,
+) -> None:
+    """Green-loan statistics by use of proceeds (green catalogue), as JSON."""
+    from tanxiao.portfolio.v1 import portfolio_pb2
+
+    request = portfolio_pb2.GetGreenLoanStatisticsRequest(
+        lender=_lender_name(lender), as_of_date=as_of, period_start=period_start,
+        group_by=portfolio_pb2.GreenDimension.Value(f"GREEN_{by.upper()}"),
+    )  # fmt: skip
+    typer.echo(_statistics_call("GetGreenLoanStatistics", request, addr, token))
+
+
+@report_app.command("carbon-loans")
+def report_carbon_loans(
+    lender: Annotated[
+        str | None, typer.Option(help="lenders/{id} (or the id); omit for the regulator view")
+    ] = None,
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
+    by: Annotated[str, typer.Option(help="grade, product, county, industry_division or lender")] = "",
+    addr: Annotated[str | None, typer.Option(help="Scoring service address")] = None,
+    token: Token = None,
+) -> None:
+    """碳效贷 cumulative statistics with the headline panel and the quarterly trend, as JSON."""
+    from tanxiao.portfolio.v1 import portfolio_pb2
+
+    request = portfolio_pb2.GetCarbonLoanStatisticsRequest(
+        lender=_lender_name(lender), as_of_date=as_of,
+        group_by=portfolio_pb2.Dimension.Value(by.upper()) if by else 0,
+    )  # fmt: skip
+    typer.echo(_statistics_call("GetCarbonLoanStatistics", request, addr, token))
+
+
 @app.command("demo-data")
 def demo_data(
     enterprises: Annotated[int, typer.Option(min=1, max=100_000)] = 60,

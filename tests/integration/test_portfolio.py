@@ -380,3 +380,31 @@ def test_carbon_loan_statistics_cumulative_headline_over_grpc(
     }
     bad = ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, group_by=ppb.LEVEL)
     assert error_details(_raises(stub.GetCarbonLoanStatistics, bad)).fields == ["group_by"]
+
+
+def test_cli_reports_green_and_carbon_loan_statistics(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, scoring = book
+    stub.RecordLoan(
+        _loan(OTHER, "G1", FIRMS[0], outstanding=100_000_000, product="HIGH_CARBON_RETROFIT",
+              green_category="1.5", start_date="2023-03-01"),
+        timeout=30,
+    )  # fmt: skip
+    common = ["--lender", "anji-rcb", "--as-of", AS_OF, "--addr", scoring.address]
+    result = CliRunner().invoke(app, ["report", "green", *common])
+    assert result.exit_code == 0, result.output
+    green = json.loads(_json_in(result.stdout))
+    assert (
+        green["totals"]["outstanding_fen"] == "100000000" and green["rows"][0]["label_zh"] == "节能环保产业"
+    )
+    result = CliRunner().invoke(app, ["report", "carbon-loans", *common, "--by", "product"])
+    assert result.exit_code == 0, result.output
+    carbon = json.loads(_json_in(result.stdout))
+    assert carbon["headline_zh"] == "累计发放碳效贷 1 笔、0.01 亿元"  # 1,000,000.00 yuan
+
+
+def _json_in(output: str) -> str:
+    """The pretty-printed JSON object in a CLI's output (the in-process servers log lines around it)."""
+    start = output.index('{\n  "')
+    return output[start : output.index("\n}", start) + 2]
