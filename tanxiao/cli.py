@@ -458,7 +458,9 @@ def token_create(
         str, typer.Option(help="data_provider, lender, credit_officer, regulator, service or admin")
     ],
     tenant: Annotated[str, typer.Option(help="lenders/{id}, a DataSource name, or empty")] = "",
-    grant: Annotated[list[str] | None, typer.Option(help="Extra grants (regulator: enterprise_data, loan_level)")] = None,
+    grant: Annotated[
+        list[str] | None, typer.Option(help="Extra grants (regulator: enterprise_data, loan_level)")
+    ] = None,
     description: str = "",
     database_url: DatabaseUrl = None,
 ) -> None:
