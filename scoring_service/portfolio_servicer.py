@@ -233,6 +233,8 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         if start > as_of:
             raise ValidationError.for_field("period_start", "must not be after as_of_date")
         dimension = request.group_by or portfolio_pb2.GREEN_CATEGORY
+        if dimension not in portfolio_pb2.GreenDimension.values():
+            raise ValidationError.for_field("group_by", "must be a GreenDimension")
         name = portfolio_pb2.GreenDimension.Name(dimension).removeprefix("GREEN_")
         frame = book_frame(self.loans, self.registry, as_of, lender=request.lender or None)
         stats = green.green_statistics(
@@ -252,7 +254,10 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
     ) -> portfolio_pb2.CarbonLoanStatistics:
         if request.lender and not LENDER.match(request.lender):
             raise ValidationError.for_field("lender", "must be lenders/{id}, or empty for the regulator view")
-        dimension = portfolio_pb2.Dimension.Name(request.group_by) if request.group_by else ""
+        known = request.group_by in portfolio_pb2.Dimension.values()
+        dimension = portfolio_pb2.Dimension.Name(request.group_by) if request.group_by and known else ""
+        if request.group_by and not known:
+            raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
         if dimension and dimension not in CARBON_DIMENSIONS:
             raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
         regulator = not request.lender

@@ -622,7 +622,9 @@ DIMENSIONS = st.lists(enum(ppb.Dimension), max_size=4)
 @FUZZ
 @given(data=st.data())
 def test_reports(fuzz: Suite, data: st.DataObject) -> None:
-    method = data.draw(st.sampled_from(["Portfolio", "Regulatory", "Export"]))
+    method = data.draw(
+        st.sampled_from(["Portfolio", "Regulatory", "Export", "Green", "Carbon", "Supervised"])
+    )
     if method == "Portfolio":
         request: Any = ppb.GetPortfolioReportRequest(
             lender=data.draw(LENDERS),
@@ -640,6 +642,25 @@ def test_reports(fuzz: Suite, data: st.DataObject) -> None:
             region_code_prefix=data.draw(text("3305", "%")),
         )
         expect_handled(lambda: fuzz.portfolio.GetRegulatoryReport(request, timeout=30))
+    elif method == "Green":
+        request = ppb.GetGreenLoanStatisticsRequest(
+            lender=data.draw(st.one_of(st.just(""), LENDERS)), as_of_date=data.draw(DATES),
+            period_start=data.draw(DATES), group_by=data.draw(enum(ppb.GreenDimension)),
+        )  # fmt: skip
+        expect_handled(lambda: fuzz.portfolio.GetGreenLoanStatistics(request, timeout=30))
+    elif method == "Carbon":
+        request = ppb.GetCarbonLoanStatisticsRequest(
+            lender=data.draw(st.one_of(st.just(""), LENDERS)), as_of_date=data.draw(DATES),
+            group_by=data.draw(enum(ppb.Dimension)),
+        )  # fmt: skip
+        expect_handled(lambda: fuzz.portfolio.GetCarbonLoanStatistics(request, timeout=30))
+    elif method == "Supervised":
+        request = ppb.ListSupervisedLoansRequest(
+            as_of_date=data.draw(DATES), lender=data.draw(st.one_of(st.just(""), LENDERS)),
+            region_code_prefix=data.draw(text("3305", "%")), purpose=data.draw(text("inspection", "")),
+            page_size=data.draw(INT32), page_token=data.draw(text("", "x")),
+        )  # fmt: skip
+        expect_handled(lambda: fuzz.portfolio.ListSupervisedLoans(request, timeout=30))
     else:
         request = ppb.ExportPortfolioReportRequest(
             lender=data.draw(st.one_of(st.just(""), LENDERS)),

@@ -247,7 +247,7 @@ def test_cli_imports_a_book_and_writes_the_html_report(
     ).to_csv(path, index=False)
     result = CliRunner().invoke(app, ["import", "loans", str(path), "--database-url", db_url])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    summary = json.loads(_json_in(result.stdout))
     assert (summary["recorded"], summary["rejected"]) == (1, 1)
     out = tmp_path / "report.html"
     args = [
