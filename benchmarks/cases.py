@@ -64,13 +64,19 @@ def unary_rows(
         qps = Row(name, size, "QPS", result.qps, "calls/s", ratio=ratio, note=note)
         p50 = Row(name, size, "p50", result.pct(50), "ms")
         p99 = Row(name, size, "p99", result.pct(99), "ms")
-        if targets.get("concurrency") == concurrency:
+        checked = targets.get("concurrency")
+        if concurrency == checked or (isinstance(checked, tuple) and concurrency in checked):
             if "min_ratio" in targets:
                 qps.target = f">= {float(targets['min_ratio']):.0%} of echo"
                 qps.verdict(ratio is not None and ratio >= float(targets["min_ratio"]))
             if "max_p99_ms" in targets:
                 p99.target = f"< {float(targets['max_p99_ms']):g} ms"
                 p99.verdict(p99.value is not None and p99.value < float(targets["max_p99_ms"]))
+            echo_p99 = ctx.baseline_p99.get(concurrency)
+            if "max_p99_x_echo" in targets and echo_p99:
+                limit = float(targets["max_p99_x_echo"]) * echo_p99
+                p99.target = f"<= {float(targets['max_p99_x_echo']):g}x echo p99 ({limit:.1f} ms)"
+                p99.verdict(p99.value is not None and p99.value <= limit)
         rows += [qps, p50, p99]
         ctx.log(
             f"  {name} c={concurrency}: {result.qps:,.0f} QPS, p50 {result.pct(50):.2f} ms, "
@@ -160,9 +166,43 @@ def echo_baseline(ctx: Context) -> list[Row]:
     finally:
         running.stop(None)
     for row in rows:
+        concurrency = int(row.size.split("=")[1].split()[0])
         if row.metric == "QPS" and row.value:
-            ctx.baseline[int(row.size.split("=")[1].split()[0])] = row
+            ctx.baseline[concurrency] = row
             row.ratio = 1.0
+        if row.metric == "p99" and row.value:
+            ctx.baseline_p99[concurrency] = row.value
+    return rows
+
+
+PLUMBING_MIN_RATIO = 0.9  # the plumbing echo keeps >= 90% of a bare grpcio echo's QPS
+
+
+@case("echo_bare", "Second ceiling: a bare grpcio echo (no tanxiao interceptors, health or reflection)", 40)
+def echo_bare(ctx: Context) -> list[Row]:
+    """The same bytes echo on a plain grpc.server with the same thread count; the row's ratio is the
+    plumbing echo's QPS over this one's (target >= 0.9)."""
+    from concurrent import futures
+
+    settings = base_settings()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers))
+    echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, {"Echo": echo}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        payloads = [enterprise_request(u) for u in data.usccs(64)]
+        rows = unary_rows(ctx, "echo (bare grpcio)", f"127.0.0.1:{port}", ECHO_METHOD, payloads)
+    finally:
+        server.stop(None)
+    for row in rows:
+        concurrency = int(row.size.split("=")[1].split()[0])
+        plumbing = ctx.baseline.get(concurrency)
+        if row.metric == "QPS" and row.value and plumbing is not None and plumbing.value:
+            row.ratio = plumbing.value / row.value
+            row.target = f"plumbing >= {PLUMBING_MIN_RATIO:.0%} of bare"
+            row.verdict(row.ratio >= PLUMBING_MIN_RATIO)
+            row.note = f"ratio = plumbing echo / bare echo; {row.note}"
     return rows
 
 
@@ -195,19 +235,32 @@ def get_enterprise(ctx: Context) -> list[Row]:
 
 
 # ------------------------------------------------------------------------------------ 2. QuoteLoanTerms
-QUOTE_TARGETS: dict[str, object] = {"concurrency": 32, "min_ratio": 0.5, "max_p99_ms": 20.0}
+# docs issue 14: >= 0.5 of the plumbing echo's QPS at c=8 and c=32, p99 <= 3x the echo's p99 there.
+QUOTE_TARGETS: dict[str, object] = {"concurrency": (8, 32), "min_ratio": 0.5, "max_p99_x_echo": 3.0}
 QUOTE_METHOD = "/tanxiao.scoring.v1.LoanScoring/QuoteLoanTerms"
 
 
-@case("quote", "QuoteLoanTerms end to end: client -> scoring -> registry -> rules -> decision (SQLite)", 75)
+@case("quote", "QuoteLoanTerms end to end: client -> scoring -> registry -> rules -> decision (SQLite)", 150)
 def quote_loan_terms(ctx: Context) -> list[Row]:
+    return quote_rows(ctx, "sqlite")
+
+
+@case("quote_postgres", "QuoteLoanTerms end to end on PostgreSQL", 150)
+def quote_loan_terms_postgres(ctx: Context) -> list[Row]:
+    if why := postgres_reachable(ctx):
+        return [Row("QuoteLoanTerms (PostgreSQL)", "-", "QPS", None, status=SKIP, note=why)]
+    return quote_rows(ctx, "postgres")
+
+
+def quote_rows(ctx: Context, backend: str) -> list[Row]:
     from registry_service.app import start_registry
     from registry_service.demo_loader import load_demo
     from scoring_service.app import start_scoring
     from tanxiao.scoring.v1 import scoring_pb2
 
-    with database(ctx, "sqlite", "quote") as url:
-        settings = base_settings(database_url=url)
+    name = "QuoteLoanTerms" if backend == "sqlite" else "QuoteLoanTerms (PostgreSQL)"
+    with database(ctx, backend, "quote") as url:
+        settings = base_settings(database_url=url, log_signing_key_file=f"{ctx.workdir}/log_signing_key.pem")
         load_demo(settings, enterprises=60 if ctx.quick else 120)
         registry = start_registry(settings, "127.0.0.1:0")
         scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.address)
@@ -223,16 +276,15 @@ def quote_loan_terms(ctx: Context) -> list[Row]:
                 ).SerializeToString()
                 for i in range(60_000)
             ]  # fmt: skip
-            rows = unary_rows(
-                ctx, "QuoteLoanTerms", scoring.address, QUOTE_METHOD, payloads, targets=QUOTE_TARGETS
-            )
+            rows = unary_rows(ctx, name, scoring.address, QUOTE_METHOD, payloads, targets=QUOTE_TARGETS)
         finally:
             scoring.stop(None)
             registry.stop(None)
     if rows:
         rows[0].note = (
-            f"{len(usccs)} enterprises; every call a new request_id (a new decision appended to the chain); "
-            f"profile cache {settings.profile_cache_seconds:.0f} s; {rows[0].note}"
+            f"{len(usccs)} enterprises; every call a new request_id (a new decision stored in the log,"
+            f" sequenced within {settings.log_merge_delay_seconds:g} s); profile cache"
+            f" {settings.profile_cache_seconds:.0f} s; {rows[0].note}"
         )
     return rows
 
@@ -316,14 +368,38 @@ BATCH_QUOTE_TARGET = 20_000  # quotes/s
 
 @case("batch_quote", "BatchQuote stream over gRPC (scoring -> registry batches -> rules -> decisions)", 90)
 def batch_quote(ctx: Context) -> list[Row]:
+    return batch_rows(ctx, "sqlite")
+
+
+@case("batch_quote_postgres", "BatchQuote stream over gRPC on PostgreSQL", 90)
+def batch_quote_postgres(ctx: Context) -> list[Row]:
+    if why := postgres_reachable(ctx):
+        return [Row("BatchQuote (PostgreSQL)", "-", "quotes/s", None, status=SKIP, note=why)]
+    return batch_rows(ctx, "postgres")
+
+
+BATCH_QUOTE_PROFILE_NOTE = (
+    "BatchQuote, where a chunk of 256 goes (cProfile, SQLite, 2026-11-30, loaded machine): pricing's"
+    " per-quote Python (profile -> rules inputs, loan_rules.evaluate one quote at a time, to_json and"
+    " MessageToDict of the content) ~75-80 %; the decision store (canonical JSON ~40 % of it, sha256,"
+    " one bulk insert per table) ~15-20 %; the registry batch fetch and the one-query idempotency"
+    " lookup < 10 %. 20k quotes/s needs pricing to evaluate a chunk with loan_rules.evaluate_batch and"
+    " build the contents column-wise; the sequencer integrates ~5-10k entries/s here."
+)
+
+
+def batch_rows(ctx: Context, backend: str) -> list[Row]:
+    if BATCH_QUOTE_PROFILE_NOTE not in ctx.notes:
+        ctx.notes.append(BATCH_QUOTE_PROFILE_NOTE)
     from registry_service.app import start_registry
     from registry_service.demo_loader import load_demo
     from scoring_service.app import start_scoring
     from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
     rows: list[Row] = []
-    with database(ctx, "sqlite", "batch-quote") as url:
-        settings = base_settings(database_url=url)
+    name = "BatchQuote" if backend == "sqlite" else "BatchQuote (PostgreSQL)"
+    with database(ctx, backend, "batch-quote") as url:
+        settings = base_settings(database_url=url, log_signing_key_file=f"{ctx.workdir}/log_signing_key.pem")
         load_demo(settings, enterprises=60)
         registry = start_registry(settings, "127.0.0.1:0")
         scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.address)
@@ -337,18 +413,20 @@ def batch_quote(ctx: Context) -> list[Row]:
                         scoring_pb2.BatchQuoteRequest(quote=scoring_pb2.QuoteLoanTermsRequest(
                             request_id=f"bq-{size}-{i}", lender="lenders/bench",
                             enterprise=f"enterprises/{usccs[i % len(usccs)]}", product=scoring_pb2.GENERAL,
-                            requested_amount_cny=5e6, tenor_months=36, base_rate_bp=310, profile_period=year,
+                            requested_amount_fen=500_000_000, tenor_months=36, profile_period=year,
                         ))
                         for i in range(size)
                     ]  # fmt: skip
                     started = time.perf_counter()
                     count = sum(1 for _ in stub.BatchQuote(iter(requests), timeout=600))
                     seconds = time.perf_counter() - started
-                    row = Row("BatchQuote", human(size), "quotes/s", count / seconds, "quotes/s",
+                    row = Row(name, human(size), "quotes/s", count / seconds, "quotes/s",
                               growth=growth(prev, size, seconds))  # fmt: skip
                     row.target = f">= {human(BATCH_QUOTE_TARGET)}/s"
                     row.verdict(count / seconds >= BATCH_QUOTE_TARGET)
-                    row.note = "every quote a new decision; chunks of 256 appended in one transaction"
+                    row.note = (
+                        "every quote a new decision; chunks of 256 stored in one transaction, bulk inserts"
+                    )
                     rows.append(row)
                     prev = (size, seconds)
         finally:

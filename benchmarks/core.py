@@ -60,6 +60,7 @@ class Context:
     client_procs: int
     sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --sizes CASE=N,N overrides
     baseline: dict[int, Row] = field(default_factory=dict)  # concurrency -> echo QPS row
+    baseline_p99: dict[int, float] = field(default_factory=dict)  # concurrency -> echo p99 (ms)
     notes: list[str] = field(default_factory=list)  # printed under the table
     log: Callable[[str], None] = print
 

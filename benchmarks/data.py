@@ -156,12 +156,12 @@ def loan_frame(n: int, *, seed: int = 11, categorical: bool = True) -> pd.DataFr
             "commitment_status": pd.Categorical(status) if categorical else status,
             "target_tco2_per_year": np.where(has_c, target, np.nan),
             "achieved_tco2_per_year": np.where(has_c, target * rng.random(n), np.nan),
-            "capex_cny": np.where(has_c, rng.uniform(1e6, 5e7, n), np.nan),
+            "capex_fen": pd.array(np.where(has_c, rng.integers(10**8, 5 * 10**9, n), 0), dtype="Int64"),
             "milestones_missed": np.where(has_c, rng.integers(0, 3, n), 0),
-            "verified": has_c & (rng.random(n) < 0.5),
-            "requested_amount_cny": np.round(rng.lognormal(np.log(5e6), 0.8, n), -3),
+            "verification": np.where(has_c, np.where(rng.random(n) < 0.5, "PASSED", "PENDING"), None),
+            "requested_amount_fen": np.round(rng.lognormal(np.log(5e6), 0.8, n), -3).astype(np.int64) * 100,
             "tenor_months": rng.choice([12, 24, 36, 60], n),
-            "base_rate_bp": np.full(n, 310.0),
+            "lpr_bp": np.full(n, 300.0),
         }
     )
 

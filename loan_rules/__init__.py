@@ -5,6 +5,7 @@ database. Format, reason codes and worked examples: docs/loan-policy.md.
 
 from loan_rules.batch import FRAME_COLUMNS, RESULT_COLUMNS, evaluate_batch, to_frame
 from loan_rules.evaluator import REASON_CODES, evaluate
+from loan_rules.lpr import LprQuote, LprTable, default_lpr_table, load_lpr_table
 from loan_rules.model import (
     CarbonLevel,
     CarbonProfileInput,
@@ -18,6 +19,7 @@ from loan_rules.model import (
     Terms,
     TraceStep,
     TrendDirection,
+    VerificationState,
 )
 from loan_rules.policy import (
     Policy,
@@ -30,6 +32,7 @@ from loan_rules.policy import (
     parse_policy,
     policy_from_mapping,
 )
+from loan_rules.sectors import is_two_high
 
 Decision = Terms  # the name the issue uses; a scoring-service decision wraps these terms
 
@@ -45,6 +48,8 @@ __all__ = [
     "Covenant",
     "Decision",
     "LoanRequest",
+    "LprQuote",
+    "LprTable",
     "Policy",
     "PolicyError",
     "PolicyProblem",
@@ -53,11 +58,15 @@ __all__ = [
     "Terms",
     "TraceStep",
     "TrendDirection",
+    "VerificationState",
     "canonical_json",
     "content_hash",
+    "default_lpr_table",
     "default_policy",
     "evaluate",
     "evaluate_batch",
+    "is_two_high",
+    "load_lpr_table",
     "load_policy",
     "parse_policy",
     "policy_from_mapping",

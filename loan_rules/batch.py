@@ -5,12 +5,17 @@ exactly the eligibility, limit, rate adjustment and final rate that ``evaluate``
 the trace. Input columns are the fields of the input dataclasses (see ``FRAME_COLUMNS``):
 
 * required: ``product``, ``grade``, ``level``, ``trend_direction``, ``trend_confidence``,
-  ``data_quality_score``, ``carbon_efficiency``, ``requested_amount_cny``, ``tenor_months``,
-  ``base_rate_bp``;
-* optional: ``quality_flags`` (tuples of codes or comma-separated strings; per distinct value, so
-  keep them few), ``commitment_status`` (null or "" = no commitment) and, with it,
-  ``target_tco2_per_year``, ``achieved_tco2_per_year``, ``capex_cny``, ``milestones_missed``,
-  ``verified``.
+  ``data_quality_score``, ``carbon_efficiency``, ``requested_amount_fen`` (integer fen),
+  ``tenor_months``, ``lpr_bp``;
+* optional: ``base_rate_bp`` (the lender's own base rate; null = the LPR), ``bank_limit_fen`` (null =
+  none), ``revenue_fen``, ``total_debt_fen``, ``equity_fen`` (null = unknown: a row needs all three
+  for the capacity test), ``two_high_sector`` (bool), ``quality_flags`` (tuples of codes or
+  comma-separated strings; per distinct value, so keep them few), ``commitment_status`` (null or "" =
+  no commitment) and, with it, ``target_tco2_per_year``, ``achieved_tco2_per_year``, ``capex_fen``,
+  ``milestones_missed``, ``verification`` (PENDING / PASSED / FAILED / OVERDUE).
+
+Money columns are integer fen: int64 or pandas' nullable ``Int64`` (a float column is accepted only
+when every value is a whole number of fen below 2**53).
 
 Enum columns may be strings or (fastest) pandas Categoricals. Bad values raise ``ValueError`` naming
 the column and the first bad row's index label.
@@ -30,9 +35,11 @@ import pandas as pd
 from loan_rules import _core
 from loan_rules.model import (
     LEVELS,
+    MAX_FEN,
     PRODUCTS,
     STATUSES,
     TRENDS,
+    VERIFICATIONS,
     CarbonLevel,
     CarbonProfileInput,
     CommitmentInput,
@@ -40,8 +47,9 @@ from loan_rules.model import (
     LoanRequest,
     Product,
     TrendDirection,
+    VerificationState,
 )
-from loan_rules.policy import Policy, default_policy
+from loan_rules.policy import FEN_INF, Policy, default_policy
 
 REQUIRED_COLUMNS = (
     "product",
@@ -51,22 +59,25 @@ REQUIRED_COLUMNS = (
     "trend_confidence",
     "data_quality_score",
     "carbon_efficiency",
-    "requested_amount_cny",
+    "requested_amount_fen",
     "tenor_months",
-    "base_rate_bp",
+    "lpr_bp",
 )
 COMMITMENT_COLUMNS = (
     "target_tco2_per_year",
     "achieved_tco2_per_year",
-    "capex_cny",
+    "capex_fen",
     "milestones_missed",
-    "verified",
+    "verification",
 )
-FRAME_COLUMNS = (*REQUIRED_COLUMNS, "quality_flags", "commitment_status", *COMMITMENT_COLUMNS)
+FINANCIAL_COLUMNS = ("revenue_fen", "total_debt_fen", "equity_fen")
+OPTIONAL_COLUMNS = ("base_rate_bp", "bank_limit_fen", *FINANCIAL_COLUMNS, "two_high_sector", "quality_flags")
+FRAME_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "commitment_status", *COMMITMENT_COLUMNS)
 CHUNK_ROWS = 32_768
 RESULT_COLUMNS = (
     "eligible",
-    "approved_limit_cny",
+    "approved_limit_fen",
+    "binding_limit",
     "rate_adjustment_bp",
     "final_rate_bp",
     "manual_review",
@@ -82,6 +93,7 @@ def evaluate_batch(frame: pd.DataFrame, policy: Policy | None = None) -> pd.Data
     n = len(frame)
     eligible = np.empty(n, dtype=bool)
     approved = np.empty(n, dtype=np.int64)
+    binding = np.empty(n, dtype=np.int8)
     adjustment = np.empty(n)
     final = np.empty(n)
     review = np.empty(n, dtype=bool)
@@ -94,7 +106,8 @@ def evaluate_batch(frame: pd.DataFrame, policy: Policy | None = None) -> pd.Data
             policy,
         )
         eligible[part] = o.eligible
-        approved[part] = o.approved_limit_cny
+        approved[part] = o.approved_limit_fen
+        binding[part] = o.binding
         adjustment[part] = o.rate_adjustment_bp + 0.0  # no -0.0
         final[part] = o.final_rate_bp
         review[part] = o.manual_review
@@ -105,7 +118,8 @@ def evaluate_batch(frame: pd.DataFrame, policy: Policy | None = None) -> pd.Data
     result = pd.DataFrame(
         {
             "eligible": eligible,
-            "approved_limit_cny": approved,
+            "approved_limit_fen": approved,
+            "binding_limit": pd.Categorical.from_codes(binding, categories=list(_core.LIMIT_CANDIDATES)),
             "rate_adjustment_bp": adjustment,
             "final_rate_bp": final,
             "manual_review": review,
@@ -143,15 +157,21 @@ def to_frame(
                 "neutrality_rate": profile.neutrality_rate,
                 "commitment_id": c.commitment_id if c else None,
                 "project_type": c.project_type if c else None,
+                "two_high_sector": bool(profile.two_high_sector),
                 "commitment_status": c.status.value if c else None,
                 "target_tco2_per_year": c.target_tco2_per_year if c else np.nan,
                 "achieved_tco2_per_year": c.achieved_tco2_per_year if c else np.nan,
-                "capex_cny": c.capex_cny if c else np.nan,
+                "capex_fen": c.capex_fen if c else None,
                 "milestones_missed": c.milestones_missed if c else 0,
-                "verified": c.verified if c else False,
-                "requested_amount_cny": request.requested_amount_cny,
+                "verification": c.verification.value if c else None,
+                "requested_amount_fen": request.requested_amount_fen,
                 "tenor_months": request.tenor_months,
-                "base_rate_bp": request.base_rate_bp,
+                "lpr_bp": request.lpr_bp,
+                "base_rate_bp": np.nan if request.base_rate_bp is None else request.base_rate_bp,
+                "bank_limit_fen": request.bank_limit_fen,
+                "revenue_fen": request.revenue_fen,
+                "total_debt_fen": request.total_debt_fen,
+                "equity_fen": request.equity_fen,
             }
         )
     columns = [
@@ -168,15 +188,22 @@ def to_frame(
         "data_quality_score",
         "quality_flags",
         "neutrality_rate",
+        "two_high_sector",
         "commitment_id",
         "project_type",
         "commitment_status",
         *COMMITMENT_COLUMNS,
-        "requested_amount_cny",
+        "requested_amount_fen",
         "tenor_months",
+        "lpr_bp",
         "base_rate_bp",
+        "bank_limit_fen",
+        *FINANCIAL_COLUMNS,
     ]
-    return pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for name in ("capex_fen", "requested_amount_fen", "bank_limit_fen", *FINANCIAL_COLUMNS):
+        frame[name] = frame[name].astype("Int64")  # integer fen with nulls, never float
+    return frame
 
 
 # ------------------------------------------------------------------------------------------ columns
@@ -203,7 +230,31 @@ def frame_columns(frame: pd.DataFrame, policy: Policy) -> _core.Columns:
             return np.zeros(n)
         return np.where(has_c, _numbers(frame, name, where=has_c, **kw), 0.0)
 
-    verified = _verified(frame, has_c) if has_c.any() else np.zeros(n, dtype=bool)
+    verification = (
+        np.maximum(_codes(frame, "verification", VerificationState, VERIFICATIONS, none_ok=True), 0)
+        if has_c.any()
+        else np.zeros(n, dtype=np.intp)
+    )
+    if has_c.any():
+        missing_state = (
+            _codes(frame, "verification", VerificationState, VERIFICATIONS, none_ok=True) < 0
+        ) & has_c
+        if missing_state.any():
+            raise _bad(frame, "verification", missing_state, "required with a commitment")
+    lpr = _numbers(frame, "lpr_bp", lo=0.0)
+    base = (
+        _numbers(frame, "base_rate_bp", lo=0.0, nan_ok=True)
+        if "base_rate_bp" in frame.columns
+        else np.full(n, np.nan)
+    )
+    bank_limit, has_bank = _fen_column(frame, "bank_limit_fen", lo=1, optional=True)
+    financials = [
+        _fen_column(frame, name, lo=-MAX_FEN if name == "equity_fen" else 0, optional=True)
+        for name in FINANCIAL_COLUMNS
+    ]
+    has_financials = financials[0][1] & financials[1][1] & financials[2][1]
+    requested, _ = _fen_column(frame, "requested_amount_fen", lo=1)
+    capex, _ = _fen_column(frame, "capex_fen", lo=0, optional=True, where=has_c)
     return _core.Columns(
         product=_codes(frame, "product", Product, PRODUCTS),
         grade=_numbers(frame, "grade", lo=0, hi=5, integer=True).astype(np.intp),
@@ -217,13 +268,64 @@ def frame_columns(frame: pd.DataFrame, policy: Policy) -> _core.Columns:
         status=np.maximum(status, 0),
         target=commitment_number("target_tco2_per_year", lo=0.0, positive=True),
         achieved=commitment_number("achieved_tco2_per_year"),
-        capex=commitment_number("capex_cny", lo=0.0),
+        capex=np.where(has_c, capex, 0),
         milestones_missed=commitment_number("milestones_missed", lo=0, integer=True),
-        verified=verified & has_c,
-        requested=_numbers(frame, "requested_amount_cny", lo=0.0, positive=True),
+        verification=np.where(has_c, verification, 0),
+        requested=requested,
         tenor=_numbers(frame, "tenor_months", lo=1, integer=True),
-        base_rate=_numbers(frame, "base_rate_bp", lo=0.0),
+        lpr=lpr,
+        base_rate=np.where(np.isnan(base), lpr, base),
+        bank_limit=np.where(has_bank, bank_limit, FEN_INF),
+        has_financials=has_financials,
+        revenue=np.where(has_financials, financials[0][0], 0),
+        debt=np.where(has_financials, financials[1][0], 0),
+        equity=np.where(has_financials, financials[2][0], 0),
+        two_high=_flags(frame, "two_high_sector"),
     )
+
+
+def _fen_column(
+    frame: pd.DataFrame, name: str, *, lo: int, optional: bool = False, where: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 fen, present) for an integer-fen column; null allowed when ``optional``."""
+    n = len(frame)
+    if name not in frame.columns:
+        if optional:
+            return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        raise ValueError(f"missing columns: {name}")
+    series = frame[name]
+    present = series.notna().to_numpy()
+    if series.dtype == bool:
+        raise ValueError(f"{name}: must be integer fen, got booleans")
+    if pd.api.types.is_integer_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.int64, na_value=0)
+    else:
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        wrong = present & ~(np.isfinite(numbers) & (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53))
+        if where is not None:
+            wrong &= where
+        if wrong.any():
+            raise _bad(frame, name, wrong, "must be a whole number of fen")
+        values = np.where(present & np.isfinite(numbers), numbers, 0).astype(np.int64)
+    check = present if where is None else present & where
+    if not optional:
+        missing = ~present if where is None else ~present & where
+        if missing.any():
+            raise _bad(frame, name, missing, "must not be null")
+    out_of_range = check & ((values < lo) | (values > MAX_FEN))
+    if out_of_range.any():
+        raise _bad(frame, name, out_of_range, f"must be {lo}..{MAX_FEN} fen")
+    return values, present
+
+
+def _flags(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    series = frame[name]
+    if series.dtype != bool:
+        raise ValueError(f"{name}: must be a bool column")
+    flags: np.ndarray = series.to_numpy()
+    return flags
 
 
 def _bad(frame: pd.DataFrame, name: str, mask: np.ndarray, what: str) -> ValueError:
@@ -329,27 +431,6 @@ def _codes(
         raise _bad(frame, name, np.asarray(positions < 0), "must not be null")
     codes: np.ndarray = lookup[positions]
     return codes
-
-
-def _verified(frame: pd.DataFrame, where: np.ndarray) -> np.ndarray:
-    """The ``verified`` column as bools (True/False or 1/0), checked where a commitment exists."""
-    series = frame["verified"]
-    if series.dtype == bool:
-        as_bool: np.ndarray = series.to_numpy()
-        return as_bool
-    positions, uniques = pd.factorize(series, use_na_sentinel=True)
-    value = np.zeros(len(uniques) + 1, dtype=bool)
-    valid = np.zeros(len(uniques) + 1, dtype=bool)  # the last slot: null, invalid
-    for i, item in enumerate(uniques):
-        if isinstance(item, bool | np.bool_) or (
-            isinstance(item, int | np.integer | float) and item in (0, 1)
-        ):
-            value[i], valid[i] = bool(item), True
-    wrong = ~valid[positions] & where
-    if wrong.any():
-        raise _bad(frame, "verified", wrong, "must be true or false")
-    verified: np.ndarray = value[positions]
-    return verified
 
 
 def _gated(frame: pd.DataFrame, policy: Policy) -> np.ndarray:

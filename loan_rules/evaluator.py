@@ -19,6 +19,7 @@ from loan_rules.model import (
     PRODUCTS,
     STATUSES,
     TRENDS,
+    VERIFICATIONS,
     CarbonProfileInput,
     CommitmentInput,
     Conditions,
@@ -30,11 +31,17 @@ from loan_rules.model import (
     Terms,
     TraceStep,
 )
-from loan_rules.policy import Policy, ProductPolicy, default_policy
+from loan_rules.policy import FEN_INF, Policy, ProductPolicy, default_policy
 
 # code -> (kind, meaning). Kinds: decline, rate, limit, review, info.
 REASON_CODES: Mapping[str, tuple[str, str]] = {
-    "UNGRADED": ("review", "no carbon-efficiency grade (0): priced as ungraded.treat_as_grade"),
+    "REFERENCE_RATE": ("info", "the rate the spread is added to: the tenor's LPR or the lender's base rate"),
+    "UNGRADED": (
+        "review",
+        "no carbon-efficiency grade (0): eligibility of ungraded.treat_as_grade, no grade discount, "
+        "no multiplier above 1",
+    ),
+    "UNGRADED_DECLINED": ("decline", "no carbon-efficiency grade and ungraded.decline is true"),
     "TENOR_OUT_OF_RANGE": ("decline", "tenor outside the product's tenor_months"),
     "GRADE_NOT_ELIGIBLE": ("decline", "the grade is neither eligible nor conditionally eligible"),
     "GRADE_CONDITION_DATA_QUALITY": ("decline", "conditional grade: PCAF score above max_data_quality_score"),
@@ -47,34 +54,78 @@ REASON_CODES: Mapping[str, tuple[str, str]] = {
         "conditional grade: K above max_carbon_efficiency (or unknown)",
     ),
     "GRADE_CONDITIONS_MET": ("info", "conditional grade: every condition met"),
+    "TWO_HIGH_SECTOR_EXCLUDED": (
+        "decline",
+        "两高 sector (data/two_high_sectors.yaml) at a level in the product's two_high_excluded_levels",
+    ),
+    "NO_DEBT_CAPACITY": ("decline", "the borrower's debt already uses all capacity under the capacity tests"),
     "COMMITMENT_REQUIRED": ("decline", "the product requires a registered retrofit commitment"),
     "COMMITMENT_BELOW_MINIMUM": ("decline", "committed reduction below min_target_tco2_per_year"),
     "GRADE_RATE": ("rate", "the product's rate_bp_by_grade entry"),
     "CARBON_LEVEL_RATE": ("rate", "the product's carbon_level_rate_bp entry for the Huzhou level"),
     "TREND_RATE": ("rate", "trend.rate_bp for the trend (UNKNOWN below trend.min_confidence)"),
     "IMPROVING_TREND_BONUS": ("rate", "the product's improving_trend_bp for a confident IMPROVING trend"),
-    "REDUCTION_DISCOUNT": ("rate", "commitment.reduction_rate_bp band of the committed tCO2/yr"),
+    "REDUCTION_DISCOUNT": (
+        "rate",
+        "commitment.reduction_rate_bp band of the committed tCO2/yr x the verification share "
+        "(provisional_share pending, 1 passed, 0 failed/overdue)",
+    ),
     "NO_COMMITMENT_SURCHARGE": ("rate", "no_commitment.rate_bp_by_grade: no registered commitment"),
     "RATCHET_MILESTONE_MISSED": ("rate", "ratchet step-up per missed milestone"),
-    "RATCHET_VERIFICATION_ABSENT": ("rate", "ratchet step-up: started project without passed verification"),
+    "RATCHET_VERIFICATION_ABSENT": ("rate", "ratchet step-up: verification failed or overdue"),
     "RATCHET_TARGET_EXCEEDED": ("rate", "ratchet step-down: verified savings >= target x exceed_ratio"),
     "RATCHET_CAP": ("rate", "the ratchet's aggregate cap took off the excess"),
     "DATA_QUALITY_GATE": ("review", "data-quality band: discounts x discount_factor (0 with a gate flag)"),
     "TOTAL_ADJUSTMENT_CAP": ("rate", "the sum exceeded total_adjustment_bp.max"),
     "TOTAL_ADJUSTMENT_FLOOR": ("rate", "the sum was below total_adjustment_bp.min"),
-    "RATE_FLOOR": ("rate", "base + adjustment was below rate_floor_bp"),
-    "GRADE_LIMIT_MULTIPLIER": ("limit", "the product's limit_multiplier_by_grade entry"),
-    "NO_COMMITMENT_HAIRCUT": ("limit", "no_commitment.limit_multiplier_by_grade: no registered commitment"),
-    "PROJECT_LIMIT_CAP": ("limit", "capex x capex_ratio + committed tCO2/yr x yuan_per_tco2_per_year"),
+    "LPR_FLOOR": ("rate", "reference + adjustment was below LPR + rate_vs_lpr_bp.floor"),
+    "LPR_CAP": ("rate", "reference + adjustment was above LPR + rate_vs_lpr_bp.cap"),
+    "FACILITY_LPR_BAND": (
+        "rate",
+        "facility-eligible product (PBoC carbon-reduction facility): "
+        "kept within LPR +/- facility.max_spread_bp",
+    ),
+    "LIMIT_REQUEST": ("limit", "the requested amount: the limit never exceeds it"),
+    "GRADE_LIMIT_MULTIPLIER": (
+        "limit",
+        "credit base (bank limit, else the request) x limit_multiplier_by_grade x no-commitment haircut",
+    ),
+    "DATA_QUALITY_LIMIT_CAP": ("limit", "the graded bank limit x the data-quality band's limit_factor"),
+    "CAPACITY_CAP": ("limit", "min(equity x max_debt_to_equity, revenue x max_debt_to_revenue) - total debt"),
+    "PROJECT_LIMIT_CAP": (
+        "limit",
+        "min(capex x capex_ratio + committed tCO2/yr x yuan_per_tco2_per_year, "
+        "capex x (1 - min_equity_share))",
+    ),
     "PRODUCT_LIMIT_CAP": ("limit", "the product's max_limit_cny"),
+    "LIMIT_BINDING": ("info", "which candidate is the smallest and set the limit"),
     "COMMITMENT_STATUS_REVIEW": ("review", "commitment status listed in commitment.review_statuses"),
     "AMOUNT_REVIEW": ("review", "requested amount above the product's review_above_cny"),
+    "BANK_LIMIT_MISSING": ("review", "no bank credit limit in the request: the request is the credit base"),
+    "FINANCIALS_MISSING": ("review", "no revenue/debt/equity for the borrower: no capacity test possible"),
 }
 
 RATCHET_TRIGGERS = ("MILESTONE_MISSED", "VERIFICATION_ABSENT", "TARGET_EXCEEDED")
 
 _TREND_ZH = {"IMPROVING": "改善", "STABLE": "平稳", "UNKNOWN": "不明", "WORSENING": "恶化"}
 _LEVEL_ZH = {"LOW_CARBON": "低碳", "MEDIUM_CARBON": "中碳", "HIGH_CARBON": "高碳"}
+_VERIFICATION_ZH = {"PENDING": "待核查", "PASSED": "核查通过", "FAILED": "核查未通过", "OVERDUE": "核查逾期"}
+_CANDIDATE_STEP = {
+    "REQUEST": "LIMIT_REQUEST",
+    "BANK_LIMIT": "GRADE_LIMIT_MULTIPLIER",
+    "DATA_QUALITY": "DATA_QUALITY_LIMIT_CAP",
+    "CAPACITY": "CAPACITY_CAP",
+    "PROJECT": "PROJECT_LIMIT_CAP",
+    "PRODUCT": "PRODUCT_LIMIT_CAP",
+}
+_CANDIDATE_ZH = {
+    "REQUEST": "申请金额",
+    "BANK_LIMIT": "银行授信额度×等级系数",
+    "DATA_QUALITY": "数据质量额度上限",
+    "CAPACITY": "偿债能力上限",
+    "PROJECT": "项目额度上限",
+    "PRODUCT": "产品单户上限",
+}
 _STATUS_ZH = {
     "NOT_STARTED": "未开始",
     "ON_TRACK": "按计划",
@@ -111,6 +162,9 @@ def _columns(
     def i(value: int) -> np.ndarray:
         return np.array([value], dtype=np.intp)
 
+    def fen(value: int) -> np.ndarray:
+        return np.array([value], dtype=np.int64)
+
     return _core.Columns(
         product=i(PRODUCTS.index(request.product)),
         grade=i(profile.grade),
@@ -124,12 +178,19 @@ def _columns(
         status=i(STATUSES.index(c.status) if c else 0),
         target=a(c.target_tco2_per_year if c else 0.0),
         achieved=a(c.achieved_tco2_per_year if c else 0.0),
-        capex=a(c.capex_cny if c else 0.0),
+        capex=fen(c.capex_fen if c else 0),
         milestones_missed=a(c.milestones_missed if c else 0),
-        verified=a(c.verified if c else False, np.bool_),
-        requested=a(request.requested_amount_cny),
+        verification=i(VERIFICATIONS.index(c.verification) if c else 0),
+        requested=fen(request.requested_amount_fen),
         tenor=a(request.tenor_months),
-        base_rate=a(request.base_rate_bp),
+        lpr=a(request.lpr_bp),
+        base_rate=a(request.reference_rate_bp),
+        bank_limit=fen(FEN_INF if request.bank_limit_fen is None else request.bank_limit_fen),
+        has_financials=a(request.has_financials, np.bool_),
+        revenue=fen(request.revenue_fen or 0),
+        debt=fen(request.total_debt_fen or 0),
+        equity=fen(request.equity_fen or 0),
+        two_high=a(bool(profile.two_high_sector), np.bool_),
     )
 
 
@@ -141,12 +202,32 @@ def _pct(before: float, after: float) -> float:
     return _bp((after / before - 1.0) * 100.0) if before > 0 and math.isfinite(after) else 0.0
 
 
-def _yuan(value: float) -> int | None:
-    return int(np.rint(value)) if math.isfinite(value) else None
-
-
 def _signed(value: float) -> str:
     return f"{value:+.2f} bp"
+
+
+def _zh_bp(value: float) -> str:
+    """The market's Chinese wording of a rate step: 加10BP / 减40BP / 不变."""
+    v = _bp(value)
+    return "不变" if v == 0 else f"{'加' if v > 0 else '减'}{abs(v):g}BP"
+
+
+def fen_text(fen: int, lang: str = "zh") -> str:
+    """An amount in fen as the market writes it: 1,234,567.80元 / 1,234,567.80 yuan (no decimals when
+    whole yuan)."""
+    yuan, cents = divmod(abs(int(fen)), 100)
+    sign = "-" if fen < 0 else ""
+    text = f"{sign}{yuan:,}" + (f".{cents:02d}" if cents else "")
+    return f"{text}元" if lang == "zh" else f"{text} yuan"
+
+
+def lpr_words(spread_bp: float, lang: str = "zh") -> str:
+    """The market's wording of a spread over the LPR: LPR减40BP / LPR - 40 bp, LPR持平 / LPR flat."""
+    value = _bp(spread_bp)
+    magnitude = f"{abs(value):g}"
+    if lang == "zh":
+        return "LPR" + ("持平" if value == 0 else f"{'加' if value > 0 else '减'}{magnitude}BP")
+    return "LPR" + (" flat" if value == 0 else f" {'+' if value > 0 else '-'} {magnitude} bp")
 
 
 class _Writer:
@@ -181,8 +262,9 @@ class _Writer:
         *,
         rate: float = 0.0,
         limit: float = 0.0,
+        limit_fen: int = 0,
     ) -> TraceStep:
-        step = TraceStep(code, _bp(rate), _bp(limit), dict(inputs), zh, en)
+        step = TraceStep(code, _bp(rate), _bp(limit), dict(inputs), zh, en, int(limit_fen))
         self.steps.append(step)
         return step
 
@@ -195,15 +277,20 @@ class _Writer:
         reviews = self.review_steps()
         eligible = bool(self.o.eligible[0])
         reasons = sorted(
-            (s for s in self.steps if s.rate_effect_bp or s.limit_effect_pct),
-            key=lambda s: (-abs(s.rate_effect_bp), -abs(s.limit_effect_pct)),
+            (s for s in self.steps if s.rate_effect_bp or s.limit_effect_fen),
+            key=lambda s: (-abs(s.rate_effect_bp), -abs(s.limit_effect_fen)),
         )
+        r = self.request
         return Terms(
             product=self.request.product,
             eligible=eligible,
             decline_reasons=tuple(declines),
-            approved_limit_cny=int(self.o.approved_limit_cny[0]),
-            base_rate_bp=_bp(self.request.base_rate_bp),
+            approved_limit_fen=int(self.o.approved_limit_fen[0]),
+            binding_limit=_core.LIMIT_CANDIDATES[int(self.o.binding[0])],
+            lpr_bp=_bp(r.lpr_bp),
+            lpr_term=r.lpr_term,
+            base_rate_bp=_bp(r.reference_rate_bp),
+            base_rate_source="LPR" if r.base_rate_bp is None else "LENDER",
             rate_adjustment_bp=_bp(self.v("rate_adjustment_bp")),
             final_rate_bp=_bp(self.v("final_rate_bp")),
             conditions=self.conditions() if eligible else Conditions(),
@@ -221,15 +308,7 @@ class _Writer:
         pr, pp, o = self.profile, self.pp, self.o
         grade = int(o.grade[0])
         declines: list[TraceStep] = []
-        if pr.grade == 0:
-            review = self.policy.ungraded_manual_review
-            self.add(
-                "UNGRADED",
-                {"grade": 0, "treated_as_grade": grade, "manual_review": review},
-                f"企业尚未评定碳效等级，按{grade}级处理" + ("，需人工审核" if review else ""),
-                f"No carbon-efficiency grade: treated as grade {grade}"
-                + (", manual review" if review else ""),
-            )
+        self.reference_step()
         hit = dict(zip(_core.DECLINE_CODES, (bool(d[0]) for d in o.declines), strict=True))
         if hit["TENOR_OUT_OF_RANGE"]:
             lo, hi, t = pp.tenor_min_months, pp.tenor_max_months, self.request.tenor_months
@@ -241,6 +320,25 @@ class _Writer:
                     f"Tenor of {t} months is outside {pp.name_en}'s {lo}-{hi} months",
                 )
             )
+        if pr.grade == 0:
+            review = self.policy.ungraded_manual_review
+            decline = self.policy.ungraded_decline
+            step = self.add(
+                "UNGRADED_DECLINED" if decline else "UNGRADED",
+                {"grade": 0, "eligibility_as_grade": grade, "manual_review": review, "decline": decline},
+                "企业尚未评定碳效等级"
+                + ("，不予准入" if decline else f"，准入按{grade}级判断，不享受等级优惠及额度上浮")
+                + ("，需人工审核" if review and not decline else ""),
+                "No carbon-efficiency grade"
+                + (
+                    ": declined"
+                    if decline
+                    else f": eligibility as grade {grade}, no grade discount or uplift"
+                )
+                + ("; manual review" if review and not decline else ""),
+            )
+            if decline:
+                declines.append(step)
         if hit["GRADE_NOT_ELIGIBLE"]:
             accepted = sorted(pp.eligible_grades | set(pp.conditional_grades))
             others = [
@@ -333,6 +431,18 @@ class _Writer:
                     f"碳效{grade}级满足{pp.name_zh}的附加准入条件",
                     f"Grade {grade} meets {pp.name_en}'s additional conditions",
                 )
+        if hit["TWO_HIGH_SECTOR_EXCLUDED"]:
+            level = pr.level.value
+            declines.append(
+                self.add(
+                    "TWO_HIGH_SECTOR_EXCLUDED",
+                    {"industry_code": pr.industry_code, "level": level, "two_high_sector": True},
+                    f"行业{pr.industry_code}属“两高”行业且为{_LEVEL_ZH[level]}企业，不适用{pp.name_zh}，"
+                    "可申请高碳技改贷",
+                    f"Industry {pr.industry_code} is a two-high (energy-intensive, high-emission) sector at "
+                    f"level {level}: not eligible for {pp.name_en}; retrofit loans remain open",
+                )
+            )
         if hit["COMMITMENT_REQUIRED"]:
             declines.append(
                 self.add(
@@ -356,6 +466,16 @@ class _Writer:
                     f"Committed reduction of {target:g} tCO2/yr is below the minimum of {minimum:g}",
                 )
             )
+        if hit["NO_DEBT_CAPACITY"]:
+            room = int(o.capacity_cap[0])
+            declines.append(
+                self.add(
+                    "NO_DEBT_CAPACITY",
+                    {"capacity_fen": room, "total_debt_fen": self.request.total_debt_fen},
+                    f"现有负债已用尽偿债能力上限（剩余{fen_text(room)}），不予新增贷款",
+                    f"Existing debt uses all debt capacity ({fen_text(room, 'en')} left): no new loan",
+                )
+            )
         return declines
 
     # ------------------------------------------------------------------------------------------- rate
@@ -367,7 +487,7 @@ class _Writer:
         self.add(
             "GRADE_RATE",
             {"product": pp.product.value, "grade": grade, "rate_bp": bp},
-            f"碳效{grade}级，{pp.name_zh}利率调整{_signed(bp)}",
+            f"碳效{grade}级，{pp.name_zh}利率{_zh_bp(bp)}",
             f"Grade {grade} on {pp.name_en}: {_signed(bp)}",
             rate=bp,
         )
@@ -377,7 +497,7 @@ class _Writer:
             self.add(
                 "CARBON_LEVEL_RATE",
                 {"level": level, "carbon_intensity": pr.carbon_intensity, "rate_bp": bp},
-                f"{_LEVEL_ZH[level]}企业，利率调整{_signed(bp)}",
+                f"{_LEVEL_ZH[level]}企业，利率{_zh_bp(bp)}",
                 f"Carbon level {level}: {_signed(bp)}",
                 rate=bp,
             )
@@ -395,7 +515,7 @@ class _Writer:
             },
             f"碳强度趋势“{_TREND_ZH[used]}”"
             + (f"（置信度{pr.trend_confidence:.2f}低于{policy.trend_min_confidence:g}）" if gated else "")
-            + f"，利率调整{_signed(bp)}",
+            + f"，利率{_zh_bp(bp)}",
             f"Carbon-intensity trend {used}"
             + (
                 f" (confidence {pr.trend_confidence:.2f} below {policy.trend_min_confidence:g})"
@@ -410,7 +530,7 @@ class _Writer:
             self.add(
                 "IMPROVING_TREND_BONUS",
                 {"trend_used": used, "rate_bp": bp},
-                f"碳强度持续下降，{pp.name_zh}额外优惠{_signed(bp)}",
+                f"碳强度持续下降，{pp.name_zh}利率再{_zh_bp(bp)}",
                 f"Improving carbon intensity: extra {_signed(bp)} on {pp.name_en}",
                 rate=bp,
             )
@@ -419,6 +539,9 @@ class _Writer:
             bp = self.v("reduction_bp")
             index = int(o.reduction_band[0])
             band = rules.reduction_bands[index] if index >= 0 else None
+            full = self.v("reduction_full_bp")
+            share = self.v("reduction_share")
+            state = c.verification.value
             self.add(
                 "REDUCTION_DISCOUNT",
                 {
@@ -426,10 +549,15 @@ class _Writer:
                     "target_tco2_per_year": c.target_tco2_per_year,
                     "band_from": band.lo if band else None,
                     "band_to": band.hi if band and math.isfinite(band.hi) else None,
+                    "band_rate_bp": _bp(full),
+                    "verification": state,
+                    "share": share,
                     "rate_bp": bp,
                 },
-                f"承诺年减排{c.target_tco2_per_year:g}吨CO2，利率调整{_signed(bp)}",
-                f"Committed reduction of {c.target_tco2_per_year:g} tCO2/yr: {_signed(bp)}",
+                f"承诺年减排{c.target_tco2_per_year:g}吨CO2（{_VERIFICATION_ZH[state]}，按{share:.0%}计），"
+                f"利率{_zh_bp(bp)}",
+                f"Committed reduction of {c.target_tco2_per_year:g} tCO2/yr ({state}, {share:.0%} of "
+                f"{_signed(full)}): {_signed(bp)}",
                 rate=bp,
             )
         bp = self.v("no_commitment_bp")
@@ -437,7 +565,7 @@ class _Writer:
             self.add(
                 "NO_COMMITMENT_SURCHARGE",
                 {"grade": grade, "has_commitment": False, "rate_bp": bp},
-                f"碳效{grade}级且无减碳改造承诺，加点{_signed(bp)}",
+                f"碳效{grade}级且无减碳改造承诺，利率{_zh_bp(bp)}",
                 f"Grade {grade} without a retrofit commitment: {_signed(bp)}",
                 rate=bp,
             )
@@ -452,29 +580,65 @@ class _Writer:
             self.add(
                 "TOTAL_ADJUSTMENT_CAP" if over else "TOTAL_ADJUSTMENT_FLOOR",
                 {"sum_bp": _bp(self.v("gated_bp")), "bound_bp": bound},
-                f"利率调整合计{self.v('gated_bp'):+.2f} bp，按{'上限' if over else '下限'}{bound:+g} bp执行",
+                f"利率调整合计{_zh_bp(self.v('gated_bp'))}，"
+                f"按{'上限' if over else '下限'}{_zh_bp(bound)}执行",
                 f"Total adjustment {self.v('gated_bp'):+.2f} bp limited to the {'cap' if over else 'floor'} "
                 f"of {bound:+g} bp",
                 rate=cap,
             )
-        base, adjustment, final = (
-            self.request.base_rate_bp,
-            self.v("rate_adjustment_bp"),
+        self.bound_steps()
+
+    def bound_steps(self) -> None:
+        policy, r = self.policy, self.request
+        lpr = r.lpr_bp
+        unbounded, bounded, final = (
+            self.v("unbounded_rate_bp"),
+            self.v("bounded_rate_bp"),
             self.v("final_rate_bp"),
         )
-        lift = final - (base + adjustment)
-        if _bp(lift) > 0:
+        if _bp(bounded - unbounded):
+            low = bounded > unbounded
+            bound = policy.floor_vs_lpr_bp if low else policy.cap_vs_lpr_bp
             self.add(
-                "RATE_FLOOR",
-                {
-                    "base_rate_bp": base,
-                    "rate_adjustment_bp": adjustment,
-                    "rate_floor_bp": policy.rate_floor_bp,
-                },
-                f"执行利率不低于{policy.rate_floor_bp:g} bp的利率下限",
-                f"Final rate raised to the rate floor of {policy.rate_floor_bp:g} bp",
-                rate=lift,
+                "LPR_FLOOR" if low else "LPR_CAP",
+                {"lpr_bp": lpr, "lpr_term": r.lpr_term, "bound_vs_lpr_bp": bound, "rate_bp": _bp(unbounded)},
+                f"执行利率{'不低于' if low else '不高于'}{lpr_words(bound)}（{(lpr + bound) / 100:.2f}%）",
+                f"Final rate kept {'at or above' if low else 'at or below'} {lpr_words(bound, 'en')} "
+                f"({(lpr + bound) / 100:.2f} %)",
+                rate=bounded - unbounded,
             )
+        if _bp(final - bounded):
+            spread = self.pp.facility_max_spread_bp or 0.0
+            self.add(
+                "FACILITY_LPR_BAND",
+                {"lpr_bp": lpr, "lpr_term": r.lpr_term, "max_spread_bp": spread, "rate_bp": _bp(bounded)},
+                f"{self.pp.name_zh}为碳减排支持工具支持贷款，利率与同期限LPR大致持平（LPR±{spread:g}BP）",
+                f"{self.pp.name_en} is funded under the PBoC carbon-reduction facility: priced at about the "
+                f"same-tenor LPR (LPR +/- {spread:g} bp)",
+                rate=final - bounded,
+            )
+
+    def reference_step(self) -> None:
+        r = self.request
+        term_zh = "1年期" if r.lpr_term == "1Y" else "5年期以上"
+        term_en = "1-year" if r.lpr_term == "1Y" else "over-5-year"
+        lpr = f"{term_zh}LPR {r.lpr_bp / 100:.2f}%" + (f"（{r.lpr_date}）" if r.lpr_date else "")
+        lpr_en = f"{term_en} LPR {r.lpr_bp / 100:.2f} %" + (f" ({r.lpr_date})" if r.lpr_date else "")
+        own = r.base_rate_bp
+        self.add(
+            "REFERENCE_RATE",
+            {
+                "lpr_bp": r.lpr_bp,
+                "lpr_term": r.lpr_term,
+                "lpr_date": r.lpr_date,
+                "base_rate_bp": own,
+                "base_rate_source": "LPR" if own is None else "LENDER",
+            },
+            f"定价基准：{lpr}" if own is None else f"定价基准：银行自定基准利率{own / 100:.2f}%（参考{lpr}）",
+            f"Priced on the {lpr_en}"
+            if own is None
+            else f"Priced on the lender's own base rate {own / 100:.2f} % (reference: {lpr_en})",
+        )
 
     def ratchet_steps(self, c: CommitmentInput, exceed_ratio: float, cap: float) -> None:
         status = c.status.value
@@ -483,7 +647,7 @@ class _Writer:
             self.add(
                 "RATCHET_MILESTONE_MISSED",
                 {"commitment_id": c.commitment_id, "milestones_missed": c.milestones_missed, "rate_bp": bp},
-                f"减碳改造有{c.milestones_missed}个里程碑未达成，利率上调{_signed(bp)}",
+                f"减碳改造有{c.milestones_missed}个里程碑未达成，利率{_zh_bp(bp)}",
                 f"{c.milestones_missed} retrofit milestone(s) missed: {_signed(bp)}",
                 rate=bp,
             )
@@ -491,9 +655,16 @@ class _Writer:
         if bp:
             self.add(
                 "RATCHET_VERIFICATION_ABSENT",
-                {"commitment_id": c.commitment_id, "status": status, "verified": c.verified, "rate_bp": bp},
-                f"改造项目（{_STATUS_ZH[status]}）缺少第三方核查，利率上调{_signed(bp)}",
-                f"Retrofit project ({status}) without a passed independent verification: {_signed(bp)}",
+                {
+                    "commitment_id": c.commitment_id,
+                    "status": status,
+                    "verification": c.verification.value,
+                    "rate_bp": bp,
+                },
+                f"改造项目（{_STATUS_ZH[status]}）第三方核查{_VERIFICATION_ZH[c.verification.value]}，"
+                f"利率{_zh_bp(bp)}",
+                f"Retrofit project ({status}): independent verification {c.verification.value}: "
+                f"{_signed(bp)}",
                 rate=bp,
             )
         bp = self.v("exceeded_bp")
@@ -507,7 +678,7 @@ class _Writer:
                     "exceed_ratio": exceed_ratio,
                     "rate_bp": bp,
                 },
-                f"经核查年减排{c.achieved_tco2_per_year:g}吨，超过目标的{exceed_ratio:g}倍，利率下调{_signed(bp)}",
+                f"经核查年减排{c.achieved_tco2_per_year:g}吨，超过目标的{exceed_ratio:g}倍，利率{_zh_bp(bp)}",
                 f"Verified reduction of {c.achieved_tco2_per_year:g} tCO2/yr exceeds {exceed_ratio:g} x the "
                 f"target: {_signed(bp)}",
                 rate=bp,
@@ -517,7 +688,7 @@ class _Writer:
             self.add(
                 "RATCHET_CAP",
                 {"cap_bp": cap, "rate_bp": bp},
-                f"利率棘轮合计调整以±{cap:g} bp为限",
+                f"利率棘轮合计调整以±{cap:g}BP为限",
                 f"The ratchet is capped at +/-{cap:g} bp in total",
                 rate=bp,
             )
@@ -538,7 +709,7 @@ class _Writer:
             zh += "，不享受利率优惠" if factor == 0 else f"，利率优惠按{factor:.0%}执行"
             en += ": no discounts" if factor == 0 else f": discounts at {factor:.0%}"
         if withheld:
-            zh += f"（{_signed(withheld)}）"
+            zh += f"（{_zh_bp(withheld)}）"
             en += f" ({_signed(withheld)})"
         if review:
             zh += "，需人工审核"
@@ -561,56 +732,128 @@ class _Writer:
     # ------------------------------------------------------------------------------------------ limit
 
     def limit_steps(self) -> None:
-        pp, o, c = self.pp, self.o, self.commitment
-        requested = self.request.requested_amount_cny
-        grade = int(o.grade[0])
-        mult = self.v("grade_mult")
-        after = self.v("limit_after_grade")
+        """One step per limit candidate, its effect in fen on the running minimum, then which bound."""
+        o, r = self.o, self.request
+        running = int(o.candidates[0][0])
+        names = _core.LIMIT_CANDIDATES
+        for index, name in enumerate(names):
+            cap = int(o.candidates[index][0])
+            if index == 0:
+                self.add(
+                    "LIMIT_REQUEST",
+                    {"requested_amount_fen": r.requested_amount_fen},
+                    f"申请金额{fen_text(cap)}，核定额度不超过申请金额",
+                    f"Requested {fen_text(cap, 'en')}: the limit never exceeds the request",
+                )
+                continue
+            step = self.limit_candidate(name, cap)
+            if step is None:
+                continue
+            code, inputs, zh, en = step
+            after = min(running, cap)
+            self.add(code, inputs, zh, en, limit=_pct(running, after), limit_fen=after - running)
+            running = after
+        binding = names[int(o.binding[0])]
         self.add(
-            "GRADE_LIMIT_MULTIPLIER",
-            {"requested_amount_cny": requested, "grade": grade, "multiplier": mult},
-            f"碳效{grade}级，额度为申请金额的{mult:g}倍",
-            f"Grade {grade}: limit {mult:g} x the requested amount",
-            limit=_pct(requested, after),
+            "LIMIT_BINDING",
+            {"binding": binding, "limit_fen": int(o.limit_before_decline[0])},
+            f"核定额度{fen_text(int(o.limit_before_decline[0]))}，由{_CANDIDATE_ZH[binding]}决定",
+            f"Limit {fen_text(int(o.limit_before_decline[0]), 'en')}, set by {binding}",
         )
-        mult = self.v("no_commitment_mult")
-        before, after = after, self.v("limit_after_haircut")
-        if mult != 1:
-            self.add(
-                "NO_COMMITMENT_HAIRCUT",
-                {"grade": grade, "has_commitment": False, "multiplier": mult},
-                f"碳效{grade}级且无减碳改造承诺，额度按{mult:.0%}核定",
-                f"Grade {grade} without a retrofit commitment: limit x {mult:g}",
-                limit=_pct(before, after),
+
+    def limit_candidate(self, name: str, cap: int) -> tuple[str, dict[str, InputValue], str, str] | None:
+        o, r, pp, c, policy = self.o, self.request, self.pp, self.commitment, self.policy
+        grade = int(o.grade[0])
+        base = int(o.credit_base[0])
+        if name == "BANK_LIMIT":
+            mult = int(o.grade_mult[0]) / 10_000
+            haircut = int(o.no_commitment_mult[0]) / 10_000
+            source_zh = "银行授信额度" if r.bank_limit_fen is not None else "申请金额（未提供银行授信额度）"
+            source_en = (
+                "bank credit limit" if r.bank_limit_fen is not None else "request (no bank limit given)"
             )
-        cap = self.v("project_cap")
-        before, after = after, self.v("limit_after_project")
-        rules = pp.commitment.project_limit if pp.commitment is not None else None
-        if c is not None and rules is not None:
-            self.add(
+            extra_zh = f"×无减碳承诺系数{haircut:g}" if haircut != 1 else ""
+            extra_en = f" x no-commitment haircut {haircut:g}" if haircut != 1 else ""
+            return (
+                "GRADE_LIMIT_MULTIPLIER",
+                {
+                    "credit_base_fen": base,
+                    "bank_limit_fen": r.bank_limit_fen,
+                    "grade": grade,
+                    "multiplier": mult,
+                    "no_commitment_multiplier": haircut,
+                    "cap_fen": cap,
+                },
+                f"{source_zh}{fen_text(base)}×碳效{grade}级系数{mult:g}{extra_zh} = {fen_text(cap)}",
+                f"{source_en} {fen_text(base, 'en')} x grade {grade} multiplier {mult:g}{extra_en} "
+                f"= {fen_text(cap, 'en')}",
+            )
+        if name == "DATA_QUALITY":
+            factor = int(o.dq_limit[0]) / 10_000
+            if factor == 1:
+                return None
+            graded = int(o.candidates[1][0])
+            return (
+                "DATA_QUALITY_LIMIT_CAP",
+                {"graded_limit_fen": graded, "limit_factor": factor, "cap_fen": cap},
+                f"数据质量额度上限：{fen_text(graded)}×{factor:g} = {fen_text(cap)}",
+                f"Data-quality cap: {fen_text(graded, 'en')} x {factor:g} = {fen_text(cap, 'en')}",
+            )
+        if name == "CAPACITY":
+            capacity = policy.capacity
+            if capacity is None or not r.has_financials:
+                return None
+            return (
+                "CAPACITY_CAP",
+                {
+                    "revenue_fen": r.revenue_fen,
+                    "total_debt_fen": r.total_debt_fen,
+                    "equity_fen": r.equity_fen,
+                    "max_debt_to_equity": capacity.max_debt_to_equity,
+                    "max_debt_to_revenue": capacity.max_debt_to_revenue,
+                    "cap_fen": cap,
+                },
+                f"偿债能力上限：min(所有者权益{fen_text(r.equity_fen or 0)}×{capacity.max_debt_to_equity:g}，"
+                f"营业收入{fen_text(r.revenue_fen or 0)}×{capacity.max_debt_to_revenue:g}) − "
+                f"现有负债{fen_text(r.total_debt_fen or 0)} = {fen_text(cap)}",
+                f"Debt capacity: min(equity {fen_text(r.equity_fen or 0, 'en')} x "
+                f"{capacity.max_debt_to_equity:g}, revenue {fen_text(r.revenue_fen or 0, 'en')} x "
+                f"{capacity.max_debt_to_revenue:g}) - debt {fen_text(r.total_debt_fen or 0, 'en')} "
+                f"= {fen_text(cap, 'en')}",
+            )
+        if name == "PROJECT":
+            rules = pp.commitment.project_limit if pp.commitment is not None else None
+            if c is None or rules is None:
+                return None
+            formula, equity_cap = int(o.project_formula[0]), int(o.project_equity_cap[0])
+            return (
                 "PROJECT_LIMIT_CAP",
                 {
-                    "capex_cny": c.capex_cny,
+                    "capex_fen": c.capex_fen,
                     "capex_ratio": rules.capex_ratio,
                     "target_tco2_per_year": c.target_tco2_per_year,
                     "yuan_per_tco2_per_year": rules.yuan_per_tco2_per_year,
-                    "project_cap_cny": _yuan(cap),
+                    "min_equity_share": rules.min_equity_share,
+                    "formula_cap_fen": formula,
+                    "equity_cap_fen": equity_cap,
+                    "cap_fen": cap,
                 },
-                f"项目额度上限：投资{c.capex_cny:,.0f}元×{rules.capex_ratio:g}"
-                f" + 年减排{c.target_tco2_per_year:g}吨×{rules.yuan_per_tco2_per_year:g}元 = {cap:,.0f}元",
-                f"Project cap: capex {c.capex_cny:,.0f} x {rules.capex_ratio:g} + {c.target_tco2_per_year:g} "
-                f"tCO2/yr x {rules.yuan_per_tco2_per_year:g} yuan = {cap:,.0f} yuan",
-                limit=_pct(before, after),
+                f"项目额度上限：min(投资{fen_text(c.capex_fen)}×{rules.capex_ratio:g} + 年减排"
+                f"{c.target_tco2_per_year:g}吨×{rules.yuan_per_tco2_per_year:g}元 = {fen_text(formula)}，"
+                f"投资×(1−最低自有资金比例{rules.min_equity_share:g}) = {fen_text(equity_cap)})",
+                f"Project cap: min(capex {fen_text(c.capex_fen, 'en')} x {rules.capex_ratio:g} + "
+                f"{c.target_tco2_per_year:g} tCO2/yr x {rules.yuan_per_tco2_per_year:g} yuan = "
+                f"{fen_text(formula, 'en')}, capex x (1 - minimum equity share {rules.min_equity_share:g}) "
+                f"= {fen_text(equity_cap, 'en')})",
             )
-        before, after = after, self.v("limit_after_product")
-        if after < before and pp.max_limit_cny is not None:
-            self.add(
-                "PRODUCT_LIMIT_CAP",
-                {"max_limit_cny": pp.max_limit_cny},
-                f"{pp.name_zh}单户额度上限{pp.max_limit_cny:,.0f}元",
-                f"{pp.name_en} is capped at {pp.max_limit_cny:,.0f} yuan per borrower",
-                limit=_pct(before, after),
-            )
+        if pp.max_limit_fen is None or cap >= FEN_INF:
+            return None
+        return (
+            "PRODUCT_LIMIT_CAP",
+            {"max_limit_fen": pp.max_limit_fen, "cap_fen": cap},
+            f"{pp.name_zh}单户额度上限{fen_text(pp.max_limit_fen)}",
+            f"{pp.name_en} is capped at {fen_text(pp.max_limit_fen, 'en')} per borrower",
+        )
 
     # ----------------------------------------------------------------------------------------- review
 
@@ -624,19 +867,36 @@ class _Writer:
                 f"减碳改造承诺状态为“{_STATUS_ZH[status]}”，需人工审核",
                 f"Retrofit commitment is {status}: manual review",
             )
-        if bool(o.amount_review[0]) and pp.review_above_cny is not None:
-            amount = self.request.requested_amount_cny
+        if bool(o.amount_review[0]) and pp.review_above_fen is not None:
+            amount = self.request.requested_amount_fen
             self.add(
                 "AMOUNT_REVIEW",
-                {"requested_amount_cny": amount, "review_above_cny": pp.review_above_cny},
-                f"申请金额{amount:,.0f}元超过{pp.review_above_cny:,.0f}元，需人工审核",
-                f"Requested {amount:,.0f} yuan is above {pp.review_above_cny:,.0f} yuan: manual review",
+                {"requested_amount_fen": amount, "review_above_fen": pp.review_above_fen},
+                f"申请金额{fen_text(amount)}超过{fen_text(pp.review_above_fen)}，需人工审核",
+                f"Requested {fen_text(amount, 'en')} is above {fen_text(pp.review_above_fen, 'en')}: "
+                "manual review",
+            )
+        if bool(o.bank_limit_review[0]):
+            self.add(
+                "BANK_LIMIT_MISSING",
+                {"bank_limit_fen": None},
+                "请求未附银行授信额度，以申请金额为授信基数，需人工审核",
+                "No bank credit limit in the request: the request is the credit base; manual review",
+            )
+        if bool(o.financials_review[0]):
+            self.add(
+                "FINANCIALS_MISSING",
+                {"has_financials": False},
+                "缺少企业营业收入、负债或所有者权益数据，无法测算偿债能力，需人工审核",
+                "No revenue, debt or equity for the borrower: debt capacity not tested; manual review",
             )
         flags = {
             "UNGRADED": bool(o.ungraded_review[0]),
             "DATA_QUALITY_GATE": bool(o.dq_review[0]),
             "COMMITMENT_STATUS_REVIEW": bool(o.status_review[0]),
             "AMOUNT_REVIEW": bool(o.amount_review[0]),
+            "BANK_LIMIT_MISSING": bool(o.bank_limit_review[0]),
+            "FINANCIALS_MISSING": bool(o.financials_review[0]),
         }
         return [code for code, on in flags.items() if on]
 
@@ -678,7 +938,7 @@ class _Writer:
             RatchetStep(
                 trigger,
                 _bp(step),
-                f"{zh}，利率{'上调' if step > 0 else '下调'}{abs(step):g} bp",
+                f"{zh}，利率{_zh_bp(step)}",
                 f"{_signed(step)} {en}",
             )
             for trigger, step, zh, en in steps

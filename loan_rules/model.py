@@ -2,10 +2,12 @@
 
 Units, everywhere in loan_rules:
 
-* money: yuan (CNY). Inputs may be int or float; approved limits are ``int`` yuan, rounded half-to-even
-  (``numpy.rint``) at the very end.
+* money: integer fen (1 yuan = 100 fen), ``int`` everywhere (requests, bank limits, financials, capex,
+  limits, limit effects in the trace). Ratios the policy applies to money (multipliers, shares) have at
+  most four decimals and are applied in integer arithmetic, rounded half-to-even to the fen.
 * rates: basis points as ``float`` rounded to 0.01 bp (policy values may not have more than two
-  decimals, so 2.5 bp steps are exact). 310 bp = 3.10 % a year.
+  decimals, so 2.5 bp steps are exact). 300 bp = 3.00 % a year. A quote is priced as the LPR of its
+  tenor + a spread; a lender may send its own base rate instead, and the terms record which it was.
 * percentages in the trace (``limit_effect_pct``): percent, rounded to 0.01.
 
 Inputs are validated on construction (``ValueError`` naming the field); strings are accepted for the
@@ -51,6 +53,21 @@ class TrendDirection(StrEnum):
         return cls.UNKNOWN if value == "INSUFFICIENT_DATA" else None
 
 
+class VerificationState(StrEnum):
+    """Where a retrofit's reduction stands with its independent verifier (drives the discount share).
+
+    PENDING: pledged tonnes, no verification due yet (provisional share of the discount);
+    PASSED: the latest verification passed (full discount); FAILED: the latest one failed; OVERDUE: the
+    project is under way (or due) without a passed verification. FAILED and OVERDUE lose the discount
+    and trigger the ratchet's verification step.
+    """
+
+    PENDING = "PENDING"
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    OVERDUE = "OVERDUE"
+
+
 class CommitmentStatus(StrEnum):
     """The registry's ``ACHIEVED`` is accepted as ``COMPLETED``."""
 
@@ -69,7 +86,9 @@ PRODUCTS: tuple[Product, ...] = tuple(Product)
 LEVELS: tuple[CarbonLevel, ...] = tuple(CarbonLevel)
 TRENDS: tuple[TrendDirection, ...] = tuple(TrendDirection)
 STATUSES: tuple[CommitmentStatus, ...] = tuple(CommitmentStatus)
+VERIFICATIONS: tuple[VerificationState, ...] = tuple(VerificationState)
 GRADES: tuple[int, ...] = (1, 2, 3, 4, 5)
+MAX_FEN = 10**16  # 1e14 yuan: x a 4-decimal ratio (<= 10 x 10^4) stays inside int64
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -104,6 +123,17 @@ def _number(
     if hi is not None and value > hi:
         raise ValueError(f"{name}: must be <= {hi:g}, got {value:g}")
     _set(obj, name, value)
+
+
+def _fen(obj: object, name: str, *, lo: int = 0, optional: bool = False) -> None:
+    """Money: an ``int`` of fen (never a float: 0.1 yuan has no exact binary value)."""
+    value = getattr(obj, name)
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}: must be an integer amount in fen, got {value!r}")
+    if value < lo or value > MAX_FEN:
+        raise ValueError(f"{name}: must be {lo}..{MAX_FEN} fen, got {value}")
 
 
 def _integer(obj: object, name: str, *, lo: int, hi: int | None = None) -> None:
@@ -141,9 +171,19 @@ class CarbonProfileInput:
     data_quality_score: float = 5.0
     quality_flags: tuple[str, ...] = ()
     neutrality_rate: float = 0.0
+    industry_code: str = ""  # GB/T 4754-2017, 2-4 digits ("" = unknown)
+    two_high_sector: bool | None = None  # None: looked up in the packaged 两高 list by industry_code
 
     def __post_init__(self) -> None:
         _integer(self, "grade", lo=0, hi=5)
+        if not isinstance(self.industry_code, str):
+            raise ValueError(f"industry_code: must be a string, got {self.industry_code!r}")
+        if self.two_high_sector is None:
+            from loan_rules.sectors import is_two_high  # data file; imported late (no cycle)
+
+            _set(self, "two_high_sector", is_two_high(self.industry_code))
+        elif not isinstance(self.two_high_sector, bool):
+            raise ValueError(f"two_high_sector: must be a bool, got {self.two_high_sector!r}")
         _enum(self, "level", CarbonLevel)
         _enum(self, "trend_direction", TrendDirection)
         for name in ("carbon_intensity", "carbon_efficiency", "benchmark_intensity"):
@@ -163,7 +203,8 @@ class CommitmentInput:
 
     ``target_tco2_per_year`` > 0 is the committed reduction; ``achieved_tco2_per_year`` the measured one
     (negative when emissions rose); ``milestones_missed`` the count of milestones measured short of
-    their target; ``verified`` whether the latest independent verification passed.
+    their target; ``verification`` where the reduction stands with the verifier; ``capex_fen`` the
+    project's capital expenditure in fen.
     """
 
     commitment_id: str
@@ -171,38 +212,76 @@ class CommitmentInput:
     status: CommitmentStatus
     target_tco2_per_year: float
     achieved_tco2_per_year: float = 0.0
-    capex_cny: float = 0.0
+    capex_fen: int = 0
     milestones_missed: int = 0
-    verified: bool = False
+    verification: VerificationState = VerificationState.PENDING
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is VerificationState.PASSED
 
     def __post_init__(self) -> None:
+        _enum(self, "verification", VerificationState)
         _enum(self, "status", CommitmentStatus)
         _number(self, "target_tco2_per_year", lo=0.0)
         if self.target_tco2_per_year <= 0:
             raise ValueError(f"target_tco2_per_year: must be > 0, got {self.target_tco2_per_year:g}")
         _number(self, "achieved_tco2_per_year")
-        _number(self, "capex_cny", lo=0.0)
+        _fen(self, "capex_fen")
         _integer(self, "milestones_missed", lo=0)
-        if not isinstance(self.verified, bool):
-            raise ValueError(f"verified: must be a bool, got {self.verified!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class LoanRequest:
-    """What the bank asks to price. ``base_rate_bp`` is the reference rate, e.g. the 1-year LPR 310."""
+    """What the bank asks to price, money in fen.
+
+    ``lpr_bp`` is the loan prime rate of the tenor (``lpr_term`` "1Y" or "5Y", published
+    ``lpr_date``), resolved by the caller from the LPR table (``loan_rules.lpr``) so that a replay
+    uses the same value; floors and caps are relative to it. ``base_rate_bp`` is the lender's own base
+    rate when it sends one (None: the quote is priced on the LPR). ``bank_limit_fen`` is the credit
+    limit from the lender's own credit analysis (None: not given, the request is the base and the
+    quote goes to review). ``revenue_fen``, ``total_debt_fen``, ``equity_fen``: the borrower's
+    financials where the registry has them (None: unknown; no capacity cap, review).
+    """
 
     product: Product
-    requested_amount_cny: float
+    requested_amount_fen: int
     tenor_months: int
-    base_rate_bp: float
+    lpr_bp: float
+    lpr_term: str = "1Y"
+    lpr_date: str = ""
+    base_rate_bp: float | None = None
+    bank_limit_fen: int | None = None
+    revenue_fen: int | None = None
+    total_debt_fen: int | None = None
+    equity_fen: int | None = None
+
+    @property
+    def reference_rate_bp(self) -> float:
+        """The rate the spread is added to: the lender's base rate if sent, else the LPR."""
+        return self.lpr_bp if self.base_rate_bp is None else self.base_rate_bp
+
+    @property
+    def has_financials(self) -> bool:
+        return None not in (self.revenue_fen, self.total_debt_fen, self.equity_fen)
 
     def __post_init__(self) -> None:
         _enum(self, "product", Product)
-        _number(self, "requested_amount_cny", lo=0.0)
-        if self.requested_amount_cny <= 0:
-            raise ValueError(f"requested_amount_cny: must be > 0, got {self.requested_amount_cny:g}")
+        _fen(self, "requested_amount_fen", lo=1)
         _integer(self, "tenor_months", lo=1)
-        _number(self, "base_rate_bp", lo=0.0)
+        _number(self, "lpr_bp", lo=0.0)
+        if self.lpr_term not in ("1Y", "5Y"):
+            raise ValueError(f"lpr_term: must be 1Y or 5Y, got {self.lpr_term!r}")
+        if self.base_rate_bp is not None:
+            _number(self, "base_rate_bp", lo=0.0)
+        _fen(self, "bank_limit_fen", lo=1, optional=True)
+        _fen(self, "revenue_fen", optional=True)
+        _fen(self, "total_debt_fen", optional=True)
+        if self.equity_fen is not None:  # equity may be negative (liabilities above assets)
+            if isinstance(self.equity_fen, bool) or not isinstance(self.equity_fen, int):
+                raise ValueError(f"equity_fen: must be an integer amount in fen, got {self.equity_fen!r}")
+            if abs(self.equity_fen) > MAX_FEN:
+                raise ValueError(f"equity_fen: must be within +/-{MAX_FEN} fen, got {self.equity_fen}")
 
 
 InputValue = str | int | float | bool | None | tuple[str, ...]
@@ -221,8 +300,9 @@ def _json_value(value: InputValue) -> Any:
 class TraceStep:
     """One rule the evaluator applied, in the order applied.
 
-    ``rate_effect_bp``: what the step added to the rate (bp, 0.01); ``limit_effect_pct``: how it changed
-    the running limit (percent of the limit before the step, 0.01). ``inputs``: what the step looked at.
+    ``rate_effect_bp``: what the step added to the rate (bp, 0.01); ``limit_effect_fen``: how it changed
+    the running limit, fen (<= 0: every limit step is a cap); ``limit_effect_pct``: the same as a
+    percent of the limit before the step (0.01). ``inputs``: what the step looked at.
     """
 
     code: str
@@ -231,12 +311,14 @@ class TraceStep:
     inputs: Mapping[str, InputValue]
     text_zh: str
     text_en: str
+    limit_effect_fen: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "rate_effect_bp": self.rate_effect_bp,
             "limit_effect_pct": self.limit_effect_pct,
+            "limit_effect_fen": self.limit_effect_fen,
             "inputs": {k: _json_value(v) for k, v in self.inputs.items()},
             "text_zh": self.text_zh,
             "text_en": self.text_en,
@@ -292,10 +374,14 @@ class Terms:
     product: Product
     eligible: bool
     decline_reasons: tuple[TraceStep, ...]
-    approved_limit_cny: int
-    base_rate_bp: float
+    approved_limit_fen: int
+    binding_limit: str  # which candidate set the limit: REQUEST, BANK_LIMIT, DATA_QUALITY, CAPACITY, ...
+    lpr_bp: float
+    lpr_term: str  # "1Y" / "5Y"
+    base_rate_bp: float  # the rate the spread is added to (the LPR unless the lender sent its own)
+    base_rate_source: str  # "LPR" or "LENDER"
     rate_adjustment_bp: float  # sum of the rate effects after the total cap/floor
-    final_rate_bp: float  # base + adjustment, never below the policy's rate floor
+    final_rate_bp: float  # base + adjustment, within [LPR + floor, LPR + cap] (and the facility band)
     conditions: Conditions
     manual_review: bool
     review_reasons: tuple[str, ...]  # codes of the steps that ask for manual review
@@ -309,8 +395,12 @@ class Terms:
             "product": self.product.value,
             "eligible": self.eligible,
             "decline_reasons": [s.code for s in self.decline_reasons],
-            "approved_limit_cny": self.approved_limit_cny,
+            "approved_limit_fen": self.approved_limit_fen,
+            "binding_limit": self.binding_limit,
+            "lpr_bp": self.lpr_bp,
+            "lpr_term": self.lpr_term,
             "base_rate_bp": self.base_rate_bp,
+            "base_rate_source": self.base_rate_source,
             "rate_adjustment_bp": self.rate_adjustment_bp,
             "final_rate_bp": self.final_rate_bp,
             "conditions": self.conditions.to_dict(),

@@ -31,12 +31,14 @@ from typing import Any
 import numpy as np
 import yaml
 
+from loan_rules import safe_yaml
 from loan_rules.model import (
     GRADES,
     LEVELS,
     PRODUCTS,
     STATUSES,
     TRENDS,
+    CarbonLevel,
     CommitmentStatus,
     Covenant,
     Product,
@@ -44,6 +46,8 @@ from loan_rules.model import (
 )
 
 DEFAULT_POLICY = "default-2026.yaml"
+E4 = 10_000  # ratios applied to money are integers per 10,000 (at most four decimals)
+FEN_INF = 2**62  # "no cap" in the int64 fen tables
 _CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 _INF = math.inf
 
@@ -81,6 +85,7 @@ class QualityBand:
     hi: float  # inf when open
     discount_factor: float
     manual_review: bool
+    limit_factor: float = 1.0  # the limit is capped at the credit base x this factor
 
 
 @dataclass(frozen=True)
@@ -104,10 +109,12 @@ class GradeCondition:
 
 @dataclass(frozen=True)
 class ProjectLimit:
-    """Limit cap of a commitment-backed loan: capex x ratio + committed tCO2/yr x yuan per tonne."""
+    """Limit cap of a commitment-backed loan: capex x ratio + committed tCO2/yr x yuan per tonne, and
+    never more than capex x (1 - min_equity_share): the borrower funds at least that share itself."""
 
     capex_ratio: float
     yuan_per_tco2_per_year: float
+    min_equity_share: float
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class CommitmentRules:
     reduction_bands: tuple[ReductionBand, ...]
     project_limit: ProjectLimit | None
     ratchet: Ratchet | None
+    provisional_share: float = 1.0  # share of the reduction discount paid before a passed verification
 
 
 @dataclass(frozen=True)
@@ -148,8 +156,8 @@ class ProductPolicy:
     name_en: str
     tenor_min_months: int
     tenor_max_months: int
-    max_limit_cny: float | None
-    review_above_cny: float | None
+    max_limit_fen: int | None
+    review_above_fen: int | None
     eligible_grades: frozenset[int]
     conditional_grades: Mapping[int, GradeCondition]
     rate_bp_by_grade: tuple[float, ...]  # index grade - 1
@@ -159,6 +167,16 @@ class ProductPolicy:
     covenants: tuple[Covenant, ...]
     commitment: CommitmentRules | None
     no_commitment: NoCommitmentRules | None
+    facility_max_spread_bp: float | None = None  # PBoC carbon-reduction facility: |final - LPR| <= this
+    two_high_excluded_levels: frozenset[CarbonLevel] = frozenset()  # 两高 firms at these levels: declined
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Debt capacity from the borrower's financials: new debt fits under both leverage tests."""
+
+    max_debt_to_equity: float  # (total debt + new loan) / equity
+    max_debt_to_revenue: float  # (total debt + new loan) / revenue
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,21 +189,26 @@ class PolicyTables:
     cond_max_trend: np.ndarray
     cond_max_k: np.ndarray
     rate: np.ndarray
-    mult: np.ndarray
+    mult: np.ndarray  # int64 per 10,000
     nc_rate: np.ndarray
-    nc_mult: np.ndarray
+    nc_mult: np.ndarray  # int64 per 10,000
     level_rate: np.ndarray  # [p*3+level]
     improving: np.ndarray  # [p]
     tenor_min: np.ndarray
     tenor_max: np.ndarray
-    max_limit: np.ndarray
-    review_above: np.ndarray
+    max_limit: np.ndarray  # int64 fen (FEN_INF: none)
+    review_above: np.ndarray  # int64 fen
     requires_commitment: np.ndarray
     min_target: np.ndarray
     review_status: np.ndarray  # [p*5+status]
     has_project_limit: np.ndarray
-    capex_ratio: np.ndarray
+    capex_ratio: np.ndarray  # int64 per 10,000
     yuan_per_t: np.ndarray
+    loan_share: np.ndarray  # int64 per 10,000: 1 - min_equity_share
+    provisional: np.ndarray  # [p] share of the reduction discount before a passed verification
+    facility: np.ndarray  # [p] bool
+    facility_spread: np.ndarray  # [p] bp
+    two_high_excluded: np.ndarray  # [p*3+level] bool
     ratchet_missed: np.ndarray
     ratchet_verification: np.ndarray
     ratchet_exceeded: np.ndarray
@@ -196,6 +219,7 @@ class PolicyTables:
     dq_starts: np.ndarray
     dq_factor: np.ndarray
     dq_review: np.ndarray
+    dq_limit: np.ndarray  # int64 per 10,000
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,11 +230,16 @@ class Policy:
     effective_date: dt.date
     description: str
     content_hash: str  # sha256 hex of the canonical JSON of the content
-    rate_floor_bp: float
+    floor_vs_lpr_bp: float  # the final rate is never below LPR + this (<= 0 usually)
+    cap_vs_lpr_bp: float  # ... nor above LPR + this
     total_min_bp: float
     total_max_bp: float
-    ungraded_as_grade: int
+    ungraded_as_grade: int  # eligibility of an ungraded profile; no grade discount, no multiplier > 1
+    ungraded_decline: bool
     ungraded_manual_review: bool
+    capacity: Capacity | None
+    four_eyes_above_fen: int | None  # overrides with a larger limit need a second approver
+    stale_after_days: int | None  # the watch list flags data older than this (after the period end)
     trend_min_confidence: float
     trend_rate_bp: tuple[float, ...]  # index = TrendDirection order
     quality_bands: tuple[QualityBand, ...]
@@ -251,7 +280,7 @@ def default_policy() -> Policy:
 
 def parse_policy(text: str, *, source: str = "") -> Policy:
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        raw = safe_yaml.load(text, _StrictLoader)  # a SafeLoader subclass, bounded before construction
     except yaml.YAMLError as exc:
         raise PolicyError([PolicyProblem("", f"not valid YAML: {exc}")], source) from None
     return policy_from_mapping(raw, source=source)
@@ -380,6 +409,26 @@ class _Reader:
             self.fail(path, f"basis points have at most two decimals, got {number!r}")
             return fallback
         return number
+
+    def ratio(self, value: object, path: str, *, hi: float = 1.0, fallback: float = 1.0) -> float:
+        """A ratio applied to money: 0..hi with at most four decimals (exact in integer arithmetic)."""
+        number = self.number(value, path, lo=0.0, hi=hi, fallback=fallback)
+        if abs(number * E4 - round(number * E4)) > 1e-6:
+            self.fail(path, f"ratios applied to money have at most four decimals, got {number!r}")
+            return fallback
+        return number
+
+    def yuan(self, m: Mapping[str, Any], key: str, path: str, *, lo: int) -> int | None:
+        """A whole-yuan amount in the policy, returned in fen."""
+        if m.get(key) is None:
+            return None
+        value = m[key]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > 10**14:
+            self.fail(_join(path, key), f"must be whole yuan, {lo}..1e14, got {value!r}")
+            return None
+        return value * 100
 
     def optional_number(self, m: Mapping[str, Any], key: str, path: str, **kw: Any) -> float | None:
         if m.get(key) is None:
@@ -534,14 +583,14 @@ class _Reader:
             (
                 "version",
                 "effective_date",
-                "rate_floor_bp",
+                "rate_vs_lpr_bp",
                 "total_adjustment_bp",
                 "ungraded",
                 "trend",
                 "data_quality",
                 "products",
             ),
-            ("description",),
+            ("description", "capacity", "review"),
         )
         if top is None:
             return None
@@ -550,17 +599,36 @@ class _Reader:
             self.date(top.get("effective_date"), "effective_date") if "effective_date" in top else None
         )
         description = self.text(top["description"], "description") if "description" in top else ""
-        floor = self.number(top.get("rate_floor_bp", 0), "rate_floor_bp", lo=0.0, bp=True)
+        bounds = self.mapping(top.get("rate_vs_lpr_bp", {}), "rate_vs_lpr_bp", ("floor", "cap")) or {}
+        floor = self.number(bounds.get("floor", 0), "rate_vs_lpr_bp.floor", lo=-1000.0, hi=0.0, bp=True)
+        ceiling = self.number(bounds.get("cap", 0), "rate_vs_lpr_bp.cap", lo=0.0, hi=2000.0, bp=True)
+        capacity = self.capacity(top["capacity"]) if "capacity" in top else None
+        review = (
+            self.mapping(top.get("review", {}), "review", (), ("four_eyes_above_cny", "stale_after_days"))
+            or {}
+        )
+        four_eyes = self.yuan(review, "four_eyes_above_cny", "review", lo=0)
+        stale = (
+            self.integer(review["stale_after_days"], "review.stale_after_days", lo=1)
+            if review.get("stale_after_days") is not None
+            else None
+        )
         total = self.mapping(top.get("total_adjustment_bp", {}), "total_adjustment_bp", ("min", "max")) or {}
         tmin = self.number(total.get("min", 0), "total_adjustment_bp.min", hi=0.0, bp=True)
         tmax = self.number(total.get("max", 0), "total_adjustment_bp.max", lo=0.0, bp=True)
         ungraded = (
-            self.mapping(top.get("ungraded", {}), "ungraded", ("treat_as_grade", "manual_review")) or {}
+            self.mapping(
+                top.get("ungraded", {}), "ungraded", ("treat_as_grade", "manual_review"), ("decline",)
+            )
+            or {}
         )
         as_grade = self.integer(
             ungraded.get("treat_as_grade", 5), "ungraded.treat_as_grade", lo=1, hi=5, fallback=5
         )
         ungraded_review = self.boolean(ungraded.get("manual_review", True), "ungraded.manual_review")
+        ungraded_decline = self.boolean(ungraded.get("decline", False), "ungraded.decline")
+        if not (ungraded_review or ungraded_decline):
+            self.fail("ungraded", "an ungraded profile must be declined or sent to manual review")
         min_conf, trend_rates = self.trend(top.get("trend", {}))
         bands, gate_flags = self.data_quality(top.get("data_quality", {}))
         products = self.products(top.get("products", {}))
@@ -571,11 +639,16 @@ class _Reader:
             effective_date=effective,
             description=description,
             content_hash=content_hash(raw),
-            rate_floor_bp=floor,
+            floor_vs_lpr_bp=floor,
+            cap_vs_lpr_bp=ceiling,
             total_min_bp=tmin,
             total_max_bp=tmax,
             ungraded_as_grade=as_grade,
+            ungraded_decline=ungraded_decline,
             ungraded_manual_review=ungraded_review,
+            capacity=capacity,
+            four_eyes_above_fen=four_eyes,
+            stale_after_days=stale,
             trend_min_confidence=min_conf,
             trend_rate_bp=trend_rates,
             quality_bands=bands,
@@ -583,6 +656,15 @@ class _Reader:
             products=MappingProxyType(products),
             content=MappingProxyType(dict(raw)) if isinstance(raw, dict) else MappingProxyType({}),
             tables=_tables(products, trend_rates, bands),
+        )
+
+    def capacity(self, value: object) -> Capacity | None:
+        m = self.mapping(value, "capacity", ("max_debt_to_equity", "max_debt_to_revenue"))
+        if m is None:
+            return None
+        return Capacity(
+            self.ratio(m.get("max_debt_to_equity", 1), "capacity.max_debt_to_equity", hi=100.0),
+            self.ratio(m.get("max_debt_to_revenue", 1), "capacity.max_debt_to_revenue", hi=100.0),
         )
 
     def date(self, value: object, path: str) -> dt.date | None:
@@ -620,7 +702,7 @@ class _Reader:
         raw_bands = self.bands(
             m.get("bands", []),
             "data_quality.bands",
-            ("discount_factor", "manual_review"),
+            ("discount_factor", "manual_review", "limit_factor"),
             domain_lo=1.0,
             open_end_above=5.0,
         )
@@ -629,6 +711,9 @@ class _Reader:
             p = f"data_quality.bands[{i}]"
             factor = self.number(b.get("discount_factor", 1), f"{p}.discount_factor", lo=0.0, hi=1.0)
             review = self.boolean(b.get("manual_review", False), f"{p}.manual_review")
+            limit = self.ratio(b.get("limit_factor", 1), f"{p}.limit_factor")
+            if bands and limit > bands[-1].limit_factor:
+                self.fail(f"{p}.limit_factor", "must not exceed the previous band's: worse data, lower limit")
             if bands and factor > bands[-1].discount_factor:
                 self.fail(
                     f"{p}.discount_factor",
@@ -638,7 +723,7 @@ class _Reader:
                 self.fail(
                     f"{p}.manual_review", "must be true when a better band already asks for manual review"
                 )
-            bands.append(QualityBand(lo, hi, factor, review))
+            bands.append(QualityBand(lo, hi, factor, review, limit))
         flags = [
             self.text(f, f"data_quality.gate_flags[{i}]", code=True)
             for i, f in enumerate(self.sequence(m.get("gate_flags", []), "data_quality.gate_flags"))
@@ -680,6 +765,8 @@ class _Reader:
                 "covenants",
                 "commitment",
                 "no_commitment",
+                "facility",
+                "two_high_excluded_levels",
             ),
         )
         if m is None:
@@ -691,15 +778,32 @@ class _Reader:
         tmax = self.integer(tenor.get("max", tmin), _join(path, "tenor_months.max"), lo=1, fallback=tmin)
         if tmax < tmin:
             self.fail(_join(path, "tenor_months"), f"max {tmax} is below min {tmin}")
-        max_limit = self.optional_number(m, "max_limit_cny", path, lo=1.0)
-        review_above = self.optional_number(m, "review_above_cny", path, lo=0.0)
+        max_limit = self.yuan(m, "max_limit_cny", path, lo=1)
+        review_above = self.yuan(m, "review_above_cny", path, lo=0)
+        facility = None
+        if "facility" in m:
+            f = self.mapping(m["facility"], _join(path, "facility"), ("max_spread_bp",)) or {}
+            facility = self.number(
+                f.get("max_spread_bp", 0), _join(path, "facility.max_spread_bp"), lo=0.0, hi=50.0, bp=True
+            )
+        excluded: set[CarbonLevel] = set()
+        xpath = _join(path, "two_high_excluded_levels")
+        for i, item in enumerate(self.sequence(m.get("two_high_excluded_levels", []), xpath)):
+            level = self.enum(item, f"{xpath}[{i}]", CarbonLevel)
+            if level is not None:
+                excluded.add(level)
+        for lv in excluded:
+            if any(LEVELS.index(o) > LEVELS.index(lv) and o not in excluded for o in LEVELS):
+                self.fail(
+                    xpath, f"excludes {lv.value} but not a worse level: a greener firm may never lose access"
+                )
         eligible, conditional = self.eligibility(m, path)
 
         def bp(v: object, p: str) -> float:
             return self.number(v, p, bp=True)
 
         def multiplier(v: object, p: str) -> float:
-            return self.number(v, p, lo=0.0, hi=10.0, fallback=1.0)
+            return self.ratio(v, p, hi=10.0)
 
         start = self.mark()
         rates = self.grade_table(m.get("rate_bp_by_grade", {}), _join(path, "rate_bp_by_grade"), read=bp)
@@ -732,8 +836,8 @@ class _Reader:
             name_en=name_en,
             tenor_min_months=tmin,
             tenor_max_months=tmax,
-            max_limit_cny=max_limit,
-            review_above_cny=review_above,
+            max_limit_fen=max_limit,
+            review_above_fen=review_above,
             eligible_grades=frozenset(eligible),
             conditional_grades=MappingProxyType(conditional),
             rate_bp_by_grade=tuple(rates[g] for g in GRADES),
@@ -743,6 +847,8 @@ class _Reader:
             covenants=covenants,
             commitment=commitment,
             no_commitment=no_commitment,
+            facility_max_spread_bp=facility,
+            two_high_excluded_levels=frozenset(excluded),
         )
 
     def eligibility(self, m: Mapping[str, Any], path: str) -> tuple[set[int], dict[int, GradeCondition]]:
@@ -849,7 +955,14 @@ class _Reader:
             value,
             path,
             ("required",),
-            ("min_target_tco2_per_year", "review_statuses", "reduction_rate_bp", "project_limit", "ratchet"),
+            (
+                "min_target_tco2_per_year",
+                "review_statuses",
+                "reduction_rate_bp",
+                "provisional_share",
+                "project_limit",
+                "ratchet",
+            ),
         )
         if m is None:
             return None
@@ -877,17 +990,30 @@ class _Reader:
         project = None
         if "project_limit" in m:
             ppath = _join(path, "project_limit")
-            pl = self.mapping(m["project_limit"], ppath, ("capex_ratio", "yuan_per_tco2_per_year")) or {}
+            pl = (
+                self.mapping(
+                    m["project_limit"], ppath, ("capex_ratio", "yuan_per_tco2_per_year", "min_equity_share")
+                )
+                or {}
+            )
             project = ProjectLimit(
-                capex_ratio=self.number(
-                    pl.get("capex_ratio", 0), _join(ppath, "capex_ratio"), lo=0.0, hi=10.0
-                ),
+                capex_ratio=self.ratio(pl.get("capex_ratio", 0), _join(ppath, "capex_ratio"), hi=1.0),
                 yuan_per_tco2_per_year=self.number(
-                    pl.get("yuan_per_tco2_per_year", 0), _join(ppath, "yuan_per_tco2_per_year"), lo=0.0
+                    pl.get("yuan_per_tco2_per_year", 0),
+                    _join(ppath, "yuan_per_tco2_per_year"),
+                    lo=0.0,
+                    hi=100_000.0,
+                    bp=True,
+                ),
+                min_equity_share=self.ratio(
+                    pl.get("min_equity_share", 0), _join(ppath, "min_equity_share"), hi=0.99
                 ),
             )
         ratchet = self.ratchet(m["ratchet"], _join(path, "ratchet")) if "ratchet" in m else None
-        return CommitmentRules(required, min_target, frozenset(statuses), tuple(bands), project, ratchet)
+        share = self.ratio(m.get("provisional_share", 1), _join(path, "provisional_share"))
+        return CommitmentRules(
+            required, min_target, frozenset(statuses), tuple(bands), project, ratchet, share
+        )
 
     def ratchet(self, value: object, path: str) -> Ratchet | None:
         keys = (
@@ -916,7 +1042,7 @@ class _Reader:
             return self.number(v, p, lo=0.0, bp=True)
 
         def haircut(v: object, p: str) -> float:
-            return self.number(v, p, lo=0.0, hi=1.0, fallback=1.0)
+            return self.ratio(v, p)
 
         start = self.mark()
         rates = self.grade_table(
@@ -997,9 +1123,13 @@ def _tables(
         cond_max_trend=_frozen(per_grade(lambda pp, g: cond(pp, g, "max_trend", last)), np.int8),
         cond_max_k=_frozen(per_grade(lambda pp, g: cond(pp, g, "max_carbon_efficiency", _INF)), np.float64),
         rate=_frozen(per_grade(lambda pp, g: pp.rate_bp_by_grade[g - 1]), np.float64),
-        mult=_frozen(per_grade(lambda pp, g: pp.limit_multiplier_by_grade[g - 1]), np.float64),
+        mult=_frozen(
+            [_e4(x) for x in per_grade(lambda pp, g: pp.limit_multiplier_by_grade[g - 1])], np.int64
+        ),
         nc_rate=_frozen(per_grade(lambda pp, g: nc(pp, "rate_bp_by_grade", g, 0.0)), np.float64),
-        nc_mult=_frozen(per_grade(lambda pp, g: nc(pp, "limit_multiplier_by_grade", g, 1.0)), np.float64),
+        nc_mult=_frozen(
+            [_e4(x) for x in per_grade(lambda pp, g: nc(pp, "limit_multiplier_by_grade", g, 1.0))], np.int64
+        ),
         level_rate=_frozen(
             [
                 (pp.carbon_level_rate_bp or (0.0,) * len(LEVELS))[i]
@@ -1011,9 +1141,9 @@ def _tables(
         improving=_frozen([pp.improving_trend_bp for pp in ordered], np.float64),
         tenor_min=_frozen([pp.tenor_min_months for pp in ordered], np.float64),
         tenor_max=_frozen([pp.tenor_max_months for pp in ordered], np.float64),
-        max_limit=_frozen([pp.max_limit_cny or _INF for pp in ordered], np.float64),
+        max_limit=_frozen([pp.max_limit_fen or FEN_INF for pp in ordered], np.int64),
         review_above=_frozen(
-            [_INF if pp.review_above_cny is None else pp.review_above_cny for pp in ordered], np.float64
+            [FEN_INF if pp.review_above_fen is None else pp.review_above_fen for pp in ordered], np.int64
         ),
         requires_commitment=_frozen(
             [commitment(pp, lambda c: c.required, False) for pp in ordered], np.bool_
@@ -1030,9 +1160,20 @@ def _tables(
             np.bool_,
         ),
         has_project_limit=_frozen([project(pp) is not None for pp in ordered], np.bool_),
-        capex_ratio=_frozen([getattr(project(pp), "capex_ratio", 0.0) for pp in ordered], np.float64),
+        capex_ratio=_frozen([_e4(getattr(project(pp), "capex_ratio", 0.0)) for pp in ordered], np.int64),
         yuan_per_t=_frozen(
             [getattr(project(pp), "yuan_per_tco2_per_year", 0.0) for pp in ordered], np.float64
+        ),
+        loan_share=_frozen(
+            [E4 - _e4(getattr(project(pp), "min_equity_share", 0.0)) for pp in ordered], np.int64
+        ),
+        provisional=_frozen(
+            [commitment(pp, lambda c: c.provisional_share, 1.0) for pp in ordered], np.float64
+        ),
+        facility=_frozen([pp.facility_max_spread_bp is not None for pp in ordered], np.bool_),
+        facility_spread=_frozen([pp.facility_max_spread_bp or 0.0 for pp in ordered], np.float64),
+        two_high_excluded=_frozen(
+            [lv in pp.two_high_excluded_levels for pp in ordered for lv in LEVELS], np.bool_
         ),
         ratchet_missed=_frozen([ratchet(pp, "milestone_missed_bp", 0.0) for pp in ordered], np.float64),
         ratchet_verification=_frozen(
@@ -1046,4 +1187,9 @@ def _tables(
         dq_starts=_frozen([b.lo for b in bands], np.float64),
         dq_factor=_frozen([b.discount_factor for b in bands], np.float64),
         dq_review=_frozen([b.manual_review for b in bands], np.bool_),
+        dq_limit=_frozen([_e4(b.limit_factor) for b in bands], np.int64),
     )
+
+
+def _e4(ratio: float) -> int:
+    return round(ratio * E4)

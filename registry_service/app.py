@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from registry_service.consent_rpcs import create_consent_binding
 from registry_service.domain.catalog import load_catalog
 from registry_service.servicer import SERVICE, CarbonRegistryServicer
 from registry_service.storage.catalog import ensure_catalog
@@ -40,10 +41,10 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
         binding = create_registry_binding(settings, engine)
         running = start_server(
             "registry",
-            [binding],
+            [binding, create_consent_binding(engine)],
             listen or settings.registry_listen,
             settings,
-            authenticator=TokenStore(engine),
+            authenticator=TokenStore(engine, ttl_seconds=settings.token_cache_seconds),
         )
     except BaseException:
         engine.dispose()

@@ -53,7 +53,7 @@ class ProfileRpcs:
             raise ValidationError.for_field("year", "must be between 2000 and 2100, or 0 for every year")
         level = _REGION_LEVEL_NAMES.get(request.region_level, "")
         fingerprint = filter_fingerprint("benchmarks", request.year, prefix, level)
-        after = decode_page_token(request.page_token, fingerprint)
+        after = decode_page_token(request.page_token, fingerprint, shape=(int, str, str))
         query = sa.select(benchmarks)
         if request.year:
             query = query.where(benchmarks.c.year == request.year)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from scoring_service.consent_check import ConsentChecker
 from scoring_service.log_keys import load_signing_key
 from scoring_service.log_servicer import SERVICE as LOG_SERVICE
 from scoring_service.log_servicer import DecisionLogServicer
@@ -51,7 +52,7 @@ def start_scoring(
         bindings = [
             ServiceBinding(
                 SERVICE,
-                LoanScoringServicer(pricer, store),
+                LoanScoringServicer(pricer, store, ConsentChecker(channel, settings)),
                 scoring_pb2_grpc.add_LoanScoringServicer_to_server,
             ),
             ServiceBinding(
@@ -73,7 +74,11 @@ def start_scoring(
         ]
         sequencer = _sequencer(settings, engine)  # the key is loaded before serving: a bad key fails here
         running = start_server(
-            "scoring", bindings, listen or settings.scoring_listen, settings, authenticator=TokenStore(engine)
+            "scoring",
+            bindings,
+            listen or settings.scoring_listen,
+            settings,
+            authenticator=TokenStore(engine, ttl_seconds=settings.token_cache_seconds),
         )
     except BaseException:
         channel.close()

@@ -29,6 +29,7 @@ row, reordering or inserting all change the root at the saved size and fail it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -165,9 +166,9 @@ def verify_log(
         heads = [
             sth_from_row(r) for r in connection.execute(sa.select(log_heads).order_by(log_heads.c.tree_size))
         ]
-        tree, roots = _verify_tree(connection, batch, heads, keys, against, problems)
+        tree, roots, late_integrated = _verify_tree(connection, batch, heads, keys, against, problems)
         pending, late = _verify_pending(connection, batch, problems)
-        late += _late_integrations(connection)
+        late += late_integrated
         policy_hashes = _verify_decisions(connection, batch, problems)
         _verify_snapshots(connection, batch, problems)
         chained = _verify_chain(connection, batch, problems)
@@ -239,14 +240,15 @@ def _keys(
     return out
 
 
-def _verify_entry(row: Any, problems: _Problems) -> bytes | None:
-    """Recompute one entry's leaf hash and check its content; the recomputed hash (None: unusable)."""
+def _verify_entry(row: Any, problems: _Problems) -> tuple[bytes | None, dict[str, Any]]:
+    """Recompute one entry's leaf hash and check its content: (the recomputed hash, None when the kind
+    is unusable; the parsed content, empty when it is not a JSON object)."""
     label = f"entry {row.entry_id}" + ("" if row.idx is None else f" (leaf {row.idx})")
     try:
         leaf = leaf_hash(entry_leaf(row.kind, row.content))
     except ValueError:
         problems.add(f"{label}: kind {row.kind!r} is not a valid entry kind")
-        return None
+        return None, {}
     if leaf.hex() != row.leaf_hash:
         problems.add(f"{label}: leaf_hash does not match its content: content or hash was edited")
     try:
@@ -254,15 +256,15 @@ def _verify_entry(row: Any, problems: _Problems) -> bytes | None:
         canonical = canonical_json(content)
     except ValueError:
         problems.add(f"{label}: content is not valid JSON")
-        return leaf
+        return leaf, {}
     if canonical != row.content or not isinstance(content, dict):
         problems.add(f"{label}: content is not a canonical JSON object")
-        return leaf
+        return leaf, {}
     if content.get("id") != row.entry_id:
         problems.add(f"{label}: entry_id differs from the hashed content's id")
     if not _same_time(content.get("create_time"), row.create_time):
         problems.add(f"{label}: create_time differs from the hashed content")
-    return leaf
+    return leaf, content
 
 
 def _verify_tree(
@@ -272,15 +274,16 @@ def _verify_tree(
     keys: Mapping[str, VerifyingKey],
     against: SavedHead | None,
     problems: _Problems,
-) -> tuple[CompactRange, dict[int, bytes]]:
-    """Rebuild the tree from the integrated entries; check nodes and heads. The recomputed roots at the
-    sizes of the heads (and of the saved head)."""
+) -> tuple[CompactRange, dict[int, bytes], int]:
+    """Rebuild the tree from the integrated entries; check nodes and heads. The tree, the recomputed
+    roots at the sizes of the heads (and of the saved head), and how many entries were integrated
+    later than the merge delay they state."""
     tree = CompactRange()
     want = {h.tree_size for h in heads} | ({against.head.tree_size} if against else set())
     roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in want else {}
-    created_total = 0
+    created_total = late = 0
     columns = (log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
-               log_entries.c.create_time, log_entries.c.idx)  # fmt: skip
+               log_entries.c.create_time, log_entries.c.idx, log_entries.c.integrate_time)  # fmt: skip
     after = -1
     while True:
         rows = connection.execute(
@@ -292,8 +295,11 @@ def _verify_tree(
                 problems.add(
                     f"leaf {row.idx} (entry {row.entry_id}): expected leaf {tree.size}: leaves missing"
                 )
-            leaf = _verify_entry(row, problems) or bytes.fromhex(row.leaf_hash)
-            created.update(tree.append(leaf))
+            leaf, content = _verify_entry(row, problems)
+            created.update(tree.append(leaf or bytes.fromhex(row.leaf_hash)))
+            if row.integrate_time is not None:
+                waited = (utc(row.integrate_time) - utc(row.create_time)).total_seconds()
+                late += waited > _merge_delay(content)
             if tree.size in want:
                 roots[tree.size] = tree.root()
         _compare_nodes(connection, created, problems)
@@ -308,7 +314,7 @@ def _verify_tree(
         )
     for head in heads:
         _verify_head(head, roots.get(head.tree_size), tree.size, keys, problems)
-    return tree, roots
+    return tree, roots, late
 
 
 def _compare_nodes(connection: Connection, created: dict[NodeId, bytes], problems: _Problems) -> None:
@@ -352,31 +358,16 @@ def _verify_pending(connection: Connection, batch: int, problems: _Problems) -> 
     )
     for row in result:
         count += 1
-        _verify_entry(row, problems)
-        if (now - utc(row.create_time)).total_seconds() > _merge_delay(row.content):
+        _, content = _verify_entry(row, problems)
+        if (now - utc(row.create_time)).total_seconds() > _merge_delay(content):
             late += 1
     return count, late
 
 
-def _late_integrations(connection: Connection) -> int:
-    """Integrated entries whose integration came after the merge delay they state."""
-    late = 0
-    query = sa.select(log_entries.c.content, log_entries.c.create_time, log_entries.c.integrate_time).where(
-        log_entries.c.integrate_time.is_not(None)
-    )
-    for row in connection.execution_options(yield_per=5000).execute(query):
-        waited = (utc(row.integrate_time) - utc(row.create_time)).total_seconds()
-        if waited > _merge_delay(row.content):
-            late += 1
-    return late
-
-
-def _merge_delay(content: str) -> float:
-    try:
-        value = json.loads(content).get("log_merge_delay_seconds")
-    except (ValueError, AttributeError):
-        return float("inf")
-    return float(value) if isinstance(value, int | float) else float("inf")
+def _merge_delay(content: dict[str, Any]) -> float:
+    """The merge delay an entry states (entries that state none, e.g. pre-0009 ones, promise none)."""
+    value = content.get("log_merge_delay_seconds")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float("inf")
 
 
 def _verify_decisions(connection: Connection, batch: int, problems: _Problems) -> set[str]:
@@ -452,8 +443,6 @@ def _same_time(text: object, column: datetime) -> bool:
 
 def chain_hash(prev_hash: str, content_json: str) -> str:
     """sha256 hex of ``prev_hash + "\\n" + content_json`` (UTF-8): the pre-0009 chain link."""
-    import hashlib
-
     return hashlib.sha256(f"{prev_hash}\n{content_json}".encode()).hexdigest()
 
 

@@ -12,7 +12,7 @@ Public API::
     render_text(content, lang) -> str        # lang "zh" or "en"
     render_html(content, lang) -> str
     rate_waterfall(terms) -> list[WaterfallBar]              # base -> each rate effect -> final
-    limit_buildup(terms, requested_amount_cny) -> list[WaterfallBar]  # requested -> ... -> approved
+    limit_buildup(terms, requested_amount_fen) -> list[WaterfallBar]  # requested -> ... -> approved
 
 A :class:`WaterfallBar` runs from ``start`` to ``end`` (bp for the rate waterfall, yuan for the
 limit build-up); ``base`` and ``total`` bars start at 0; the ``up``/``down`` bars in between chain,
@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from loan_rules.evaluator import fen_text, lpr_words
 from loan_rules.policy import content_hash
 
 __all__ = [
@@ -78,7 +79,23 @@ CODE_LABELS: Mapping[str, tuple[str, str]] = {
     "PRODUCT_LIMIT_CAP": ("单户额度上限", "Per-borrower limit cap"),
     "COMMITMENT_STATUS_REVIEW": ("承诺状态需审核", "Commitment status review"),
     "AMOUNT_REVIEW": ("大额需审核", "Large-amount review"),
+    "REFERENCE_RATE": ("定价基准", "Reference rate"),
+    "UNGRADED_DECLINED": ("未评级不予准入", "Ungraded: declined"),
+    "TWO_HIGH_SECTOR_EXCLUDED": ("两高行业不适用", "Two-high sector excluded"),
+    "NO_DEBT_CAPACITY": ("无剩余偿债能力", "No debt capacity left"),
+    "LPR_FLOOR": ("利率下限（相对LPR）", "Floor relative to LPR"),
+    "LPR_CAP": ("利率上限（相对LPR）", "Cap relative to LPR"),
+    "FACILITY_LPR_BAND": ("碳减排支持工具：与LPR持平", "Carbon-reduction facility: at LPR"),
+    "LIMIT_REQUEST": ("申请金额", "Requested amount"),
+    "DATA_QUALITY_LIMIT_CAP": ("数据质量额度上限", "Data-quality limit cap"),
+    "CAPACITY_CAP": ("偿债能力上限", "Debt-capacity cap"),
+    "LIMIT_BINDING": ("额度决定因素", "Binding limit"),
+    "BANK_LIMIT_MISSING": ("缺少银行授信额度", "No bank limit"),
+    "FINANCIALS_MISSING": ("缺少财务数据", "No financials"),
 }
+
+# Steps that keep the final rate within bounds after the capped adjustment (drawn after it).
+_BOUND_CODES = ("RATE_FLOOR", "LPR_FLOOR", "LPR_CAP", "FACILITY_LPR_BAND")
 
 _PRODUCTS: Mapping[str, tuple[str, str]] = {
     "LOW_CARBON_EXPANSION": ("低碳扩产贷", "Low-carbon expansion loan"),
@@ -135,7 +152,11 @@ _L: Mapping[str, tuple[str, str]] = {
     "approved_limit": ("核定额度", "Approved limit"),
     "requested_amount": ("申请金额", "Requested amount"),
     "final_rate": ("执行利率", "Final rate"),
-    "base_rate": ("基准利率", "Base rate"),
+    "base_rate": ("定价基准", "Reference rate"),
+    "lender_base_rate": ("银行自定基准利率", "Lender's base rate"),
+    "lpr_1Y": ("1年期LPR", "1-year LPR"),
+    "lpr_5Y": ("5年期以上LPR", "over-5-year LPR"),
+    "spread": ("相对LPR", "vs LPR"),
     "adjustment": ("调整", "adjustment"),
     "indicative": (
         "（拒绝时利率仅供参考）",
@@ -184,7 +205,10 @@ _L: Mapping[str, tuple[str, str]] = {
     "passed": ("已通过", "passed"),
     "not_passed": ("未通过或缺失", "absent or failed"),
     "tco2_per_year": ("吨CO2/年", "tCO2/yr"),
-    "rate_waterfall": ("利率瀑布：从基准利率到执行利率", "Rate waterfall: from base rate to final rate"),
+    "rate_waterfall": (
+        "利率瀑布：从定价基准到执行利率",
+        "Rate waterfall: from the reference rate to the final rate",
+    ),
     "limit_buildup": ("额度构成：从申请金额到核定额度", "Limit build-up: from requested to approved"),
     "trace": ("定价步骤（按执行顺序）", "Pricing steps (in the order applied)"),
     "step": ("步骤", "Step"),
@@ -199,6 +223,8 @@ _L: Mapping[str, tuple[str, str]] = {
     "ratchet_cap": ("棘轮合计上限", "aggregate cap"),
     "no_conditions": ("无", "none"),
     "reproduce": ("复核信息", "Reproducibility"),
+    "review_trail": ("审查记录（四眼原则）", "Review trail (four eyes)"),
+    "no_review_actions": ("尚无审查操作", "no review action yet"),
     "inputs_fingerprint": ("画像输入指纹", "Profile inputs fingerprint"),
     "content_sha256": ("决策内容SHA-256", "Decision content SHA-256"),
     "reproduce_note": (
@@ -303,14 +329,18 @@ def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
     adjustment = _bp(_num(terms.get("rate_adjustment_bp")))
     final = _bp(_num(terms.get("final_rate_bp"), base + adjustment))
     trace: Sequence[Mapping[str, Any]] = terms.get("trace") or []
-    bars = [WaterfallBar("基准利率", "Base rate", 0.0, base, "base", "BASE")]
+    lender = terms.get("base_rate_source") == "LENDER"
+    term = "1年期LPR" if terms.get("lpr_term", "1Y") == "1Y" else "5年期以上LPR"
+    term_en = "1-year LPR" if terms.get("lpr_term", "1Y") == "1Y" else "over-5-year LPR"
+    zh, en = ("银行自定基准利率", "Lender's base rate") if lender else (term, term_en)
+    bars = [WaterfallBar(zh, en, 0.0, base, "base", "BASE")]
     running = base
-    floor_steps = [s for s in trace if s.get("code") == "RATE_FLOOR"]
+    floor_steps = [s for s in trace if s.get("code") in _BOUND_CODES and _bp(_num(s.get("rate_effect_bp")))]
     has_cap_step = any(s.get("code") in ("TOTAL_ADJUSTMENT_CAP", "TOTAL_ADJUSTMENT_FLOOR") for s in trace)
     effects = 0
     for step in trace:
         effect = _bp(_num(step.get("rate_effect_bp")))
-        if step.get("code") == "RATE_FLOOR" or not effect:
+        if step.get("code") in _BOUND_CODES or not effect:
             continue
         effects += 1
         end = _bp(running + effect)
@@ -329,45 +359,44 @@ def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
             zh, en, code = "调整合计下限", "Total adjustment floor", "TOTAL_ADJUSTMENT_FLOOR"
         bars.append(WaterfallBar(zh, en, running, target, "up" if diff > 0 else "down", code))
         running = target
-    if _bp(final - running):
-        if floor_steps:
-            bars.append(_step_bar(floor_steps[0], running, final, "bp"))
-        else:
-            zh, en = _code_label("RATE_FLOOR")
-            kind = "up" if final > running else "down"
-            bars.append(WaterfallBar(zh, en, running, final, kind, "RATE_FLOOR"))
+    for step in floor_steps:
+        end = _bp(running + _bp(_num(step.get("rate_effect_bp"))))
+        bars.append(_step_bar(step, running, end, "bp"))
+        running = end
+    if _bp(final - running) and not floor_steps:  # an older decision without its bound step
+        zh, en = _code_label("RATE_FLOOR")
+        kind = "up" if final > running else "down"
+        bars.append(WaterfallBar(zh, en, running, final, kind, "RATE_FLOOR"))
     bars.append(WaterfallBar("执行利率", "Final rate", 0.0, final, "total", "FINAL"))
     return bars
 
 
-def limit_buildup(terms: Mapping[str, Any], requested_amount_cny: float) -> list[WaterfallBar]:
-    """The limit from the requested amount to the approved limit, in yuan.
+def limit_buildup(terms: Mapping[str, Any], requested_amount_fen: int) -> list[WaterfallBar]:
+    """The limit from the requested amount to the approved limit, in yuan (drawn from fen).
 
-    Bars: the requested amount; one bar per trace step with a non-zero ``limit_effect_pct``, applied
-    multiplicatively in trace order; a reconciling bar when the product differs from
-    ``approved_limit_cny`` (rounding of the percentages and of the yuan, or a declined request whose
-    limit is 0); the approved limit.
+    Bars: the requested amount; one bar per trace step with a non-zero ``limit_effect_fen`` (every
+    limit step is a cap on the running minimum, so the bars add up exactly); a "declined" bar when
+    the request was declined (limit 0); the approved limit. Text and chart use the same fen.
     """
-    requested = float(requested_amount_cny)
-    approved = float(_num(terms.get("approved_limit_cny")))
+    requested = int(requested_amount_fen)
+    approved = int(_num(terms.get("approved_limit_fen")))
     trace: Sequence[Mapping[str, Any]] = terms.get("trace") or []
-    bars = [WaterfallBar("申请金额", "Requested amount", 0.0, requested, "base", "REQUESTED", "CNY")]
+    bars = [WaterfallBar("申请金额", "Requested amount", 0.0, requested / 100, "base", "REQUESTED", "CNY")]
     running = requested
     for step in trace:
-        pct = _num(step.get("limit_effect_pct"))
-        if not pct:
+        effect = int(_num(step.get("limit_effect_fen")))
+        if not effect:
             continue
-        end = running * (1.0 + pct / 100.0)
-        bars.append(_step_bar(step, running, end, "CNY"))
-        running = end
-    if abs(approved - running) >= _CNY_EPS:
+        bars.append(_step_bar(step, running / 100, (running + effect) / 100, "CNY"))
+        running += effect
+    if approved != running:
         if not terms.get("eligible", True) and approved == 0:
             zh, en, code = "拒绝：无额度", "Declined: no limit", "DECLINED"
-        else:
-            zh, en, code = "取整差额", "Rounding", "ROUNDING"
+        else:  # a decision stored by another evaluator version: show the difference, never hide it
+            zh, en, code = "差额", "Difference", "DIFFERENCE"
         kind = "up" if approved > running else "down"
-        bars.append(WaterfallBar(zh, en, running, approved, kind, code, "CNY"))
-    bars.append(WaterfallBar("核定额度", "Approved limit", 0.0, approved, "total", "APPROVED", "CNY"))
+        bars.append(WaterfallBar(zh, en, running / 100, approved / 100, kind, code, "CNY"))
+    bars.append(WaterfallBar("核定额度", "Approved limit", 0.0, approved / 100, "total", "APPROVED", "CNY"))
     return bars
 
 
@@ -508,12 +537,23 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     product = f"{_pick(_PRODUCTS, product_code, lang)} ({product_code})" if product_code else t("unknown")
     policy_version = str(terms.get("policy_version") or policy.get("version") or "")
     policy_hash = str(terms.get("policy_hash") or policy.get("hash") or "")
-    requested = _num(request.get("requested_amount_cny"))
+    requested_fen = int(_num(request.get("requested_amount_fen")))
+    requested = requested_fen / 100
     tenor = request.get("tenor_months")
     base = _num(terms.get("base_rate_bp"), _num(request.get("base_rate_bp")))
     adjustment = _num(terms.get("rate_adjustment_bp"))
     final = _num(terms.get("final_rate_bp"), base + adjustment)
-    approved = _num(terms.get("approved_limit_cny"))
+    approved = int(_num(terms.get("approved_limit_fen"))) / 100
+    lpr = _num(terms.get("lpr_bp"), base)
+    lpr_name = t("lpr_5Y") if terms.get("lpr_term") == "5Y" else t("lpr_1Y")
+    lender_base = terms.get("base_rate_source") == "LENDER"
+    reference = (
+        f"{t('lender_base_rate')} {fmt_rate(base)}（{lpr_name} {fmt_rate(lpr)}）"
+        if lender_base and lang == "zh"
+        else f"{t('lender_base_rate')} {fmt_rate(base)} ({lpr_name} {fmt_rate(lpr)})"
+        if lender_base
+        else f"{lpr_name} {fmt_rate(lpr)}"
+    )
     eligible = bool(terms.get("eligible", False))
 
     # ---- header
@@ -531,7 +571,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
             (f"{fmt_money(requested, lang)}，" if lang == "zh" else f"{fmt_money(requested, lang)}, ")
             + (f"{tenor} {t('months')}" if tenor is not None else "")
             + (f"，{t('base_rate')} " if lang == "zh" else f", {t('base_rate').lower()} ")
-            + fmt_rate(base),
+            + reference,
         ),
         _Row(
             t("policy"),
@@ -555,9 +595,18 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         sign = "-" if amount < 0 else "+"
         return f" {sign} {abs(amount):,.2f} bp" + (f"（{what}）" if lang == "zh" else f" ({what})")
 
-    rate_line = f"{fmt_rate(final)} = {t('base_rate')} {base:,.2f} bp" + term(adjustment, t("adjustment"))
+    # the market's wording first (LPR减40BP), then how it was built from the reference rate
+    spread = lpr_words(final - lpr, lang)
+    rate_line = f"{fmt_rate(final)} = {spread}" + ("（" if lang == "zh" else " (")
+    rate_line += (t("lender_base_rate") if lender_base else lpr_name) + f" {base:,.2f} bp"
+    rate_line += term(adjustment, t("adjustment"))
+    bound = [
+        str(s.get("code")) for s in trace if s.get("code") in _BOUND_CODES and _num(s.get("rate_effect_bp"))
+    ]
     if _bp(final - (base + adjustment)):
-        rate_line += term(final - (base + adjustment), _pick(CODE_LABELS, "RATE_FLOOR", lang))
+        label = _pick(CODE_LABELS, bound[-1] if bound else "RATE_FLOOR", lang)
+        rate_line += term(final - (base + adjustment), label)
+    rate_line += "）" if lang == "zh" else ")"
     if not eligible:
         rate_line += t("indicative")
     review_codes = [str(c) for c in terms.get("review_reasons") or []]
@@ -583,7 +632,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     for number, step in enumerate(trace, 1):
         code = str(step.get("code", ""))
         rate = _num(step.get("rate_effect_bp"))
-        limit = _num(step.get("limit_effect_pct"))
+        limit = int(_num(step.get("limit_effect_fen")))
         inputs = step.get("inputs") or {}
         steps.append(
             {
@@ -593,7 +642,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
                 "text": str(step.get(text_key, "")),
                 "rate": fmt_bp(rate) if rate else "",
                 "rate_sign": (rate > 0) - (rate < 0),
-                "limit": fmt_pct(limit) if limit else "",
+                "limit": fen_text(limit, lang) if limit else "",
                 "limit_sign": (limit > 0) - (limit < 0),
                 "inputs": [(str(k), _value(v)) for k, v in inputs.items()],
                 "inputs_line": ", ".join(f"{k}={_value(v)}" for k, v in inputs.items()),
@@ -620,7 +669,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
 
     # ---- charts
     rate_bars = rate_waterfall(terms)
-    limit_bars = limit_buildup(terms, requested)
+    limit_bars = limit_buildup(terms, requested_fen)
 
     fingerprint = str(profile.get("inputs_fingerprint") or "")
     return {
@@ -806,12 +855,52 @@ def _bar_rows(bars: list[WaterfallBar], lang: Lang, fmt: Callable[[float], str])
     return rows
 
 
+# ------------------------------------------------------------------------------------ review trail
+
+_ACTIONS: Mapping[str, tuple[str, str]] = {
+    "SUBMIT_FOR_REVIEW": ("提交审查", "submitted for review"),
+    "APPROVE": ("批准", "approved"),
+    "DECLINE": ("拒绝", "declined"),
+    "OVERRIDE": ("调整条款", "overrode the terms"),
+    "CONFIRM_OVERRIDE": ("复核确认调整", "confirmed the override (second approver)"),
+    "REJECT_OVERRIDE": ("复核否决调整", "rejected the override (second approver)"),
+    "BOOK": ("放款入账", "booked"),
+}
+
+
+def _trail_rows(trail: Sequence[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:
+    """One line per logged review action: when, who (token id and role), what, why, the state move,
+    overridden terms (limit in fen as yuan, rate) and whether a second approver is awaited."""
+    rows = []
+    for a in trail:
+        what = _pick(_ACTIONS, a.get("action"), lang)
+        terms = a.get("override_terms") or {}
+        line = f"{a.get('create_time', '')} {a.get('actor', '')} ({a.get('actor_role', '')}) {what}"
+        line += f" {a.get('state_before', '')} -> {a.get('state_after', '')}"
+        if a.get("reason_code"):
+            line += f" [{a['reason_code']}]"
+        if terms:
+            limit = fen_text(int(terms.get("approved_limit_fen", 0)), lang)
+            line += f" {limit}, {fmt_rate(float(terms.get('final_rate_bp', 0.0)))}"
+        if a.get("override_pending"):
+            reasons = ", ".join(a.get("second_approval_reasons") or [])
+            line += (
+                "，待第二审批人复核" if lang == "zh" else "; awaiting a second approver"
+            ) + f" ({reasons})"
+        if a.get("text"):
+            line += ("：" if lang == "zh" else ": ") + str(a["text"])
+        rows.append({"line": line})
+    return rows
+
+
 # ------------------------------------------------------------------------------------------- text
 
 
-def render_text(content: Mapping[str, Any], lang: str) -> str:
-    """The plain-text explanation of a stored decision, in Chinese (``"zh"``) or English (``"en"``)."""
+def render_text(content: Mapping[str, Any], lang: str, review_trail: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The plain-text explanation of a stored decision, in Chinese (``"zh"``) or English (``"en"``);
+    ``review_trail``: the decision's review actions as logged (shown after the decision itself)."""
     view = _view(content, _lang(lang))
+    view["review_trail"] = _trail_rows(review_trail, view["lang"])
     t: Callable[[str], str] = view["t"]
     zh = view["lang"] == "zh"
     sep = _sep(view["lang"])
@@ -884,6 +973,10 @@ def render_text(content: Mapping[str, Any], lang: str) -> str:
             out.append(f"  - {r['code']} {r['label']}{sep}{r['text']}")
     else:
         out.append(t("review_not_required") if not zh else "无需人工审核")
+
+    section(t("review_trail"))
+    for row in view["review_trail"] or [{"line": t("no_review_actions")}]:
+        out.append(f"  - {row['line']}")
 
     section(t("reproduce"))
     out.append(f"{t('policy')}{sep}{view['policy_version']}")
@@ -1015,10 +1108,11 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(content: Mapping[str, Any], lang: str) -> str:
+def render_html(content: Mapping[str, Any], lang: str, review_trail: Sequence[Mapping[str, Any]] = ()) -> str:
     """A self-contained HTML page explaining a stored decision: inline CSS and SVG, no scripts, no
     external resources; every value from ``content`` is HTML-escaped."""
     view = _view(content, _lang(lang))
+    view["review_trail"] = _trail_rows(review_trail, view["lang"])
     view["rate_chart"] = _chart(view["rate_bars"], view["lang"], "rate")
     view["limit_chart"] = _chart(view["limit_bars"], view["lang"], "limit")
     view["colours"] = _COLOURS

@@ -12,11 +12,13 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from google.protobuf import json_format
 
-from loan_rules import CarbonProfileInput, CommitmentInput, LoanRequest, Product
+from loan_rules import CarbonProfileInput, CommitmentInput, LoanRequest, LprQuote, Product
+from loan_rules.model import MAX_FEN
 from registry_service.domain.grading import load_grading_method
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from tanxiao.common.v1 import common_pb2
@@ -26,7 +28,7 @@ from tanxiao.scoring.v1 import scoring_pb2
 
 LENDER = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}\Z")
 PERIOD = re.compile(r"(20\d\d|R12-20\d\d-(0[1-9]|1[0-2]))", re.ASCII)  # fullmatch: no trailing newline
-MAX_AMOUNT_CNY = 1e12
+MAX_AMOUNT_FEN = 10**14  # 1e12 yuan
 MAX_TENOR_MONTHS = 360
 MAX_BASE_RATE_BP = 5_000
 
@@ -37,9 +39,10 @@ class QuoteRequest:
     lender: str
     uscc: str
     product: Product
-    requested_amount_cny: float
+    requested_amount_fen: int
     tenor_months: int
-    base_rate_bp: float
+    base_rate_bp: float | None  # the lender's own base rate; None = the LPR of the tenor
+    bank_limit_fen: int | None
     commitment: str
     profile_period: str
     fingerprint: str  # of the request without its request_id: a reused request_id must match
@@ -48,20 +51,28 @@ class QuoteRequest:
     def enterprise(self) -> str:
         return f"enterprises/{self.uscc}"
 
-    def loan_request(self) -> LoanRequest:
+    def loan_request(self, lpr: LprQuote, financials: Financials) -> LoanRequest:
         return LoanRequest(
             product=self.product,
-            requested_amount_cny=self.requested_amount_cny,
+            requested_amount_fen=self.requested_amount_fen,
             tenor_months=self.tenor_months,
+            lpr_bp=lpr.rate_bp,
+            lpr_term=lpr.term,
+            lpr_date=lpr.effective_date.isoformat(),
             base_rate_bp=self.base_rate_bp,
+            bank_limit_fen=self.bank_limit_fen,
+            revenue_fen=financials.revenue_fen,
+            total_debt_fen=financials.total_debt_fen,
+            equity_fen=financials.equity_fen,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "product": self.product.value,
-            "requested_amount_cny": self.requested_amount_cny,
+            "requested_amount_fen": self.requested_amount_fen,
             "tenor_months": self.tenor_months,
             "base_rate_bp": self.base_rate_bp,
+            "bank_limit_fen": self.bank_limit_fen,
             "commitment": self.commitment,
             "profile_period": self.profile_period,
         }
@@ -85,13 +96,23 @@ def parse_quote(
         bad("lender", "must be lenders/{id}: lower-case letters, digits and '-', at most 63")
     uscc = _uscc(request.enterprise, bad)
     product = _product(request.product, bad)
-    amount = request.requested_amount_cny
-    if not (math.isfinite(amount) and 0 < amount <= MAX_AMOUNT_CNY):
-        bad("requested_amount_cny", f"must be a finite amount in yuan, > 0 and <= {MAX_AMOUNT_CNY:.0e}")
+    amount = request.requested_amount_fen
+    if not 0 < amount <= MAX_AMOUNT_FEN:
+        bad(
+            "requested_amount_fen",
+            f"must be an amount in fen (1 yuan = 100 fen), > 0 and <= {MAX_AMOUNT_FEN}",
+        )
+    bank_limit = request.bank_limit_fen
+    if not 0 <= bank_limit <= MAX_AMOUNT_FEN:
+        bad("bank_limit_fen", f"must be an amount in fen, 0 (not given) to {MAX_AMOUNT_FEN}")
     if not 1 <= request.tenor_months <= MAX_TENOR_MONTHS:
         bad("tenor_months", f"must be 1 to {MAX_TENOR_MONTHS}")
-    if not (math.isfinite(request.base_rate_bp) and 0 <= request.base_rate_bp <= MAX_BASE_RATE_BP):
-        bad("base_rate_bp", f"must be 0 to {MAX_BASE_RATE_BP} basis points (310 = 3.10 %)")
+    base_rate = request.base_rate_bp if request.HasField("base_rate_bp") else None
+    if base_rate is not None and not (math.isfinite(base_rate) and 0 <= base_rate <= MAX_BASE_RATE_BP):
+        bad(
+            "base_rate_bp",
+            f"must be 0 to {MAX_BASE_RATE_BP} basis points (300 = 3.00 %), or unset to price on the LPR",
+        )
     commitment = request.commitment.strip()
     if product is Product.HIGH_CARBON_RETROFIT and not commitment:
         bad("commitment", "required for HIGH_CARBON_RETROFIT: the registered retrofit commitment")
@@ -108,12 +129,45 @@ def parse_quote(
         lender=request.lender,
         uscc=uscc,
         product=product,
-        requested_amount_cny=amount,
+        requested_amount_fen=amount,
         tenor_months=request.tenor_months,
-        base_rate_bp=request.base_rate_bp,
+        base_rate_bp=base_rate,
+        bank_limit_fen=bank_limit or None,
         commitment=commitment,
         profile_period=period,
         fingerprint=_fingerprint(request),
+    )
+
+
+@dataclass(frozen=True)
+class Financials:
+    """The borrower's financials in fen (None: the registry does not have them)."""
+
+    revenue_fen: int | None = None
+    total_debt_fen: int | None = None
+    equity_fen: int | None = None
+    year: int = 0
+
+
+def wan_to_fen(value: float) -> int:
+    """万元 (the registry's unit, a double) -> integer fen, rounded half-to-even via the decimal text."""
+    fen = (Decimal(repr(value)) * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    return max(-MAX_FEN, min(MAX_FEN, int(fen)))
+
+
+def financials_from_profile(profile: registry_pb2.CarbonProfile) -> Financials:
+    """Revenue, total debt and equity of the profile's year, where the registry has all three."""
+    if not profile.HasField("financials"):
+        return Financials()
+    f = profile.financials
+    names = ("revenue_10k_cny", "total_debt_10k_cny", "total_equity_10k_cny")
+    if not all(f.HasField(n) and math.isfinite(getattr(f, n)) for n in names):
+        return Financials(year=f.year)
+    return Financials(
+        revenue_fen=max(wan_to_fen(f.revenue_10k_cny), 0),
+        total_debt_fen=max(wan_to_fen(f.total_debt_10k_cny), 0),
+        equity_fen=wan_to_fen(f.total_equity_10k_cny),
+        year=f.year,
     )
 
 
@@ -172,6 +226,7 @@ def profile_input(profile: registry_pb2.CarbonProfile) -> CarbonProfileInput:
         data_quality_score=float(profile.data_quality.pcaf_score or 5),
         quality_flags=tuple(f.code for f in profile.data_quality.flags),
         neutrality_rate=profile.carbon_neutrality_rate,
+        industry_code=profile.industry_code,
     )
 
 
@@ -199,10 +254,24 @@ def commitment_input(
         status=status,
         target_tco2_per_year=commitment.target_savings_tco2_per_year,
         achieved_tco2_per_year=progress.achieved_tco2_per_year,
-        capex_cny=commitment.capex_10k_cny * 10_000,
+        capex_fen=max(wan_to_fen(commitment.capex_10k_cny), 0),
         milestones_missed=progress.milestones_missed,
-        verified=progress.verified,
+        verification=verification_state(status, progress),
     )
+
+
+def verification_state(status: str, progress: registry_pb2.CommitmentProgress) -> str:
+    """PASSED when the latest verification passed; FAILED when the latest one failed; OVERDUE when
+    the project is behind (AT_RISK / MISSED) or done (COMPLETED) without a passed verification;
+    PENDING otherwise (pledged tonnes, nothing due yet)."""
+    if progress.verified:
+        return "PASSED"
+    last = progress.last_verification
+    if last.verification_date and not last.passed:
+        return "FAILED"
+    if status in ("AT_RISK", "MISSED", "COMPLETED"):
+        return "OVERDUE"
+    return "PENDING"
 
 
 # --- JSON round trips (the decision's stored inputs) ----------------------------------------------
@@ -221,6 +290,10 @@ def to_json(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
+
+
+def loan_request_from_json(raw: dict[str, Any]) -> LoanRequest:
+    return LoanRequest(**raw)
 
 
 def profile_input_from_json(raw: dict[str, Any]) -> CarbonProfileInput:

@@ -384,6 +384,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
+EARLIEST_DATE = date(1900, 1, 1)
+
+
 def _date(text: str, field: str, problems: list[FieldViolation]) -> date | None:
     try:
         value = date.fromisoformat(text.strip())
@@ -392,6 +395,8 @@ def _date(text: str, field: str, problems: list[FieldViolation]) -> date | None:
         return None
     if value > date.today():
         problems.append(FieldViolation(field, "must not be in the future"))
+    if value < EARLIEST_DATE:  # 0001-01-01 minus a year overflowed (INTERNAL) before this bound
+        problems.append(FieldViolation(field, f"must be {EARLIEST_DATE.isoformat()} or later"))
     return value
 
 

@@ -6,24 +6,28 @@ the profile exactly as the registry sent it) and everything an explanation shows
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from loan_rules import CommitmentInput, Policy, Terms, evaluate, parse_policy
+from loan_rules import CommitmentInput, LprQuote, LprTable, Policy, Terms, evaluate, parse_policy
+from loan_rules.lpr import LprTableError, default_lpr_table
 from loan_rules.policy import DEFAULT_POLICY
 from scoring_service.inputs import (
+    Financials,
     QuoteRequest,
     commitment_input,
+    financials_from_profile,
     message_json,
     profile_input,
     to_json,
 )
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision
-from tanxiao.errors import FailedPrecondition, NotFound, ValidationError
+from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
 
@@ -44,24 +48,53 @@ def load_configured_policy(settings: Settings) -> LoadedPolicy:
     return LoadedPolicy(parse_policy(text, source=DEFAULT_POLICY), text)
 
 
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
 class Pricer:
-    def __init__(self, registry: RegistryClient, store: DecisionStore, policy: LoadedPolicy) -> None:
+    """Prices requests. ``lpr_table``: the dated LPR fixings (the packaged table by default; a lender
+    passes its own); ``today``: the date whose LPR a new quote uses (a clock, replaceable in tests)."""
+
+    def __init__(
+        self,
+        registry: RegistryClient,
+        store: DecisionStore,
+        policy: LoadedPolicy,
+        lpr_table: LprTable | None = None,
+        today: Callable[[], dt.date] = _today,
+    ) -> None:
         self.registry = registry
         self.store = store
         self.policy = policy
+        self.lpr_table = lpr_table or default_lpr_table()
+        self.today = today
         self._names: dict[str, str] = {}
 
+    def lpr(self, tenor_months: int) -> LprQuote:
+        try:
+            return self.lpr_table.lpr_for(tenor_months, self.today())
+        except LprTableError as exc:
+            raise FailedPrecondition(str(exc), reason="LPR_NOT_AVAILABLE") from exc
+
     def quote(self, request: QuoteRequest) -> StoredDecision:
-        existing = self.store.find(request.lender, request.request_id)
-        if existing is not None:  # AIP-155: the first decision, without asking the registry again
+        """Price and store. A retry (AIP-155) is found by the store's insert itself (its unique key):
+        the first decision comes back, REQUEST_ID_REUSED for another request; so the fast path has no
+        separate lookup. Should the registry fail on a retry, the stored decision is still returned."""
+        try:
+            (profile,) = self._profiles([request])
+            return self._priced(request, profile)
+        except (Unavailable, DeadlineExceeded, FailedPrecondition, NotFound):
+            existing = self.store.find(request.lender, request.request_id)
+            if existing is None:
+                raise
             return self._same_request(existing, request)
-        (profile,) = self._profiles([request])
-        return self._priced(request, profile)
 
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
         """Decisions in request order: stored ones for known request ids; the new ones priced on
         profiles fetched in one batch call and appended to the chain in one transaction."""
-        found = {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
+        stored = self.store.find_many([(r.lender, r.request_id) for r in requests])
+        found = {i: d for i, r in enumerate(requests) if (d := stored.get((r.lender, r.request_id)))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
         profiles = self._profiles(fresh) if fresh else []
         items = [self._item(r, p) for r, p in zip(fresh, profiles, strict=True)]
@@ -70,6 +103,35 @@ class Pricer:
             self._same_request(found[i], r) if i in found else next(appended)[0]
             for i, r in enumerate(requests)
         ]
+
+    def reprice(
+        self, requests: Sequence[QuoteRequest], originals: Sequence[str], *, dry_run: bool
+    ) -> list[StoredDecision]:
+        """New decisions for loans priced again, each naming its original (content ``reprices``), on the
+        registry's current profile and commitment progress and today's LPR. ``dry_run``: built, not
+        stored (no id, no leaf). A request id already used returns the stored decision (a retry)."""
+        found = (
+            {}
+            if dry_run
+            else {i: d for i, r in enumerate(requests) if (d := self.store.find(r.lender, r.request_id))}
+        )
+        fresh = [i for i in range(len(requests)) if i not in found]
+        profiles = self._profiles([requests[i] for i in fresh]) if fresh else []
+        items = []
+        for i, fetched in zip(fresh, profiles, strict=True):
+            item = self._item(requests[i], fetched)
+            item.content["reprices"] = originals[i]
+            items.append(item)
+        if dry_run:
+            now = dt.datetime.now(dt.UTC)
+            return [
+                StoredDecision(
+                    "", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint, a.content, "", now
+                )
+                for a in items
+            ]
+        appended = iter(self._append(items)) if items else iter(())
+        return [found[i] if i in found else next(appended)[0] for i in range(len(requests))]
 
     def _priced(
         self, request: QuoteRequest, profile: tuple[registry_pb2.CarbonProfile, float]
@@ -80,10 +142,18 @@ class Pricer:
         profile, age = fetched
         rules_profile = profile_input(profile)
         commitment, progress, rules_commitment = self._commitment(request)
-        terms = evaluate(rules_profile, rules_commitment, request.loan_request(), self.policy.policy)
+        lpr = self.lpr(request.tenor_months)
+        financials = financials_from_profile(profile)
+        loan_request = request.loan_request(lpr, financials)
+        terms = evaluate(rules_profile, rules_commitment, loan_request, self.policy.policy)
         content = self._content(
             request, profile, rules_profile, commitment, progress, rules_commitment, terms
         )
+        content["inputs"]["request"] = to_json(loan_request)
+        content["lpr"] = to_json(
+            {**asdict(lpr), "effective_date": lpr.effective_date.isoformat()}  # which fixing, and its source
+        )
+        content["financials"] = to_json(asdict(financials)) if financials != Financials() else None
         content["profile_age_seconds"] = round(age, 3)  # the decision says how fresh its data was
         return Append(
             request.lender,
@@ -146,7 +216,7 @@ class Pricer:
                 "inputs": {
                     "profile": rules_profile,
                     "commitment": rules_commitment,
-                    "request": request.loan_request(),
+                    "request": None,  # set by the caller: with the LPR and financials resolved
                 },
                 "terms": terms.to_dict(),
                 "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},

@@ -10,6 +10,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
+from scoring_service.consent_check import ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
     commitment_snapshot,
     decision_to_proto,
@@ -19,12 +20,16 @@ from scoring_service.convert import (
 )
 from scoring_service.inputs import (
     commitment_input_from_json,
+    loan_request_from_json,
     parse_quote,
     profile_input_from_json,
     to_json,
 )
 from scoring_service.pricing import Pricer
+from scoring_service.repricing import Repricer
+from scoring_service.reviews import ReviewService, action_proto
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
+from scoring_service.storage.reviews import ReviewStore
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
@@ -34,25 +39,63 @@ MAX_TOP_CHANGES = 1000
 
 
 class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
-    def __init__(self, pricer: Pricer, store: DecisionStore) -> None:
+    def __init__(self, pricer: Pricer, store: DecisionStore, consents: ConsentChecker | None = None) -> None:
         self.pricer = pricer
         self.store = store
+        self.consents = consents  # enterprise consent (scoring_service.consent_check); None: not checked
+        self.reviews = ReviewService(store, ReviewStore(store.engine))
+        self.repricer = Repricer(pricer, store, self.reviews)
 
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
-        return decision_to_proto(self.pricer.quote(parse_quote(request)))
+        quote = parse_quote(request)
+        check_quotes(self.consents, [quote])
+        stored = self.pricer.quote(quote)
+        self.reviews.index([stored])  # its review state: QUOTED, or IN_REVIEW when it needs review
+        return self.reviews.decision(stored)
 
     def GetDecision(
         self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
-        return decision_to_proto(self.store.get(parse_decision_name(request.name)))
+        return self.reviews.decision(self.store.get(parse_decision_name(request.name)))
 
     def ExplainDecision(
         self, request: scoring_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Explanation:
         stored = self.store.get(parse_decision_name(request.name))
-        return explanation(stored)
+        view = self.reviews.view(stored)
+        out = explanation(stored, view.trail)
+        out.decision.CopyFrom(self.reviews.decision(stored, view))
+        lender = restricted_lender()
+        if self.consents is not None and lender:
+            self.consents.limit_profile(out.profile_snapshot, lender)
+        return out
+
+    def ListDecisions(
+        self, request: scoring_pb2.ListDecisionsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListDecisionsResponse:
+        return self.reviews.list_decisions(request)
+
+    def ListReviewQueue(
+        self, request: scoring_pb2.ListReviewQueueRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListDecisionsResponse:
+        return self.reviews.review_queue(request)
+
+    def SubmitReviewAction(
+        self, request: scoring_pb2.SubmitReviewActionRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.SubmitReviewActionResponse:
+        return self.reviews.submit(request)
+
+    def RepriceDecisions(
+        self, request: scoring_pb2.RepriceDecisionsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.RepriceDecisionsResponse:
+        return self.repricer.reprice(request)
+
+    def ListWatchList(
+        self, request: scoring_pb2.ListWatchListRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.ListWatchListResponse:
+        return self.repricer.watch(request)
 
     def ReplayDecision(
         self, request: scoring_pb2.ReplayDecisionRequest, context: grpc.ServicerContext
@@ -74,11 +117,17 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         chunk = []
         for index, item in enumerate(request_iterator):
             chunk.append(parse_quote(item.quote, prefix=f"requests[{index}].quote."))
+            check_quotes(self.consents, chunk[-1:])
             if len(chunk) == BATCH_CHUNK:
-                yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
+                yield from self._batch(chunk)
                 chunk = []
         if chunk:
-            yield from (decision_to_proto(d) for d in self.pricer.quote_many(chunk))
+            yield from self._batch(chunk)
+
+    def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
+        decisions = self.pricer.quote_many(chunk)
+        self.reviews.index(decisions)
+        return (self.reviews.decision(d) for d in decisions)
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext
@@ -92,17 +141,20 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         return simulate(decisions, draft, min(request.top_changes or 20, MAX_TOP_CHANGES))
 
 
-def explanation(stored: StoredDecision) -> scoring_pb2.Explanation:
+def explanation(stored: StoredDecision, trail: list[dict[str, Any]] | None = None) -> scoring_pb2.Explanation:
+    """``trail``: the review actions as logged; shown after the decision, outside its hashed content."""
     content = stored.content  # as stored (with id and create_time): its hash in the page must match
+    trail = trail or []
     out = scoring_pb2.Explanation(
         decision=decision_to_proto(stored),
         trace=[trace_step(s) for s in stored.content["terms"]["trace"]],
         profile_snapshot=profile_snapshot(stored.content),
         policy_hash=stored.content["terms"]["policy_hash"],
-        text_zh=explain.render_text(content, "zh"),
-        text_en=explain.render_text(content, "en"),
-        html_zh=explain.render_html(content, "zh"),
-        html_en=explain.render_html(content, "en"),
+        text_zh=explain.render_text(content, "zh", review_trail=trail),
+        text_en=explain.render_text(content, "en", review_trail=trail),
+        html_zh=explain.render_html(content, "zh", review_trail=trail),
+        html_en=explain.render_html(content, "en", review_trail=trail),
+        review_trail=[action_proto(c) for c in trail],
     )
     if stored.content.get("commitment_progress"):
         out.commitment_snapshot.CopyFrom(commitment_snapshot(stored.content))
@@ -121,7 +173,7 @@ def simulate(decisions: list[StoredDecision], draft: Policy, top: int) -> scorin
     for stored, old, new in zip(decisions, before, after.to_dict("records"), strict=True):
         changed = (
             old["eligible"] != bool(new["eligible"])
-            or old["approved_limit_cny"] != int(new["approved_limit_cny"])
+            or old["approved_limit_fen"] != int(new["approved_limit_fen"])
             or abs(old["final_rate_bp"] - float(new["final_rate_bp"])) > 1e-9
         )
         if changed:
@@ -129,13 +181,13 @@ def simulate(decisions: list[StoredDecision], draft: Policy, top: int) -> scorin
     response.changed = len(changes)
     response.eligible_before = sum(1 for t in before if t["eligible"])
     response.eligible_after = int(after["eligible"].sum())
-    response.total_limit_cny_before = sum(int(t["approved_limit_cny"]) for t in before)
-    response.total_limit_cny_after = int(after["approved_limit_cny"].sum())
+    response.total_limit_fen_before = sum(int(t["approved_limit_fen"]) for t in before)
+    response.total_limit_fen_after = int(after["approved_limit_fen"].sum())
     response.weighted_rate_bp_before = _weighted(
-        [t["final_rate_bp"] for t in before], [t["approved_limit_cny"] for t in before]
+        [t["final_rate_bp"] for t in before], [t["approved_limit_fen"] for t in before]
     )
     response.weighted_rate_bp_after = _weighted(
-        after["final_rate_bp"].tolist(), after["approved_limit_cny"].tolist()
+        after["final_rate_bp"].tolist(), after["approved_limit_fen"].tolist()
     )
     changes.sort(key=lambda c: abs(c.final_rate_bp_after - c.final_rate_bp_before), reverse=True)
     response.changes.extend(changes[:top])
@@ -152,7 +204,7 @@ def _inputs(stored: StoredDecision) -> tuple[Any, Any, LoanRequest]:
     return (
         profile_input_from_json(inputs["profile"]),
         commitment_input_from_json(inputs.get("commitment")),
-        LoanRequest(**inputs["request"]),
+        loan_request_from_json(inputs["request"]),
     )
 
 
@@ -189,8 +241,8 @@ def _change(stored: StoredDecision, old: dict[str, Any], new: dict[str, Any]) ->
         enterprise=stored.content["enterprise"],
         final_rate_bp_before=old["final_rate_bp"],
         final_rate_bp_after=float(new["final_rate_bp"]),
-        approved_limit_cny_before=int(old["approved_limit_cny"]),
-        approved_limit_cny_after=int(new["approved_limit_cny"]),
+        approved_limit_fen_before=int(old["approved_limit_fen"]),
+        approved_limit_fen_after=int(new["approved_limit_fen"]),
         eligible_before=bool(old["eligible"]),
         eligible_after=bool(new["eligible"]),
     )

@@ -167,10 +167,10 @@ def report_portfolio(
         language=language,
     )
     settings = _settings()
-    with grpc.insecure_channel(addr or settings.scoring_addr) as channel, output.open("wb") as handle:
+    with secure_channel(addr or settings.scoring_addr, settings) as channel, output.open("wb") as handle:
         try:
             for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportPortfolioReport(
-                request, timeout=120
+                request, timeout=120, metadata=_token_metadata(token)
             ):
                 handle.write(chunk.data)
         except grpc.RpcError as exc:
@@ -462,20 +462,30 @@ def token_create(
         list[str] | None, typer.Option(help="Extra grants (regulator: enterprise_data, loan_level)")
     ] = None,
     description: str = "",
+    expires_in_days: Annotated[
+        float, typer.Option(help="Lifetime in days (at most 366); it then stops working")
+    ] = 90.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a token and print its secret (only now: it is stored hashed)."""
+    from datetime import timedelta
+
     from tanxiao.platform.auth import create_token
     from tanxiao.platform.db import make_engine
 
     engine = make_engine(_settings(database_url).database_url)
     try:
-        secret, principal = create_token(engine, role, tenant, tuple(grant or ()), description)
+        secret, principal = create_token(
+            engine, role, tenant, tuple(grant or ()), description, timedelta(days=expires_in_days)
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     finally:
         engine.dispose()
-    console.print(f"token {principal.token_id}: role {principal.role}, tenant {principal.tenant or '-'}")
+    console.print(
+        f"token {principal.token_id}: role {principal.role}, tenant {principal.tenant or '-'},"
+        f" expires {principal.expire_time:%Y-%m-%d %H:%M} UTC"
+    )
     typer.echo(secret)
 
 

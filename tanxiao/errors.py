@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,14 @@ class Conflict(TanxiaoError):
 
 
 class ResourceExhausted(TanxiaoError):
+    """A limit or quota was hit. ``retry_after_seconds`` (when known) becomes google.rpc.RetryInfo."""
+
     code = "RESOURCE_EXHAUSTED"
     default_reason = "LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Unauthenticated(TanxiaoError):

@@ -7,6 +7,7 @@ import structlog
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import safe_url
 from tanxiao.platform.server import RunningServer, serve_until_signalled, stop_on_signals
+from tanxiao.platform.tls import transport
 
 log = structlog.get_logger("tanxiao.serve")
 
@@ -26,7 +27,7 @@ def run(settings: Settings, service: str) -> None:
             "tanxiao.ready",
             services={s.name: s.address for s in servers},
             database=safe_url(settings.database_url),
-            plaintext=True,
+            transport=transport(settings),
         )
         serve_until_signalled(servers, settings.shutdown_grace_seconds, stop)
     except BaseException:

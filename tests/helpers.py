@@ -44,6 +44,7 @@ class ErrorDetails:
     domain: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     violations: list[tuple[str, str]] = field(default_factory=list)
+    retry_after: float | None = None  # seconds, from google.rpc.RetryInfo
 
     @property
     def fields(self) -> list[str]:
@@ -62,6 +63,10 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             details.violations.extend((v.field, v.description) for v in bad.field_violations)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            details.retry_after = retry.retry_delay.ToNanoseconds() / 1e9
     return details
 
 

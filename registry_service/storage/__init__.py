@@ -78,8 +78,13 @@ def encode_page_token(after: Sequence[Any], fingerprint: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_page_token(token: str, fingerprint: str, field: str = "page_token") -> list[Any] | None:
-    """The keyset position of ``token`` (None for the first page); INVALID_ARGUMENT if foreign or reused."""
+def decode_page_token(
+    token: str, fingerprint: str, field: str = "page_token", shape: Sequence[type] | None = None
+) -> list[Any] | None:
+    """The keyset position of ``token`` (None for the first page); INVALID_ARGUMENT if foreign or reused.
+
+    The fingerprint is not secret (anyone can compute it), so a forged token may carry any JSON: with
+    ``shape`` (the types of the position's values, e.g. ``(str, str, int)``) the position must match it."""
     if not token:
         return None
     try:
@@ -93,4 +98,20 @@ def decode_page_token(token: str, fingerprint: str, field: str = "page_token") -
             "was issued for a different filter; page with the same filters",
             reason="PAGE_TOKEN_MISMATCH",
         )
+    if shape is not None and not _fits(after, shape):
+        raise ValidationError.for_field(field, "not a page token from this API")
     return after
+
+
+def _fits(after: list[Any], shape: Sequence[type]) -> bool:
+    """Each value of the right type (bool is not an int here), strings of sane length, ints in 64 bits."""
+    if len(after) != len(shape):
+        return False
+    for value, kind in zip(after, shape, strict=True):
+        if type(value) is not kind:
+            return False
+        if kind is int and not -(2**63) <= value < 2**63:
+            return False
+        if kind is str and (len(value) > 512 or "\x00" in value):
+            return False
+    return True

@@ -116,7 +116,7 @@ class CommitmentRepository:
         token is bound to the enterprise."""
         size = page_size_of(page_size)
         fingerprint = filter_fingerprint("commitments", uscc)
-        after = _token_position(decode_page_token(page_token, fingerprint))
+        after = _token_position(decode_page_token(page_token, fingerprint, shape=(str, str)))
         query = (
             sa.select(commitments)
             .where(commitments.c.uscc == uscc)

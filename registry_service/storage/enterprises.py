@@ -100,7 +100,7 @@ class EnterpriseRepository:
         _check_prefix("industry_code_prefix", industry_code_prefix, 4)
         _check_prefix("region_code_prefix", region_code_prefix, 6)
         fingerprint = filter_fingerprint("enterprises", industry_code_prefix, region_code_prefix)
-        after = decode_page_token(page_token, fingerprint)
+        after = decode_page_token(page_token, fingerprint, shape=(str,))
         conditions = _prefix_conditions(industry_code_prefix, region_code_prefix)
         query = sa.select(enterprises).where(*conditions).order_by(enterprises.c.uscc).limit(size + 1)
         if after:

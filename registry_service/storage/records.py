@@ -95,7 +95,7 @@ class RecordRepository:
         """One page of an enterprise's records in (period, category, id) order (ListRecords)."""
         size = page_size_of(page_size)
         fingerprint = filter_fingerprint("records", uscc, period, category, include_history)
-        after = decode_page_token(page_token, fingerprint)
+        after = decode_page_token(page_token, fingerprint, shape=(str, str, int))
         conditions = [records.c.uscc == uscc, *_exact(period, category)]
         query = sa.select(*_SELECT).where(*conditions)
         if not include_history:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,6 +72,7 @@ BOUND_KEYS = (
     "policy_version",
 )
 SNAPSHOT_KEY = "profile_snapshot_sha256"
+SNAPSHOT_CACHE_SIZE = 10_000
 DEFAULT_MERGE_DELAY_SECONDS = 1.0
 
 
@@ -175,6 +177,9 @@ class DecisionStore:
         self.engine = engine
         self.merge_delay_seconds = merge_delay_seconds
         self._stored_policies: set[str] = set()  # hashes known to be in loan_policies
+        # Profile snapshots this process stored (committed), so a quote on a known profile skips the
+        # insert; bounded: forgetting one only costs an ON CONFLICT DO NOTHING.
+        self._stored_snapshots: OrderedDict[str, None] = OrderedDict()
         self._insert = sqlite.insert if is_sqlite(engine) else postgresql.insert
 
     def append(
@@ -235,6 +240,12 @@ class DecisionStore:
 
         result = run_in_transaction(self.engine, once)
         self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
+        for p in prepared.values():
+            if p.snapshot is not None:
+                self._stored_snapshots[p.snapshot[0]] = None
+                self._stored_snapshots.move_to_end(p.snapshot[0])
+        while len(self._stored_snapshots) > SNAPSHOT_CACHE_SIZE:
+            self._stored_snapshots.popitem(last=False)
         DECISIONS_APPENDED.inc(sum(1 for _, new in result if new))
         return result
 
@@ -251,6 +262,21 @@ class DecisionStore:
         with read_only(self.engine) as connection:
             row = connection.execute(query).first()
         return None if row is None else _stored(row)
+
+    def find_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredDecision]:
+        """The stored decisions of any of these (lender, request_id) keys, in one read per 500 keys
+        (BatchQuote looks a chunk up at once)."""
+        out: dict[tuple[str, str], StoredDecision] = {}
+        wanted = list(dict.fromkeys(keys))
+        with read_only(self.engine) as connection:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                query = _select().where(
+                    sa.tuple_(log_decisions.c.lender, log_decisions.c.request_id).in_(part)
+                )
+                for row in connection.execute(query):
+                    out[(row.lender, row.request_id)] = _stored(row)
+        return out
 
     def for_lender(self, lender: str) -> list[StoredDecision]:
         """Every decision of the lender, oldest first."""
@@ -287,9 +313,10 @@ class DecisionStore:
         elif profile is not None:
             content["profile"] = profile
         entry = LogEntry.build(EntryKind.DECISION, content, now=now)
-        shown = json.loads(entry.content)
+        # What reads return: the content as hashed (built, not re-parsed) with the profile put back.
+        shown = {**content, "id": entry.entry_id, "create_time": iso_time(now)}
         if snapshot is not None:
-            shown["profile"] = json.loads(snapshot[1])
+            shown["profile"] = profile
         decision = StoredDecision(
             id=entry.entry_id, lender=item.lender, request_id=item.request_id, uscc=item.uscc,
             product=item.product, request_fingerprint=item.request_fingerprint, content=shown,
@@ -322,7 +349,12 @@ class DecisionStore:
         return {row.id for row in connection.execute(statement, rows)}
 
     def _store_snapshots(self, connection: Connection, kept: list[_Prepared], now: datetime) -> None:
-        snapshots = {p.snapshot[0]: p.snapshot[1] for p in kept if p.snapshot is not None}
+        """Insert the snapshots not known to be stored (ON CONFLICT DO NOTHING: another replica's)."""
+        snapshots = {
+            p.snapshot[0]: p.snapshot[1]
+            for p in kept
+            if p.snapshot is not None and p.snapshot[0] not in self._stored_snapshots
+        }
         if snapshots:
             statement = self._insert(profile_snapshots).on_conflict_do_nothing(
                 index_elements=["snapshot_hash"]

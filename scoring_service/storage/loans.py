@@ -140,7 +140,7 @@ class LoanRepository:
     def page(self, lender: str, page_size: int, page_token: str) -> tuple[list[LoanRecord], str]:
         size = page_size_of(page_size)
         fingerprint = filter_fingerprint("loans", lender)
-        after = decode_page_token(page_token, fingerprint)
+        after = decode_page_token(page_token, fingerprint, shape=(str,))
         query = sa.select(loans.c.loan_id).where(loans.c.lender == lender)
         if after:
             query = query.where(loans.c.loan_id > str(after[0]))

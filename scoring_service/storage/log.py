@@ -9,6 +9,21 @@ Entry kinds are a closed set (``EntryKind``); every kind's content is canonical 
 carries its ``id`` and ``create_time`` (UTC, ISO 8601 with microseconds), set here.
 
 Reading: roots and proofs come from tanxiao.translog over the stored nodes (a few indexed reads each).
+
+Appending another kind (review actions, repricings), either on its own::
+
+    entry = LogStore(engine).append(EntryKind.REVIEW_ACTION, {"decision": "decisions/…", "action": …})
+    entry.entry_id, entry.leaf_hash  # at once; entry.index stays None until the sequencer runs
+
+or atomically with the caller's own rows (e.g. a review table), in the caller's transaction::
+
+    entry = LogEntry.build(EntryKind.REVIEW_ACTION, content)
+    with transaction(engine) as connection:
+        connection.execute(reviews.insert().values(id=entry.entry_id, ...))
+        insert_entries(connection, [entry])
+
+The content is any JSON object (no NaN); the log adds ``id`` and ``create_time``. Proofs:
+``LogStore.inclusion(entry_id)``.
 """
 
 from __future__ import annotations
@@ -36,7 +51,6 @@ from tanxiao.translog import (
     entry_leaf,
     inclusion_proof,
     leaf_hash,
-    root_hash,
 )
 
 
@@ -227,12 +241,11 @@ class LogStore:
     def consistency(self, first: int, second: int = 0) -> tuple[SignedTreeHead, SignedTreeHead, list[bytes]]:
         """Heads of sizes ``first`` and ``second`` (0 = latest) and the proof that the second extends
         the first. NotFound when no signed head has that size."""
+        if first < 1:
+            raise ValueError("first must be the size of a signed head (>= 1)")
         with read_only(self.engine) as connection:
             new = self._head(connection, second)
-            old = self._head(connection, first) if first else None
-            if old is None:
-                empty = TreeHead(0, root_hash(0, lambda ids: {}), 0)
-                old = SignedTreeHead(empty, "", b"")
+            old = self._head(connection, first)
             if old.tree_size > new.tree_size:
                 raise FailedPrecondition(
                     f"size {first} is past size {new.tree_size}", reason="LOG_SIZE_ORDER"

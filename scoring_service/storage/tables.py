@@ -192,3 +192,35 @@ profile_snapshots = sa.Table(
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("create_time", UtcTime, nullable=False),
 )
+
+
+# Review of decisions (issue 12). The decision log holds every review action as an entry of kind
+# review_action (the truth); these two tables index them. ``review_actions``: one row per action, its
+# log entry id, idempotent by (lender, request_id). ``decision_states``: the current state of each
+# decision that a list can filter on, with ``version`` for optimistic concurrency (two officers acting
+# at once: one wins, the other is ABORTED and retries).
+review_actions = sa.Table(
+    "review_actions",
+    metadata,
+    sa.Column("entry_id", sa.String(32), primary_key=True),
+    sa.Column("decision_id", sa.String(32), nullable=False),
+    sa.Column("lender", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.UniqueConstraint("lender", "request_id"),
+    sa.Index(None, "decision_id", "create_time"),
+)
+decision_states = sa.Table(
+    "decision_states",
+    metadata,
+    sa.Column("decision_id", sa.String(32), primary_key=True),
+    sa.Column("lender", sa.String(64), nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("review_needed", sa.Boolean, nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),  # the decision's
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index(None, "lender", "state", "create_time"),
+    sa.Index(None, "lender", "create_time"),
+)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,15 +51,18 @@ api_tokens = sa.Table(
     sa.Column("description", sa.String(200), nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=True),
+    # Every token expires (0008): a leaked secret is not good forever.
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
 )
 
 DATA_PROVIDER = "data_provider"
 LENDER = "lender"
 CREDIT_OFFICER = "credit_officer"
+APPROVER = "approver"  # a lender's second approver (four eyes) of review actions
 REGULATOR = "regulator"
 SERVICE = "service"
 ADMIN = "admin"
-ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, REGULATOR, SERVICE, ADMIN)
+ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, APPROVER, REGULATOR, SERVICE, ADMIN)
 
 # A regulator's access to enterprise-level registry data (profiles, enterprises, records, commitments).
 ENTERPRISE_DATA = "enterprise_data"
@@ -80,6 +83,8 @@ DATA_SOURCES: tuple[str, ...] = (
 TOKEN_PREFIX = "tx_"
 _SECRET = re.compile(r"^tx_([0-9a-f]{16})_([A-Za-z0-9_-]{32})$")
 MAX_DESCRIPTION = 200
+DEFAULT_LIFETIME = timedelta(days=90)
+MAX_LIFETIME = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ class Principal:
     role: str
     tenant: str
     grants: frozenset[str] = field(default_factory=frozenset)
+    expire_time: datetime | None = None  # None only for principals made in code (tests)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expire_time is not None and self.expire_time <= (now or datetime.now(UTC))
 
     def has_grant(self, grant: str) -> bool:
         return grant in self.grants
@@ -116,7 +125,7 @@ def validate(role: str, tenant: str, grants: Iterable[str] = ()) -> frozenset[st
     """Raise ValueError naming the bad field unless role, tenant and grants fit together."""
     if role not in ROLES:
         raise ValueError(f"role: must be one of {', '.join(ROLES)}; got {role!r}")
-    if role in (LENDER, CREDIT_OFFICER):
+    if role in (LENDER, CREDIT_OFFICER, APPROVER):
         if not LENDER_TENANT.match(tenant):
             raise ValueError(f"tenant: a {role} token's tenant must be lenders/{{id}}; got {tenant!r}")
     elif role == DATA_PROVIDER:
@@ -142,11 +151,16 @@ def create_token(
     tenant: str,
     grants: Iterable[str] = (),
     description: str = "",
+    lifetime: timedelta = DEFAULT_LIFETIME,
 ) -> tuple[str, Principal]:
-    """Store a new token and return its secret (shown once, never stored) and its principal."""
+    """Store a new token and return its secret (shown once, never stored) and its principal. The token
+    expires after ``lifetime`` (at most MAX_LIFETIME)."""
     granted = validate(role, tenant, grants)
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"description: at most {MAX_DESCRIPTION} characters")
+    if not timedelta(0) < lifetime <= MAX_LIFETIME:
+        raise ValueError(f"lifetime: more than 0 and at most {MAX_LIFETIME.days} days")
+    now = datetime.now(UTC)
     token_id = secrets.token_hex(8)
     secret = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(24)}"
     assert _SECRET.match(secret), "token format drifted from its parser"
@@ -159,11 +173,12 @@ def create_token(
                 tenant=tenant,
                 grants=sorted(granted),
                 description=description,
-                create_time=datetime.now(UTC),
+                create_time=now,
                 revoke_time=None,
+                expire_time=now + lifetime,
             )
         )
-    return secret, Principal(token_id, role, tenant, granted)
+    return secret, Principal(token_id, role, tenant, granted, now + lifetime)
 
 
 def revoke_token(engine: Engine, token_id: str) -> bool:
@@ -187,10 +202,12 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
 
 
 class TokenStore:
-    """Resolves a presented secret to its principal (None for unknown, malformed or revoked tokens).
+    """Resolves a presented secret to its principal (None for unknown, malformed, revoked or expired
+    tokens).
 
     Results are cached for ``ttl_seconds`` (keyed by the secret's hash), so a revocation takes effect
-    within that time and a flood of calls costs one query per token per TTL.
+    within that time and a flood of calls costs one query per token per TTL. Expiry is checked on every
+    use, cached or not.
     """
 
     def __init__(self, engine: Engine, *, ttl_seconds: float = 10.0, max_entries: int = 10_000) -> None:
@@ -209,13 +226,14 @@ class TokenStore:
         with self._lock:
             cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:
-            return cached[1]
-        found = self._load(token_id, digest)
-        with self._lock:
-            if len(self._cache) >= self.max_entries:
-                self._cache.clear()
-            self._cache[digest] = (now + self.ttl_seconds, found)
-        return found
+            found = cached[1]
+        else:
+            found = self._load(token_id, digest)
+            with self._lock:
+                if len(self._cache) >= self.max_entries:
+                    self._cache.clear()
+                self._cache[digest] = (now + self.ttl_seconds, found)
+        return None if found is None or found.expired() else found
 
     def invalidate(self) -> None:
         with self._lock:
@@ -230,8 +248,12 @@ class TokenStore:
                     api_tokens.c.tenant,
                     api_tokens.c.grants,
                     api_tokens.c.revoke_time,
+                    api_tokens.c.expire_time,
                 ).where(api_tokens.c.token_id == token_id)
             ).first()
         if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoke_time is not None:
             return None
-        return Principal(token_id, row.role, row.tenant, frozenset(row.grants or ()))
+        expire_time = row.expire_time
+        if expire_time is not None and expire_time.tzinfo is None:  # SQLite returns naive UTC
+            expire_time = expire_time.replace(tzinfo=UTC)
+        return Principal(token_id, row.role, row.tenant, frozenset(row.grants or ()), expire_time)

@@ -7,7 +7,8 @@
   name, every ingested record's ``source``); for client streams, on every message as it is read;
 - on the response, for reads whose owner is only known once loaded (decisions): the handler runs, then
   the response is withheld. Only read-only RPCs have response checks, so nothing is changed for a
-  caller who is then denied.
+  caller who is then denied. Such a denial is answered as the method answers a missing resource
+  (``Access.conceal``: NOT_FOUND, same reason and text), so existence does not leak.
 
 A role absent from a rule is denied (``ROLE_NOT_ALLOWED``). ``admin`` may call everything. A method
 without a rule is denied to everyone but admin (fail closed), and tests/platform/test_authz_matrix.py
@@ -20,8 +21,13 @@ Who may do what (the matrix test is the executable form of this summary):
 - lender: its own quotes (QuoteLoanTerms, BatchQuote), decisions (Get/Explain/Replay), SimulatePolicy,
   loans (Record/UpdateBalance/Close/Get/List), GetPortfolioReport, ExportPortfolioReport (its own,
   never the regulatory view).
-- credit_officer (of one lender), read-only: Get/Explain/ReplayDecision, GetLoan, ListLoans and
-  GetPortfolioReport of its lender. No quotes, no writes, no exports, no policy what-ifs.
+- credit_officer (of one lender): Get/Explain/ReplayDecision, GetLoan, ListLoans and
+  GetPortfolioReport of its lender; ListDecisions, ListReviewQueue and SubmitReviewAction (approve,
+  decline, override, book) on its lender's decisions. No quotes, no exports, no policy what-ifs.
+- approver (of one lender): what a credit officer may do on decisions (reads, lists, review actions),
+  and the second approval of overrides (the state machine in scoring_service.review says which action
+  which role may take; the same officer cannot confirm his own override). No loans or reports.
+- lender: also ListDecisions, ListReviewQueue, and SubmitReviewAction (submit for review, book).
 - regulator: GetRegulatoryReport, ExportPortfolioReport with regulatory = true, ListBenchmarks,
   ListDataCategories; enterprise-level registry reads (enterprises, records, profiles, commitments)
   only with the grant ``enterprise_data``; ListSupervisedLoans (loan lines across lenders) only with the
@@ -45,6 +51,7 @@ from typing import Any
 
 from tanxiao.platform.auth import (
     ADMIN,
+    APPROVER,
     CREDIT_OFFICER,
     DATA_PROVIDER,
     ENTERPRISE_DATA,
@@ -59,6 +66,7 @@ REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
 SCORING = "tanxiao.scoring.v1.LoanScoring"
 PORTFOLIO = "tanxiao.portfolio.v1.PortfolioReporting"
 DECISION_LOG = "tanxiao.scoring.v1.DecisionLog"
+CONSENTS = "tanxiao.registry.v1.Consents"
 
 # Services any caller may use without a token.
 PUBLIC_SERVICES = frozenset(
@@ -99,6 +107,10 @@ class Access:
     grant: str | None = None  # a grant the principal must hold
     request: Check | None = None  # run on the request (each message of a client stream)
     response: Check | None = None  # run on the response (each message of a server stream)
+    # For a response check: how the method answers a resource that does not exist, given the request.
+    # A denied response is answered exactly so (code NOT_FOUND, same reason and text): another tenant's
+    # resource and a missing one are indistinguishable.
+    conceal: Callable[[Any], tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +209,13 @@ def all_of(*checks: Check) -> Check:
     return check
 
 
+def decision_not_found(request: Any) -> tuple[str, str]:
+    """(reason, message) of NOT_FOUND for a missing decision, as scoring_service.storage.decisions
+    words it (tests/integration/test_hardening_denial.py compares the two)."""
+    decision_id = str(request.name).strip().removeprefix("decisions/")
+    return "DECISION_NOT_FOUND", f"decision {decision_id!r} not found"
+
+
 # --- the rules ------------------------------------------------------------------------------------
 
 ANY = Access()  # the role may call it, on anything the method reaches
@@ -212,12 +231,17 @@ _ADMIN_ONLY = _rule()
 _ENTERPRISE_READ = _rule(**{REGULATOR: WITH_ENTERPRISE_DATA, SERVICE: ANY})
 _INGEST = _rule(**{DATA_PROVIDER: Access(request=sources_owned)})
 _LENDER_REQUEST = _rule(**{LENDER: Access(request=owned("lender"))})
-_DECISION_READ = _rule(
-    **{
-        LENDER: Access(response=owned("lender")),
-        CREDIT_OFFICER: Access(response=owned("lender")),
-    }
-)
+
+
+def _decision_read(path: str) -> Rule:
+    access = Access(response=owned(path), conceal=decision_not_found)
+    return _rule(**{LENDER: access, CREDIT_OFFICER: access, APPROVER: access})
+
+
+_DECISION_READ = _decision_read("lender")
+# Review: the request names the lender, checked before the handler (which refuses a decision of
+# another lender as NOT_FOUND); which action a role may take is the state machine's rule.
+_REVIEW = _rule(**{role: Access(request=owned("lender")) for role in (LENDER, CREDIT_OFFICER, APPROVER)})
 
 _REGISTRY_RULES: dict[str, Rule] = {
     "CreateEnterprise": _ADMIN_ONLY,
@@ -245,18 +269,15 @@ _REGISTRY_RULES: dict[str, Rule] = {
 _SCORING_RULES: dict[str, Rule] = {
     "QuoteLoanTerms": _LENDER_REQUEST,
     "GetDecision": _DECISION_READ,
-    "ExplainDecision": _rule(
-        **{
-            LENDER: Access(response=owned("decision.lender")),
-            CREDIT_OFFICER: Access(response=owned("decision.lender")),
-        }
-    ),
-    "ReplayDecision": _rule(
-        **{
-            LENDER: Access(response=owned("original.lender")),
-            CREDIT_OFFICER: Access(response=owned("original.lender")),
-        }
-    ),
+    "ExplainDecision": _decision_read("decision.lender"),
+    "ReplayDecision": _decision_read("original.lender"),
+    "ListDecisions": _REVIEW,
+    "ListReviewQueue": _REVIEW,
+    "SubmitReviewAction": _REVIEW,
+    # Repricing stores new decisions for the lender's book: the lender (its system) only; the watch
+    # list is a read for the lender and its officers.
+    "RepriceDecisions": _LENDER_REQUEST,
+    "ListWatchList": _REVIEW,
     "BatchQuote": _rule(**{LENDER: Access(request=owned("quote.lender"))}),
     "SimulatePolicy": _LENDER_REQUEST,
 }
@@ -309,11 +330,20 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
 # Heads and consistency proofs are sizes and hashes, no borrower data: every reader of decisions and the
 # regulator (who keeps heads as a witness). An inclusion proof carries the decision's content: its
 # lender's callers only, like GetDecision.
-_LOG_PUBLIC = _rule(**{role: ANY for role in (LENDER, CREDIT_OFFICER, REGULATOR)})
+_LOG_PUBLIC = _rule(**{role: ANY for role in (LENDER, CREDIT_OFFICER, APPROVER, REGULATOR)})
 _DECISION_LOG_RULES: dict[str, Rule] = {
     "GetSignedTreeHead": _LOG_PUBLIC,
     "GetConsistencyProof": _LOG_PUBLIC,
     "GetInclusionProof": _DECISION_READ,
+}
+
+
+# Consent grants: recorded and revoked by the registry operator (admin) on the enterprise's behalf;
+# read by the scoring service (it checks them before quoting) and by a lender for its own grants.
+_CONSENT_RULES: dict[str, Rule] = {
+    "GrantConsent": _ADMIN_ONLY,
+    "RevokeConsent": _ADMIN_ONLY,
+    "ListConsents": _rule(**{SERVICE: ANY, LENDER: Access(request=owned("lender"))}),
 }
 
 
@@ -326,6 +356,7 @@ RULES: dict[str, Rule] = {
     **_full(SCORING, _SCORING_RULES),
     **_full(PORTFOLIO, _PORTFOLIO_RULES),
     **_full(DECISION_LOG, _DECISION_LOG_RULES),
+    **_full(CONSENTS, _CONSENT_RULES),
 }
 
 
@@ -375,6 +406,12 @@ def authorize_response(method: str, principal: Principal, response: Any) -> Deni
     if isinstance(access, Denial):
         return access
     return access.response(principal, response) if access.response is not None else None
+
+
+def concealment(method: str, principal: Principal) -> Callable[[Any], tuple[str, str]] | None:
+    """How a denied response of ``method`` is answered instead (as a missing resource), if so."""
+    access = _access(method, principal)
+    return access.conceal if isinstance(access, Access) else None
 
 
 def has_response_check(method: str, principal: Principal) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from tanxiao.platform.limits import LimitSettings, parse_role_numbers
+
 PREFIX = "TANXIAO_"
 
 
@@ -44,6 +46,43 @@ class Settings:
     max_stream_records: int = _setting(5_000_000, "Most records in one IngestRecords stream", int)
     max_message_bytes: int = _setting(16 * 1024 * 1024, "Largest gRPC message accepted or sent", int)
     max_workers: int = _setting(16, "Threads serving RPCs per server", int)
+    max_streams_total: int = _setting(
+        8,
+        "Open streams per server (below max_workers: streams run on their own pool, unary calls never wait)",
+        int,
+    )
+    max_streams_per_caller: int = _setting(
+        4, "Open streams per caller (token; peer address when unauthenticated)", int
+    )
+    stream_idle_seconds: float = _setting(
+        60.0, "A stream that moves no message either way for this long is cancelled", float
+    )
+    rate_limits: str = _setting(
+        "anonymous=1000,data_provider=100,lender=50,credit_officer=20,regulator=20,service=500,admin=100",
+        "Calls per second per caller, by role (bursts of twice that); anonymous = no authentication",
+    )
+    concurrency_quotas: str = _setting(
+        "anonymous=32,data_provider=4,lender=8,credit_officer=4,regulator=4,service=16,admin=8",
+        "Calls in flight per caller, by role",
+    )
+    auth_failures_per_minute: int = _setting(
+        20, "Failed authentications per peer address a minute before it is refused (RESOURCE_EXHAUSTED)", int
+    )
+    keepalive_min_ping_seconds: int = _setting(
+        20, "Clients pinging more often than this are disconnected (keepalive enforcement)", int
+    )
+    max_connection_age_seconds: int = _setting(
+        1800, "Connections are closed (gracefully, 30 s for calls in flight) after this age", int
+    )
+    max_connection_idle_seconds: int = _setting(600, "Connections without calls are closed after this", int)
+    access_log_dir: str = _setting(
+        "./var/access-log",
+        "Directory of the access audit log (access-YYYY-MM-DD.jsonl, 0600, append-only); empty = off",
+    )
+    access_log_retention_days: int = _setting(1825, "Access-log day files older than this are deleted", int)
+    token_cache_seconds: float = _setting(
+        10.0, "How long a server trusts a looked-up token (revocation takes effect within this + 1 s)", float
+    )
     shutdown_grace_seconds: float = _setting(10.0, "On SIGTERM, time in-flight calls get", float)
     sqlite_busy_timeout_ms: int = _setting(30_000, "SQLite lock wait before 'database is locked'", int)
     allow_plaintext: bool = _setting(
@@ -103,6 +142,15 @@ class Settings:
         True, "Run the decision-log sequencer in this scoring process (one integrates at a time)", _bool
     )
     log_batch_size: int = _setting(10_000, "Most log entries the sequencer integrates per transaction", int)
+
+    def limits(self) -> LimitSettings:
+        return LimitSettings(
+            max_streams_total=self.max_streams_total,
+            max_streams_per_caller=self.max_streams_per_caller,
+            rates=parse_role_numbers(self.rate_limits),
+            concurrency=parse_role_numbers(self.concurrency_quotas),
+            auth_failures_per_minute=self.auth_failures_per_minute,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

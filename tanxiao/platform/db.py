@@ -6,8 +6,9 @@ a pre-pinged pool. Schema changes go only through Alembic (``tanxiao db upgrade`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,14 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
 
 
 def _prepare_sqlite_path(url: str) -> None:
+    """Create the database file owner-only (0600) before SQLite does (it would use the umask, commonly
+    world-readable); SQLite gives its -wal and -shm files the database file's mode."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def make_engine(

@@ -19,22 +19,82 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from contextvars import Token
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 import structlog
 
-from tanxiao.errors import FieldViolation, PermissionDenied, TanxiaoError, Unauthenticated, ValidationError
+from tanxiao.errors import (
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    TanxiaoError,
+    Unauthenticated,
+    ValidationError,
+)
 from tanxiao.platform import authz
+from tanxiao.platform.access_log import AccessLog, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
+from tanxiao.platform.input_limits import input_violations
+from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
+from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
 
 log = structlog.get_logger("tanxiao.rpc")
 REQUEST_ID_KEY = "x-request-id"
 AUTHORIZATION_KEY = "authorization"
 _CALLER_KEYS = ("token_id", "role", "tenant")
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# Longest text of any one field in a log line: a request may carry a 16 MiB string, a log line must not.
+MAX_LOGGED_CHARS = 300
+
+
+def truncated(value: Any) -> Any:
+    """A log field cut to MAX_LOGGED_CHARS characters (with its full length said), others unchanged."""
+    if isinstance(value, str) and len(value) > MAX_LOGGED_CHARS:
+        return f"{value[:MAX_LOGGED_CHARS]}… ({len(value)} chars)"
+    return value
+
+
+@dataclass
+class Serving:
+    """What bounds a server: admission (rates, quotas, streams, failed authentication), the monitor of
+    open streams and the pool streams run on (never the unary workers)."""
+
+    admission: Admission
+    monitor: StreamMonitor
+    stream_pool: futures.ThreadPoolExecutor
+    access_log: AccessLog | None = None
+
+    @classmethod
+    def create(
+        cls,
+        limits: LimitSettings,
+        idle_seconds: float,
+        check_seconds: float = 1.0,
+        access_log: AccessLog | None = None,
+    ) -> Serving:
+        pool = futures.ThreadPoolExecutor(limits.max_streams_total + 2, thread_name_prefix="stream")
+        return cls(Admission(limits), StreamMonitor(idle_seconds, check_seconds), pool, access_log)
+
+    def stop(self) -> None:
+        self.monitor.stop()
+        self.stream_pool.shutdown(wait=False, cancel_futures=True)
+        if self.access_log is not None:
+            self.access_log.close()
+
+
+def _unlimited() -> Serving:
+    """For servers built without settings (tests of the interceptor alone): generous bounds."""
+    return Serving.create(
+        LimitSettings(
+            max_streams_total=64, max_streams_per_caller=64, default_rate=1e6, default_concurrency=1e6
+        ),
+        idle_seconds=3600,
+    )
 
 
 class Authenticator(Protocol):
@@ -84,36 +144,48 @@ def _echo_request_id(context: grpc.ServicerContext, request_id: str) -> None:
 class _CallScope:
     """Binds log context for one call, authenticates its caller and turns exceptions into statuses."""
 
-    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
+    def __init__(
+        self, method: str, context: grpc.ServicerContext, access_log: AccessLog | None = None
+    ) -> None:
         self.method = method
         self.context = context
         self.request_id = _request_id(context)
         self.started = time.perf_counter()
         self.caller: dict[str, str] = {}
         self._principal_token: Token[Principal | None] | None = None
+        self.access_log = access_log
+        self.resource = ""
+        self.concealed = ""  # the real denial reason behind an answer of NOT_FOUND
 
     def __enter__(self) -> _CallScope:
         structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.method)
         _echo_request_id(self.context, self.request_id)
         return self
 
-    def authenticate(self, authenticator: Authenticator) -> Principal:
-        """The caller's principal, bound to the log context and ``current_principal``; raises
-        Unauthenticated. The secret itself goes nowhere but the authenticator."""
+    def authenticate(self, authenticator: Authenticator, admission: Admission) -> tuple[Principal, str]:
+        """The caller's principal and secret, bound to the log context and ``current_principal``; raises
+        Unauthenticated, or ResourceExhausted for a peer that failed too often. The secret itself goes
+        nowhere but the authenticator."""
+        host = peer_host(self.context.peer() or "")
+        admission.check_peer(host)
         secret = _bearer(self.context)
         if secret is None:
-            self._bind_caller({"token_id": "", "role": "anonymous", "tenant": ""})
+            self._bind_caller({"token_id": "", "role": ANONYMOUS, "tenant": ""})
+            admission.auth_failed(host)
             raise Unauthenticated(
                 "missing bearer token: send metadata 'authorization: Bearer <token>'", reason="TOKEN_MISSING"
             )
         principal = authenticator.principal(secret) if secret else None
         if principal is None:
             # The id part of a well-formed secret is not secret and helps find the token.
-            self._bind_caller({"token_id": token_id_of(secret) or "", "role": "anonymous", "tenant": ""})
-            raise Unauthenticated("unknown, malformed or revoked bearer token", reason="TOKEN_INVALID")
+            self._bind_caller({"token_id": token_id_of(secret) or "", "role": ANONYMOUS, "tenant": ""})
+            admission.auth_failed(host)
+            raise Unauthenticated(
+                "unknown, malformed, expired or revoked bearer token", reason="TOKEN_INVALID"
+            )
         self._bind_caller(principal.log_fields())
         self._principal_token = current_principal.set(principal)
-        return principal
+        return principal, secret
 
     def _bind_caller(self, caller: dict[str, str]) -> None:
         self.caller = caller
@@ -130,6 +202,7 @@ class _CallScope:
             method=self.method,
             **self.caller,
         )
+        self._audit("rpc.internal_error", code="INTERNAL", reason="INTERNAL")
         self.context.abort_with_status(internal_status(self.request_id))
 
     def _log(self, event: str, **fields: Any) -> None:
@@ -142,9 +215,37 @@ class _CallScope:
             elapsed_ms=elapsed_ms,
             request_id=self.request_id,
             method=self.method,
-            **self.caller,
-            **fields,
+            **{key: truncated(value) for key, value in {**self.caller, **fields}.items()},
         )
+        self._audit(event, code=str(fields.get("code", "")), reason=str(fields.get("reason", "")))
+
+    def _audit(self, event: str, *, code: str, reason: str) -> None:
+        """One access-log entry per call outcome (tanxiao.platform.access_log)."""
+        if self.access_log is None:
+            return
+        entry = {"outcome": "allowed" if code == "OK" else "refused" if event == "rpc.rejected" else event}
+        if self.concealed:
+            entry["denied_as_not_found"] = self.concealed
+        self.access_log.record(
+            event=event,
+            method=self.method,
+            resource=self.resource,
+            code=code,
+            reason=reason,
+            request_id=self.request_id,
+            peer=self.context.peer(),
+            **self.caller,
+            **entry,
+        )
+
+    def log_outcome(self) -> None:
+        """rpc.ok only when the answer can still reach the caller: a cancelled call or one past its
+        deadline is logged as not sent."""
+        if self.context.is_active():
+            self._log("rpc.ok", code="OK")
+        else:
+            code = "DEADLINE_EXCEEDED" if self.context.time_remaining() <= 0 else "CANCELLED"
+            self._log("rpc.not_sent", code=code)
 
     def __exit__(self, *exc_info: object) -> None:
         structlog.contextvars.unbind_contextvars("request_id", "method", *_CALLER_KEYS)
@@ -157,12 +258,16 @@ class _CallScope:
 
 
 class _Guard:
-    """The authorization of one authenticated call."""
+    """The authorization of one authenticated call, and whether its token is still good."""
 
-    def __init__(self, method: str, principal: Principal) -> None:
+    def __init__(
+        self, method: str, principal: Principal, still_allowed: Callable[[], bool] = lambda: True
+    ) -> None:
         self.method = method
         self.principal = principal
-        self.denied: PermissionDenied | None = None
+        self.still_allowed = still_allowed
+        self.denied: TanxiaoError | None = None
+        self.scope: _CallScope | None = None
 
     def check_call(self) -> None:
         denial = authz.authorize_call(self.method, self.principal)
@@ -174,17 +279,34 @@ class _Guard:
         if denial is not None:
             raise _permission_denied(denial, self.method)
 
-    def guard_stream(self, requests: Iterator[Any]) -> Iterator[Any]:
-        return _GuardedRequests(self, requests)
+    def check_token(self) -> None:
+        """Revocation and expiry reach open streams: checked on every message (cached lookups)."""
+        if not self.still_allowed():
+            self.denied = Unauthenticated(
+                "the bearer token was revoked or has expired during the stream", reason="TOKEN_REVOKED"
+            )
+            raise self.denied
 
     @property
     def checks_responses(self) -> bool:
         return authz.has_response_check(self.method, self.principal)
 
-    def check_response(self, response: Any) -> None:
+    def check_response(self, response: Any, request: Any = None) -> None:
+        """A denied response is answered as a missing resource when the rule says how (uniform denial);
+        the real reason goes to the log only."""
         denial = authz.authorize_response(self.method, self.principal, response)
-        if denial is not None:
-            raise _permission_denied(denial, self.method)
+        if denial is None:
+            return
+        conceal = authz.concealment(self.method, self.principal)
+        if conceal is not None and request is not None:
+            log.info(
+                "authz.concealed", method=self.method, denial=denial.reason, detail=truncated(denial.message)
+            )
+            if self.scope is not None:
+                self.scope.concealed = denial.reason
+            reason, message = conceal(request)
+            raise NotFound(message, reason=reason)
+        raise _permission_denied(denial, self.method)
 
     def raise_if_denied(self) -> None:
         """A stream message was denied: fail the call even if the handler swallowed the error."""
@@ -192,26 +314,33 @@ class _Guard:
             raise self.denied
 
 
-class _GuardedRequests:
-    """A client stream whose messages are authorized as the handler reads them; a denied message is
-    never handed to the handler."""
+class _CheckedRequests:
+    """A client stream whose messages are checked as the handler reads them (NUL text; with a guard,
+    the token and the rules); a refused message is never handed to the handler. Every message read
+    counts as activity for the idle timeout."""
 
-    def __init__(self, guard: _Guard, requests: Iterator[Any]) -> None:
-        self.guard = guard
+    def __init__(self, requests: Iterator[Any], watched: WatchedStream, guard: _Guard | None) -> None:
         self.requests = requests
+        self.watched = watched
+        self.guard = guard
         self.index = 0
 
-    def __iter__(self) -> _GuardedRequests:
+    def __iter__(self) -> _CheckedRequests:
         return self
 
     def __next__(self) -> Any:
-        if self.guard.denied is not None:
-            raise self.guard.denied
+        guard = self.guard
+        if guard is not None:
+            guard.raise_if_denied()
         message = next(self.requests)
-        denial = authz.authorize_request(self.guard.method, self.guard.principal, message)
-        if denial is not None:
-            self.guard.denied = _permission_denied(denial, self.guard.method, self.index)
-            raise self.guard.denied
+        self.watched.touch()
+        _check_input(message)
+        if guard is not None:
+            guard.check_token()
+            denial = authz.authorize_request(guard.method, guard.principal, message)
+            if denial is not None:
+                guard.denied = _permission_denied(denial, guard.method, self.index)
+                raise guard.denied
         self.index += 1
         return message
 
@@ -221,118 +350,225 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc) is Exception and not exc.args
 
 
-# Ingested records are judged row by row (a bad row is reported, the good ones stored): the ingest
-# pipeline checks their text itself (registry_service.domain.records).
-ROW_CHECKED_FIELDS = frozenset({"records"})
-
-
-def nul_violations(message: Any, prefix: str = "", depth: int = 0) -> list[FieldViolation]:
-    """String fields holding NUL characters (PostgreSQL text cannot store them, and no identifier or
-    name has a reason to contain one), as violations with paths like ``records[3].external_id``."""
-    found: list[FieldViolation] = []
-    if depth > 8 or not hasattr(message, "ListFields"):
-        return found
-    for field, value in message.ListFields():
-        if field.name in ROW_CHECKED_FIELDS:
-            continue
-        path = f"{prefix}{field.name}"
-        values = list(value) if _is_repeated(field) else [value]
-        for index, item in enumerate(values):
-            item_path = f"{path}[{index}]" if _is_repeated(field) else path
-            if isinstance(item, str) and "\x00" in item:
-                found.append(FieldViolation(item_path, "must not contain NUL characters"))
-            elif field.type == field.TYPE_MESSAGE:
-                found.extend(nul_violations(item, item_path + ".", depth + 1))
-    return found
-
-
-def _is_repeated(field: Any) -> bool:
-    return bool(field.is_repeated)
-
-
-def _reject_nul(message: Any) -> Any:
-    violations = nul_violations(message)
+def _check_input(message: Any) -> Any:
+    """Bounds and NUL characters of every field (tanxiao.platform.input_limits), before any work."""
+    violations = input_violations(message)
     if violations:
         raise ValidationError.from_violations(violations)
     return message
 
 
-def _authorize(
-    scope: _CallScope, authenticator: Authenticator | None, request_or_iterator: Any, client_streaming: bool
-) -> tuple[_Guard | None, Any]:
-    """Check the call before its handler runs: text fields (NUL), then authentication and the rules.
-    Returns the guard (None when auth is off) and the request (a checked iterator for client streams)."""
-    if client_streaming:
-        request_or_iterator = (_reject_nul(m) for m in request_or_iterator)
-    else:
-        _reject_nul(request_or_iterator)
-    if authenticator is None:
-        return None, request_or_iterator
-    guard = _Guard(scope.method, scope.authenticate(authenticator))
-    if client_streaming:
-        guard.check_call()
-        return guard, guard.guard_stream(request_or_iterator)
-    guard.check_request(request_or_iterator)
-    return guard, request_or_iterator
+@dataclass
+class _Admitted:
+    """What a call holds once admitted: its guard (None when auth is off), its slot, its watch."""
+
+    guard: _Guard | None
+    ticket: Ticket
+    watched: WatchedStream | None = None
+
+
+class _Policy:
+    """The checks every call passes, in this order: failed-authentication throttle of the peer,
+    authentication, admission (rate, concurrency, streams), text (NUL), authorization. Authentication
+    comes before anything that looks at the request, so an anonymous caller learns nothing from it."""
+
+    def __init__(self, method: str, authenticator: Authenticator | None, serving: Serving) -> None:
+        self.method = method
+        self.authenticator = authenticator
+        self.serving = serving
+
+    def admit(self, scope: _CallScope, *, streaming: bool) -> _Admitted:
+        authenticator = self.authenticator
+        if authenticator is None:
+            identity, role = f"peer:{peer_host(scope.context.peer() or '')}", ANONYMOUS
+            ticket = self.serving.admission.admit(identity, role, streaming=streaming)
+            return _Admitted(None, ticket)
+        principal, secret = scope.authenticate(authenticator, self.serving.admission)
+        ticket = self.serving.admission.admit(principal.token_id, principal.role, streaming=streaming)
+        guard = _Guard(self.method, principal, lambda: authenticator.principal(secret) is not None)
+        guard.scope = scope
+        return _Admitted(guard, ticket)
+
+    def check_request(self, admitted: _Admitted, request: Any) -> None:
+        _check_input(request)
+        if admitted.guard is not None:
+            admitted.guard.check_request(request)
+
+    def watch(self, admitted: _Admitted, context: grpc.ServicerContext) -> WatchedStream:
+        guard = admitted.guard
+        still_allowed = guard.still_allowed if guard is not None else (lambda: True)
+        admitted.watched = self.serving.monitor.watch(WatchedStream(self.method, context, still_allowed))
+        return admitted.watched
+
+    def release(self, admitted: _Admitted | None) -> None:
+        if admitted is None:
+            return
+        admitted.ticket.release()
+        if admitted.watched is not None:
+            self.serving.monitor.forget(admitted.watched)
+
+
+def _ended(scope: _CallScope, admitted: _Admitted | None) -> bool:
+    """A call the client cancelled, that passed its deadline or that the stream monitor ended: logged
+    as such (never as rpc.ok, nor as an internal error). False while the call is still live."""
+    if scope.context.is_active():
+        return False
+    ended = admitted.watched.ended_because if admitted is not None and admitted.watched else ""
+    code = "DEADLINE_EXCEEDED" if scope.context.time_remaining() <= 0 else "CANCELLED"
+    scope._log("rpc.not_sent", code=code, reason=ended or "CALLER_GONE")
+    return True
 
 
 def _wrap_unary(
-    behavior: Callable[..., Any],
-    method: str,
-    authenticator: Authenticator | None = None,
-    client_streaming: bool = False,
+    behavior: Callable[..., Any], policy: _Policy, client_streaming: bool = False
 ) -> Callable[..., Any]:
+    """Unary responses. A client stream (stream -> unary) is a stream for admission and the monitor."""
+
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
-        with _CallScope(method, context) as scope:
+        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
+            if not client_streaming:
+                scope.resource = resource_of(request_or_iterator)
+            admitted = None
             try:
-                guard, request = _authorize(scope, authenticator, request_or_iterator, client_streaming)
+                admitted = policy.admit(scope, streaming=client_streaming)
+                if client_streaming:
+                    if admitted.guard is not None:
+                        admitted.guard.check_call()
+                    watched = policy.watch(admitted, context)
+                    request = _CheckedRequests(request_or_iterator, watched, admitted.guard)
+                else:
+                    policy.check_request(admitted, request_or_iterator)
+                    request = request_or_iterator
                 response = behavior(request, context)
-                if guard is not None:
-                    guard.raise_if_denied()
-                    guard.check_response(response)
+                if admitted.guard is not None:
+                    admitted.guard.raise_if_denied()
+                    admitted.guard.check_response(response, None if client_streaming else request)
             except Exception as exc:
                 if _is_abort(exc):
                     raise
+                if _ended(scope, admitted):
+                    return None
                 scope.fail(exc)
-            scope._log("rpc.ok", code="OK")
+            finally:
+                policy.release(admitted)
+            scope.log_outcome()
             return response
 
     return handler
 
 
 def _wrap_streaming(
-    behavior: Callable[..., Iterator[Any]],
-    method: str,
-    authenticator: Authenticator | None = None,
-    client_streaming: bool = False,
+    behavior: Callable[..., Iterator[Any]], policy: _Policy, client_streaming: bool = False
 ) -> Callable[..., Iterator[Any]]:
+    """Streamed responses: admitted as a stream, watched for idleness and revocation; the token is
+    re-checked before every response."""
+
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _CallScope(method, context) as scope:
+        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
+            if not client_streaming:
+                scope.resource = resource_of(request_or_iterator)
+            admitted = None
+            finished = False
             try:
-                guard, request = _authorize(scope, authenticator, request_or_iterator, client_streaming)
-                if guard is not None and guard.checks_responses:
-                    for item in behavior(request, context):
-                        guard.raise_if_denied()
-                        guard.check_response(item)
-                        yield item
+                admitted = policy.admit(scope, streaming=True)
+                guard = admitted.guard
+                watched = policy.watch(admitted, context)
+                if client_streaming:
+                    if guard is not None:
+                        guard.check_call()
+                    request = _CheckedRequests(request_or_iterator, watched, guard)
                 else:
-                    yield from behavior(request, context)
+                    policy.check_request(admitted, request_or_iterator)
+                    request = request_or_iterator
+                check_responses = guard is not None and guard.checks_responses
+                for item in behavior(request, context):
+                    if guard is not None:
+                        guard.raise_if_denied()
+                        guard.check_token()
+                        if check_responses:
+                            guard.check_response(item)
+                    watched.touch()
+                    yield item
                 if guard is not None:
                     guard.raise_if_denied()
+                finished = True
             except Exception as exc:
                 if _is_abort(exc):
                     raise
+                if _ended(scope, admitted):
+                    finished = True
+                    return
                 scope.fail(exc)
-            scope._log("rpc.ok", code="OK")
+            finally:
+                policy.release(admitted)
+                if not finished:  # closed by the sender: the client went away mid-stream
+                    _ended(scope, admitted)
+            scope.log_outcome()
 
     return handler
 
 
-class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """``authenticator``: None = no authentication (auth_required = false, tests); else a TokenStore."""
+def _public_stream(
+    behavior: Callable[..., Iterator[Any]], method: str, serving: Serving
+) -> Callable[..., Iterator[Any]]:
+    """Reflection: no token, but a stream like any other (per-peer slots, idle timeout)."""
 
-    def __init__(self, authenticator: Authenticator | None = None) -> None:
+    def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        identity = f"peer:{peer_host(context.peer() or '')}"
+        try:
+            ticket = serving.admission.admit(identity, ANONYMOUS, streaming=True)
+        except ResourceExhausted as exc:
+            context.abort_with_status(to_grpc_status(exc))
+        watched = serving.monitor.watch(WatchedStream(method, context))
+        try:
+            for item in behavior(_Touching(request_or_iterator, watched), context):
+                watched.touch()
+                yield item
+        finally:
+            ticket.release()
+            serving.monitor.forget(watched)
+
+    return handler
+
+
+class _Touching:
+    def __init__(self, requests: Iterator[Any], watched: WatchedStream) -> None:
+        self.requests = requests
+        self.watched = watched
+
+    def __iter__(self) -> _Touching:
+        return self
+
+    def __next__(self) -> Any:
+        message = next(self.requests)
+        self.watched.touch()
+        return message
+
+
+def _non_blocking_watch(behavior: Callable[..., Any], serving: Serving) -> Callable[..., Any]:
+    """Health Watch stays non-blocking (no thread at all while it waits), with a per-peer bound on how
+    many watches may be open."""
+
+    def handler(request: Any, context: grpc.ServicerContext, send_response_callback: Any = None) -> Any:
+        identity = f"watch:{peer_host(context.peer() or '')}"
+        try:
+            ticket = serving.admission.admit_watch(identity)
+        except ResourceExhausted as exc:
+            context.abort_with_status(to_grpc_status(exc))
+        context.add_callback(ticket.release)
+        return behavior(request, context, send_response_callback=send_response_callback)
+
+    handler.experimental_non_blocking = True  # type: ignore[attr-defined]
+    return handler
+
+
+class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """``authenticator``: None = no authentication (auth_required = false, tests); else a TokenStore.
+    ``serving``: the server's bounds (admission, stream monitor, stream pool)."""
+
+    def __init__(self, authenticator: Authenticator | None = None, serving: Serving | None = None) -> None:
         self.authenticator = authenticator
+        self.serving = serving or _unlimited()
 
     def intercept_service(
         self,
@@ -343,27 +579,51 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         if handler is None:
             return None
         method = handler_call_details.method
-        auth = None if authz.is_public(method) else self.authenticator
+        serving = self.serving
+        if authz.is_public(method):
+            return self._public(handler, method)
+        policy = _Policy(method, self.authenticator, serving)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, method, auth),
+                _wrap_unary(handler.unary_unary, policy),
                 handler.request_deserializer,
                 handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(handler.stream_unary, method, auth, client_streaming=True),
+                _wrap_unary(handler.stream_unary, policy, client_streaming=True),
                 handler.request_deserializer,
                 handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_streaming(handler.unary_stream, method, auth),
+                run_off_workers(_wrap_streaming(handler.unary_stream, policy), serving.stream_pool),
                 handler.request_deserializer,
                 handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            _wrap_streaming(handler.stream_stream, method, auth, client_streaming=True),
+            run_off_workers(
+                _wrap_streaming(handler.stream_stream, policy, client_streaming=True), serving.stream_pool
+            ),
             handler.request_deserializer,
             handler.response_serializer,
         )
+
+    def _public(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """Health and reflection: no token. Check stays as it is (unary, quick); Watch stays
+        non-blocking; reflection streams run on the stream pool under the stream limits."""
+        if handler.unary_stream and getattr(handler.unary_stream, "experimental_non_blocking", False):
+            return grpc.unary_stream_rpc_method_handler(
+                _non_blocking_watch(handler.unary_stream, self.serving),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                run_off_workers(
+                    _public_stream(handler.stream_stream, method, self.serving), self.serving.stream_pool
+                ),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return handler

@@ -142,7 +142,7 @@ class ServerMetrics:
         return MetricsInterceptor(self)
 
 
-class _PoolCollector(Collector):  # type: ignore[misc]
+class _PoolCollector(Collector):
     """Pool gauges read when scraped: the pool knows its own numbers, nothing to keep in step."""
 
     def __init__(self) -> None:
@@ -291,8 +291,11 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         return handler
 
     def _streaming(
-        self, behavior: Callable[..., Iterator[Any]], labels: tuple[str, str, str], client_streaming: bool
-    ) -> Callable[..., Iterator[Any]]:
+        self, behavior: Callable[..., Any], labels: tuple[str, str, str], client_streaming: bool
+    ) -> Callable[..., Any]:
+        if getattr(behavior, "experimental_non_blocking", False):
+            return self._non_blocking(behavior, labels, client_streaming)
+
         def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             call = _Call(self.metrics, labels)
             # A client that cancels mid-stream never resumes the generator: count the end there too.
@@ -308,6 +311,36 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 raise
             call.finish(context)
 
+        return handler
+
+    def _non_blocking(
+        self, behavior: Callable[..., None], labels: tuple[str, str, str], client_streaming: bool
+    ) -> Callable[..., None]:
+        """Streams the serving layer runs off the gRPC workers (tanxiao.platform.streams): they answer
+        through ``send_response_callback``, whose final ``None`` is the end of the call."""
+
+        def handler(
+            request: Any, context: grpc.ServicerContext, send_response_callback: Callable[[Any], None]
+        ) -> None:
+            call = _Call(self.metrics, labels)
+            context.add_callback(lambda: call.finish(context, "CANCELLED"))
+            if client_streaming:
+                request = call.counted(request, self.metrics.received)
+
+            def send(response: Any) -> None:
+                if response is None:
+                    call.finish(context)
+                else:
+                    self.metrics.sent.labels(*labels).inc()
+                send_response_callback(response)
+
+            try:
+                behavior(request, context, send)
+            except BaseException:
+                call.finish(context, "UNKNOWN")
+                raise
+
+        handler.experimental_non_blocking = True  # type: ignore[attr-defined]
         return handler
 
 

@@ -39,8 +39,14 @@ class Observability:
         self.readiness: Readiness | None = None
 
     def interceptors(self) -> list[grpc.ServerInterceptor]:
-        """Outermost first: metrics count every call, the trace span covers authentication too."""
-        return [self.metrics.interceptor(), *tracing.server_interceptors(self.name)]
+        """Outermost: metrics count every call, including those refused by authentication or quotas."""
+        return [self.metrics.interceptor()]
+
+    def inner_interceptors(self) -> list[grpc.ServerInterceptor]:
+        """Inside the serving layer: the trace span wraps the servicer. It cannot sit outside, because
+        the serving layer runs streams off the gRPC workers (non-blocking handlers) and the
+        instrumentation only knows generator handlers."""
+        return tracing.server_interceptors(self.name)
 
     def enable_reflection(self, service_names: Sequence[str], server: grpc.Server) -> None:
         reflection_v1.enable(service_names, server)
@@ -75,7 +81,7 @@ class Observability:
             self.readiness.stop()
         if self.endpoint is not None:
             self.endpoint.stop()
-        tracing.shutdown(self.name)
+        tracing.flush(self.name)
 
 
 def client_channel(server: str, channel: grpc.Channel) -> grpc.Channel:

@@ -41,6 +41,12 @@ def bad_request(violations: tuple[FieldViolation, ...]) -> error_details_pb2.Bad
     return error_details_pb2.BadRequest(field_violations=shown)
 
 
+def retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.FromNanoseconds(int(max(seconds, 0.0) * 1e9))
+    return info
+
+
 def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.Status:
     """One ErrorInfo always (AIP-193), plus BadRequest when fields are at fault."""
     metadata = {k: _short(v) for k, v in error.metadata.items()}
@@ -51,6 +57,9 @@ def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.S
     ]
     if error.violations:
         details.append(_pack(bad_request(error.violations)))
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        details.append(_pack(retry_info(retry_after)))
     status = status_pb2.Status(
         code=getattr(code_pb2, error.code),
         message=_short(error.message),

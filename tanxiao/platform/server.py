@@ -11,16 +11,18 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from tanxiao.platform.access_log import AccessLog
 from tanxiao.platform.config import Settings
-from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor
+from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
 from tanxiao.platform.observability import Observability
-from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials
+from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials, transport
 
 log = structlog.get_logger("tanxiao.server")
 
@@ -48,18 +50,32 @@ class RunningServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    serving: Serving | None = None
+
     def stop(self, grace: float | None = 5.0) -> None:
         self.health.enter_graceful_shutdown()  # tell load balancers first
         self.server.stop(grace).wait()
+        if self.serving is not None:
+            self.serving.stop()
         for hook in self.on_stop:
             hook()
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """Message size bounds, keepalive enforcement and connection age (a connection cannot be kept
+    forever, nor pinged as a flood)."""
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.so_reuseport", 0),
+        ("grpc.keepalive_time_ms", 60_000),  # the server pings idle connections to find dead peers
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", settings.keepalive_min_ping_seconds * 1000),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1000),
+        ("grpc.max_connection_age_grace_ms", 30_000),
+        ("grpc.max_connection_idle_ms", settings.max_connection_idle_seconds * 1000),
     ]
 
 
@@ -76,12 +92,19 @@ def start_server(
     needs a bearer token that ``authenticator`` (the token store) knows."""
     if settings.auth_required and authenticator is None:
         raise ConfigError(f"{name}: TANXIAO_AUTH_REQUIRED is on but the server has no token store")
+    access_log = (
+        AccessLog(Path(settings.access_log_dir), settings.access_log_retention_days, server=name)
+        if settings.access_log_dir
+        else None
+    )
+    serving = Serving.create(settings.limits(), settings.stream_idle_seconds, access_log=access_log)
     observed = Observability(name, settings)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
         interceptors=[
             *observed.interceptors(),
-            ServerCallInterceptor(authenticator if settings.auth_required else None),
+            ServerCallInterceptor(authenticator if settings.auth_required else None, serving),
+            *observed.inner_interceptors(),
             *interceptors,
         ],
         options=server_options(settings),
@@ -103,11 +126,12 @@ def start_server(
         listen=listen,
         port=port,
         services=names,
-        tls=bool(settings.tls_cert_file),
-        mutual_tls=bool(settings.tls_client_ca_file),
+        transport=transport(settings),
         auth=settings.auth_required,
     )
-    running = RunningServer(name, server, port, health_servicer, names, observability=observed)
+    running = RunningServer(
+        name, server, port, health_servicer, names, observability=observed, serving=serving
+    )
     running.on_stop.append(observed.stop)
     return running
 

@@ -96,11 +96,32 @@ def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
 
 
 def secure_channel(target: str, settings: Settings, options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
-    """A channel to ``target``: TLS unless ``channel_credentials`` says plaintext."""
+    """A channel to ``target``: TLS unless ``channel_credentials`` says plaintext, and plaintext only to
+    a loopback address (as serving): a bearer token must never travel in clear over a network."""
     credentials = channel_credentials(settings)
     if credentials is None:
+        if not is_loopback(dial_address(target)):
+            raise ConfigError(
+                f"refusing to dial {target} in plaintext: {_var('allow_plaintext')} is for development on"
+                f" loopback only; set {_var('tls_ca_file')} to dial with TLS"
+            )
         return grpc.insecure_channel(target, options=list(options))
     return grpc.secure_channel(target, credentials, options=list(options))
+
+
+def dial_address(target: str) -> str:
+    """``dns:///host:port`` / ``ipv4:host:port`` / ``ipv6:[h]:port`` -> the ``host:port`` part."""
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if target.startswith(scheme):
+            return target[len(scheme) :]
+    return target
+
+
+def transport(settings: Settings) -> str:
+    """What a server serves, for the start-up log: plaintext, tls or mutual_tls."""
+    if not settings.tls_cert_file:
+        return "plaintext"
+    return "mutual_tls" if settings.tls_client_ca_file else "tls"
 
 
 def is_loopback(listen: str) -> bool:

@@ -98,6 +98,15 @@ def traced_channel(server: str, channel: grpc.Channel) -> grpc.Channel:
     return grpcext.intercept_channel(channel, interceptor)  # the instrumentation's own interceptor API
 
 
+def flush(server: str) -> None:
+    """Export what ``server``'s provider still buffers (a stopping server); the provider itself lives
+    on for other servers of the same name in this process and shuts down at exit."""
+    with _lock:
+        provider = _providers.get(server)
+    if provider is not None:
+        provider.force_flush()
+
+
 def shutdown(server: str) -> None:
     """Flush and stop ``server``'s own provider (not an injected one: its owner stops it)."""
     with _lock:

@@ -439,3 +439,18 @@ def test_cli_keygen_head_prove_and_verify(engine: sa.Engine, db_url: str, tmp_pa
     pending = quote(DecisionStore(engine), 9)
     not_yet = runner.invoke(app, ["audit", "prove", f"decisions/{pending.id}", "--database-url", db_url])
     assert not_yet.exit_code == 1 and "LOG_ENTRY_PENDING" in not_yet.stdout
+
+
+def test_entries_integrated_after_their_merge_delay_are_reported(engine: sa.Engine, key: SigningKey) -> None:
+    import time
+
+    store = DecisionStore(engine, merge_delay_seconds=0.001)
+    quote(store, 1)
+    time.sleep(0.05)  # the sequencer is "down" longer than the decision promised
+    assert verify_log(engine).late == 1  # still pending, past its promise
+    Sequencer(engine, key).integrate()
+    report = verify_log(engine)
+    assert report.ok and report.late == 1 and "1 past their merge delay" in report.summary()
+    quote(DecisionStore(engine, merge_delay_seconds=60.0), 2)
+    Sequencer(engine, key).integrate()
+    assert verify_log(engine).late == 1  # the one that kept its promise is not counted

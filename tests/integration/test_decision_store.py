@@ -236,3 +236,16 @@ def test_concurrent_appends_store_each_request_once_and_the_log_verifies(
     assert (report.checked, report.pending, report.head_seq) == (distinct, 0, distinct)
     indexes = [d.log_index for d in store.for_lender("bank-a") + store.for_lender("bank-b")]
     assert sorted(i for i in indexes if i is not None) == list(range(distinct))
+
+
+def test_find_many_and_a_second_replica_share_snapshots(store: DecisionStore, engine: sa.Engine) -> None:
+    profile = {"name": "p", "grade": {"level": 3}}
+    first, _ = append(store, "req-1", content={"profile": profile})
+    replica = DecisionStore(engine)  # another process: nothing cached
+    second, _ = append(replica, "req-2", content={"profile": profile})
+    assert count(engine, profile_snapshots) == 1
+    assert replica.get(first.id).content["profile"] == profile == store.get(second.id).content["profile"]
+    found = store.find_many(
+        [("bank-a", "req-1"), ("bank-a", "req-2"), ("bank-a", "nope"), ("bank-a", "req-1")]
+    )
+    assert found == {("bank-a", "req-1"): first, ("bank-a", "req-2"): second}

@@ -11,8 +11,11 @@ named for the classic bad values, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +82,9 @@ def fuzz_settings(url: str) -> Settings:
             "TANXIAO_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_BYTES),
             "TANXIAO_MAX_WORKERS": "4",
             "TANXIAO_PROFILE_CACHE_SECONDS": "0",
+            # The fuzz asks "never INTERNAL", not "fast": a loaded CI machine must not turn a slow
+            # registry into DEADLINE_EXCEEDED (seen once under load).
+            "TANXIAO_REGISTRY_DEADLINE_SECONDS": "30",
             "TANXIAO_ALLOW_PLAINTEXT": "true",
             "TANXIAO_AUTH_REQUIRED": "false",
         }
@@ -151,7 +157,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
     decision = scoring_stub.QuoteLoanTerms(
         spb.QuoteLoanTermsRequest(
             request_id="seed", lender=LENDER, enterprise=f"enterprises/{FIRMS[0]}", product=spb.GENERAL,
-            requested_amount_cny=5_000_000, tenor_months=36, base_rate_bp=310, profile_period="2022",
+            requested_amount_fen=500_000_000, tenor_months=36, profile_period="2022",
         ),
         timeout=30,
     )  # fmt: skip
@@ -237,9 +243,13 @@ FLOATS = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -0.0, 0.0, 1e308, -1e308, 5e-324, 5e6, 2.0**63]),
     st.floats(),
 )
-# Money in fen (int64): the extremes, the plausible-bound edges and anything in between.
+# Money in fen (int64): the extremes, the loan book's plausible-bound edges and anything in between.
 FEN = st.one_of(
     st.sampled_from([0, -1, 1, 500_000_000, 10**13, 10**13 + 1, 2**63 - 1, -(2**63)]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+)
+INT64 = st.one_of(
+    st.sampled_from([0, -1, 1, 500_000_000, 10**14, 10**14 + 1, 2**63 - 1, -(2**63)]),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
 INT32 = st.one_of(
@@ -494,7 +504,8 @@ def quotes(commitment: str) -> st.SearchStrategy[spb.QuoteLoanTermsRequest]:
         lender=LENDERS,
         enterprise=ENTERPRISE_NAMES,
         product=enum(spb.Product),
-        requested_amount_cny=FLOATS,
+        requested_amount_fen=INT64,
+        bank_limit_fen=INT64,
         tenor_months=INT32,
         base_rate_bp=FLOATS,
         commitment=commitment_names(commitment),
@@ -775,7 +786,7 @@ def _free_text_calls(suite: Suite, value: str, uscc: str) -> None:
     enterprise = rpb.Enterprise(uscc=uscc, display_name=value, industry_code="2822", region_code="330502")
     quote = spb.QuoteLoanTermsRequest(
         request_id=value, lender=LENDER, enterprise=f"enterprises/{FIRMS[0]}", product=spb.GENERAL,
-        requested_amount_cny=1e6, tenor_months=12, base_rate_bp=310, profile_period="2022",
+        requested_amount_fen=100_000_000, tenor_months=12, profile_period="2022",
     )  # fmt: skip
     loan = ppb.RecordLoanRequest(
         request_id=value, lender=LENDER, loan_id="L9", enterprise=f"enterprises/{FIRMS[0]}",
@@ -840,9 +851,10 @@ def test_nul_characters_are_rejected_or_stored_never_internal(
 
 
 QUOTE_CORPUS = [
-    ({"requested_amount_cny": math.nan}, "requested_amount_cny"),
-    ({"requested_amount_cny": math.inf}, "requested_amount_cny"),
-    ({"requested_amount_cny": -1.0}, "requested_amount_cny"),
+    ({"requested_amount_fen": 0}, "requested_amount_fen"),
+    ({"requested_amount_fen": -1}, "requested_amount_fen"),
+    ({"requested_amount_fen": 2**63 - 1}, "requested_amount_fen"),
+    ({"bank_limit_fen": -1}, "bank_limit_fen"),
     ({"base_rate_bp": math.nan}, "base_rate_bp"),
     ({"base_rate_bp": -math.inf}, "base_rate_bp"),
     ({"tenor_months": 0}, "tenor_months"),
@@ -867,7 +879,7 @@ QUOTE_CORPUS = [
 def test_a_bad_quote_names_its_field(fuzz: Suite, fields: dict[str, Any], field: str) -> None:
     values: dict[str, Any] = {
         "request_id": "corpus", "lender": LENDER, "enterprise": f"enterprises/{FIRMS[1]}",
-        "product": spb.GENERAL, "requested_amount_cny": 5e6, "tenor_months": 36, "base_rate_bp": 310,
+        "product": spb.GENERAL, "requested_amount_fen": 500_000_000, "tenor_months": 36,
         "profile_period": "2022",
     }  # fmt: skip
     with pytest.raises(grpc.RpcError) as excinfo:
@@ -939,3 +951,132 @@ def test_a_default_client_gets_the_field_of_an_overlong_value(plain: Suite) -> N
             stub.ListCommitments(rpb.ListCommitmentsRequest(parent=overlong), timeout=30)
     assert excinfo.value.code() == Code.INVALID_ARGUMENT, excinfo.value.details()
     assert error_details(excinfo.value).fields == ["parent"]
+
+
+# --- hardening (issue 13): aliases, deep YAML, forged page tokens, extreme dates, repeats ----------------
+
+# 405 bytes that PyYAML expands to 9^9 strings (~390 million): took 2.7 s and 600 MB before the bound.
+BILLION_LAUGHS = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [
+        f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [BILLION_LAUGHS, "[" * 5_000 + "]" * 5_000, "a: " + "{b: " * 3_000 + "1" + "}" * 3_000, "&a [*a]"],
+    ids=["aliases", "deep-flow", "deep-mapping", "recursive"],
+)
+def test_hostile_yaml_is_refused_quickly_with_a_short_message(fuzz: Suite, text: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as excinfo:
+        fuzz.scoring.SimulatePolicy(spb.SimulatePolicyRequest(lender=LENDER, policy_yaml=text), timeout=30)
+    details = error_details(excinfo.value)
+    assert details.code == Code.INVALID_ARGUMENT and details.fields == ["policy_yaml"], details.message
+    assert time.monotonic() - started < 2.0
+    assert len(details.message) <= 300 and all(len(d) <= 300 for _, d in details.violations)
+
+
+def _forge(token: str, after: Any) -> str:
+    """A page token with the real filter fingerprint (it is not secret) and any position."""
+    payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw = json.dumps({"a": after, "f": payload["f"]}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+FORGED_POSITIONS: list[Any] = [
+    [], [1], ["x"], [None], [True], [[1]], [{"k": 1}], [1e308], [-(2**70)], ["x" * 10_000],
+    ["2022-01", "ELECTRICITY"], ["2022-01", "ELECTRICITY", "1"], ["2022-01", "ELECTRICITY", 2**80],
+    [2022, "28", None], ["0001-01-01T00:00:00", 5], ["not a time", "id"], "a string", {"a": 1}, None, 12,
+]  # fmt: skip
+
+
+def test_forged_page_tokens_of_every_shape_are_never_internal(fuzz: Suite) -> None:
+    listings: list[tuple[Callable[[str], Any], str]] = []
+    first = fuzz.registry.ListEnterprises(rpb.ListEnterprisesRequest(page_size=1), timeout=30)
+    listings.append(
+        (
+            lambda t: fuzz.registry.ListEnterprises(
+                rpb.ListEnterprisesRequest(page_size=1, page_token=t), timeout=30
+            ),
+            first.next_page_token,
+        )
+    )
+    parent = f"enterprises/{FIRMS[0]}"
+    records = fuzz.registry.ListRecords(rpb.ListRecordsRequest(parent=parent, page_size=1), timeout=30)
+    listings.append(
+        (
+            lambda t: fuzz.registry.ListRecords(
+                rpb.ListRecordsRequest(parent=parent, page_size=1, page_token=t), timeout=30
+            ),
+            records.next_page_token,
+        )
+    )
+    marks = fuzz.registry.ListBenchmarks(rpb.ListBenchmarksRequest(page_size=1), timeout=30)
+    if marks.next_page_token:
+        listings.append(
+            (
+                lambda t: fuzz.registry.ListBenchmarks(
+                    rpb.ListBenchmarksRequest(page_size=1, page_token=t), timeout=30
+                ),
+                marks.next_page_token,
+            )
+        )
+    assert all(token for _, token in listings)
+    for call, token in listings:
+        for after in FORGED_POSITIONS:
+            outcome = expect_handled(lambda call=call, after=after, token=token: call(_forge(token, after)))
+            if not hasattr(outcome, "code"):
+                continue
+            assert outcome.code == Code.INVALID_ARGUMENT and outcome.fields == ["page_token"], after
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "0000-01-01", "1-1-1"])
+def test_extreme_report_dates_are_never_internal(fuzz: Suite, date: str) -> None:
+    expect_handled(
+        lambda: fuzz.portfolio.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date=date), timeout=30
+        )
+    )
+    expect_handled(
+        lambda: fuzz.portfolio.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date="2024-06-30", compare_date=date), timeout=30
+        )
+    )
+    expect_handled(
+        lambda: fuzz.portfolio.GetPortfolioReport(
+            ppb.GetPortfolioReportRequest(lender=LENDER, as_of_date=date), timeout=30
+        )
+    )
+    expect_handled(
+        lambda: list(
+            fuzz.portfolio.ExportPortfolioReport(
+                ppb.ExportPortfolioReportRequest(lender=LENDER, as_of_date=date, compare_date=date),
+                timeout=30,
+            )
+        )
+    )
+
+
+def test_ten_thousand_repeated_group_by_is_refused_before_work(fuzz: Suite) -> None:
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as excinfo:
+        fuzz.portfolio.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date="2024-06-30", group_by=[ppb.GRADE] * 10_000), timeout=30
+        )
+    details = error_details(excinfo.value)
+    assert details.code == Code.INVALID_ARGUMENT and details.fields == ["group_by"]
+    assert "at most 8 items" in details.violations[0][1]
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_one_mebibyte_string_is_refused_before_work(fuzz: Suite) -> None:
+    huge = "x" * (200 * 1024)  # over MAX_STRING_CHARS (16 Ki), under the fuzz suite's 256 KiB message cap
+    with pytest.raises(grpc.RpcError) as excinfo:
+        fuzz.scoring.QuoteLoanTerms(spb.QuoteLoanTermsRequest(request_id=huge, lender=LENDER), timeout=30)
+    details = error_details(excinfo.value)
+    assert details.code == Code.INVALID_ARGUMENT and details.fields == ["request_id"]
+    assert "at most 16384 characters" in details.violations[0][1]

@@ -7,6 +7,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from registry_service.consent_store import metadata as consent_metadata
 from registry_service.storage.tables import metadata as registry_metadata
 from scoring_service.storage.tables import metadata as scoring_metadata
 from tanxiao.platform import db
@@ -21,6 +22,7 @@ def _declared() -> sa.MetaData:
         *idempotency_metadata.tables.values(),
         *scoring_metadata.tables.values(),
         *auth_metadata.tables.values(),
+        *consent_metadata.tables.values(),
     ]:
         table.to_metadata(combined)
     return combined

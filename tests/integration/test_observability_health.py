@@ -26,6 +26,7 @@ from tanxiao.platform.config import Settings
 from tanxiao.platform.server import RunningServer
 
 REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
+CONSENTS = "tanxiao.registry.v1.Consents"
 SCORING = "tanxiao.scoring.v1.LoanScoring"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -73,7 +74,7 @@ def test_health_list_answers_readiness_and_liveness(sqlite_url: str) -> None:
             wait_for(stub, SERVING)
             listed = stub.List(health_pb2.HealthListRequest(), timeout=5)
         statuses = {name: s.status for name, s in listed.statuses.items()}
-        assert statuses == {"": SERVING, REGISTRY: SERVING, "liveness": SERVING}
+        assert statuses == {"": SERVING, REGISTRY: SERVING, CONSENTS: SERVING, "liveness": SERVING}
     finally:
         registry.stop(None)
 

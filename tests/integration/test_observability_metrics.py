@@ -113,9 +113,8 @@ def _quote(request_id: str, amount: int = 5_000_000) -> spb.QuoteLoanTermsReques
         lender="lenders/huzhou-bank",
         enterprise=f"enterprises/{FIRM}",
         product=spb.GENERAL,
-        requested_amount_cny=amount,
+        requested_amount_fen=amount * 100,  # yuan -> fen
         tenor_months=36,
-        base_rate_bp=310,
         profile_period="2022",
     )
 
@@ -148,8 +147,9 @@ def test_counters_move_by_what_the_calls_did(observed: Observed) -> None:
     registry.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=120)
 
     # Two quotes and a retry of the first: 2 decisions appended; the profile is fetched once (miss),
-    # then served from the cache once (hit): the retry is answered from its stored decision, and the
-    # bad quote (INVALID_ARGUMENT) is refused before any profile is looked up.
+    # then served from the cache twice (hits): the retry prices again and its insert meets the stored
+    # decision (idempotency folded into the insert, no lookup first), and the bad quote
+    # (INVALID_ARGUMENT) is refused before any profile is looked up.
     observed.stub.QuoteLoanTerms(_quote("m-1"), timeout=60)
     observed.stub.QuoteLoanTerms(_quote("m-2", 4_000_000), timeout=60)
     observed.stub.QuoteLoanTerms(_quote("m-1"), timeout=60)
@@ -186,7 +186,7 @@ def test_counters_move_by_what_the_calls_did(observed: Observed) -> None:
     assert value(sco1, "grpc_server_in_flight", **quote) == 0
     assert moved(sco0, sco1, "tanxiao_decisions_appended_total") == 2
     assert moved(sco0, sco1, "tanxiao_profile_cache_requests_total", result="miss") == 1
-    assert moved(sco0, sco1, "tanxiao_profile_cache_requests_total", result="hit") == 1
+    assert moved(sco0, sco1, "tanxiao_profile_cache_requests_total", result="hit") == 2
 
     # Each endpoint shows its own service: no scoring series on the registry's and vice versa.
     assert value(reg1, "grpc_server_started_total", grpc_service=SCORING) == 0

@@ -79,9 +79,8 @@ def _quote(request_id: str) -> spb.QuoteLoanTermsRequest:
         lender="lenders/huzhou-bank",
         enterprise=f"enterprises/{FIRM}",
         product=spb.GENERAL,
-        requested_amount_cny=5_000_000,
+        requested_amount_fen=500_000_000,  # 5M yuan in fen
         tenor_months=36,
-        base_rate_bp=310,
         profile_period="2022",
     )
 

@@ -18,7 +18,7 @@ from helpers import Registry, error_details, graded_year_records, make_uscc
 
 from loan_rules.policy import DEFAULT_POLICY
 from registry_service.app import start_registry
-from registry_service.domain.enterprise import Enterprise
+from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from scoring_service.app import start_scoring
 from scoring_service.audit import verify_chain
@@ -45,8 +45,13 @@ class Suite:
 
 
 def _seed(registry: Registry) -> None:
+    # GREEN reports 2022 financials (万元): revenue 3,000, total debt 1,200, equity 2,000
+    books = {GREEN: (AnnualFinancials(2022, None, 3_000.0, 2_000.0, 1_200.0),)}
     EnterpriseRepository(registry.engine).create_many(
-        [Enterprise(u, f"湖州化纤{i}有限公司", "2822", "330502") for i, u in enumerate(FIRMS)]
+        [
+            Enterprise(u, f"湖州化纤{i}有限公司", "2822", "330502", financials=books.get(u, ()))
+            for i, u in enumerate(FIRMS)
+        ]
     )
     rows = [r for u, i in zip(FIRMS, INTENSITIES, strict=True) for r in graded_year_records(u, i)]
     registry.stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=30)
@@ -76,9 +81,9 @@ def _quote(
         "lender": LENDER,
         "enterprise": f"enterprises/{uscc}",
         "product": product,
-        "requested_amount_cny": 5_000_000,
+        "requested_amount_fen": 5_000_000_00,  # 5M yuan
+        "bank_limit_fen": 8_000_000_00,
         "tenor_months": 36,
-        "base_rate_bp": 310,
         "profile_period": "2022",
     }
     return spb.QuoteLoanTermsRequest(**{**values, **fields})
@@ -93,12 +98,13 @@ def _error(call: object, request: object) -> grpc.RpcError:
 def test_a_green_expansion_is_cheaper_and_a_retry_returns_the_same_decision(suite: Suite) -> None:
     decision = suite.stub.QuoteLoanTerms(_quote(GREEN), timeout=30)
     assert decision.eligible and decision.grade.grade == 1
-    assert decision.final_rate_bp < 310 and decision.rate_adjustment_bp < 0
-    assert decision.approved_limit_cny > 0 and decision.reasons
+    assert decision.final_rate_bp < decision.lpr_bp and decision.rate_adjustment_bp < 0
+    assert decision.approved_limit_fen > 0 and decision.reasons
+    assert decision.base_rate_source == "LPR" and decision.lpr_term == "1Y" and decision.lpr_effective_date
     assert decision.profile == f"enterprises/{GREEN}/profiles/2022" and decision.policy_hash
     again = suite.stub.QuoteLoanTerms(_quote(GREEN), timeout=30)
     assert again == decision
-    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, requested_amount_cny=6_000_000))
+    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, requested_amount_fen=6_000_000_00))
     details = error_details(error)
     assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.reason == "REQUEST_ID_REUSED"
     assert details.fields == ["request_id"]
@@ -106,11 +112,11 @@ def test_a_green_expansion_is_cheaper_and_a_retry_returns_the_same_decision(suit
 
 def test_a_red_enterprise_is_declined_expansion_and_pays_more_for_working_capital(suite: Suite) -> None:
     expansion = suite.stub.QuoteLoanTerms(_quote(RED), timeout=30)
-    assert not expansion.eligible and expansion.decline_reasons and expansion.approved_limit_cny == 0
+    assert not expansion.eligible and expansion.decline_reasons and expansion.approved_limit_fen == 0
     general = suite.stub.QuoteLoanTerms(_quote(RED, spb.GENERAL), timeout=30)
     green = suite.stub.QuoteLoanTerms(_quote(GREEN, spb.GENERAL), timeout=30)
     assert general.grade.grade == 5 and general.final_rate_bp > green.final_rate_bp
-    assert general.approved_limit_cny < green.approved_limit_cny
+    assert general.approved_limit_fen < green.approved_limit_fen
 
 
 def test_a_retrofit_loan_carries_its_commitment_and_ratchet(suite: Suite) -> None:
@@ -206,8 +212,8 @@ def test_the_audit_chain_verifies_and_catches_an_edit(suite: Suite) -> None:
         ({"lender": "banks/x", "tenor_months": 0}, ["lender", "tenor_months"]),
         ({"enterprise": "enterprises/91110000600037341N"}, ["enterprise"]),
         (
-            {"requested_amount_cny": float("nan"), "base_rate_bp": -1},
-            ["requested_amount_cny", "base_rate_bp"],
+            {"requested_amount_fen": -5, "bank_limit_fen": -1, "base_rate_bp": -1},
+            ["requested_amount_fen", "bank_limit_fen", "base_rate_bp"],
         ),
         ({"product": 0}, ["product"]),
         ({"profile_period": "2022-13"}, ["profile_period"]),
@@ -232,7 +238,19 @@ def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite)
     details = error_details(error)
     assert details.code == grpc.StatusCode.UNAVAILABLE and "registry" in details.message
     with suite.registry.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM decisions")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 0
+
+
+def test_a_retry_gets_its_decision_even_with_the_registry_down(suite: Suite) -> None:
+    first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    assert again == first  # the store's insert found the stored decision
+    suite.registry.server.stop(None)
+    assert suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30) == first
+    other = _error(suite.stub.QuoteLoanTerms, _quote(RED, request_id="retry-down"))
+    assert error_details(other).code == grpc.StatusCode.INVALID_ARGUMENT  # REQUEST_ID_REUSED
+    with suite.registry.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM log_entries")).scalar_one() == 1
 
 
 def test_a_slow_registry_hits_the_deadline(registry: Registry) -> None:
@@ -296,6 +314,30 @@ def test_quotes_recover_when_the_registry_returns(suite: Suite) -> None:
         restarted.stop(None)
 
 
+def test_money_is_fen_and_the_capacity_of_a_grade_1_firm_binds(suite: Suite) -> None:
+    decision = suite.stub.QuoteLoanTerms(
+        _quote(GREEN, request_id="cap", requested_amount_fen=10_000_000_00, bank_limit_fen=10_000_000_00),
+        timeout=30,
+    )
+    # bank 10M x 1.3 = 13M; capacity = min(equity 20M x 2.0, revenue 30M x 0.6 = 18M) - debt 12M = 6M
+    assert decision.eligible and decision.grade.grade == 1
+    assert decision.approved_limit_fen == 6_000_000_00 and decision.binding_limit == "CAPACITY"
+    assert decision.requested_amount_fen == 10_000_000_00 and decision.bank_limit_fen == 10_000_000_00
+    steps = {s.code: s for s in decision.reasons}
+    assert steps["CAPACITY_CAP"].limit_effect_fen == -4_000_000_00
+    # LPR 300 (2025-05-20 fixing) + the spread; the market's wording in the explanation
+    assert decision.spread_to_lpr_bp == pytest.approx(decision.final_rate_bp - decision.lpr_bp)
+    explanation = suite.stub.ExplainDecision(spb.ExplainDecisionRequest(name=decision.name), timeout=30)
+    spread = round(decision.lpr_bp - decision.final_rate_bp)
+    assert f"LPR减{spread}BP" in explanation.text_zh and f"LPR - {spread} bp" in explanation.text_en
+    assert "6,000,000" in explanation.text_zh and "-4,000,000" in explanation.text_zh
+    own = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="own", base_rate_bp=320), timeout=30)
+    assert own.base_rate_source == "LENDER" and own.base_rate_bp == 320 and own.lpr_bp == decision.lpr_bp
+    no_limit = suite.stub.QuoteLoanTerms(_quote(FIRMS[2], request_id="nolimit", bank_limit_fen=0), timeout=30)
+    assert no_limit.manual_review and "BANK_LIMIT_MISSING" in no_limit.review_reasons
+    assert "FINANCIALS_MISSING" in no_limit.review_reasons  # FIRMS[2] reports no financials
+
+
 def test_decision_log_proves_a_quote_over_grpc(suite: Suite) -> None:
     """Quote, wait for the sequencer (merge delay), then verify the inclusion proof and a consistency
     proof with tanxiao.translog only, as a bank would: the leaf recomputed from the returned content."""
@@ -344,6 +386,18 @@ def test_decision_log_proves_a_quote_over_grpc(suite: Suite) -> None:
     assert error_details(missing).code == grpc.StatusCode.NOT_FOUND
     malformed = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision="nope"))
     assert set(error_details(malformed).fields) == {"decision"}
+    negative = _error(log.GetInclusionProof, lpb.GetInclusionProofRequest(decision=first.name, tree_size=-1))
+    assert set(error_details(negative).fields) == {"tree_size"}
+    no_head = _error(
+        log.GetInclusionProof, lpb.GetInclusionProofRequest(decision=first.name, tree_size=10**12)
+    )
+    assert error_details(no_head).code == grpc.StatusCode.NOT_FOUND
+    future = _error(log.GetConsistencyProof, lpb.GetConsistencyProofRequest(first_tree_size=10**12))
+    assert error_details(future).code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
+    backwards = lpb.GetConsistencyProofRequest(
+        first_tree_size=later.tree_size, second_tree_size=head.tree_size
+    )
+    assert set(error_details(_error(log.GetConsistencyProof, backwards)).fields) == {"second_tree_size"}
 
 
 def _await_proof(log: Any, name: str) -> Any:

@@ -10,14 +10,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import error_details
 
 from tanxiao.platform.config import Settings
 from tanxiao.platform.tls import secure_channel
+from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
 from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -40,19 +43,20 @@ def deployment(empty_db_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, st
     lender = _run(env, "token", "create", "--role", "lender", "--tenant", "lenders/huzhou-bank").splitlines()[
         -1
     ]
+    admin = _run(env, "token", "create", "--role", "admin").splitlines()[-1]
     _run(env, "demo-data", "--enterprises", "8")
     env |= {"TANXIAO_SERVICE_TOKEN": service, "TANXIAO_REGISTRY_LISTEN": "127.0.0.1:0",
             "TANXIAO_SCORING_LISTEN": "127.0.0.1:0"}  # fmt: skip
     process = subprocess.Popen([TANXIAO, "serve", "all"], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        scoring = _wait_ready(process)
-        yield env, scoring, lender
+        scoring, registry = _wait_ready(process)
+        yield {**env, "ADMIN_TOKEN": admin, "REGISTRY_ADDR": registry}, scoring, lender
     finally:
         process.terminate()
         process.wait(30)
 
 
-def _wait_ready(process: subprocess.Popen[str]) -> str:
+def _wait_ready(process: subprocess.Popen[str]) -> tuple[str, str]:
     assert process.stderr is not None
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -61,14 +65,14 @@ def _wait_ready(process: subprocess.Popen[str]) -> str:
             raise AssertionError(f"server exited: {process.wait()}")
         entry = json.loads(line) if line.startswith("{") else {}
         if entry.get("event") == "tanxiao.ready":
-            return str(entry["services"]["scoring"])
+            return str(entry["services"]["scoring"]), str(entry["services"]["registry"])
     raise AssertionError("not ready in time")
 
 
 def _quote(request_id: str, lender: str = "lenders/huzhou-bank") -> scoring_pb2.QuoteLoanTermsRequest:
     return scoring_pb2.QuoteLoanTermsRequest(
         request_id=request_id, lender=lender, enterprise="", product=scoring_pb2.GENERAL,
-        requested_amount_cny=5e6, tenor_months=36, base_rate_bp=310,
+        requested_amount_fen=500_000_000, tenor_months=36,
     )  # fmt: skip
 
 
@@ -84,6 +88,10 @@ def test_mutual_tls_and_tokens_end_to_end(deployment: tuple[dict[str, str], str,
         request = _quote("secure-1")
         request.enterprise = f"enterprises/{uscc}"
         auth = [("authorization", f"Bearer {lender}")]
+        with pytest.raises(grpc.RpcError) as caught:  # no consent of the enterprise yet
+            stub.QuoteLoanTerms(request, timeout=30, metadata=auth)
+        assert error_details(caught.value).reason == "CONSENT_REQUIRED"
+        _grant_consent(env, settings, f"enterprises/{uscc}", "lenders/huzhou-bank")
         decision = stub.QuoteLoanTerms(request, timeout=30, metadata=auth)
         assert decision.name.startswith("decisions/")  # scoring -> registry worked over mTLS with its token
         with pytest.raises(grpc.RpcError) as caught:
@@ -100,6 +108,20 @@ def test_mutual_tls_and_tokens_end_to_end(deployment: tuple[dict[str, str], str,
                 scoring_pb2.GetDecisionRequest(name=decision.name), timeout=10, metadata=auth
             )
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+
+
+def _grant_consent(env: dict[str, str], settings: Settings, enterprise: str, lender: str) -> None:
+    """The registry operator (admin token, over mutual TLS) records the enterprise's consent."""
+    expire = Timestamp()
+    expire.FromDatetime(datetime.now(UTC) + timedelta(days=30))
+    with secure_channel(env["REGISTRY_ADDR"], settings) as channel:
+        consent_pb2_grpc.ConsentsStub(channel).GrantConsent(
+            consent_pb2.GrantConsentRequest(
+                enterprise=enterprise, lender=lender, scopes=[consent_pb2.CARBON_DATA], expire_time=expire
+            ),
+            timeout=30,
+            metadata=[("authorization", f"Bearer {env['ADMIN_TOKEN']}")],
+        )
 
 
 def _first_enterprise(env: dict[str, str]) -> str:

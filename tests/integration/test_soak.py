@@ -136,8 +136,8 @@ def _quote(request_id: str, lender: str = LENDER) -> spb.QuoteLoanTermsRequest:
     number = int(request_id.rsplit("-", 1)[1])
     return spb.QuoteLoanTermsRequest(
         request_id=request_id, lender=lender, enterprise=f"enterprises/{PRICED[number % len(PRICED)]}",
-        product=spb.GENERAL, requested_amount_cny=1_000_000 + 1_000 * (number % 97), tenor_months=36,
-        base_rate_bp=310, profile_period="2022",
+        product=spb.GENERAL, requested_amount_fen=(1_000_000 + 1_000 * (number % 97)) * 100, tenor_months=36,
+        profile_period="2022",
     )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from tanxiao.common.v1 import common_pb2
 from tanxiao.platform import auth, authz
 from tanxiao.platform.auth import Principal
 from tanxiao.portfolio.v1 import portfolio_pb2
-from tanxiao.registry.v1 import registry_pb2
+from tanxiao.registry.v1 import consent_pb2, registry_pb2
 from tanxiao.scoring.v1 import decision_log_pb2, scoring_pb2
 
 SERVICES = {
@@ -28,55 +28,73 @@ SERVICES = {
     authz.SCORING: scoring_pb2.DESCRIPTOR.services_by_name["LoanScoring"],
     authz.PORTFOLIO: portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioReporting"],
     authz.DECISION_LOG: decision_log_pb2.DESCRIPTOR.services_by_name["DecisionLog"],
+    authz.CONSENTS: consent_pb2.DESCRIPTOR.services_by_name["Consents"],
 }
 ALL_METHODS = {
     f"/{name}/{method.name}": method for name, service in SERVICES.items() for method in service.methods
 }
 
-COLUMNS = ("data_provider", "lender", "credit_officer", "regulator", "regulator+", "service", "admin")
+COLUMNS = (
+    "data_provider",
+    "lender",
+    "credit_officer",
+    "approver",
+    "regulator",
+    "regulator+",
+    "service",
+    "admin",
+)
 
 # fmt: off
 # Variants: ExportPortfolioReport is two rows, the lender's own report and the regulatory view.
 EXPECTED: dict[str, str] = {
-    #                                          dp lender co  reg reg+ svc admin
-    "CarbonRegistry/CreateEnterprise":        "-  -      -   -   -    -   A",
-    "CarbonRegistry/GetEnterprise":           "-  -      -   -   A    A   A",
-    "CarbonRegistry/ListEnterprises":         "-  -      -   -   A    -   A",
-    "CarbonRegistry/UpdateEnterprise":        "-  -      -   -   -    -   A",
-    "CarbonRegistry/ListDataCategories":      "A  A      A   A   A    A   A",
-    "CarbonRegistry/IngestRecords":           "O  -      -   -   -    -   A",
-    "CarbonRegistry/BatchIngestRecords":      "O  -      -   -   -    -   A",
-    "CarbonRegistry/ListRecords":             "-  -      -   -   A    -   A",
-    "CarbonRegistry/GetCarbonProfile":        "-  -      -   -   A    A   A",
-    "CarbonRegistry/BatchGetCarbonProfiles":  "-  -      -   -   A    A   A",
-    "CarbonRegistry/ListBenchmarks":          "-  -      -   A   A    -   A",
-    "CarbonRegistry/RecomputeBenchmarks":     "-  -      -   -   -    -   A",
-    "CarbonRegistry/RegisterCommitment":      "-  -      -   -   -    -   A",
-    "CarbonRegistry/RecordVerification":      "-  -      -   -   -    -   A",
-    "CarbonRegistry/ListCommitments":         "-  -      -   -   A    A   A",
-    "CarbonRegistry/GetCommitmentProgress":   "-  -      -   -   A    A   A",
-    "LoanScoring/QuoteLoanTerms":             "-  O      -   -   -    -   A",
-    "LoanScoring/GetDecision":                "-  O      O   -   -    -   A",
-    "LoanScoring/ExplainDecision":            "-  O      O   -   -    -   A",
-    "LoanScoring/ReplayDecision":             "-  O      O   -   -    -   A",
-    "LoanScoring/BatchQuote":                 "-  O      -   -   -    -   A",
-    "LoanScoring/SimulatePolicy":             "-  O      -   -   -    -   A",
-    "PortfolioReporting/RecordLoan":          "-  O      -   -   -    -   A",
-    "PortfolioReporting/UpdateLoanBalance":   "-  O      -   -   -    -   A",
-    "PortfolioReporting/CloseLoan":           "-  O      -   -   -    -   A",
-    "PortfolioReporting/GetLoan":             "-  O      O   -   -    -   A",
-    "PortfolioReporting/ListLoans":           "-  O      O   -   -    -   A",
-    "PortfolioReporting/GetPortfolioReport":  "-  O      O   -   -    -   A",
-    "PortfolioReporting/GetRegulatoryReport": "-  -      -   A   A    -   A",
-    "PortfolioReporting/ExportPortfolioReport":            "-  O  -  -  -  -  A",
-    "PortfolioReporting/ExportPortfolioReport?regulatory": "-  -  -  A  A  -  A",
+    #                                          dp lender co ap reg reg+ svc admin
+    "CarbonRegistry/CreateEnterprise":        "-  -  -  -  -  -  -  A",
+    "CarbonRegistry/GetEnterprise":           "-  -  -  -  -  A  A  A",
+    "CarbonRegistry/ListEnterprises":         "-  -  -  -  -  A  -  A",
+    "CarbonRegistry/UpdateEnterprise":        "-  -  -  -  -  -  -  A",
+    "CarbonRegistry/ListDataCategories":      "A  A  A  -  A  A  A  A",
+    "CarbonRegistry/IngestRecords":           "O  -  -  -  -  -  -  A",
+    "CarbonRegistry/BatchIngestRecords":      "O  -  -  -  -  -  -  A",
+    "CarbonRegistry/ListRecords":             "-  -  -  -  -  A  -  A",
+    "CarbonRegistry/GetCarbonProfile":        "-  -  -  -  -  A  A  A",
+    "CarbonRegistry/BatchGetCarbonProfiles":  "-  -  -  -  -  A  A  A",
+    "CarbonRegistry/ListBenchmarks":          "-  -  -  -  A  A  -  A",
+    "CarbonRegistry/RecomputeBenchmarks":     "-  -  -  -  -  -  -  A",
+    "CarbonRegistry/RegisterCommitment":      "-  -  -  -  -  -  -  A",
+    "CarbonRegistry/RecordVerification":      "-  -  -  -  -  -  -  A",
+    "CarbonRegistry/ListCommitments":         "-  -  -  -  -  A  A  A",
+    "CarbonRegistry/GetCommitmentProgress":   "-  -  -  -  -  A  A  A",
+    "LoanScoring/QuoteLoanTerms":             "-  O  -  -  -  -  -  A",
+    "LoanScoring/GetDecision":                "-  O  O  O  -  -  -  A",
+    "LoanScoring/ExplainDecision":            "-  O  O  O  -  -  -  A",
+    "LoanScoring/ReplayDecision":             "-  O  O  O  -  -  -  A",
+    "LoanScoring/BatchQuote":                 "-  O  -  -  -  -  -  A",
+    "LoanScoring/SimulatePolicy":             "-  O  -  -  -  -  -  A",
+    "PortfolioReporting/RecordLoan":          "-  O  -  -  -  -  -  A",
+    "PortfolioReporting/UpdateLoanBalance":   "-  O  -  -  -  -  -  A",
+    "PortfolioReporting/CloseLoan":           "-  O  -  -  -  -  -  A",
+    "PortfolioReporting/GetLoan":             "-  O  O  -  -  -  -  A",
+    "PortfolioReporting/ListLoans":           "-  O  O  -  -  -  -  A",
+    "PortfolioReporting/GetPortfolioReport":  "-  O  O  -  -  -  -  A",
+    "PortfolioReporting/GetRegulatoryReport": "-  -  -  -  A  A  -  A",
+    "PortfolioReporting/ExportPortfolioReport":            "-  O  -  -  -  -  -  A",
+    "PortfolioReporting/ExportPortfolioReport?regulatory": "-  -  -  -  A  A  -  A",
+    "DecisionLog/GetSignedTreeHead":          "-  A  A  A  A  A  -  A",
+    "DecisionLog/GetInclusionProof":          "-  O  O  O  -  -  -  A",
+    "LoanScoring/ListDecisions":              "-  O  O  O  -  -  -  A",
+    "LoanScoring/ListReviewQueue":            "-  O  O  O  -  -  -  A",
+    "LoanScoring/SubmitReviewAction":         "-  O  O  O  -  -  -  A",
+    "LoanScoring/RepriceDecisions":           "-  O  -  -  -  -  -  A",
+    "LoanScoring/ListWatchList":              "-  O  O  O  -  -  -  A",
+    "DecisionLog/GetConsistencyProof":        "-  A  A  A  A  A  -  A",
+    "Consents/GrantConsent":                  "-  -  -  -  -  -  -  A",
+    "Consents/RevokeConsent":                 "-  -  -  -  -  -  -  A",
+    "Consents/ListConsents":                  "-  O  -  -  -  -  A  A",
     # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
-    "PortfolioReporting/ListSupervisedLoans":  "-  -      -   -   -    -   A",
-    "PortfolioReporting/GetGreenLoanStatistics": "-  O      O   A   A    -   A",
-    "PortfolioReporting/GetCarbonLoanStatistics": "-  O      O   A   A    -   A",
-    "DecisionLog/GetSignedTreeHead":          "-  A      A   A   A    -   A",
-    "DecisionLog/GetInclusionProof":          "-  O      O   -   -    -   A",
-    "DecisionLog/GetConsistencyProof":        "-  A      A   A   A    -   A",
+    "PortfolioReporting/ListSupervisedLoans":  "-  -  -  -  -  -  -  A",
+    "PortfolioReporting/GetGreenLoanStatistics": "-  O  O  -  A  A  -  A",
+    "PortfolioReporting/GetCarbonLoanStatistics": "-  O  O  -  A  A  -  A",
 }
 # fmt: on
 
@@ -87,6 +105,7 @@ PRINCIPALS = {
     "data_provider": Principal("dp", "data_provider", OWN_SOURCE),
     "lender": Principal("ln", "lender", OWN_LENDER),
     "credit_officer": Principal("co", "credit_officer", OWN_LENDER),
+    "approver": Principal("ap", "approver", OWN_LENDER),
     "regulator": Principal("rg", "regulator", ""),
     "regulator+": Principal("rg+", "regulator", "", frozenset({auth.ENTERPRISE_DATA})),
     "service": Principal("sv", "service", ""),
@@ -102,6 +121,7 @@ def _full_name(row: str) -> tuple[str, bool]:
         "LoanScoring": "scoring",
         "PortfolioReporting": "portfolio",
         "DecisionLog": "scoring",
+        "Consents": "registry",
     }
     return f"/tanxiao.{package[service]}.v1.{service}/{method}", variant == "regulatory"
 

@@ -67,21 +67,30 @@ def commitment_input(**kw: Any) -> Any:
         "status": "ON_TRACK",
         "target_tco2_per_year": 3000.0,
         "achieved_tco2_per_year": 1200.0,
-        "capex_cny": 5_000_000.0,
+        "capex_fen": 5_000_000_00,
         "milestones_missed": 0,
-        "verified": True,
+        "verification": "PASSED",
     }
     values.update(kw)
     return lr.CommitmentInput(**values)
 
 
 def request_input(**kw: Any) -> Any:
+    """Amounts in yuan here (``requested_amount_cny``), handed to loan_rules in fen; the lender's own
+    base rate 310 on the 1-year LPR 300 (so the LPR floor is 250)."""
     values: dict[str, Any] = {
         "product": "GENERAL",
-        "requested_amount_cny": 10_000_000,
+        "requested_amount_fen": kw.pop("requested_amount_cny", 10_000_000) * 100,
         "tenor_months": 24,
+        "lpr_bp": 300,
+        "lpr_date": "2025-05-20",
         "base_rate_bp": 310,
+        # the bank's own limit equals the request; financials that leave ample debt capacity
+        "revenue_fen": 500_000_000_00,
+        "total_debt_fen": 100_000_000_00,
+        "equity_fen": 200_000_000_00,
     }
+    values["bank_limit_fen"] = values["requested_amount_fen"]
     values.update(kw)
     return lr.LoanRequest(**values)
 
@@ -168,7 +177,7 @@ def decision(
         "enterprise_name": name,
         "request": {
             "product": r.product.value,
-            "requested_amount_cny": r.requested_amount_cny,
+            "requested_amount_fen": r.requested_amount_fen,
             "tenor_months": r.tenor_months,
             "base_rate_bp": r.base_rate_bp,
             "commitment": f"enterprises/{p.uscc}/commitments/{c.commitment_id}" if c else "",
@@ -254,7 +263,7 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
     "grade1_expansion_rate_floor": lambda: grade1_expansion(base_rate_bp=290),
     "grade4_retrofit": grade4_retrofit,
     "grade4_retrofit_ratchet_cap": lambda: grade4_retrofit(
-        status="MISSED", milestones_missed=3, verified=False
+        status="MISSED", milestones_missed=3, verification="OVERDUE"
     ),
     "grade4_retrofit_target_exceeded": lambda: grade4_retrofit(achieved_tco2_per_year=3300.0),
     "grade5_general": grade5_general,
@@ -313,11 +322,11 @@ def test_rate_waterfall_adds_up_to_final(content: dict[str, Any]) -> None:
 
 def test_limit_buildup_ends_at_approved(content: dict[str, Any]) -> None:
     terms = content["terms"]
-    requested = content["request"]["requested_amount_cny"]
+    requested = content["request"]["requested_amount_fen"]
     bars = limit_buildup(terms, requested)
-    check_chain(bars, requested, terms["approved_limit_cny"], 1e-6)
+    check_chain(bars, requested / 100, terms["approved_limit_fen"] / 100, 1e-9)  # exact: drawn from fen
     assert all(b.unit == "CNY" for b in bars)
-    effect_codes = [s["code"] for s in terms["trace"] if s["limit_effect_pct"]]
+    effect_codes = [s["code"] for s in terms["trace"] if s["limit_effect_fen"]]
     assert [b.code for b in bars[1:-1] if b.code in CODE_LABELS] == effect_codes
 
 
@@ -331,20 +340,17 @@ def test_worked_examples_bars() -> None:
         ("FINAL", 0.0, 255.0, "total"),
     ]
     content = grade4_retrofit()
-    bars = limit_buildup(content["terms"], 5_000_000)
+    bars = limit_buildup(content["terms"], 5_000_000_00)
+    # project cap min(5M x 0.7 + 3000 t x 100 yuan = 3.8M, 5M x 0.8 = 4M) = 3.8M
     assert [(b.code, b.start, b.end) for b in bars] == [
         ("REQUESTED", 0.0, 5_000_000.0),
-        ("PROJECT_LIMIT_CAP", 5_000_000.0, 4_300_000.0),
-        ("APPROVED", 0.0, 4_300_000.0),
+        ("PROJECT_LIMIT_CAP", 5_000_000.0, 3_800_000.0),
+        ("APPROVED", 0.0, 3_800_000.0),
     ]
-    bars = limit_buildup(grade5_general()["terms"], 2_000_000)
-    assert [b.code for b in bars] == [
-        "REQUESTED",
-        "GRADE_LIMIT_MULTIPLIER",
-        "NO_COMMITMENT_HAIRCUT",
-        "APPROVED",
-    ]
-    assert [b.end for b in bars] == pytest.approx([2_000_000, 1_600_000, 1_120_000, 1_120_000])
+    bars = limit_buildup(grade5_general()["terms"], 2_000_000_00)
+    # no bank limit: the request is the credit base, 2M x 0.8 (grade 5) x 0.7 (no commitment) = 1.12M
+    assert [b.code for b in bars] == ["REQUESTED", "GRADE_LIMIT_MULTIPLIER", "APPROVED"]
+    assert [b.end for b in bars] == [2_000_000, 1_120_000, 1_120_000]
 
 
 def test_caps_and_rate_floor_show_as_bars() -> None:
@@ -355,7 +361,7 @@ def test_caps_and_rate_floor_show_as_bars() -> None:
     assert bars[-2].code == "TOTAL_ADJUSTMENT_CAP" and bars[-2].kind == "down"
     assert bars[-1].end == 350.0
     bars = rate_waterfall(grade1_expansion(base_rate_bp=290)["terms"])
-    assert bars[-2].code == "RATE_FLOOR" and (bars[-2].start, bars[-2].end) == (235.0, 250.0)
+    assert bars[-2].code == "LPR_FLOOR" and (bars[-2].start, bars[-2].end) == (235.0, 250.0)
     assert bars[-1].end == 250.0
 
 
@@ -393,24 +399,25 @@ def test_missing_cap_and_floor_steps_are_synthesised() -> None:
 
 
 def test_limit_buildup_reconciles_rounding_and_declines() -> None:
-    # a binding project cap on an odd amount: -44.71 % does not hit 4,300,000 to the yuan
+    # a binding project cap on an odd amount: the fen effects add up exactly, no rounding bar
     content = decision(
         profile_input(grade=4, level="HIGH_CARBON", carbon_intensity=3.1, carbon_efficiency=1.5),
         commitment_input(),
         request_input(product="HIGH_CARBON_RETROFIT", requested_amount_cny=7_777_777, tenor_months=60),
     )
-    bars = limit_buildup(content["terms"], 7_777_777)
-    assert [b.code for b in bars] == ["REQUESTED", "PROJECT_LIMIT_CAP", "ROUNDING", "APPROVED"]
-    assert bars[-1].end == 4_300_000
-    assert abs(bars[2].delta) < 1_000
+    bars = limit_buildup(content["terms"], 7_777_777_00)
+    assert [b.code for b in bars] == ["REQUESTED", "PROJECT_LIMIT_CAP", "APPROVED"]
+    assert bars[-1].end == 3_800_000 and bars[1].delta == 3_800_000 - 7_777_777
     # declined: the limit steps still show, then the decline takes the limit to 0
     content = grade5_expansion_declined()
-    bars = limit_buildup(content["terms"], 3_000_000)
+    bars = limit_buildup(content["terms"], 3_000_000_00)
     assert bars[-2].code == "DECLINED" and bars[-2].end == 0 and bars[-1].end == 0
 
 
 def test_every_reason_code_has_a_label() -> None:
-    assert set(CODE_LABELS) == set(lr.REASON_CODES)
+    # RATE_FLOOR and NO_COMMITMENT_HAIRCUT: labels for decisions stored before the fen/LPR change
+    assert set(CODE_LABELS) - set(lr.REASON_CODES) <= {"RATE_FLOOR", "NO_COMMITMENT_HAIRCUT"}
+    assert set(lr.REASON_CODES) <= set(CODE_LABELS)
 
 
 def test_bar_units() -> None:
@@ -418,8 +425,8 @@ def test_bar_units() -> None:
     assert rate.start_bp == 0 and rate.end_bp == 310
     with pytest.raises(AttributeError):
         _ = rate.end_cny
-    limit = limit_buildup(grade1_expansion()["terms"], 10_000_000)[-1]
-    assert limit.end_cny == 13_000_000
+    limit = limit_buildup(grade1_expansion()["terms"], 10_000_000_00)[-1]
+    assert limit.end_cny == 10_000_000  # never above the request
     with pytest.raises(AttributeError):
         _ = limit.end_bp
     assert limit.label("zh") == "核定额度" and limit.label("en") == "Approved limit"
@@ -452,8 +459,11 @@ def test_text_en_example() -> None:
     text = render_text(grade1_expansion(), "en")
     assert "Loan pricing decision explained" in text
     assert "Eligible" in text
-    assert "Approved limit: 13,000,000 yuan (1,300.00 x 10k yuan)" in text
-    assert "Final rate: 2.55 % (255.00 bp) = Base rate 310.00 bp - 55.00 bp (adjustment)" in text
+    assert "Approved limit: 10,000,000 yuan (1,000.00 x 10k yuan)" in text
+    assert (
+        "Final rate: 2.55 % (255.00 bp) = LPR - 45 bp "
+        "(Lender's base rate 310.00 bp - 55.00 bp (adjustment))" in text
+    )
     assert "Low-carbon expansion loan (LOW_CARBON_EXPANSION)" in text
     assert "Low-carbon, grade 1" in text
     assert "0.4 tCO2 per 10k yuan" in text
@@ -471,8 +481,13 @@ def test_text_zh_example() -> None:
     text = render_text(grade1_expansion(), "zh")
     assert "贷款定价决策说明" in text
     assert "准入：符合条件" in text
-    assert "核定额度：1,300.00 万元（13,000,000 元）" in text
-    assert "执行利率：2.55 % (255.00 bp) = 基准利率 310.00 bp - 55.00 bp（调整）" in text
+    assert "核定额度：1,000.00 万元（10,000,000 元）" in text
+    assert "执行利率：2.55 % (255.00 bp) = LPR减45BP（银行自定基准利率 310.00 bp - 55.00 bp（调整））" in text
+    on_lpr = render_text(grade1_expansion(base_rate_bp=None), "zh")
+    # priced on the 1-year LPR 300: 245 is below LPR - 50, so the floor lifts it: LPR减50BP
+    assert "执行利率：2.50 % (250.00 bp) = LPR减50BP（1年期LPR 300.00 bp - 55.00 bp（调整）" in on_lpr
+    assert "定价基准：1年期LPR 3.00%（2025-05-20）" in on_lpr
+    assert "基准利率 -" not in on_lpr
     assert "低碳扩产贷" in text and "低碳1级" in text
     assert "吨CO2/万元" in text and "5家企业" in text
     assert "2个月缺少电力数据" in text
@@ -484,7 +499,7 @@ def test_text_declined_and_review() -> None:
     assert "Declined" in text and "GRADE_NOT_ELIGIBLE" in text
     assert "Approved limit: 0 yuan (0.00 x 10k yuan)" in text
     assert "indicative" in text
-    text = render_text(grade4_retrofit(status="MISSED", milestones_missed=3, verified=False), "zh")
+    text = render_text(grade4_retrofit(status="MISSED", milestones_missed=3, verification="OVERDUE"), "zh")
     assert "拒绝" not in text.split("决策结果")[1].split("\n")[2]
     assert "人工审核：需要" in text and "COMMITMENT_STATUS_REVIEW" in text
     assert "±20 bp" in text and "RATCHET_CAP" in text
@@ -492,7 +507,10 @@ def test_text_declined_and_review() -> None:
 
 def test_text_rate_floor_line() -> None:
     text = render_text(grade1_expansion(base_rate_bp=290), "en")
-    assert "2.50 % (250.00 bp) = Base rate 290.00 bp - 55.00 bp (adjustment) + 15.00 bp (Rate floor)" in text
+    assert (
+        "2.50 % (250.00 bp) = LPR - 50 bp (Lender's base rate 290.00 bp - 55.00 bp (adjustment) "
+        "+ 15.00 bp (Floor relative to LPR))" in text
+    )
 
 
 def test_rendering_is_deterministic_and_needs_only_the_terms() -> None:
@@ -543,7 +561,7 @@ def test_html_page(content: dict[str, Any], lang: str) -> None:
     assert lr.content_hash(content) in text
     assert content["enterprise_name"] in text
     # both charts carry every bar's label
-    for bar in rate_waterfall(terms) + limit_buildup(terms, content["request"]["requested_amount_cny"]):
+    for bar in rate_waterfall(terms) + limit_buildup(terms, content["request"]["requested_amount_fen"]):
         assert bar.label(lang) in text
 
 

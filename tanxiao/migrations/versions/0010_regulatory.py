@@ -1,7 +1,7 @@
 """Regulatory reporting: money in fen in the loan book; a loan's use of proceeds and benefits.
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0007
 Create Date: 2026-11-30
 
 The loan book's float yuan columns (revision 0004) become integer fen: committed_amount_cny ->
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

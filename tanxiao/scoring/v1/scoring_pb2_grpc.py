@@ -65,6 +65,31 @@ class LoanScoringStub:
                 request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyResponse.FromString,
                 _registered_method=True)
+        self.ListDecisions = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/ListDecisions',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsResponse.FromString,
+                _registered_method=True)
+        self.ListReviewQueue = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/ListReviewQueue',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListReviewQueueRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsResponse.FromString,
+                _registered_method=True)
+        self.SubmitReviewAction = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/SubmitReviewAction',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionResponse.FromString,
+                _registered_method=True)
+        self.RepriceDecisions = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/RepriceDecisions',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsResponse.FromString,
+                _registered_method=True)
+        self.ListWatchList = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/ListWatchList',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListResponse.FromString,
+                _registered_method=True)
 
 
 class LoanScoringServicer:
@@ -119,6 +144,55 @@ class LoanScoringServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDecisions(self, request, context):
+        """A lender's decisions, filtered by state, review need, enterprise and
+        creation time, oldest first, paged (AIP-158).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviewQueue(self, request, context):
+        """The decisions waiting for a credit officer (state IN_REVIEW), oldest
+        first, paged; an override awaiting its second approver is flagged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitReviewAction(self, request, context):
+        """Records one review action (submit for review, approve, decline, override,
+        confirm or reject an override, book) on a decision; each is an entry of
+        the decision log. Idempotent by (lender, request_id). An edge the state
+        machine does not have is FAILED_PRECONDITION (INVALID_TRANSITION); the
+        same officer confirming his own override is PERMISSION_DENIED
+        (SAME_OFFICER); another lender's decision is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RepriceDecisions(self, request, context):
+        """Re-prices a lender's booked decisions (or one decision) on the registry's
+        current profile of the same period, the commitment's current progress
+        and verification (the ratchet and the verified-tonne discount) and
+        today's LPR. dry_run: nothing is stored. Otherwise each re-priced loan is
+        a new decision whose content names the original (reprices), idempotent by
+        (lender, request_id, original).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWatchList(self, request, context):
+        """Booked decisions whose borrower needs attention: the grade dropped, the
+        profile became ungraded, a commitment milestone was missed since the
+        quote, or the data are stale (older than the policy's bound).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LoanScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +225,31 @@ def add_LoanScoringServicer_to_server(servicer, server):
                     servicer.SimulatePolicy,
                     request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyRequest.FromString,
                     response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyResponse.SerializeToString,
+            ),
+            'ListDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDecisions,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsResponse.SerializeToString,
+            ),
+            'ListReviewQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviewQueue,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListReviewQueueRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsResponse.SerializeToString,
+            ),
+            'SubmitReviewAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitReviewAction,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionResponse.SerializeToString,
+            ),
+            'RepriceDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepriceDecisions,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsResponse.SerializeToString,
+            ),
+            'ListWatchList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWatchList,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -316,6 +415,141 @@ class LoanScoring:
             '/tanxiao.scoring.v1.LoanScoring/SimulatePolicy',
             tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyRequest.SerializeToString,
             tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/ListDecisions',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviewQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/ListReviewQueue',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListReviewQueueRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitReviewAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/SubmitReviewAction',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SubmitReviewActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepriceDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/RepriceDecisions',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.RepriceDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWatchList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/ListWatchList',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.ListWatchListResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,9 +50,9 @@ def commitment(**kw: Any) -> lr.CommitmentInput:
         "status": "ON_TRACK",
         "target_tco2_per_year": 3000.0,
         "achieved_tco2_per_year": 1200.0,
-        "capex_cny": 5_000_000.0,
+        "capex_fen": 5_000_000_00,
         "milestones_missed": 0,
-        "verified": True,
+        "verification": "PASSED",
     }
     values.update(kw)
     return lr.CommitmentInput(**values)
@@ -61,9 +61,13 @@ def commitment(**kw: Any) -> lr.CommitmentInput:
 def request(**kw: Any) -> lr.LoanRequest:
     values: dict[str, Any] = {
         "product": "GENERAL",
-        "requested_amount_cny": 10_000_000,
+        "requested_amount_fen": 10_000_000_00,
         "tenor_months": 24,
-        "base_rate_bp": 310,
+        "lpr_bp": 300,
+        "bank_limit_fen": 20_000_000_00,
+        "revenue_fen": 500_000_000_00,
+        "total_debt_fen": 100_000_000_00,
+        "equity_fen": 200_000_000_00,
     }
     values.update(kw)
     return lr.LoanRequest(**values)
@@ -99,18 +103,23 @@ commitments = st.one_of(
             st.sampled_from([500.0, 1999.0, 2000.0, 9999.5, 10000.0]), st.floats(1, 50_000)
         ),
         achieved_tco2_per_year=st.floats(-1000, 60_000),
-        capex_cny=st.one_of(st.just(0.0), st.floats(0, 5e8)),
+        capex_fen=st.one_of(st.just(0), st.integers(0, 5 * 10**10)),
         milestones_missed=st.integers(0, 5),
-        verified=st.booleans(),
+        verification=st.sampled_from([v.value for v in lr.VerificationState]),
     ),
 )
 
 requests = st.builds(
     request,
     product=st.sampled_from([p.value for p in lr.Product]),
-    requested_amount_cny=st.one_of(st.integers(1, 300_000_000), st.floats(1, 3e8)),
+    requested_amount_fen=st.integers(1, 3 * 10**10),
     tenor_months=st.integers(1, 120),
-    base_rate_bp=st.one_of(st.sampled_from([310.0, 350.0, 260.0]), st.floats(0, 1000)),
+    lpr_bp=st.sampled_from([300.0, 350.0, 385.0]),
+    base_rate_bp=st.one_of(st.none(), st.sampled_from([310.0, 350.0, 260.0]), st.floats(0, 1000)),
+    bank_limit_fen=st.one_of(st.none(), st.integers(1, 3 * 10**10)),
+    revenue_fen=st.one_of(st.none(), st.integers(0, 10**11)),
+    total_debt_fen=st.integers(0, 5 * 10**10),
+    equity_fen=st.integers(-(10**10), 10**11),
 )
 
 
@@ -127,14 +136,21 @@ def _sorted(
 def policies(draw: st.DrawFn) -> lr.Policy:
     """Random policies the validator must accept: monotone tables, nested eligibility, sorted bands."""
     raw = default_raw()
-    raw["rate_floor_bp"] = draw(st.integers(0, 1200)) / 4
+    raw["rate_vs_lpr_bp"] = {"floor": -draw(st.integers(0, 400)) / 4, "cap": draw(st.integers(0, 800)) / 4}
     raw["total_adjustment_bp"] = {"min": -draw(st.integers(0, 400)) / 4, "max": draw(st.integers(0, 600)) / 4}
     raw["ungraded"]["treat_as_grade"] = draw(st.integers(1, 5))
     raw["trend"]["min_confidence"] = draw(st.sampled_from([0.0, 0.5, 0.6, 0.9, 1.0]))
     raw["trend"]["rate_bp"] = dict(zip([t.value for t in TRENDS], _sorted(draw, bp_values, 4), strict=True))
     factors = _sorted(draw, st.sampled_from([0.0, 0.25, 0.5, 1.0]), 3, reverse=True)
-    for band, factor in zip(raw["data_quality"]["bands"], factors, strict=True):
+    limits = _sorted(draw, st.sampled_from([0.25, 0.5, 0.8, 1.0]), 3, reverse=True)
+    for band, factor, limit in zip(raw["data_quality"]["bands"], factors, limits, strict=True):
         band["discount_factor"] = factor
+        band["limit_factor"] = limit
+    raw["ungraded"]["decline"] = draw(st.booleans())
+    raw["capacity"] = {
+        "max_debt_to_equity": draw(st.sampled_from([1.0, 2.0, 3.5])),
+        "max_debt_to_revenue": draw(st.sampled_from([0.3, 0.6, 1.0])),
+    }
     for name, product in raw["products"].items():
         product["rate_bp_by_grade"] = dict(zip(GRADES, _sorted(draw, bp_values, 5), strict=True))
         mults = _sorted(draw, st.integers(1, 30).map(lambda x: x / 10), 5, reverse=True)
@@ -164,7 +180,11 @@ def policies(draw: st.DrawFn) -> lr.Policy:
             c["project_limit"] = {
                 "capex_ratio": draw(st.sampled_from([0.5, 0.8, 1.0])),
                 "yuan_per_tco2_per_year": draw(st.sampled_from([0, 100, 2000])),
+                "min_equity_share": draw(st.sampled_from([0, 0.2, 0.3])),
             }
+            c["provisional_share"] = draw(st.sampled_from([0, 0.5, 1]))
+            if draw(st.booleans()):
+                product["facility"] = {"max_spread_bp": draw(st.sampled_from([0, 5, 10]))}
             rates = _sorted(draw, st.integers(0, 80).map(lambda x: -x / 4), 3, reverse=True)
             for band, rate in zip(c["reduction_rate_bp"], rates, strict=True):
                 band["rate_bp"] = rate

@@ -21,7 +21,8 @@ def assert_matches(result: pd.DataFrame, items: list[Row], policy: lr.Policy) ->
         terms = lr.evaluate(p, c, r, policy)
         row = result.iloc[i]
         assert bool(row.eligible) == terms.eligible
-        assert int(row.approved_limit_cny) == terms.approved_limit_cny
+        assert int(row.approved_limit_fen) == terms.approved_limit_fen
+        assert row.binding_limit == terms.binding_limit
         assert float(row.rate_adjustment_bp) == terms.rate_adjustment_bp
         assert float(row.final_rate_bp) == terms.final_rate_bp
         assert bool(row.manual_review) == terms.manual_review
@@ -42,10 +43,15 @@ def test_batch_equals_evaluate(policy: lr.Policy, items: list[Row], categorical:
 
 
 def test_batch_minimal_columns_and_flag_formats() -> None:
+    bare = {"bank_limit_fen": None, "revenue_fen": None, "total_debt_fen": None, "equity_fen": None}
     items: list[Row] = [
-        (profile(grade=1, quality_flags=("STALE_DATA",)), None, request(product="LOW_CARBON_EXPANSION")),
-        (profile(grade=2), None, request()),
-        (profile(grade=5), None, request()),
+        (
+            profile(grade=1, quality_flags=("STALE_DATA",)),
+            None,
+            request(product="LOW_CARBON_EXPANSION", **bare),
+        ),
+        (profile(grade=2), None, request(**bare)),
+        (profile(grade=5), None, request(**bare)),
     ]
     full = lr.to_frame(items)
     minimal = full[list(lr.batch.REQUIRED_COLUMNS)].copy()
@@ -70,14 +76,18 @@ def test_batch_names_bad_columns_and_rows() -> None:
     fails({"grade": [1.5, 2]}, r"grade: must be an integer, got 1.5 at row 'a'")
     fails({"product": ["GENERAL", "MORTGAGE"]}, r"product: must be one of .*got 'MORTGAGE' at row 'b'")
     fails({"trend_direction": [None, "STABLE"]}, r"trend_direction: must not be null, got .* at row 'a'")
-    fails({"requested_amount_cny": [0, 1]}, r"requested_amount_cny: must be > 0, got 0 at row 'a'")
+    fails({"requested_amount_fen": [0, 1]}, r"requested_amount_fen: must be 1\.\.\d+ fen, got 0 at row 'a'")
+    fails(
+        {"requested_amount_fen": [10.5, 1]}, r"requested_amount_fen: must be a whole number of fen, got 10.5"
+    )
+    fails({"bank_limit_fen": [0, None]}, r"bank_limit_fen: must be 1\.\.\d+ fen, got 0(\.0)? at row 'a'")
     fails({"data_quality_score": [np.nan, 2]}, r"data_quality_score: must be a finite number")
     fails(
         {"target_tco2_per_year": [np.nan, np.nan]}, r"target_tco2_per_year: must be a finite number.*row 'a'"
     )
-    fails({"verified": ["yes", None]}, r"verified: must be true or false, got 'yes' at row 'a'")
+    fails({"verification": ["yes", None]}, r"verification: must be one of .*got 'yes' at row 'a'")
     fails({}, r"missing columns: tenor_months", drop=("tenor_months",))
-    fails({}, r"commitment_status given without: capex_cny", drop=("capex_cny",))
+    fails({}, r"commitment_status given without: capex_fen", drop=("capex_fen",))
     # no commitment anywhere: the commitment columns may be absent or empty
-    ok = frame.drop(columns=["target_tco2_per_year", "capex_cny"]).assign(commitment_status=[None, ""])
+    ok = frame.drop(columns=["target_tco2_per_year", "capex_fen"]).assign(commitment_status=[None, ""])
     assert lr.evaluate_batch(ok).eligible.tolist() == [True, True]

@@ -257,8 +257,20 @@ def test_not_a_policy() -> None:
         lr.parse_policy("version: [")
     with pytest.raises(lr.PolicyError, match="duplicate key 'version'"):
         lr.parse_policy(DEFAULT_TEXT + '\nversion: "2"\n')
-    with pytest.raises(lr.PolicyError, match=r"rate_floor_bp: must be finite"):
-        lr.parse_policy(DEFAULT_TEXT.replace("rate_floor_bp: 250", "rate_floor_bp: .inf"))
+    with pytest.raises(lr.PolicyError, match=r"rate_vs_lpr_bp.floor: must be finite"):
+        lr.parse_policy(DEFAULT_TEXT.replace("floor: -50 ", "floor: .inf "))
+    with pytest.raises(
+        lr.PolicyError, match=r"limit_multiplier_by_grade.1: ratios applied to money have at most"
+    ):
+        lr.parse_policy(DEFAULT_TEXT.replace("{1: 1.3, 2: 1.15,", "{1: 1.33333, 2: 1.15,"))
+    with pytest.raises(lr.PolicyError, match=r"max_limit_cny: must be whole yuan"):
+        lr.parse_policy(DEFAULT_TEXT.replace("max_limit_cny: 100000000", "max_limit_cny: 100000000.5"))
+    with pytest.raises(lr.PolicyError, match=r"limit_factor: must not exceed the previous band's"):
+        lr.parse_policy(DEFAULT_TEXT.replace("limit_factor: 0.5,", "limit_factor: 0.9,"))
+    with pytest.raises(
+        lr.PolicyError, match=r"two_high_excluded_levels: excludes MEDIUM_CARBON but not a worse"
+    ):
+        lr.parse_policy(DEFAULT_TEXT.replace("levels: [HIGH_CARBON]", "levels: [MEDIUM_CARBON]"))
 
 
 @given(st.lists(st.integers(-100, 100), min_size=5, max_size=5).filter(lambda v: v != sorted(v)))

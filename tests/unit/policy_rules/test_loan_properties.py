@@ -20,7 +20,7 @@ def no_worse(better: lr.Terms, worse: lr.Terms) -> None:
     """``better`` is at least as good as ``worse``: rate not higher, limit not lower, eligibility kept."""
     assert better.final_rate_bp <= worse.final_rate_bp
     assert better.rate_adjustment_bp <= worse.rate_adjustment_bp
-    assert better.approved_limit_cny >= worse.approved_limit_cny
+    assert better.approved_limit_fen >= worse.approved_limit_fen
     assert better.eligible or not worse.eligible
 
 
@@ -89,14 +89,31 @@ def test_adjustment_within_cap_and_floor_and_rate_above_floor(
 ) -> None:
     terms = lr.evaluate(profile, commitment, request, policy)
     assert policy.total_min_bp <= terms.rate_adjustment_bp <= policy.total_max_bp
-    assert terms.final_rate_bp >= policy.rate_floor_bp
-    assert terms.final_rate_bp == round(
-        max(terms.base_rate_bp + terms.rate_adjustment_bp, policy.rate_floor_bp), 2
+    lpr = request.lpr_bp
+    bounded = min(
+        max(terms.base_rate_bp + terms.rate_adjustment_bp, lpr + policy.floor_vs_lpr_bp),
+        lpr + policy.cap_vs_lpr_bp,
     )
+    spread = policy.products[request.product].facility_max_spread_bp
+    if spread is not None:  # facility-eligible: about the same-tenor LPR
+        bounded = min(max(bounded, lpr - spread), lpr + spread)
+        assert abs(terms.final_rate_bp - lpr) <= spread + 1e-9
+    assert terms.final_rate_bp == round(bounded, 2)
     assert terms.rate_adjustment_bp == round(terms.rate_adjustment_bp, 2)
-    assert isinstance(terms.approved_limit_cny, int) and terms.approved_limit_cny >= 0
+    assert terms.lpr_bp == lpr
+    assert terms.base_rate_source == ("LPR" if request.base_rate_bp is None else "LENDER")
+    assert isinstance(terms.approved_limit_fen, int) and terms.approved_limit_fen >= 0
+    # the limit is the smallest candidate: never above the request, nor above a retrofit's equity cap
+    assert terms.approved_limit_fen <= request.requested_amount_fen
+    rules = policy.products[request.product].commitment
+    if commitment is not None and rules is not None and rules.project_limit is not None:
+        share = 1 - rules.project_limit.min_equity_share
+        assert terms.approved_limit_fen <= commitment.capex_fen * share + 0.5
+    limit_steps = sum(s.limit_effect_fen for s in terms.trace)
+    if terms.eligible:  # limit effects in fen add up from the request to the limit
+        assert request.requested_amount_fen + limit_steps == terms.approved_limit_fen
     if not terms.eligible:
-        assert terms.approved_limit_cny == 0 and terms.decline_reasons
+        assert terms.approved_limit_fen == 0 and terms.decline_reasons
         assert terms.conditions == lr.Conditions()
     else:
         assert not terms.decline_reasons

@@ -1,0 +1,96 @@
+"""The access audit log: who read or changed which resource, allowed or not.
+
+Separate from the debug log (stderr, structlog): one JSON object a line in
+``{TANXIAO_ACCESS_LOG_DIR}/access-YYYY-MM-DD.jsonl`` (UTC day), files created owner-only (0600) and
+only ever opened for appending (O_APPEND: each line one ``write``, so lines of concurrent calls never
+interleave). Files older than ``TANXIAO_ACCESS_LOG_RETENTION_DAYS`` are deleted when a new day's file
+is opened; nothing else removes or rewrites a line.
+
+Every call of a tanxiao service is logged once it ends, including refusals: unauthenticated,
+throttled, denied (with the denial's reason, even when the caller was told "not found"), invalid.
+Health checking and reflection are not. An entry names the resource from the request (``name``,
+``parent``, ``enterprise``, ``lender``... the first that is set, cut to 200 characters), never a
+secret or a field's bulk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+RESOURCE_FIELDS = ("name", "parent", "enterprise", "lender", "names", "decision", "loan_id")
+MAX_RESOURCE_CHARS = 200
+PREFIX, SUFFIX = "access-", ".jsonl"
+
+
+def resource_of(request: Any) -> str:
+    """The resource a request names: the first set field of RESOURCE_FIELDS (a repeated one joined)."""
+    for name in RESOURCE_FIELDS:
+        text = _text_of(getattr(request, name, None))
+        if text:
+            return text if len(text) <= MAX_RESOURCE_CHARS else text[:MAX_RESOURCE_CHARS] + "…"
+    return ""
+
+
+def _text_of(value: Any) -> str:
+    """A resource field as text: a string, a repeated string field joined, or a message's own
+    ``name``/``uscc`` (CreateEnterpriseRequest.enterprise is a message); anything else is no resource."""
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "DESCRIPTOR"):
+        return str(getattr(value, "name", "") or getattr(value, "uscc", "") or "")
+    if isinstance(value, list | tuple) or type(value).__name__.startswith("Repeated"):
+        return ",".join(str(v) for v in list(value)[:20] if isinstance(v, str))
+    return ""
+
+
+@dataclass
+class AccessLog:
+    directory: Path
+    retention_days: int = 1825
+    server: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _day: date | None = None
+    _fd: int | None = None
+
+    def record(self, **entry: Any) -> None:
+        now = datetime.now(UTC)
+        line = json.dumps({"time": now.isoformat(), "server": self.server, **entry}, ensure_ascii=False)
+        data = (line + "\n").encode("utf-8")
+        with self._lock:
+            fd = self._file(now.date())
+            os.write(fd, data)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _file(self, day: date) -> int:
+        if self._fd is not None and self._day == day:
+            return self._fd
+        if self._fd is not None:
+            os.close(self._fd)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.directory / f"{PREFIX}{day.isoformat()}{SUFFIX}"
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._day = day
+        self._expire(day)
+        return self._fd
+
+    def _expire(self, today: date) -> None:
+        """Delete day files older than the retention (by the date in their name)."""
+        oldest = today - timedelta(days=self.retention_days)
+        for path in self.directory.glob(f"{PREFIX}*{SUFFIX}"):
+            try:
+                day = date.fromisoformat(path.name[len(PREFIX) : -len(SUFFIX)])
+            except ValueError:
+                continue  # not ours: leave it
+            if day < oldest:
+                path.unlink(missing_ok=True)
