@@ -187,7 +187,9 @@ def _statistics_call(method: str, request: object, addr: str | None, token: str 
     from tanxiao.portfolio.v1 import portfolio_pb2_grpc
 
     metadata = (("authorization", f"Bearer {token}"),) if token else None
-    with grpc.insecure_channel(addr or _settings().scoring_addr) as channel:
+    settings = _settings()
+    # dials like every client: TLS unless plaintext is allowed (loopback only)
+    with secure_channel(addr or settings.scoring_addr, settings) as channel:
         try:
             answer = getattr(portfolio_pb2_grpc.PortfolioReportingStub(channel), method)(
                 request, timeout=120, metadata=metadata

@@ -262,7 +262,8 @@ def test_cli_imports_a_book_and_writes_the_html_report(
         "--addr",
         scoring.address,
     ]
-    result = CliRunner().invoke(app, args)
+    # The CLI dials like every client: TLS unless plaintext is allowed (loopback only).
+    result = CliRunner().invoke(app, args, env={"TANXIAO_ALLOW_PLAINTEXT": "true"})
     assert result.exit_code == 0, result.output
     assert "<html" in out.read_text("utf-8")[:300]
 
@@ -392,13 +393,14 @@ def test_cli_reports_green_and_carbon_loan_statistics(
         timeout=30,
     )  # fmt: skip
     common = ["--lender", "anji-rcb", "--as-of", AS_OF, "--addr", scoring.address]
-    result = CliRunner().invoke(app, ["report", "green", *common])
+    plaintext = {"TANXIAO_ALLOW_PLAINTEXT": "true"}  # loopback test servers
+    result = CliRunner().invoke(app, ["report", "green", *common], env=plaintext)
     assert result.exit_code == 0, result.output
     green = json.loads(_json_in(result.stdout))
     assert (
         green["totals"]["outstanding_fen"] == "100000000" and green["rows"][0]["label_zh"] == "节能环保产业"
     )
-    result = CliRunner().invoke(app, ["report", "carbon-loans", *common, "--by", "product"])
+    result = CliRunner().invoke(app, ["report", "carbon-loans", *common, "--by", "product"], env=plaintext)
     assert result.exit_code == 0, result.output
     carbon = json.loads(_json_in(result.stdout))
     assert carbon["headline_zh"] == "累计发放碳效贷 1 笔、0.01 亿元"  # 1,000,000.00 yuan
