@@ -10,7 +10,7 @@ PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/regi
 export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_ENTERPRISES ?= 60
 
-.PHONY: help install run test test-fast lint protos protos-check bench soak clean browser
+.PHONY: help install pdf-deps browser run test test-fast lint protos protos-check bench soak clean
 
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
@@ -55,7 +55,17 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-test: $(STAMP) browser
+# PDF exports (WeasyPrint) need Pango and a CJK font from Debian; installed when missing.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils
+pdf-deps:
+	@missing=$$(for p in $(PDF_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  (apt-get update -qq && apt-get install -y -qq $$missing) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq $$missing); \
+	fi
+
+test: $(STAMP) pdf-deps browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)

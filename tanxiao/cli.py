@@ -263,7 +263,17 @@ def report_portfolio(
     ] = None,
     regulator: Annotated[bool, typer.Option(help="The regulator view across lenders")] = False,
     as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
-    format: Annotated[ReportFormat, typer.Option("--format", case_sensitive=False)] = ReportFormat.html,
+    format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            help="csv (a zip, one file per section), parquet, json, html, xlsx or pdf",
+        ),
+    ] = ReportFormat.html,
+    language: Annotated[
+        str, typer.Option("--language", help="zh or en (html, pdf, xlsx, csv headers)")
+    ] = "zh",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write (default portfolio.FORMAT)")
     ] = None,
@@ -281,9 +291,10 @@ def report_portfolio(
         _fail(f"--format {format.value}: this scoring service contract has no {format.value} export yet", 2)
     name = "" if regulator else (lender if lender and lender.startswith("lenders/") else f"lenders/{lender}")
     request = portfolio_pb2.ExportPortfolioReportRequest(
-        lender=name, as_of_date=as_of, format=value.number, regulatory=regulator
+        lender=name, as_of_date=as_of, format=value.number, regulatory=regulator, language=language
     )
-    output = output or Path(f"portfolio.{format.value}")
+    suffix = "csv.zip" if format is ReportFormat.csv else format.value  # CSV: one file per section, zipped
+    output = output or Path(f"portfolio.{suffix}")
     data = bytearray()
     with _scoring_call(_dialer(_settings(), token), addr) as channel:
         for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportPortfolioReport(
@@ -292,6 +303,64 @@ def report_portfolio(
             data += chunk.data
     output.write_bytes(bytes(data))  # only a complete report is written: no half files on errors
     console.print(f"wrote {output}")
+
+
+def _statistics_call(method: str, request: object, addr: str | None, token: str | None) -> str:
+    """Call a PortfolioReporting statistics RPC through the one client factory; the answer as JSON text
+    (int64 fen as strings)."""
+    from google.protobuf import json_format
+
+    from tanxiao.portfolio.v1 import portfolio_pb2_grpc
+
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        answer = getattr(portfolio_pb2_grpc.PortfolioReportingStub(channel), method)(request, timeout=120)
+    text: str = json_format.MessageToJson(answer, preserving_proto_field_name=True, ensure_ascii=False)
+    return text
+
+
+def _lender_name(lender: str | None) -> str:
+    return "" if not lender else (lender if lender.startswith("lenders/") else f"lenders/{lender}")
+
+
+@report_app.command("green")
+def report_green(
+    lender: Annotated[
+        str | None, typer.Option(help="lenders/{id} (or the id); omit for the regulator view")
+    ] = None,
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
+    period_start: Annotated[str, typer.Option(help="New loans from (default 1 January)")] = "",
+    by: Annotated[str, typer.Option(help="category, industry_division, county or lender")] = "category",
+    addr: Addr = None,
+    token: Token = None,
+) -> None:
+    """Green-loan statistics by use of proceeds (green catalogue), as JSON."""
+    from tanxiao.portfolio.v1 import portfolio_pb2
+
+    request = portfolio_pb2.GetGreenLoanStatisticsRequest(
+        lender=_lender_name(lender), as_of_date=as_of, period_start=period_start,
+        group_by=portfolio_pb2.GreenDimension.Value(f"GREEN_{by.upper()}"),
+    )  # fmt: skip
+    typer.echo(_statistics_call("GetGreenLoanStatistics", request, addr, token))
+
+
+@report_app.command("carbon-loans")
+def report_carbon_loans(
+    lender: Annotated[
+        str | None, typer.Option(help="lenders/{id} (or the id); omit for the regulator view")
+    ] = None,
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (default today)")] = "",
+    by: Annotated[str, typer.Option(help="grade, product, county, industry_division or lender")] = "",
+    addr: Addr = None,
+    token: Token = None,
+) -> None:
+    """碳效贷 cumulative statistics with the headline panel and the quarterly trend, as JSON."""
+    from tanxiao.portfolio.v1 import portfolio_pb2
+
+    request = portfolio_pb2.GetCarbonLoanStatisticsRequest(
+        lender=_lender_name(lender), as_of_date=as_of,
+        group_by=portfolio_pb2.Dimension.Value(by.upper()) if by else 0,
+    )  # fmt: skip
+    typer.echo(_statistics_call("GetCarbonLoanStatistics", request, addr, token))
 
 
 @app.command("demo-data")
@@ -973,7 +1042,7 @@ def token_create(
     grant: Annotated[
         list[str] | None,
         typer.Option(
-            help="Extra grants (regulator: enterprise_data; SELF_REPORTED or THIRD_PARTY_VERIFIED"
+            help="Extra grants (regulator: enterprise_data, loan_level; SELF_REPORTED or THIRD_PARTY_VERIFIED"
             " provider: enterprise:<USCC>, one per enterprise)"
         ),
     ] = None,
