@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -87,6 +88,7 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
             setattr(profile, name, row[name])
     if row.get("benchmark_intensity") is not None:
         profile.benchmark.CopyFrom(_profile_benchmark(row, details))
+        profile.benchmark_provenance.CopyFrom(_provenance(details.get("benchmark") or {}))
     if row.get("financials"):
         profile.financials.CopyFrom(financials_to_proto(_financials(row["financials"])))
     return profile
@@ -119,6 +121,20 @@ def _profile_benchmark(row: dict[str, Any], details: dict[str, Any]) -> registry
     )
 
 
+def _provenance(benchmark: dict[str, Any]) -> registry_pb2.BenchmarkProvenance:
+    """The published version a profile was graded against (details written by with_provenance)."""
+    provenance = registry_pb2.BenchmarkProvenance(
+        version=int(benchmark.get("version") or 0),
+        firm_count=int(benchmark.get("enterprise_count") or 0),
+        includes_self=bool(benchmark.get("includes_self") or False),
+        excludes_self=bool(benchmark.get("excludes_self") or False),
+        sensitive=bool(benchmark.get("sensitive") or False),
+    )
+    if benchmark.get("computed_at"):
+        provenance.compute_time.FromDatetime(utc(datetime.fromisoformat(str(benchmark["computed_at"]))))
+    return provenance
+
+
 def _fallback_steps(row: dict[str, Any], details: dict[str, Any]) -> list[str]:
     """Why the benchmark is not the configured one, in words a credit officer can check."""
     benchmark = details.get("benchmark") or {}
@@ -135,6 +151,11 @@ def _fallback_steps(row: dict[str, Any], details: dict[str, Any]) -> list[str]:
     year = row.get("benchmark_year")
     if year is not None and year != row["year"]:
         steps.append(f"PREVIOUS_YEAR: the benchmark of {year} (none for {row['year']} yet)")
+    version = int(benchmark.get("version") or 0)
+    if benchmark.get("excludes_self"):
+        steps.append(f"EXCLUDES_SELF: benchmark version {version} of {year} was computed without this firm")
+    if benchmark.get("sensitive"):
+        steps.append("SENSITIVE: one firm more or less in the benchmark would change this grade")
     return steps
 
 
