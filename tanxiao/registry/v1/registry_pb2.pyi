@@ -749,7 +749,7 @@ class MilestoneStatus(_message.Message):
     def __init__(self, title: _Optional[str] = ..., due_date: _Optional[str] = ..., expected_fraction: _Optional[float] = ..., achieved_fraction: _Optional[float] = ..., met: _Optional[bool] = ...) -> None: ...
 
 class CommitmentProgress(_message.Message):
-    __slots__ = ("name", "status", "achieved_tco2_per_year", "achieved_tce_per_year", "achieved_ratio", "expected_ratio", "intensity_based_tco2_per_year", "milestones", "verified", "last_verification", "milestones_missed", "measured_year")
+    __slots__ = ("name", "status", "achieved_tco2_per_year", "achieved_tce_per_year", "achieved_ratio", "expected_ratio", "intensity_based_tco2_per_year", "milestones", "verified", "last_verification", "milestones_missed", "measured_year", "savings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ACHIEVED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
@@ -762,6 +762,7 @@ class CommitmentProgress(_message.Message):
     LAST_VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     MILESTONES_MISSED_FIELD_NUMBER: _ClassVar[int]
     MEASURED_YEAR_FIELD_NUMBER: _ClassVar[int]
+    SAVINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     status: CommitmentStatus
     achieved_tco2_per_year: float
@@ -774,4 +775,29 @@ class CommitmentProgress(_message.Message):
     last_verification: Verification
     milestones_missed: int
     measured_year: int
-    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ...) -> None: ...
+    savings: SavingsMeasurement
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ..., savings: _Optional[_Union[SavingsMeasurement, _Mapping]] = ...) -> None: ...
+
+class SavingsMeasurement(_message.Message):
+    __slots__ = ("year", "nominal_absolute_tco2", "frozen_absolute_tco2", "grid_factor_effect_tco2", "baseline_grid_factor", "year_grid_factor", "added_value_nominal_10k_cny", "added_value_constant_10k_cny", "intensity_improvement", "deflator_source")
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    NOMINAL_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_EFFECT_TCO2_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    YEAR_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_NOMINAL_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_CONSTANT_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    INTENSITY_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
+    DEFLATOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    year: int
+    nominal_absolute_tco2: float
+    frozen_absolute_tco2: float
+    grid_factor_effect_tco2: float
+    baseline_grid_factor: float
+    year_grid_factor: float
+    added_value_nominal_10k_cny: float
+    added_value_constant_10k_cny: float
+    intensity_improvement: float
+    deflator_source: str
+    def __init__(self, year: _Optional[int] = ..., nominal_absolute_tco2: _Optional[float] = ..., frozen_absolute_tco2: _Optional[float] = ..., grid_factor_effect_tco2: _Optional[float] = ..., baseline_grid_factor: _Optional[float] = ..., year_grid_factor: _Optional[float] = ..., added_value_nominal_10k_cny: _Optional[float] = ..., added_value_constant_10k_cny: _Optional[float] = ..., intensity_improvement: _Optional[float] = ..., deflator_source: _Optional[str] = ...) -> None: ...
