@@ -151,11 +151,6 @@ def _fallback_steps(row: dict[str, Any], details: dict[str, Any]) -> list[str]:
     year = row.get("benchmark_year")
     if year is not None and year != row["year"]:
         steps.append(f"PREVIOUS_YEAR: the benchmark of {year} (none for {row['year']} yet)")
-    version = int(benchmark.get("version") or 0)
-    if benchmark.get("excludes_self"):
-        steps.append(f"EXCLUDES_SELF: benchmark version {version} of {year} was computed without this firm")
-    if benchmark.get("sensitive"):
-        steps.append("SENSITIVE: one firm more or less in the benchmark would change this grade")
     return steps
 
 
