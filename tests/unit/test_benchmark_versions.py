@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry_service.domain.benchmarks import benchmark_members, benchmark_provenance, compute_benchmarks
 from registry_service.domain.grading import load_grading_method
@@ -132,3 +134,36 @@ def test_an_ungraded_or_unbenchmarked_profile_carries_no_flags() -> None:
         {"year": [2024], "version": [1], "uscc": ["A"]}), METHOD.grades_of)  # fmt: skip
     assert out.iloc[0][list(out.columns)].tolist()[0] == 0
     assert not out.iloc[0]["benchmark_excludes_self"] and not out.iloc[0]["benchmark_sensitive"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(1.0, 1_000.0), st.floats(1.0, 1_000.0)), min_size=1, max_size=8),
+    st.tuples(st.floats(1.0, 1_000.0), st.floats(1.0, 1_000.0)),
+)
+def test_sensitive_is_exactly_whether_one_firm_moves_the_grade(
+    firms: list[tuple[float, float]], newcomer: tuple[float, float]
+) -> None:
+    """Brute force against the leave-one-out shortcut: a member is sensitive iff removing some single
+    firm from the cell changes its grade (or it is alone); a newcomer iff removing one member or adding
+    itself does."""
+    rows = [(f"F{i}", t, a) for i, (t, a) in enumerate(firms)]
+    cell = _yearly(rows)
+    total_t, total_a = sum(t for _, t, _ in rows), sum(a for _, _, a in rows)
+    average = total_t / total_a
+    profiles = _graded(_profiles([*rows, ("NEW", *newcomer)]), average)
+    members = pd.DataFrame({"year": 2024, "version": 1, "uscc": [u for u, _, _ in rows]})
+    out = benchmark_provenance(profiles, _published(cell, 1), members, METHOD.grades_of)
+
+    def grade(intensity: float, benchmark: float) -> int:
+        return int(METHOD.grades_of([intensity / benchmark])[0])
+
+    without = [(total_t - t) / (total_a - a) for _, t, a in rows] if len(rows) > 1 else []
+    for i, (uscc, t, a) in enumerate([*rows, ("NEW", *newcomer)]):
+        own, base = t / a, grade(t / a, average)
+        alternatives = list(without)
+        if uscc == "NEW":
+            alternatives.append((total_t + t) / (total_a + a))
+        expected = any(grade(own, b) != base for b in alternatives) or (uscc != "NEW" and len(rows) == 1)
+        assert bool(out.iloc[i]["benchmark_sensitive"]) == expected
+        assert bool(out.iloc[i]["benchmark_excludes_self"]) == (uscc == "NEW")
