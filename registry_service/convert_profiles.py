@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -87,6 +88,7 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
             setattr(profile, name, row[name])
     if row.get("benchmark_intensity") is not None:
         profile.benchmark.CopyFrom(_profile_benchmark(row, details))
+        profile.benchmark_provenance.CopyFrom(_provenance(details.get("benchmark") or {}))
     if row.get("financials"):
         profile.financials.CopyFrom(financials_to_proto(_financials(row["financials"])))
     return profile
@@ -117,6 +119,20 @@ def _profile_benchmark(row: dict[str, Any], details: dict[str, Any]) -> registry
         average_intensity=row["benchmark_intensity"],
         enterprise_count=int((details.get("benchmark") or {}).get("enterprise_count") or 0),
     )
+
+
+def _provenance(benchmark: dict[str, Any]) -> registry_pb2.BenchmarkProvenance:
+    """The published version a profile was graded against (details written by with_provenance)."""
+    provenance = registry_pb2.BenchmarkProvenance(
+        version=int(benchmark.get("version") or 0),
+        firm_count=int(benchmark.get("enterprise_count") or 0),
+        includes_self=bool(benchmark.get("includes_self") or False),
+        excludes_self=bool(benchmark.get("excludes_self") or False),
+        sensitive=bool(benchmark.get("sensitive") or False),
+    )
+    if benchmark.get("computed_at"):
+        provenance.compute_time.FromDatetime(utc(datetime.fromisoformat(str(benchmark["computed_at"]))))
+    return provenance
 
 
 def _fallback_steps(row: dict[str, Any], details: dict[str, Any]) -> list[str]:

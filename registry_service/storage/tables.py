@@ -202,6 +202,36 @@ benchmarks = sa.Table(
     sa.Column("total_added_value", Quantity, nullable=False),
     sa.Column("grading_method", sa.String(64), nullable=False),
     sa.Column("compute_time", UtcTime, nullable=False),
+    # revision 0006: the published version these rows are, and the cell's leave-one-out extremes
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("loo_min_intensity", Quantity, nullable=True),
+    sa.Column("loo_max_intensity", Quantity, nullable=True),
+)
+
+# --- revision 0006: published benchmark versions --------------------------------------------------
+
+# One row per RecomputeBenchmarks of a year: version n of the year's benchmarks, when and from how many
+# firms. ``benchmarks`` holds the cells of the latest version; a profile names the version it used.
+benchmark_versions = sa.Table(
+    "benchmark_versions",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("compute_time", UtcTime, nullable=False),
+    sa.Column("grading_method", sa.String(64), nullable=False),
+    sa.Column("firm_count", sa.Integer, nullable=False),
+)
+
+# The firms whose complete year profiles a version was computed from (self-inclusion on a profile).
+benchmark_members = sa.Table(
+    "benchmark_members",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("uscc", sa.String(18), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["year", "version"], ["benchmark_versions.year", "benchmark_versions.version"], ondelete="CASCADE"
+    ),
 )
 
 # Enterprises whose records changed since their profiles were computed (written in the ingest's own

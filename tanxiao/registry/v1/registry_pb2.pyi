@@ -469,7 +469,7 @@ class Coverage(_message.Message):
     def __init__(self, months_expected: _Optional[int] = ..., months_with_energy: _Optional[int] = ..., months_complete: _Optional[int] = ..., expected_categories: _Optional[_Iterable[str]] = ..., gaps: _Optional[_Iterable[_Union[CoverageGap, _Mapping]]] = ...) -> None: ...
 
 class CarbonProfile(_message.Message):
-    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback")
+    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback", "benchmark_provenance")
     NAME_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -505,6 +505,7 @@ class CarbonProfile(_message.Message):
     GRID_FACTOR_YEAR_FIELD_NUMBER: _ClassVar[int]
     GRID_FACTOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
     GRID_FACTOR_FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    BENCHMARK_PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     uscc: str
     period: str
@@ -540,7 +541,24 @@ class CarbonProfile(_message.Message):
     grid_factor_year: int
     grid_factor_source: str
     grid_factor_fallback: bool
-    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ...) -> None: ...
+    benchmark_provenance: BenchmarkProvenance
+    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ..., benchmark_provenance: _Optional[_Union[BenchmarkProvenance, _Mapping]] = ...) -> None: ...
+
+class BenchmarkProvenance(_message.Message):
+    __slots__ = ("version", "compute_time", "firm_count", "includes_self", "excludes_self", "sensitive")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FIRM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDES_SELF_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDES_SELF_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    compute_time: _timestamp_pb2.Timestamp
+    firm_count: int
+    includes_self: bool
+    excludes_self: bool
+    sensitive: bool
+    def __init__(self, version: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., firm_count: _Optional[int] = ..., includes_self: _Optional[bool] = ..., excludes_self: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
 
 class GetCarbonProfileRequest(_message.Message):
     __slots__ = ("name",)
@@ -731,7 +749,7 @@ class MilestoneStatus(_message.Message):
     def __init__(self, title: _Optional[str] = ..., due_date: _Optional[str] = ..., expected_fraction: _Optional[float] = ..., achieved_fraction: _Optional[float] = ..., met: _Optional[bool] = ...) -> None: ...
 
 class CommitmentProgress(_message.Message):
-    __slots__ = ("name", "status", "achieved_tco2_per_year", "achieved_tce_per_year", "achieved_ratio", "expected_ratio", "intensity_based_tco2_per_year", "milestones", "verified", "last_verification", "milestones_missed", "measured_year")
+    __slots__ = ("name", "status", "achieved_tco2_per_year", "achieved_tce_per_year", "achieved_ratio", "expected_ratio", "intensity_based_tco2_per_year", "milestones", "verified", "last_verification", "milestones_missed", "measured_year", "savings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ACHIEVED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
@@ -744,6 +762,7 @@ class CommitmentProgress(_message.Message):
     LAST_VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     MILESTONES_MISSED_FIELD_NUMBER: _ClassVar[int]
     MEASURED_YEAR_FIELD_NUMBER: _ClassVar[int]
+    SAVINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     status: CommitmentStatus
     achieved_tco2_per_year: float
@@ -756,4 +775,29 @@ class CommitmentProgress(_message.Message):
     last_verification: Verification
     milestones_missed: int
     measured_year: int
-    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ...) -> None: ...
+    savings: SavingsMeasurement
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ..., savings: _Optional[_Union[SavingsMeasurement, _Mapping]] = ...) -> None: ...
+
+class SavingsMeasurement(_message.Message):
+    __slots__ = ("year", "nominal_absolute_tco2", "frozen_absolute_tco2", "grid_factor_effect_tco2", "baseline_grid_factor", "year_grid_factor", "added_value_nominal_10k_cny", "added_value_constant_10k_cny", "intensity_improvement", "deflator_source")
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    NOMINAL_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_EFFECT_TCO2_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    YEAR_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_NOMINAL_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_CONSTANT_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    INTENSITY_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
+    DEFLATOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    year: int
+    nominal_absolute_tco2: float
+    frozen_absolute_tco2: float
+    grid_factor_effect_tco2: float
+    baseline_grid_factor: float
+    year_grid_factor: float
+    added_value_nominal_10k_cny: float
+    added_value_constant_10k_cny: float
+    intensity_improvement: float
+    deflator_source: str
+    def __init__(self, year: _Optional[int] = ..., nominal_absolute_tco2: _Optional[float] = ..., frozen_absolute_tco2: _Optional[float] = ..., grid_factor_effect_tco2: _Optional[float] = ..., baseline_grid_factor: _Optional[float] = ..., year_grid_factor: _Optional[float] = ..., added_value_nominal_10k_cny: _Optional[float] = ..., added_value_constant_10k_cny: _Optional[float] = ..., intensity_improvement: _Optional[float] = ..., deflator_source: _Optional[str] = ...) -> None: ...
