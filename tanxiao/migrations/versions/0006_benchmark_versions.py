@@ -2,7 +2,7 @@
 cells' version and leave-one-out extremes (docs/accounting.md section 4, "Published versions").
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0010
 Create Date: 2026-11-30
 
 Hand-written to match registry_service/storage/tables.py (tests/integration/test_migrations.py diffs).
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
