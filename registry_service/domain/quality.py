@@ -35,7 +35,7 @@ from registry_service.domain.precedence import (
 from registry_service.domain.trend import ordinal_period, period_ordinal
 
 SEVERITIES = ("CRITICAL", "WARNING", "INFO")
-KINDS = ("ENERGY", "RENEWABLE", "ECONOMIC", "RESOURCE")
+KINDS = ("ENERGY", "RENEWABLE", "ECONOMIC", "RESOURCE", "PROCESS")  # PROCESS: carbonate process CO2, not energy
 FLAG_COLUMNS = ("uscc", "code", "severity", "category", "period", "reason_en", "reason_zh")
 SCORE_COLUMNS = (
     "score",
