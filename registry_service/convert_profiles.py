@@ -244,6 +244,5 @@ def _scope2(figures: dict[str, Any], row: dict[str, Any]) -> registry_pb2.Scope2
     )
 
 
-
 def _graded_includes_process(details: dict[str, Any]) -> bool:
     return bool((details.get("scope2") or {}).get("graded_includes_process") or False)

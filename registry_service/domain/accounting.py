@@ -467,7 +467,9 @@ def _market_based(out: pd.DataFrame, context: _Context, granularity: str, catalo
     out["scope2_market_tco2"] = out["grid_kwh_residual"] / 1000 * uncovered_share + out["scope2_other_tco2"]
     factors = _last_month_factors(out, context, granularity, catalog.residual_mix_factor)
     weighted = out["grid_kwh_residual"] / grid.where(grid > 0)
-    out["residual_mix_factor"] = weighted.fillna(pd.Series([f.tco2_per_mwh for f in factors], index=out.index))
+    out["residual_mix_factor"] = weighted.fillna(
+        pd.Series([f.tco2_per_mwh for f in factors], index=out.index)
+    )
     out["residual_mix_source"] = [f.source or f"{f.region} {f.year}" for f in factors]
 
 

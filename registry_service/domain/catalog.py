@@ -28,7 +28,9 @@ class CategoryKind(StrEnum):
     RENEWABLE = "RENEWABLE"
     ECONOMIC = "ECONOMIC"
     RESOURCE = "RESOURCE"
-    PROCESS = "PROCESS"  # scope-1 process emissions (carbonate calcination): no tce, energy-only L excludes it
+    PROCESS = (
+        "PROCESS"  # scope-1 process emissions (carbonate calcination): no tce, energy-only L excludes it
+    )
 
 
 class Scope(StrEnum):

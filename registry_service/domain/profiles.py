@@ -307,7 +307,11 @@ def _with_trends(
 def _monthly_intensity(effective: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
     columns = ["uscc", "period", "category", "canonical_quantity"]
     monthly = account(
-        effective[columns], inputs.enterprises, inputs.catalog, granularity="month", basis=inputs.method.emissions
+        effective[columns],
+        inputs.enterprises,
+        inputs.catalog,
+        granularity="month",
+        basis=inputs.method.emissions,
     )
     return monthly[["uscc", "period", "carbon_intensity"]]
 
