@@ -1,7 +1,7 @@
 """Green-power contracts and green certificates (GEC) are claimed once across the registry.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-11-30
 
 Hand-written to match registry_service/storage/tables.py (tests/integration/test_migrations.py diffs).
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
