@@ -82,6 +82,9 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
         grid_factor_year=int(details.get("grid_factor_year") or 0),
         grid_factor_source=str(details.get("grid_factor_source") or ""),
         grid_factor_fallback=bool(details.get("grid_factor_fallback") or False),
+        scope2=_scope2(details.get("scope2") or {}, row),
+        process_tco2=details.get("process_tco2") or 0.0,
+        graded_includes_process=_graded_includes_process(details),
     )
     for name in ("energy_intensity", "carbon_intensity", "k_value"):
         if row.get(name) is not None:
@@ -242,3 +245,20 @@ def _timestamp(value: Any) -> Timestamp:
     if value is not None:
         stamp.FromDatetime(utc(value))
     return stamp
+
+
+def _scope2(figures: dict[str, Any], row: dict[str, Any]) -> registry_pb2.Scope2Methods:
+    """Both scope 2 methods; a profile stored before catalog 2026.2 has only the location-based one."""
+    return registry_pb2.Scope2Methods(
+        location_tco2=figures.get("scope2_location_tco2") or row["scope2_gross_tco2"] or 0.0,
+        market_tco2=figures.get("scope2_market_tco2") or 0.0,
+        instrument_kwh=figures.get("instrument_kwh") or 0.0,
+        instrument_covered_kwh=figures.get("instrument_covered_kwh") or 0.0,
+        residual_mix_factor=figures.get("residual_mix_factor") or 0.0,
+        residual_mix_source=str(figures.get("residual_mix_source") or ""),
+        graded_method=str(figures.get("graded_method") or "location"),
+    )
+
+
+def _graded_includes_process(details: dict[str, Any]) -> bool:
+    return bool((details.get("scope2") or {}).get("graded_includes_process") or False)

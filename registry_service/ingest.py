@@ -23,9 +23,10 @@ from sqlalchemy import ARRAY, Connection, Engine
 from sqlalchemy.sql.compiler import Compiled
 
 from registry_service.domain.catalog import Catalog, load_catalog
-from registry_service.domain.records import RECORD_COLUMNS, content_hashes, validate_records
+from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
 from registry_service.storage import IN_LIST_CHUNK, chunked, within
 from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.instruments import claim_instruments
 from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
 from tanxiao.errors import FieldViolation, ResourceExhausted
@@ -49,6 +50,7 @@ _STAGED_COLUMNS = [
     "canonical_quantity",
     "canonical_unit",
     "content_hash",
+    INSTRUMENT_ID,
 ]
 
 
@@ -190,13 +192,17 @@ class IngestStream:
         staged = _concat(self._staged)
         catalog_version = str(self._ingestor.catalog.version)
 
-        def work(conn: Connection) -> pd.DataFrame:
-            outcome = _store(conn, staged, self.received, len(self._rejected), request_id, catalog_version)
+        def work(conn: Connection) -> tuple[pd.DataFrame, list[RowResult]]:
+            claimed = claim_instruments(conn, staged)  # re-run with the transaction: nothing kept
+            taken = _claimed_elsewhere(staged[claimed])
+            rejected = len(self._rejected) + len(taken)
+            outcome = _store(conn, staged[~claimed], self.received, rejected, request_id, catalog_version)
             if guard is not None:
                 guard()
-            return outcome
+            return outcome, taken
 
-        outcome = within(self._ingestor.engine, connection, work)
+        outcome, taken = within(self._ingestor.engine, connection, work)
+        self._rejected.extend(taken)
         self.summary = self._summarise(outcome)
         self._staged.clear()
         s = self.summary
@@ -242,6 +248,21 @@ def _rejections(bad: pd.DataFrame) -> list[RowResult]:
         for i, f, r, c in zip(
             bad["index"], bad["reject_field"], bad["reject_reason"], bad["reject_code"], strict=True
         )
+    ]
+
+
+def _claimed_elsewhere(rows: pd.DataFrame) -> list[RowResult]:
+    """Rows naming a contract or certificate another record already claimed. The reason never says
+    who holds it: which firm bought which green power is that firm's data."""
+    return [
+        RowResult(
+            index=int(i),
+            status=REJECTED,
+            field=f"records[{i}].{INSTRUMENT_ID}",
+            reason=f"{INSTRUMENT_ID} {instrument!r} has already been claimed in the registry",
+            reason_code="INSTRUMENT_ALREADY_CLAIMED",
+        )
+        for i, instrument in zip(rows["index"], rows[INSTRUMENT_ID], strict=True)
     ]
 
 

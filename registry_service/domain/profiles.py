@@ -40,6 +40,14 @@ from registry_service.domain.quality import QualityConfig, assess_quality_batch
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
 
 TREND_WINDOW_MONTHS = 36
+# Both scope 2 methods (docs/accounting.md "Scope 2 methods"), stored in details.
+SCOPE2_FIGURES = (
+    "scope2_location_tco2",
+    "scope2_market_tco2",
+    "instrument_kwh",
+    "instrument_covered_kwh",
+    "residual_mix_factor",
+)
 ELECTRICITY_FIGURES = (
     "grid_electricity_kwh",
     "pv_self_consumed_kwh",
@@ -156,8 +164,14 @@ def _accounted(
             inputs.catalog,
             granularity=granularity,
             annual_added_value=annual,
+            basis=inputs.method.emissions,
         )
-        frame = frame.assign(granularity=granularity)
+        basis = inputs.method.emissions  # stated on the profile: which scope 2 and process CO2 L used
+        frame = frame.assign(
+            granularity=granularity,
+            graded_method=basis.scope2_method,
+            graded_includes_process=basis.include_process,
+        )
         keep = frame["period"].isin(wanted)
         if granularity == "rolling12" and latest_rolling:
             last = effective.groupby("uscc")["month_ordinal"].max().map(lambda o: "R12-" + ordinal_period(o))
@@ -317,7 +331,13 @@ def _with_trends(
 
 def _monthly_intensity(effective: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
     columns = ["uscc", "period", "category", "canonical_quantity"]
-    monthly = account(effective[columns], inputs.enterprises, inputs.catalog, granularity="month")
+    monthly = account(
+        effective[columns],
+        inputs.enterprises,
+        inputs.catalog,
+        granularity="month",
+        basis=inputs.method.emissions,
+    )
     return monthly[["uscc", "period", "carbon_intensity"]]
 
 
@@ -410,6 +430,13 @@ def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, An
         "label_en": str(row.get("label_en") or ""),
         "ungraded_reason": str(row.get("ungraded_reason") or ""),
         "electricity": {key: number(key) for key in ELECTRICITY_FIGURES},
+        "scope2": {key: number(key) for key in SCOPE2_FIGURES}
+        | {
+            "residual_mix_source": str(row.get("residual_mix_source") or ""),
+            "graded_method": str(row.get("graded_method") or "location"),
+            "graded_includes_process": bool(row.get("graded_includes_process") or False),
+        },
+        "process_tco2": number("process_tco2"),
         "coverage": {
             "months_complete": int(row.get("months_complete") or 0),
             "required_categories": str(row.get("required_categories") or ""),

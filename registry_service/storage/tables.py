@@ -282,3 +282,18 @@ verifications = sa.Table(
     sa.Column("record_time", UtcTime, nullable=False),
     sa.Index(None, "commitment_id"),
 )
+
+# --- revision 0011: green-power contracts and green certificates claimed once ------------------------
+
+# One row per contract or certificate id (Record.instrument_id), held by the first record key
+# (enterprise, month, category) that claimed it; a later record of another key is rejected. Never
+# deleted: a certificate's environmental attribute is used up once claimed (docs/accounting.md).
+instrument_claims = sa.Table(
+    "instrument_claims",
+    metadata,
+    sa.Column("instrument_id", sa.String(128), primary_key=True),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("claim_time", UtcTime, nullable=False),
+)

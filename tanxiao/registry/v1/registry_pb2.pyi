@@ -25,6 +25,7 @@ class CategoryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RENEWABLE: _ClassVar[CategoryKind]
     ECONOMIC: _ClassVar[CategoryKind]
     RESOURCE: _ClassVar[CategoryKind]
+    PROCESS_EMISSIONS: _ClassVar[CategoryKind]
 
 class RecordStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -70,6 +71,7 @@ ENERGY: CategoryKind
 RENEWABLE: CategoryKind
 ECONOMIC: CategoryKind
 RESOURCE: CategoryKind
+PROCESS_EMISSIONS: CategoryKind
 RECORD_STATUS_UNSPECIFIED: RecordStatus
 ACCEPTED: RecordStatus
 DUPLICATE: RecordStatus
@@ -251,7 +253,7 @@ class ListDataCategoriesResponse(_message.Message):
     def __init__(self, categories: _Optional[_Iterable[_Union[DataCategory, _Mapping]]] = ..., catalog_version: _Optional[str] = ..., catalog_hash: _Optional[str] = ..., grid_factors: _Optional[_Iterable[_Union[GridEmissionFactor, _Mapping]]] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id")
+    __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id", "instrument_id")
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -259,6 +261,7 @@ class Record(_message.Message):
     UNIT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     uscc: str
     period: str
     category: str
@@ -266,7 +269,8 @@ class Record(_message.Message):
     unit: str
     source: _common_pb2.DataSource
     external_id: str
-    def __init__(self, uscc: _Optional[str] = ..., period: _Optional[str] = ..., category: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., source: _Optional[_Union[_common_pb2.DataSource, str]] = ..., external_id: _Optional[str] = ...) -> None: ...
+    instrument_id: str
+    def __init__(self, uscc: _Optional[str] = ..., period: _Optional[str] = ..., category: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., source: _Optional[_Union[_common_pb2.DataSource, str]] = ..., external_id: _Optional[str] = ..., instrument_id: _Optional[str] = ...) -> None: ...
 
 class StoredRecord(_message.Message):
     __slots__ = ("name", "record", "canonical_quantity", "canonical_unit", "revision", "current", "effective", "ingest_time")
@@ -469,7 +473,7 @@ class Coverage(_message.Message):
     def __init__(self, months_expected: _Optional[int] = ..., months_with_energy: _Optional[int] = ..., months_complete: _Optional[int] = ..., expected_categories: _Optional[_Iterable[str]] = ..., gaps: _Optional[_Iterable[_Union[CoverageGap, _Mapping]]] = ...) -> None: ...
 
 class CarbonProfile(_message.Message):
-    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback", "benchmark_provenance")
+    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback", "benchmark_provenance", "scope2", "process_tco2", "graded_includes_process")
     NAME_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -506,6 +510,9 @@ class CarbonProfile(_message.Message):
     GRID_FACTOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
     GRID_FACTOR_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     BENCHMARK_PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE2_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_TCO2_FIELD_NUMBER: _ClassVar[int]
+    GRADED_INCLUDES_PROCESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     uscc: str
     period: str
@@ -542,7 +549,10 @@ class CarbonProfile(_message.Message):
     grid_factor_source: str
     grid_factor_fallback: bool
     benchmark_provenance: BenchmarkProvenance
-    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ..., benchmark_provenance: _Optional[_Union[BenchmarkProvenance, _Mapping]] = ...) -> None: ...
+    scope2: Scope2Methods
+    process_tco2: float
+    graded_includes_process: bool
+    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ..., benchmark_provenance: _Optional[_Union[BenchmarkProvenance, _Mapping]] = ..., scope2: _Optional[_Union[Scope2Methods, _Mapping]] = ..., process_tco2: _Optional[float] = ..., graded_includes_process: _Optional[bool] = ...) -> None: ...
 
 class BenchmarkProvenance(_message.Message):
     __slots__ = ("version", "compute_time", "firm_count", "includes_self", "excludes_self", "sensitive")
@@ -559,6 +569,24 @@ class BenchmarkProvenance(_message.Message):
     excludes_self: bool
     sensitive: bool
     def __init__(self, version: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., firm_count: _Optional[int] = ..., includes_self: _Optional[bool] = ..., excludes_self: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
+
+class Scope2Methods(_message.Message):
+    __slots__ = ("location_tco2", "market_tco2", "instrument_kwh", "instrument_covered_kwh", "residual_mix_factor", "residual_mix_source", "graded_method")
+    LOCATION_TCO2_FIELD_NUMBER: _ClassVar[int]
+    MARKET_TCO2_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_KWH_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_COVERED_KWH_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_MIX_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_MIX_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    GRADED_METHOD_FIELD_NUMBER: _ClassVar[int]
+    location_tco2: float
+    market_tco2: float
+    instrument_kwh: float
+    instrument_covered_kwh: float
+    residual_mix_factor: float
+    residual_mix_source: str
+    graded_method: str
+    def __init__(self, location_tco2: _Optional[float] = ..., market_tco2: _Optional[float] = ..., instrument_kwh: _Optional[float] = ..., instrument_covered_kwh: _Optional[float] = ..., residual_mix_factor: _Optional[float] = ..., residual_mix_source: _Optional[str] = ..., graded_method: _Optional[str] = ...) -> None: ...
 
 class GetCarbonProfileRequest(_message.Message):
     __slots__ = ("name",)
