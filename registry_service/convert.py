@@ -140,6 +140,7 @@ def records_frame(messages: Sequence[registry_pb2.Record]) -> pd.DataFrame:
     rows = [(r.uscc, r.period, r.category, r.quantity, r.unit, r.source, r.external_id) for r in messages]
     frame = pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS))
     frame["source"] = frame["source"].map(_SOURCE_NAMES).fillna("").astype(str)
+    frame["utility_account"] = [r.utility_account for r in messages]  # registry_service.account_ingest
     return frame
 
 

@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy import ARRAY, Connection, Engine
 from sqlalchemy.sql.compiler import Compiled
 
+from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import RECORD_COLUMNS, content_hashes, validate_records
 from registry_service.storage import IN_LIST_CHUNK, chunked, within
+from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
@@ -110,6 +112,7 @@ class Ingestor:
         self.settings = settings if settings is not None else Settings()
         self.today = today
         self.enterprises = EnterpriseRepository(engine)
+        self.accounts = AccountRepository(engine)  # ingest by utility account
 
     def ingest_frame(
         self,
@@ -153,6 +156,7 @@ class IngestStream:
         self._staged: list[pd.DataFrame] = []
         self._rejected: list[RowResult] = []
         self._known_usccs: set[str] = set()
+        self._accounts = AccountResolution(ingestor.accounts)
         self.received = 0
         self.summary = IngestSummary()
 
@@ -163,6 +167,7 @@ class IngestStream:
                 f"at most {self._limit} records per call",
                 violations=[FieldViolation("records", f"at most {self._limit} records per call")],
             )
+        frame = self._accounts.resolve(frame)  # utility account -> the USCC holding it that month
         checked = validate_records(
             frame,
             self._ingestor.catalog,
@@ -171,6 +176,7 @@ class IngestStream:
             max_scale=self._ingestor.settings.plausible_max_scale,
         )
         self.received += len(frame)
+        self._accounts.reject(checked)  # before scoping: a resolved row is scoped like any other
         _reject_out_of_scope(checked, current_principal.get())
         self._reject_unknown_enterprises(checked)
         bad = checked["reject_code"] != ""
@@ -192,6 +198,7 @@ class IngestStream:
 
         def work(conn: Connection) -> pd.DataFrame:
             outcome = _store(conn, staged, self.received, len(self._rejected), request_id, catalog_version)
+            self._accounts.record(conn)
             if guard is not None:
                 guard()
             return outcome
