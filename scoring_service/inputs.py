@@ -33,6 +33,15 @@ MAX_TENOR_MONTHS = 360
 MAX_BASE_RATE_BP = 5_000
 
 
+def _in_future(period: str, today: date) -> bool:
+    """A year after this one, or a rolling window ending after this month: no profile can exist yet,
+    so the caller's period is wrong (not the registry's answer)."""
+    if period.startswith("R12-"):
+        year, month = int(period[4:8]), int(period[9:11])
+        return (year, month) > (today.year, today.month)
+    return int(period) > today.year
+
+
 @dataclass(frozen=True)
 class QuoteRequest:
     request_id: str
@@ -46,6 +55,9 @@ class QuoteRequest:
     commitment: str
     profile_period: str
     fingerprint: str  # of the request without its request_id: a reused request_id must match
+    # False when the borrower has not consented to the lender using its financials (FINANCIALS scope):
+    # the quote is then made without them (no capacity test, FINANCIALS_MISSING review)
+    use_financials: bool = True
 
     @property
     def enterprise(self) -> str:
@@ -118,9 +130,12 @@ def parse_quote(
         bad("commitment", "required for HIGH_CARBON_RETROFIT: the registered retrofit commitment")
     elif commitment and uscc and not commitment.startswith(f"enterprises/{uscc}/commitments/"):
         bad("commitment", "must be a commitment of the same enterprise: enterprises/{uscc}/commitments/{id}")
-    period = request.profile_period.strip() or str((today or date.today()).year - 1)
+    current = today or date.today()
+    period = request.profile_period.strip() or str(current.year - 1)
     if not PERIOD.fullmatch(period):
         bad("profile_period", "must be YYYY or R12-YYYY-MM, year 2000-2099")
+    elif _in_future(period, current):
+        bad("profile_period", f"must not lie in the future (today is {current.isoformat()})")
     if problems:
         raise ValidationError.from_violations(problems)
     assert uscc is not None and product is not None

@@ -143,7 +143,7 @@ class Pricer:
         rules_profile = profile_input(profile)
         commitment, progress, rules_commitment = self._commitment(request)
         lpr = self.lpr(request.tenor_months)
-        financials = financials_from_profile(profile)
+        financials = financials_from_profile(profile) if request.use_financials else Financials()
         loan_request = request.loan_request(lpr, financials)
         terms = evaluate(rules_profile, rules_commitment, loan_request, self.policy.policy)
         content = self._content(

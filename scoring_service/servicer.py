@@ -3,6 +3,7 @@ decision store, and converts at the edge; errors are tanxiao.errors types mapped
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
-from scoring_service.consent_check import ConsentChecker, check_quotes, restricted_lender
+from scoring_service.consent_check import FINANCIALS, ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
     commitment_snapshot,
     decision_to_proto,
@@ -19,6 +20,7 @@ from scoring_service.convert import (
     trace_step,
 )
 from scoring_service.inputs import (
+    QuoteRequest,
     commitment_input_from_json,
     loan_request_from_json,
     parse_quote,
@@ -51,7 +53,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     ) -> scoring_pb2.Decision:
         quote = parse_quote(request)
         check_quotes(self.consents, [quote])
-        stored = self.pricer.quote(quote)
+        stored = self.pricer.quote(self._consented(quote))
         self.reviews.index([stored])  # its review state: QUOTED, or IN_REVIEW when it needs review
         return self.reviews.decision(stored)
 
@@ -118,11 +120,21 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         for index, item in enumerate(request_iterator):
             chunk.append(parse_quote(item.quote, prefix=f"requests[{index}].quote."))
             check_quotes(self.consents, chunk[-1:])
+            chunk[-1] = self._consented(chunk[-1])
             if len(chunk) == BATCH_CHUNK:
                 yield from self._batch(chunk)
                 chunk = []
         if chunk:
             yield from self._batch(chunk)
+
+    def _consented(self, quote: QuoteRequest) -> QuoteRequest:
+        """Underwriting uses the borrower's financials only under its FINANCIALS consent to the lender."""
+        lender = restricted_lender()
+        if self.consents is None or not lender:
+            return quote
+        if FINANCIALS in self.consents.scopes(quote.enterprise, quote.lender):
+            return quote
+        return dataclasses.replace(quote, use_financials=False)
 
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
         decisions = self.pricer.quote_many(chunk)

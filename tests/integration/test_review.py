@@ -57,6 +57,7 @@ def bank(registry: Registry) -> Iterator[Bank]:
             ("approver", "approver", LENDER),
             ("approver2", "approver", LENDER),
             ("other", "credit_officer", OTHER_LENDER),
+            ("other_lender", "lender", OTHER_LENDER),
         )
     }
     # the enterprises consent to the lender (registry served without authentication: the operator)
@@ -72,6 +73,14 @@ def bank(registry: Registry) -> Iterator[Bank]:
             ),
             timeout=10,
         )  # fmt: skip
+    # the other lender may use GREEN's carbon data but not its financials
+    consents.GrantConsent(
+        consent_pb2.GrantConsentRequest(
+            enterprise=f"enterprises/{GREEN}", lender=OTHER_LENDER, scopes=[consent_pb2.CARBON_DATA],
+            expire_time=expire, reference="授权书",
+        ),
+        timeout=10,
+    )  # fmt: skip
     channel = grpc.insecure_channel(server.address)
     try:
         yield Bank(scoring_pb2_grpc.LoanScoringStub(channel), server, registry.engine, tokens)
@@ -290,3 +299,15 @@ def test_reprice_the_book_dry_run_and_for_real_and_the_watch_list(bank: Bank) ->
     age = (dt.datetime.now(dt.UTC).date() - dt.date(2022, 12, 31)).days
     assert item.decision == quote.name and list(item.flags) == ["STALE_DATA"] and item.data_age_days == age
     assert item.grade_at_decision == item.grade_now == 1
+
+
+def test_financials_are_used_only_under_the_borrowers_consent(bank: Bank) -> None:
+    ten = {"requested_amount_fen": 10_000_000_00, "bank_limit_fen": 10_000_000_00}
+    consented = bank.call("lender", "QuoteLoanTerms", _quote(GREEN, request_id="f-1", **ten))
+    # GREEN's financials (FINANCIALS granted): capacity 6M binds, as in test_scoring
+    assert consented.approved_limit_fen == 6_000_000_00 and consented.binding_limit == "CAPACITY"
+    other = _quote(GREEN, request_id="f-2", lender=OTHER_LENDER, **ten)
+    withheld = bank.call("other_lender", "QuoteLoanTerms", other)
+    # no FINANCIALS grant to this lender: no capacity test, and a person must look (FINANCIALS_MISSING)
+    assert "FINANCIALS_MISSING" in withheld.review_reasons and withheld.binding_limit != "CAPACITY"
+    assert withheld.approved_limit_fen == 10_000_000_00
