@@ -178,7 +178,7 @@ def resolve_rows(
     keeps its USCC: record validation names the period. Judged once per distinct (account, period, uscc).
     """
     problems = list(period_problem) if period_problem is not None else [""] * len(accounts)
-    keys = pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "account": accounts.to_numpy(),
             "period": periods.to_numpy(),
@@ -186,18 +186,26 @@ def resolve_rows(
             "bad": problems,
         }
     )
-    memo: dict[tuple[str, str, str], Resolution] = {}
-    rows = []
-    for account, period, uscc, bad in keys.itertuples(index=False):
-        if not account or bad:
-            rows.append((uscc, "", "", ""))
-            continue
-        key = (account, period, uscc)
-        if key not in memo:
-            memo[key] = _resolve_one(account, period, uscc, registered)
-        found = memo[key]
-        rows.append((found.uscc or uscc, found.code, found.reason, found.holder))
-    return pd.DataFrame(rows, columns=["uscc", "code", "reason", "holder"], index=accounts.index)
+    judged = (rows["account"] != "") & (rows["bad"] == "")
+    keys = rows.loc[judged, ["account", "period", "uscc"]].drop_duplicates()
+    found = [_resolve_one(a, p, u, registered) for a, p, u in keys.itertuples(index=False)]
+    table = keys.assign(
+        resolved=[f.uscc for f in found],
+        code=[f.code for f in found],
+        reason=[f.reason for f in found],
+        holder=[f.holder for f in found],
+    )
+    out = rows.merge(table, on=["account", "period", "uscc"], how="left", sort=False)
+    out.loc[~judged.to_numpy(), ["resolved", "code", "reason", "holder"]] = ""
+    return pd.DataFrame(
+        {
+            "uscc": out["resolved"].where(out["resolved"] != "", out["uscc"]).to_numpy(dtype=object),
+            "code": out["code"].to_numpy(dtype=object),
+            "reason": out["reason"].to_numpy(dtype=object),
+            "holder": out["holder"].to_numpy(dtype=object),
+        },
+        index=accounts.index,
+    )
 
 
 def _resolve_one(

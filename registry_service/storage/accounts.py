@@ -128,8 +128,12 @@ class AccountRepository:
         if after:
             query = query.where(a.name > after[0])
         with reading(self.engine, None) as conn:
-            names = [row[0] for row in conn.execute(query)]
-            accounts = [self.get(name, connection=conn) for name in names[:size]]
+            rows = conn.execute(query.with_only_columns(a.name, a.kind, a.number, a.create_time)).all()
+            holdings = self.holdings_of([r.name for r in rows[:size]], connection=conn)
+        names = [r.name for r in rows]
+        accounts = [
+            StoredAccount(r.name, r.kind, r.number, holdings[r.name], utc(r.create_time)) for r in rows[:size]
+        ]
         token = encode_page_token([names[size - 1]], fingerprint) if len(names) > size else ""
         return AccountPage(accounts, token)
 

@@ -248,3 +248,20 @@ def test_an_account_keyed_row_is_scoped_to_the_resolved_enterprise(authenticated
     bad = [(r.index, r.reason_code) for r in response.results if r.status == pb.REJECTED]
     assert bad == [(1, "OUT_OF_SCOPE_ENTERPRISE")]
     assert _stored(engine) == [(A, "2025-03")]
+
+
+def test_accounts_page_in_name_order_and_filter_by_kind(firms: Registry) -> None:
+    stub = firms.stub
+    for number in ("1003", "1001", "1002"):
+        _create(stub, number, (A, "2024-01-01", ""))
+    gas = pb.UtilityAccount(kind=pb.GAS, number="G1", holdings=[pb.UtilityAccountHolding(
+        enterprise=f"enterprises/{B}", valid_from="2024-01-01")])  # fmt: skip
+    stub.CreateUtilityAccount(pb.CreateUtilityAccountRequest(utility_account=gas))
+    first = stub.ListUtilityAccounts(pb.ListUtilityAccountsRequest(page_size=2, kind=pb.ELECTRICITY))
+    assert [a.number for a in first.utility_accounts] == ["1001", "1002"] and first.next_page_token
+    rest = stub.ListUtilityAccounts(
+        pb.ListUtilityAccountsRequest(page_size=2, kind=pb.ELECTRICITY, page_token=first.next_page_token)
+    )
+    assert [a.number for a in rest.utility_accounts] == ["1003"] and not rest.next_page_token
+    of_b = stub.ListUtilityAccounts(pb.ListUtilityAccountsRequest(enterprise=f"enterprises/{B}"))
+    assert [(a.name, a.kind) for a in of_b.utility_accounts] == [("utilityAccounts/gas/G1", pb.GAS)]
