@@ -285,11 +285,14 @@ def _store(
         )
     ).scalar_one()
     superseded = plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist()
+    previous_usccs: set[str] = set()  # a correction may move a record to another enterprise (account)
     for ids in chunked(superseded):  # before inserting: at most one current row per key, always
         conn.execute(records.update().where(records.c.id.in_(ids)).values(is_current=False))
+        previous_usccs.update(conn.execute(sa.select(records.c.uscc).where(records.c.id.in_(ids))).scalars())
     stored = plan[plan["status"] != DUPLICATE]
     _insert_records(conn, stored, batch_id, now, catalog_version)
-    mark_dirty(conn, pd.unique(stored["uscc"]).tolist())  # same transaction: no record without its mark
+    # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
+    mark_dirty(conn, [*pd.unique(stored["uscc"]).tolist(), *previous_usccs])
     return plan[["index", "status", "revision"]]
 
 

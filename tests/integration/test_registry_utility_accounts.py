@@ -265,3 +265,27 @@ def test_accounts_page_in_name_order_and_filter_by_kind(firms: Registry) -> None
     assert [a.number for a in rest.utility_accounts] == ["1003"] and not rest.next_page_token
     of_b = stub.ListUtilityAccounts(pb.ListUtilityAccountsRequest(enterprise=f"enterprises/{B}"))
     assert [(a.name, a.kind) for a in of_b.utility_accounts] == [("utilityAccounts/gas/G1", pb.GAS)]
+
+
+def test_a_late_transfer_moves_resent_months_and_both_profiles_follow(firms: Registry) -> None:
+    """The utility reports the 2025-07-01 move late: September was first attributed to A. Re-sent after
+    the transfer (same source and external_id), it is a correction that moves to B, and A's profile
+    loses it (the enterprise a corrected record left is re-profiled too)."""
+    stub = firms.stub
+    _create(stub, NUMBER, (A, "2024-01-01", ""))
+    stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=[_row(3), _row(9)]))
+    name_a = f"enterprises/{A}/profiles/2025"
+    before = stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=name_a))
+    # 3,000 + 9,000 kWh = 12 MWh at A.
+    assert before.scope2_gross_tco2 == pytest.approx(12.0 * before.grid_factor)
+    stub.TransferUtilityAccount(
+        pb.TransferUtilityAccountRequest(
+            name=ACCOUNT, to_enterprise=f"enterprises/{B}", effective_date="2025-07-01"
+        )
+    )
+    again = stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=[_row(3), _row(9)]))
+    assert (again.duplicates, again.revised) == (1, 1)
+    after_a = stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=name_a))
+    after_b = stub.GetCarbonProfile(pb.GetCarbonProfileRequest(name=f"enterprises/{B}/profiles/2025"))
+    assert after_a.scope2_gross_tco2 == pytest.approx(3.0 * after_a.grid_factor)  # March only: 3 MWh
+    assert after_b.scope2_gross_tco2 == pytest.approx(9.0 * after_b.grid_factor)  # September: 9 MWh
