@@ -135,6 +135,12 @@ class Settings:
         True, "Run the decision-log sequencer in this scoring process (one integrates at a time)", _bool
     )
     log_batch_size: int = _setting(10_000, "Most log entries the sequencer integrates per transaction", int)
+    console_listen: str = _setting(
+        "127.0.0.1:50080", "Address the web console binds (`tanxiao serve console`; on in `make run`)"
+    )
+    console_secret_key: str = _setting(
+        "", "Key for the console's encrypted session cookies; empty = random per start (sign in again)"
+    )
 
     def limits(self) -> LimitSettings:
         return LimitSettings(
