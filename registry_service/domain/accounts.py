@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 KINDS = ("electricity", "gas", "water", "heat")
@@ -196,7 +197,8 @@ def resolve_rows(
         holder=[f.holder for f in found],
     )
     out = rows.merge(table, on=["account", "period", "uscc"], how="left", sort=False)
-    out.loc[~judged.to_numpy(), ["resolved", "code", "reason", "holder"]] = ""
+    for column in ("resolved", "code", "reason", "holder"):  # object dtype even when nothing was judged
+        out[column] = np.where(judged.to_numpy(), out[column].astype(object), "").astype(object)
     return pd.DataFrame(
         {
             "uscc": out["resolved"].where(out["resolved"] != "", out["uscc"]).to_numpy(dtype=object),

@@ -105,3 +105,12 @@ def test_holdings_must_exist_and_run_forwards() -> None:
 
 def test_month_span_crosses_the_year() -> None:
     assert month_span("2025-12") == (date(2025, 12, 1), date(2026, 1, 1))
+
+
+def test_rows_without_a_judged_account_keep_their_uscc() -> None:
+    """Found by the fuzz suite: every account row with a malformed period left nothing to resolve and
+    the merge's float columns refused "" (TypeError -> INTERNAL)."""
+    out = resolve_rows(
+        pd.Series([ACCOUNT, ""]), pd.Series(["2025-13", "2025-01"]), pd.Series(["", C]), {}, ["bad", ""]
+    )
+    assert out["uscc"].tolist() == ["", C] and out["code"].tolist() == ["", ""]
