@@ -146,6 +146,7 @@ def records_frame(messages: Sequence[registry_pb2.Record]) -> pd.DataFrame:
     ]
     frame = pd.DataFrame.from_records(rows, columns=[*RECORD_COLUMNS, INSTRUMENT_ID])
     frame["source"] = frame["source"].map(_SOURCE_NAMES).fillna("").astype(str)
+    frame["utility_account"] = [r.utility_account for r in messages]  # registry_service.account_ingest
     return frame
 
 

@@ -297,3 +297,48 @@ instrument_claims = sa.Table(
     sa.Column("category", sa.String(64), nullable=False),
     sa.Column("claim_time", UtcTime, nullable=False),
 )
+
+# --- utility accounts (registry_service.domain.accounts) ---------------------------------------------
+# An account (电力户号 and the like) named "utilityAccounts/{kind}/{number}", and who held it when.
+# Holdings may overlap (verification data disagrees): kept as registered, reported as ambiguous.
+utility_accounts = sa.Table(
+    "utility_accounts",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.Index(None, "kind"),
+)
+
+utility_account_holdings = sa.Table(
+    "utility_account_holdings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "account", sa.String(100), sa.ForeignKey("utility_accounts.name", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date, nullable=True),  # exclusive; NULL = still held
+    sa.Index(None, "account"),
+    sa.Index(None, "uscc"),
+)
+
+# Rows rejected because their account could not be attributed, appended per ingest batch (no upsert:
+# concurrent ingests never collide); the reconciliation report sums them per account and reason.
+utility_account_sightings = sa.Table(
+    "utility_account_sightings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(100), nullable=False),  # not a foreign key: may be unregistered
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason_code", sa.String(32), nullable=False),
+    sa.Column("claimed_uscc", sa.String(18), nullable=False),
+    sa.Column("holder_uscc", sa.String(18), nullable=False),
+    sa.Column("first_period", sa.String(7), nullable=False),
+    sa.Column("last_period", sa.String(7), nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("seen_time", UtcTime, nullable=False),
+    sa.Index(None, "reason_code", "account"),
+)

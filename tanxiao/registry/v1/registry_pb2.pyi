@@ -63,6 +63,14 @@ class CommitmentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AT_RISK: _ClassVar[CommitmentStatus]
     MISSED: _ClassVar[CommitmentStatus]
     ACHIEVED: _ClassVar[CommitmentStatus]
+
+class UtilityKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UTILITY_KIND_UNSPECIFIED: _ClassVar[UtilityKind]
+    ELECTRICITY: _ClassVar[UtilityKind]
+    GAS: _ClassVar[UtilityKind]
+    WATER: _ClassVar[UtilityKind]
+    HEAT: _ClassVar[UtilityKind]
 SIZE_CLASS_UNSPECIFIED: SizeClass
 ABOVE_DESIGNATED_SIZE: SizeClass
 BELOW_DESIGNATED_SIZE: SizeClass
@@ -97,6 +105,11 @@ ON_TRACK: CommitmentStatus
 AT_RISK: CommitmentStatus
 MISSED: CommitmentStatus
 ACHIEVED: CommitmentStatus
+UTILITY_KIND_UNSPECIFIED: UtilityKind
+ELECTRICITY: UtilityKind
+GAS: UtilityKind
+WATER: UtilityKind
+HEAT: UtilityKind
 
 class Enterprise(_message.Message):
     __slots__ = ("name", "uscc", "display_name", "industry_code", "industry_section", "region_code", "size_class", "financials", "create_time", "update_time")
@@ -253,7 +266,7 @@ class ListDataCategoriesResponse(_message.Message):
     def __init__(self, categories: _Optional[_Iterable[_Union[DataCategory, _Mapping]]] = ..., catalog_version: _Optional[str] = ..., catalog_hash: _Optional[str] = ..., grid_factors: _Optional[_Iterable[_Union[GridEmissionFactor, _Mapping]]] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id", "instrument_id")
+    __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id", "instrument_id", "utility_account")
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -262,6 +275,7 @@ class Record(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     INSTRUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     uscc: str
     period: str
     category: str
@@ -270,7 +284,8 @@ class Record(_message.Message):
     source: _common_pb2.DataSource
     external_id: str
     instrument_id: str
-    def __init__(self, uscc: _Optional[str] = ..., period: _Optional[str] = ..., category: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., source: _Optional[_Union[_common_pb2.DataSource, str]] = ..., external_id: _Optional[str] = ..., instrument_id: _Optional[str] = ...) -> None: ...
+    utility_account: str
+    def __init__(self, uscc: _Optional[str] = ..., period: _Optional[str] = ..., category: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., source: _Optional[_Union[_common_pb2.DataSource, str]] = ..., external_id: _Optional[str] = ..., instrument_id: _Optional[str] = ..., utility_account: _Optional[str] = ...) -> None: ...
 
 class StoredRecord(_message.Message):
     __slots__ = ("name", "record", "canonical_quantity", "canonical_unit", "revision", "current", "effective", "ingest_time")
@@ -829,3 +844,115 @@ class SavingsMeasurement(_message.Message):
     intensity_improvement: float
     deflator_source: str
     def __init__(self, year: _Optional[int] = ..., nominal_absolute_tco2: _Optional[float] = ..., frozen_absolute_tco2: _Optional[float] = ..., grid_factor_effect_tco2: _Optional[float] = ..., baseline_grid_factor: _Optional[float] = ..., year_grid_factor: _Optional[float] = ..., added_value_nominal_10k_cny: _Optional[float] = ..., added_value_constant_10k_cny: _Optional[float] = ..., intensity_improvement: _Optional[float] = ..., deflator_source: _Optional[str] = ...) -> None: ...
+
+class UtilityAccountHolding(_message.Message):
+    __slots__ = ("enterprise", "valid_from", "valid_to")
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_TO_FIELD_NUMBER: _ClassVar[int]
+    enterprise: str
+    valid_from: str
+    valid_to: str
+    def __init__(self, enterprise: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_to: _Optional[str] = ...) -> None: ...
+
+class UtilityAccount(_message.Message):
+    __slots__ = ("name", "kind", "number", "holdings", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HOLDINGS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: UtilityKind
+    number: str
+    holdings: _containers.RepeatedCompositeFieldContainer[UtilityAccountHolding]
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[UtilityKind, str]] = ..., number: _Optional[str] = ..., holdings: _Optional[_Iterable[_Union[UtilityAccountHolding, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateUtilityAccountRequest(_message.Message):
+    __slots__ = ("utility_account", "request_id")
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    utility_account: UtilityAccount
+    request_id: str
+    def __init__(self, utility_account: _Optional[_Union[UtilityAccount, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListUtilityAccountsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "enterprise", "kind")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    enterprise: str
+    kind: UtilityKind
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., enterprise: _Optional[str] = ..., kind: _Optional[_Union[UtilityKind, str]] = ...) -> None: ...
+
+class ListUtilityAccountsResponse(_message.Message):
+    __slots__ = ("utility_accounts", "next_page_token")
+    UTILITY_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    utility_accounts: _containers.RepeatedCompositeFieldContainer[UtilityAccount]
+    next_page_token: str
+    def __init__(self, utility_accounts: _Optional[_Iterable[_Union[UtilityAccount, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TransferUtilityAccountRequest(_message.Message):
+    __slots__ = ("name", "to_enterprise", "effective_date", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TO_ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    to_enterprise: str
+    effective_date: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., to_enterprise: _Optional[str] = ..., effective_date: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetUtilityAccountReconciliationRequest(_message.Message):
+    __slots__ = ("kind",)
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    kind: UtilityKind
+    def __init__(self, kind: _Optional[_Union[UtilityKind, str]] = ...) -> None: ...
+
+class UtilityAccountSighting(_message.Message):
+    __slots__ = ("utility_account", "reason_code", "first_period", "last_period", "row_count", "claimed_enterprise", "holder_enterprise", "last_seen_time")
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    LAST_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    utility_account: str
+    reason_code: str
+    first_period: str
+    last_period: str
+    row_count: int
+    claimed_enterprise: str
+    holder_enterprise: str
+    last_seen_time: _timestamp_pb2.Timestamp
+    def __init__(self, utility_account: _Optional[str] = ..., reason_code: _Optional[str] = ..., first_period: _Optional[str] = ..., last_period: _Optional[str] = ..., row_count: _Optional[int] = ..., claimed_enterprise: _Optional[str] = ..., holder_enterprise: _Optional[str] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AmbiguousUtilityAccount(_message.Message):
+    __slots__ = ("utility_account", "overlap_from", "overlap_to")
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FROM_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_TO_FIELD_NUMBER: _ClassVar[int]
+    utility_account: UtilityAccount
+    overlap_from: str
+    overlap_to: str
+    def __init__(self, utility_account: _Optional[_Union[UtilityAccount, _Mapping]] = ..., overlap_from: _Optional[str] = ..., overlap_to: _Optional[str] = ...) -> None: ...
+
+class UtilityAccountReconciliation(_message.Message):
+    __slots__ = ("unmatched", "ambiguous", "ambiguous_sightings", "conflicting")
+    UNMATCHED_FIELD_NUMBER: _ClassVar[int]
+    AMBIGUOUS_FIELD_NUMBER: _ClassVar[int]
+    AMBIGUOUS_SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTING_FIELD_NUMBER: _ClassVar[int]
+    unmatched: _containers.RepeatedCompositeFieldContainer[UtilityAccountSighting]
+    ambiguous: _containers.RepeatedCompositeFieldContainer[AmbiguousUtilityAccount]
+    ambiguous_sightings: _containers.RepeatedCompositeFieldContainer[UtilityAccountSighting]
+    conflicting: _containers.RepeatedCompositeFieldContainer[UtilityAccountSighting]
+    def __init__(self, unmatched: _Optional[_Iterable[_Union[UtilityAccountSighting, _Mapping]]] = ..., ambiguous: _Optional[_Iterable[_Union[AmbiguousUtilityAccount, _Mapping]]] = ..., ambiguous_sightings: _Optional[_Iterable[_Union[UtilityAccountSighting, _Mapping]]] = ..., conflicting: _Optional[_Iterable[_Union[UtilityAccountSighting, _Mapping]]] = ...) -> None: ...
