@@ -80,9 +80,17 @@ class Serving:
         pool = futures.ThreadPoolExecutor(limits.max_streams_total + 2, thread_name_prefix="stream")
         return cls(Admission(limits), StreamMonitor(idle_seconds, check_seconds), pool, access_log)
 
-    def stop(self) -> None:
+    def stop(self, drain_seconds: float = 10.0) -> None:
+        """After the server stopped (every call cancelled): let stream bodies still running on the pool
+        end, boundedly, before the caller closes what they use. A stream body calling into a gRPC
+        channel that the server's stop hooks closed under it crashes the process (segfault in grpcio,
+        seen with BatchQuote on a stopping scoring server)."""
         self.monitor.stop()
         self.stream_pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + drain_seconds
+        # ThreadPoolExecutor has no bounded join; its worker threads are the only way to wait with a limit.
+        for thread in list(getattr(self.stream_pool, "_threads", ())):
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self.access_log is not None:
             self.access_log.close()
 
