@@ -13,7 +13,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from loan_rules import CommitmentInput, LprQuote, LprTable, Policy, Terms, evaluate, parse_policy
+from loan_rules import (
+    CarbonProfileInput,
+    CommitmentInput,
+    LoanRequest,
+    LprQuote,
+    LprTable,
+    Policy,
+    Terms,
+    evaluate,
+    evaluate_many,
+    parse_policy,
+)
 from loan_rules.lpr import LprTableError, default_lpr_table
 from loan_rules.policy import DEFAULT_POLICY
 from scoring_service.inputs import (
@@ -30,6 +41,19 @@ from scoring_service.storage.decisions import Append, DecisionStore, StoredDecis
 from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """One request's inputs to the rules, as fetched and resolved (before evaluation)."""
+
+    rules_profile: CarbonProfileInput
+    commitment: registry_pb2.Commitment | None
+    progress: registry_pb2.CommitmentProgress | None
+    rules_commitment: CommitmentInput | None
+    lpr: LprQuote
+    financials: Financials
+    loan_request: LoanRequest
 
 
 @dataclass(frozen=True)
@@ -97,7 +121,7 @@ class Pricer:
         found = {i: d for i, r in enumerate(requests) if (d := stored.get((r.lender, r.request_id)))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
         profiles = self._profiles(fresh) if fresh else []
-        items = [self._item(r, p) for r, p in zip(fresh, profiles, strict=True)]
+        items = self._items(fresh, profiles)
         appended = iter(self._append(items)) if items else iter(())
         return [
             self._same_request(found[i], r) if i in found else next(appended)[0]
@@ -117,11 +141,9 @@ class Pricer:
         )
         fresh = [i for i in range(len(requests)) if i not in found]
         profiles = self._profiles([requests[i] for i in fresh]) if fresh else []
-        items = []
-        for i, fetched in zip(fresh, profiles, strict=True):
-            item = self._item(requests[i], fetched)
+        items = self._items([requests[i] for i in fresh], profiles)
+        for i, item in zip(fresh, items, strict=True):
             item.content["reprices"] = originals[i]
-            items.append(item)
         if dry_run:
             now = dt.datetime.now(dt.UTC)
             return [
@@ -139,17 +161,46 @@ class Pricer:
         return self._append([self._item(request, profile)])[0][0]
 
     def _item(self, request: QuoteRequest, fetched: tuple[registry_pb2.CarbonProfile, float]) -> Append:
-        profile, age = fetched
+        return self._items([request], [fetched])[0]
+
+    def _items(
+        self,
+        requests: Sequence[QuoteRequest],
+        fetched: Sequence[tuple[registry_pb2.CarbonProfile, float]],
+    ) -> list[Append]:
+        """The decisions to store for priced requests: their inputs, the terms of one
+        ``evaluate_many`` over all of them (the same terms and trace as ``evaluate`` one by one,
+        without a numpy pass per request), and each decision's content."""
+        inputs = [self._inputs(r, f[0]) for r, f in zip(requests, fetched, strict=True)]
+        rows = [(i.rules_profile, i.rules_commitment, i.loan_request) for i in inputs]
+        policy = self.policy.policy
+        terms = [evaluate(*rows[0], policy)] if len(rows) == 1 else evaluate_many(rows, policy)
+        return [
+            self._append_item(r, f, i, t) for r, f, i, t in zip(requests, fetched, inputs, terms, strict=True)
+        ]
+
+    def _inputs(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> _Inputs:
         rules_profile = profile_input(profile)
         commitment, progress, rules_commitment = self._commitment(request)
         lpr = self.lpr(request.tenor_months)
         financials = financials_from_profile(profile) if request.use_financials else Financials()
         loan_request = request.loan_request(lpr, financials)
-        terms = evaluate(rules_profile, rules_commitment, loan_request, self.policy.policy)
+        return _Inputs(rules_profile, commitment, progress, rules_commitment, lpr, financials, loan_request)
+
+    def _append_item(
+        self,
+        request: QuoteRequest,
+        fetched: tuple[registry_pb2.CarbonProfile, float],
+        inputs: _Inputs,
+        terms: Terms,
+    ) -> Append:
+        profile, age = fetched
+        lpr, financials = inputs.lpr, inputs.financials
         content = self._content(
-            request, profile, rules_profile, commitment, progress, rules_commitment, terms
-        )
-        content["inputs"]["request"] = to_json(loan_request)
+            request, profile, inputs.rules_profile, inputs.commitment, inputs.progress,
+            inputs.rules_commitment, terms,
+        )  # fmt: skip
+        content["inputs"]["request"] = to_json(inputs.loan_request)
         content["lpr"] = to_json(
             {**asdict(lpr), "effective_date": lpr.effective_date.isoformat()}  # which fixing, and its source
         )
@@ -202,26 +253,27 @@ class Pricer:
         rules_commitment: CommitmentInput | None,
         terms: Terms,
     ) -> dict[str, Any]:
-        return to_json(
-            {
-                "lender": request.lender,
-                "request_id": request.request_id,
-                "enterprise": request.enterprise,
-                "enterprise_name": self._name(request.uscc),
-                "request": request.as_dict(),
-                "profile_name": profile.name,
-                "profile": message_json(profile),
-                "commitment": message_json(commitment) if commitment is not None else None,
-                "commitment_progress": message_json(progress) if progress is not None else None,
-                "inputs": {
-                    "profile": rules_profile,
-                    "commitment": rules_commitment,
-                    "request": None,  # set by the caller: with the LPR and financials resolved
-                },
-                "terms": terms.to_dict(),
-                "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},
-            }
-        )
+        # to_json only where it changes something (dataclasses, enums, NaN): the registry's messages as
+        # MessageToDict gives them and the request's own dict are JSON already (non-finite floats come
+        # out of MessageToDict as strings), so walking them again would only cost time.
+        return {
+            "lender": request.lender,
+            "request_id": request.request_id,
+            "enterprise": request.enterprise,
+            "enterprise_name": self._name(request.uscc),
+            "request": request.as_dict(),
+            "profile_name": profile.name,
+            "profile": message_json(profile),
+            "commitment": message_json(commitment) if commitment is not None else None,
+            "commitment_progress": message_json(progress) if progress is not None else None,
+            "inputs": {
+                "profile": to_json(rules_profile),
+                "commitment": to_json(rules_commitment),
+                "request": None,  # set by the caller: with the LPR and financials resolved
+            },
+            "terms": to_json(terms.to_dict()),
+            "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},
+        }
 
     def _name(self, uscc: str) -> str:
         if uscc not in self._names:

@@ -73,7 +73,10 @@ class ReviewService:
         self.reviews.index(decisions, [initial(d).value for d in decisions])
 
     def view(self, stored: StoredDecision) -> View:
-        trail = self.reviews.trail(stored.id)
+        return self._view(stored, self.reviews.trail(stored.id))
+
+    @staticmethod
+    def _view(stored: StoredDecision, trail: list[dict[str, Any]]) -> View:
         if not trail:
             return View(review.Current(initial(stored)), trail)
         last = trail[-1]
@@ -84,6 +87,11 @@ class ReviewService:
             _terms(last.get("overridden_terms")),
         )
         return View(current, trail)
+
+    def views(self, decisions: Sequence[StoredDecision]) -> list[View]:
+        """``view`` of many decisions, their trails read in one query (a BatchQuote chunk)."""
+        trails = self.reviews.trails([d.id for d in decisions])
+        return [self._view(d, trails.get(d.id, [])) for d in decisions]
 
     def decision(self, stored: StoredDecision, view: View | None = None) -> scoring_pb2.Decision:
         view = view or self.view(stored)

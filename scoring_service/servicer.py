@@ -139,7 +139,8 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
         decisions = self.pricer.quote_many(chunk)
         self.reviews.index(decisions)
-        return (self.reviews.decision(d) for d in decisions)
+        views = self.reviews.views(decisions)  # one trail query per chunk, not one per decision
+        return (self.reviews.decision(d, v) for d, v in zip(decisions, views, strict=True))
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext
