@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from loan_rules import (
     CarbonProfileInput,
     CommitmentInput,
@@ -41,6 +43,8 @@ from scoring_service.storage.decisions import Append, DecisionStore, StoredDecis
 from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
+
+Also = Callable[[Connection, list[StoredDecision]], None]  # run in the transaction storing decisions
 
 
 @dataclass(frozen=True)
@@ -105,14 +109,19 @@ class Pricer:
         """Price and store. A retry (AIP-155) is found by the store's insert itself (its unique key):
         the first decision comes back, REQUEST_ID_REUSED for another request; so the fast path has no
         separate lookup. Should the registry fail on a retry, the stored decision is still returned."""
+        return self.quote_new(request)[0]
+
+    def quote_new(self, request: QuoteRequest, also: Also | None = None) -> tuple[StoredDecision, bool]:
+        """``quote``, and whether the decision was stored by this call (False: a retry's). ``also``
+        runs in the storing transaction (DecisionStore.append_many), not on the fallback path."""
         try:
             (profile,) = self._profiles([request])
-            return self._priced(request, profile)
+            return self._append([self._item(request, profile)], also)[0]
         except (Unavailable, DeadlineExceeded, FailedPrecondition, NotFound):
             existing = self.store.find(request.lender, request.request_id)
             if existing is None:
                 raise
-            return self._same_request(existing, request)
+            return self._same_request(existing, request), False
 
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
         """Decisions in request order: stored ones for known request ids; the new ones priced on
@@ -154,11 +163,6 @@ class Pricer:
             ]
         appended = iter(self._append(items)) if items else iter(())
         return [found[i] if i in found else next(appended)[0] for i in range(len(requests))]
-
-    def _priced(
-        self, request: QuoteRequest, profile: tuple[registry_pb2.CarbonProfile, float]
-    ) -> StoredDecision:
-        return self._append([self._item(request, profile)])[0][0]
 
     def _item(self, request: QuoteRequest, fetched: tuple[registry_pb2.CarbonProfile, float]) -> Append:
         return self._items([request], [fetched])[0]
@@ -215,13 +219,14 @@ class Pricer:
             content,
         )
 
-    def _append(self, items: Sequence[Append]) -> list[tuple[StoredDecision, bool]]:
+    def _append(self, items: Sequence[Append], also: Also | None = None) -> list[tuple[StoredDecision, bool]]:
         policy = self.policy.policy
         return self.store.append_many(
             items,
             policy_text=self.policy.text,
             policy_hash=policy.content_hash,
             policy_version=policy.version,
+            also=also,
         )
 
     def _profiles(self, requests: Sequence[QuoteRequest]) -> list[tuple[registry_pb2.CarbonProfile, float]]:

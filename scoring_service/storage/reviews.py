@@ -169,6 +169,14 @@ class ReviewStore:
 
     def index(self, decisions: Sequence[StoredDecision], initial: Sequence[str]) -> None:
         """State rows for new decisions (initial state each); existing rows are left alone."""
+        with transaction(self.engine) as connection:
+            self.index_in(connection, decisions, initial)
+
+    def index_in(
+        self, connection: Connection, decisions: Sequence[StoredDecision], initial: Sequence[str]
+    ) -> None:
+        """``index`` in the caller's transaction (the one storing the decisions: one commit, and no
+        decision without its state row)."""
         rows = [
             {
                 "decision_id": d.id, "lender": d.lender, "uscc": d.uscc, "state": state,
@@ -182,10 +190,9 @@ class ReviewStore:
         # ON CONFLICT DO NOTHING, not select-then-insert: two replicas answering retries of one request
         # index the same decision at once (tests/integration/test_log_replicas.py).
         insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
-        with transaction(self.engine) as connection:
-            connection.execute(
-                insert(decision_states).on_conflict_do_nothing(index_elements=["decision_id"]), rows
-            )
+        connection.execute(
+            insert(decision_states).on_conflict_do_nothing(index_elements=["decision_id"]), rows
+        )
 
     def record(
         self,
