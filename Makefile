@@ -10,7 +10,7 @@ PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/regi
 export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_ENTERPRISES ?= 60
 
-.PHONY: help install run test test-fast lint protos protos-check bench soak clean
+.PHONY: help install pdf-deps browser run test test-fast lint protos protos-check bench soak clean
 
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
@@ -35,8 +35,9 @@ protos-check: $(STAMP)
 	$(BIN)/python -m tanxiao.protogen --check
 
 # make run is development on loopback: plaintext and no tokens (the servers say so in their logs and
-# refuse these modes on any other address), Prometheus metrics on :9464 (registry) and :9465 (scoring).
-# Production: docs/security.md, docs/operations.md.
+# refuse these modes on any other address), Prometheus metrics on :9464 (registry) and :9465 (scoring),
+# and the web console beside the services (its URL is printed; TANXIAO_CONSOLE_LISTEN, default
+# 127.0.0.1:50080). Production: docs/security.md, docs/operations.md, docs/console.md.
 run: export TANXIAO_ALLOW_PLAINTEXT ?= true
 run: export TANXIAO_AUTH_REQUIRED ?= false
 run: export TANXIAO_REGISTRY_METRICS_LISTEN ?= 127.0.0.1:9464
@@ -46,7 +47,25 @@ run: $(STAMP)
 	$(BIN)/tanxiao demo-data --enterprises $(DEMO_ENTERPRISES) --if-empty
 	$(BIN)/tanxiao serve all
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (never a browser downloaded by Playwright); CJK fonts so that
+# Chinese renders in the screenshots instead of boxes.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium and CJK fonts (apt-get) for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+# PDF exports (WeasyPrint) need Pango and a CJK font from Debian; installed when missing.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils
+pdf-deps:
+	@missing=$$(for p in $(PDF_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  (apt-get update -qq && apt-get install -y -qq $$missing) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq $$missing); \
+	fi
+
+test: $(STAMP) pdf-deps browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)

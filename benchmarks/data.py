@@ -200,7 +200,7 @@ def portfolio_frame(n: int, *, seed: int = 5) -> pd.DataFrame:
             "product": np.asarray(["GENERAL", "LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT"], dtype=object)[
                 rng.integers(0, 3, n)
             ],
-            "outstanding_cny": rng.uniform(1e6, 5e7, n).round(),
+            "outstanding_fen": (rng.uniform(1e6, 5e7, n).round() * 100).astype(np.int64),
             "has_profile": has,
             "grade": grade,
             "level": np.asarray(["", "LOW_CARBON", "MEDIUM_CARBON", "HIGH_CARBON"], dtype=object)[

@@ -57,7 +57,13 @@ def start_scoring(
             ),
             ServiceBinding(
                 PORTFOLIO_SERVICE,
-                PortfolioServicer(LoanRepository(engine), registry, store),
+                PortfolioServicer(
+                    LoanRepository(engine),
+                    registry,
+                    store,
+                    max_loan_amount_fen=settings.max_loan_amount_fen,
+                    min_cell_size=settings.min_cell_size,
+                ),
                 portfolio_pb2_grpc.add_PortfolioReportingServicer_to_server,
             ),
             ServiceBinding(

@@ -42,17 +42,17 @@ def load_demo_book(engine: sa.Engine, *, seed: int = 2026) -> int:
             if uscc in retrofits
             else ("LOW_CARBON_EXPANSION" if grade in (1, 2) else "GENERAL")
         )
-        committed = float(round(rng.uniform(3, 30)) * 1_000_000)
+        committed = round(rng.uniform(3, 30)) * 1_000_000 * 100  # fen
         start = date(year, 1 + n % 12, 10)
         loan = LoanRecord(
             lender=lender, loan_id=f"DEMO-{n:04d}", uscc=uscc, product=product,
-            committed_amount_cny=committed, outstanding_cny=committed, start_date=start,
+            committed_amount_fen=committed, outstanding_fen=committed, start_date=start,
             maturity_date=date(year + 3, start.month, 10),
             rate_bp=float(310 + (grade - 3) * 15 if grade else 345), commitment=retrofits.get(uscc, ""),
         )  # fmt: skip
         loans.append(loan)
         if n % 4 == 1:
-            repayments.append((loan, date(year + 1, 3, 31), round(committed * 0.25)))
+            repayments.append((loan, date(year + 1, 3, 31), committed // 4))
     repository = LoanRepository(engine)
     created = repository.record_many(loans)
     if created:

@@ -21,6 +21,7 @@ so that the last ``total`` bar equals the final rate (approved limit).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,11 +66,12 @@ CODE_LABELS: Mapping[str, tuple[str, str]] = {
     "IMPROVING_TREND_BONUS": ("趋势改善奖励", "Improving-trend bonus"),
     "REDUCTION_DISCOUNT": ("承诺减排优惠", "Committed-reduction discount"),
     "NO_COMMITMENT_SURCHARGE": ("无改造承诺加点", "No-commitment surcharge"),
-    "RATCHET_MILESTONE_MISSED": ("棘轮：里程碑未达成", "Ratchet: milestone missed"),
-    "RATCHET_VERIFICATION_ABSENT": ("棘轮：缺少第三方核查", "Ratchet: verification absent"),
-    "RATCHET_TARGET_EXCEEDED": ("棘轮：超额完成减排", "Ratchet: target exceeded"),
-    "RATCHET_CAP": ("棘轮合计上限", "Ratchet cap"),
-    "DATA_QUALITY_GATE": ("数据质量闸门", "Data-quality gate"),
+    # 利率调整机制 / 阶梯定价: the market's terms for a sustainability-linked margin step (not "棘轮").
+    "RATCHET_MILESTONE_MISSED": ("利率调整机制：里程碑未达成", "Margin step-up: milestone missed"),
+    "RATCHET_VERIFICATION_ABSENT": ("利率调整机制：缺少第三方核查", "Margin step-up: verification absent"),
+    "RATCHET_TARGET_EXCEEDED": ("利率调整机制：超额完成减排", "Margin step-down: target exceeded"),
+    "RATCHET_CAP": ("利率调整合计上限", "Margin adjustment cap"),
+    "DATA_QUALITY_GATE": ("数据质量门槛", "Data-quality threshold"),
     "TOTAL_ADJUSTMENT_CAP": ("调整合计上限", "Total adjustment cap"),
     "TOTAL_ADJUSTMENT_FLOOR": ("调整合计下限", "Total adjustment floor"),
     "RATE_FLOOR": ("执行利率下限", "Rate floor"),
@@ -219,8 +221,11 @@ _L: Mapping[str, tuple[str, str]] = {
     "inputs": ("输入", "Inputs"),
     "conditions": ("贷款条件", "Conditions"),
     "covenants": ("约定条款", "Covenants"),
-    "ratchet": ("利率棘轮（贷款存续期内）", "Margin ratchet (for the life of the loan)"),
-    "ratchet_cap": ("棘轮合计上限", "aggregate cap"),
+    "ratchet": (
+        "利率调整机制（阶梯定价，贷款存续期内）",
+        "Margin adjustment (stepped pricing, for the life of the loan)",
+    ),
+    "ratchet_cap": ("合计调整上限", "aggregate cap"),
     "no_conditions": ("无", "none"),
     "reproduce": ("复核信息", "Reproducibility"),
     "review_trail": ("审查记录（四眼原则）", "Review trail (four eyes)"),
@@ -233,6 +238,8 @@ _L: Mapping[str, tuple[str, str]] = {
         " the policy with this hash reproduces every number.",
     ),
     "axis_note": ("横轴不从0开始", "axis does not start at 0"),
+    "review_status": ("决策结果：需人工审核后生效", "Needs a credit officer's review before it binds"),
+    "beijing_time": ("北京时间", "Beijing time"),
     "legend_down": ("优惠（降低利率）", "discount (lowers the rate)"),
     "legend_up": ("加点（提高利率）", "surcharge (raises the rate)"),
     "legend_limit_up": ("提高额度", "raises the limit"),
@@ -534,7 +541,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         return str(step.get(text_key, "")) if step else ""
 
     product_code = str(terms.get("product") or request.get("product") or "")
-    product = f"{_pick(_PRODUCTS, product_code, lang)} ({product_code})" if product_code else t("unknown")
+    product = _pick(_PRODUCTS, product_code, lang) if product_code else t("unknown")
     policy_version = str(terms.get("policy_version") or policy.get("version") or "")
     policy_hash = str(terms.get("policy_hash") or policy.get("hash") or "")
     requested_fen = int(_num(request.get("requested_amount_fen")))
@@ -563,7 +570,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     header = [
         _Row(t("enterprise"), f"{name} ({enterprise})" if name and enterprise else name or enterprise),
         _Row(t("decision"), f"decisions/{decision_id}" if decision_id else t("unknown")),
-        _Row(t("time"), str(content.get("create_time") or t("unknown"))),
+        _Row(t("time"), _beijing(content.get("create_time"), lang) or t("unknown")),
         _Row(t("lender"), str(content.get("lender") or t("unknown"))),
         _Row(t("product"), product),
         _Row(
@@ -611,9 +618,12 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         rate_line += t("indicative")
     review_codes = [str(c) for c in terms.get("review_reasons") or []]
     reviews = [{"code": c, "label": _pick(CODE_LABELS, c, lang), "text": step_text(c)} for c in review_codes]
+    manual_review = bool(terms.get("manual_review", False))
     outcome = {
         "eligible": eligible,
-        "status": t("eligible") if eligible else t("declined"),
+        # red when declined, amber when a credit officer must review it first, green otherwise
+        "kind": "declined" if not eligible else ("review" if manual_review else "ok"),
+        "status": (t("review_status") if manual_review else t("eligible")) if eligible else t("declined"),
         "declines": declines,
         "approved": fmt_money(approved, lang),
         "requested": fmt_money(requested, lang),
@@ -709,11 +719,8 @@ def _profile_rows(
     if name or profile.get("compute_time"):
         value = name or t("unknown")
         if profile.get("compute_time"):
-            value += (
-                f"（{t('computed')} {profile['compute_time']}）"
-                if zh
-                else (f" ({t('computed')} {profile['compute_time']})")
-            )
+            computed = _beijing(profile["compute_time"], lang)
+            value += f"（{t('computed')} {computed}）" if zh else f" ({t('computed')} {computed})"
         rows.append(_Row(t("profile_name"), value))
 
     grade: Mapping[str, Any] = profile.get("grade") or {}
@@ -727,9 +734,8 @@ def _profile_rows(
             parts.append(level)
         level_code = str(grade.get("level") or "")
         if label:
-            value = (
-                f"{label}（{number}级，{level_code}）" if zh else f"{label} (grade {number}, {level_code})"
-            )
+            level_name = _pick(_LEVELS, level_code, lang) if level_code else ""
+            value = f"{label}（{level_name}）" if zh and level_name else label
         else:
             value = sep.join(parts)
         if grade.get("grading_method"):
@@ -763,7 +769,7 @@ def _profile_rows(
         avg = _opt_num(bench.get("average_intensity"))
         parts = [f"{_g(avg)} {t('intensity_unit')}" if avg is not None else t("unknown")]
         if bench.get("industry_code"):
-            parts.append(f"{t('industry')} {bench['industry_code']}")
+            parts.append(f"{t('industry')} {_industry_name(str(bench['industry_code']), lang)}")
         if bench.get("region_code"):
             parts.append(f"{t('region')} {bench['region_code']}")
         if bench.get("year"):
@@ -779,7 +785,7 @@ def _profile_rows(
     trend: Mapping[str, Any] = profile.get("trend") or {}
     if trend:
         direction = str(trend.get("direction") or "UNKNOWN")
-        parts = [f"{_pick(_TRENDS, direction, lang)} ({direction})"]
+        parts = [_pick(_TRENDS, direction, lang)]
         parts.append(f"{t('confidence')} {_num(trend.get('confidence')):.2f}")
         rel = _opt_num(trend.get("relative_change_per_year"))
         if rel:
@@ -803,12 +809,7 @@ def _profile_rows(
         flags = []
         for flag in dq.get("flags") or []:
             if isinstance(flag, Mapping):
-                code = str(flag.get("code", ""))
-                reason = str(flag.get("reason_zh" if zh else "reason_en") or "")
-                severity = _pick(_SEVERITIES, flag.get("severity"), lang)
-                where = " ".join(str(flag[k]) for k in ("category", "period") if flag.get(k))
-                item = code + (f" [{severity}]" if severity else "") + (f" {where}" if where else "")
-                flags.append(item + (f"{_sep(lang)}{reason}" if reason else ""))
+                flags.append(_flag_text(flag, lang))
             else:
                 flags.append(str(flag))
         rows.append(_Row(t("flags"), ("；" if zh else "; ").join(flags) if flags else t("none")))
@@ -818,7 +819,7 @@ def _profile_rows(
     if isinstance(progress, Mapping) and progress:
         status = str(progress.get("status") or "")
         parts = [str(progress.get("name") or request.get("commitment") or "")]
-        parts.append(f"{t('status')} {_pick(_STATUSES, status, lang)} ({status})")
+        parts.append(f"{t('status')} {_pick(_STATUSES, status, lang)}")
         parts.append(
             f"{t('achieved')} {_g(_num(progress.get('achieved_tco2_per_year')), 2)} {t('tco2_per_year')}"
         )
@@ -834,6 +835,66 @@ def _profile_rows(
     elif request.get("commitment"):
         rows.append(_Row(t("commitment"), str(request["commitment"])))
     return rows
+
+
+_BEIJING = dt.timezone(dt.timedelta(hours=8))  # China has kept UTC+8 without daylight saving since 1991
+
+
+def _beijing(value: Any, lang: Lang) -> str:
+    """An ISO-8601 instant as Beijing time to the second ("2026-11-30 21:12:30 北京时间")."""
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    suffix = _L["beijing_time"][0 if lang == "zh" else 1]
+    return f"{moment.astimezone(_BEIJING):%Y-%m-%d %H:%M:%S} {suffix}"
+
+
+def _industry_name(code: str, lang: Lang) -> str:
+    from scoring_service.portfolio.metrics import group_label
+
+    zh, en = group_label("INDUSTRY_DIVISION", code[:2])
+    return f"{code}（{zh}）" if lang == "zh" else f"{code} ({en})"
+
+
+@cache
+def _category_names() -> Mapping[str, tuple[str, str]]:
+    from registry_service.domain.catalog import load_catalog
+
+    return {c.code: (c.name_zh, c.name_en) for c in load_catalog().categories}
+
+
+def _flag_text(flag: Mapping[str, Any], lang: Lang) -> str:
+    """A data-quality flag as a sentence: severity and the registry's own text, with category codes
+    replaced by their names (the registry's text starts with the category code)."""
+    zh = lang == "zh"
+    reason = str(flag.get("reason_zh" if zh else "reason_en") or "")
+    category = str(flag.get("category") or "")
+    names = _category_names().get(category)
+    if category and names:
+        reason = reason.replace(category, names[0] if zh else names[1])
+    severity = _pick(_SEVERITIES, flag.get("severity"), lang)
+    if not reason:
+        reason = _pick(_FLAG_NAMES, flag.get("code"), lang)
+    return (f"[{severity}] " if severity else "") + reason
+
+
+# Names of the registry's data-quality flag codes, for flags that arrive without a text.
+_FLAG_NAMES: Mapping[str, tuple[str, str]] = {
+    "MISSING_MONTHS": ("缺少月份数据", "missing months"),
+    "SOURCE_DISAGREEMENT": ("数据来源不一致", "sources disagree"),
+    "SELF_REPORTED_ONLY": ("仅有企业自报数据", "self-reported only"),
+    "NO_ADDED_VALUE": ("缺少工业增加值", "no added value"),
+    "NEGATIVE_OR_ZERO_ADDED_VALUE": ("工业增加值为零或负", "added value zero or negative"),
+    "MOM_SPIKE": ("环比异常波动", "month-on-month spike"),
+    "PEER_OUTLIER": ("偏离同行", "peer outlier"),
+    "STALE_DATA": ("数据陈旧", "stale data"),
+    "MULTIPLE_RECORDS": ("同期多条记录", "multiple records"),
+}
 
 
 def _bar_rows(bars: list[WaterfallBar], lang: Lang, fmt: Callable[[float], str]) -> list[dict[str, Any]]:
@@ -1025,19 +1086,13 @@ _COLOURS = {
 def _chart(bars: list[WaterfallBar], lang: Lang, chart: str) -> dict[str, Any]:
     """Geometry of a horizontal waterfall: one row per bar, label left, value right.
 
-    The rate chart's axis starts just below the smallest value (the adjustments are small next to
-    the base rate); the limit chart's axis starts at 0.
+    Both axes start at 0, so bar lengths compare honestly (a 15 bp discount on a 300 bp base rate is a
+    twentieth of the bar, not half of a zoomed-in axis); the table beside each chart gives exact values.
     """
     values = [b.end for b in bars] + [b.start for b in bars if b.kind in ("up", "down")]
     hi = max([*values, 0.0])
-    if chart == "rate":
-        lo_value = min(values) if values else 0.0
-        span = max(hi - lo_value, 1.0)
-        lo = max(0.0, lo_value - span * 0.25)
-        hi = hi + span * 0.05
-    else:
-        lo = 0.0
-        hi = hi * 1.05 if hi > 0 else 1.0
+    lo = 0.0
+    hi = hi * 1.05 if hi > 0 else 1.0
     plot = _CHART_WIDTH - _LABEL_WIDTH - _VALUE_WIDTH
     scale = plot / (hi - lo) if hi > lo else 0.0
 

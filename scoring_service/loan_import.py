@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from scoring_service.loan_book import LOAN_COLUMNS, loans_from_frame
+from scoring_service.portfolio.csv_safety import neutralise
 from scoring_service.storage.loans import LoanRepository
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
@@ -43,7 +44,7 @@ def import_loans(
     rejected: list[tuple[int, str, str]] = []
     try:
         for chunk in read_chunks(path, chunk_rows):
-            good, bad = loans_from_frame(chunk, rows)
+            good, bad = loans_from_frame(chunk, rows, settings.max_loan_amount_fen)
             recorded += repository.record_many(good)
             rejected += bad
             rows += len(chunk)
@@ -53,7 +54,7 @@ def import_loans(
         with rejects_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["row", "field", "reason"])
-            writer.writerows(rejected)
+            writer.writerows([row, field, neutralise(reason)] for row, field, reason in rejected)
     return {
         "file": str(path),
         "rows": rows,

@@ -1,30 +1,32 @@
 """Portfolio report exports (``ExportPortfolioReport``): a ``tanxiao.portfolio.v1.PortfolioReport``
-as CSV, Parquet, JSON or a self-contained HTML page with charts, streamed in chunks.
+as CSV, Parquet, JSON, a self-contained HTML page with charts, an xlsx workbook or an A4 PDF, streamed
+in chunks.
 
-Every format carries the numbers of the RPC message exactly (no rounding):
-
-* **CSV** and **Parquet** are the long table of :func:`report_table` (one row per totals line,
-  breakdown group, loan line, migration cell, top emitter, retrofit line, attribution component and
-  lender total). The CSV is UTF-8 *with a byte-order mark* (``utf-8-sig``) so that Excel opens the
-  Chinese labels correctly; floats are written in Python's shortest round-trip form, so reading back
-  with ``pandas.read_csv`` (pandas >= 3; ``float_precision="round_trip"`` before) gives the very same
-  doubles. Empty strings of the message (proto3 cannot tell them from unset) are nulls in the table,
-  so a CSV read back equals the Parquet; read code columns (``key``, ...) as strings.
+* **CSV** is a zip of one CSV per section (``scoring_service.portfolio.sheets.render_csv_zip``):
+  headers with units, figures rounded (yuan to the fen, tCO2 to 3 places), UTF-8 with a byte-order mark
+  so Excel opens the Chinese labels, text cells neutralised against formula injection (= + - @).
+* **Parquet** is the long table of :func:`report_table` with every digit of the message (one row per
+  totals line, breakdown group, loan line, migration cell, top emitter, retrofit line, attribution
+  component and lender total); money as integer fen, ``as_of_date``/``compare_date`` as dates and
+  ``generate_time`` as a UTC timestamp.
 * **JSON** is ``json_format.MessageToJson(report, preserving_proto_field_name=True)``:
-  ``json_format.Parse`` gives back an equal message.
+  ``json_format.Parse`` gives back an equal message (int64 fen fields are JSON strings).
+* **XLSX**: one sheet per section, typed cells (``scoring_service.portfolio.sheets.render_xlsx``).
 * **HTML** is rendered with Jinja2 (autoescape on): inline CSS, inline SVG charts (grade
-  distribution, exposure by industry, financed emissions scope 1 vs 2, grade-migration heat map),
-  tables; no scripts, no external URLs. Chinese (``lang="zh"``) or English (``"en"``). Display
+  distribution, exposure by industry division, financed emissions scope 1 vs 2, grade-migration heat
+  map), tables; no scripts, no external URLs. Chinese (``lang="zh"``) or English (``"en"``). Display
   values are formatted for reading; each numeric table cell carries the exact value in ``title``.
+  A print stylesheet sets A4 pages, the loan table on landscape pages with every column.
+* **PDF** is that HTML rendered by WeasyPrint (``scoring_service.portfolio.pdf``).
 
 The regulator view (``scope == "regulator"``) never shows enterprise-level rows: loan lines and top
 emitters are dropped from every format even if the message carries them (:func:`sanitized`).
 
 Public API::
 
-    FORMATS = ("CSV", "PARQUET", "JSON", "HTML")
+    FORMATS = ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
     report_table(report) -> pandas.DataFrame
-    export_report(report, fmt) -> (data, content_type, filename)
+    export_report(report, fmt, lang="zh") -> (data, content_type, filename)
     render_html(report, lang="zh") -> str
     chunks(data, size=64 * 1024) -> Iterator[bytes]
 """
@@ -42,7 +44,10 @@ import jinja2
 import pandas as pd
 from google.protobuf import json_format
 
+from scoring_service.portfolio.pdf import html_to_pdf
+from scoring_service.portfolio.sheets import render_csv_zip, render_xlsx
 from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.standards import industry_name, region_name
 
 __all__ = [
     "COLUMNS",
@@ -59,17 +64,26 @@ __all__ = [
     "sanitized",
 ]
 
-FORMATS: tuple[str, ...] = ("CSV", "PARQUET", "JSON", "HTML")
+FORMATS: tuple[str, ...] = ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
 REGULATOR_SCOPE = "regulator"
 CHUNK_SIZE = 64 * 1024
 
 CONTENT_TYPES: Mapping[str, str] = {
-    "CSV": "text/csv; charset=utf-8",
+    "CSV": "application/zip",
     "PARQUET": "application/vnd.apache.parquet",
     "JSON": "application/json",
     "HTML": "text/html; charset=utf-8",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "PDF": "application/pdf",
 }
-_EXTENSIONS: Mapping[str, str] = {"CSV": "csv", "PARQUET": "parquet", "JSON": "json", "HTML": "html"}
+_EXTENSIONS: Mapping[str, str] = {
+    "CSV": "csv.zip",
+    "PARQUET": "parquet",
+    "JSON": "json",
+    "HTML": "html",
+    "XLSX": "xlsx",
+    "PDF": "pdf",
+}
 
 # Carbon-efficiency grades 1 (best) .. 5; 0 = ungraded.
 GRADE_COLOURS: Mapping[int, str] = {
@@ -103,7 +117,7 @@ COLUMNS: Mapping[str, str] = {
     "label_en": _STR,
     # Metrics (totals, breakdown groups, lender totals; the loan/emitter/retrofit lines fill theirs).
     "loans": _INT,
-    "outstanding_cny": _FLOAT,
+    "outstanding_fen": _INT,
     "financed_scope1_tco2": _FLOAT,
     "financed_scope2_tco2": _FLOAT,
     "financed_tco2": _FLOAT,
@@ -206,7 +220,7 @@ def _dimension_name(dimension: int) -> str:
 def _metrics(m: portfolio_pb2.Metrics) -> dict[str, Any]:
     return {
         "loans": m.loans,
-        "outstanding_cny": m.outstanding_cny,
+        "outstanding_fen": m.outstanding_fen,
         "financed_scope1_tco2": m.financed_scope1_tco2,
         "financed_scope2_tco2": m.financed_scope2_tco2,
         "financed_tco2": m.financed_tco2,
@@ -224,7 +238,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
         "label_zh": "合计",
         "label_en": "Total",
         **_metrics(report.totals),
-        "outstanding_share": 1.0 if report.totals.outstanding_cny else 0.0,
+        "outstanding_share": 1.0 if report.totals.outstanding_fen else 0.0,
         "green_share": report.green_share,
         "transition_share": report.transition_share,
         "other_share": report.other_share,
@@ -248,7 +262,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             yield {
                 "section": "loan",
                 "key": line.loan,
-                "outstanding_cny": line.outstanding_cny,
+                "outstanding_fen": line.outstanding_fen,
                 "financed_scope1_tco2": line.financed_scope1_tco2,
                 "financed_scope2_tco2": line.financed_scope2_tco2,
                 "financed_tco2": line.financed_scope1_tco2 + line.financed_scope2_tco2,
@@ -269,7 +283,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             "dimension": "GRADE",
             "key": f"{cell.from_grade}->{cell.to_grade}",
             "loans": cell.loans,
-            "outstanding_cny": cell.outstanding_cny,
+            "outstanding_fen": cell.outstanding_fen,
             "from_grade": cell.from_grade,
             "to_grade": cell.to_grade,
         }
@@ -279,7 +293,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
                 "section": "top_emitter",
                 "key": str(rank),
                 "financed_tco2": emitter.financed_tco2,
-                "outstanding_cny": emitter.outstanding_cny,
+                "outstanding_fen": emitter.outstanding_fen,
                 "enterprise": emitter.enterprise,
                 "enterprise_name": emitter.enterprise_name,
                 "grade": emitter.grade,
@@ -292,7 +306,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             "label_zh": "减碳改造贷款",
             "label_en": "Retrofit loans",
             "loans": r.loans,
-            "outstanding_cny": r.outstanding_cny,
+            "outstanding_fen": r.outstanding_fen,
             "committed_tco2_per_year": r.committed_tco2_per_year,
             "achieved_tco2_per_year": r.achieved_tco2_per_year,
             "on_track": r.on_track,
@@ -318,8 +332,8 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
             "key": lender.lender,
             **_metrics(lender.metrics),
             "outstanding_share": (
-                lender.metrics.outstanding_cny / report.totals.outstanding_cny
-                if report.totals.outstanding_cny
+                lender.metrics.outstanding_fen / report.totals.outstanding_fen
+                if report.totals.outstanding_fen
                 else 0.0
             ),
         }
@@ -381,14 +395,15 @@ def filename_for(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> str:
     return f"{stem}.{_EXTENSIONS[name]}"
 
 
-def _csv(report: portfolio_pb2.PortfolioReport) -> bytes:
-    text: str = report_table(report).to_csv(index=False, lineterminator="\r\n")
-    return text.encode("utf-8-sig")  # BOM: Excel opens the Chinese labels as UTF-8
-
-
 def _parquet(report: portfolio_pb2.PortfolioReport) -> bytes:
+    """The long table with real types: dates as date32, the generation time as a UTC timestamp."""
     buffer = io.BytesIO()
-    report_table(report).to_parquet(buffer, engine="pyarrow", index=False)
+    table = report_table(report)
+    for column in ("as_of_date", "compare_date"):
+        table[column] = pd.to_datetime(table[column], format="%Y-%m-%d").dt.date
+    times = pd.to_datetime(table["generate_time"], utc=True, format="ISO8601")
+    table["generate_time"] = times.astype("datetime64[us, UTC]")  # protobuf Timestamps: microseconds here
+    table.to_parquet(buffer, engine="pyarrow", index=False)
     return buffer.getvalue()
 
 
@@ -397,19 +412,27 @@ def _json(report: portfolio_pb2.PortfolioReport) -> bytes:
     return text.encode("utf-8")
 
 
-def export_report(report: portfolio_pb2.PortfolioReport, fmt: str | int) -> tuple[bytes, str, str]:
+def export_report(
+    report: portfolio_pb2.PortfolioReport, fmt: str | int, lang: str = "zh"
+) -> tuple[bytes, str, str]:
     """The report as a file: ``(data, content_type, filename)``. ``fmt`` is one of :data:`FORMATS`
-    (case-insensitive) or an ``ExportFormat`` value. The regulator view is :func:`sanitized` first."""
+    (case-insensitive) or an ``ExportFormat`` value; ``lang`` ("zh" or "en") is the language of HTML,
+    PDF and the xlsx headers. The regulator view is :func:`sanitized` first."""
     name = _format(fmt)
+    language = _lang(lang)
     clean = sanitized(report)
+    if name == "XLSX":
+        return render_xlsx(clean, language), CONTENT_TYPES[name], filename_for(report, name)
+    if name == "PDF":
+        return html_to_pdf(render_html(clean, language)), CONTENT_TYPES[name], filename_for(report, name)
     if name == "CSV":
-        data = _csv(clean)
+        data = render_csv_zip(clean, language)
     elif name == "PARQUET":
         data = _parquet(clean)
     elif name == "JSON":
         data = _json(clean)
     else:
-        data = render_html(clean).encode("utf-8")
+        data = render_html(clean, language).encode("utf-8")
     return data, CONTENT_TYPES[name], filename_for(report, name)
 
 
@@ -451,21 +474,22 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
     "profile_year": ("碳效数据年度", "Profile year"),
     "generated": ("生成时间", "Generated"),
     "regulator_note": (
-        "监管视图：仅含汇总数据，不含企业层面明细。",
-        "Regulator view: aggregates only, no enterprise-level rows.",
+        "监管视图：仅含汇总数据，不含企业层面明细；借款人少于最小单元的分组以“—”表示（含互补抑制）。",
+        "Regulator view: aggregates only, no enterprise-level rows; groups with fewer borrowers than the"
+        " minimum cell size are shown as “—” (with complementary suppression).",
     ),
     "totals": ("总体指标", "Totals"),
     "loans": ("贷款笔数", "Loans"),
     "outstanding": ("贷款余额（元）", "Outstanding (CNY)"),
     "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
-    "scope1": ("范围一", "Scope 1"),
-    "scope2": ("范围二", "Scope 2"),
+    "scope1": ("范围一（tCO₂/年）", "Scope 1 (tCO₂/yr)"),
+    "scope2": ("范围二（tCO₂/年）", "Scope 2 (tCO₂/yr)"),
     "wdqs": ("加权数据质量得分", "Weighted data-quality score"),
     "wdqs_short": ("数据质量", "WDQS"),
     "intensity": ("经济排放强度（tCO₂/百万元）", "Economic intensity (tCO₂/CNY m)"),
-    "intensity_short": ("经济强度", "Econ. intensity"),
-    "waci": ("加权平均碳强度（WACI）", "WACI (tCO₂/CNY m revenue)"),
-    "waci_short": ("WACI", "WACI"),
+    "intensity_short": ("经济强度（tCO₂/百万元）", "Econ. intensity (tCO₂/CNY m)"),
+    "waci": ("加权平均碳强度 WACI（tCO₂/百万元营业收入）", "WACI (tCO₂ per CNY million of revenue)"),
+    "waci_short": ("WACI（tCO₂/百万元营收）", "WACI (tCO₂/CNY m revenue)"),
     "without_profile": ("无碳效档案贷款", "Loans without profile"),
     "share": ("余额占比", "Share"),
     "shares": ("余额结构", "Outstanding mix"),
@@ -475,8 +499,11 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
     "grade5_share": ("5级借款人余额占比", "Outstanding to grade-5 borrowers"),
     "charts": ("图表", "Charts"),
     "chart_grades": ("按碳效等级的贷款余额", "Outstanding by carbon-efficiency grade"),
-    "chart_industry": ("按行业的贷款余额", "Exposure by industry"),
-    "chart_emissions": ("融资排放：范围一与范围二", "Financed emissions: scope 1 vs scope 2"),
+    "chart_industry": ("按行业大类的贷款余额（元）", "Outstanding by industry division (CNY)"),
+    "chart_emissions": (
+        "融资排放：范围一与范围二（tCO₂/年）",
+        "Financed emissions: scope 1 vs scope 2 (tCO₂/yr)",
+    ),
     "chart_migration": ("碳效等级迁移矩阵（贷款余额）", "Grade migration matrix (outstanding)"),
     "grade": ("等级", "Grade"),
     "ungraded": ("未评级", "Ungraded"),
@@ -532,6 +559,11 @@ def _lang(lang: str) -> Lang:
     raise ValueError(f"unsupported language {lang!r}; expected 'zh' or 'en'")
 
 
+def _yuan(fen: int) -> float:
+    """Fen as yuan for display (charts, rounded table text); exports keep the integer fen."""
+    return fen / 100
+
+
 def _fmt_number(value: float, digits: int) -> str:
     if not math.isfinite(value):
         return str(value)
@@ -575,6 +607,8 @@ def _cell(value: float | int, kind: str) -> dict[str, str]:
     """A numeric table cell: display text and the exact value (``title``)."""
     if kind == "int":
         return {"text": f"{int(value):,}", "exact": str(int(value))}
+    if kind == "fen":  # integer fen shown as yuan; the exact value is the fen
+        return {"text": _fmt_number(_yuan(int(value)), 0), "exact": f"{int(value)} fen"}
     exact = repr(float(value))
     if kind == "money":
         text = _fmt_number(float(value), 0)
@@ -643,7 +677,7 @@ def _grade_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str,
             grade = _grade_of(row.key)
             if grade is None or not 0 <= grade <= 5:
                 continue
-            by_grade[grade] = by_grade.get(grade, 0.0) + row.metrics.outstanding_cny
+            by_grade[grade] = by_grade.get(grade, 0.0) + _yuan(row.metrics.outstanding_fen)
             shares[grade] = shares.get(grade, 0.0) + row.outstanding_share
     grades = sorted(by_grade, key=lambda g: (g == 0, g))
     top = max(by_grade.values(), default=0.0)
@@ -725,25 +759,26 @@ def _hbar_chart(items: Sequence[tuple[str, Sequence[tuple[float, str]], str]], l
 
 
 def _industry_rows(report: portfolio_pb2.PortfolioReport) -> list[portfolio_pb2.GroupRow]:
-    breakdown = _breakdown(report, portfolio_pb2.INDUSTRY_SECTION, portfolio_pb2.INDUSTRY_DIVISION)
+    # Divisions (2 digits) first: a Huzhou book is nearly all section C, a single 100 % bar says nothing.
+    breakdown = _breakdown(report, portfolio_pb2.INDUSTRY_DIVISION, portfolio_pb2.INDUSTRY_SECTION)
     return list(breakdown.rows) if breakdown is not None else []
 
 
 def _exposure_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
-    rows = sorted(_industry_rows(report), key=lambda r: -r.metrics.outstanding_cny)
+    rows = sorted(_industry_rows(report), key=lambda r: -r.metrics.outstanding_fen)
     items = [
         (
             f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}".strip(),
-            [(r.metrics.outstanding_cny, _EXPOSURE_COLOUR)],
+            [(_yuan(r.metrics.outstanding_fen), _EXPOSURE_COLOUR)],
             f"{r.key} {_label(r.label_zh, r.label_en, '', lang)}: "
-            f"{_fmt_number(r.metrics.outstanding_cny, 2)} ({_fmt_pct(r.outstanding_share)})",
+            f"{_fmt_number(_yuan(r.metrics.outstanding_fen), 2)} ({_fmt_pct(r.outstanding_share)})",
         )
         for r in rows
     ]
     chart = _hbar_chart(items, lang)
     for row, r in zip(chart["rows"], rows, strict=True):
         row["value"] = (
-            f"{_fmt_money_short(r.metrics.outstanding_cny, lang)} · {_fmt_pct(r.outstanding_share)}"
+            f"{_fmt_money_short(_yuan(r.metrics.outstanding_fen), lang)} · {_fmt_pct(r.outstanding_share)}"
         )
     return chart
 
@@ -791,7 +826,7 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
     cells: dict[tuple[int, int], tuple[int, float]] = {}
     for c in report.migration:
         loans, amount = cells.get((c.from_grade, c.to_grade), (0, 0.0))
-        cells[(c.from_grade, c.to_grade)] = (loans + c.loans, amount + c.outstanding_cny)
+        cells[(c.from_grade, c.to_grade)] = (loans + c.loans, amount + _yuan(c.outstanding_fen))
     grades = list(range(1, 6))
     if any(0 in pair for pair in cells):
         grades.append(0)
@@ -844,10 +879,17 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
     }
 
 
-def _metric_cells(m: portfolio_pb2.Metrics) -> dict[str, dict[str, str]]:
+_SUPPRESSED_CELL = {"text": "—", "exact": "suppressed"}
+
+
+def _metric_cells(m: portfolio_pb2.Metrics, suppressed: bool = False) -> dict[str, dict[str, str]]:
+    """Display cells of a Metrics; a suppressed cell (disclosure control) shows a dash, never 0."""
+    if suppressed:
+        names = ("loans", "outstanding", "scope1", "scope2", "financed", "wdqs", "intensity", "waci")
+        return {n: _SUPPRESSED_CELL for n in (*names, "without_profile")}
     return {
         "loans": _cell(m.loans, "int"),
-        "outstanding": _cell(m.outstanding_cny, "money"),
+        "outstanding": _cell(m.outstanding_fen, "fen"),
         "scope1": _cell(m.financed_scope1_tco2, "tco2"),
         "scope2": _cell(m.financed_scope2_tco2, "tco2"),
         "financed": _cell(m.financed_tco2, "tco2"),
@@ -878,7 +920,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
 
     totals = report.totals
     figures = [
-        {"label": t("outstanding"), **_cell(totals.outstanding_cny, "money")},
+        {"label": t("outstanding"), **_cell(totals.outstanding_fen, "fen")},
         {"label": t("financed"), **_cell(totals.financed_tco2, "tco2")},
         {"label": t("wdqs"), **_cell(totals.wdqs, "score")},
         {"label": t("intensity"), **_cell(totals.economic_intensity, "score")},
@@ -915,8 +957,8 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "colour": GRADE_COLOURS.get(_grade_of(row.key) or 0)
                     if breakdown.dimension == portfolio_pb2.GRADE
                     else None,
-                    "share": _cell(row.outstanding_share, "pct"),
-                    **_metric_cells(row.metrics),
+                    "share": _SUPPRESSED_CELL if row.suppressed else _cell(row.outstanding_share, "pct"),
+                    **_metric_cells(row.metrics, row.suppressed),
                 }
             )
         breakdowns.append({"title": zh if lang == "zh" else en, "rows": rows})
@@ -926,7 +968,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
         r = report.retrofit
         retrofit = {
             "loans": _cell(r.loans, "int"),
-            "outstanding": _cell(r.outstanding_cny, "money"),
+            "outstanding": _cell(r.outstanding_fen, "fen"),
             "committed": _cell(r.committed_tco2_per_year, "tco2"),
             "achieved_t": _cell(r.achieved_tco2_per_year, "tco2"),
             "progress": _cell(
@@ -1006,7 +1048,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "grade": _grade_label(e.grade, lang),
                     "colour": GRADE_COLOURS.get(e.grade, GRADE_COLOURS[0]),
                     "financed": _cell(e.financed_tco2, "tco2"),
-                    "outstanding": _cell(e.outstanding_cny, "money"),
+                    "outstanding": _cell(e.outstanding_fen, "fen"),
                 }
             )
         for line in report.loans:
@@ -1019,9 +1061,9 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "grade": _grade_label(line.grade, lang),
                     "colour": GRADE_COLOURS.get(line.grade, GRADE_COLOURS[0]),
                     "level": line.level,
-                    "industry": line.industry_code,
-                    "region": line.region_code,
-                    "outstanding": _cell(line.outstanding_cny, "money"),
+                    "industry": f"{line.industry_code} {industry_name(line.industry_code)[index]}".strip(),
+                    "region": region_name(line.region_code)[index] if line.region_code else "",
+                    "outstanding": _cell(line.outstanding_fen, "fen"),
                     "factor": _cell(line.attribution_factor, "factor"),
                     "scope1": _cell(line.financed_scope1_tco2, "tco2"),
                     "scope2": _cell(line.financed_scope2_tco2, "tco2"),
@@ -1031,7 +1073,11 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
             )
 
     lenders = [
-        {"lender": lt.lender.removeprefix("lenders/"), **_metric_cells(lt.metrics)} for lt in report.lenders
+        {
+            "lender": _label(lt.label_zh, lt.label_en, lt.lender.removeprefix("lenders/"), lang),
+            **_metric_cells(lt.metrics, lt.suppressed),
+        }
+        for lt in report.lenders
     ]
 
     return {

@@ -20,10 +20,12 @@ from tanxiao.errors import NotFound
 from tanxiao.registry.v1 import registry_pb2
 
 FRAME_COLUMNS = (
-    "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_cny", "has_profile", "grade",
+    "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_fen", "has_profile", "grade",
     "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "revenue_10k_cny",
     "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
     "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
+    "committed_amount_fen", "start_date", "green_category", "co2_reduced_tco2_per_year",
+    "energy_saved_tce_per_year",
 )  # fmt: skip
 
 
@@ -72,7 +74,7 @@ def _row(
         "uscc": loan["uscc"],
         "enterprise_name": firm.display_name if firm is not None else "",
         "product": loan["product"],
-        "outstanding_cny": float(loan["outstanding_cny"]),  # type: ignore[arg-type]
+        "outstanding_fen": int(loan["outstanding_fen"]),  # type: ignore[call-overload]
         "has_profile": profile is not None,
         "grade": profile.grade.grade if profile is not None else 0,
         "level": _level(profile),
@@ -93,6 +95,11 @@ def _row(
         "committed_tco2_per_year": committed,
         "achieved_tco2_per_year": achieved,
         "profile": profile.name if profile is not None else "",
+        "committed_amount_fen": loan["committed_amount_fen"],
+        "start_date": loan["start_date"],
+        "green_category": loan["green_category"],
+        "co2_reduced_tco2_per_year": loan["co2_reduced_tco2_per_year"],
+        "energy_saved_tce_per_year": loan["energy_saved_tce_per_year"],
     }
 
 

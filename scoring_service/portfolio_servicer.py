@@ -14,36 +14,61 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
+import pandas as pd
+import structlog
 from google.protobuf import json_format
 
-from scoring_service.loan_book import LENDER, loan_from_request, loan_to_proto, parse_loan_name
-from scoring_service.portfolio import metrics
+from registry_service.storage import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
+from scoring_service.loan_book import (
+    DEFAULT_MAX_AMOUNT_FEN,
+    LENDER,
+    loan_from_request,
+    loan_to_proto,
+    parse_loan_name,
+)
+from scoring_service.portfolio import cumulative, disclosure, green, metrics
 from scoring_service.portfolio_export import chunks, export_report
 from scoring_service.portfolio_frames import book_frame
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
 from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.platform.auth import current_principal
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
+from tanxiao.standards import LPR, code_list
 
 SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
+# Who read loan-level data under the supervisory grant: a separate logger, so deployments can route it
+# to the append-only access log (docs/security.md).
+access_log = structlog.get_logger("tanxiao.access")
 LENDER_DIMENSIONS = ("GRADE", "LEVEL", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "COUNTY", "CITY", "PRODUCT")
 REGULATOR_DIMENSIONS = ("LENDER", "CITY", "COUNTY", "INDUSTRY_SECTION", "INDUSTRY_DIVISION", "GRADE")
 REGULATOR = "regulator"
+CARBON_DIMENSIONS = ("GRADE", "PRODUCT", "COUNTY", "INDUSTRY_DIVISION", "LENDER")
 
 
 class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
-    def __init__(self, loans: LoanRepository, registry: RegistryClient, decisions: DecisionStore) -> None:
+    def __init__(
+        self,
+        loans: LoanRepository,
+        registry: RegistryClient,
+        decisions: DecisionStore,
+        *,
+        max_loan_amount_fen: int = DEFAULT_MAX_AMOUNT_FEN,
+        min_cell_size: int = 3,
+    ) -> None:
         self.loans = loans
         self.registry = registry
         self.decisions = decisions
+        self.max_loan_amount_fen = max_loan_amount_fen
+        self.min_cell_size = min_cell_size
 
     # --- the book ---------------------------------------------------------------------------------
 
     def RecordLoan(
         self, request: portfolio_pb2.RecordLoanRequest, context: grpc.ServicerContext
     ) -> portfolio_pb2.Loan:
-        loan = loan_from_request(request, self.decisions)
+        loan = loan_from_request(request, self.decisions, self.max_loan_amount_fen)
         return loan_to_proto(self.loans.record(loan, request.request_id.strip()))
 
     def UpdateLoanBalance(
@@ -54,17 +79,24 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         problems: list[FieldViolation] = []
         as_of = _date(request.as_of_date, "as_of_date", problems)
         if which is None:
-            problems.append(FieldViolation("change", "one of drawdown_cny, repayment_cny, outstanding_cny"))
+            problems.append(FieldViolation("change", "one of drawdown_fen, repayment_fen, outstanding_fen"))
         else:
             amount = getattr(request, which)
-            if not math.isfinite(amount) or amount < 0 or (amount == 0 and which != "outstanding_cny"):
+            if (
+                amount < 0
+                or (amount == 0 and which != "outstanding_fen")
+                or amount > self.max_loan_amount_fen
+            ):
                 problems.append(
-                    FieldViolation(which, "must be a finite amount in yuan, > 0 (>= 0 for a balance)")
+                    FieldViolation(
+                        which,
+                        f"must be an amount in fen, > 0 (>= 0 for a balance), <= {self.max_loan_amount_fen}",
+                    )
                 )
         if problems:
             raise ValidationError.from_violations(problems)
         assert as_of is not None and which is not None
-        kind = {"drawdown_cny": DRAWDOWN, "repayment_cny": REPAYMENT, "outstanding_cny": BALANCE}[which]
+        kind = {"drawdown_fen": DRAWDOWN, "repayment_fen": REPAYMENT, "outstanding_fen": BALANCE}[which]
         updated = self.loans.balance_event(
             lender, loan_id, as_of, kind, getattr(request, which), request.request_id
         )
@@ -79,7 +111,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         if problems:
             raise ValidationError.from_violations(problems)
         assert close is not None
-        return loan_to_proto(self.loans.balance_event(lender, loan_id, close, CLOSE, 0.0, request.request_id))
+        return loan_to_proto(self.loans.balance_event(lender, loan_id, close, CLOSE, 0, request.request_id))
 
     def GetLoan(
         self, request: portfolio_pb2.GetLoanRequest, context: grpc.ServicerContext
@@ -122,7 +154,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         self, request: portfolio_pb2.ExportPortfolioReportRequest, context: grpc.ServicerContext
     ) -> Iterator[portfolio_pb2.ExportChunk]:
         if request.format == portfolio_pb2.EXPORT_FORMAT_UNSPECIFIED:
-            raise ValidationError.for_field("format", "must be CSV, PARQUET, JSON or HTML")
+            raise ValidationError.for_field("format", "must be CSV, PARQUET, JSON, HTML, XLSX or PDF")
         as_of, compare = _dates(request.as_of_date, request.compare_date)
         if request.regulatory:
             dims = _dimensions(request.group_by, REGULATOR_DIMENSIONS, allow_lender=True)
@@ -133,13 +165,157 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             report = self.report(
                 request.lender, as_of, compare, _dimensions(request.group_by, LENDER_DIMENSIONS, False), 10
             )
-        data, content_type, filename = export_report(report, portfolio_pb2.ExportFormat.Name(request.format))
+        language = request.language.strip() or "zh"
+        if language not in ("zh", "en"):
+            raise ValidationError.for_field("language", "must be zh or en")
+        data, content_type, filename = export_report(
+            report, portfolio_pb2.ExportFormat.Name(request.format), language
+        )
         for index, piece in enumerate(chunks(data)):
             yield portfolio_pb2.ExportChunk(
                 data=piece,
                 content_type=content_type if index == 0 else "",
                 filename=filename if index == 0 else "",
             )
+
+    def ListSupervisedLoans(
+        self, request: portfolio_pb2.ListSupervisedLoansRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.ListSupervisedLoansResponse:
+        """Loan lines across lenders for a regulator holding the ``loan_level`` grant (authz checks the
+        grant); each call is written to the access log with its purpose and what it returned."""
+        problems: list[FieldViolation] = []
+        purpose = request.purpose.strip()
+        if not 1 <= len(purpose) <= 200:
+            problems.append(FieldViolation("purpose", "state the supervisory purpose, 1-200 characters"))
+        if request.lender and not LENDER.match(request.lender):
+            problems.append(FieldViolation("lender", "must be lenders/{id}, or empty for every lender"))
+        prefix = request.region_code_prefix.strip()
+        if prefix and not (prefix.isdigit() and len(prefix) <= 6):
+            problems.append(FieldViolation("region_code_prefix", "must be up to six digits (GB/T 2260)"))
+        if problems:
+            raise ValidationError.from_violations(problems)
+        as_of, _ = _dates(request.as_of_date, "")
+        size = page_size_of(request.page_size)
+        fingerprint = filter_fingerprint("supervised", as_of.isoformat(), request.lender, prefix)
+        after = decode_page_token(request.page_token, fingerprint)
+        frame = book_frame(
+            self.loans, self.registry, as_of, lender=request.lender or None, region_prefix=prefix
+        )
+        lines = metrics.compute_report(frame, dimensions=[], top_n=0).loans
+        ordered = sorted(lines, key=lambda line: line.loan)
+        if after:
+            ordered = [line for line in ordered if line.loan > str(after[0])]
+        page = ordered[:size]
+        token = encode_page_token([page[-1].loan], fingerprint) if len(ordered) > size else ""
+        principal = current_principal.get()
+        access_log.info(
+            "access.loan_level", resource="loans", token_id=principal.token_id if principal else "",
+            purpose=purpose, as_of_date=as_of.isoformat(), lender=request.lender, region_prefix=prefix,
+            loans_returned=len(page),
+        )  # fmt: skip
+        response = _to_proto(metrics.Report(totals=metrics.Metrics(), loans=tuple(page)))
+        return portfolio_pb2.ListSupervisedLoansResponse(
+            loans=response.loans, next_page_token=token, as_of_date=as_of.isoformat()
+        )
+
+    def GetGreenLoanStatistics(
+        self, request: portfolio_pb2.GetGreenLoanStatisticsRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.GreenLoanStatistics:
+        if request.lender and not LENDER.match(request.lender):
+            raise ValidationError.for_field("lender", "must be lenders/{id}, or empty for the regulator view")
+        regulator = not request.lender
+        as_of, _ = _dates(request.as_of_date, "")
+        problems: list[FieldViolation] = []
+        start = _date(request.period_start, "period_start", problems) if request.period_start else None
+        if problems:
+            raise ValidationError.from_violations(problems)
+        start = start or date(as_of.year, 1, 1)
+        if start > as_of:
+            raise ValidationError.for_field("period_start", "must not be after as_of_date")
+        dimension = request.group_by or portfolio_pb2.GREEN_CATEGORY
+        if dimension not in portfolio_pb2.GreenDimension.values():
+            raise ValidationError.for_field("group_by", "must be a GreenDimension")
+        name = portfolio_pb2.GreenDimension.Name(dimension).removeprefix("GREEN_")
+        frame = book_frame(self.loans, self.registry, as_of, lender=request.lender or None)
+        stats = green.green_statistics(
+            frame, dimension=name, period_start=start, as_of=as_of,
+            min_cell_size=self.min_cell_size if regulator else 0,
+        )  # fmt: skip
+        return portfolio_pb2.GreenLoanStatistics(
+            scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
+            period_start=start.isoformat(), group_by=dimension, totals=_green_row(stats.totals),
+            unclassified=_green_row(stats.unclassified), rows=[_green_row(r) for r in stats.rows],
+            catalogue_version=stats.catalogue_version, catalogue_source=stats.catalogue_source,
+            min_cell_size=self.min_cell_size if regulator else 0,
+        )  # fmt: skip
+
+    def GetCarbonLoanStatistics(
+        self, request: portfolio_pb2.GetCarbonLoanStatisticsRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.CarbonLoanStatistics:
+        if request.lender and not LENDER.match(request.lender):
+            raise ValidationError.for_field("lender", "must be lenders/{id}, or empty for the regulator view")
+        known = request.group_by in portfolio_pb2.Dimension.values()
+        dimension = portfolio_pb2.Dimension.Name(request.group_by) if request.group_by and known else ""
+        if request.group_by and not known:
+            raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
+        if dimension and dimension not in CARBON_DIMENSIONS:
+            raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
+        regulator = not request.lender
+        as_of, _ = _dates(request.as_of_date, "")
+        events = self.loans.disbursement_events(as_of, request.lender or None)
+        book = self.loans.book(as_of, request.lender or None)
+        outstanding = pd.Series(
+            book["outstanding_fen"].to_numpy(),
+            index=book["lender"] + "/loans/" + book["loan_id"],
+            dtype="int64",
+        )
+        events = self._with_dimension(events, dimension, as_of)
+        stats = cumulative.statistics(events, outstanding, as_of, group_by="group" if dimension else None)
+        groups = []
+        hidden: set[object] = set()
+        if regulator and dimension:
+            carbon = cumulative.disbursements(events, as_of)  # the borrowers behind each group's figures
+            borrowers = {str(k): set(carbon.loc[carbon["group"] == k, "uscc"]) for k in set(carbon["group"])}
+            hidden = disclosure.suppressed_keys(
+                {g.key: borrowers.get(g.key, set()) for g in stats.groups}, self.min_cell_size
+            )
+        for g in stats.groups:
+            zh, en = _group_label(dimension, g.key)
+            figures = portfolio_pb2.CarbonLoanFigures() if g.key in hidden else _carbon_figures(g.figures)
+            groups.append(
+                portfolio_pb2.CarbonLoanGroup(
+                    key=g.key, label_zh=zh, label_en=en, figures=figures, suppressed=g.key in hidden
+                )
+            )
+        lpr = code_list(LPR)
+        return portfolio_pb2.CarbonLoanStatistics(
+            scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
+            totals=_carbon_figures(stats.totals), groups=groups,
+            quarters=[portfolio_pb2.CarbonLoanQuarter(**dataclasses.asdict(q)) for q in stats.quarters],
+            headline_zh=stats.headline("zh"), headline_en=stats.headline("en"), group_by=request.group_by,
+            min_cell_size=self.min_cell_size if regulator else 0, lpr_source=f"{lpr.source} ({lpr.version})",
+        )  # fmt: skip
+
+    def _with_dimension(self, events: pd.DataFrame, dimension: str, as_of: date) -> pd.DataFrame:
+        """``events`` with a "group" column for ``dimension`` (registry data for county, industry, grade)."""
+        if not dimension or events.empty:
+            return events.assign(group="")
+        if dimension in ("PRODUCT", "LENDER"):
+            return events.assign(group=events[dimension.lower()])
+        usccs = sorted(set(events["uscc"]))
+        if dimension == "GRADE":
+            year = str(as_of.year - 1)
+            profiles = self.registry.available_profiles([(u, year) for u in usccs])
+            grade = {u: str(profiles[(u, year)].grade.grade) if (u, year) in profiles else "0" for u in usccs}
+            return events.assign(group=events["uscc"].map(grade))
+        firms = self.registry.enterprises(usccs)
+        codes = {
+            u: (firms[u].region_code if dimension == "COUNTY" else firms[u].industry_code[:2])
+            if u in firms
+            else ""
+            for u in usccs
+        }
+        return events.assign(group=events["uscc"].map(codes))
 
     def report(
         self,
@@ -157,7 +333,13 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         result = metrics.compute_report(
             now, dimensions=dimensions, top_n=top_n, earlier=before, include_loans=not regulator
         )
+        withheld = False
+        if regulator:  # disclosure control on every aggregate a regulator (or the public) sees
+            result, withheld = disclosure.apply(result, now, min_cell_size=self.min_cell_size, earlier=before)
         report = _to_proto(result)
+        if regulator:
+            report.min_cell_size = self.min_cell_size
+            report.totals_suppressed = withheld
         report.scope = REGULATOR if regulator else lender
         report.as_of_date, report.compare_date = as_of.isoformat(), compare.isoformat()
         report.profile_year = as_of.year - 1
@@ -168,6 +350,20 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         else:
             del report.lenders[:]
         return report
+
+
+def _carbon_figures(figures: cumulative.Figures) -> portfolio_pb2.CarbonLoanFigures:
+    return portfolio_pb2.CarbonLoanFigures(**dataclasses.asdict(figures))
+
+
+def _group_label(dimension: str, key: str) -> tuple[str, str]:
+    return metrics.group_label(dimension, key)
+
+
+def _green_row(row: green.GreenRow) -> portfolio_pb2.GreenRow:
+    fields = dataclasses.asdict(row)
+    fields.pop("borrowers")  # used for disclosure control, not published
+    return portfolio_pb2.GreenRow(**fields)
 
 
 def _to_proto(result: metrics.Report) -> portfolio_pb2.PortfolioReport:

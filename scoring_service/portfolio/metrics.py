@@ -7,12 +7,15 @@ worked examples are in ``docs/portfolio.md``.
 
 Conventions:
 
-* money is yuan; balance-sheet figures come in 万元 (10,000 yuan) and are converted (x 10,000);
+* money is integer fen (1 yuan = 100 fen): balances and their sums are exact int64; balance-sheet
+  figures come from the registry in 万元 (10,000 yuan = 1,000,000 fen) and are converted (x 10^6);
 * attribution factor AF = outstanding / (max(total equity, 0) + total debt) for unlisted borrowers and
   outstanding / EVIC for listed ones, capped at 1 (a loan cannot finance more than 100 % of a company);
 * AF is NaN - the loan has no financed emissions and counts in ``loans_without_profile`` - when the
-  borrower has no profile, its scope 1 or scope 2 emissions are missing, or the denominator is missing
-  (NaN equity, debt or EVIC) or <= 0. Such loans still count in ``loans`` and ``outstanding_cny``;
+  borrower has no profile, its profile is UNGRADED (grade 0: the registry could not grade it, so its
+  emissions are not data to finance; it is also counted apart in ``loans_ungraded``), its scope 1 or
+  scope 2 emissions are missing, or the denominator is missing
+  (NaN equity, debt or EVIC) or <= 0. Such loans still count in ``loans`` and ``outstanding_fen``;
 * WDQS weights each loan's PCAF score by its outstanding; a loan without financed emissions counts with
   score 5 (PCAF's "no data" end of the scale); loans with outstanding 0 weigh nothing;
 * economic intensity = financed tCO2 / (outstanding in million yuan), over the group's whole outstanding;
@@ -32,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from registry_service.domain.industry import SECTIONS, section_of
+from tanxiao.standards import division_name, lender_name, region_name
 
-YUAN_PER_10K = 10_000.0
-YUAN_PER_MILLION = 1_000_000.0
+FEN_PER_10K_YUAN = 1_000_000.0  # 万元 -> fen
+FEN_PER_MILLION_YUAN = 100_000_000.0  # intensities are per million yuan
 
 LOW_CARBON_EXPANSION = "LOW_CARBON_EXPANSION"
 HIGH_CARBON_RETROFIT = "HIGH_CARBON_RETROFIT"
@@ -58,7 +62,7 @@ COLUMNS: Mapping[str, Any] = {
     "uscc": "",
     "enterprise_name": "",
     "product": GENERAL,
-    "outstanding_cny": 0.0,
+    "outstanding_fen": 0,
     "has_profile": False,
     "grade": 0,
     "level": "",
@@ -90,7 +94,6 @@ _STR_COLUMNS = (
     "profile",
 )
 _FLOAT_COLUMNS = (
-    "outstanding_cny",
     "scope1_tco2",
     "scope2_tco2",
     "revenue_10k_cny",
@@ -127,7 +130,7 @@ _UNKNOWN_INDUSTRY = ("未知行业", "Unknown industry")
 @dataclass(frozen=True)
 class Metrics:
     loans: int = 0
-    outstanding_cny: float = 0.0
+    outstanding_fen: int = 0
     financed_scope1_tco2: float = 0.0
     financed_scope2_tco2: float = 0.0
     financed_tco2: float = 0.0
@@ -135,6 +138,8 @@ class Metrics:
     economic_intensity: float = 0.0
     waci: float = 0.0
     loans_without_profile: int = 0
+    # Of loans_without_profile: borrowers whose profile is UNGRADED (grade 0), listed apart.
+    loans_ungraded: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,8 @@ class GroupRow:
     label_en: str
     metrics: Metrics
     outstanding_share: float
+    # Disclosure control (scoring_service.portfolio.disclosure): metrics withheld.
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,7 @@ class LoanLine:
     enterprise: str
     enterprise_name: str
     product: str
-    outstanding_cny: float
+    outstanding_fen: int
     grade: int
     level: str
     industry_code: str
@@ -174,7 +181,7 @@ class LoanLine:
 @dataclass(frozen=True)
 class RetrofitProgress:
     loans: int = 0
-    outstanding_cny: float = 0.0
+    outstanding_fen: int = 0
     committed_tco2_per_year: float = 0.0
     achieved_tco2_per_year: float = 0.0
     on_track: int = 0
@@ -189,7 +196,8 @@ class MigrationCell:
     from_grade: int
     to_grade: int
     loans: int
-    outstanding_cny: float
+    outstanding_fen: int
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,7 @@ class Emitter:
     enterprise: str
     enterprise_name: str
     financed_tco2: float
-    outstanding_cny: float
+    outstanding_fen: int
     grade: int
 
 
@@ -215,6 +223,9 @@ class Attribution:
 class LenderTotal:
     lender: str
     metrics: Metrics
+    suppressed: bool = False
+    label_zh: str = ""
+    label_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,13 +267,16 @@ def normalise(loans: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].fillna("").astype(str)
     for column in _FLOAT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    frame["outstanding_cny"] = frame["outstanding_cny"].fillna(0.0)
+    outstanding = pd.to_numeric(frame["outstanding_fen"], errors="coerce").fillna(0)
+    if not (outstanding == outstanding.round()).all():
+        raise ValueError("outstanding_fen must be whole fen")
+    frame["outstanding_fen"] = outstanding.astype("int64")
     frame["has_profile"] = frame["has_profile"].fillna(False).astype(bool)
     frame["listed"] = frame["listed"].fillna(False).astype(bool)
     frame["grade"] = pd.to_numeric(frame["grade"], errors="coerce").fillna(0).astype(int)
     frame["pcaf_score"] = pd.to_numeric(frame["pcaf_score"], errors="coerce").fillna(5).astype(int)
-    if (frame["outstanding_cny"] < 0).any():
-        raise ValueError("outstanding_cny must be >= 0")
+    if (frame["outstanding_fen"] < 0).any():
+        raise ValueError("outstanding_fen must be >= 0")
     if not frame["grade"].between(0, 5).all():
         raise ValueError("grade must be 0..5")
     if frame["loan"].duplicated().any():
@@ -280,34 +294,37 @@ def attribute(loans: pd.DataFrame) -> pd.DataFrame:
     """
     frame = normalise(loans)
     equity = frame["total_equity_10k_cny"].clip(lower=0.0)  # negative equity counts as 0 (NaN stays)
-    unlisted = (equity + frame["total_debt_10k_cny"]) * YUAN_PER_10K
-    listed = frame["evic_10k_cny"] * YUAN_PER_10K
+    unlisted = (equity + frame["total_debt_10k_cny"]) * FEN_PER_10K_YUAN
+    listed = frame["evic_10k_cny"] * FEN_PER_10K_YUAN
     denominator = listed.where(frame["listed"], unlisted)
+    # An UNGRADED profile (grade 0) is no emissions data: never financed as zero emissions.
+    graded = frame["has_profile"] & (frame["grade"] > 0)
     emissions_known = frame["scope1_tco2"].notna() & frame["scope2_tco2"].notna()
-    covered = frame["has_profile"] & emissions_known & (denominator > 0)  # NaN > 0 is False
-    factor = (frame["outstanding_cny"] / denominator.where(covered)).clip(upper=1.0)
-    frame["denominator_cny"] = denominator
+    covered = graded & emissions_known & (denominator > 0)  # NaN > 0 is False
+    factor = (frame["outstanding_fen"] / denominator.where(covered)).clip(upper=1.0)
+    frame["denominator_fen"] = denominator
     frame["attribution_factor"] = factor
     frame["covered"] = covered
     frame["financed_scope1_tco2"] = (factor * frame["scope1_tco2"]).fillna(0.0)
     frame["financed_scope2_tco2"] = (factor * frame["scope2_tco2"]).fillna(0.0)
     frame["financed_tco2"] = frame["financed_scope1_tco2"] + frame["financed_scope2_tco2"]
     frame["dq"] = frame["pcaf_score"].where(covered, 5)
-    revenue_million = frame["revenue_10k_cny"] * YUAN_PER_10K / YUAN_PER_MILLION
-    waci_ok = frame["has_profile"] & emissions_known & (revenue_million > 0)
+    revenue_million = frame["revenue_10k_cny"] * FEN_PER_10K_YUAN / FEN_PER_MILLION_YUAN
+    waci_ok = graded & emissions_known & (revenue_million > 0)
     intensity = (frame["scope1_tco2"] + frame["scope2_tco2"]) / revenue_million.where(waci_ok)
     frame["carbon_intensity"] = intensity
-    frame["waci_weight"] = frame["outstanding_cny"].where(waci_ok, 0.0)
+    frame["waci_weight"] = frame["outstanding_fen"].where(waci_ok, 0.0)
     # additive helper sums (see _SUMS)
-    frame["_dq_weighted"] = frame["outstanding_cny"] * frame["dq"]
+    frame["_dq_weighted"] = frame["outstanding_fen"] * frame["dq"]
     frame["_waci_weighted"] = (frame["waci_weight"] * frame["carbon_intensity"]).fillna(0.0)
     frame["_uncovered"] = (~covered).astype(int)
+    frame["_ungraded"] = (frame["has_profile"] & (frame["grade"] == 0)).astype(int)
     return frame
 
 
 # Sums that metrics are built from; each is additive over loans, so group sums reconcile to totals.
 _SUMS = (
-    "outstanding_cny",
+    "outstanding_fen",
     "financed_scope1_tco2",
     "financed_scope2_tco2",
     "financed_tco2",
@@ -315,6 +332,7 @@ _SUMS = (
     "waci_weight",
     "_waci_weighted",
     "_uncovered",
+    "_ungraded",
 )
 
 
@@ -323,26 +341,27 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _metrics(loans: int, sums: Mapping[str, float]) -> Metrics:
-    outstanding = float(sums["outstanding_cny"])
+    outstanding = int(sums["outstanding_fen"])
     financed = float(sums["financed_tco2"])
     return Metrics(
         loans=int(loans),
-        outstanding_cny=outstanding,
+        outstanding_fen=outstanding,
         financed_scope1_tco2=float(sums["financed_scope1_tco2"]),
         financed_scope2_tco2=float(sums["financed_scope2_tco2"]),
         financed_tco2=financed,
         # a weighted mean of scores 1..5: clip the float rounding of the two sums back into 1..5
         wdqs=min(max(_ratio(float(sums["_dq_weighted"]), outstanding), 1.0), 5.0) if outstanding > 0 else 0.0,
-        economic_intensity=_ratio(financed, outstanding / YUAN_PER_MILLION),
+        economic_intensity=_ratio(financed, outstanding / FEN_PER_MILLION_YUAN),
         waci=_ratio(float(sums["_waci_weighted"]), float(sums["waci_weight"])),
         loans_without_profile=int(sums["_uncovered"]),
+        loans_ungraded=int(sums["_ungraded"]),
     )
 
 
 def metrics_of(frame: pd.DataFrame) -> Metrics:
     """Metrics of an ``attribute``d frame."""
     summed = frame[list(_SUMS)].sum()
-    return _metrics(len(frame), {name: float(summed[name]) for name in _SUMS})
+    return _metrics(len(frame), {name: summed[name] for name in _SUMS})
 
 
 def _grouped_metrics(frame: pd.DataFrame, keys: pd.Series) -> list[tuple[str, Metrics]]:
@@ -354,7 +373,7 @@ def _grouped_metrics(frame: pd.DataFrame, keys: pd.Series) -> list[tuple[str, Me
     sums = grouped.sum()
     counts = grouped.size()
     return [
-        (str(key), _metrics(int(counts[key]), {name: float(sums.at[key, name]) for name in _SUMS}))
+        (str(key), _metrics(int(counts[key]), {name: sums.at[key, name] for name in _SUMS}))
         for key in sums.index
     ]
 
@@ -396,16 +415,22 @@ def group_label(dimension: str, key: str, region_labels: Mapping[str, str] | Non
     if dimension == "INDUSTRY_SECTION":
         return _SECTION_LABELS.get(key, _UNKNOWN_INDUSTRY)
     if dimension == "INDUSTRY_DIVISION":
+        named = division_name(key)
+        if named is not None:  # GB/T 4754-2017 division names (tanxiao.standards)
+            return named
         letter = section_of(key)
         if letter is None:
             return _UNKNOWN_INDUSTRY
         zh, en = _SECTION_LABELS[letter]
         return f"{key}大类（{zh}）", f"Division {key} ({en})"
     if dimension in ("COUNTY", "CITY"):
-        label = (region_labels or {}).get(key, key)
-        return label, label
+        if region_labels and key in region_labels:
+            return region_labels[key], region_labels[key]
+        return region_name(key)  # GB/T 2260 names (tanxiao.standards)
     if dimension == "PRODUCT":
         return _PRODUCT_LABELS.get(key, (key, key))
+    if dimension == "LENDER":
+        return lender_name(key)
     return key, key
 
 
@@ -423,13 +448,13 @@ def breakdown(
 ) -> Breakdown:
     """Rows of an ``attribute``d frame grouped by one dimension; loans, outstanding and financed
     emissions of the rows sum to the frame's totals."""
-    total = float(frame["outstanding_cny"].sum())
+    total = float(frame["outstanding_fen"].sum())
     groups = _grouped_metrics(frame, group_keys(frame, dimension))
     groups.sort(key=lambda item: _row_order(dimension, item[0]))
     rows = []
     for key, metrics in groups:
         zh, en = group_label(dimension, key, region_labels)
-        rows.append(GroupRow(key, zh, en, metrics, _ratio(metrics.outstanding_cny, total)))
+        rows.append(GroupRow(key, zh, en, metrics, _ratio(metrics.outstanding_fen, total)))
     return Breakdown(dimension, tuple(rows))
 
 
@@ -444,7 +469,7 @@ def _loan_lines(frame: pd.DataFrame) -> tuple[LoanLine, ...]:
             enterprise=f"enterprises/{row.uscc}" if row.uscc else "",
             enterprise_name=row.enterprise_name,
             product=row.product,
-            outstanding_cny=float(row.outstanding_cny),
+            outstanding_fen=int(row.outstanding_fen),
             grade=int(row.grade),
             level=row.level,
             industry_code=row.industry_code,
@@ -464,7 +489,7 @@ def retrofit_progress(frame: pd.DataFrame) -> RetrofitProgress:
     status = retrofit["commitment_status"].value_counts()
     return RetrofitProgress(
         loans=len(retrofit),
-        outstanding_cny=float(retrofit["outstanding_cny"].sum()),
+        outstanding_fen=int(retrofit["outstanding_fen"].sum()),
         committed_tco2_per_year=float(retrofit["committed_tco2_per_year"].sum()),  # NaN skipped
         achieved_tco2_per_year=float(retrofit["achieved_tco2_per_year"].sum()),
         on_track=int(status.get("ON_TRACK", 0)),
@@ -480,12 +505,12 @@ def product_shares(frame: pd.DataFrame) -> tuple[float, float, float]:
 
     Green = LOW_CARBON_EXPANSION loans to grades 1-2; transition = HIGH_CARBON_RETROFIT loans; other =
     the rest (GENERAL loans, and LOW_CARBON_EXPANSION loans to grades 0 or 3-5)."""
-    total = float(frame["outstanding_cny"].sum())
+    total = float(frame["outstanding_fen"].sum())
     if total <= 0:
         return 0.0, 0.0, 0.0
     green_mask = (frame["product"] == LOW_CARBON_EXPANSION) & frame["grade"].isin([1, 2])
-    green = float(frame.loc[green_mask, "outstanding_cny"].sum()) / total
-    transition = float(frame.loc[frame["product"] == HIGH_CARBON_RETROFIT, "outstanding_cny"].sum()) / total
+    green = float(frame.loc[green_mask, "outstanding_fen"].sum()) / total
+    transition = float(frame.loc[frame["product"] == HIGH_CARBON_RETROFIT, "outstanding_fen"].sum()) / total
     return green, transition, max(0.0, 1.0 - green - transition)
 
 
@@ -495,7 +520,7 @@ def top_emitters(frame: pd.DataFrame, top_n: int) -> tuple[Emitter, ...]:
         return ()
     per = frame.groupby("uscc", sort=True).agg(
         financed_tco2=("financed_tco2", "sum"),
-        outstanding_cny=("outstanding_cny", "sum"),
+        outstanding_fen=("outstanding_fen", "sum"),
         enterprise_name=("enterprise_name", "first"),
         grade=("grade", "max"),
     )
@@ -506,7 +531,7 @@ def top_emitters(frame: pd.DataFrame, top_n: int) -> tuple[Emitter, ...]:
             enterprise=f"enterprises/{row.uscc}",
             enterprise_name=str(row.enterprise_name),
             financed_tco2=float(row.financed_tco2),
-            outstanding_cny=float(row.outstanding_cny),
+            outstanding_fen=int(row.outstanding_fen),
             grade=int(row.grade),
         )
         for row in per.itertuples(index=False)
@@ -518,21 +543,21 @@ def migration(now: pd.DataFrame, earlier: pd.DataFrame) -> tuple[MigrationCell, 
 
     A cell's outstanding is the loans' outstanding at the later date, or at the earlier one for loans
     that ended (are absent now)."""
-    before = earlier[["loan", "grade", "outstanding_cny"]]
-    after = now[["loan", "grade", "outstanding_cny"]]
+    before = earlier[["loan", "grade", "outstanding_fen"]]
+    after = now[["loan", "grade", "outstanding_fen"]]
     merged = before.merge(after, on="loan", how="outer", suffixes=("_before", "_after"), indicator=True)
     if merged.empty:
         return ()
     merged["from_grade"] = merged["grade_before"].fillna(0).astype(int)
     merged["to_grade"] = merged["grade_after"].fillna(0).astype(int)
-    merged["outstanding"] = merged["outstanding_cny_after"].where(
-        merged["_merge"] != "left_only", merged["outstanding_cny_before"]
+    merged["outstanding"] = merged["outstanding_fen_after"].where(
+        merged["_merge"] != "left_only", merged["outstanding_fen_before"]
     )
     cells = merged.groupby(["from_grade", "to_grade"], sort=True).agg(
-        loans=("loan", "size"), outstanding_cny=("outstanding", "sum")
+        loans=("loan", "size"), outstanding_fen=("outstanding", "sum")
     )
     return tuple(
-        MigrationCell(int(f), int(t), int(row.loans), float(row.outstanding_cny))
+        MigrationCell(int(f), int(t), int(row.loans), int(row.outstanding_fen))
         for (f, t), row in zip(cells.index, cells.itertuples(index=False), strict=True)
     )
 
@@ -587,12 +612,13 @@ def compute_report(
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
     frame = attribute(loans)
-    total = float(frame["outstanding_cny"].sum())
+    total = float(frame["outstanding_fen"].sum())
     green, transition, other = product_shares(frame)
-    grade5 = _ratio(float(frame.loc[frame["grade"] == 5, "outstanding_cny"].sum()), total)
+    grade5 = _ratio(float(frame.loc[frame["grade"] == 5, "outstanding_fen"].sum()), total)
     before = attribute(earlier) if earlier is not None else None
     lenders = tuple(
-        LenderTotal(lender, metrics) for lender, metrics in _grouped_metrics(frame, frame["lender"])
+        LenderTotal(lender, metrics, False, *lender_name(lender))
+        for lender, metrics in _grouped_metrics(frame, frame["lender"])
     )
     return Report(
         totals=metrics_of(frame),

@@ -29,9 +29,13 @@ BOOK_COLUMNS = (
     "uscc",
     "product",
     "commitment",
-    "outstanding_cny",
+    "outstanding_fen",
     "rate_bp",
     "start_date",
+    "committed_amount_fen",
+    "green_category",
+    "co2_reduced_tco2_per_year",
+    "energy_saved_tce_per_year",
 )
 
 
@@ -41,8 +45,8 @@ class LoanRecord:
     loan_id: str
     uscc: str
     product: str
-    committed_amount_cny: float
-    outstanding_cny: float
+    committed_amount_fen: int  # fen (1 yuan = 100 fen)
+    outstanding_fen: int
     start_date: date
     maturity_date: date
     rate_bp: float
@@ -52,6 +56,11 @@ class LoanRecord:
     close_date: date | None = None
     balance_as_of: date | None = None
     create_time: datetime | None = None
+    # Use of proceeds (green catalogue code, "" = unclassified) and benefits a year at origination.
+    green_category: str = ""
+    co2_reduced_tco2_per_year: float = 0.0
+    energy_saved_tce_per_year: float = 0.0
+    benefit_factors: str = ""
 
 
 class LoanRepository:
@@ -93,7 +102,7 @@ class LoanRepository:
         return run_in_transaction(self.engine, work)
 
     def balance_event(
-        self, lender: str, loan_id: str, as_of: date, kind: str, amount: float, request_id: str = ""
+        self, lender: str, loan_id: str, as_of: date, kind: str, amount: int, request_id: str = ""
     ) -> LoanRecord:
         """Add a DRAWDOWN / REPAYMENT / BALANCE / CLOSE event; the outstanding after it is derived."""
 
@@ -113,10 +122,10 @@ class LoanRepository:
                 raise ValidationError.for_field(
                     field, f"must not be before the loan's last balance date {last}"
                 )
-            outstanding = _after(kind, current.outstanding_cny, amount, current.committed_amount_cny)
+            outstanding = _after(kind, current.outstanding_fen, amount, current.committed_amount_fen)
             conn.execute(loan_balance_events.insert().values(
-                lender=lender, loan_id=loan_id, as_of_date=as_of, kind=kind, amount_cny=amount,
-                outstanding_cny=outstanding, request_id=request_id or None, record_time=datetime.now(UTC),
+                lender=lender, loan_id=loan_id, as_of_date=as_of, kind=kind, amount_fen=amount,
+                outstanding_fen=outstanding, request_id=request_id or None, record_time=datetime.now(UTC),
             ))  # fmt: skip
             if kind == CLOSE:
                 conn.execute(loans.update().where(*_loan_key(lender, loan_id)).values(close_date=as_of))
@@ -147,7 +156,7 @@ class LoanRepository:
             sa.select(
                 loan_balance_events.c.lender,
                 loan_balance_events.c.loan_id,
-                loan_balance_events.c.outstanding_cny,
+                loan_balance_events.c.outstanding_fen,
                 sa.func.row_number()
                 .over(
                     partition_by=(loan_balance_events.c.lender, loan_balance_events.c.loan_id),
@@ -165,18 +174,44 @@ class LoanRepository:
                 loans.c.uscc,
                 loans.c.product,
                 loans.c.commitment,
-                ranked.c.outstanding_cny,
+                ranked.c.outstanding_fen,
                 loans.c.rate_bp,
                 loans.c.start_date,
+                loans.c.committed_amount_fen,
+                loans.c.green_category,
+                loans.c.co2_reduced_tco2_per_year,
+                loans.c.energy_saved_tce_per_year,
             )
             .join(ranked, sa.and_(ranked.c.lender == loans.c.lender, ranked.c.loan_id == loans.c.loan_id))
-            .where(ranked.c.rank == 1, ranked.c.outstanding_cny > 0)
+            .where(ranked.c.rank == 1, ranked.c.outstanding_fen > 0)
         )
         if lender is not None:
             query = query.where(loans.c.lender == lender)
         with read_only(self.engine) as conn:
             rows = conn.execute(query.order_by(loans.c.lender, loans.c.loan_id)).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=list(BOOK_COLUMNS))
+
+    def disbursement_events(self, until: date, lender: str | None = None) -> pd.DataFrame:
+        """Every balance event up to ``until`` with its loan's attributes (loan name, lender, uscc,
+        product, rate_bp, start_date, maturity_date, kind, as_of_date, amount_fen)."""
+        e = loan_balance_events.c
+        query = (
+            sa.select(
+                loans.c.lender, loans.c.loan_id, loans.c.uscc, loans.c.product, loans.c.rate_bp,
+                loans.c.start_date, loans.c.maturity_date, e.kind, e.as_of_date, e.amount_fen,
+            )
+            .join(loans, sa.and_(loans.c.lender == e.lender, loans.c.loan_id == e.loan_id))
+            .where(e.as_of_date <= until)
+        )  # fmt: skip
+        if lender is not None:
+            query = query.where(loans.c.lender == lender)
+        with read_only(self.engine) as conn:
+            rows = conn.execute(query.order_by(e.id)).all()
+        columns = ["lender", "loan_id", "uscc", "product", "rate_bp", "start_date", "maturity_date", "kind",
+                   "as_of_date", "amount_fen"]  # fmt: skip
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+        frame.insert(0, "loan", frame["lender"] + "/loans/" + frame["loan_id"])
+        return frame
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -201,7 +236,7 @@ class LoanRepository:
         row = conn.execute(sa.select(loans).where(*_loan_key(lender, loan_id))).mappings().first()
         if row is None:
             raise NotFound(f"loan {loan_id} of {lender} not found", reason="LOAN_NOT_FOUND")
-        events = sa.select(loan_balance_events.c.as_of_date, loan_balance_events.c.outstanding_cny).where(
+        events = sa.select(loan_balance_events.c.as_of_date, loan_balance_events.c.outstanding_fen).where(
             *_key(lender, loan_id)
         )
         if as_of is not None:
@@ -211,49 +246,60 @@ class LoanRepository:
         ).first()
         return LoanRecord(
             lender=row["lender"], loan_id=row["loan_id"], uscc=row["uscc"], product=row["product"],
-            committed_amount_cny=row["committed_amount_cny"], outstanding_cny=last[1] if last else 0.0,
+            committed_amount_fen=int(row["committed_amount_fen"]),
+            outstanding_fen=int(last[1]) if last else 0,
             start_date=row["start_date"], maturity_date=row["maturity_date"], rate_bp=row["rate_bp"],
             currency=row["currency"], decision_id=row["decision_id"], commitment=row["commitment"],
             close_date=row["close_date"], balance_as_of=last[0] if last else None,
-            create_time=row["create_time"],
+            create_time=row["create_time"], green_category=row["green_category"],
+            co2_reduced_tco2_per_year=row["co2_reduced_tco2_per_year"],
+            energy_saved_tce_per_year=row["energy_saved_tce_per_year"],
+            benefit_factors=row["benefit_factors"],
         )  # fmt: skip
 
 
-def _after(kind: str, outstanding: float, amount: float, committed: float) -> float:
-    field = {DRAWDOWN: "drawdown_cny", REPAYMENT: "repayment_cny", BALANCE: "outstanding_cny"}.get(kind, "")
+def _after(kind: str, outstanding: int, amount: int, committed: int) -> int:
+    """The outstanding after an event, in fen (exact integers: no tolerance needed)."""
+    field = {DRAWDOWN: "drawdown_fen", REPAYMENT: "repayment_fen", BALANCE: "outstanding_fen"}.get(kind, "")
     if kind == DRAWDOWN:
         value = outstanding + amount
     elif kind == REPAYMENT:
         value = outstanding - amount
-        if value < -0.005:
+        if value < 0:
             raise ValidationError.for_field(
-                field, f"repays {amount:,.2f} but only {outstanding:,.2f} is outstanding"
+                field, f"repays {_yuan(amount)} but only {_yuan(outstanding)} is outstanding"
             )
     elif kind == BALANCE:
         value = amount
     else:
-        return 0.0
-    if value > committed + 0.005:
+        return 0
+    if value > committed:
         raise ValidationError.for_field(
-            field, f"outstanding would be {value:,.2f}, above the committed {committed:,.2f}"
+            field, f"outstanding would be {_yuan(value)}, above the committed {_yuan(committed)}"
         )
-    return max(value, 0.0)
+    return value
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d} yuan" if fen >= 0 else f"-{_yuan(-fen)}"
 
 
 def _loan_row(loan: LoanRecord, request_id: str | None, now: datetime) -> dict[str, Any]:
     return {
         "lender": loan.lender, "loan_id": loan.loan_id, "uscc": loan.uscc, "product": loan.product,
         "decision_id": loan.decision_id, "commitment": loan.commitment,
-        "committed_amount_cny": loan.committed_amount_cny, "currency": loan.currency,
+        "committed_amount_fen": loan.committed_amount_fen, "currency": loan.currency,
         "start_date": loan.start_date, "maturity_date": loan.maturity_date, "rate_bp": loan.rate_bp,
         "close_date": None, "request_id": request_id, "create_time": now,
+        "green_category": loan.green_category, "co2_reduced_tco2_per_year": loan.co2_reduced_tco2_per_year,
+        "energy_saved_tce_per_year": loan.energy_saved_tce_per_year, "benefit_factors": loan.benefit_factors,
     }  # fmt: skip
 
 
 def _start_event(loan: LoanRecord, now: datetime) -> dict[str, Any]:
     return {
         "lender": loan.lender, "loan_id": loan.loan_id, "as_of_date": loan.start_date, "kind": START,
-        "amount_cny": loan.outstanding_cny, "outstanding_cny": loan.outstanding_cny, "request_id": None,
+        "amount_fen": loan.outstanding_fen, "outstanding_fen": loan.outstanding_fen, "request_id": None,
         "record_time": now,
     }  # fmt: skip
 
@@ -266,5 +312,5 @@ def _key(lender: str, loan_id: str) -> list[sa.ColumnElement[bool]]:
     return [loan_balance_events.c.lender == lender, loan_balance_events.c.loan_id == loan_id]
 
 
-def with_balance(loan: LoanRecord, outstanding: float) -> LoanRecord:
-    return replace(loan, outstanding_cny=outstanding)
+def with_balance(loan: LoanRecord, outstanding: int) -> LoanRecord:
+    return replace(loan, outstanding_fen=outstanding)

@@ -64,7 +64,10 @@ decision_chain_head = sa.Table(
 
 # --- revision 0004: the loan book -------------------------------------------------------------------
 
-Money = sa.Float(precision=53)
+# Money is an integer number of fen (revision 0010 converted the float yuan columns of 0004): sums are
+# exact, and an amount that is not a finite number cannot be stored.
+Fen = sa.BigInteger()
+Rate = sa.Float(precision=53)  # basis points a year (a rate, not money)
 
 # One row per loan; its balance is the history in loan_balance_events, never a column that is overwritten.
 loans = sa.Table(
@@ -76,14 +79,20 @@ loans = sa.Table(
     sa.Column("product", sa.String(32), nullable=False),
     sa.Column("decision_id", sa.String(32), nullable=True),
     sa.Column("commitment", sa.String(128), nullable=False),
-    sa.Column("committed_amount_cny", Money, nullable=False),
+    sa.Column("committed_amount_fen", Fen, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("start_date", sa.Date, nullable=False),
     sa.Column("maturity_date", sa.Date, nullable=False),
-    sa.Column("rate_bp", Money, nullable=False),
+    sa.Column("rate_bp", Rate, nullable=False),
     sa.Column("close_date", sa.Date, nullable=True),
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("create_time", UtcTime, nullable=False),
+    # revision 0010: use of proceeds (green catalogue code, "" = unclassified) and benefits a year as
+    # assessed at origination on the named factor set
+    sa.Column("green_category", sa.String(16), nullable=False, server_default=""),
+    sa.Column("co2_reduced_tco2_per_year", Rate, nullable=False, server_default="0"),
+    sa.Column("energy_saved_tce_per_year", Rate, nullable=False, server_default="0"),
+    sa.Column("benefit_factors", sa.String(64), nullable=False, server_default=""),
     sa.Index(None, "uscc"),
 )
 
@@ -96,8 +105,8 @@ loan_balance_events = sa.Table(
     sa.Column("loan_id", sa.String(64), nullable=False),
     sa.Column("as_of_date", sa.Date, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # START / DRAWDOWN / REPAYMENT / BALANCE / CLOSE
-    sa.Column("amount_cny", Money, nullable=False),  # the drawdown/repayment, or the balance given
-    sa.Column("outstanding_cny", Money, nullable=False),  # after the event
+    sa.Column("amount_fen", Fen, nullable=False),  # the drawdown/repayment, or the balance given
+    sa.Column("outstanding_fen", Fen, nullable=False),  # after the event
     sa.Column("request_id", sa.String(128), nullable=True),
     sa.Column("record_time", UtcTime, nullable=False),
     sa.ForeignKeyConstraint(

@@ -34,7 +34,8 @@ Who may do what (the matrix test is the executable form of this summary):
 - lender: also ListDecisions, ListReviewQueue, and SubmitReviewAction (submit for review, book).
 - regulator: GetRegulatoryReport, ExportPortfolioReport with regulatory = true, ListBenchmarks,
   ListDataCategories; enterprise-level registry reads (enterprises, records, profiles, commitments)
-  only with the grant ``enterprise_data``; no lender-level reports, loans or decisions.
+  only with the grant ``enterprise_data``; ListSupervisedLoans (loan lines across lenders) only with the
+  grant ``loan_level``; no lender-level reports or decisions.
 - service (the scoring service calling the registry): GetEnterprise, GetCarbonProfile,
   BatchGetCarbonProfiles, ListCommitments, GetCommitmentProgress, ListDataCategories.
 - decision log: GetSignedTreeHead and GetConsistencyProof for lender, credit_officer and regulator
@@ -60,6 +61,7 @@ from tanxiao.platform.auth import (
     ENTERPRISE_DATA,
     ENTERPRISE_SCOPED_SOURCES,
     LENDER,
+    LOAN_LEVEL,
     REGULATOR,
     SERVICE,
     Principal,
@@ -337,6 +339,22 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
         **{LENDER: Access(request=owned("lender")), CREDIT_OFFICER: Access(request=owned("lender"))}
     ),
     "GetRegulatoryReport": _rule(**{REGULATOR: ANY}),
+    "ListSupervisedLoans": _rule(**{REGULATOR: Access(grant=LOAN_LEVEL)}),
+    # lenders their own book; regulators any lender or all (aggregates under disclosure control)
+    "GetCarbonLoanStatistics": _rule(
+        **{
+            LENDER: Access(request=owned("lender")),
+            CREDIT_OFFICER: Access(request=owned("lender")),
+            REGULATOR: ANY,
+        }
+    ),
+    "GetGreenLoanStatistics": _rule(
+        **{
+            LENDER: Access(request=owned("lender")),
+            CREDIT_OFFICER: Access(request=owned("lender")),
+            REGULATOR: ANY,
+        }
+    ),
     # regulatory = true ignores `lender` and reports across lenders: regulators only.
     "ExportPortfolioReport": _rule(
         **{

@@ -111,6 +111,16 @@ class Settings:
         30.0, "How long the scoring service reuses a fetched profile (0 = never)", float
     )
     profile_cache_size: int = _setting(10_000, "Most profiles the scoring service keeps cached", int)
+    max_loan_amount_fen: int = _setting(
+        10**13,
+        "Largest committed loan amount the loan book accepts, fen (10^13 fen = 1000 亿元); larger is refused",
+        int,
+    )
+    min_cell_size: int = _setting(
+        3,
+        "Disclosure control: fewest distinct borrowers in any aggregate a regulator or the public sees",
+        int,
+    )
     registry_metrics_listen: str = _setting(
         "", "Address of the registry's Prometheus /metrics endpoint (empty = none; `make run`: :9464)"
     )
@@ -135,6 +145,12 @@ class Settings:
         True, "Run the decision-log sequencer in this scoring process (one integrates at a time)", _bool
     )
     log_batch_size: int = _setting(10_000, "Most log entries the sequencer integrates per transaction", int)
+    console_listen: str = _setting(
+        "127.0.0.1:50080", "Address the web console binds (`tanxiao serve console`; on in `make run`)"
+    )
+    console_secret_key: str = _setting(
+        "", "Key for the console's encrypted session cookies; empty = random per start (sign in again)"
+    )
 
     def limits(self) -> LimitSettings:
         return LimitSettings(

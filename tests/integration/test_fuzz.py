@@ -164,7 +164,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
     loan = portfolio_stub.RecordLoan(
         ppb.RecordLoanRequest(
             request_id="seed-loan", lender=LENDER, loan_id="L1", decision=decision.name,
-            committed_amount_cny=5_000_000, outstanding_cny=4_000_000, start_date="2023-01-15",
+            committed_amount_fen=500_000_000, outstanding_fen=400_000_000, start_date="2023-01-15",
             maturity_date="2026-01-15",
         ),
         timeout=30,
@@ -242,6 +242,11 @@ def text(*valid: str) -> st.SearchStrategy[str]:
 FLOATS = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -0.0, 0.0, 1e308, -1e308, 5e-324, 5e6, 2.0**63]),
     st.floats(),
+)
+# Money in fen (int64): the extremes, the loan book's plausible-bound edges and anything in between.
+FEN = st.one_of(
+    st.sampled_from([0, -1, 1, 500_000_000, 10**13, 10**13 + 1, 2**63 - 1, -(2**63)]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
 INT64 = st.one_of(
     st.sampled_from([0, -1, 1, 500_000_000, 10**14, 10**14 + 1, 2**63 - 1, -(2**63)]),
@@ -587,8 +592,8 @@ def test_loan_book_writes(fuzz: Suite, data: st.DataObject) -> None:
                 enterprise=st.one_of(st.just(""), ENTERPRISE_NAMES),
                 product=text("", "GENERAL", "HIGH_CARBON_RETROFIT", "PRODUCT_UNSPECIFIED"),
                 decision=st.sampled_from(["", fuzz.decision, "decisions/none"]),
-                committed_amount_cny=FLOATS,
-                outstanding_cny=FLOATS,
+                committed_amount_fen=FEN,
+                outstanding_fen=FEN,
                 currency=text("", "CNY", "USD", "cny"),
                 start_date=DATES,
                 maturity_date=DATES,
@@ -598,8 +603,8 @@ def test_loan_book_writes(fuzz: Suite, data: st.DataObject) -> None:
         )
         expect_handled(lambda: fuzz.portfolio.RecordLoan(request, timeout=30))
     elif method == "Update":
-        change = data.draw(st.sampled_from(["drawdown_cny", "repayment_cny", "outstanding_cny", ""]))
-        fields: dict[str, Any] = {change: data.draw(FLOATS)} if change else {}
+        change = data.draw(st.sampled_from(["drawdown_fen", "repayment_fen", "outstanding_fen", ""]))
+        fields: dict[str, Any] = {change: data.draw(FEN)} if change else {}
         request = ppb.UpdateLoanBalanceRequest(
             request_id=request_id,
             name=data.draw(loan_names(fuzz.loan)),
@@ -628,7 +633,9 @@ DIMENSIONS = st.lists(enum(ppb.Dimension), max_size=4)
 @FUZZ
 @given(data=st.data())
 def test_reports(fuzz: Suite, data: st.DataObject) -> None:
-    method = data.draw(st.sampled_from(["Portfolio", "Regulatory", "Export"]))
+    method = data.draw(
+        st.sampled_from(["Portfolio", "Regulatory", "Export", "Green", "Carbon", "Supervised"])
+    )
     if method == "Portfolio":
         request: Any = ppb.GetPortfolioReportRequest(
             lender=data.draw(LENDERS),
@@ -646,6 +653,25 @@ def test_reports(fuzz: Suite, data: st.DataObject) -> None:
             region_code_prefix=data.draw(text("3305", "%")),
         )
         expect_handled(lambda: fuzz.portfolio.GetRegulatoryReport(request, timeout=30))
+    elif method == "Green":
+        request = ppb.GetGreenLoanStatisticsRequest(
+            lender=data.draw(st.one_of(st.just(""), LENDERS)), as_of_date=data.draw(DATES),
+            period_start=data.draw(DATES), group_by=data.draw(enum(ppb.GreenDimension)),
+        )  # fmt: skip
+        expect_handled(lambda: fuzz.portfolio.GetGreenLoanStatistics(request, timeout=30))
+    elif method == "Carbon":
+        request = ppb.GetCarbonLoanStatisticsRequest(
+            lender=data.draw(st.one_of(st.just(""), LENDERS)), as_of_date=data.draw(DATES),
+            group_by=data.draw(enum(ppb.Dimension)),
+        )  # fmt: skip
+        expect_handled(lambda: fuzz.portfolio.GetCarbonLoanStatistics(request, timeout=30))
+    elif method == "Supervised":
+        request = ppb.ListSupervisedLoansRequest(
+            as_of_date=data.draw(DATES), lender=data.draw(st.one_of(st.just(""), LENDERS)),
+            region_code_prefix=data.draw(text("3305", "%")), purpose=data.draw(text("inspection", "")),
+            page_size=data.draw(INT32), page_token=data.draw(text("", "x")),
+        )  # fmt: skip
+        expect_handled(lambda: fuzz.portfolio.ListSupervisedLoans(request, timeout=30))
     else:
         request = ppb.ExportPortfolioReportRequest(
             lender=data.draw(st.one_of(st.just(""), LENDERS)),
@@ -764,7 +790,8 @@ def _free_text_calls(suite: Suite, value: str, uscc: str) -> None:
     )  # fmt: skip
     loan = ppb.RecordLoanRequest(
         request_id=value, lender=LENDER, loan_id="L9", enterprise=f"enterprises/{FIRMS[0]}",
-        product="GENERAL", committed_amount_cny=1e6, start_date="2023-01-15", maturity_date="2026-01-15",
+        product="GENERAL", committed_amount_fen=100_000_000, start_date="2023-01-15",
+        maturity_date="2026-01-15",
         rate_bp=345,
     )  # fmt: skip
     commitment = rpb.Commitment(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,11 +15,14 @@ import pandas as pd
 import pytest
 from google.protobuf import json_format
 from helpers import Registry, error_details, graded_year_records, make_uscc
+from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
+from scoring_service import portfolio_servicer
 from scoring_service.app import start_scoring
+from scoring_service.portfolio.pdf import page_count
 from tanxiao.cli import app
 from tanxiao.platform.server import RunningServer
 from tanxiao.portfolio.v1 import portfolio_pb2 as ppb
@@ -49,8 +53,8 @@ def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioRepor
     channel = grpc.insecure_channel(scoring.address)
     stub = portfolio_pb2_grpc.PortfolioReportingStub(channel)
     for i, uscc in enumerate(FIRMS):
-        stub.RecordLoan(_loan(BANK, f"L{i}", uscc, outstanding=10_000_000), timeout=30)
-    stub.RecordLoan(_loan(OTHER, "X1", FIRMS[5], outstanding=5_000_000), timeout=30)
+        stub.RecordLoan(_loan(BANK, f"L{i}", uscc, outstanding=1_000_000_000), timeout=30)
+    stub.RecordLoan(_loan(OTHER, "X1", FIRMS[5], outstanding=500_000_000), timeout=30)
     try:
         yield stub, scoring
     finally:
@@ -58,13 +62,11 @@ def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioRepor
         scoring.stop(None)
 
 
-def _loan(
-    lender: str, loan_id: str, uscc: str, outstanding: float, **fields: object
-) -> ppb.RecordLoanRequest:
+def _loan(lender: str, loan_id: str, uscc: str, outstanding: int, **fields: object) -> ppb.RecordLoanRequest:
     values: dict[str, object] = {
         "request_id": f"r-{lender}-{loan_id}", "lender": lender, "loan_id": loan_id,
-        "enterprise": f"enterprises/{uscc}", "product": "GENERAL", "committed_amount_cny": 20_000_000,
-        "outstanding_cny": outstanding, "start_date": "2023-01-15", "maturity_date": "2026-01-15",
+        "enterprise": f"enterprises/{uscc}", "product": "GENERAL", "committed_amount_fen": 2_000_000_000,
+        "outstanding_fen": outstanding, "start_date": "2023-01-15", "maturity_date": "2026-01-15",
         "rate_bp": 345,
     }  # fmt: skip
     return ppb.RecordLoanRequest(**{**values, **fields})
@@ -83,7 +85,7 @@ def test_financed_emissions_follow_pcaf(
     report = _report(stub)
     # AF = 1,000 万元 outstanding / (4,000 + 6,000 万元) = 0.1 for every loan; scope 2 = L x 3,000 tCO2.
     expected = 0.1 * sum(i * 3_000 for i in INTENSITIES)
-    assert report.totals.loans == 6 and report.totals.outstanding_cny == pytest.approx(60_000_000)
+    assert report.totals.loans == 6 and report.totals.outstanding_fen == 6_000_000_000
     assert report.totals.financed_tco2 == pytest.approx(expected, rel=1e-6)
     assert report.totals.financed_scope1_tco2 == pytest.approx(0.0, abs=1e-6)
     assert report.totals.economic_intensity == pytest.approx(expected / 60, rel=1e-6)  # per million yuan
@@ -102,9 +104,7 @@ def test_every_breakdown_reconciles_with_the_totals(
     }
     for breakdown in report.breakdowns:
         assert sum(r.metrics.loans for r in breakdown.rows) == report.totals.loans
-        assert sum(r.metrics.outstanding_cny for r in breakdown.rows) == pytest.approx(
-            report.totals.outstanding_cny
-        )
+        assert sum(r.metrics.outstanding_fen for r in breakdown.rows) == (report.totals.outstanding_fen)
         assert sum(r.metrics.financed_tco2 for r in breakdown.rows) == pytest.approx(
             report.totals.financed_tco2
         )
@@ -117,36 +117,56 @@ def test_balances_are_a_history(
     stub, _ = book
     name = f"{BANK}/loans/L0"
     request = ppb.UpdateLoanBalanceRequest(
-        request_id="rep-1", name=name, as_of_date="2023-03-01", repayment_cny=4e6
+        request_id="rep-1", name=name, as_of_date="2023-03-01", repayment_fen=400_000_000
     )
-    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_cny == pytest.approx(6e6)
-    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_cny == pytest.approx(6e6)  # a retry, once
-    early = ppb.UpdateLoanBalanceRequest(request_id="x", name=name, as_of_date="2023-02-01", drawdown_cny=1e6)
+    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_fen == 600_000_000
+    assert stub.UpdateLoanBalance(request, timeout=30).outstanding_fen == 600_000_000  # a retry, once
+    early = ppb.UpdateLoanBalanceRequest(
+        request_id="x", name=name, as_of_date="2023-02-01", drawdown_fen=100_000_000
+    )
     assert error_details(_raises(stub.UpdateLoanBalance, early)).fields == ["as_of_date"]
     too_much = ppb.UpdateLoanBalanceRequest(
-        request_id="y", name=name, as_of_date="2023-04-01", repayment_cny=7e6
+        request_id="y", name=name, as_of_date="2023-04-01", repayment_fen=700_000_000
     )
-    assert error_details(_raises(stub.UpdateLoanBalance, too_much)).fields == ["repayment_cny"]
+    assert error_details(_raises(stub.UpdateLoanBalance, too_much)).fields == ["repayment_fen"]
     stub.CloseLoan(ppb.CloseLoanRequest(request_id="close", name=name, close_date="2023-05-01"), timeout=30)
     before = stub.GetPortfolioReport(ppb.GetPortfolioReportRequest(lender=BANK, as_of_date="2023-02-15"))
     after = _report(stub)
     assert (before.totals.loans, after.totals.loans) == (6, 5)
     closed = stub.GetLoan(ppb.GetLoanRequest(name=name), timeout=30)
-    assert closed.status == ppb.CLOSED and closed.outstanding_cny == 0
+    assert closed.status == ppb.CLOSED and closed.outstanding_fen == 0
 
 
 def test_recording_is_idempotent_and_checked(
     book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
 ) -> None:
     stub, _ = book
-    again = stub.RecordLoan(_loan(BANK, "L0", FIRMS[0], outstanding=10_000_000), timeout=30)
+    again = stub.RecordLoan(_loan(BANK, "L0", FIRMS[0], outstanding=1_000_000_000), timeout=30)
     assert again.name == f"{BANK}/loans/L0"
     duplicate = _raises(stub.RecordLoan, _loan(BANK, "L0", FIRMS[0], outstanding=1, request_id="new"))
     assert error_details(duplicate).code == grpc.StatusCode.ALREADY_EXISTS
     bad = _loan("banks/x", "L 9", "91110000600037341N", outstanding=-1, request_id="bad", currency="USD")
     assert set(error_details(_raises(stub.RecordLoan, bad)).fields) == {
-        "lender", "loan_id", "enterprise", "outstanding_cny", "currency",
+        "lender", "loan_id", "enterprise", "outstanding_fen", "currency",
     }  # fmt: skip
+
+
+def test_implausible_amounts_are_refused_and_totals_stay_exact(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    # A lender once recorded 1e308 CNY and the regulator's totals showed 0. Amounts are int64 fen now,
+    # bounded by TANXIAO_MAX_LOAN_AMOUNT_FEN (default 10^13 fen = 1000亿元): one fen more is refused.
+    stub, _ = book
+    huge = _loan(OTHER, "H1", FIRMS[1], outstanding=0, committed_amount_fen=10**13 + 1, request_id="huge")
+    assert error_details(_raises(stub.RecordLoan, huge)).fields == ["committed_amount_fen"]
+    name = f"{BANK}/loans/L1"
+    over = ppb.UpdateLoanBalanceRequest(
+        request_id="o", name=name, as_of_date="2023-03-01", drawdown_fen=2**62
+    )
+    assert error_details(_raises(stub.UpdateLoanBalance, over)).fields == ["drawdown_fen"]
+    report = stub.GetRegulatoryReport(ppb.GetRegulatoryReportRequest(as_of_date=AS_OF), timeout=60)
+    # 6 loans x 10,000,000.00 yuan + 5,000,000.00 yuan = 6,500,000,000 fen, exactly
+    assert report.totals.outstanding_fen == 6 * 1_000_000_000 + 500_000_000
 
 
 def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
@@ -156,14 +176,27 @@ def test_the_regulator_sees_lenders_and_regions_but_no_borrowers(
     report = stub.GetRegulatoryReport(ppb.GetRegulatoryReportRequest(as_of_date=AS_OF), timeout=60)
     assert report.scope == "regulator" and not report.loans and not report.top_emitters
     assert {t.lender for t in report.lenders} == {BANK, OTHER}
-    assert sum(t.metrics.outstanding_cny for t in report.lenders) == pytest.approx(
-        report.totals.outstanding_cny
-    )
+    assert report.min_cell_size == 3 and not report.totals_suppressed
+    # anji-rcb lends to one borrower (< 3): suppressed; huzhou-bank then too (complementary), else
+    # total - huzhou-bank would give anji-rcb's borrower away.
+    assert all(t.suppressed and t.metrics.outstanding_fen == 0 for t in report.lenders)
+    assert {t.label_zh for t in report.lenders} == {"湖州银行", "浙江安吉农村商业银行"}
     counties = next(b for b in report.breakdowns if b.dimension == ppb.COUNTY)
-    assert {r.key for r in counties.rows} == {"330502", "330521"}
+    # 3 borrowers in each county: shown, with names, and they add up to the total
+    assert {(r.key, r.label_zh, r.suppressed) for r in counties.rows} == {
+        ("330502", "湖州市吴兴区", False),
+        ("330521", "湖州市德清县", False),
+    }
+    assert sum(r.metrics.outstanding_fen for r in counties.rows) == report.totals.outstanding_fen
+    request = ppb.GetRegulatoryReportRequest(
+        as_of_date=AS_OF, region_code_prefix="330502", group_by=[ppb.INDUSTRY_DIVISION]
+    )
+    small = stub.GetRegulatoryReport(request, timeout=60)
+    # 吴兴区: borrowers 1, 3, 5 (3) -> shown; one division "28" with all three
+    assert not small.totals_suppressed and [r.key for r in small.breakdowns[0].rows] == ["28"]
 
 
-@pytest.mark.parametrize("fmt", ["CSV", "JSON", "PARQUET", "HTML"])
+@pytest.mark.parametrize("fmt", ["CSV", "JSON", "PARQUET", "HTML", "XLSX", "PDF"])
 def test_exports_carry_the_rpc_numbers(
     book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], fmt: str
 ) -> None:
@@ -178,11 +211,23 @@ def test_exports_carry_the_rpc_numbers(
     if fmt == "JSON":
         exported = json_format.Parse(data, ppb.PortfolioReport())
         assert exported.totals == report.totals
-    elif fmt in ("CSV", "PARQUET"):
-        table = pd.read_csv(io.BytesIO(data)) if fmt == "CSV" else pd.read_parquet(io.BytesIO(data))
+    elif fmt == "PARQUET":
+        table = pd.read_parquet(io.BytesIO(data))
         totals = table[table["section"] == "totals"].iloc[0]
         assert totals["financed_tco2"] == pytest.approx(report.totals.financed_tco2)
-        assert totals["outstanding_cny"] == pytest.approx(report.totals.outstanding_cny)
+        assert totals["outstanding_fen"] == report.totals.outstanding_fen
+    elif fmt == "CSV":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            totals = pd.read_csv(io.BytesIO(archive.read("totals.csv")), encoding="utf-8-sig").iloc[0]
+        assert totals["融资排放（tCO₂/年）"] == pytest.approx(report.totals.financed_tco2, abs=0.0005)
+        assert round(totals["贷款余额（元）"] * 100) == report.totals.outstanding_fen
+    elif fmt == "XLSX":
+        sheet = load_workbook(io.BytesIO(data))["总体指标"]
+        assert sheet.cell(1, 2).value == "贷款余额（元）"
+        assert round(sheet.cell(2, 2).value * 100) == report.totals.outstanding_fen  # yuan, to the fen
+        assert sheet.cell(2, 5).value == pytest.approx(report.totals.financed_tco2)
+    elif fmt == "PDF":
+        assert data.startswith(b"%PDF") and page_count(data) >= 2
     else:
         assert data.decode().count("<svg") >= 4
 
@@ -202,7 +247,7 @@ def test_cli_imports_a_book_and_writes_the_html_report(
     ).to_csv(path, index=False)
     result = CliRunner().invoke(app, ["import", "loans", str(path), "--database-url", db_url])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    summary = json.loads(_json_in(result.stdout))
     assert (summary["recorded"], summary["rejected"]) == (1, 1)
     out = tmp_path / "report.html"
     args = [
@@ -227,3 +272,141 @@ def _raises(call: object, request: object) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as caught:
         call(request, timeout=30)  # type: ignore[operator]
     return caught.value
+
+
+def test_the_supervisors_loan_level_view_is_paged_and_logged(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Authorization (the explicit "loan_level" grant) is tests/platform/test_authz_matrix.py's; here the
+    # view itself: every lender's loan lines, paged, with a stated purpose that lands in the access log.
+    stub, _ = book
+    logged: list[tuple[str, dict[str, object]]] = []
+
+    class Recorder:  # the servicer's access logger, in this process
+        def info(self, event: str, **fields: object) -> None:
+            logged.append((event, fields))
+
+    monkeypatch.setattr(portfolio_servicer, "access_log", Recorder())
+    missing = ppb.ListSupervisedLoansRequest(as_of_date=AS_OF)
+    assert error_details(_raises(stub.ListSupervisedLoans, missing)).fields == ["purpose"]
+    purpose = "2023Q2 on-site inspection"
+    first = stub.ListSupervisedLoans(
+        ppb.ListSupervisedLoansRequest(as_of_date=AS_OF, purpose=purpose, page_size=4), timeout=60
+    )
+    rest = stub.ListSupervisedLoans(
+        ppb.ListSupervisedLoansRequest(
+            as_of_date=AS_OF, purpose=purpose, page_size=4, page_token=first.next_page_token
+        ),
+        timeout=60,
+    )
+    names = [line.loan for line in [*first.loans, *rest.loans]]
+    assert len(first.loans) == 4 and not rest.next_page_token
+    assert names == sorted(names) and len(names) == 7  # 6 of huzhou-bank + 1 of anji-rcb
+    assert {line.enterprise_name for line in first.loans} <= {f"湖州企业{i}" for i in range(6)}
+    assert sum(line.outstanding_fen for line in [*first.loans, *rest.loans]) == 6_500_000_000
+    assert [(event, f["purpose"], f["loans_returned"]) for event, f in logged] == [
+        ("access.loan_level", purpose, 4),
+        ("access.loan_level", purpose, 3),
+    ]
+
+
+def test_green_loan_statistics_for_the_lender_and_the_regulator(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    # anji-rcb adds three retrofit loans (节能改造 1.5) of 2,000,000.00 yuan to FIRMS[0..2], started
+    # 2023-02-01 (in the 2023 period), each saving 500 tCO2 and 200 tce a year on "catalog-2024.1";
+    # its earlier loan X1 (5,000,000.00 yuan to FIRMS[5], 2023-01-15) stays unclassified.
+    stub, _ = book
+    green = {"green_category": "1.5", "co2_reduced_tco2_per_year": 500.0, "energy_saved_tce_per_year": 200.0,
+             "benefit_factors": "catalog-2024.1", "start_date": "2023-02-01"}  # fmt: skip
+    for i in range(3):
+        stub.RecordLoan(_loan(OTHER, f"G{i}", FIRMS[i], outstanding=200_000_000, **green), timeout=30)
+    bad = _loan(OTHER, "G9", FIRMS[3], outstanding=1, request_id="bad-green", green_category="9.9")
+    assert error_details(_raises(stub.RecordLoan, bad)).fields == ["green_category"]
+    request = ppb.GetGreenLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF)
+    own = stub.GetGreenLoanStatistics(request, timeout=60)
+    assert (own.scope, own.period_start, own.catalogue_version) == (OTHER, "2023-01-01", "2019")
+    (row,) = own.rows
+    assert (row.key, row.label_zh, row.loans, row.outstanding_fen) == ("1", "节能环保产业", 3, 600_000_000)
+    assert (row.new_loans, row.new_amount_fen) == (3, 3 * 2_000_000_000)  # committed 20,000,000.00 each
+    assert (row.co2_reduced_tco2_per_year, row.energy_saved_tce_per_year) == (1_500.0, 600.0)
+    assert (own.unclassified.loans, own.unclassified.outstanding_fen) == (1, 500_000_000)
+    regulator = stub.GetGreenLoanStatistics(
+        ppb.GetGreenLoanStatisticsRequest(as_of_date=AS_OF, group_by=ppb.GREEN_LENDER), timeout=60
+    )
+    # one lender with green loans, 3 borrowers: shown; huzhou-bank's 6 loans are all unclassified
+    assert regulator.scope == "regulator" and regulator.min_cell_size == 3
+    assert [(r.key, r.label_zh, r.suppressed) for r in regulator.rows] == [
+        (OTHER, "浙江安吉农村商业银行", False)
+    ]
+    assert regulator.unclassified.loans == 7 and regulator.totals.outstanding_fen == 600_000_000
+
+
+def test_carbon_loan_statistics_cumulative_headline_over_grpc(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    # anji-rcb: three 碳效贷 (LOW_CARBON_EXPANSION) to FIRMS[0..2], started 2023-02-01 with 10,000,000.00
+    # yuan each (10^9 fen) at 320 bp; one draws 5,000,000.00 more on 2023-05-10. The 6 + 1 GENERAL
+    # loans of the fixture are not 碳效贷. Disbursed: 3 x 10M + 5M = 35M = 0.35 亿元.
+    # LPR 1Y on 2023-02-01: 365 bp (table value, unconfirmed) -> spread 320 - 365 = -45 bp.
+    stub, _ = book
+    fields = {"product": "LOW_CARBON_EXPANSION", "start_date": "2023-02-01", "rate_bp": 320}
+    for i in range(3):
+        stub.RecordLoan(_loan(OTHER, f"C{i}", FIRMS[i], outstanding=1_000_000_000, **fields), timeout=30)
+    draw = ppb.UpdateLoanBalanceRequest(
+        request_id="d1", name=f"{OTHER}/loans/C0", as_of_date="2023-05-10", drawdown_fen=500_000_000
+    )
+    stub.UpdateLoanBalance(draw, timeout=30)
+    stats = stub.GetCarbonLoanStatistics(
+        ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF), timeout=60
+    )
+    assert stats.headline_zh == "累计发放碳效贷 3 笔、0.35 亿元"
+    t = stats.totals
+    assert (t.loans, t.disbursed_fen, t.outstanding_fen) == (3, 3_500_000_000, 3_500_000_000)
+    assert (t.weighted_rate_bp, t.spread_to_lpr_bp) == (pytest.approx(320.0), pytest.approx(-45.0))
+    assert [
+        (q.quarter, q.new_loans, q.disbursed_fen, q.cumulative_disbursed_fen) for q in stats.quarters
+    ] == [
+        ("2023Q1", 3, 3_000_000_000, 3_000_000_000),
+        ("2023Q2", 0, 500_000_000, 3_500_000_000),
+    ]
+    regulator = stub.GetCarbonLoanStatistics(
+        ppb.GetCarbonLoanStatisticsRequest(as_of_date=AS_OF, group_by=ppb.COUNTY), timeout=60
+    )
+    # FIRMS[0], [2] in 德清县 (2 borrowers < 3: suppressed), FIRMS[1] in 吴兴区 (1: suppressed)
+    assert regulator.totals.disbursed_fen == 3_500_000_000
+    assert {(g.key, g.suppressed, g.figures.loans) for g in regulator.groups} == {
+        ("330521", True, 0),
+        ("330502", True, 0),
+    }
+    bad = ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, group_by=ppb.LEVEL)
+    assert error_details(_raises(stub.GetCarbonLoanStatistics, bad)).fields == ["group_by"]
+
+
+def test_cli_reports_green_and_carbon_loan_statistics(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, scoring = book
+    stub.RecordLoan(
+        _loan(OTHER, "G1", FIRMS[0], outstanding=100_000_000, product="HIGH_CARBON_RETROFIT",
+              green_category="1.5", start_date="2023-03-01"),
+        timeout=30,
+    )  # fmt: skip
+    common = ["--lender", "anji-rcb", "--as-of", AS_OF, "--addr", scoring.address]
+    plaintext = {"TANXIAO_ALLOW_PLAINTEXT": "true"}  # loopback test servers
+    result = CliRunner().invoke(app, ["report", "green", *common], env=plaintext)
+    assert result.exit_code == 0, result.output
+    green = json.loads(_json_in(result.stdout))
+    assert (
+        green["totals"]["outstanding_fen"] == "100000000" and green["rows"][0]["label_zh"] == "节能环保产业"
+    )
+    result = CliRunner().invoke(app, ["report", "carbon-loans", *common, "--by", "product"], env=plaintext)
+    assert result.exit_code == 0, result.output
+    carbon = json.loads(_json_in(result.stdout))
+    assert carbon["headline_zh"] == "累计发放碳效贷 1 笔、0.01 亿元"  # 1,000,000.00 yuan
+
+
+def _json_in(output: str) -> str:
+    """The pretty-printed JSON object in a CLI's output (the in-process servers log lines around it)."""
+    start = output.index('{\n  "')
+    return output[start : output.index("\n}", start) + 2]

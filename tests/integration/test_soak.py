@@ -118,7 +118,7 @@ def _serve(url: str, replicas: int, **extra: str) -> Iterator[Services]:
             portfolio.RecordLoan(
                 ppb.RecordLoanRequest(
                     request_id=f"loan-{i}", lender=LENDER, loan_id=f"L{i}", enterprise=f"enterprises/{uscc}",
-                    product="GENERAL", committed_amount_cny=20_000_000, outstanding_cny=10_000_000,
+                    product="GENERAL", committed_amount_fen=2_000_000_000, outstanding_fen=1_000_000_000,
                     start_date="2023-01-15", maturity_date="2026-01-15", rate_bp=345,
                 ),
                 timeout=60,

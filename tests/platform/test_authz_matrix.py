@@ -91,6 +91,10 @@ EXPECTED: dict[str, str] = {
     "Consents/GrantConsent":                  "-  -  -  -  -  -  -  A",
     "Consents/RevokeConsent":                 "-  -  -  -  -  -  -  A",
     "Consents/ListConsents":                  "-  O  -  -  -  -  A  A",
+    # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
+    "PortfolioReporting/ListSupervisedLoans":  "-  -  -  -  -  -  -  A",
+    "PortfolioReporting/GetGreenLoanStatistics": "-  O  O  -  A  A  -  A",
+    "PortfolioReporting/GetCarbonLoanStatistics": "-  O  O  -  A  A  -  A",
 }
 # fmt: on
 
@@ -334,3 +338,11 @@ def test_record_scope_covers_every_source_and_spares_admin() -> None:
 def test_enterprise_grants_only_for_enterprise_scoped_providers(role: str, tenant: str, grant: str) -> None:
     with pytest.raises(ValueError, match=r"^grants:"):
         auth.validate(role, tenant, (grant,))
+
+
+def test_loan_level_view_needs_its_own_grant() -> None:
+    method = "/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans"
+    supervisor = Principal("rg-ll", "regulator", "", frozenset({auth.LOAN_LEVEL}))
+    assert authz.authorize_call(method, supervisor) is None
+    denial = authz.authorize_call(method, PRINCIPALS["regulator+"])
+    assert denial is not None and denial.reason == authz.GRANT_REQUIRED

@@ -464,12 +464,14 @@ def test_text_en_example() -> None:
         "Final rate: 2.55 % (255.00 bp) = LPR - 45 bp "
         "(Lender's base rate 310.00 bp - 55.00 bp (adjustment))" in text
     )
-    assert "Low-carbon expansion loan (LOW_CARBON_EXPANSION)" in text
+    # names, not codes (issue 16): the product, the trend and the flag are said in words
+    assert "Product:    Low-carbon expansion loan\n" in text
+    assert "Decided at: 2026-11-25 18:00:00 Beijing time" in text  # 10:00 UTC, to the second
     assert "Low-carbon, grade 1" in text
     assert "0.4 tCO2 per 10k yuan" in text
     assert "5 enterprises" in text
-    assert "PCAF score 2" in text and "MISSING_MONTHS" in text
-    assert "improving (IMPROVING)" in text
+    assert "PCAF score 2" in text and "Flags: [warning] 2 months without electricity data" in text
+    assert "Carbon-intensity trend: improving, confidence" in text
     assert "USE_OF_PROCEEDS_EXPANSION" in text
     assert "Manual review: not required" in text
     assert "2026.1" in text

@@ -8,6 +8,8 @@ import io
 import json
 import math
 import re
+import zipfile
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -15,7 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 from google.protobuf import json_format
 from helpers import parse_html
+from openpyxl import load_workbook
+from pypdf import PdfReader
 
+from scoring_service.portfolio.csv_safety import neutralise
 from scoring_service.portfolio_export import (
     COLUMNS,
     FORMATS,
@@ -23,6 +28,7 @@ from scoring_service.portfolio_export import (
     chunks,
     export_report,
     export_stream,
+    filename_for,
     render_html,
     report_table,
 )
@@ -36,13 +42,18 @@ S1_TOTAL = 12_345.678901234567
 S2_TOTAL = 3_456.7890123456789
 
 
+def fen(yuan: float) -> int:
+    """Yuan written as in a lender's statement, as the integer fen of the message."""
+    return round(yuan * 100)
+
+
 def _metrics(
     loans: int, outstanding: float, s1: float, s2: float, wdqs: float, waci: float, without: int = 0
 ) -> pb.Metrics:
     financed = s1 + s2
     return pb.Metrics(
         loans=loans,
-        outstanding_cny=outstanding,
+        outstanding_fen=fen(outstanding),
         financed_scope1_tco2=s1,
         financed_scope2_tco2=s2,
         financed_tco2=financed,
@@ -55,7 +66,7 @@ def _metrics(
 
 def _row(key: str, zh: str, en: str, m: pb.Metrics) -> pb.GroupRow:
     return pb.GroupRow(
-        key=key, label_zh=zh, label_en=en, metrics=m, outstanding_share=m.outstanding_cny / OUT_TOTAL
+        key=key, label_zh=zh, label_en=en, metrics=m, outstanding_share=m.outstanding_fen / fen(OUT_TOTAL)
     )
 
 
@@ -171,7 +182,7 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
                 enterprise="enterprises/91330502MA2B3C4D5E",
                 enterprise_name=name,
                 product="HIGH_CARBON_RETROFIT",
-                outstanding_cny=25_000_000.37,
+                outstanding_fen=2500000037,
                 grade=5,
                 level="HIGH_CARBON",
                 industry_code="17",
@@ -187,7 +198,7 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
                 enterprise="enterprises/91330503MA2X7Y8Z9Q",
                 enterprise_name="南浔新材料科技股份有限公司",
                 product="LOW_CARBON_EXPANSION",
-                outstanding_cny=8_000_000.0,
+                outstanding_fen=800000000,
                 grade=1,
                 level="LOW_CARBON",
                 industry_code="28",
@@ -201,7 +212,7 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
         ],
         retrofit=pb.RetrofitProgress(
             loans=5,
-            outstanding_cny=300_000_000.0,
+            outstanding_fen=30000000000,
             committed_tco2_per_year=4_500.125,
             achieved_tco2_per_year=1_800.0625,
             on_track=2,
@@ -214,11 +225,11 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
         transition_share=0.24300000000000002,
         other_share=0.2708765432109877,
         migration=[
-            pb.MigrationCell(from_grade=1, to_grade=1, loans=10, outstanding_cny=350_000_000.0),
-            pb.MigrationCell(from_grade=2, to_grade=1, loans=2, outstanding_cny=52_000_000.5),
-            pb.MigrationCell(from_grade=3, to_grade=3, loans=6, outstanding_cny=230_000_000.0),
-            pb.MigrationCell(from_grade=5, to_grade=4, loans=1, outstanding_cny=40_000_000.0),
-            pb.MigrationCell(from_grade=0, to_grade=2, loans=3, outstanding_cny=60_000_000.0),
+            pb.MigrationCell(from_grade=1, to_grade=1, loans=10, outstanding_fen=35000000000),
+            pb.MigrationCell(from_grade=2, to_grade=1, loans=2, outstanding_fen=5200000050),
+            pb.MigrationCell(from_grade=3, to_grade=3, loans=6, outstanding_fen=23000000000),
+            pb.MigrationCell(from_grade=5, to_grade=4, loans=1, outstanding_fen=4000000000),
+            pb.MigrationCell(from_grade=0, to_grade=2, loans=3, outstanding_fen=6000000000),
         ],
         grade5_share=0.08100000000000002,
         top_emitters=[
@@ -226,14 +237,14 @@ def _lender_report(name: str = "湖州绿源纺织有限公司") -> pb.Portfolio
                 enterprise="enterprises/91330502MA2B3C4D5E",
                 enterprise_name=name,
                 financed_tco2=1_469.13578024685,
-                outstanding_cny=25_000_000.37,
+                outstanding_fen=2500000037,
                 grade=5,
             ),
             pb.Emitter(
                 enterprise="enterprises/91330503MA2X7Y8Z9Q",
                 enterprise_name="南浔新材料科技股份有限公司",
                 financed_tco2=42.75,
-                outstanding_cny=8_000_000.0,
+                outstanding_fen=800000000,
                 grade=1,
             ),
         ],
@@ -286,16 +297,12 @@ REPORTS = {
 }
 
 
-def _read_csv(data: bytes) -> pd.DataFrame:
-    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
-    strings = {c: str for c, dtype in COLUMNS.items() if dtype == "string"}
-    return pd.read_csv(
-        io.BytesIO(data),
-        encoding="utf-8-sig",
-        dtype=strings,
-        keep_default_na=False,
-        na_values={c: [""] for c in COLUMNS},
-    )
+def _read_csv(data: bytes, section: str) -> pd.DataFrame:
+    """One section's CSV out of the CSV export (a zip of one CSV per section)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        raw = archive.read(f"{section}.csv")
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
+    return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
 
 
 def _assert_same_numbers(expected: pd.DataFrame, actual: pd.DataFrame) -> None:
@@ -331,7 +338,7 @@ def test_report_table_sections_and_exact_numbers() -> None:
         "attribution",
     }
     totals = table[table["section"] == "totals"].iloc[0]
-    assert totals["outstanding_cny"] == OUT_TOTAL
+    assert totals["outstanding_fen"] == fen(OUT_TOTAL)
     assert totals["financed_scope1_tco2"] == S1_TOTAL
     assert totals["financed_tco2"] == report.totals.financed_tco2
     assert totals["wdqs"] == 2.6312345678901234
@@ -354,10 +361,10 @@ def test_report_table_sections_and_exact_numbers() -> None:
     assert len(breakdown) == sum(len(b.rows) for b in report.breakdowns)
     grade5 = breakdown[(breakdown["dimension"] == "GRADE") & (breakdown["key"] == "5")].iloc[0]
     assert grade5["label_zh"] == "五级"
-    assert grade5["outstanding_cny"] == 100_000_000.0 - 0.4771
+    assert grade5["outstanding_fen"] == 9_999_999_952  # 100,000,000 - 0.4771 yuan, to the fen
     assert grade5["outstanding_share"] == report.breakdowns[0].rows[4].outstanding_share
     section_f = breakdown[breakdown["key"] == "F"].iloc[0]
-    assert section_f["outstanding_cny"] == 133_333_323.123456789
+    assert section_f["outstanding_fen"] == 13_333_332_312
     assert section_f["financed_scope1_tco2"] == 100.678901234567
 
     loan = table[table["section"] == "loan"].iloc[0]
@@ -368,7 +375,7 @@ def test_report_table_sections_and_exact_numbers() -> None:
 
     migration = table[table["section"] == "migration"]
     assert list(migration["key"]) == ["1->1", "2->1", "3->3", "5->4", "0->2"]
-    assert migration["outstanding_cny"].sum() == sum(c.outstanding_cny for c in report.migration)
+    assert migration["outstanding_fen"].sum() == sum(c.outstanding_fen for c in report.migration)
 
     attribution = table[table["section"] == "attribution"].set_index("key")["value_tco2"]
     assert attribution["financed_tco2_before"] == 17_000.5
@@ -392,7 +399,7 @@ def test_regulator_table_has_lenders_and_no_enterprise_rows() -> None:
     assert table["enterprise_name"].isna().all()
     lenders = table[table["section"] == "lender"]
     assert list(lenders["key"]) == ["lenders/demo-bank", "lenders/huzhou-rcb"]
-    assert lenders.iloc[0]["outstanding_cny"] == 700_000_000.123
+    assert lenders.iloc[0]["outstanding_fen"] == 70_000_000_012
 
 
 # ----------------------------------------------------------------------------------------------
@@ -401,21 +408,36 @@ def test_regulator_table_has_lenders_and_no_enterprise_rows() -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
-def test_csv_round_trips_the_numbers(kind: str) -> None:
+def test_csv_is_one_rounded_file_per_section(kind: str) -> None:
     report = REPORTS[kind]()
-    data, content_type, filename = export_report(report, "CSV")
-    assert content_type == "text/csv; charset=utf-8"
-    assert filename.endswith(".csv")
-    _assert_same_numbers(report_table(report), _read_csv(data))
+    data, content_type, filename = export_report(report, "CSV", "en")
+    assert content_type == "application/zip" and filename.endswith(".csv.zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+    assert {"report.csv", "totals.csv", "migration.csv"} <= names
+    assert ("loans.csv" in names) == (report.scope != "regulator")  # a lender report keeps its loans
+    if kind == "empty":
+        assert _read_csv(data, "totals").iloc[0]["Outstanding (CNY)"] == "0.00"
+        return
+    totals = _read_csv(data, "totals").iloc[0]
+    # money to the fen, emissions to 3 places: 1,234,567,890.123456789 yuan -> "1234567890.12"
+    assert totals["Outstanding (CNY)"] == f"{Decimal(fen(OUT_TOTAL)) / 100:.2f}" == "1234567890.12"
+    assert totals["Financed scope 1 (tCO₂/yr)"] == f"{S1_TOTAL:.3f}" == "12345.679"
+    grades = _read_csv(data, "breakdown_GRADE")
+    # the rows' fen sum to the totals' fen: the rounded yuan reconcile exactly
+    assert sum(Decimal(v) for v in grades["Outstanding (CNY)"]) == sum(
+        Decimal(r.metrics.outstanding_fen) / 100 for r in report.breakdowns[0].rows
+    )
 
 
 def test_csv_keeps_chinese_and_codes_as_text() -> None:
     data, _, _ = export_report(_lender_report(), "csv")
-    frame = _read_csv(data)
-    assert "湖州绿源纺织有限公司" in set(frame["enterprise_name"].dropna())
-    assert "330502" in set(frame["key"])
+    loans = _read_csv(data, "loans")
+    assert "湖州绿源纺织有限公司" in set(loans["企业名称"])
+    counties = _read_csv(data, "breakdown_COUNTY")
+    assert "330502" in set(counties["代码"])
     # grades as keys stay strings ("1".."5"), not numbers
-    assert set(frame[frame["dimension"] == "GRADE"]["key"]) >= {"1", "5"}
+    assert set(_read_csv(data, "breakdown_GRADE")["代码"]) >= {"1", "5"}
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
@@ -426,7 +448,16 @@ def test_parquet_round_trips_the_numbers(kind: str) -> None:
     assert filename.endswith(".parquet")
     table = pq.read_table(io.BytesIO(data))
     assert table.column_names == list(COLUMNS)
-    _assert_same_numbers(report_table(report), table.to_pandas())
+    # real types: dates are date32, the generation time a UTC timestamp, money integer fen
+    assert str(table.schema.field("as_of_date").type) == "date32[day]"
+    assert str(table.schema.field("generate_time").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("outstanding_fen").type) == "int64"
+    frame = table.to_pandas()
+    assert str(frame["as_of_date"].iloc[0]) == report.as_of_date
+    for column in ("as_of_date", "compare_date"):
+        frame[column] = frame[column].map(lambda d: None if pd.isna(d) else d.isoformat())
+    frame["generate_time"] = report_table(report)["generate_time"]  # checked above as a timestamp
+    _assert_same_numbers(report_table(report), frame)
 
 
 @pytest.mark.parametrize("kind", sorted(REPORTS))
@@ -447,15 +478,15 @@ def test_json_round_trips_the_message(kind: str) -> None:
     raw = json.loads(data)
     if kind == "lender":
         assert raw["scope"] == "lenders/demo-bank"  # preserving_proto_field_name: snake_case keys
-        assert raw["totals"]["outstanding_cny"] == OUT_TOTAL
+        assert int(raw["totals"]["outstanding_fen"]) == fen(OUT_TOTAL)  # int64 is a JSON string
         assert "湖州绿源纺织有限公司" in data.decode("utf-8")
 
 
 def test_filenames_and_format_names() -> None:
     report = _lender_report()
-    assert FORMATS == ("CSV", "PARQUET", "JSON", "HTML")
+    assert FORMATS == ("CSV", "PARQUET", "JSON", "HTML", "XLSX", "PDF")
     expected = {
-        "CSV": "portfolio-demo-bank-2026-11-25.csv",
+        "CSV": "portfolio-demo-bank-2026-11-25.csv.zip",
         "PARQUET": "portfolio-demo-bank-2026-11-25.parquet",
         "JSON": "portfolio-demo-bank-2026-11-25.json",
         "HTML": "portfolio-demo-bank-2026-11-25.html",
@@ -467,8 +498,10 @@ def test_filenames_and_format_names() -> None:
     assert export_report(_regulator_report(), "JSON")[2] == "portfolio-regulator-2026-11-25.json"
     weird = pb.PortfolioReport(scope="lenders/../../etc", as_of_date="2026-11-25")
     assert "/" not in export_report(weird, "CSV")[2]
+    assert filename_for(report, "XLSX") == "portfolio-demo-bank-2026-11-25.xlsx"
+    assert filename_for(report, pb.PDF) == "portfolio-demo-bank-2026-11-25.pdf"
     with pytest.raises(ValueError):
-        export_report(report, "XLSX")
+        export_report(report, "DOCX")
     with pytest.raises(ValueError):
         export_report(report, pb.EXPORT_FORMAT_UNSPECIFIED)
 
@@ -511,7 +544,7 @@ def test_html_is_self_contained_with_charts(lang: str) -> None:
 def test_html_carries_exact_values_in_titles() -> None:
     parsed = parse_html(render_html(_lender_report(), "en"))
     titles = {v for _, k, v in parsed.attrs if k == "title"}
-    assert repr(OUT_TOTAL) in titles
+    assert f"{fen(OUT_TOTAL)} fen" in titles
     assert repr(0.123456789012345) in titles
 
 
@@ -587,7 +620,7 @@ def test_empty_report_table_has_only_totals() -> None:
     assert list(table["section"]) == ["totals"]
     row = table.iloc[0]
     assert row["loans"] == 0
-    assert row["outstanding_cny"] == 0.0
+    assert row["outstanding_fen"] == 0
     assert row["outstanding_share"] == 0.0
 
 
@@ -599,7 +632,16 @@ def test_regulator_scope_carries_no_enterprise_rows(fmt: str) -> None:
         assert not {"loan", "top_emitter"} & set(frame["section"])
         assert frame["enterprise"].isna().all()
         return
-    text = data.decode("utf-8-sig")
+    if fmt == "XLSX":
+        book = load_workbook(io.BytesIO(data))
+        text = "\n".join(str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row)
+    elif fmt == "PDF":
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    elif fmt == "CSV":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            text = "".join(archive.read(n).decode("utf-8-sig") for n in archive.namelist())
+    else:
+        text = data.decode("utf-8-sig")
     for needle in (
         "湖州绿源纺织有限公司",
         "南浔新材料",
@@ -642,3 +684,16 @@ def test_export_stream_puts_metadata_on_first_chunk() -> None:
 
 def test_grade_colours() -> None:
     assert [GRADE_COLOURS[g] for g in range(1, 6)] == ["#1A9641", "#A6D96A", "#FFD700", "#FDAE61", "#D7191C"]
+
+
+def test_csv_neutralises_formula_cells_but_keeps_negative_numbers() -> None:
+    # An enterprise named "=HYPERLINK(...)" must reach the spreadsheet as text: "'=HYPERLINK(...)".
+    report = _lender_report(name='=HYPERLINK("http://x","y")')
+    data, _, _ = export_report(report, "CSV", "en")
+    loans = _read_csv(data, "loans")
+    assert loans.iloc[0]["Enterprise name"] == '\'=HYPERLINK("http://x","y")'
+    attribution = _read_csv(data, "attribution").set_index("Component")["tCO₂/yr"]
+    assert attribution["emissions_effect_tco2"] == "-1500.250"  # a number, not "'-1500.250"
+    for prefix in ("+", "-", "@", "="):
+        assert neutralise(prefix + "1") == "'" + prefix + "1"
+    assert neutralise(-3) == -3 and neutralise("湖州") == "湖州"

@@ -1,7 +1,7 @@
 """Portfolio metrics (scoring_service.portfolio.metrics): PCAF attribution, WDQS, intensities, breakdowns.
 
 Every expected number is worked out by hand in the comments (money: 1万元 = 10,000 yuan; 1M = 1,000,000
-yuan). The same examples are in docs/portfolio.md.
+yuan = 10^8 fen, and amounts are integer fen). The same examples are in docs/portfolio.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from scoring_service.portfolio.metrics import (
     compute_report,
 )
 
-M = 1_000_000.0
+M = 100_000_000  # one million yuan, in fen (money is integer fen)
 
 
 def loan(name: str, **fields: Any) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def loan(name: str, **fields: Any) -> dict[str, Any]:
         "uscc": f"USCC-{name}",
         "enterprise_name": f"企业{name}",
         "product": "GENERAL",
-        "outstanding_cny": 10 * M,
+        "outstanding_fen": 10 * M,
         "has_profile": True,
         "grade": 3,
         "level": "MEDIUM_CARBON",
@@ -89,7 +89,7 @@ def test_negative_equity_counts_as_zero() -> None:
 
 def test_attribution_factor_is_capped_at_one() -> None:
     # outstanding 60M over equity + debt 40M would be 1.5; capped at 1 -> the whole 1000 t is financed
-    frame = attribute(book(loan("a", outstanding_cny=60 * M)))
+    frame = attribute(book(loan("a", outstanding_fen=60 * M)))
     assert frame["attribution_factor"].iloc[0] == 1.0
     assert frame["financed_tco2"].iloc[0] == 1000.0
 
@@ -113,7 +113,7 @@ def test_missing_financials_give_no_financed_emissions(fields: dict[str, Any]) -
     assert math.isnan(report.loans[1].attribution_factor)
     assert report.loans[1].financed_scope1_tco2 == 0.0
     assert report.totals.loans == 2
-    assert report.totals.outstanding_cny == 20 * M
+    assert report.totals.outstanding_fen == 20 * M
     assert report.totals.financed_tco2 == 250.0
     assert report.totals.loans_without_profile == 1
     # WDQS = (10M x 2 + 10M x 5) / 20M = 3.5
@@ -135,13 +135,13 @@ def test_wdqs_of_six_loans_is_3_03() -> None:
     #         100M                       303   -> WDQS = 303 / 100 = 3.03
     # a seventh loan with outstanding 0 and score 1 weighs nothing
     rows = [
-        loan("1", outstanding_cny=20 * M, pcaf_score=1),
-        loan("2", outstanding_cny=15 * M, pcaf_score=2),
-        loan("3", outstanding_cny=25 * M, pcaf_score=3),
-        loan("4", outstanding_cny=10 * M, pcaf_score=4),
-        loan("5", outstanding_cny=12 * M, pcaf_score=4),
-        loan("6", outstanding_cny=18 * M, has_profile=False, pcaf_score=5),
-        loan("7", outstanding_cny=0.0, pcaf_score=1),
+        loan("1", outstanding_fen=20 * M, pcaf_score=1),
+        loan("2", outstanding_fen=15 * M, pcaf_score=2),
+        loan("3", outstanding_fen=25 * M, pcaf_score=3),
+        loan("4", outstanding_fen=10 * M, pcaf_score=4),
+        loan("5", outstanding_fen=12 * M, pcaf_score=4),
+        loan("6", outstanding_fen=18 * M, has_profile=False, pcaf_score=5),
+        loan("7", outstanding_fen=0, pcaf_score=1),
     ]
     report = compute_report(book(*rows), dimensions=[])
     assert report.totals.wdqs == pytest.approx(3.03, abs=1e-12)
@@ -158,7 +158,7 @@ def test_economic_intensity_and_waci() -> None:
     # WACI (weights renormalised over a and c, 10M each) = 0.5 x 20 + 0.5 x 5 = 12.5
     rows = [
         loan("a", revenue_10k_cny=5000.0),
-        loan("b", outstanding_cny=30 * M, has_profile=False, pcaf_score=5, revenue_10k_cny=9000.0),
+        loan("b", outstanding_fen=30 * M, has_profile=False, pcaf_score=5, revenue_10k_cny=9000.0),
         loan(
             "c",
             total_equity_10k_cny=10000.0,
@@ -185,13 +185,13 @@ def _attribution_books() -> tuple[pd.DataFrame, pd.DataFrame]:
     #                                                         after = 437.5 t
     earlier = book(
         loan("L1", grade=3),
-        loan("L2", outstanding_cny=5 * M, scope1_tco2=600.0, grade=4),
+        loan("L2", outstanding_fen=5 * M, scope1_tco2=600.0, grade=4),
     )
     now = book(
-        loan("L1", outstanding_cny=15 * M, scope1_tco2=700.0, grade=2),
+        loan("L1", outstanding_fen=15 * M, scope1_tco2=700.0, grade=2),
         loan(
             "L3",
-            outstanding_cny=4 * M,
+            outstanding_fen=4 * M,
             total_equity_10k_cny=500.0,
             total_debt_10k_cny=300.0,
             scope1_tco2=150.0,
@@ -270,7 +270,14 @@ def test_breakdown_labels() -> None:
     assert section == {"C": "制造业", "D": "电力、热力、燃气及水生产和供应业"}
     assert [r.key for r in report.breakdown("INDUSTRY_DIVISION").rows] == ["28", "44"]
     county = {r.key: r.label_zh for r in report.breakdown("COUNTY").rows}
-    assert county == {"330502": "吴兴区", "330521": "330521"}
+    assert county == {"330502": "吴兴区", "330521": "湖州市德清县"}  # caller's label, else GB/T 2260
+    division = {r.key: (r.label_zh, r.label_en) for r in report.breakdown("INDUSTRY_DIVISION").rows}
+    assert division == {
+        "28": ("化学纤维制造业", "Manufacture of chemical fibres"),
+        "44": ("电力、热力生产和供应业", "Production and supply of electricity and heat"),
+    }
+    (lender,) = report.lenders
+    assert (lender.label_zh, lender.label_en) == ("bank", "bank")  # not in tanxiao/standards/data/lenders.csv
     (city,) = report.breakdown("CITY").rows
     assert (city.key, city.label_zh, city.metrics.loans, city.outstanding_share) == (
         "330500",
@@ -285,7 +292,7 @@ def test_breakdown_labels() -> None:
 def test_group_metrics_are_recomputed_not_summed() -> None:
     # grade 3: a (10M, score 2); grade 4: b (30M, score 4) -> group WDQS 2 and 4,
     # book (10 x 2 + 30 x 4) / 40 = 140 / 40 = 3.5
-    rows = [loan("a"), loan("b", grade=4, outstanding_cny=30 * M, pcaf_score=4)]
+    rows = [loan("a"), loan("b", grade=4, outstanding_fen=30 * M, pcaf_score=4)]
     report = compute_report(book(*rows), dimensions=["GRADE"])
     by_key = {r.key: r for r in report.breakdown("GRADE").rows}
     assert (by_key["3"].metrics.wdqs, by_key["4"].metrics.wdqs, report.totals.wdqs) == (2.0, 4.0, 3.5)
@@ -296,12 +303,12 @@ def test_shares_retrofit_and_top_emitters() -> None:
     # green: LCE to grade 1 (20M); LCE to grade 3 (10M) is "other"; transition: retrofit (30M + 0);
     # general grade 5 (40M). Book 100M -> green 0.2, transition 0.3, other 0.5, grade-5 share 0.4
     rows = [
-        loan("g", product="LOW_CARBON_EXPANSION", grade=1, outstanding_cny=20 * M),
-        loan("x", product="LOW_CARBON_EXPANSION", grade=3, outstanding_cny=10 * M),
+        loan("g", product="LOW_CARBON_EXPANSION", grade=1, outstanding_fen=20 * M),
+        loan("x", product="LOW_CARBON_EXPANSION", grade=3, outstanding_fen=10 * M),
         loan(
             "r",
             product="HIGH_CARBON_RETROFIT",
-            outstanding_cny=30 * M,
+            outstanding_fen=30 * M,
             commitment_status="ON_TRACK",
             committed_tco2_per_year=500.0,
             achieved_tco2_per_year=200.0,
@@ -309,11 +316,11 @@ def test_shares_retrofit_and_top_emitters() -> None:
         loan(
             "r2",
             product="HIGH_CARBON_RETROFIT",
-            outstanding_cny=0.0,
+            outstanding_fen=0,
             commitment_status="MISSED",
             committed_tco2_per_year=100.0,
         ),
-        loan("big", grade=5, outstanding_cny=40 * M, uscc="USCC-g"),  # same enterprise as "g"
+        loan("big", grade=5, outstanding_fen=40 * M, uscc="USCC-g"),  # same enterprise as "g"
     ]
     report = compute_report(book(*rows), dimensions=[], top_n=2)
     shares = (report.green_share, report.transition_share, report.other_share)
@@ -321,12 +328,12 @@ def test_shares_retrofit_and_top_emitters() -> None:
     assert sum(shares) == pytest.approx(1.0)
     assert report.grade5_share == pytest.approx(0.4)
     retrofit = report.retrofit
-    assert (retrofit.loans, retrofit.outstanding_cny, retrofit.on_track, retrofit.missed) == (2, 30 * M, 1, 1)
+    assert (retrofit.loans, retrofit.outstanding_fen, retrofit.on_track, retrofit.missed) == (2, 30 * M, 1, 1)
     # committed 500 + 100 = 600; achieved 200 (+ NaN skipped)
     assert (retrofit.committed_tco2_per_year, retrofit.achieved_tco2_per_year) == (600.0, 200.0)
     # financed (AF = outstanding / 40M, capped at 1, x 1000 t): g 500, x 250, r 750, r2 0, big 1000
     # per enterprise: USCC-g = 500 + 1000 = 1500 (60M), USCC-r = 750, USCC-x = 250 -> top 2
-    assert [(e.enterprise, e.financed_tco2, e.outstanding_cny) for e in report.top_emitters] == [
+    assert [(e.enterprise, e.financed_tco2, e.outstanding_fen) for e in report.top_emitters] == [
         ("enterprises/USCC-g", 1500.0, 60 * M),
         ("enterprises/USCC-r", 750.0, 30 * M),
     ]
@@ -349,7 +356,7 @@ def test_unknown_dimension_and_negative_outstanding_are_rejected() -> None:
     with pytest.raises(ValueError, match="dimension"):
         compute_report(book(loan("a")), dimensions=["COLOUR"])
     with pytest.raises(ValueError, match="outstanding"):
-        compute_report(book(loan("a", outstanding_cny=-1.0)), dimensions=[])
+        compute_report(book(loan("a", outstanding_fen=-1)), dimensions=[])
 
 
 def test_lender_totals_and_loan_lines() -> None:
@@ -376,7 +383,7 @@ _loan_fields: dict[str, st.SearchStrategy[Any]] = {
     "uscc": st.sampled_from(["U1", "U2", "U3", "U4"]),
     "lender": st.sampled_from(["lenders/a", "lenders/b"]),
     "product": st.sampled_from(["LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT", "GENERAL"]),
-    "outstanding_cny": st.one_of(st.just(0.0), st.floats(1.0, 1e9)),
+    "outstanding_fen": st.one_of(st.just(0), st.integers(1, 10**11)),
     "has_profile": st.booleans(),
     "grade": st.integers(0, 5),
     "level": st.sampled_from(["LOW_CARBON", "MEDIUM_CARBON", "HIGH_CARBON", ""]),
@@ -412,17 +419,17 @@ def test_breakdowns_reconcile_to_totals(rows: list[dict[str, Any]]) -> None:
     for b in report.breakdowns:
         assert sum(r.metrics.loans for r in b.rows) == totals.loans, b.dimension
         assert sum(r.metrics.loans_without_profile for r in b.rows) == totals.loans_without_profile
-        for name in ("outstanding_cny", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2"):
+        for name in ("outstanding_fen", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2"):
             group_sum = sum(getattr(r.metrics, name) for r in b.rows)
             assert group_sum == pytest.approx(getattr(totals, name), rel=1e-9, abs=1e-6), (b.dimension, name)
-        if totals.outstanding_cny > 0:
+        if totals.outstanding_fen > 0:
             assert sum(r.outstanding_share for r in b.rows) == pytest.approx(1.0)
     lender_sum = sum(t.metrics.financed_tco2 for t in report.lenders)
     assert lender_sum == pytest.approx(totals.financed_tco2, rel=1e-9, abs=1e-6)
     shares = (report.green_share, report.transition_share, report.other_share)
     assert all(0 <= s <= 1 for s in shares)
-    assert sum(shares) == pytest.approx(1.0 if totals.outstanding_cny > 0 else 0.0)
-    assert 1 <= totals.wdqs <= 5 or totals.outstanding_cny == 0
+    assert sum(shares) == pytest.approx(1.0 if totals.outstanding_fen > 0 else 0.0)
+    assert 1 <= totals.wdqs <= 5 or totals.outstanding_fen == 0
     for line in report.loans:
         assert math.isnan(line.attribution_factor) or 0 <= line.attribution_factor <= 1
 
@@ -447,3 +454,34 @@ def test_attribution_identity(before: list[dict[str, Any]], after: list[dict[str
     scale = max(1.0, result.financed_tco2_before, result.financed_tco2_after)
     assert lhs == pytest.approx(result.financed_tco2_after, abs=1e-9 * scale)
     assert sum(c.loans for c in report.migration) == len(before) + len(after) - n
+
+
+def test_ungraded_profile_counts_as_no_emissions_data_never_as_zero() -> None:
+    # "u": a profile that the registry could not grade (grade 0, level ""), emissions filled in as 0 t.
+    # It must not dilute the book as a zero emitter: no AF, no financed emissions, DQ 5, and counted
+    # apart in loans_ungraded (and in loans_without_profile).
+    # "a": 10M / (3000万 + 1000万 = 40M) = AF 0.25 -> 0.25 x (800 + 200) = 250 t, score 2.
+    # WDQS = (10M x 2 + 30M x 5) / 40M = 170 / 40 = 4.25 (not (10 x 2 + 30 x 2) / 40 = 2.0).
+    rows = [
+        loan("a"),
+        loan("u", grade=0, level="", outstanding_fen=30 * M, scope1_tco2=0.0, scope2_tco2=0.0, pcaf_score=2),
+        loan("n", has_profile=False, grade=0, outstanding_fen=0),
+    ]
+    report = compute_report(book(*rows), dimensions=["GRADE"])
+    t = report.totals
+    assert (t.loans, t.loans_without_profile, t.loans_ungraded) == (3, 2, 1)
+    assert t.financed_tco2 == 250.0
+    assert t.wdqs == pytest.approx(4.25)
+    line = next(x for x in report.loans if x.loan.endswith("/u"))
+    assert math.isnan(line.attribution_factor)
+    ungraded = next(r for r in report.breakdown("GRADE").rows if r.key == "0")
+    assert (ungraded.label_en, ungraded.metrics.loans_ungraded) == ("Ungraded", 1)
+
+
+def test_money_is_exact_integer_fen() -> None:
+    # 0.1 + 0.2 yuan is 10 + 20 = 30 fen exactly (as floats, 0.1 + 0.2 != 0.3).
+    rows = [loan("a", outstanding_fen=10), loan("b", outstanding_fen=20)]
+    totals = compute_report(book(*rows), dimensions=[]).totals
+    assert totals.outstanding_fen == 30 and isinstance(totals.outstanding_fen, int)
+    with pytest.raises(ValueError, match="whole fen"):
+        compute_report(book(loan("c", outstanding_fen=10.5)), dimensions=[])

@@ -35,6 +35,16 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PARQUET: _ClassVar[ExportFormat]
     JSON: _ClassVar[ExportFormat]
     HTML: _ClassVar[ExportFormat]
+    XLSX: _ClassVar[ExportFormat]
+    PDF: _ClassVar[ExportFormat]
+
+class GreenDimension(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GREEN_DIMENSION_UNSPECIFIED: _ClassVar[GreenDimension]
+    GREEN_CATEGORY: _ClassVar[GreenDimension]
+    GREEN_INDUSTRY_DIVISION: _ClassVar[GreenDimension]
+    GREEN_COUNTY: _ClassVar[GreenDimension]
+    GREEN_LENDER: _ClassVar[GreenDimension]
 LOAN_STATUS_UNSPECIFIED: LoanStatus
 OPEN: LoanStatus
 CLOSED: LoanStatus
@@ -52,17 +62,24 @@ CSV: ExportFormat
 PARQUET: ExportFormat
 JSON: ExportFormat
 HTML: ExportFormat
+XLSX: ExportFormat
+PDF: ExportFormat
+GREEN_DIMENSION_UNSPECIFIED: GreenDimension
+GREEN_CATEGORY: GreenDimension
+GREEN_INDUSTRY_DIVISION: GreenDimension
+GREEN_COUNTY: GreenDimension
+GREEN_LENDER: GreenDimension
 
 class Loan(_message.Message):
-    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_cny", "outstanding_cny", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time")
+    __slots__ = ("name", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "status", "balance_as_of_date", "close_date", "commitment", "create_time", "green_category", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_factors")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
-    COMMITTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
@@ -72,14 +89,18 @@ class Loan(_message.Message):
     CLOSE_DATE_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    GREEN_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_FACTORS_FIELD_NUMBER: _ClassVar[int]
     name: str
     lender: str
     loan_id: str
     enterprise: str
     product: str
     decision: str
-    committed_amount_cny: float
-    outstanding_cny: float
+    committed_amount_fen: int
+    outstanding_fen: int
     currency: str
     start_date: str
     maturity_date: str
@@ -89,53 +110,65 @@ class Loan(_message.Message):
     close_date: str
     commitment: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    green_category: str
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    benefit_factors: str
+    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
 
 class RecordLoanRequest(_message.Message):
-    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_cny", "outstanding_cny", "currency", "start_date", "maturity_date", "rate_bp", "commitment")
+    __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "commitment", "green_category", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_factors")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
-    COMMITTED_AMOUNT_CNY_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
     RATE_BP_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    GREEN_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_FACTORS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     lender: str
     loan_id: str
     enterprise: str
     product: str
     decision: str
-    committed_amount_cny: float
-    outstanding_cny: float
+    committed_amount_fen: int
+    outstanding_fen: int
     currency: str
     start_date: str
     maturity_date: str
     rate_bp: float
     commitment: str
-    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ...) -> None: ...
+    green_category: str
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    benefit_factors: str
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
 
 class UpdateLoanBalanceRequest(_message.Message):
-    __slots__ = ("request_id", "name", "as_of_date", "drawdown_cny", "repayment_cny", "outstanding_cny")
+    __slots__ = ("request_id", "name", "as_of_date", "drawdown_fen", "repayment_fen", "outstanding_fen")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
-    DRAWDOWN_CNY_FIELD_NUMBER: _ClassVar[int]
-    REPAYMENT_CNY_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    DRAWDOWN_FEN_FIELD_NUMBER: _ClassVar[int]
+    REPAYMENT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     name: str
     as_of_date: str
-    drawdown_cny: float
-    repayment_cny: float
-    outstanding_cny: float
-    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., as_of_date: _Optional[str] = ..., drawdown_cny: _Optional[float] = ..., repayment_cny: _Optional[float] = ..., outstanding_cny: _Optional[float] = ...) -> None: ...
+    drawdown_fen: int
+    repayment_fen: int
+    outstanding_fen: int
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., as_of_date: _Optional[str] = ..., drawdown_fen: _Optional[int] = ..., repayment_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ...) -> None: ...
 
 class CloseLoanRequest(_message.Message):
     __slots__ = ("request_id", "name", "close_date")
@@ -198,20 +231,22 @@ class GetRegulatoryReportRequest(_message.Message):
     def __init__(self, as_of_date: _Optional[str] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., compare_date: _Optional[str] = ..., region_code_prefix: _Optional[str] = ...) -> None: ...
 
 class ExportPortfolioReportRequest(_message.Message):
-    __slots__ = ("lender", "as_of_date", "format", "group_by", "regulatory", "compare_date")
+    __slots__ = ("lender", "as_of_date", "format", "group_by", "regulatory", "compare_date", "language")
     LENDER_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     REGULATORY_FIELD_NUMBER: _ClassVar[int]
     COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     lender: str
     as_of_date: str
     format: ExportFormat
     group_by: _containers.RepeatedScalarFieldContainer[Dimension]
     regulatory: bool
     compare_date: str
-    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., regulatory: _Optional[bool] = ..., compare_date: _Optional[str] = ...) -> None: ...
+    language: str
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., group_by: _Optional[_Iterable[_Union[Dimension, str]]] = ..., regulatory: _Optional[bool] = ..., compare_date: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
 
 class ExportChunk(_message.Message):
     __slots__ = ("data", "content_type", "filename")
@@ -224,9 +259,9 @@ class ExportChunk(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class Metrics(_message.Message):
-    __slots__ = ("loans", "outstanding_cny", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile")
+    __slots__ = ("loans", "outstanding_fen", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile", "loans_ungraded")
     LOANS_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     FINANCED_SCOPE1_TCO2_FIELD_NUMBER: _ClassVar[int]
     FINANCED_SCOPE2_TCO2_FIELD_NUMBER: _ClassVar[int]
     FINANCED_TCO2_FIELD_NUMBER: _ClassVar[int]
@@ -234,8 +269,9 @@ class Metrics(_message.Message):
     ECONOMIC_INTENSITY_FIELD_NUMBER: _ClassVar[int]
     WACI_FIELD_NUMBER: _ClassVar[int]
     LOANS_WITHOUT_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    LOANS_UNGRADED_FIELD_NUMBER: _ClassVar[int]
     loans: int
-    outstanding_cny: float
+    outstanding_fen: int
     financed_scope1_tco2: float
     financed_scope2_tco2: float
     financed_tco2: float
@@ -243,21 +279,24 @@ class Metrics(_message.Message):
     economic_intensity: float
     waci: float
     loans_without_profile: int
-    def __init__(self, loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ...) -> None: ...
+    loans_ungraded: int
+    def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ..., loans_ungraded: _Optional[int] = ...) -> None: ...
 
 class GroupRow(_message.Message):
-    __slots__ = ("key", "label_zh", "label_en", "metrics", "outstanding_share")
+    __slots__ = ("key", "label_zh", "label_en", "metrics", "outstanding_share", "suppressed")
     KEY_FIELD_NUMBER: _ClassVar[int]
     LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
     LABEL_EN_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_SHARE_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     key: str
     label_zh: str
     label_en: str
     metrics: Metrics
     outstanding_share: float
-    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., outstanding_share: _Optional[float] = ...) -> None: ...
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., outstanding_share: _Optional[float] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class Breakdown(_message.Message):
     __slots__ = ("dimension", "rows")
@@ -268,12 +307,12 @@ class Breakdown(_message.Message):
     def __init__(self, dimension: _Optional[_Union[Dimension, str]] = ..., rows: _Optional[_Iterable[_Union[GroupRow, _Mapping]]] = ...) -> None: ...
 
 class LoanLine(_message.Message):
-    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_cny", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile")
+    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_fen", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile")
     LOAN_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     GRADE_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     INDUSTRY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -287,7 +326,7 @@ class LoanLine(_message.Message):
     enterprise: str
     enterprise_name: str
     product: str
-    outstanding_cny: float
+    outstanding_fen: int
     grade: int
     level: str
     industry_code: str
@@ -297,12 +336,12 @@ class LoanLine(_message.Message):
     financed_scope2_tco2: float
     pcaf_score: int
     profile: str
-    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_cny: _Optional[float] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ...) -> None: ...
+    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ...) -> None: ...
 
 class RetrofitProgress(_message.Message):
-    __slots__ = ("loans", "outstanding_cny", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")
+    __slots__ = ("loans", "outstanding_fen", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")
     LOANS_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
     ACHIEVED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
     ON_TRACK_FIELD_NUMBER: _ClassVar[int]
@@ -311,7 +350,7 @@ class RetrofitProgress(_message.Message):
     ACHIEVED_FIELD_NUMBER: _ClassVar[int]
     NOT_STARTED_FIELD_NUMBER: _ClassVar[int]
     loans: int
-    outstanding_cny: float
+    outstanding_fen: int
     committed_tco2_per_year: float
     achieved_tco2_per_year: float
     on_track: int
@@ -319,33 +358,35 @@ class RetrofitProgress(_message.Message):
     missed: int
     achieved: int
     not_started: int
-    def __init__(self, loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ..., committed_tco2_per_year: _Optional[float] = ..., achieved_tco2_per_year: _Optional[float] = ..., on_track: _Optional[int] = ..., at_risk: _Optional[int] = ..., missed: _Optional[int] = ..., achieved: _Optional[int] = ..., not_started: _Optional[int] = ...) -> None: ...
+    def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., committed_tco2_per_year: _Optional[float] = ..., achieved_tco2_per_year: _Optional[float] = ..., on_track: _Optional[int] = ..., at_risk: _Optional[int] = ..., missed: _Optional[int] = ..., achieved: _Optional[int] = ..., not_started: _Optional[int] = ...) -> None: ...
 
 class MigrationCell(_message.Message):
-    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_cny")
+    __slots__ = ("from_grade", "to_grade", "loans", "outstanding_fen", "suppressed")
     FROM_GRADE_FIELD_NUMBER: _ClassVar[int]
     TO_GRADE_FIELD_NUMBER: _ClassVar[int]
     LOANS_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     from_grade: int
     to_grade: int
     loans: int
-    outstanding_cny: float
-    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_cny: _Optional[float] = ...) -> None: ...
+    outstanding_fen: int
+    suppressed: bool
+    def __init__(self, from_grade: _Optional[int] = ..., to_grade: _Optional[int] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class Emitter(_message.Message):
-    __slots__ = ("enterprise", "enterprise_name", "financed_tco2", "outstanding_cny", "grade")
+    __slots__ = ("enterprise", "enterprise_name", "financed_tco2", "outstanding_fen", "grade")
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
     FINANCED_TCO2_FIELD_NUMBER: _ClassVar[int]
-    OUTSTANDING_CNY_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     GRADE_FIELD_NUMBER: _ClassVar[int]
     enterprise: str
     enterprise_name: str
     financed_tco2: float
-    outstanding_cny: float
+    outstanding_fen: int
     grade: int
-    def __init__(self, enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., financed_tco2: _Optional[float] = ..., outstanding_cny: _Optional[float] = ..., grade: _Optional[int] = ...) -> None: ...
+    def __init__(self, enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., financed_tco2: _Optional[float] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ...) -> None: ...
 
 class Attribution(_message.Message):
     __slots__ = ("financed_tco2_before", "financed_tco2_after", "emissions_effect_tco2", "attribution_effect_tco2", "new_loans_tco2", "ended_loans_tco2")
@@ -364,15 +405,21 @@ class Attribution(_message.Message):
     def __init__(self, financed_tco2_before: _Optional[float] = ..., financed_tco2_after: _Optional[float] = ..., emissions_effect_tco2: _Optional[float] = ..., attribution_effect_tco2: _Optional[float] = ..., new_loans_tco2: _Optional[float] = ..., ended_loans_tco2: _Optional[float] = ...) -> None: ...
 
 class LenderTotal(_message.Message):
-    __slots__ = ("lender", "metrics")
+    __slots__ = ("lender", "metrics", "suppressed", "label_zh", "label_en")
     LENDER_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
     lender: str
     metrics: Metrics
-    def __init__(self, lender: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
+    suppressed: bool
+    label_zh: str
+    label_en: str
+    def __init__(self, lender: _Optional[str] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ..., suppressed: _Optional[bool] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ...) -> None: ...
 
 class PortfolioReport(_message.Message):
-    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year")
+    __slots__ = ("scope", "as_of_date", "compare_date", "totals", "breakdowns", "loans", "retrofit", "green_share", "transition_share", "other_share", "migration", "grade5_share", "top_emitters", "attribution", "lenders", "generate_time", "profile_year", "min_cell_size", "totals_suppressed")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
     COMPARE_DATE_FIELD_NUMBER: _ClassVar[int]
@@ -390,6 +437,8 @@ class PortfolioReport(_message.Message):
     LENDERS_FIELD_NUMBER: _ClassVar[int]
     GENERATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROFILE_YEAR_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     scope: str
     as_of_date: str
     compare_date: str
@@ -407,4 +456,170 @@ class PortfolioReport(_message.Message):
     lenders: _containers.RepeatedCompositeFieldContainer[LenderTotal]
     generate_time: _timestamp_pb2.Timestamp
     profile_year: int
-    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ...) -> None: ...
+    min_cell_size: int
+    totals_suppressed: bool
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., compare_date: _Optional[str] = ..., totals: _Optional[_Union[Metrics, _Mapping]] = ..., breakdowns: _Optional[_Iterable[_Union[Breakdown, _Mapping]]] = ..., loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., retrofit: _Optional[_Union[RetrofitProgress, _Mapping]] = ..., green_share: _Optional[float] = ..., transition_share: _Optional[float] = ..., other_share: _Optional[float] = ..., migration: _Optional[_Iterable[_Union[MigrationCell, _Mapping]]] = ..., grade5_share: _Optional[float] = ..., top_emitters: _Optional[_Iterable[_Union[Emitter, _Mapping]]] = ..., attribution: _Optional[_Union[Attribution, _Mapping]] = ..., lenders: _Optional[_Iterable[_Union[LenderTotal, _Mapping]]] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., profile_year: _Optional[int] = ..., min_cell_size: _Optional[int] = ..., totals_suppressed: _Optional[bool] = ...) -> None: ...
+
+class ListSupervisedLoansRequest(_message.Message):
+    __slots__ = ("as_of_date", "lender", "region_code_prefix", "purpose", "page_size", "page_token")
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    REGION_CODE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    as_of_date: str
+    lender: str
+    region_code_prefix: str
+    purpose: str
+    page_size: int
+    page_token: str
+    def __init__(self, as_of_date: _Optional[str] = ..., lender: _Optional[str] = ..., region_code_prefix: _Optional[str] = ..., purpose: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSupervisedLoansResponse(_message.Message):
+    __slots__ = ("loans", "next_page_token", "as_of_date")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    loans: _containers.RepeatedCompositeFieldContainer[LoanLine]
+    next_page_token: str
+    as_of_date: str
+    def __init__(self, loans: _Optional[_Iterable[_Union[LoanLine, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., as_of_date: _Optional[str] = ...) -> None: ...
+
+class GetGreenLoanStatisticsRequest(_message.Message):
+    __slots__ = ("lender", "as_of_date", "period_start", "group_by")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    as_of_date: str
+    period_start: str
+    group_by: GreenDimension
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., period_start: _Optional[str] = ..., group_by: _Optional[_Union[GreenDimension, str]] = ...) -> None: ...
+
+class GreenRow(_message.Message):
+    __slots__ = ("key", "label_zh", "label_en", "loans", "outstanding_fen", "new_loans", "new_amount_fen", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "suppressed")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    NEW_LOANS_FIELD_NUMBER: _ClassVar[int]
+    NEW_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    label_zh: str
+    label_en: str
+    loans: int
+    outstanding_fen: int
+    new_loans: int
+    new_amount_fen: int
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., new_loans: _Optional[int] = ..., new_amount_fen: _Optional[int] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class GreenLoanStatistics(_message.Message):
+    __slots__ = ("scope", "as_of_date", "period_start", "group_by", "totals", "unclassified", "rows", "catalogue_version", "catalogue_source", "min_cell_size")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    UNCLASSIFIED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOGUE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    as_of_date: str
+    period_start: str
+    group_by: GreenDimension
+    totals: GreenRow
+    unclassified: GreenRow
+    rows: _containers.RepeatedCompositeFieldContainer[GreenRow]
+    catalogue_version: str
+    catalogue_source: str
+    min_cell_size: int
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., period_start: _Optional[str] = ..., group_by: _Optional[_Union[GreenDimension, str]] = ..., totals: _Optional[_Union[GreenRow, _Mapping]] = ..., unclassified: _Optional[_Union[GreenRow, _Mapping]] = ..., rows: _Optional[_Iterable[_Union[GreenRow, _Mapping]]] = ..., catalogue_version: _Optional[str] = ..., catalogue_source: _Optional[str] = ..., min_cell_size: _Optional[int] = ...) -> None: ...
+
+class GetCarbonLoanStatisticsRequest(_message.Message):
+    __slots__ = ("lender", "as_of_date", "group_by")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    as_of_date: str
+    group_by: Dimension
+    def __init__(self, lender: _Optional[str] = ..., as_of_date: _Optional[str] = ..., group_by: _Optional[_Union[Dimension, str]] = ...) -> None: ...
+
+class CarbonLoanFigures(_message.Message):
+    __slots__ = ("loans", "disbursed_fen", "outstanding_fen", "weighted_rate_bp", "spread_to_lpr_bp")
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_TO_LPR_BP_FIELD_NUMBER: _ClassVar[int]
+    loans: int
+    disbursed_fen: int
+    outstanding_fen: int
+    weighted_rate_bp: float
+    spread_to_lpr_bp: float
+    def __init__(self, loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ..., spread_to_lpr_bp: _Optional[float] = ...) -> None: ...
+
+class CarbonLoanQuarter(_message.Message):
+    __slots__ = ("quarter", "new_loans", "disbursed_fen", "cumulative_loans", "cumulative_disbursed_fen", "weighted_rate_bp")
+    QUARTER_FIELD_NUMBER: _ClassVar[int]
+    NEW_LOANS_FIELD_NUMBER: _ClassVar[int]
+    DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_LOANS_FIELD_NUMBER: _ClassVar[int]
+    CUMULATIVE_DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    quarter: str
+    new_loans: int
+    disbursed_fen: int
+    cumulative_loans: int
+    cumulative_disbursed_fen: int
+    weighted_rate_bp: float
+    def __init__(self, quarter: _Optional[str] = ..., new_loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., cumulative_loans: _Optional[int] = ..., cumulative_disbursed_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ...) -> None: ...
+
+class CarbonLoanGroup(_message.Message):
+    __slots__ = ("key", "label_zh", "label_en", "figures", "suppressed")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    label_zh: str
+    label_en: str
+    figures: CarbonLoanFigures
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., figures: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class CarbonLoanStatistics(_message.Message):
+    __slots__ = ("scope", "as_of_date", "totals", "quarters", "groups", "headline_zh", "headline_en", "group_by", "min_cell_size", "lpr_source")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    QUARTERS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    HEADLINE_ZH_FIELD_NUMBER: _ClassVar[int]
+    HEADLINE_EN_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LPR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    as_of_date: str
+    totals: CarbonLoanFigures
+    quarters: _containers.RepeatedCompositeFieldContainer[CarbonLoanQuarter]
+    groups: _containers.RepeatedCompositeFieldContainer[CarbonLoanGroup]
+    headline_zh: str
+    headline_en: str
+    group_by: Dimension
+    min_cell_size: int
+    lpr_source: str
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., totals: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., quarters: _Optional[_Iterable[_Union[CarbonLoanQuarter, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[CarbonLoanGroup, _Mapping]]] = ..., headline_zh: _Optional[str] = ..., headline_en: _Optional[str] = ..., group_by: _Optional[_Union[Dimension, str]] = ..., min_cell_size: _Optional[int] = ..., lpr_source: _Optional[str] = ...) -> None: ...

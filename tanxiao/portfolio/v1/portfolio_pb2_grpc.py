@@ -75,6 +75,21 @@ class PortfolioReportingStub:
                 request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportPortfolioReportRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.FromString,
                 _registered_method=True)
+        self.ListSupervisedLoans = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.FromString,
+                _registered_method=True)
+        self.GetGreenLoanStatistics = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/GetGreenLoanStatistics',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.FromString,
+                _registered_method=True)
+        self.GetCarbonLoanStatistics = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/GetCarbonLoanStatistics',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.FromString,
+                _registered_method=True)
 
 
 class PortfolioReportingServicer:
@@ -141,6 +156,38 @@ class PortfolioReportingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSupervisedLoans(self, request, context):
+        """The supervising regulator's loan-level view across lenders: loan lines
+        with borrowers (no disclosure control). Only for regulator tokens that
+        hold the explicit grant "loan_level"; every call is written to the
+        access log (who, which filter, how many loans). AIP-158 paging.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGreenLoanStatistics(self, request, context):
+        """Green-loan statistics by use of proceeds (the green catalogue): balances,
+        counts, new loans in the period and environmental benefits, by catalogue
+        category, industry division, county or lender. A lender gets its own; a
+        regulator every lender's (lender empty), under disclosure control.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCarbonLoanStatistics(self, request, context):
+        """碳效贷 statistics: cumulative disbursements since inception (count,
+        amount), outstanding, disbursement-weighted rate and its spread to the
+        LPR, the quarterly trend and the headline panel ("累计发放碳效贷 x 笔、
+        y 亿元"), optionally by one dimension. 碳效贷 = LOW_CARBON_EXPANSION and
+        HIGH_CARBON_RETROFIT loans. Lender: its own; regulator: all (lender
+        empty), groups under disclosure control.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortfolioReportingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +230,21 @@ def add_PortfolioReportingServicer_to_server(servicer, server):
                     servicer.ExportPortfolioReport,
                     request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportPortfolioReportRequest.FromString,
                     response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.SerializeToString,
+            ),
+            'ListSupervisedLoans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSupervisedLoans,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.SerializeToString,
+            ),
+            'GetGreenLoanStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGreenLoanStatistics,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.SerializeToString,
+            ),
+            'GetCarbonLoanStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCarbonLoanStatistics,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -402,6 +464,87 @@ class PortfolioReporting:
             '/tanxiao.portfolio.v1.PortfolioReporting/ExportPortfolioReport',
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportPortfolioReportRequest.SerializeToString,
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSupervisedLoans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ListSupervisedLoansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGreenLoanStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/GetGreenLoanStatistics',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetGreenLoanStatisticsRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GreenLoanStatistics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCarbonLoanStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/GetCarbonLoanStatistics',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.FromString,
             options,
             channel_credentials,
             insecure,

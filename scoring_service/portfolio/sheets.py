@@ -1,0 +1,316 @@
+"""A portfolio report as typed section tables, and as an xlsx workbook (one sheet per section).
+
+Each section is a list of columns (header with its unit, kind) and rows of typed values: money in yuan
+as a number (from the message's integer fen, exact to the fen), tonnes as numbers, dates as
+``datetime.date``. The workbook writes numbers as numbers (never text) with a display format, dates as
+date cells, and text cells that a spreadsheet would evaluate (= + - @) neutralised. The regulator view
+has no loan and top-emitter sheets. Headers are in the report's language (zh or en).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from scoring_service.portfolio.csv_safety import neutralise
+from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.standards import industry_name, region_name
+
+Kind = Literal["text", "int", "yuan", "tco2", "ratio", "score", "date"]
+_FORMATS = {
+    "int": "#,##0",
+    "yuan": "#,##0.00",
+    "tco2": "#,##0.000",
+    "ratio": "0.00%",
+    "score": "0.00",
+    "date": "yyyy-mm-dd",
+}
+# Header texts with units (zh, en): kept together, one catalogue.
+HEADERS: dict[str, tuple[str, str]] = {
+    "key": ("代码", "Code"),
+    "label": ("名称", "Name"),
+    "loans": ("贷款笔数", "Loans"),
+    "outstanding": ("贷款余额（元）", "Outstanding (CNY)"),
+    "scope1": ("融资排放范围一（tCO₂/年）", "Financed scope 1 (tCO₂/yr)"),
+    "scope2": ("融资排放范围二（tCO₂/年）", "Financed scope 2 (tCO₂/yr)"),
+    "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
+    "wdqs": ("加权数据质量得分（1-5）", "WDQS (1-5)"),
+    "intensity": ("经济排放强度（tCO₂/百万元贷款）", "Economic intensity (tCO₂/CNY m lent)"),
+    "waci": ("WACI（tCO₂/百万元营业收入）", "WACI (tCO₂/CNY m revenue)"),
+    "without": ("无排放数据贷款笔数", "Loans without emissions data"),
+    "ungraded": ("其中未评级", "of which ungraded"),
+    "share": ("余额占比", "Share of outstanding"),
+    "suppressed": ("已抑制（小于最小单元）", "Suppressed (below minimum cell size)"),
+    "loan": ("贷款", "Loan"),
+    "enterprise": ("企业", "Enterprise"),
+    "enterprise_name": ("企业名称", "Enterprise name"),
+    "product": ("产品", "Product"),
+    "grade": ("碳效等级", "Grade"),
+    "level": ("碳排放水平", "Level"),
+    "industry": ("行业", "Industry"),
+    "region": ("地区", "Region"),
+    "factor": ("归因因子", "Attribution factor"),
+    "pcaf": ("PCAF 数据质量", "PCAF score"),
+    "from_grade": ("比较日等级", "Grade at compare date"),
+    "to_grade": ("报告日等级", "Grade at report date"),
+    "component": ("组成", "Component"),
+    "value_tco2": ("tCO₂/年", "tCO₂/yr"),
+    "lender": ("金融机构", "Lender"),
+    "field": ("项目", "Item"),
+    "value": ("值", "Value"),
+    "committed": ("承诺减排量（tCO₂/年）", "Committed (tCO₂/yr)"),
+    "achieved_t": ("已实现减排量（tCO₂/年）", "Achieved (tCO₂/yr)"),
+}
+SHEET_NAMES: dict[str, tuple[str, str]] = {
+    "report": ("报告", "Report"),
+    "totals": ("总体指标", "Totals"),
+    "loans": ("贷款明细", "Loans"),
+    "migration": ("等级迁移", "Migration"),
+    "top_emitters": ("融资排放前列", "Top emitters"),
+    "retrofit": ("减碳改造", "Retrofit"),
+    "attribution": ("同比归因", "Attribution"),
+    "lenders": ("金融机构", "Lenders"),
+}
+_DIMENSION_SHEETS: dict[int, tuple[str, str]] = {
+    portfolio_pb2.GRADE: ("按等级", "By grade"),
+    portfolio_pb2.LEVEL: ("按碳排放水平", "By level"),
+    portfolio_pb2.INDUSTRY_SECTION: ("按行业门类", "By section"),
+    portfolio_pb2.INDUSTRY_DIVISION: ("按行业大类", "By division"),
+    portfolio_pb2.COUNTY: ("按区县", "By county"),
+    portfolio_pb2.CITY: ("按地市", "By city"),
+    portfolio_pb2.PRODUCT: ("按产品", "By product"),
+    portfolio_pb2.LENDER: ("按金融机构", "By lender"),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # stable id, e.g. "totals", "breakdown_GRADE"
+    title: str  # sheet name in the report's language
+    columns: tuple[tuple[str, Kind], ...]  # (header with unit, kind)
+    rows: tuple[tuple[Any, ...], ...]
+
+
+def yuan(fen: int) -> Decimal:
+    """Integer fen as exact yuan (two decimals)."""
+    return Decimal(fen) / 100
+
+
+def _metric_columns(lang: int) -> list[tuple[str, Kind]]:
+    names = ("loans", "outstanding", "scope1", "scope2", "financed", "wdqs", "intensity", "waci")
+    kinds: tuple[Kind, ...] = ("int", "yuan", "tco2", "tco2", "tco2", "score", "score", "score")
+    columns = [(HEADERS[n][lang], k) for n, k in zip(names, kinds, strict=True)]
+    return [*columns, (HEADERS["without"][lang], "int"), (HEADERS["ungraded"][lang], "int")]
+
+
+def _metric_values(m: portfolio_pb2.Metrics, suppressed: bool = False) -> list[Any]:
+    if suppressed:  # disclosure control: a withheld cell is blank, never a misleading 0
+        return [None] * 10
+    return [
+        m.loans, yuan(m.outstanding_fen), m.financed_scope1_tco2, m.financed_scope2_tco2, m.financed_tco2,
+        m.wdqs, m.economic_intensity, m.waci, m.loans_without_profile, m.loans_ungraded,
+    ]  # fmt: skip
+
+
+def sections(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> list[Section]:
+    """The report's sections in order; the regulator view has no enterprise-level sections."""
+    i = 0 if lang == "zh" else 1
+    h = {k: v[i] for k, v in HEADERS.items()}
+    out = [_report_section(report, i)]
+    out.append(
+        Section("totals", SHEET_NAMES["totals"][i], tuple(_metric_columns(i)),
+                (tuple(_metric_values(report.totals)),))
+    )  # fmt: skip
+    for b in report.breakdowns:
+        columns = [(h["key"], "text"), (h["label"], "text"), *_metric_columns(i), (h["share"], "ratio")]
+        columns.append((h["suppressed"], "text"))
+        rows = tuple(
+            (r.key, r.label_zh if i == 0 else r.label_en, *_metric_values(r.metrics, r.suppressed),
+             None if r.suppressed else r.outstanding_share, "*" if r.suppressed else "")
+            for r in b.rows
+        )  # fmt: skip
+        name = portfolio_pb2.Dimension.Name(b.dimension)
+        title = _DIMENSION_SHEETS.get(b.dimension, (name, name))[i]
+        out.append(Section(f"breakdown_{name}", title, tuple(columns), rows))
+    if report.scope != "regulator":
+        out.append(_loans_section(report, i, h))
+        out.append(
+            Section(
+                "top_emitters", SHEET_NAMES["top_emitters"][i],
+                ((h["enterprise"], "text"), (h["enterprise_name"], "text"), (h["financed"], "tco2"),
+                 (h["outstanding"], "yuan"), (h["grade"], "int")),
+                tuple((e.enterprise, e.enterprise_name, e.financed_tco2, yuan(e.outstanding_fen), e.grade)
+                      for e in report.top_emitters),
+            )
+        )  # fmt: skip
+    out.append(
+        Section(
+            "migration", SHEET_NAMES["migration"][i],
+            ((h["from_grade"], "int"), (h["to_grade"], "int"), (h["loans"], "int"),
+             (h["outstanding"], "yuan")),
+            tuple((c.from_grade, c.to_grade, c.loans, yuan(c.outstanding_fen)) for c in report.migration),
+        )
+    )  # fmt: skip
+    if report.HasField("attribution"):
+        a = report.attribution
+        names = ("financed_tco2_before", "emissions_effect_tco2", "attribution_effect_tco2",
+                 "new_loans_tco2", "ended_loans_tco2", "financed_tco2_after")  # fmt: skip
+        out.append(
+            Section("attribution", SHEET_NAMES["attribution"][i],
+                    ((h["component"], "text"), (h["value_tco2"], "tco2")),
+                    tuple((n, getattr(a, n)) for n in names))
+        )  # fmt: skip
+    if report.lenders:
+        columns = [
+            (h["lender"], "text"),
+            (h["label"], "text"),
+            *_metric_columns(i),
+            (h["suppressed"], "text"),
+        ]
+        rows = tuple(
+            (t.lender, (t.label_zh if i == 0 else t.label_en) or t.lender,
+             *_metric_values(t.metrics, t.suppressed),
+             "*" if t.suppressed else "")
+            for t in report.lenders
+        )  # fmt: skip
+        out.append(Section("lenders", SHEET_NAMES["lenders"][i], tuple(columns), rows))
+    return out
+
+
+def _report_section(report: portfolio_pb2.PortfolioReport, i: int) -> Section:
+    as_of = date.fromisoformat(report.as_of_date) if report.as_of_date else None
+    compare = date.fromisoformat(report.compare_date) if report.compare_date else None
+    labels = (("范围", "Scope"), ("报告日", "As of"), ("比较日", "Compared with"),
+              ("碳效数据年度", "Profile year"),
+              ("最小单元（借款人数）", "Minimum cell size (borrowers)"))  # fmt: skip
+    values: tuple[Any, ...] = (report.scope, as_of, compare, report.profile_year, report.min_cell_size)
+    kinds: tuple[Kind, ...] = ("text", "date", "date", "int", "int")
+    # one row per item: the value column is typed per row (written cell by cell)
+    rows = tuple((label[i], value, kind) for label, value, kind in zip(labels, values, kinds, strict=True))
+    return Section(
+        "report",
+        SHEET_NAMES["report"][i],
+        ((HEADERS["field"][i], "text"), (HEADERS["value"][i], "text")),
+        rows,
+    )
+
+
+def _loans_section(report: portfolio_pb2.PortfolioReport, i: int, h: dict[str, str]) -> Section:
+    columns: tuple[tuple[str, Kind], ...] = (
+        (h["loan"], "text"), (h["enterprise"], "text"), (h["enterprise_name"], "text"),
+        (h["product"], "text"),
+        (h["grade"], "int"), (h["level"], "text"), (h["industry"], "text"), (h["region"], "text"),
+        (h["outstanding"], "yuan"), (h["factor"], "score"), (h["scope1"], "tco2"), (h["scope2"], "tco2"),
+        (h["pcaf"], "int"),
+    )  # fmt: skip
+    rows = tuple(
+        (line.loan, line.enterprise, line.enterprise_name, line.product, line.grade, line.level,
+         f"{line.industry_code} {industry_name(line.industry_code)[i]}".strip(),
+         region_name(line.region_code)[i] if line.region_code else "", yuan(line.outstanding_fen),
+         line.attribution_factor, line.financed_scope1_tco2, line.financed_scope2_tco2, line.pcaf_score)
+        for line in report.loans
+    )  # fmt: skip
+    return Section("loans", SHEET_NAMES["loans"][i], columns, rows)
+
+
+def render_xlsx(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> bytes:
+    """The workbook: one sheet per section, header row bold and frozen, typed cells."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    used: set[str] = set()
+    for section in sections(report, lang):
+        title = _sheet_title(section.title, used)
+        sheet = book.create_sheet(title)
+        sheet.append([c for c, _ in section.columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+        for row in section.rows:
+            if section.key == "report":
+                label, value, kind = row
+                sheet.append([label, _cell_value(value, kind)])
+                if kind in _FORMATS:
+                    sheet.cell(sheet.max_row, 2).number_format = _FORMATS[kind]
+                continue
+            sheet.append([_cell_value(v, k) for v, (_, k) in zip(row, section.columns, strict=True)])
+            for col, (_, kind) in enumerate(section.columns, start=1):
+                if kind in _FORMATS:
+                    sheet.cell(sheet.max_row, col).number_format = _FORMATS[kind]
+        for col, (header, _) in enumerate(section.columns, start=1):
+            sheet.column_dimensions[sheet.cell(1, col).column_letter].width = min(
+                max(len(header) * 1.6, 10), 40
+            )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _cell_value(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "yuan":
+        return float(value)  # a spreadsheet number (exact to the fen below 2^53 fen)
+    if isinstance(value, float) and value != value:  # NaN: no value
+        return None
+    if kind == "text":
+        return neutralise(str(value))
+    return value
+
+
+def _sheet_title(title: str, used: set[str]) -> str:
+    base = "".join(ch for ch in title if ch not in "[]:*?/\\")[:31] or "Sheet"
+    name, n = base, 2
+    while name in used:
+        name = f"{base[:28]} {n}"
+        n += 1
+    used.add(name)
+    return name
+
+
+# Decimal places of each kind in the CSV files (what a reader compares; the Parquet keeps every digit).
+_CSV_DIGITS: dict[str, int] = {"yuan": 2, "tco2": 3, "score": 4, "ratio": 6}
+
+
+def render_csv_zip(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> bytes:
+    """One CSV per section (``{section}.csv``, UTF-8 with BOM for Excel) in a zip: headers with units,
+    figures rounded (yuan to the fen, tCO2 to the kilogram, scores to 4 places), dates ISO, text cells
+    neutralised against formula injection."""
+    import csv
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for section in sections(report, lang):
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow([c for c, _ in section.columns])
+            for row in section.rows:
+                if section.key == "report":
+                    label, value, kind = row
+                    writer.writerow([label, _csv_value(value, kind)])
+                else:
+                    writer.writerow(
+                        [_csv_value(v, k) for v, (_, k) in zip(row, section.columns, strict=True)]
+                    )
+            archive.writestr(f"{section.key}.csv", "\ufeff" + text.getvalue())
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any, kind: str) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if kind == "yuan":
+        return f"{Decimal(value):.2f}"
+    if kind in _CSV_DIGITS:
+        return f"{float(value):.{_CSV_DIGITS[kind]}f}"
+    if kind == "date":
+        return value.isoformat()
+    if kind == "text":
+        return neutralise(str(value))
+    return value

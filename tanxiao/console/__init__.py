@@ -1,0 +1,1 @@
+"""The web console for credit officers, lender risk and regulators (docs/console.md)."""
