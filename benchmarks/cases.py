@@ -271,7 +271,8 @@ def quote_rows(ctx: Context, backend: str) -> list[Row]:
                 scoring_pb2.QuoteLoanTermsRequest(
                     request_id=f"bench-{i}", lender="lenders/bench",
                     enterprise=f"enterprises/{usccs[i % len(usccs)]}",
-                    product=scoring_pb2.GENERAL, requested_amount_cny=5e6, tenor_months=36, base_rate_bp=310,
+                    product=scoring_pb2.GENERAL, requested_amount_fen=500_000_000,
+                    tenor_months=36, base_rate_bp=310,
                     profile_period=year,
                 ).SerializeToString()
                 for i in range(60_000)
