@@ -21,6 +21,7 @@ from registry_service.domain.commitments import (
     validate_verification,
     with_baseline,
 )
+from registry_service.domain.deflators import Deflator, packaged_deflator
 from registry_service.storage.commitments import CommitmentRepository
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.registry.v1 import registry_pb2
@@ -48,6 +49,7 @@ class CommitmentRpcs:
         enterprises: EnterpriseRepository
 
     progress_policy: ProgressPolicy = ProgressPolicy()
+    deflator: Deflator | None = None  # added value at constant prices; None = the packaged table
 
     def refresh_profiles(self, usccs: list[str]) -> None:
         """Bring the profiles of ``usccs`` up to date before they are read (no-op by default)."""
@@ -136,7 +138,13 @@ class CommitmentRpcs:
         stored = self._commitments.get(uscc, commitment_id)
         self.refresh_profiles([uscc])
         actuals = self._commitments.yearly_actuals(uscc)
-        progress = commitment_progress(stored.commitment, actuals, as_of=as_of, policy=self.progress_policy)
+        progress = commitment_progress(
+            stored.commitment,
+            actuals,
+            as_of=as_of,
+            policy=self.progress_policy,
+            deflator=self.deflator or packaged_deflator(),
+        )
         return cc.progress_to_proto(cc.commitment_name(uscc, commitment_id), progress)
 
 

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.domain.industry import section_of
-from registry_service.domain.records import RECORD_COLUMNS
+from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from registry_service.ingest import IngestSummary, RowResult
 from tanxiao.common.v1 import common_pb2
@@ -108,6 +108,9 @@ def financials_to_proto(financials: AnnualFinancials) -> registry_pb2.AnnualFina
 # --- catalog -----------------------------------------------------------------------------------------
 
 
+_KIND_NAMES = {"PROCESS": "PROCESS_EMISSIONS"}  # proto enum values share one namespace (ProjectType.PROCESS)
+
+
 def category_to_proto(row: Mapping[str, Any]) -> registry_pb2.DataCategory:
     """From a data_categories row (registry_service.storage.catalog)."""
     optional = {k: row[k] for k in ("kgce_per_unit", "kgco2_per_unit") if row[k] is not None}
@@ -115,7 +118,7 @@ def category_to_proto(row: Mapping[str, Any]) -> registry_pb2.DataCategory:
         code=row["code"],
         name_zh=row["name_zh"],
         name_en=row["name_en"],
-        kind=registry_pb2.CategoryKind.Value(row["kind"]),
+        kind=registry_pb2.CategoryKind.Value(_KIND_NAMES.get(row["kind"], row["kind"])),
         unit=row["unit"],
         accepted_units=[registry_pb2.UnitConversion(**u) for u in row["accepted_units"]],
         uses_grid_factor=bool(row["uses_grid_factor"]),
@@ -137,9 +140,13 @@ def grid_factor_to_proto(row: Mapping[str, Any]) -> registry_pb2.GridEmissionFac
 
 def records_frame(messages: Sequence[registry_pb2.Record]) -> pd.DataFrame:
     """A record frame (RECORD_COLUMNS, source as the DataSource name) from proto records."""
-    rows = [(r.uscc, r.period, r.category, r.quantity, r.unit, r.source, r.external_id) for r in messages]
-    frame = pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS))
+    rows = [
+        (r.uscc, r.period, r.category, r.quantity, r.unit, r.source, r.external_id, r.instrument_id)
+        for r in messages
+    ]
+    frame = pd.DataFrame.from_records(rows, columns=[*RECORD_COLUMNS, INSTRUMENT_ID])
     frame["source"] = frame["source"].map(_SOURCE_NAMES).fillna("").astype(str)
+    frame["utility_account"] = [r.utility_account for r in messages]  # registry_service.account_ingest
     return frame
 
 

@@ -20,6 +20,7 @@ from registry_service.domain.commitments import (
     Milestone,
     MilestoneStatus,
     ProjectType,
+    Savings,
     Verification,
 )
 from tanxiao.errors import FieldViolation, ValidationError
@@ -240,7 +241,26 @@ def progress_to_proto(name: str, progress: CommitmentProgress) -> registry_pb2.C
         last_verification=verification_to_proto(p.last_verification) if p.last_verification else None,
         milestones_missed=p.milestones_missed,
         measured_year=p.measured_year or 0,
+        savings=_savings(p.savings) if p.savings else None,
     )
+
+
+def _savings(s: Savings) -> registry_pb2.SavingsMeasurement:
+    message = registry_pb2.SavingsMeasurement(
+        year=s.year,
+        nominal_absolute_tco2=s.nominal_absolute_tco2,
+        frozen_absolute_tco2=s.frozen_absolute_tco2,
+        grid_factor_effect_tco2=s.grid_factor_effect_tco2,
+        baseline_grid_factor=_or_zero(s.baseline_grid_factor),
+        year_grid_factor=_or_zero(s.year_grid_factor),
+        added_value_nominal_10k_cny=_or_zero(s.added_value_nominal),
+        deflator_source=s.deflator_source,
+    )
+    if s.added_value_constant is not None:
+        message.added_value_constant_10k_cny = s.added_value_constant
+    if s.intensity_improvement is not None:
+        message.intensity_improvement = s.intensity_improvement
+    return message
 
 
 def milestone_status_to_proto(status: MilestoneStatus) -> registry_pb2.MilestoneStatus:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -81,12 +82,16 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
         grid_factor_year=int(details.get("grid_factor_year") or 0),
         grid_factor_source=str(details.get("grid_factor_source") or ""),
         grid_factor_fallback=bool(details.get("grid_factor_fallback") or False),
+        scope2=_scope2(details.get("scope2") or {}, row),
+        process_tco2=details.get("process_tco2") or 0.0,
+        graded_includes_process=_graded_includes_process(details),
     )
     for name in ("energy_intensity", "carbon_intensity", "k_value"):
         if row.get(name) is not None:
             setattr(profile, name, row[name])
     if row.get("benchmark_intensity") is not None:
         profile.benchmark.CopyFrom(_profile_benchmark(row, details))
+        profile.benchmark_provenance.CopyFrom(_provenance(details.get("benchmark") or {}))
     if row.get("financials"):
         profile.financials.CopyFrom(financials_to_proto(_financials(row["financials"])))
     return profile
@@ -117,6 +122,20 @@ def _profile_benchmark(row: dict[str, Any], details: dict[str, Any]) -> registry
         average_intensity=row["benchmark_intensity"],
         enterprise_count=int((details.get("benchmark") or {}).get("enterprise_count") or 0),
     )
+
+
+def _provenance(benchmark: dict[str, Any]) -> registry_pb2.BenchmarkProvenance:
+    """The published version a profile was graded against (details written by with_provenance)."""
+    provenance = registry_pb2.BenchmarkProvenance(
+        version=int(benchmark.get("version") or 0),
+        firm_count=int(benchmark.get("enterprise_count") or 0),
+        includes_self=bool(benchmark.get("includes_self") or False),
+        excludes_self=bool(benchmark.get("excludes_self") or False),
+        sensitive=bool(benchmark.get("sensitive") or False),
+    )
+    if benchmark.get("computed_at"):
+        provenance.compute_time.FromDatetime(utc(datetime.fromisoformat(str(benchmark["computed_at"]))))
+    return provenance
 
 
 def _fallback_steps(row: dict[str, Any], details: dict[str, Any]) -> list[str]:
@@ -226,3 +245,20 @@ def _timestamp(value: Any) -> Timestamp:
     if value is not None:
         stamp.FromDatetime(utc(value))
     return stamp
+
+
+def _scope2(figures: dict[str, Any], row: dict[str, Any]) -> registry_pb2.Scope2Methods:
+    """Both scope 2 methods; a profile stored before catalog 2026.2 has only the location-based one."""
+    return registry_pb2.Scope2Methods(
+        location_tco2=figures.get("scope2_location_tco2") or row["scope2_gross_tco2"] or 0.0,
+        market_tco2=figures.get("scope2_market_tco2") or 0.0,
+        instrument_kwh=figures.get("instrument_kwh") or 0.0,
+        instrument_covered_kwh=figures.get("instrument_covered_kwh") or 0.0,
+        residual_mix_factor=figures.get("residual_mix_factor") or 0.0,
+        residual_mix_source=str(figures.get("residual_mix_source") or ""),
+        graded_method=str(figures.get("graded_method") or "location"),
+    )
+
+
+def _graded_includes_process(details: dict[str, Any]) -> bool:
+    return bool((details.get("scope2") or {}).get("graded_includes_process") or False)

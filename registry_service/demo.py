@@ -68,6 +68,8 @@ _SOURCE = {
     "RAW_COAL": "SELF_REPORTED",
     "STEAM": "SELF_REPORTED",
     "PV_SELF_GENERATION": "SELF_REPORTED",
+    "GREEN_POWER_PURCHASE": "GRID_UTILITY",  # the grid company settles green-power contracts
+    "CEMENT_CLINKER": "SELF_REPORTED",
     "INDUSTRIAL_ADDED_VALUE": "STATISTICS",
     "OUTPUT_VALUE": "STATISTICS",
     "REVENUE": "TAX",
@@ -203,6 +205,7 @@ def _firm_records(
         electricity = columns["ELECTRICITY"]
         columns["PV_SELF_GENERATION"] = electricity * pv_share  # own PV replaces grid purchases
         columns["ELECTRICITY"] = electricity * (1 - pv_share)
+    columns |= _green_power_and_process(firm, columns)
     columns["INDUSTRIAL_ADDED_VALUE"] = added_value
     columns["OUTPUT_VALUE"] = added_value * 4.2
     columns["REVENUE"] = added_value * 4.0
@@ -212,6 +215,23 @@ def _firm_records(
         off = columns["ELECTRICITY"] * rng.normal(1.0, 0.03, len(months))
         frames.append(_category_frame(firm, months, "ELECTRICITY", off, source="SELF_REPORTED"))
     return pd.concat(frames, ignore_index=True)
+
+
+# Demo firms of these industries buy this share of their grid electricity as green power (绿电交易,
+# one contract id per month); clinker kilns report clinker at 0.16 t of raw coal per t of clinker
+# (~0.11 tce/t, a typical Chinese kiln's fuel use) so both scope 2 methods and process CO2 show.
+_GREEN_POWER_SHARE = {"3841": 0.30}
+_COAL_T_PER_T_CLINKER = 0.16
+
+
+def _green_power_and_process(firm: _Firm, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    extra: dict[str, np.ndarray] = {}
+    share = _GREEN_POWER_SHARE.get(firm.industry.code)
+    if share is not None and "ELECTRICITY" in columns:
+        extra["GREEN_POWER_PURCHASE"] = columns["ELECTRICITY"] * share  # part of the grid purchases
+    if firm.industry.code == "3011" and "RAW_COAL" in columns:
+        extra["CEMENT_CLINKER"] = columns["RAW_COAL"] / 1000 / _COAL_T_PER_T_CLINKER  # kg coal -> t clinker
+    return extra
 
 
 def _category_frame(
@@ -232,6 +252,8 @@ def _category_frame(
             "unit": unit,
             "source": source,
             "external_id": [f"{source}-{uscc}-{category}-{m}" for m in months],
+            # A green-power contract id per month (绿电交易); every other record carries none.
+            "instrument_id": [f"GP-{uscc}-{m}" for m in months] if category == "GREEN_POWER_PURCHASE" else "",
         }
     )
 

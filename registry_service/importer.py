@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from registry_service.domain.records import RECORD_COLUMNS
+from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS
 from registry_service.ingest import REJECTED, Ingestor, IngestSummary
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -64,10 +64,11 @@ def read_chunks(path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd
     if _is_parquet(path):
         parquet = pq.ParquetFile(path)
         _check_columns(path, parquet.schema_arrow.names)
-        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(RECORD_COLUMNS)):
+        optional = [INSTRUMENT_ID] if INSTRUMENT_ID in parquet.schema_arrow.names else []
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=[*RECORD_COLUMNS, *optional]):
             yield _typed(batch.to_pandas())
         return
-    text_columns = {c: str for c in RECORD_COLUMNS if c != "quantity"}
+    text_columns = {c: str for c in (*RECORD_COLUMNS, INSTRUMENT_ID) if c != "quantity"}
     try:
         reader = pd.read_csv(path, chunksize=chunk_rows, dtype=text_columns, keep_default_na=False)
         for chunk in reader:
@@ -129,8 +130,10 @@ class _RejectsWriter:
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame[list(RECORD_COLUMNS)].copy()
-    for column in RECORD_COLUMNS:
+    # instrument_id (green-power contract / certificate id) is optional: kept when the file has it.
+    columns = [*RECORD_COLUMNS, *([INSTRUMENT_ID] if INSTRUMENT_ID in frame.columns else [])]
+    out = frame[columns].copy()
+    for column in columns:
         if column != "quantity":
             out[column] = out[column].fillna("").astype(str)
     out["quantity"] = pd.to_numeric(out["quantity"], errors="coerce")

@@ -22,10 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy import ARRAY, Connection, Engine
 from sqlalchemy.sql.compiler import Compiled
 
+from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
-from registry_service.domain.records import RECORD_COLUMNS, content_hashes, validate_records
+from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
 from registry_service.storage import IN_LIST_CHUNK, chunked, within
+from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.instruments import claim_instruments
 from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
 from tanxiao.errors import FieldViolation, ResourceExhausted
@@ -49,6 +52,7 @@ _STAGED_COLUMNS = [
     "canonical_quantity",
     "canonical_unit",
     "content_hash",
+    INSTRUMENT_ID,
 ]
 
 
@@ -110,6 +114,7 @@ class Ingestor:
         self.settings = settings if settings is not None else Settings()
         self.today = today
         self.enterprises = EnterpriseRepository(engine)
+        self.accounts = AccountRepository(engine)  # ingest by utility account
 
     def ingest_frame(
         self,
@@ -153,6 +158,7 @@ class IngestStream:
         self._staged: list[pd.DataFrame] = []
         self._rejected: list[RowResult] = []
         self._known_usccs: set[str] = set()
+        self._accounts = AccountResolution(ingestor.accounts)
         self.received = 0
         self.summary = IngestSummary()
 
@@ -163,6 +169,7 @@ class IngestStream:
                 f"at most {self._limit} records per call",
                 violations=[FieldViolation("records", f"at most {self._limit} records per call")],
             )
+        frame = self._accounts.resolve(frame)  # utility account -> the USCC holding it that month
         checked = validate_records(
             frame,
             self._ingestor.catalog,
@@ -171,6 +178,7 @@ class IngestStream:
             max_scale=self._ingestor.settings.plausible_max_scale,
         )
         self.received += len(frame)
+        self._accounts.reject(checked)  # before scoping: a resolved row is scoped like any other
         _reject_out_of_scope(checked, current_principal.get())
         self._reject_unknown_enterprises(checked)
         bad = checked["reject_code"] != ""
@@ -190,13 +198,18 @@ class IngestStream:
         staged = _concat(self._staged)
         catalog_version = str(self._ingestor.catalog.version)
 
-        def work(conn: Connection) -> pd.DataFrame:
-            outcome = _store(conn, staged, self.received, len(self._rejected), request_id, catalog_version)
+        def work(conn: Connection) -> tuple[pd.DataFrame, list[RowResult]]:
+            claimed = claim_instruments(conn, staged)  # re-run with the transaction: nothing kept
+            taken = _claimed_elsewhere(staged[claimed])
+            rejected = len(self._rejected) + len(taken)
+            outcome = _store(conn, staged[~claimed], self.received, rejected, request_id, catalog_version)
+            self._accounts.record(conn)
             if guard is not None:
                 guard()
-            return outcome
+            return outcome, taken
 
-        outcome = within(self._ingestor.engine, connection, work)
+        outcome, taken = within(self._ingestor.engine, connection, work)
+        self._rejected.extend(taken)
         self.summary = self._summarise(outcome)
         self._staged.clear()
         s = self.summary
@@ -245,6 +258,21 @@ def _rejections(bad: pd.DataFrame) -> list[RowResult]:
     ]
 
 
+def _claimed_elsewhere(rows: pd.DataFrame) -> list[RowResult]:
+    """Rows naming a contract or certificate another record already claimed. The reason never says
+    who holds it: which firm bought which green power is that firm's data."""
+    return [
+        RowResult(
+            index=int(i),
+            status=REJECTED,
+            field=f"records[{i}].{INSTRUMENT_ID}",
+            reason=f"{INSTRUMENT_ID} {instrument!r} has already been claimed in the registry",
+            reason_code="INSTRUMENT_ALREADY_CLAIMED",
+        )
+        for i, instrument in zip(rows["index"], rows[INSTRUMENT_ID], strict=True)
+    ]
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _STAGED_COLUMNS})
@@ -278,11 +306,14 @@ def _store(
         )
     ).scalar_one()
     superseded = plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist()
+    previous_usccs: set[str] = set()  # a correction may move a record to another enterprise (account)
     for ids in chunked(superseded):  # before inserting: at most one current row per key, always
         conn.execute(records.update().where(records.c.id.in_(ids)).values(is_current=False))
+        previous_usccs.update(conn.execute(sa.select(records.c.uscc).where(records.c.id.in_(ids))).scalars())
     stored = plan[plan["status"] != DUPLICATE]
     _insert_records(conn, stored, batch_id, now, catalog_version)
-    mark_dirty(conn, pd.unique(stored["uscc"]).tolist())  # same transaction: no record without its mark
+    # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
+    mark_dirty(conn, [*pd.unique(stored["uscc"]).tolist(), *previous_usccs])
     return plan[["index", "status", "revision"]]
 
 

@@ -23,7 +23,7 @@ from registry_service.domain.accounting import parse_period
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.grading import GradingMethod, load_grading_method
 from registry_service.domain.precedence import Precedence, load_precedence
-from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles
+from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles, with_provenance
 from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
 from registry_service.storage import chunked
@@ -86,9 +86,16 @@ class ProfileService:
         now = datetime.now(UTC)
 
         def write(conn: Connection) -> tuple[int, int]:
-            count = store.replace_benchmarks(conn, result.benchmarks, [year], self.method_label, now)
+            # A new published version of the year (docs/accounting.md section 4): its cells, when, and
+            # the firms it counts; each profile names it (and the stored version of the year before).
+            version = store.next_benchmark_version(conn, year)
+            store.publish_benchmark_version(conn, year, version, result.members, self.method_label, now)
+            count = store.replace_benchmarks(conn, result.benchmarks, [year], self.method_label, now, version)
+            published = store.stored_benchmarks(conn, [year, year - 1])
+            members = store.stored_members(conn, [year, year - 1], None)
+            annotated = with_provenance(result, published, members, self.method)
             stored = store.replace_profiles(
-                conn, result, catalog_version=self.catalog.version, grading_method=self.method_label,
+                conn, annotated, catalog_version=self.catalog.version, grading_method=self.method_label,
                 compute_time=now, whole_enterprises=False,
             )  # fmt: skip
             return count, stored
@@ -118,9 +125,11 @@ class ProfileService:
             inputs = self._inputs(conn, usccs, "")
             years = sorted({int(p[:4]) for p in inputs.records["period"]}) if len(inputs.records) else []
             benchmarks = store.stored_benchmarks(conn, years + [y - 1 for y in years])
+            members = store.stored_members(conn, years + [y - 1 for y in years], usccs)
             peers = store.peer_profiles(conn, [str(y) for y in years] + self._rolling_periods(inputs), usccs)
         inputs = ProfileInputs(**{**inputs.__dict__, "peers": peers})
         result = build_profiles(inputs, years=years, latest_rolling=True, benchmarks=benchmarks, as_of=as_of)
+        result = with_provenance(result, benchmarks, members, self.method)
         now = datetime.now(UTC)
 
         def write(conn: Connection) -> int:
@@ -208,7 +217,9 @@ class ProfileService:
             inputs = self._inputs(conn, usccs, "")
             years = sorted({int(p[-7:-3]) if p.startswith("R12-") else int(p[:4]) for p in periods})
             benchmarks = store.stored_benchmarks(conn, years + [y - 1 for y in years])
+            members = store.stored_members(conn, years + [y - 1 for y in years], usccs)
         result = build_profiles(inputs, extra_periods=periods, benchmarks=benchmarks)
+        result = with_provenance(result, benchmarks, members, self.method)
         now = datetime.now(UTC)
         out = {}
         for row in result.profiles.to_dict("records"):

@@ -11,6 +11,7 @@ import grpc
 from sqlalchemy import Connection, Engine
 
 from registry_service import convert
+from registry_service.account_rpcs import AccountRpcs
 from registry_service.commitment_rpcs import CommitmentRpcs
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.enterprise import (
@@ -41,7 +42,9 @@ class StreamCancelled(TanxiaoError):
     default_reason = "CANCELLED"
 
 
-class CarbonRegistryServicer(CommitmentRpcs, ProfileRpcs, registry_pb2_grpc.CarbonRegistryServicer):
+class CarbonRegistryServicer(
+    AccountRpcs, CommitmentRpcs, ProfileRpcs, registry_pb2_grpc.CarbonRegistryServicer
+):
     def __init__(
         self,
         engine: Engine,

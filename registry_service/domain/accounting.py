@@ -13,13 +13,14 @@ ending March 2024, emitted only where the enterprise has a record in that end mo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from registry_service.domain.catalog import Catalog, CategoryKind, Scope
+from registry_service.domain.catalog import Catalog, CategoryKind, GridFactor, Scope
 from registry_service.domain.trend import ordinal_period, period_ordinal
 
 GRANULARITIES = ("month", "quarter", "year", "rolling12")
@@ -30,6 +31,25 @@ GREEN_POWER = "GREEN_POWER_PURCHASE"
 GRID_ELECTRICITY = "ELECTRICITY"
 PV_SELF_CONSUMED = "PV_SELF_GENERATION"
 PV_EXPORT = "PV_EXPORT"
+LOCATION_BASED = "location"
+MARKET_BASED = "market"
+SCOPE2_METHODS = (LOCATION_BASED, MARKET_BASED)
+
+
+@dataclass(frozen=True)
+class EmissionsBasis:
+    """What ``net_tco2`` (the numerator of L, and so of grades and benchmarks) counts: the grading
+    file's choice. Default = the Huzhou method: location-based scope 2 net of green power, energy only."""
+
+    scope2_method: str = LOCATION_BASED
+    include_process: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scope2_method not in SCOPE2_METHODS:
+            raise ValueError(f"scope2_method {self.scope2_method!r} is not one of {list(SCOPE2_METHODS)}")
+
+
+HUZHOU_BASIS = EmissionsBasis()
 RECORD_COLUMNS = ("uscc", "period", "category", "canonical_quantity")
 ACCOUNT_COLUMNS = (
     "uscc",
@@ -61,6 +81,14 @@ ACCOUNT_COLUMNS = (
     "pv_export_kwh",
     "pv_generation_kwh",
     "electricity_consumption_kwh",
+    # Both scope 2 methods and process emissions (docs/accounting.md "Scope 2 methods", "Process emissions").
+    "process_tco2",  # carbonate process CO2, part of scope1_tco2
+    "scope2_location_tco2",  # = scope2_gross_tco2: grid purchases x grid factor + steam/heat
+    "scope2_market_tco2",  # uncovered grid purchases x residual mix + steam/heat
+    "instrument_kwh",  # green power + certificates claimed in the period
+    "instrument_covered_kwh",  # min(instrument_kwh, grid purchases)
+    "residual_mix_factor",
+    "residual_mix_source",
 )
 # Additive quantities, summed from records into months and from months into periods.
 _ADDITIVE = [
@@ -74,6 +102,10 @@ _ADDITIVE = [
     "grid_electricity_kwh",
     "pv_self_consumed_kwh",
     "pv_export_kwh",
+    "process_tco2",
+    "instrument_kwh",
+    "grid_kwh_residual",  # grid purchases x residual mix (tCO2 x 1000), for the kWh-weighted factor
+    "scope2_other_tco2",  # scope 2 not from the grid (steam, heat)
 ]
 # Summed from months into periods: months with energy data, factors (for a plain mean).
 _SUMS = [*_ADDITIVE, "has_energy", "factor"]
@@ -151,13 +183,15 @@ def account(
     *,
     granularity: str,
     annual_added_value: pd.DataFrame | None = None,
+    basis: EmissionsBasis = HUZHOU_BASIS,
 ) -> pd.DataFrame:
     """One row per (uscc, period) with ACCOUNT_COLUMNS (see the module docstring and docs/accounting.md).
 
     ``records``: effective monthly records (uscc, period "YYYY-MM", category, canonical_quantity).
     ``enterprises``: uscc, industry_code, region_code; an enterprise missing here gets the national
     grid factor. ``annual_added_value`` (uscc, year, industry_added_value_10k_cny) fills the added value
-    of a year without INDUSTRIAL_ADDED_VALUE records (granularity "year" only).
+    of a year without INDUSTRIAL_ADDED_VALUE records (granularity "year" only). ``basis`` (the grading
+    file's) says what ``net_tco2`` and so ``carbon_intensity`` count.
     """
     _check_granularity(granularity)
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
@@ -173,11 +207,11 @@ def account(
         periods = _aggregate(monthly.assign(pid=_period_ids(monthly["month"], granularity)))
     if granularity == "year" and annual_added_value is not None:
         periods = _fill_annual_added_value(periods, annual_added_value, context.usccs)
-    return _finish(periods, context, granularity, catalog)
+    return _finish(periods, context, granularity, catalog, basis)
 
 
 def _dtype(column: str) -> str:
-    text = {"uscc", "period", "industry_code", "region_code", "grid_factor_source"}
+    text = {"uscc", "period", "industry_code", "region_code", "grid_factor_source", "residual_mix_source"}
     if column == "grid_factor_fallback":
         return "bool"
     if column.startswith("months_") or column == "grid_factor_year":
@@ -200,6 +234,7 @@ class _Context:
     factor: npt.NDArray[np.float64]
     source: npt.NDArray[np.int64]
     sources: tuple[str, ...]
+    residual: npt.NDArray[np.float64]  # residual-mix factor of each record's region and year
 
     @staticmethod
     def of(records: pd.DataFrame, enterprises: pd.DataFrame, catalog: Catalog) -> _Context:
@@ -212,8 +247,9 @@ class _Context:
         regions = known["region_code"].astype(str).reindex(usccs).fillna("")
         industries = known["industry_code"].reindex(usccs)
         u, month = u[order].astype(np.int64), month[order]
-        factor, source, sources = _grid_factors(regions, u, month // 12, catalog)
-        return _Context(usccs, regions, industries, order, u, month, factor, source, sources)
+        factor, source, sources = _grid_factors(regions, u, month // 12, catalog.grid_factor)
+        residual, _, _ = _grid_factors(regions, u, month // 12, catalog.residual_mix_factor)
+        return _Context(usccs, regions, industries, order, u, month, factor, source, sources, residual)
 
 
 def _canonical_order(
@@ -233,13 +269,17 @@ def _canonical_order(
 
 
 def _grid_factors(
-    regions: pd.Series, u: npt.NDArray[np.int64], years: npt.NDArray[np.int64], catalog: Catalog
+    regions: pd.Series,
+    u: npt.NDArray[np.int64],
+    years: npt.NDArray[np.int64],
+    lookup: Callable[[str, int], GridFactor],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], tuple[str, ...]]:
-    """The catalog's grid factor of each record's (region, year): few distinct pairs, looked up once."""
+    """A catalog factor (``lookup``: grid or residual mix) of each record's (region, year): few
+    distinct pairs, looked up once."""
     region_id, distinct_regions = pd.factorize(regions.to_numpy())
     pair = region_id[u].astype(np.int64) * 100_000 + years
     pair_id, distinct = pd.factorize(pair)
-    found = [catalog.grid_factor(str(distinct_regions[p // 100_000]), int(p % 100_000)) for p in distinct]
+    found = [lookup(str(distinct_regions[p // 100_000]), int(p % 100_000)) for p in distinct]
     source_id, sources = pd.factorize(pd.Series([f.source or f"{f.region} {f.year}" for f in found]))
     factors = np.array([f.tco2_per_mwh for f in found], dtype=float)
     return factors[pair_id], source_id.astype(np.int64)[pair_id], tuple(str(s) for s in sources)
@@ -253,6 +293,7 @@ def _category_table(catalog: Catalog) -> pd.DataFrame:
             "kgce": [c.kgce_per_unit or 0.0 for c in catalog.categories],
             "kgco2": [c.kgco2_per_unit or 0.0 for c in catalog.categories],
             "uses_grid": [c.uses_grid_factor for c in catalog.categories],
+            "instrument": [c.instrument for c in catalog.categories],
         },
         index=pd.Index([c.code for c in catalog.categories], name="category"),
     )
@@ -269,6 +310,7 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
     kind, scope = cats["kind"].to_numpy(), cats["scope"].to_numpy()  # per category, then per record
     kgce, kgco2 = cats["kgce"].to_numpy()[codes], cats["kgco2"].to_numpy()[codes]
     grid = cats["uses_grid"].to_numpy(dtype=bool)[codes]
+    instrument = cats["instrument"].to_numpy(dtype=bool)[codes]
     names = (GREEN_POWER, ADDED_VALUE, REVENUE, GRID_ELECTRICITY, PV_SELF_CONSUMED, PV_EXPORT)
     is_code = {name: (np.asarray(distinct) == name)[codes] for name in names}
     q = pd.to_numeric(records["canonical_quantity"]).to_numpy(dtype=float)[context.order]
@@ -277,13 +319,14 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
     tco2 = np.where(grid, q / 1000 * context.factor, q * kgco2 / 1000)
     netting = (scope == Scope.NETTING)[codes]
     green = netting & is_code[GREEN_POWER]
+    scope2 = (scope == Scope.SCOPE_2)[codes]
     return pd.DataFrame(
         {
             "u": context.u,
             "month": context.month,
             "energy_tce": np.where(energy, q * kgce / 1000, 0.0),
             "scope1_tco2": np.where((scope == Scope.SCOPE_1)[codes], tco2, 0.0),
-            "scope2_gross_tco2": np.where((scope == Scope.SCOPE_2)[codes], tco2, 0.0),
+            "scope2_gross_tco2": np.where(scope2, tco2, 0.0),
             "pv_netting_tco2": np.where(netting & ~green, tco2, 0.0),
             "green_power_netting_tco2": np.where(green, tco2, 0.0),
             "grid_kwh": np.where(grid, q, 0.0),
@@ -291,6 +334,10 @@ def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -
             "grid_electricity_kwh": np.where(is_code[GRID_ELECTRICITY], q, 0.0),
             "pv_self_consumed_kwh": np.where(is_code[PV_SELF_CONSUMED], q, 0.0),
             "pv_export_kwh": np.where(is_code[PV_EXPORT], q, 0.0),
+            "process_tco2": np.where((kind == CategoryKind.PROCESS)[codes], q * kgco2 / 1000, 0.0),
+            "instrument_kwh": np.where(instrument, q, 0.0),
+            "grid_kwh_residual": np.where(is_code[GRID_ELECTRICITY], q * context.residual, 0.0),
+            "scope2_other_tco2": np.where(scope2 & ~grid, tco2, 0.0),
             "has_energy": energy.astype(np.int64),
             "factor": context.factor,
             "source": context.source,
@@ -383,28 +430,67 @@ def _fill_annual_added_value(periods: pd.DataFrame, annual: pd.DataFrame, usccs:
     return periods
 
 
+def _last_years(out: pd.DataFrame, granularity: str) -> npt.NDArray[np.int64]:
+    pid = out["pid"].to_numpy(dtype=np.int64)
+    last_month = {"month": pid, "rolling12": pid, "quarter": pid * 3 + 2, "year": pid * 12 + 11}[granularity]
+    return np.asarray(last_month // 12, dtype=np.int64)
+
+
+def _last_month_factors(
+    out: pd.DataFrame, context: _Context, granularity: str, lookup: Callable[[str, int], GridFactor]
+) -> list[GridFactor]:
+    """The factor (``lookup``) of each period's last month: looked up once per (region, year)."""
+    regions = context.regions.to_numpy()[out["u"].to_numpy()]
+    pairs = pd.Series(list(zip(regions, _last_years(out, granularity), strict=True)), dtype=object)
+    codes, distinct = pd.factorize(pairs)
+    found = [lookup(str(region), int(year)) for region, year in distinct]
+    return [found[c] for c in codes]
+
+
 def _factor_years(
     out: pd.DataFrame, context: _Context, granularity: str, catalog: Catalog
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Year of the grid factor used for each period's last month and whether it fell back to an
-    earlier year (e.g. 2024 accounted with Zhejiang's 2022 factor): looked up once per (region, year)."""
-    pid = out["pid"].to_numpy(dtype=np.int64)
-    last_month = {"month": pid, "rolling12": pid, "quarter": pid * 3 + 2, "year": pid * 12 + 11}[granularity]
-    years = last_month // 12
-    regions = context.regions.to_numpy()[out["u"].to_numpy()]
-    pairs = pd.Series(list(zip(regions, years, strict=True)), dtype=object)
-    codes, distinct = pd.factorize(pairs)
-    found = [catalog.grid_factor(str(region), int(year)).year for region, year in distinct]
-    factor_year = np.asarray(found, dtype=np.int64)[codes] if len(found) else np.zeros(0, np.int64)
-    return factor_year, factor_year < years
+    earlier year (e.g. 2024 accounted with Zhejiang's 2022 factor)."""
+    found = _last_month_factors(out, context, granularity, catalog.grid_factor)
+    factor_year = np.asarray([f.year for f in found], dtype=np.int64)
+    return factor_year, factor_year < _last_years(out, granularity)
 
 
-def _finish(periods: pd.DataFrame, context: _Context, granularity: str, catalog: Catalog) -> pd.DataFrame:
+def _market_based(out: pd.DataFrame, context: _Context, granularity: str, catalog: Catalog) -> None:
+    """Market-based scope 2: grid purchases covered by instruments (green power, GEC) carry zero, the
+    rest the residual mix (kWh-weighted over the period's months), steam and heat as location-based.
+    Instruments are capped at the period's grid purchases: surplus certificates never go negative."""
+    grid = out["grid_electricity_kwh"]
+    out["instrument_covered_kwh"] = np.minimum(out["instrument_kwh"], grid)
+    uncovered_share = ((grid - out["instrument_covered_kwh"]) / grid.where(grid > 0)).fillna(0.0)
+    out["scope2_market_tco2"] = out["grid_kwh_residual"] / 1000 * uncovered_share + out["scope2_other_tco2"]
+    factors = _last_month_factors(out, context, granularity, catalog.residual_mix_factor)
+    weighted = out["grid_kwh_residual"] / grid.where(grid > 0)
+    out["residual_mix_factor"] = weighted.fillna(
+        pd.Series([f.tco2_per_mwh for f in factors], index=out.index)
+    )
+    out["residual_mix_source"] = [f.source or f"{f.region} {f.year}" for f in factors]
+
+
+def _net(out: pd.DataFrame, basis: EmissionsBasis) -> pd.Series:
+    """The emissions L divides: the grading file's scope 2 method, with or without process CO2."""
+    scope1 = out["scope1_tco2"] if basis.include_process else out["scope1_tco2"] - out["process_tco2"]
+    if basis.scope2_method == MARKET_BASED:  # instruments are already zero-rated: nothing to net
+        return scope1 + out["scope2_market_tco2"]
+    return scope1 + out["scope2_gross_tco2"] - out["netting_tco2"]
+
+
+def _finish(
+    periods: pd.DataFrame, context: _Context, granularity: str, catalog: Catalog, basis: EmissionsBasis
+) -> pd.DataFrame:
     out = periods
     gross_netting = out["pv_netting_tco2"] + out["green_power_netting_tco2"]
     out["netting_tco2"] = np.minimum(gross_netting, out["scope2_gross_tco2"])  # scope 2 never < 0
     out["gross_tco2"] = out["scope1_tco2"] + out["scope2_gross_tco2"]
-    out["net_tco2"] = out["gross_tco2"] - out["netting_tco2"]
+    out["scope2_location_tco2"] = out["scope2_gross_tco2"]
+    _market_based(out, context, granularity, catalog)
+    out["net_tco2"] = _net(out, basis)
     added_value = out["added_value_10k_cny"].where(out["added_value_10k_cny"] > 0)
     out["energy_intensity"] = out["energy_tce"] / added_value
     out["carbon_intensity"] = out["net_tco2"] / added_value

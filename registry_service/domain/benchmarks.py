@@ -15,9 +15,10 @@ benchmark each enterprise is compared with (pure: numpy/pandas). Documented in d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from registry_service.domain.region import RegionLevel
@@ -38,6 +39,8 @@ BENCHMARK_COLUMNS = (
     "enterprise_count",
     "total_tco2",
     "total_added_value",
+    "loo_min_intensity",
+    "loo_max_intensity",
 )
 ASSIGNED_COLUMNS = (
     "benchmark_industry_code",
@@ -100,13 +103,38 @@ def compute_benchmarks(
     out["q1_intensity"] = quartiles[0.25]
     out["median_intensity"] = quartiles[0.5]
     out["q3_intensity"] = quartiles[0.75]
+    out = out.join(_leave_one_out(cells))
     return out.reset_index().loc[:, list(BENCHMARK_COLUMNS)]
+
+
+def _leave_one_out(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, the lowest and highest average the cell would have without any one of its firms:
+    (total_tco2 - t_j) / (total_added_value - a_j). NaN for a one-firm cell (nothing would be left),
+    which is why a profile in such a cell is always flagged sensitive (``benchmark_provenance``)."""
+    grouped = cells.groupby(_KEY, sort=True)
+    totals_t = grouped["net_tco2"].transform("sum")
+    totals_a = grouped["added_value_10k_cny"].transform("sum")
+    rest_a = totals_a - cells["added_value_10k_cny"]
+    loo = ((totals_t - cells["net_tco2"]) / rest_a.where(rest_a > 0)).astype(float)
+    frame = cells[_KEY].assign(loo=loo)
+    return frame.groupby(_KEY, sort=True)["loo"].agg(loo_min_intensity="min", loo_max_intensity="max")
 
 
 def _dtype(column: str) -> str:
     if column in ("industry_code", "region_code", "region_level"):
         return "object"
     return "int64" if column in ("industry_depth", "year", "enterprise_count") else "float64"
+
+
+def benchmark_members(profiles: pd.DataFrame) -> list[str]:
+    """The enterprises whose profiles ``compute_benchmarks`` counts (finite net_tco2, added value > 0):
+    the membership list published with a benchmark version; sorted, distinct."""
+    if len(profiles) == 0:
+        return []
+    net = pd.to_numeric(profiles["net_tco2"], errors="coerce").astype(float)
+    added = pd.to_numeric(profiles["added_value_10k_cny"], errors="coerce").astype(float)
+    keep = np.isfinite(net) & np.isfinite(added) & (added > 0)
+    return sorted({str(u) for u in profiles.loc[keep, "uscc"]})
 
 
 def _valid(profiles: pd.DataFrame) -> pd.DataFrame:
@@ -222,3 +250,97 @@ def _fill(found: pd.DataFrame, todo: np.ndarray, match: pd.DataFrame, depth: int
     found.loc[hit, "benchmark_region_level"] = str(level)
     found.loc[hit, "benchmark_intensity"] = match.loc[hit, "average_intensity"]
     found.loc[hit, "benchmark_count"] = match.loc[hit, "enterprise_count"].astype("int64")
+
+
+# --- published versions -----------------------------------------------------------------------------
+
+PROVENANCE_COLUMNS = (
+    "benchmark_version",
+    "benchmark_computed_at",
+    "benchmark_includes_self",
+    "benchmark_excludes_self",
+    "benchmark_sensitive",
+)
+
+
+def benchmark_provenance(
+    profiles: pd.DataFrame,
+    benchmarks: pd.DataFrame,
+    members: pd.DataFrame,
+    grades_of: Callable[[npt.ArrayLike], npt.NDArray[np.int64]],
+) -> pd.DataFrame:
+    """PROVENANCE_COLUMNS for graded profiles: which published version of the benchmark (``benchmarks``
+    with year, industry_code, region_code, version, compute_time, totals and leave-one-out bounds) each
+    profile was compared with, and whether the firm is in it (``members``: year, version, uscc).
+
+    * ``benchmark_excludes_self``: graded against a version the firm is not in (a firm new since the
+      last recompute; its grade rests on its peers only).
+    * ``benchmark_sensitive``: one firm could move the cell's average past a grade boundary of this
+      profile: the grade differs at the lowest or highest leave-one-out average of the cell, or (firm
+      not in it) at the average with the firm added, (T + t) / (A + a); a one-firm cell always is.
+    Grade is monotone in the benchmark, so checking the two leave-one-out extremes covers every firm."""
+    keys = profiles[["uscc", "benchmark_industry_code", "benchmark_region_code", "benchmark_year"]]
+    table = benchmarks.rename(
+        columns={"industry_code": "benchmark_industry_code", "region_code": "benchmark_region_code",
+                 "year": "benchmark_year"}
+    )  # fmt: skip
+    cell = keys.assign(benchmark_year=pd.to_numeric(keys["benchmark_year"]).astype("Int64")).merge(
+        table.astype({"benchmark_year": "Int64"}), how="left",
+        on=["benchmark_industry_code", "benchmark_region_code", "benchmark_year"],
+    )  # fmt: skip
+    version = pd.to_numeric(cell["version"], errors="coerce").fillna(0).astype("int64").to_numpy()
+    member_keys = set(
+        zip(
+            members["year"].astype(int),
+            members["version"].astype(int),
+            members["uscc"].astype(str),
+            strict=True,
+        )
+    )
+    includes = np.array(
+        [
+            v > 0 and (int(y), int(v), str(u)) in member_keys
+            for y, v, u in zip(cell["benchmark_year"].fillna(0), version, cell["uscc"], strict=True)
+        ],
+        dtype=bool,
+    )
+    graded = (pd.to_numeric(profiles["grade"]).to_numpy() > 0) & (version > 0)
+    sensitive = graded & _sensitive(profiles, cell, includes, grades_of)
+    computed = cell["compute_time"].where(version > 0, None) if "compute_time" in cell else None
+    return pd.DataFrame(
+        {
+            "benchmark_version": version,
+            "benchmark_computed_at": computed.to_numpy() if computed is not None else None,
+            "benchmark_includes_self": includes,
+            "benchmark_excludes_self": graded & ~includes,
+            "benchmark_sensitive": sensitive,
+        },
+        index=profiles.index,
+    )
+
+
+def _sensitive(
+    profiles: pd.DataFrame,
+    cell: pd.DataFrame,
+    includes: np.ndarray,
+    grades_of: Callable[[npt.ArrayLike], npt.NDArray[np.int64]],
+) -> np.ndarray:
+    intensity = pd.to_numeric(profiles["carbon_intensity"], errors="coerce").astype(float).to_numpy()
+    grade = pd.to_numeric(profiles["grade"]).to_numpy()
+
+    def moved(alternative: np.ndarray) -> np.ndarray:
+        k = intensity / np.where(alternative > 0, alternative, np.nan)
+        return np.asarray((grades_of(k) != grade) & ~np.isnan(alternative), dtype=bool)
+
+    low = cell["loo_min_intensity"].astype(float).to_numpy()
+    high = cell["loo_max_intensity"].astype(float).to_numpy()
+    alone = includes & (cell["enterprise_count"].fillna(0).astype(int).to_numpy() <= 1)
+    net = pd.to_numeric(profiles["net_tco2"], errors="coerce").astype(float).to_numpy()
+    added = pd.to_numeric(profiles["added_value_10k_cny"], errors="coerce").astype(float).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total_a = cell["total_added_value"].astype(float).to_numpy() + added
+        with_self = (cell["total_tco2"].astype(float).to_numpy() + net) / np.where(
+            total_a > 0, total_a, np.nan
+        )
+        with_self = np.where(includes, np.nan, with_self)
+        return np.asarray(alone | moved(low) | moved(high) | moved(with_self), dtype=bool)

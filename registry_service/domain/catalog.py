@@ -28,6 +28,9 @@ class CategoryKind(StrEnum):
     RENEWABLE = "RENEWABLE"
     ECONOMIC = "ECONOMIC"
     RESOURCE = "RESOURCE"
+    PROCESS = (
+        "PROCESS"  # scope-1 process emissions (carbonate calcination): no tce, energy-only L excludes it
+    )
 
 
 class Scope(StrEnum):
@@ -51,6 +54,7 @@ class DataCategory:
     uses_grid_factor: bool = False
     source: str = ""
     notes: str = ""
+    instrument: bool = False  # a contractual instrument (green power, GEC): records carry instrument_id
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Catalog:
     categories: tuple[DataCategory, ...]
     grid_factors: tuple[GridFactor, ...] = ()
     effective_from: str = ""
+    residual_mix: tuple[GridFactor, ...] = ()  # market-based scope 2: uncovered grid purchases
     _by_code: Mapping[str, DataCategory] = field(default_factory=dict, repr=False, compare=False)
 
     def category(self, code: str) -> DataCategory:
@@ -100,6 +105,17 @@ class Catalog:
         if not national:
             raise LookupError(f"catalog {self.version} has no national grid factor")
         return national[0]
+
+    def residual_mix_factor(self, region_code: str, year: int) -> GridFactor:
+        """The residual-mix factor for the market-based scope 2, by the grid-factor rule; a catalog
+        without residual-mix factors (before 2026.2) falls back to the location-based grid factor."""
+        if not self.residual_mix:
+            return self.grid_factor(region_code, year)
+        return Catalog("residual-mix", "", (), self.residual_mix).grid_factor(region_code, year)
+
+    def instrument_codes(self) -> frozenset[str]:
+        """Categories whose records are contractual instruments and carry a certificate/contract id."""
+        return frozenset(c.code for c in self.categories if c.instrument)
 
 
 class CatalogError(ValueError):
@@ -138,6 +154,7 @@ def parse_catalog(text: str) -> Catalog:
     if duplicates:
         raise CatalogError(f"categories: duplicate codes {duplicates}")
     factors = tuple(_grid_factor(f, i) for i, f in enumerate(raw.get("grid_factors") or []))
+    residual = tuple(_grid_factor(f, i, "residual_mix") for i, f in enumerate(raw.get("residual_mix") or []))
     if any(c.uses_grid_factor for c in categories) and not any(f.region == NATIONAL for f in factors):
         raise CatalogError("grid_factors: a national factor is required when a category uses the grid factor")
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
@@ -147,6 +164,7 @@ def parse_catalog(text: str) -> Catalog:
         categories=categories,
         grid_factors=factors,
         effective_from=str(raw.get("effective_from", "")),
+        residual_mix=residual,
         _by_code={c.code: c for c in categories},
     )
 
@@ -177,6 +195,7 @@ def _category(raw: Any, index: int) -> DataCategory:
         uses_grid_factor=bool(raw.get("uses_grid_factor", False)),
         source=str(raw.get("source", "")),
         notes=str(raw.get("notes", "")),
+        instrument=bool(raw.get("instrument", False)),
     )
     if category.scope in (Scope.SCOPE_1, Scope.SCOPE_2) and not (
         category.uses_grid_factor or category.kgco2_per_unit is not None
@@ -185,8 +204,8 @@ def _category(raw: Any, index: int) -> DataCategory:
     return category
 
 
-def _grid_factor(raw: Any, index: int) -> GridFactor:
-    where = f"grid_factors[{index}]"
+def _grid_factor(raw: Any, index: int, key: str = "grid_factors") -> GridFactor:
+    where = f"{key}[{index}]"
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: must be a mapping")
     year = _required(raw, "year", where)

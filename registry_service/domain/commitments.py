@@ -7,6 +7,13 @@ Savings of year Y against the baseline year B are measured two ways and both are
 * intensity-based: (L_B - L_Y) x AV_Y = L_B x AV_Y - tCO2_Y, i.e. what year Y would have emitted at
   the baseline intensity minus what it did emit (IPMVP-style adjustment of the baseline for output).
 
+Both are measured as the retrofit would have changed them, not as the grid or prices did
+(docs/data-quality.md, "Savings that are real"): year Y's emissions are recomputed with the
+baseline year's grid factor (frozen: tCO2_Y + grid MWh_Y x (factor_B - factor_Y)) and year Y's
+added value is put at the baseline year's prices with a deflator (AV_Y x index_B / index_Y). The
+frozen-factor figure is the achieved (and verified) reduction; the nominal one and the grid
+factor's share are reported beside it, the intensity improvement 1 - L'_Y / L_B apart, as a ratio.
+
 Status uses the intensity-based figure whenever both years have positive added value, else the
 absolute one (``basis``): an efficiency project should neither be penalised because the enterprise
 grew (the low-carbon expansion the loans are meant to fund) nor credited because it shrank.
@@ -25,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from registry_service.domain.deflators import Deflator
 from tanxiao.errors import FieldViolation
 
 MIN_BASELINE_YEAR = 2000
@@ -99,6 +107,10 @@ class YearlyActual(NamedTuple):
     tce: float
     added_value_10k_cny: float | None
     months: int = 12  # months with energy data; fewer than ProgressPolicy.complete_months = incomplete
+    # Grid-factor MWh (purchases less green power netted) and the factor used, tCO2/MWh; None = no
+    # electricity data, and then the year is not re-valued at the baseline's factor.
+    grid_mwh: float | None = None
+    grid_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,23 @@ class CommitmentProgress:
     verified: bool  # the latest verification up to as_of passed
     reason_en: str
     reason_zh: str
+    savings: Savings | None = None  # how the achieved figure was made comparable, once measured
+
+
+@dataclass(frozen=True)
+class Savings:
+    """The latest measured year against the baseline, made comparable (module docstring)."""
+
+    year: int
+    nominal_absolute_tco2: float  # tCO2_B - tCO2_Y as reported (includes the grid factor's change)
+    frozen_absolute_tco2: float  # tCO2_B - tCO2_Y at the baseline's grid factor
+    grid_factor_effect_tco2: float  # nominal - frozen: the part of the change the grid made
+    baseline_grid_factor: float | None
+    year_grid_factor: float | None
+    added_value_nominal: float | None  # 万元, year Y prices
+    added_value_constant: float | None  # 万元, baseline-year prices (None: no deflator for the years)
+    intensity_improvement: float | None  # 1 - L'_Y / L_B, L'_Y = frozen tCO2 / constant added value
+    deflator_source: str
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -260,6 +289,8 @@ class _Baseline:
     tco2: float
     tce: float
     added_value: float | None  # 万元; None when unknown or not positive
+    year: int = 0
+    grid_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +301,7 @@ class _Measured:
     absolute_tce: float
     intensity_tco2: float | None
     intensity_tce: float | None
+    savings: Savings | None = None
 
     @property
     def tco2(self) -> float:
@@ -287,15 +319,17 @@ def commitment_progress(
     as_of: dt.date | None = None,
     *,
     policy: ProgressPolicy | None = None,
+    deflator: Deflator | None = None,
 ) -> CommitmentProgress:
     """Progress of ``commitment`` on ``as_of`` (default today) from the enterprise's yearly actuals
-    (year -> (tCO2, tce, added value 万元[, months])). ``verifications`` default to the commitment's."""
+    (year -> (tCO2, tce, added value 万元[, months, grid MWh, grid factor])). ``verifications`` default to
+    the commitment's. ``deflator``: added value at the baseline year's prices (None: nominal)."""
     c, p = commitment, policy or ProgressPolicy()
     as_of = as_of or dt.date.today()
     actuals = {int(y): _actual(a) for y, a in yearly_actuals.items()}
     base = _baseline(c, actuals, p)
     years = _measurable_years(c, actuals, as_of, p)
-    measured = {y: m for y in years if (m := _measure(base, y, actuals[y])) is not None}
+    measured = {y: m for y in years if (m := _measure(base, y, actuals[y], deflator)) is not None}
     latest = measured[max(measured)] if measured else None
     curve = _ExpectedCurve(c)
     ratio = _ratio(latest.tco2, c.target_savings_tco2_per_year) if latest else None
@@ -335,6 +369,7 @@ def commitment_progress(
         verified=bool(last and last.passed),
         reason_en=reason_en,
         reason_zh=reason_zh,
+        savings=latest.savings if latest else None,
     )
 
 
@@ -373,7 +408,10 @@ def _baseline(c: Commitment, actuals: Mapping[int, YearlyActual], p: ProgressPol
     added_value = a.added_value_10k_cny if a else None
     if added_value is None and c.baseline_intensity:
         added_value = tco2 / c.baseline_intensity  # the profile's L = tCO2 / AV
-    return _Baseline(tco2, tce, added_value if added_value and added_value > 0 else None)
+    factor = a.grid_factor if a else None
+    return _Baseline(
+        tco2, tce, added_value if added_value and added_value > 0 else None, c.baseline_year, factor
+    )
 
 
 def _measurable_years(
@@ -384,16 +422,55 @@ def _measurable_years(
     return sorted(y for y, a in actuals.items() if first <= y < as_of.year and a.months >= p.complete_months)
 
 
-def _measure(base: _Baseline | None, year: int, actual: YearlyActual) -> _Measured | None:
+def _measure(
+    base: _Baseline | None, year: int, actual: YearlyActual, deflator: Deflator | None = None
+) -> _Measured | None:
     if base is None:
         return None
-    absolute = (base.tco2 - actual.tco2, base.tce - actual.tce)
+    frozen = _frozen_tco2(base, actual)
+    absolute = (base.tco2 - frozen, base.tce - actual.tce)
     av = actual.added_value_10k_cny
-    if base.added_value is None or av is None or av <= 0:
-        return _Measured(year, MeasurementBasis.ABSOLUTE, *absolute, None, None)
-    scale = av / base.added_value  # (L_B - L_Y) x AV_Y = E_B x AV_Y / AV_B - E_Y, tCO2 and tce alike
-    intensity = (base.tco2 * scale - actual.tco2, base.tce * scale - actual.tce)
-    return _Measured(year, MeasurementBasis.INTENSITY, *absolute, *intensity)
+    constant = _constant_prices(av, year, base.year, deflator)
+    savings = Savings(
+        year=year,
+        nominal_absolute_tco2=base.tco2 - actual.tco2,
+        frozen_absolute_tco2=absolute[0],
+        grid_factor_effect_tco2=(base.tco2 - actual.tco2) - absolute[0],
+        baseline_grid_factor=base.grid_factor,
+        year_grid_factor=actual.grid_factor,
+        added_value_nominal=av,
+        added_value_constant=constant if deflator is not None else None,
+        intensity_improvement=_improvement(base, frozen, constant),
+        deflator_source=deflator.source_of(base.year, year) if deflator is not None else "",
+    )
+    if base.added_value is None or constant is None or constant <= 0:
+        return _Measured(year, MeasurementBasis.ABSOLUTE, *absolute, None, None, savings)
+    scale = constant / base.added_value  # (L_B - L'_Y) x AV'_Y = E_B x AV'_Y / AV_B - E'_Y
+    intensity = (base.tco2 * scale - frozen, base.tce * scale - actual.tce)
+    return _Measured(year, MeasurementBasis.INTENSITY, *absolute, *intensity, savings)
+
+
+def _frozen_tco2(base: _Baseline, actual: YearlyActual) -> float:
+    """Year Y's tCO2 at the baseline year's grid factor: only the grid-factor part changes. Without
+    electricity figures on either side the year is taken as reported."""
+    if base.grid_factor is None or actual.grid_factor is None or actual.grid_mwh is None:
+        return actual.tco2
+    return actual.tco2 + actual.grid_mwh * (base.grid_factor - actual.grid_factor)
+
+
+def _constant_prices(av: float | None, year: int, base_year: int, deflator: Deflator | None) -> float | None:
+    """Added value of ``year`` at the baseline year's prices; nominal without a deflator, None when
+    the deflator has no index for either year (not measured on intensity then: nominal would credit
+    inflation)."""
+    if av is None or deflator is None:
+        return av
+    return deflator.to_prices_of(av, year, base_year)
+
+
+def _improvement(base: _Baseline, frozen: float, constant: float | None) -> float | None:
+    if base.added_value is None or constant is None or constant <= 0 or base.tco2 <= 0:
+        return None
+    return 1 - (frozen / constant) / (base.tco2 / base.added_value)
 
 
 def _ratio(achieved: float, target: float) -> float | None:

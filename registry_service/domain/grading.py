@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 import yaml
 
+from registry_service.domain.accounting import HUZHOU_BASIS, SCOPE2_METHODS, EmissionsBasis
 from registry_service.domain.coverage import ANY_SOURCE, CoverageRule
 from registry_service.domain.region import RegionLevel
 
@@ -75,6 +76,7 @@ class GradingMethod:
     benchmark: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     coverage: CoverageRule = field(default_factory=CoverageRule)
     content_hash: str = ""
+    emissions: EmissionsBasis = HUZHOU_BASIS  # what L counts: scope 2 method, process CO2 or not
 
     def grade(self, k: float) -> int:
         """Grade 1-5 of a carbon-efficiency value K; 0 (ungraded) when K is NaN."""
@@ -201,7 +203,21 @@ def parse_grading_method(text: str) -> GradingMethod:
         benchmark=_benchmark(raw.get("benchmark") or {}),
         coverage=_coverage(raw.get("coverage") or {}),
         content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        emissions=_emissions(raw.get("emissions") or {}),
     )
+
+
+def _emissions(raw: Any) -> EmissionsBasis:
+    """The ``emissions`` section: scope2_method (location | market) and include_process (bool)."""
+    if not isinstance(raw, dict):
+        raise GradingMethodError("emissions: must be a mapping")
+    method = raw.get("scope2_method", HUZHOU_BASIS.scope2_method)
+    if method not in SCOPE2_METHODS:
+        raise GradingMethodError(f"emissions.scope2_method: {method!r} is not one of {list(SCOPE2_METHODS)}")
+    include = raw.get("include_process", HUZHOU_BASIS.include_process)
+    if not isinstance(include, bool):
+        raise GradingMethodError("emissions.include_process: must be true or false")
+    return EmissionsBasis(scope2_method=str(method), include_process=include)
 
 
 def _level(raw: Any, index: int) -> Level:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from registry_service.domain.accounting import account, parse_period
-from registry_service.domain.benchmarks import assign_benchmarks, compute_benchmarks
+from registry_service.domain.benchmarks import (
+    assign_benchmarks,
+    benchmark_members,
+    benchmark_provenance,
+    compute_benchmarks,
+)
 from registry_service.domain.catalog import Catalog, CategoryKind
 from registry_service.domain.coverage import INCOMPLETE_REASONS, NO_BENCHMARK, assess_coverage
 from registry_service.domain.grading import GradingMethod
@@ -35,6 +40,14 @@ from registry_service.domain.quality import QualityConfig, assess_quality_batch
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
 
 TREND_WINDOW_MONTHS = 36
+# Both scope 2 methods (docs/accounting.md "Scope 2 methods"), stored in details.
+SCOPE2_FIGURES = (
+    "scope2_location_tco2",
+    "scope2_market_tco2",
+    "instrument_kwh",
+    "instrument_covered_kwh",
+    "residual_mix_factor",
+)
 ELECTRICITY_FIGURES = (
     "grid_electricity_kwh",
     "pv_self_consumed_kwh",
@@ -64,6 +77,7 @@ class ProfileSet:
     profiles: pd.DataFrame  # one row per (uscc, period), see _finish
     benchmarks: pd.DataFrame  # BENCHMARK_COLUMNS: the ones used (computed here or given)
     flags: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)
+    members: tuple[str, ...] = ()  # the firms the benchmarks computed here count (benchmark_members)
 
 
 def build_profiles(
@@ -82,9 +96,11 @@ def build_profiles(
         return ProfileSet(rows, benchmarks if benchmarks is not None else compute_benchmarks(rows))
     rows = _with_inputs_fingerprint(rows, effective)
     rows = _with_coverage(rows, effective, inputs)
+    members: tuple[str, ...] = ()
     if benchmarks is None:  # only complete periods make an industry average (docs/accounting.md)
         yearly = rows[(rows["granularity"] == "year") & (rows["ungraded_reason"] == "")]
         benchmarks = compute_benchmarks(yearly.assign(year=yearly["year"]))
+        members = tuple(benchmark_members(yearly))
         if earlier_benchmarks is not None and len(earlier_benchmarks):
             # A rolling window ending in a year that has no complete profiles yet (the current year)
             # is graded against the stored benchmark of the year before.
@@ -94,7 +110,24 @@ def build_profiles(
     rows = _graded(rows, benchmarks, inputs.method)
     rows = _with_trends(rows, effective, inputs, benchmarks)
     rows, flags = _with_quality(rows, inputs, as_of)
-    return ProfileSet(rows.reset_index(drop=True), benchmarks, flags)
+    return ProfileSet(rows.reset_index(drop=True), benchmarks, flags, members)
+
+
+def with_provenance(
+    result: ProfileSet, published: pd.DataFrame, members: pd.DataFrame, method: GradingMethod
+) -> ProfileSet:
+    """``result`` with PROVENANCE_COLUMNS: the published benchmark version each graded profile used
+    (``published``: stored benchmark rows with version and compute_time; ``members``: year, version,
+    uscc), whether the firm is in it, and whether one firm could move it past a grade boundary."""
+    if result.profiles.empty:
+        return result
+    rows = result.profiles
+    needed = ["benchmark_industry_code", "benchmark_region_code", "benchmark_year"]
+    rows = rows.assign(**{c: rows.get(c) for c in needed})
+    if "grade" not in rows:
+        rows = rows.assign(grade=0)
+    provenance = benchmark_provenance(rows, published, members, method.grades_of)
+    return replace(result, profiles=result.profiles.join(provenance))
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -131,8 +164,14 @@ def _accounted(
             inputs.catalog,
             granularity=granularity,
             annual_added_value=annual,
+            basis=inputs.method.emissions,
         )
-        frame = frame.assign(granularity=granularity)
+        basis = inputs.method.emissions  # stated on the profile: which scope 2 and process CO2 L used
+        frame = frame.assign(
+            granularity=granularity,
+            graded_method=basis.scope2_method,
+            graded_includes_process=basis.include_process,
+        )
         keep = frame["period"].isin(wanted)
         if granularity == "rolling12" and latest_rolling:
             last = effective.groupby("uscc")["month_ordinal"].max().map(lambda o: "R12-" + ordinal_period(o))
@@ -292,7 +331,13 @@ def _with_trends(
 
 def _monthly_intensity(effective: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
     columns = ["uscc", "period", "category", "canonical_quantity"]
-    monthly = account(effective[columns], inputs.enterprises, inputs.catalog, granularity="month")
+    monthly = account(
+        effective[columns],
+        inputs.enterprises,
+        inputs.catalog,
+        granularity="month",
+        basis=inputs.method.emissions,
+    )
     return monthly[["uscc", "period", "carbon_intensity"]]
 
 
@@ -360,6 +405,11 @@ def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, An
             "enterprise_count": number("benchmark_count"),
             "fallback": bool(row.get("benchmark_fallback") or False),
             "qualified": bool(row.get("benchmark_qualified") or False),
+            "version": int(row.get("benchmark_version") or 0),
+            "computed_at": _iso(row.get("benchmark_computed_at")),
+            "includes_self": bool(row.get("benchmark_includes_self") or False),
+            "excludes_self": bool(row.get("benchmark_excludes_self") or False),
+            "sensitive": bool(row.get("benchmark_sensitive") or False),
         },
         "trend": {
             "direction": str(row.get("trend_direction") or ""),
@@ -380,9 +430,23 @@ def details_of(row: dict[str, Any], flags: list[dict[str, str]]) -> dict[str, An
         "label_en": str(row.get("label_en") or ""),
         "ungraded_reason": str(row.get("ungraded_reason") or ""),
         "electricity": {key: number(key) for key in ELECTRICITY_FIGURES},
+        "scope2": {key: number(key) for key in SCOPE2_FIGURES}
+        | {
+            "residual_mix_source": str(row.get("residual_mix_source") or ""),
+            "graded_method": str(row.get("graded_method") or "location"),
+            "graded_includes_process": bool(row.get("graded_includes_process") or False),
+        },
+        "process_tco2": number("process_tco2"),
         "coverage": {
             "months_complete": int(row.get("months_complete") or 0),
             "required_categories": str(row.get("required_categories") or ""),
             "gaps": str(row.get("coverage_gaps") or ""),
         },
     }
+
+
+def _iso(value: Any) -> str:
+    """A compute time as ISO 8601 text for the JSON details ("" when there is none)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return ""
+    return str(pd.Timestamp(value).isoformat())

@@ -35,7 +35,8 @@ from registry_service.domain.precedence import (
 from registry_service.domain.trend import ordinal_period, period_ordinal
 
 SEVERITIES = ("CRITICAL", "WARNING", "INFO")
-KINDS = ("ENERGY", "RENEWABLE", "ECONOMIC", "RESOURCE")
+# PROCESS (catalog 2026.2): carbonate process CO2, not energy.
+KINDS = ("ENERGY", "RENEWABLE", "ECONOMIC", "RESOURCE", "PROCESS")
 FLAG_COLUMNS = ("uscc", "code", "severity", "category", "period", "reason_en", "reason_zh")
 SCORE_COLUMNS = (
     "score",

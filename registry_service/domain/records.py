@@ -30,6 +30,8 @@ RECORD_COLUMNS = ("uscc", "period", "category", "quantity", "unit", "source", "e
 DATA_SOURCES = SOURCES  # tanxiao.common.v1.DataSource names a record may carry
 MIN_YEAR = 2000
 MAX_EXTERNAL_ID = 128
+MAX_INSTRUMENT_ID = 128
+INSTRUMENT_ID = "instrument_id"  # optional column: contract or certificate id of an instrument record
 REJECT_COLUMNS = ("reject_field", "reject_reason", "reject_code")
 
 
@@ -55,7 +57,11 @@ def validate_records(
     out["canonical_unit"] = canonical["canonical_unit"].to_numpy()
     with np.errstate(over="ignore", invalid="ignore"):  # 1e308 MWh -> inf kWh is caught below
         out["canonical_quantity"] = out["quantity"].to_numpy() * canonical["multiplier"].to_numpy()
-    checks = [*_checks(out, canonical, today or date.today()), *_range_checks(out, canonical, max_scale)]
+    checks = [
+        *_checks(out, canonical, today or date.today()),
+        *_range_checks(out, canonical, max_scale),
+        *_instrument_checks(out, catalog),
+    ]
     for field, code, failing, reason in _checks_in_order(checks):
         mask = failing.to_numpy(dtype=bool) & (codes == "")
         if mask.any():
@@ -77,6 +83,9 @@ def content_hashes(frame: pd.DataFrame) -> list[str]:
     joined = (
         frame["uscc"] + "\x1f" + frame["period"] + "\x1f" + frame["category"] + "\x1f" + quantity.to_numpy()
     ) + ("\x1f" + unit)
+    if INSTRUMENT_ID in frame.columns:  # appended only when set: hashes of other records never change
+        instrument = frame[INSTRUMENT_ID].fillna("").astype(str)
+        joined = joined + np.where(instrument != "", "\x1f" + instrument, "")
     return [hashlib.sha256(text.encode()).hexdigest() for text in joined.tolist()]
 
 
@@ -95,6 +104,9 @@ def _normalised(frame: pd.DataFrame, first_index: int) -> pd.DataFrame:
             "unit": text["unit"].str.strip(),
             "source": text["source"].str.strip().str.upper(),
             "external_id": text["external_id"].str.strip(),
+            INSTRUMENT_ID: (
+                _text(frame[INSTRUMENT_ID]).str.strip() if INSTRUMENT_ID in frame.columns else ""
+            ),
         }
     )
     return out.reset_index(drop=True)
@@ -145,6 +157,23 @@ def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Che
             f"external_id must be at most {MAX_EXTERNAL_ID} characters",
         ),
     ]
+
+
+def _instrument_checks(out: pd.DataFrame, catalog: Catalog) -> list[Check]:
+    """Green power and certificates carry their contract/certificate id (claimable once: the ingest
+    checks the registry-wide claim); other categories carry none."""
+    instrument = out["category"].isin(catalog.instrument_codes())
+    given = out[INSTRUMENT_ID] != ""
+    return [
+        (INSTRUMENT_ID, "NUL_CHARACTER", out[INSTRUMENT_ID].str.contains("\x00", regex=False),
+         "must not contain NUL characters"),
+        (INSTRUMENT_ID, "MISSING_INSTRUMENT_ID", instrument & ~given,
+         "instrument_id (contract or certificate id) is required for " + out["category"]),
+        (INSTRUMENT_ID, "INSTRUMENT_ID_TOO_LONG", out[INSTRUMENT_ID].str.len() > MAX_INSTRUMENT_ID,
+         f"instrument_id must be at most {MAX_INSTRUMENT_ID} characters"),
+        (INSTRUMENT_ID, "UNEXPECTED_INSTRUMENT_ID", ~instrument & given,
+         out["category"] + " is not a contractual instrument: instrument_id must be empty"),
+    ]  # fmt: skip
 
 
 def _checks_in_order(checks: list[Check]) -> list[Check]:

@@ -150,6 +150,8 @@ class CommitmentRepository:
             carbon_profiles.c.energy_tce,
             carbon_profiles.c.added_value_10k_cny,
             carbon_profiles.c.months_covered,
+            carbon_profiles.c.green_power_netting_tco2,
+            carbon_profiles.c.details,
         ).where(carbon_profiles.c.uscc == uscc, carbon_profiles.c.granularity == YEAR_GRANULARITY)
         with reading(self.engine, connection) as conn:
             return {
@@ -160,9 +162,23 @@ class CommitmentRepository:
                     if row.added_value_10k_cny is None
                     else float(row.added_value_10k_cny),
                     months=int(row.months_covered),
+                    **_grid(row.details or {}, float(row.green_power_netting_tco2)),
                 )
                 for row in conn.execute(query)
             }
+
+
+def _grid(details: dict[str, Any], green_power_netting_tco2: float) -> dict[str, float | None]:
+    """The year's grid-factor MWh (purchases less the green power netted at the same factor) and the
+    factor, for re-valuing it at the baseline year's factor; None without a factor or electricity."""
+    factor = details.get("grid_factor")
+    kwh = (details.get("electricity") or {}).get("grid_electricity_kwh")
+    if not factor or kwh is None:
+        return {"grid_mwh": None, "grid_factor": None}
+    return {
+        "grid_mwh": float(kwh) / 1000 - green_power_netting_tco2 / float(factor),
+        "grid_factor": float(factor),
+    }
 
 
 def _token_position(after: Sequence[Any] | None) -> tuple[datetime, str] | None:

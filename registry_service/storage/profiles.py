@@ -20,6 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from registry_service.domain.profiles import ProfileSet, details_of
 from registry_service.storage import chunked
 from registry_service.storage.tables import (
+    benchmark_members,
+    benchmark_versions,
     benchmarks,
     carbon_profiles,
     enterprise_financials,
@@ -190,7 +192,12 @@ def profile_row(
 
 
 def replace_benchmarks(
-    conn: Connection, frame: pd.DataFrame, years: Sequence[int], grading_method: str, now: datetime
+    conn: Connection,
+    frame: pd.DataFrame,
+    years: Sequence[int],
+    grading_method: str,
+    now: datetime,
+    version: int = 1,
 ) -> int:
     conn.execute(benchmarks.delete().where(benchmarks.c.year.in_(list(years))))
     wanted = frame[frame["year"].isin(list(years))]
@@ -199,12 +206,52 @@ def replace_benchmarks(
             **{k: _plain(v) for k, v in r.items() if k in _BENCHMARK_COLUMNS},
             "grading_method": grading_method,
             "compute_time": now,
+            "version": version,
         }
         for r in wanted.to_dict("records")
     ]
     for start in range(0, len(rows), _INSERT_CHUNK):
         conn.execute(benchmarks.insert(), rows[start : start + _INSERT_CHUNK])
     return len(rows)
+
+
+def next_benchmark_version(conn: Connection, year: int) -> int:
+    """1 + the latest published version of ``year`` (1 for the first); read in the writing transaction."""
+    query = sa.select(sa.func.max(benchmark_versions.c.version)).where(benchmark_versions.c.year == year)
+    return int(conn.execute(query).scalar_one() or 0) + 1
+
+
+def publish_benchmark_version(
+    conn: Connection, year: int, version: int, members: Sequence[str], grading_method: str, now: datetime
+) -> None:
+    """Record version ``version`` of ``year``'s benchmarks and the firms it was computed from."""
+    conn.execute(
+        benchmark_versions.insert().values(
+            year=year,
+            version=version,
+            compute_time=now,
+            grading_method=grading_method,
+            firm_count=len(members),
+        )
+    )
+    rows = [{"year": year, "version": version, "uscc": uscc} for uscc in members]
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        conn.execute(benchmark_members.insert(), rows[start : start + _INSERT_CHUNK])
+
+
+def stored_members(conn: Connection, years: Iterable[int], usccs: Collection[str] | None) -> pd.DataFrame:
+    """(year, version, uscc) of the stored versions of ``years`` that name one of ``usccs`` (or all)."""
+    columns = ("year", "version", "uscc")
+    query = sa.select(*(benchmark_members.c[name] for name in columns)).where(
+        benchmark_members.c.year.in_(sorted(set(years)))
+    )
+    if usccs is None:
+        return _frame(conn, query, columns)
+    parts = [
+        _frame(conn, query.where(benchmark_members.c.uscc.in_(chunk)), columns)
+        for chunk in chunked(sorted(usccs))
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else _frame_of([], columns)
 
 
 # --- the recompute queue --------------------------------------------------------------------------

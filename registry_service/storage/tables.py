@@ -202,6 +202,36 @@ benchmarks = sa.Table(
     sa.Column("total_added_value", Quantity, nullable=False),
     sa.Column("grading_method", sa.String(64), nullable=False),
     sa.Column("compute_time", UtcTime, nullable=False),
+    # revision 0006: the published version these rows are, and the cell's leave-one-out extremes
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("loo_min_intensity", Quantity, nullable=True),
+    sa.Column("loo_max_intensity", Quantity, nullable=True),
+)
+
+# --- revision 0006: published benchmark versions --------------------------------------------------
+
+# One row per RecomputeBenchmarks of a year: version n of the year's benchmarks, when and from how many
+# firms. ``benchmarks`` holds the cells of the latest version; a profile names the version it used.
+benchmark_versions = sa.Table(
+    "benchmark_versions",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("compute_time", UtcTime, nullable=False),
+    sa.Column("grading_method", sa.String(64), nullable=False),
+    sa.Column("firm_count", sa.Integer, nullable=False),
+)
+
+# The firms whose complete year profiles a version was computed from (self-inclusion on a profile).
+benchmark_members = sa.Table(
+    "benchmark_members",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("uscc", sa.String(18), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["year", "version"], ["benchmark_versions.year", "benchmark_versions.version"], ondelete="CASCADE"
+    ),
 )
 
 # Enterprises whose records changed since their profiles were computed (written in the ingest's own
@@ -251,4 +281,64 @@ verifications = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("record_time", UtcTime, nullable=False),
     sa.Index(None, "commitment_id"),
+)
+
+# --- revision 0011: green-power contracts and green certificates claimed once ------------------------
+
+# One row per contract or certificate id (Record.instrument_id), held by the first record key
+# (enterprise, month, category) that claimed it; a later record of another key is rejected. Never
+# deleted: a certificate's environmental attribute is used up once claimed (docs/accounting.md).
+instrument_claims = sa.Table(
+    "instrument_claims",
+    metadata,
+    sa.Column("instrument_id", sa.String(128), primary_key=True),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("claim_time", UtcTime, nullable=False),
+)
+
+# --- utility accounts (registry_service.domain.accounts) ---------------------------------------------
+# An account (电力户号 and the like) named "utilityAccounts/{kind}/{number}", and who held it when.
+# Holdings may overlap (verification data disagrees): kept as registered, reported as ambiguous.
+utility_accounts = sa.Table(
+    "utility_accounts",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sa.Index(None, "kind"),
+)
+
+utility_account_holdings = sa.Table(
+    "utility_account_holdings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "account", sa.String(100), sa.ForeignKey("utility_accounts.name", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date, nullable=True),  # exclusive; NULL = still held
+    sa.Index(None, "account"),
+    sa.Index(None, "uscc"),
+)
+
+# Rows rejected because their account could not be attributed, appended per ingest batch (no upsert:
+# concurrent ingests never collide); the reconciliation report sums them per account and reason.
+utility_account_sightings = sa.Table(
+    "utility_account_sightings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(100), nullable=False),  # not a foreign key: may be unregistered
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason_code", sa.String(32), nullable=False),
+    sa.Column("claimed_uscc", sa.String(18), nullable=False),
+    sa.Column("holder_uscc", sa.String(18), nullable=False),
+    sa.Column("first_period", sa.String(7), nullable=False),
+    sa.Column("last_period", sa.String(7), nullable=False),
+    sa.Column("row_count", sa.BigInteger, nullable=False),
+    sa.Column("seen_time", UtcTime, nullable=False),
+    sa.Index(None, "reason_code", "account"),
 )

@@ -300,6 +300,12 @@ _REGISTRY_RULES: dict[str, Rule] = {
     "IngestRecords": _INGEST,
     "BatchIngestRecords": _INGEST,
     "ListRecords": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
+    # Utility accounts map meters to enterprises: registering and moving them is the registry
+    # operator's; reading them (and the reconciliation report) is enterprise data.
+    "CreateUtilityAccount": _ADMIN_ONLY,
+    "TransferUtilityAccount": _ADMIN_ONLY,
+    "ListUtilityAccounts": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
+    "GetUtilityAccountReconciliation": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
     "GetCarbonProfile": _ENTERPRISE_READ,
     "BatchGetCarbonProfiles": _ENTERPRISE_READ,
     # Industry aggregates, no enterprise rows.

@@ -288,6 +288,57 @@ def commitment_names(suite_name: str) -> st.SearchStrategy[str]:
     )
 
 
+ACCOUNT_NAMES = text(
+    "utilityAccounts/electricity/3300123456",
+    "utilityAccounts/gas/G-1",
+    "utilityAccounts/oil/1",
+    "utilityAccounts/",
+)
+DATES = text("2025-07-01", "2025-02-30", "20250701", "0001-01-01", "9999-12-31")
+
+
+def utility_account_writes() -> st.SearchStrategy[tuple[str, Any]]:
+    holding = st.builds(
+        rpb.UtilityAccountHolding, enterprise=ENTERPRISE_NAMES, valid_from=DATES, valid_to=DATES
+    )
+    account = st.builds(
+        rpb.UtilityAccount,
+        kind=enum(rpb.UtilityKind),
+        number=text("3300123456", "G-1", "x" * 64, "x" * 65),
+        holdings=st.lists(holding, max_size=3),
+    )
+    return st.one_of(
+        st.tuples(
+            st.just("CreateUtilityAccount"),
+            st.builds(rpb.CreateUtilityAccountRequest, utility_account=account, request_id=text("", "r1")),
+        ),
+        st.tuples(
+            st.just("TransferUtilityAccount"),
+            st.builds(
+                rpb.TransferUtilityAccountRequest,
+                name=ACCOUNT_NAMES,
+                to_enterprise=ENTERPRISE_NAMES,
+                effective_date=DATES,
+                request_id=text("", "r2"),
+            ),
+        ),
+        st.tuples(
+            st.just("ListUtilityAccounts"),
+            st.builds(
+                rpb.ListUtilityAccountsRequest,
+                page_size=INT32,
+                page_token=text("", "AAAA"),
+                enterprise=st.one_of(st.just(""), ENTERPRISE_NAMES),
+                kind=enum(rpb.UtilityKind),
+            ),
+        ),
+        st.tuples(
+            st.just("GetUtilityAccountReconciliation"),
+            st.builds(rpb.GetUtilityAccountReconciliationRequest, kind=enum(rpb.UtilityKind)),
+        ),
+    )
+
+
 def records() -> st.SearchStrategy[rpb.Record]:
     return st.builds(
         rpb.Record,
@@ -298,6 +349,7 @@ def records() -> st.SearchStrategy[rpb.Record]:
         unit=UNITS,
         source=enum(common_pb2.DataSource),
         external_id=text("fuzz-1", "fuzz-2", "x" * 128, "x" * 129),
+        utility_account=st.one_of(st.just(""), ACCOUNT_NAMES),
     )
 
 
@@ -432,6 +484,13 @@ def registry_reads() -> st.SearchStrategy[tuple[str, Any]]:
             st.builds(rpb.ListDataCategoriesRequest, catalog_version=text("1900.1", "")),
         ),
     )
+
+
+@FUZZ
+@given(call=utility_account_writes())
+def test_utility_accounts(fuzz: Suite, call: tuple[str, Any]) -> None:
+    method, request = call
+    expect_handled(lambda: getattr(fuzz.registry, method)(request, timeout=30))
 
 
 @FUZZ

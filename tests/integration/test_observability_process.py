@@ -70,7 +70,9 @@ def test_serve_all_exposes_metrics_and_health_as_make_run_does(sqlite_url: str) 
         "TANXIAO_HEALTH_CHECK_INTERVAL_SECONDS": "0.2",
         **DEVELOPMENT,
     }
-    process = subprocess.Popen([TANXIAO, "serve", "all"], env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [TANXIAO, "serve", "all", "--no-console"], env=env, stderr=subprocess.PIPE, text=True
+    )
     lines: queue.Queue[dict[str, object]] = queue.Queue()
     threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
     seen: list[dict[str, object]] = []

@@ -53,7 +53,9 @@ def served_registry(empty_db_url: str) -> Iterator[Served]:
     report = json.loads(_run(empty_db_url, "demo-data", "--enterprises", "12").stdout)
     assert report["enterprises_created"] == 12 and report["rejected"] > 0  # the demo has bad rows
     env = _env(empty_db_url, TANXIAO_REGISTRY_LISTEN="127.0.0.1:0", TANXIAO_SCORING_LISTEN="127.0.0.1:0")
-    process = subprocess.Popen([TANXIAO, "serve", "all"], env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [TANXIAO, "serve", "all", "--no-console"], env=env, stderr=subprocess.PIPE, text=True
+    )
     lines: queue.Queue[dict[str, object]] = queue.Queue()
     threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
     logs: list[dict[str, object]] = []
@@ -141,7 +143,7 @@ def test_a_loan_system_gets_a_quote_and_an_officer_its_explanation(served_regist
         client = GenericClient(channel)
         quote = {
             "requestId": "first-quote", "lender": "lenders/demo-bank", "enterprise": f"enterprises/{uscc}",
-            "product": "GENERAL", "requestedAmountCny": 5_000_000, "tenorMonths": 36, "baseRateBp": 310,
+            "product": "GENERAL", "requestedAmountFen": 500_000_000, "tenorMonths": 36, "baseRateBp": 310,
         }  # fmt: skip
         decision = client.call(SCORING, "QuoteLoanTerms", quote)
         assert decision["name"].startswith("decisions/") and decision["finalRateBp"] > 0

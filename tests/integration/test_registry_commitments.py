@@ -17,6 +17,7 @@ from helpers import DEVELOPMENT, error_details, make_uscc
 from registry_service.app import registry_engine
 from registry_service.commitment_rpcs import CommitmentRpcs
 from registry_service.domain.catalog import load_catalog
+from registry_service.domain.deflators import load_deflator, packaged_deflator
 from registry_service.servicer import SERVICE, CarbonRegistryServicer
 from registry_service.storage.catalog import ensure_catalog
 from registry_service.storage.tables import carbon_profiles, commitments, verifications
@@ -35,6 +36,15 @@ class _RecordingRefresh:
 
     def refresh_profiles(self, usccs: list[str]) -> None:
         self.refreshed.append(list(usccs))
+
+
+# The status tests below are about milestones and bases, not prices: flat prices keep their added value
+# at constant prices equal to the nominal one. Constant prices are tested in test_real_savings_over_grpc.
+FLAT_PRICES = load_deflator(
+    text="deflator_id: flat\nbase_year: 2020\nyears: {"
+    + ", ".join(f"{y}: {{change_pct: 0, source: test}}" for y in range(2018, 2031))
+    + "}"
+)
 
 
 def _servicer_class() -> type[CarbonRegistryServicer]:
@@ -62,6 +72,7 @@ def env(db_url: str) -> Iterator[Env]:
     ensure_catalog(engine, catalog)
     servicer: Any = _servicer_class()(engine, settings, catalog)
     servicer.refreshed = []
+    servicer.deflator = FLAT_PRICES
     if getattr(servicer, "engine", None) is None:
         servicer.engine = engine
     binding = ServiceBinding(SERVICE, servicer, registry_pb2_grpc.add_CarbonRegistryServicer_to_server)
@@ -107,6 +118,7 @@ def _profile(
     months: int = 12,
     granularity: str = "year",
     period: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """A yearly carbon profile row with every NOT NULL column filled."""
     row = {
@@ -132,7 +144,7 @@ def _profile(
         "grade": 0,
         "level": "",
         "trend_direction": "",
-        "details": {},
+        "details": details or {},
         "catalog_version": "test",
         "grading_method": "test",
         "inputs_fingerprint": "test",
@@ -610,3 +622,37 @@ def test_verifications_are_recorded_and_reflected_in_progress(env: Env) -> None:
 
     listed = env.stub.ListCommitments(pb.ListCommitmentsRequest(parent=f"enterprises/{uscc}"), timeout=10)
     assert list(listed.commitments) == [failed]
+
+
+def _grid(mwh: float, factor: float) -> dict[str, Any]:
+    return {"grid_factor": factor, "electricity": {"grid_electricity_kwh": mwh * 1000}}
+
+
+def test_real_savings_over_grpc(env: Env) -> None:
+    """The packaged deflator (NBS PPI: 2023 = 2022 x (1 - 3.0 %)) and frozen grid factors.
+    Baseline 2022: 10,000 t (10,000 MWh at 0.5153), 4,000 tce, 5,000 万元. 2023: 9,167 t with 9,000 MWh at
+    0.4800; 3,800 tce; 4,850 万元 nominal. Frozen: 9,167 + 9,000 x (0.5153 - 0.4800) = 9,484.7 t; the grid
+    made 317.7 t of the nominal 833 t. Constant prices: 4,850 x 112.5321 / 109.156137 = 4,850 / 0.97 =
+    5,000 万元. Achieved = 10,000 x 5,000 / 5,000 - 9,484.7 = 515.3 t (nominal would be 10,000 x 4,850 /
+    5,000 - 9,167 = 533 t); 515.3 / 2,000 = 0.25765 < 0.5 by 2023-12-31 -> MISSED. Intensity improvement
+    1 - (9,484.7 / 5,000) / 2.0 = 0.05153."""
+    env.servicer.deflator = packaged_deflator()
+    uscc = _enterprise(env)
+    _profile(env, uscc, 2022, tco2=10_000.0, tce=4_000.0, added_value=5_000.0, details=_grid(10_000, 0.5153))
+    _profile(env, uscc, 2023, tco2=9_167.0, tce=3_800.0, added_value=4_850.0, details=_grid(9_000, 0.48))
+    created = _register(env, uscc)
+    progress = _progress(env, created.name, "2024-06-01")
+    assert progress.measured_year == 2023 and progress.status == pb.MISSED
+    assert progress.achieved_tco2_per_year == pytest.approx(515.3)
+    assert progress.intensity_based_tco2_per_year == pytest.approx(515.3)
+    assert progress.achieved_tce_per_year == pytest.approx(4_000.0 - 3_800.0)
+    assert progress.achieved_ratio == pytest.approx(0.25765)
+    s = progress.savings
+    assert (s.year, s.baseline_grid_factor, s.year_grid_factor) == (2023, 0.5153, 0.48)
+    assert (s.nominal_absolute_tco2, s.frozen_absolute_tco2, s.grid_factor_effect_tco2) == pytest.approx(
+        (833.0, 515.3, 317.7)
+    )
+    assert s.added_value_nominal_10k_cny == pytest.approx(4_850.0)
+    assert s.added_value_constant_10k_cny == pytest.approx(5_000.0)
+    assert s.intensity_improvement == pytest.approx(0.05153)
+    assert s.deflator_source.startswith("cn-ppi-industrial") and "(unconfirmed)" in s.deflator_source

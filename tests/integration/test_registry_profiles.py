@@ -281,3 +281,52 @@ def test_the_profile_states_its_grid_factor(graded: Registry) -> None:
     assert month.grid_factor == pytest.approx(0.5153)
     assert (month.grid_factor_year, month.grid_factor_fallback) == (2022, True)
     assert month.scope2_gross_tco2 == pytest.approx(1_000 * 0.5153)
+
+
+def _flags(p: pb.BenchmarkProvenance) -> tuple[int, int, bool, bool, bool]:
+    return (p.version, p.firm_count, p.includes_self, p.excludes_self, p.sensitive)
+
+
+def test_benchmarks_are_published_versions_named_on_each_profile(graded: Registry) -> None:
+    """Version 1 of 2022 (the fixture's recompute): 5 firms of 2822 in 330500, average 2.9. Reference:
+    L = 6,234.1 / 3,000 = 2.0780; leave-one-out averages: without itself (4 x 9,316.475) / 12,000 =
+    3.1055, without a peer (43,500 - 9,316.475) / 12,000 = 2.8486; K = 0.6691 .. 0.7295, grade 2 either
+    way: in its benchmark and not sensitive.
+
+    A late firm (5,203.5 t of grid electricity on 3,000 万元, L = 1.7345) is graded against version 1,
+    which does not include it: K = 1.7345 / 2.9 = 0.5981 -> grade 1, flagged excludes_self; with it the
+    average would be (43,500 + 5,203.5) / 18,000 = 2.7058 and K = 0.6410 -> grade 2: sensitive. Its
+    ingest does not move the benchmark (the reference stays at K 0.7166, version 1).
+
+    The next recompute publishes version 2 from 6 firms: average 2.7058; the late firm is in it (K 0.6410,
+    grade 2) and still sensitive (without itself the average is 2.9 -> grade 1); the reference is at
+    K = 2.0780 / 2.7058 = 0.7680, grade 2, not sensitive (extremes: without the late firm 2.9 -> 0.7166;
+    without a peer (48,703.5 - 9,316.475) / 15,000 = 2.6258 -> 0.7914)."""
+    reference = _profile(graded, REFERENCE, "2022")
+    p = reference.benchmark_provenance
+    assert _flags(p) == (1, 5, True, False, False)
+    assert p.compute_time.seconds > 0
+    late = make_uscc(24)
+    EnterpriseRepository(graded.engine).create_many([Enterprise(late, "迟到企业", "2822", "330502")])
+    rows = _monthly(late, "ELECTRICITY", 5_203.5 / 0.5153, GRID, "MWh")
+    rows += _monthly(late, "INDUSTRIAL_ADDED_VALUE", 3_000, STATS)
+    graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
+    before = _profile(graded, late, "2022")
+    assert before.carbon_intensity == pytest.approx(1.7345)
+    assert before.k_value == pytest.approx(1.7345 / 2.9) and before.grade.grade == 1
+    p = before.benchmark_provenance
+    assert _flags(p) == (1, 5, False, True, True)
+    unchanged = _profile(graded, REFERENCE, "2022")
+    assert unchanged.k_value == pytest.approx(0.7166, abs=5e-5)
+    assert unchanged.benchmark_provenance.version == 1
+
+    graded.stub.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=2022), timeout=60)
+    after = _profile(graded, late, "2022")
+    assert after.benchmark.average_intensity == pytest.approx(48_703.5 / 18_000)
+    assert after.k_value == pytest.approx(1.7345 / (48_703.5 / 18_000)) and after.grade.grade == 2
+    p = after.benchmark_provenance
+    assert _flags(p) == (2, 6, True, False, True)
+    reference = _profile(graded, REFERENCE, "2022")
+    assert reference.k_value == pytest.approx(2.0780 / (48_703.5 / 18_000), abs=5e-5)
+    p = reference.benchmark_provenance
+    assert (p.version, p.includes_self, p.sensitive, reference.grade.grade) == (2, True, False, 2)

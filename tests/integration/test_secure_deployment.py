@@ -47,7 +47,9 @@ def deployment(empty_db_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, st
     _run(env, "demo-data", "--enterprises", "8")
     env |= {"TANXIAO_SERVICE_TOKEN": service, "TANXIAO_REGISTRY_LISTEN": "127.0.0.1:0",
             "TANXIAO_SCORING_LISTEN": "127.0.0.1:0"}  # fmt: skip
-    process = subprocess.Popen([TANXIAO, "serve", "all"], env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [TANXIAO, "serve", "all", "--no-console"], env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
         scoring, registry = _wait_ready(process)
         yield {**env, "ADMIN_TOKEN": admin, "REGISTRY_ADDR": registry}, scoring, lender

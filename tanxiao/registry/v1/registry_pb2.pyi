@@ -25,6 +25,7 @@ class CategoryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RENEWABLE: _ClassVar[CategoryKind]
     ECONOMIC: _ClassVar[CategoryKind]
     RESOURCE: _ClassVar[CategoryKind]
+    PROCESS_EMISSIONS: _ClassVar[CategoryKind]
 
 class RecordStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -62,6 +63,14 @@ class CommitmentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AT_RISK: _ClassVar[CommitmentStatus]
     MISSED: _ClassVar[CommitmentStatus]
     ACHIEVED: _ClassVar[CommitmentStatus]
+
+class UtilityKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UTILITY_KIND_UNSPECIFIED: _ClassVar[UtilityKind]
+    ELECTRICITY: _ClassVar[UtilityKind]
+    GAS: _ClassVar[UtilityKind]
+    WATER: _ClassVar[UtilityKind]
+    HEAT: _ClassVar[UtilityKind]
 SIZE_CLASS_UNSPECIFIED: SizeClass
 ABOVE_DESIGNATED_SIZE: SizeClass
 BELOW_DESIGNATED_SIZE: SizeClass
@@ -70,6 +79,7 @@ ENERGY: CategoryKind
 RENEWABLE: CategoryKind
 ECONOMIC: CategoryKind
 RESOURCE: CategoryKind
+PROCESS_EMISSIONS: CategoryKind
 RECORD_STATUS_UNSPECIFIED: RecordStatus
 ACCEPTED: RecordStatus
 DUPLICATE: RecordStatus
@@ -95,6 +105,11 @@ ON_TRACK: CommitmentStatus
 AT_RISK: CommitmentStatus
 MISSED: CommitmentStatus
 ACHIEVED: CommitmentStatus
+UTILITY_KIND_UNSPECIFIED: UtilityKind
+ELECTRICITY: UtilityKind
+GAS: UtilityKind
+WATER: UtilityKind
+HEAT: UtilityKind
 
 class Enterprise(_message.Message):
     __slots__ = ("name", "uscc", "display_name", "industry_code", "industry_section", "region_code", "size_class", "financials", "create_time", "update_time")
@@ -251,7 +266,7 @@ class ListDataCategoriesResponse(_message.Message):
     def __init__(self, categories: _Optional[_Iterable[_Union[DataCategory, _Mapping]]] = ..., catalog_version: _Optional[str] = ..., catalog_hash: _Optional[str] = ..., grid_factors: _Optional[_Iterable[_Union[GridEmissionFactor, _Mapping]]] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id")
+    __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id", "instrument_id", "utility_account")
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
@@ -259,6 +274,8 @@ class Record(_message.Message):
     UNIT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     uscc: str
     period: str
     category: str
@@ -266,7 +283,9 @@ class Record(_message.Message):
     unit: str
     source: _common_pb2.DataSource
     external_id: str
-    def __init__(self, uscc: _Optional[str] = ..., period: _Optional[str] = ..., category: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., source: _Optional[_Union[_common_pb2.DataSource, str]] = ..., external_id: _Optional[str] = ...) -> None: ...
+    instrument_id: str
+    utility_account: str
+    def __init__(self, uscc: _Optional[str] = ..., period: _Optional[str] = ..., category: _Optional[str] = ..., quantity: _Optional[float] = ..., unit: _Optional[str] = ..., source: _Optional[_Union[_common_pb2.DataSource, str]] = ..., external_id: _Optional[str] = ..., instrument_id: _Optional[str] = ..., utility_account: _Optional[str] = ...) -> None: ...
 
 class StoredRecord(_message.Message):
     __slots__ = ("name", "record", "canonical_quantity", "canonical_unit", "revision", "current", "effective", "ingest_time")
@@ -469,7 +488,7 @@ class Coverage(_message.Message):
     def __init__(self, months_expected: _Optional[int] = ..., months_with_energy: _Optional[int] = ..., months_complete: _Optional[int] = ..., expected_categories: _Optional[_Iterable[str]] = ..., gaps: _Optional[_Iterable[_Union[CoverageGap, _Mapping]]] = ...) -> None: ...
 
 class CarbonProfile(_message.Message):
-    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback")
+    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback", "benchmark_provenance", "scope2", "process_tco2", "graded_includes_process")
     NAME_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -505,6 +524,10 @@ class CarbonProfile(_message.Message):
     GRID_FACTOR_YEAR_FIELD_NUMBER: _ClassVar[int]
     GRID_FACTOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
     GRID_FACTOR_FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    BENCHMARK_PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE2_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_TCO2_FIELD_NUMBER: _ClassVar[int]
+    GRADED_INCLUDES_PROCESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     uscc: str
     period: str
@@ -540,7 +563,45 @@ class CarbonProfile(_message.Message):
     grid_factor_year: int
     grid_factor_source: str
     grid_factor_fallback: bool
-    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ...) -> None: ...
+    benchmark_provenance: BenchmarkProvenance
+    scope2: Scope2Methods
+    process_tco2: float
+    graded_includes_process: bool
+    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ..., benchmark_provenance: _Optional[_Union[BenchmarkProvenance, _Mapping]] = ..., scope2: _Optional[_Union[Scope2Methods, _Mapping]] = ..., process_tco2: _Optional[float] = ..., graded_includes_process: _Optional[bool] = ...) -> None: ...
+
+class BenchmarkProvenance(_message.Message):
+    __slots__ = ("version", "compute_time", "firm_count", "includes_self", "excludes_self", "sensitive")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FIRM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDES_SELF_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDES_SELF_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    compute_time: _timestamp_pb2.Timestamp
+    firm_count: int
+    includes_self: bool
+    excludes_self: bool
+    sensitive: bool
+    def __init__(self, version: _Optional[int] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., firm_count: _Optional[int] = ..., includes_self: _Optional[bool] = ..., excludes_self: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
+
+class Scope2Methods(_message.Message):
+    __slots__ = ("location_tco2", "market_tco2", "instrument_kwh", "instrument_covered_kwh", "residual_mix_factor", "residual_mix_source", "graded_method")
+    LOCATION_TCO2_FIELD_NUMBER: _ClassVar[int]
+    MARKET_TCO2_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_KWH_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_COVERED_KWH_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_MIX_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_MIX_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    GRADED_METHOD_FIELD_NUMBER: _ClassVar[int]
+    location_tco2: float
+    market_tco2: float
+    instrument_kwh: float
+    instrument_covered_kwh: float
+    residual_mix_factor: float
+    residual_mix_source: str
+    graded_method: str
+    def __init__(self, location_tco2: _Optional[float] = ..., market_tco2: _Optional[float] = ..., instrument_kwh: _Optional[float] = ..., instrument_covered_kwh: _Optional[float] = ..., residual_mix_factor: _Optional[float] = ..., residual_mix_source: _Optional[str] = ..., graded_method: _Optional[str] = ...) -> None: ...
 
 class GetCarbonProfileRequest(_message.Message):
     __slots__ = ("name",)
@@ -731,7 +792,7 @@ class MilestoneStatus(_message.Message):
     def __init__(self, title: _Optional[str] = ..., due_date: _Optional[str] = ..., expected_fraction: _Optional[float] = ..., achieved_fraction: _Optional[float] = ..., met: _Optional[bool] = ...) -> None: ...
 
 class CommitmentProgress(_message.Message):
-    __slots__ = ("name", "status", "achieved_tco2_per_year", "achieved_tce_per_year", "achieved_ratio", "expected_ratio", "intensity_based_tco2_per_year", "milestones", "verified", "last_verification", "milestones_missed", "measured_year")
+    __slots__ = ("name", "status", "achieved_tco2_per_year", "achieved_tce_per_year", "achieved_ratio", "expected_ratio", "intensity_based_tco2_per_year", "milestones", "verified", "last_verification", "milestones_missed", "measured_year", "savings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ACHIEVED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
@@ -744,6 +805,7 @@ class CommitmentProgress(_message.Message):
     LAST_VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     MILESTONES_MISSED_FIELD_NUMBER: _ClassVar[int]
     MEASURED_YEAR_FIELD_NUMBER: _ClassVar[int]
+    SAVINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     status: CommitmentStatus
     achieved_tco2_per_year: float
@@ -756,4 +818,141 @@ class CommitmentProgress(_message.Message):
     last_verification: Verification
     milestones_missed: int
     measured_year: int
-    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ...) -> None: ...
+    savings: SavingsMeasurement
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ..., savings: _Optional[_Union[SavingsMeasurement, _Mapping]] = ...) -> None: ...
+
+class SavingsMeasurement(_message.Message):
+    __slots__ = ("year", "nominal_absolute_tco2", "frozen_absolute_tco2", "grid_factor_effect_tco2", "baseline_grid_factor", "year_grid_factor", "added_value_nominal_10k_cny", "added_value_constant_10k_cny", "intensity_improvement", "deflator_source")
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    NOMINAL_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
+    GRID_FACTOR_EFFECT_TCO2_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    YEAR_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_NOMINAL_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_CONSTANT_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    INTENSITY_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
+    DEFLATOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    year: int
+    nominal_absolute_tco2: float
+    frozen_absolute_tco2: float
+    grid_factor_effect_tco2: float
+    baseline_grid_factor: float
+    year_grid_factor: float
+    added_value_nominal_10k_cny: float
+    added_value_constant_10k_cny: float
+    intensity_improvement: float
+    deflator_source: str
+    def __init__(self, year: _Optional[int] = ..., nominal_absolute_tco2: _Optional[float] = ..., frozen_absolute_tco2: _Optional[float] = ..., grid_factor_effect_tco2: _Optional[float] = ..., baseline_grid_factor: _Optional[float] = ..., year_grid_factor: _Optional[float] = ..., added_value_nominal_10k_cny: _Optional[float] = ..., added_value_constant_10k_cny: _Optional[float] = ..., intensity_improvement: _Optional[float] = ..., deflator_source: _Optional[str] = ...) -> None: ...
+
+class UtilityAccountHolding(_message.Message):
+    __slots__ = ("enterprise", "valid_from", "valid_to")
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_TO_FIELD_NUMBER: _ClassVar[int]
+    enterprise: str
+    valid_from: str
+    valid_to: str
+    def __init__(self, enterprise: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_to: _Optional[str] = ...) -> None: ...
+
+class UtilityAccount(_message.Message):
+    __slots__ = ("name", "kind", "number", "holdings", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HOLDINGS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: UtilityKind
+    number: str
+    holdings: _containers.RepeatedCompositeFieldContainer[UtilityAccountHolding]
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[UtilityKind, str]] = ..., number: _Optional[str] = ..., holdings: _Optional[_Iterable[_Union[UtilityAccountHolding, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateUtilityAccountRequest(_message.Message):
+    __slots__ = ("utility_account", "request_id")
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    utility_account: UtilityAccount
+    request_id: str
+    def __init__(self, utility_account: _Optional[_Union[UtilityAccount, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListUtilityAccountsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "enterprise", "kind")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    enterprise: str
+    kind: UtilityKind
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., enterprise: _Optional[str] = ..., kind: _Optional[_Union[UtilityKind, str]] = ...) -> None: ...
+
+class ListUtilityAccountsResponse(_message.Message):
+    __slots__ = ("utility_accounts", "next_page_token")
+    UTILITY_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    utility_accounts: _containers.RepeatedCompositeFieldContainer[UtilityAccount]
+    next_page_token: str
+    def __init__(self, utility_accounts: _Optional[_Iterable[_Union[UtilityAccount, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TransferUtilityAccountRequest(_message.Message):
+    __slots__ = ("name", "to_enterprise", "effective_date", "request_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TO_ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    to_enterprise: str
+    effective_date: str
+    request_id: str
+    def __init__(self, name: _Optional[str] = ..., to_enterprise: _Optional[str] = ..., effective_date: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetUtilityAccountReconciliationRequest(_message.Message):
+    __slots__ = ("kind",)
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    kind: UtilityKind
+    def __init__(self, kind: _Optional[_Union[UtilityKind, str]] = ...) -> None: ...
+
+class UtilityAccountSighting(_message.Message):
+    __slots__ = ("utility_account", "reason_code", "first_period", "last_period", "row_count", "claimed_enterprise", "holder_enterprise", "last_seen_time")
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    LAST_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    utility_account: str
+    reason_code: str
+    first_period: str
+    last_period: str
+    row_count: int
+    claimed_enterprise: str
+    holder_enterprise: str
+    last_seen_time: _timestamp_pb2.Timestamp
+    def __init__(self, utility_account: _Optional[str] = ..., reason_code: _Optional[str] = ..., first_period: _Optional[str] = ..., last_period: _Optional[str] = ..., row_count: _Optional[int] = ..., claimed_enterprise: _Optional[str] = ..., holder_enterprise: _Optional[str] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AmbiguousUtilityAccount(_message.Message):
+    __slots__ = ("utility_account", "overlap_from", "overlap_to")
+    UTILITY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FROM_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_TO_FIELD_NUMBER: _ClassVar[int]
+    utility_account: UtilityAccount
+    overlap_from: str
+    overlap_to: str
+    def __init__(self, utility_account: _Optional[_Union[UtilityAccount, _Mapping]] = ..., overlap_from: _Optional[str] = ..., overlap_to: _Optional[str] = ...) -> None: ...
+
+class UtilityAccountReconciliation(_message.Message):
+    __slots__ = ("unmatched", "ambiguous", "ambiguous_sightings", "conflicting")
+    UNMATCHED_FIELD_NUMBER: _ClassVar[int]
+    AMBIGUOUS_FIELD_NUMBER: _ClassVar[int]
+    AMBIGUOUS_SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTING_FIELD_NUMBER: _ClassVar[int]
+    unmatched: _containers.RepeatedCompositeFieldContainer[UtilityAccountSighting]
+    ambiguous: _containers.RepeatedCompositeFieldContainer[AmbiguousUtilityAccount]
+    ambiguous_sightings: _containers.RepeatedCompositeFieldContainer[UtilityAccountSighting]
+    conflicting: _containers.RepeatedCompositeFieldContainer[UtilityAccountSighting]
+    def __init__(self, unmatched: _Optional[_Iterable[_Union[UtilityAccountSighting, _Mapping]]] = ..., ambiguous: _Optional[_Iterable[_Union[AmbiguousUtilityAccount, _Mapping]]] = ..., ambiguous_sightings: _Optional[_Iterable[_Union[UtilityAccountSighting, _Mapping]]] = ..., conflicting: _Optional[_Iterable[_Union[UtilityAccountSighting, _Mapping]]] = ...) -> None: ...

@@ -115,6 +115,26 @@ class CarbonRegistryStub:
                 request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.GetCommitmentProgressRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.CommitmentProgress.FromString,
                 _registered_method=True)
+        self.CreateUtilityAccount = channel.unary_unary(
+                '/tanxiao.registry.v1.CarbonRegistry/CreateUtilityAccount',
+                request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.CreateUtilityAccountRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccount.FromString,
+                _registered_method=True)
+        self.ListUtilityAccounts = channel.unary_unary(
+                '/tanxiao.registry.v1.CarbonRegistry/ListUtilityAccounts',
+                request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListUtilityAccountsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListUtilityAccountsResponse.FromString,
+                _registered_method=True)
+        self.TransferUtilityAccount = channel.unary_unary(
+                '/tanxiao.registry.v1.CarbonRegistry/TransferUtilityAccount',
+                request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.TransferUtilityAccountRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccount.FromString,
+                _registered_method=True)
+        self.GetUtilityAccountReconciliation = channel.unary_unary(
+                '/tanxiao.registry.v1.CarbonRegistry/GetUtilityAccountReconciliation',
+                request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.GetUtilityAccountReconciliationRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccountReconciliation.FromString,
+                _registered_method=True)
 
 
 class CarbonRegistryServicer:
@@ -240,6 +260,35 @@ class CarbonRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateUtilityAccount(self, request, context):
+        """Utility accounts (电力户号 and the like) and who held them when.
+        Register an account with its holding history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUtilityAccounts(self, request, context):
+        """Accounts, optionally of one enterprise (held at any time) or one kind.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferUtilityAccount(self, request, context):
+        """Move an account to another enterprise from a date on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUtilityAccountReconciliation(self, request, context):
+        """Unmatched, ambiguous and conflicting accounts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CarbonRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -322,6 +371,26 @@ def add_CarbonRegistryServicer_to_server(servicer, server):
                     servicer.GetCommitmentProgress,
                     request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.GetCommitmentProgressRequest.FromString,
                     response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.CommitmentProgress.SerializeToString,
+            ),
+            'CreateUtilityAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUtilityAccount,
+                    request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.CreateUtilityAccountRequest.FromString,
+                    response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccount.SerializeToString,
+            ),
+            'ListUtilityAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUtilityAccounts,
+                    request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListUtilityAccountsRequest.FromString,
+                    response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListUtilityAccountsResponse.SerializeToString,
+            ),
+            'TransferUtilityAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferUtilityAccount,
+                    request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.TransferUtilityAccountRequest.FromString,
+                    response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccount.SerializeToString,
+            ),
+            'GetUtilityAccountReconciliation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUtilityAccountReconciliation,
+                    request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.GetUtilityAccountReconciliationRequest.FromString,
+                    response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccountReconciliation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -757,6 +826,114 @@ class CarbonRegistry:
             '/tanxiao.registry.v1.CarbonRegistry/GetCommitmentProgress',
             tanxiao_dot_registry_dot_v1_dot_registry__pb2.GetCommitmentProgressRequest.SerializeToString,
             tanxiao_dot_registry_dot_v1_dot_registry__pb2.CommitmentProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUtilityAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.registry.v1.CarbonRegistry/CreateUtilityAccount',
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.CreateUtilityAccountRequest.SerializeToString,
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccount.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUtilityAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.registry.v1.CarbonRegistry/ListUtilityAccounts',
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListUtilityAccountsRequest.SerializeToString,
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListUtilityAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferUtilityAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.registry.v1.CarbonRegistry/TransferUtilityAccount',
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.TransferUtilityAccountRequest.SerializeToString,
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccount.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUtilityAccountReconciliation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.registry.v1.CarbonRegistry/GetUtilityAccountReconciliation',
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.GetUtilityAccountReconciliationRequest.SerializeToString,
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.UtilityAccountReconciliation.FromString,
             options,
             channel_credentials,
             insecure,
