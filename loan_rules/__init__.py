@@ -3,7 +3,7 @@ request into terms with a trace. A pure library: no I/O besides reading a policy
 database. Format, reason codes and worked examples: docs/loan-policy.md.
 """
 
-from loan_rules.batch import FRAME_COLUMNS, RESULT_COLUMNS, evaluate_batch, to_frame
+from loan_rules.batch import FRAME_COLUMNS, RESULT_COLUMNS, evaluate_batch, evaluate_many, to_frame
 from loan_rules.evaluator import REASON_CODES, evaluate
 from loan_rules.lpr import LprQuote, LprTable, default_lpr_table, load_lpr_table
 from loan_rules.model import (
@@ -65,6 +65,7 @@ __all__ = [
     "default_policy",
     "evaluate",
     "evaluate_batch",
+    "evaluate_many",
     "is_two_high",
     "load_lpr_table",
     "load_policy",

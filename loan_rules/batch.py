@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from loan_rules import _core
+from loan_rules.evaluator import _columns, _Writer
 from loan_rules.model import (
     LEVELS,
     MAX_FEN,
@@ -46,6 +47,7 @@ from loan_rules.model import (
     CommitmentStatus,
     LoanRequest,
     Product,
+    Terms,
     TrendDirection,
     VerificationState,
 )
@@ -131,6 +133,32 @@ def evaluate_batch(frame: pd.DataFrame, policy: Policy | None = None) -> pd.Data
     result.attrs["policy_version"] = policy.version
     result.attrs["policy_hash"] = policy.content_hash
     return result
+
+
+def evaluate_many(
+    rows: Sequence[tuple[CarbonProfileInput, CommitmentInput | None, LoanRequest]],
+    policy: Policy | None = None,
+) -> list[Terms]:
+    """``evaluate`` for many requests: the same Terms, trace included, for each (one ``_core.compute``
+    over all of them instead of one per request; the trace is still written row by row). For a
+    service pricing a chunk of requests (BatchQuote); tests pin equality with ``evaluate``."""
+    policy = policy or default_policy()
+    if not rows:
+        return []
+    singles = [_columns(p, c, r, policy) for p, c, r in rows]  # validated exactly as evaluate does
+    names = [f.name for f in dataclasses.fields(_core.Columns)]
+    columns = _core.Columns(**{n: np.concatenate([getattr(s, n) for s in singles]) for n in names})
+    outcome = _core.compute(columns, policy)
+    fields = [(f.name, isinstance(getattr(outcome, f.name), tuple)) for f in dataclasses.fields(outcome)]
+    out = []
+    for i, (profile, commitment, request) in enumerate(rows):
+        part = slice(i, i + 1)
+        row: dict[str, Any] = {
+            name: tuple(a[part] for a in getattr(outcome, name)) if many else getattr(outcome, name)[part]
+            for name, many in fields
+        }  # row i as the one-element arrays evaluate's writer reads
+        out.append(_Writer(profile, commitment, request, policy, _core.Outcome(**row)).terms())
+    return out
 
 
 def to_frame(

@@ -7,10 +7,11 @@ rebuilds exactly the inputs the evaluator saw.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -294,8 +295,23 @@ def verification_state(status: str, progress: registry_pb2.CommitmentProgress) -
 
 def to_json(value: Any) -> Any:
     """Dataclass/enum/NaN-free JSON form: NaN and infinities become None (canonical JSON has no NaN)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common leaves, checked first
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {k if type(k) is str else str(k): to_json(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [to_json(v) for v in value]
+    return _to_json_other(value)
+
+
+def _to_json_other(value: Any) -> Any:
+    """to_json for anything but exact str/int/bool/float/dict/list/tuple (subclasses included)."""
     if hasattr(value, "__dataclass_fields__"):
-        value = asdict(value)
+        # fields one level deep; nested dataclasses are converted by the recursion (as asdict would)
+        value = {name: _copied(getattr(value, name)) for name in value.__dataclass_fields__}
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -305,6 +321,16 @@ def to_json(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
+
+
+def _copied(value: Any) -> Any:
+    """What ``dataclasses.asdict`` does to a field value that to_json would not rebuild anyway: a deep
+    copy of anything that is no container or dataclass (to_json copies those)."""
+    if type(value) in (str, int, float, bool) or value is None or isinstance(value, list | tuple | dict):
+        return value
+    if hasattr(value, "__dataclass_fields__"):
+        return value
+    return copy.deepcopy(value)
 
 
 def loan_request_from_json(raw: dict[str, Any]) -> LoanRequest:

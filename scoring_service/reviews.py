@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Connection
 
 from loan_rules import Policy, parse_policy
 from scoring_service import review
@@ -72,8 +73,15 @@ class ReviewService:
     def index(self, decisions: Sequence[StoredDecision]) -> None:
         self.reviews.index(decisions, [initial(d).value for d in decisions])
 
+    def index_in(self, connection: Connection, decisions: Sequence[StoredDecision]) -> None:
+        """``index`` in the transaction that stores the decisions (DecisionStore.append_many's hook)."""
+        self.reviews.index_in(connection, decisions, [initial(d).value for d in decisions])
+
     def view(self, stored: StoredDecision) -> View:
-        trail = self.reviews.trail(stored.id)
+        return self._view(stored, self.reviews.trail(stored.id))
+
+    @staticmethod
+    def _view(stored: StoredDecision, trail: list[dict[str, Any]]) -> View:
         if not trail:
             return View(review.Current(initial(stored)), trail)
         last = trail[-1]
@@ -84,6 +92,16 @@ class ReviewService:
             _terms(last.get("overridden_terms")),
         )
         return View(current, trail)
+
+    @staticmethod
+    def fresh_view(stored: StoredDecision) -> View:
+        """The view of a decision just stored: its initial state, no actions."""
+        return View(review.Current(initial(stored)), [])
+
+    def views(self, decisions: Sequence[StoredDecision]) -> list[View]:
+        """``view`` of many decisions, their trails read in one query (a BatchQuote chunk)."""
+        trails = self.reviews.trails([d.id for d in decisions])
+        return [self._view(d, trails.get(d.id, [])) for d in decisions]
 
     def decision(self, stored: StoredDecision, view: View | None = None) -> scoring_pb2.Decision:
         view = view or self.view(stored)

@@ -53,9 +53,13 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     ) -> scoring_pb2.Decision:
         quote = parse_quote(request)
         check_quotes(self.consents, [quote])
-        stored = self.pricer.quote(self._consented(quote))
-        self.reviews.index([stored])  # its review state: QUOTED, or IN_REVIEW when it needs review
-        return self.reviews.decision(stored)
+        # its review state row (QUOTED, or IN_REVIEW when it needs review) in the storing transaction
+        stored, new = self.pricer.quote_new(self._consented(quote), also=self.reviews.index_in)
+        if not new:  # a retry: the first call may have failed before its state row (idempotent)
+            self.reviews.index([stored])
+        # A decision this call stored has no review action yet (its id was unknown until now): its
+        # state is the initial one, no trail query. A retry's may have been reviewed since: read it.
+        return self.reviews.decision(stored, self.reviews.fresh_view(stored) if new else None)
 
     def GetDecision(
         self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext
@@ -139,7 +143,8 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
         decisions = self.pricer.quote_many(chunk)
         self.reviews.index(decisions)
-        return (self.reviews.decision(d) for d in decisions)
+        views = self.reviews.views(decisions)  # one trail query per chunk, not one per decision
+        return (self.reviews.decision(d, v) for d, v in zip(decisions, views, strict=True))
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -206,10 +206,17 @@ class DecisionStore:
                                 policy_version=policy_version)[0]  # fmt: skip
 
     def append_many(
-        self, items: Sequence[Append], *, policy_text: str, policy_hash: str, policy_version: str
+        self,
+        items: Sequence[Append],
+        *,
+        policy_text: str,
+        policy_hash: str,
+        policy_version: str,
+        also: Callable[[Connection, list[StoredDecision]], None] | None = None,
     ) -> list[tuple[StoredDecision, bool]]:
         """``append`` for many decisions in one transaction, in order: one bulk insert per table (a
-        book re-priced by BatchQuote). Requests already stored come back as (stored, False)."""
+        book re-priced by BatchQuote). Requests already stored come back as (stored, False).
+        ``also``: run in the same transaction on the decisions returned (their review state rows)."""
         now = datetime.now(UTC)
         prepared: dict[tuple[str, str], _Prepared] = {}
         for item in items:  # fail before touching the database
@@ -236,6 +243,8 @@ class DecisionStore:
                     seen.add(p.decision.id)
                 else:
                     out.append((existing[item.key()], False))
+            if also is not None:
+                also(connection, [d for d, _ in out])
             return out
 
         result = run_in_transaction(self.engine, once)

@@ -82,6 +82,24 @@ class ReviewStore:
             ).all()
         return [json.loads(r.content) for r in rows]
 
+    def trails(self, decision_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """``trail`` of many decisions in one query (only those with actions appear)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        if not decision_ids:
+            return out
+        with read_only(self.engine) as connection:
+            rows = connection.execute(
+                sa.select(review_actions.c.decision_id, log_entries.c.content)
+                .select_from(
+                    review_actions.join(log_entries, log_entries.c.entry_id == review_actions.c.entry_id)
+                )
+                .where(review_actions.c.decision_id.in_(sorted(set(decision_ids))))
+                .order_by(review_actions.c.create_time, review_actions.c.entry_id)
+            ).all()
+        for row in rows:
+            out.setdefault(row.decision_id, []).append(json.loads(row.content))
+        return out
+
     def find(self, lender: str, request_id: str) -> tuple[str, dict[str, Any]] | None:
         """(fingerprint, logged content) of the lender's action with this request id, if any."""
         with read_only(self.engine) as connection:
@@ -151,6 +169,14 @@ class ReviewStore:
 
     def index(self, decisions: Sequence[StoredDecision], initial: Sequence[str]) -> None:
         """State rows for new decisions (initial state each); existing rows are left alone."""
+        with transaction(self.engine) as connection:
+            self.index_in(connection, decisions, initial)
+
+    def index_in(
+        self, connection: Connection, decisions: Sequence[StoredDecision], initial: Sequence[str]
+    ) -> None:
+        """``index`` in the caller's transaction (the one storing the decisions: one commit, and no
+        decision without its state row)."""
         rows = [
             {
                 "decision_id": d.id, "lender": d.lender, "uscc": d.uscc, "state": state,
@@ -164,10 +190,9 @@ class ReviewStore:
         # ON CONFLICT DO NOTHING, not select-then-insert: two replicas answering retries of one request
         # index the same decision at once (tests/integration/test_log_replicas.py).
         insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
-        with transaction(self.engine) as connection:
-            connection.execute(
-                insert(decision_states).on_conflict_do_nothing(index_elements=["decision_id"]), rows
-            )
+        connection.execute(
+            insert(decision_states).on_conflict_do_nothing(index_elements=["decision_id"]), rows
+        )
 
     def record(
         self,

@@ -42,6 +42,35 @@ def test_batch_equals_evaluate(policy: lr.Policy, items: list[Row], categorical:
     assert_matches(result, items, policy)
 
 
+@settings(max_examples=150, deadline=None)
+@given(any_policy, rows)
+def test_evaluate_many_equals_evaluate_with_trace(policy: lr.Policy, items: list[Row]) -> None:
+    """BatchQuote prices a chunk with evaluate_many: every Terms, trace and texts included, must be
+    exactly what evaluate gives the request alone (also in dict form, as stored in a decision)."""
+    many = lr.evaluate_many(items, policy)
+    assert len(many) == len(items)
+    for (p, c, r), terms in zip(items, many, strict=True):
+        alone = lr.evaluate(p, c, r, policy)
+        assert terms == alone
+        assert terms.to_dict() == alone.to_dict()
+
+
+def test_evaluate_many_mixed_chunk_hand_checked() -> None:
+    """A chunk mixing a commitment-backed retrofit and a plain request: each row keeps its own
+    terms (no value leaks between rows of the one compute), and no rows give no terms."""
+    items: list[Row] = [
+        (profile(grade=1), None, request(product="GENERAL")),
+        (profile(grade=4, level="HIGH_CARBON"), commitment(), request(product="HIGH_CARBON_RETROFIT")),
+        (profile(grade=1), None, request(product="GENERAL")),
+    ]
+    policy = lr.default_policy()
+    many = lr.evaluate_many(items, policy)
+    assert many[0] == many[2] == lr.evaluate(*items[0], policy)
+    assert many[1] == lr.evaluate(*items[1], policy)
+    assert many[1].trace != many[0].trace
+    assert lr.evaluate_many([], policy) == []
+
+
 def test_batch_minimal_columns_and_flag_formats() -> None:
     bare = {"bank_limit_fen": None, "revenue_fen": None, "total_debt_fen": None, "equity_fen": None}
     items: list[Row] = [
