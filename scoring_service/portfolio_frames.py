@@ -21,7 +21,8 @@ from tanxiao.registry.v1 import registry_pb2
 
 FRAME_COLUMNS = (
     "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_fen", "has_profile", "grade",
-    "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "scope2_market_tco2", "revenue_10k_cny",
+    "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "scope2_market_tco2",
+    "revenue_10k_cny",
     "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
     "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
     "committed_amount_fen", "start_date", "green_category", "co2_reduced_tco2_per_year",

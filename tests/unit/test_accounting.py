@@ -412,19 +412,21 @@ def test_informational_rows_add_nothing_and_washed_coal_adds_its_hand_computed_t
     100,000 x 2.3072 / 1000 = 230.72 tCO2 of scope 1: 1,984 tce, scope 1 1,311.82 t, gross 6,464.82 t."""
     catalog = load_catalog("2026.2")
     informational = [
-        ("A", f"2022-{m:02d}", code, quantity) for m in range(1, 13) for code, quantity in INFORMATIONAL_2026_2.items()
+        ("A", f"2022-{m:02d}", code, quantity)
+        for m in range(1, 13)
+        for code, quantity in INFORMATIONAL_2026_2.items()
     ]
     firm = enterprises(("A", HUZHOU_WUXING))
     base = account(records(reference_year()), firm, catalog, granularity="year")
     extra = account(records(reference_year() + informational), firm, catalog, granularity="year")
     pd.testing.assert_frame_equal(base, extra)
     row = one(base, "2022")
-    assert row["energy_tce"] == pytest.approx(1_894.0)  # 10,000,000 kWh x 0.1229 + 500,000 m3 x 1.33, / 1000
+    assert row["energy_tce"] == pytest.approx(1_894.0)  # (10,000,000 kWh x 0.1229 + 500,000 m3 x 1.33) / 1000
     assert row["scope1_tco2"] == pytest.approx(1_081.1) and row["scope2_gross_tco2"] == pytest.approx(5_153.0)
 
     coal = [("A", "2022-03", "WASHED_COAL", catalog.to_canonical("WASHED_COAL", 100, "t"))]
-    with_coal = one(account(records(reference_year() + informational + coal), firm, catalog, granularity="year"),
-                    "2022")  # fmt: skip
+    all_rows = reference_year() + informational + coal
+    with_coal = one(account(records(all_rows), firm, catalog, granularity="year"), "2022")
     assert with_coal["energy_tce"] == pytest.approx(1_894.0 + 90.0)
     assert with_coal["scope1_tco2"] == pytest.approx(1_081.1 + 230.72)
     assert with_coal["scope2_gross_tco2"] == pytest.approx(5_153.0)
@@ -438,7 +440,8 @@ def test_every_resource_and_economic_category_is_informational() -> None:
     for code in INFORMATIONAL_2026_2:
         category = catalog.category(code)
         assert category.kind in INFORMATIONAL_KINDS and category.scope == Scope.NONE, code
-        assert (category.kgce_per_unit, category.kgco2_per_unit, category.uses_grid_factor) == (None, None, False)
+        factors = (category.kgce_per_unit, category.kgco2_per_unit, category.uses_grid_factor)
+        assert factors == (None, None, False), code
         assert category.source, code
     # 1 亩 = 10,000 / 15 m2: 6,667 m2 is 10.0005 亩; 2 ha = 30 亩.
     assert catalog.to_canonical("LAND_AREA", 6_667, "m2") == pytest.approx(10.0005)
@@ -471,5 +474,5 @@ categories:
   - {code: ELECTRICITY_PEAK, name_zh: 峰, name_en: Peak, kind: RESOURCE, unit: kWh, scope: NONE,
      kgce_per_unit: 0.1229}
 """
-    with pytest.raises(CatalogError, match="ELECTRICITY_PEAK.*informational"):
+    with pytest.raises(CatalogError, match=r"ELECTRICITY_PEAK.*informational"):
         parse_catalog(text)
