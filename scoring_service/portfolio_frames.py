@@ -21,7 +21,8 @@ from tanxiao.registry.v1 import registry_pb2
 
 FRAME_COLUMNS = (
     "loan", "lender", "uscc", "enterprise_name", "product", "outstanding_fen", "has_profile", "grade",
-    "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "revenue_10k_cny",
+    "level", "industry_code", "region_code", "scope1_tco2", "scope2_tco2", "scope2_market_tco2",
+    "revenue_10k_cny",
     "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
     "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
     "committed_amount_fen", "start_date", "green_category", "co2_reduced_tco2_per_year",
@@ -83,8 +84,9 @@ def _row(
         else (firm.industry_code if firm else ""),
         "region_code": profile.region_code if profile is not None else (firm.region_code if firm else ""),
         "scope1_tco2": scope1,
-        # Market-based scope 2: what the borrower emits after its own renewables and green power.
+        # Scope 2 as the profile's graded method counts it (net_tco2 - scope 1; Huzhou: location-based).
         "scope2_tco2": profile.net_tco2 - scope1 if profile is not None else math.nan,
+        "scope2_market_tco2": _market_scope2(profile),
         "revenue_10k_cny": _money(financials, "revenue_10k_cny"),
         "total_equity_10k_cny": _money(financials, "total_equity_10k_cny"),
         "total_debt_10k_cny": _money(financials, "total_debt_10k_cny"),
@@ -127,3 +129,10 @@ def _money(financials: registry_pb2.AnnualFinancials | None, name: str) -> float
     if financials is None or not financials.HasField(name):
         return np.nan
     return float(getattr(financials, name))
+
+
+def _market_scope2(profile: registry_pb2.CarbonProfile | None) -> float:
+    """The profile's market-based scope 2 (Scope2Methods.market_tco2); NaN when it carries none."""
+    if profile is None or not profile.HasField("scope2"):
+        return math.nan
+    return float(profile.scope2.market_tco2)

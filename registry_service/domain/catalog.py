@@ -33,6 +33,11 @@ class CategoryKind(StrEnum):
     )
 
 
+# Kinds that never enter energy (tce) or emissions: the accounting counts tce for ENERGY only and CO2
+# for scopes 1 and 2 only; the parser keeps these kinds at scope NONE without factors.
+INFORMATIONAL_KINDS = frozenset({CategoryKind.ECONOMIC, CategoryKind.RESOURCE})
+
+
 class Scope(StrEnum):
     SCOPE_1 = "1"
     SCOPE_2 = "2"
@@ -201,7 +206,25 @@ def _category(raw: Any, index: int) -> DataCategory:
         category.uses_grid_factor or category.kgco2_per_unit is not None
     ):
         raise CatalogError(f"{where}: scope {category.scope} needs kgco2_per_unit or uses_grid_factor")
+    _check_informational(category, where)
     return category
+
+
+def _check_informational(category: DataCategory, where: str) -> None:
+    """RESOURCE and ECONOMIC categories are informational (electricity by tariff bucket, land, headcount
+    ...): a factor on one would put a breakdown or a stock into energy or emissions, so refuse it."""
+    if category.kind not in INFORMATIONAL_KINDS:
+        return
+    if (
+        category.scope != Scope.NONE
+        or category.uses_grid_factor
+        or category.kgce_per_unit is not None
+        or category.kgco2_per_unit is not None
+    ):
+        raise CatalogError(
+            f"{where}: kind {category.kind} is informational: scope NONE, no kgce_per_unit, kgco2_per_unit "
+            "or uses_grid_factor"
+        )
 
 
 def _grid_factor(raw: Any, index: int, key: str = "grid_factors") -> GridFactor:

@@ -70,6 +70,8 @@ COLUMNS: Mapping[str, Any] = {
     "region_code": "",
     "scope1_tco2": np.nan,
     "scope2_tco2": np.nan,
+    # Market-based scope 2 (profile.scope2.market_tco2), reported beside the location-based figure.
+    "scope2_market_tco2": np.nan,
     "revenue_10k_cny": np.nan,
     "total_equity_10k_cny": np.nan,
     "total_debt_10k_cny": np.nan,
@@ -96,6 +98,7 @@ _STR_COLUMNS = (
 _FLOAT_COLUMNS = (
     "scope1_tco2",
     "scope2_tco2",
+    "scope2_market_tco2",
     "revenue_10k_cny",
     "total_equity_10k_cny",
     "total_debt_10k_cny",
@@ -140,6 +143,8 @@ class Metrics:
     loans_without_profile: int = 0
     # Of loans_without_profile: borrowers whose profile is UNGRADED (grade 0), listed apart.
     loans_ungraded: int = 0
+    # Scope 2 market-based, beside financed_scope2_tco2 (location-based); not part of financed_tco2.
+    financed_scope2_market_tco2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ class LoanLine:
     financed_scope2_tco2: float
     pcaf_score: int
     profile: str
+    financed_scope2_market_tco2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,8 @@ def attribute(loans: pd.DataFrame) -> pd.DataFrame:
     frame["financed_scope1_tco2"] = (factor * frame["scope1_tco2"]).fillna(0.0)
     frame["financed_scope2_tco2"] = (factor * frame["scope2_tco2"]).fillna(0.0)
     frame["financed_tco2"] = frame["financed_scope1_tco2"] + frame["financed_scope2_tco2"]
+    # The same attribution factor applied to the market-based scope 2; shown beside, never added.
+    frame["financed_scope2_market_tco2"] = (factor * frame["scope2_market_tco2"]).fillna(0.0)
     frame["dq"] = frame["pcaf_score"].where(covered, 5)
     revenue_million = frame["revenue_10k_cny"] * FEN_PER_10K_YUAN / FEN_PER_MILLION_YUAN
     waci_ok = graded & emissions_known & (revenue_million > 0)
@@ -328,6 +336,7 @@ _SUMS = (
     "financed_scope1_tco2",
     "financed_scope2_tco2",
     "financed_tco2",
+    "financed_scope2_market_tco2",
     "_dq_weighted",
     "waci_weight",
     "_waci_weighted",
@@ -355,6 +364,7 @@ def _metrics(loans: int, sums: Mapping[str, float]) -> Metrics:
         waci=_ratio(float(sums["_waci_weighted"]), float(sums["waci_weight"])),
         loans_without_profile=int(sums["_uncovered"]),
         loans_ungraded=int(sums["_ungraded"]),
+        financed_scope2_market_tco2=float(sums["financed_scope2_market_tco2"]),
     )
 
 
@@ -479,6 +489,7 @@ def _loan_lines(frame: pd.DataFrame) -> tuple[LoanLine, ...]:
             financed_scope2_tco2=float(row.financed_scope2_tco2),
             pcaf_score=int(row.pcaf_score),
             profile=row.profile,
+            financed_scope2_market_tco2=float(row.financed_scope2_market_tco2),
         )
         for row in frame.itertuples(index=False)
     )

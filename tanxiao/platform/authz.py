@@ -196,7 +196,13 @@ def sources_owned(principal: Principal, message: Any) -> Denial | None:
 # The categories each data source may write. None = any category. A grid company meters electricity
 # (and own generation / export behind its meters, green-power contracts it settles), a gas company gas;
 # statistics returns cover energy use and output, the tax bureau output, value added, revenue and tax.
-_ELECTRICITY = frozenset({"ELECTRICITY", "PV_SELF_GENERATION", "PV_EXPORT", "GREEN_POWER_PURCHASE"})
+_ELECTRICITY = frozenset(
+    {"ELECTRICITY", "PV_SELF_GENERATION", "PV_EXPORT", "GREEN_POWER_PURCHASE",
+     # catalog 2026.2: its tariff meters' breakdowns of ELECTRICITY and grid-connected PV capacity
+     "ELECTRICITY_BELOW_1KV", "ELECTRICITY_1_10KV", "ELECTRICITY_35KV", "ELECTRICITY_110KV_AND_ABOVE",
+     "ELECTRICITY_SHARP_PEAK", "ELECTRICITY_PEAK", "ELECTRICITY_FLAT", "ELECTRICITY_VALLEY",
+     "PV_INSTALLED_CAPACITY"}
+)  # fmt: skip
 _ECONOMIC = frozenset({"OUTPUT_VALUE", "INDUSTRIAL_ADDED_VALUE", "REVENUE", "TAX"})
 PROVIDER_CATEGORIES: Mapping[str, frozenset[str] | None] = {
     "GRID_UTILITY": _ELECTRICITY,

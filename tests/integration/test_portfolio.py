@@ -93,6 +93,22 @@ def test_financed_emissions_follow_pcaf(
     assert report.profile_year == 2022 and report.scope == BANK
 
 
+def test_both_scope2_methods_over_grpc(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    stub, _ = book
+    report = _report(stub)
+    # Grid electricity only, no instruments: location = kWh x 0.5153 (Zhejiang 2022) = L x 3,000 t;
+    # market = the same kWh x residual mix 0.5942 (national 2021, latest <= 2022) = L x 3,000 x 0.5942/0.5153.
+    # AF = 0.1 for every loan: financed market = 0.1 x sum(L x 3,000) x 0.5942 / 0.5153.
+    location = 0.1 * sum(i * 3_000 for i in INTENSITIES)
+    assert report.totals.financed_scope2_tco2 == pytest.approx(location, rel=1e-6)
+    assert report.totals.financed_scope2_market_tco2 == pytest.approx(location * 0.5942 / 0.5153, rel=1e-6)
+    assert report.totals.financed_tco2 == pytest.approx(location, rel=1e-6)  # market is beside, not added
+    first = report.loans[0]
+    assert first.financed_scope2_market_tco2 == pytest.approx(first.financed_scope2_tco2 * 0.5942 / 0.5153)
+
+
 def test_every_breakdown_reconciles_with_the_totals(
     book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
 ) -> None:

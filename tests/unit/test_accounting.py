@@ -391,3 +391,88 @@ def test_steam_in_tonnes_converts_at_the_documented_enthalpy() -> None:
                   granularity="month").iloc[0]  # fmt: skip
     assert out["energy_tce"] == pytest.approx(0.9475, abs=1e-4)
     assert out["scope2_gross_tco2"] == pytest.approx(3.0547)
+
+
+# --- catalogue 2026.2: informational categories and the new fuels --------------------------------------
+
+# Categories added in 2026.2 that are informational: a breakdown of ELECTRICITY, a stock or a headcount.
+INFORMATIONAL_2026_2 = {
+    "ELECTRICITY_BELOW_1KV": 100_000.0, "ELECTRICITY_1_10KV": 700_000.0, "ELECTRICITY_35KV": 0.0,
+    "ELECTRICITY_110KV_AND_ABOVE": 0.0, "ELECTRICITY_SHARP_PEAK": 50_000.0, "ELECTRICITY_PEAK": 250_000.0,
+    "ELECTRICITY_FLAT": 200_000.0, "ELECTRICITY_VALLEY": 300_000.0, "PV_INSTALLED_CAPACITY": 500.0,
+    "HEAT_SELF_SUPPLIED": 100_000.0, "OUTPUT_PHYSICAL_T": 1_000.0, "OUTPUT_PHYSICAL_PIECES": 20_000.0,
+    "EMPLOYEES": 200.0, "LAND_AREA": 50.0,
+}  # fmt: skip
+
+
+def test_informational_rows_add_nothing_and_washed_coal_adds_its_hand_computed_tce_and_co2() -> None:
+    """The reference year on catalog 2026.2 (Zhejiang 2022 factor 0.5153): 1,894 tce, scope 1 1,081.1 t,
+    scope 2 5,153 t. Every informational row of 2026.2, every month, changes none of it. 100 t of
+    washed coal (100,000 kg in March) adds 100,000 x 0.9000 / 1000 = 90 tce and
+    100,000 x 2.3072 / 1000 = 230.72 tCO2 of scope 1: 1,984 tce, scope 1 1,311.82 t, gross 6,464.82 t."""
+    catalog = load_catalog("2026.2")
+    informational = [
+        ("A", f"2022-{m:02d}", code, quantity)
+        for m in range(1, 13)
+        for code, quantity in INFORMATIONAL_2026_2.items()
+    ]
+    firm = enterprises(("A", HUZHOU_WUXING))
+    base = account(records(reference_year()), firm, catalog, granularity="year")
+    extra = account(records(reference_year() + informational), firm, catalog, granularity="year")
+    pd.testing.assert_frame_equal(base, extra)
+    row = one(base, "2022")
+    assert row["energy_tce"] == pytest.approx(1_894.0)  # (10,000,000 kWh x 0.1229 + 500,000 m3 x 1.33) / 1000
+    assert row["scope1_tco2"] == pytest.approx(1_081.1) and row["scope2_gross_tco2"] == pytest.approx(5_153.0)
+
+    coal = [("A", "2022-03", "WASHED_COAL", catalog.to_canonical("WASHED_COAL", 100, "t"))]
+    all_rows = reference_year() + informational + coal
+    with_coal = one(account(records(all_rows), firm, catalog, granularity="year"), "2022")
+    assert with_coal["energy_tce"] == pytest.approx(1_894.0 + 90.0)
+    assert with_coal["scope1_tco2"] == pytest.approx(1_081.1 + 230.72)
+    assert with_coal["scope2_gross_tco2"] == pytest.approx(5_153.0)
+    assert with_coal["gross_tco2"] == pytest.approx(6_464.82)
+
+
+def test_every_resource_and_economic_category_is_informational() -> None:
+    from registry_service.domain.catalog import INFORMATIONAL_KINDS, Scope
+
+    catalog = load_catalog("2026.2")
+    for code in INFORMATIONAL_2026_2:
+        category = catalog.category(code)
+        assert category.kind in INFORMATIONAL_KINDS and category.scope == Scope.NONE, code
+        factors = (category.kgce_per_unit, category.kgco2_per_unit, category.uses_grid_factor)
+        assert factors == (None, None, False), code
+        assert category.source, code
+    # 1 亩 = 10,000 / 15 m2: 6,667 m2 is 10.0005 亩; 2 ha = 30 亩.
+    assert catalog.to_canonical("LAND_AREA", 6_667, "m2") == pytest.approx(10.0005)
+    assert catalog.to_canonical("LAND_AREA", 2, "ha") == 30
+
+
+def test_new_fuels_carry_factors_and_a_source() -> None:
+    """Each kgCO2 is NCV x carbon content x oxidation x 44/12 as the file's source line writes it out."""
+    catalog = load_catalog("2026.2")
+    expected = {  # code: (kgce/unit, kgCO2/unit from the arithmetic)
+        "WASHED_COAL": (0.9000, 26.344 * 25.41 * 0.94 * 44 / 12 / 1000),
+        "BRIQUETTE": (0.6000, 0.6 * 29.307 * 33.56 * 0.90 * 44 / 12 / 1000),
+        "OTHER_COKING_PRODUCTS": (1.3000, 1.3 * 29.307 * 22.0 * 0.98 * 44 / 12 / 1000),
+        "COKE_OVEN_GAS": (0.6143, 17.981 * 13.58 * 0.99 * 44 / 12 / 1000),
+        "BLAST_FURNACE_GAS": (0.1286, 3.763 * 70.8 * 0.99 * 44 / 12 / 1000),
+    }
+    for code, (kgce, kgco2) in expected.items():
+        category = catalog.category(code)
+        assert category.kgce_per_unit == kgce, code
+        assert category.kgco2_per_unit == pytest.approx(kgco2, abs=5e-5), code
+        assert "unconfirmed" in category.source, code
+
+
+def test_a_factor_on_an_informational_kind_is_refused() -> None:
+    from registry_service.domain.catalog import CatalogError, parse_catalog
+
+    text = """
+version: "x"
+categories:
+  - {code: ELECTRICITY_PEAK, name_zh: 峰, name_en: Peak, kind: RESOURCE, unit: kWh, scope: NONE,
+     kgce_per_unit: 0.1229}
+"""
+    with pytest.raises(CatalogError, match=r"ELECTRICITY_PEAK.*informational"):
+        parse_catalog(text)

@@ -217,3 +217,19 @@ def test_a_rolling_window_in_a_year_without_complete_profiles_uses_last_years_be
     rolling = profile(result, "P0", "R12-2023-03")
     assert (rolling["ungraded_reason"], rolling["benchmark_year"], rolling["grade"]) == ("", 2022, 3)
     assert rolling["benchmark_intensity"] == pytest.approx(6_183.6 / 3_000)
+
+
+def test_electricity_by_tariff_bucket_is_not_energy_coverage_nor_emissions() -> None:
+    # TOU and voltage-level rows are a breakdown of ELECTRICITY (informational, catalog 2026.2): a firm
+    # with 12 months of them but no ELECTRICITY has no energy data, and they add no tCO2 to anyone.
+    tou = rows("TOU", "ELECTRICITY_PEAK", range(1, 13), 400_000.0, "GRID_UTILITY")
+    tou += rows("TOU", "ELECTRICITY_VALLEY", range(1, 13), 600_000.0, "GRID_UTILITY")
+    tou += rows("TOU", "INDUSTRIAL_ADDED_VALUE", range(1, 13), 250.0, "STATISTICS")
+    extra = rows("P0", "ELECTRICITY_1_10KV", range(1, 13), PEER_MWH * 1000, "GRID_UTILITY")
+    extra += rows("P0", "LAND_AREA", range(1, 13), 50.0, "SELF_REPORTED")
+    result = build(peers() + tou + extra)
+    t = profile(result, "TOU")
+    assert (t["grade"], t["ungraded_reason"], t["net_tco2"]) == (0, "NO_ENERGY_DATA", 0.0)
+    p0 = profile(result, "P0")
+    # P0 as without the extra rows: 12 x 1,000 MWh x 0.5153 = 6,183.6 t, K = 1.0, grade 3.
+    assert p0["net_tco2"] == pytest.approx(12 * 1_000 * FACTOR) and p0["grade"] == 3

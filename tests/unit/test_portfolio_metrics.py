@@ -485,3 +485,42 @@ def test_money_is_exact_integer_fen() -> None:
     assert totals.outstanding_fen == 30 and isinstance(totals.outstanding_fen, int)
     with pytest.raises(ValueError, match="whole fen"):
         compute_report(book(loan("c", outstanding_fen=10.5)), dimensions=[])
+
+
+# ------------------------------------------------------------------ scope 2: both methods
+
+
+def test_both_scope2_methods_are_financed_side_by_side() -> None:
+    # Loan a: equity 3000万 + debt 1000万 = 40M yuan, outstanding 10M -> AF = 0.25.
+    #   location-based scope 2 200 t -> 0.25 x 200 = 50 t; market-based 120 t -> 0.25 x 120 = 30 t.
+    # Loan b: equity 1500万 + debt 500万 = 20M yuan, outstanding 10M -> AF = 0.5.
+    #   location 200 t -> 0.5 x 200 = 100 t; market 260 t (residual mix above the grid) -> 0.5 x 260 = 130 t.
+    # Loan c: no market-based figure (NaN) -> 0 market-based, location 0.25 x 200 = 50 t as before.
+    # Book: location 50 + 100 + 50 = 200 t; market 30 + 130 + 0 = 160 t.
+    # financed_tco2 stays scope 1 + location-based scope 2: 0.25x800 + 0.5x800 + 0.25x800 + 200 = 1000 t.
+    rows = [
+        loan("a", scope2_market_tco2=120.0),
+        loan("b", scope2_market_tco2=260.0, total_equity_10k_cny=1500.0, total_debt_10k_cny=500.0),
+        loan("c"),
+    ]
+    report = compute_report(book(*rows), dimensions=[])
+    assert report.totals.financed_scope2_tco2 == 200.0
+    assert report.totals.financed_scope2_market_tco2 == 160.0
+    assert report.totals.financed_tco2 == 1000.0
+    lines = {line.loan.rsplit("/", 1)[-1]: line for line in report.loans}
+    assert (lines["a"].financed_scope2_tco2, lines["a"].financed_scope2_market_tco2) == (50.0, 30.0)
+    assert (lines["b"].financed_scope2_tco2, lines["b"].financed_scope2_market_tco2) == (100.0, 130.0)
+    assert (lines["c"].financed_scope2_tco2, lines["c"].financed_scope2_market_tco2) == (50.0, 0.0)
+    # Not covered (ungraded) -> no financed emissions by either method.
+    ungraded = compute_report(book(loan("u", grade=0, scope2_market_tco2=120.0)), dimensions=[])
+    assert ungraded.totals.financed_scope2_market_tco2 == 0.0
+
+
+def test_market_based_scope2_reaches_the_report_message() -> None:
+    # Same vector as above, loan a alone: 0.25 x 120 = 30 t market-based, 0.25 x 200 = 50 t location-based.
+    from scoring_service.portfolio_servicer import _to_proto
+
+    message = _to_proto(compute_report(book(loan("a", scope2_market_tco2=120.0)), dimensions=[]))
+    assert message.totals.financed_scope2_tco2 == 50.0
+    assert message.totals.financed_scope2_market_tco2 == 30.0
+    assert message.loans[0].financed_scope2_market_tco2 == 30.0

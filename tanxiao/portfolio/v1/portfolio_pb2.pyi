@@ -259,7 +259,7 @@ class ExportChunk(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class Metrics(_message.Message):
-    __slots__ = ("loans", "outstanding_fen", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile", "loans_ungraded")
+    __slots__ = ("loans", "outstanding_fen", "financed_scope1_tco2", "financed_scope2_tco2", "financed_tco2", "wdqs", "economic_intensity", "waci", "loans_without_profile", "loans_ungraded", "financed_scope2_market_tco2")
     LOANS_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
     FINANCED_SCOPE1_TCO2_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +270,7 @@ class Metrics(_message.Message):
     WACI_FIELD_NUMBER: _ClassVar[int]
     LOANS_WITHOUT_PROFILE_FIELD_NUMBER: _ClassVar[int]
     LOANS_UNGRADED_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_SCOPE2_MARKET_TCO2_FIELD_NUMBER: _ClassVar[int]
     loans: int
     outstanding_fen: int
     financed_scope1_tco2: float
@@ -280,7 +281,8 @@ class Metrics(_message.Message):
     waci: float
     loans_without_profile: int
     loans_ungraded: int
-    def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ..., loans_ungraded: _Optional[int] = ...) -> None: ...
+    financed_scope2_market_tco2: float
+    def __init__(self, loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., financed_tco2: _Optional[float] = ..., wdqs: _Optional[float] = ..., economic_intensity: _Optional[float] = ..., waci: _Optional[float] = ..., loans_without_profile: _Optional[int] = ..., loans_ungraded: _Optional[int] = ..., financed_scope2_market_tco2: _Optional[float] = ...) -> None: ...
 
 class GroupRow(_message.Message):
     __slots__ = ("key", "label_zh", "label_en", "metrics", "outstanding_share", "suppressed")
@@ -307,7 +309,7 @@ class Breakdown(_message.Message):
     def __init__(self, dimension: _Optional[_Union[Dimension, str]] = ..., rows: _Optional[_Iterable[_Union[GroupRow, _Mapping]]] = ...) -> None: ...
 
 class LoanLine(_message.Message):
-    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_fen", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile")
+    __slots__ = ("loan", "enterprise", "enterprise_name", "product", "outstanding_fen", "grade", "level", "industry_code", "region_code", "attribution_factor", "financed_scope1_tco2", "financed_scope2_tco2", "pcaf_score", "profile", "financed_scope2_market_tco2")
     LOAN_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -322,6 +324,7 @@ class LoanLine(_message.Message):
     FINANCED_SCOPE2_TCO2_FIELD_NUMBER: _ClassVar[int]
     PCAF_SCORE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    FINANCED_SCOPE2_MARKET_TCO2_FIELD_NUMBER: _ClassVar[int]
     loan: str
     enterprise: str
     enterprise_name: str
@@ -336,7 +339,8 @@ class LoanLine(_message.Message):
     financed_scope2_tco2: float
     pcaf_score: int
     profile: str
-    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ...) -> None: ...
+    financed_scope2_market_tco2: float
+    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ..., financed_scope2_market_tco2: _Optional[float] = ...) -> None: ...
 
 class RetrofitProgress(_message.Message):
     __slots__ = ("loans", "outstanding_fen", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")
