@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
 import grpc
+import pytest
 import sqlalchemy as sa
+import structlog
+import structlog.testing
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -120,3 +126,17 @@ def parse_html(html: str) -> HtmlPage:
     page.feed(html)
     page.close()
     return page
+
+
+@contextlib.contextmanager
+def captured_rpc_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """The interceptor's log entries (``rpc.*``) with the call's contextvars (request id) merged in.
+
+    A fresh logger, because loggers cached on first use keep the processors and level of whatever
+    configuration was current then (an in-process CLI run reconfigures logging), whichever test ran
+    earlier in the same worker."""
+    from tanxiao.platform import interceptors
+
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as entries:
+        monkeypatch.setattr(interceptors, "log", structlog.get_logger("tanxiao.rpc"))
+        yield entries

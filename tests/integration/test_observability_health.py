@@ -12,12 +12,10 @@ from contextlib import contextmanager
 import grpc
 import pytest
 import sqlalchemy as sa
-import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
-from helpers import DEVELOPMENT
+from helpers import DEVELOPMENT, captured_rpc_logs
 from sqlalchemy.engine import make_url
-from structlog.testing import LogCapture
 
 from registry_service.app import start_registry
 from scoring_service.app import start_scoring
@@ -144,24 +142,24 @@ def _rename(admin: sa.Engine, old: str, new: str) -> None:
     pytest.fail(f"could not rename {old}")
 
 
-def test_health_checks_are_logged_at_debug_and_calls_at_info(sqlite_url: str) -> None:
+def test_health_checks_are_logged_at_debug_and_calls_at_info(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     registry = start_registry(fast_settings(sqlite_url), "127.0.0.1:0")
-    capture = LogCapture()
-    processors = structlog.get_config()["processors"]
-    saved = list(processors)
-    processors[:] = [structlog.contextvars.merge_contextvars, capture]  # in place: cached loggers too
     try:
-        with health_of(registry) as stub:
-            status(stub)
-            with pytest.raises(grpc.RpcError):
-                status(stub, "no.such.Service")  # NOT_FOUND: still a health check
-        with grpc.insecure_channel(registry.address) as channel:
-            list_categories = channel.unary_unary("/tanxiao.registry.v1.CarbonRegistry/ListDataCategories")
-            list_categories(b"", timeout=10)
+        with captured_rpc_logs(monkeypatch) as entries:
+            with health_of(registry) as stub:
+                status(stub)
+                with pytest.raises(grpc.RpcError):
+                    status(stub, "no.such.Service")  # NOT_FOUND: still a health check
+            with grpc.insecure_channel(registry.address) as channel:
+                list_categories = channel.unary_unary(
+                    "/tanxiao.registry.v1.CarbonRegistry/ListDataCategories"
+                )
+                list_categories(b"", timeout=10)
     finally:
-        processors[:] = saved
         registry.stop(None)
-    levels = {(e.get("method"), e["log_level"]) for e in capture.entries if e["event"].startswith("rpc.")}
+    levels = {(e.get("method"), e["log_level"]) for e in entries if e["event"].startswith("rpc.")}
     health = {level for method, level in levels if str(method).startswith("/grpc.health.v1.Health/")}
     assert health <= {"debug"}  # none at info (and none at all where debug is filtered out)
     assert ("/tanxiao.registry.v1.CarbonRegistry/ListDataCategories", "info") in levels

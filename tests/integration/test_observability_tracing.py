@@ -10,14 +10,12 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-import structlog
-from helpers import DEVELOPMENT, graded_year_records, make_uscc
+from helpers import DEVELOPMENT, captured_rpc_logs, graded_year_records, make_uscc
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from structlog.testing import LogCapture
 
 from registry_service.app import start_registry
 from registry_service.domain.enterprise import Enterprise
@@ -111,26 +109,20 @@ def test_one_trace_runs_from_the_client_through_scoring_to_the_registry(traced: 
     assert not [s for s in spans if s.name.startswith("/grpc.health.v1.")]  # probes are not traced
 
 
-def test_the_request_id_is_echoed_passed_to_the_registry_and_on_every_log_line(traced: Traced) -> None:
-    capture = LogCapture()
-    processors = structlog.get_config()["processors"]
-    saved = list(processors)
-    # In place, so loggers cached before the test see it too; contextvars merged as in production.
-    processors[:] = [structlog.contextvars.merge_contextvars, capture]
-    try:
-        with grpc.insecure_channel(traced.scoring.address) as channel:
-            stub = scoring_pb2_grpc.LoanScoringStub(channel)
-            _, call = stub.QuoteLoanTerms.with_call(
-                _quote("t-2"), metadata=[("x-request-id", "bank-req-42")], timeout=60
-            )
-            echoed = dict(call.initial_metadata())
-            _, unnamed = stub.QuoteLoanTerms.with_call(_quote("t-3"), timeout=60)
-            generated = dict(unnamed.initial_metadata())["x-request-id"]
-    finally:
-        processors[:] = saved
+def test_the_request_id_is_echoed_passed_to_the_registry_and_on_every_log_line(
+    traced: Traced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with captured_rpc_logs(monkeypatch) as entries, grpc.insecure_channel(traced.scoring.address) as channel:
+        stub = scoring_pb2_grpc.LoanScoringStub(channel)
+        _, call = stub.QuoteLoanTerms.with_call(
+            _quote("t-2"), metadata=[("x-request-id", "bank-req-42")], timeout=60
+        )
+        echoed = dict(call.initial_metadata())
+        _, unnamed = stub.QuoteLoanTerms.with_call(_quote("t-3"), timeout=60)
+        generated = dict(unnamed.initial_metadata())["x-request-id"]
     assert echoed["x-request-id"] == "bank-req-42"
     assert len(generated) == 32 and generated != "bank-req-42"  # one is made when the caller sent none
-    calls = [e for e in capture.entries if e.get("method") in (QUOTE, PROFILES)]
+    calls = [e for e in entries if e.get("method") in (QUOTE, PROFILES)]
     ours = [e for e in calls if e.get("request_id") == "bank-req-42"]
     assert {(e["method"], e["event"]) for e in ours} == {(QUOTE, "rpc.ok"), (PROFILES, "rpc.ok")}
     # Every line written while serving the call carries its id: none of its lines has another one.
