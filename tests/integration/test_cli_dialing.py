@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,9 +180,12 @@ def test_quote_explain_and_report_work_with_the_plaintext_setting(
     assert plaintext.uscc in explained
     as_json = json.loads(_ok(env, *_quote_args(plaintext.uscc, "plain-1"), "--json"))
     assert as_json["name"] == decision and as_json["lender"] == "lenders/huzhou-bank"
-    report = tmp_path / "book.csv"
+    report = tmp_path / "book.csv.zip"
     _ok(env, "report", "portfolio", "--lender", "huzhou-bank", "--format", "csv", "-o", str(report))
-    rows = list(csv.reader(io.StringIO(report.read_text("utf-8"))))
+    with zipfile.ZipFile(report) as sections:  # CSV: one rounded file per section, zipped
+        loans = [n for n in sections.namelist() if "loan" in n]
+        assert loans, sections.namelist()
+        rows = list(csv.reader(io.StringIO(sections.read(loans[0]).decode("utf-8-sig"))))
     assert len(rows) > 1  # the demo book belongs to huzhou-bank: never an empty report
 
 
