@@ -410,6 +410,18 @@ def limit_buildup(terms: Mapping[str, Any], requested_amount_fen: int) -> list[W
 # ------------------------------------------------------------------------------------- formatting
 
 
+def _lender_display(lender: str, lang: str) -> str:
+    """A lender's name in the reader's language with its resource name, e.g. "湖州银行 (lenders/huzhou-bank)"
+    (tanxiao.standards: the display names as data); the resource name alone when none is listed."""
+    from tanxiao.standards import lender_name
+
+    if not lender:
+        return ""
+    zh, en = lender_name(lender)
+    shown = zh if _lang(lang) == "zh" else en
+    return lender if shown == lender.removeprefix("lenders/") else f"{shown} ({lender})"
+
+
 def _lang(lang: str) -> Lang:
     if lang == "zh":
         return "zh"
@@ -571,7 +583,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         _Row(t("enterprise"), f"{name} ({enterprise})" if name and enterprise else name or enterprise),
         _Row(t("decision"), f"decisions/{decision_id}" if decision_id else t("unknown")),
         _Row(t("time"), _beijing(content.get("create_time"), lang) or t("unknown")),
-        _Row(t("lender"), str(content.get("lender") or t("unknown"))),
+        _Row(t("lender"), _lender_display(str(content.get("lender") or ""), lang) or t("unknown")),
         _Row(t("product"), product),
         _Row(
             t("request"),

@@ -71,3 +71,12 @@ def test_rate_axis_starts_at_zero() -> None:
     assert base["x"] == explain._LABEL_WIDTH
     assert abs(base["width"] - round(plot * 310 / 325.5, 1)) <= 0.1
     assert "横轴不从0开始" not in render_html(content, "zh")
+
+
+def test_the_lender_is_named_in_the_readers_language() -> None:
+    content = grade1_expansion()
+    content["lender"] = "lenders/huzhou-bank"  # listed in tanxiao/standards/data (lender names)
+    assert "湖州银行 (lenders/huzhou-bank)" in render_text(content, "zh")
+    assert "Bank of Huzhou (lenders/huzhou-bank)" in render_text(content, "en")
+    content["lender"] = "lenders/not-listed"
+    assert "lenders/not-listed" in render_text(content, "en")
