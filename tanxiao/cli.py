@@ -17,7 +17,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, fields, replace
 from enum import StrEnum
 from pathlib import Path
@@ -88,22 +88,26 @@ def _dialer(settings: Settings, token: str | None) -> Dialer:
 
 
 @contextmanager
-def _scoring_call(dialer: Dialer, addr: str | None) -> Iterator[grpc.Channel]:
-    """A channel to the scoring service; any failure becomes one line (the setting to change, or the
-    service's status and message) and exit code 1."""
+def _service_call(dialer: Dialer, service: str, addr: str | None) -> Iterator[grpc.Channel]:
+    """A channel to ``service`` ("scoring" or "registry"); any failure becomes one line (the setting to
+    change, or the service's status and message) and exit code 1 (2 for a configuration error)."""
     import grpc
 
     from tanxiao.client import describe_error
     from tanxiao.platform.tls import ConfigError
 
-    target = addr or dialer.settings.scoring_addr
+    target = addr or getattr(dialer.settings, f"{service}_addr")
     try:
-        with dialer.scoring(target) as channel:
+        with getattr(dialer, service)(target) as channel:
             yield channel
     except ConfigError as exc:
         _fail(str(exc), 2)
     except grpc.RpcError as exc:
         _fail(describe_error(exc, target, dialer.settings))
+
+
+def _scoring_call(dialer: Dialer, addr: str | None) -> AbstractContextManager[grpc.Channel]:
+    return _service_call(dialer, "scoring", addr)
 
 
 def _settings(database_url: str | None = None) -> Settings:
@@ -432,22 +436,8 @@ app.add_typer(registry_app, name="registry")
 RegistryAddr = Annotated[str | None, typer.Option(help="Registry address (default TANXIAO_REGISTRY_ADDR)")]
 
 
-@contextmanager
-def _registry_call(dialer: Dialer, addr: str | None) -> Iterator[grpc.Channel]:
-    """As _scoring_call, for the registry."""
-    import grpc
-
-    from tanxiao.client import describe_error
-    from tanxiao.platform.tls import ConfigError
-
-    target = addr or dialer.settings.registry_addr
-    try:
-        with dialer.registry(target) as channel:
-            yield channel
-    except ConfigError as exc:
-        _fail(str(exc), 2)
-    except grpc.RpcError as exc:
-        _fail(describe_error(exc, target, dialer.settings))
+def _registry_call(dialer: Dialer, addr: str | None) -> AbstractContextManager[grpc.Channel]:
+    return _service_call(dialer, "registry", addr)
 
 
 def _print_json(message: object) -> None:
