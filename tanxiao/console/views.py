@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from tanxiao.platform.auth import CREDIT_OFFICER, LENDER, REGULATOR
+from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
 # China Standard Time has had no daylight saving since 1991: a fixed offset needs no tz database.
@@ -173,22 +174,12 @@ def grade_chart(profiles: list[Any], width: int = 420, height: int = 200) -> Cha
 
 # --- portfolio ----------------------------------------------------------------------------------
 
-DIMENSIONS = (
-    "GRADE",
-    "LEVEL",
-    "INDUSTRY_SECTION",
-    "INDUSTRY_DIVISION",
-    "COUNTY",
-    "CITY",
-    "PRODUCT",
-    "LENDER",
-)
+# The breakdown dimensions, in the contract's order: the console offers what the service reports.
+DIMENSIONS = tuple(value.name for value in portfolio_pb2.Dimension.DESCRIPTOR.values if value.number)
 
 
 def portfolio_context(report: Any, dim: str, key: str) -> dict[str, Any]:
     """The breakdown to show, the loans behind one of its rows (drill-down) and the watch list."""
-    from tanxiao.portfolio.v1 import portfolio_pb2
-
     breakdowns = {portfolio_pb2.Dimension.Name(b.dimension): b for b in report.breakdowns}
     dims = [d for d in DIMENSIONS if d in breakdowns]
     dim = dim if dim in breakdowns else (dims[0] if dims else "")
