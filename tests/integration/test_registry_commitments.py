@@ -138,7 +138,7 @@ def _profile(
         "own_renewable_netting_tco2": 0.0,
         "gross_tco2": tco2,
         "net_tco2": tco2,
-        "added_value_10k_cny": added_value,
+        "added_value_fen": None if added_value is None else round(added_value * 1_000_000),  # 万元 -> fen
         "carbon_intensity": tco2 / added_value if added_value else None,
         "energy_intensity": tce / added_value if added_value else None,
         "grade": 0,
