@@ -101,6 +101,8 @@ def stored_benchmarks(conn: Connection, years: Iterable[int] | None = None) -> p
     if years is not None:
         query = query.where(benchmarks.c.year.in_(sorted(set(years))))
     frame = _frame(conn, query, _BENCHMARK_COLUMNS)
+    # the stored fen as the domain's 万元 (the denominator of the cell's average intensity)
+    frame["total_added_value"] = frame.pop("total_added_value_fen").astype(float) / FEN_PER_10K_YUAN
     return frame.astype({"year": np.int64, "industry_depth": np.int64, "enterprise_count": np.int64})
 
 
@@ -213,6 +215,7 @@ def replace_benchmarks(
     rows = [
         {
             **{k: _plain(v) for k, v in r.items() if k in _BENCHMARK_COLUMNS},
+            "total_added_value_fen": wan_to_fen(_num(r["total_added_value"])) or 0,
             "grading_method": grading_method,
             "compute_time": now,
             "version": version,

@@ -202,7 +202,7 @@ benchmarks = sa.Table(
     sa.Column("q3_intensity", Quantity, nullable=False),
     sa.Column("enterprise_count", sa.Integer, nullable=False),
     sa.Column("total_tco2", Quantity, nullable=False),
-    sa.Column("total_added_value", Quantity, nullable=False),
+    sa.Column("total_added_value_fen", Fen, nullable=False),  # the cell's added value, fen (0013)
     sa.Column("grading_method", sa.String(64), nullable=False),
     sa.Column("compute_time", UtcTime, nullable=False),
     # revision 0006: the published version these rows are, and the cell's leave-one-out extremes

@@ -67,7 +67,10 @@ def _seed_0012(url: str, capex: float = 800.25) -> None:
     engine = sa.create_engine(url)
     try:
         meta = sa.MetaData()
-        meta.reflect(engine, only=["enterprises", "enterprise_financials", "carbon_profiles", "commitments"])
+        meta.reflect(
+            engine,
+            only=["enterprises", "enterprise_financials", "carbon_profiles", "commitments", "benchmarks"],
+        )
         t = meta.tables
         with engine.begin() as conn:
             conn.execute(t["enterprises"].insert(), [_row(t["enterprises"], {"uscc": USCC})])
@@ -86,6 +89,13 @@ def _seed_0012(url: str, capex: float = 800.25) -> None:
                     | {"added_value_10k_cny": 3_000.0, "revenue_10k_cny": None},
                     _row(t["carbon_profiles"], {"uscc": USCC, "period": "2024", "year": 2024})
                     | {"added_value_10k_cny": 2_999.9999995, "revenue_10k_cny": 12_000.125},  # .5 fen: up,
+                ],
+            )
+            conn.execute(
+                t["benchmarks"].insert(),
+                [
+                    _row(t["benchmarks"], {"year": 2023, "industry_code": "2822", "region_code": "330500"})
+                    | {"total_added_value": 18_000.5}
                 ],
             )
             conn.execute(
@@ -120,6 +130,7 @@ def test_registry_money_becomes_exact_fen_and_back(empty_db_url: str) -> None:
     profiles = _read(url, "SELECT period, added_value_fen, revenue_fen FROM carbon_profiles ORDER BY period")
     assert profiles == [("2023", 3_000_000_000, None), ("2024", 3_000_000_000, 12_000_125_000)]
     assert _read(url, "SELECT id, capex_fen FROM commitments") == [("c1", 800_250_000)]
+    assert _read(url, "SELECT total_added_value_fen FROM benchmarks") == [(18_000_500_000,)]
     engine = sa.create_engine(url)
     try:
         columns = {c["name"] for c in sa.inspect(engine).get_columns("enterprise_financials")}

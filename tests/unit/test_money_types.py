@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 MONEY = re.compile(
-    r"(^|_)(cny|yuan|fen|amount|outstanding|drawdown|repayment|capex|revenue|debt|equity|evic|price|limit)(_|$)"
+    r"(^|_)(cny|yuan|fen|amount|outstanding|drawdown|repayment|capex|revenue|debt|equity|evic|price|limit"
+    r"|added_value)(_|$)"
 )
 NOT_MONEY = re.compile(r"_(pct|bp|ratio|share|factor|count|months|days|seconds)$")
 FLOATS = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
@@ -91,6 +92,7 @@ def test_the_scan_sees_money() -> None:
     assert is_money("total_debt_10k_cny") and is_money("approved_limit_cny_before")
     assert not is_money("limit_effect_pct") and not is_money("final_rate_bp") and not is_money("k_value")
     assert not is_money("min_equity_share")
+    assert is_money("total_added_value") and is_money("added_value_fen")  # industrial added value is money
     # the scoring contract's money is int64 fen
     from tanxiao.scoring.v1 import scoring_pb2
 
@@ -129,6 +131,7 @@ def test_the_scan_sees_money() -> None:
     assert isinstance(tables.enterprise_financials.c.revenue_fen.type, sa.BigInteger)
     assert isinstance(tables.commitments.c.capex_fen.type, sa.BigInteger)
     assert isinstance(tables.carbon_profiles.c.added_value_fen.type, sa.BigInteger)
+    assert isinstance(tables.benchmarks.c.total_added_value_fen.type, sa.BigInteger)
 
 
 def test_a_float_money_field_would_be_found() -> None:

@@ -7,8 +7,9 @@ Create Date: 2026-11-30
 The registry's float 万元 columns become BIGINT fen (1 万元 = 1,000,000 fen):
 enterprise_financials.{industrial_added_value,revenue,total_equity,total_debt,evic}_10k_cny ->
 *_fen, carbon_profiles.{added_value,revenue}_10k_cny -> *_fen, commitments.capex_10k_cny ->
-capex_fen. Existing values are converted in Python, identically on SQLite and PostgreSQL, from the
-float's shortest decimal text (1234.5678 -> 1,234,567,800 fen exactly), a half fen rounded away from
+capex_fen, benchmarks.total_added_value (万元, a cell's sum) -> total_added_value_fen. Existing
+values are converted in Python, identically on SQLite and PostgreSQL, from the float's shortest
+decimal text (1234.5678 -> 1,234,567,800 fen exactly), a half fen rounded away from
 zero (half-up on the magnitude). NULL stays NULL; a non-finite or absurd float (beyond 10^12 万元)
 cannot be money, so such a row makes the upgrade fail loudly rather than store a wrong number.
 The downgrade divides back (fen / 1,000,000 as double precision).
@@ -51,6 +52,10 @@ MONEY: dict[str, tuple[tuple[str, ...], list[tuple[str, str, bool]]]] = {
         [("added_value_10k_cny", "added_value_fen", True), ("revenue_10k_cny", "revenue_fen", True)],
     ),
     "commitments": (("id",), [("capex_10k_cny", "capex_fen", False)]),
+    "benchmarks": (
+        ("year", "industry_code", "region_code"),
+        [("total_added_value", "total_added_value_fen", False)],
+    ),
 }
 _BATCH = 2_000
 
