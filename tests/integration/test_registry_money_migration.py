@@ -88,7 +88,7 @@ def _seed_0012(url: str, capex: float = 800.25) -> None:
                     _row(t["carbon_profiles"], {"uscc": USCC, "period": "2023", "year": 2023})
                     | {"added_value_10k_cny": 3_000.0, "revenue_10k_cny": None},
                     _row(t["carbon_profiles"], {"uscc": USCC, "period": "2024", "year": 2024})
-                    | {"added_value_10k_cny": 2_999.9999995, "revenue_10k_cny": 12_000.125},  # .5 fen: up,
+                    | {"added_value_10k_cny": 2_999.9999995, "revenue_10k_cny": 12_000.125},  # .5 fen: up
                 ],
             )
             conn.execute(
