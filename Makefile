@@ -10,7 +10,7 @@ PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/regi
 export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_ENTERPRISES ?= 60
 
-.PHONY: help install pdf-deps browser run test test-fast lint protos protos-check bench soak clean
+.PHONY: help install pdf-deps browser client-deps run test test-fast lint protos protos-check bench soak clean
 
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
@@ -65,7 +65,23 @@ pdf-deps:
 	  (sudo apt-get update -qq && sudo apt-get install -y -qq $$missing); \
 	fi
 
-test: $(STAMP) pdf-deps browser
+# The client examples' toolchains (tests/integration/test_client_examples.py): Node packages from npm
+# (package-lock.json), and grpc-java, protoc, its Java plugin, a JDK and the v1 reflection proto from
+# Debian (Maven Central is not needed: examples/java/build.sh compiles against Debian's jars).
+CLIENT_DEBS := protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java libprotobuf-java libguava-java \
+               libnetty-java libperfmark-java libgeronimo-annotation-1.3-spec-java default-jdk-headless grpc-proto
+client-deps:
+	@missing=$$(for p in $(CLIENT_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
+	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null); \
+	fi
+	@if command -v npm >/dev/null 2>&1 && [ ! -d examples/node/node_modules/@grpc/grpc-js ]; then \
+	  npm ci --silent --no-audit --no-fund --prefix examples/node; \
+	fi
+
+test: $(STAMP) pdf-deps browser client-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)
