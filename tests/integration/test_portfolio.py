@@ -186,7 +186,8 @@ def test_products_and_levels_are_the_contract_enums(
         assert line.level == profile.grade.level != common_pb2.CARBON_LEVEL_UNSPECIFIED
     # A client built on the old contract sends product as a string (same number, another wire type):
     # the server reads no product, and without a decision to take it from that is INVALID_ARGUMENT.
-    old = _loan(BANK, "S1", FIRMS[0], outstanding=1).SerializeToString() + b"\x2a\x07GENERAL"
+    unset = _loan(BANK, "S1", FIRMS[0], outstanding=1, product=spb.PRODUCT_UNSPECIFIED)
+    old = unset.SerializeToString() + b"\x2a\x07GENERAL"  # field 5, length-delimited
     with grpc.insecure_channel(scoring.address) as channel:
         record = channel.unary_unary("/tanxiao.portfolio.v1.PortfolioReporting/RecordLoan")
         with pytest.raises(grpc.RpcError) as caught:
