@@ -17,6 +17,7 @@ help:
 	@echo "make test   - every test (SQLite and PostgreSQL), installing what it needs"
 	@echo "make lint   - ruff, mypy on the domain packages, buf lint when available"
 	@echo "make protos - regenerate Python code from protos/"
+	@echo "make client-deps - Node packages and Debian grpc-java/protoc/JDK for the example clients"
 	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
 	@echo "make soak   - the long soak test (minutes): concurrent ingest, quotes and reports"
 
