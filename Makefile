@@ -10,7 +10,7 @@ PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/regi
 export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_ENTERPRISES ?= 60
 
-.PHONY: help install pdf-deps browser run test test-heavy test-deploy test-fast lint protos protos-check bench soak clean
+.PHONY: help install pdf-deps browser client-deps run test test-heavy test-deploy test-fast lint protos protos-check bench soak clean
 
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-deploy - registry, two scoring replicas and the console on network namespaces (root)"
 	@echo "make lint   - ruff, mypy on the domain packages, buf lint when available"
 	@echo "make protos - regenerate Python code from protos/"
+	@echo "make client-deps - Node packages and Debian grpc-java/protoc/JDK for the example clients"
 	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
 	@echo "make soak   - the long soak test (minutes): concurrent ingest, quotes and reports"
 
@@ -67,12 +68,28 @@ pdf-deps:
 	  (sudo apt-get update -qq && sudo apt-get install -y -qq $$missing); \
 	fi
 
+# The client examples' toolchains (tests/integration/test_client_examples.py): Node packages from npm
+# (package-lock.json), and grpc-java, protoc, its Java plugin, a JDK and the v1 reflection proto from
+# Debian (Maven Central is not needed: examples/java/build.sh compiles against Debian's jars).
+CLIENT_DEBS := protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java libprotobuf-java libguava-java \
+               libnetty-java libperfmark-java libgeronimo-annotation-1.3-spec-java default-jdk-headless grpc-proto
+client-deps:
+	@missing=$$(for p in $(CLIENT_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
+	  (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null); \
+	fi
+	@if command -v npm >/dev/null 2>&1 && [ ! -d examples/node/node_modules/@grpc/grpc-js ]; then \
+	  npm ci --silent --no-audit --no-fund --prefix examples/node; \
+	fi
+
 # make test stays under ten minutes on CI's two cores; the minutes-long suites (real browser, soak,
 # starvation, crash recovery: marked `heavy`) have their own target, which .ci/run also runs.
-test: $(STAMP) pdf-deps
+test: $(STAMP) pdf-deps client-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m 'not heavy and not deploy'
 
-test-heavy: $(STAMP) pdf-deps browser
+test-heavy: $(STAMP) pdf-deps browser client-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m heavy
 
 # The registry, two scoring replicas and the console on network namespaces of the test's own (needs root

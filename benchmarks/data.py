@@ -113,9 +113,9 @@ def ingest_requests(size: int, chunk: int) -> list[Any]:
     sources = {name: common_pb2.DataSource.Value(name) for name in frame["source"].unique()}
     source = frame["source"].map(sources).to_numpy().tolist()
     columns = [frame[c].tolist() for c in ("uscc", "period", "category", "quantity", "unit", "external_id")]
-    Record = registry_pb2.Record
+    EnergyRecord = registry_pb2.EnergyRecord
     rows = [
-        Record(uscc=u, period=p, category=c, quantity=q, unit=un, source=s, external_id=x)
+        EnergyRecord(uscc=u, period=p, category=c, quantity=q, unit=un, source=s, external_id=x)
         for u, p, c, q, un, x, s in zip(*columns, source, strict=True)
     ]
     return [

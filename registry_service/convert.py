@@ -132,7 +132,7 @@ def grid_factor_to_proto(row: Mapping[str, Any]) -> registry_pb2.GridEmissionFac
 # --- records -----------------------------------------------------------------------------------------
 
 
-def records_frame(messages: Sequence[registry_pb2.Record]) -> pd.DataFrame:
+def records_frame(messages: Sequence[registry_pb2.EnergyRecord]) -> pd.DataFrame:
     """A record frame (RECORD_COLUMNS, source as the DataSource name) from proto records."""
     rows = [
         (r.uscc, r.period, r.category, r.quantity, r.unit, r.source, r.external_id, r.instrument_id)
@@ -172,7 +172,7 @@ def stored_records_to_proto(rows: pd.DataFrame) -> list[registry_pb2.StoredRecor
 
 
 def stored_record_to_proto(row: Mapping[str, Any]) -> registry_pb2.StoredRecord:
-    record = registry_pb2.Record(
+    record = registry_pb2.EnergyRecord(
         uscc=row["uscc"],
         period=row["period"],
         category=row["category"],

@@ -16,8 +16,10 @@ from scoring_service.inputs import LENDER
 from scoring_service.portfolio.green import is_category
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import LoanRecord
+from tanxiao.enum_names import enum_name, enum_value
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.scoring.v1 import scoring_pb2
 
 LOAN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT", "GENERAL")
@@ -61,7 +63,7 @@ def loan_from_request(
     problems: list[FieldViolation] = []
     enterprise, product, rate, commitment = (
         request.enterprise,
-        request.product,
+        enum_name(scoring_pb2.Product, request.product),
         request.rate_bp,
         request.commitment,
     )
@@ -193,7 +195,7 @@ def loan_to_proto(loan: LoanRecord) -> portfolio_pb2.Loan:
         created.FromDatetime(loan.create_time)
     return portfolio_pb2.Loan(
         name=loan_name(loan.lender, loan.loan_id), lender=loan.lender, loan_id=loan.loan_id,
-        enterprise=f"enterprises/{loan.uscc}", product=loan.product,
+        enterprise=f"enterprises/{loan.uscc}", product=enum_value(scoring_pb2.Product, loan.product),
         decision=f"decisions/{loan.decision_id}" if loan.decision_id else "",
         committed_amount_fen=loan.committed_amount_fen, outstanding_fen=loan.outstanding_fen,
         currency=loan.currency, start_date=loan.start_date.isoformat(),

@@ -46,7 +46,10 @@ from google.protobuf import json_format
 
 from scoring_service.portfolio.pdf import html_to_pdf
 from scoring_service.portfolio.sheets import render_csv_zip, render_xlsx
+from tanxiao.common.v1 import common_pb2
+from tanxiao.enum_names import enum_name
 from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.scoring.v1 import scoring_pb2
 from tanxiao.standards import industry_name, region_name
 
 __all__ = [
@@ -268,9 +271,9 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
                 "financed_tco2": line.financed_scope1_tco2 + line.financed_scope2_tco2,
                 "enterprise": line.enterprise,
                 "enterprise_name": line.enterprise_name,
-                "product": line.product,
+                "product": enum_name(scoring_pb2.Product, line.product),
                 "grade": line.grade,
-                "level": line.level,
+                "level": enum_name(common_pb2.CarbonLevel, line.level),
                 "industry_code": line.industry_code,
                 "region_code": line.region_code,
                 "attribution_factor": line.attribution_factor,
@@ -1057,10 +1060,10 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "loan": line.loan,
                     "name": line.enterprise_name or line.enterprise,
                     "enterprise": line.enterprise,
-                    "product": line.product,
+                    "product": enum_name(scoring_pb2.Product, line.product),
                     "grade": _grade_label(line.grade, lang),
                     "colour": GRADE_COLOURS.get(line.grade, GRADE_COLOURS[0]),
-                    "level": line.level,
+                    "level": enum_name(common_pb2.CarbonLevel, line.level),
                     "industry": f"{line.industry_code} {industry_name(line.industry_code)[index]}".strip(),
                     "region": region_name(line.region_code)[index] if line.region_code else "",
                     "outstanding": _cell(line.outstanding_fen, "fen"),

@@ -369,6 +369,10 @@ def _to_proto(result: metrics.Report) -> portfolio_pb2.PortfolioReport:
     raw = _finite(dataclasses.asdict(result))
     if raw.get("attribution") is None:
         raw.pop("attribution", None)
+    for line in raw.get("loans", ()):  # "" (no product, ungraded) is the enums' *_UNSPECIFIED
+        for name in ("product", "level"):
+            if not line.get(name):
+                line.pop(name, None)
     return json_format.ParseDict(raw, portfolio_pb2.PortfolioReport(), ignore_unknown_fields=True)
 
 

@@ -19,7 +19,10 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def proto_files() -> list[Path]:
-    return sorted(PROTO_ROOT.rglob("*.proto"))
+    """The contract's own protos. protos/google/ holds vendored Google protos (google.rpc error details,
+    for clients of other languages; Python has them from googleapis-common-protos), which are only
+    imported, never generated here."""
+    return sorted((PROTO_ROOT / "tanxiao").rglob("*.proto"))
 
 
 def generate(out: Path) -> list[Path]:

@@ -84,7 +84,7 @@ def make_uscc(serial: int, region: str = "330502") -> str:
     return body + _USCC_CHARSET[(31 - total % 31) % 31]
 
 
-def graded_year_records(uscc: str, intensity: float, year: int = 2022) -> list[registry_pb2.Record]:
+def graded_year_records(uscc: str, intensity: float, year: int = 2022) -> list[registry_pb2.EnergyRecord]:
     """A year of records giving carbon intensity ``intensity`` (tCO2/万元) on 3,000 万元 of added value:
     grid electricity only, at Zhejiang's 2022 factor 0.5153 tCO2/MWh."""
     kwh = intensity * 3_000 / 0.5153 * 1000 / 12
@@ -93,10 +93,10 @@ def graded_year_records(uscc: str, intensity: float, year: int = 2022) -> list[r
     for month in range(1, 13):
         period = f"{year}-{month:02d}"
         rows += [
-            registry_pb2.Record(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh, source=grid,
-                                external_id=f"e-{uscc}-{period}"),
-            registry_pb2.Record(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE", quantity=250,
-                                source=stats, external_id=f"v-{uscc}-{period}"),
+            registry_pb2.EnergyRecord(uscc=uscc, period=period, category="ELECTRICITY", quantity=kwh,
+                                      source=grid, external_id=f"e-{uscc}-{period}"),
+            registry_pb2.EnergyRecord(uscc=uscc, period=period, category="INDUSTRIAL_ADDED_VALUE",
+                                      quantity=250, source=stats, external_id=f"v-{uscc}-{period}"),
         ]  # fmt: skip
     return rows
 

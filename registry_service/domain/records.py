@@ -1,7 +1,7 @@
 """Vectorised validation of monthly records (pure: pandas only, no gRPC, no SQL).
 
 ``validate_records`` checks a whole frame at once and returns it normalised, with the canonical
-quantity and, per row, the first problem found (in the field order of the Record message) as
+quantity and, per row, the first problem found (in the field order of the EnergyRecord message) as
 ``reject_field`` / ``reject_reason`` / ``reject_code`` (all empty for a good row). Checks that need a
 Python call per value (USCC check digits, period parsing) run once per *distinct* value and are
 mapped back, so a million rows from a few thousand enterprises cost a few thousand calls.

@@ -288,7 +288,7 @@ verifications = sa.Table(
 
 # --- revision 0011: green-power contracts and green certificates claimed once ------------------------
 
-# One row per contract or certificate id (Record.instrument_id), held by the first record key
+# One row per contract or certificate id (EnergyRecord.instrument_id), held by the first record key
 # (enterprise, month, category) that claimed it; a later record of another key is rejected. Never
 # deleted: a certificate's environmental attribute is used up once claimed (docs/accounting.md).
 instrument_claims = sa.Table(

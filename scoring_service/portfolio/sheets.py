@@ -16,7 +16,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from scoring_service.portfolio.csv_safety import neutralise
+from tanxiao.common.v1 import common_pb2
+from tanxiao.enum_names import enum_name
 from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.scoring.v1 import scoring_pb2
 from tanxiao.standards import industry_name, region_name
 
 Kind = Literal["text", "int", "yuan", "tco2", "ratio", "score", "date"]
@@ -207,7 +210,8 @@ def _loans_section(report: portfolio_pb2.PortfolioReport, i: int, h: dict[str, s
         (h["pcaf"], "int"),
     )  # fmt: skip
     rows = tuple(
-        (line.loan, line.enterprise, line.enterprise_name, line.product, line.grade, line.level,
+        (line.loan, line.enterprise, line.enterprise_name, enum_name(scoring_pb2.Product, line.product),
+         line.grade, enum_name(common_pb2.CarbonLevel, line.level),
          f"{line.industry_code} {industry_name(line.industry_code)[i]}".strip(),
          region_name(line.region_code)[i] if line.region_code else "", yuan(line.outstanding_fen),
          line.attribution_factor, line.financed_scope1_tco2, line.financed_scope2_tco2, line.pcaf_score)

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from tanxiao.enum_names import enum_name
 from tanxiao.platform.auth import CREDIT_OFFICER, LENDER, REGULATOR
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
@@ -88,6 +89,10 @@ def scope_name(value: int) -> str:
     return str(consent_pb2.ConsentScope.Name(value))
 
 
+def product_name(value: int) -> str:
+    return str(scoring_pb2.Product.Name(value))
+
+
 def status_name(value: int) -> str:
     from tanxiao.registry.v1 import registry_pb2
 
@@ -96,6 +101,7 @@ def status_name(value: int) -> str:
 
 FILTERS = {"beijing_time": beijing_time, "yuan": yuan, "rate": rate, "signed_bp": signed_bp, "pct": pct,
            "num": num, "industry_name": industry_name, "status_name": status_name, "scope_name": scope_name,
+           "product_name": product_name,
            "amount": lambda message, base: amount(message, base)}  # fmt: skip
 
 
@@ -197,7 +203,9 @@ def _in_group(line: Any, dim: str, key: str) -> bool:
     if dim == "GRADE":
         return str(line.grade) == key
     if dim == "LEVEL":
-        return bool(line.level == key)
+        from tanxiao.common.v1 import common_pb2
+
+        return enum_name(common_pb2.CarbonLevel, line.level) == key
     if dim == "INDUSTRY_SECTION":
         return section_of(line.industry_code) == key
     if dim == "INDUSTRY_DIVISION":
@@ -207,7 +215,7 @@ def _in_group(line: Any, dim: str, key: str) -> bool:
     if dim == "CITY":
         return bool(line.region_code[:4] + "00" == key)
     if dim == "PRODUCT":
-        return bool(line.product == key)
+        return enum_name(scoring_pb2.Product, line.product) == key
     return False
 
 

@@ -172,7 +172,7 @@ def loan_owned(path: str = "name") -> Check:
 
 
 def _source_name(record: Any) -> str:
-    """The enum name of a Record's ``source`` (its number when the sender used an unknown value)."""
+    """The enum name of an EnergyRecord's ``source`` (its number when the sender used an unknown value)."""
     value = record.source
     enum_value = record.DESCRIPTOR.fields_by_name["source"].enum_type.values_by_number.get(value)
     return str(enum_value.name) if enum_value is not None else str(value)

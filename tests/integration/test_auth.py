@@ -80,8 +80,8 @@ def _fails(call: Any, request: Any, metadata: tuple[tuple[str, str], ...] = ()) 
     return error_details(excinfo.value)
 
 
-def _record(external_id: str, source: int = common_pb2.GRID_UTILITY) -> pb.Record:
-    return pb.Record(
+def _record(external_id: str, source: int = common_pb2.GRID_UTILITY) -> pb.EnergyRecord:
+    return pb.EnergyRecord(
         uscc=E1,
         period="2024-03",
         category="ELECTRICITY",

@@ -123,10 +123,10 @@ def processes() -> Iterator[list[RegistryProcess]]:
         process.close()
 
 
-def _rows(count: int) -> list[pb.Record]:
+def _rows(count: int) -> list[pb.EnergyRecord]:
     """``count`` distinct records (distinct (source, external_id) keys) over four firms and 240 months."""
     return [
-        pb.Record(
+        pb.EnergyRecord(
             uscc=FIRMS[i % len(FIRMS)],
             period=f"{2001 + (i // 4) % 240 // 12}-{1 + (i // 4) % 12:02d}",
             category="ELECTRICITY",
@@ -138,7 +138,7 @@ def _rows(count: int) -> list[pb.Record]:
     ]
 
 
-def _stream(rows: list[pb.Record]) -> Iterator[pb.IngestRecordsRequest]:
+def _stream(rows: list[pb.EnergyRecord]) -> Iterator[pb.IngestRecordsRequest]:
     for start in range(0, len(rows), CHUNK):
         yield pb.IngestRecordsRequest(records=rows[start : start + CHUNK])
 
@@ -164,7 +164,7 @@ def _stored(url: str) -> tuple[int, int, int, int]:
 
 
 def _replay_stores_each_record_exactly_once(
-    url: str, processes: list[RegistryProcess], rows: list[pb.Record], already: int
+    url: str, processes: list[RegistryProcess], rows: list[pb.EnergyRecord], already: int
 ) -> None:
     """Restart, replay the whole stream twice: each key stored once, at revision 1, current."""
     registry = RegistryProcess(url)
@@ -191,7 +191,7 @@ def _replay_stores_each_record_exactly_once(
     assert ids == {r.external_id for r in rows}
 
 
-def _kill_mid_stream(registry: RegistryProcess, rows: list[pb.Record], killed_after: int) -> None:
+def _kill_mid_stream(registry: RegistryProcess, rows: list[pb.EnergyRecord], killed_after: int) -> None:
     """Send ``killed_after`` chunks, SIGKILL the server, then try to send the rest."""
 
     def dying_stream() -> Iterator[pb.IngestRecordsRequest]:
@@ -206,7 +206,7 @@ def _kill_mid_stream(registry: RegistryProcess, rows: list[pb.Record], killed_af
     assert excinfo.value.code() in {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
 
-def _kill_while_committing(registry: RegistryProcess, rows: list[pb.Record], delay: float) -> bool:
+def _kill_while_committing(registry: RegistryProcess, rows: list[pb.EnergyRecord], delay: float) -> bool:
     """Send the whole stream and SIGKILL the server ``delay`` s after the client half-closed, while it
     validates and writes; True when it answered (committed) before dying."""
     killer: list[threading.Timer] = []

@@ -339,9 +339,9 @@ def utility_account_writes() -> st.SearchStrategy[tuple[str, Any]]:
     )
 
 
-def records() -> st.SearchStrategy[rpb.Record]:
+def records() -> st.SearchStrategy[rpb.EnergyRecord]:
     return st.builds(
-        rpb.Record,
+        rpb.EnergyRecord,
         uscc=RECORD_USCCS,
         period=RECORD_PERIODS,
         category=CATEGORIES,
@@ -416,7 +416,7 @@ def _check_results(response: Any) -> None:
 
 @FUZZ
 @given(chunks=st.lists(st.lists(records(), max_size=6), min_size=1, max_size=3), stream=st.booleans())
-def test_record_ingest(fuzz: Suite, chunks: list[list[rpb.Record]], stream: bool) -> None:
+def test_record_ingest(fuzz: Suite, chunks: list[list[rpb.EnergyRecord]], stream: bool) -> None:
     if stream:
         requests = [rpb.IngestRecordsRequest(records=c, include_accepted_results=True) for c in chunks]
         response = expect_handled(lambda: fuzz.registry.IngestRecords(iter(requests), timeout=30))
@@ -754,7 +754,7 @@ def test_an_oversize_message_is_resource_exhausted(fuzz: Suite) -> None:
             timeout=30,
         ),
         lambda: fuzz.registry.IngestRecords(
-            iter([rpb.IngestRecordsRequest(records=[rpb.Record(uscc=FIRMS[0], external_id=huge)])]),
+            iter([rpb.IngestRecordsRequest(records=[rpb.EnergyRecord(uscc=FIRMS[0], external_id=huge)])]),
             timeout=30,
         ),
         lambda: fuzz.scoring.QuoteLoanTerms(spb.QuoteLoanTermsRequest(request_id=huge), timeout=30),
@@ -772,7 +772,7 @@ def test_an_oversize_message_is_resource_exhausted(fuzz: Suite) -> None:
 
 def test_a_batch_beyond_the_limit_is_resource_exhausted_naming_records(fuzz: Suite) -> None:
     rows = [
-        rpb.Record(uscc=FIRMS[0], period="2022-01", category="ELECTRICITY", quantity=1.0,
+        rpb.EnergyRecord(uscc=FIRMS[0], period="2022-01", category="ELECTRICITY", quantity=1.0,
                    source=common_pb2.SELF_REPORTED, external_id=f"over-{i}")
         for i in range(MAX_BATCH_RECORDS + 1)
     ]  # fmt: skip
@@ -820,10 +820,10 @@ def test_a_corpus_of_bad_records_is_rejected_row_by_row_naming_the_field(
         good = {"uscc": FIRMS[0], "period": "2023-05", "category": "ELECTRICITY", "quantity": 10.0,
                 "unit": "", "source": common_pb2.SELF_REPORTED}  # fmt: skip
         rows = [
-            rpb.Record(**{**good, "external_id": f"bad-{i}", **fields})
+            rpb.EnergyRecord(**{**good, "external_id": f"bad-{i}", **fields})
             for i, (fields, _) in enumerate(BAD_RECORDS)
         ]
-        rows.append(rpb.Record(**{**good, "external_id": "ok-\u202e\u05e9-😀"}))  # odd but valid
+        rows.append(rpb.EnergyRecord(**{**good, "external_id": "ok-\u202e\u05e9-😀"}))  # odd but valid
         stream = iter([rpb.IngestRecordsRequest(records=rows, include_accepted_results=True)])
         response = suite.registry.IngestRecords(stream, timeout=30)
         rejected = {r.index: r.field for r in response.results if r.status == rpb.REJECTED}
@@ -963,8 +963,8 @@ def plain(sqlite_url: str) -> Iterator[Suite]:
             server.stop(None)
 
 
-def _record(period: str, external_id: str) -> rpb.Record:
-    return rpb.Record(uscc=FIRMS[0], period=period, category="ELECTRICITY", quantity=1.0,
+def _record(period: str, external_id: str) -> rpb.EnergyRecord:
+    return rpb.EnergyRecord(uscc=FIRMS[0], period=period, category="ELECTRICITY", quantity=1.0,
                       source=common_pb2.SELF_REPORTED, external_id=external_id)  # fmt: skip
 
 
@@ -982,7 +982,7 @@ def test_a_period_in_full_width_digits_is_rejected(plain: Suite) -> None:
 def test_a_profile_before_any_benchmark_is_not_internal(plain: Suite) -> None:
     rows = [
         _record("2022-01", "e-1"),
-        rpb.Record(uscc=FIRMS[0], period="2022-01", category="INDUSTRIAL_ADDED_VALUE", quantity=250.0,
+        rpb.EnergyRecord(uscc=FIRMS[0], period="2022-01", category="INDUSTRIAL_ADDED_VALUE", quantity=250.0,
                    source=common_pb2.STATISTICS, external_id="v-1"),
     ]  # fmt: skip
     assert (
@@ -1056,7 +1056,7 @@ def test_profiles_of_sparse_registries_are_never_internal(
         plain.registry.CreateEnterprise(rpb.CreateEnterpriseRequest(enterprise=enterprise), timeout=30)
         source = common_pb2.STATISTICS
         records = [
-            rpb.Record(uscc=uscc, period=f"2022-{m:02d}", category=c, quantity=q, source=source,
+            rpb.EnergyRecord(uscc=uscc, period=f"2022-{m:02d}", category=c, quantity=q, source=source,
                        external_id=f"s-{uscc}-{c}-{m}")
             for m, c, q in rows
         ]  # fmt: skip

@@ -119,7 +119,7 @@ def _quote(request_id: str, amount: int = 5_000_000) -> spb.QuoteLoanTermsReques
     )
 
 
-def _stream(rows: list[rpb.Record], size: int) -> Iterator[rpb.IngestRecordsRequest]:
+def _stream(rows: list[rpb.EnergyRecord], size: int) -> Iterator[rpb.IngestRecordsRequest]:
     for start in range(0, len(rows), size):
         yield rpb.IngestRecordsRequest(records=rows[start : start + size])
 
@@ -132,12 +132,12 @@ def test_counters_move_by_what_the_calls_did(observed: Observed) -> None:
     year = graded_year_records(FIRM, 1.0)
     registry.IngestRecords(_stream(year, 10), timeout=60)
     # The same 24 again plus one bad row (negative quantity) in one batch: 24 duplicates, 1 rejected.
-    bad = rpb.Record(uscc=FIRM, period="2022-01", category="ELECTRICITY", quantity=-1,
+    bad = rpb.EnergyRecord(uscc=FIRM, period="2022-01", category="ELECTRICITY", quantity=-1,
                      source=common_pb2.GRID_UTILITY, external_id="bad-1")  # fmt: skip
     registry.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=[*year, bad]), timeout=60)
     # Over the batch bound (200 in the test settings): RESOURCE_EXHAUSTED, nothing stored.
     too_many = [
-        rpb.Record(uscc=FIRM, period="2022-01", category="ELECTRICITY", quantity=1,
+        rpb.EnergyRecord(uscc=FIRM, period="2022-01", category="ELECTRICITY", quantity=1,
                    source=common_pb2.GRID_UTILITY, external_id=f"x-{i}")
         for i in range(201)
     ]  # fmt: skip

@@ -24,10 +24,12 @@ from scoring_service import portfolio_servicer
 from scoring_service.app import start_scoring
 from scoring_service.portfolio.pdf import page_count
 from tanxiao.cli import app
+from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.server import RunningServer
 from tanxiao.portfolio.v1 import portfolio_pb2 as ppb
 from tanxiao.portfolio.v1 import portfolio_pb2_grpc
 from tanxiao.registry.v1 import registry_pb2 as rpb
+from tanxiao.scoring.v1 import scoring_pb2 as spb
 
 INTENSITIES = [0.3, 1.0, 2.0, 2.9, 3.5, 8.0]  # tCO2/万元 on 3,000 万元 each: 900 .. 24,000 tCO2 (scope 2)
 FIRMS = [make_uscc(200 + i) for i in range(len(INTENSITIES))]
@@ -66,7 +68,7 @@ def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioRepor
 def _loan(lender: str, loan_id: str, uscc: str, outstanding: int, **fields: object) -> ppb.RecordLoanRequest:
     values: dict[str, object] = {
         "request_id": f"r-{lender}-{loan_id}", "lender": lender, "loan_id": loan_id,
-        "enterprise": f"enterprises/{uscc}", "product": "GENERAL", "committed_amount_fen": 2_000_000_000,
+        "enterprise": f"enterprises/{uscc}", "product": spb.GENERAL, "committed_amount_fen": 2_000_000_000,
         "outstanding_fen": outstanding, "start_date": "2023-01-15", "maturity_date": "2026-01-15",
         "rate_bp": 345,
     }  # fmt: skip
@@ -166,6 +168,32 @@ def test_recording_is_idempotent_and_checked(
     assert set(error_details(_raises(stub.RecordLoan, bad)).fields) == {
         "lender", "loan_id", "enterprise", "outstanding_fen", "currency",
     }  # fmt: skip
+
+
+def test_products_and_levels_are_the_contract_enums(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], registry: Registry
+) -> None:
+    stub, scoring = book
+    stub.RecordLoan(_loan(BANK, "R1", FIRMS[4], outstanding=1, product=spb.HIGH_CARBON_RETROFIT), timeout=30)
+    assert stub.GetLoan(ppb.GetLoanRequest(name=f"{BANK}/loans/R1"), timeout=30).product == (
+        spb.HIGH_CARBON_RETROFIT
+    )
+    lines = {line.loan: line for line in _report(stub).loans}
+    assert lines[f"{BANK}/loans/R1"].product == spb.HIGH_CARBON_RETROFIT
+    assert lines[f"{BANK}/loans/L0"].product == spb.GENERAL
+    for i in range(len(FIRMS)):  # each line's level is the grade level of the profile it used
+        line = lines[f"{BANK}/loans/L{i}"]
+        profile = registry.stub.GetCarbonProfile(rpb.GetCarbonProfileRequest(name=line.profile), timeout=30)
+        assert line.level == profile.grade.level != common_pb2.CARBON_LEVEL_UNSPECIFIED
+    # A client built on the old contract sends product as a string (same number, another wire type):
+    # the server reads no product, and without a decision to take it from that is INVALID_ARGUMENT.
+    unset = _loan(BANK, "S1", FIRMS[0], outstanding=1, product=spb.PRODUCT_UNSPECIFIED)
+    old = unset.SerializeToString() + b"\x2a\x07GENERAL"  # field 5, length-delimited
+    with grpc.insecure_channel(scoring.address) as channel:
+        record = channel.unary_unary("/tanxiao.portfolio.v1.PortfolioReporting/RecordLoan")
+        with pytest.raises(grpc.RpcError) as caught:
+            record(old, timeout=30)
+    assert error_details(caught.value).fields == ["product"]
 
 
 def test_implausible_amounts_are_refused_and_totals_stay_exact(

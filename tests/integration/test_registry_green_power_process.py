@@ -16,15 +16,17 @@ GRID, STATS, SELF = common_pb2.GRID_UTILITY, common_pb2.STATISTICS, common_pb2.S
 GREEN, OTHER, CEMENT = make_uscc(31), make_uscc(32), make_uscc(33)
 
 
-def _record(uscc: str, period: str, category: str, quantity: float, source: int, **extra: str) -> pb.Record:
+def _record(
+    uscc: str, period: str, category: str, quantity: float, source: int, **extra: str
+) -> pb.EnergyRecord:
     key = f"{uscc}-{category}-{period}-{extra.get('instrument_id', '')}"
-    return pb.Record(uscc=uscc, period=period, category=category, quantity=quantity, source=source,
+    return pb.EnergyRecord(uscc=uscc, period=period, category=category, quantity=quantity, source=source,
                      external_id=key, **extra)  # fmt: skip
 
 
 def _year(
     uscc: str, year: int, category: str, monthly: float, source: int, unit: str = ""
-) -> list[pb.Record]:
+) -> list[pb.EnergyRecord]:
     rows = [_record(uscc, f"{year}-{m:02d}", category, monthly, source) for m in range(1, 13)]
     for row in rows:
         row.unit = unit
@@ -37,7 +39,7 @@ def _profile(registry: Registry, uscc: str, period: str) -> pb.CarbonProfile:
     )
 
 
-def _ingest(registry: Registry, rows: list[pb.Record]) -> pb.IngestRecordsResponse:
+def _ingest(registry: Registry, rows: list[pb.EnergyRecord]) -> pb.IngestRecordsResponse:
     return registry.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows), timeout=30)
 
 

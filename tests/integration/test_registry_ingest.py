@@ -38,7 +38,7 @@ def enterprises(registry: Registry) -> Registry:
     return registry
 
 
-def _record(external_id: str, quantity: float = 100.0, **fields: object) -> registry_pb2.Record:
+def _record(external_id: str, quantity: float = 100.0, **fields: object) -> registry_pb2.EnergyRecord:
     values: dict[str, object] = {
         "uscc": E1,
         "period": "2024-03",
@@ -48,11 +48,11 @@ def _record(external_id: str, quantity: float = 100.0, **fields: object) -> regi
         "source": GRID,
         "external_id": external_id,
     }
-    return pb.Record(**{**values, **fields})
+    return pb.EnergyRecord(**{**values, **fields})
 
 
 def _batch(
-    registry: Registry, rows: list[registry_pb2.Record], request_id: str = ""
+    registry: Registry, rows: list[registry_pb2.EnergyRecord], request_id: str = ""
 ) -> pb.IngestRecordsResponse:
     request = pb.BatchIngestRecordsRequest(records=rows, request_id=request_id)
     return registry.stub.BatchIngestRecords(request, timeout=30)

@@ -21,9 +21,9 @@ LONER = make_uscc(9)  # the only enterprise of its industry class
 PEER_KWH = 9_316.475 / 0.5153 * 1000
 
 
-def _monthly(uscc: str, category: str, total: float, source: int, unit: str = "") -> list[pb.Record]:
+def _monthly(uscc: str, category: str, total: float, source: int, unit: str = "") -> list[pb.EnergyRecord]:
     return [
-        pb.Record(
+        pb.EnergyRecord(
             uscc=uscc,
             period=f"2022-{m:02d}",
             category=category,
@@ -274,8 +274,8 @@ def test_the_profile_states_its_grid_factor(graded: Registry) -> None:
     assert profile.grid_factor_source == "Zhejiang provincial 2022 (secondary source)"
     late = make_uscc(24)  # 2024: no Zhejiang factor after 2022 -> the 2022 one, said to be a fallback
     EnterpriseRepository(graded.engine).create_many([Enterprise(late, "晚来企业", "2822", "330502")])
-    record = pb.Record(uscc=late, period="2024-02", category="ELECTRICITY", quantity=1_000_000, source=GRID,
-                       external_id="late-1")  # fmt: skip
+    record = pb.EnergyRecord(uscc=late, period="2024-02", category="ELECTRICITY", quantity=1_000_000,
+                             source=GRID, external_id="late-1")  # fmt: skip
     graded.stub.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=[record]), timeout=30)
     month = _profile(graded, late, "2024-02")
     assert month.grid_factor == pytest.approx(0.5153)

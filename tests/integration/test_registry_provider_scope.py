@@ -60,9 +60,9 @@ def scoped(db_url: str) -> Iterator[Scoped]:
         engine.dispose()
 
 
-def _record(uscc: str, category: str, source: int, month: int, quantity: float = 100.0) -> pb.Record:
+def _record(uscc: str, category: str, source: int, month: int, quantity: float = 100.0) -> pb.EnergyRecord:
     period, external_id = f"2024-{month:02d}", f"{uscc}-{category}-{month}"
-    return pb.Record(
+    return pb.EnergyRecord(
         uscc=uscc, period=period, category=category, quantity=quantity, source=source, external_id=external_id
     )
 

@@ -51,8 +51,10 @@ def _create(
     return stub.CreateUtilityAccount(request, timeout=30)  # type: ignore[attr-defined, no-any-return]
 
 
-def _row(month: int, account: str = ACCOUNT, uscc: str = "", quantity: float | None = None) -> pb.Record:
-    return pb.Record(
+def _row(
+    month: int, account: str = ACCOUNT, uscc: str = "", quantity: float | None = None
+) -> pb.EnergyRecord:
+    return pb.EnergyRecord(
         utility_account=account,
         uscc=uscc,
         period=f"2025-{month:02d}",

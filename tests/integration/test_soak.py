@@ -191,7 +191,7 @@ class Load:
                 for start in range(0, len(ids), 100):
                     yield rpb.IngestRecordsRequest(
                         records=[
-                            rpb.Record(uscc=FEEDS[j % len(FEEDS)], period=f"2022-{1 + j % 12:02d}",
+                            rpb.EnergyRecord(uscc=FEEDS[j % len(FEEDS)], period=f"2022-{1 + j % 12:02d}",
                                        category="ELECTRICITY", quantity=float(j),
                                        source=common_pb2.SELF_REPORTED, external_id=i)
                             for j, i in enumerate(ids[start : start + 100], start)

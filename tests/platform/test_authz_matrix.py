@@ -237,8 +237,8 @@ def test_health_and_reflection_are_public_and_ours_are_not() -> None:
 def test_the_denial_names_the_record_of_another_source() -> None:
     request = registry_pb2.BatchIngestRecordsRequest(
         records=[
-            registry_pb2.Record(uscc="X", source=common_pb2.GRID_UTILITY, external_id="ok-1"),
-            registry_pb2.Record(uscc="X", source=common_pb2.GAS_UTILITY, external_id="gas-7"),
+            registry_pb2.EnergyRecord(uscc="X", source=common_pb2.GRID_UTILITY, external_id="ok-1"),
+            registry_pb2.EnergyRecord(uscc="X", source=common_pb2.GAS_UTILITY, external_id="gas-7"),
         ]
     )
     denial = authz.authorize_request(

@@ -1,6 +1,8 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tanxiao.common.v1 import common_pb2 as _common_pb2
+from tanxiao.scoring.v1 import scoring_pb2 as _scoring_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -97,7 +99,7 @@ class Loan(_message.Message):
     lender: str
     loan_id: str
     enterprise: str
-    product: str
+    product: _scoring_pb2.Product
     decision: str
     committed_amount_fen: int
     outstanding_fen: int
@@ -114,7 +116,7 @@ class Loan(_message.Message):
     co2_reduced_tco2_per_year: float
     energy_saved_tce_per_year: float
     benefit_factors: str
-    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[_scoring_pb2.Product, str]] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., status: _Optional[_Union[LoanStatus, str]] = ..., balance_as_of_date: _Optional[str] = ..., close_date: _Optional[str] = ..., commitment: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
 
 class RecordLoanRequest(_message.Message):
     __slots__ = ("request_id", "lender", "loan_id", "enterprise", "product", "decision", "committed_amount_fen", "outstanding_fen", "currency", "start_date", "maturity_date", "rate_bp", "commitment", "green_category", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_factors")
@@ -139,7 +141,7 @@ class RecordLoanRequest(_message.Message):
     lender: str
     loan_id: str
     enterprise: str
-    product: str
+    product: _scoring_pb2.Product
     decision: str
     committed_amount_fen: int
     outstanding_fen: int
@@ -152,7 +154,7 @@ class RecordLoanRequest(_message.Message):
     co2_reduced_tco2_per_year: float
     energy_saved_tce_per_year: float
     benefit_factors: str
-    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., lender: _Optional[str] = ..., loan_id: _Optional[str] = ..., enterprise: _Optional[str] = ..., product: _Optional[_Union[_scoring_pb2.Product, str]] = ..., decision: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., currency: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., rate_bp: _Optional[float] = ..., commitment: _Optional[str] = ..., green_category: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_factors: _Optional[str] = ...) -> None: ...
 
 class UpdateLoanBalanceRequest(_message.Message):
     __slots__ = ("request_id", "name", "as_of_date", "drawdown_fen", "repayment_fen", "outstanding_fen")
@@ -328,10 +330,10 @@ class LoanLine(_message.Message):
     loan: str
     enterprise: str
     enterprise_name: str
-    product: str
+    product: _scoring_pb2.Product
     outstanding_fen: int
     grade: int
-    level: str
+    level: _common_pb2.CarbonLevel
     industry_code: str
     region_code: str
     attribution_factor: float
@@ -340,7 +342,7 @@ class LoanLine(_message.Message):
     pcaf_score: int
     profile: str
     financed_scope2_market_tco2: float
-    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[str] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ..., level: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ..., financed_scope2_market_tco2: _Optional[float] = ...) -> None: ...
+    def __init__(self, loan: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., product: _Optional[_Union[_scoring_pb2.Product, str]] = ..., outstanding_fen: _Optional[int] = ..., grade: _Optional[int] = ..., level: _Optional[_Union[_common_pb2.CarbonLevel, str]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., attribution_factor: _Optional[float] = ..., financed_scope1_tco2: _Optional[float] = ..., financed_scope2_tco2: _Optional[float] = ..., pcaf_score: _Optional[int] = ..., profile: _Optional[str] = ..., financed_scope2_market_tco2: _Optional[float] = ...) -> None: ...
 
 class RetrofitProgress(_message.Message):
     __slots__ = ("loans", "outstanding_fen", "committed_tco2_per_year", "achieved_tco2_per_year", "on_track", "at_risk", "missed", "achieved", "not_started")

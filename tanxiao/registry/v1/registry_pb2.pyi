@@ -265,7 +265,7 @@ class ListDataCategoriesResponse(_message.Message):
     grid_factors: _containers.RepeatedCompositeFieldContainer[GridEmissionFactor]
     def __init__(self, categories: _Optional[_Iterable[_Union[DataCategory, _Mapping]]] = ..., catalog_version: _Optional[str] = ..., catalog_hash: _Optional[str] = ..., grid_factors: _Optional[_Iterable[_Union[GridEmissionFactor, _Mapping]]] = ...) -> None: ...
 
-class Record(_message.Message):
+class EnergyRecord(_message.Message):
     __slots__ = ("uscc", "period", "category", "quantity", "unit", "source", "external_id", "instrument_id", "utility_account")
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -298,30 +298,30 @@ class StoredRecord(_message.Message):
     EFFECTIVE_FIELD_NUMBER: _ClassVar[int]
     INGEST_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    record: Record
+    record: EnergyRecord
     canonical_quantity: float
     canonical_unit: str
     revision: int
     current: bool
     effective: bool
     ingest_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., record: _Optional[_Union[Record, _Mapping]] = ..., canonical_quantity: _Optional[float] = ..., canonical_unit: _Optional[str] = ..., revision: _Optional[int] = ..., current: _Optional[bool] = ..., effective: _Optional[bool] = ..., ingest_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., record: _Optional[_Union[EnergyRecord, _Mapping]] = ..., canonical_quantity: _Optional[float] = ..., canonical_unit: _Optional[str] = ..., revision: _Optional[int] = ..., current: _Optional[bool] = ..., effective: _Optional[bool] = ..., ingest_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IngestRecordsRequest(_message.Message):
     __slots__ = ("records", "include_accepted_results")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ACCEPTED_RESULTS_FIELD_NUMBER: _ClassVar[int]
-    records: _containers.RepeatedCompositeFieldContainer[Record]
+    records: _containers.RepeatedCompositeFieldContainer[EnergyRecord]
     include_accepted_results: bool
-    def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ..., include_accepted_results: _Optional[bool] = ...) -> None: ...
+    def __init__(self, records: _Optional[_Iterable[_Union[EnergyRecord, _Mapping]]] = ..., include_accepted_results: _Optional[bool] = ...) -> None: ...
 
 class BatchIngestRecordsRequest(_message.Message):
     __slots__ = ("records", "request_id")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    records: _containers.RepeatedCompositeFieldContainer[Record]
+    records: _containers.RepeatedCompositeFieldContainer[EnergyRecord]
     request_id: str
-    def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, records: _Optional[_Iterable[_Union[EnergyRecord, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RecordResult(_message.Message):
     __slots__ = ("index", "status", "field", "reason", "reason_code", "revision")
