@@ -2,6 +2,11 @@
 
 Generated modules live inside the ``tanxiao`` package (``tanxiao/registry/v1/registry_pb2.py``) so that
 their own imports (``from tanxiao.common.v1 import common_pb2``) resolve without any sys.path tricks.
+
+protos/google/ holds vendored copies of the Google API protos the contract imports (google.api.http
+annotations, google.rpc.Status and its error details) so that clients in any language find them beside
+the contract. They are import paths only: their Python modules come from googleapis-common-protos (a
+runtime dependency), so nothing is generated for them here.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
+CONTRACT_ROOT = PROTO_ROOT / "tanxiao"  # generated; protos/google/ is vendored, import-only
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def proto_files() -> list[Path]:
-    return sorted(PROTO_ROOT.rglob("*.proto"))
+    """The contract's own protos (not the vendored google/ ones)."""
+    return sorted(CONTRACT_ROOT.rglob("*.proto"))
 
 
 def generate(out: Path) -> list[Path]:
