@@ -31,6 +31,7 @@ from tanxiao.console.backend import Backend, Channels, ConsoleError, available_f
 from tanxiao.console.i18n import LANGS, code_label, t
 from tanxiao.console.identity import Identities, Identity
 from tanxiao.console.session import COOKIE, Session, SessionCodec, anonymous, csrf_matches
+from tanxiao.httpapi.gateway import Gateway
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
@@ -373,6 +374,8 @@ def create_app(channels: Channels, identities: Identities, config: ConsoleConfig
         Route("/quote", page(c.quote_form), methods=["GET"]),
         Route("/quote", page(c.quote), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        # HTTP/JSON access to the services (tanxiao/httpapi/gateway.py): bearer tokens, no session.
+        Gateway(channels.registry, channels.scoring).route(),
     ]
 
     @contextlib.asynccontextmanager

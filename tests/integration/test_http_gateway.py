@@ -1,0 +1,267 @@
+"""The HTTP/JSON gateway against the real services: `tanxiao serve all` and `tanxiao serve console` (which
+serves /v1/...) as processes on a migrated demo database, tokens required.
+
+By hand: a lender quotes a loan over HTTP/JSON and reads the decision back; a bad USCC is 400 with a
+BadRequest naming the field; no token is 401, another lender's decision is not found. Then schemathesis
+drives every operation of docs/openapi.yaml (module test_http_schemathesis.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
+BAD = "type.googleapis.com/google.rpc.BadRequest"
+INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+@dataclass
+class Site:
+    url: str  # http://127.0.0.1:port (no trailing slash)
+    tokens: dict[str, str]
+    uscc: str  # a graded demo enterprise
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = "lender",
+             headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:  # fmt: skip
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("content-type", "application/json")
+        if token:
+            request.add_header("authorization", f"Bearer {self.tokens.get(token, token)}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null"), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null"), dict(error.headers)
+
+
+def _ok(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([TANXIAO, *args], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _wait_ready(process: subprocess.Popen[str]) -> dict[str, str]:
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            raise AssertionError(f"server exited: {process.wait()}")
+        entry = json.loads(line) if line.startswith("{") else {}
+        if entry.get("event") == "tanxiao.ready":
+            return dict(entry["services"])
+    raise AssertionError("not ready in time")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_http(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"console at {url} not up")
+
+
+def _graded(url: str) -> str:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT MIN(uscc) FROM carbon_profiles")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def http_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    directory = tmp_path_factory.mktemp("http")
+    url = f"sqlite:///{directory / 'tanxiao.db'}"
+    env = {**os.environ, "TANXIAO_DATABASE_URL": url, "TANXIAO_LOG_FORMAT": "json",
+           "TANXIAO_ALLOW_PLAINTEXT": "true", "TANXIAO_AUTH_REQUIRED": "true"}  # fmt: skip
+    _ok(env, "db", "upgrade")
+    _ok(env, "demo-data", "--enterprises", "12")
+
+    def token(role: str, tenant: str = "", *grants: str) -> str:
+        extra = [arg for grant in grants for arg in ("--grant", grant)]
+        return _ok(env, "token", "create", "--role", role, "--tenant", tenant, *extra).splitlines()[-1]
+
+    tokens = {
+        "service": token("service"),
+        "lender": token("lender", "lenders/huzhou-bank"),
+        "other_lender": token("lender", "lenders/other-bank"),
+        "admin": token("admin"),
+    }
+    served = {**env, "TANXIAO_SERVICE_TOKEN": tokens["service"], "TANXIAO_REGISTRY_LISTEN": "127.0.0.1:0",
+              "TANXIAO_SCORING_LISTEN": "127.0.0.1:0"}  # fmt: skip
+    services = subprocess.Popen([TANXIAO, "serve", "all", "--no-console"], env=served, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+    processes = [services]
+    try:
+        addresses = _wait_ready(services)
+        port = _free_port()
+        console_env = {**env, "TANXIAO_SCORING_ADDR": addresses["scoring"],
+                       "TANXIAO_REGISTRY_ADDR": addresses["registry"],
+                       "TANXIAO_CONSOLE_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+        console = subprocess.Popen([TANXIAO, "serve", "console"], env=console_env, stderr=subprocess.DEVNULL)
+        processes.append(console)  # type: ignore[arg-type]
+        site_url = f"http://127.0.0.1:{port}"
+        _wait_http(site_url)
+        yield Site(site_url, tokens, _graded(url))
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+
+
+def _details(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [d for d in body.get("details", []) if d.get("@type") == kind]
+
+
+@pytest.mark.slow
+def test_a_lender_quotes_a_loan_over_http_json_and_reads_the_decision_back(http_site: Site) -> None:
+    uscc = http_site.uscc
+    status, consent, _ = http_site.call(
+        "POST", f"/v1/enterprises/{uscc}/consents",
+        {"lender": "lenders/huzhou-bank", "scopes": ["CARBON_DATA"], "reference": "http test",
+         "expireTime": f"{time.gmtime().tm_year + 1}-12-31T00:00:00Z"}, token="admin",
+    )  # fmt: skip
+    assert status == 200, consent
+    assert consent["name"].startswith(f"enterprises/{uscc}/consents/")
+
+    quote = {"enterprise": f"enterprises/{uscc}", "product": "GENERAL", "requestedAmountFen": "300000000",
+             "tenorMonths": 12, "baseRateBp": 300, "requestId": "http-quote-1"}  # fmt: skip
+    status, decision, headers = http_site.call("POST", "/v1/lenders/huzhou-bank/decisions:quote", quote)
+    assert status == 200, decision
+    assert headers["content-type"].startswith("application/json")
+    assert decision["name"].startswith("decisions/")
+    assert decision["enterprise"] == f"enterprises/{uscc}"
+    assert decision["lender"] == "lenders/huzhou-bank"
+
+    # The same request id answers the same decision (idempotency passes through the gateway).
+    status, again, _ = http_site.call("POST", "/v1/lenders/huzhou-bank/decisions:quote", quote)
+    assert (status, again["name"]) == (200, decision["name"])
+
+    decision_id = decision["name"].removeprefix("decisions/")
+    status, read, _ = http_site.call("GET", f"/v1/decisions/{decision_id}")
+    assert status == 200
+    assert read == decision
+
+    status, listed, _ = http_site.call("GET", "/v1/lenders/huzhou-bank/decisions?pageSize=50")
+    assert status == 200
+    assert decision["name"] in [d["name"] for d in listed["decisions"]]
+
+    # Another lender's token: the services' authorization says no, exactly as over gRPC.
+    status, refused, _ = http_site.call("GET", f"/v1/decisions/{decision_id}", token="other_lender")
+    assert status in (403, 404), refused
+    assert refused["code"] in (5, 7)
+
+
+@pytest.mark.slow
+def test_a_bad_uscc_is_400_with_a_bad_request_naming_the_field(http_site: Site) -> None:
+    status, body, _ = http_site.call(
+        "POST", "/v1/enterprises",
+        {"enterprise": {"uscc": "91330500MA2B00000X", "displayName": "某某", "industryCode": "2825",
+                        "regionCode": "330502"}, "requestId": "http-bad-uscc"},
+        token="admin",
+    )  # fmt: skip
+    assert status == 400, body
+    assert body["code"] == 3  # INVALID_ARGUMENT
+    fields = [v["field"] for d in _details(body, BAD) for v in d["fieldViolations"]]
+    assert "enterprise.uscc" in fields
+    assert len(_details(body, INFO)) == 1
+
+    status, body, _ = http_site.call("GET", "/v1/enterprises/NOT-A-USCC", token="admin")
+    assert status == 400, body
+    assert [v["field"] for d in _details(body, BAD) for v in d["fieldViolations"]] == ["name"]
+
+
+@pytest.mark.slow
+def test_malformed_json_and_bad_query_values_are_400_naming_the_field(http_site: Site) -> None:
+    status, body, _ = http_site.call(
+        "POST", "/v1/lenders/huzhou-bank/decisions:quote", {"requestedAmountFen": "lots"}
+    )
+    assert status == 400, body
+    assert body["code"] == 3
+    assert [v["field"] for d in _details(body, BAD) for v in d["fieldViolations"]] == ["requestedAmountFen"]
+
+    status, body, _ = http_site.call("GET", "/v1/lenders/huzhou-bank/decisions?pageSize=many")
+    assert status == 400, body
+    assert [v["field"] for d in _details(body, BAD) for v in d["fieldViolations"]] == ["pageSize"]
+
+    status, body, _ = http_site.call("GET", "/v1/lenders/huzhou-bank/decisions?colour=red")
+    assert status == 400, body
+
+
+@pytest.mark.slow
+def test_no_token_is_401_and_a_malformed_header_too(http_site: Site) -> None:
+    status, body, headers = http_site.call("GET", f"/v1/enterprises/{http_site.uscc}", token=None)
+    assert status == 401, body
+    assert body["code"] == 16  # UNAUTHENTICATED
+    assert headers.get("www-authenticate") == "Bearer"
+
+    status, body, _ = http_site.call("GET", f"/v1/enterprises/{http_site.uscc}", token=None,
+                                     headers={"authorization": "Basic dXNlcjpwdw=="})  # fmt: skip
+    assert status == 401, body
+
+    status, body, _ = http_site.call("GET", f"/v1/enterprises/{http_site.uscc}", token="not-a-token")
+    assert status == 401, body
+
+
+@pytest.mark.slow
+def test_unknown_paths_and_methods_answer_a_status_not_a_page(http_site: Site) -> None:
+    status, body, _ = http_site.call("GET", "/v1/nowhere")
+    assert (status, body["code"]) == (404, 5)
+    status, body, _ = http_site.call("DELETE", f"/v1/enterprises/{http_site.uscc}")
+    assert status in (405, 501), body
+
+
+@pytest.mark.slow
+def test_streams_over_http_ndjson(http_site: Site) -> None:
+    """A server stream answers one JSON message a line; a client stream reads newline-delimited JSON."""
+    request = urllib.request.Request(
+        http_site.url + "/v1/portfolioReport:export?lender=lenders/huzhou-bank&format=CSV",
+        headers={"authorization": f"Bearer {http_site.tokens['lender']}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    assert lines and "error" not in lines[-1]
+    assert lines[0]["contentType"]
+
+    year = time.gmtime().tm_year - 1
+    record = {"uscc": http_site.uscc, "period": f"{year}-01", "category": "ELECTRICITY", "quantity": 1000,
+              "unit": "kWh", "source": "GRID_UTILITY"}  # fmt: skip
+    body = "\n".join(json.dumps({"records": [dict(record, externalId=f"http-ndjson-{i}")]}) for i in range(3))
+    req = urllib.request.Request(http_site.url + "/v1/records:ingest", data=body.encode(), method="POST",
+                                 headers={"authorization": f"Bearer {http_site.tokens['admin']}",
+                                          "content-type": "application/x-ndjson"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as response:
+        ingested = json.loads(response.read())
+    assert ingested["received"] == 3, ingested  # three messages of one row each, one stream
