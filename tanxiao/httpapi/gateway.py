@@ -75,9 +75,12 @@ _WELL_KNOWN_SCALARS = frozenset(
 class HttpError(Exception):
     """A request the gateway refuses before any call: a google.rpc.Status of its own."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, field: str = "", reason: str = "") -> None:
+    def __init__(
+        self, code: grpc.StatusCode, message: str, field: str = "", reason: str = "", http_status: int = 0
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.field, self.reason = code, message, field, reason
+        self.http_status = http_status or HTTP_STATUS.get(code, 500)
 
     def status(self) -> status_pb2.Status:
         status = status_pb2.Status(code=self.code.value[0], message=self.message)
@@ -154,7 +157,8 @@ class Gateway:
             }
             return route, values
         if methods:
-            raise HttpError(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not bound here; use {sorted(methods)}")
+            raise HttpError(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not bound here; use {sorted(methods)}",
+                            reason="METHOD_NOT_ALLOWED", http_status=405)  # fmt: skip
         return None
 
     def channel(self, binding: Binding, token: str | None) -> grpc.Channel:
@@ -179,7 +183,7 @@ class Gateway:
             reply = await run_in_threadpool(_unary_reply, route, channel, messages, metadata)
             return Response(_json(reply), media_type=JSON)
         except HttpError as exc:
-            return error_response(exc.code, exc.status())
+            return error_response(exc.code, exc.status(), exc.http_status)
         except grpc.RpcError as exc:
             return error_response(*_status_of(exc))
 
@@ -202,8 +206,8 @@ class Gateway:
         return StreamingResponse(lines(), media_type=NDJSON)
 
     def route(self) -> Route:
-        methods = sorted({b.http_method for b in bindings()})
-        return Route(PREFIX + "{path:path}", self.handle, methods=methods)
+        # Every method reaches the handler, so that an unbound one is a google.rpc.Status too.
+        return Route(PREFIX + "{path:path}", self.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 
 
 def _unary_reply(
@@ -261,8 +265,8 @@ def _status_of(error: grpc.RpcError) -> tuple[grpc.StatusCode, status_pb2.Status
     return code, status
 
 
-def error_response(code: grpc.StatusCode, status: status_pb2.Status) -> Response:
-    http = HTTP_STATUS.get(code, 500)
+def error_response(code: grpc.StatusCode, status: status_pb2.Status, http_status: int = 0) -> Response:
+    http = http_status or HTTP_STATUS.get(code, 500)
     headers = {"www-authenticate": "Bearer"} if http == 401 else {}
     return Response(_json(status), status_code=http, media_type=JSON, headers=headers)
 
