@@ -27,7 +27,7 @@ import grpc
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
@@ -157,8 +157,8 @@ class Gateway:
             }
             return route, values
         if methods:
-            raise HttpError(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not bound here; use {sorted(methods)}",
-                            reason="METHOD_NOT_ALLOWED", http_status=405)  # fmt: skip
+            message = f"{method} is not bound here; use {sorted(methods)}"
+            raise HttpError(grpc.StatusCode.UNIMPLEMENTED, message, reason="NOT_ALLOWED", http_status=405)
         return None
 
     def channel(self, binding: Binding, token: str | None) -> grpc.Channel:
@@ -188,7 +188,11 @@ class Gateway:
             return error_response(*_status_of(exc))
 
     async def _stream(
-        self, route: _Route, channel: grpc.Channel, messages: list[Message], metadata: tuple[tuple[str, str], ...]
+        self,
+        route: _Route,
+        channel: grpc.Channel,
+        messages: list[Message],
+        metadata: tuple[tuple[str, str], ...],
     ) -> Response:
         replies = _stream_replies(route, channel, messages, metadata)
         first = await run_in_threadpool(next, replies, None)  # errors before the first message: a status
@@ -298,7 +302,9 @@ def _one_document(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(grpc.StatusCode.INVALID_ARGUMENT, f"the body is not JSON: {exc}", reason="MALFORMED_JSON") from exc
+        raise HttpError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"the body is not JSON: {exc}", reason="MALFORMED_JSON"
+        ) from exc
 
 
 def _json_documents(body: bytes) -> list[Any]:
@@ -306,7 +312,9 @@ def _json_documents(body: bytes) -> list[Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HttpError(grpc.StatusCode.INVALID_ARGUMENT, "the body is not UTF-8", reason="MALFORMED_JSON") from exc
+        raise HttpError(
+            grpc.StatusCode.INVALID_ARGUMENT, "the body is not UTF-8", reason="MALFORMED_JSON"
+        ) from exc
     decoder = json.JSONDecoder()
     documents, position = [], 0
     while True:
@@ -331,7 +339,9 @@ def _parse_body(route: _Route, document: Any) -> Message:
     else:
         fields = field_path(binding.method.input_type, binding.body)
         target, at = _mutable(message, fields), binding.body
-    if not isinstance(document, dict) and (binding.body == "*" or target.DESCRIPTOR.full_name not in _WELL_KNOWN_SCALARS):
+    if not isinstance(document, dict) and (
+        binding.body == "*" or target.DESCRIPTOR.full_name not in _WELL_KNOWN_SCALARS
+    ):
         raise HttpError(grpc.StatusCode.INVALID_ARGUMENT, "the body must be a JSON object", field=at,
                         reason="MALFORMED_JSON")  # fmt: skip
     try:
@@ -377,7 +387,11 @@ def _resolve(descriptor: Descriptor, name: str) -> list[FieldDescriptor] | None:
         if found is None:
             return None
         fields.append(found)
-        current = found.message_type if found.message_type and found.message_type.full_name not in _WELL_KNOWN_SCALARS else None
+        current = (
+            found.message_type
+            if found.message_type and found.message_type.full_name not in _WELL_KNOWN_SCALARS
+            else None
+        )
     return fields
 
 

@@ -34,7 +34,10 @@ PROTO_ROOT = ROOT / "protos"
 STATUS = "google.rpc.Status"
 
 # Wildcards whose parameter name is not "<singular collection>Id".
-_PARAMETER_NAMES = {("utilityAccounts", 0): "utilityAccountKind", ("utilityAccounts", 1): "utilityAccountNumber"}
+_PARAMETER_NAMES = {
+    ("utilityAccounts", 0): "utilityAccountKind",
+    ("utilityAccounts", 1): "utilityAccountNumber",
+}
 # A path parameter is one segment: no "/", no ":" (custom verbs), not "." or "..".
 _SEGMENT = {"type": "string", "pattern": r"^[^/:.][^/:]*$"}
 
@@ -60,7 +63,10 @@ _SCALARS: dict[int, dict[str, Any]] = {
 _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
     "google.protobuf.Duration": {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]{1,9})?s$"},
-    "google.protobuf.FieldMask": {"type": "string", "description": "Comma-separated lowerCamelCase field paths."},
+    "google.protobuf.FieldMask": {
+        "type": "string",
+        "description": "Comma-separated lowerCamelCase field paths.",
+    },
     "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
     "google.protobuf.Value": {},
     "google.protobuf.ListValue": {"type": "array", "items": {}},
@@ -114,7 +120,7 @@ def openapi_path(binding: Binding) -> str:
     names = iter(path_parameters(binding))
     parts = []
     for segment in binding.template.segments:
-        parts.append("{%s}" % next(names)[0] if segment.wildcard else str(segment.literal))
+        parts.append("{" + next(names)[0] + "}" if segment.wildcard else str(segment.literal))
     verb = f":{binding.template.verb}" if binding.template.verb else ""
     return "/" + "/".join(parts) + verb
 
@@ -184,7 +190,7 @@ def _query_parameters(
         path = f"{prefix}{field.name}"
         if path in bound:
             continue
-        name = f"{prefix}{field.json_name}" if not prefix else f"{prefix}{field.json_name}"
+        name = f"{prefix}{field.json_name}"
         nested = field.message_type
         if nested is not None and nested.full_name not in _WELL_KNOWN and not nested.GetOptions().map_entry:
             if field.is_repeated or depth > 2:  # type: ignore[attr-defined]
@@ -204,12 +210,12 @@ def _query_parameters(
 def _operation(schemas: _Schemas, binding: Binding, summary: str) -> dict[str, Any]:
     request = binding.method.input_type
     bound = set(binding.template.variables)
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": dict(_SEGMENT),
-         "description": f"The {'/'.join('*' if p is None else p for p in binding.template.variables[variable])} "
-                        f"wildcard #{index + 1} of {variable}."}
-        for name, variable, index in path_parameters(binding)
-    ]  # fmt: skip
+    parameters: list[dict[str, Any]] = []
+    for name, variable, index in path_parameters(binding):
+        pattern = "/".join("*" if p is None else p for p in binding.template.variables[variable])
+        description = f"Wildcard #{index + 1} of {variable} ({pattern})."
+        parameters.append({"name": name, "in": "path", "required": True, "schema": dict(_SEGMENT),
+                           "description": description})  # fmt: skip
     operation: dict[str, Any] = {
         "operationId": binding.operation_id,
         "tags": [binding.service.full_name],
@@ -239,14 +245,14 @@ def _operation(schemas: _Schemas, binding: Binding, summary: str) -> dict[str, A
     response = schemas.ref(binding.method.output_type)
     if binding.server_streaming:
         content = {"application/x-ndjson": {"schema": response}}
-        ok = "One JSON message per line, in stream order (a failure mid-stream ends it with {\"error\": Status})."
+        ok = 'One JSON message a line, in stream order (a failure mid-stream ends with {"error": Status}).'
     else:
         content = {"application/json": {"schema": response}}
         ok = f"The {binding.method.output_type.name}."
     operation["responses"] = {
         "200": {"description": ok, "content": content},
         "default": {
-            "description": "An error: the gRPC status as google.rpc.Status (details: ErrorInfo, BadRequest, ...).",
+            "description": "An error: the gRPC status as google.rpc.Status (ErrorInfo, BadRequest, ...).",
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{STATUS}"}}},
         },
     }

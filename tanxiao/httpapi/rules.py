@@ -155,9 +155,7 @@ def _binding(
     return Binding(service, method, kind.upper(), path, template, rule.body, rule.response_body)
 
 
-def _field_path(
-    message: descriptor.Descriptor, path: str, where: str
-) -> list[descriptor.FieldDescriptor]:
+def _field_path(message: descriptor.Descriptor, path: str, where: str) -> list[descriptor.FieldDescriptor]:
     fields = []
     for part in path.split("."):
         found = message.fields_by_name.get(part) if message is not None else None
