@@ -222,10 +222,10 @@ def _unary_reply(
     if binding.client_streaming:
         call = channel.stream_unary(binding.full_method, request_serializer=serialize,
                                     response_deserializer=deserialize)  # fmt: skip
-        return call(iter(messages), timeout=TIMEOUT, metadata=metadata)  # type: ignore[no-any-return]
+        return call(iter(messages), timeout=TIMEOUT, metadata=metadata)
     unary = channel.unary_unary(binding.full_method, request_serializer=serialize,
                                 response_deserializer=deserialize)  # fmt: skip
-    return unary(messages[0], timeout=TIMEOUT, metadata=metadata)  # type: ignore[no-any-return]
+    return unary(messages[0], timeout=TIMEOUT, metadata=metadata)
 
 
 def _stream_replies(
@@ -258,14 +258,14 @@ def _bearer(request: Request) -> str | None:
 
 
 def _json(message: Message) -> str:
-    return json_format.MessageToJson(message, indent=None, ensure_ascii=False)
+    return str(json_format.MessageToJson(message, indent=None, ensure_ascii=False))
 
 
 def _status_of(error: grpc.RpcError) -> tuple[grpc.StatusCode, status_pb2.Status]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    code = error.code()  # type: ignore[attr-defined]
+    status = rpc_status.from_call(error)
+    code = error.code()
     if status is None:
-        status = status_pb2.Status(code=code.value[0], message=error.details() or "")  # type: ignore[attr-defined]
+        status = status_pb2.Status(code=code.value[0], message=error.details() or "")
     return code, status
 
 
@@ -369,7 +369,7 @@ def _set_path(message: Message, variable: str, value: str) -> None:
     fields = field_path(message.DESCRIPTOR, variable)
     parent = _mutable(message, fields[:-1])
     leaf = fields[-1]
-    if leaf.type != FieldDescriptor.TYPE_STRING or leaf.is_repeated:  # type: ignore[attr-defined]
+    if leaf.type != FieldDescriptor.TYPE_STRING or leaf.is_repeated:
         raise HttpError(grpc.StatusCode.INTERNAL, f"path variable {variable} is not a string field")
     setattr(parent, leaf.name, value)
 
@@ -408,7 +408,7 @@ def _apply_query(message: Message, query: str) -> None:
         if leaf.message_type is not None and leaf.message_type.full_name not in _WELL_KNOWN_SCALARS:
             raise HttpError(grpc.StatusCode.INVALID_ARGUMENT, f"{key} is a message, not a query value",
                             field=key, reason="UNKNOWN_PARAMETER")  # fmt: skip
-        repeated = leaf.is_repeated  # type: ignore[attr-defined]
+        repeated = leaf.is_repeated
         if not repeated and len(items) > 1:
             raise HttpError(grpc.StatusCode.INVALID_ARGUMENT, f"{key} is given {len(items)} times", field=key,
                             reason="INVALID_ARGUMENT")  # fmt: skip

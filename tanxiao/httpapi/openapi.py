@@ -176,7 +176,7 @@ class _Schemas:
             key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
             del key
             return {"type": "object", "additionalProperties": self.value(value)}
-        if field.is_repeated:  # type: ignore[attr-defined]
+        if field.is_repeated:
             return {"type": "array", "items": self.value(field)}
         return self.value(field)
 
@@ -193,7 +193,7 @@ def _query_parameters(
         name = f"{prefix}{field.json_name}"
         nested = field.message_type
         if nested is not None and nested.full_name not in _WELL_KNOWN and not nested.GetOptions().map_entry:
-            if field.is_repeated or depth > 2:  # type: ignore[attr-defined]
+            if field.is_repeated or depth > 2:
                 continue  # not expressible in a query string
             parameters.extend(_query_parameters(schemas, nested, bound, f"{name}.", depth + 1))
             continue
@@ -201,7 +201,7 @@ def _query_parameters(
             continue
         schema = schemas.field(field)
         parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
-        if field.is_repeated:  # type: ignore[attr-defined]
+        if field.is_repeated:
             parameter.update(style="form", explode=True)
         parameters.append(parameter)
     return parameters

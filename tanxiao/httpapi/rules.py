@@ -193,7 +193,7 @@ def bindings() -> tuple[Binding, ...]:
 
 def unbound_methods() -> list[str]:
     """RPCs without a google.api.http rule (the contract wants none: every RPC has one)."""
-    missing = []
+    missing: list[str] = []
     for file in contract_files():
         for service in file.services_by_name.values():
             missing.extend(m.full_name for m in service.methods if not _rules(m))
