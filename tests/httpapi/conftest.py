@@ -10,13 +10,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import sqlalchemy as sa
@@ -61,8 +62,15 @@ def _wait_ready(process: subprocess.Popen[str]) -> dict[str, str]:
             raise AssertionError(f"server exited: {process.wait()}")
         entry = json.loads(line) if line.startswith("{") else {}
         if entry.get("event") == "tanxiao.ready":
+            # Keep draining the log: a full pipe would block every server thread that logs a call.
+            threading.Thread(target=_drain, args=(process.stderr,), daemon=True).start()
             return dict(entry["services"])
     raise AssertionError("not ready in time")
+
+
+def _drain(stream: IO[str]) -> None:
+    for _line in stream:
+        pass
 
 
 def _free_port() -> int:

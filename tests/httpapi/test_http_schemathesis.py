@@ -17,7 +17,7 @@ from schemathesis import checks
 
 from tanxiao.httpapi.openapi import DOCUMENT
 
-EXAMPLES = 15
+EXAMPLES = 10
 HEALTH = list(HealthCheck)
 CHECKS = [
     checks.not_a_server_error,
