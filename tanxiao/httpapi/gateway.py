@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import grpc
+import structlog
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -32,10 +33,12 @@ from grpc_status import rpc_status
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tanxiao.client import with_token
 from tanxiao.httpapi.rules import REGISTRY, Binding, bindings, field_path
+
+log = structlog.get_logger("tanxiao.httpapi")
 
 PREFIX = "/v1/"
 TIMEOUT = 120.0
@@ -186,6 +189,10 @@ class Gateway:
             return error_response(exc.code, exc.status(), exc.http_status)
         except grpc.RpcError as exc:
             return error_response(*_status_of(exc))
+        except Exception:  # a bug of the gateway's own: logged, and still a google.rpc.Status
+            log.exception("httpapi.error", path=request.url.path)
+            status = status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
+            return error_response(grpc.StatusCode.INTERNAL, status)
 
     async def _stream(
         self,
@@ -209,9 +216,20 @@ class Gateway:
 
         return StreamingResponse(lines(), media_type=NDJSON)
 
-    def route(self) -> Route:
-        # Every method reaches the handler, so that an unbound one is a google.rpc.Status too.
-        return Route(PREFIX + "{path:path}", self.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+class GatewayMiddleware:
+    """ASGI middleware in front of the console: every /v1/ request goes to the gateway before any routing
+    (so that no path, however odd, falls through to the console's pages or a plain-text 404)."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app, self.gateway = app, gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(PREFIX):
+            response = await self.gateway.handle(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _unary_reply(

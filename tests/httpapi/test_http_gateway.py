@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import Site
+from http_site import Site
 
 BAD = "type.googleapis.com/google.rpc.BadRequest"
 INFO = "type.googleapis.com/google.rpc.ErrorInfo"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import Site
+from http_site import Site
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
@@ -42,7 +42,7 @@ def _failures(site: Site, role: str) -> list[str]:
 
         try:
             run()
-        except Exception as exc:  # every operation's failure is reported, not only the first
+        except (Exception, BaseExceptionGroup) as exc:  # every operation's failures, not only the first
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     return failures
 
