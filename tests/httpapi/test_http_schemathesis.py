@@ -27,29 +27,41 @@ CHECKS = [
 ]
 
 
-def _failures(site: Site, role: str) -> list[str]:
+def _drive(site: Site, role: str) -> tuple[list[str], dict[str, set[int]]]:
+    """(failures, the HTTP statuses each operation answered)."""
     schema = schemathesis.openapi.from_path(DOCUMENT)
     headers = {"Authorization": f"Bearer {site.tokens[role]}"}
     failures: list[str] = []
+    statuses: dict[str, set[int]] = {}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 48
     for operation in operations:
+        label = f"{operation.method.upper()} {operation.path}"
+        codes = statuses.setdefault(label, set())
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=HEALTH, database=None)
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=site.url, headers=headers, checks=CHECKS, timeout=60)
+            if role == "lender" and "lenderId" in (case.path_parameters or {}):
+                case.path_parameters["lenderId"] = "huzhou-bank"  # its own book, not only refusals
+            response = case.call_and_validate(base_url=site.url, headers=headers, checks=CHECKS, timeout=60)
+            codes.add(response.status_code)  # noqa: B023 - run() is called within this iteration
 
         try:
             run()
         except (Exception, BaseExceptionGroup) as exc:  # every operation's failures, not only the first
-            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
-    return failures
+            failures.append(f"{label}: {exc}")
+    return failures, statuses
 
 
 @pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ["admin", "lender"])
 def test_every_operation_answers_without_server_errors_and_as_documented(http_site: Site, role: str) -> None:
-    failures = _failures(http_site, role)
+    failures, statuses = _drive(http_site, role)
     assert not failures, "\n\n".join(failures)
+    answered = {operation for operation, codes in statuses.items() if any(200 <= c < 300 for c in codes)}
+    seen = sorted({c for codes in statuses.values() for c in codes})
+    print(f"{role}: {len(answered)} of {len(statuses)} operations answered 2xx; statuses seen {seen}")
+    # Not only refusals: the role's own operations were reached and answered.
+    assert len(answered) >= (15 if role == "admin" else 6), statuses
