@@ -29,16 +29,19 @@ def proto_files() -> list[Path]:
     return sorted(CONTRACT_ROOT.rglob("*.proto"))
 
 
+def generate_args() -> list[str]:
+    """protoc and its include paths: protos/ (with the vendored google/ protos), the well-known types."""
+    well_known = str(resources.files("grpc_tools") / "_proto")
+    return ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}"]
+
+
 def generate(out: Path) -> list[Path]:
     """Run protoc (the one bundled with grpcio-tools, pinned to the runtime) into ``out``."""
     from grpc_tools import protoc  # dev dependency: imported only when generating
 
-    well_known = str(resources.files("grpc_tools") / "_proto")
     files = [str(p.relative_to(PROTO_ROOT)) for p in proto_files()]
     args = [
-        "protoc",
-        f"-I{PROTO_ROOT}",
-        f"-I{well_known}",
+        *generate_args(),
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",

@@ -17,7 +17,6 @@ together (``name = "enterprises/" + enterpriseId``).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -125,32 +124,60 @@ def openapi_path(binding: Binding) -> str:
     return "/" + "/".join(parts) + verb
 
 
-def _method_comments() -> dict[str, str]:
-    """rpc name -> the comment above it in protos/ (descriptors compiled into Python carry none)."""
+def proto_comments() -> dict[str, str]:
+    """Full name -> the leading comment in protos/ of every message, field, enum, service and method
+    (the descriptors compiled into Python carry no comments, so protoc compiles them once more here)."""
+    import tempfile
+
+    from google.protobuf import descriptor_pb2
+    from grpc_tools import protoc  # dev dependency, as for `make protos`
+
+    from tanxiao.protogen import CONTRACT_ROOT, generate_args
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "contract.pb"
+        files = [str(p.relative_to(PROTO_ROOT)) for p in sorted(CONTRACT_ROOT.rglob("*.proto"))]
+        if (
+            protoc.main([*generate_args(), "--include_source_info", f"--descriptor_set_out={out}", *files])
+            != 0
+        ):
+            raise SystemExit("protoc failed")
+        descriptors = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     comments: dict[str, str] = {}
-    for proto in sorted(PROTO_ROOT.glob("tanxiao/**/*.proto")):
-        text = proto.read_text(encoding="utf-8")
-        package = re.search(r"^package ([\w.]+);", text, re.M)
-        service = ""
-        lines: list[str] = []
-        for line in text.splitlines():
-            stripped = line.strip()
-            found = re.match(r"service (\w+)", stripped)
-            if found:
-                service = found.group(1)
-            if stripped.startswith("//"):
-                lines.append(stripped[2:].strip())
-                continue
-            rpc = re.match(r"rpc (\w+)\(", stripped)
-            if rpc and package:
-                comments[f"{package.group(1)}.{service}.{rpc.group(1)}"] = " ".join(lines)
-            lines = []
+    for file in descriptors.file:
+        names: dict[tuple[int, ...], str] = {}
+
+        Names = dict[tuple[int, ...], str]
+
+        def walk(messages: Any, path: tuple[int, ...], prefix: str, names: Names) -> None:
+            for i, message in enumerate(messages):
+                name = f"{prefix}.{message.name}"
+                names[(*path, i)] = name
+                for j, field in enumerate(message.field):
+                    names[(*path, i, 2, j)] = f"{name}.{field.name}"
+                for j, enum in enumerate(message.enum_type):
+                    names[(*path, i, 4, j)] = f"{name}.{enum.name}"
+                walk(message.nested_type, (*path, i, 3), name, names)
+
+        walk(file.message_type, (4,), file.package, names)
+        for i, enum in enumerate(file.enum_type):
+            names[(5, i)] = f"{file.package}.{enum.name}"
+        for i, service in enumerate(file.service):
+            names[(6, i)] = f"{file.package}.{service.name}"
+            for j, method in enumerate(service.method):
+                names[(6, i, 2, j)] = f"{file.package}.{service.name}.{method.name}"
+        for location in file.source_code_info.location:
+            name = names.get(tuple(location.path))
+            text = " ".join(line.strip() for line in location.leading_comments.splitlines() if line.strip())
+            if name and text:
+                comments[name] = text
     return comments
 
 
 class _Schemas:
-    def __init__(self) -> None:
+    def __init__(self, comments: dict[str, str]) -> None:
         self.components: dict[str, Any] = {}
+        self.comments = comments
 
     def ref(self, message: descriptor.Descriptor) -> dict[str, Any]:
         if message.full_name in _WELL_KNOWN:
@@ -158,6 +185,8 @@ class _Schemas:
         if message.full_name not in self.components:
             self.components[message.full_name] = {}  # placeholder against recursion
             self.components[message.full_name] = self.object(message)
+            if message.full_name in self.comments:
+                self.components[message.full_name]["description"] = self.comments[message.full_name]
         return {"$ref": f"#/components/schemas/{message.full_name}"}
 
     def object(self, message: descriptor.Descriptor, without: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
@@ -172,6 +201,13 @@ class _Schemas:
         return dict(_SCALARS[field.type])
 
     def field(self, field: descriptor.FieldDescriptor) -> dict[str, Any]:
+        schema = self._field(field)
+        comment = self.comments.get(field.full_name)
+        if comment and "$ref" not in schema:  # a $ref takes no siblings in OpenAPI 3.0
+            schema["description"] = comment
+        return schema
+
+    def _field(self, field: descriptor.FieldDescriptor) -> dict[str, Any]:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
             del key
@@ -265,11 +301,11 @@ def document() -> dict[str, Any]:
         raise SystemExit("RPCs without a google.api.http rule: " + ", ".join(missing))
     from google.rpc import error_details_pb2, status_pb2
 
-    schemas = _Schemas()
+    comments = proto_comments()
+    schemas = _Schemas(comments)
     schemas.ref(status_pb2.Status.DESCRIPTOR)
     for detail in ("ErrorInfo", "BadRequest", "RetryInfo", "ResourceInfo", "PreconditionFailure"):
         schemas.ref(error_details_pb2.DESCRIPTOR.message_types_by_name[detail])
-    comments = _method_comments()
     paths: dict[str, dict[str, Any]] = {}
     for binding in bindings():
         path = openapi_path(binding)
