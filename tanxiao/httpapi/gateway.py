@@ -67,6 +67,7 @@ HTTP_STATUS = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DATA_LOSS: 500,
 }
+_PRINTABLE = re.compile(r"[\x20-\x7e]{1,1024}")
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _WELL_KNOWN_SCALARS = frozenset(
     {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
@@ -175,10 +176,12 @@ class Gateway:
                 raise HttpError(grpc.StatusCode.NOT_FOUND, f"no RPC is bound to {request.url.path}")
             route, variables = matched
             token = _bearer(request)
-            metadata = tuple((h, request.headers[h]) for h in FORWARDED_HEADERS if h in request.headers)
-            body = await request.body() if route.binding.body else b""
-            if len(body) > MAX_BODY_BYTES:
-                raise HttpError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"body over {MAX_BODY_BYTES} bytes")
+            metadata = tuple(
+                (h, request.headers[h])
+                for h in FORWARDED_HEADERS
+                if _PRINTABLE.fullmatch(request.headers.get(h, ""))  # gRPC metadata is printable ASCII
+            )
+            body = await _read_body(request) if route.binding.body else b""
             messages = build_requests(route, variables, request.url.query, body)
             channel = self.channel(route.binding, token)
             if route.binding.server_streaming:
@@ -230,6 +233,20 @@ class GatewayMiddleware:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (429) once it grows past MAX_BODY_BYTES instead of being read whole first."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HttpError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"body over {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HttpError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _unary_reply(

@@ -95,6 +95,11 @@ def test_malformed_json_and_bad_query_values_are_400_naming_the_field(http_site:
     status, body, _ = http_site.call("GET", "/v1/lenders/huzhou-bank/decisions?colour=red")
     assert status == 400, body
 
+    # A header value gRPC metadata cannot carry is not passed on, and the call still answers.
+    headers = {"x-request-id": "é"}
+    status, body, _ = http_site.call("GET", "/v1/lenders/huzhou-bank/decisions", headers=headers)
+    assert status == 200, body
+
 
 @pytest.mark.slow
 def test_no_token_is_401_and_a_malformed_header_too(http_site: Site) -> None:
