@@ -10,15 +10,15 @@ PROTO_PACKAGES := tanxiao/common tanxiao/common/v1 tanxiao/registry tanxiao/regi
 export TANXIAO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_ENTERPRISES ?= 60
 
-.PHONY: help install pdf-deps browser client-deps run test test-heavy test-deploy test-fast lint protos protos-check bench soak clean
+.PHONY: help install pdf-deps browser client-deps run test test-heavy test-deploy test-fast lint protos protos-check openapi bench soak clean
 
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
 	@echo "make test   - the test suite (SQLite and PostgreSQL), installing what it needs (under 10 min)"
 	@echo "make test-heavy - the minutes-long suites: real browser, soak, starvation, crash recovery"
 	@echo "make test-deploy - registry, two scoring replicas and the console on network namespaces (root)"
-	@echo "make lint   - ruff, mypy on the domain packages, buf lint when available"
-	@echo "make protos - regenerate Python code from protos/"
+	@echo "make lint   - ruff, mypy, docs/openapi.yaml current, buf lint and buf breaking when npm is there"
+	@echo "make protos - regenerate Python code and docs/openapi.yaml from protos/"
 	@echo "make client-deps - Node packages and Debian grpc-java/protoc/JDK for the example clients"
 	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
 	@echo "make soak   - the long soak test (minutes): concurrent ingest, quotes and reports"
@@ -33,6 +33,11 @@ install: $(STAMP)
 
 protos: $(STAMP)
 	$(BIN)/python -m tanxiao.protogen --out .
+	$(BIN)/python -m tanxiao.httpapi.openapi
+
+# The OpenAPI document of the HTTP/JSON gateway, generated from the protos' google.api.http rules.
+openapi: $(STAMP)
+	$(BIN)/python -m tanxiao.httpapi.openapi
 
 protos-check: $(STAMP)
 	$(BIN)/python -m tanxiao.protogen --check
@@ -104,10 +109,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python -m tanxiao.httpapi.openapi --check
 	@if command -v npm >/dev/null 2>&1; then \
 	  [ -x .tools/node_modules/.bin/buf ] || npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@1.75.0; \
-	  cd protos && ../.tools/node_modules/.bin/buf lint && echo "buf lint: ok"; \
-	else echo "npm not found: buf lint skipped"; fi
+	  (cd protos && ../.tools/node_modules/.bin/buf lint && echo "buf lint: ok") && ops/contract/breaking.sh; \
+	else echo "npm not found: buf lint and buf breaking skipped"; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -2,6 +2,11 @@
 
 Generated modules live inside the ``tanxiao`` package (``tanxiao/registry/v1/registry_pb2.py``) so that
 their own imports (``from tanxiao.common.v1 import common_pb2``) resolve without any sys.path tricks.
+
+protos/google/ holds vendored copies of the Google API protos the contract imports (google.api.http
+annotations, google.rpc.Status and its error details) so that clients in any language find them beside
+the contract. They are import paths only: their Python modules come from googleapis-common-protos (a
+runtime dependency), so nothing is generated for them here.
 """
 
 from __future__ import annotations
@@ -15,26 +20,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
+CONTRACT_ROOT = PROTO_ROOT / "tanxiao"  # generated; protos/google/ is vendored, import-only
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def proto_files() -> list[Path]:
-    """The contract's own protos. protos/google/ holds vendored Google protos (google.rpc error details,
-    for clients of other languages; Python has them from googleapis-common-protos), which are only
-    imported, never generated here."""
-    return sorted((PROTO_ROOT / "tanxiao").rglob("*.proto"))
+    """The contract's own protos (not the vendored google/ ones)."""
+    return sorted(CONTRACT_ROOT.rglob("*.proto"))
+
+
+def generate_args() -> list[str]:
+    """protoc and its include paths: protos/ (with the vendored google/ protos), the well-known types."""
+    well_known = str(resources.files("grpc_tools") / "_proto")
+    return ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}"]
 
 
 def generate(out: Path) -> list[Path]:
     """Run protoc (the one bundled with grpcio-tools, pinned to the runtime) into ``out``."""
     from grpc_tools import protoc  # dev dependency: imported only when generating
 
-    well_known = str(resources.files("grpc_tools") / "_proto")
     files = [str(p.relative_to(PROTO_ROOT)) for p in proto_files()]
     args = [
-        "protoc",
-        f"-I{PROTO_ROOT}",
-        f"-I{well_known}",
+        *generate_args(),
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",

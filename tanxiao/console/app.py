@@ -21,6 +21,7 @@ import grpc
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -31,6 +32,7 @@ from tanxiao.console.backend import Backend, Channels, ConsoleError, available_f
 from tanxiao.console.i18n import LANGS, code_label, t
 from tanxiao.console.identity import Identities, Identity
 from tanxiao.console.session import COOKIE, Session, SessionCodec, anonymous, csrf_matches
+from tanxiao.httpapi.gateway import Gateway, GatewayMiddleware
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
@@ -380,6 +382,10 @@ def create_app(channels: Channels, identities: Identities, config: ConsoleConfig
         yield
         channels.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # HTTP/JSON access to the services under /v1/ (tanxiao/httpapi/gateway.py): bearer tokens, no session.
+    gateway = Gateway(channels.registry, channels.scoring)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(GatewayMiddleware, gateway=gateway)]
+    )
     app.state.console = console
     return app

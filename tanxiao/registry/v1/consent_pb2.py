@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!tanxiao/registry/v1/consent.proto\x12\x13tanxiao.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\x07\x43onsent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nenterprise\x18\x02 \x01(\t\x12\x0e\n\x06lender\x18\x03 \x01(\t\x12\x31\n\x06scopes\x18\x04 \x03(\x0e\x32!.tanxiao.registry.v1.ConsentScope\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngranted_by\x18\x08 \x01(\t\x12\x11\n\treference\x18\t \x01(\t\"\xb0\x01\n\x13GrantConsentRequest\x12\x12\n\nenterprise\x18\x01 \x01(\t\x12\x0e\n\x06lender\x18\x02 \x01(\t\x12\x31\n\x06scopes\x18\x03 \x03(\x0e\x32!.tanxiao.registry.v1.ConsentScope\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treference\x18\x05 \x01(\t\"$\n\x14RevokeConsentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x13ListConsentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06lender\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"F\n\x14ListConsentsResponse\x12.\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x1c.tanxiao.registry.v1.Consent*N\n\x0c\x43onsentScope\x12\x1d\n\x19\x43ONSENT_SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43\x41RBON_DATA\x10\x01\x12\x0e\n\nFINANCIALS\x10\x02\x32\xa1\x02\n\x08\x43onsents\x12V\n\x0cGrantConsent\x12(.tanxiao.registry.v1.GrantConsentRequest\x1a\x1c.tanxiao.registry.v1.Consent\x12X\n\rRevokeConsent\x12).tanxiao.registry.v1.RevokeConsentRequest\x1a\x1c.tanxiao.registry.v1.Consent\x12\x63\n\x0cListConsents\x12(.tanxiao.registry.v1.ListConsentsRequest\x1a).tanxiao.registry.v1.ListConsentsResponseB\x1a\n\x16io.tanxiao.registry.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!tanxiao/registry/v1/consent.proto\x12\x13tanxiao.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\x07\x43onsent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nenterprise\x18\x02 \x01(\t\x12\x0e\n\x06lender\x18\x03 \x01(\t\x12\x31\n\x06scopes\x18\x04 \x03(\x0e\x32!.tanxiao.registry.v1.ConsentScope\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngranted_by\x18\x08 \x01(\t\x12\x11\n\treference\x18\t \x01(\t\"\xb0\x01\n\x13GrantConsentRequest\x12\x12\n\nenterprise\x18\x01 \x01(\t\x12\x0e\n\x06lender\x18\x02 \x01(\t\x12\x31\n\x06scopes\x18\x03 \x03(\x0e\x32!.tanxiao.registry.v1.ConsentScope\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treference\x18\x05 \x01(\t\"$\n\x14RevokeConsentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x13ListConsentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06lender\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"F\n\x14ListConsentsResponse\x12.\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x1c.tanxiao.registry.v1.Consent*N\n\x0c\x43onsentScope\x12\x1d\n\x19\x43ONSENT_SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x43\x41RBON_DATA\x10\x01\x12\x0e\n\nFINANCIALS\x10\x02\x32\xbc\x03\n\x08\x43onsents\x12\x8a\x01\n\x0cGrantConsent\x12(.tanxiao.registry.v1.GrantConsentRequest\x1a\x1c.tanxiao.registry.v1.Consent\"2\x82\xd3\xe4\x93\x02,\"\'/v1/{enterprise=enterprises/*}/consents:\x01*\x12\x8f\x01\n\rRevokeConsent\x12).tanxiao.registry.v1.RevokeConsentRequest\x1a\x1c.tanxiao.registry.v1.Consent\"5\x82\xd3\xe4\x93\x02/\"*/v1/{name=enterprises/*/consents/*}:revoke:\x01*\x12\x90\x01\n\x0cListConsents\x12(.tanxiao.registry.v1.ListConsentsRequest\x1a).tanxiao.registry.v1.ListConsentsResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=enterprises/*}/consentsB\x1a\n\x16io.tanxiao.registry.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,18 +34,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tanxiao.registry.v1.consent
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\026io.tanxiao.registry.v1P\001'
-  _globals['_CONSENTSCOPE']._serialized_start=760
-  _globals['_CONSENTSCOPE']._serialized_end=838
-  _globals['_CONSENT']._serialized_start=92
-  _globals['_CONSENT']._serialized_end=388
-  _globals['_GRANTCONSENTREQUEST']._serialized_start=391
-  _globals['_GRANTCONSENTREQUEST']._serialized_end=567
-  _globals['_REVOKECONSENTREQUEST']._serialized_start=569
-  _globals['_REVOKECONSENTREQUEST']._serialized_end=605
-  _globals['_LISTCONSENTSREQUEST']._serialized_start=607
-  _globals['_LISTCONSENTSREQUEST']._serialized_end=686
-  _globals['_LISTCONSENTSRESPONSE']._serialized_start=688
-  _globals['_LISTCONSENTSRESPONSE']._serialized_end=758
-  _globals['_CONSENTS']._serialized_start=841
-  _globals['_CONSENTS']._serialized_end=1130
+  _globals['_CONSENTS'].methods_by_name['GrantConsent']._loaded_options = None
+  _globals['_CONSENTS'].methods_by_name['GrantConsent']._serialized_options = b'\202\323\344\223\002,\"\'/v1/{enterprise=enterprises/*}/consents:\001*'
+  _globals['_CONSENTS'].methods_by_name['RevokeConsent']._loaded_options = None
+  _globals['_CONSENTS'].methods_by_name['RevokeConsent']._serialized_options = b'\202\323\344\223\002/\"*/v1/{name=enterprises/*/consents/*}:revoke:\001*'
+  _globals['_CONSENTS'].methods_by_name['ListConsents']._loaded_options = None
+  _globals['_CONSENTS'].methods_by_name['ListConsents']._serialized_options = b'\202\323\344\223\002%\022#/v1/{parent=enterprises/*}/consents'
+  _globals['_CONSENTSCOPE']._serialized_start=790
+  _globals['_CONSENTSCOPE']._serialized_end=868
+  _globals['_CONSENT']._serialized_start=122
+  _globals['_CONSENT']._serialized_end=418
+  _globals['_GRANTCONSENTREQUEST']._serialized_start=421
+  _globals['_GRANTCONSENTREQUEST']._serialized_end=597
+  _globals['_REVOKECONSENTREQUEST']._serialized_start=599
+  _globals['_REVOKECONSENTREQUEST']._serialized_end=635
+  _globals['_LISTCONSENTSREQUEST']._serialized_start=637
+  _globals['_LISTCONSENTSREQUEST']._serialized_end=716
+  _globals['_LISTCONSENTSRESPONSE']._serialized_start=718
+  _globals['_LISTCONSENTSRESPONSE']._serialized_end=788
+  _globals['_CONSENTS']._serialized_start=871
+  _globals['_CONSENTS']._serialized_end=1315
 # @@protoc_insertion_point(module_scope)

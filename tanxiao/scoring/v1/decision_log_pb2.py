@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%tanxiao/scoring/v1/decision_log.proto\x12\x12tanxiao.scoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1a\n\x18GetSignedTreeHeadRequest\"\xb2\x01\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x07 \x01(\x03\"?\n\x18GetInclusionProofRequest\x12\x10\n\x08\x64\x65\x63ision\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\xd2\x01\n\x0eInclusionProof\x12\x10\n\x08\x64\x65\x63ision\x18\x01 \x01(\t\x12\x0e\n\x06lender\x18\x02 \x01(\t\x12\x12\n\nleaf_index\x18\x03 \x01(\x03\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x0e\n\x06hashes\x18\x05 \x03(\x0c\x12<\n\x10signed_tree_head\x18\x06 \x01(\x0b\x32\".tanxiao.scoring.v1.SignedTreeHead\x12\x12\n\nentry_kind\x18\x07 \x01(\t\x12\x15\n\rentry_content\x18\x08 \x01(\t\"O\n\x1aGetConsistencyProofRequest\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\"\xa2\x01\n\x10\x43onsistencyProof\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x0e\n\x06hashes\x18\x02 \x03(\x0c\x12\x31\n\x05\x66irst\x18\x03 \x01(\x0b\x32\".tanxiao.scoring.v1.SignedTreeHead\x12\x32\n\x06second\x18\x04 \x01(\x0b\x32\".tanxiao.scoring.v1.SignedTreeHead2\xc8\x02\n\x0b\x44\x65\x63isionLog\x12\x65\n\x11GetSignedTreeHead\x12,.tanxiao.scoring.v1.GetSignedTreeHeadRequest\x1a\".tanxiao.scoring.v1.SignedTreeHead\x12\x65\n\x11GetInclusionProof\x12,.tanxiao.scoring.v1.GetInclusionProofRequest\x1a\".tanxiao.scoring.v1.InclusionProof\x12k\n\x13GetConsistencyProof\x12..tanxiao.scoring.v1.GetConsistencyProofRequest\x1a$.tanxiao.scoring.v1.ConsistencyProofB\x19\n\x15io.tanxiao.scoring.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%tanxiao/scoring/v1/decision_log.proto\x12\x12tanxiao.scoring.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1a\n\x18GetSignedTreeHeadRequest\"\xb2\x01\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\x12\x12\n\npublic_key\x18\x06 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x07 \x01(\x03\"?\n\x18GetInclusionProofRequest\x12\x10\n\x08\x64\x65\x63ision\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\xd2\x01\n\x0eInclusionProof\x12\x10\n\x08\x64\x65\x63ision\x18\x01 \x01(\t\x12\x0e\n\x06lender\x18\x02 \x01(\t\x12\x12\n\nleaf_index\x18\x03 \x01(\x03\x12\x11\n\tleaf_hash\x18\x04 \x01(\x0c\x12\x0e\n\x06hashes\x18\x05 \x03(\x0c\x12<\n\x10signed_tree_head\x18\x06 \x01(\x0b\x32\".tanxiao.scoring.v1.SignedTreeHead\x12\x12\n\nentry_kind\x18\x07 \x01(\t\x12\x15\n\rentry_content\x18\x08 \x01(\t\"O\n\x1aGetConsistencyProofRequest\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x18\n\x10second_tree_size\x18\x02 \x01(\x03\"\xa2\x01\n\x10\x43onsistencyProof\x12\x17\n\x0f\x66irst_tree_size\x18\x01 \x01(\x03\x12\x0e\n\x06hashes\x18\x02 \x03(\x0c\x12\x31\n\x05\x66irst\x18\x03 \x01(\x0b\x32\".tanxiao.scoring.v1.SignedTreeHead\x12\x32\n\x06second\x18\x04 \x01(\x0b\x32\".tanxiao.scoring.v1.SignedTreeHead2\xd0\x03\n\x0b\x44\x65\x63isionLog\x12\x8d\x01\n\x11GetSignedTreeHead\x12,.tanxiao.scoring.v1.GetSignedTreeHeadRequest\x1a\".tanxiao.scoring.v1.SignedTreeHead\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/decisionLog/signedTreeHead\x12\x98\x01\n\x11GetInclusionProof\x12,.tanxiao.scoring.v1.GetInclusionProofRequest\x1a\".tanxiao.scoring.v1.InclusionProof\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{decision=decisions/*}:inclusionProof\x12\x95\x01\n\x13GetConsistencyProof\x12..tanxiao.scoring.v1.GetConsistencyProofRequest\x1a$.tanxiao.scoring.v1.ConsistencyProof\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/decisionLog:consistencyProofB\x19\n\x15io.tanxiao.scoring.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,18 +34,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tanxiao.scoring.v1.decision
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\025io.tanxiao.scoring.v1P\001'
-  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_start=94
-  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_end=120
-  _globals['_SIGNEDTREEHEAD']._serialized_start=123
-  _globals['_SIGNEDTREEHEAD']._serialized_end=301
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=303
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=366
-  _globals['_INCLUSIONPROOF']._serialized_start=369
-  _globals['_INCLUSIONPROOF']._serialized_end=579
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=581
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=660
-  _globals['_CONSISTENCYPROOF']._serialized_start=663
-  _globals['_CONSISTENCYPROOF']._serialized_end=825
-  _globals['_DECISIONLOG']._serialized_start=828
-  _globals['_DECISIONLOG']._serialized_end=1156
+  _globals['_DECISIONLOG'].methods_by_name['GetSignedTreeHead']._loaded_options = None
+  _globals['_DECISIONLOG'].methods_by_name['GetSignedTreeHead']._serialized_options = b'\202\323\344\223\002 \022\036/v1/decisionLog/signedTreeHead'
+  _globals['_DECISIONLOG'].methods_by_name['GetInclusionProof']._loaded_options = None
+  _globals['_DECISIONLOG'].methods_by_name['GetInclusionProof']._serialized_options = b'\202\323\344\223\002+\022)/v1/{decision=decisions/*}:inclusionProof'
+  _globals['_DECISIONLOG'].methods_by_name['GetConsistencyProof']._loaded_options = None
+  _globals['_DECISIONLOG'].methods_by_name['GetConsistencyProof']._serialized_options = b'\202\323\344\223\002\"\022 /v1/decisionLog:consistencyProof'
+  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_start=124
+  _globals['_GETSIGNEDTREEHEADREQUEST']._serialized_end=150
+  _globals['_SIGNEDTREEHEAD']._serialized_start=153
+  _globals['_SIGNEDTREEHEAD']._serialized_end=331
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=333
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=396
+  _globals['_INCLUSIONPROOF']._serialized_start=399
+  _globals['_INCLUSIONPROOF']._serialized_end=609
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=611
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=690
+  _globals['_CONSISTENCYPROOF']._serialized_start=693
+  _globals['_CONSISTENCYPROOF']._serialized_end=855
+  _globals['_DECISIONLOG']._serialized_start=858
+  _globals['_DECISIONLOG']._serialized_end=1322
 # @@protoc_insertion_point(module_scope)
