@@ -43,7 +43,7 @@ SERVICE = "tanxiao.registry.v1.RegistryDashboard"
 access_log = structlog.get_logger("tanxiao.access")
 EARLIEST_YEAR = 2000
 MAX_YEARS = 10
-_DIMENSIONS: dict[dashboard_pb2.DashboardDimension.ValueType, str] = {
+_DIMENSIONS: dict[int, str] = {
     dashboard_pb2.DASHBOARD_COUNTY: dashboard.COUNTY,
     dashboard_pb2.DASHBOARD_INDUSTRY_DIVISION: dashboard.DIVISION,
 }
