@@ -137,7 +137,7 @@ class RegistryDashboardServicer(dashboard_pb2_grpc.RegistryDashboardServicer):
     ) -> dashboard_pb2.GradeDistribution:
         problems: list[FieldViolation] = []
         first = _year(request.from_year, "from_year", problems)
-        last = _year(request.to_year or request.from_year, "to_year", problems)
+        last = _year(request.to_year, "to_year", problems) if request.to_year else first
         if not problems and not first <= last <= first + MAX_YEARS:
             problems.append(
                 FieldViolation("to_year", f"must be from from_year to {MAX_YEARS} years after it")

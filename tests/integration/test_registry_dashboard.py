@@ -22,8 +22,10 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from helpers import DEVELOPMENT, error_details, graded_year_records, make_uscc
+from sqlalchemy.engine import make_url
 
 from registry_service import dashboard_rpcs
 from registry_service.app import start_registry
@@ -42,19 +45,32 @@ from registry_service.storage.enterprises import EnterpriseRepository
 from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.auth import LOAN_LEVEL, create_token
 from tanxiao.platform.config import Settings
-from tanxiao.platform.db import make_engine
+from tanxiao.platform.db import make_engine, upgrade
 from tanxiao.platform.server import RunningServer
 from tanxiao.registry.v1 import dashboard_pb2 as db
-from tanxiao.registry.v1 import dashboard_pb2_grpc
+from tanxiao.registry.v1 import dashboard_pb2_grpc, registry_pb2_grpc
 from tanxiao.registry.v1 import registry_pb2 as pb
-from tanxiao.registry.v1 import registry_pb2_grpc
 
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
-A, B, C, D, X, G, F, P, Q, R = (make_uscc(i, region) for i, region in enumerate(
-    ["330502", "330502", "330502", "330521", "330502", "330502", "330502", "330503", "330503", "330503"], 1
-))  # fmt: skip
-COUNTY_OF = {A: "330502", B: "330502", C: "330502", D: "330521", X: "330502", G: "330502", F: "330502",
-             P: "330503", Q: "330503", R: "330503"}  # fmt: skip
+A, B, C, D, X, G, F, P, Q, R = (
+    make_uscc(i, region)
+    for i, region in enumerate(
+        ["330502", "330502", "330502", "330521", "330502", "330502", "330502", "330503", "330503", "330503"],
+        1,
+    )
+)
+COUNTY_OF = {
+    A: "330502",
+    B: "330502",
+    C: "330502",
+    D: "330521",
+    X: "330502",
+    G: "330502",
+    F: "330502",
+    P: "330503",
+    Q: "330503",
+    R: "330503",
+}
 COAL_KG = 4_000_000.0
 AS_OF = "2025-06-30"
 
@@ -73,7 +89,9 @@ class Env:
 
 
 def _serve(url: str, **extra: str) -> tuple[RunningServer, grpc.Channel]:
-    settings = Settings.from_env({"TANXIAO_DATABASE_URL": url, "TANXIAO_MAX_WORKERS": "4", **DEVELOPMENT, **extra})
+    settings = Settings.from_env(
+        {"TANXIAO_DATABASE_URL": url, "TANXIAO_MAX_WORKERS": "4", **DEVELOPMENT, **extra}
+    )
     running = start_registry(settings, "127.0.0.1:0")
     channel = grpc.insecure_channel(running.address)
     grpc.channel_ready_future(channel).result(timeout=10)
@@ -86,34 +104,80 @@ def _year(uscc: str, year: int, intensity: float = 1.0, months: int = 12) -> lis
 
 def _commitment(start: str, due: str, tco2: float, title: str) -> pb.Commitment:
     return pb.Commitment(
-        project_type=pb.WASTE_HEAT, title=title, baseline_year=2022, target_savings_tce_per_year=tco2 / 2.5,
-        target_savings_tco2_per_year=tco2, capex_10k_cny=500.0, start_date=start, verifier="中国质量认证中心",
+        project_type=pb.WASTE_HEAT,
+        title=title,
+        baseline_year=2022,
+        target_savings_tce_per_year=tco2 / 2.5,
+        target_savings_tco2_per_year=tco2,
+        capex_10k_cny=500.0,
+        start_date=start,
+        verifier="中国质量认证中心",
         milestones=[pb.Milestone(title="full savings", due_date=due, target_fraction=1.0)],
-    )  # fmt: skip
+    )
 
 
-@pytest.fixture
-def env(db_url: str, tmp_path: Path) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for this module's read-only tests, built once (ingest, recompute, commitments
+    take half a minute): a copy of the SQLite template, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("dashboard") / "tanxiao.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server_url = make_url(request.getfixturevalue("postgres_database"))
+    name = f"tanxiao_dashboard_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = server_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def env(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    db_url, tmp_path = module_db_url, tmp_path_factory.mktemp("dashboard-access")
     open_server, open_channel = _serve(db_url, TANXIAO_MIN_CELL_SIZE="1")
     guarded_server, guarded_channel = _serve(
-        db_url, TANXIAO_AUTH_REQUIRED="true", TANXIAO_MIN_CELL_SIZE="3", TANXIAO_TOKEN_CACHE_SECONDS="0",
+        db_url,
+        TANXIAO_AUTH_REQUIRED="true",
+        TANXIAO_MIN_CELL_SIZE="3",
+        TANXIAO_TOKEN_CACHE_SECONDS="0",
         TANXIAO_ACCESS_LOG_DIR=str(tmp_path / "access"),
-    )  # fmt: skip
+    )
     engine = make_engine(db_url)
     try:
         EnterpriseRepository(engine).create_many(
-            [Enterprise(u, f"企业{name}", "2822", COUNTY_OF[u]) for name, u in zip("ABCDXGFPQR", COUNTY_OF, strict=True)]
+            [
+                Enterprise(u, f"企业{name}", "2822", COUNTY_OF[u])
+                for name, u in zip("ABCDXGFPQR", COUNTY_OF, strict=True)
+            ]
         )
         registry = registry_pb2_grpc.CarbonRegistryStub(open_channel)
         rows = [r for u in (A, B, C, D, X, P, Q, R) for r in _year(u, 2022)] + _year(G, 2022, months=6)
         rows += [
-            pb.Record(uscc=X, period=f"2022-{m:02d}", category="RAW_COAL", quantity=COAL_KG / 12 / 1000, unit="t",
-                      source=common_pb2.SELF_REPORTED, external_id=f"coal-{m}")
+            pb.Record(
+                uscc=X,
+                period=f"2022-{m:02d}",
+                category="RAW_COAL",
+                quantity=COAL_KG / 12 / 1000,
+                unit="t",
+                source=common_pb2.SELF_REPORTED,
+                external_id=f"coal-{m}",
+            )
             for m in range(1, 13)
-        ]  # fmt: skip
+        ]
         rows += [r for u in (A, B, C, F, G, P, Q, R) for r in _year(u, 2023)] + _year(D, 2023, 2.0)
         for start in range(0, len(rows), 150):
-            registry.BatchIngestRecords(pb.BatchIngestRecordsRequest(records=rows[start : start + 150]), timeout=60)
+            registry.BatchIngestRecords(
+                pb.BatchIngestRecordsRequest(records=rows[start : start + 150]), timeout=60
+            )
         for year in (2022, 2023):
             registry.RecomputeBenchmarks(pb.RecomputeBenchmarksRequest(year=year), timeout=120)
         plans = [
@@ -124,23 +188,36 @@ def env(db_url: str, tmp_path: Path) -> Iterator[Env]:
         ]
         for uscc, start, due, tco2, check in plans:
             made = registry.RegisterCommitment(
-                pb.RegisterCommitmentRequest(parent=f"enterprises/{uscc}", commitment=_commitment(start, due, tco2, "余热回收")),
+                pb.RegisterCommitmentRequest(
+                    parent=f"enterprises/{uscc}", commitment=_commitment(start, due, tco2, "余热回收")
+                ),
                 timeout=30,
             )
             if check is not None:
                 day, passed, savings = check
-                verification = pb.Verification(verification_date=day, verifier="中国质量认证中心", passed=passed,
-                                               verified_savings_tco2=savings, verified_savings_tce=savings / 2.5)  # fmt: skip
-                registry.RecordVerification(pb.RecordVerificationRequest(name=made.name, verification=verification))
+                verification = pb.Verification(
+                    verification_date=day,
+                    verifier="中国质量认证中心",
+                    passed=passed,
+                    verified_savings_tco2=savings,
+                    verified_savings_tce=savings / 2.5,
+                )
+                registry.RecordVerification(
+                    pb.RecordVerificationRequest(name=made.name, verification=verification)
+                )
         tokens = {
             "regulator": create_token(engine, "regulator", "")[0],
             "supervisor": create_token(engine, "regulator", "", (LOAN_LEVEL,))[0],
             "lender": create_token(engine, "lender", "lenders/huzhou-bank")[0],
         }
         yield Env(
-            dashboard_pb2_grpc.RegistryDashboardStub(open_channel), registry,
-            dashboard_pb2_grpc.RegistryDashboardStub(guarded_channel), guarded_server.address, engine, tokens,
-        )  # fmt: skip
+            dashboard_pb2_grpc.RegistryDashboardStub(open_channel),
+            registry,
+            dashboard_pb2_grpc.RegistryDashboardStub(guarded_channel),
+            guarded_server.address,
+            engine,
+            tokens,
+        )
     finally:
         open_channel.close()
         guarded_channel.close()
@@ -154,7 +231,9 @@ def _grades(row: db.GradeDistributionRow) -> dict[int, int]:
 
 
 def test_the_distribution_is_the_hand_worked_one_and_reconciles_with_the_profiles(env: Env) -> None:
-    answer = env.open_.GetGradeDistribution(db.GetGradeDistributionRequest(from_year=2022, to_year=2023), timeout=60)
+    answer = env.open_.GetGradeDistribution(
+        db.GetGradeDistributionRequest(from_year=2022, to_year=2023), timeout=60
+    )
     got = {(r.year, r.county_code, r.industry_division): (r.enterprises, _grades(r)) for r in answer.rows}
     assert got == {
         (2022, "330502", "28"): (5, {0: 1, 2: 3, 5: 1}),  # G ungraded, A B C, X
@@ -180,7 +259,9 @@ def test_the_distribution_is_the_hand_worked_one_and_reconciles_with_the_profile
 
 
 def test_the_migration_matrix_rows_sum_to_the_firms_of_the_from_year(env: Env) -> None:
-    answer = env.open_.GetGradeMigration(db.GetGradeMigrationRequest(from_year=2022, to_year=2023), timeout=60)
+    answer = env.open_.GetGradeMigration(
+        db.GetGradeMigrationRequest(from_year=2022, to_year=2023), timeout=60
+    )
     cells = {(c.from_grade, "none" if c.no_profile else c.to_grade): c.enterprises for c in answer.cells}
     assert cells == {(0, 3): 1, (2, 3): 6, (2, 4): 1, (5, "none"): 1}  # G; A B C P Q R; D; X has no 2023
     assert {r.from_grade: r.enterprises for r in answer.rows} == {0: 1, 2: 7, 5: 1}
@@ -201,7 +282,9 @@ def test_the_grade_five_list_names_the_largest_source_worked_by_hand(
     monkeypatch.setattr(dashboard_rpcs, "access_log", Recorder())
     purpose = "2022 碳诊断 targets"
     answer = env.guarded.ListGradeFiveEnterprises(
-        db.ListGradeFiveEnterprisesRequest(year=2022, purpose=purpose), metadata=env.bearer("supervisor"), timeout=60
+        db.ListGradeFiveEnterprisesRequest(year=2022, purpose=purpose),
+        metadata=env.bearer("supervisor"),
+        timeout=60,
     )
     assert [e.enterprise for e in answer.enterprises] == [f"enterprises/{X}"] and answer.total_size == 1
     x = answer.enterprises[0]
@@ -216,9 +299,19 @@ def test_the_grade_five_list_names_the_largest_source_worked_by_hand(
     assert x.benchmark_intensity == pytest.approx(benchmark, abs=1e-4)
     assert x.k_value == pytest.approx((coal + electricity) / 3_000 / benchmark, abs=1e-3)
     assert logged == [
-        ("access.loan_level", {"resource": "grade5", "token_id": logged[0][1]["token_id"], "purpose": purpose,
-                               "year": 2022, "region_prefix": "", "industry_prefix": "", "enterprises_returned": 1})
-    ]  # fmt: skip
+        (
+            "access.loan_level",
+            {
+                "resource": "grade5",
+                "token_id": logged[0][1]["token_id"],
+                "purpose": purpose,
+                "year": 2022,
+                "region_prefix": "",
+                "industry_prefix": "",
+                "enterprises_returned": 1,
+            },
+        )
+    ]
     missing = db.ListGradeFiveEnterprisesRequest(year=2022)
     with pytest.raises(grpc.RpcError) as refused:
         env.guarded.ListGradeFiveEnterprises(missing, metadata=env.bearer("supervisor"), timeout=30)
@@ -239,8 +332,10 @@ def test_the_pipeline_pledged_verified_overdue_by_hand(env: Env) -> None:
     assert set(rows) == {"330502", "330521"} and rows["330521"].name_zh == "湖州市德清县"
     wuxing = rows["330502"].figures
     assert (wuxing.pledged_tco2_per_year, wuxing.verified_tco2_per_year, wuxing.overdue_tco2_per_year) == (
-        2_900.0, 1_800.0, 900.0,
-    )  # fmt: skip
+        2_900.0,
+        1_800.0,
+        900.0,
+    )
     assert rows["330521"].figures.pledged_tco2_per_year == 300.0
     earlier = env.open_.GetSavingsPipeline(db.GetSavingsPipelineRequest(as_of_date="2024-12-31"), timeout=60)
     # Before X's verification and A's due date: only B (due 2024-06-30) and X (due 2024-12-31) overdue.
@@ -251,7 +346,9 @@ def test_the_pipeline_pledged_verified_overdue_by_hand(env: Env) -> None:
 def test_small_cells_are_suppressed_and_marked_not_zero(env: Env) -> None:
     regulator = env.bearer("regulator")
     answer = env.guarded.GetGradeDistribution(
-        db.GetGradeDistributionRequest(from_year=2022, group_by=[db.DASHBOARD_COUNTY]), metadata=regulator, timeout=60
+        db.GetGradeDistributionRequest(from_year=2022, group_by=[db.DASHBOARD_COUNTY]),
+        metadata=regulator,
+        timeout=60,
     )
     assert answer.min_cell_size == 3
     rows = {r.county_code: r for r in answer.rows}
@@ -259,7 +356,9 @@ def test_small_cells_are_suppressed_and_marked_not_zero(env: Env) -> None:
     # minus 吴兴区 does not give D away. 吴兴区's total (5) shows; its grade cells G (1) and X (1) are
     # below 3, and A B C are hidden with them (complementary).
     assert rows["330521"].suppressed and rows["330503"].suppressed
-    assert rows["330521"].enterprises == 0 and all(c.suppressed for c in rows["330521"].grades if c.grade == 2)
+    assert rows["330521"].enterprises == 0 and all(
+        c.suppressed for c in rows["330521"].grades if c.grade == 2
+    )
     wuxing = rows["330502"]
     assert not wuxing.suppressed and wuxing.enterprises == 5
     assert {c.grade for c in wuxing.grades if c.suppressed} == {0, 2, 5}
@@ -271,7 +370,9 @@ def test_small_cells_are_suppressed_and_marked_not_zero(env: Env) -> None:
         db.GetGradeMigrationRequest(from_year=2022, to_year=2023), metadata=regulator, timeout=60
     )
     assert migration.enterprises == 9 and all(c.suppressed and c.enterprises == 0 for c in migration.cells)
-    pipeline = env.guarded.GetSavingsPipeline(db.GetSavingsPipelineRequest(as_of_date=AS_OF), metadata=regulator)
+    pipeline = env.guarded.GetSavingsPipeline(
+        db.GetSavingsPipelineRequest(as_of_date=AS_OF), metadata=regulator
+    )
     assert pipeline.totals.pledged_tco2_per_year == 3_200.0  # 4 enterprises: shown
     assert pipeline.verified_suppressed and pipeline.totals.verified_tco2_per_year == 0  # X alone
     assert pipeline.overdue_suppressed and pipeline.totals.overdue_commitments == 0  # A and B: 2 < 3
@@ -290,7 +391,9 @@ def test_lenders_are_refused_regulators_allowed_names_need_the_grant(env: Env) -
     assert env.guarded.GetGradeDistribution(request, metadata=env.bearer("regulator"), timeout=60).year_totals
     with pytest.raises(grpc.RpcError) as refused:
         env.guarded.ListGradeFiveEnterprises(
-            db.ListGradeFiveEnterprisesRequest(year=2022, purpose="x"), metadata=env.bearer("regulator"), timeout=30
+            db.ListGradeFiveEnterprisesRequest(year=2022, purpose="x"),
+            metadata=env.bearer("regulator"),
+            timeout=30,
         )
     assert error_details(refused.value).reason == "GRANT_REQUIRED"
 
@@ -318,8 +421,9 @@ def test_the_cli_writes_each_format_with_the_same_numbers(env: Env, tmp_path: Pa
 
     def run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
         extra = {"TANXIAO_TOKEN": token} if token else {}
-        return subprocess.run([TANXIAO, *base, *args], env={**shell, **extra}, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        return subprocess.run(
+            [TANXIAO, *base, *args], env={**shell, **extra}, capture_output=True, text=True, timeout=120
+        )
 
     as_json = run("--format", "json")
     assert as_json.returncode == 0, as_json.stderr
