@@ -8,10 +8,11 @@ The data (industry 2822 涤纶纤维制造, added value 3,000 万元 a year each
 Zhejiang factor; helpers.graded_year_records):
 
 - 2022: A, B, C (330502 吴兴区), P, Q, R (330503 南浔区), D (330521 德清县) at L = 1.0 tCO2/万元; X (330502)
-  the same electricity (3,000 tCO2) plus 4,000 t of raw coal (4,000,000 kg x 1.9003 kgCO2/kg = 7,601.2
-  tCO2): L = 10,601.2 / 3,000 = 3.53373; G (330502) reports six months only: UNGRADED. Benchmark = (7 x
-  3,000 + 10,601.2) / 24,000 = 1.31672: K = 0.7595 (grade 2) for the seven, 2.6838 (grade 5) for X.
-- 2023: A, B, C, F (new), G, P, Q, R at 1.0, D at 2.0, X absent. Benchmark = (8 x 3,000 + 6,000) /
+  and Y (330523 安吉县) the same electricity (3,000 tCO2) plus 4,000 t of raw coal (4,000,000 kg x 1.9003
+  kgCO2/kg = 7,601.2 tCO2): L = 10,601.2 / 3,000 = 3.53373; G (330502) reports six months only:
+  UNGRADED. Benchmark = (7 x 3,000 + 2 x 10,601.2) / 27,000 = 1.56305: K = 0.6398 (grade 2) for the
+  seven, 2.2608 (grade 5) for X and Y.
+- 2023: A, B, C, F (new), G, P, Q, R at 1.0, D at 2.0, X and Y absent. Benchmark = (8 x 3,000 + 6,000) /
   27,000 = 1.1111 (every firm's L scales with the year's grid factor alike): K = 0.9 (grade 3) for the
   eight, 1.8 (grade 4) for D.
 """
@@ -52,10 +53,22 @@ from tanxiao.registry.v1 import dashboard_pb2_grpc, registry_pb2_grpc
 from tanxiao.registry.v1 import registry_pb2 as pb
 
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
-A, B, C, D, X, G, F, P, Q, R = (
+A, B, C, D, X, G, F, P, Q, R, Y = (
     make_uscc(i, region)
     for i, region in enumerate(
-        ["330502", "330502", "330502", "330521", "330502", "330502", "330502", "330503", "330503", "330503"],
+        [
+            "330502",
+            "330502",
+            "330502",
+            "330521",
+            "330502",
+            "330502",
+            "330502",
+            "330503",
+            "330503",
+            "330503",
+            "330523",
+        ],
         1,
     )
 )
@@ -70,6 +83,7 @@ COUNTY_OF = {
     P: "330503",
     Q: "330503",
     R: "330503",
+    Y: "330523",
 }
 COAL_KG = 4_000_000.0
 AS_OF = "2025-06-30"
@@ -156,21 +170,22 @@ def env(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         EnterpriseRepository(engine).create_many(
             [
                 Enterprise(u, f"企业{name}", "2822", COUNTY_OF[u])
-                for name, u in zip("ABCDXGFPQR", COUNTY_OF, strict=True)
+                for name, u in zip("ABCDXGFPQRY", COUNTY_OF, strict=True)
             ]
         )
         registry = registry_pb2_grpc.CarbonRegistryStub(open_channel)
-        rows = [r for u in (A, B, C, D, X, P, Q, R) for r in _year(u, 2022)] + _year(G, 2022, months=6)
+        rows = [r for u in (A, B, C, D, X, Y, P, Q, R) for r in _year(u, 2022)] + _year(G, 2022, months=6)
         rows += [
             pb.Record(
-                uscc=X,
+                uscc=uscc,
                 period=f"2022-{m:02d}",
                 category="RAW_COAL",
                 quantity=COAL_KG / 12 / 1000,
                 unit="t",
                 source=common_pb2.SELF_REPORTED,
-                external_id=f"coal-{m}",
+                external_id=f"coal-{uscc}-{m}",
             )
+            for uscc in (X, Y)
             for m in range(1, 13)
         ]
         rows += [r for u in (A, B, C, F, G, P, Q, R) for r in _year(u, 2023)] + _year(D, 2023, 2.0)
@@ -239,6 +254,7 @@ def test_the_distribution_is_the_hand_worked_one_and_reconciles_with_the_profile
         (2022, "330502", "28"): (5, {0: 1, 2: 3, 5: 1}),  # G ungraded, A B C, X
         (2022, "330503", "28"): (3, {2: 3}),
         (2022, "330521", "28"): (1, {2: 1}),
+        (2022, "330523", "28"): (1, {5: 1}),  # Y
         (2023, "330502", "28"): (5, {3: 5}),  # A B C F G
         (2023, "330503", "28"): (3, {3: 3}),
         (2023, "330521", "28"): (1, {4: 1}),  # D at twice the intensity
@@ -253,7 +269,7 @@ def test_the_distribution_is_the_hand_worked_one_and_reconciles_with_the_profile
         profiles = env.registry.BatchGetCarbonProfiles(
             pb.BatchGetCarbonProfilesRequest(names=names, allow_missing=True), timeout=60
         ).profiles
-        assert total.enterprises == len(profiles) == 9
+        assert total.enterprises == len(profiles) == {2022: 10, 2023: 9}[total.year]
         assert _grades(total) == dict(Counter(p.grade.grade for p in profiles))
         assert sum(c.enterprises for c in total.grades) == total.enterprises
 
@@ -263,11 +279,11 @@ def test_the_migration_matrix_rows_sum_to_the_firms_of_the_from_year(env: Env) -
         db.GetGradeMigrationRequest(from_year=2022, to_year=2023), timeout=60
     )
     cells = {(c.from_grade, "none" if c.no_profile else c.to_grade): c.enterprises for c in answer.cells}
-    assert cells == {(0, 3): 1, (2, 3): 6, (2, 4): 1, (5, "none"): 1}  # G; A B C P Q R; D; X has no 2023
-    assert {r.from_grade: r.enterprises for r in answer.rows} == {0: 1, 2: 7, 5: 1}
+    assert cells == {(0, 3): 1, (2, 3): 6, (2, 4): 1, (5, "none"): 2}  # G; A B C P Q R; D; X Y: no 2023
+    assert {r.from_grade: r.enterprises for r in answer.rows} == {0: 1, 2: 7, 5: 2}
     for row in answer.rows:
         assert sum(c.enterprises for c in answer.cells if c.from_grade == row.from_grade) == row.enterprises
-    assert answer.enterprises == 9 and not answer.withheld
+    assert answer.enterprises == 10 and not answer.withheld
 
 
 def test_the_grade_five_list_names_the_largest_source_worked_by_hand(
@@ -281,12 +297,14 @@ def test_the_grade_five_list_names_the_largest_source_worked_by_hand(
 
     monkeypatch.setattr(dashboard_rpcs, "access_log", Recorder())
     purpose = "2022 碳诊断 targets"
-    answer = env.guarded.ListGradeFiveEnterprises(
-        db.ListGradeFiveEnterprisesRequest(year=2022, purpose=purpose),
-        metadata=env.bearer("supervisor"),
-        timeout=60,
-    )
-    assert [e.enterprise for e in answer.enterprises] == [f"enterprises/{X}"] and answer.total_size == 1
+    supervisor = env.bearer("supervisor")
+    request = db.ListGradeFiveEnterprisesRequest(year=2022, purpose=purpose, page_size=1)
+    answer = env.guarded.ListGradeFiveEnterprises(request, metadata=supervisor, timeout=60)
+    assert [e.enterprise for e in answer.enterprises] == [f"enterprises/{X}"] and answer.total_size == 2
+    request.page_token = answer.next_page_token  # by county: 吴兴区 (X) before 安吉县 (Y)
+    rest = env.guarded.ListGradeFiveEnterprises(request, metadata=supervisor, timeout=60)
+    assert [e.enterprise for e in rest.enterprises] == [f"enterprises/{Y}"] and not rest.next_page_token
+    assert rest.enterprises[0].county_name_en == "Anji County, Huzhou"
     x = answer.enterprises[0]
     electricity = 3_000.0  # L = 1.0 on 3,000 万元 of grid electricity (helpers.graded_year_records)
     coal = COAL_KG * 1.9003 / 1000  # 7,601.2 tCO2
@@ -295,23 +313,19 @@ def test_the_grade_five_list_names_the_largest_source_worked_by_hand(
     assert x.largest_source_tco2 == pytest.approx(coal)
     assert x.largest_source_share == pytest.approx(coal / (coal + electricity))  # 0.7170
     assert x.carbon_intensity == pytest.approx((coal + electricity) / 3_000, abs=1e-4)
-    benchmark = (7 * 3_000 + coal + electricity) / 24_000
+    benchmark = (7 * 3_000 + 2 * (coal + electricity)) / 27_000
     assert x.benchmark_intensity == pytest.approx(benchmark, abs=1e-4)
     assert x.k_value == pytest.approx((coal + electricity) / 3_000 / benchmark, abs=1e-3)
-    assert logged == [
-        (
-            "access.loan_level",
-            {
-                "resource": "grade5",
-                "token_id": logged[0][1]["token_id"],
-                "purpose": purpose,
-                "year": 2022,
-                "region_prefix": "",
-                "industry_prefix": "",
-                "enterprises_returned": 1,
-            },
-        )
-    ]
+    entry = {
+        "resource": "grade5",
+        "token_id": logged[0][1]["token_id"],
+        "purpose": purpose,
+        "year": 2022,
+        "region_prefix": "",
+        "industry_prefix": "",
+        "enterprises_returned": 1,
+    }
+    assert logged == [("access.loan_level", entry)] * 2 and entry["token_id"]
     missing = db.ListGradeFiveEnterprisesRequest(year=2022)
     with pytest.raises(grpc.RpcError) as refused:
         env.guarded.ListGradeFiveEnterprises(missing, metadata=env.bearer("supervisor"), timeout=30)
@@ -352,10 +366,10 @@ def test_small_cells_are_suppressed_and_marked_not_zero(env: Env) -> None:
     )
     assert answer.min_cell_size == 3
     rows = {r.county_code: r for r in answer.rows}
-    # 德清县 holds one enterprise (D): suppressed; 南浔区 (3) is hidden with it, so that the year's total
-    # minus 吴兴区 does not give D away. 吴兴区's total (5) shows; its grade cells G (1) and X (1) are
-    # below 3, and A B C are hidden with them (complementary).
-    assert rows["330521"].suppressed and rows["330503"].suppressed
+    # 德清县 (D) and 安吉县 (Y) hold one enterprise each: suppressed; together 2 < 3, so 南浔区 (3) is hidden
+    # with them, and the year's total minus 吴兴区 gives none away. 吴兴区's total (5) shows; its grade
+    # cells G (1) and X (1) are below 3, and A B C are hidden with them (complementary).
+    assert rows["330521"].suppressed and rows["330523"].suppressed and rows["330503"].suppressed
     assert rows["330521"].enterprises == 0 and all(
         c.suppressed for c in rows["330521"].grades if c.grade == 2
     )
@@ -364,12 +378,21 @@ def test_small_cells_are_suppressed_and_marked_not_zero(env: Env) -> None:
     assert {c.grade for c in wuxing.grades if c.suppressed} == {0, 2, 5}
     assert all(c.enterprises == 0 for c in wuxing.grades)
     (total,) = answer.year_totals
-    assert total.enterprises == 9 and not total.suppressed
-    assert {c.grade for c in total.grades if c.suppressed} == {0, 2, 5}
+    # The year's grade totals: UNGRADED (G) and grade 5 (X, Y) hold 3 together; grade 2's 7 shows.
+    assert total.enterprises == 10 and not total.suppressed
+    assert {c.grade for c in total.grades if c.suppressed} == {0, 5}
+    assert {c.grade: c.enterprises for c in total.grades if c.enterprises} == {2: 7}
     migration = env.guarded.GetGradeMigration(
         db.GetGradeMigrationRequest(from_year=2022, to_year=2023), metadata=regulator, timeout=60
     )
-    assert migration.enterprises == 9 and all(c.suppressed and c.enterprises == 0 for c in migration.cells)
+    # Rows: UNGRADED (G) and grade 5 (X, Y) are hidden; grade 2's 7 shows, but its cells (6 to grade 3,
+    # D alone to grade 4) are hidden: D's cell is small and a row cannot hide one cell alone.
+    assert migration.enterprises == 10 and all(c.suppressed and c.enterprises == 0 for c in migration.cells)
+    assert [(r.from_grade, r.enterprises, r.suppressed) for r in migration.rows] == [
+        (0, 0, True),
+        (2, 7, False),
+        (5, 0, True),
+    ]
     pipeline = env.guarded.GetSavingsPipeline(
         db.GetSavingsPipelineRequest(as_of_date=AS_OF), metadata=regulator
     )
