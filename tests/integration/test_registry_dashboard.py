@@ -470,3 +470,14 @@ def test_the_cli_writes_each_format_with_the_same_numbers(env: Env, tmp_path: Pa
     refused = run("--format", "json", token=env.tokens["lender"])
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert refused.returncode == 1 and len(lines) == 1 and "PERMISSION_DENIED" in lines[0]
+
+
+def test_health_and_reflection_know_the_dashboard(env: Env) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    with grpc.insecure_channel(env.guarded_addr) as channel:  # both are public: no token
+        assert dashboard_rpcs.SERVICE in ProtoReflectionDescriptorDatabase(channel).get_services()
+        health = health_pb2_grpc.HealthStub(channel)
+        answer = health.Check(health_pb2.HealthCheckRequest(service=dashboard_rpcs.SERVICE), timeout=10)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
