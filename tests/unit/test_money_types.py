@@ -26,6 +26,7 @@ FLOATS = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
 PROTO_MODULES = {
     "common.proto": "tanxiao.common.v1.common_pb2",
     "registry.proto": "tanxiao.registry.v1.registry_pb2",
+    "dashboard.proto": "tanxiao.registry.v1.dashboard_pb2",
     "scoring.proto": "tanxiao.scoring.v1.scoring_pb2",
     "portfolio.proto": "tanxiao.portfolio.v1.portfolio_pb2",
 }
