@@ -31,7 +31,7 @@ def complete(cells: Borrowers, hidden: set[Hashable], k: int) -> set[Hashable]:
     """``hidden`` (keys of ``cells``, one line of a table) extended by complementary suppression: while
     some but fewer than two cells, or fewer than ``k`` enterprises, are hidden, hide the next non-empty
     cell (fewest enterprises first, then key). Returns the new hidden set of the line."""
-    mine = {key for key in hidden if key in cells}
+    mine = {key for key in cells if key in hidden}
     if k <= 1 or not mine:
         return mine
     rest = sorted(
@@ -94,7 +94,7 @@ def two_way(cells: Mapping[Any, set[str]], k: int) -> TwoWay:
         }
         for lines, hidden_totals in ((by_row, hidden_rows), (by_col, hidden_cols)):
             for line, line_cells in lines.items():
-                mine = complete(line_cells, set(hidden), k)
+                mine = complete(line_cells, hidden, k)
                 hidden |= mine
                 if mine and line not in hidden_totals and (len(mine) < 2 or _covered(line_cells, mine) < k):
                     hidden_totals.add(line)

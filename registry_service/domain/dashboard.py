@@ -58,10 +58,12 @@ def _keys(frame: pd.DataFrame, group_by: Sequence[str]) -> pd.DataFrame:
 
 
 def _sets(frame: pd.DataFrame, by: list[str]) -> dict[tuple[Any, ...], set[str]]:
-    if frame.empty:
-        return {}
-    grouped = frame.groupby(by, sort=True)["uscc"].agg(lambda s: set(s.astype(str)))
-    return {(k if isinstance(k, tuple) else (k,)): v for k, v in grouped.items()}
+    """The distinct enterprises (uscc) of each combination of the ``by`` columns."""
+    out: dict[tuple[Any, ...], set[str]] = {}
+    keys = zip(*(frame[column].tolist() for column in by), strict=True)
+    for key, uscc in zip(keys, frame["uscc"].astype(str).tolist(), strict=True):
+        out.setdefault(key, set()).add(uscc)
+    return out
 
 
 def grade_distribution(
@@ -104,7 +106,8 @@ def grade_distribution(
                     row_hidden,
                 )
             )
-        grade_counts = {g: len({u for (_, gg), who in cells.items() if gg == g for u in who}) for g in GRADES}
+        per_grade = own.groupby("grade")["uscc"].nunique()
+        grade_counts = {g: int(per_grade.get(g, 0)) for g in GRADES}
         hidden_cols = frozenset(g for g in GRADES if hide_all or g in hidden.columns)
         totals.append(
             GradeRow(
