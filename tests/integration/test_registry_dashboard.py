@@ -481,3 +481,22 @@ def test_health_and_reflection_know_the_dashboard(env: Env) -> None:
         health = health_pb2_grpc.HealthStub(channel)
         answer = health.Check(health_pb2.HealthCheckRequest(service=dashboard_rpcs.SERVICE), timeout=10)
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.slow
+def test_the_cli_table_names_counties_and_marks_suppressed_cells(env: Env) -> None:
+    shell = {**os.environ, "TANXIAO_ALLOW_PLAINTEXT": "true", "TANXIAO_TOKEN": env.tokens["regulator"]}
+    command = ["report", "dashboard", "grades", "--year", "2022", "--by", "county", "--language", "en"]
+    done = subprocess.run(
+        [TANXIAO, *command, "--addr", env.guarded_addr],
+        env=shell,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    wuxing = next(line for line in lines if "330502" in line)
+    deqing = next(line for line in lines if "330521" in line)
+    assert "Wuxing District" in wuxing and " 5 " in wuxing  # its total shows, its grades do not
+    assert "—" in deqing and "*" in deqing  # the whole row suppressed: a dash, never 0
