@@ -438,6 +438,7 @@ def test_bad_requests_name_the_field(env: Env, request_: Any, fields: list[str])
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # four CLI processes: ~30 s on a shared machine
 def test_the_cli_writes_each_format_with_the_same_numbers(env: Env, tmp_path: Path) -> None:
     shell = {**os.environ, "TANXIAO_ALLOW_PLAINTEXT": "true", "TANXIAO_TOKEN": env.tokens["regulator"]}
     base = ["report", "dashboard", "pipeline", "--as-of", AS_OF, "--addr", env.guarded_addr]
