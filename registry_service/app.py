@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from registry_service.consent_rpcs import create_consent_binding
+from registry_service.dashboard_rpcs import create_dashboard_binding
 from registry_service.domain.catalog import load_catalog
 from registry_service.servicer import SERVICE, CarbonRegistryServicer
 from registry_service.storage.catalog import ensure_catalog
@@ -39,9 +40,10 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
     engine = registry_engine(settings)
     try:
         binding = create_registry_binding(settings, engine)
+        dashboard = create_dashboard_binding(engine, binding.servicer.catalog, settings.min_cell_size)
         running = start_server(
             "registry",
-            [binding, create_consent_binding(engine)],
+            [binding, create_consent_binding(engine), dashboard],
             listen or settings.registry_listen,
             settings,
             authenticator=TokenStore(engine, ttl_seconds=settings.token_cache_seconds),

@@ -247,7 +247,9 @@ def _rejects_of(file: Path) -> Path:
     return file.with_name(f"{file.name}.rejects.csv")
 
 
-report_app = typer.Typer(no_args_is_help=True, help="Portfolio reports (from the scoring service)")
+report_app = typer.Typer(
+    no_args_is_help=True, help="Portfolio reports (scoring service) and the regional dashboard (registry)"
+)
 app.add_typer(report_app, name="report")
 
 
@@ -365,6 +367,158 @@ def report_carbon_loans(
         group_by=portfolio_pb2.Dimension.Value(by.upper()) if by else 0,
     )  # fmt: skip
     typer.echo(_statistics_call("GetCarbonLoanStatistics", request, addr, token))
+
+
+class DashboardView(StrEnum):
+    grades = "grades"
+    migration = "migration"
+    grade5 = "grade5"
+    pipeline = "pipeline"
+
+
+class TableFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+_DASHBOARD_BY = {"county": "DASHBOARD_COUNTY", "industry": "DASHBOARD_INDUSTRY_DIVISION"}
+
+
+@report_app.command("dashboard")
+def report_dashboard(
+    view: Annotated[DashboardView, typer.Argument(help="grades, migration, grade5 or pipeline")],
+    year: Annotated[int, typer.Option(help="grades: first year; migration: from-year; grade5: the year")] = 0,
+    to_year: Annotated[int, typer.Option(help="grades: last year (default --year); migration: to-year")] = 0,
+    by: Annotated[
+        str, typer.Option(help="grades: county, industry or county,industry; pipeline: county or industry")
+    ] = "",
+    region: Annotated[str, typer.Option(help="GB/T 2260 region code prefix, e.g. 3305")] = "",
+    industry: Annotated[str, typer.Option(help="GB/T 4754 industry code prefix, e.g. 28")] = "",
+    as_of: Annotated[str, typer.Option("--as-of", help="pipeline: YYYY-MM-DD (default today)")] = "",
+    purpose: Annotated[str, typer.Option(help="grade5: the supervisory purpose (logged)")] = "",
+    format: Annotated[
+        TableFormat, typer.Option("--format", case_sensitive=False, help="table, csv, xlsx or json")
+    ] = TableFormat.table,
+    language: Annotated[str, typer.Option("--language", help="zh or en (headers and names)")] = "zh",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout for table/csv/json)")
+    ] = None,
+    addr: Annotated[str | None, typer.Option(help="Registry address (default TANXIAO_REGISTRY_ADDR)")] = None,
+    token: Token = None,
+) -> None:
+    """The regional registry dashboard (a regulator's view): grade distribution by county x industry x
+    year, grade migration between two years, the grade-5 list with each firm's largest energy source
+    (needs the loan_level grant) or the commitments' savings pipeline. Small cells are suppressed."""
+    from tanxiao import dashboard_tables as tables
+    from tanxiao.registry.v1 import dashboard_pb2 as pb
+    from tanxiao.registry.v1 import dashboard_pb2_grpc
+
+    if language not in ("zh", "en"):
+        raise typer.BadParameter("zh or en", param_hint="--language")
+    if format is TableFormat.xlsx and output is None:
+        raise typer.BadParameter("xlsx needs -o FILE", param_hint="--output")
+    dimensions = [d.strip() for d in by.split(",") if d.strip()]
+    unknown = [d for d in dimensions if d not in _DASHBOARD_BY]
+    if unknown or (view is DashboardView.pipeline and len(dimensions) > 1):
+        raise typer.BadParameter("county and/or industry (pipeline: one)", param_hint="--by")
+    groups = [pb.DashboardDimension.Value(_DASHBOARD_BY[d]) for d in dimensions]
+    with _service_call(_dialer(_settings(), token), "registry", addr) as channel:
+        stub = dashboard_pb2_grpc.RegistryDashboardStub(channel)
+        answer: Any
+        if view is DashboardView.grades:
+            answer = stub.GetGradeDistribution(
+                pb.GetGradeDistributionRequest(
+                    from_year=year,
+                    to_year=to_year,
+                    region_code_prefix=region,
+                    industry_code_prefix=industry,
+                    group_by=groups,
+                ),
+                timeout=120,
+            )
+            table = tables.grades_table(answer, language)
+        elif view is DashboardView.migration:
+            answer = stub.GetGradeMigration(
+                pb.GetGradeMigrationRequest(
+                    from_year=year, to_year=to_year, region_code_prefix=region, industry_code_prefix=industry
+                ),
+                timeout=120,
+            )
+            table = tables.migration_table(answer, language)
+        elif view is DashboardView.grade5:
+            answer = pb.ListGradeFiveEnterprisesResponse()
+            page_token = ""
+            while True:
+                page = stub.ListGradeFiveEnterprises(
+                    pb.ListGradeFiveEnterprisesRequest(
+                        year=year,
+                        region_code_prefix=region,
+                        industry_code_prefix=industry,
+                        purpose=purpose,
+                        page_size=1000,
+                        page_token=page_token,
+                    ),
+                    timeout=120,
+                )
+                answer.enterprises.extend(page.enterprises)
+                answer.total_size = page.total_size
+                page_token = page.next_page_token
+                if not page_token:
+                    break
+            table = tables.grade5_table(list(answer.enterprises), language)
+        else:
+            answer = stub.GetSavingsPipeline(
+                pb.GetSavingsPipelineRequest(
+                    as_of_date=as_of,
+                    group_by=groups[0] if groups else 0,
+                    region_code_prefix=region,
+                    industry_code_prefix=industry,
+                ),
+                timeout=120,
+            )
+            table = tables.pipeline_table(answer, language)  # fmt: skip
+    if format is TableFormat.table:
+        _print_table(table, output)
+        return
+    data = {
+        TableFormat.csv: lambda: tables.to_csv(table),
+        TableFormat.xlsx: lambda: tables.to_xlsx(table),
+        TableFormat.json: lambda: tables.to_json(answer),
+    }[format]()
+    if output is None:
+        typer.echo(data.decode("utf-8-sig"), nl=False)
+        return
+    output.write_bytes(data)
+    console.print(f"wrote {output}")
+
+
+def _print_table(table: Any, output: Path | None) -> None:
+    """A dashboard table on the terminal (or as text in ``output``); suppressed figures show as "—"."""
+    from rich.table import Table as RichTable
+
+    shown = RichTable(title=table.title)
+    for name, kind in table.columns:
+        shown.add_column(name, justify="left" if kind == "text" else "right")
+    for row in table.rows:
+        cells = []
+        for value, (_, kind) in zip(row, table.columns, strict=True):
+            if value is None:
+                cells.append("—")
+            elif kind == "ratio":
+                cells.append(f"{value:.1%}")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.3f}")
+            else:
+                cells.append(str(value))
+        shown.add_row(*cells)
+    if output is None:
+        Console(width=200).print(shown)
+        return
+    with output.open("w", encoding="utf-8") as handle:
+        Console(file=handle, width=200).print(shown)
+    console.print(f"wrote {output}")
 
 
 @app.command("demo-data")

@@ -66,7 +66,8 @@ ROLES: tuple[str, ...] = (DATA_PROVIDER, LENDER, CREDIT_OFFICER, APPROVER, REGUL
 
 # A regulator's access to enterprise-level registry data (profiles, enterprises, records, commitments).
 ENTERPRISE_DATA = "enterprise_data"
-# The supervising regulator's loan-level view (ListSupervisedLoans): borrowers without disclosure control.
+# The supervising regulator's loan-level view (ListSupervisedLoans) and the named grade-5 list of the
+# registry dashboard (ListGradeFiveEnterprises): borrowers and enterprises without disclosure control.
 LOAN_LEVEL = "loan_level"
 GRANTS: tuple[str, ...] = (ENTERPRISE_DATA, LOAN_LEVEL)
 # A SELF_REPORTED or THIRD_PARTY_VERIFIED data provider reports only for the enterprises named on its

@@ -35,7 +35,11 @@ Who may do what (the matrix test is the executable form of this summary):
 - regulator: GetRegulatoryReport, ExportPortfolioReport with regulatory = true, ListBenchmarks,
   ListDataCategories; enterprise-level registry reads (enterprises, records, profiles, commitments)
   only with the grant ``enterprise_data``; ListSupervisedLoans (loan lines across lenders) only with the
-  grant ``loan_level``; no lender-level reports or decisions.
+  grant ``loan_level``; no lender-level reports or decisions. The regional registry dashboard
+  (RegistryDashboard): grade distribution, grade migration and the savings pipeline are aggregates
+  under disclosure control, for every regulator; the grade-5 list names enterprises, so only with the
+  grant ``loan_level`` (like ListSupervisedLoans). Lenders get no dashboard call: it is regional
+  supervision over every registered enterprise, not their book.
 - service (the scoring service calling the registry): GetEnterprise, GetCarbonProfile,
   BatchGetCarbonProfiles, ListCommitments, GetCommitmentProgress, ListDataCategories.
 - decision log: GetSignedTreeHead and GetConsistencyProof for lender, credit_officer and regulator
@@ -73,6 +77,7 @@ SCORING = "tanxiao.scoring.v1.LoanScoring"
 PORTFOLIO = "tanxiao.portfolio.v1.PortfolioReporting"
 DECISION_LOG = "tanxiao.scoring.v1.DecisionLog"
 CONSENTS = "tanxiao.registry.v1.Consents"
+DASHBOARD = "tanxiao.registry.v1.RegistryDashboard"
 
 # Services any caller may use without a token.
 PUBLIC_SERVICES = frozenset(
@@ -404,6 +409,16 @@ _CONSENT_RULES: dict[str, Rule] = {
 }
 
 
+# The regional dashboard: aggregates (minimum cell size applied by the service) for regulators; the
+# named grade-5 list is loan-level-like data, behind the explicit loan_level grant.
+_DASHBOARD_RULES: dict[str, Rule] = {
+    "GetGradeDistribution": _rule(**{REGULATOR: ANY}),
+    "GetGradeMigration": _rule(**{REGULATOR: ANY}),
+    "GetSavingsPipeline": _rule(**{REGULATOR: ANY}),
+    "ListGradeFiveEnterprises": _rule(**{REGULATOR: Access(grant=LOAN_LEVEL)}),
+}
+
+
 def _full(service: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
     return {f"/{service}/{method}": rule for method, rule in rules.items()}
 
@@ -414,6 +429,7 @@ RULES: dict[str, Rule] = {
     **_full(PORTFOLIO, _PORTFOLIO_RULES),
     **_full(DECISION_LOG, _DECISION_LOG_RULES),
     **_full(CONSENTS, _CONSENT_RULES),
+    **_full(DASHBOARD, _DASHBOARD_RULES),
 }
 
 

@@ -27,6 +27,8 @@ FIELD_MAXIMA: dict[str, int] = {
     "tanxiao.portfolio.v1.GetPortfolioReportRequest.group_by": 8,
     "tanxiao.portfolio.v1.GetRegulatoryReportRequest.group_by": 8,
     "tanxiao.portfolio.v1.ExportPortfolioReportRequest.group_by": 8,
+    # The dashboard's DashboardDimension has 2 values (the handler refuses repeats).
+    "tanxiao.registry.v1.GetGradeDistributionRequest.group_by": 2,
     "tanxiao.registry.v1.Enterprise.financials": 50,
     "tanxiao.registry.v1.Commitment.milestones": 100,
     "tanxiao.registry.v1.BatchGetCarbonProfilesRequest.names": 1_000,

@@ -25,6 +25,7 @@ from tanxiao.platform.server import RunningServer
 
 REGISTRY = "tanxiao.registry.v1.CarbonRegistry"
 CONSENTS = "tanxiao.registry.v1.Consents"
+DASHBOARD = "tanxiao.registry.v1.RegistryDashboard"
 SCORING = "tanxiao.scoring.v1.LoanScoring"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -72,7 +73,13 @@ def test_health_list_answers_readiness_and_liveness(sqlite_url: str) -> None:
             wait_for(stub, SERVING)
             listed = stub.List(health_pb2.HealthListRequest(), timeout=5)
         statuses = {name: s.status for name, s in listed.statuses.items()}
-        assert statuses == {"": SERVING, REGISTRY: SERVING, CONSENTS: SERVING, "liveness": SERVING}
+        assert statuses == {
+            "": SERVING,
+            REGISTRY: SERVING,
+            CONSENTS: SERVING,
+            DASHBOARD: SERVING,
+            "liveness": SERVING,
+        }
     finally:
         registry.stop(None)
 

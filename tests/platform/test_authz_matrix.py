@@ -20,7 +20,7 @@ from tanxiao.common.v1 import common_pb2
 from tanxiao.platform import auth, authz
 from tanxiao.platform.auth import Principal
 from tanxiao.portfolio.v1 import portfolio_pb2
-from tanxiao.registry.v1 import consent_pb2, registry_pb2
+from tanxiao.registry.v1 import consent_pb2, dashboard_pb2, registry_pb2
 from tanxiao.scoring.v1 import decision_log_pb2, scoring_pb2
 
 SERVICES = {
@@ -29,6 +29,7 @@ SERVICES = {
     authz.PORTFOLIO: portfolio_pb2.DESCRIPTOR.services_by_name["PortfolioReporting"],
     authz.DECISION_LOG: decision_log_pb2.DESCRIPTOR.services_by_name["DecisionLog"],
     authz.CONSENTS: consent_pb2.DESCRIPTOR.services_by_name["Consents"],
+    authz.DASHBOARD: dashboard_pb2.DESCRIPTOR.services_by_name["RegistryDashboard"],
 }
 ALL_METHODS = {
     f"/{name}/{method.name}": method for name, service in SERVICES.items() for method in service.methods
@@ -99,6 +100,11 @@ EXPECTED: dict[str, str] = {
     "PortfolioReporting/ListSupervisedLoans":  "-  -  -  -  -  -  -  A",
     "PortfolioReporting/GetGreenLoanStatistics": "-  O  O  -  A  A  -  A",
     "PortfolioReporting/GetCarbonLoanStatistics": "-  O  O  -  A  A  -  A",
+    "RegistryDashboard/GetGradeDistribution":  "-  -  -  -  A  A  -  A",
+    "RegistryDashboard/GetGradeMigration":     "-  -  -  -  A  A  -  A",
+    "RegistryDashboard/GetSavingsPipeline":    "-  -  -  -  A  A  -  A",
+    # named enterprises: loan_level only (regulator+ holds enterprise_data), see the grant test below
+    "RegistryDashboard/ListGradeFiveEnterprises": "-  -  -  -  -  -  -  A",
 }
 # fmt: on
 
@@ -126,6 +132,7 @@ def _full_name(row: str) -> tuple[str, bool]:
         "PortfolioReporting": "portfolio",
         "DecisionLog": "scoring",
         "Consents": "registry",
+        "RegistryDashboard": "registry",
     }
     return f"/tanxiao.{package[service]}.v1.{service}/{method}", variant == "regulatory"
 
@@ -344,8 +351,14 @@ def test_enterprise_grants_only_for_enterprise_scoped_providers(role: str, tenan
         auth.validate(role, tenant, (grant,))
 
 
-def test_loan_level_view_needs_its_own_grant() -> None:
-    method = "/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans"
+@pytest.mark.parametrize(
+    "method",
+    [
+        "/tanxiao.portfolio.v1.PortfolioReporting/ListSupervisedLoans",
+        "/tanxiao.registry.v1.RegistryDashboard/ListGradeFiveEnterprises",
+    ],
+)
+def test_loan_level_view_needs_its_own_grant(method: str) -> None:
     supervisor = Principal("rg-ll", "regulator", "", frozenset({auth.LOAN_LEVEL}))
     assert authz.authorize_call(method, supervisor) is None
     denial = authz.authorize_call(method, PRINCIPALS["regulator+"])

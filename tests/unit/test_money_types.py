@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # "tanxiao.registry.v1.consent_pb2"), keyed by the file name.
 PROTO_MODULES = {
     path.name: ".".join(path.relative_to(ROOT / "protos").with_suffix("").parts) + "_pb2"
-    for path in sorted((ROOT / "protos").rglob("*.proto"))
+    for path in sorted((ROOT / "protos" / "tanxiao").rglob("*.proto"))
 }
 TABLE_MODULES = {
     "registry tables": "registry_service.storage.tables",
