@@ -15,7 +15,7 @@ DEMO_ENTERPRISES ?= 60
 help:
 	@echo "make run    - venv, install, migrate, demo data, start the services (SQLite)"
 	@echo "make test   - every test (SQLite and PostgreSQL), installing what it needs"
-	@echo "make lint   - ruff, mypy on the domain packages, buf lint when available"
+	@echo "make lint   - ruff, mypy on the domain packages, import contracts, buf lint when available"
 	@echo "make protos - regenerate Python code from protos/"
 	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
 	@echo "make soak   - the long soak test (minutes): concurrent ingest, quotes and reports"
@@ -74,6 +74,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	@if command -v npm >/dev/null 2>&1; then \
 	  [ -x .tools/node_modules/.bin/buf ] || npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@1.75.0; \
 	  cd protos && ../.tools/node_modules/.bin/buf lint && echo "buf lint: ok"; \

@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from scoring_service.inputs import LENDER
 from scoring_service.portfolio.green import is_category
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import LoanRecord
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.portfolio.v1 import portfolio_pb2
+from tanxiao.standards.uscc import InvalidUSCC, normalize_uscc
 
 LOAN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT", "GENERAL")
