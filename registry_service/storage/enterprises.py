@@ -78,8 +78,11 @@ class EnterpriseRepository:
     def get(self, uscc: str, *, connection: Connection | None = None) -> Enterprise:
         """One statement (the enterprise joined with its financials, built once at import): the
         GetEnterprise path, so no per-call statement building, IN-list expansion or second query."""
-        with reading(self.engine, connection) as conn:
-            rows = conn.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
+        if connection is not None:
+            rows = connection.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
+        else:  # one statement is its own snapshot: the connection's implicit transaction, rolled back
+            with self.engine.connect() as conn:
+                rows = conn.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
         if not rows:
             raise NotFound(
                 f"enterprises/{uscc} not found", reason="ENTERPRISE_NOT_FOUND", metadata={"uscc": uscc}

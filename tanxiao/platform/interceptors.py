@@ -220,7 +220,11 @@ class _CallScope:
     def _bind_caller(self, caller: dict[str, str]) -> None:
         self.caller = caller
         for key, value in caller.items():
-            _LOG_VARS[key].set(value)
+            var = _LOG_VARS.get(key)
+            if var is not None:
+                var.set(value)
+            else:  # a field beyond _CALLER_KEYS: bound (and left bound) the general way
+                structlog.contextvars.bind_contextvars(**{key: value})
 
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, TanxiaoError):
