@@ -17,7 +17,7 @@ help:
 	@echo "make test   - the test suite (SQLite and PostgreSQL), installing what it needs (under 10 min)"
 	@echo "make test-heavy - the minutes-long suites: real browser, soak, starvation, crash recovery"
 	@echo "make test-deploy - registry, two scoring replicas and the console on network namespaces (root)"
-	@echo "make lint   - ruff, mypy, docs/openapi.yaml current, buf lint and buf breaking when npm is there"
+	@echo "make lint   - ruff, mypy, import contracts, docs/openapi.yaml current, buf lint and buf breaking when npm is there"
 	@echo "make protos - regenerate Python code and docs/openapi.yaml from protos/"
 	@echo "make client-deps - Node packages and Debian grpc-java/protoc/JDK for the example clients"
 	@echo "make bench  - benchmarks against an echo baseline measured in the same run"
@@ -110,6 +110,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m tanxiao.httpapi.openapi --check
+	$(BIN)/lint-imports
 	@if command -v npm >/dev/null 2>&1; then \
 	  [ -x .tools/node_modules/.bin/buf ] || npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@1.75.0; \
 	  (cd protos && ../.tools/node_modules/.bin/buf lint && echo "buf lint: ok") && ops/contract/breaking.sh; \

@@ -164,9 +164,22 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(r.status == SKIP for r in rows)} SKIP"
     )
     if write_docs:
-        DOC.write_text(document(rows, ctx, args, started_at, total, timings), encoding="utf-8")
+        DOC.write_text(document(rows, ctx, args, started_at, total, timings) + kept_notes(), encoding="utf-8")
         say(f"* wrote {DOC.relative_to(ROOT)}")
     return 0
+
+
+KEPT_MARKER = "<!-- kept by make bench: the sections below are written by hand -->"
+
+
+def kept_notes() -> str:
+    """The hand-written part of docs/benchmarks.md (profiles, before/after comparisons), below
+    KEPT_MARKER: a new run rewrites the table above it and keeps this."""
+    if not DOC.exists():
+        return ""
+    text = DOC.read_text(encoding="utf-8")
+    at = text.find(KEPT_MARKER)
+    return "\n" + text[at:] if at >= 0 else ""
 
 
 def pg_version(url: str) -> str:

@@ -23,6 +23,7 @@ from registry_service.ingest import Ingestor
 from registry_service.profile_service import ProfileService
 from registry_service.storage.commitments import CommitmentRepository
 from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.tables import carbon_profiles, commitments
 from registry_service.storage.tables import enterprises as enterprises_table
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine, read_only
@@ -65,6 +66,25 @@ def load_demo(
         }
     finally:
         engine.dispose()
+
+
+def demo_book_inputs(engine: sa.Engine, year: int) -> tuple[dict[str, int], dict[str, str]]:
+    """What the demo loan book lends on: USCC -> grade of the year's profiles, and USCC -> the name of
+    its retrofit commitment (``tanxiao demo-data`` hands both to scoring_service.demo_book)."""
+    with read_only(engine) as conn:
+        grades = {
+            uscc: int(grade)
+            for uscc, grade in conn.execute(
+                sa.select(carbon_profiles.c.uscc, carbon_profiles.c.grade).where(
+                    carbon_profiles.c.period == str(year)
+                )
+            )
+        }
+        retrofits = {
+            uscc: f"enterprises/{uscc}/commitments/{id_}"
+            for id_, uscc in conn.execute(sa.select(commitments.c.id, commitments.c.uscc))
+        }
+    return grades, retrofits
 
 
 def _enterprise_count(engine: sa.Engine) -> int:

@@ -6,34 +6,36 @@ retrofit loan tied to it, everyone else working capital; a share of the loans ha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
 import sqlalchemy as sa
 
-from registry_service.storage.tables import carbon_profiles, commitments
 from scoring_service.storage.loans import REPAYMENT, LoanRecord, LoanRepository
-from tanxiao.platform.db import read_only
 
 LENDERS = ("lenders/huzhou-bank", "lenders/anji-rcb")
 
 
-def load_demo_book(engine: sa.Engine, *, seed: int = 2026) -> int:
-    """Record the demo loans (idempotent: existing loan ids are skipped); returns how many were new."""
+def demo_year() -> int:
+    """The year whose graded profiles the demo book lends on: last year."""
+    return date.today().year - 1
+
+
+def load_demo_book(
+    engine: sa.Engine,
+    grades: Mapping[str, int],
+    retrofits: Mapping[str, str],
+    *,
+    seed: int = 2026,
+) -> int:
+    """Record the demo loans (idempotent: existing loan ids are skipped); returns how many were new.
+
+    ``grades``: USCC -> grade (0-5) of the borrowers' profiles of :func:`demo_year`; ``retrofits``: USCC
+    -> the name of its retrofit commitment. The registry's data comes in as arguments (the composition
+    root, ``tanxiao demo-data``, reads it from the registry): scoring never reads registry tables."""
     rng = np.random.default_rng(seed)
-    year = date.today().year - 1
-    with read_only(engine) as conn:
-        grades = dict(
-            conn.execute(
-                sa.select(carbon_profiles.c.uscc, carbon_profiles.c.grade).where(
-                    carbon_profiles.c.period == str(year)
-                )
-            ).all()
-        )
-        retrofits = {
-            u: f"enterprises/{u}/commitments/{i}"
-            for i, u in conn.execute(sa.select(commitments.c.id, commitments.c.uscc))
-        }
+    year = demo_year()
     loans, repayments = [], []
     for n, (uscc, grade) in enumerate(sorted(grades.items())):
         lender = LENDERS[n % 3 == 0]

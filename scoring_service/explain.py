@@ -5,12 +5,15 @@ Everything is computed from the decision's stored *content* dict alone (the cano
 scoring service keeps for every quote: request, profile snapshot, commitment snapshot, terms with
 the full trace, policy version and hash), so an explanation rendered today and one rendered years
 later from the same content are identical. No I/O, no clock, no network: the HTML page has inline
-CSS and inline SVG charts and references no external resource.
+CSS and inline SVG charts and references no external resource. The one input besides the content is
+the names of the registry's data categories (``category_names``, code -> (zh, en)), which the servicer
+reads from the registry's catalogue over its contract (ListDataCategories) to name the category of a
+data-quality flag; without them the flag keeps the registry's code.
 
 Public API::
 
-    render_text(content, lang) -> str        # lang "zh" or "en"
-    render_html(content, lang) -> str
+    render_text(content, lang, review_trail=(), category_names=None) -> str   # lang "zh" or "en"
+    render_html(content, lang, review_trail=(), category_names=None) -> str
     rate_waterfall(terms) -> list[WaterfallBar]              # base -> each rate effect -> final
     limit_buildup(terms, requested_amount_fen) -> list[WaterfallBar]  # requested -> ... -> approved
 
@@ -43,6 +46,7 @@ __all__ = [
 ]
 
 Lang = Literal["zh", "en"]
+CategoryNames = Mapping[str, tuple[str, str]]  # data-category code -> (zh, en) name
 LANGS: tuple[str, ...] = ("zh", "en")
 
 # Tolerance for "equal" amounts: rates are rounded to 0.01 bp, limits to the yuan.
@@ -543,7 +547,7 @@ class _Row:
     value: str
 
 
-def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
+def _view(content: Mapping[str, Any], lang: Lang, category_names: CategoryNames) -> dict[str, Any]:
     """Everything the text and the page show, in ``lang``, as plain strings and numbers."""
 
     def t(key: str) -> str:
@@ -656,7 +660,7 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
     }
 
     # ---- profile snapshot
-    profile_rows = _profile_rows(content, profile, lang, t)
+    profile_rows = _profile_rows(content, profile, lang, t, category_names)
 
     # ---- trace
     steps = []
@@ -731,7 +735,11 @@ def _view(content: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
 
 
 def _profile_rows(
-    content: Mapping[str, Any], profile: Mapping[str, Any], lang: Lang, t: Callable[[str], str]
+    content: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    lang: Lang,
+    t: Callable[[str], str],
+    category_names: CategoryNames,
 ) -> list[_Row]:
     zh = lang == "zh"
     sep = "，" if zh else ", "
@@ -830,7 +838,7 @@ def _profile_rows(
         flags = []
         for flag in dq.get("flags") or []:
             if isinstance(flag, Mapping):
-                flags.append(_flag_text(flag, lang))
+                flags.append(_flag_text(flag, lang, category_names))
             else:
                 flags.append(str(flag))
         rows.append(_Row(t("flags"), ("；" if zh else "; ").join(flags) if flags else t("none")))
@@ -882,20 +890,14 @@ def _industry_name(code: str, lang: Lang) -> str:
     return f"{code}（{zh}）" if lang == "zh" else f"{code} ({en})"
 
 
-@cache
-def _category_names() -> Mapping[str, tuple[str, str]]:
-    from registry_service.domain.catalog import load_catalog
-
-    return {c.code: (c.name_zh, c.name_en) for c in load_catalog().categories}
-
-
-def _flag_text(flag: Mapping[str, Any], lang: Lang) -> str:
+def _flag_text(flag: Mapping[str, Any], lang: Lang, category_names: CategoryNames) -> str:
     """A data-quality flag as a sentence: severity and the registry's own text, with category codes
-    replaced by their names (the registry's text starts with the category code)."""
+    replaced by their names (the registry's text starts with the category code; the names come from the
+    registry's catalogue over its contract, ListDataCategories; a code without a name stays a code)."""
     zh = lang == "zh"
     reason = str(flag.get("reason_zh" if zh else "reason_en") or "")
     category = str(flag.get("category") or "")
-    names = _category_names().get(category)
+    names = category_names.get(category)
     if category and names:
         reason = reason.replace(category, names[0] if zh else names[1])
     severity = _pick(_SEVERITIES, flag.get("severity"), lang)
@@ -978,10 +980,15 @@ def _trail_rows(trail: Sequence[Mapping[str, Any]], lang: Lang) -> list[dict[str
 # ------------------------------------------------------------------------------------------- text
 
 
-def render_text(content: Mapping[str, Any], lang: str, review_trail: Sequence[Mapping[str, Any]] = ()) -> str:
+def render_text(
+    content: Mapping[str, Any],
+    lang: str,
+    review_trail: Sequence[Mapping[str, Any]] = (),
+    category_names: CategoryNames | None = None,
+) -> str:
     """The plain-text explanation of a stored decision, in Chinese (``"zh"``) or English (``"en"``);
     ``review_trail``: the decision's review actions as logged (shown after the decision itself)."""
-    view = _view(content, _lang(lang))
+    view = _view(content, _lang(lang), category_names or {})
     view["review_trail"] = _trail_rows(review_trail, view["lang"])
     t: Callable[[str], str] = view["t"]
     zh = view["lang"] == "zh"
@@ -1184,10 +1191,15 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(content: Mapping[str, Any], lang: str, review_trail: Sequence[Mapping[str, Any]] = ()) -> str:
+def render_html(
+    content: Mapping[str, Any],
+    lang: str,
+    review_trail: Sequence[Mapping[str, Any]] = (),
+    category_names: CategoryNames | None = None,
+) -> str:
     """A self-contained HTML page explaining a stored decision: inline CSS and SVG, no scripts, no
     external resources; every value from ``content`` is HTML-escaped."""
-    view = _view(content, _lang(lang))
+    view = _view(content, _lang(lang), category_names or {})
     view["review_trail"] = _trail_rows(review_trail, view["lang"])
     view["rate_chart"] = _chart(view["rate_bars"], view["lang"], "rate")
     view["limit_chart"] = _chart(view["limit_bars"], view["lang"], "limit")

@@ -19,12 +19,12 @@ from google.protobuf import json_format
 
 from loan_rules import CarbonProfileInput, CommitmentInput, LoanRequest, LprQuote, Product
 from loan_rules.model import MAX_FEN
-from registry_service.domain.grading import load_grading_method
-from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from tanxiao.common.v1 import common_pb2
 from tanxiao.errors import FailedPrecondition, FieldViolation, ValidationError
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
+from tanxiao.standards.grading import carbon_level
+from tanxiao.standards.uscc import InvalidUSCC, normalize_uscc
 
 LENDER = re.compile(r"^lenders/[a-z0-9][a-z0-9-]{0,62}\Z")
 PERIOD = re.compile(r"(20\d\d|R12-20\d\d-(0[1-9]|1[0-2]))", re.ASCII)  # fullmatch: no trailing newline
@@ -247,7 +247,7 @@ def profile_input(profile: registry_pb2.CarbonProfile) -> CarbonProfileInput:
 def registry_level(profile: registry_pb2.CarbonProfile) -> str:
     name = common_pb2.CarbonLevel.Name(profile.grade.level)
     if name == "CARBON_LEVEL_UNSPECIFIED":  # graded profiles carry it; else L's level by the grading file
-        return load_grading_method().level(profile.carbon_intensity)
+        return carbon_level(profile.carbon_intensity)
     return name
 
 

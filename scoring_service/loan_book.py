@@ -11,7 +11,6 @@ from typing import Any
 import pandas as pd
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from scoring_service.inputs import LENDER
 from scoring_service.portfolio.green import is_category
 from scoring_service.storage.decisions import DecisionStore
@@ -20,6 +19,7 @@ from tanxiao.enum_names import enum_name, enum_value
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
+from tanxiao.standards.uscc import InvalidUSCC, normalize_uscc
 
 LOAN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT", "GENERAL")

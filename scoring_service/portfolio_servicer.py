@@ -18,7 +18,6 @@ import pandas as pd
 import structlog
 from google.protobuf import json_format
 
-from registry_service.storage import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from scoring_service.loan_book import (
     DEFAULT_MAX_AMOUNT_FEN,
     LENDER,
@@ -34,6 +33,7 @@ from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.platform.auth import current_principal
+from tanxiao.platform.paging import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
 from tanxiao.standards import lpr_source
 

@@ -68,6 +68,7 @@ class RegistryClient:
         )
         self.cache = ProfileCache(settings.profile_cache_seconds, settings.profile_cache_size)
         self._enterprises: dict[str, registry_pb2.Enterprise] = {}
+        self._category_names: dict[str, tuple[str, str]] | None = None
 
     def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
         request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")
@@ -136,6 +137,25 @@ class RegistryClient:
                     continue
             out[uscc] = self._enterprises[uscc]
         return out
+
+    def category_names(self) -> dict[str, tuple[str, str]]:
+        """Data-category code -> (zh, en) name from the registry's current catalogue (ListDataCategories),
+        read once and kept (names do not change within a catalogue). An unreachable registry gives an
+        empty mapping, not cached, so that an explanation still renders (with codes)."""
+        if self._category_names is None:
+            try:
+                response = self._call(
+                    "ListDataCategories",
+                    lambda: self.stub.ListDataCategories(
+                        registry_pb2.ListDataCategoriesRequest(),
+                        timeout=self.deadline,
+                        metadata=self.metadata,
+                    ),
+                )
+            except TanxiaoError:
+                return {}
+            self._category_names = {c.code: (c.name_zh, c.name_en) for c in response.categories}
+        return self._category_names
 
     def commitment(self, name: str) -> tuple[registry_pb2.Commitment, registry_pb2.CommitmentProgress]:
         """The commitment and its progress measured today."""

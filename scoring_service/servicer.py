@@ -4,7 +4,7 @@ decision store, and converts at the edge; errors are tanxiao.errors types mapped
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -71,7 +71,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     ) -> scoring_pb2.Explanation:
         stored = self.store.get(parse_decision_name(request.name))
         view = self.reviews.view(stored)
-        out = explanation(stored, view.trail)
+        out = explanation(stored, view.trail, self.pricer.registry.category_names())
         out.decision.CopyFrom(self.reviews.decision(stored, view))
         lender = restricted_lender()
         if self.consents is not None and lender:
@@ -158,8 +158,13 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         return simulate(decisions, draft, min(request.top_changes or 20, MAX_TOP_CHANGES))
 
 
-def explanation(stored: StoredDecision, trail: list[dict[str, Any]] | None = None) -> scoring_pb2.Explanation:
-    """``trail``: the review actions as logged; shown after the decision, outside its hashed content."""
+def explanation(
+    stored: StoredDecision,
+    trail: list[dict[str, Any]] | None = None,
+    category_names: Mapping[str, tuple[str, str]] | None = None,
+) -> scoring_pb2.Explanation:
+    """``trail``: the review actions as logged; shown after the decision, outside its hashed content.
+    ``category_names``: the registry's data-category names (code -> (zh, en)) for data-quality flags."""
     content = stored.content  # as stored (with id and create_time): its hash in the page must match
     trail = trail or []
     out = scoring_pb2.Explanation(
@@ -167,10 +172,10 @@ def explanation(stored: StoredDecision, trail: list[dict[str, Any]] | None = Non
         trace=[trace_step(s) for s in stored.content["terms"]["trace"]],
         profile_snapshot=profile_snapshot(stored.content),
         policy_hash=stored.content["terms"]["policy_hash"],
-        text_zh=explain.render_text(content, "zh", review_trail=trail),
-        text_en=explain.render_text(content, "en", review_trail=trail),
-        html_zh=explain.render_html(content, "zh", review_trail=trail),
-        html_en=explain.render_html(content, "en", review_trail=trail),
+        text_zh=explain.render_text(content, "zh", review_trail=trail, category_names=category_names),
+        text_en=explain.render_text(content, "en", review_trail=trail, category_names=category_names),
+        html_zh=explain.render_html(content, "zh", review_trail=trail, category_names=category_names),
+        html_en=explain.render_html(content, "en", review_trail=trail, category_names=category_names),
         review_trail=[action_proto(c) for c in trail],
     )
     if stored.content.get("commitment_progress"):

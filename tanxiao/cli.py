@@ -531,15 +531,18 @@ def demo_data(
 ) -> None:
     """Load synthetic enterprises, monthly records (seasonality, retrofits, bad rows), their graded
     profiles, retrofit commitments and a demo loan book of two lenders."""
-    from registry_service.demo_loader import load_demo
-    from scoring_service.demo_book import load_demo_book
+    from registry_service.demo_loader import demo_book_inputs, load_demo
+    from scoring_service.demo_book import demo_year, load_demo_book
     from tanxiao.platform.db import make_engine
 
     settings = _settings(database_url)
     report = load_demo(settings, enterprises=enterprises, seed=seed, if_empty=if_empty, export=export)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
-        report["loans_recorded"] = load_demo_book(engine, seed=seed)
+        # The CLI composes both services (one database in development): the registry's demo data goes to
+        # the loan book as arguments, so that scoring never imports the registry's tables.
+        grades, retrofits = demo_book_inputs(engine, demo_year())
+        report["loans_recorded"] = load_demo_book(engine, grades, retrofits, seed=seed)
     finally:
         engine.dispose()
     typer.echo(json.dumps(report, ensure_ascii=False))

@@ -1,5 +1,5 @@
 """Carbon-efficiency grading ("碳效码"): intensity level on L and grade 1-5 on K = L / benchmark L
-(pure: numpy/pandas + packaged YAML). Method files: registry_service/data/grading-<method_id>.yaml,
+(pure: numpy/pandas + packaged YAML). Method files: tanxiao/standards/data/grading-<method_id>.yaml,
 format in docs/accounting.md.
 
 Thresholds are inclusive upper bounds compared with a relative tolerance of 1e-9: K is a quotient of
@@ -28,7 +28,7 @@ from registry_service.domain.accounting import HUZHOU_BASIS, SCOPE2_METHODS, Emi
 from registry_service.domain.coverage import ANY_SOURCE, CoverageRule
 from registry_service.domain.region import RegionLevel
 
-PACKAGE = "registry_service.data"
+PACKAGE = "tanxiao.standards.data"  # published methods are shared standards: scoring reads their levels
 PREFIX = "grading-"
 RELATIVE_TOLERANCE = 1e-9
 GRADE_COUNT = 5

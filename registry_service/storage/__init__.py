@@ -6,26 +6,27 @@ work) can run them inside its own transaction; without one they open their own, 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from tanxiao.errors import ValidationError
 from tanxiao.platform.db import read_only
 from tanxiao.platform.idempotency import run_in_transaction
+from tanxiao.platform.paging import (  # noqa: F401 (re-exported: the registry's repositories use them)
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    decode_page_token,
+    encode_page_token,
+    filter_fingerprint,
+    page_size_of,
+)
 
 T = TypeVar("T")
 # Keys per IN (...) list: well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535.
 IN_LIST_CHUNK = 5_000
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 
 def within(engine: Engine, connection: Connection | None, work: Callable[[Connection], T]) -> T:
@@ -61,57 +62,3 @@ def chunked(items: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]:
         yield batch
 
 
-def page_size_of(requested: int, field: str = "page_size") -> int:
-    """AIP-158: 0 means the default, larger than the maximum is coerced down, negative is an error."""
-    if requested < 0:
-        raise ValidationError.for_field(field, "must be >= 0")
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
-def filter_fingerprint(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
-def encode_page_token(after: Sequence[Any], fingerprint: str) -> str:
-    """Opaque token: the keyset position plus the fingerprint of the filters it belongs to."""
-    raw = json.dumps({"a": list(after), "f": fingerprint}, ensure_ascii=False, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_page_token(
-    token: str, fingerprint: str, field: str = "page_token", shape: Sequence[type] | None = None
-) -> list[Any] | None:
-    """The keyset position of ``token`` (None for the first page); INVALID_ARGUMENT if foreign or reused.
-
-    The fingerprint is not secret (anyone can compute it), so a forged token may carry any JSON: with
-    ``shape`` (the types of the position's values, e.g. ``(str, str, int)``) the position must match it."""
-    if not token:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        after, token_fingerprint = payload["a"], payload["f"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise ValidationError.for_field(field, "not a page token from this API") from None
-    if token_fingerprint != fingerprint or not isinstance(after, list):
-        raise ValidationError.for_field(
-            field,
-            "was issued for a different filter; page with the same filters",
-            reason="PAGE_TOKEN_MISMATCH",
-        )
-    if shape is not None and not _fits(after, shape):
-        raise ValidationError.for_field(field, "not a page token from this API")
-    return after
-
-
-def _fits(after: list[Any], shape: Sequence[type]) -> bool:
-    """Each value of the right type (bool is not an int here), strings of sane length, ints in 64 bits."""
-    if len(after) != len(shape):
-        return False
-    for value, kind in zip(after, shape, strict=True):
-        if type(value) is not kind:
-            return False
-        if kind is int and not -(2**63) <= value < 2**63:
-            return False
-        if kind is str and (len(value) > 512 or "\x00" in value):
-            return False
-    return True

@@ -69,16 +69,23 @@ class EnterpriseRepository:
         return within(self.engine, None, work)
 
     def get(self, uscc: str, *, connection: Connection | None = None) -> Enterprise:
-        def work(conn: Connection) -> Enterprise:
-            row = conn.execute(sa.select(enterprises).where(enterprises.c.uscc == uscc)).mappings().first()
-            if row is None:
-                raise NotFound(
-                    f"enterprises/{uscc} not found", reason="ENTERPRISE_NOT_FOUND", metadata={"uscc": uscc}
-                )
-            return _to_enterprise(row, _financials(conn, [uscc]).get(uscc, ()))
-
-        with reading(self.engine, connection) as conn:
-            return work(conn)
+        """One statement (the enterprise joined with its financials, built once at import): the
+        GetEnterprise path, so no per-call statement building, IN-list expansion or second query."""
+        if connection is not None:
+            rows = connection.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
+        else:  # one statement is its own snapshot: the connection's implicit transaction, rolled back
+            with self.engine.connect() as conn:
+                rows = conn.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
+        if not rows:
+            raise NotFound(
+                f"enterprises/{uscc} not found", reason="ENTERPRISE_NOT_FOUND", metadata={"uscc": uscc}
+            )
+        financials = tuple(
+            _annual({name: row[f"f_{name}"] for name in _FINANCIAL_FIELDS}, row["f_year"])
+            for row in rows
+            if row["f_year"] is not None
+        )
+        return _to_enterprise(rows[0], financials)
 
     def list(
         self,
@@ -215,8 +222,26 @@ def _financials(conn: Connection, usccs: Sequence[str]) -> dict[str, tuple[Annua
         )
         for row in conn.execute(query).mappings():
             values = {name: row[name] for name in _FINANCIAL_FIELDS}
-            by_uscc.setdefault(row["uscc"], []).append(AnnualFinancials(year=row["year"], **values))
+            by_uscc.setdefault(row["uscc"], []).append(_annual(values, row["year"]))
     return {uscc: tuple(items) for uscc, items in by_uscc.items()}
+
+
+def _annual(values: dict[str, Any], year: int) -> AnnualFinancials:
+    return AnnualFinancials(year=year, **values)
+
+
+# GetEnterprise's statement: the enterprise and its financials (columns prefixed f_), oldest year first.
+_GET_WITH_FINANCIALS = (
+    sa.select(
+        enterprises,
+        *(c.label(f"f_{c.name}") for c in enterprise_financials.c if c.name != "uscc"),
+    )
+    .select_from(
+        enterprises.outerjoin(enterprise_financials, enterprise_financials.c.uscc == enterprises.c.uscc)
+    )
+    .where(enterprises.c.uscc == sa.bindparam("uscc"))
+    .order_by(enterprise_financials.c.year)
+)
 
 
 def _to_enterprise(row: sa.RowMapping, financials: tuple[AnnualFinancials, ...]) -> Enterprise:

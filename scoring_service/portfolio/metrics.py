@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from registry_service.domain.industry import SECTIONS, section_of
 from tanxiao.standards import division_name, lender_name, region_name
+from tanxiao.standards.industry import SECTIONS, section_of
 
 FEN_PER_10K_YUAN = 1_000_000.0  # 万元 -> fen
 FEN_PER_MILLION_YUAN = 100_000_000.0  # intensities are per million yuan

@@ -16,11 +16,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from registry_service.storage import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from scoring_service.storage.tables import loan_balance_events, loans
 from tanxiao.errors import AlreadyExists, FailedPrecondition, NotFound, ValidationError
 from tanxiao.platform.db import read_only
 from tanxiao.platform.idempotency import run_in_transaction
+from tanxiao.platform.paging import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 
 START, DRAWDOWN, REPAYMENT, BALANCE, CLOSE = "START", "DRAWDOWN", "REPAYMENT", "BALANCE", "CLOSE"
 BOOK_COLUMNS = (

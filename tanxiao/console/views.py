@@ -198,7 +198,7 @@ def portfolio_context(report: Any, dim: str, key: str) -> dict[str, Any]:
 
 
 def _in_group(line: Any, dim: str, key: str) -> bool:
-    from registry_service.domain.industry import section_of
+    from tanxiao.standards.industry import section_of
 
     if dim == "GRADE":
         return str(line.grade) == key

@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 RESOURCE_FIELDS = ("name", "parent", "enterprise", "lender", "names", "decision", "loan_id")
 MAX_RESOURCE_CHARS = 200
 PREFIX, SUFFIX = "access-", ".jsonl"
@@ -30,11 +32,29 @@ PREFIX, SUFFIX = "access-", ".jsonl"
 
 def resource_of(request: Any) -> str:
     """The resource a request names: the first set field of RESOURCE_FIELDS (a repeated one joined)."""
-    for name in RESOURCE_FIELDS:
+    for name in _resource_fields(type(request)):
         text = _text_of(getattr(request, name, None))
         if text:
             return text if len(text) <= MAX_RESOURCE_CHARS else text[:MAX_RESOURCE_CHARS] + "…"
     return ""
+
+
+_FIELDS_BY_TYPE: dict[type, tuple[str, ...]] = {}
+
+
+def _resource_fields(kind: type) -> tuple[str, ...]:
+    """Which of RESOURCE_FIELDS a request type can have (a message: its fields; raw bytes: none; other
+    objects: all of them, looked up on the instance), in order; found once per type, not per call."""
+    found = _FIELDS_BY_TYPE.get(kind)
+    if found is None:
+        descriptor = getattr(kind, "DESCRIPTOR", None)
+        fields = getattr(descriptor, "fields_by_name", None)
+        if fields is not None:
+            found = tuple(n for n in RESOURCE_FIELDS if n in fields)
+        else:
+            found = () if kind in (bytes, str) else RESOURCE_FIELDS
+        _FIELDS_BY_TYPE[kind] = found
+    return found
 
 
 def _text_of(value: Any) -> str:
@@ -49,6 +69,14 @@ def _text_of(value: Any) -> str:
     return ""
 
 
+def _line(entry: dict[str, Any]) -> bytes:
+    """One JSON line, UTF-8 as is (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except (orjson.JSONEncodeError, TypeError):
+        return (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
 @dataclass
 class AccessLog:
     directory: Path
@@ -60,8 +88,7 @@ class AccessLog:
 
     def record(self, **entry: Any) -> None:
         now = datetime.now(UTC)
-        line = json.dumps({"time": now.isoformat(), "server": self.server, **entry}, ensure_ascii=False)
-        data = (line + "\n").encode("utf-8")
+        data = _line({"time": now.isoformat(), "server": self.server, **entry})
         with self._lock:
             fd = self._file(now.date())
             os.write(fd, data)

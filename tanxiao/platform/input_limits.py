@@ -37,8 +37,14 @@ ROW_CHECKED_FIELDS = frozenset({"records"})
 
 
 def maximum(message: Any, field: Any) -> int:
-    default = MAX_REPEATED if field.is_repeated else MAX_STRING_CHARS
-    return FIELD_MAXIMA.get(f"{message.DESCRIPTOR.full_name}.{field.name}", default)
+    found = _MAXIMA.get(field)  # by field descriptor: the name is built once per field, not per call
+    if found is None:
+        default = MAX_REPEATED if field.is_repeated else MAX_STRING_CHARS
+        found = _MAXIMA[field] = FIELD_MAXIMA.get(f"{message.DESCRIPTOR.full_name}.{field.name}", default)
+    return found
+
+
+_MAXIMA: dict[Any, int] = {}
 
 
 def input_violations(message: Any, prefix: str = "", depth: int = 0) -> list[FieldViolation]:

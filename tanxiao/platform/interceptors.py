@@ -16,11 +16,11 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from contextvars import Token
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,6 +50,18 @@ _CALLER_KEYS = ("token_id", "role", "tenant")
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # Longest text of any one field in a log line: a request may carry a 16 MiB string, a log line must not.
 MAX_LOGGED_CHARS = 300
+
+
+def _structlog_vars(*keys: str) -> dict[str, ContextVar[Any]]:
+    """The ContextVars behind structlog's contextvars keys (got through its public bind/reset, once):
+    a call sets and clears them directly instead of through bind/unbind_contextvars."""
+    tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(keys))
+    structlog.contextvars.reset_contextvars(**tokens)
+    return {key: token.var for key, token in tokens.items()}
+
+
+_LOG_VARS = _structlog_vars("request_id", "method", *_CALLER_KEYS)
+_REQUEST_ID_VAR, _METHOD_VAR = _LOG_VARS["request_id"], _LOG_VARS["method"]
 
 
 def truncated(value: Any) -> Any:
@@ -112,10 +124,11 @@ class Authenticator(Protocol):
 
 
 def _request_id(context: grpc.ServicerContext) -> str:
+    """The caller's ``x-request-id`` (1-128 characters), else 32 random hex digits."""
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str) and 0 < len(value) <= 128:
             return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _bearer(context: grpc.ServicerContext) -> str | None:
@@ -164,9 +177,18 @@ class _CallScope:
         self.access_log = access_log
         self.resource = ""
         self.concealed = ""  # the real denial reason behind an answer of NOT_FOUND
+        self._peer: str | None = None
+
+    @property
+    def peer(self) -> str:
+        """The caller's address, asked of gRPC once per call."""
+        if self._peer is None:
+            self._peer = self.context.peer() or ""
+        return self._peer
 
     def __enter__(self) -> _CallScope:
-        structlog.contextvars.bind_contextvars(request_id=self.request_id, method=self.method)
+        _REQUEST_ID_VAR.set(self.request_id)
+        _METHOD_VAR.set(self.method)
         _echo_request_id(self.context, self.request_id)
         return self
 
@@ -174,7 +196,7 @@ class _CallScope:
         """The caller's principal and secret, bound to the log context and ``current_principal``; raises
         Unauthenticated, or ResourceExhausted for a peer that failed too often. The secret itself goes
         nowhere but the authenticator."""
-        host = peer_host(self.context.peer() or "")
+        host = peer_host(self.peer)
         admission.check_peer(host)
         secret = _bearer(self.context)
         if secret is None:
@@ -197,7 +219,12 @@ class _CallScope:
 
     def _bind_caller(self, caller: dict[str, str]) -> None:
         self.caller = caller
-        structlog.contextvars.bind_contextvars(**caller)
+        for key, value in caller.items():
+            var = _LOG_VARS.get(key)
+            if var is not None:
+                var.set(value)
+            else:  # a field beyond _CALLER_KEYS: bound (and left bound) the general way
+                structlog.contextvars.bind_contextvars(**{key: value})
 
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, TanxiaoError):
@@ -205,7 +232,7 @@ class _CallScope:
             self.context.abort_with_status(to_grpc_status(exc, self.request_id))
         log.exception(
             "rpc.internal_error",
-            peer=self.context.peer(),
+            peer=self.peer,
             request_id=self.request_id,
             method=self.method,
             **self.caller,
@@ -219,7 +246,7 @@ class _CallScope:
         emit = log.debug if self.method.startswith(_HEALTH_PREFIX) else log.info
         emit(
             event,
-            peer=self.context.peer(),
+            peer=self.peer,
             elapsed_ms=elapsed_ms,
             request_id=self.request_id,
             method=self.method,
@@ -241,7 +268,7 @@ class _CallScope:
             code=code,
             reason=reason,
             request_id=self.request_id,
-            peer=self.context.peer(),
+            peer=self.peer,
             **self.caller,
             **entry,
         )
@@ -256,7 +283,8 @@ class _CallScope:
             self._log("rpc.not_sent", code=code)
 
     def __exit__(self, *exc_info: object) -> None:
-        structlog.contextvars.unbind_contextvars("request_id", "method", *_CALLER_KEYS)
+        for var in _LOG_VARS.values():  # unbound: structlog's merge skips a key set to Ellipsis
+            var.set(Ellipsis)
         if self._principal_token is not None:
             try:
                 current_principal.reset(self._principal_token)
@@ -388,7 +416,7 @@ class _Policy:
     def admit(self, scope: _CallScope, *, streaming: bool) -> _Admitted:
         authenticator = self.authenticator
         if authenticator is None:
-            identity, role = f"peer:{peer_host(scope.context.peer() or '')}", ANONYMOUS
+            identity, role = f"peer:{peer_host(scope.peer)}", ANONYMOUS
             ticket = self.serving.admission.admit(identity, role, streaming=streaming)
             return _Admitted(None, ticket)
         principal, secret = scope.authenticate(authenticator, self.serving.admission)
@@ -577,6 +605,9 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, authenticator: Authenticator | None = None, serving: Serving | None = None) -> None:
         self.authenticator = authenticator
         self.serving = serving or _unlimited()
+        # The wrapped handler of each method, built on its first call: gRPC runs interceptors for every
+        # call on its one polling thread, and what this one returns depends on the method only.
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def intercept_service(
         self,
@@ -587,6 +618,14 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         if handler is None:
             return None
         method = handler_call_details.method
+        cached = self._handlers.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        self._handlers[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         serving = self.serving
         if authz.is_public(method):
             return self._public(handler, method)

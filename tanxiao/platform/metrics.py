@@ -187,16 +187,49 @@ def _kind(handler: grpc.RpcMethodHandler) -> str:
     return "bidi_stream"
 
 
-class _Call:
-    """One call's bookkeeping: started/in-flight on entry, handled/latency exactly once on exit."""
+class _Children:
+    """The label children of one method's series, looked up once per method (``Counter.labels`` costs
+    more than the increment itself); ``handled`` by code as codes occur."""
 
     def __init__(self, metrics: ServerMetrics, labels: tuple[str, str, str]) -> None:
         self.metrics, self.labels = metrics, labels
+        self.started = metrics.started.labels(*labels)
+        self.in_flight = metrics.in_flight.labels(*labels)
+        self.latency = metrics.latency.labels(*labels)
+        kind = labels[0]
+        # Message counters only for the kinds that stream them: no zero series for unary methods.
+        receives, sends = kind in ("client_stream", "bidi_stream"), kind in ("server_stream", "bidi_stream")
+        self.received: Any = metrics.received.labels(*labels) if receives else None
+        self.sent: Any = metrics.sent.labels(*labels) if sends else None
+        self._handled: dict[str, Any] = {}
+
+    def handled(self, code: str) -> Any:
+        child = self._handled.get(code)
+        if child is None:
+            child = self._handled[code] = self.metrics.handled.labels(*self.labels, code)
+        return child
+
+    def finish(self, context: grpc.ServicerContext, started: float, otherwise: str = "OK") -> None:
+        """handled/latency of one call (and the quota rejection it may be); in_flight down."""
+        code = _code_of(context, otherwise)
+        self.in_flight.dec()
+        self.handled(code).inc()
+        self.latency.observe(time.perf_counter() - started)
+        if code == "RESOURCE_EXHAUSTED":
+            self.metrics.quota_rejections.labels(*self.labels[1:], _reason_of(context)).inc()
+
+
+class _Call:
+    """One stream's bookkeeping: started/in-flight on entry, handled/latency exactly once on exit
+    (a stream can end in the generator and in the cancellation callback)."""
+
+    def __init__(self, children: _Children) -> None:
+        self.children = children
         self.started = time.perf_counter()
         self._done = threading.Lock()
         self._finished = False
-        metrics.started.labels(*labels).inc()
-        metrics.in_flight.labels(*labels).inc()
+        children.started.inc()
+        children.in_flight.inc()
 
     def finish(self, context: grpc.ServicerContext, otherwise: str = "OK") -> None:
         """``otherwise``: the code when no inner layer set one (UNKNOWN after an exception)."""
@@ -204,15 +237,9 @@ class _Call:
             if self._finished:
                 return
             self._finished = True
-        code = _code_of(context, otherwise)
-        self.metrics.in_flight.labels(*self.labels).dec()
-        self.metrics.handled.labels(*self.labels, code).inc()
-        self.metrics.latency.labels(*self.labels).observe(time.perf_counter() - self.started)
-        if code == "RESOURCE_EXHAUSTED":
-            self.metrics.quota_rejections.labels(*self.labels[1:], _reason_of(context)).inc()
+        self.children.finish(context, self.started, otherwise)
 
-    def counted(self, messages: Iterator[Any], counter: Counter) -> Iterator[Any]:
-        child = counter.labels(*self.labels)
+    def counted(self, messages: Iterator[Any], child: Any) -> Iterator[Any]:
         for message in messages:
             child.inc()
             yield message
@@ -240,48 +267,82 @@ def _reason_of(context: grpc.ServicerContext) -> str:
 
 
 class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """The outermost interceptor: counts every call, including those refused by authentication."""
+    """The outermost interceptor: counts every call, including those refused by authentication.
+
+    gRPC runs the interceptor chain for every call, on the server's one polling thread. The handler
+    the chain returns depends on the method only (every interceptor of ours and the tracing one wrap by
+    method), so the outermost layer keeps it per method: after a method's first call the chain is not
+    run again, the wrappers are not rebuilt, and the label children are looked up once."""
 
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        cached = self._handlers.get(method)
+        if cached is not None:
+            return cached
         handler = continuation(handler_call_details)
         if handler is None:
-            return None
-        kind = _kind(handler)
-        labels = (kind, *_split(handler_call_details.method))
-        if handler.unary_unary or handler.stream_unary:
-            behavior = handler.unary_unary or handler.stream_unary
-            wrapped = self._unary(behavior, labels, client_streaming=bool(handler.stream_unary))
-            make = (
-                grpc.unary_unary_rpc_method_handler
-                if handler.unary_unary
-                else grpc.stream_unary_rpc_method_handler
+            return None  # unknown methods are not kept: their names come from the callers
+        wrapped = self._wrap(handler, method)
+        self._handlers[method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        children = _Children(self.metrics, (_kind(handler), *_split(method)))
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(handler.unary_unary, children),
+                handler.request_deserializer,
+                handler.response_serializer,
             )
-        else:
-            behavior = handler.unary_stream or handler.stream_stream
-            wrapped = self._streaming(behavior, labels, client_streaming=bool(handler.stream_stream))
-            make = (
-                grpc.unary_stream_rpc_method_handler
-                if handler.unary_stream
-                else grpc.stream_stream_rpc_method_handler
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._client_stream(handler.stream_unary, children),
+                handler.request_deserializer,
+                handler.response_serializer,
             )
+        behavior = handler.unary_stream or handler.stream_stream
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if handler.unary_stream
+            else grpc.stream_stream_rpc_method_handler
+        )
+        wrapped = self._streaming(behavior, children, client_streaming=bool(handler.stream_stream))
         return make(wrapped, handler.request_deserializer, handler.response_serializer)
 
-    def _unary(
-        self, behavior: Callable[..., Any], labels: tuple[str, str, str], client_streaming: bool
-    ) -> Callable[..., Any]:
+    @staticmethod
+    def _unary(behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
+        """A unary call ends where the handler returns: no lock, no per-call object."""
+        started_total, in_flight, finish = children.started, children.in_flight, children.finish
+        clock = time.perf_counter
+
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
-            call = _Call(self.metrics, labels)
-            if client_streaming:
-                request = call.counted(request, self.metrics.received)
+            started = clock()
+            started_total.inc()
+            in_flight.inc()
             try:
                 response = behavior(request, context)
+            except BaseException:
+                finish(context, started, "UNKNOWN")
+                raise
+            finish(context, started)
+            return response
+
+        return handler
+
+    @staticmethod
+    def _client_stream(behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
+        def handler(request: Any, context: grpc.ServicerContext) -> Any:
+            call = _Call(children)
+            try:
+                response = behavior(call.counted(request, children.received), context)
             except BaseException:
                 call.finish(context, "UNKNOWN")
                 raise
@@ -291,20 +352,20 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         return handler
 
     def _streaming(
-        self, behavior: Callable[..., Any], labels: tuple[str, str, str], client_streaming: bool
+        self, behavior: Callable[..., Any], children: _Children, client_streaming: bool
     ) -> Callable[..., Any]:
         if getattr(behavior, "experimental_non_blocking", False):
-            return self._non_blocking(behavior, labels, client_streaming)
+            return self._non_blocking(behavior, children, client_streaming)
 
         def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            call = _Call(self.metrics, labels)
+            call = _Call(children)
             # A client that cancels mid-stream never resumes the generator: count the end there too.
             context.add_callback(lambda: call.finish(context, "CANCELLED"))
             if client_streaming:
-                request = call.counted(request, self.metrics.received)
+                request = call.counted(request, children.received)
             try:
                 for item in behavior(request, context):
-                    self.metrics.sent.labels(*labels).inc()
+                    children.sent.inc()
                     yield item
             except BaseException:
                 call.finish(context, "UNKNOWN")
@@ -313,8 +374,9 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
         return handler
 
+    @staticmethod
     def _non_blocking(
-        self, behavior: Callable[..., None], labels: tuple[str, str, str], client_streaming: bool
+        behavior: Callable[..., None], children: _Children, client_streaming: bool
     ) -> Callable[..., None]:
         """Streams the serving layer runs off the gRPC workers (tanxiao.platform.streams): they answer
         through ``send_response_callback``, whose final ``None`` is the end of the call."""
@@ -322,16 +384,16 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         def handler(
             request: Any, context: grpc.ServicerContext, send_response_callback: Callable[[Any], None]
         ) -> None:
-            call = _Call(self.metrics, labels)
+            call = _Call(children)
             context.add_callback(lambda: call.finish(context, "CANCELLED"))
             if client_streaming:
-                request = call.counted(request, self.metrics.received)
+                request = call.counted(request, children.received)
 
             def send(response: Any) -> None:
                 if response is None:
                     call.finish(context)
                 else:
-                    self.metrics.sent.labels(*labels).inc()
+                    children.sent.inc()
                 send_response_callback(response)
 
             try:

@@ -46,6 +46,12 @@ def exporter_names(environ: Mapping[str, str]) -> list[str]:
     return [n.strip().lower() for n in raw.split(",") if n.strip() and n.strip().lower() != "none"]
 
 
+def active() -> bool:
+    """Whether any span can exist in this process (a provider was made or injected): when not, the log
+    processors skip asking OpenTelemetry for the current span on every line."""
+    return _override is not None or bool(_providers)
+
+
 def use_provider(provider: TracerProvider | None) -> None:
     """Trace every server and client of this process with ``provider`` (None: back to OTEL_*)."""
     global _override
@@ -117,6 +123,8 @@ def shutdown(server: str) -> None:
 
 def current_trace_ids() -> dict[str, str]:
     """trace_id and span_id of the current span, for log lines; empty outside a sampled span."""
+    if not active():
+        return {}
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return {}

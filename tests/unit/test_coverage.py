@@ -159,7 +159,7 @@ def test_the_coverage_section_is_validated() -> None:
 def _method_text() -> str:
     from importlib import resources
 
-    return resources.files("registry_service.data").joinpath("grading-huzhou-2023.yaml").read_text("utf-8")
+    return resources.files("tanxiao.standards.data").joinpath("grading-huzhou-2023.yaml").read_text("utf-8")
 
 
 # --- property: benchmarks never include an ungraded profile -------------------------------------

@@ -7,6 +7,7 @@ import re
 
 from test_explain import grade1_expansion, grade4_retrofit, grade5_expansion_declined
 
+from registry_service.domain.catalog import load_catalog
 from scoring_service import explain
 from scoring_service.explain import _L, CODE_LABELS, render_html, render_text
 
@@ -52,8 +53,11 @@ def test_flags_say_names_once_and_no_codes() -> None:
          "reason_zh": "STEAM：窗口内全部 12 个月仅有企业自报数据",
          "reason_en": "STEAM: every month in the window is self-reported only (12 months)"},
     ]  # fmt: skip
-    zh, en = render_text(content, "zh"), render_text(content, "en")
-    steam_zh, steam_en = explain._category_names()["STEAM"]
+    # the servicer passes the registry's catalogue names (ListDataCategories); here the same catalogue
+    names = {c.code: (c.name_zh, c.name_en) for c in load_catalog().categories}
+    zh = render_text(content, "zh", category_names=names)
+    en = render_text(content, "en", category_names=names)
+    steam_zh, steam_en = names["STEAM"]
     assert f"[警告] {steam_zh}：窗口内全部 12 个月仅有企业自报数据" in zh
     assert f"[warning] {steam_en}: every month" in en
     for text in (zh, en):

@@ -33,7 +33,7 @@ def method() -> GradingMethod:
 def packaged_text() -> str:
     from importlib import resources
 
-    return resources.files("registry_service.data").joinpath("grading-huzhou-2023.yaml").read_text("utf-8")
+    return resources.files("tanxiao.standards.data").joinpath("grading-huzhou-2023.yaml").read_text("utf-8")
 
 
 def edited(change: dict[str, object]) -> str:

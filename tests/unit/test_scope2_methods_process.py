@@ -126,7 +126,7 @@ def test_grading_file_chooses_the_basis_and_defaults_to_huzhou() -> None:
     assert load_grading_method().emissions == HUZHOU_BASIS
     assert EmissionsBasis(scope2_method="location", include_process=False) == HUZHOU_BASIS
     packaged = (
-        resources.files("registry_service.data").joinpath("grading-huzhou-2023.yaml").read_text("utf-8")
+        resources.files("tanxiao.standards.data").joinpath("grading-huzhou-2023.yaml").read_text("utf-8")
     )
     base = packaged[: packaged.index("\nemissions:")] + "\n"
     method = parse_grading_method(base + "emissions: {scope2_method: market, include_process: true}\n")
