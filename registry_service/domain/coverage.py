@@ -149,7 +149,8 @@ def _joined_categories(expected: pd.DataFrame) -> pd.Series:
     np.bitwise_or.at(masks, firm, np.left_shift(1, bit))
     sets, which = np.unique(masks, return_inverse=True)
     text = [",".join(c for k, c in enumerate(categories) if int(m) >> k & 1) for m in sets]
-    return pd.Series(np.asarray(text, dtype=object)[which], index=pd.Index(firms, name="uscc"), name="category")
+    spelled = np.asarray(text, dtype=object)[which]
+    return pd.Series(spelled, index=pd.Index(firms, name="uscc"), name="category")
 
 
 def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> pd.Series:
