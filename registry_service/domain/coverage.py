@@ -171,6 +171,10 @@ def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> 
 def _reasons(rows: pd.DataFrame, coverage: pd.DataFrame) -> npt.NDArray[np.object_]:
     expected = (rows["last_ordinal"] - rows["first_ordinal"] + 1).to_numpy()
     energy_months = rows["months_covered"].to_numpy()
+    if "energy_tce" in rows:  # every month metered at zero is no energy data either: an industrial
+        # firm does not run on nothing, and a zero intensity would make a zero benchmark (K = 0/0)
+        used = pd.to_numeric(rows["energy_tce"], errors="coerce").to_numpy(dtype=float)
+        energy_months = np.where(used > 0, energy_months, 0)
     added = pd.to_numeric(rows["added_value_10k_cny"], errors="coerce").to_numpy(dtype=float)
     graded_period = rows["granularity"].isin(["year", "rolling12"]).to_numpy()
     return np.select(
