@@ -35,7 +35,7 @@ from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, L
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.platform.auth import current_principal
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
-from tanxiao.standards import LPR, code_list
+from tanxiao.standards import lpr_source
 
 SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
 # Who read loan-level data under the supervisory grant: a separate logger, so deployments can route it
@@ -287,13 +287,12 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
                     key=g.key, label_zh=zh, label_en=en, figures=figures, suppressed=g.key in hidden
                 )
             )
-        lpr = code_list(LPR)
         return portfolio_pb2.CarbonLoanStatistics(
             scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
             totals=_carbon_figures(stats.totals), groups=groups,
             quarters=[portfolio_pb2.CarbonLoanQuarter(**dataclasses.asdict(q)) for q in stats.quarters],
             headline_zh=stats.headline("zh"), headline_en=stats.headline("en"), group_by=request.group_by,
-            min_cell_size=self.min_cell_size if regulator else 0, lpr_source=f"{lpr.source} ({lpr.version})",
+            min_cell_size=self.min_cell_size if regulator else 0, lpr_source=lpr_source(),
         )  # fmt: skip
 
     def _with_dimension(self, events: pd.DataFrame, dimension: str, as_of: date) -> pd.DataFrame:

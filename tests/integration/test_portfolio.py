@@ -37,7 +37,8 @@ AS_OF = "2023-06-30"
 
 @pytest.fixture
 def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer]]:
-    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)  # equity + debt = 1 亿元
+    # fen: added value 3,000 万元, revenue 12,000 万元, equity 4,000 万元 + debt 6,000 万元 = 1 亿元
+    financials = (AnnualFinancials(2022, 3_000_000_000, 12_000_000_000, 4_000_000_000, 6_000_000_000),)
     EnterpriseRepository(registry.engine).create_many(
         [Enterprise(u, f"湖州企业{i}", "2822", "330502" if i % 2 else "330521", financials=financials)
          for i, u in enumerate(FIRMS)]

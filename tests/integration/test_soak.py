@@ -90,7 +90,7 @@ class Services:
 
 def _serve(url: str, replicas: int, **extra: str) -> Iterator[Services]:
     engine = make_engine(url)
-    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)
+    financials = (AnnualFinancials(2022, 3_000_000_000, 12_000_000_000, 4_000_000_000, 6_000_000_000),)
     try:
         EnterpriseRepository(engine).create_many(
             [
