@@ -36,7 +36,7 @@ from registry_service.domain.catalog import Catalog, CategoryKind
 from registry_service.domain.coverage import INCOMPLETE_REASONS, NO_BENCHMARK, assess_coverage
 from registry_service.domain.grading import GradingMethod
 from registry_service.domain.precedence import Precedence, current_records, effective_mask
-from registry_service.domain.quality import QualityConfig, assess_quality_batch
+from registry_service.domain.quality import QualityBatch, QualityConfig, assess_quality_batch
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
 
 TREND_WINDOW_MONTHS = 36
@@ -350,23 +350,34 @@ def _with_quality(
     out = rows.assign(quality_score=np.nan, pcaf_score=np.nan, quality_coverage=np.nan)
     flags: dict[tuple[str, str], list[dict[str, str]]] = {}
     targets = out[out["granularity"].isin(["year", "rolling12"])]
+    # The latest rolling window is the calendar year once December is in: the same months, firms and
+    # intensities give the same assessment, made once (a recompute after year-end halves its cost).
+    done: list[tuple[tuple[int, int, tuple[str, ...]], pd.Series, pd.Series, QualityBatch]] = []
     for period, group in targets.groupby("period"):
         first, last = int(group["first_ordinal"].iloc[0]), int(group["last_ordinal"].iloc[0])
         months = [ordinal_period(o) for o in range(first, last + 1)]
         usccs = list(group["uscc"])
-        records = inputs.records[inputs.records["uscc"].isin(usccs) & inputs.records["period"].isin(months)]
         intensities, groups = _peer_intensities(group, inputs.peers, str(period))
-        batch = assess_quality_batch(
-            records,
-            months,
-            usccs=usccs,
-            intensities=intensities,
-            peer_groups=groups,
-            as_of=as_of,
-            config=inputs.quality,
-            precedence=inputs.precedence,
-            category_kinds={c.code: c.kind.value for c in inputs.catalog.categories},
-        )
+        key = (first, last, tuple(usccs))
+        same = [b for k, i, g, b in done if k == key and _same_peers(i, intensities) and g.equals(groups)]
+        if same:
+            batch = same[0]
+        else:
+            records = inputs.records[
+                inputs.records["uscc"].isin(usccs) & inputs.records["period"].isin(months)
+            ]
+            batch = assess_quality_batch(
+                records,
+                months,
+                usccs=usccs,
+                intensities=intensities,
+                peer_groups=groups,
+                as_of=as_of,
+                config=inputs.quality,
+                precedence=inputs.precedence,
+                category_kinds={c.code: c.kind.value for c in inputs.catalog.categories},
+            )
+            done.append((key, intensities, groups, batch))
         scores = batch.scores.reindex(usccs)
         index = group.index
         out.loc[index, "quality_score"] = scores["score"].to_numpy()
@@ -376,6 +387,15 @@ def _with_quality(
             uscc = str(record.pop("uscc"))
             flags.setdefault((uscc, str(period)), []).append({k: str(v) for k, v in record.items()})
     return out, flags
+
+
+def _same_peers(a: pd.Series, b: pd.Series) -> bool:
+    """The same firms with the same intensities, up to the last bits of a float sum (a rolling window
+    and the calendar year add the same months in another order)."""
+    if not a.index.equals(b.index):
+        return False
+    x, y = a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64)
+    return bool(np.allclose(x, y, rtol=1e-12, atol=0.0, equal_nan=True))
 
 
 def _peer_intensities(
