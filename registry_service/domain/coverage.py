@@ -86,10 +86,13 @@ def assess_coverage(
 
 
 def _admissible(effective: pd.DataFrame, rule: CoverageRule) -> pd.DataFrame:
+    # The rule is decided once per distinct (category, source) pair, then spread by a join: a Python
+    # test per record costs seconds at provincial scale.
     pairs = effective[["category", "source"]].drop_duplicates()
-    ok = {(c, s) for c, s in pairs.itertuples(index=False) if rule.admissible(str(c), str(s))}
-    mask = [(c, s) in ok for c, s in zip(effective["category"], effective["source"], strict=True)]
-    return effective.loc[np.asarray(mask, dtype=bool), ["uscc", "category", "month_ordinal"]]
+    ok = [rule.admissible(str(c), str(s)) for c, s in zip(pairs["category"], pairs["source"], strict=True)]
+    allowed = pd.MultiIndex.from_frame(pairs[np.asarray(ok, dtype=bool)])
+    mask = pd.MultiIndex.from_frame(effective[["category", "source"]]).isin(allowed)
+    return effective.loc[mask, ["uscc", "category", "month_ordinal"]]
 
 
 def _window(
@@ -111,24 +114,43 @@ def _window(
     needed = expected.groupby("uscc").size()
     full = per_month[per_month.to_numpy() == needed.reindex(per_month.index.get_level_values(0)).to_numpy()]
     complete = full.groupby(level=0).size().reindex(usccs, fill_value=0)
-    required = expected.groupby("uscc")["category"].agg(lambda c: ",".join(sorted(c))).reindex(usccs)
+    required = _joined_categories(expected).reindex(usccs)
     gaps = _gaps(expected, hits, first, last).reindex(usccs, fill_value="")
     return complete, required.fillna(""), gaps
 
 
 def _expected(window: pd.DataFrame, energy: pd.DataFrame, first: int, rule: CoverageRule) -> pd.DataFrame:
     """(uscc, category) pairs the period must cover."""
-    parts = [
-        pd.DataFrame({"uscc": window["uscc"].astype(str).to_numpy(), "category": c}) for c in rule.required
-    ]
-    for uscc, industry in zip(window["uscc"].astype(str), window["industry_code"], strict=True):
-        extra = rule.industry_categories(str(industry) if isinstance(industry, str) else "")
-        if extra:
-            parts.append(pd.DataFrame({"uscc": uscc, "category": list(extra)}))
+    usccs = window["uscc"].astype(str).to_numpy(dtype=object)
+    parts = [pd.DataFrame({"uscc": usccs, "category": c}) for c in rule.required]
+    if rule.industry_required:  # the extra categories are decided once per distinct industry code
+        codes = window["industry_code"].map(lambda i: i if isinstance(i, str) else "")
+        extra = pd.DataFrame(
+            [(code, c) for code in codes.unique() for c in rule.industry_categories(str(code))],
+            columns=["industry_code", "category"],
+        )
+        by_firm = pd.DataFrame({"uscc": usccs, "industry_code": codes.to_numpy(dtype=object)})
+        parts.append(by_firm.merge(extra, on="industry_code")[["uscc", "category"]])
     if rule.previous_year_energy:
         before = energy[energy["month_ordinal"].between(first - 12, first - 1)]
         parts.append(before[before["uscc"].isin(window["uscc"])][["uscc", "category"]].astype(str))
     return pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def _joined_categories(expected: pd.DataFrame) -> pd.Series:
+    """uscc -> its expected categories, sorted and comma-joined. Firms share a handful of category
+    sets: each set is spelled once (a bit per category) instead of a Python join per firm."""
+    categories = sorted(expected["category"].unique())
+    if len(categories) > 62:  # more than a bit mask holds: the plain way
+        return expected.groupby("uscc")["category"].agg(lambda c: ",".join(sorted(c)))
+    firm, firms = pd.factorize(expected["uscc"])
+    bit = pd.Categorical(expected["category"], categories=categories).codes.astype(np.int64)
+    masks = np.zeros(len(firms), dtype=np.int64)
+    np.bitwise_or.at(masks, firm, np.left_shift(1, bit))
+    sets, which = np.unique(masks, return_inverse=True)
+    text = [",".join(c for k, c in enumerate(categories) if int(m) >> k & 1) for m in sets]
+    spelled = np.asarray(text, dtype=object)[which]
+    return pd.Series(spelled, index=pd.Index(firms, name="uscc"), name="category")
 
 
 def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> pd.Series:
@@ -149,6 +171,10 @@ def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> 
 def _reasons(rows: pd.DataFrame, coverage: pd.DataFrame) -> npt.NDArray[np.object_]:
     expected = (rows["last_ordinal"] - rows["first_ordinal"] + 1).to_numpy()
     energy_months = rows["months_covered"].to_numpy()
+    if "energy_tce" in rows:  # every month metered at zero is no energy data either: an industrial
+        # firm does not run on nothing, and a zero intensity would make a zero benchmark (K = 0/0)
+        used = pd.to_numeric(rows["energy_tce"], errors="coerce").to_numpy(dtype=float)
+        energy_months = np.where(used > 0, energy_months, 0)
     added = pd.to_numeric(rows["added_value_10k_cny"], errors="coerce").to_numpy(dtype=float)
     graded_period = rows["granularity"].isin(["year", "rolling12"]).to_numpy()
     return np.select(

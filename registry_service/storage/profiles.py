@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen
-from registry_service.domain.profiles import ProfileSet, details_of
+from registry_service.domain.profiles import ProfileSet, details_column, details_of
 from registry_service.storage import chunked
 from registry_service.storage.tables import (
     benchmark_members,
@@ -149,13 +149,83 @@ def replace_profiles(
 def profile_rows(
     result: ProfileSet, catalog_version: str, grading_method: str, compute_time: datetime
 ) -> list[dict[str, Any]]:
+    """profile_row for every stored profile of ``result``, column by column (the same rows; a
+    recompute of a province writes 100,000s, and a Python call per figure per row was its cost)."""
     frame = result.profiles
     stored = frame[frame["granularity"].isin(STORED_GRANULARITIES)] if len(frame) else frame
-    out = []
-    for row in stored.to_dict("records"):
-        flags = result.flags.get((row["uscc"], row["period"]), [])
-        out.append(profile_row(row, flags, catalog_version, grading_method, compute_time))
-    return out
+    if stored.empty:
+        return []
+    keys = list(zip(stored["uscc"].tolist(), stored["period"].tolist(), strict=True))
+    columns: dict[str, list[Any]] = {
+        "uscc": stored["uscc"].tolist(),
+        "period": stored["period"].tolist(),
+        "granularity": stored["granularity"].tolist(),
+        "year": _ints(stored["year"]),
+        "industry_code": stored["industry_code"].tolist(),
+        "region_code": stored["region_code"].tolist(),
+        "months_covered": _ints(stored["months_covered"]),
+        "months_expected": _ints(stored["months_expected"]),
+        "record_count": _ints(stored["record_count"]),
+    }
+    for name, source, default in _FIGURES:
+        columns[name] = _nums(stored, source, default)
+    for name, source in (("added_value_fen", "added_value_10k_cny"), ("revenue_fen", "revenue_10k_cny")):
+        columns[name] = [wan_to_fen(v) for v in _nums(stored, source)]  # the pipeline sums 万元
+    columns |= {
+        "benchmark_industry_code": [_text(v) for v in _values(stored, "benchmark_industry_code")],
+        "benchmark_region_code": [_text(v) for v in _values(stored, "benchmark_region_code")],
+        "benchmark_year": [None if v is None else int(v) for v in _nums(stored, "benchmark_year")],
+        "benchmark_intensity": _nums(stored, "benchmark_intensity"),
+        "k_value": _nums(stored, "carbon_efficiency"),
+        "grade": [int(v or 0) for v in _values(stored, "grade")],
+        "level": [str(v or "") for v in _values(stored, "level")],
+        "quality_score": _nums(stored, "quality_score"),
+        "pcaf_score": [None if v is None else int(v) for v in _nums(stored, "pcaf_score")],
+        "trend_direction": [str(v or "") for v in _values(stored, "trend_direction")],
+        "details": details_column(stored, [result.flags.get(key, []) for key in keys]),
+        "catalog_version": [catalog_version] * len(stored),
+        "grading_method": [grading_method] * len(stored),
+        "inputs_fingerprint": stored["inputs_fingerprint"].tolist(),
+        "compute_time": [compute_time] * len(stored),
+    }
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+# (stored column, pipeline column, value for a missing/NaN/infinite figure), as profile_row has them
+_FIGURES = (
+    ("energy_tce", "energy_tce", 0.0),
+    ("scope1_tco2", "scope1_tco2", 0.0),
+    ("scope2_gross_tco2", "scope2_gross_tco2", 0.0),
+    ("green_power_netting_tco2", "green_power_netting_tco2", 0.0),
+    ("own_renewable_netting_tco2", "pv_netting_tco2", 0.0),
+    ("gross_tco2", "gross_tco2", 0.0),
+    ("net_tco2", "net_tco2", 0.0),
+    ("energy_intensity", "energy_intensity", None),
+    ("carbon_intensity", "carbon_intensity", None),
+    ("neutrality_rate", "neutrality_rate", None),
+)
+
+
+def _values(frame: pd.DataFrame, name: str) -> list[Any]:
+    return frame[name].tolist() if name in frame else [None] * len(frame)
+
+
+def _ints(column: pd.Series) -> list[int]:
+    return [int(v) for v in column.tolist()]
+
+
+def _nums(frame: pd.DataFrame, name: str, default: float | None = None) -> list[float | None]:
+    """_num over a column: float, ``default`` for a missing, NaN or infinite value."""
+    if name not in frame:
+        return [default] * len(frame)
+    column = frame[name]
+    if column.dtype.kind in "fiub":
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = values.astype(object)
+        out[~np.isfinite(values)] = default
+        return list(out)
+    return [_num(v, default) for v in column.tolist()]
 
 
 def profile_row(

@@ -233,3 +233,14 @@ def test_electricity_by_tariff_bucket_is_not_energy_coverage_nor_emissions() -> 
     p0 = profile(result, "P0")
     # P0 as without the extra rows: 12 x 1,000 MWh x 0.5153 = 6,183.6 t, K = 1.0, grade 3.
     assert p0["net_tco2"] == pytest.approx(12 * 1_000 * FACTOR) and p0["grade"] == 3
+
+
+def test_twelve_months_metered_at_zero_is_no_energy_data_and_no_benchmark_member() -> None:
+    """A firm whose every electricity reading is 0 has complete months but no energy use: it is not
+    graded (it would be K = 0/0 against its own zero benchmark) and makes no benchmark."""
+    records = rows("F00", "ELECTRICITY", range(1, 13), 0.0, "GRID_UTILITY")
+    records += rows("F00", "INDUSTRIAL_ADDED_VALUE", range(1, 13), 100.0, "STATISTICS")
+    result = build(records, {"F00": "2822"})
+    year = result.profiles[result.profiles["period"] == "2022"].iloc[0]
+    assert (year["grade"], year["ungraded_reason"]) == (0, "NO_ENERGY_DATA")
+    assert result.members == () and result.benchmarks.empty
