@@ -649,7 +649,7 @@ def test_loan_book_writes(fuzz: Suite, data: st.DataObject) -> None:
                 lender=LENDERS,
                 loan_id=text("L2", "L-3_x", "x" * 65, "a/b"),
                 enterprise=st.one_of(st.just(""), ENTERPRISE_NAMES),
-                product=text("", "GENERAL", "HIGH_CARBON_RETROFIT", "PRODUCT_UNSPECIFIED"),
+                product=enum(spb.Product),
                 decision=st.sampled_from(["", fuzz.decision, "decisions/none"]),
                 committed_amount_fen=FEN,
                 outstanding_fen=FEN,
@@ -849,7 +849,7 @@ def _free_text_calls(suite: Suite, value: str, uscc: str) -> None:
     )  # fmt: skip
     loan = ppb.RecordLoanRequest(
         request_id=value, lender=LENDER, loan_id="L9", enterprise=f"enterprises/{FIRMS[0]}",
-        product="GENERAL", committed_amount_fen=100_000_000, start_date="2023-01-15",
+        product=spb.GENERAL, committed_amount_fen=100_000_000, start_date="2023-01-15",
         maturity_date="2026-01-15",
         rate_bp=345,
     )  # fmt: skip

@@ -112,7 +112,7 @@ def _serve(url: str, **extra: str) -> tuple[RunningServer, grpc.Channel]:
     return running, channel
 
 
-def _year(uscc: str, year: int, intensity: float = 1.0, months: int = 12) -> list[pb.Record]:
+def _year(uscc: str, year: int, intensity: float = 1.0, months: int = 12) -> list[pb.EnergyRecord]:
     return [r for r in graded_year_records(uscc, intensity, year) if int(r.period[5:]) <= months]
 
 
@@ -176,7 +176,7 @@ def env(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         registry = registry_pb2_grpc.CarbonRegistryStub(open_channel)
         rows = [r for u in (A, B, C, D, X, Y, P, Q, R) for r in _year(u, 2022)] + _year(G, 2022, months=6)
         rows += [
-            pb.Record(
+            pb.EnergyRecord(
                 uscc=uscc,
                 period=f"2022-{m:02d}",
                 category="RAW_COAL",
