@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -112,4 +113,22 @@ def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
 
 
 def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
-    return json_format.ParseDict(raw, common_pb2.CarbonGrade(), ignore_unknown_fields=True)
+    """The profile's grade as a message; ParseDict once per distinct grade (a batch answers many
+    decisions on one profile), kept as wire bytes (messages are mutable, bytes are not)."""
+    try:
+        key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = b""
+    wire = _GRADES.get(key) if key else None
+    if wire is None:
+        grade = json_format.ParseDict(raw, common_pb2.CarbonGrade(), ignore_unknown_fields=True)
+        wire = grade.SerializeToString()
+        if key:
+            if len(_GRADES) >= _GRADE_CACHE_SIZE:
+                _GRADES.clear()
+            _GRADES[key] = wire
+    return common_pb2.CarbonGrade.FromString(wire)
+
+
+_GRADES: dict[bytes, bytes] = {}
+_GRADE_CACHE_SIZE = 4096

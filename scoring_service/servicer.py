@@ -141,10 +141,18 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         return dataclasses.replace(quote, use_financials=False)
 
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
-        decisions = self.pricer.quote_many(chunk)
-        self.reviews.index(decisions)
-        views = self.reviews.views(decisions)  # one trail query per chunk, not one per decision
-        return (self.reviews.decision(d, v) for d, v in zip(decisions, views, strict=True))
+        # the review state rows in the transaction storing the chunk (one commit for both)
+        results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
+        retried = [d for d, new in results if not new]
+        views = {}
+        if retried:  # a retry's first call may have failed before its state rows; it may be reviewed
+            self.reviews.index(retried)
+            views = {d.id: v for d, v in zip(retried, self.reviews.views(retried), strict=True)}
+        # decisions stored by this call have no review action yet: their initial state, no query
+        return (
+            self.reviews.decision(d, views[d.id] if not new else self.reviews.fresh_view(d))
+            for d, new in results
+        )
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext
