@@ -76,6 +76,8 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         create_time=stamp,
         chain_hash=stored.chain_hash,
         profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
+        log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
+        log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
     )
 
 
