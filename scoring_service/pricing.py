@@ -151,6 +151,29 @@ class Pricer:
                 raise
             return self._same_request(existing, request), False
 
+    def quote_together(
+        self, requests: Sequence[QuoteRequest], also: Also | None = None
+    ) -> list[tuple[StoredDecision, bool] | BaseException]:
+        """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch, one
+        ``evaluate_many`` and one transaction for all of them, the insert being the idempotency check
+        as in ``quote_new``. Should any of them fail, each is quoted again on its own, so one call's
+        error (a reused request id, a missing profile) is that call's alone."""
+        if len(requests) == 1:
+            return [self._guarded(requests[0], also)]
+        try:
+            items = self._items(requests, self._profiles(requests))
+            return list(self._append(items, also))
+        except Exception:  # each request again on its own, with its own error
+            return [self._guarded(r, also) for r in requests]
+
+    def _guarded(
+        self, request: QuoteRequest, also: Also | None
+    ) -> tuple[StoredDecision, bool] | BaseException:
+        try:
+            return self.quote_new(request, also)
+        except Exception as exc:  # handed to the call it belongs to
+            return exc
+
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
         """Decisions in request order: stored ones for known request ids; the new ones priced on
         profiles fetched in one batch call and stored in one transaction."""

@@ -158,7 +158,7 @@ def _clear_log_index(message: Any) -> None:
     for descriptor, value in message.ListFields():
         if descriptor.message_type is None:
             continue
-        if descriptor.label == descriptor.LABEL_REPEATED:
+        if descriptor.is_repeated:
             if not descriptor.message_type.GetOptions().map_entry:
                 for item in value:
                     _clear_log_index(item)

@@ -432,3 +432,51 @@ def _await_proof(log: Any, name: str) -> Any:
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _comparable(decision: spb.Decision) -> spb.Decision:
+    """The decision without what differs between two quotes of the same terms (ids, times, hashes)."""
+    out = unsequenced(decision)
+    for name in ("name", "request_id", "create_time", "chain_hash", "profile_age_seconds"):
+        out.ClearField(name)
+    return out
+
+
+def test_concurrent_quotes_go_together_and_each_gets_its_own_terms_or_error(suite: Suite) -> None:
+    """Concurrent QuoteLoanTerms calls are priced and stored together (group commit): each still gets
+    the decision it gets alone, BatchQuote gives the same, and a bad call among them (a reused
+    request id) fails alone."""
+    products = (spb.GENERAL, spb.LOW_CARBON_EXPANSION)
+    wanted = [(u, p, amount) for u in FIRMS for p in products for amount in (3_000_000_00, 5_000_000_00)]
+    alone = [
+        suite.stub.QuoteLoanTerms(_quote(u, p, request_id=f"alone-{i}", requested_amount_fen=a), timeout=60)
+        for i, (u, p, a) in enumerate(wanted)
+    ]
+    first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="together-reused"), timeout=60)
+    reused = _quote(RED, request_id="together-reused")  # the same request id for another request
+
+    def call(i: int) -> Any:
+        if i == len(wanted):
+            return error_details(_error(suite.stub.QuoteLoanTerms, reused))
+        u, p, a = wanted[i]
+        return suite.stub.QuoteLoanTerms(
+            _quote(u, p, request_id=f"together-{i}", requested_amount_fen=a), timeout=60
+        )
+
+    with futures.ThreadPoolExecutor(max_workers=len(wanted) + 1) as pool:
+        together = list(pool.map(call, range(len(wanted) + 1)))
+    error = together.pop()
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and error.reason == "REQUEST_ID_REUSED"
+    assert [d.request_id for d in together] == [f"together-{i}" for i in range(len(wanted))]
+    assert len({d.name for d in together} | {d.name for d in alone}) == 2 * len(wanted)
+    for a, t in zip(alone, together, strict=True):
+        assert _comparable(t) == _comparable(a)
+    requests = [
+        spb.BatchQuoteRequest(quote=_quote(u, p, request_id=f"batch-{i}", requested_amount_fen=a))
+        for i, (u, p, a) in enumerate(wanted)
+    ]
+    batched = list(suite.stub.BatchQuote(iter(requests), timeout=60))
+    for a, b in zip(alone, batched, strict=True):
+        assert _comparable(b) == _comparable(a)
+    again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="together-reused"), timeout=60)
+    assert unsequenced(again) == unsequenced(first)
