@@ -454,4 +454,3 @@ def test_entries_integrated_after_their_merge_delay_are_reported(engine: sa.Engi
     quote(DecisionStore(engine, merge_delay_seconds=60.0), 2)
     Sequencer(engine, key).integrate()
     assert verify_log(engine).late == 1  # the one that kept its promise is not counted
-
