@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection
 
 from loan_rules import (
@@ -46,6 +47,7 @@ from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unava
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
 
+log = structlog.get_logger("tanxiao.pricing")
 PROFILE_PARTS_CACHE_SIZE = 4096  # distinct profiles whose parts are kept (by content)
 Also = Callable[[Connection, list[StoredDecision]], None]  # run in the transaction storing decisions
 
@@ -163,7 +165,8 @@ class Pricer:
         try:
             items = self._items(requests, self._profiles(requests))
             return list(self._append(items, also))
-        except Exception:  # each request again on its own, with its own error
+        except Exception as exc:  # each request again on its own, with its own error
+            log.info("quote.batch_split", calls=len(requests), error=type(exc).__name__)
             return [self._guarded(r, also) for r in requests]
 
     def _guarded(
