@@ -293,8 +293,9 @@ def quote_rows(ctx: Context, backend: str) -> list[Row]:
     if rows:
         rows[0].note = (
             f"{len(usccs)} enterprises; every call a new request_id (a new decision stored in the log,"
-            f" sequenced within {settings.log_merge_delay_seconds:g} s); profile cache"
-            f" {settings.profile_cache_seconds:.0f} s; {rows[0].note}"
+            f" sequenced within {settings.log_merge_delay_seconds:g} s); concurrent calls priced and"
+            f" stored together (group commit); profile cache {settings.profile_cache_seconds:.0f} s;"
+            f" {rows[0].note}"
         )
     return rows
 
@@ -390,11 +391,13 @@ def batch_quote_postgres(ctx: Context) -> list[Row]:
 
 BATCH_QUOTE_PROFILE_NOTE = (
     "BatchQuote, where a chunk of 256 goes (cProfile in process, SQLite, 2026-11-30, loaded machine,"
-    " after evaluate_many): contents ~31 % (MessageToDict of the profile ~15 %, to_json of terms and"
-    " rules inputs ~13 %); the per-row trace writer ~18 % (columns, one compute, row slices ~6 %);"
-    " the decision store ~18 % (canonical JSON ~9 %); rules inputs ~7 %; response protos ~7 %."
-    " 20k quotes/s needs the trace written column-wise, profile JSON/hash once per distinct"
-    " profile and a C JSON encoder."
+    " after the quote-path pass of issue 14: canonical JSON by orjson, profile parts and snapshot"
+    " hash once per distinct profile, evaluate_many's arrays column-wise): the per-row trace writer"
+    " (evaluate's _Writer: TraceSteps with their zh/en texts) ~30 %; storing (canonical JSON and"
+    " sha256 of each ~6 kB decision, the bulk inserts, one commit) ~30 %; decision contents (to_dict of"
+    " the terms and trace, request JSON) ~15 %; response protos ~8 %. 20k quotes/s (50 us a quote)"
+    " needs the per-decision trace not built and serialised per row in Python: written column-wise,"
+    " or stored as step codes + inputs and rendered on read."
 )
 
 

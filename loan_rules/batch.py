@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from loan_rules import _core
-from loan_rules.evaluator import _columns, _Writer
+from loan_rules.evaluator import _columns_many, _Writer
 from loan_rules.model import (
     LEVELS,
     MAX_FEN,
@@ -145,20 +145,20 @@ def evaluate_many(
     policy = policy or default_policy()
     if not rows:
         return []
-    singles = [_columns(p, c, r, policy) for p, c, r in rows]  # validated exactly as evaluate does
-    names = [f.name for f in dataclasses.fields(_core.Columns)]
-    columns = _core.Columns(**{n: np.concatenate([getattr(s, n) for s in singles]) for n in names})
-    outcome = _core.compute(columns, policy)
-    fields = [(f.name, isinstance(getattr(outcome, f.name), tuple)) for f in dataclasses.fields(outcome)]
-    out = []
-    for i, (profile, commitment, request) in enumerate(rows):
-        part = slice(i, i + 1)
-        row: dict[str, Any] = {
-            name: tuple(a[part] for a in getattr(outcome, name)) if many else getattr(outcome, name)[part]
-            for name, many in fields
-        }  # row i as the one-element arrays evaluate's writer reads
-        out.append(_Writer(profile, commitment, request, policy, _core.Outcome(**row)).terms())
-    return out
+    outcome = _core.compute(_columns_many(rows, policy), policy)
+    # Row i as evaluate's writer reads it: every field a one-element sequence holding the row's numpy
+    # scalar (what indexing row i of a one-element array gives), taken column by column.
+    per_field: list[Any] = []
+    for f in dataclasses.fields(outcome):
+        value = getattr(outcome, f.name)
+        if isinstance(value, tuple):
+            per_field.append(list(zip(*[[(x,) for x in array] for array in value], strict=True)))
+        else:
+            per_field.append([(x,) for x in value])
+    return [
+        _Writer(profile, commitment, request, policy, _core.Outcome(*fields)).terms()
+        for (profile, commitment, request), fields in zip(rows, zip(*per_field, strict=True), strict=True)
+    ]
 
 
 def to_frame(

@@ -9,7 +9,8 @@ documented in docs/loan-policy.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -191,6 +192,54 @@ def _columns(
         debt=fen(request.total_debt_fen or 0),
         equity=fen(request.equity_fen or 0),
         two_high=a(bool(profile.two_high_sector), np.bool_),
+    )
+
+
+def _columns_many(
+    rows: Sequence[tuple[CarbonProfileInput, CommitmentInput | None, LoanRequest]], policy: Policy
+) -> _core.Columns:
+    """Many requests as arrays for ``_core.compute``: column by column, each array exactly the
+    concatenation of ``_columns``' one-element arrays for the rows (pinned by the property tests)."""
+    profiles = [p for p, _, _ in rows]
+    commitments = [c for _, c, _ in rows]
+    requests = [r for _, _, r in rows]
+
+    def a(values: list[Any], dtype: type = np.float64) -> np.ndarray:
+        return np.array(values, dtype=dtype)
+
+    def i(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.intp)
+
+    def fen(values: list[int]) -> np.ndarray:
+        return np.array(values, dtype=np.int64)
+
+    gates = policy.gate_flags
+    return _core.Columns(
+        product=i([PRODUCTS.index(r.product) for r in requests]),
+        grade=i([p.grade for p in profiles]),
+        level=i([LEVELS.index(p.level) for p in profiles]),
+        trend=i([TRENDS.index(p.trend_direction) for p in profiles]),
+        trend_confidence=a([p.trend_confidence for p in profiles]),
+        data_quality_score=a([p.data_quality_score for p in profiles]),
+        gated=a([not gates.isdisjoint(p.quality_flags) for p in profiles], np.bool_),
+        carbon_efficiency=a([p.carbon_efficiency for p in profiles]),
+        has_commitment=a([c is not None for c in commitments], np.bool_),
+        status=i([STATUSES.index(c.status) if c else 0 for c in commitments]),
+        target=a([c.target_tco2_per_year if c else 0.0 for c in commitments]),
+        achieved=a([c.achieved_tco2_per_year if c else 0.0 for c in commitments]),
+        capex=fen([c.capex_fen if c else 0 for c in commitments]),
+        milestones_missed=a([c.milestones_missed if c else 0 for c in commitments]),
+        verification=i([VERIFICATIONS.index(c.verification) if c else 0 for c in commitments]),
+        requested=fen([r.requested_amount_fen for r in requests]),
+        tenor=a([r.tenor_months for r in requests]),
+        lpr=a([r.lpr_bp for r in requests]),
+        base_rate=a([r.reference_rate_bp for r in requests]),
+        bank_limit=fen([FEN_INF if r.bank_limit_fen is None else r.bank_limit_fen for r in requests]),
+        has_financials=a([r.has_financials for r in requests], np.bool_),
+        revenue=fen([r.revenue_fen or 0 for r in requests]),
+        debt=fen([r.total_debt_fen or 0 for r in requests]),
+        equity=fen([r.equity_fen or 0 for r in requests]),
+        two_high=a([bool(p.two_high_sector) for p in profiles], np.bool_),
     )
 
 

@@ -319,7 +319,10 @@ class TraceStep:
             "rate_effect_bp": self.rate_effect_bp,
             "limit_effect_pct": self.limit_effect_pct,
             "limit_effect_fen": self.limit_effect_fen,
-            "inputs": {k: _json_value(v) for k, v in self.inputs.items()},
+            "inputs": {
+                k: v if (t := type(v)) is str or t is int or t is bool or v is None else _json_value(v)
+                for k, v in self.inputs.items()
+            },  # the common leaves need no conversion: checked first, by exact type
             "text_zh": self.text_zh,
             "text_en": self.text_en,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -75,6 +76,8 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         create_time=stamp,
         chain_hash=stored.chain_hash,
         profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
+        log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
+        log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
     )
 
 
@@ -112,4 +115,22 @@ def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
 
 
 def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
-    return json_format.ParseDict(raw, common_pb2.CarbonGrade(), ignore_unknown_fields=True)
+    """The profile's grade as a message; ParseDict once per distinct grade (a batch answers many
+    decisions on one profile), kept as wire bytes (messages are mutable, bytes are not)."""
+    try:
+        key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = b""
+    wire = _GRADES.get(key) if key else None
+    if wire is None:
+        grade = json_format.ParseDict(raw, common_pb2.CarbonGrade(), ignore_unknown_fields=True)
+        wire = grade.SerializeToString()
+        if key:
+            if len(_GRADES) >= _GRADE_CACHE_SIZE:
+                _GRADES.clear()
+            _GRADES[key] = wire
+    return common_pb2.CarbonGrade.FromString(wire)
+
+
+_GRADES: dict[bytes, bytes] = {}
+_GRADE_CACHE_SIZE = 4096

@@ -7,12 +7,15 @@ the profile exactly as the registry sent it) and everything an explanation shows
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection
 
 from loan_rules import (
@@ -44,19 +47,44 @@ from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unava
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
 
+log = structlog.get_logger("tanxiao.pricing")
+PROFILE_PARTS_CACHE_SIZE = 4096  # distinct profiles whose parts are kept (by content)
 Also = Callable[[Connection, list[StoredDecision]], None]  # run in the transaction storing decisions
+
+
+@dataclass(frozen=True)
+class _ProfileParts:
+    """What a decision takes from its profile alone: built once per distinct profile and shared,
+    read-only, by the decisions priced on it."""
+
+    rules_profile: CarbonProfileInput
+    rules_profile_json: dict[str, Any]
+    profile_json: dict[str, Any]  # message_json(profile): stored once by content hash
+    financials: tuple[Financials, dict[str, Any] | None]  # and its JSON (None: no financials)
+
+    @classmethod
+    def of(cls, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
+        rules_profile = profile_input(profile)
+        financials = financials_from_profile(profile)
+        return cls(
+            rules_profile,
+            to_json(rules_profile),
+            message_json(profile),
+            (financials, to_json(asdict(financials)) if financials != Financials() else None),
+        )
 
 
 @dataclass(frozen=True)
 class _Inputs:
     """One request's inputs to the rules, as fetched and resolved (before evaluation)."""
 
-    rules_profile: CarbonProfileInput
+    parts: _ProfileParts
     commitment: registry_pb2.Commitment | None
     progress: registry_pb2.CommitmentProgress | None
     rules_commitment: CommitmentInput | None
     lpr: LprQuote
-    financials: Financials
+    lpr_json: dict[str, Any]
+    financials_json: dict[str, Any] | None
     loan_request: LoanRequest
 
 
@@ -98,6 +126,8 @@ class Pricer:
         self.lpr_table = lpr_table or default_lpr_table()
         self.today = today
         self._names: dict[str, str] = {}
+        self._parts: OrderedDict[bytes, _ProfileParts] = OrderedDict()  # by profile content
+        self._parts_lock = threading.Lock()
 
     def lpr(self, tenor_months: int) -> LprQuote:
         try:
@@ -123,17 +153,48 @@ class Pricer:
                 raise
             return self._same_request(existing, request), False
 
+    def quote_together(
+        self, requests: Sequence[QuoteRequest], also: Also | None = None
+    ) -> list[tuple[StoredDecision, bool] | BaseException]:
+        """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch, one
+        ``evaluate_many`` and one transaction for all of them, the insert being the idempotency check
+        as in ``quote_new``. Should any of them fail, each is quoted again on its own, so one call's
+        error (a reused request id, a missing profile) is that call's alone."""
+        if len(requests) == 1:
+            return [self._guarded(requests[0], also)]
+        try:
+            items = self._items(requests, self._profiles(requests))
+            return list(self._append(items, also))
+        except Exception as exc:  # each request again on its own, with its own error
+            log.info("quote.batch_split", calls=len(requests), error=type(exc).__name__)
+            return [self._guarded(r, also) for r in requests]
+
+    def _guarded(
+        self, request: QuoteRequest, also: Also | None
+    ) -> tuple[StoredDecision, bool] | BaseException:
+        try:
+            return self.quote_new(request, also)
+        except Exception as exc:  # handed to the call it belongs to
+            return exc
+
     def quote_many(self, requests: Sequence[QuoteRequest]) -> list[StoredDecision]:
         """Decisions in request order: stored ones for known request ids; the new ones priced on
-        profiles fetched in one batch call and appended to the chain in one transaction."""
+        profiles fetched in one batch call and stored in one transaction."""
+        return [d for d, _ in self.quote_many_new(requests)]
+
+    def quote_many_new(
+        self, requests: Sequence[QuoteRequest], also: Also | None = None
+    ) -> list[tuple[StoredDecision, bool]]:
+        """``quote_many`` and whether each decision was stored by this call (False: a retry's).
+        ``also`` runs in the storing transaction on the decisions it stored or found there."""
         stored = self.store.find_many([(r.lender, r.request_id) for r in requests])
         found = {i: d for i, r in enumerate(requests) if (d := stored.get((r.lender, r.request_id)))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
         profiles = self._profiles(fresh) if fresh else []
         items = self._items(fresh, profiles)
-        appended = iter(self._append(items)) if items else iter(())
+        appended = iter(self._append(items, also)) if items else iter(())
         return [
-            self._same_request(found[i], r) if i in found else next(appended)[0]
+            (self._same_request(found[i], r), False) if i in found else next(appended)
             for i, r in enumerate(requests)
         ]
 
@@ -174,51 +235,70 @@ class Pricer:
     ) -> list[Append]:
         """The decisions to store for priced requests: their inputs, the terms of one
         ``evaluate_many`` over all of them (the same terms and trace as ``evaluate`` one by one,
-        without a numpy pass per request), and each decision's content."""
-        inputs = [self._inputs(r, f[0]) for r, f in zip(requests, fetched, strict=True)]
-        rows = [(i.rules_profile, i.rules_commitment, i.loan_request) for i in inputs]
+        without a numpy pass per request), and each decision's content.
+
+        What depends on the profile alone (the rules' profile input, the profile as JSON, the
+        financials) is built once per distinct profile of the call (a chunk prices ~60 profiles for
+        256 quotes in the benchmark) and shared, read-only, by the decisions priced on it; the LPR
+        once per tenor."""
+        per_profile: dict[int, _ProfileParts] = {}
+        lprs: dict[int, tuple[LprQuote, dict[str, Any]]] = {}
+        inputs = []
+        for request, (profile, _age) in zip(requests, fetched, strict=True):
+            parts = per_profile.get(id(profile))  # the registry client hands one object per profile
+            if parts is None:
+                parts = per_profile[id(profile)] = self._profile_parts(profile)
+            inputs.append(self._inputs(request, parts, lprs))
+        rows = [(i.parts.rules_profile, i.rules_commitment, i.loan_request) for i in inputs]
         policy = self.policy.policy
         terms = [evaluate(*rows[0], policy)] if len(rows) == 1 else evaluate_many(rows, policy)
-        # MessageToDict once per distinct profile of the call (a chunk prices ~60 profiles for 256
-        # quotes in the benchmark); the dict is shared read-only by the decisions that used it.
-        as_json: dict[bytes, dict[str, Any]] = {}
-        profiles = [
-            as_json.get(key) or as_json.setdefault(key, message_json(f[0]))
-            for f in fetched
-            for key in (f[0].SerializeToString(deterministic=True),)
-        ]
         return [
-            self._append_item(r, f, p, i, t)
-            for r, f, p, i, t in zip(requests, fetched, profiles, inputs, terms, strict=True)
+            self._append_item(r, f, i, t) for r, f, i, t in zip(requests, fetched, inputs, terms, strict=True)
         ]
 
-    def _inputs(self, request: QuoteRequest, profile: registry_pb2.CarbonProfile) -> _Inputs:
-        rules_profile = profile_input(profile)
+    def _profile_parts(self, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
+        """The parts of a profile, from a cache keyed by the profile's content (its deterministic wire
+        bytes): a profile the registry changed has other bytes, so it is never answered stale."""
+        key = profile.SerializeToString(deterministic=True)
+        with self._parts_lock:
+            parts = self._parts.get(key)
+            if parts is not None:
+                self._parts.move_to_end(key)
+                return parts
+        parts = _ProfileParts.of(profile)
+        with self._parts_lock:
+            self._parts[key] = parts
+            while len(self._parts) > PROFILE_PARTS_CACHE_SIZE:
+                self._parts.popitem(last=False)
+        return parts
+
+    def _inputs(
+        self, request: QuoteRequest, parts: _ProfileParts, lprs: dict[int, tuple[LprQuote, dict[str, Any]]]
+    ) -> _Inputs:
         commitment, progress, rules_commitment = self._commitment(request)
-        lpr = self.lpr(request.tenor_months)
-        financials = financials_from_profile(profile) if request.use_financials else Financials()
+        if request.tenor_months not in lprs:
+            fixing = self.lpr(request.tenor_months)
+            lprs[request.tenor_months] = (fixing, to_json(
+                {**asdict(fixing), "effective_date": fixing.effective_date.isoformat()}  # which fixing
+            ))  # fmt: skip
+        lpr, lpr_json = lprs[request.tenor_months]
+        financials, financials_json = parts.financials if request.use_financials else (Financials(), None)
         loan_request = request.loan_request(lpr, financials)
-        return _Inputs(rules_profile, commitment, progress, rules_commitment, lpr, financials, loan_request)
+        return _Inputs(parts, commitment, progress, rules_commitment, lpr, lpr_json, financials_json,
+                       loan_request)  # fmt: skip
 
     def _append_item(
         self,
         request: QuoteRequest,
         fetched: tuple[registry_pb2.CarbonProfile, float],
-        profile_json: dict[str, Any],
         inputs: _Inputs,
         terms: Terms,
     ) -> Append:
         profile, age = fetched
-        lpr, financials = inputs.lpr, inputs.financials
-        content = self._content(
-            request, profile, profile_json, inputs.rules_profile, inputs.commitment, inputs.progress,
-            inputs.rules_commitment, terms,
-        )  # fmt: skip
+        content = self._content(request, profile, inputs, terms)
         content["inputs"]["request"] = to_json(inputs.loan_request)
-        content["lpr"] = to_json(
-            {**asdict(lpr), "effective_date": lpr.effective_date.isoformat()}  # which fixing, and its source
-        )
-        content["financials"] = to_json(asdict(financials)) if financials != Financials() else None
+        content["lpr"] = inputs.lpr_json  # which fixing, and its source
+        content["financials"] = inputs.financials_json
         content["profile_age_seconds"] = round(age, 3)  # the decision says how fresh its data was
         return Append(
             request.lender,
@@ -259,19 +339,13 @@ class Pricer:
         return commitment, progress, commitment_input(commitment, progress)
 
     def _content(
-        self,
-        request: QuoteRequest,
-        profile: registry_pb2.CarbonProfile,
-        profile_json: dict[str, Any],  # message_json(profile)
-        rules_profile: Any,
-        commitment: registry_pb2.Commitment | None,
-        progress: registry_pb2.CommitmentProgress | None,
-        rules_commitment: CommitmentInput | None,
-        terms: Terms,
+        self, request: QuoteRequest, profile: registry_pb2.CarbonProfile, inputs: _Inputs, terms: Terms
     ) -> dict[str, Any]:
         # to_json only where it changes something (dataclasses, enums, NaN): the registry's messages as
         # MessageToDict gives them and the request's own dict are JSON already (non-finite floats come
-        # out of MessageToDict as strings), so walking them again would only cost time.
+        # out of MessageToDict as strings), and Terms.to_dict is strict JSON (pinned by the property
+        # tests), so walking them again would only cost time.
+        commitment, progress = inputs.commitment, inputs.progress
         return {
             "lender": request.lender,
             "request_id": request.request_id,
@@ -279,15 +353,15 @@ class Pricer:
             "enterprise_name": self._name(request.uscc),
             "request": request.as_dict(),
             "profile_name": profile.name,
-            "profile": profile_json,
+            "profile": inputs.parts.profile_json,
             "commitment": message_json(commitment) if commitment is not None else None,
             "commitment_progress": message_json(progress) if progress is not None else None,
             "inputs": {
-                "profile": to_json(rules_profile),
-                "commitment": to_json(rules_commitment),
+                "profile": inputs.parts.rules_profile_json,
+                "commitment": to_json(inputs.rules_commitment),
                 "request": None,  # set by the caller: with the LPR and financials resolved
             },
-            "terms": to_json(terms.to_dict()),
+            "terms": terms.to_dict(),
             "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},
         }
 

@@ -11,6 +11,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
+from scoring_service.combiner import Combiner
 from scoring_service.consent_check import FINANCIALS, ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
     commitment_snapshot,
@@ -47,14 +48,19 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.consents = consents  # enterprise consent (scoring_service.consent_check); None: not checked
         self.reviews = ReviewService(store, ReviewStore(store.engine))
         self.repricer = Repricer(pricer, store, self.reviews)
+        # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit)
+        self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
+            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=BATCH_CHUNK
+        )
 
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Decision:
         quote = parse_quote(request)
         check_quotes(self.consents, [quote])
-        # its review state row (QUOTED, or IN_REVIEW when it needs review) in the storing transaction
-        stored, new = self.pricer.quote_new(self._consented(quote), also=self.reviews.index_in)
+        # its review state row (QUOTED, or IN_REVIEW when it needs review) in the storing transaction;
+        # priced and stored together with the quotes that arrive at the same time (Combiner)
+        stored, new = self.quotes.submit(self._consented(quote))
         if not new:  # a retry: the first call may have failed before its state row (idempotent)
             self.reviews.index([stored])
         # A decision this call stored has no review action yet (its id was unknown until now): its
@@ -141,10 +147,18 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         return dataclasses.replace(quote, use_financials=False)
 
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
-        decisions = self.pricer.quote_many(chunk)
-        self.reviews.index(decisions)
-        views = self.reviews.views(decisions)  # one trail query per chunk, not one per decision
-        return (self.reviews.decision(d, v) for d, v in zip(decisions, views, strict=True))
+        # the review state rows in the transaction storing the chunk (one commit for both)
+        results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
+        retried = [d for d, new in results if not new]
+        views = {}
+        if retried:  # a retry's first call may have failed before its state rows; it may be reviewed
+            self.reviews.index(retried)
+            views = {d.id: v for d, v in zip(retried, self.reviews.views(retried), strict=True)}
+        # decisions stored by this call have no review action yet: their initial state, no query
+        return (
+            self.reviews.decision(d, views[d.id] if not new else self.reviews.fresh_view(d))
+            for d, new in results
+        )
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext

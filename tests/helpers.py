@@ -140,3 +140,27 @@ def captured_rpc_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str
     with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as entries:
         monkeypatch.setattr(interceptors, "log", structlog.get_logger("tanxiao.rpc"))
         yield entries
+
+
+def unsequenced(message: Any) -> Any:
+    """A copy of ``message`` with every Decision's ``log_index`` cleared: the sequencer may integrate a
+    decision between two answers about it (a retry, a later read), which then name its leaf index;
+    everything else must be the same."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    _clear_log_index(copy)
+    return copy
+
+
+def _clear_log_index(message: Any) -> None:
+    if "log_index" in message.DESCRIPTOR.fields_by_name and message.DESCRIPTOR.name == "Decision":
+        message.ClearField("log_index")
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is None:
+            continue
+        if descriptor.is_repeated:
+            if not descriptor.message_type.GetOptions().map_entry:
+                for item in value:
+                    _clear_log_index(item)
+        else:
+            _clear_log_index(value)

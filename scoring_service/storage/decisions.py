@@ -219,12 +219,15 @@ class DecisionStore:
         ``also``: run in the same transaction on the decisions returned (their review state rows)."""
         now = datetime.now(UTC)
         prepared: dict[tuple[str, str], _Prepared] = {}
+        # Canonical JSON and hash once per distinct profile object of the call (a chunk shares one
+        # dict per profile between its decisions); the dicts stay referenced, so ids are not reused.
+        snapshots: dict[int, tuple[str, str]] = {}
         for item in items:  # fail before touching the database
             if item.key() in prepared:
                 if prepared[item.key()].item.request_fingerprint != item.request_fingerprint:
                     raise _reused()
                 continue
-            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now)
+            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now, snapshots)
 
         def once(connection: Connection) -> list[tuple[StoredDecision, bool]]:
             self._store_policy(connection, policy_hash, policy_version, policy_text, now)
@@ -307,7 +310,10 @@ class DecisionStore:
 
     # ------------------------------------------------------------------------------------ internals
 
-    def _prepare(self, item: Append, policy_hash: str, policy_version: str, now: datetime) -> _Prepared:
+    def _prepare(
+        self, item: Append, policy_hash: str, policy_version: str, now: datetime,
+        snapshots: dict[int, tuple[str, str]],
+    ) -> _Prepared:  # fmt: skip
         bound = item.bound(policy_hash, policy_version)
         for key, value in bound.items():
             if key in item.content and item.content[key] != value:
@@ -316,8 +322,10 @@ class DecisionStore:
         snapshot = None
         profile = content.pop("profile", None)
         if isinstance(profile, dict):
-            text = canonical_json(profile)
-            snapshot = (snapshot_hash(text), text)
+            snapshot = snapshots.get(id(profile))
+            if snapshot is None:
+                text = canonical_json(profile)
+                snapshot = snapshots[id(profile)] = (snapshot_hash(text), text)
             content[SNAPSHOT_KEY] = snapshot[0]
         elif profile is not None:
             content["profile"] = profile

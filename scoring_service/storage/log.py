@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
@@ -63,8 +64,37 @@ class EntryKind(StrEnum):
 
 
 def canonical_json(obj: Any) -> str:
-    """The one serialization that is hashed: sorted keys, no whitespace, UTF-8 text, no NaN/Infinity."""
+    """The one serialization that is hashed: sorted keys, no whitespace, UTF-8 text, no NaN/Infinity.
+
+    Defined as ``json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    allow_nan=False)`` (docs/scoring.md); encoded by orjson (C) when that gives the same text, which it
+    does for everything but floats below 1e-4 or in exponent form (orjson writes ``1e-5`` where Python
+    writes ``1e-05``) and NaN/Infinity (orjson writes ``null``): those, found by a scan of the output
+    and by a round-trip comparison when it has a ``null``, go through ``json.dumps`` (which rejects
+    NaN with ValueError). Pinned byte for byte against ``json.dumps`` by a property test.
+    """
+    return canonical_json_bytes(obj).decode("utf-8")
+
+
+def canonical_json_bytes(obj: Any) -> bytes:
+    """``canonical_json`` as UTF-8 bytes (what is hashed)."""
+    try:
+        raw = orjson.dumps(obj, option=_ORJSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):  # big ints, non-str keys, unknown types: the reference
+        return _reference_json(obj).encode("utf-8")
+    # A float in exponent form ("1e-05" / "1e-5", "1e+16") or below 1e-4 written out ("0.00001"): the
+    # only floats whose text orjson and Python's repr may differ in (a match in a string is harmless:
+    # the reference gives the same text). NaN/Infinity: orjson wrote null, so the round trip differs.
+    if b"e-" in raw or b"e+" in raw or b"0.0000" in raw or (b"null" in raw and orjson.loads(raw) != obj):
+        return _reference_json(obj).encode("utf-8")
+    return raw
+
+
+def _reference_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def utc(value: datetime) -> datetime:

@@ -14,7 +14,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
-from helpers import Registry, error_details, graded_year_records
+from helpers import Registry, error_details, graded_year_records, unsequenced
 from test_scoring import FIRMS, GREEN, LENDER, RED, _quote, _seed
 
 from scoring_service.app import start_scoring
@@ -118,7 +118,8 @@ def test_a_full_review_cycle_with_maker_checker(bank: Bank) -> None:
     assert made.action.override_pending and list(made.action.second_approval_reasons) == [
         "OUTSIDE_POLICY_BOUNDS"
     ]
-    assert bank.call("officer", "SubmitReviewAction", override) == made  # a retry: the same action
+    retried = bank.call("officer", "SubmitReviewAction", override)
+    assert unsequenced(retried) == unsequenced(made)  # a retry: the same action
     reused = bank.fails(
         "officer", "SubmitReviewAction", action(quote.name, "a-1", spb.DECLINE, reason_code="X", text="y")
     )
@@ -391,3 +392,24 @@ def test_the_watch_list_flags_a_missed_commitment_milestone(bank: Bank, registry
     # the other lender sees none of this lender's book
     theirs = bank.call("other", "ListWatchList", spb.ListWatchListRequest(lender=OTHER_LENDER))
     assert not theirs.items
+
+
+def test_a_decision_states_its_merge_delay_and_later_its_leaf_index(bank: Bank) -> None:
+    """The quote's answer states the merge delay it was stored under and has no leaf index yet; once
+    the sequencer (running in the scoring process) integrated it, GetDecision names its leaf index,
+    the one its inclusion proof proves."""
+    import time
+
+    from scoring_service.storage.log import LogStore
+
+    quote = bank.call("lender", "QuoteLoanTerms", _quote(GREEN, request_id="leaf-1"))
+    assert quote.log_merge_delay_seconds > 0 and not quote.HasField("log_index")
+    give_up = time.monotonic() + 60  # a wait for the sequencer thread, not a timing assertion
+    read = bank.call("lender", "GetDecision", spb.GetDecisionRequest(name=quote.name))
+    while not read.HasField("log_index") and time.monotonic() < give_up:
+        time.sleep(0.1)
+        read = bank.call("lender", "GetDecision", spb.GetDecisionRequest(name=quote.name))
+    entry = LogStore(bank.engine).inclusion(quote.name.removeprefix("decisions/")).entry
+    assert read.HasField("log_index") and read.log_index == entry.index
+    assert read.log_merge_delay_seconds == quote.log_merge_delay_seconds
+    assert read.chain_hash == quote.chain_hash == entry.leaf_hash

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import Registry, error_details, graded_year_records, make_uscc
+from helpers import Registry, error_details, graded_year_records, make_uscc, unsequenced
 
 from loan_rules.policy import DEFAULT_POLICY
 from registry_service.app import start_registry
@@ -103,7 +103,7 @@ def test_a_green_expansion_is_cheaper_and_a_retry_returns_the_same_decision(suit
     assert decision.base_rate_source == "LPR" and decision.lpr_term == "1Y" and decision.lpr_effective_date
     assert decision.profile == f"enterprises/{GREEN}/profiles/2022" and decision.policy_hash
     again = suite.stub.QuoteLoanTerms(_quote(GREEN), timeout=30)
-    assert again == decision
+    assert unsequenced(again) == unsequenced(decision)
     error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, requested_amount_fen=6_000_000_00))
     details = error_details(error)
     assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.reason == "REQUEST_ID_REUSED"
@@ -151,7 +151,7 @@ def test_a_retrofit_loan_carries_its_commitment_and_ratchet(suite: Suite) -> Non
 def test_explain_and_replay(suite: Suite) -> None:
     decision = suite.stub.QuoteLoanTerms(_quote(FIRMS[2], spb.GENERAL), timeout=30)
     explanation = suite.stub.ExplainDecision(spb.ExplainDecisionRequest(name=decision.name), timeout=30)
-    assert explanation.decision == decision and explanation.trace
+    assert unsequenced(explanation.decision) == unsequenced(decision) and explanation.trace
     assert explanation.profile_snapshot.name == decision.profile
     assert explanation.profile_snapshot.grade.grade == decision.grade.grade
     assert f"{decision.final_rate_bp:.2f}" in explanation.text_en
@@ -244,9 +244,10 @@ def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite)
 def test_a_retry_gets_its_decision_even_with_the_registry_down(suite: Suite) -> None:
     first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
     again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
-    assert again == first  # the store's insert found the stored decision
+    assert unsequenced(again) == unsequenced(first)  # the store's insert found the stored decision
     suite.registry.server.stop(None)
-    assert suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30) == first
+    down = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="retry-down"), timeout=30)
+    assert unsequenced(down) == unsequenced(first)
     other = _error(suite.stub.QuoteLoanTerms, _quote(RED, request_id="retry-down"))
     assert error_details(other).code == grpc.StatusCode.INVALID_ARGUMENT  # REQUEST_ID_REUSED
     with suite.registry.engine.connect() as conn:
@@ -431,3 +432,51 @@ def _await_proof(log: Any, name: str) -> Any:
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _comparable(decision: spb.Decision) -> spb.Decision:
+    """The decision without what differs between two quotes of the same terms (ids, times, hashes)."""
+    out = unsequenced(decision)
+    for name in ("name", "request_id", "create_time", "chain_hash", "profile_age_seconds"):
+        out.ClearField(name)
+    return out
+
+
+def test_concurrent_quotes_go_together_and_each_gets_its_own_terms_or_error(suite: Suite) -> None:
+    """Concurrent QuoteLoanTerms calls are priced and stored together (group commit): each still gets
+    the decision it gets alone, BatchQuote gives the same, and a bad call among them (a reused
+    request id) fails alone."""
+    products = (spb.GENERAL, spb.LOW_CARBON_EXPANSION)
+    wanted = [(u, p, amount) for u in FIRMS for p in products for amount in (3_000_000_00, 5_000_000_00)]
+    alone = [
+        suite.stub.QuoteLoanTerms(_quote(u, p, request_id=f"alone-{i}", requested_amount_fen=a), timeout=60)
+        for i, (u, p, a) in enumerate(wanted)
+    ]
+    first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="together-reused"), timeout=60)
+    reused = _quote(RED, request_id="together-reused")  # the same request id for another request
+
+    def call(i: int) -> Any:
+        if i == len(wanted):
+            return error_details(_error(suite.stub.QuoteLoanTerms, reused))
+        u, p, a = wanted[i]
+        return suite.stub.QuoteLoanTerms(
+            _quote(u, p, request_id=f"together-{i}", requested_amount_fen=a), timeout=60
+        )
+
+    with futures.ThreadPoolExecutor(max_workers=len(wanted) + 1) as pool:
+        together = list(pool.map(call, range(len(wanted) + 1)))
+    error = together.pop()
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT and error.reason == "REQUEST_ID_REUSED"
+    assert [d.request_id for d in together] == [f"together-{i}" for i in range(len(wanted))]
+    assert len({d.name for d in together} | {d.name for d in alone}) == 2 * len(wanted)
+    for a, t in zip(alone, together, strict=True):
+        assert _comparable(t) == _comparable(a)
+    requests = [
+        spb.BatchQuoteRequest(quote=_quote(u, p, request_id=f"batch-{i}", requested_amount_fen=a))
+        for i, (u, p, a) in enumerate(wanted)
+    ]
+    batched = list(suite.stub.BatchQuote(iter(requests), timeout=60))
+    for a, b in zip(alone, batched, strict=True):
+        assert _comparable(b) == _comparable(a)
+    again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="together-reused"), timeout=60)
+    assert unsequenced(again) == unsequenced(first)

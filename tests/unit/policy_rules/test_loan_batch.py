@@ -120,3 +120,37 @@ def test_batch_names_bad_columns_and_rows() -> None:
     # no commitment anywhere: the commitment columns may be absent or empty
     ok = frame.drop(columns=["target_tco2_per_year", "capex_fen"]).assign(commitment_status=[None, ""])
     assert lr.evaluate_batch(ok).eligible.tolist() == [True, True]
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_policy, rows)
+def test_columns_many_equals_concatenated_columns(policy: lr.Policy, items: list[Row]) -> None:
+    """evaluate_many builds its arrays column by column: each must be exactly (values and dtype) the
+    concatenation of the one-element arrays evaluate builds for each row."""
+    import dataclasses
+
+    from loan_rules.evaluator import _columns, _columns_many
+
+    many = _columns_many(items, policy)
+    singles = [_columns(p, c, r, policy) for p, c, r in items]
+    for field in dataclasses.fields(many):
+        got = getattr(many, field.name)
+        want = np.concatenate([getattr(s, field.name) for s in singles])
+        assert got.dtype == want.dtype, field.name
+        np.testing.assert_array_equal(got, want, err_msg=field.name)
+
+
+@settings(max_examples=100, deadline=None)
+@given(any_policy, rows)
+def test_terms_dict_is_json_as_stored(policy: lr.Policy, items: list[Row]) -> None:
+    """The pricer stores Terms.to_dict() as it is (no to_json walk): it must already be what to_json
+    makes of it, type for type (strict JSON: no NaN, no tuples, no enums)."""
+    import json
+
+    from scoring_service.inputs import to_json
+
+    for terms in lr.evaluate_many(items, policy):
+        d = terms.to_dict()
+        assert to_json(d) == d
+        text = json.dumps(d, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        assert json.dumps(to_json(d), sort_keys=True, ensure_ascii=False, allow_nan=False) == text

@@ -1,0 +1,91 @@
+"""canonical_json (orjson, with the reference path for what orjson writes otherwise) gives exactly the
+bytes of its definition, json.dumps(sort_keys, ensure_ascii=False, compact, allow_nan=False)."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring_service.storage.log import canonical_json, canonical_json_bytes
+
+
+def _bits_as_float(bits: int) -> float:
+    value: float = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    return value
+
+
+def reference(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# Floats of every magnitude: subnormals, below 1e-4 (where orjson writes 0.00001 for Python's 1e-05),
+# exponent forms both ways, rounded values like the service's basis points.
+finite_floats = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(0, 2**64 - 1)
+    .map(lambda b: struct.unpack("<d", struct.pack("<Q", b))[0])
+    .filter(math.isfinite),
+    st.floats(-1e-3, 1e-3, allow_nan=False),
+    st.floats(1e14, 1e18),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 2)),
+)
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),  # past 64 bits orjson refuses: the reference
+    finite_floats,
+    st.text(),  # any code point but lone surrogates: control characters, CJK, astral
+)
+documents = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6), st.dictionaries(st.text(max_size=8), inner, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents)
+def test_same_bytes_as_the_definition(obj: Any) -> None:
+    assert canonical_json(obj) == reference(obj)
+    assert canonical_json_bytes(obj) == reference(obj).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "value", [1e-05, 1.5e-07, 5e-324, 1e16, 1.2345e22, -0.0, 0.0001, 123456789012345678.0, 2**64]
+)
+def test_floats_orjson_writes_otherwise(value: float) -> None:
+    doc = {"b": [value, None], "a": value}
+    assert canonical_json(doc) == reference(doc)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("with_null", [False, True])
+def test_nan_and_infinity_are_refused(bad: float, with_null: bool) -> None:
+    doc: dict[str, Any] = {"rate": bad, "nested": [1, {"x": bad}]}
+    if with_null:
+        doc["none"] = None
+    with pytest.raises(ValueError):
+        canonical_json(doc)
+    with pytest.raises(ValueError):
+        canonical_json([None, bad])
+
+
+def test_tuples_and_non_string_keys_as_the_definition() -> None:
+    for doc in ({1: (1, 2), 2: None}, {"k": None, "t": ("a", None)}):
+        assert canonical_json(doc) == reference(doc)
+
+
+def test_unknown_types_are_refused_as_by_the_definition() -> None:
+    import datetime
+
+    for bad in ({"when": datetime.date(2026, 1, 1)}, {"s": {1, 2}}, {"b": b"x"}):
+        with pytest.raises(TypeError):
+            canonical_json(bad)
