@@ -367,6 +367,22 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
             REGULATOR: ANY,
         }
     ),
+    # the facility ledger: lenders their own; regulators any lender or all, loan lines only with the
+    # loan_level grant (the servicer checks it and logs the access), else totals under disclosure control
+    "GetFacilityLedger": _rule(
+        **{
+            LENDER: Access(request=owned("lender")),
+            CREDIT_OFFICER: Access(request=owned("lender")),
+            REGULATOR: ANY,
+        }
+    ),
+    "ExportFacilityLedger": _rule(
+        **{
+            LENDER: Access(request=owned("lender")),
+            CREDIT_OFFICER: Access(request=owned("lender")),
+            REGULATOR: ANY,
+        }
+    ),
     # regulatory = true ignores `lender` and reports across lenders: regulators only.
     "ExportPortfolioReport": _rule(
         **{

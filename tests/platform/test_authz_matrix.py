@@ -99,6 +99,8 @@ EXPECTED: dict[str, str] = {
     "PortfolioReporting/ListSupervisedLoans":  "-  -  -  -  -  -  -  A",
     "PortfolioReporting/GetGreenLoanStatistics": "-  O  O  -  A  A  -  A",
     "PortfolioReporting/GetCarbonLoanStatistics": "-  O  O  -  A  A  -  A",
+    "PortfolioReporting/GetFacilityLedger":       "-  O  O  -  A  A  -  A",
+    "PortfolioReporting/ExportFacilityLedger":    "-  O  O  -  A  A  -  A",
 }
 # fmt: on
 
