@@ -287,12 +287,12 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             carbon = cumulative.disbursements(events, as_of)
             labels = pd.Series([cumulative.quarter_of(d) for d in carbon["as_of_date"]], index=carbon.index)
             who = [set(carbon.loc[labels == q.quarter, "uscc"]) for q in quarters]
-            hidden = disclosure.suppressed_periods(who, self.min_cell_size)
+            quiet = disclosure.suppressed_periods(who, self.min_cell_size)
             withheld = 0 < carbon["uscc"].nunique() < self.min_cell_size
             if withheld:
-                totals, hidden = portfolio_pb2.CarbonLoanFigures(), set(range(len(quarters)))
+                totals, quiet = portfolio_pb2.CarbonLoanFigures(), set(range(len(quarters)))
             quarters = [
-                portfolio_pb2.CarbonLoanQuarter(quarter=q.quarter, suppressed=True) if n in hidden else q
+                portfolio_pb2.CarbonLoanQuarter(quarter=q.quarter, suppressed=True) if n in quiet else q
                 for n, q in enumerate(quarters)
             ]
         for g in stats.groups:
