@@ -432,9 +432,10 @@ def test_facility_ledger_over_grpc_and_the_cli(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """anji-rcb lends 3,000,000.00 yuan (committed; 2,999,999.99 outstanding at the quarter's end) to FIRMS[4] for its waste-heat
-    project (green catalogue 1.5), 2023-04-03 .. 2026-04-03 at 365 bp = the 1-year LPR then (365, table
-    value, unconfirmed): eligible. Refinanceable 60 % x 299,999,999 fen = 179,999,999.4 -> 179,999,999 fen (floor).
+    """anji-rcb lends 3,000,000.00 yuan (committed; 2,999,999.99 outstanding at the quarter's end) to
+    FIRMS[4] for its waste-heat project (green catalogue 1.5), 2023-04-03 .. 2026-04-03 at 365 bp = the
+    1-year LPR then (365, table value, unconfirmed): eligible. Refinanceable 60 % x 299,999,999 fen =
+    179,999,999.4 -> 179,999,999 fen (floor).
     The project costs 1,200 万元 = 12,000,000.00 yuan, so the loan is 1/4 of it; verified 2023-05-15 at
     1,150 tCO2/yr -> 287.5 tCO2/yr attributable. The older X1 (GENERAL, unclassified) is not eligible."""
     from scoring_service.portfolio_servicer import PortfolioServicer
