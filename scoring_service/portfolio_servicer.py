@@ -484,6 +484,9 @@ def _ledger_line(
         attributable_tco2_per_year=line.attributable_tco2_per_year,
         new_in_quarter=loan["start_date"] >= quarter_start,
         terms_effective_date=line.terms_effective.isoformat() if line.terms_effective else "",
+        co2_reduced_tco2_per_year=float(loan["co2_reduced_tco2_per_year"] or 0.0),
+        energy_saved_tce_per_year=float(loan["energy_saved_tce_per_year"] or 0.0),
+        benefit_basis=str(loan["benefit_factors"] or ""),
     )  # fmt: skip
 
 

@@ -105,6 +105,7 @@ def _lines_section(ledger: portfolio_pb2.FacilityLedger, i: int, h: dict[str, st
         (h["reason"], "text"), (h["committed_amount"], "yuan"), (h["outstanding"], "yuan"),
         (h["refinanceable"], "yuan"), (h["commitment"], "text"), (h["investment"], "yuan"),
         (h["project_share"], "ratio"), (h["verified"], "tco2"), (h["attributable"], "tco2"),
+        (h["co2_reduced"], "tco2"), (h["tce_saved"], "tco2"), (h["benefit_basis"], "text"),
         (h["new_in_quarter"], "text"), (h["terms_date"], "date"),
     )  # fmt: skip
     yes_no = _YES_NO[i]
@@ -117,6 +118,7 @@ def _lines_section(ledger: portfolio_pb2.FacilityLedger, i: int, h: dict[str, st
             yuan(line.committed_amount_fen), yuan(line.outstanding_fen), yuan(line.refinanceable_fen),
             line.commitment, yuan(line.project_investment_fen) if line.project_investment_fen else None,
             line.project_share, line.project_verified_tco2_per_year, line.attributable_tco2_per_year,
+            line.co2_reduced_tco2_per_year, line.energy_saved_tce_per_year, line.benefit_basis,
             yes_no[0 if line.new_in_quarter else 1], _d(line.terms_effective_date),
         )
         for line in ledger.lines

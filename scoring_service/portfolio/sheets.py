@@ -92,6 +92,9 @@ HEADERS: dict[str, tuple[str, str]] = {
     "attributable": ("归属本贷款的核证减排量（tCO₂/年）", "Attributable verified reduction (tCO₂/yr)"),
     "new_in_quarter": ("本季新发放", "New in quarter"),
     "terms_date": ("适用条款生效日", "Terms effective"),
+    "co2_reduced": ("年减排二氧化碳（tCO₂/年）", "CO₂ reduced (tCO₂/yr)"),
+    "tce_saved": ("年节约标准煤（tce/年）", "Energy saved (tce/yr)"),
+    "benefit_basis": ("效益测算依据", "Benefits computed on"),
 }
 SHEET_NAMES: dict[str, tuple[str, str]] = {
     "report": ("报告", "Report"),

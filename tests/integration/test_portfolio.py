@@ -471,7 +471,9 @@ def test_facility_ledger_over_grpc_and_the_cli(
     stub.RecordLoan(
         _loan(OTHER, "H1", FIRMS[4], outstanding=299_999_999, committed_amount_fen=300_000_000,
               product="HIGH_CARBON_RETROFIT", green_category="1.5", commitment=commitment.name,
-              start_date="2023-04-03", maturity_date="2026-04-03", rate_bp=365),
+              start_date="2023-04-03", maturity_date="2026-04-03", rate_bp=365,
+              co2_reduced_tco2_per_year=500.0, energy_saved_tce_per_year=200.0,
+              benefit_factors="catalog-2024.1"),
         timeout=30,
     )  # fmt: skip
     bad = ppb.GetFacilityLedgerRequest(lender=OTHER, quarter="2023Q5")
@@ -488,6 +490,11 @@ def test_facility_ledger_over_grpc_and_the_cli(
     assert (h1.project_investment_fen, h1.project_share) == (1_200_000_000, 0.25)
     assert (h1.project_verified_tco2_per_year, h1.attributable_tco2_per_year) == (1_150.0, 287.5)
     assert h1.new_in_quarter and h1.category_label_zh == "节能改造" and h1.enterprise_name == "湖州企业4"
+    # the project is not measured yet (no complete year since its start): the lender's figures at
+    # origination, on the factor set it named
+    assert (h1.co2_reduced_tco2_per_year, h1.energy_saved_tce_per_year, h1.benefit_basis) == (
+        500.0, 200.0, "catalog-2024.1",
+    )  # fmt: skip
     assert (x1.eligible, x1.reason_code, x1.new_in_quarter) == (False, "CATEGORY", False)
     assert (own.totals.loans, own.totals.eligible_loans, own.totals.refinanceable_fen) == (2, 1, 179_999_999)
     # the regulator: every lender, totals by category under disclosure control, no loan lines

@@ -53,6 +53,8 @@ def _ledger(lines: int = 40) -> pb.FacilityLedger:
             commitment="enterprises/91330502MA2B3C4D5E/commitments/1",
             project_investment_fen=4_800_000_000, project_share=0.25, project_verified_tco2_per_year=4_000.0,
             attributable_tco2_per_year=1_000.0, new_in_quarter=True, terms_effective_date="2021-11-08",
+            co2_reduced_tco2_per_year=1_250.5, energy_saved_tce_per_year=400.25,
+            benefit_basis="registry: 2025 vs baseline 2024, grid factor frozen at 2024",
         ))  # fmt: skip
     return ledger
 
@@ -79,6 +81,9 @@ def test_xlsx_sheets_types_and_sums() -> None:
     # the lines add up to the totals' refinanceable amount: 20 x 6,000,000.00 yuan
     assert sum(Decimal(str(v)) for v in refinance) == Decimal("120000000.00")
     assert isinstance(sheet.cell(2, column["Start"]).value, datetime)
+    assert sheet.cell(2, column["CO₂ reduced (tCO₂/yr)"]).value == 1_250.5
+    assert sheet.cell(2, column["Energy saved (tce/yr)"]).value == 400.25
+    assert "frozen at 2024" in sheet.cell(2, column["Benefits computed on"]).value
     assert sheet.cell(2, column["Outstanding (CNY)"]).value == 10_000_000.01
     assert sheet.cell(2, column["Enterprise name"]).value == "'=湖州光伏有限公司"  # neutralised
     header = "Attributable verified reduction (tCO₂/yr)"

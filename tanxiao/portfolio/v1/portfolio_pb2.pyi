@@ -673,7 +673,7 @@ class FacilityTerms(_message.Message):
     def __init__(self, effective_date: _Optional[str] = ..., refinance_share: _Optional[str] = ..., rate_bp: _Optional[int] = ..., rate_tolerance_bp: _Optional[int] = ..., eligible_categories: _Optional[_Iterable[str]] = ..., confirmed: _Optional[str] = ..., source: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class FacilityLedgerLine(_message.Message):
-    __slots__ = ("loan", "lender", "enterprise", "enterprise_name", "green_category", "category_label_zh", "category_label_en", "start_date", "maturity_date", "lpr_tenor", "rate_bp", "lpr_bp", "eligible", "reason_code", "reason_zh", "reason_en", "committed_amount_fen", "outstanding_fen", "refinanceable_fen", "commitment", "project_investment_fen", "project_share", "project_verified_tco2_per_year", "attributable_tco2_per_year", "new_in_quarter", "terms_effective_date")
+    __slots__ = ("loan", "lender", "enterprise", "enterprise_name", "green_category", "category_label_zh", "category_label_en", "start_date", "maturity_date", "lpr_tenor", "rate_bp", "lpr_bp", "eligible", "reason_code", "reason_zh", "reason_en", "committed_amount_fen", "outstanding_fen", "refinanceable_fen", "commitment", "project_investment_fen", "project_share", "project_verified_tco2_per_year", "attributable_tco2_per_year", "new_in_quarter", "terms_effective_date", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_basis")
     LOAN_FIELD_NUMBER: _ClassVar[int]
     LENDER_FIELD_NUMBER: _ClassVar[int]
     ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
@@ -700,6 +700,9 @@ class FacilityLedgerLine(_message.Message):
     ATTRIBUTABLE_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
     NEW_IN_QUARTER_FIELD_NUMBER: _ClassVar[int]
     TERMS_EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_BASIS_FIELD_NUMBER: _ClassVar[int]
     loan: str
     lender: str
     enterprise: str
@@ -726,7 +729,10 @@ class FacilityLedgerLine(_message.Message):
     attributable_tco2_per_year: float
     new_in_quarter: bool
     terms_effective_date: str
-    def __init__(self, loan: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., green_category: _Optional[str] = ..., category_label_zh: _Optional[str] = ..., category_label_en: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., lpr_tenor: _Optional[str] = ..., rate_bp: _Optional[float] = ..., lpr_bp: _Optional[int] = ..., eligible: _Optional[bool] = ..., reason_code: _Optional[str] = ..., reason_zh: _Optional[str] = ..., reason_en: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., refinanceable_fen: _Optional[int] = ..., commitment: _Optional[str] = ..., project_investment_fen: _Optional[int] = ..., project_share: _Optional[float] = ..., project_verified_tco2_per_year: _Optional[float] = ..., attributable_tco2_per_year: _Optional[float] = ..., new_in_quarter: _Optional[bool] = ..., terms_effective_date: _Optional[str] = ...) -> None: ...
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    benefit_basis: str
+    def __init__(self, loan: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., green_category: _Optional[str] = ..., category_label_zh: _Optional[str] = ..., category_label_en: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., lpr_tenor: _Optional[str] = ..., rate_bp: _Optional[float] = ..., lpr_bp: _Optional[int] = ..., eligible: _Optional[bool] = ..., reason_code: _Optional[str] = ..., reason_zh: _Optional[str] = ..., reason_en: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., refinanceable_fen: _Optional[int] = ..., commitment: _Optional[str] = ..., project_investment_fen: _Optional[int] = ..., project_share: _Optional[float] = ..., project_verified_tco2_per_year: _Optional[float] = ..., attributable_tco2_per_year: _Optional[float] = ..., new_in_quarter: _Optional[bool] = ..., terms_effective_date: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_basis: _Optional[str] = ...) -> None: ...
 
 class FacilityLedgerRow(_message.Message):
     __slots__ = ("key", "label_zh", "label_en", "loans", "outstanding_fen", "eligible_loans", "eligible_outstanding_fen", "refinanceable_fen", "attributable_tco2_per_year", "suppressed")
