@@ -42,8 +42,8 @@ def enterprises(count: int, start: int = 0, *, financial_year: int | None = 2024
         industry = INDUSTRIES[serial % len(INDUSTRIES)]
         financials: tuple[AnnualFinancials, ...] = ()
         if financial_year is not None:
-            av = 1000.0 + (serial * 7919) % 5000
-            financials = (AnnualFinancials(financial_year, av, av * 4.0, av * 3.0, av * 2.0),)
+            av = (1000 + (serial * 7919) % 5000) * 1_000_000  # fen (1,000 .. 5,999 万元)
+            financials = (AnnualFinancials(financial_year, av, av * 4, av * 3, av * 2),)
         out.append(
             Enterprise(
                 uscc=uscc,

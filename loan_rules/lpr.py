@@ -5,6 +5,9 @@ market's convention: two published terms). ``lpr_for`` picks the newest fixing e
 before the quote's date. The evaluator never reads this table itself: the caller resolves the LPR
 and passes it in ``LoanRequest`` (``lpr_bp``, ``lpr_term``, ``lpr_date``) so that a replay prices on
 the same value even after the table changed.
+
+``loan_rules/data/lpr.yaml`` is the suite's one LPR table: the reports read it too, through
+``tanxiao.standards.lpr_bp`` (which imports this module; loan_rules imports no service).
 """
 
 from __future__ import annotations
@@ -47,9 +50,18 @@ class LprTableError(ValueError):
 @dataclass(frozen=True)
 class LprTable:
     fixings: tuple[LprFixing, ...]  # oldest first
+    # The table's own provenance (the file's top-level source, version and coverage lines).
+    source: str = ""
+    version: str = ""
+    coverage: str = ""
 
     def lpr_for(self, tenor_months: int, on: dt.date) -> LprQuote:
-        term = term_for(tenor_months)
+        return self.lpr_for_term(term_for(tenor_months), on)
+
+    def lpr_for_term(self, term: str, on: dt.date) -> LprQuote:
+        """The ``term`` ("1Y" or "5Y") LPR of the newest fixing effective on or before ``on``."""
+        if term not in TERMS:
+            raise LprTableError(f"term must be one of {', '.join(TERMS)}, got {term!r}")
         usable = [f for f in self.fixings if f.effective_date <= on]
         if not usable:
             raise LprTableError(f"no LPR fixing effective on or before {on.isoformat()}")
@@ -85,7 +97,8 @@ def parse_lpr_table(text: str) -> LprTable:
     dates = [f.effective_date for f in fixings]
     if dates != sorted(set(dates)):
         raise LprTableError("entries: effective dates must be unique and in ascending order")
-    return LprTable(tuple(fixings))
+    meta = {key: " ".join(str(raw.get(key) or "").split()) for key in ("source", "version", "coverage")}
+    return LprTable(tuple(fixings), **meta)
 
 
 def load_lpr_table(path: str | Path | None = None) -> LprTable:

@@ -10,7 +10,7 @@ from typing import Any, cast
 import pandas as pd
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from registry_service.domain.enterprise import AnnualFinancials, Enterprise
+from registry_service.domain.enterprise import AMOUNTS, AnnualFinancials, Enterprise
 from registry_service.domain.industry import section_of
 from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
@@ -20,13 +20,7 @@ from tanxiao.errors import ValidationError
 from tanxiao.registry.v1 import registry_pb2
 
 _ENTERPRISE_NAME = re.compile(r"enterprises/([^/]+)")
-_OPTIONAL_MONEY = (
-    "industrial_added_value_10k_cny",
-    "revenue_10k_cny",
-    "total_equity_10k_cny",
-    "total_debt_10k_cny",
-    "evic_10k_cny",
-)
+_OPTIONAL_MONEY = AMOUNTS  # AnnualFinancials' optional int64 fen fields
 _SIZE_CLASS_TO_PROTO = {
     "UNSPECIFIED": registry_pb2.SIZE_CLASS_UNSPECIFIED,
     "ABOVE_DESIGNATED_SIZE": registry_pb2.ABOVE_DESIGNATED_SIZE,

@@ -23,6 +23,7 @@ from registry_service.domain.commitments import (
     Savings,
     Verification,
 )
+from registry_service.domain.money import wan_to_fen
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.registry.v1 import registry_pb2
 
@@ -147,7 +148,7 @@ def commitment_from_proto(
         baseline_year=message.baseline_year,
         target_savings_tce_per_year=message.target_savings_tce_per_year,
         target_savings_tco2_per_year=message.target_savings_tco2_per_year,
-        capex_10k_cny=message.capex_10k_cny,
+        capex_fen=message.capex_fen,
         start_date=start_date,
         milestones=tuple(milestones),
         verifier=message.verifier.strip(),
@@ -195,7 +196,7 @@ def commitment_to_proto(
         baseline_year=c.baseline_year,
         target_savings_tce_per_year=c.target_savings_tce_per_year,
         target_savings_tco2_per_year=c.target_savings_tco2_per_year,
-        capex_10k_cny=c.capex_10k_cny,
+        capex_fen=c.capex_fen,
         start_date=c.start_date.isoformat(),
         milestones=[milestone_to_proto(m) for m in c.milestones],
         verifier=c.verifier,
@@ -253,11 +254,11 @@ def _savings(s: Savings) -> registry_pb2.SavingsMeasurement:
         grid_factor_effect_tco2=s.grid_factor_effect_tco2,
         baseline_grid_factor=_or_zero(s.baseline_grid_factor),
         year_grid_factor=_or_zero(s.year_grid_factor),
-        added_value_nominal_10k_cny=_or_zero(s.added_value_nominal),
+        added_value_nominal_fen=wan_to_fen(s.added_value_nominal) or 0,
         deflator_source=s.deflator_source,
     )
     if s.added_value_constant is not None:
-        message.added_value_constant_10k_cny = s.added_value_constant
+        message.added_value_constant_fen = wan_to_fen(s.added_value_constant) or 0
     if s.intensity_improvement is not None:
         message.intensity_improvement = s.intensity_improvement
     return message

@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry_service.convert import financials_to_proto
 from registry_service.domain.accounting import parse_period
-from registry_service.domain.enterprise import AnnualFinancials
+from registry_service.domain.enterprise import AMOUNTS, AnnualFinancials
 from registry_service.domain.region import RegionLevel, level_of
 from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from registry_service.storage import utc
@@ -23,10 +23,6 @@ _REGION_LEVELS = {RegionLevel.COUNTY: common_pb2.COUNTY, RegionLevel.CITY: commo
                   RegionLevel.PROVINCE: common_pb2.PROVINCE}  # fmt: skip
 _TRENDS = {"IMPROVING": common_pb2.IMPROVING, "STABLE": common_pb2.STABLE, "WORSENING": common_pb2.WORSENING,
            "INSUFFICIENT_DATA": common_pb2.INSUFFICIENT_DATA}  # fmt: skip
-_FINANCIAL_FIELDS = (
-    "industrial_added_value_10k_cny", "revenue_10k_cny", "total_equity_10k_cny", "total_debt_10k_cny",
-    "evic_10k_cny",
-)  # fmt: skip
 
 
 def profile_name(uscc: str, period: str) -> str:
@@ -63,7 +59,7 @@ def profile_to_proto(row: dict[str, Any]) -> registry_pb2.CarbonProfile:
         own_renewable_netting_tco2=row["own_renewable_netting_tco2"],
         gross_tco2=row["gross_tco2"],
         net_tco2=row["net_tco2"],
-        added_value_10k_cny=row["added_value_10k_cny"] or 0.0,
+        added_value_fen=row["added_value_fen"] or 0,
         carbon_neutrality_rate=row["neutrality_rate"] or 0.0,
         benchmark_fallback=_fallback_steps(row, details),
         grade=_grade(row, details),
@@ -235,9 +231,7 @@ def _quality(row: dict[str, Any], quality: dict[str, Any]) -> registry_pb2.DataQ
 
 
 def _financials(row: dict[str, Any]) -> AnnualFinancials:
-    return AnnualFinancials(
-        year=int(row["year"]), listed=bool(row["listed"]), **{k: row[k] for k in _FINANCIAL_FIELDS}
-    )
+    return AnnualFinancials(year=int(row["year"]), listed=bool(row["listed"]), **{k: row[k] for k in AMOUNTS})
 
 
 def _timestamp(value: Any) -> Timestamp:

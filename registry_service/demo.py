@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
+from registry_service.domain.money import wan_to_fen
 from registry_service.domain.uscc import CHARSET, make_uscc
 
 # county code -> name (湖州市 330500)
@@ -156,12 +157,13 @@ def _financials(added_value: float, serial: int, rng: np.random.Generator) -> tu
     return tuple(
         AnnualFinancials(
             year=year,
-            industrial_added_value_10k_cny=round(added_value * 1.04**i, 1),
-            revenue_10k_cny=round(revenue * 1.04**i, 1),
-            total_equity_10k_cny=round(equity * 1.03**i, 1),
-            total_debt_10k_cny=round(debt, 1),
+            # Generated in 万元 to one decimal (a statistics-bureau figure), stored as integer fen.
+            industrial_added_value_fen=wan_to_fen(round(added_value * 1.04**i, 1)),
+            revenue_fen=wan_to_fen(round(revenue * 1.04**i, 1)),
+            total_equity_fen=wan_to_fen(round(equity * 1.03**i, 1)),
+            total_debt_fen=wan_to_fen(round(debt, 1)),
             listed=listed,
-            evic_10k_cny=round((abs(equity) * 2.5 + debt) * 1.03**i, 1) if listed else None,
+            evic_fen=wan_to_fen(round((abs(equity) * 2.5 + debt) * 1.03**i, 1)) if listed else None,
         )
         for i, year in enumerate((2023, 2024, 2025))
     )

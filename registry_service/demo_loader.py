@@ -18,6 +18,7 @@ from registry_service.domain.commitments import (
     Verification,
     with_baseline,
 )
+from registry_service.domain.money import wan_to_fen
 from registry_service.ingest import Ingestor
 from registry_service.profile_service import ProfileService
 from registry_service.storage.commitments import CommitmentRepository
@@ -96,7 +97,7 @@ def _register_commitments(engine: sa.Engine, retrofits: pd.DataFrame) -> int:
                 baseline_year=baseline_year,
                 target_savings_tce_per_year=round(base.tce * float(row.reduction_share), 1),
                 target_savings_tco2_per_year=target_tco2,
-                capex_10k_cny=round(target_tco2 * 0.35, 1),
+                capex_fen=wan_to_fen(round(target_tco2 * 0.35, 1)) or 0,  # 万元 to one decimal, in fen
                 start_date=start,
                 milestones=(
                     Milestone("投运", date(start.year, 12, 31), 0.5),

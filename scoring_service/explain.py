@@ -477,6 +477,15 @@ def fmt_pct(pct: float) -> str:
     return f"{pct:+.2f} %"
 
 
+def _added_value_wan(profile: Mapping[str, Any]) -> float | None:
+    """The profile's added value in 万元 (the intensity's unit) from its integer fen (int64: a JSON
+    string in the snapshot); decisions stored before the registry's money was fen carry the 万元."""
+    fen = profile.get("added_value_fen")
+    if fen is not None:
+        return int(fen) / 1_000_000
+    return _opt_num(profile.get("added_value_10k_cny"))
+
+
 def _g(value: float, digits: int = 4) -> str:
     """A measured number: up to ``digits`` decimals, trailing zeros dropped, thousands separated."""
     text = f"{value:,.{digits}f}"
@@ -758,14 +767,14 @@ def _profile_rows(
 
     intensity = _opt_num(profile.get("carbon_intensity"))
     net = _opt_num(profile.get("net_tco2"))
-    added = _opt_num(profile.get("added_value_10k_cny"))
+    added = _added_value_wan(profile)
     if intensity is not None:
         value = f"{_g(intensity)} {t('intensity_unit')}"
         extra = []
         if net is not None:
             extra.append(f"{t('net_emissions')} {_g(net, 2)} tCO2")
         if added is not None:
-            extra.append(f"{t('added_value')} {_g(added, 2)} {'万元' if zh else 'x 10k yuan'}")
+            extra.append(f"{t('added_value')} {added:,.2f} {'万元' if zh else 'x 10k yuan'}")
         if extra:
             value += f"（{sep.join(extra)}）" if zh else f" ({sep.join(extra)})"
     else:

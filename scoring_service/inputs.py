@@ -13,7 +13,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from google.protobuf import json_format
@@ -165,26 +164,25 @@ class Financials:
     year: int = 0
 
 
-def wan_to_fen(value: float) -> int:
-    """万元 (the registry's unit, a double) -> integer fen, rounded half-to-even via the decimal text."""
-    fen = (Decimal(repr(value)) * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-    return max(-MAX_FEN, min(MAX_FEN, int(fen)))
-
-
 def financials_from_profile(profile: registry_pb2.CarbonProfile) -> Financials:
     """Revenue, total debt and equity of the profile's year, where the registry has all three."""
     if not profile.HasField("financials"):
         return Financials()
     f = profile.financials
-    names = ("revenue_10k_cny", "total_debt_10k_cny", "total_equity_10k_cny")
-    if not all(f.HasField(n) and math.isfinite(getattr(f, n)) for n in names):
+    names = ("revenue_fen", "total_debt_fen", "total_equity_fen")
+    if not all(f.HasField(n) for n in names):
         return Financials(year=f.year)
     return Financials(
-        revenue_fen=max(wan_to_fen(f.revenue_10k_cny), 0),
-        total_debt_fen=max(wan_to_fen(f.total_debt_10k_cny), 0),
-        equity_fen=wan_to_fen(f.total_equity_10k_cny),
+        revenue_fen=_clamp(f.revenue_fen, 0),
+        total_debt_fen=_clamp(f.total_debt_fen, 0),
+        equity_fen=_clamp(f.total_equity_fen, -MAX_FEN),
         year=f.year,
     )
+
+
+def _clamp(fen: int, low: int) -> int:
+    """The registry's int64 fen within [low, MAX_FEN] (the evaluator's int64 arithmetic bound)."""
+    return max(low, min(MAX_FEN, int(fen)))
 
 
 def _uscc(name: str, bad: Any) -> str | None:
@@ -270,7 +268,7 @@ def commitment_input(
         status=status,
         target_tco2_per_year=commitment.target_savings_tco2_per_year,
         achieved_tco2_per_year=progress.achieved_tco2_per_year,
-        capex_fen=max(wan_to_fen(commitment.capex_10k_cny), 0),
+        capex_fen=_clamp(commitment.capex_fen, 0),
         milestones_missed=progress.milestones_missed,
         verification=verification_state(status, progress),
     )

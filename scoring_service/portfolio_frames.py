@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from scoring_service.portfolio.green import frozen_benefits
+from scoring_service.portfolio.metrics import FEN_PER_10K_YUAN
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.loans import LoanRepository
 from tanxiao.common.v1 import common_pb2
@@ -99,10 +99,10 @@ def _row(
         # Scope 2 as the profile's graded method counts it (net_tco2 - scope 1; Huzhou: location-based).
         "scope2_tco2": profile.net_tco2 - scope1 if profile is not None else math.nan,
         "scope2_market_tco2": _market_scope2(profile),
-        "revenue_10k_cny": _money(financials, "revenue_10k_cny"),
-        "total_equity_10k_cny": _money(financials, "total_equity_10k_cny"),
-        "total_debt_10k_cny": _money(financials, "total_debt_10k_cny"),
-        "evic_10k_cny": _money(financials, "evic_10k_cny"),
+        "revenue_10k_cny": _money(financials, "revenue_fen"),
+        "total_equity_10k_cny": _money(financials, "total_equity_fen"),
+        "total_debt_10k_cny": _money(financials, "total_debt_fen"),
+        "evic_10k_cny": _money(financials, "evic_fen"),
         "listed": bool(financials.listed) if financials is not None else False,
         "pcaf_score": (profile.data_quality.pcaf_score or 5) if profile is not None else 5,
         "commitment_status": status,
@@ -165,12 +165,8 @@ def _commitment(registry: RegistryClient, name: str, as_of: date) -> Project:
 
 
 def capex_fen(commitment: registry_pb2.Commitment) -> int:
-    """The commitment's capital expenditure in fen (the registry's capex in 万元 = 10^6 fen; a
-    ``capex_fen`` field, once the registry carries money in fen, is taken as is)."""
-    if "capex_fen" in commitment.DESCRIPTOR.fields_by_name:
-        return int(commitment.capex_fen)
-    wan = Decimal(repr(float(commitment.capex_10k_cny)))
-    return int((wan * 1_000_000).to_integral_value()) if wan > 0 else 0
+    """The commitment's capital expenditure, integer fen (the project's total investment)."""
+    return max(int(commitment.capex_fen), 0)
 
 
 def _level(profile: registry_pb2.CarbonProfile | None) -> str:
@@ -180,9 +176,11 @@ def _level(profile: registry_pb2.CarbonProfile | None) -> str:
 
 
 def _money(financials: registry_pb2.AnnualFinancials | None, name: str) -> float:
+    """The registry's integer fen as the frame's 万元 (a column of the attribution arithmetic, NaN when
+    unknown; the metrics multiply back to fen before any amount is reported)."""
     if financials is None or not financials.HasField(name):
         return np.nan
-    return float(getattr(financials, name))
+    return int(getattr(financials, name)) / FEN_PER_10K_YUAN
 
 
 def _market_scope2(profile: registry_pb2.CarbonProfile | None) -> float:

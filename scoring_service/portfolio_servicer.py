@@ -37,7 +37,7 @@ from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.platform.auth import LOAN_LEVEL, current_principal
 from tanxiao.platform.auth import REGULATOR as REGULATOR_ROLE
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
-from tanxiao.standards import LPR, code_list
+from tanxiao.standards import lpr_source
 
 SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
 # Who read loan-level data under the supervisory grant: a separate logger, so deployments can route it
@@ -308,7 +308,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             totals=totals, groups=groups, quarters=quarters, totals_suppressed=withheld,
             headline_zh="" if withheld else stats.headline("zh"),
             headline_en="" if withheld else stats.headline("en"), group_by=request.group_by,
-            min_cell_size=self.min_cell_size if regulator else 0, lpr_source=_lpr_source(),
+            min_cell_size=self.min_cell_size if regulator else 0, lpr_source=lpr_source(),
         )  # fmt: skip
 
     def GetFacilityLedger(
@@ -367,7 +367,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             scope=lender or REGULATOR, quarter=quarter.strip().upper(), quarter_start=start.isoformat(),
             quarter_end=end.isoformat(), terms=[_facility_terms(t) for t in facility.all_terms()],
             totals=_ledger_row(totals), categories=[_ledger_row(r) for r in rows], min_cell_size=cell,
-            lpr_source=_lpr_source(), loan_level=own_book or granted,
+            lpr_source=lpr_source(), loan_level=own_book or granted,
         )  # fmt: skip
         ledger.generate_time.FromDatetime(datetime.now(UTC))
         if own_book or granted:
@@ -438,11 +438,6 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
 
 
 LEDGER_FORMATS = (portfolio_pb2.CSV, portfolio_pb2.XLSX, portfolio_pb2.PDF, portfolio_pb2.JSON)
-
-
-def _lpr_source() -> str:
-    lpr = code_list(LPR)
-    return f"{lpr.source} ({lpr.version})"
 
 
 def _facility_terms(terms: facility.FacilityTerms) -> portfolio_pb2.FacilityTerms:

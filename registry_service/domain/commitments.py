@@ -36,6 +36,7 @@ from registry_service.domain.deflators import Deflator
 from tanxiao.errors import FieldViolation
 
 MIN_BASELINE_YEAR = 2000
+MAX_CAPEX_FEN = 10**18  # 10^16 yuan: beyond any project; int64 holds ~9.2 x 10^18
 
 
 class ProjectType(StrEnum):
@@ -87,7 +88,7 @@ class Commitment:
     baseline_year: int
     target_savings_tce_per_year: float
     target_savings_tco2_per_year: float
-    capex_10k_cny: float
+    capex_fen: int  # capital expenditure, integer fen (1 万元 = 1,000,000 fen)
     start_date: dt.date
     milestones: tuple[Milestone, ...]
     verifier: str
@@ -198,8 +199,10 @@ def validate_commitment(
     for name in ("target_savings_tce_per_year", "target_savings_tco2_per_year"):
         if (problem := _number_problem(getattr(c, name), positive=True)) is not None:
             bad(name, problem)
-    if (problem := _number_problem(c.capex_10k_cny, positive=False)) is not None:
-        bad("capex_10k_cny", problem)
+    if c.capex_fen < 0:
+        bad("capex_fen", "must be >= 0")
+    elif c.capex_fen > MAX_CAPEX_FEN:
+        bad("capex_fen", f"must be at most {MAX_CAPEX_FEN} fen")
     for field, reason in _baseline_problems(c):
         bad(field, reason)
     if not c.verifier.strip():

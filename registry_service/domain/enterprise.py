@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,27 +18,29 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 UPDATABLE_FIELDS = ("display_name", "industry_code", "region_code", "size_class", "financials")
 ALL_FIELDS = ("uscc", *UPDATABLE_FIELDS)
 # Money that cannot be negative; added value and equity legitimately can.
-_NON_NEGATIVE = ("revenue_10k_cny", "total_debt_10k_cny", "evic_10k_cny")
-_AMOUNTS = (
-    "industrial_added_value_10k_cny",
-    "revenue_10k_cny",
-    "total_equity_10k_cny",
-    "total_debt_10k_cny",
-    "evic_10k_cny",
+_NON_NEGATIVE = ("revenue_fen", "total_debt_fen", "evic_fen")
+AMOUNTS = (
+    "industrial_added_value_fen",
+    "revenue_fen",
+    "total_equity_fen",
+    "total_debt_fen",
+    "evic_fen",
 )
+# Beyond 10^18 fen (10^16 yuan) no figure of one firm is plausible; int64 holds up to ~9.2 x 10^18.
+MAX_FEN = 10**18
 
 
 @dataclass(frozen=True)
 class AnnualFinancials:
-    """Financial figures of one calendar year, money in 万元; None = not reported."""
+    """Financial figures of one calendar year, money in integer fen; None = not reported."""
 
     year: int
-    industrial_added_value_10k_cny: float | None = None
-    revenue_10k_cny: float | None = None
-    total_equity_10k_cny: float | None = None
-    total_debt_10k_cny: float | None = None
+    industrial_added_value_fen: int | None = None
+    revenue_fen: int | None = None
+    total_equity_fen: int | None = None
+    total_debt_fen: int | None = None
     listed: bool = False
-    evic_10k_cny: float | None = None
+    evic_fen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,12 @@ def _size_class_problem(size_class: str) -> str | None:
 
 def _amount_violations(entry: AnnualFinancials, path: str) -> list[FieldViolation]:
     violations = []
-    for name in _AMOUNTS:
+    for name in AMOUNTS:
         value = getattr(entry, name)
         if value is None:
             continue
-        if not math.isfinite(value):
-            violations.append(FieldViolation(f"{path}.{name}", "must be a finite number"))
+        if abs(value) > MAX_FEN:
+            violations.append(FieldViolation(f"{path}.{name}", f"must be at most {MAX_FEN} fen in magnitude"))
         elif name in _NON_NEGATIVE and value < 0:
             violations.append(FieldViolation(f"{path}.{name}", "must be >= 0"))
     return violations

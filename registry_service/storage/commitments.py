@@ -19,6 +19,7 @@ from registry_service.domain.commitments import (
     Verification,
     YearlyActual,
 )
+from registry_service.domain.money import fen_to_wan
 from registry_service.storage import (
     chunked,
     decode_page_token,
@@ -148,7 +149,7 @@ class CommitmentRepository:
             carbon_profiles.c.year,
             carbon_profiles.c.net_tco2,
             carbon_profiles.c.energy_tce,
-            carbon_profiles.c.added_value_10k_cny,
+            carbon_profiles.c.added_value_fen,
             carbon_profiles.c.months_covered,
             carbon_profiles.c.green_power_netting_tco2,
             carbon_profiles.c.details,
@@ -158,9 +159,7 @@ class CommitmentRepository:
                 int(row.year): YearlyActual(
                     tco2=float(row.net_tco2),
                     tce=float(row.energy_tce),
-                    added_value_10k_cny=None
-                    if row.added_value_10k_cny is None
-                    else float(row.added_value_10k_cny),
+                    added_value_10k_cny=fen_to_wan(row.added_value_fen),
                     months=int(row.months_covered),
                     **_grid(row.details or {}, float(row.green_power_netting_tco2)),
                 )
@@ -203,7 +202,7 @@ def _commitment_row(c: Commitment) -> dict[str, Any]:
         "baseline_tce": c.baseline_tce,
         "target_savings_tce_per_year": c.target_savings_tce_per_year,
         "target_savings_tco2_per_year": c.target_savings_tco2_per_year,
-        "capex_10k_cny": c.capex_10k_cny,
+        "capex_fen": c.capex_fen,
         "start_date": c.start_date,
         "milestones": [
             {"title": m.name, "due_date": m.due_date.isoformat(), "target_fraction": m.target_fraction}
@@ -265,7 +264,7 @@ def _to_stored(row: sa.RowMapping, checks: tuple[Verification, ...]) -> StoredCo
         baseline_tce=row["baseline_tce"],
         target_savings_tce_per_year=row["target_savings_tce_per_year"],
         target_savings_tco2_per_year=row["target_savings_tco2_per_year"],
-        capex_10k_cny=row["capex_10k_cny"],
+        capex_fen=int(row["capex_fen"]),
         start_date=_date(row["start_date"]),
         milestones=tuple(
             Milestone(m["title"], date.fromisoformat(m["due_date"]), float(m["target_fraction"]))

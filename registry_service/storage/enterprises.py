@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from registry_service.domain.enterprise import AnnualFinancials, Enterprise, apply_update
+from registry_service.domain.enterprise import AMOUNTS, AnnualFinancials, Enterprise, apply_update
 from registry_service.storage import (
     chunked,
     decode_page_token,
@@ -25,14 +25,7 @@ from registry_service.storage.tables import enterprise_financials, enterprises
 from tanxiao.errors import AlreadyExists, NotFound, ValidationError
 from tanxiao.platform.db import read_only
 
-_FINANCIAL_FIELDS = (
-    "industrial_added_value_10k_cny",
-    "revenue_10k_cny",
-    "total_equity_10k_cny",
-    "total_debt_10k_cny",
-    "listed",
-    "evic_10k_cny",
-)
+_FINANCIAL_FIELDS = (*AMOUNTS, "listed")  # columns named as the domain fields; money in fen
 
 
 @dataclass(frozen=True)

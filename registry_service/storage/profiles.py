@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
+from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen
 from registry_service.domain.profiles import ProfileSet, details_of
 from registry_service.storage import chunked
 from registry_service.storage.tables import (
@@ -29,6 +30,7 @@ from registry_service.storage.tables import (
     profile_dirty,
     records,
 )
+from tanxiao.platform.schema import Quantity
 
 RECORD_COLUMNS = (
     "id", "uscc", "period", "category", "source", "external_id", "revision", "is_current",
@@ -63,11 +65,18 @@ def load_records(
 
 
 def load_enterprises(conn: Connection, usccs: Collection[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(uscc, industry_code, region_code) and (uscc, year, industrial_added_value_10k_cny)."""
+    """(uscc, industry_code, region_code) and (uscc, year, industrial_added_value_10k_cny): the stored
+    fen as 万元 (the accounting pipeline's unit for the intensity's denominator)."""
     columns = ("uscc", "industry_code", "region_code")
     query = sa.select(enterprises.c.uscc, enterprises.c.industry_code, enterprises.c.region_code)
     annual_columns = ("uscc", "year", "industrial_added_value_10k_cny")
-    annual_query = sa.select(*(enterprise_financials.c[name] for name in annual_columns))
+    annual_query = sa.select(
+        enterprise_financials.c.uscc,
+        enterprise_financials.c.year,
+        (sa.cast(enterprise_financials.c.industrial_added_value_fen, Quantity) / FEN_PER_10K_YUAN).label(
+            "industrial_added_value_10k_cny"
+        ),
+    )
     if usccs is None:
         return _frame(conn, query, columns), _frame(conn, annual_query, annual_columns)
     firms, annual = [], []
@@ -92,6 +101,8 @@ def stored_benchmarks(conn: Connection, years: Iterable[int] | None = None) -> p
     if years is not None:
         query = query.where(benchmarks.c.year.in_(sorted(set(years))))
     frame = _frame(conn, query, _BENCHMARK_COLUMNS)
+    # the stored fen as the domain's 万元 (the denominator of the cell's average intensity)
+    frame["total_added_value"] = frame.pop("total_added_value_fen").astype(float) / FEN_PER_10K_YUAN
     return frame.astype({"year": np.int64, "industry_depth": np.int64, "enterprise_count": np.int64})
 
 
@@ -168,8 +179,8 @@ def profile_row(
         "own_renewable_netting_tco2": _num(row["pv_netting_tco2"], 0.0),
         "gross_tco2": _num(row["gross_tco2"], 0.0),
         "net_tco2": _num(row["net_tco2"], 0.0),
-        "added_value_10k_cny": _num(row["added_value_10k_cny"]),
-        "revenue_10k_cny": _num(row["revenue_10k_cny"]),
+        "added_value_fen": wan_to_fen(_num(row["added_value_10k_cny"])),  # the pipeline sums 万元
+        "revenue_fen": wan_to_fen(_num(row["revenue_10k_cny"])),
         "energy_intensity": _num(row["energy_intensity"]),
         "carbon_intensity": _num(row["carbon_intensity"]),
         "neutrality_rate": _num(row["neutrality_rate"]),
@@ -204,6 +215,7 @@ def replace_benchmarks(
     rows = [
         {
             **{k: _plain(v) for k, v in r.items() if k in _BENCHMARK_COLUMNS},
+            "total_added_value_fen": wan_to_fen(_num(r["total_added_value"])) or 0,
             "grading_method": grading_method,
             "compute_time": now,
             "version": version,

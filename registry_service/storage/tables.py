@@ -1,7 +1,8 @@
 """The registry's tables (SQLAlchemy Core). Alembic revision 0001 creates exactly this schema, plus the
 shared ``idempotency_keys`` table defined in tanxiao.platform.idempotency.
 
-Portable across SQLite and PostgreSQL: quantities are double precision floats, timestamps are
+Portable across SQLite and PostgreSQL: money is integer fen (BIGINT, revision 0013), quantities are
+double precision floats, timestamps are
 timezone-aware (UTC), surrogate ids are BIGINT on PostgreSQL and INTEGER (rowid alias) on SQLite.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tanxiao.platform.schema import BigId, Quantity, UtcTime, new_metadata
+
+Fen = sa.BigInteger()  # money: integer fen (1 万元 = 1,000,000 fen)
 
 metadata = new_metadata()
 
@@ -33,12 +36,12 @@ enterprise_financials = sa.Table(
     metadata,
     sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc", ondelete="CASCADE"), primary_key=True),
     sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("industrial_added_value_10k_cny", Quantity, nullable=True),
-    sa.Column("revenue_10k_cny", Quantity, nullable=True),
-    sa.Column("total_equity_10k_cny", Quantity, nullable=True),
-    sa.Column("total_debt_10k_cny", Quantity, nullable=True),
+    sa.Column("industrial_added_value_fen", Fen, nullable=True),
+    sa.Column("revenue_fen", Fen, nullable=True),
+    sa.Column("total_equity_fen", Fen, nullable=True),
+    sa.Column("total_debt_fen", Fen, nullable=True),
     sa.Column("listed", sa.Boolean(create_constraint=False), nullable=False),
-    sa.Column("evic_10k_cny", Quantity, nullable=True),
+    sa.Column("evic_fen", Fen, nullable=True),
 )
 
 # One row per catalog version ever loaded; a version's content is immutable (checked by content_hash).
@@ -160,8 +163,8 @@ carbon_profiles = sa.Table(
     sa.Column("own_renewable_netting_tco2", Quantity, nullable=False),
     sa.Column("gross_tco2", Quantity, nullable=False),
     sa.Column("net_tco2", Quantity, nullable=False),
-    sa.Column("added_value_10k_cny", Quantity, nullable=True),
-    sa.Column("revenue_10k_cny", Quantity, nullable=True),
+    sa.Column("added_value_fen", Fen, nullable=True),
+    sa.Column("revenue_fen", Fen, nullable=True),
     sa.Column("energy_intensity", Quantity, nullable=True),
     sa.Column("carbon_intensity", Quantity, nullable=True),
     sa.Column("neutrality_rate", Quantity, nullable=True),
@@ -199,7 +202,7 @@ benchmarks = sa.Table(
     sa.Column("q3_intensity", Quantity, nullable=False),
     sa.Column("enterprise_count", sa.Integer, nullable=False),
     sa.Column("total_tco2", Quantity, nullable=False),
-    sa.Column("total_added_value", Quantity, nullable=False),
+    sa.Column("total_added_value_fen", Fen, nullable=False),  # the cell's added value, fen (0013)
     sa.Column("grading_method", sa.String(64), nullable=False),
     sa.Column("compute_time", UtcTime, nullable=False),
     # revision 0006: the published version these rows are, and the cell's leave-one-out extremes
@@ -258,7 +261,7 @@ commitments = sa.Table(
     sa.Column("baseline_tce", Quantity, nullable=True),
     sa.Column("target_savings_tce_per_year", Quantity, nullable=False),
     sa.Column("target_savings_tco2_per_year", Quantity, nullable=False),
-    sa.Column("capex_10k_cny", Quantity, nullable=False),
+    sa.Column("capex_fen", Fen, nullable=False),
     sa.Column("start_date", sa.Date, nullable=False),
     sa.Column("milestones", sa.JSON, nullable=False),  # [{"title", "due_date", "target_fraction"}]
     sa.Column("verifier", sa.String(200), nullable=False),

@@ -9,11 +9,14 @@ below turn a code into a (zh, en) pair, falling back to the code itself when a l
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+from loan_rules.lpr import LprTableError, default_lpr_table
 
 REGIONS = "gbt2260_regions"
 DIVISIONS = "gbt4754_divisions"
@@ -96,17 +99,17 @@ def sources() -> list[dict[str, str]]:
     ]
 
 
-LPR = "lpr"
-
-
 def lpr_bp(on: str, tenor: str = "1Y") -> int | None:
     """The LPR in force on ``on`` (ISO date) for tenor "1Y" or "5Y" (over five years), basis points; None
-    before the table starts. Values are marked unconfirmed in the data file (see its source line)."""
-    listed = code_list(LPR)
-    rows = sorted(
-        (code.split("/")[0], int(extra["bp"]))
-        for code, extra in listed.extra.items()
-        if extra["tenor"] == tenor
-    )
-    found = [bp for effective, bp in rows if effective <= on]
-    return found[-1] if found else None
+    before the table starts. The table is loan pricing's own (loan_rules/data/lpr.yaml, each fixing
+    with its source and a confirmed mark): reports and quotes see the same LPR."""
+    try:
+        return round(default_lpr_table().lpr_for_term(tenor, dt.date.fromisoformat(on)).rate_bp)
+    except LprTableError:
+        return None
+
+
+def lpr_source() -> str:
+    """The LPR table's source and version, for report footers."""
+    table = default_lpr_table()
+    return f"{table.source} ({table.version})"

@@ -358,7 +358,7 @@ def test_a_regulator_gets_every_report_in_every_format_from_the_demo_data(
     supervised = json_format.Parse(out.read_bytes(), ppb.FacilityLedger())
     assert len(supervised.lines) == t.loans and supervised.loan_level
     assert sum(line.refinanceable_fen for line in supervised.lines) == supervised.totals.refinanceable_fen
-    # the six PV loans at 300 bp = the 1-year LPR (table, unconfirmed): eligible, 60 % of 2,500,000.01
+    # the six PV loans at 300 bp = the 1-year LPR (loan_rules/data/lpr.yaml): eligible, 60 % of 2,500,000.01
     # yuan = 1,500,000.006 -> 1,500,000.00 yuan each (floor); the regulator's totals say the same
     assert sum(line.eligible for line in supervised.lines) == 6
     assert supervised.totals.refinanceable_fen == ledger.totals.refinanceable_fen == 6 * 150_000_000

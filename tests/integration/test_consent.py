@@ -42,7 +42,7 @@ class Suite:
 
 @pytest.fixture
 def suite(registry: Registry) -> Iterator[Suite]:
-    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)
+    financials = (AnnualFinancials(2022, 3_000_000_000, 12_000_000_000, 4_000_000_000, 6_000_000_000),)
     EnterpriseRepository(registry.engine).create_many(
         [Enterprise(FIRM, "湖州化纤", "2822", "330502", financials=financials)]
     )
@@ -122,7 +122,7 @@ def test_an_explanation_shows_only_what_the_consent_allows(suite: Suite) -> None
 
     financials = _grant(suite, consent_pb2.FINANCIALS)
     explained = suite.scoring.ExplainDecision(read, metadata=suite.lender, timeout=30)
-    assert explained.profile_snapshot.financials.total_debt_10k_cny == 6_000.0
+    assert explained.profile_snapshot.financials.total_debt_fen == 6_000_000_000  # 6,000 万元
 
     for grant in (carbon, financials):
         suite.consents.RevokeConsent(consent_pb2.RevokeConsentRequest(name=grant.name), timeout=10)

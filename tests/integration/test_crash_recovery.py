@@ -28,7 +28,7 @@ from tanxiao.platform.db import make_engine
 from tanxiao.registry.v1 import registry_pb2 as pb
 from tanxiao.registry.v1 import registry_pb2_grpc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
 FIRMS = [make_uscc(700 + i) for i in range(4)]
 CHUNK = 250

@@ -112,7 +112,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
     """Registry and scoring servers on ``url`` with the fuzz limits; ``seed`` adds graded profiles, a
     commitment, a decision and a loan (slower) for requests to get deep."""
     engine = make_engine(url)
-    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)
+    financials = (AnnualFinancials(2022, 3_000_000_000, 12_000_000_000, 4_000_000_000, 6_000_000_000),)
     try:
         EnterpriseRepository(engine).create_many(
             [
@@ -147,7 +147,7 @@ def _start(url: str, *, seed: bool = True) -> tuple[list[RunningServer], list[gr
             parent=f"enterprises/{FIRMS[-1]}",
             commitment=rpb.Commitment(
                 project_type=rpb.PV, title="屋顶光伏", baseline_year=2022, target_savings_tce_per_year=900,
-                target_savings_tco2_per_year=4_000, capex_10k_cny=800, start_date="2023-01-01",
+                target_savings_tco2_per_year=4_000, capex_fen=800_000_000, start_date="2023-01-01",
                 milestones=[rpb.Milestone(title="并网", due_date="2023-12-31", target_fraction=1.0)],
                 verifier="浙江省节能监测中心",
             ),
@@ -357,12 +357,12 @@ def financials() -> st.SearchStrategy[rpb.AnnualFinancials]:
     return st.builds(
         rpb.AnnualFinancials,
         year=INT32,
-        industrial_added_value_10k_cny=FLOATS,
-        revenue_10k_cny=FLOATS,
-        total_equity_10k_cny=FLOATS,
-        total_debt_10k_cny=FLOATS,
+        industrial_added_value_fen=INT64,
+        revenue_fen=INT64,
+        total_equity_fen=INT64,
+        total_debt_fen=INT64,
         listed=st.booleans(),
-        evic_10k_cny=FLOATS,
+        evic_fen=INT64,
     )
 
 
@@ -514,7 +514,7 @@ def test_commitments(fuzz: Suite, data: st.DataObject) -> None:
                 baseline_year=INT32,
                 target_savings_tce_per_year=FLOATS,
                 target_savings_tco2_per_year=FLOATS,
-                capex_10k_cny=FLOATS,
+                capex_fen=INT64,
                 start_date=DATES,
                 milestones=st.lists(
                     st.builds(rpb.Milestone, title=text("m"), due_date=DATES, target_fraction=FLOATS),
@@ -866,7 +866,7 @@ def _free_text_calls(suite: Suite, value: str, uscc: str) -> None:
     )  # fmt: skip
     commitment = rpb.Commitment(
         project_type=rpb.PV, title=value, baseline_year=2022, target_savings_tce_per_year=1.0,
-        target_savings_tco2_per_year=1.0, capex_10k_cny=1.0, start_date="2023-01-01", verifier=value,
+        target_savings_tco2_per_year=1.0, capex_fen=1_000_000, start_date="2023-01-01", verifier=value,
         milestones=[rpb.Milestone(title=value, due_date="2023-12-31", target_fraction=1.0)],
     )  # fmt: skip
     calls: list[Callable[[], Any]] = [

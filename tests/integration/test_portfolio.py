@@ -38,7 +38,8 @@ AS_OF = "2023-06-30"
 
 @pytest.fixture
 def book(registry: Registry) -> Iterator[tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer]]:
-    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)  # equity + debt = 1 亿元
+    # fen: added value 3,000 万元, revenue 12,000 万元, equity 4,000 万元 + debt 6,000 万元 = 1 亿元
+    financials = (AnnualFinancials(2022, 3_000_000_000, 12_000_000_000, 4_000_000_000, 6_000_000_000),)
     EnterpriseRepository(registry.engine).create_many(
         [Enterprise(u, f"湖州企业{i}", "2822", "330502" if i % 2 else "330521", financials=financials)
          for i, u in enumerate(FIRMS)]
@@ -434,7 +435,7 @@ def test_facility_ledger_over_grpc_and_the_cli(
 ) -> None:
     """anji-rcb lends 3,000,000.00 yuan (committed; 2,999,999.99 outstanding at the quarter's end) to
     FIRMS[4] for its waste-heat project (green catalogue 1.5), 2023-04-03 .. 2026-04-03 at 365 bp = the
-    1-year LPR then (365, table value, unconfirmed): eligible. Refinanceable 60 % x 299,999,999 fen =
+    1-year LPR then (365, loan_rules/data/lpr.yaml): eligible. Refinanceable 60 % x 299,999,999 fen =
     179,999,999.4 -> 179,999,999 fen (floor).
     The project costs 1,200 万元 = 12,000,000.00 yuan, so the loan is 1/4 of it; verified 2023-05-15 at
     1,150 tCO2/yr -> 287.5 tCO2/yr attributable. The older X1 (GENERAL, unclassified) is not eligible."""
@@ -451,7 +452,7 @@ def test_facility_ledger_over_grpc_and_the_cli(
             commitment=rpb.Commitment(
                 project_type=rpb.WASTE_HEAT, title="定型机余热回收", baseline_year=2022,
                 target_savings_tce_per_year=800.0, target_savings_tco2_per_year=2_000.0,
-                capex_10k_cny=1_200.0,
+                capex_fen=1_200_000_000,
                 start_date="2023-01-01", verifier="中国质量认证中心",
                 milestones=[rpb.Milestone(title="full", due_date="2024-12-31", target_fraction=1.0)],
             ),

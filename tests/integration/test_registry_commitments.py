@@ -138,7 +138,7 @@ def _profile(
         "own_renewable_netting_tco2": 0.0,
         "gross_tco2": tco2,
         "net_tco2": tco2,
-        "added_value_10k_cny": added_value,
+        "added_value_fen": None if added_value is None else round(added_value * 1_000_000),  # 万元 -> fen
         "carbon_intensity": tco2 / added_value if added_value else None,
         "energy_intensity": tce / added_value if added_value else None,
         "grade": 0,
@@ -167,7 +167,7 @@ def _commitment(**overrides: Any) -> registry_pb2.Commitment:
         "baseline_year": 2022,
         "target_savings_tce_per_year": 800.0,
         "target_savings_tco2_per_year": 2_000.0,
-        "capex_10k_cny": 1_200.0,
+        "capex_fen": 1_200_000_000,
         "start_date": "2023-01-01",
         "milestones": [
             pb.Milestone(title="commissioning", due_date="2023-12-31", target_fraction=0.5),
@@ -325,7 +325,7 @@ def test_invalid_commitment_names_every_bad_field(env: Env) -> None:
     bad = _commitment(
         project_type=pb.PROJECT_TYPE_UNSPECIFIED,
         target_savings_tce_per_year=0.0,
-        capex_10k_cny=-1.0,
+        capex_fen=-1,
         verifier=" ",
         milestones=[
             pb.Milestone(title="commissioning", due_date="2023-12-31", target_fraction=0.0),
@@ -341,7 +341,7 @@ def test_invalid_commitment_names_every_bad_field(env: Env) -> None:
     assert set(details.fields) == {
         "commitment.project_type",
         "commitment.target_savings_tce_per_year",
-        "commitment.capex_10k_cny",
+        "commitment.capex_fen",
         "commitment.verifier",
         "commitment.milestones[0].target_fraction",
         "commitment.milestones[1].due_date",
@@ -652,7 +652,7 @@ def test_real_savings_over_grpc(env: Env) -> None:
     assert (s.nominal_absolute_tco2, s.frozen_absolute_tco2, s.grid_factor_effect_tco2) == pytest.approx(
         (833.0, 515.3, 317.7)
     )
-    assert s.added_value_nominal_10k_cny == pytest.approx(4_850.0)
-    assert s.added_value_constant_10k_cny == pytest.approx(5_000.0)
+    assert s.added_value_nominal_fen == 4_850_000_000  # 4,850 万元
+    assert s.added_value_constant_fen == 5_000_000_000
     assert s.intensity_improvement == pytest.approx(0.05153)
     assert s.deflator_source.startswith("cn-ppi-industrial") and "(unconfirmed)" in s.deflator_source

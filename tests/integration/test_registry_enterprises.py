@@ -37,8 +37,9 @@ def _rpc_error(call, request) -> grpc.RpcError:  # type: ignore[no-untyped-def]
 
 def test_create_then_get_round_trips_with_normalised_uscc(registry: Registry) -> None:
     financials = [
-        pb.AnnualFinancials(year=2024, industrial_added_value_10k_cny=1200.5, revenue_10k_cny=0.0),
-        pb.AnnualFinancials(year=2023, total_equity_10k_cny=-50.0, listed=True, evic_10k_cny=9000),
+        # fen: 1,200.5 万元 = 1,200,500,000 fen; an amount with fen (90,000,000.01 yuan) survives exactly
+        pb.AnnualFinancials(year=2024, industrial_added_value_fen=1_200_500_000, revenue_fen=0),
+        pb.AnnualFinancials(year=2023, total_equity_fen=-50_000_000, listed=True, evic_fen=9_000_000_001),
     ]
     created = _create(registry, _enterprise(uscc=make_uscc(1).lower(), financials=financials))
     assert created.uscc == make_uscc(1) and created.name == f"enterprises/{make_uscc(1)}"
@@ -47,9 +48,11 @@ def test_create_then_get_round_trips_with_normalised_uscc(registry: Registry) ->
     assert fetched == created
     assert [f.year for f in fetched.financials] == [2023, 2024]  # by year
     latest = fetched.financials[1]
-    assert latest.HasField("revenue_10k_cny") and latest.revenue_10k_cny == 0.0  # present zero kept
-    assert not latest.HasField("total_debt_10k_cny")  # absent stays absent
-    assert fetched.financials[0].total_equity_10k_cny == -50.0 and fetched.financials[0].listed
+    assert latest.HasField("revenue_fen") and latest.revenue_fen == 0  # present zero kept
+    assert not latest.HasField("total_debt_fen")  # absent stays absent
+    assert latest.industrial_added_value_fen == 1_200_500_000
+    assert fetched.financials[0].total_equity_fen == -50_000_000 and fetched.financials[0].listed
+    assert fetched.financials[0].evic_fen == 9_000_000_001
 
 
 def test_duplicate_create_is_already_exists(registry: Registry) -> None:
@@ -82,7 +85,7 @@ def test_invalid_enterprise_names_every_bad_field(registry: Registry) -> None:
         display_name="  ",
         industry_code="X9",
         region_code="33",
-        financials=[pb.AnnualFinancials(year=2024), pb.AnnualFinancials(year=2023, revenue_10k_cny=-1)],
+        financials=[pb.AnnualFinancials(year=2024), pb.AnnualFinancials(year=2023, revenue_fen=-1)],
     )
     error = _rpc_error(registry.stub.CreateEnterprise, pb.CreateEnterpriseRequest(enterprise=bad))
     details = error_details(error)
@@ -92,7 +95,7 @@ def test_invalid_enterprise_names_every_bad_field(registry: Registry) -> None:
         "enterprise.display_name",
         "enterprise.industry_code",
         "enterprise.region_code",
-        "enterprise.financials[1].revenue_10k_cny",
+        "enterprise.financials[1].revenue_fen",
     ]
     assert all(description for _, description in details.violations)
 
@@ -164,27 +167,25 @@ def _update(registry: Registry, enterprise: registry_pb2.Enterprise, *paths: str
 
 
 def test_update_changes_only_the_masked_fields(registry: Registry) -> None:
-    created = _create(registry, _enterprise(financials=[pb.AnnualFinancials(year=2023, revenue_10k_cny=10)]))
+    created = _create(registry, _enterprise(financials=[pb.AnnualFinancials(year=2023, revenue_fen=10)]))
     patch = pb.Enterprise(
         name=created.name,
         display_name="新名字有限公司",
         region_code="33",  # invalid, but not in the mask: ignored
-        financials=[pb.AnnualFinancials(year=2024, revenue_10k_cny=20)],
+        financials=[pb.AnnualFinancials(year=2024, revenue_fen=20)],
     )
     updated = _update(registry, patch, "display_name", "financials")
     assert updated.display_name == "新名字有限公司" and updated.region_code == "330502"
-    assert [(f.year, f.revenue_10k_cny) for f in updated.financials] == [(2023, 10), (2024, 20)]
+    assert [(f.year, f.revenue_fen) for f in updated.financials] == [(2023, 10), (2024, 20)]
     assert updated.create_time == created.create_time and updated.update_time.ToDatetime() >= (
         created.update_time.ToDatetime()
     )
     replaced = _update(
         registry,
-        pb.Enterprise(
-            uscc=created.uscc.lower(), financials=[pb.AnnualFinancials(year=2023, revenue_10k_cny=11)]
-        ),
+        pb.Enterprise(uscc=created.uscc.lower(), financials=[pb.AnnualFinancials(year=2023, revenue_fen=11)]),
         "financials",
     )
-    assert [(f.year, f.revenue_10k_cny) for f in replaced.financials] == [(2023, 11), (2024, 20)]
+    assert [(f.year, f.revenue_fen) for f in replaced.financials] == [(2023, 11), (2024, 20)]
     assert registry.stub.GetEnterprise(pb.GetEnterpriseRequest(name=created.name)) == replaced
 
 
@@ -211,7 +212,7 @@ def test_update_of_unknown_enterprise_is_not_found(registry: Registry) -> None:
 
 def test_repository_round_trips_domain_financials(registry: Registry) -> None:
     repository = EnterpriseRepository(registry.engine)
-    money = AnnualFinancials(2024, industrial_added_value_10k_cny=5.5, listed=True, evic_10k_cny=7.0)
+    money = AnnualFinancials(2024, industrial_added_value_fen=5_500_000, listed=True, evic_fen=7_000_001)
     repository.create(Enterprise(make_uscc(2), "甲", "2825", "330502", financials=(money,)))
     assert repository.get(make_uscc(2)).financials == (money,)
     assert repository.existing_usccs({make_uscc(2), make_uscc(3)}) == {make_uscc(2)}

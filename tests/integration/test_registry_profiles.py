@@ -68,7 +68,7 @@ def test_the_reference_case_is_high_carbon_grade_2(graded: Registry) -> None:
     assert profile.scope1_tco2 == pytest.approx(1_081.1)
     assert profile.net_tco2 == pytest.approx(6_234.1)
     assert profile.energy_tce == pytest.approx(10_000_000 * 0.1229 / 1000 + 500_000 * 1.33 / 1000)
-    assert profile.added_value_10k_cny == pytest.approx(3_000)
+    assert profile.added_value_fen == 3_000_000_000  # 3,000 万元
     assert profile.carbon_intensity == pytest.approx(2.0780, abs=5e-5)
     assert profile.benchmark.average_intensity == pytest.approx(2.9)
     assert (profile.benchmark.industry_code, profile.benchmark.region_code) == ("2822", "330500")

@@ -14,13 +14,14 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
-from helpers import Registry, error_details
-from test_scoring import FIRMS, GREEN, LENDER, _quote, _seed
+from helpers import Registry, error_details, graded_year_records
+from test_scoring import FIRMS, GREEN, LENDER, RED, _quote, _seed
 
 from scoring_service.app import start_scoring
 from tanxiao.platform.auth import create_token
 from tanxiao.platform.server import RunningServer
 from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
+from tanxiao.registry.v1 import registry_pb2 as rpb
 from tanxiao.scoring.v1 import scoring_pb2 as spb
 from tanxiao.scoring.v1 import scoring_pb2_grpc
 
@@ -311,3 +312,82 @@ def test_financials_are_used_only_under_the_borrowers_consent(bank: Bank) -> Non
     # no FINANCIALS grant to this lender: no capacity test, and a person must look (FINANCIALS_MISSING)
     assert "FINANCIALS_MISSING" in withheld.review_reasons and withheld.binding_limit != "CAPACITY"
     assert withheld.approved_limit_fen == 10_000_000_00
+
+
+def _book(bank: Bank, decision: spb.Decision, key: str) -> None:
+    """Walk a quote to BOOKED: submitted (unless it already waits for review), approved, booked."""
+    steps = [("officer", spb.APPROVE, "OK"), ("lender", spb.BOOK, "")]
+    if decision.state == spb.QUOTED:
+        steps.insert(0, ("lender", spb.SUBMIT_FOR_REVIEW, ""))
+    for i, (who, kind, reason) in enumerate(steps):
+        bank.call(who, "SubmitReviewAction", action(decision.name, f"{key}-{i}", kind, reason_code=reason))
+
+
+def test_the_watch_list_flags_a_missed_commitment_milestone(bank: Bank, registry: Registry) -> None:
+    """Two retrofit loans, booked while their commitment's first milestone (half the target by
+    2023-12-31) could not yet be judged (no 2023 data). Then 2023 arrives: RED used the same electricity
+    (no absolute saving) and has no passing verification - its milestone is missed and the loan is
+    flagged; FIRMS[4] cut 3,000 of its 4,000 tCO2/yr at the 2022 factor and an independent verifier
+    passed it - not flagged."""
+    behind, on_track = RED, FIRMS[4]  # L 8.0 and 3.5 tCO2/万元 on 3,000 万元: 24,000 and 10,500 tCO2
+    commitments = {}
+    for uscc in (behind, on_track):
+        commitments[uscc] = registry.stub.RegisterCommitment(
+            rpb.RegisterCommitmentRequest(
+                parent=f"enterprises/{uscc}",
+                commitment=rpb.Commitment(
+                    project_type=rpb.MOTORS, title="电机系统节能改造", baseline_year=2022,
+                    target_savings_tce_per_year=900, target_savings_tco2_per_year=4_000,
+                    capex_fen=800_000_000, start_date="2023-01-01",
+                    milestones=[
+                        rpb.Milestone(title="改造完成", due_date="2023-12-31", target_fraction=0.5),
+                        rpb.Milestone(title="达产", due_date="2030-12-31", target_fraction=1.0),
+                    ],
+                    verifier="浙江省节能监测中心",
+                ),
+                request_id=f"c-{uscc}",
+            ),
+            timeout=30,
+        )  # fmt: skip
+    decisions = {}
+    for uscc, commitment in commitments.items():
+        quote = _quote(uscc, spb.HIGH_CARBON_RETROFIT, request_id=f"m-{uscc}", commitment=commitment.name)
+        decisions[uscc] = bank.call("lender", "QuoteLoanTerms", quote)
+        _book(bank, decisions[uscc], f"m-{uscc}")
+    for commitment in commitments.values():
+        progress = registry.stub.GetCommitmentProgress(
+            rpb.GetCommitmentProgressRequest(name=commitment.name), timeout=30
+        )
+        assert progress.milestones_missed == 0  # not judged yet: no 2023 data
+    watch = bank.call("officer", "ListWatchList", spb.ListWatchListRequest(lender=LENDER))
+    assert not [i for i in watch.items if "MILESTONE_MISSED" in i.flags]
+
+    # 2023 arrives: RED at its 2022 intensity (saved 0), FIRMS[4] at 2.5 (saved 1.0 x 3,000 = 3,000 tCO2)
+    rows = graded_year_records(behind, 8.0, 2023) + graded_year_records(on_track, 2.5, 2023)
+    registry.stub.BatchIngestRecords(rpb.BatchIngestRecordsRequest(records=rows), timeout=60)
+    passed = rpb.Verification(
+        verification_date="2024-03-01", verifier="浙江省节能监测中心", verified_savings_tco2=3_000,
+        verified_savings_tce=700, passed=True, note="现场核查通过",
+    )  # fmt: skip
+    registry.stub.RecordVerification(
+        rpb.RecordVerificationRequest(name=commitments[on_track].name, verification=passed, request_id="v-1"),
+        timeout=30,
+    )
+    missed = registry.stub.GetCommitmentProgress(
+        rpb.GetCommitmentProgressRequest(name=commitments[behind].name), timeout=30
+    )
+    kept = registry.stub.GetCommitmentProgress(
+        rpb.GetCommitmentProgressRequest(name=commitments[on_track].name), timeout=30
+    )
+    # (measured on intensity at constant prices, docs/data-quality.md: RED's small gain is the deflator's)
+    assert missed.milestones_missed == 1 and not missed.verified and missed.achieved_ratio < 0.5
+    assert kept.milestones_missed == 0 and kept.verified and kept.achieved_ratio >= 0.5
+    assert missed.savings.added_value_nominal_fen == 3_000_000_000  # 3,000 万元, in fen
+
+    watch = bank.call("officer", "ListWatchList", spb.ListWatchListRequest(lender=LENDER))
+    flagged = {i.decision: list(i.flags) for i in watch.items}
+    assert "MILESTONE_MISSED" in flagged[decisions[behind].name]
+    assert "MILESTONE_MISSED" not in flagged.get(decisions[on_track].name, [])
+    # the other lender sees none of this lender's book
+    theirs = bank.call("other", "ListWatchList", spb.ListWatchListRequest(lender=OTHER_LENDER))
+    assert not theirs.items

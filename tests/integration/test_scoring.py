@@ -45,8 +45,8 @@ class Suite:
 
 
 def _seed(registry: Registry) -> None:
-    # GREEN reports 2022 financials (万元): revenue 3,000, total debt 1,200, equity 2,000
-    books = {GREEN: (AnnualFinancials(2022, None, 3_000.0, 2_000.0, 1_200.0),)}
+    # GREEN reports 2022 financials (fen): revenue 3,000 万元, total debt 1,200 万元, equity 2,000 万元
+    books = {GREEN: (AnnualFinancials(2022, None, 3_000_000_000, 2_000_000_000, 1_200_000_000),)}
     EnterpriseRepository(registry.engine).create_many(
         [
             Enterprise(u, f"湖州化纤{i}有限公司", "2822", "330502", financials=books.get(u, ()))
@@ -129,7 +129,7 @@ def test_a_retrofit_loan_carries_its_commitment_and_ratchet(suite: Suite) -> Non
                 baseline_year=2022,
                 target_savings_tce_per_year=900,
                 target_savings_tco2_per_year=4_000,
-                capex_10k_cny=800,
+                capex_fen=800_000_000,  # 800 万元
                 start_date="2023-01-01",
                 milestones=[
                     rpb.Milestone(title="并网", due_date="2023-12-31", target_fraction=0.5),

@@ -42,7 +42,7 @@ from tanxiao.registry.v1 import registry_pb2_grpc
 from tanxiao.scoring.v1 import scoring_pb2 as spb
 from tanxiao.scoring.v1 import scoring_pb2_grpc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 LONG = os.environ.get("TANXIAO_SOAK", "").lower() == "long"
 PHASE_SECONDS = float(os.environ.get("TANXIAO_SOAK_SECONDS", "300" if LONG else "6"))
 RSS_GROWTH_LIMIT_MB = 50.0
@@ -90,7 +90,7 @@ class Services:
 
 def _serve(url: str, replicas: int, **extra: str) -> Iterator[Services]:
     engine = make_engine(url)
-    financials = (AnnualFinancials(2022, 3_000.0, 12_000.0, 4_000.0, 6_000.0),)
+    financials = (AnnualFinancials(2022, 3_000_000_000, 12_000_000_000, 4_000_000_000, 6_000_000_000),)
     try:
         EnterpriseRepository(engine).create_many(
             [

@@ -26,7 +26,7 @@ from helpers import error_details
 
 from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 TANXIAO = str(Path(sys.executable).with_name("tanxiao"))
 
 

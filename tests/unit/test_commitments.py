@@ -37,7 +37,7 @@ def commitment(**changes: object) -> Commitment:
         baseline_year=2022,
         target_savings_tce_per_year=800.0,
         target_savings_tco2_per_year=2_000.0,
-        capex_10k_cny=1_200.0,
+        capex_fen=1_200_000_000,
         start_date=dt.date(2023, 1, 1),
         milestones=(
             Milestone("commissioning", dt.date(2023, 12, 31), 0.5),
@@ -68,7 +68,7 @@ def test_a_sound_commitment_is_valid() -> None:
         ({"target_savings_tce_per_year": 0.0}, "commitment.target_savings_tce_per_year"),
         ({"target_savings_tco2_per_year": -5.0}, "commitment.target_savings_tco2_per_year"),
         ({"target_savings_tco2_per_year": math.nan}, "commitment.target_savings_tco2_per_year"),
-        ({"capex_10k_cny": -1.0}, "commitment.capex_10k_cny"),
+        ({"capex_fen": -1}, "commitment.capex_fen"),
         ({"baseline_year": 2026}, "commitment.baseline_year"),
         ({"start_date": dt.date(2021, 6, 1)}, "commitment.start_date"),
         ({"verifier": " "}, "commitment.verifier"),

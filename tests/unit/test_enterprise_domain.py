@@ -50,19 +50,18 @@ def test_required_and_length_limits() -> None:
 
 def test_financials_are_checked_per_entry() -> None:
     financials = (
-        AnnualFinancials(
-            2023, industrial_added_value_10k_cny=-3.0, total_equity_10k_cny=-1.0
-        ),  # both allowed
+        AnnualFinancials(2023, industrial_added_value_fen=-3, total_equity_fen=-1),  # both allowed
         AnnualFinancials(2023),
         AnnualFinancials(1800),
-        AnnualFinancials(2024, revenue_10k_cny=-1.0, total_debt_10k_cny=float("nan"), evic_10k_cny=-2.0),
+        AnnualFinancials(2024, revenue_fen=-1, total_debt_fen=10**18 + 1, evic_fen=-2),
+        AnnualFinancials(2025, total_debt_fen=10**18, total_equity_fen=-(10**18)),  # the bounds themselves
     )
     assert _fields(replace(GOOD, financials=financials)) == [
         "enterprise.financials[1].year",
         "enterprise.financials[2].year",
-        "enterprise.financials[3].revenue_10k_cny",
-        "enterprise.financials[3].total_debt_10k_cny",
-        "enterprise.financials[3].evic_10k_cny",
+        "enterprise.financials[3].revenue_fen",
+        "enterprise.financials[3].total_debt_fen",
+        "enterprise.financials[3].evic_fen",
     ]
 
 
@@ -85,10 +84,10 @@ def test_normalisation() -> None:
 
 
 def test_apply_update_merges_financials_by_year() -> None:
-    current = replace(GOOD, financials=(AnnualFinancials(2022, revenue_10k_cny=1), AnnualFinancials(2023)))
-    patch = Enterprise("", "新名字", "", "", financials=(AnnualFinancials(2023, revenue_10k_cny=5),))
+    current = replace(GOOD, financials=(AnnualFinancials(2022, revenue_fen=1), AnnualFinancials(2023)))
+    patch = Enterprise("", "新名字", "", "", financials=(AnnualFinancials(2023, revenue_fen=5),))
     updated = apply_update(current, patch, ["display_name", "financials"])
     assert updated.display_name == "新名字" and updated.industry_code == "2825"
-    assert [(f.year, f.revenue_10k_cny) for f in updated.financials] == [(2022, 1), (2023, 5)]
-    assert updated.financials_for(2023) == AnnualFinancials(2023, revenue_10k_cny=5)
+    assert [(f.year, f.revenue_fen) for f in updated.financials] == [(2022, 1), (2023, 5)]
+    assert updated.financials_for(2023) == AnnualFinancials(2023, revenue_fen=5)
     assert apply_update(current, patch, ["size_class"]).size_class == "UNSPECIFIED"

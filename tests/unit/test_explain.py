@@ -113,7 +113,7 @@ def profile_dict(p: Any, flags: list[dict[str, str]] | None = None) -> dict[str,
         "carbon_intensity": p.carbon_intensity,
         "k_value": p.carbon_efficiency,
         "net_tco2": 12_345.6,
-        "added_value_10k_cny": 12_345.6 / p.carbon_intensity,
+        "added_value_fen": str(round(12_345.6 / p.carbon_intensity * 1_000_000)),  # int64: a JSON string
         "grade": {"grade": p.grade, "level": p.level.value, "label_zh": zh, "label_en": en},
         "benchmark": {
             "average_intensity": p.benchmark_intensity,

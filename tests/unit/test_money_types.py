@@ -1,10 +1,10 @@
 """No float money anywhere: every proto field and every table column that holds an amount of money
 is an integer (fen) or a decimal, never a double/float.
 
-It scans ALL protos (the generated descriptors of every tanxiao.*.v1 package) and ALL table
-definitions (every SQLAlchemy metadata of the services). Parts owned elsewhere that still carry
-float money are listed in ``PENDING`` and marked xfail(strict=True): when their owners convert them
-the test starts passing, strict xfail turns that into a failure, and the entry must be removed.
+It scans ALL protos (the generated module of every .proto file under protos/, found on disk) and ALL
+table definitions (every SQLAlchemy metadata of the services; the migrations test diffs the same set
+against the database). Nothing is pending: the registry's financials, profile added value and capex
+became fen in revision 0013 (they were the last float money).
 """
 
 from __future__ import annotations
@@ -12,32 +12,32 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 MONEY = re.compile(
-    r"(^|_)(cny|yuan|fen|amount|outstanding|drawdown|repayment|capex|revenue|debt|equity|evic|price|limit)(_|$)"
+    r"(^|_)(cny|yuan|fen|amount|outstanding|drawdown|repayment|capex|revenue|debt|equity|evic|price|limit"
+    r"|added_value)(_|$)"
 )
 NOT_MONEY = re.compile(r"_(pct|bp|ratio|share|factor|count|months|days|seconds)$")
 FLOATS = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
 
+ROOT = Path(__file__).resolve().parents[2]
+# Every .proto under protos/ -> its generated module ("tanxiao/registry/v1/consent.proto" ->
+# "tanxiao.registry.v1.consent_pb2"), keyed by the file name.
 PROTO_MODULES = {
-    "common.proto": "tanxiao.common.v1.common_pb2",
-    "registry.proto": "tanxiao.registry.v1.registry_pb2",
-    "scoring.proto": "tanxiao.scoring.v1.scoring_pb2",
-    "portfolio.proto": "tanxiao.portfolio.v1.portfolio_pb2",
+    path.name: ".".join(path.relative_to(ROOT / "protos").with_suffix("").parts) + "_pb2"
+    for path in sorted((ROOT / "protos").rglob("*.proto"))
 }
 TABLE_MODULES = {
     "registry tables": "registry_service.storage.tables",
+    "registry tables (consents)": "registry_service.consent_store",
     "scoring tables (decisions, loan book)": "scoring_service.storage.tables",
     "platform tables (tokens)": "tanxiao.platform.auth",
     "platform tables (idempotency)": "tanxiao.platform.idempotency",
-}
-PENDING = {
-    "registry.proto": "AnnualFinancials / capex are doubles in 万元 (registry contract, not scoring's)",
-    "registry tables": "financials columns are Float 万元 (registry storage, not scoring's)",
 }
 
 
@@ -73,15 +73,7 @@ def float_money_columns(module_name: str) -> list[str]:
 
 
 def _params(names: dict[str, str]) -> list[object]:
-    return [
-        pytest.param(
-            label,
-            module,
-            marks=pytest.mark.xfail(reason=PENDING[label], strict=True) if label in PENDING else (),
-            id=label,
-        )
-        for label, module in names.items()
-    ]
+    return [pytest.param(label, module, id=label) for label, module in names.items()]
 
 
 @pytest.mark.parametrize(("label", "module"), _params(PROTO_MODULES))
@@ -100,6 +92,7 @@ def test_the_scan_sees_money() -> None:
     assert is_money("total_debt_10k_cny") and is_money("approved_limit_cny_before")
     assert not is_money("limit_effect_pct") and not is_money("final_rate_bp") and not is_money("k_value")
     assert not is_money("min_equity_share")
+    assert is_money("total_added_value") and is_money("added_value_fen")  # industrial added value is money
     # the scoring contract's money is int64 fen
     from tanxiao.scoring.v1 import scoring_pb2
 
@@ -112,6 +105,51 @@ def test_the_scan_sees_money() -> None:
 
     loan = portfolio_pb2.Loan.DESCRIPTOR.fields_by_name
     assert loan["outstanding_fen"].type == FieldDescriptor.TYPE_INT64 and "outstanding_cny" not in loan
-    # and the pending parts are really found (so their xfail is not vacuous)
-    assert float_money_fields(PROTO_MODULES["registry.proto"])
-    assert float_money_columns(TABLE_MODULES["registry tables"])
+    # the scan covers every proto file of the contract, consent and decision log included
+    assert {"common.proto", "registry.proto", "consent.proto", "scoring.proto", "decision_log.proto",
+            "portfolio.proto"} <= set(PROTO_MODULES)  # fmt: skip
+    # the registry's money is int64 fen now: financials, a profile's added value, capex, savings
+    from tanxiao.registry.v1 import registry_pb2
+
+    financials = registry_pb2.AnnualFinancials.DESCRIPTOR.fields_by_name
+    for name in (
+        "industrial_added_value_fen",
+        "revenue_fen",
+        "total_equity_fen",
+        "total_debt_fen",
+        "evic_fen",
+    ):
+        assert financials[name].type == FieldDescriptor.TYPE_INT64 and financials[name].has_presence
+    assert not [name for name in financials if name.endswith("_10k_cny")]
+    assert registry_pb2.Commitment.DESCRIPTOR.fields_by_name["capex_fen"].type == FieldDescriptor.TYPE_INT64
+    assert registry_pb2.CarbonProfile.DESCRIPTOR.fields_by_name["added_value_fen"].type == (
+        FieldDescriptor.TYPE_INT64
+    )
+    # and the table columns are integers
+    from registry_service.storage import tables
+
+    assert isinstance(tables.enterprise_financials.c.revenue_fen.type, sa.BigInteger)
+    assert isinstance(tables.commitments.c.capex_fen.type, sa.BigInteger)
+    assert isinstance(tables.carbon_profiles.c.added_value_fen.type, sa.BigInteger)
+    assert isinstance(tables.benchmarks.c.total_added_value_fen.type, sa.BigInteger)
+
+
+def test_a_float_money_field_would_be_found() -> None:
+    """The scanner is not vacuous: a double named like money in a proto, a Float column named like
+    money in a table are reported."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    pool = descriptor_pool.DescriptorPool()
+    proto = descriptor_pb2.FileDescriptorProto(name="probe.proto", package="probe")
+    message = proto.message_type.add(name="Probe")
+    message.field.add(name="capex_10k_cny", number=1, type=FieldDescriptor.TYPE_DOUBLE, label=1)
+    message.field.add(name="k_value", number=2, type=FieldDescriptor.TYPE_DOUBLE, label=1)
+    message.field.add(name="capex_fen", number=3, type=FieldDescriptor.TYPE_INT64, label=1)
+    pool.Add(proto)
+    descriptor = pool.FindMessageTypeByName("probe.Probe")
+    found = [f.name for f in descriptor.fields if f.type in FLOATS and is_money(f.name)]
+    assert found == ["capex_10k_cny"]
+    metadata = sa.MetaData()
+    sa.Table("probe", metadata, sa.Column("revenue_10k_cny", sa.Float), sa.Column("k_value", sa.Float))
+    columns = [c.name for t in metadata.tables.values() for c in t.columns if isinstance(c.type, sa.Float)]
+    assert [c for c in columns if is_money(c)] == ["revenue_10k_cny"]

@@ -106,7 +106,7 @@ def test_benefits_are_the_registry_measurement_on_frozen_factors_attributed_to_t
 
     progress = commitment_progress(COMMITMENT, {2022: BASE, 2023: YEAR}, as_of=dt.date(2024, 3, 1),
                                    deflator=PLUS_5)  # fmt: skip
-    investment = capex_fen(registry_pb2.Commitment(capex_10k_cny=COMMITMENT.capex_10k_cny))
+    investment = capex_fen(registry_pb2.Commitment(capex_fen=COMMITMENT.capex_fen))
     assert investment == 1_200_000_000
     benefits = frozen_benefits(
         3 * M, investment, progress.achieved_tco2_per_year, progress.achieved_tce_per_year,

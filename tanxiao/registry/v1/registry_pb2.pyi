@@ -136,22 +136,22 @@ class Enterprise(_message.Message):
     def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., display_name: _Optional[str] = ..., industry_code: _Optional[str] = ..., industry_section: _Optional[str] = ..., region_code: _Optional[str] = ..., size_class: _Optional[_Union[SizeClass, str]] = ..., financials: _Optional[_Iterable[_Union[AnnualFinancials, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AnnualFinancials(_message.Message):
-    __slots__ = ("year", "industrial_added_value_10k_cny", "revenue_10k_cny", "total_equity_10k_cny", "total_debt_10k_cny", "listed", "evic_10k_cny")
+    __slots__ = ("year", "industrial_added_value_fen", "revenue_fen", "total_equity_fen", "total_debt_fen", "listed", "evic_fen")
     YEAR_FIELD_NUMBER: _ClassVar[int]
-    INDUSTRIAL_ADDED_VALUE_10K_CNY_FIELD_NUMBER: _ClassVar[int]
-    REVENUE_10K_CNY_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_EQUITY_10K_CNY_FIELD_NUMBER: _ClassVar[int]
-    TOTAL_DEBT_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRIAL_ADDED_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_FEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EQUITY_FEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_DEBT_FEN_FIELD_NUMBER: _ClassVar[int]
     LISTED_FIELD_NUMBER: _ClassVar[int]
-    EVIC_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    EVIC_FEN_FIELD_NUMBER: _ClassVar[int]
     year: int
-    industrial_added_value_10k_cny: float
-    revenue_10k_cny: float
-    total_equity_10k_cny: float
-    total_debt_10k_cny: float
+    industrial_added_value_fen: int
+    revenue_fen: int
+    total_equity_fen: int
+    total_debt_fen: int
     listed: bool
-    evic_10k_cny: float
-    def __init__(self, year: _Optional[int] = ..., industrial_added_value_10k_cny: _Optional[float] = ..., revenue_10k_cny: _Optional[float] = ..., total_equity_10k_cny: _Optional[float] = ..., total_debt_10k_cny: _Optional[float] = ..., listed: _Optional[bool] = ..., evic_10k_cny: _Optional[float] = ...) -> None: ...
+    evic_fen: int
+    def __init__(self, year: _Optional[int] = ..., industrial_added_value_fen: _Optional[int] = ..., revenue_fen: _Optional[int] = ..., total_equity_fen: _Optional[int] = ..., total_debt_fen: _Optional[int] = ..., listed: _Optional[bool] = ..., evic_fen: _Optional[int] = ...) -> None: ...
 
 class CreateEnterpriseRequest(_message.Message):
     __slots__ = ("enterprise", "request_id")
@@ -488,7 +488,7 @@ class Coverage(_message.Message):
     def __init__(self, months_expected: _Optional[int] = ..., months_with_energy: _Optional[int] = ..., months_complete: _Optional[int] = ..., expected_categories: _Optional[_Iterable[str]] = ..., gaps: _Optional[_Iterable[_Union[CoverageGap, _Mapping]]] = ...) -> None: ...
 
 class CarbonProfile(_message.Message):
-    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_10k_cny", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback", "benchmark_provenance", "scope2", "process_tco2", "graded_includes_process")
+    __slots__ = ("name", "uscc", "period", "months_covered", "energy_tce", "scope1_tco2", "scope2_gross_tco2", "green_power_netting_tco2", "own_renewable_netting_tco2", "gross_tco2", "net_tco2", "added_value_fen", "energy_intensity", "carbon_intensity", "carbon_neutrality_rate", "benchmark", "benchmark_fallback", "k_value", "grade", "trend", "data_quality", "compute_time", "catalog_version", "record_count", "inputs_fingerprint", "financials", "industry_code", "region_code", "ungraded_reason", "coverage", "electricity", "grid_factor", "grid_factor_year", "grid_factor_source", "grid_factor_fallback", "benchmark_provenance", "scope2", "process_tco2", "graded_includes_process")
     NAME_FIELD_NUMBER: _ClassVar[int]
     USCC_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -500,7 +500,7 @@ class CarbonProfile(_message.Message):
     OWN_RENEWABLE_NETTING_TCO2_FIELD_NUMBER: _ClassVar[int]
     GROSS_TCO2_FIELD_NUMBER: _ClassVar[int]
     NET_TCO2_FIELD_NUMBER: _ClassVar[int]
-    ADDED_VALUE_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
     ENERGY_INTENSITY_FIELD_NUMBER: _ClassVar[int]
     CARBON_INTENSITY_FIELD_NUMBER: _ClassVar[int]
     CARBON_NEUTRALITY_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -539,7 +539,7 @@ class CarbonProfile(_message.Message):
     own_renewable_netting_tco2: float
     gross_tco2: float
     net_tco2: float
-    added_value_10k_cny: float
+    added_value_fen: int
     energy_intensity: float
     carbon_intensity: float
     carbon_neutrality_rate: float
@@ -567,7 +567,7 @@ class CarbonProfile(_message.Message):
     scope2: Scope2Methods
     process_tco2: float
     graded_includes_process: bool
-    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_10k_cny: _Optional[float] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ..., benchmark_provenance: _Optional[_Union[BenchmarkProvenance, _Mapping]] = ..., scope2: _Optional[_Union[Scope2Methods, _Mapping]] = ..., process_tco2: _Optional[float] = ..., graded_includes_process: _Optional[bool] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., uscc: _Optional[str] = ..., period: _Optional[str] = ..., months_covered: _Optional[int] = ..., energy_tce: _Optional[float] = ..., scope1_tco2: _Optional[float] = ..., scope2_gross_tco2: _Optional[float] = ..., green_power_netting_tco2: _Optional[float] = ..., own_renewable_netting_tco2: _Optional[float] = ..., gross_tco2: _Optional[float] = ..., net_tco2: _Optional[float] = ..., added_value_fen: _Optional[int] = ..., energy_intensity: _Optional[float] = ..., carbon_intensity: _Optional[float] = ..., carbon_neutrality_rate: _Optional[float] = ..., benchmark: _Optional[_Union[Benchmark, _Mapping]] = ..., benchmark_fallback: _Optional[_Iterable[str]] = ..., k_value: _Optional[float] = ..., grade: _Optional[_Union[_common_pb2.CarbonGrade, _Mapping]] = ..., trend: _Optional[_Union[Trend, _Mapping]] = ..., data_quality: _Optional[_Union[DataQuality, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[str] = ..., record_count: _Optional[int] = ..., inputs_fingerprint: _Optional[str] = ..., financials: _Optional[_Union[AnnualFinancials, _Mapping]] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., ungraded_reason: _Optional[_Union[UngradedReason, str]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., electricity: _Optional[_Union[ElectricityBalance, _Mapping]] = ..., grid_factor: _Optional[float] = ..., grid_factor_year: _Optional[int] = ..., grid_factor_source: _Optional[str] = ..., grid_factor_fallback: _Optional[bool] = ..., benchmark_provenance: _Optional[_Union[BenchmarkProvenance, _Mapping]] = ..., scope2: _Optional[_Union[Scope2Methods, _Mapping]] = ..., process_tco2: _Optional[float] = ..., graded_includes_process: _Optional[bool] = ...) -> None: ...
 
 class BenchmarkProvenance(_message.Message):
     __slots__ = ("version", "compute_time", "firm_count", "includes_self", "excludes_self", "sensitive")
@@ -700,7 +700,7 @@ class Verification(_message.Message):
     def __init__(self, verification_date: _Optional[str] = ..., verifier: _Optional[str] = ..., verified_savings_tco2: _Optional[float] = ..., verified_savings_tce: _Optional[float] = ..., passed: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
 class Commitment(_message.Message):
-    __slots__ = ("name", "project_type", "title", "baseline_year", "baseline_intensity", "baseline_tco2", "target_savings_tce_per_year", "target_savings_tco2_per_year", "capex_10k_cny", "start_date", "milestones", "verifier", "verifications", "create_time")
+    __slots__ = ("name", "project_type", "title", "baseline_year", "baseline_intensity", "baseline_tco2", "target_savings_tce_per_year", "target_savings_tco2_per_year", "capex_fen", "start_date", "milestones", "verifier", "verifications", "create_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROJECT_TYPE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -709,7 +709,7 @@ class Commitment(_message.Message):
     BASELINE_TCO2_FIELD_NUMBER: _ClassVar[int]
     TARGET_SAVINGS_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
     TARGET_SAVINGS_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
-    CAPEX_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    CAPEX_FEN_FIELD_NUMBER: _ClassVar[int]
     START_DATE_FIELD_NUMBER: _ClassVar[int]
     MILESTONES_FIELD_NUMBER: _ClassVar[int]
     VERIFIER_FIELD_NUMBER: _ClassVar[int]
@@ -723,13 +723,13 @@ class Commitment(_message.Message):
     baseline_tco2: float
     target_savings_tce_per_year: float
     target_savings_tco2_per_year: float
-    capex_10k_cny: float
+    capex_fen: int
     start_date: str
     milestones: _containers.RepeatedCompositeFieldContainer[Milestone]
     verifier: str
     verifications: _containers.RepeatedCompositeFieldContainer[Verification]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., project_type: _Optional[_Union[ProjectType, str]] = ..., title: _Optional[str] = ..., baseline_year: _Optional[int] = ..., baseline_intensity: _Optional[float] = ..., baseline_tco2: _Optional[float] = ..., target_savings_tce_per_year: _Optional[float] = ..., target_savings_tco2_per_year: _Optional[float] = ..., capex_10k_cny: _Optional[float] = ..., start_date: _Optional[str] = ..., milestones: _Optional[_Iterable[_Union[Milestone, _Mapping]]] = ..., verifier: _Optional[str] = ..., verifications: _Optional[_Iterable[_Union[Verification, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., project_type: _Optional[_Union[ProjectType, str]] = ..., title: _Optional[str] = ..., baseline_year: _Optional[int] = ..., baseline_intensity: _Optional[float] = ..., baseline_tco2: _Optional[float] = ..., target_savings_tce_per_year: _Optional[float] = ..., target_savings_tco2_per_year: _Optional[float] = ..., capex_fen: _Optional[int] = ..., start_date: _Optional[str] = ..., milestones: _Optional[_Iterable[_Union[Milestone, _Mapping]]] = ..., verifier: _Optional[str] = ..., verifications: _Optional[_Iterable[_Union[Verification, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RegisterCommitmentRequest(_message.Message):
     __slots__ = ("parent", "commitment", "request_id")
@@ -822,15 +822,15 @@ class CommitmentProgress(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[CommitmentStatus, str]] = ..., achieved_tco2_per_year: _Optional[float] = ..., achieved_tce_per_year: _Optional[float] = ..., achieved_ratio: _Optional[float] = ..., expected_ratio: _Optional[float] = ..., intensity_based_tco2_per_year: _Optional[float] = ..., milestones: _Optional[_Iterable[_Union[MilestoneStatus, _Mapping]]] = ..., verified: _Optional[bool] = ..., last_verification: _Optional[_Union[Verification, _Mapping]] = ..., milestones_missed: _Optional[int] = ..., measured_year: _Optional[int] = ..., savings: _Optional[_Union[SavingsMeasurement, _Mapping]] = ...) -> None: ...
 
 class SavingsMeasurement(_message.Message):
-    __slots__ = ("year", "nominal_absolute_tco2", "frozen_absolute_tco2", "grid_factor_effect_tco2", "baseline_grid_factor", "year_grid_factor", "added_value_nominal_10k_cny", "added_value_constant_10k_cny", "intensity_improvement", "deflator_source")
+    __slots__ = ("year", "nominal_absolute_tco2", "frozen_absolute_tco2", "grid_factor_effect_tco2", "baseline_grid_factor", "year_grid_factor", "added_value_nominal_fen", "added_value_constant_fen", "intensity_improvement", "deflator_source")
     YEAR_FIELD_NUMBER: _ClassVar[int]
     NOMINAL_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
     FROZEN_ABSOLUTE_TCO2_FIELD_NUMBER: _ClassVar[int]
     GRID_FACTOR_EFFECT_TCO2_FIELD_NUMBER: _ClassVar[int]
     BASELINE_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
     YEAR_GRID_FACTOR_FIELD_NUMBER: _ClassVar[int]
-    ADDED_VALUE_NOMINAL_10K_CNY_FIELD_NUMBER: _ClassVar[int]
-    ADDED_VALUE_CONSTANT_10K_CNY_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_NOMINAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    ADDED_VALUE_CONSTANT_FEN_FIELD_NUMBER: _ClassVar[int]
     INTENSITY_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
     DEFLATOR_SOURCE_FIELD_NUMBER: _ClassVar[int]
     year: int
@@ -839,11 +839,11 @@ class SavingsMeasurement(_message.Message):
     grid_factor_effect_tco2: float
     baseline_grid_factor: float
     year_grid_factor: float
-    added_value_nominal_10k_cny: float
-    added_value_constant_10k_cny: float
+    added_value_nominal_fen: int
+    added_value_constant_fen: int
     intensity_improvement: float
     deflator_source: str
-    def __init__(self, year: _Optional[int] = ..., nominal_absolute_tco2: _Optional[float] = ..., frozen_absolute_tco2: _Optional[float] = ..., grid_factor_effect_tco2: _Optional[float] = ..., baseline_grid_factor: _Optional[float] = ..., year_grid_factor: _Optional[float] = ..., added_value_nominal_10k_cny: _Optional[float] = ..., added_value_constant_10k_cny: _Optional[float] = ..., intensity_improvement: _Optional[float] = ..., deflator_source: _Optional[str] = ...) -> None: ...
+    def __init__(self, year: _Optional[int] = ..., nominal_absolute_tco2: _Optional[float] = ..., frozen_absolute_tco2: _Optional[float] = ..., grid_factor_effect_tco2: _Optional[float] = ..., baseline_grid_factor: _Optional[float] = ..., year_grid_factor: _Optional[float] = ..., added_value_nominal_fen: _Optional[int] = ..., added_value_constant_fen: _Optional[int] = ..., intensity_improvement: _Optional[float] = ..., deflator_source: _Optional[str] = ...) -> None: ...
 
 class UtilityAccountHolding(_message.Message):
     __slots__ = ("enterprise", "valid_from", "valid_to")

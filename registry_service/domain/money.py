@@ -1,0 +1,31 @@
+"""Money at the registry's edges: integer fen (1 万元 = 1,000,000 fen), never a float.
+
+The accounting pipeline sums economic records in the catalog's canonical unit, 万元 (a measured
+quantity like kWh); what the registry stores and serves of those sums (a profile's added value and
+revenue) and what firms report directly (annual financials, a commitment's capex) is integer fen.
+Conversion goes through the value's shortest decimal text, so 1234.5678 万元 is exactly
+1,234,567,800 fen; a half fen rounds away from zero (half-up on the magnitude), as revision 0013 did
+to stored values.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+FEN_PER_10K_YUAN = 1_000_000  # 1 万元 = 10,000 yuan = 1,000,000 fen
+
+
+def wan_to_fen(value: float | int | None) -> int | None:
+    """万元 -> integer fen, half away from zero; None (or NaN/inf: not a number) -> None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    exact = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
+    return int((exact * FEN_PER_10K_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fen_to_wan(fen: int | None) -> float | None:
+    """Integer fen -> 万元 as a float, for ratios only (intensity = tCO2 / 万元 of added value)."""
+    return None if fen is None else fen / FEN_PER_10K_YUAN
