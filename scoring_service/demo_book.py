@@ -1,7 +1,8 @@
 """A demo loan book over the demo registry: two lenders, loans by grade and product, some repaid.
 
 Grade 1-2 borrowers get low-carbon expansion loans, the enterprises with a retrofit commitment get a
-retrofit loan tied to it, everyone else working capital; a share of the loans has repayments since.
+retrofit loan tied to it (use of proceeds 1.5 节能改造), everyone else working capital; a share of the
+loans has repayments since.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def load_demo_book(
             committed_amount_fen=committed, outstanding_fen=committed, start_date=start,
             maturity_date=date(year + 3, start.month, 10),
             rate_bp=float(310 + (grade - 3) * 15 if grade else 345), commitment=retrofits.get(uscc, ""),
+            # retrofit loans finance energy-saving retrofits (green catalogue 1.5 节能改造): green, and
+            # candidates for the carbon emission reduction facility when priced at about the LPR
+            green_category="1.5" if uscc in retrofits else "",
         )  # fmt: skip
         loans.append(loan)
         if n % 4 == 1:

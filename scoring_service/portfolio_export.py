@@ -45,7 +45,7 @@ import pandas as pd
 from google.protobuf import json_format
 
 from scoring_service.portfolio.pdf import html_to_pdf
-from scoring_service.portfolio.sheets import render_csv_zip, render_xlsx
+from scoring_service.portfolio.sheets import DIMENSION_LABELS, METRIC_FIELDS, render_csv_zip, render_xlsx
 from tanxiao.common.v1 import common_pb2
 from tanxiao.enum_names import enum_name
 from tanxiao.portfolio.v1 import portfolio_pb2
@@ -123,6 +123,8 @@ COLUMNS: Mapping[str, str] = {
     "outstanding_fen": _INT,
     "financed_scope1_tco2": _FLOAT,
     "financed_scope2_tco2": _FLOAT,
+    # market-based scope 2 beside the location-based one (not in financed_tco2)
+    "financed_scope2_market_tco2": _FLOAT,
     "financed_tco2": _FLOAT,
     "wdqs": _FLOAT,
     "economic_intensity": _FLOAT,
@@ -175,18 +177,6 @@ _ATTRIBUTION_ORDER: tuple[str, ...] = (
     "financed_tco2_after",
 )
 
-_DIMENSION_LABELS: Mapping[int, tuple[str, str]] = {
-    portfolio_pb2.DIMENSION_UNSPECIFIED: ("未指定", "Unspecified"),
-    portfolio_pb2.GRADE: ("碳效等级", "Carbon-efficiency grade"),
-    portfolio_pb2.LEVEL: ("碳排放水平", "Carbon level"),
-    portfolio_pb2.INDUSTRY_SECTION: ("行业门类", "Industry section"),
-    portfolio_pb2.INDUSTRY_DIVISION: ("行业大类", "Industry division"),
-    portfolio_pb2.COUNTY: ("区县", "County"),
-    portfolio_pb2.CITY: ("地市", "City"),
-    portfolio_pb2.PRODUCT: ("贷款产品", "Loan product"),
-    portfolio_pb2.LENDER: ("金融机构", "Lender"),
-}
-
 _ATTRIBUTION_LABELS: Mapping[str, tuple[str, str]] = {
     "financed_tco2_before": ("比较日融资排放", "Financed emissions at compare date"),
     "emissions_effect_tco2": ("借款人排放变化", "Borrowers' emission change"),
@@ -221,17 +211,7 @@ def _dimension_name(dimension: int) -> str:
 
 
 def _metrics(m: portfolio_pb2.Metrics) -> dict[str, Any]:
-    return {
-        "loans": m.loans,
-        "outstanding_fen": m.outstanding_fen,
-        "financed_scope1_tco2": m.financed_scope1_tco2,
-        "financed_scope2_tco2": m.financed_scope2_tco2,
-        "financed_tco2": m.financed_tco2,
-        "wdqs": m.wdqs,
-        "economic_intensity": m.economic_intensity,
-        "waci": m.waci,
-        "loans_without_profile": m.loans_without_profile,
-    }
+    return {field: getattr(m, field) for _, field, _ in METRIC_FIELDS if field in COLUMNS}
 
 
 def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
@@ -268,6 +248,7 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
                 "outstanding_fen": line.outstanding_fen,
                 "financed_scope1_tco2": line.financed_scope1_tco2,
                 "financed_scope2_tco2": line.financed_scope2_tco2,
+                "financed_scope2_market_tco2": line.financed_scope2_market_tco2,
                 "financed_tco2": line.financed_scope1_tco2 + line.financed_scope2_tco2,
                 "enterprise": line.enterprise,
                 "enterprise_name": line.enterprise_name,
@@ -487,6 +468,7 @@ _TEXTS: Mapping[str, tuple[str, str]] = {
     "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
     "scope1": ("范围一（tCO₂/年）", "Scope 1 (tCO₂/yr)"),
     "scope2": ("范围二（tCO₂/年）", "Scope 2 (tCO₂/yr)"),
+    "scope2_market": ("范围二·市场法（tCO₂/年）", "Scope 2, market-based (tCO₂/yr)"),
     "wdqs": ("加权数据质量得分", "Weighted data-quality score"),
     "wdqs_short": ("数据质量", "WDQS"),
     "intensity": ("经济排放强度（tCO₂/百万元）", "Economic intensity (tCO₂/CNY m)"),
@@ -885,22 +867,18 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
 _SUPPRESSED_CELL = {"text": "—", "exact": "suppressed"}
 
 
+_HTML_KINDS: Mapping[str, str] = {"int": "int", "yuan": "fen", "tco2": "tco2", "score": "score"}
+
+
 def _metric_cells(m: portfolio_pb2.Metrics, suppressed: bool = False) -> dict[str, dict[str, str]]:
-    """Display cells of a Metrics; a suppressed cell (disclosure control) shows a dash, never 0."""
-    if suppressed:
-        names = ("loans", "outstanding", "scope1", "scope2", "financed", "wdqs", "intensity", "waci")
-        return {n: _SUPPRESSED_CELL for n in (*names, "without_profile")}
-    return {
-        "loans": _cell(m.loans, "int"),
-        "outstanding": _cell(m.outstanding_fen, "fen"),
-        "scope1": _cell(m.financed_scope1_tco2, "tco2"),
-        "scope2": _cell(m.financed_scope2_tco2, "tco2"),
-        "financed": _cell(m.financed_tco2, "tco2"),
-        "wdqs": _cell(m.wdqs, "score"),
-        "intensity": _cell(m.economic_intensity, "score"),
-        "waci": _cell(m.waci, "score"),
-        "without_profile": _cell(m.loans_without_profile, "int"),
+    """Display cells of a Metrics (sheets.METRIC_FIELDS); a suppressed cell (disclosure control) shows
+    a dash, never 0."""
+    cells = {
+        key: _SUPPRESSED_CELL if suppressed else _cell(getattr(m, field), _HTML_KINDS[kind])
+        for key, field, kind in METRIC_FIELDS
     }
+    cells["without_profile"] = cells["without"]
+    return cells
 
 
 def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
@@ -945,7 +923,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
 
     breakdowns = []
     for breakdown in report.breakdowns:
-        zh, en = _DIMENSION_LABELS.get(breakdown.dimension, (_dimension_name(breakdown.dimension),) * 2)
+        zh, en = DIMENSION_LABELS.get(breakdown.dimension, (_dimension_name(breakdown.dimension),) * 2)
         rows = []
         for row in breakdown.rows:
             label = _label(row.label_zh, row.label_en, row.key, lang)
@@ -1070,6 +1048,7 @@ def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
                     "factor": _cell(line.attribution_factor, "factor"),
                     "scope1": _cell(line.financed_scope1_tco2, "tco2"),
                     "scope2": _cell(line.financed_scope2_tco2, "tco2"),
+                    "scope2_market": _cell(line.financed_scope2_market_tco2, "tco2"),
                     "pcaf": _cell(line.pcaf_score, "int"),
                     "profile": line.profile,
                 }

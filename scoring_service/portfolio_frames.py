@@ -2,17 +2,22 @@
 
 Profiles are those of the calendar year before the report date (the year the 碳效码 grades), fetched
 from the registry in batches; a borrower without one stays in the book (outstanding counts) with no
-financed emissions and PCAF score 5. Retrofit loans carry their commitment's progress on that date.
+financed emissions and PCAF score 5. Retrofit loans carry their commitment's progress on that date, the
+project's investment (the commitment's capex) and its last passed verification; their environmental
+benefits are the registry's measured savings on frozen factors, attributed to the loan
+(scoring_service.portfolio.green.frozen_benefits).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from scoring_service.portfolio.green import frozen_benefits
 from scoring_service.portfolio.metrics import FEN_PER_10K_YUAN
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.loans import LoanRepository
@@ -27,7 +32,8 @@ FRAME_COLUMNS = (
     "total_equity_10k_cny", "total_debt_10k_cny", "evic_10k_cny", "listed", "pcaf_score",
     "commitment_status", "committed_tco2_per_year", "achieved_tco2_per_year", "profile",
     "committed_amount_fen", "start_date", "green_category", "co2_reduced_tco2_per_year",
-    "energy_saved_tce_per_year",
+    "energy_saved_tce_per_year", "benefit_factors", "rate_bp", "maturity_date", "commitment",
+    "project_investment_fen", "verified_tco2_per_year",
 )  # fmt: skip
 
 
@@ -65,10 +71,15 @@ def _row(
     as_of: date,
 ) -> dict[str, object]:
     financials = profile.financials if profile is not None and profile.HasField("financials") else None
-    status, committed, achieved = "", math.nan, math.nan
     commitment = str(loan["commitment"] or "")
-    if commitment:
-        status, committed, achieved = _commitment(registry, commitment, as_of)
+    project = _commitment(registry, commitment, as_of) if commitment else Project()
+    status, committed, achieved = project.status, project.committed_tco2, project.achieved_tco2
+    benefits = frozen_benefits(
+        int(loan["committed_amount_fen"]),  # type: ignore[call-overload]
+        project.investment_fen, project.measured_tco2, project.measured_tce, project.basis,
+        lender_figures=(float(loan["co2_reduced_tco2_per_year"]),  # type: ignore[arg-type]
+                        float(loan["energy_saved_tce_per_year"]), str(loan["benefit_factors"] or "")),
+    )  # fmt: skip
     scope1 = profile.scope1_tco2 if profile is not None else math.nan
     return {
         "loan": f"{loan['lender']}/loans/{loan['loan_id']}",
@@ -101,12 +112,32 @@ def _row(
         "committed_amount_fen": loan["committed_amount_fen"],
         "start_date": loan["start_date"],
         "green_category": loan["green_category"],
-        "co2_reduced_tco2_per_year": loan["co2_reduced_tco2_per_year"],
-        "energy_saved_tce_per_year": loan["energy_saved_tce_per_year"],
+        "co2_reduced_tco2_per_year": benefits.co2_tco2_per_year,
+        "energy_saved_tce_per_year": benefits.tce_per_year,
+        "benefit_factors": benefits.factors,
+        "rate_bp": float(loan["rate_bp"]),  # type: ignore[arg-type]
+        "maturity_date": loan["maturity_date"],
+        "commitment": commitment,
+        "project_investment_fen": project.investment_fen,
+        "verified_tco2_per_year": project.verified_tco2,
     }
 
 
-def _commitment(registry: RegistryClient, name: str, as_of: date) -> tuple[str, float, float]:
+@dataclass(frozen=True)
+class Project:
+    """What a loan's commitment tells the reports (nothing for a loan without one)."""
+
+    status: str = ""
+    committed_tco2: float = math.nan
+    achieved_tco2: float = math.nan
+    investment_fen: int = 0
+    verified_tco2: float = 0.0  # last passed verification by the date, tCO2/yr
+    measured_tco2: float | None = None  # the registry's measured savings on frozen factors, once measured
+    measured_tce: float | None = None
+    basis: str = ""  # what the measurement was made comparable with (frozen factor year)
+
+
+def _commitment(registry: RegistryClient, name: str, as_of: date) -> Project:
     try:
         commitment, _ = registry.commitment(name)
         progress = registry.stub.GetCommitmentProgress(
@@ -115,9 +146,27 @@ def _commitment(registry: RegistryClient, name: str, as_of: date) -> tuple[str, 
             metadata=registry.metadata,
         )
     except NotFound:
-        return "", math.nan, math.nan
+        return Project()
     status = registry_pb2.CommitmentStatus.Name(progress.status)
-    return status, commitment.target_savings_tco2_per_year, progress.achieved_tco2_per_year
+    verified = (
+        progress.last_verification.verified_savings_tco2
+        if progress.verified and progress.HasField("last_verification")
+        else 0.0
+    )
+    measured = progress.HasField("savings")
+    return Project(
+        status, commitment.target_savings_tco2_per_year, progress.achieved_tco2_per_year,
+        capex_fen(commitment), verified,
+        progress.achieved_tco2_per_year if measured else None,
+        progress.achieved_tce_per_year if measured else None,
+        f"registry: {progress.savings.year} vs baseline {commitment.baseline_year}, grid factor frozen at "
+        f"{commitment.baseline_year}" if measured else "",
+    )  # fmt: skip
+
+
+def capex_fen(commitment: registry_pb2.Commitment) -> int:
+    """The commitment's capital expenditure, integer fen (the project's total investment)."""
+    return max(int(commitment.capex_fen), 0)
 
 
 def _level(profile: registry_pb2.CarbonProfile | None) -> str:

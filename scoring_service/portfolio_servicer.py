@@ -25,14 +25,16 @@ from scoring_service.loan_book import (
     loan_to_proto,
     parse_loan_name,
 )
-from scoring_service.portfolio import cumulative, disclosure, green, metrics
+from scoring_service.portfolio import cumulative, disclosure, facility, green, metrics
+from scoring_service.portfolio.facility_sheets import export_ledger
 from scoring_service.portfolio_export import chunks, export_report
 from scoring_service.portfolio_frames import book_frame
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
 from tanxiao.errors import FieldViolation, ValidationError
-from tanxiao.platform.auth import current_principal
+from tanxiao.platform.auth import LOAN_LEVEL, current_principal
+from tanxiao.platform.auth import REGULATOR as REGULATOR_ROLE
 from tanxiao.platform.paging import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
 from tanxiao.standards import lpr_source
@@ -279,6 +281,20 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             hidden = disclosure.suppressed_keys(
                 {g.key: borrowers.get(g.key, set()) for g in stats.groups}, self.min_cell_size
             )
+        quarters = [portfolio_pb2.CarbonLoanQuarter(**dataclasses.asdict(q)) for q in stats.quarters]
+        totals, withheld = _carbon_figures(stats.totals), False
+        if regulator:  # the trend and the totals under disclosure control too
+            carbon = cumulative.disbursements(events, as_of)
+            labels = pd.Series([cumulative.quarter_of(d) for d in carbon["as_of_date"]], index=carbon.index)
+            who = [set(carbon.loc[labels == q.quarter, "uscc"]) for q in quarters]
+            quiet = disclosure.suppressed_periods(who, self.min_cell_size)
+            withheld = 0 < carbon["uscc"].nunique() < self.min_cell_size
+            if withheld:
+                totals, quiet = portfolio_pb2.CarbonLoanFigures(), set(range(len(quarters)))
+            quarters = [
+                portfolio_pb2.CarbonLoanQuarter(quarter=q.quarter, suppressed=True) if n in quiet else q
+                for n, q in enumerate(quarters)
+            ]
         for g in stats.groups:
             zh, en = _group_label(dimension, g.key)
             figures = portfolio_pb2.CarbonLoanFigures() if g.key in hidden else _carbon_figures(g.figures)
@@ -289,11 +305,81 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             )
         return portfolio_pb2.CarbonLoanStatistics(
             scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
-            totals=_carbon_figures(stats.totals), groups=groups,
-            quarters=[portfolio_pb2.CarbonLoanQuarter(**dataclasses.asdict(q)) for q in stats.quarters],
-            headline_zh=stats.headline("zh"), headline_en=stats.headline("en"), group_by=request.group_by,
+            totals=totals, groups=groups, quarters=quarters, totals_suppressed=withheld,
+            headline_zh="" if withheld else stats.headline("zh"),
+            headline_en="" if withheld else stats.headline("en"), group_by=request.group_by,
             min_cell_size=self.min_cell_size if regulator else 0, lpr_source=lpr_source(),
         )  # fmt: skip
+
+    def GetFacilityLedger(
+        self, request: portfolio_pb2.GetFacilityLedgerRequest, context: grpc.ServicerContext
+    ) -> portfolio_pb2.FacilityLedger:
+        return self.facility_ledger(request.lender, request.quarter)
+
+    def ExportFacilityLedger(
+        self, request: portfolio_pb2.ExportFacilityLedgerRequest, context: grpc.ServicerContext
+    ) -> Iterator[portfolio_pb2.ExportChunk]:
+        problems: list[FieldViolation] = []
+        fmt = portfolio_pb2.ExportFormat.Name(request.format) if request.format in LEDGER_FORMATS else ""
+        if not fmt:
+            problems.append(FieldViolation("format", "must be CSV, XLSX, PDF or JSON"))
+        language = request.language.strip() or "zh"
+        if language not in ("zh", "en"):
+            problems.append(FieldViolation("language", "must be zh or en"))
+        if problems:
+            raise ValidationError.from_violations(problems)
+        ledger = self.facility_ledger(request.lender, request.quarter)
+        data, content_type, filename = export_ledger(ledger, fmt, language)
+        for index, piece in enumerate(chunks(data)):
+            yield portfolio_pb2.ExportChunk(
+                data=piece,
+                content_type=content_type if index == 0 else "",
+                filename=filename if index == 0 else "",
+            )
+
+    def facility_ledger(self, lender: str, quarter: str) -> portfolio_pb2.FacilityLedger:
+        """The quarter's ledger. Loan lines for the lender's own book (a lender or credit officer, whose
+        tenant authz checked; the admin; or an unauthenticated local server naming a lender) and for a
+        regulator holding the loan_level grant (logged); otherwise totals by category only, under
+        disclosure control."""
+        problems: list[FieldViolation] = []
+        if lender and not LENDER.match(lender):
+            problems.append(FieldViolation("lender", "must be lenders/{id}, or empty for every lender"))
+        start = end = None
+        try:
+            start, end = facility.quarter_bounds(quarter)
+        except ValueError:
+            problems.append(FieldViolation("quarter", "must be a quarter, YYYYQn (e.g. 2026Q3)"))
+        if end is not None and (end >= date.today() or end < EARLIEST_DATE):
+            problems.append(FieldViolation("quarter", "must be a quarter that has ended, from 1900"))
+        if problems:
+            raise ValidationError.from_violations(problems)
+        assert start is not None and end is not None
+        principal = current_principal.get()
+        role = principal.role if principal is not None else ""
+        own_book = bool(lender) and role != REGULATOR_ROLE
+        granted = principal is not None and role == REGULATOR_ROLE and principal.has_grant(LOAN_LEVEL)
+        frame = book_frame(self.loans, self.registry, end, lender=lender or None)
+        lines = facility.ledger(frame, end) if not frame.empty else []
+        cell = 0 if own_book else self.min_cell_size
+        totals, rows = facility.summary(frame, lines, min_cell_size=cell)
+        ledger = portfolio_pb2.FacilityLedger(
+            scope=lender or REGULATOR, quarter=quarter.strip().upper(), quarter_start=start.isoformat(),
+            quarter_end=end.isoformat(), terms=[_facility_terms(t) for t in facility.all_terms()],
+            totals=_ledger_row(totals), categories=[_ledger_row(r) for r in rows], min_cell_size=cell,
+            lpr_source=lpr_source(), loan_level=own_book or granted,
+        )  # fmt: skip
+        ledger.generate_time.FromDatetime(datetime.now(UTC))
+        if own_book or granted:
+            by_loan = frame.set_index("loan")
+            ledger.lines.extend(_ledger_line(line, by_loan.loc[line.loan], start) for line in lines)
+        if granted and principal is not None:
+            access_log.info(
+                "access.loan_level", resource="facility_ledger", token_id=principal.token_id,
+                purpose=f"facility ledger {ledger.quarter}", as_of_date=end.isoformat(), lender=lender,
+                region_prefix="", loans_returned=len(ledger.lines),
+            )  # fmt: skip
+        return ledger
 
     def _with_dimension(self, events: pd.DataFrame, dimension: str, as_of: date) -> pd.DataFrame:
         """``events`` with a "group" column for ``dimension`` (registry data for county, industry, grade)."""
@@ -349,6 +435,54 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         else:
             del report.lenders[:]
         return report
+
+
+LEDGER_FORMATS = (portfolio_pb2.CSV, portfolio_pb2.XLSX, portfolio_pb2.PDF, portfolio_pb2.JSON)
+
+
+def _facility_terms(terms: facility.FacilityTerms) -> portfolio_pb2.FacilityTerms:
+    return portfolio_pb2.FacilityTerms(
+        effective_date=terms.effective.isoformat(), refinance_share=str(terms.refinance_share),
+        rate_bp=terms.rate_bp, rate_tolerance_bp=terms.rate_tolerance_bp,
+        eligible_categories=list(terms.eligible_categories), confirmed=terms.confirmed,
+        source=terms.source, version=terms.version,
+    )  # fmt: skip
+
+
+def _ledger_row(row: facility.LedgerRow) -> portfolio_pb2.FacilityLedgerRow:
+    fields = dataclasses.asdict(row)
+    if row.key == "total":
+        zh, en = "合计", "Total"
+    elif row.key:
+        zh, en = green.catalogue().names.get(row.key, (row.key, row.key))
+    else:
+        zh, en = "未分类", "Unclassified"
+    return portfolio_pb2.FacilityLedgerRow(**fields, label_zh=zh, label_en=en)
+
+
+def _ledger_line(
+    line: facility.LedgerLine, loan: pd.Series, quarter_start: date
+) -> portfolio_pb2.FacilityLedgerLine:
+    category = str(loan["green_category"] or "")
+    zh, en = green.catalogue().names.get(category, ("", "")) if category else ("", "")
+    return portfolio_pb2.FacilityLedgerLine(
+        loan=line.loan, lender=str(loan["lender"]), enterprise=f"enterprises/{loan['uscc']}",
+        enterprise_name=str(loan["enterprise_name"]), green_category=category, category_label_zh=zh,
+        category_label_en=en, start_date=loan["start_date"].isoformat(),
+        maturity_date=loan["maturity_date"].isoformat(), lpr_tenor=line.lpr_tenor,
+        rate_bp=float(loan["rate_bp"]), lpr_bp=line.lpr_bp or 0, eligible=line.eligible,
+        reason_code=line.reason, reason_zh=line.reason_text("zh"), reason_en=line.reason_text("en"),
+        committed_amount_fen=int(loan["committed_amount_fen"]), outstanding_fen=int(loan["outstanding_fen"]),
+        refinanceable_fen=line.refinanceable_fen, commitment=str(loan["commitment"] or ""),
+        project_investment_fen=int(loan["project_investment_fen"] or 0), project_share=line.project_share,
+        project_verified_tco2_per_year=float(loan["verified_tco2_per_year"] or 0.0),
+        attributable_tco2_per_year=line.attributable_tco2_per_year,
+        new_in_quarter=loan["start_date"] >= quarter_start,
+        terms_effective_date=line.terms_effective.isoformat() if line.terms_effective else "",
+        co2_reduced_tco2_per_year=float(loan["co2_reduced_tco2_per_year"] or 0.0),
+        energy_saved_tce_per_year=float(loan["energy_saved_tce_per_year"] or 0.0),
+        benefit_basis=str(loan["benefit_factors"] or ""),
+    )  # fmt: skip
 
 
 def _carbon_figures(figures: cumulative.Figures) -> portfolio_pb2.CarbonLoanFigures:

@@ -75,6 +75,9 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     def ExplainDecision(
         self, request: scoring_pb2.ExplainDecisionRequest, context: grpc.ServicerContext
     ) -> scoring_pb2.Explanation:
+        pdf_language = request.pdf_language.strip()
+        if pdf_language not in ("", "zh", "en"):
+            raise ValidationError.for_field("pdf_language", "must be zh, en or empty (no PDF)")
         stored = self.store.get(parse_decision_name(request.name))
         view = self.reviews.view(stored)
         out = explanation(stored, view.trail, self.pricer.registry.category_names())
@@ -82,6 +85,10 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         lender = restricted_lender()
         if self.consents is not None and lender:
             self.consents.limit_profile(out.profile_snapshot, lender)
+        if pdf_language:  # the page as returned, on A4 (WeasyPrint; the page's print stylesheet)
+            from scoring_service.portfolio.pdf import html_to_pdf
+
+            out.pdf = html_to_pdf(out.html_zh if pdf_language == "zh" else out.html_en)
         return out
 
     def ListDecisions(

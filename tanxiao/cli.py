@@ -518,6 +518,52 @@ def _print_table(table: Any, output: Path | None) -> None:
         return
     with output.open("w", encoding="utf-8") as handle:
         Console(file=handle, width=200).print(shown)
+
+
+class LedgerFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+    pdf = "pdf"
+    json = "json"
+
+
+@report_app.command("facility")
+def report_facility(
+    quarter: Annotated[str, typer.Option(help="A quarter that has ended, YYYYQn (e.g. 2026Q3)")],
+    lender: Annotated[
+        str | None, typer.Option(help="lenders/{id} (or the id); omit for every lender (regulators)")
+    ] = None,
+    format: Annotated[
+        LedgerFormat,
+        typer.Option(
+            "--format", case_sensitive=False, help="csv (a zip, one file per section), xlsx, pdf or json"
+        ),
+    ] = LedgerFormat.xlsx,
+    language: Annotated[str, typer.Option("--language", help="zh or en")] = "zh",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default the server's file name)")
+    ] = None,
+    addr: Addr = None,
+    token: Token = None,
+) -> None:
+    """Write the carbon emission reduction facility (碳减排支持工具) ledger of a quarter, loan by loan
+    (ExportFacilityLedger): a lender's own, or for a regulator every lender's (loan lines only with the
+    loan_level grant; otherwise totals by use of proceeds under disclosure control)."""
+    from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
+
+    request = portfolio_pb2.ExportFacilityLedgerRequest(
+        lender=_lender_name(lender), quarter=quarter, language=language,
+        format=portfolio_pb2.ExportFormat.Value(format.value.upper()),
+    )  # fmt: skip
+    data, filename = bytearray(), ""
+    with _scoring_call(_dialer(_settings(), token), addr) as channel:
+        for chunk in portfolio_pb2_grpc.PortfolioReportingStub(channel).ExportFacilityLedger(
+            request, timeout=120
+        ):
+            data += chunk.data
+            filename = filename or chunk.filename
+    output = output or Path(filename or f"facility.{format.value}")
+    output.write_bytes(bytes(data))  # only a complete file is written
     console.print(f"wrote {output}")
 
 
@@ -738,22 +784,38 @@ def explain(
     decision: Annotated[str, typer.Argument(help="decisions/{id} (or just the id)")],
     html: Annotated[Path | None, typer.Option(help="Write the self-contained HTML page here")] = None,
     lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    format: Annotated[
+        str, typer.Option("--format", help="text (print it), html or pdf (an A4 PDF; with -o)")
+    ] = "text",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File for --format html/pdf")] = None,
     addr: Addr = None,
     token: Token = None,
 ) -> None:
-    """Print why a decision has its terms (from the scoring service), optionally writing the HTML page."""
+    """Print why a decision has its terms (from the scoring service), optionally writing the HTML page or
+    an A4 PDF of it (`--format pdf -o file.pdf`)."""
     from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
     if lang not in ("zh", "en"):
         raise typer.BadParameter("must be zh or en", param_hint="--lang")
+    if format not in ("text", "html", "pdf"):
+        raise typer.BadParameter("must be text, html or pdf", param_hint="--format")
+    if format != "text" and output is None:
+        raise typer.BadParameter(f"--format {format} writes a file: give -o FILE", param_hint="--output")
     name = decision if decision.startswith("decisions/") else f"decisions/{decision}"
+    request = scoring_pb2.ExplainDecisionRequest(name=name, pdf_language=lang if format == "pdf" else "")
     with _scoring_call(_dialer(_settings(), token), addr) as channel:
-        response = scoring_pb2_grpc.LoanScoringStub(channel).ExplainDecision(
-            scoring_pb2.ExplainDecisionRequest(name=name), timeout=30
-        )
-    typer.echo(response.text_zh if lang == "zh" else response.text_en)
+        response = scoring_pb2_grpc.LoanScoringStub(channel).ExplainDecision(request, timeout=60)
+    page = response.html_zh if lang == "zh" else response.html_en
+    if format == "text":
+        typer.echo(response.text_zh if lang == "zh" else response.text_en)
+    elif output is not None:
+        if format == "pdf":
+            output.write_bytes(response.pdf)
+        else:
+            output.write_text(page, encoding="utf-8")
+        console.print(f"wrote {output}")
     if html is not None:
-        html.write_text(response.html_zh if lang == "zh" else response.html_en, encoding="utf-8")
+        html.write_text(page, encoding="utf-8")
         console.print(f"wrote {html}")
 
 

@@ -6,7 +6,8 @@ Huzhou programme publishes ("累计发放碳效贷 x 笔、y 亿元").
 A disbursement is a loan's START amount (what was drawn at the start date) or a DRAWDOWN; a loan counts
 from its first disbursement. Rates are weighted by disbursed amount; a loan's spread is its rate minus
 the LPR in force on its start date for its tenor (over five years: the 5-year LPR, else the 1-year;
-tanxiao.standards.lpr_bp). Pure (pandas only); money is integer fen, 亿元 as Decimal.
+tanxiao.standards.lpr_bp, the tenor rule of facility.tenor). Pure (pandas only); money is integer fen,
+亿元 as Decimal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from decimal import Decimal
 
 import pandas as pd
 
+from scoring_service.portfolio.facility import tenor
+from scoring_service.portfolio.metrics import weighted_mean
 from tanxiao.standards import lpr_bp
 
 CARBON_PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT")
@@ -64,10 +67,6 @@ class CarbonLoanStatistics:
         return f"{self.totals.loans:,} carbon-efficiency loans disbursed to date, CNY {yi} hundred million"
 
 
-def _tenor(start: date, maturity: date) -> str:
-    return "5Y" if (maturity - start).days > 5 * 365 else "1Y"
-
-
 def disbursements(events: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """The 碳效贷 disbursement events up to ``as_of`` (START and DRAWDOWN, amount > 0)."""
     carbon = events[events["product"].isin(CARBON_PRODUCTS) & (events["as_of_date"] <= as_of)]
@@ -91,7 +90,7 @@ def per_loan(events: pd.DataFrame, outstanding: pd.Series, as_of: date) -> pd.Da
     )
     loans["outstanding_fen"] = outstanding.reindex(loans.index).fillna(0).astype("int64")
     loans["lpr_bp"] = [
-        lpr_bp(start.isoformat(), _tenor(start, maturity))
+        lpr_bp(start.isoformat(), tenor(start, maturity))
         for start, maturity in zip(loans["start_date"], loans["maturity_date"], strict=True)
     ]
     return loans.reset_index()
@@ -102,18 +101,12 @@ def figures(loans: pd.DataFrame) -> Figures:
     if disbursed <= 0:
         return Figures(loans=len(loans))
     weights = loans["disbursed_fen"].astype(float)
-    rate = float((loans["rate_bp"] * weights).sum()) / disbursed
-    known = loans["lpr_bp"].notna()
-    spread = (
-        float(((loans["rate_bp"] - loans["lpr_bp"].astype(float)) * weights)[known].sum())
-        / float(weights[known].sum())
-        if known.any()
-        else 0.0
-    )
+    rate = weighted_mean(loans["rate_bp"], weights)
+    spread = weighted_mean(loans["rate_bp"] - loans["lpr_bp"].astype(float), weights)  # LPR known only
     return Figures(len(loans), disbursed, int(loans["outstanding_fen"].sum()), rate, spread)
 
 
-def _quarter(day: date) -> str:
+def quarter_of(day: date) -> str:
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
@@ -132,8 +125,8 @@ def statistics(
     paid = disbursements(events, as_of)
     quarters: list[QuarterRow] = []
     if not loans.empty:
-        loans = loans.assign(quarter=[_quarter(d) for d in loans["first"]])
-        paid_quarter = pd.Series([_quarter(d) for d in paid["as_of_date"]], index=paid.index)
+        loans = loans.assign(quarter=[quarter_of(d) for d in loans["first"]])
+        paid_quarter = pd.Series([quarter_of(d) for d in paid["as_of_date"]], index=paid.index)
         count = disbursed = 0
         year, q = loans["first"].min().year, (loans["first"].min().month - 1) // 3
         while (year, q) <= (as_of.year, (as_of.month - 1) // 3):

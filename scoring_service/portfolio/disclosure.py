@@ -55,6 +55,35 @@ def suppressed_keys(borrowers: Mapping[Hashable, set[str]], k: int) -> set[Hasha
     return hidden
 
 
+def suppressed_periods(borrowers: list[set[str]], k: int) -> set[int]:
+    """The periods (indices) of a time series to suppress when each period's own figures and the running
+    totals are published beside the overall total (e.g. the 碳效贷 quarterly trend): a period whose
+    own figures come from 1..k-1 borrowers is suppressed; so is every later period until the suppressed
+    run since the last shown period holds >= k borrowers (else the shown running total minus the
+    period's own figures minus the last shown running total would isolate the run); and, when the run
+    after the last shown period stays below k, shown periods from the end are suppressed too until it
+    holds k (the overall total minus the last shown running total would isolate it). A period without
+    borrowers (nothing happened) is shown when nothing is pending."""
+    if k <= 1:
+        return set()
+    hidden: set[int] = set()
+    shown: list[int] = []
+    pending: set[str] = set()
+    for index, who in enumerate(borrowers):
+        own_ok = not who or len(who) >= k
+        if own_ok and (not pending or len(pending) >= k):
+            shown.append(index)
+            pending = set()
+        else:
+            hidden.add(index)
+            pending |= who
+    while pending and len(pending) < k and shown:
+        last = shown.pop()
+        hidden.add(last)
+        pending |= borrowers[last]
+    return hidden
+
+
 def _borrowers_by(frame: pd.DataFrame, keys: pd.Series) -> dict[Hashable, set[str]]:
     out: dict[Hashable, set[str]] = {}
     for key, uscc in zip(keys, frame["uscc"], strict=True):

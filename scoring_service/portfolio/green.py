@@ -3,9 +3,14 @@
 A loan is green when the lender classified its use of proceeds under a category of the green catalogue
 (``data/green_catalogue.csv``: 《绿色产业指导目录（2019年版）》, with source and version); a loan without a
 category is *unclassified*, never green by default (the old "expansion loans to grades 1-2" proxy is
-gone: a retrofit loan is usually green, an expansion loan may not be). Each green loan may carry its
-environmental benefits per year (tCO2 reduced, tce saved) as assessed at origination on a named factor
-set (``benefit_factors``), so later factor revisions do not move past figures.
+gone: a retrofit loan is usually green, an expansion loan may not be).
+
+Environmental benefits per year (tCO2 reduced, tce saved), :func:`frozen_benefits`: a loan financing a
+registered project (a retrofit commitment) whose savings the registry has measured is credited the
+measured savings on frozen factors (the baseline year's grid factor and prices, the carbon-data issue's
+CommitmentProgress.achieved_*) times its share of the project, min(1, committed / project investment);
+otherwise the lender's figures as assessed at origination on the named factor set (``benefit_factors``),
+frozen with the loan, so later factor revisions do not move past figures.
 
 Statistics per group (catalogue first-level category, industry division, county or lender): balances and
 counts at the report date, new loans in the period (start date within it: count and committed amount),
@@ -21,11 +26,38 @@ from datetime import date
 import pandas as pd
 
 from scoring_service.portfolio.disclosure import suppressed_keys
+from scoring_service.portfolio.facility import project_share
 from scoring_service.portfolio.metrics import group_label
 from tanxiao.standards import CodeList, code_list, lender_name
 
 CATALOGUE = "green_catalogue"
 GREEN_DIMENSIONS = ("CATEGORY", "INDUSTRY_DIVISION", "COUNTY", "LENDER")
+
+
+@dataclass(frozen=True)
+class Benefits:
+    co2_tco2_per_year: float
+    tce_per_year: float
+    factors: str  # what they were computed on
+
+
+def frozen_benefits(
+    committed_fen: int,
+    investment_fen: int,
+    measured_tco2: float | None,
+    measured_tce: float | None,
+    basis: str,
+    *,
+    lender_figures: tuple[float, float, str],
+) -> Benefits:
+    """A loan's benefits a year (module docstring): the project's measured frozen-factor savings x the
+    loan's share of the project when the registry has measured them and the investment is known, else
+    ``lender_figures`` (tCO2, tce, factor set) as recorded at origination. Measured savings are taken as
+    measured, a negative figure (emissions rose) included."""
+    if measured_tco2 is not None and investment_fen > 0:
+        share = project_share(committed_fen, investment_fen)
+        return Benefits(measured_tco2 * share, (measured_tce or 0.0) * share, basis)
+    return Benefits(*lender_figures)
 
 
 def catalogue() -> CodeList:

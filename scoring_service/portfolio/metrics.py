@@ -349,6 +349,14 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else 0.0
 
 
+def weighted_mean(values: pd.Series, weights: pd.Series) -> float:
+    """sum(values x weights) / sum(weights) over the rows where the value is known; 0 over nothing. The
+    one weighted average of the reports (WDQS and WACI sum their weighted columns per group the same
+    way; the 碳效贷 rate and spread use this)."""
+    known = values.notna()
+    return _ratio(float((values[known].astype(float) * weights[known]).sum()), float(weights[known].sum()))
+
+
 def _metrics(loans: int, sums: Mapping[str, float]) -> Metrics:
     outstanding = int(sums["outstanding_fen"])
     financed = float(sums["financed_tco2"])

@@ -66,6 +66,38 @@ HEADERS: dict[str, tuple[str, str]] = {
     "value": ("值", "Value"),
     "committed": ("承诺减排量（tCO₂/年）", "Committed (tCO₂/yr)"),
     "achieved_t": ("已实现减排量（tCO₂/年）", "Achieved (tCO₂/yr)"),
+    "scope2_market": ("融资排放范围二·市场法（tCO₂/年）", "Financed scope 2, market-based (tCO₂/yr)"),
+    # the carbon emission reduction facility ledger
+    "effective": ("生效日", "Effective"),
+    "refinance_share": ("再贷款比例", "Refinance share"),
+    "refinance_rate": ("再贷款利率（bp）", "Refinancing rate (bp)"),
+    "tolerance": ("与LPR容差（bp）", "Tolerance to LPR (bp)"),
+    "fields": ("支持领域（绿色目录一级）", "Eligible fields (catalogue level 1)"),
+    "confirmed": ("核实状态", "Confirmed"),
+    "source": ("来源", "Source"),
+    "category": ("贷款用途（绿色目录）", "Use of proceeds (green catalogue)"),
+    "category_name": ("用途名称", "Use-of-proceeds name"),
+    "start": ("起息日", "Start"),
+    "maturity": ("到期日", "Maturity"),
+    "tenor": ("LPR期限", "LPR tenor"),
+    "rate": ("贷款利率（bp）", "Rate (bp)"),
+    "lpr": ("同期限LPR（bp）", "Same-tenor LPR (bp)"),
+    "eligible": ("符合条件", "Eligible"),
+    "reason": ("不符合原因", "Why not"),
+    "committed_amount": ("合同金额（元）", "Committed (CNY)"),
+    "eligible_loans": ("符合条件笔数", "Eligible loans"),
+    "eligible_outstanding": ("符合条件余额（元）", "Eligible outstanding (CNY)"),
+    "refinanceable": ("可申请再贷款（元）", "Refinanceable (CNY)"),
+    "commitment": ("减碳项目", "Project (commitment)"),
+    "investment": ("项目总投资（元）", "Project investment (CNY)"),
+    "project_share": ("贷款占项目投资比例", "Loan's share of the project"),
+    "verified": ("项目经核证减排量（tCO₂/年）", "Project verified reduction (tCO₂/yr)"),
+    "attributable": ("归属本贷款的核证减排量（tCO₂/年）", "Attributable verified reduction (tCO₂/yr)"),
+    "new_in_quarter": ("本季新发放", "New in quarter"),
+    "terms_date": ("适用条款生效日", "Terms effective"),
+    "co2_reduced": ("年减排二氧化碳（tCO₂/年）", "CO₂ reduced (tCO₂/yr)"),
+    "tce_saved": ("年节约标准煤（tce/年）", "Energy saved (tce/yr)"),
+    "benefit_basis": ("效益测算依据", "Benefits computed on"),
 }
 SHEET_NAMES: dict[str, tuple[str, str]] = {
     "report": ("报告", "Report"),
@@ -76,17 +108,46 @@ SHEET_NAMES: dict[str, tuple[str, str]] = {
     "retrofit": ("减碳改造", "Retrofit"),
     "attribution": ("同比归因", "Attribution"),
     "lenders": ("金融机构", "Lenders"),
+    "terms": ("工具条款", "Facility terms"),
+    "summary": ("按用途汇总", "By use of proceeds"),
+    "ledger": ("逐笔台账", "Loan ledger"),
 }
-_DIMENSION_SHEETS: dict[int, tuple[str, str]] = {
-    portfolio_pb2.GRADE: ("按等级", "By grade"),
-    portfolio_pb2.LEVEL: ("按碳排放水平", "By level"),
-    portfolio_pb2.INDUSTRY_SECTION: ("按行业门类", "By section"),
-    portfolio_pb2.INDUSTRY_DIVISION: ("按行业大类", "By division"),
-    portfolio_pb2.COUNTY: ("按区县", "By county"),
-    portfolio_pb2.CITY: ("按地市", "By city"),
-    portfolio_pb2.PRODUCT: ("按产品", "By product"),
-    portfolio_pb2.LENDER: ("按金融机构", "By lender"),
+# Breakdown dimensions (zh, en): headings of the HTML report; the sheet names derive from them.
+DIMENSION_LABELS: dict[int, tuple[str, str]] = {
+    portfolio_pb2.DIMENSION_UNSPECIFIED: ("未指定", "Unspecified"),
+    portfolio_pb2.GRADE: ("碳效等级", "Carbon-efficiency grade"),
+    portfolio_pb2.LEVEL: ("碳排放水平", "Carbon level"),
+    portfolio_pb2.INDUSTRY_SECTION: ("行业门类", "Industry section"),
+    portfolio_pb2.INDUSTRY_DIVISION: ("行业大类", "Industry division"),
+    portfolio_pb2.COUNTY: ("区县", "County"),
+    portfolio_pb2.CITY: ("地市", "City"),
+    portfolio_pb2.PRODUCT: ("贷款产品", "Loan product"),
+    portfolio_pb2.LENDER: ("金融机构", "Lender"),
 }
+
+
+def dimension_sheet(dimension: int, lang: int) -> str:
+    """"按碳效等级" / "By carbon-efficiency grade"."""
+    name = portfolio_pb2.Dimension.Name(dimension) if dimension in portfolio_pb2.Dimension.values() else ""
+    zh, en = DIMENSION_LABELS.get(dimension, (name or str(dimension),) * 2)
+    return f"按{zh}" if lang == 0 else f"By {en[0].lower()}{en[1:]}"
+
+
+# The figures of a Metrics in column order: (header key, Metrics field, kind). The xlsx and CSV
+# sections, the HTML tables and the Parquet long table all read this one list.
+METRIC_FIELDS: tuple[tuple[str, str, Kind], ...] = (
+    ("loans", "loans", "int"),
+    ("outstanding", "outstanding_fen", "yuan"),
+    ("scope1", "financed_scope1_tco2", "tco2"),
+    ("scope2", "financed_scope2_tco2", "tco2"),
+    ("scope2_market", "financed_scope2_market_tco2", "tco2"),
+    ("financed", "financed_tco2", "tco2"),
+    ("wdqs", "wdqs", "score"),
+    ("intensity", "economic_intensity", "score"),
+    ("waci", "waci", "score"),
+    ("without", "loans_without_profile", "int"),
+    ("ungraded", "loans_ungraded", "int"),
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +156,8 @@ class Section:
     title: str  # sheet name in the report's language
     columns: tuple[tuple[str, Kind], ...]  # (header with unit, kind)
     rows: tuple[tuple[Any, ...], ...]
+    # a two-column item/value list whose rows are (label, value, kind): the value typed per row
+    items: bool = False
 
 
 def yuan(fen: int) -> Decimal:
@@ -103,19 +166,13 @@ def yuan(fen: int) -> Decimal:
 
 
 def _metric_columns(lang: int) -> list[tuple[str, Kind]]:
-    names = ("loans", "outstanding", "scope1", "scope2", "financed", "wdqs", "intensity", "waci")
-    kinds: tuple[Kind, ...] = ("int", "yuan", "tco2", "tco2", "tco2", "score", "score", "score")
-    columns = [(HEADERS[n][lang], k) for n, k in zip(names, kinds, strict=True)]
-    return [*columns, (HEADERS["without"][lang], "int"), (HEADERS["ungraded"][lang], "int")]
+    return [(HEADERS[key][lang], kind) for key, _, kind in METRIC_FIELDS]
 
 
 def _metric_values(m: portfolio_pb2.Metrics, suppressed: bool = False) -> list[Any]:
     if suppressed:  # disclosure control: a withheld cell is blank, never a misleading 0
-        return [None] * 10
-    return [
-        m.loans, yuan(m.outstanding_fen), m.financed_scope1_tco2, m.financed_scope2_tco2, m.financed_tco2,
-        m.wdqs, m.economic_intensity, m.waci, m.loans_without_profile, m.loans_ungraded,
-    ]  # fmt: skip
+        return [None] * len(METRIC_FIELDS)
+    return [yuan(getattr(m, f)) if kind == "yuan" else getattr(m, f) for _, f, kind in METRIC_FIELDS]
 
 
 def sections(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> list[Section]:
@@ -136,8 +193,7 @@ def sections(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = 
             for r in b.rows
         )  # fmt: skip
         name = portfolio_pb2.Dimension.Name(b.dimension)
-        title = _DIMENSION_SHEETS.get(b.dimension, (name, name))[i]
-        out.append(Section(f"breakdown_{name}", title, tuple(columns), rows))
+        out.append(Section(f"breakdown_{name}", dimension_sheet(b.dimension, i), tuple(columns), rows))
     if report.scope != "regulator":
         out.append(_loans_section(report, i, h))
         out.append(
@@ -193,12 +249,13 @@ def _report_section(report: portfolio_pb2.PortfolioReport, i: int) -> Section:
     kinds: tuple[Kind, ...] = ("text", "date", "date", "int", "int")
     # one row per item: the value column is typed per row (written cell by cell)
     rows = tuple((label[i], value, kind) for label, value, kind in zip(labels, values, kinds, strict=True))
-    return Section(
-        "report",
-        SHEET_NAMES["report"][i],
-        ((HEADERS["field"][i], "text"), (HEADERS["value"][i], "text")),
-        rows,
-    )
+    return item_section("report", SHEET_NAMES["report"][i], i, rows)
+
+
+def item_section(key: str, title: str, lang: int, rows: tuple[tuple[str, Any, Kind], ...]) -> Section:
+    """A two-column section of (label, value, kind) items (report header, terms)."""
+    field, value = HEADERS["field"][lang], HEADERS["value"][lang]
+    return Section(key, title, ((field, "text"), (value, "text")), rows, True)
 
 
 def _loans_section(report: portfolio_pb2.PortfolioReport, i: int, h: dict[str, str]) -> Section:
@@ -207,20 +264,26 @@ def _loans_section(report: portfolio_pb2.PortfolioReport, i: int, h: dict[str, s
         (h["product"], "text"),
         (h["grade"], "int"), (h["level"], "text"), (h["industry"], "text"), (h["region"], "text"),
         (h["outstanding"], "yuan"), (h["factor"], "score"), (h["scope1"], "tco2"), (h["scope2"], "tco2"),
-        (h["pcaf"], "int"),
+        (h["scope2_market"], "tco2"), (h["pcaf"], "int"),
     )  # fmt: skip
     rows = tuple(
         (line.loan, line.enterprise, line.enterprise_name, enum_name(scoring_pb2.Product, line.product),
          line.grade, enum_name(common_pb2.CarbonLevel, line.level),
          f"{line.industry_code} {industry_name(line.industry_code)[i]}".strip(),
          region_name(line.region_code)[i] if line.region_code else "", yuan(line.outstanding_fen),
-         line.attribution_factor, line.financed_scope1_tco2, line.financed_scope2_tco2, line.pcaf_score)
+         line.attribution_factor, line.financed_scope1_tco2, line.financed_scope2_tco2,
+         line.financed_scope2_market_tco2, line.pcaf_score)
         for line in report.loans
     )  # fmt: skip
     return Section("loans", SHEET_NAMES["loans"][i], columns, rows)
 
 
 def render_xlsx(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> bytes:
+    """The report's workbook (:func:`workbook` of its sections)."""
+    return workbook(sections(report, lang))
+
+
+def workbook(parts: list[Section]) -> bytes:
     """The workbook: one sheet per section, header row bold and frozen, typed cells."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -228,7 +291,7 @@ def render_xlsx(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"]
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
     used: set[str] = set()
-    for section in sections(report, lang):
+    for section in parts:
         title = _sheet_title(section.title, used)
         sheet = book.create_sheet(title)
         sheet.append([c for c, _ in section.columns])
@@ -236,7 +299,7 @@ def render_xlsx(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"]
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"
         for row in section.rows:
-            if section.key == "report":
+            if section.items:
                 label, value, kind = row
                 sheet.append([label, _cell_value(value, kind)])
                 if kind in _FORMATS:
@@ -282,6 +345,11 @@ _CSV_DIGITS: dict[str, int] = {"yuan": 2, "tco2": 3, "score": 4, "ratio": 6}
 
 
 def render_csv_zip(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = "zh") -> bytes:
+    """The report's sections as a zip of CSV files (:func:`csv_zip`)."""
+    return csv_zip(sections(report, lang))
+
+
+def csv_zip(parts: list[Section]) -> bytes:
     """One CSV per section (``{section}.csv``, UTF-8 with BOM for Excel) in a zip: headers with units,
     figures rounded (yuan to the fen, tCO2 to the kilogram, scores to 4 places), dates ISO, text cells
     neutralised against formula injection."""
@@ -290,12 +358,12 @@ def render_csv_zip(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "e
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for section in sections(report, lang):
+        for section in parts:
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\r\n")
             writer.writerow([c for c, _ in section.columns])
             for row in section.rows:
-                if section.key == "report":
+                if section.items:
                     label, value, kind = row
                     writer.writerow([label, _csv_value(value, kind)])
                 else:

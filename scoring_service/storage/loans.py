@@ -36,6 +36,8 @@ BOOK_COLUMNS = (
     "green_category",
     "co2_reduced_tco2_per_year",
     "energy_saved_tce_per_year",
+    "benefit_factors",
+    "maturity_date",
 )
 
 
@@ -181,6 +183,8 @@ class LoanRepository:
                 loans.c.green_category,
                 loans.c.co2_reduced_tco2_per_year,
                 loans.c.energy_saved_tce_per_year,
+                loans.c.benefit_factors,
+                loans.c.maturity_date,
             )
             .join(ranked, sa.and_(ranked.c.lender == loans.c.lender, ranked.c.loan_id == loans.c.loan_id))
             .where(ranked.c.rank == 1, ranked.c.outstanding_fen > 0)

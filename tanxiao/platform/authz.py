@@ -344,6 +344,10 @@ _SCORING_RULES: dict[str, Rule] = {
     "SimulatePolicy": _LENDER_REQUEST,
 }
 
+# A lender (and its credit officers) its own book; a regulator any lender's or every lender's.
+_OWN_BOOK = Access(request=owned("lender"))
+_OWN_BOOK_OR_REGULATOR = _rule(**{LENDER: _OWN_BOOK, CREDIT_OFFICER: _OWN_BOOK, REGULATOR: ANY})
+
 _PORTFOLIO_RULES: dict[str, Rule] = {
     "RecordLoan": _LENDER_REQUEST,
     "UpdateLoanBalance": _rule(**{LENDER: Access(request=loan_owned())}),
@@ -358,20 +362,12 @@ _PORTFOLIO_RULES: dict[str, Rule] = {
     "GetRegulatoryReport": _rule(**{REGULATOR: ANY}),
     "ListSupervisedLoans": _rule(**{REGULATOR: Access(grant=LOAN_LEVEL)}),
     # lenders their own book; regulators any lender or all (aggregates under disclosure control)
-    "GetCarbonLoanStatistics": _rule(
-        **{
-            LENDER: Access(request=owned("lender")),
-            CREDIT_OFFICER: Access(request=owned("lender")),
-            REGULATOR: ANY,
-        }
-    ),
-    "GetGreenLoanStatistics": _rule(
-        **{
-            LENDER: Access(request=owned("lender")),
-            CREDIT_OFFICER: Access(request=owned("lender")),
-            REGULATOR: ANY,
-        }
-    ),
+    "GetCarbonLoanStatistics": _OWN_BOOK_OR_REGULATOR,
+    "GetGreenLoanStatistics": _OWN_BOOK_OR_REGULATOR,
+    # the facility ledger: the same, loan lines for a regulator only with the loan_level grant (the
+    # servicer checks it and logs the access), else totals under disclosure control
+    "GetFacilityLedger": _OWN_BOOK_OR_REGULATOR,
+    "ExportFacilityLedger": _OWN_BOOK_OR_REGULATOR,
     # regulatory = true ignores `lender` and reports across lenders: regulators only.
     "ExportPortfolioReport": _rule(
         **{

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -227,6 +228,140 @@ def test_quote_explain_and_report_over_mutual_tls_with_a_token(
     report = tmp_path / "book.json"
     _ok(env, "report", "portfolio", "--lender", "huzhou-bank", "--format", "json", "-o", str(report))
     assert json.loads(report.read_text("utf-8"))  # the report dialled TLS and sent the token
+
+
+def _last_ended_quarter() -> tuple[str, str]:
+    """("2026Q3", "2026-09-30") for a day in 2026Q4."""
+    from datetime import date, timedelta
+
+    today = date.today()
+    end = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1) - timedelta(days=1)
+    return f"{end.year}Q{(end.month - 1) // 3 + 1}", end.isoformat()
+
+
+@pytest.mark.heavy
+def test_a_regulator_gets_every_report_in_every_format_from_the_demo_data(
+    mutual_tls: Deployment, tmp_path: Path
+) -> None:
+    """Done-when of the reports issue, as a regulator runs it: `tanxiao report` with a regulator token over
+    mutual TLS against the demo data; the formats agree with each other and with the lenders' reports.
+    The 8-enterprise demo has no grade 1-2 firm and no registered commitment (all its loans are working
+    capital), so each lender first imports three PV loans (碳效贷, green catalogue 3.2) as a bank
+    brings its existing book: `tanxiao import loans`."""
+    import pandas as pd
+    from google.protobuf import json_format
+    from openpyxl import load_workbook
+
+    from scoring_service.portfolio.pdf import page_count
+    from tanxiao.portfolio.v1 import portfolio_pb2 as ppb
+
+    base = mutual_tls.env
+
+    def token(*args: str) -> str:
+        return _ok(base, "token", "create", *args).splitlines()[-1]
+
+    tokens = {
+        "regulator": token("--role", "regulator"),
+        "supervisor": token("--role", "regulator", "--grant", "loan_level"),
+        "anji-rcb": token("--role", "lender", "--tenant", "lenders/anji-rcb"),
+        "huzhou-bank": mutual_tls.token,
+    }
+    env = {**base, "TANXIAO_TOKEN": tokens["regulator"]}
+    quarter, as_of = _last_ended_quarter()
+    engine = sa.create_engine(base["TANXIAO_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            query = sa.text("SELECT DISTINCT uscc FROM carbon_profiles ORDER BY uscc")
+            usccs = list(conn.execute(query).scalars())
+    finally:
+        engine.dispose()
+    book = tmp_path / "green-book.csv"
+    with book.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        header = ["lender", "loan_id", "enterprise", "product", "committed_amount_cny", "outstanding_cny",
+                  "start_date", "maturity_date", "rate_bp", "green_category"]  # fmt: skip
+        writer.writerow(header)
+        year = int(as_of[:4])
+        for n in range(6):
+            writer.writerow([("lenders/huzhou-bank", "lenders/anji-rcb")[n % 2], f"PV-{n}",
+                             f"enterprises/{usccs[n]}", "LOW_CARBON_EXPANSION", "3000000.00", "2500000.01",
+                             f"{year}-0{1 + n}-15", f"{year + 3}-0{1 + n}-15", 300, "3.2"])  # fmt: skip
+    imported = _ok(base, "import", "loans", str(book))
+    assert json.loads(imported[imported.index("{") :])["recorded"] == 6
+    files: dict[str, bytes] = {}
+    for fmt in ("csv", "parquet", "json", "html", "xlsx", "pdf"):
+        out = tmp_path / f"regulator.{fmt}"
+        _ok(env, "report", "portfolio", "--regulator", "--as-of", as_of, "--format", fmt, "-o", str(out))
+        files[fmt] = out.read_bytes()
+    regulator = json_format.Parse(files["json"], ppb.PortfolioReport())
+    assert regulator.scope == "regulator" and not regulator.loans and regulator.totals.loans > 0
+    own = {}
+    for lender in ("huzhou-bank", "anji-rcb"):
+        out = tmp_path / f"{lender}.json"
+        _ok({**base, "TANXIAO_TOKEN": tokens[lender]}, "report", "portfolio", "--lender", lender,
+            "--as-of", as_of, "--format", "json", "-o", str(out))  # fmt: skip
+        own[lender] = json_format.Parse(out.read_bytes(), ppb.PortfolioReport())
+    # the lenders' own reports add up to the regulator's totals
+    t = regulator.totals
+    assert sum(r.totals.loans for r in own.values()) == t.loans
+    assert sum(r.totals.outstanding_fen for r in own.values()) == t.outstanding_fen
+    assert sum(r.totals.financed_tco2 for r in own.values()) == pytest.approx(t.financed_tco2)
+    assert sum(r.totals.financed_scope2_market_tco2 for r in own.values()) == pytest.approx(
+        t.financed_scope2_market_tco2
+    )
+    # every format carries the message's numbers
+    with zipfile.ZipFile(io.BytesIO(files["csv"])) as archive:
+        assert "loans.csv" not in archive.namelist()  # no borrower rows in the regulator view
+        totals = next(csv.DictReader(io.StringIO(archive.read("totals.csv").decode("utf-8-sig"))))
+    assert round(float(totals["贷款余额（元）"]) * 100) == t.outstanding_fen
+    assert float(totals["融资排放（tCO₂/年）"]) == pytest.approx(t.financed_tco2, abs=0.0005)
+    market = float(totals["融资排放范围二·市场法（tCO₂/年）"])
+    assert market == pytest.approx(t.financed_scope2_market_tco2, abs=0.0005)
+    sheet = load_workbook(io.BytesIO(files["xlsx"]))["总体指标"]
+    outstanding = sheet.cell(2, 2).value
+    assert isinstance(outstanding, int | float) and round(outstanding * 100) == t.outstanding_fen  # a number
+    table = pd.read_parquet(io.BytesIO(files["parquet"]))
+    assert int(table.loc[table["section"] == "totals", "outstanding_fen"].iloc[0]) == t.outstanding_fen
+    assert f'title="{t.outstanding_fen} fen"' in files["html"].decode()
+    assert files["pdf"].startswith(b"%PDF") and page_count(files["pdf"]) >= 1
+    # green-loan and 碳效贷 statistics (JSON), reconciled with the lenders'
+    green = json.loads(_ok(env, "report", "green", "--as-of", as_of))
+    carbon = json.loads(_ok(env, "report", "carbon-loans", "--as-of", as_of))
+
+    def lender_json(command: str, lender: str) -> dict[str, Any]:
+        done = _ok({**base, "TANXIAO_TOKEN": tokens[lender]}, "report", command, "--lender", lender,
+                   "--as-of", as_of)  # fmt: skip
+        return dict(json.loads(done))
+
+    own_green = [lender_json("green", x) for x in ("huzhou-bank", "anji-rcb")]
+    own_carbon = [lender_json("carbon-loans", x) for x in ("huzhou-bank", "anji-rcb")]
+    assert green["totals"].get("loans", 0) == sum(g["totals"].get("loans", 0) for g in own_green) > 0
+    disbursed = sum(int(c["totals"]["disbursed_fen"]) for c in own_carbon)
+    assert int(carbon["totals"]["disbursed_fen"]) == disbursed
+    assert carbon["headline_zh"].startswith("累计发放碳效贷")
+    # the facility ledger in every format: totals only for a regulator, loan lines under the grant
+    ledgers: dict[str, bytes] = {}
+    for fmt in ("csv", "xlsx", "pdf", "json"):
+        out = tmp_path / f"facility.{fmt}"
+        _ok(env, "report", "facility", "--quarter", quarter, "--format", fmt, "-o", str(out))
+        ledgers[fmt] = out.read_bytes()
+    ledger = json_format.Parse(ledgers["json"], ppb.FacilityLedger())
+    assert ledger.scope == "regulator" and not ledger.lines and ledger.totals.loans == t.loans
+    assert ledgers["pdf"].startswith(b"%PDF")
+    summary = load_workbook(io.BytesIO(ledgers["xlsx"]))["按用途汇总"]
+    assert round(summary.cell(2, 4).value * 100) == ledger.totals.outstanding_fen
+    with zipfile.ZipFile(io.BytesIO(ledgers["csv"])) as archive:
+        assert "ledger.csv" not in archive.namelist()
+    out = tmp_path / "supervised.json"
+    _ok({**env, "TANXIAO_TOKEN": tokens["supervisor"]}, "report", "facility", "--quarter", quarter,
+        "--format", "json", "-o", str(out))  # fmt: skip
+    supervised = json_format.Parse(out.read_bytes(), ppb.FacilityLedger())
+    assert len(supervised.lines) == t.loans and supervised.loan_level
+    assert sum(line.refinanceable_fen for line in supervised.lines) == supervised.totals.refinanceable_fen
+    # the six PV loans at 300 bp = the 1-year LPR (loan_rules/data/lpr.yaml): eligible, 60 % of 2,500,000.01
+    # yuan = 1,500,000.006 -> 1,500,000.00 yuan each (floor); the regulator's totals say the same
+    assert sum(line.eligible for line in supervised.lines) == 6
+    assert supervised.totals.refinanceable_fen == ledger.totals.refinanceable_fen == 6 * 150_000_000
 
 
 def test_without_a_token_the_error_says_how_to_give_one(mutual_tls: Deployment) -> None:

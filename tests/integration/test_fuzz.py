@@ -692,9 +692,9 @@ DIMENSIONS = st.lists(enum(ppb.Dimension), max_size=4)
 @FUZZ
 @given(data=st.data())
 def test_reports(fuzz: Suite, data: st.DataObject) -> None:
-    method = data.draw(
-        st.sampled_from(["Portfolio", "Regulatory", "Export", "Green", "Carbon", "Supervised"])
-    )
+    methods = ["Portfolio", "Regulatory", "Export", "Green", "Carbon", "Supervised"]
+    methods += ["Facility", "FacilityExport"]
+    method = data.draw(st.sampled_from(methods))
     if method == "Portfolio":
         request: Any = ppb.GetPortfolioReportRequest(
             lender=data.draw(LENDERS),
@@ -731,6 +731,17 @@ def test_reports(fuzz: Suite, data: st.DataObject) -> None:
             page_size=data.draw(INT32), page_token=data.draw(text("", "x")),
         )  # fmt: skip
         expect_handled(lambda: fuzz.portfolio.ListSupervisedLoans(request, timeout=30))
+    elif method == "Facility":
+        quarter = data.draw(text("2023Q2", "2023Q5", "0000Q1", "9999Q4", "1899Q4", "２０２３Q1"))
+        lender = data.draw(st.one_of(st.just(""), LENDERS))
+        request = ppb.GetFacilityLedgerRequest(lender=lender, quarter=quarter)
+        expect_handled(lambda: fuzz.portfolio.GetFacilityLedger(request, timeout=30))
+    elif method == "FacilityExport":
+        request = ppb.ExportFacilityLedgerRequest(
+            lender=data.draw(st.one_of(st.just(""), LENDERS)), quarter=data.draw(text("2023Q2", "2023Q4")),
+            format=data.draw(enum(ppb.ExportFormat)), language=data.draw(text("zh", "en", "fr")),
+        )  # fmt: skip
+        expect_handled(lambda: list(fuzz.portfolio.ExportFacilityLedger(request, timeout=30)))
     else:
         request = ppb.ExportPortfolioReportRequest(
             lender=data.draw(st.one_of(st.just(""), LENDERS)),

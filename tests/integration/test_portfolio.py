@@ -8,6 +8,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import grpc
@@ -260,21 +261,40 @@ def test_exports_carry_the_rpc_numbers(
         table = pd.read_parquet(io.BytesIO(data))
         totals = table[table["section"] == "totals"].iloc[0]
         assert totals["financed_tco2"] == pytest.approx(report.totals.financed_tco2)
+        market = report.totals.financed_scope2_market_tco2
+        assert totals["financed_scope2_market_tco2"] == market
+        lines = table.loc[table["section"] == "loan", "financed_scope2_market_tco2"]
+        assert lines.sum() == pytest.approx(market)
         assert totals["outstanding_fen"] == report.totals.outstanding_fen
     elif fmt == "CSV":
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             totals = pd.read_csv(io.BytesIO(archive.read("totals.csv")), encoding="utf-8-sig").iloc[0]
+            loans = pd.read_csv(io.BytesIO(archive.read("loans.csv")), encoding="utf-8-sig")
         assert totals["融资排放（tCO₂/年）"] == pytest.approx(report.totals.financed_tco2, abs=0.0005)
         assert round(totals["贷款余额（元）"] * 100) == report.totals.outstanding_fen
+        market = "融资排放范围二·市场法（tCO₂/年）"
+        assert totals[market] == pytest.approx(report.totals.financed_scope2_market_tco2, abs=0.0005)
+        assert totals[market] > totals["融资排放范围二（tCO₂/年）"] > 0  # residual mix 0.5942 > 0.5153
+        # the loan lines add up to the totals in the file too (each rounded to the kilogram)
+        assert loans[market].sum() == pytest.approx(totals[market], abs=0.0005 * len(loans))
     elif fmt == "XLSX":
         sheet = load_workbook(io.BytesIO(data))["总体指标"]
         assert sheet.cell(1, 2).value == "贷款余额（元）"
         assert round(sheet.cell(2, 2).value * 100) == report.totals.outstanding_fen  # yuan, to the fen
-        assert sheet.cell(2, 5).value == pytest.approx(report.totals.financed_tco2)
+        assert sheet.cell(1, 5).value == "融资排放范围二·市场法（tCO₂/年）"
+        assert sheet.cell(2, 5).value == pytest.approx(report.totals.financed_scope2_market_tco2)
+        assert sheet.cell(2, 6).value == pytest.approx(report.totals.financed_tco2)
+        grades = load_workbook(io.BytesIO(data))["按碳效等级"]
+        assert sum(grades.cell(r, 7).value for r in range(2, grades.max_row + 1)) == pytest.approx(
+            report.totals.financed_scope2_market_tco2
+        )  # the breakdown's market-based column reconciles with the totals
     elif fmt == "PDF":
         assert data.startswith(b"%PDF") and page_count(data) >= 2
     else:
-        assert data.decode().count("<svg") >= 4
+        page = data.decode()
+        assert page.count("<svg") >= 4 and "范围二·市场法（tCO₂/年）" in page
+        # every numeric cell carries its exact value: the market-based total is the message's
+        assert f'title="{report.totals.financed_scope2_market_tco2!r}"' in page
 
 
 def test_cli_imports_a_book_and_writes_the_html_report(
@@ -419,13 +439,148 @@ def test_carbon_loan_statistics_cumulative_headline_over_grpc(
         ppb.GetCarbonLoanStatisticsRequest(as_of_date=AS_OF, group_by=ppb.COUNTY), timeout=60
     )
     # FIRMS[0], [2] in 德清县 (2 borrowers < 3: suppressed), FIRMS[1] in 吴兴区 (1: suppressed)
-    assert regulator.totals.disbursed_fen == 3_500_000_000
+    assert regulator.totals.disbursed_fen == 3_500_000_000 and not regulator.totals_suppressed
+    # the trend: 2023Q2 is one borrower's drawdown; with 2023Q1 shown, total - Q1 would isolate it, so
+    # both quarters are suppressed (labels kept, figures zero); the lender sees its own trend in full
+    assert [(q.quarter, q.suppressed, q.disbursed_fen) for q in regulator.quarters] == [
+        ("2023Q1", True, 0),
+        ("2023Q2", True, 0),
+    ]
+    assert not any(q.suppressed for q in stats.quarters)
     assert {(g.key, g.suppressed, g.figures.loans) for g in regulator.groups} == {
         ("330521", True, 0),
         ("330502", True, 0),
     }
     bad = ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, group_by=ppb.LEVEL)
     assert error_details(_raises(stub.GetCarbonLoanStatistics, bad)).fields == ["group_by"]
+
+
+def test_facility_ledger_over_grpc_and_the_cli(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """anji-rcb lends 3,000,000.00 yuan (committed; 2,999,999.99 outstanding at the quarter's end) to
+    FIRMS[4] for its waste-heat project (green catalogue 1.5), 2023-04-03 .. 2026-04-03 at 365 bp = the
+    1-year LPR then (365, loan_rules/data/lpr.yaml): eligible. Refinanceable 60 % x 299,999,999 fen =
+    179,999,999.4 -> 179,999,999 fen (floor).
+    The project costs 1,200 万元 = 12,000,000.00 yuan, so the loan is 1/4 of it; verified 2023-05-15 at
+    1,150 tCO2/yr -> 287.5 tCO2/yr attributable. The older X1 (GENERAL, unclassified) is not eligible."""
+    from scoring_service.portfolio_servicer import PortfolioServicer
+    from scoring_service.registry_client import RegistryClient
+    from scoring_service.storage.decisions import DecisionStore
+    from scoring_service.storage.loans import LoanRepository
+    from tanxiao.platform.auth import Principal, current_principal
+
+    stub, scoring = book
+    commitment = registry.stub.RegisterCommitment(
+        rpb.RegisterCommitmentRequest(
+            parent=f"enterprises/{FIRMS[4]}", request_id="c-facility",
+            commitment=rpb.Commitment(
+                project_type=rpb.WASTE_HEAT, title="定型机余热回收", baseline_year=2022,
+                target_savings_tce_per_year=800.0, target_savings_tco2_per_year=2_000.0,
+                capex_fen=1_200_000_000,
+                start_date="2023-01-01", verifier="中国质量认证中心",
+                milestones=[rpb.Milestone(title="full", due_date="2024-12-31", target_fraction=1.0)],
+            ),
+        ),
+        timeout=30,
+    )  # fmt: skip
+    registry.stub.RecordVerification(
+        rpb.RecordVerificationRequest(
+            name=commitment.name, request_id="v-facility",
+            verification=rpb.Verification(
+                verification_date="2023-05-15", verifier="中国质量认证中心", verified_savings_tco2=1_150.0,
+                verified_savings_tce=460.0, passed=True,
+            ),
+        ),
+        timeout=30,
+    )  # fmt: skip
+    stub.RecordLoan(
+        _loan(OTHER, "H1", FIRMS[4], outstanding=299_999_999, committed_amount_fen=300_000_000,
+              product="HIGH_CARBON_RETROFIT", green_category="1.5", commitment=commitment.name,
+              start_date="2023-04-03", maturity_date="2026-04-03", rate_bp=365,
+              co2_reduced_tco2_per_year=500.0, energy_saved_tce_per_year=200.0,
+              benefit_factors="catalog-2024.1"),
+        timeout=30,
+    )  # fmt: skip
+    bad = ppb.GetFacilityLedgerRequest(lender=OTHER, quarter="2023Q5")
+    assert error_details(_raises(stub.GetFacilityLedger, bad)).fields == ["quarter"]
+    future = ppb.GetFacilityLedgerRequest(lender=OTHER, quarter=f"{date.today().year + 1}Q1")
+    assert error_details(_raises(stub.GetFacilityLedger, future)).fields == ["quarter"]
+    own = stub.GetFacilityLedger(ppb.GetFacilityLedgerRequest(lender=OTHER, quarter="2023Q2"), timeout=60)
+    assert (own.scope, own.quarter_start, own.quarter_end) == (OTHER, "2023-04-01", "2023-06-30")
+    assert own.loan_level
+    assert own.terms[0].confirmed == "unconfirmed" and own.terms[0].refinance_share == "0.60"
+    lines = {line.loan.rsplit("/", 1)[1]: line for line in own.lines}
+    h1, x1 = lines["H1"], lines["X1"]
+    assert (h1.eligible, h1.lpr_bp, h1.lpr_tenor, h1.refinanceable_fen) == (True, 365, "1Y", 179_999_999)
+    assert (h1.project_investment_fen, h1.project_share) == (1_200_000_000, 0.25)
+    assert (h1.project_verified_tco2_per_year, h1.attributable_tco2_per_year) == (1_150.0, 287.5)
+    assert h1.new_in_quarter and h1.category_label_zh == "节能改造" and h1.enterprise_name == "湖州企业4"
+    # the project is not measured yet (no complete year since its start): the lender's figures at
+    # origination, on the factor set it named
+    assert (h1.co2_reduced_tco2_per_year, h1.energy_saved_tce_per_year, h1.benefit_basis) == (
+        500.0, 200.0, "catalog-2024.1",
+    )  # fmt: skip
+    assert (x1.eligible, x1.reason_code, x1.new_in_quarter) == (False, "CATEGORY", False)
+    assert (own.totals.loans, own.totals.eligible_loans, own.totals.refinanceable_fen) == (2, 1, 179_999_999)
+    # the regulator: every lender, totals by category under disclosure control, no loan lines
+    regulator = stub.GetFacilityLedger(ppb.GetFacilityLedgerRequest(quarter="2023Q2"), timeout=60)
+    assert regulator.scope == "regulator" and not regulator.lines and not regulator.loan_level
+    assert regulator.min_cell_size == 3 and regulator.totals.refinanceable_fen == 179_999_999
+    # category 1 has one borrower (primary), unclassified goes with it (complementary)
+    assert [(r.key, r.suppressed, r.loans) for r in regulator.categories] == [("", True, 0), ("1", True, 0)]
+    # with the loan_level grant the regulator gets the lines, and the access log says so
+    logged: list[tuple[str, dict[str, object]]] = []
+
+    class Recorder:
+        def info(self, event: str, **fields: object) -> None:
+            logged.append((event, fields))
+
+    monkeypatch.setattr(portfolio_servicer, "access_log", Recorder())
+    servicer = PortfolioServicer(
+        LoanRepository(registry.engine),
+        RegistryClient(grpc.insecure_channel(registry.server.address), registry.settings),
+        DecisionStore(registry.engine),
+    )
+    for grants, expected in ((frozenset(), 0), (frozenset({"loan_level"}), 8)):
+        token = current_principal.set(Principal("rg", "regulator", "", grants))
+        try:
+            supervised = servicer.facility_ledger("", "2023Q2")
+        finally:
+            current_principal.reset(token)
+        assert len(supervised.lines) == expected and supervised.loan_level == bool(expected)
+    assert [(e, f["resource"], f["loans_returned"]) for e, f in logged] == [
+        ("access.loan_level", "facility_ledger", 8)
+    ]
+    # every format through `tanxiao report facility`, the same numbers
+    common = ["--quarter", "2023Q2", "--lender", "anji-rcb", "--addr", scoring.address]
+    plaintext = {"TANXIAO_ALLOW_PLAINTEXT": "true"}
+    files = {}
+    for fmt in ("json", "csv", "xlsx", "pdf"):
+        out = tmp_path / f"ledger.{fmt}"
+        result = CliRunner().invoke(app, ["report", "facility", *common, "--format", fmt, "-o", str(out)],
+                                    env=plaintext)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        files[fmt] = out.read_bytes()
+    exported = json_format.Parse(files["json"], ppb.FacilityLedger())
+    assert exported.lines == own.lines and exported.totals == own.totals
+    with zipfile.ZipFile(io.BytesIO(files["csv"])) as archive:
+        ledger_csv = pd.read_csv(io.BytesIO(archive.read("ledger.csv")), encoding="utf-8-sig", dtype=str)
+    assert ledger_csv["可申请再贷款（元）"].tolist() == ["1799999.99", "0.00"]
+    sheet = load_workbook(io.BytesIO(files["xlsx"]))["逐笔台账"]
+    headers = [c.value for c in sheet[1]]
+    refinance = [sheet.cell(r, headers.index("可申请再贷款（元）") + 1).value for r in (2, 3)]
+    assert round(sum(refinance) * 100) == own.totals.refinanceable_fen
+    assert files["pdf"].startswith(b"%PDF") and page_count(files["pdf"]) >= 2
+    # the regulator through the CLI: totals and categories only
+    out = tmp_path / "regulator.json"
+    result = CliRunner().invoke(app, ["report", "facility", "--quarter", "2023Q2", "--format", "json", "-o",
+                                      str(out), "--addr", scoring.address], env=plaintext)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json_format.Parse(out.read_bytes(), ppb.FacilityLedger()).totals == regulator.totals
 
 
 def test_cli_reports_green_and_carbon_loan_statistics(

@@ -165,6 +165,47 @@ def test_explain_and_replay(suite: Suite) -> None:
     )
 
 
+def test_explanation_pdf_over_grpc_and_the_cli(suite: Suite, tmp_path: Any) -> None:
+    import shutil
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from scoring_service.portfolio.pdf import page_count
+    from tanxiao.cli import app
+
+    decision = suite.stub.QuoteLoanTerms(_quote(FIRMS[2], spb.GENERAL, request_id="pdf"), timeout=30)
+    bad = spb.ExplainDecisionRequest(name=decision.name, pdf_language="fr")
+    assert error_details(_error(suite.stub.ExplainDecision, bad)).fields == ["pdf_language"]
+    plain = suite.stub.ExplainDecision(spb.ExplainDecisionRequest(name=decision.name), timeout=30)
+    assert plain.pdf == b""  # only when asked for
+    answer = suite.stub.ExplainDecision(
+        spb.ExplainDecisionRequest(name=decision.name, pdf_language="en"), timeout=60
+    )
+    assert answer.pdf.startswith(b"%PDF") and page_count(answer.pdf) >= 1
+    out = tmp_path / "explanation.pdf"
+    result = CliRunner().invoke(
+        app, ["explain", decision.name, "--format", "pdf", "--lang", "zh", "-o", str(out),
+              "--addr", suite.scoring.address],
+        env={"TANXIAO_ALLOW_PLAINTEXT": "true"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pages = page_count(out.read_bytes())
+    if shutil.which("pdfinfo") and shutil.which("pdftotext"):  # poppler reads what a printer would get
+        info = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
+        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        assert int(fields["Pages"]) == pages and fields["Page size"].strip().endswith("pts (A4)")
+        text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+    else:
+        from pypdf import PdfReader
+
+        text = "".join(page.extract_text() for page in PdfReader(str(out)).pages)
+    flat = text.replace(" ", "").replace("\n", "")
+    assert decision.name.removeprefix("decisions/")[:8] in flat  # the decision, on the page
+    assert f"{decision.final_rate_bp / 100:.2f}%" in flat or f"{decision.final_rate_bp:.0f}" in flat
+
+
 def test_batch_quote_prices_a_book_in_order(suite: Suite) -> None:
     requests = [
         spb.BatchQuoteRequest(quote=_quote(uscc, product, request_id=f"b-{i}"))

@@ -105,6 +105,8 @@ EXPECTED: dict[str, str] = {
     "RegistryDashboard/GetSavingsPipeline":    "-  -  -  -  A  A  -  A",
     # named enterprises: loan_level only (regulator+ holds enterprise_data), see the grant test below
     "RegistryDashboard/ListGradeFiveEnterprises": "-  -  -  -  -  -  -  A",
+    "PortfolioReporting/GetFacilityLedger":       "-  O  O  -  A  A  -  A",
+    "PortfolioReporting/ExportFacilityLedger":    "-  O  O  -  A  A  -  A",
 }
 # fmt: on
 

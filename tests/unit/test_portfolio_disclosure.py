@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from scoring_service.portfolio.disclosure import apply, suppressed_keys
+from scoring_service.portfolio.disclosure import apply, suppressed_keys, suppressed_periods
 from scoring_service.portfolio.metrics import compute_report
 
 M = 100_000_000  # one million yuan in fen
@@ -104,3 +104,21 @@ def test_suppressed_cells_read_as_suppressed_in_html_and_xlsx() -> None:
     sheet = load_workbook(io.BytesIO(export_report(report, "XLSX", "en")[0]))["By county"]
     assert sheet.cell(3, 1).value == "330521" and sheet.cell(3, 4).value is None  # blank, not 0
     assert sheet.cell(3, sheet.max_column).value == "*" and sheet.cell(2, 4).value == 40_000_000.0
+
+
+def test_a_quarterly_trend_with_running_totals_isolates_no_one() -> None:
+    """k = 3. Q1 new loans to a, b, c (shown). Q2 one drawdown by a (1 borrower: primary). Q3 nothing
+    happened - but cum(Q3) - cum(Q1) would give Q2's figure, and Q2's run {a} is below 3: Q3 hidden too.
+    Q4 new loans to d, e, f: its own figures are fine but the pending run {a} is still below 3, so Q4 is
+    hidden as well and the run becomes {a, d, e, f} (4 >= 3). Q5 new loans to g, h, i: shown (the run
+    Q2..Q4 is revealed only as a whole: 4 borrowers). Nothing is pending at the end."""
+    periods = [{"a", "b", "c"}, {"a"}, set(), {"d", "e", "f"}, {"g", "h", "i"}]
+    assert suppressed_periods(periods, 3) == {1, 2, 3}
+    # the same without Q5: the run after Q1 ({a, d, e, f}) holds 4 borrowers: overall total minus
+    # cum(Q1) reveals it only as a whole
+    assert suppressed_periods(periods[:4], 3) == {1, 2, 3}
+    # a trailing single drawdown after shown quarters: total - cum(last shown) would isolate it, so
+    # the last shown quarter goes with it (the 碳效贷 gRPC test: Q1 3 borrowers, Q2 one drawdown)
+    assert suppressed_periods([{"a", "b", "c"}, {"a"}], 3) == {0, 1}
+    assert suppressed_periods([{"a", "b", "c"}, set(), {"d", "e", "f"}], 3) == set()
+    assert suppressed_periods([{"a"}], 1) == set()  # k <= 1: no control

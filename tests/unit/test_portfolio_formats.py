@@ -54,13 +54,16 @@ def test_xlsx_has_one_sheet_per_section_with_typed_cells_and_sums() -> None:
     data, content_type, filename = export_report(_report(), "XLSX", "en")
     assert filename.endswith(".xlsx") and "spreadsheetml" in content_type
     book = load_workbook(io.BytesIO(data))
-    assert book.sheetnames == ["Report", "Totals", "By grade", "Loans", "Top emitters", "Migration"]
+    assert book.sheetnames == [
+        "Report", "Totals", "By carbon-efficiency grade", "Loans", "Top emitters", "Migration"
+    ]  # fmt: skip
     meta = book["Report"]
     assert meta["A3"].value == "As of" and isinstance(meta["B3"].value, datetime)  # a date cell
     assert meta["B3"].value.date().isoformat() == "2026-06-30" and meta["B3"].number_format == "yyyy-mm-dd"
-    grades = book["By grade"]
+    grades = book["By carbon-efficiency grade"]
     headers = [c.value for c in grades[1]]
-    assert headers[3] == "Outstanding (CNY)" and "tCO₂/CNY m revenue" in headers[9]
+    assert headers[3] == "Outstanding (CNY)" and "tCO₂/CNY m revenue" in headers[10]
+    assert headers[6] == "Financed scope 2, market-based (tCO₂/yr)"
     amounts = [grades.cell(r, 4).value for r in (2, 3)]
     assert all(isinstance(a, float) for a in amounts)  # numbers, not text
     # 12,345,678.91 + 100,000,000.09 = 112,345,679.00 yuan = the totals' 11,234,567,900 fen

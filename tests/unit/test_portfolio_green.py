@@ -86,3 +86,38 @@ def test_regulator_green_statistics_obey_the_minimum_cell_size() -> None:
     assert [k for k, r in by.items() if r.suppressed] == ["3", "5"]
     assert by["3"].outstanding_fen == 0 and by["1"].outstanding_fen == 30 * M
     assert stats.totals.outstanding_fen == 60 * M and not stats.totals.suppressed  # 6 borrowers
+
+
+def test_benefits_are_the_registry_measurement_on_frozen_factors_attributed_to_the_loan() -> None:
+    """The carbon-data issue's vector (tests/unit/test_real_savings.py): motors retrofit, baseline 2022
+    at grid factor 0.5153; in 2023 the grid factor fell to 0.4800. Nominal saving 833 t, of which 317.7 t
+    is the grid: the frozen-factor saving is 515.3 tCO2 and 200 tce a year. The project costs 1,200 万元
+    (capex, 1,200 x 10^6 fen = 12,000,000.00 yuan); a loan of 3,000,000.00 yuan finances a quarter of it:
+    515.3 / 4 = 128.825 tCO2 and 200 / 4 = 50 tce a year (not 833 / 4 = 208.25: the grid's share is not
+    the loan's benefit)."""
+    import datetime as dt
+
+    from test_real_savings import BASE, COMMITMENT, PLUS_5, YEAR
+
+    from registry_service.domain.commitments import commitment_progress
+    from scoring_service.portfolio.green import frozen_benefits
+    from scoring_service.portfolio_frames import capex_fen
+    from tanxiao.registry.v1 import registry_pb2
+
+    progress = commitment_progress(COMMITMENT, {2022: BASE, 2023: YEAR}, as_of=dt.date(2024, 3, 1),
+                                   deflator=PLUS_5)  # fmt: skip
+    investment = capex_fen(registry_pb2.Commitment(capex_fen=COMMITMENT.capex_fen))
+    assert investment == 1_200_000_000
+    benefits = frozen_benefits(
+        3 * M, investment, progress.achieved_tco2_per_year, progress.achieved_tce_per_year,
+        "registry: 2023 vs baseline 2022, grid factor frozen at 2022", lender_figures=(999.0, 99.0, "x"),
+    )  # fmt: skip
+    assert benefits.co2_tco2_per_year == pytest.approx(128.825)
+    assert benefits.tce_per_year == pytest.approx(50.0)
+    assert "frozen at 2022" in benefits.factors
+    # a loan larger than the project is credited the whole project, never more
+    whole = frozen_benefits(20 * M, investment, 515.3, 200.0, "f", lender_figures=(0.0, 0.0, ""))
+    assert (whole.co2_tco2_per_year, whole.tce_per_year) == (515.3, 200.0)
+    # not measured yet (or no project investment): the lender's figures as recorded at origination
+    kept = frozen_benefits(3 * M, investment, None, None, "", lender_figures=(500.0, 200.0, "catalog-2024.1"))
+    assert kept == type(kept)(500.0, 200.0, "catalog-2024.1")

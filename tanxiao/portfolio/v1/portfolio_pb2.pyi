@@ -578,20 +578,22 @@ class CarbonLoanFigures(_message.Message):
     def __init__(self, loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ..., spread_to_lpr_bp: _Optional[float] = ...) -> None: ...
 
 class CarbonLoanQuarter(_message.Message):
-    __slots__ = ("quarter", "new_loans", "disbursed_fen", "cumulative_loans", "cumulative_disbursed_fen", "weighted_rate_bp")
+    __slots__ = ("quarter", "new_loans", "disbursed_fen", "cumulative_loans", "cumulative_disbursed_fen", "weighted_rate_bp", "suppressed")
     QUARTER_FIELD_NUMBER: _ClassVar[int]
     NEW_LOANS_FIELD_NUMBER: _ClassVar[int]
     DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
     CUMULATIVE_LOANS_FIELD_NUMBER: _ClassVar[int]
     CUMULATIVE_DISBURSED_FEN_FIELD_NUMBER: _ClassVar[int]
     WEIGHTED_RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     quarter: str
     new_loans: int
     disbursed_fen: int
     cumulative_loans: int
     cumulative_disbursed_fen: int
     weighted_rate_bp: float
-    def __init__(self, quarter: _Optional[str] = ..., new_loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., cumulative_loans: _Optional[int] = ..., cumulative_disbursed_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ...) -> None: ...
+    suppressed: bool
+    def __init__(self, quarter: _Optional[str] = ..., new_loans: _Optional[int] = ..., disbursed_fen: _Optional[int] = ..., cumulative_loans: _Optional[int] = ..., cumulative_disbursed_fen: _Optional[int] = ..., weighted_rate_bp: _Optional[float] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class CarbonLoanGroup(_message.Message):
     __slots__ = ("key", "label_zh", "label_en", "figures", "suppressed")
@@ -608,7 +610,7 @@ class CarbonLoanGroup(_message.Message):
     def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., figures: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., suppressed: _Optional[bool] = ...) -> None: ...
 
 class CarbonLoanStatistics(_message.Message):
-    __slots__ = ("scope", "as_of_date", "totals", "quarters", "groups", "headline_zh", "headline_en", "group_by", "min_cell_size", "lpr_source")
+    __slots__ = ("scope", "as_of_date", "totals", "quarters", "groups", "headline_zh", "headline_en", "group_by", "min_cell_size", "lpr_source", "totals_suppressed")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_DATE_FIELD_NUMBER: _ClassVar[int]
     TOTALS_FIELD_NUMBER: _ClassVar[int]
@@ -619,6 +621,7 @@ class CarbonLoanStatistics(_message.Message):
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
     LPR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     scope: str
     as_of_date: str
     totals: CarbonLoanFigures
@@ -629,4 +632,159 @@ class CarbonLoanStatistics(_message.Message):
     group_by: Dimension
     min_cell_size: int
     lpr_source: str
-    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., totals: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., quarters: _Optional[_Iterable[_Union[CarbonLoanQuarter, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[CarbonLoanGroup, _Mapping]]] = ..., headline_zh: _Optional[str] = ..., headline_en: _Optional[str] = ..., group_by: _Optional[_Union[Dimension, str]] = ..., min_cell_size: _Optional[int] = ..., lpr_source: _Optional[str] = ...) -> None: ...
+    totals_suppressed: bool
+    def __init__(self, scope: _Optional[str] = ..., as_of_date: _Optional[str] = ..., totals: _Optional[_Union[CarbonLoanFigures, _Mapping]] = ..., quarters: _Optional[_Iterable[_Union[CarbonLoanQuarter, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[CarbonLoanGroup, _Mapping]]] = ..., headline_zh: _Optional[str] = ..., headline_en: _Optional[str] = ..., group_by: _Optional[_Union[Dimension, str]] = ..., min_cell_size: _Optional[int] = ..., lpr_source: _Optional[str] = ..., totals_suppressed: _Optional[bool] = ...) -> None: ...
+
+class GetFacilityLedgerRequest(_message.Message):
+    __slots__ = ("lender", "quarter")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    QUARTER_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    quarter: str
+    def __init__(self, lender: _Optional[str] = ..., quarter: _Optional[str] = ...) -> None: ...
+
+class ExportFacilityLedgerRequest(_message.Message):
+    __slots__ = ("lender", "quarter", "format", "language")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    QUARTER_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    quarter: str
+    format: ExportFormat
+    language: str
+    def __init__(self, lender: _Optional[str] = ..., quarter: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., language: _Optional[str] = ...) -> None: ...
+
+class FacilityTerms(_message.Message):
+    __slots__ = ("effective_date", "refinance_share", "rate_bp", "rate_tolerance_bp", "eligible_categories", "confirmed", "source", "version")
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    REFINANCE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    RATE_TOLERANCE_BP_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    effective_date: str
+    refinance_share: str
+    rate_bp: int
+    rate_tolerance_bp: int
+    eligible_categories: _containers.RepeatedScalarFieldContainer[str]
+    confirmed: str
+    source: str
+    version: str
+    def __init__(self, effective_date: _Optional[str] = ..., refinance_share: _Optional[str] = ..., rate_bp: _Optional[int] = ..., rate_tolerance_bp: _Optional[int] = ..., eligible_categories: _Optional[_Iterable[str]] = ..., confirmed: _Optional[str] = ..., source: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class FacilityLedgerLine(_message.Message):
+    __slots__ = ("loan", "lender", "enterprise", "enterprise_name", "green_category", "category_label_zh", "category_label_en", "start_date", "maturity_date", "lpr_tenor", "rate_bp", "lpr_bp", "eligible", "reason_code", "reason_zh", "reason_en", "committed_amount_fen", "outstanding_fen", "refinanceable_fen", "commitment", "project_investment_fen", "project_share", "project_verified_tco2_per_year", "attributable_tco2_per_year", "new_in_quarter", "terms_effective_date", "co2_reduced_tco2_per_year", "energy_saved_tce_per_year", "benefit_basis")
+    LOAN_FIELD_NUMBER: _ClassVar[int]
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_FIELD_NUMBER: _ClassVar[int]
+    ENTERPRISE_NAME_FIELD_NUMBER: _ClassVar[int]
+    GREEN_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    MATURITY_DATE_FIELD_NUMBER: _ClassVar[int]
+    LPR_TENOR_FIELD_NUMBER: _ClassVar[int]
+    RATE_BP_FIELD_NUMBER: _ClassVar[int]
+    LPR_BP_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_ZH_FIELD_NUMBER: _ClassVar[int]
+    REASON_EN_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFINANCEABLE_FEN_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_INVESTMENT_FEN_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_VERIFIED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTABLE_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    NEW_IN_QUARTER_FIELD_NUMBER: _ClassVar[int]
+    TERMS_EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    CO2_REDUCED_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_SAVED_TCE_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    BENEFIT_BASIS_FIELD_NUMBER: _ClassVar[int]
+    loan: str
+    lender: str
+    enterprise: str
+    enterprise_name: str
+    green_category: str
+    category_label_zh: str
+    category_label_en: str
+    start_date: str
+    maturity_date: str
+    lpr_tenor: str
+    rate_bp: float
+    lpr_bp: int
+    eligible: bool
+    reason_code: str
+    reason_zh: str
+    reason_en: str
+    committed_amount_fen: int
+    outstanding_fen: int
+    refinanceable_fen: int
+    commitment: str
+    project_investment_fen: int
+    project_share: float
+    project_verified_tco2_per_year: float
+    attributable_tco2_per_year: float
+    new_in_quarter: bool
+    terms_effective_date: str
+    co2_reduced_tco2_per_year: float
+    energy_saved_tce_per_year: float
+    benefit_basis: str
+    def __init__(self, loan: _Optional[str] = ..., lender: _Optional[str] = ..., enterprise: _Optional[str] = ..., enterprise_name: _Optional[str] = ..., green_category: _Optional[str] = ..., category_label_zh: _Optional[str] = ..., category_label_en: _Optional[str] = ..., start_date: _Optional[str] = ..., maturity_date: _Optional[str] = ..., lpr_tenor: _Optional[str] = ..., rate_bp: _Optional[float] = ..., lpr_bp: _Optional[int] = ..., eligible: _Optional[bool] = ..., reason_code: _Optional[str] = ..., reason_zh: _Optional[str] = ..., reason_en: _Optional[str] = ..., committed_amount_fen: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., refinanceable_fen: _Optional[int] = ..., commitment: _Optional[str] = ..., project_investment_fen: _Optional[int] = ..., project_share: _Optional[float] = ..., project_verified_tco2_per_year: _Optional[float] = ..., attributable_tco2_per_year: _Optional[float] = ..., new_in_quarter: _Optional[bool] = ..., terms_effective_date: _Optional[str] = ..., co2_reduced_tco2_per_year: _Optional[float] = ..., energy_saved_tce_per_year: _Optional[float] = ..., benefit_basis: _Optional[str] = ...) -> None: ...
+
+class FacilityLedgerRow(_message.Message):
+    __slots__ = ("key", "label_zh", "label_en", "loans", "outstanding_fen", "eligible_loans", "eligible_outstanding_fen", "refinanceable_fen", "attributable_tco2_per_year", "suppressed")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ZH_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_LOANS_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_OUTSTANDING_FEN_FIELD_NUMBER: _ClassVar[int]
+    REFINANCEABLE_FEN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTABLE_TCO2_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    label_zh: str
+    label_en: str
+    loans: int
+    outstanding_fen: int
+    eligible_loans: int
+    eligible_outstanding_fen: int
+    refinanceable_fen: int
+    attributable_tco2_per_year: float
+    suppressed: bool
+    def __init__(self, key: _Optional[str] = ..., label_zh: _Optional[str] = ..., label_en: _Optional[str] = ..., loans: _Optional[int] = ..., outstanding_fen: _Optional[int] = ..., eligible_loans: _Optional[int] = ..., eligible_outstanding_fen: _Optional[int] = ..., refinanceable_fen: _Optional[int] = ..., attributable_tco2_per_year: _Optional[float] = ..., suppressed: _Optional[bool] = ...) -> None: ...
+
+class FacilityLedger(_message.Message):
+    __slots__ = ("scope", "quarter", "quarter_start", "quarter_end", "terms", "lines", "totals", "categories", "min_cell_size", "lpr_source", "loan_level", "generate_time")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    QUARTER_FIELD_NUMBER: _ClassVar[int]
+    QUARTER_START_FIELD_NUMBER: _ClassVar[int]
+    QUARTER_END_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    MIN_CELL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LPR_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    LOAN_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    GENERATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    quarter: str
+    quarter_start: str
+    quarter_end: str
+    terms: _containers.RepeatedCompositeFieldContainer[FacilityTerms]
+    lines: _containers.RepeatedCompositeFieldContainer[FacilityLedgerLine]
+    totals: FacilityLedgerRow
+    categories: _containers.RepeatedCompositeFieldContainer[FacilityLedgerRow]
+    min_cell_size: int
+    lpr_source: str
+    loan_level: bool
+    generate_time: _timestamp_pb2.Timestamp
+    def __init__(self, scope: _Optional[str] = ..., quarter: _Optional[str] = ..., quarter_start: _Optional[str] = ..., quarter_end: _Optional[str] = ..., terms: _Optional[_Iterable[_Union[FacilityTerms, _Mapping]]] = ..., lines: _Optional[_Iterable[_Union[FacilityLedgerLine, _Mapping]]] = ..., totals: _Optional[_Union[FacilityLedgerRow, _Mapping]] = ..., categories: _Optional[_Iterable[_Union[FacilityLedgerRow, _Mapping]]] = ..., min_cell_size: _Optional[int] = ..., lpr_source: _Optional[str] = ..., loan_level: _Optional[bool] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -90,6 +90,16 @@ class PortfolioReportingStub:
                 request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.FromString,
                 _registered_method=True)
+        self.GetFacilityLedger = channel.unary_unary(
+                '/tanxiao.portfolio.v1.PortfolioReporting/GetFacilityLedger',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetFacilityLedgerRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.FacilityLedger.FromString,
+                _registered_method=True)
+        self.ExportFacilityLedger = channel.unary_stream(
+                '/tanxiao.portfolio.v1.PortfolioReporting/ExportFacilityLedger',
+                request_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportFacilityLedgerRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class PortfolioReportingServicer:
@@ -188,6 +198,31 @@ class PortfolioReportingServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFacilityLedger(self, request, context):
+        """The carbon emission reduction facility (碳减排支持工具) ledger of one
+        quarter, loan by loan (the file a bank sends with its application): every
+        loan open at the quarter's end with its eligibility (use-of-proceeds
+        category, rate within the facility's bound of the same-tenor LPR at its
+        start, dates), the refinanceable amount and the verified reduction
+        attributable to it; the facility's terms as dated data with their source
+        and confirmation. A lender gets its own ledger. A regulator gets every
+        lender's (lender empty) or one lender's as totals by category under
+        disclosure control; loan lines only with the "loan_level" grant (each
+        such call is written to the access log).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportFacilityLedger(self, request, context):
+        """The ledger as a file: CSV (a zip, one CSV per section), XLSX (one sheet
+        per section, typed cells), PDF (A4, the loan table on landscape pages) or
+        JSON (the message), streamed in chunks. Same scopes as GetFacilityLedger.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PortfolioReportingServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -245,6 +280,16 @@ def add_PortfolioReportingServicer_to_server(servicer, server):
                     servicer.GetCarbonLoanStatistics,
                     request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.FromString,
                     response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.SerializeToString,
+            ),
+            'GetFacilityLedger': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFacilityLedger,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetFacilityLedgerRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.FacilityLedger.SerializeToString,
+            ),
+            'ExportFacilityLedger': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportFacilityLedger,
+                    request_deserializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportFacilityLedgerRequest.FromString,
+                    response_serializer=tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -545,6 +590,60 @@ class PortfolioReporting:
             '/tanxiao.portfolio.v1.PortfolioReporting/GetCarbonLoanStatistics',
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetCarbonLoanStatisticsRequest.SerializeToString,
             tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.CarbonLoanStatistics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFacilityLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/GetFacilityLedger',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.GetFacilityLedgerRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.FacilityLedger.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportFacilityLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tanxiao.portfolio.v1.PortfolioReporting/ExportFacilityLedger',
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportFacilityLedgerRequest.SerializeToString,
+            tanxiao_dot_portfolio_dot_v1_dot_portfolio__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,

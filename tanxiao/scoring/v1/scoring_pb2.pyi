@@ -403,13 +403,15 @@ class GetDecisionRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ExplainDecisionRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "pdf_language")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    PDF_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    pdf_language: str
+    def __init__(self, name: _Optional[str] = ..., pdf_language: _Optional[str] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("decision", "trace", "profile_snapshot", "commitment_snapshot", "policy_hash", "text_zh", "text_en", "html_zh", "html_en", "review_trail")
+    __slots__ = ("decision", "trace", "profile_snapshot", "commitment_snapshot", "policy_hash", "text_zh", "text_en", "html_zh", "html_en", "review_trail", "pdf")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
     PROFILE_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -420,6 +422,7 @@ class Explanation(_message.Message):
     HTML_ZH_FIELD_NUMBER: _ClassVar[int]
     HTML_EN_FIELD_NUMBER: _ClassVar[int]
     REVIEW_TRAIL_FIELD_NUMBER: _ClassVar[int]
+    PDF_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     trace: _containers.RepeatedCompositeFieldContainer[TraceStep]
     profile_snapshot: _registry_pb2.CarbonProfile
@@ -430,7 +433,8 @@ class Explanation(_message.Message):
     html_zh: str
     html_en: str
     review_trail: _containers.RepeatedCompositeFieldContainer[ReviewAction]
-    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., trace: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., profile_snapshot: _Optional[_Union[_registry_pb2.CarbonProfile, _Mapping]] = ..., commitment_snapshot: _Optional[_Union[_registry_pb2.CommitmentProgress, _Mapping]] = ..., policy_hash: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ..., html_zh: _Optional[str] = ..., html_en: _Optional[str] = ..., review_trail: _Optional[_Iterable[_Union[ReviewAction, _Mapping]]] = ...) -> None: ...
+    pdf: bytes
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., trace: _Optional[_Iterable[_Union[TraceStep, _Mapping]]] = ..., profile_snapshot: _Optional[_Union[_registry_pb2.CarbonProfile, _Mapping]] = ..., commitment_snapshot: _Optional[_Union[_registry_pb2.CommitmentProgress, _Mapping]] = ..., policy_hash: _Optional[str] = ..., text_zh: _Optional[str] = ..., text_en: _Optional[str] = ..., html_zh: _Optional[str] = ..., html_en: _Optional[str] = ..., review_trail: _Optional[_Iterable[_Union[ReviewAction, _Mapping]]] = ..., pdf: _Optional[bytes] = ...) -> None: ...
 
 class ReplayDecisionRequest(_message.Message):
     __slots__ = ("name",)
