@@ -2,17 +2,21 @@
 
 Grade 1-2 borrowers get low-carbon expansion loans, the enterprises with a retrofit commitment get a
 retrofit loan tied to it, everyone else working capital; a share of the loans has repayments since.
+Every demo borrower has granted its lender consent (CARBON_DATA and FINANCIALS, one year), as a real
+borrower does with its loan application: the lender's credit officers can open its enterprise page.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import sqlalchemy as sa
 
+from registry_service.consent_store import ConsentRepository
 from registry_service.storage.tables import carbon_profiles, commitments
 from scoring_service.storage.loans import REPAYMENT, LoanRecord, LoanRepository
+from scoring_service.storage.tables import loans as loans_table
 from tanxiao.platform.db import read_only
 
 LENDERS = ("lenders/huzhou-bank", "lenders/anji-rcb")
@@ -61,3 +65,26 @@ def load_demo_book(engine: sa.Engine, *, seed: int = 2026) -> int:
                 loan.lender, loan.loan_id, when, REPAYMENT, amount, f"demo-repay-{loan.loan_id}"
             )
     return created
+
+
+def grant_demo_consents(engine: sa.Engine, *, days: int = 365) -> int:
+    """Record each demo borrower's consent to its lender (idempotent: a borrower with an active
+    CARBON_DATA grant to that lender is skipped); returns how many grants were new."""
+    with read_only(engine) as conn:
+        pairs = conn.execute(
+            sa.select(loans_table.c.uscc, loans_table.c.lender)
+            .where(loans_table.c.loan_id.like("DEMO-%"))
+            .distinct()
+            .order_by(loans_table.c.uscc, loans_table.c.lender)
+        ).all()
+    repository = ConsentRepository(engine)
+    expire = datetime.now(UTC) + timedelta(days=days)
+    granted = 0
+    for uscc, lender in pairs:
+        if any("CARBON_DATA" in g.scopes for g in repository.list(uscc, lender)):
+            continue
+        repository.grant(
+            uscc, lender, frozenset({"CARBON_DATA", "FINANCIALS"}), expire, "演示授权书 (demo)", "demo-data"
+        )
+        granted += 1
+    return granted

@@ -376,9 +376,10 @@ def demo_data(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Load synthetic enterprises, monthly records (seasonality, retrofits, bad rows), their graded
-    profiles, retrofit commitments and a demo loan book of two lenders."""
+    profiles, retrofit commitments, a demo loan book of two lenders and each borrower's consent to its
+    lender."""
     from registry_service.demo_loader import load_demo
-    from scoring_service.demo_book import load_demo_book
+    from scoring_service.demo_book import grant_demo_consents, load_demo_book
     from tanxiao.platform.db import make_engine
 
     settings = _settings(database_url)
@@ -386,6 +387,7 @@ def demo_data(
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         report["loans_recorded"] = load_demo_book(engine, seed=seed)
+        report["consents_granted"] = grant_demo_consents(engine)
     finally:
         engine.dispose()
     typer.echo(json.dumps(report, ensure_ascii=False))

@@ -27,8 +27,8 @@ NAVIGATION = {
     LENDER: ("portfolio", "quote"),
     REGULATOR: ("regulator", "enterprises"),
 }
-_NAV_KEYS = {"queue": "nav_queue", "enterprises": "nav_enterprises", "portfolio": "nav_portfolio",
-             "quote": "nav_quote", "regulator": "nav_regulator"}  # fmt: skip
+_NAV_KEYS = {"queue": "queue", "enterprises": "enterprises", "portfolio": "nav_portfolio",
+             "quote": "quote", "regulator": "nav_regulator"}  # fmt: skip
 
 
 def navigation(role: str) -> list[tuple[str, str]]:
@@ -107,7 +107,7 @@ class Outcome:
 
 _REVIEWED = {
     "APPROVED": Outcome("approved", "st_approved"),
-    "BOOKED": Outcome("approved", "st_booked"),
+    "BOOKED": Outcome("approved", "review_state.BOOKED"),
     "OVERRIDDEN": Outcome("approved", "st_overridden"),
     "DECLINED": Outcome("declined", "st_declined"),
     "IN_REVIEW": Outcome("review", "st_review"),
