@@ -76,6 +76,25 @@ def industry_name(code: str, lang: str) -> str:
     return f"{code} · {zh if lang == 'zh' else en}"
 
 
+def region_name(code: str, lang: str) -> str:
+    """The GB/T 2260 county with its city ("湖州市吴兴区"), the code beside it; never a bare code alone."""
+    from tanxiao.standards import region_name as names
+
+    if not code:
+        return "–"
+    zh, en = names(code)
+    name = zh if lang == "zh" else en
+    return f"{name} · {code}" if name != code else code
+
+
+def lender_name(lender: str, lang: str) -> str:
+    """A lender's display name ("湖州银行") for "lenders/huzhou-bank"; its id when not listed."""
+    from tanxiao.standards import lender_name as names
+
+    zh, en = names(lender)
+    return zh if lang == "zh" else en
+
+
 def trend_code(profiles: list[Any]) -> str:
     from tanxiao.common.v1 import common_pb2
 
@@ -96,6 +115,7 @@ def status_name(value: int) -> str:
 
 FILTERS = {"beijing_time": beijing_time, "yuan": yuan, "rate": rate, "signed_bp": signed_bp, "pct": pct,
            "num": num, "industry_name": industry_name, "status_name": status_name, "scope_name": scope_name,
+           "region_name": region_name, "lender_name": lender_name,
            "amount": lambda message, base: amount(message, base)}  # fmt: skip
 
 
@@ -295,7 +315,8 @@ class TrailEntry:
     state_before: str
     state_after: str
     pending: bool
-    override: str  # "limit / rate" of an override, or ""
+    override_limit: float | None  # yuan, of an override; None when the action overrides nothing
+    override_rate_bp: int
     time: Any
 
 
@@ -318,14 +339,13 @@ def review_view(explanation: Any, role: str) -> Review | None:
 
 
 def _trail_entry(a: Any) -> TrailEntry:
-    override = ""
+    limit, rate_bp = None, 0
     if a.HasField("override_terms"):
-        terms = a.override_terms
-        override = f"{yuan(amount(terms, 'approved_limit'))} 元 / {rate(terms.final_rate_bp)}"
+        limit, rate_bp = amount(a.override_terms, "approved_limit"), a.override_terms.final_rate_bp
     return TrailEntry(
         action=_enum_name(a, "action"), actor=a.actor, actor_role=a.actor_role, reason_code=a.reason_code,
         text=a.text, state_before=_enum_name(a, "state_before"), state_after=_enum_name(a, "state_after"),
-        pending=a.override_pending, override=override, time=a.create_time,
+        pending=a.override_pending, override_limit=limit, override_rate_bp=rate_bp, time=a.create_time,
     )  # fmt: skip
 
 
