@@ -126,6 +126,7 @@ class DeadlineExceeded(TanxiaoError):
 # Every ErrorInfo reason a tanxiao service answers: reason -> (gRPC code, cause). One reason per cause,
 # whichever RPC meets it; docs/errors.md is this table for readers (tests/unit/test_error_reasons.py
 # checks that every reason raised in the source is here and that the document lists every one).
+# fmt: off
 REASONS: Mapping[str, tuple[str, str]] = {
     # generic: the default of each error type, when no cause has a reason of its own
     "INVALID_ARGUMENT": ("INVALID_ARGUMENT", "a field is bad (BadRequest names it), or several fields for "
@@ -213,3 +214,4 @@ REASONS: Mapping[str, tuple[str, str]] = {
     "REGISTRY_DEADLINE_EXCEEDED": ("DEADLINE_EXCEEDED", "the registry did not answer in time"),
     "REGISTRY_ERROR": ("UNAVAILABLE", "the registry failed otherwise"),
 }
+# fmt: on

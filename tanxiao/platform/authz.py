@@ -29,10 +29,11 @@ Who may do what (the matrix test is the executable form of this summary):
   GetPortfolioReport of its lender; ListDecisions, ListReviewQueue and SubmitReviewAction (approve,
   decline, override, book) on its lender's decisions. No quotes, no exports, no policy what-ifs.
   Enterprise reads (GetEnterprise, Get/BatchGetCarbonProfile(s), ListCommitments,
-  GetCommitmentProgress; ListEnterprises lists the consenting ones) under the enterprise's consent: ``Access.consent`` names the scope the
-  enterprise must have granted the officer's lender. The table only declares it; the registry, which
-  holds the grants, enforces it on every call (registry_service.consent_gate: PERMISSION_DENIED,
-  reason CONSENT_REQUIRED). ListConsents of its own lender's grants.
+  GetCommitmentProgress; ListEnterprises lists the consenting ones) under the enterprise's consent:
+  ``Access.consent`` names the scope the enterprise must have granted the officer's lender. The table
+  only declares it; the registry, which holds the grants, enforces it on every call
+  (registry_service.consent_gate: PERMISSION_DENIED, reason CONSENT_REQUIRED). ListConsents of its own
+  lender's grants.
 - approver (of one lender): what a credit officer may do on decisions (reads, lists, review actions),
   and the second approval of overrides (the state machine in scoring_service.review says which action
   which role may take; the same officer cannot confirm his own override). No loans or reports.
@@ -412,12 +413,11 @@ _DECISION_LOG_RULES: dict[str, Rule] = {
 
 # Consent grants: recorded and revoked by the registry operator (admin) on the enterprise's behalf;
 # read by the scoring service (it checks them before quoting) and by a lender for its own grants.
+_OWN_LENDER = Access(request=owned("lender"))
 _CONSENT_RULES: dict[str, Rule] = {
     "GrantConsent": _ADMIN_ONLY,
     "RevokeConsent": _ADMIN_ONLY,
-    "ListConsents": _rule(
-        **{SERVICE: ANY, LENDER: Access(request=owned("lender")), CREDIT_OFFICER: Access(request=owned("lender"))}
-    ),
+    "ListConsents": _rule(**{SERVICE: ANY, LENDER: _OWN_LENDER, CREDIT_OFFICER: _OWN_LENDER}),
 }
 
 

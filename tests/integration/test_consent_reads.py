@@ -17,15 +17,14 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import Registry, error_details, graded_year_records, make_uscc
 
+from registry_service.app import start_registry
 from registry_service.domain.enterprise import Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from tanxiao.platform import authz
 from tanxiao.platform.auth import CREDIT_OFFICER, create_token
 from tanxiao.platform.server import RunningServer
-from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc
+from tanxiao.registry.v1 import consent_pb2, consent_pb2_grpc, registry_pb2_grpc
 from tanxiao.registry.v1 import registry_pb2 as rpb
-from tanxiao.registry.v1 import registry_pb2_grpc
-from registry_service.app import start_registry
 
 FIRM = make_uscc(410)
 ENTERPRISE = f"enterprises/{FIRM}"
@@ -34,21 +33,25 @@ OWN, OTHER = "lenders/huzhou-bank", "lenders/anji-rcb"
 # Every registry read the table opens to a credit officer under consent, as a call on FIRM.
 READS: dict[str, Callable[[registry_pb2_grpc.CarbonRegistryStub], Callable[..., Any]]] = {
     "GetEnterprise": lambda s: lambda **kw: s.GetEnterprise(rpb.GetEnterpriseRequest(name=ENTERPRISE), **kw),
-    "GetCarbonProfile": lambda s: lambda **kw: s.GetCarbonProfile(
-        rpb.GetCarbonProfileRequest(name=f"{ENTERPRISE}/profiles/2022"), **kw
+    "GetCarbonProfile": lambda s: (
+        lambda **kw: s.GetCarbonProfile(rpb.GetCarbonProfileRequest(name=f"{ENTERPRISE}/profiles/2022"), **kw)
     ),
-    "BatchGetCarbonProfiles": lambda s: lambda **kw: s.BatchGetCarbonProfiles(
-        rpb.BatchGetCarbonProfilesRequest(
-            names=[f"{ENTERPRISE}/profiles/2021", f"{ENTERPRISE}/profiles/2022"], allow_missing=True
-        ),
-        **kw,
+    "BatchGetCarbonProfiles": lambda s: (
+        lambda **kw: s.BatchGetCarbonProfiles(
+            rpb.BatchGetCarbonProfilesRequest(
+                names=[f"{ENTERPRISE}/profiles/2021", f"{ENTERPRISE}/profiles/2022"], allow_missing=True
+            ),
+            **kw,
+        )
     ),
-    "ListCommitments": lambda s: lambda **kw: s.ListCommitments(
-        rpb.ListCommitmentsRequest(parent=ENTERPRISE), **kw
+    "ListCommitments": lambda s: (
+        lambda **kw: s.ListCommitments(rpb.ListCommitmentsRequest(parent=ENTERPRISE), **kw)
     ),
     # no commitment is registered: under consent the call reaches the lookup (NOT_FOUND)
-    "GetCommitmentProgress": lambda s: lambda **kw: s.GetCommitmentProgress(
-        rpb.GetCommitmentProgressRequest(name=f"{ENTERPRISE}/commitments/1"), **kw
+    "GetCommitmentProgress": lambda s: (
+        lambda **kw: s.GetCommitmentProgress(
+            rpb.GetCommitmentProgressRequest(name=f"{ENTERPRISE}/commitments/1"), **kw
+        )
     ),
 }
 
@@ -79,11 +82,16 @@ def secured(registry: Registry) -> Iterator[Secured]:
         "regulator": token("regulator"),
         "admin": token("admin"),
     }
-    server = start_registry(replace(registry.settings, auth_required=True, token_cache_seconds=0.0), "127.0.0.1:0")
+    server = start_registry(
+        replace(registry.settings, auth_required=True, token_cache_seconds=0.0), "127.0.0.1:0"
+    )
     channel = grpc.insecure_channel(server.address)
     try:
         yield Secured(
-            registry_pb2_grpc.CarbonRegistryStub(channel), consent_pb2_grpc.ConsentsStub(channel), tokens, server
+            registry_pb2_grpc.CarbonRegistryStub(channel),
+            consent_pb2_grpc.ConsentsStub(channel),
+            tokens,
+            server,
         )
     finally:
         channel.close()
@@ -108,8 +116,12 @@ def _refused(secured: Secured, who: str, method: str) -> Any:
 def _assert_consent_required(secured: Secured, who: str, lender: str) -> None:
     for method in READS:
         details = _refused(secured, who, method)
-        assert (details.code, details.reason) == (grpc.StatusCode.PERMISSION_DENIED, "CONSENT_REQUIRED"), method
-        assert ENTERPRISE in details.message and lender in details.message and "CARBON_DATA" in details.message
+        assert (details.code, details.reason) == (grpc.StatusCode.PERMISSION_DENIED, "CONSENT_REQUIRED"), (
+            method
+        )
+        assert (
+            ENTERPRISE in details.message and lender in details.message and "CARBON_DATA" in details.message
+        )
         assert details.metadata["enterprise"] == ENTERPRISE and details.metadata["lender"] == lender
         assert details.metadata["method"].endswith(f"/{method}") and details.metadata["field"] == "enterprise"
 
@@ -132,9 +144,12 @@ def test_a_credit_officer_reads_an_enterprise_only_under_its_consent_to_the_offi
 
     grant = _grant(secured, OWN, consent_pb2.CARBON_DATA)
     officer = secured.tokens["officer"]
-    assert secured.stub.GetEnterprise(
-        rpb.GetEnterpriseRequest(name=ENTERPRISE), metadata=officer, timeout=10
-    ).display_name == "湖州印染"
+    assert (
+        secured.stub.GetEnterprise(
+            rpb.GetEnterpriseRequest(name=ENTERPRISE), metadata=officer, timeout=10
+        ).display_name
+        == "湖州印染"
+    )
     profile = secured.stub.GetCarbonProfile(
         rpb.GetCarbonProfileRequest(name=f"{ENTERPRISE}/profiles/2022"), metadata=officer, timeout=30
     )
@@ -172,7 +187,9 @@ def test_a_credit_officer_reads_an_enterprise_only_under_its_consent_to_the_offi
 
 
 def test_consent_opens_nothing_to_roles_without_the_rule(secured: Secured, registry: Registry) -> None:
-    EnterpriseRepository(registry.engine).create_many([Enterprise(make_uscc(412), "他家企业", "1713", "330502")])
+    EnterpriseRepository(registry.engine).create_many(
+        [Enterprise(make_uscc(412), "他家企业", "1713", "330502")]
+    )
     _grant(secured, OWN, consent_pb2.CARBON_DATA)
     for who, reason in (("lender", authz.ROLE_NOT_ALLOWED), ("regulator", authz.GRANT_REQUIRED)):
         details = _refused(secured, who, "GetEnterprise")

@@ -23,7 +23,9 @@ from tanxiao.scoring.v1 import scoring_pb2
 BAD = "91330502MA2B3C4D5Z"  # a wrong check character
 
 
-def _fails(call: Callable[..., Any], request: Any, metadata: tuple[tuple[str, str], ...] = ()) -> ErrorDetails:
+def _fails(
+    call: Callable[..., Any], request: Any, metadata: tuple[tuple[str, str], ...] = ()
+) -> ErrorDetails:
     with pytest.raises(grpc.RpcError) as caught:
         call(request, metadata=metadata, timeout=10)
     return error_details(caught.value)
@@ -36,12 +38,13 @@ def test_a_bad_uscc_is_invalid_uscc_on_every_registry_rpc(registry: Registry) ->
         (s.CreateEnterprise, rpb.CreateEnterpriseRequest(
             enterprise=rpb.Enterprise(uscc=BAD, display_name="坏代码企业", industry_code="2825",
                                       region_code="330502")), "enterprise.uscc"),
-        (s.UpdateEnterprise, rpb.UpdateEnterpriseRequest(enterprise=rpb.Enterprise(uscc=BAD, display_name="x")),
+        (s.UpdateEnterprise,
+         rpb.UpdateEnterpriseRequest(enterprise=rpb.Enterprise(uscc=BAD, display_name="x")),
          "enterprise.uscc"),
         (s.GetEnterprise, rpb.GetEnterpriseRequest(name=f"enterprises/{BAD}"), "name"),
         (s.GetCarbonProfile, rpb.GetCarbonProfileRequest(name=f"enterprises/{BAD}/profiles/2022"), "name"),
-        (s.BatchGetCarbonProfiles, rpb.BatchGetCarbonProfilesRequest(names=[f"enterprises/{BAD}/profiles/2022"]),
-         "names[0]"),
+        (s.BatchGetCarbonProfiles,
+         rpb.BatchGetCarbonProfilesRequest(names=[f"enterprises/{BAD}/profiles/2022"]), "names[0]"),
         (s.ListCommitments, rpb.ListCommitmentsRequest(parent=f"enterprises/{BAD}"), "parent"),
         (consents.ListConsents, consent_pb2.ListConsentsRequest(parent=f"enterprises/{BAD}"), "parent"),
     ]  # fmt: skip
@@ -73,7 +76,9 @@ def test_the_scoring_services_inputs_say_invalid_uscc_too() -> None:
            "product": "GENERAL", "committed_amount_fen": 100, "start_date": "2024-01-10",
            "maturity_date": "2026-01-10", "rate_bp": 350}  # fmt: skip
     loan_from_row(row, "", problems)
-    assert [(p.field, p.reason) for p in problems if p.field == "enterprise"] == [("enterprise", "INVALID_USCC")]
+    assert [(p.field, p.reason) for p in problems if p.field == "enterprise"] == [
+        ("enterprise", "INVALID_USCC")
+    ]
 
 
 def test_errorinfo_carries_the_callers_request_id_beside_the_servers(registry: Registry) -> None:
@@ -94,8 +99,12 @@ def test_errorinfo_carries_the_callers_request_id_beside_the_servers(registry: R
     # a write's own request_id (its idempotency key) is the caller's id, whatever x-request-id says
     create = rpb.CreateEnterpriseRequest(
         request_id="erp-2026-0042",
-        enterprise=rpb.Enterprise(uscc=BAD, display_name="坏代码企业", industry_code="2825", region_code="330502"),
+        enterprise=rpb.Enterprise(
+            uscc=BAD, display_name="坏代码企业", industry_code="2825", region_code="330502"
+        ),
     )
     keyed = _fails(registry.stub.CreateEnterprise, create, (("x-request-id", "trace-1"),))
     assert keyed.reason == "INVALID_USCC"
-    assert keyed.metadata["caller_request_id"] == "erp-2026-0042" and keyed.metadata["request_id"] == "trace-1"
+    assert (
+        keyed.metadata["caller_request_id"] == "erp-2026-0042" and keyed.metadata["request_id"] == "trace-1"
+    )

@@ -6,8 +6,8 @@ descriptors, so a new RPC without a rule in tanxiao.platform.authz (or without a
 Cells: ``A`` allowed on anyone's data, ``O`` allowed on its own tenant's data only (own lender, own
 data source), ``C`` allowed only on an enterprise that granted the caller's lender consent (scope
 CARBON_DATA; the table declares it, the registry enforces it: tests/integration/test_consent_reads.py
-calls each such RPC with and without a grant over gRPC), ``-`` denied. The ``regulator+`` column is a regulator holding the grant
-``enterprise_data``.
+calls each such RPC with and without a grant over gRPC), ``-`` denied. The ``regulator+`` column is a
+regulator holding the grant ``enterprise_data``.
 """
 
 from __future__ import annotations

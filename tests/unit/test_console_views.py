@@ -10,8 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tanxiao.common.v1 import common_pb2
 from tanxiao.console import views
 from tanxiao.console.i18n import code_label
-from tanxiao.locale import has
 from tanxiao.console.session import Session, SessionCodec, csrf_matches
+from tanxiao.locale import has
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 

@@ -37,7 +37,9 @@ def test_every_message_is_in_both_languages_and_none_is_empty() -> None:
 @pytest.mark.skipif(shutil.which("msgfmt") is None, reason="gettext's msgfmt is not installed")
 def test_the_catalogue_is_valid_gettext() -> None:
     for path in PO.values():
-        done = subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(path)], capture_output=True, text=True)
+        done = subprocess.run(
+            ["msgfmt", "--check", "-o", "/dev/null", str(path)], capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
 
 
@@ -85,8 +87,11 @@ def _referenced() -> set[str]:
     keys |= {message_id(o.key) for o in views._REVIEWED.values()}
     keys |= {message_id(k) for _status, k in app._STATUS.values()}
     # message_key="...", failed="...", Outcome("kind", "key") literals in the console's Python
-    for pattern in (r'message_key="([a-z_]+)"', r'failed="([a-z_]+)"', r'Outcome\("[a-z]+", "([a-z_.A-Z]+)"\)',
-                    r'key = "([a-z_]+)"', r'\(\d{3}, "([a-z_]+)"\)'):  # fmt: skip
+    patterns = (
+        r'message_key="([a-z_]+)"', r'failed="([a-z_]+)"', r'Outcome\("[a-z]+", "([a-z_.A-Z]+)"\)',
+        r'key = "([a-z_]+)"', r'\(\d{3}, "([a-z_]+)"\)',
+    )  # fmt: skip
+    for pattern in patterns:
         keys |= {message_id(k) for k in re.findall(pattern, python)}
     return keys
 
