@@ -124,9 +124,9 @@ def test_an_officer_of_a_lender_without_consent_is_refused_the_enterprise_page(
     refusal = page.locator("main").inner_text()
     assert "尚未向本机构授权" in refusal
     assert site.borrower not in refusal and page.locator("section[aria-labelledby=hist-h]").count() == 0
+    _shot(page, "14-officer-refused-without-consent")
     page.goto(site.url + "enterprises")
     assert site.borrower not in page.locator("main").inner_text()  # nor listed
-    _shot(page, "14-officer-refused-without-consent")
 
 
 def test_a_regulator_opens_the_reports_and_downloads_them(
@@ -180,7 +180,7 @@ def test_keyboard_and_labels(page: Any, site: ConsoleSite) -> None:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"  # first stop: skip to content
     _sign_in(page, site, "officer")
-    for path in ("", "queue", f"decisions/{site.decision}"):
+    for path in ("", "queue", f"decisions/{site.decision}", "enterprises", f"enterprises/{site.borrower}"):
         page.goto(site.url + path)
         unlabelled = page.evaluate(
             """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -189,10 +189,18 @@ def test_keyboard_and_labels(page: Any, site: ConsoleSite) -> None:
         assert unlabelled == [], path
     page.goto(site.url + "queue")
     focused = []
-    for _ in range(12):  # the queue is reachable by keyboard alone: every control takes focus in order
+    for _ in range(30):  # the queue by keyboard alone: skip link, navigation, filter, then the rows
         page.keyboard.press("Tab")
         focused.append(page.evaluate(FOCUSED))
-    assert any(f.startswith("A:复核队列") for f in focused), focused
+        if focused[-1] == f"A:{site.decision}":
+            break
+    assert focused[0].startswith("A:") and "A:复核队列" in focused, focused
+    order = [focused.index(f) for f in ("SELECT:state", "BUTTON:筛选", f"A:{site.decision}")]
+    assert order == sorted(order), focused  # in reading order
+    page.keyboard.press("Enter")  # and opened from the keyboard
+    page.wait_for_url(f"{site.url}decisions/{site.decision}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
 
 
 @pytest.mark.skipif(not has_reviews(), reason="the review RPCs arrive with the underwriting contract")
