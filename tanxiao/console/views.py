@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from tanxiao.platform.auth import CREDIT_OFFICER, LENDER, REGULATOR
+from tanxiao.platform.auth import APPROVER, CREDIT_OFFICER, LENDER, REGULATOR
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
@@ -24,6 +24,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 
 NAVIGATION = {
     CREDIT_OFFICER: ("queue", "enterprises"),
+    APPROVER: ("queue",),  # decisions only: no enterprise reads, loans or reports (authz)
     LENDER: ("portfolio", "quote"),
     REGULATOR: ("regulator", "enterprises"),
 }

@@ -118,3 +118,10 @@ def test_outcome_follows_the_review_state() -> None:
         ).kind
         == "review"
     )
+
+
+def test_each_role_is_offered_only_the_pages_its_rules_open() -> None:
+    assert [key for _path, key in views.navigation("approver")] == ["queue"]
+    assert [key for _path, key in views.navigation("credit_officer")] == ["queue", "enterprises"]
+    assert [key for _path, key in views.navigation("lender")] == ["nav_portfolio", "quote"]
+    assert len(views.navigation("admin")) == 5  # every page
