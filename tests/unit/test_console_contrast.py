@@ -61,7 +61,9 @@ def test_every_colour_in_the_stylesheet_is_a_named_and_checked_one() -> None:
     assert used <= checked, used - checked
 
 
-@pytest.mark.parametrize("background", ["bg", "th", "selected", "row-focus", "amber-bg", "green-bg", "red-bg"])
+@pytest.mark.parametrize(
+    "background", ["bg", "th", "selected", "row-focus", "amber-bg", "green-bg", "red-bg"]
+)
 def test_the_focus_indicator_is_visible_on_page_backgrounds(background: str) -> None:
     assert contrast(VARS["focus"], VARS[background]) >= 3.0
 
