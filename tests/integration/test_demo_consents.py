@@ -1,28 +1,50 @@
 """The demo data records each demo borrower's consent to its lender, once, so the lender's credit
-officers can open their borrowers' enterprise pages after `make run` (docs/security.md)."""
+officers can open their borrowers' enterprise pages after `make run` (docs/security.md). The whole
+`tanxiao demo-data` is exercised by the console tests (tests/console/conftest.py), whose officer opens
+a borrower's page under the consent the demo data recorded."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from helpers import DEVELOPMENT
+from helpers import make_uscc
 
 from registry_service.consent_store import ConsentRepository
-from registry_service.demo_loader import load_demo
-from scoring_service.demo_book import grant_demo_consents, load_demo_book
-from scoring_service.storage.tables import loans
-from tanxiao.platform.config import Settings
+from registry_service.domain.enterprise import Enterprise
+from registry_service.storage.enterprises import EnterpriseRepository
+from scoring_service.demo_book import LENDERS, grant_demo_consents
+from scoring_service.storage.loans import LoanRecord, LoanRepository
 from tanxiao.platform.db import make_engine
+
+BORROWERS = {make_uscc(700 + n): LENDERS[n % 3 == 0] for n in range(5)}
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
-    settings = Settings.from_env({"TANXIAO_DATABASE_URL": db_url, **DEVELOPMENT})
-    load_demo(settings, enterprises=8)
     engine = make_engine(db_url)
-    load_demo_book(engine)
+    EnterpriseRepository(engine).create_many(
+        [Enterprise(uscc, f"演示企业{n}", "2825", "330502") for n, uscc in enumerate(BORROWERS)]
+    )
+    loans = [
+        LoanRecord(
+            lender=lender, loan_id=f"DEMO-{n:04d}", uscc=uscc, product="GENERAL",
+            committed_amount_fen=10**9, outstanding_fen=10**9, start_date=date(2025, 1, 10),
+            maturity_date=date(2028, 1, 10), rate_bp=345.0,
+        )  # fmt: skip
+        for n, (uscc, lender) in enumerate(BORROWERS.items())
+    ]
+    # a loan that is not the demo's (no DEMO- id) gets no consent from the demo data
+    loans.append(
+        LoanRecord(
+            lender=LENDERS[0], loan_id="REAL-1", uscc=make_uscc(700), product="GENERAL",
+            committed_amount_fen=10**9, outstanding_fen=10**9, start_date=date(2025, 1, 10),
+            maturity_date=date(2028, 1, 10), rate_bp=345.0,
+        )  # fmt: skip
+    )
+    LoanRepository(engine).record_many(loans)
     try:
         yield engine
     finally:
@@ -30,16 +52,14 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 def test_every_demo_borrower_consents_to_its_lender_and_to_no_other(engine: sa.Engine) -> None:
-    with engine.connect() as conn:
-        pairs = set(conn.execute(sa.select(loans.c.uscc, loans.c.lender).distinct()).all())
-    assert {lender for _uscc, lender in pairs} == {"lenders/huzhou-bank", "lenders/anji-rcb"}
-    assert grant_demo_consents(engine) == len(pairs)
+    assert grant_demo_consents(engine) == len(BORROWERS)
     assert grant_demo_consents(engine) == 0  # idempotent: `make run` loads demo data on every start
     repository = ConsentRepository(engine)
-    for uscc, lender in pairs:
-        (grant,) = repository.list(uscc)  # the lender's, and no other lender's
+    for uscc, lender in BORROWERS.items():
+        (grant,) = repository.list(uscc)  # its lender's, and no other lender's
         assert grant.lender == lender and grant.scopes == {"CARBON_DATA", "FINANCIALS"}
         assert grant.reference.startswith("演示授权书")
-    assert set(repository.consenting("lenders/huzhou-bank", "CARBON_DATA")) == {
-        uscc for uscc, lender in pairs if lender == "lenders/huzhou-bank"
-    }
+    for lender in LENDERS:
+        assert repository.consenting(lender, "CARBON_DATA") == sorted(
+            uscc for uscc, owner in BORROWERS.items() if owner == lender
+        )
