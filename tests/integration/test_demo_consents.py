@@ -22,28 +22,29 @@ from tanxiao.platform.db import make_engine
 BORROWERS = {make_uscc(700 + n): LENDERS[n % 3 == 0] for n in range(5)}
 
 
+def _loan(lender: str, loan_id: str, uscc: str) -> LoanRecord:
+    return LoanRecord(
+        lender=lender,
+        loan_id=loan_id,
+        uscc=uscc,
+        product="GENERAL",
+        committed_amount_fen=10**9,
+        outstanding_fen=10**9,
+        start_date=date(2025, 1, 10),
+        maturity_date=date(2028, 1, 10),
+        rate_bp=345.0,
+    )
+
+
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(db_url)
     EnterpriseRepository(engine).create_many(
         [Enterprise(uscc, f"演示企业{n}", "2825", "330502") for n, uscc in enumerate(BORROWERS)]
     )
-    loans = [
-        LoanRecord(
-            lender=lender, loan_id=f"DEMO-{n:04d}", uscc=uscc, product="GENERAL",
-            committed_amount_fen=10**9, outstanding_fen=10**9, start_date=date(2025, 1, 10),
-            maturity_date=date(2028, 1, 10), rate_bp=345.0,
-        )  # fmt: skip
-        for n, (uscc, lender) in enumerate(BORROWERS.items())
-    ]
+    loans = [_loan(lender, f"DEMO-{n:04d}", uscc) for n, (uscc, lender) in enumerate(BORROWERS.items())]
     # a loan that is not the demo's (no DEMO- id) gets no consent from the demo data
-    loans.append(
-        LoanRecord(
-            lender=LENDERS[0], loan_id="REAL-1", uscc=make_uscc(700), product="GENERAL",
-            committed_amount_fen=10**9, outstanding_fen=10**9, start_date=date(2025, 1, 10),
-            maturity_date=date(2028, 1, 10), rate_bp=345.0,
-        )  # fmt: skip
-    )
+    loans.append(_loan(LENDERS[0], "REAL-1", make_uscc(700)))
     LoanRepository(engine).record_many(loans)
     try:
         yield engine
