@@ -27,6 +27,7 @@ from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.registry.v1 import registry_pb2
 
 if TYPE_CHECKING:
+    from registry_service.consent_gate import ConsentGate
     from registry_service.storage.enterprises import EnterpriseRepository
     from tanxiao.platform.idempotency import IdempotencyStore
 
@@ -47,6 +48,7 @@ class CommitmentRpcs:
         engine: Engine
         idempotency: IdempotencyStore
         enterprises: EnterpriseRepository
+        consent_gate: ConsentGate
 
     progress_policy: ProgressPolicy = ProgressPolicy()
     deflator: Deflator | None = None  # added value at constant prices; None = the packaged table
@@ -121,6 +123,7 @@ class CommitmentRpcs:
         self, request: registry_pb2.ListCommitmentsRequest, context: grpc.ServicerContext
     ) -> registry_pb2.ListCommitmentsResponse:
         uscc = convert.parse_enterprise_name(request.parent, "parent")
+        self.consent_gate.require("ListCommitments", [uscc])
         self.enterprises.get(uscc)  # NOT_FOUND for an unknown enterprise, not an empty list
         page = self._commitments.list(uscc, page_size=request.page_size, page_token=request.page_token)
         return registry_pb2.ListCommitmentsResponse(
@@ -132,6 +135,7 @@ class CommitmentRpcs:
         self, request: registry_pb2.GetCommitmentProgressRequest, context: grpc.ServicerContext
     ) -> registry_pb2.CommitmentProgress:
         uscc, commitment_id = cc.parse_commitment_name(request.name)
+        self.consent_gate.require("GetCommitmentProgress", [uscc])
         as_of = (
             cc.parse_date(request.as_of_date, "as_of_date") if request.as_of_date.strip() else dt.date.today()
         )

@@ -104,6 +104,14 @@ class ConsentRepository:
         now = datetime.now(UTC)
         return grants if include_inactive else [g for g in grants if g.active(now)]
 
+    def consenting(self, lender: str, scope: str) -> list[str]:
+        """The USCCs of the enterprises with an active ``scope`` grant to ``lender``, in order."""
+        now = datetime.now(UTC)
+        query = sa.select(consents).where(consents.c.lender == lender, consents.c.revoke_time.is_(None))
+        with read_only(self.engine) as connection:
+            grants = [_grant(r) for r in connection.execute(query).all()]
+        return sorted({g.uscc for g in grants if scope in g.scopes and g.active(now)})
+
 
 def _row(grant: Grant) -> dict[str, object]:
     return {

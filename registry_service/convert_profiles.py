@@ -37,7 +37,7 @@ def parse_profile_name(name: str, field: str = "name") -> tuple[str, str]:
     try:
         uscc = normalize_uscc(parts[1])
     except InvalidUSCC as exc:
-        raise ValidationError.for_field(field, f"invalid uscc: {exc}") from None
+        raise ValidationError.for_field(field, f"invalid uscc: {exc}", reason="INVALID_USCC") from None
     try:
         parse_period(parts[3])
     except ValueError as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,22 @@ def _register_commitments(engine: sa.Engine, retrofits: pd.DataFrame) -> int:
         repository.create(commitment)
         created += 1
     return created
+
+
+def grant_demo_consents(engine: sa.Engine, borrowers: Iterable[tuple[str, str]], *, days: int = 365) -> int:
+    """Record each demo borrower's consent to its lender, as a real borrower gives it with its loan
+    application (idempotent: a borrower with an active CARBON_DATA grant to that lender is skipped);
+    returns how many grants were new."""
+    from registry_service.consent_store import ConsentRepository
+
+    repository = ConsentRepository(engine)
+    expire = datetime.now(UTC) + timedelta(days=days)
+    granted = 0
+    for uscc, lender in borrowers:
+        if any("CARBON_DATA" in g.scopes for g in repository.list(uscc, lender)):
+            continue
+        repository.grant(
+            uscc, lender, frozenset({"CARBON_DATA", "FINANCIALS"}), expire, "演示授权书 (demo)", "demo-data"
+        )
+        granted += 1
+    return granted

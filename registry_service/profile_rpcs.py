@@ -9,6 +9,7 @@ from datetime import date
 import grpc
 import sqlalchemy as sa
 
+from registry_service.consent_gate import ConsentGate
 from registry_service.convert_profiles import benchmark_to_proto, parse_profile_name, profile_to_proto
 from registry_service.profile_service import ProfileService
 from registry_service.storage import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
@@ -24,11 +25,14 @@ _REGION_LEVEL_NAMES = {common_pb2.COUNTY: "COUNTY", common_pb2.CITY: "CITY", com
 
 class ProfileRpcs:
     profiles: ProfileService
+    consent_gate: ConsentGate
 
     def GetCarbonProfile(
         self, request: registry_pb2.GetCarbonProfileRequest, context: grpc.ServicerContext
     ) -> registry_pb2.CarbonProfile:
-        (row,) = self.profiles.profiles([parse_profile_name(request.name)])
+        key = parse_profile_name(request.name)
+        self.consent_gate.require("GetCarbonProfile", [key[0]])
+        (row,) = self.profiles.profiles([key])
         return profile_to_proto(row)
 
     def BatchGetCarbonProfiles(
@@ -39,6 +43,7 @@ class ProfileRpcs:
         if len(request.names) > MAX_BATCH_PROFILES:
             raise ValidationError.for_field("names", f"at most {MAX_BATCH_PROFILES} names per call")
         keys = [parse_profile_name(name, f"names[{i}]") for i, name in enumerate(request.names)]
+        self.consent_gate.require("BatchGetCarbonProfiles", [uscc for uscc, _period in keys])
         rows = self.profiles.profiles(keys, allow_missing=request.allow_missing)
         return registry_pb2.BatchGetCarbonProfilesResponse(profiles=[profile_to_proto(r) for r in rows])
 

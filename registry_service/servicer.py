@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from registry_service import convert
 from registry_service.account_rpcs import AccountRpcs
 from registry_service.commitment_rpcs import CommitmentRpcs
+from registry_service.consent_gate import ConsentGate
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.enterprise import (
     UPDATABLE_FIELDS,
@@ -61,6 +62,7 @@ class CarbonRegistryServicer(
         self.idempotency = IdempotencyStore(engine)
         self.engine = engine
         self.profiles = ProfileService(engine, catalog, precedence=self.records.precedence)
+        self.consent_gate = ConsentGate(engine)
 
     def refresh_profiles(self, usccs: list[str]) -> None:
         """Profiles of enterprises with new records are recomputed before anyone reads them."""
@@ -86,6 +88,7 @@ class CarbonRegistryServicer(
         self, request: registry_pb2.GetEnterpriseRequest, context: grpc.ServicerContext
     ) -> registry_pb2.Enterprise:
         uscc = convert.parse_enterprise_name(request.name)
+        self.consent_gate.require("GetEnterprise", [uscc])
         return convert.enterprise_to_proto(self.enterprises.get(uscc))
 
     def ListEnterprises(
@@ -96,6 +99,7 @@ class CarbonRegistryServicer(
             page_token=request.page_token,
             industry_code_prefix=request.industry_code_prefix.strip(),
             region_code_prefix=request.region_code_prefix.strip(),
+            only=self.consent_gate.visible("ListEnterprises"),  # a credit officer: consenting ones
         )
         return registry_pb2.ListEnterprisesResponse(
             enterprises=[convert.enterprise_to_proto(e) for e in page.enterprises],

@@ -3,6 +3,8 @@
 Grade 1-2 borrowers get low-carbon expansion loans, the enterprises with a retrofit commitment get a
 retrofit loan tied to it (use of proceeds 1.5 节能改造), everyone else working capital; a share of the
 loans has repayments since.
+Every demo borrower has granted its lender consent (CARBON_DATA and FINANCIALS, one year), as a real
+borrower does with its loan application: the lender's credit officers can open its enterprise page.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from scoring_service.storage.loans import REPAYMENT, LoanRecord, LoanRepository
+from scoring_service.storage.tables import loans as loans_table
+from tanxiao.platform.db import read_only
 
 LENDERS = ("lenders/huzhou-bank", "lenders/anji-rcb")
 
@@ -67,3 +71,16 @@ def load_demo_book(
                 loan.lender, loan.loan_id, when, REPAYMENT, amount, f"demo-repay-{loan.loan_id}"
             )
     return created
+
+
+def demo_borrowers(engine: sa.Engine) -> list[tuple[str, str]]:
+    """(uscc, lender) of every demo loan, for the CLI to record each borrower's consent to its lender in
+    the registry (registry_service.demo_loader.grant_demo_consents)."""
+    with read_only(engine) as conn:
+        pairs = conn.execute(
+            sa.select(loans_table.c.uscc, loans_table.c.lender)
+            .where(loans_table.c.loan_id.like("DEMO-%"))
+            .distinct()
+            .order_by(loans_table.c.uscc, loans_table.c.lender)
+        ).all()
+    return [(str(uscc), str(lender)) for uscc, lender in pairs]

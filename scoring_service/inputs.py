@@ -96,8 +96,8 @@ def parse_quote(
     """A validated request; INVALID_ARGUMENT naming every bad field (``prefix`` for batch items)."""
     problems: list[FieldViolation] = []
 
-    def bad(field: str, description: str) -> None:
-        problems.append(FieldViolation(prefix + field, description))
+    def bad(field: str, description: str, reason: str = "") -> None:
+        problems.append(FieldViolation(prefix + field, description, reason))
 
     request_id = request.request_id.strip()
     if not request_id:
@@ -192,7 +192,7 @@ def _uscc(name: str, bad: Any) -> str | None:
     try:
         return normalize_uscc(name.split("/", 1)[1])
     except InvalidUSCC as exc:
-        bad("enterprise", f"invalid USCC: {exc}")
+        bad("enterprise", f"invalid USCC: {exc}", "INVALID_USCC")
         return None
 
 

@@ -105,8 +105,8 @@ def loan_from_row(
     cross-lender totals overflow, so implausible amounts never enter the book."""
     before = len(problems)
 
-    def bad(field: str, text: str) -> None:
-        problems.append(FieldViolation(prefix + field, text))
+    def bad(field: str, text: str, reason: str = "") -> None:
+        problems.append(FieldViolation(prefix + field, text, reason))
 
     lender, loan_id = str(row.get("lender") or ""), str(row.get("loan_id") or "")
     if not LENDER.match(lender):
@@ -118,7 +118,7 @@ def loan_from_row(
     try:
         uscc = normalize_uscc(enterprise.removeprefix("enterprises/"))
     except InvalidUSCC as exc:
-        bad("enterprise", f"must be enterprises/{{uscc}} with a valid USCC: {exc}")
+        bad("enterprise", f"must be enterprises/{{uscc}} with a valid USCC: {exc}", "INVALID_USCC")
     product = str(row.get("product") or "")
     if product not in PRODUCTS:
         bad("product", f"must be one of {', '.join(PRODUCTS)}")

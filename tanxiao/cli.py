@@ -576,9 +576,10 @@ def demo_data(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Load synthetic enterprises, monthly records (seasonality, retrofits, bad rows), their graded
-    profiles, retrofit commitments and a demo loan book of two lenders."""
-    from registry_service.demo_loader import demo_book_inputs, load_demo
-    from scoring_service.demo_book import demo_year, load_demo_book
+    profiles, retrofit commitments, a demo loan book of two lenders and each borrower's consent to its
+    lender."""
+    from registry_service.demo_loader import demo_book_inputs, grant_demo_consents, load_demo
+    from scoring_service.demo_book import demo_borrowers, demo_year, load_demo_book
     from tanxiao.platform.db import make_engine
 
     settings = _settings(database_url)
@@ -589,6 +590,7 @@ def demo_data(
         # the loan book as arguments, so that scoring never imports the registry's tables.
         grades, retrofits = demo_book_inputs(engine, demo_year())
         report["loans_recorded"] = load_demo_book(engine, grades, retrofits, seed=seed)
+        report["consents_granted"] = grant_demo_consents(engine, demo_borrowers(engine))
     finally:
         engine.dispose()
     typer.echo(json.dumps(report, ensure_ascii=False))

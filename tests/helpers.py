@@ -50,6 +50,7 @@ class ErrorDetails:
     domain: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     violations: list[tuple[str, str]] = field(default_factory=list)
+    violation_reasons: list[str] = field(default_factory=list)  # BadRequest field_violations[].reason
     retry_after: float | None = None  # seconds, from google.rpc.RetryInfo
 
     @property
@@ -69,6 +70,7 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             details.violations.extend((v.field, v.description) for v in bad.field_violations)
+            details.violation_reasons.extend(v.reason for v in bad.field_violations)
         elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
             retry = error_details_pb2.RetryInfo()
             detail.Unpack(retry)

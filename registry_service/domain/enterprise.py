@@ -63,7 +63,7 @@ def validate_enterprise(
 ) -> list[FieldViolation]:
     """Every problem of the named ``fields``, as violations with paths like ``enterprise.uscc``."""
     violations = [
-        FieldViolation(f"{prefix}.{name}", problem)
+        FieldViolation(f"{prefix}.{name}", problem, _FIELD_REASONS.get(name, ""))
         for name, check in _FIELD_CHECKS.items()
         if name in fields and (problem := check(getattr(enterprise, name))) is not None
     ]
@@ -107,6 +107,10 @@ def apply_update(current: Enterprise, patch: Enterprise, paths: Collection[str])
         by_year = {f.year: f for f in current.financials} | {f.year: f for f in patch.financials}
         changes["financials"] = tuple(by_year[year] for year in sorted(by_year))
     return replace(current, **changes)  # type: ignore[arg-type]
+
+
+# The reason of a field's problem where the cause has its own (tanxiao.errors: one reason per cause).
+_FIELD_REASONS = {"uscc": "INVALID_USCC"}
 
 
 def _uscc_problem(uscc: str) -> str | None:

@@ -94,14 +94,19 @@ class EnterpriseRepository:
         page_token: str = "",
         industry_code_prefix: str = "",
         region_code_prefix: str = "",
+        only: Sequence[str] | None = None,
     ) -> EnterprisePage:
-        """Enterprises in USCC order, keyset-paginated; the token is bound to the prefix filters."""
+        """Enterprises in USCC order, keyset-paginated; the token is bound to the prefix filters.
+        ``only``: restricted to these USCCs (a credit officer sees the enterprises that consented)."""
         size = page_size_of(page_size)
         _check_prefix("industry_code_prefix", industry_code_prefix, 4)
         _check_prefix("region_code_prefix", region_code_prefix, 6)
-        fingerprint = filter_fingerprint("enterprises", industry_code_prefix, region_code_prefix)
+        scope = () if only is None else ("consented",)  # not the list: a grant between pages keeps the token
+        fingerprint = filter_fingerprint("enterprises", industry_code_prefix, region_code_prefix, *scope)
         after = decode_page_token(page_token, fingerprint, shape=(str,))
         conditions = _prefix_conditions(industry_code_prefix, region_code_prefix)
+        if only is not None:
+            conditions.append(enterprises.c.uscc.in_(list(only)))
         query = sa.select(enterprises).where(*conditions).order_by(enterprises.c.uscc).limit(size + 1)
         if after:
             query = query.where(enterprises.c.uscc > str(after[0]))

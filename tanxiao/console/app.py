@@ -109,7 +109,9 @@ class Console:
 
     def error(self, request: Request, session: Session, exc: ConsoleError) -> Response:
         status, key = _STATUS.get(exc.code, (502, "error"))
-        detail = "" if key in ("err_forbidden", "err_not_found") else exc.message
+        if exc.reason == "CONSENT_REQUIRED":
+            key = "err_consent"
+        detail = "" if key in ("err_forbidden", "err_not_found", "err_consent") else exc.message
         return self.page(request, session, "error.html.j2", status=status, message_key=key, detail=detail)
 
     async def backend_call(self, session: Session, fn: Callable[[Backend], Any]) -> Any:

@@ -25,10 +25,11 @@ TIMEOUT = 30.0
 class ConsoleError(Exception):
     """A call the services refused or could not answer."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.reason = reason  # the ErrorInfo reason, e.g. CONSENT_REQUIRED
 
 
 @dataclass
@@ -181,4 +182,18 @@ def _error(exc: grpc.RpcError, target: str, settings: Settings) -> ConsoleError:
     code = exc.code()  # type: ignore[attr-defined]
     if code == grpc.StatusCode.UNAVAILABLE:
         return ConsoleError(code, describe_error(exc, target, settings))
-    return ConsoleError(code, exc.details() or code.name)  # type: ignore[attr-defined]
+    return ConsoleError(code, exc.details() or code.name, _reason(exc))  # type: ignore[attr-defined]
+
+
+def _reason(exc: grpc.RpcError) -> str:
+    """The ErrorInfo reason of a failed call ("" when it has none)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""

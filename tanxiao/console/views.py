@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from tanxiao.enum_names import enum_name
-from tanxiao.platform.auth import CREDIT_OFFICER, LENDER, REGULATOR
+from tanxiao.platform.auth import APPROVER, CREDIT_OFFICER, LENDER, REGULATOR
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
@@ -25,11 +25,12 @@ BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 
 NAVIGATION = {
     CREDIT_OFFICER: ("queue", "enterprises"),
+    APPROVER: ("queue",),  # decisions only: no enterprise reads, loans or reports (authz)
     LENDER: ("portfolio", "quote"),
     REGULATOR: ("regulator", "enterprises"),
 }
-_NAV_KEYS = {"queue": "nav_queue", "enterprises": "nav_enterprises", "portfolio": "nav_portfolio",
-             "quote": "nav_quote", "regulator": "nav_regulator"}  # fmt: skip
+_NAV_KEYS = {"queue": "queue", "enterprises": "enterprises", "portfolio": "nav_portfolio",
+             "quote": "quote", "regulator": "nav_regulator"}  # fmt: skip
 
 
 def navigation(role: str) -> list[tuple[str, str]]:
@@ -77,6 +78,25 @@ def industry_name(code: str, lang: str) -> str:
     return f"{code} · {zh if lang == 'zh' else en}"
 
 
+def region_name(code: str, lang: str) -> str:
+    """The GB/T 2260 county with its city ("湖州市吴兴区"), the code beside it; never a bare code alone."""
+    from tanxiao.standards import region_name as names
+
+    if not code:
+        return "–"
+    zh, en = names(code)
+    name = zh if lang == "zh" else en
+    return f"{name} · {code}" if name != code else code
+
+
+def lender_name(lender: str, lang: str) -> str:
+    """A lender's display name ("湖州银行") for "lenders/huzhou-bank"; its id when not listed."""
+    from tanxiao.standards import lender_name as names
+
+    zh, en = names(lender)
+    return zh if lang == "zh" else en
+
+
 def trend_code(profiles: list[Any]) -> str:
     from tanxiao.common.v1 import common_pb2
 
@@ -102,6 +122,7 @@ def status_name(value: int) -> str:
 FILTERS = {"beijing_time": beijing_time, "yuan": yuan, "rate": rate, "signed_bp": signed_bp, "pct": pct,
            "num": num, "industry_name": industry_name, "status_name": status_name, "scope_name": scope_name,
            "product_name": product_name,
+           "region_name": region_name, "lender_name": lender_name,
            "amount": lambda message, base: amount(message, base)}  # fmt: skip
 
 
@@ -113,7 +134,7 @@ class Outcome:
 
 _REVIEWED = {
     "APPROVED": Outcome("approved", "st_approved"),
-    "BOOKED": Outcome("approved", "st_booked"),
+    "BOOKED": Outcome("approved", "review_state.BOOKED"),
     "OVERRIDDEN": Outcome("approved", "st_overridden"),
     "DECLINED": Outcome("declined", "st_declined"),
     "IN_REVIEW": Outcome("review", "st_review"),
@@ -303,7 +324,8 @@ class TrailEntry:
     state_before: str
     state_after: str
     pending: bool
-    override: str  # "limit / rate" of an override, or ""
+    override_limit: float | None  # yuan, of an override; None when the action overrides nothing
+    override_rate_bp: int
     time: Any
 
 
@@ -326,14 +348,13 @@ def review_view(explanation: Any, role: str) -> Review | None:
 
 
 def _trail_entry(a: Any) -> TrailEntry:
-    override = ""
+    limit, rate_bp = None, 0
     if a.HasField("override_terms"):
-        terms = a.override_terms
-        override = f"{yuan(amount(terms, 'approved_limit'))} 元 / {rate(terms.final_rate_bp)}"
+        limit, rate_bp = amount(a.override_terms, "approved_limit"), a.override_terms.final_rate_bp
     return TrailEntry(
         action=_enum_name(a, "action"), actor=a.actor, actor_role=a.actor_role, reason_code=a.reason_code,
         text=a.text, state_before=_enum_name(a, "state_before"), state_after=_enum_name(a, "state_after"),
-        pending=a.override_pending, override=override, time=a.create_time,
+        pending=a.override_pending, override_limit=limit, override_rate_bp=rate_bp, time=a.create_time,
     )  # fmt: skip
 
 

@@ -28,6 +28,12 @@ Who may do what (the matrix test is the executable form of this summary):
 - credit_officer (of one lender): Get/Explain/ReplayDecision, GetLoan, ListLoans and
   GetPortfolioReport of its lender; ListDecisions, ListReviewQueue and SubmitReviewAction (approve,
   decline, override, book) on its lender's decisions. No quotes, no exports, no policy what-ifs.
+  Enterprise reads (GetEnterprise, Get/BatchGetCarbonProfile(s), ListCommitments,
+  GetCommitmentProgress; ListEnterprises lists the consenting ones) under the enterprise's consent:
+  ``Access.consent`` names the scope the enterprise must have granted the officer's lender. The table
+  only declares it; the registry, which holds the grants, enforces it on every call
+  (registry_service.consent_gate: PERMISSION_DENIED, reason CONSENT_REQUIRED). ListConsents of its own
+  lender's grants.
 - approver (of one lender): what a credit officer may do on decisions (reads, lists, review actions),
   and the second approval of overrides (the state machine in scoring_service.review says which action
   which role may take; the same officer cannot confirm his own override). No loans or reports.
@@ -95,6 +101,9 @@ GRANT_REQUIRED = "GRANT_REQUIRED"
 OTHER_TENANT = "OTHER_TENANT"
 OTHER_SOURCE = "OTHER_SOURCE"
 SCOPE_NOT_ALLOWED = "SCOPE_NOT_ALLOWED"
+CONSENT_REQUIRED = "CONSENT_REQUIRED"  # raised by the services that hold/read the grants
+
+CARBON_DATA = "CARBON_DATA"
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,11 @@ class Access:
     # A denied response is answered exactly so (code NOT_FOUND, same reason and text): another tenant's
     # resource and a missing one are indistinguishable.
     conceal: Callable[[Any], tuple[str, str]] | None = None
+    # A consent scope (e.g. "CARBON_DATA") the enterprise the call reads must have granted the caller's
+    # tenant. Not checkable here (the grants are in the registry's database): the registry enforces it
+    # for every method whose rule declares it (registry_service.consent_gate), and
+    # tests/integration/test_consent_reads.py calls each such method without a grant.
+    consent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,7 +298,8 @@ def _rule(**access: Access) -> Rule:
 
 
 _ADMIN_ONLY = _rule()
-_ENTERPRISE_READ = _rule(**{REGULATOR: WITH_ENTERPRISE_DATA, SERVICE: ANY})
+UNDER_CONSENT = Access(consent=CARBON_DATA)
+_ENTERPRISE_READ = _rule(**{REGULATOR: WITH_ENTERPRISE_DATA, SERVICE: ANY, CREDIT_OFFICER: UNDER_CONSENT})
 _INGEST = _rule(**{DATA_PROVIDER: Access(request=sources_owned)})
 _LENDER_REQUEST = _rule(**{LENDER: Access(request=owned("lender"))})
 
@@ -302,7 +317,8 @@ _REVIEW = _rule(**{role: Access(request=owned("lender")) for role in (LENDER, CR
 _REGISTRY_RULES: dict[str, Rule] = {
     "CreateEnterprise": _ADMIN_ONLY,
     "GetEnterprise": _ENTERPRISE_READ,
-    "ListEnterprises": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
+    # a credit officer lists the enterprises that consented to its lender (the registry filters)
+    "ListEnterprises": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA, CREDIT_OFFICER: UNDER_CONSENT}),
     "UpdateEnterprise": _ADMIN_ONLY,
     # The catalog is reference data (categories, units, grid factors): every authenticated caller.
     "ListDataCategories": _rule(
@@ -398,10 +414,11 @@ _DECISION_LOG_RULES: dict[str, Rule] = {
 
 # Consent grants: recorded and revoked by the registry operator (admin) on the enterprise's behalf;
 # read by the scoring service (it checks them before quoting) and by a lender for its own grants.
+_OWN_LENDER = Access(request=owned("lender"))
 _CONSENT_RULES: dict[str, Rule] = {
     "GrantConsent": _ADMIN_ONLY,
     "RevokeConsent": _ADMIN_ONLY,
-    "ListConsents": _rule(**{SERVICE: ANY, LENDER: Access(request=owned("lender"))}),
+    "ListConsents": _rule(**{SERVICE: ANY, LENDER: _OWN_LENDER, CREDIT_OFFICER: _OWN_LENDER}),
 }
 
 
@@ -481,6 +498,25 @@ def concealment(method: str, principal: Principal) -> Callable[[Any], tuple[str,
     """How a denied response of ``method`` is answered instead (as a missing resource), if so."""
     access = _access(method, principal)
     return access.conceal if isinstance(access, Access) else None
+
+
+def consent_required(method: str, principal: Principal) -> str | None:
+    """The consent scope the enterprise read by ``method`` must have granted ``principal``'s tenant, or
+    None when the rule asks for none (enforced by the registry: registry_service.consent_gate)."""
+    access = _access(method, principal)
+    return access.consent if isinstance(access, Access) else None
+
+
+def consent_denial(principal: Principal, enterprise: str, scope: str) -> Denial:
+    """The refusal of a read of ``enterprise`` (enterprises/{uscc}) that ``principal``'s lender holds
+    no active ``scope`` grant for; worded as the scoring service words a quote without consent."""
+    return Denial(
+        CONSENT_REQUIRED,
+        f"{enterprise} has not granted {principal.tenant or 'this caller'} consent to use its carbon data"
+        f" (scope {scope}); the enterprise (or the registry operator on its behalf) must record a grant"
+        " first",
+        "enterprise",
+    )
 
 
 def has_response_check(method: str, principal: Principal) -> bool:

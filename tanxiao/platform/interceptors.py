@@ -131,6 +131,20 @@ def _request_id(context: grpc.ServicerContext) -> str:
     return os.urandom(16).hex()
 
 
+def _sent_request_id(context: grpc.ServicerContext) -> str:
+    """The ``x-request-id`` the caller sent, as sent ("" when none); echoed in errors as the caller's."""
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str):
+            return value
+    return ""
+
+
+def _field_request_id(request: Any) -> str:
+    """A request message's own ``request_id`` field (its idempotency key), "" when it has none."""
+    value = getattr(request, "request_id", "")
+    return value if isinstance(value, str) else ""
+
+
 def _bearer(context: grpc.ServicerContext) -> str | None:
     """The secret of ``authorization: Bearer <secret>``; "" when the header is malformed, None when absent."""
     for key, value in context.invocation_metadata() or ():
@@ -171,6 +185,7 @@ class _CallScope:
         self.method = method
         self.context = context
         self.request_id = _request_id(context)
+        self.caller_request_id = _sent_request_id(context)  # the request's request_id field wins
         self.started = time.perf_counter()
         self.caller: dict[str, str] = {}
         self._principal_token: Token[Principal | None] | None = None
@@ -185,6 +200,11 @@ class _CallScope:
         if self._peer is None:
             self._peer = self.context.peer() or ""
         return self._peer
+
+    def note_request(self, request: Any) -> None:
+        """The resource a unary request names (access log) and its request_id field (errors)."""
+        self.resource = resource_of(request)
+        self.caller_request_id = _field_request_id(request) or self.caller_request_id
 
     def __enter__(self) -> _CallScope:
         _REQUEST_ID_VAR.set(self.request_id)
@@ -229,7 +249,7 @@ class _CallScope:
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, TanxiaoError):
             self._log("rpc.rejected", code=exc.code, reason=exc.reason, error=exc.message)
-            self.context.abort_with_status(to_grpc_status(exc, self.request_id))
+            self.context.abort_with_status(to_grpc_status(exc, self.request_id, self.caller_request_id))
         log.exception(
             "rpc.internal_error",
             peer=self.peer,
@@ -238,7 +258,7 @@ class _CallScope:
             **self.caller,
         )
         self._audit("rpc.internal_error", code="INTERNAL", reason="INTERNAL")
-        self.context.abort_with_status(internal_status(self.request_id))
+        self.context.abort_with_status(internal_status(self.request_id, self.caller_request_id))
 
     def _log(self, event: str, **fields: Any) -> None:
         elapsed_ms = round((time.perf_counter() - self.started) * 1000, 3)
@@ -463,7 +483,7 @@ def _wrap_unary(
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
         with _CallScope(policy.method, context, policy.serving.access_log) as scope:
             if not client_streaming:
-                scope.resource = resource_of(request_or_iterator)
+                scope.note_request(request_or_iterator)
             admitted = None
             try:
                 admitted = policy.admit(scope, streaming=client_streaming)
@@ -502,7 +522,7 @@ def _wrap_streaming(
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         with _CallScope(policy.method, context, policy.serving.access_log) as scope:
             if not client_streaming:
-                scope.resource = resource_of(request_or_iterator)
+                scope.note_request(request_or_iterator)
             admitted = None
             finished = False
             try:

@@ -28,7 +28,9 @@ def _pack(message: object) -> any_pb2.Any:
 
 def bad_request(violations: tuple[FieldViolation, ...]) -> error_details_pb2.BadRequest:
     shown = [
-        error_details_pb2.BadRequest.FieldViolation(field=_short(v.field), description=_short(v.description))
+        error_details_pb2.BadRequest.FieldViolation(
+            field=_short(v.field), description=_short(v.description), reason=v.reason or "INVALID_ARGUMENT"
+        )
         for v in violations[:MAX_VIOLATIONS]
     ]
     if len(violations) > MAX_VIOLATIONS:
@@ -36,6 +38,7 @@ def bad_request(violations: tuple[FieldViolation, ...]) -> error_details_pb2.Bad
             error_details_pb2.BadRequest.FieldViolation(
                 field=_short(violations[MAX_VIOLATIONS].field),
                 description=f"and {len(violations) - MAX_VIOLATIONS} more problems",
+                reason="INVALID_ARGUMENT",
             )
         )
     return error_details_pb2.BadRequest(field_violations=shown)
@@ -47,11 +50,18 @@ def retry_info(seconds: float) -> error_details_pb2.RetryInfo:
     return info
 
 
-def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.Status:
-    """One ErrorInfo always (AIP-193), plus BadRequest when fields are at fault."""
+def to_grpc_status(
+    error: TanxiaoError, request_id: str | None = None, caller_request_id: str | None = None
+) -> grpc.Status:
+    """One ErrorInfo always (AIP-193), plus BadRequest when fields are at fault. Its metadata carries
+    ``request_id``, the server's id of the call (what its logs and access log say; the caller's
+    ``x-request-id`` when it sent a usable one), and ``caller_request_id``, the caller's own id: the
+    request's ``request_id`` field (its idempotency key) when set, else the ``x-request-id`` it sent."""
     metadata = {k: _short(v) for k, v in error.metadata.items()}
     if request_id:
         metadata["request_id"] = request_id
+    if caller_request_id:
+        metadata["caller_request_id"] = _short(caller_request_id)
     details = [
         _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata))
     ]
@@ -68,10 +78,10 @@ def to_grpc_status(error: TanxiaoError, request_id: str | None = None) -> grpc.S
     return rpc_status.to_status(status)
 
 
-def internal_status(request_id: str | None) -> grpc.Status:
+def internal_status(request_id: str | None, caller_request_id: str | None = None) -> grpc.Status:
     """What an unexpected failure looks like to a caller: no internals leaked, a request id to quote."""
     error = TanxiaoError(
         f"internal error; quote request id {request_id} to the operator",
         reason="INTERNAL",
     )
-    return to_grpc_status(error, request_id)
+    return to_grpc_status(error, request_id, caller_request_id)

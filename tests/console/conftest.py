@@ -2,7 +2,8 @@
 the rules allow) and `tanxiao serve console`, each a `tanxiao` process on a migrated demo database.
 
 Tokens: two credit officers and a lender of huzhou-bank (the demo book's owner), a lender of another
-bank, and a regulator with the enterprise_data grant. One decision of huzhou-bank is quoted up front.
+bank, a credit officer of anji-rcb (the demo's other lender), and a regulator with the enterprise_data
+grant. One decision of huzhou-bank is quoted up front.
 """
 
 from __future__ import annotations
@@ -73,6 +74,21 @@ def _graded(url: str) -> list[str]:
         engine.dispose()
 
 
+def _borrower(url: str, lender: str = "lenders/huzhou-bank") -> str:
+    """A demo borrower of ``lender``, one with a retrofit commitment when there is one; its consent to the
+    lender comes from the demo data itself (tanxiao demo-data), not from this test."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.text(
+                "SELECT l.uscc FROM loans l LEFT JOIN commitments c ON c.uscc = l.uscc "
+                "WHERE l.lender = :lender ORDER BY c.uscc IS NULL, l.uscc LIMIT 1"
+            )
+            return str(conn.execute(query, {"lender": lender}).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def _decision_for_review(url: str, lender: dict[str, str], admin: dict[str, str]) -> tuple[str, str]:
     """(USCC, decision name) of a huzhou-bank quote that is eligible but needs a credit officer's review:
     a large amount, or no bank limit of its own, depending on the policy in force. The enterprise's
@@ -109,6 +125,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         "officer2": token("credit_officer", "lenders/huzhou-bank"),
         "lender": token("lender", "lenders/huzhou-bank"),
         "other_lender": token("lender", "lenders/other-bank"),
+        "other_officer": token("credit_officer", "lenders/anji-rcb"),
         "regulator": token("regulator", "", "enterprise_data"),
         "admin": token("admin"),
     }
@@ -133,7 +150,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         processes.append(console)
         site_url = f"http://127.0.0.1:{port}/"
         _wait_http(site_url)
-        yield ConsoleSite(site_url, client, tokens, decision.removeprefix("decisions/"), uscc, processes)
+        yield ConsoleSite(
+            site_url, client, tokens, decision.removeprefix("decisions/"), uscc, _borrower(url), processes
+        )
     finally:
         for process in reversed(processes):
             process.terminate()

@@ -13,4 +13,5 @@ class ConsoleSite:
     tokens: dict[str, str]
     decision: str  # a huzhou-bank decision id (without "decisions/")
     uscc: str
+    borrower: str  # a demo borrower of huzhou-bank with a commitment; consented by the demo data
     processes: list[subprocess.Popen[str]] = field(default_factory=list)

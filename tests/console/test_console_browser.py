@@ -90,6 +90,45 @@ def test_a_credit_officer_opens_the_queue_and_a_decision(page: Any, site: Consol
     _shot(page, "04-decision")
 
 
+def test_a_credit_officer_opens_a_consenting_borrowers_enterprise_page(page: Any, site: ConsoleSite) -> None:
+    """The demo data records each borrower's consent to its lender: huzhou-bank's officer finds the
+    borrower in the enterprise list and sees its profile, grade history, commitments and the consent."""
+    _sign_in(page, site, "officer")
+    page.get_by_role("link", name="企业", exact=True).click()
+    page.wait_for_url(site.url + "enterprises")
+    listed = page.locator("main table tbody tr")
+    assert listed.count() >= 1 and "已向本机构授权" in page.locator("main").inner_text()
+    _shot(page, "12-officer-enterprises")
+    page.locator(f"main a[href='/enterprises/{site.borrower}']").click()
+    page.wait_for_url(f"{site.url}enterprises/{site.borrower}")
+    main = page.locator("main")
+    assert site.borrower in main.inner_text() and "湖州市" in main.inner_text()  # region by name
+    history = page.locator("section[aria-labelledby=hist-h]")
+    assert history.get_by_role("img").count() == 1 and history.locator("rect").count() >= 1  # the chart
+    assert "碳效等级" in history.locator("table thead").inner_text()
+    assert page.locator("section[aria-labelledby=trend-h]").count() == 1
+    assert page.locator("section[aria-labelledby=dq-h]").count() == 1
+    commitments = page.locator("section[aria-labelledby=cm-h]")
+    assert commitments.locator("article.card").count() >= 1 and commitments.locator("progress").count() >= 1
+    consent = page.locator("section[aria-labelledby=consent-h] table tbody")
+    assert "湖州银行" in consent.inner_text() and "碳排放数据" in consent.inner_text()
+    _shot(page, "13-officer-enterprise")
+
+
+def test_an_officer_of_a_lender_without_consent_is_refused_the_enterprise_page(
+    page: Any, site: ConsoleSite
+) -> None:
+    _sign_in(page, site, "other_officer")  # anji-rcb: the borrower consented to huzhou-bank only
+    response = page.goto(f"{site.url}enterprises/{site.borrower}")
+    assert response is not None and response.status == 403
+    refusal = page.locator("main").inner_text()
+    assert "尚未向本机构授权" in refusal
+    assert site.borrower not in refusal and page.locator("section[aria-labelledby=hist-h]").count() == 0
+    _shot(page, "14-officer-refused-without-consent")
+    page.goto(site.url + "enterprises")
+    assert site.borrower not in page.locator("main").inner_text()  # nor listed
+
+
 def test_a_regulator_opens_the_reports_and_downloads_them(
     page: Any, site: ConsoleSite, tmp_path: Path
 ) -> None:
@@ -141,7 +180,7 @@ def test_keyboard_and_labels(page: Any, site: ConsoleSite) -> None:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"  # first stop: skip to content
     _sign_in(page, site, "officer")
-    for path in ("", "queue", f"decisions/{site.decision}"):
+    for path in ("", "queue", f"decisions/{site.decision}", "enterprises", f"enterprises/{site.borrower}"):
         page.goto(site.url + path)
         unlabelled = page.evaluate(
             """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -150,10 +189,18 @@ def test_keyboard_and_labels(page: Any, site: ConsoleSite) -> None:
         assert unlabelled == [], path
     page.goto(site.url + "queue")
     focused = []
-    for _ in range(12):  # the queue is reachable by keyboard alone: every control takes focus in order
+    for _ in range(30):  # the queue by keyboard alone: skip link, navigation, filter, then the rows
         page.keyboard.press("Tab")
         focused.append(page.evaluate(FOCUSED))
-    assert any(f.startswith("A:复核队列") for f in focused), focused
+        if focused[-1] == f"A:{site.decision}":
+            break
+    assert focused[0].startswith("A:") and "A:复核队列" in focused, focused
+    order = [focused.index(f) for f in ("SELECT:state", "BUTTON:筛选", f"A:{site.decision}")]
+    assert order == sorted(order), focused  # in reading order
+    page.keyboard.press("Enter")  # and opened from the keyboard
+    page.wait_for_url(f"{site.url}decisions/{site.decision}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
 
 
 @pytest.mark.skipif(not has_reviews(), reason="the review RPCs arrive with the underwriting contract")

@@ -133,7 +133,12 @@ def _first_enterprise(env: dict[str, str]) -> str:
     try:
         with engine.connect() as conn:
             return str(
-                conn.execute(sa.text("SELECT uscc FROM carbon_profiles ORDER BY uscc LIMIT 1")).scalar_one()
+                conn.execute(  # one that has not consented to huzhou-bank (the demo data's borrowers have)
+                    sa.text(
+                        "SELECT uscc FROM carbon_profiles WHERE uscc NOT IN (SELECT uscc FROM consents"
+                        " WHERE lender = 'lenders/huzhou-bank') ORDER BY uscc LIMIT 1"
+                    )
+                ).scalar_one()
             )
     finally:
         engine.dispose()

@@ -4,8 +4,10 @@
 descriptors, so a new RPC without a rule in tanxiao.platform.authz (or without a row here) fails.
 
 Cells: ``A`` allowed on anyone's data, ``O`` allowed on its own tenant's data only (own lender, own
-data source), ``-`` denied. The ``regulator+`` column is a regulator holding the grant
-``enterprise_data``.
+data source), ``C`` allowed only on an enterprise that granted the caller's lender consent (scope
+CARBON_DATA; the table declares it, the registry enforces it: tests/integration/test_consent_reads.py
+calls each such RPC with and without a grant over gRPC), ``-`` denied. The ``regulator+`` column is a
+regulator holding the grant ``enterprise_data``.
 """
 
 from __future__ import annotations
@@ -51,21 +53,21 @@ COLUMNS = (
 EXPECTED: dict[str, str] = {
     #                                          dp lender co ap reg reg+ svc admin
     "CarbonRegistry/CreateEnterprise":        "-  -  -  -  -  -  -  A",
-    "CarbonRegistry/GetEnterprise":           "-  -  -  -  -  A  A  A",
-    "CarbonRegistry/ListEnterprises":         "-  -  -  -  -  A  -  A",
+    "CarbonRegistry/GetEnterprise":           "-  -  C  -  -  A  A  A",
+    "CarbonRegistry/ListEnterprises":         "-  -  C  -  -  A  -  A",
     "CarbonRegistry/UpdateEnterprise":        "-  -  -  -  -  -  -  A",
     "CarbonRegistry/ListDataCategories":      "A  A  A  -  A  A  A  A",
     "CarbonRegistry/IngestRecords":           "O  -  -  -  -  -  -  A",
     "CarbonRegistry/BatchIngestRecords":      "O  -  -  -  -  -  -  A",
     "CarbonRegistry/ListRecords":             "-  -  -  -  -  A  -  A",
-    "CarbonRegistry/GetCarbonProfile":        "-  -  -  -  -  A  A  A",
-    "CarbonRegistry/BatchGetCarbonProfiles":  "-  -  -  -  -  A  A  A",
+    "CarbonRegistry/GetCarbonProfile":        "-  -  C  -  -  A  A  A",
+    "CarbonRegistry/BatchGetCarbonProfiles":  "-  -  C  -  -  A  A  A",
     "CarbonRegistry/ListBenchmarks":          "-  -  -  -  A  A  -  A",
     "CarbonRegistry/RecomputeBenchmarks":     "-  -  -  -  -  -  -  A",
     "CarbonRegistry/RegisterCommitment":      "-  -  -  -  -  -  -  A",
     "CarbonRegistry/RecordVerification":      "-  -  -  -  -  -  -  A",
-    "CarbonRegistry/ListCommitments":         "-  -  -  -  -  A  A  A",
-    "CarbonRegistry/GetCommitmentProgress":   "-  -  -  -  -  A  A  A",
+    "CarbonRegistry/ListCommitments":         "-  -  C  -  -  A  A  A",
+    "CarbonRegistry/GetCommitmentProgress":   "-  -  C  -  -  A  A  A",
     "CarbonRegistry/CreateUtilityAccount":    "-  -  -  -  -  -  -  A",
     "CarbonRegistry/ListUtilityAccounts":     "-  -  -  -  -  A  -  A",
     "CarbonRegistry/TransferUtilityAccount":  "-  -  -  -  -  -  -  A",
@@ -95,7 +97,7 @@ EXPECTED: dict[str, str] = {
     "DecisionLog/GetConsistencyProof":        "-  A  A  A  A  A  -  A",
     "Consents/GrantConsent":                  "-  -  -  -  -  -  -  A",
     "Consents/RevokeConsent":                 "-  -  -  -  -  -  -  A",
-    "Consents/ListConsents":                  "-  O  -  -  -  -  A  A",
+    "Consents/ListConsents":                  "-  O  O  -  -  -  A  A",
     # regulator+ holds enterprise_data, not loan_level: see test_loan_level_view_needs_its_own_grant
     "PortfolioReporting/ListSupervisedLoans":  "-  -  -  -  -  -  -  A",
     "PortfolioReporting/GetGreenLoanStatistics": "-  O  O  -  A  A  -  A",
@@ -216,9 +218,11 @@ CASES = [
 def test_matrix(row: str, column: str, own: bool) -> None:
     method, regulatory = _full_name(row)
     cell = EXPECTED[row].split()[COLUMNS.index(column)]
-    expected = cell == "A" or (cell == "O" and own)
+    expected = cell in ("A", "C") or (cell == "O" and own)
     allowed, reason = _allowed(method, PRINCIPALS[column], own, regulatory)
     assert allowed == expected, f"{method} {column} {'own' if own else 'other'}: denied with {reason!r}"
+    consent = authz.consent_required(method, PRINCIPALS[column])
+    assert consent == (authz.CARBON_DATA if cell == "C" else None), f"{method} {column}: consent {consent!r}"
     if not allowed:
         assert reason in {
             authz.ROLE_NOT_ALLOWED,

@@ -73,7 +73,8 @@ class ConsentsServicer:
 
     def ListConsents(self, request, context):
         """The grants of one enterprise, optionally to one lender; active ones only
-        unless include_inactive. A lender sees only the grants made to it.
+        unless include_inactive. A lender (and its credit officers) sees only the
+        grants made to it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
