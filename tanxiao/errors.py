@@ -147,6 +147,11 @@ REASONS: Mapping[str, tuple[str, str]] = {
                      "its GB 32100-2015 check character"),
     "REQUEST_ID_REUSED": ("INVALID_ARGUMENT", "a request_id was used before with a different request"),
     "PAGE_TOKEN_MISMATCH": ("INVALID_ARGUMENT", "a page token does not belong to these filters"),
+    # the HTTP/JSON gateway (tanxiao/httpapi): before any service is called
+    "MALFORMED_JSON": ("INVALID_ARGUMENT", "HTTP/JSON: the body is not UTF-8 JSON, or a value does not "
+                       "parse as its field's type (BadRequest names the field)"),
+    "UNKNOWN_PARAMETER": ("INVALID_ARGUMENT", "HTTP/JSON: a query parameter names no field of the request"),
+    "NOT_ALLOWED": ("UNIMPLEMENTED", "HTTP/JSON: the path exists but not with this HTTP method (405)"),
     "UNKNOWN_ENTERPRISE": ("INVALID_ARGUMENT", "a request field names an enterprise the registry does "
                            "not know"),
     # missing resources

@@ -123,7 +123,7 @@ def _commitment(start: str, due: str, tco2: float, title: str) -> pb.Commitment:
         baseline_year=2022,
         target_savings_tce_per_year=tco2 / 2.5,
         target_savings_tco2_per_year=tco2,
-        capex_10k_cny=500.0,
+        capex_fen=5_000_000_000,
         start_date=start,
         verifier="中国质量认证中心",
         milestones=[pb.Milestone(title="full savings", due_date=due, target_fraction=1.0)],

@@ -20,6 +20,7 @@ PACKAGES = ("registry_service", "scoring_service", "loan_rules", "tanxiao")
 CODES = {
     "INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION", "ABORTED", "RESOURCE_EXHAUSTED",
     "UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "INTERNAL",
+    "UNIMPLEMENTED",  # the HTTP/JSON gateway: a path without that HTTP method (405)
 }  # fmt: skip
 
 PATTERNS = (
