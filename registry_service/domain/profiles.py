@@ -36,7 +36,12 @@ from registry_service.domain.catalog import Catalog, CategoryKind
 from registry_service.domain.coverage import INCOMPLETE_REASONS, NO_BENCHMARK, assess_coverage
 from registry_service.domain.grading import GradingMethod
 from registry_service.domain.precedence import Precedence, current_records, effective_mask
-from registry_service.domain.quality import QualityBatch, QualityConfig, assess_quality_batch
+from registry_service.domain.quality import (
+    QualityBatch,
+    QualityConfig,
+    assess_quality_batch,
+    load_quality_config,
+)
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
 
 TREND_WINDOW_MONTHS = 36
@@ -373,7 +378,9 @@ def _with_quality(
                 intensities=intensities,
                 peer_groups=groups,
                 as_of=as_of,
-                config=inputs.quality,
+                config=(inputs.quality or load_quality_config()).with_category_names(
+                    {c.code: (c.name_zh, c.name_en) for c in inputs.catalog.categories}
+                ),
                 precedence=inputs.precedence,
                 category_kinds={c.code: c.kind.value for c in inputs.catalog.categories},
             )

@@ -130,9 +130,16 @@ class QualityConfig:
     peer: PeerOutlierConfig
     stale_after_months: int
     messages: Mapping[str, Message]
+    # category -> (zh, en) name that the reasons show instead of the code (the catalog's names); the
+    # flag's own `category` field keeps the code for machines
+    category_names: Mapping[str, tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
     def kind(self, category: str) -> str:
         return self.category_kinds.get(category, "ENERGY")
+
+    def with_category_names(self, names: Mapping[str, tuple[str, str]]) -> QualityConfig:
+        """This configuration with the catalog's category names for the reasons' texts."""
+        return replace(self, category_names=MappingProxyType({**self.category_names, **names}))
 
     def with_category_kinds(self, kinds: Mapping[str, str]) -> QualityConfig:
         """This configuration with the catalog's kinds (they win over the fallback lists)."""
@@ -799,10 +806,16 @@ def _render(cfg: QualityConfig, template: str, params: pd.DataFrame) -> pd.DataF
             "severity": params["severity"].to_numpy() if "severity" in params else message.severity,
             "category": params["category"].astype(str).to_numpy(),
             "period": params["period"].astype(str).to_numpy(),
-            "reason_en": [message.en.format_map(r) for r in rows],
-            "reason_zh": [message.zh.format_map(r) for r in rows],
+            "reason_en": [message.en.format_map(_named(cfg, r, 1)) for r in rows],
+            "reason_zh": [message.zh.format_map(_named(cfg, r, 0)) for r in rows],
         }
     )
+
+
+def _named(cfg: QualityConfig, params: dict[str, Any], language: int) -> dict[str, Any]:
+    """Template parameters with the category's name in that language (0 zh, 1 en) for its code."""
+    names = cfg.category_names.get(str(params.get("category", "")))
+    return {**params, "category": names[language]} if names else params
 
 
 def _per_distinct(values: pd.Series, func: Callable[[Any], Any]) -> np.ndarray:

@@ -244,3 +244,16 @@ def test_twelve_months_metered_at_zero_is_no_energy_data_and_no_benchmark_member
     year = result.profiles[result.profiles["period"] == "2022"].iloc[0]
     assert (year["grade"], year["ungraded_reason"]) == (0, "NO_ENERGY_DATA")
     assert result.members == () and result.benchmarks.empty
+
+
+def test_quality_reasons_name_the_category_not_its_code() -> None:
+    """A profile's flag texts say 电力（电网购入） / Grid electricity where the template has {category};
+    the flag's `category` field keeps the code for machines (issue 16: no untranslated codes)."""
+    records = rows("F00", "ELECTRICITY", range(1, 13), 500_000.0, "SELF_REPORTED")
+    records += rows("F00", "INDUSTRIAL_ADDED_VALUE", range(1, 13), 100.0, "STATISTICS")
+    result = build(records, {"F00": "2822"})
+    flags = result.flags[("F00", "2022")]
+    (flag,) = [f for f in flags if f["code"] == "SELF_REPORTED_ONLY"]
+    assert flag["category"] == "ELECTRICITY"
+    assert flag["reason_zh"].startswith("电力（电网购入）") and "ELECTRICITY" not in flag["reason_zh"]
+    assert flag["reason_en"].startswith("Grid electricity") and "ELECTRICITY" not in flag["reason_en"]
