@@ -225,7 +225,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
     ) -> portfolio_pb2.GreenLoanStatistics:
         if request.lender and not LENDER.match(request.lender):
             raise ValidationError.for_field("lender", "must be lenders/{id}, or empty for the regulator view")
-        regulator = not request.lender
+        regulator = _regulator_view(request.lender)
         as_of, _ = _dates(request.as_of_date, "")
         problems: list[FieldViolation] = []
         start = _date(request.period_start, "period_start", problems) if request.period_start else None
@@ -244,7 +244,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             min_cell_size=self.min_cell_size if regulator else 0,
         )  # fmt: skip
         return portfolio_pb2.GreenLoanStatistics(
-            scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
+            scope=request.lender or REGULATOR, as_of_date=as_of.isoformat(),
             period_start=start.isoformat(), group_by=dimension, totals=_green_row(stats.totals),
             unclassified=_green_row(stats.unclassified), rows=[_green_row(r) for r in stats.rows],
             catalogue_version=stats.catalogue_version, catalogue_source=stats.catalogue_source,
@@ -262,7 +262,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
         if dimension and dimension not in CARBON_DIMENSIONS:
             raise ValidationError.for_field("group_by", f"must be one of {', '.join(CARBON_DIMENSIONS)}")
-        regulator = not request.lender
+        regulator = _regulator_view(request.lender)
         as_of, _ = _dates(request.as_of_date, "")
         events = self.loans.disbursement_events(as_of, request.lender or None)
         book = self.loans.book(as_of, request.lender or None)
@@ -304,7 +304,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
                 )
             )
         return portfolio_pb2.CarbonLoanStatistics(
-            scope=REGULATOR if regulator else request.lender, as_of_date=as_of.isoformat(),
+            scope=request.lender or REGULATOR, as_of_date=as_of.isoformat(),
             totals=totals, groups=groups, quarters=quarters, totals_suppressed=withheld,
             headline_zh="" if withheld else stats.headline("zh"),
             headline_en="" if withheld else stats.headline("en"), group_by=request.group_by,
@@ -414,7 +414,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
     ) -> portfolio_pb2.PortfolioReport:
         now = book_frame(self.loans, self.registry, as_of, lender=lender, region_prefix=region_prefix)
         before = book_frame(self.loans, self.registry, compare, lender=lender, region_prefix=region_prefix)
-        regulator = lender is None
+        regulator = _regulator_view(lender or "")
         result = metrics.compute_report(
             now, dimensions=dimensions, top_n=top_n, earlier=before, include_loans=not regulator
         )
@@ -425,7 +425,7 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
         if regulator:
             report.min_cell_size = self.min_cell_size
             report.totals_suppressed = withheld
-        report.scope = REGULATOR if regulator else lender
+        report.scope = lender or REGULATOR
         report.as_of_date, report.compare_date = as_of.isoformat(), compare.isoformat()
         report.profile_year = as_of.year - 1
         report.generate_time.FromDatetime(datetime.now(UTC))
@@ -493,6 +493,13 @@ def _group_label(dimension: str, key: str) -> tuple[str, str]:
     return metrics.group_label(dimension, key)
 
 
+
+def _regulator_view(lender: str) -> bool:
+    """Whether an answer is the regulator's view, under disclosure control and without loan lines: no
+    lender named (every lender's book), or a regulator asking about one lender (a lender's own book is
+    only its own, and its own staff see it whole)."""
+    principal = current_principal.get()
+    return not lender or (principal is not None and principal.role == REGULATOR_ROLE)
 def _green_row(row: green.GreenRow) -> portfolio_pb2.GreenRow:
     fields = dataclasses.asdict(row)
     fields.pop("borrowers")  # used for disclosure control, not published

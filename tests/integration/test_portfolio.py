@@ -610,3 +610,44 @@ def _json_in(output: str) -> str:
     """The pretty-printed JSON object in a CLI's output (the in-process servers log lines around it)."""
     start = output.index('{\n  "')
     return output[start : output.index("\n}", start) + 2]
+
+
+def test_a_regulator_naming_one_lender_still_gets_the_regulator_view(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer], registry: Registry
+) -> None:
+    """Disclosure control follows the caller, not the request: a regulator who names anji-rcb gets its
+    book as aggregates under the minimum cell size and no loan lines (anji-rcb lends to one borrower:
+    everything is withheld); anji-rcb's own staff get the same book whole."""
+    from scoring_service.portfolio_servicer import PortfolioServicer
+    from scoring_service.registry_client import RegistryClient
+    from scoring_service.storage.decisions import DecisionStore
+    from scoring_service.storage.loans import LoanRepository
+    from tanxiao.platform.auth import Principal, current_principal
+
+    servicer = PortfolioServicer(
+        LoanRepository(registry.engine),
+        RegistryClient(grpc.insecure_channel(registry.server.address), registry.settings),
+        DecisionStore(registry.engine),
+    )
+    as_of = date.fromisoformat(AS_OF)
+    views = {}
+    for role, tenant in (("regulator", ""), ("lender", OTHER)):
+        token = current_principal.set(Principal("p", role, tenant, frozenset()))
+        try:
+            report = servicer.report(OTHER, as_of, date(as_of.year - 1, 12, 31), ["COUNTY"], 5)
+            green = servicer.GetGreenLoanStatistics(
+                ppb.GetGreenLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF), None  # type: ignore[arg-type]
+            )
+            carbon = servicer.GetCarbonLoanStatistics(
+                ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF), None  # type: ignore[arg-type]
+            )
+        finally:
+            current_principal.reset(token)
+        views[role] = (report, green, carbon)
+    report, green, carbon = views["regulator"]
+    assert report.scope == OTHER and report.min_cell_size == 3 and report.totals_suppressed
+    assert not report.loans and not report.top_emitters
+    assert green.min_cell_size == 3 and carbon.scope == OTHER
+    own, own_green, _ = views["lender"]
+    assert own.min_cell_size == 0 and not own.totals_suppressed and own.loans
+    assert own_green.min_cell_size == 0
