@@ -92,7 +92,7 @@ client-deps:
 # make test stays under ten minutes on CI's two cores; the minutes-long suites (real browser, soak,
 # starvation, crash recovery: marked `heavy`) have their own target, which .ci/run also runs.
 test: $(STAMP) pdf-deps client-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m 'not heavy and not deploy'
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m 'not heavy and not deploy' --durations=15
 
 test-heavy: $(STAMP) pdf-deps browser client-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m heavy

@@ -155,8 +155,12 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
     def ExportPortfolioReport(
         self, request: portfolio_pb2.ExportPortfolioReportRequest, context: grpc.ServicerContext
     ) -> Iterator[portfolio_pb2.ExportChunk]:
-        if request.format == portfolio_pb2.EXPORT_FORMAT_UNSPECIFIED:
+        known = request.format in portfolio_pb2.ExportFormat.values()
+        if request.format == portfolio_pb2.EXPORT_FORMAT_UNSPECIFIED or not known:
             raise ValidationError.for_field("format", "must be CSV, PARQUET, JSON, HTML, XLSX or PDF")
+        language = request.language.strip() or "zh"
+        if language not in ("zh", "en"):
+            raise ValidationError.for_field("language", "must be zh or en")
         as_of, compare = _dates(request.as_of_date, request.compare_date)
         if request.regulatory:
             dims = _dimensions(request.group_by, REGULATOR_DIMENSIONS, allow_lender=True)
@@ -167,9 +171,6 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             report = self.report(
                 request.lender, as_of, compare, _dimensions(request.group_by, LENDER_DIMENSIONS, False), 10
             )
-        language = request.language.strip() or "zh"
-        if language not in ("zh", "en"):
-            raise ValidationError.for_field("language", "must be zh or en")
         data, content_type, filename = export_report(
             report, portfolio_pb2.ExportFormat.Name(request.format), language
         )

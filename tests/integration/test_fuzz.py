@@ -1212,3 +1212,13 @@ def test_a_one_mebibyte_string_is_refused_before_work(fuzz: Suite) -> None:
     details = error_details(excinfo.value)
     assert details.code == Code.INVALID_ARGUMENT and details.fields == ["request_id"]
     assert "at most 16384 characters" in details.violations[0][1]
+
+
+def test_an_unknown_export_format_number_is_a_bad_request(fuzz: Suite) -> None:
+    """A format number the contract does not define (a newer client's, or garbage) is INVALID_ARGUMENT
+    naming `format`, before any report is computed (it was INTERNAL after computing it)."""
+    request = ppb.ExportPortfolioReportRequest(regulatory=True, as_of_date="2025-07-01", format=2023)
+    with pytest.raises(grpc.RpcError) as caught:
+        list(fuzz.portfolio.ExportPortfolioReport(request, timeout=30))
+    details = error_details(caught.value)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.fields == ["format"]
