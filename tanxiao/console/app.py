@@ -385,7 +385,8 @@ def create_app(channels: Channels, identities: Identities, config: ConsoleConfig
         channels.close()
 
     # HTTP/JSON access to the services under /v1/ (tanxiao/httpapi/gateway.py): bearer tokens, no session.
-    gateway = Gateway(channels.registry, channels.scoring)
+    known = (lambda token: identities.from_token(token) is not None) if identities.auth_required else None
+    gateway = Gateway(channels.registry, channels.scoring, known_token=known)
     app = Starlette(
         routes=routes, lifespan=lifespan, middleware=[Middleware(GatewayMiddleware, gateway=gateway)]
     )

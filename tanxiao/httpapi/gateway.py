@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -136,8 +136,17 @@ def _compile(binding: Binding) -> _Route:
 class Gateway:
     """Routes /v1/... to the services over ``channels`` (the console's: one per server)."""
 
-    def __init__(self, registry: grpc.Channel, scoring: grpc.Channel) -> None:
+    def __init__(
+        self,
+        registry: grpc.Channel,
+        scoring: grpc.Channel,
+        known_token: Callable[[str], bool] | None = None,
+    ) -> None:
         self.registry, self.scoring = registry, scoring
+        # Every HTTP caller reaches the services from the gateway's one address, and the services refuse
+        # an address after repeated failed authentications: a token they would refuse is answered 401
+        # here instead, so one client's bad tokens cannot lock every HTTP caller (and the console) out.
+        self.known_token = known_token
         routes = [_compile(b) for b in bindings()]
         # Custom verbs first ("/v1/decisions/x:explain" is not decision "x:explain"), then the most literal.
         routes.sort(key=lambda r: (not r.binding.template.verb, -r.binding.template.literal_count))
@@ -176,6 +185,9 @@ class Gateway:
                 raise HttpError(grpc.StatusCode.NOT_FOUND, f"no RPC is bound to {request.url.path}")
             route, variables = matched
             token = _bearer(request)
+            if self.known_token is not None and not await run_in_threadpool(self.known_token, token or ""):
+                raise HttpError(grpc.StatusCode.UNAUTHENTICATED, "unknown, expired or revoked token",
+                                reason="UNAUTHENTICATED")  # fmt: skip
             metadata = tuple(
                 (h, request.headers[h])
                 for h in FORWARDED_HEADERS

@@ -117,6 +117,19 @@ def test_no_token_is_401_and_a_malformed_header_too(http_site: Site) -> None:
 
 
 @pytest.mark.slow
+def test_one_clients_bad_tokens_do_not_lock_out_the_other_http_callers(http_site: Site) -> None:
+    """Every HTTP caller reaches the services from the gateway's address, and the services refuse an
+    address after 20 failed authentications a minute: the gateway answers unknown tokens itself, so
+    50 bad tokens from one client leave the next caller with a good token served."""
+    for n in range(50):
+        status, body, _ = http_site.call("GET", f"/v1/enterprises/{http_site.uscc}", token=f"forged-{n}")
+        assert status == 401, body
+        assert [d["reason"] for d in _details(body, INFO)] == ["UNAUTHENTICATED"]
+    status, body, _ = http_site.call("GET", "/v1/lenders/huzhou-bank/decisions", token="lender")
+    assert status == 200, body
+
+
+@pytest.mark.slow
 def test_unknown_paths_and_methods_answer_a_status_not_a_page(http_site: Site) -> None:
     status, body, _ = http_site.call("GET", "/v1/nowhere")
     assert (status, body["code"]) == (404, 5)
