@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build the Java example with Debian's packages only (no Maven Central): protoc and the grpc-java
-# plugin generate the contract's classes and google.rpc's (from the vendored protos/google/rpc: Debian's
-# proto-google-common-protos 1.16 predates ErrorInfo), javac compiles them against Debian's jars.
+# plugin generate the contract's classes, google.rpc's (from the vendored protos/google/rpc: Debian's
+# proto-google-common-protos 1.16 predates ErrorInfo) and google.api's (the HTTP annotations the
+# contract imports), javac compiles them against Debian's jars.
 #
 #   apt-get install protobuf-compiler protobuf-compiler-grpc-java-plugin libgrpc-java \
 #     libprotobuf-java libguava-java libnetty-java libperfmark-java \
@@ -30,7 +31,7 @@ done
 
 rm -rf "$out/generated" "$out/classes"
 mkdir -p "$out/generated" "$out/classes"
-contract=$(cd "$protos" && find tanxiao google/rpc -name '*.proto' | sort)
+contract=$(cd "$protos" && find tanxiao google/rpc google/api -name '*.proto' | sort)
 (cd "$protos" && protoc -I. --java_out="$out/generated" \
   --plugin=protoc-gen-grpc-java="$(command -v grpc_java_plugin || echo /usr/bin/grpc_java_plugin)" \
   --grpc-java_out="$out/generated" $contract)

@@ -62,8 +62,8 @@ def server(sqlite_url: str) -> Iterator[Server]:
     try:
         yield Server(_wait_ready(process), provider, other, env)
     finally:
-        process.terminate()
-        process.wait(30)
+        process.terminate()  # graceful: 10 s grace + at most 10 s draining the stream pool, then exit
+        process.wait(90)  # generous: CI runs this beside a browser and a Java build on two cores
 
 
 def _wait_ready(process: subprocess.Popen[str]) -> str:
