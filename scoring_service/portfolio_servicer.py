@@ -357,9 +357,10 @@ class PortfolioServicer(portfolio_pb2_grpc.PortfolioReportingServicer):
             raise ValidationError.from_violations(problems)
         assert start is not None and end is not None
         principal = current_principal.get()
-        role = principal.role if principal is not None else ""
-        own_book = bool(lender) and role != REGULATOR_ROLE
-        granted = principal is not None and role == REGULATOR_ROLE and principal.has_grant(LOAN_LEVEL)
+        own_book = not _regulator_view(lender)
+        granted = (
+            principal is not None and principal.role == REGULATOR_ROLE and principal.has_grant(LOAN_LEVEL)
+        )
         frame = book_frame(self.loans, self.registry, end, lender=lender or None)
         lines = facility.ledger(frame, end) if not frame.empty else []
         cell = 0 if own_book else self.min_cell_size
@@ -501,6 +502,8 @@ def _regulator_view(lender: str) -> bool:
     only its own, and its own staff see it whole)."""
     principal = current_principal.get()
     return not lender or (principal is not None and principal.role == REGULATOR_ROLE)
+
+
 def _green_row(row: green.GreenRow) -> portfolio_pb2.GreenRow:
     fields = dataclasses.asdict(row)
     fields.pop("borrowers")  # used for disclosure control, not published

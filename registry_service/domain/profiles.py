@@ -358,6 +358,10 @@ def _with_quality(
     # The latest rolling window is the calendar year once December is in: the same months, firms and
     # intensities give the same assessment, made once (a recompute after year-end halves its cost).
     done: list[tuple[tuple[int, int, tuple[str, ...]], pd.Series, pd.Series, QualityBatch]] = []
+    config = (inputs.quality or load_quality_config()).with_category_names(
+        {c.code: (c.name_zh, c.name_en) for c in inputs.catalog.categories}
+    )
+    kinds = {c.code: c.kind.value for c in inputs.catalog.categories}
     for period, group in targets.groupby("period"):
         first, last = int(group["first_ordinal"].iloc[0]), int(group["last_ordinal"].iloc[0])
         months = [ordinal_period(o) for o in range(first, last + 1)]
@@ -378,11 +382,9 @@ def _with_quality(
                 intensities=intensities,
                 peer_groups=groups,
                 as_of=as_of,
-                config=(inputs.quality or load_quality_config()).with_category_names(
-                    {c.code: (c.name_zh, c.name_en) for c in inputs.catalog.categories}
-                ),
+                config=config,
                 precedence=inputs.precedence,
-                category_kinds={c.code: c.kind.value for c in inputs.catalog.categories},
+                category_kinds=kinds,
             )
             done.append((key, intensities, groups, batch))
         scores = batch.scores.reindex(usccs)
