@@ -29,6 +29,7 @@ from registry_service.storage import IN_LIST_CHUNK, chunked, within
 from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.instruments import claim_instruments
+from registry_service.storage.profile_changes import record_profile_change
 from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.tables import ingest_batches, records
 from tanxiao.errors import FieldViolation, ResourceExhausted
@@ -313,7 +314,9 @@ def _store(
     stored = plan[plan["status"] != DUPLICATE]
     _insert_records(conn, stored, batch_id, now, catalog_version)
     # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
-    mark_dirty(conn, [*pd.unique(stored["uscc"]).tolist(), *previous_usccs])
+    changed = [*pd.unique(stored["uscc"]).tolist(), *previous_usccs]
+    mark_dirty(conn, changed)
+    record_profile_change(conn, changed)  # last: subscribers' caches drop these enterprises' profiles
     return plan[["index", "status", "revision"]]
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from registry_service.consent_gate import ConsentGate
 from registry_service.convert_profiles import benchmark_to_proto, parse_profile_name, profile_to_proto
+from registry_service.profile_change_rpcs import ChangePosition
 from registry_service.profile_service import ProfileService
 from registry_service.storage import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from registry_service.storage.tables import benchmarks
@@ -26,6 +27,7 @@ _REGION_LEVEL_NAMES = {common_pb2.COUNTY: "COUNTY", common_pb2.CITY: "CITY", com
 class ProfileRpcs:
     profiles: ProfileService
     consent_gate: ConsentGate
+    change_position: ChangePosition
 
     def GetCarbonProfile(
         self, request: registry_pb2.GetCarbonProfileRequest, context: grpc.ServicerContext
@@ -44,8 +46,11 @@ class ProfileRpcs:
             raise ValidationError.for_field("names", f"at most {MAX_BATCH_PROFILES} names per call")
         keys = [parse_profile_name(name, f"names[{i}]") for i, name in enumerate(request.names)]
         self.consent_gate.require("BatchGetCarbonProfiles", [uscc for uscc, _period in keys])
+        through = self.change_position.current()  # before the read: the rows reflect at least this
         rows = self.profiles.profiles(keys, allow_missing=request.allow_missing)
-        return registry_pb2.BatchGetCarbonProfilesResponse(profiles=[profile_to_proto(r) for r in rows])
+        return registry_pb2.BatchGetCarbonProfilesResponse(
+            profiles=[profile_to_proto(r) for r in rows], profile_changes_through=through
+        )
 
     def ListBenchmarks(
         self, request: registry_pb2.ListBenchmarksRequest, context: grpc.ServicerContext

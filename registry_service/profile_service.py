@@ -28,6 +28,7 @@ from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
 from registry_service.storage import chunked
 from registry_service.storage import profiles as store
+from registry_service.storage.profile_changes import record_profile_change
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import carbon_profiles, enterprise_financials, records
 from tanxiao.errors import NotFound, ValidationError
@@ -98,6 +99,7 @@ class ProfileService:
                 conn, annotated, catalog_version=self.catalog.version, grading_method=self.method_label,
                 compute_time=now, whole_enterprises=False,
             )  # fmt: skip
+            record_profile_change(conn, None, recomputed_year=year)  # last statement of the write
             return count, stored
 
         benchmark_count, stored = run_in_transaction(self.engine, write)

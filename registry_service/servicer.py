@@ -23,6 +23,7 @@ from registry_service.domain.enterprise import (
 from registry_service.domain.precedence import Precedence
 from registry_service.domain.records import period_format_problem
 from registry_service.ingest import Ingestor
+from registry_service.profile_change_rpcs import ChangePosition, ProfileChangeRpcs
 from registry_service.profile_rpcs import ProfileRpcs
 from registry_service.profile_service import ProfileService
 from registry_service.storage.catalog import CatalogRepository
@@ -44,7 +45,11 @@ class StreamCancelled(TanxiaoError):
 
 
 class CarbonRegistryServicer(
-    AccountRpcs, CommitmentRpcs, ProfileRpcs, registry_pb2_grpc.CarbonRegistryServicer
+    AccountRpcs,
+    CommitmentRpcs,
+    ProfileRpcs,
+    ProfileChangeRpcs,
+    registry_pb2_grpc.CarbonRegistryServicer,
 ):
     def __init__(
         self,
@@ -63,6 +68,7 @@ class CarbonRegistryServicer(
         self.engine = engine
         self.profiles = ProfileService(engine, catalog, precedence=self.records.precedence)
         self.consent_gate = ConsentGate(engine)
+        self.change_position = ChangePosition(engine)
 
     def refresh_profiles(self, usccs: list[str]) -> None:
         """Profiles of enterprises with new records are recomputed before anyone reads them."""

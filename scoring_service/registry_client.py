@@ -1,5 +1,6 @@
-"""The scoring service's view of the registry: gRPC calls with deadlines, a short-lived profile cache,
-and registry failures turned into the scoring service's own clear errors.
+"""The scoring service's view of the registry: gRPC calls with deadlines, a profile cache that the
+registry's change stream keeps correct (profile_cache.py), and registry failures turned into the
+scoring service's own clear errors.
 
 Data flows one way (DESIGN): the scoring service never reads the registry's tables, it asks. When the
 registry is down or slow the caller gets UNAVAILABLE / DEADLINE_EXCEEDED saying so; nothing is ever
@@ -8,14 +9,12 @@ priced on missing data.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import grpc
 
+from scoring_service.profile_cache import ProfileCache, ProfileWatcher
 from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, TanxiaoError, Unavailable
 from tanxiao.platform.config import Settings
 from tanxiao.platform.metrics import PROFILE_CACHE
@@ -23,39 +22,6 @@ from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 T = TypeVar("T")
 BATCH_LIMIT = 1000  # BatchGetCarbonProfiles accepts at most this many names
-
-
-class ProfileCache:
-    """LRU with a time-to-live: quotes within a few seconds reuse the profile instead of a round trip."""
-
-    def __init__(
-        self, ttl_seconds: float, max_size: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl, self.max_size, self.clock = ttl_seconds, max_size, clock
-        self._items: OrderedDict[str, tuple[float, registry_pb2.CarbonProfile]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> tuple[registry_pb2.CarbonProfile, float] | None:
-        """The cached profile and its age in seconds, if younger than the TTL."""
-        if self.ttl <= 0:
-            return None
-        with self._lock:
-            item = self._items.get(name)
-            age = self.clock() - item[0] if item is not None else 0.0
-            if item is None or age > self.ttl:
-                self._items.pop(name, None)
-                return None
-            self._items.move_to_end(name)
-            return item[1], age
-
-    def put(self, profile: registry_pb2.CarbonProfile) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            self._items[profile.name] = (self.clock(), profile)
-            self._items.move_to_end(profile.name)
-            while len(self._items) > self.max_size:
-                self._items.popitem(last=False)
 
 
 class RegistryClient:
@@ -69,6 +35,13 @@ class RegistryClient:
         self.cache = ProfileCache(settings.profile_cache_seconds, settings.profile_cache_size)
         self._enterprises: dict[str, registry_pb2.Enterprise] = {}
         self._category_names: dict[str, tuple[str, str]] | None = None
+
+    def start_watching(self) -> Callable[[], None]:
+        """Subscribe the profile cache to the registry's change stream (a background thread); returns
+        the stop. Without it nothing is cached. No stream when caching is off (TTL 0)."""
+        if self.cache.ttl <= 0:
+            return lambda: None
+        return ProfileWatcher(self.stub, self.metadata, self.cache).start().stop
 
     def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
         request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")
@@ -90,6 +63,7 @@ class RegistryClient:
         """(profile, age in seconds) in ``keys`` order: cached ones reused (age > 0), the rest fetched
         in batches (age 0)."""
         names = [f"enterprises/{u}/profiles/{p}" for u, p in keys]
+        ticket = self.cache.ticket()  # before anything is read: a change during the fetch voids it
         found = {n: c for n in names if (c := self.cache.get(n)) is not None}
         missing = sorted({n for n in names if n not in found})
         PROFILE_CACHE.labels("hit").inc(len(found))
@@ -102,8 +76,8 @@ class RegistryClient:
                     request, timeout=self.deadline * 5, metadata=self.metadata
                 ),
             )
+            self.cache.put_all(response.profiles, response.profile_changes_through, ticket)
             for profile in response.profiles:
-                self.cache.put(profile)
                 found[profile.name] = (profile, 0.0)
         return [found[n] for n in names]
 

@@ -21,6 +21,7 @@ from registry_service.storage import (
     utc,
     within,
 )
+from registry_service.storage.profile_changes import record_profile_change
 from registry_service.storage.tables import enterprise_financials, enterprises
 from tanxiao.errors import AlreadyExists, NotFound, ValidationError
 from tanxiao.platform.db import read_only
@@ -144,6 +145,7 @@ class EnterpriseRepository:
                     )
                 )
                 conn.execute(enterprise_financials.insert(), _financial_rows(uscc, patch.financials))
+            record_profile_change(conn, [uscc])  # profiles carry the industry, region and financials
             return updated
 
         return within(self.engine, connection, work)

@@ -248,6 +248,18 @@ profile_dirty = sa.Table(
     sa.Column("marked_at", UtcTime, nullable=False),
 )
 
+# Profile changes, numbered in the order they were recorded (registry_service/storage/profile_changes.py):
+# what WatchProfileChanges streams. ``usccs`` lists the enterprises (space-separated), NULL = all.
+profile_changes = sa.Table(
+    "profile_changes",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("usccs", sa.Text, nullable=True),
+    sa.Column("recomputed_year", sa.Integer, nullable=True),
+    sa.Column("change_time", UtcTime, nullable=False),
+    sqlite_autoincrement=True,  # never reuse a number: subscribers resume after it
+)
+
 commitments = sa.Table(
     "commitments",
     metadata,

@@ -47,7 +47,8 @@ Who may do what (the matrix test is the executable form of this summary):
   grant ``loan_level`` (like ListSupervisedLoans). Lenders get no dashboard call: it is regional
   supervision over every registered enterprise, not their book.
 - service (the scoring service calling the registry): GetEnterprise, GetCarbonProfile,
-  BatchGetCarbonProfiles, ListCommitments, GetCommitmentProgress, ListDataCategories.
+  BatchGetCarbonProfiles, WatchProfileChanges, ListCommitments, GetCommitmentProgress,
+  ListDataCategories.
 - decision log: GetSignedTreeHead and GetConsistencyProof for lender, credit_officer and regulator
   (hashes and sizes only); GetInclusionProof (it carries the decision's content) for the decision's
   lender and its credit officers, checked on the response like GetDecision.
@@ -335,6 +336,8 @@ _REGISTRY_RULES: dict[str, Rule] = {
     "GetUtilityAccountReconciliation": _rule(**{REGULATOR: WITH_ENTERPRISE_DATA}),
     "GetCarbonProfile": _ENTERPRISE_READ,
     "BatchGetCarbonProfiles": _ENTERPRISE_READ,
+    # Which profiles changed (enterprise names only): the scoring service's profile cache.
+    "WatchProfileChanges": _rule(**{SERVICE: ANY}),
     # Industry aggregates, no enterprise rows.
     "ListBenchmarks": _rule(**{REGULATOR: ANY}),
     "RecomputeBenchmarks": _ADMIN_ONLY,

@@ -108,7 +108,10 @@ class Settings:
     )
     registry_deadline_seconds: float = _setting(2.0, "Deadline of each scoring -> registry call", float)
     profile_cache_seconds: float = _setting(
-        30.0, "How long the scoring service reuses a fetched profile (0 = never)", float
+        3600.0,
+        "Longest the scoring service reuses a fetched profile (0 = never); the registry's change"
+        " stream evicts a profile as soon as it changes, so this is only a backstop",
+        float,
     )
     profile_cache_size: int = _setting(10_000, "Most profiles the scoring service keeps cached", int)
     max_loan_amount_fen: int = _setting(

@@ -62,6 +62,7 @@ EXPECTED: dict[str, str] = {
     "CarbonRegistry/ListRecords":             "-  -  -  -  -  A  -  A",
     "CarbonRegistry/GetCarbonProfile":        "-  -  C  -  -  A  A  A",
     "CarbonRegistry/BatchGetCarbonProfiles":  "-  -  C  -  -  A  A  A",
+    "CarbonRegistry/WatchProfileChanges":     "-  -  -  -  -  -  A  A",
     "CarbonRegistry/ListBenchmarks":          "-  -  -  -  A  A  -  A",
     "CarbonRegistry/RecomputeBenchmarks":     "-  -  -  -  -  -  -  A",
     "CarbonRegistry/RegisterCommitment":      "-  -  -  -  -  -  -  A",

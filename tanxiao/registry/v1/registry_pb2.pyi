@@ -619,10 +619,44 @@ class BatchGetCarbonProfilesRequest(_message.Message):
     def __init__(self, names: _Optional[_Iterable[str]] = ..., allow_missing: _Optional[bool] = ...) -> None: ...
 
 class BatchGetCarbonProfilesResponse(_message.Message):
-    __slots__ = ("profiles",)
+    __slots__ = ("profiles", "profile_changes_through")
     PROFILES_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_CHANGES_THROUGH_FIELD_NUMBER: _ClassVar[int]
     profiles: _containers.RepeatedCompositeFieldContainer[CarbonProfile]
-    def __init__(self, profiles: _Optional[_Iterable[_Union[CarbonProfile, _Mapping]]] = ...) -> None: ...
+    profile_changes_through: int
+    def __init__(self, profiles: _Optional[_Iterable[_Union[CarbonProfile, _Mapping]]] = ..., profile_changes_through: _Optional[int] = ...) -> None: ...
+
+class WatchProfileChangesRequest(_message.Message):
+    __slots__ = ("resume_token",)
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resume_token: str
+    def __init__(self, resume_token: _Optional[str] = ...) -> None: ...
+
+class WatchProfileChangesResponse(_message.Message):
+    __slots__ = ("changes", "resume_token", "reset", "through_sequence")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    THROUGH_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ProfileChange]
+    resume_token: str
+    reset: bool
+    through_sequence: int
+    def __init__(self, changes: _Optional[_Iterable[_Union[ProfileChange, _Mapping]]] = ..., resume_token: _Optional[str] = ..., reset: _Optional[bool] = ..., through_sequence: _Optional[int] = ...) -> None: ...
+
+class ProfileChange(_message.Message):
+    __slots__ = ("enterprises", "all_enterprises", "recomputed_year", "change_time", "sequence")
+    ENTERPRISES_FIELD_NUMBER: _ClassVar[int]
+    ALL_ENTERPRISES_FIELD_NUMBER: _ClassVar[int]
+    RECOMPUTED_YEAR_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    enterprises: _containers.RepeatedScalarFieldContainer[str]
+    all_enterprises: bool
+    recomputed_year: int
+    change_time: _timestamp_pb2.Timestamp
+    sequence: int
+    def __init__(self, enterprises: _Optional[_Iterable[str]] = ..., all_enterprises: _Optional[bool] = ..., recomputed_year: _Optional[int] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class ListBenchmarksRequest(_message.Message):
     __slots__ = ("year", "industry_code_prefix", "region_level", "page_size", "page_token")

@@ -85,6 +85,11 @@ class CarbonRegistryStub:
                 request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.BatchGetCarbonProfilesRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.BatchGetCarbonProfilesResponse.FromString,
                 _registered_method=True)
+        self.WatchProfileChanges = channel.unary_stream(
+                '/tanxiao.registry.v1.CarbonRegistry/WatchProfileChanges',
+                request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.WatchProfileChangesRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.WatchProfileChangesResponse.FromString,
+                _registered_method=True)
         self.ListBenchmarks = channel.unary_unary(
                 '/tanxiao.registry.v1.CarbonRegistry/ListBenchmarks',
                 request_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.ListBenchmarksRequest.SerializeToString,
@@ -218,6 +223,18 @@ class CarbonRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchProfileChanges(self, request, context):
+        """Which carbon profiles changed, as they change (the scoring service's profile cache). The first
+        message comes at once and carries the token to resume from; then one message per batch of
+        changes, and an empty one at least every 15 s so that an idle stream stays open. A change names
+        enterprises (every profile of theirs, any period, may differ) or all of them (a recompute).
+        `reset` says the changes since the requested token can no longer be listed: a subscriber must
+        then drop everything it cached. For the scoring service's identity and admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListBenchmarks(self, request, context):
         """Industry benchmarks of a year.
         """
@@ -341,6 +358,11 @@ def add_CarbonRegistryServicer_to_server(servicer, server):
                     servicer.BatchGetCarbonProfiles,
                     request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.BatchGetCarbonProfilesRequest.FromString,
                     response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.BatchGetCarbonProfilesResponse.SerializeToString,
+            ),
+            'WatchProfileChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchProfileChanges,
+                    request_deserializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.WatchProfileChangesRequest.FromString,
+                    response_serializer=tanxiao_dot_registry_dot_v1_dot_registry__pb2.WatchProfileChangesResponse.SerializeToString,
             ),
             'ListBenchmarks': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBenchmarks,
@@ -664,6 +686,33 @@ class CarbonRegistry:
             '/tanxiao.registry.v1.CarbonRegistry/BatchGetCarbonProfiles',
             tanxiao_dot_registry_dot_v1_dot_registry__pb2.BatchGetCarbonProfilesRequest.SerializeToString,
             tanxiao_dot_registry_dot_v1_dot_registry__pb2.BatchGetCarbonProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchProfileChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tanxiao.registry.v1.CarbonRegistry/WatchProfileChanges',
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.WatchProfileChangesRequest.SerializeToString,
+            tanxiao_dot_registry_dot_v1_dot_registry__pb2.WatchProfileChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,
