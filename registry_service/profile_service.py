@@ -28,8 +28,8 @@ from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
 from registry_service.storage import chunked
 from registry_service.storage import profiles as store
-from registry_service.storage.profile_changes import record_profile_change
 from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.profile_changes import record_profile_change
 from registry_service.storage.tables import carbon_profiles, enterprise_financials, records
 from tanxiao.errors import NotFound, ValidationError
 from tanxiao.platform.db import read_only
