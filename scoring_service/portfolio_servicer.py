@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
+import numpy as np
 import pandas as pd
 import structlog
 from google.protobuf import json_format
@@ -32,11 +33,13 @@ from scoring_service.portfolio_frames import book_frame
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
+from tanxiao.common.v1 import common_pb2
 from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.platform.auth import LOAN_LEVEL, current_principal
 from tanxiao.platform.auth import REGULATOR as REGULATOR_ROLE
 from tanxiao.platform.paging import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
 from tanxiao.portfolio.v1 import portfolio_pb2, portfolio_pb2_grpc
+from tanxiao.scoring.v1 import scoring_pb2
 from tanxiao.standards import lpr_source
 
 SERVICE = "tanxiao.portfolio.v1.PortfolioReporting"
@@ -511,14 +514,35 @@ def _green_row(row: green.GreenRow) -> portfolio_pb2.GreenRow:
 
 
 def _to_proto(result: metrics.Report) -> portfolio_pb2.PortfolioReport:
-    raw = _finite(dataclasses.asdict(result))
+    # The aggregates go through their dicts; the loan lines (100k of them) are built directly.
+    raw = _finite(dataclasses.asdict(dataclasses.replace(result, loans=())))
     if raw.get("attribution") is None:
         raw.pop("attribution", None)
-    for line in raw.get("loans", ()):  # "" (no product, ungraded) is the enums' *_UNSPECIFIED
-        for name in ("product", "level"):
-            if not line.get(name):
-                line.pop(name, None)
-    return json_format.ParseDict(raw, portfolio_pb2.PortfolioReport(), ignore_unknown_fields=True)
+    report = json_format.ParseDict(raw, portfolio_pb2.PortfolioReport(), ignore_unknown_fields=True)
+    report.loans.extend(_loan_lines_to_proto(result.loans))
+    return report
+
+
+_ENUMS = {"product": dict(scoring_pb2.Product.items()), "level": dict(common_pb2.CarbonLevel.items())}
+
+
+def _loan_lines_to_proto(lines: Sequence[metrics.LoanLine]) -> list[portfolio_pb2.LoanLine]:
+    """LoanLine messages column by column: enum numbers, and NaN as 0 (proto3 doubles have no
+    'absent'), are worked out per column; one constructor call per loan is all that is left."""
+    if not lines:
+        return []
+    columns = metrics.LoanLines.of_lines(lines).columns
+    names = list(columns)
+    values = []
+    for name in names:
+        column = pd.Series(columns[name])
+        if name in _ENUMS:  # "" (no product, ungraded) is the enum's *_UNSPECIFIED
+            column = column.map(_ENUMS[name]).fillna(0).astype(np.int64)
+        elif name in metrics.LOAN_LINE_FLOATS:
+            column = column.astype(float)
+            column = column.where(np.isfinite(column), 0.0)
+        values.append(column.tolist())
+    return [portfolio_pb2.LoanLine(**dict(zip(names, row, strict=True))) for row in zip(*values, strict=True)]
 
 
 def _finite(value: Any) -> Any:
