@@ -130,12 +130,16 @@ class ProfileWatcher:
     ) -> None:
         self.stub, self.metadata, self.cache = stub, list(metadata), cache
         self._stop = threading.Event()
+        self._subscribed = threading.Event()
         self._call: grpc.Future | None = None
         self._last_seen = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="profile-watch", daemon=True)
 
-    def start(self) -> ProfileWatcher:
+    def start(self, wait_seconds: float = 0.0) -> ProfileWatcher:
+        """Start following; wait up to ``wait_seconds`` for the first subscription (so that a service
+        starting up caches from its first quote when the registry is there; it never waits longer)."""
         self._thread.start()
+        self._subscribed.wait(wait_seconds)
         return self
 
     def stop(self) -> None:
@@ -171,6 +175,7 @@ class ProfileWatcher:
                 self._last_seen = time.monotonic()
                 if not subscribed:
                     self.cache.subscribed(response.through_sequence)
+                    self._subscribed.set()
                     subscribed = True
                     log.info("profile_watch.subscribed", through=response.through_sequence)
                 else:

@@ -41,7 +41,7 @@ class RegistryClient:
         the stop. Without it nothing is cached. No stream when caching is off (TTL 0)."""
         if self.cache.ttl <= 0:
             return lambda: None
-        return ProfileWatcher(self.stub, self.metadata, self.cache).start().stop
+        return ProfileWatcher(self.stub, self.metadata, self.cache).start(wait_seconds=self.deadline).stop
 
     def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
         request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")

@@ -32,6 +32,7 @@ from tanxiao.console.backend import Backend, Channels, ConsoleError, available_f
 from tanxiao.console.i18n import LANGS, code_label, t
 from tanxiao.console.identity import Identities, Identity
 from tanxiao.console.session import COOKIE, Session, SessionCodec, anonymous, csrf_matches
+from tanxiao.httpapi.forwarded import TrustedProxies
 from tanxiao.httpapi.gateway import Gateway, GatewayMiddleware
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
@@ -52,6 +53,8 @@ class ConsoleConfig:
     secure_cookies: bool  # False only for plaintext development on loopback
     secret: str = ""
     max_age: int = 8 * 3600
+    trusted_proxies: str = ""  # TANXIAO_HTTP_TRUSTED_PROXIES (tanxiao/httpapi/forwarded.py)
+    auth_failures_per_minute: int = 20
 
 
 class Console:
@@ -386,7 +389,13 @@ def create_app(channels: Channels, identities: Identities, config: ConsoleConfig
 
     # HTTP/JSON access to the services under /v1/ (tanxiao/httpapi/gateway.py): bearer tokens, no session.
     known = (lambda token: identities.from_token(token) is not None) if identities.auth_required else None
-    gateway = Gateway(channels.registry, channels.scoring, known_token=known)
+    gateway = Gateway(
+        channels.registry,
+        channels.scoring,
+        known_token=known,
+        trusted_proxies=TrustedProxies.parse(config.trusted_proxies),
+        auth_failures_per_minute=config.auth_failures_per_minute,
+    )
     app = Starlette(
         routes=routes, lifespan=lifespan, middleware=[Middleware(GatewayMiddleware, gateway=gateway)]
     )

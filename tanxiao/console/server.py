@@ -55,12 +55,18 @@ def console_server(settings: Settings) -> tuple[uvicorn.Server, str]:
     app = create_app(
         Channels(settings),
         Identities(engine, settings.auth_required),
-        ConsoleConfig(secure_cookies=tls, secret=settings.console_secret_key),
+        ConsoleConfig(
+            secure_cookies=tls,
+            secret=settings.console_secret_key,
+            trusted_proxies=settings.http_trusted_proxies,
+            auth_failures_per_minute=settings.auth_failures_per_minute,
+        ),
     )
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, server_header=False,
         ssl_certfile=settings.tls_cert_file or None, ssl_keyfile=settings.tls_key_file or None,
         lifespan="on",
+        proxy_headers=False,  # the client address is the gateway's business (tanxiao/httpapi/forwarded.py)
     )  # fmt: skip
     scheme = "https" if tls else "http"
     return uvicorn.Server(config), f"{scheme}://{settings.console_listen}/"

@@ -36,7 +36,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tanxiao.client import with_token
+from tanxiao.errors import ResourceExhausted
+from tanxiao.httpapi.forwarded import TrustedProxies, client_address
 from tanxiao.httpapi.rules import REGISTRY, Binding, bindings, field_path
+from tanxiao.platform.limits import Admission, LimitSettings
+from tanxiao.platform.rpc_status import retry_info
 
 log = structlog.get_logger("tanxiao.httpapi")
 
@@ -80,11 +84,18 @@ class HttpError(Exception):
     """A request the gateway refuses before any call: a google.rpc.Status of its own."""
 
     def __init__(
-        self, code: grpc.StatusCode, message: str, field: str = "", reason: str = "", http_status: int = 0
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        field: str = "",
+        reason: str = "",
+        http_status: int = 0,
+        retry_after: float = 0.0,
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.field, self.reason = code, message, field, reason
         self.http_status = http_status or HTTP_STATUS.get(code, 500)
+        self.retry_after = retry_after
 
     def status(self) -> status_pb2.Status:
         status = status_pb2.Status(code=self.code.value[0], message=self.message)
@@ -95,6 +106,8 @@ class HttpError(Exception):
             bad = error_details_pb2.BadRequest()
             bad.field_violations.add(field=self.field, description=self.message)
             status.details.add().Pack(bad)
+        if self.retry_after:
+            status.details.add().Pack(retry_info(self.retry_after))
         return status
 
 
@@ -141,12 +154,19 @@ class Gateway:
         registry: grpc.Channel,
         scoring: grpc.Channel,
         known_token: Callable[[str], bool] | None = None,
+        *,
+        trusted_proxies: TrustedProxies | None = None,
+        auth_failures_per_minute: int = 20,
     ) -> None:
         self.registry, self.scoring = registry, scoring
         # Every HTTP caller reaches the services from the gateway's one address, and the services refuse
         # an address after repeated failed authentications: a token they would refuse is answered 401
         # here instead, so one client's bad tokens cannot lock every HTTP caller (and the console) out.
         self.known_token = known_token
+        # ... and it throttles them itself, per client address (forwarded.py: X-Forwarded-For only as
+        # written by trusted proxies), as the servers do per peer: guessing tokens over HTTP is no cheaper.
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
+        self.failures = Admission(LimitSettings(auth_failures_per_minute=auth_failures_per_minute))
         routes = [_compile(b) for b in bindings()]
         # Custom verbs first ("/v1/decisions/x:explain" is not decision "x:explain"), then the most literal.
         routes.sort(key=lambda r: (not r.binding.template.verb, -r.binding.template.literal_count))
@@ -177,7 +197,17 @@ class Gateway:
     def channel(self, binding: Binding, token: str | None) -> grpc.Channel:
         return with_token(self.registry if binding.served_by == REGISTRY else self.scoring, token)
 
+    def client_of(self, request: Request) -> str:
+        """The address the request came from (throttling, logs): see tanxiao/httpapi/forwarded.py."""
+        peer = request.client.host if request.client is not None else None
+        return client_address(peer, request.headers.getlist("x-forwarded-for"), self.trusted_proxies)
+
     async def handle(self, request: Request) -> Response:
+        client = self.client_of(request)
+        with structlog.contextvars.bound_contextvars(client=client):
+            return await self._handle(request, client)
+
+    async def _handle(self, request: Request, client: str) -> Response:
         try:
             matched = self.match(request.method, request.scope.get("raw_path", b"").decode("latin-1")
                                  or request.url.path)  # fmt: skip
@@ -185,9 +215,8 @@ class Gateway:
                 raise HttpError(grpc.StatusCode.NOT_FOUND, f"no RPC is bound to {request.url.path}")
             route, variables = matched
             token = _bearer(request)
-            if self.known_token is not None and not await run_in_threadpool(self.known_token, token or ""):
-                raise HttpError(grpc.StatusCode.UNAUTHENTICATED, "unknown, expired or revoked token",
-                                reason="UNAUTHENTICATED")  # fmt: skip
+            if self.known_token is not None:
+                await self._check_token(token, client)
             metadata = tuple(
                 (h, request.headers[h])
                 for h in FORWARDED_HEADERS
@@ -208,6 +237,18 @@ class Gateway:
             log.exception("httpapi.error", path=request.url.path)
             status = status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
             return error_response(grpc.StatusCode.INTERNAL, status)
+
+    async def _check_token(self, token: str | None, client: str) -> None:
+        try:
+            self.failures.check_peer(client)
+        except ResourceExhausted as exc:
+            raise HttpError(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message, reason="AUTH_THROTTLED",
+                            retry_after=exc.retry_after_seconds or 60.0) from None  # fmt: skip
+        if not await run_in_threadpool(self.known_token or (lambda _token: True), token or ""):
+            self.failures.auth_failed(client)
+            log.info("httpapi.unauthenticated", client=client)
+            raise HttpError(grpc.StatusCode.UNAUTHENTICATED, "unknown, expired or revoked token",
+                            reason="UNAUTHENTICATED")  # fmt: skip
 
     async def _stream(
         self,

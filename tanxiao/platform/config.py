@@ -6,6 +6,7 @@ documentation cannot drift from the code.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -22,6 +23,16 @@ def _bool(raw: str) -> bool:
     if raw.lower() in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _networks(raw: str) -> str:
+    """Comma-separated addresses or CIDR networks, checked here so that a typo fails at start-up."""
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"not an address or network: {entry!r}") from None
+    return raw
 
 
 def _setting(default: Any, doc: str, parse: Callable[[str], Any] = str) -> Any:
@@ -153,6 +164,12 @@ class Settings:
     )
     console_secret_key: str = _setting(
         "", "Key for the console's encrypted session cookies; empty = random per start (sign in again)"
+    )
+    http_trusted_proxies: str = _setting(
+        "",
+        "Reverse proxies in front of the console (addresses or CIDR networks, comma-separated) whose"
+        " X-Forwarded-For is believed for the HTTP client's address; empty = none, the socket peer",
+        _networks,
     )
 
     def limits(self) -> LimitSettings:

@@ -107,7 +107,9 @@ def http_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         port = _free_port()
         console_env = {**env, "TANXIAO_SCORING_ADDR": addresses["scoring"],
                        "TANXIAO_REGISTRY_ADDR": addresses["registry"],
-                       "TANXIAO_CONSOLE_LISTEN": f"127.0.0.1:{port}"}  # fmt: skip
+                       "TANXIAO_CONSOLE_LISTEN": f"127.0.0.1:{port}",
+                       # the tests stand in for a reverse proxy on loopback (test_http_gateway.py)
+                       "TANXIAO_HTTP_TRUSTED_PROXIES": "127.0.0.1"}  # fmt: skip
         console = subprocess.Popen([TANXIAO, "serve", "console"], env=console_env, stderr=subprocess.DEVNULL)
         processes.append(console)  # type: ignore[arg-type]
         site_url = f"http://127.0.0.1:{port}"
