@@ -17,7 +17,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from scoring_service.portfolio.green import frozen_benefits
 from scoring_service.portfolio.metrics import FEN_PER_10K_YUAN
 from scoring_service.registry_client import RegistryClient
 from scoring_service.storage.loans import LoanRepository
@@ -45,6 +44,8 @@ def book_frame(
     lender: str | None,
     region_prefix: str = "",
 ) -> pd.DataFrame:
+    """One row per loan (FRAME_COLUMNS), built column by column: the borrowers' registry figures once
+    per borrower, the commitments' progress once per commitment, joined to the loans by key."""
     book = repository.book(as_of, lender)
     if book.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FRAME_COLUMNS})
@@ -52,75 +53,123 @@ def book_frame(
     usccs = sorted(set(book["uscc"]))
     profiles = registry.available_profiles([(u, year) for u in usccs])
     firms = registry.enterprises(usccs)
-    rows = []
-    for loan in book.to_dict("records"):
-        profile = profiles.get((loan["uscc"], year))
-        firm = firms.get(loan["uscc"])
-        rows.append(_row(loan, profile, firm, registry, as_of))
-    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    frame = loan_frame(book, _borrowers(usccs, profiles, firms, year), _projects(book, registry, as_of))
     if region_prefix:
         frame = frame[frame["region_code"].str.startswith(region_prefix)]
     return frame.reset_index(drop=True)
 
 
-def _row(
-    loan: dict[str, object],
-    profile: registry_pb2.CarbonProfile | None,
-    firm: registry_pb2.Enterprise | None,
-    registry: RegistryClient,
-    as_of: date,
-) -> dict[str, object]:
-    financials = profile.financials if profile is not None and profile.HasField("financials") else None
-    commitment = str(loan["commitment"] or "")
-    project = _commitment(registry, commitment, as_of) if commitment else Project()
-    status, committed, achieved = project.status, project.committed_tco2, project.achieved_tco2
-    benefits = frozen_benefits(
-        int(loan["committed_amount_fen"]),  # type: ignore[call-overload]
-        project.investment_fen, project.measured_tco2, project.measured_tce, project.basis,
-        lender_figures=(float(loan["co2_reduced_tco2_per_year"]),  # type: ignore[arg-type]
-                        float(loan["energy_saved_tce_per_year"]), str(loan["benefit_factors"] or "")),
-    )  # fmt: skip
-    scope1 = profile.scope1_tco2 if profile is not None else math.nan
-    return {
-        "loan": f"{loan['lender']}/loans/{loan['loan_id']}",
-        "lender": loan["lender"],
-        "uscc": loan["uscc"],
-        "enterprise_name": firm.display_name if firm is not None else "",
-        "product": loan["product"],
-        "outstanding_fen": int(loan["outstanding_fen"]),  # type: ignore[call-overload]
-        "has_profile": profile is not None,
-        "grade": profile.grade.grade if profile is not None else 0,
-        "level": _level(profile),
-        "industry_code": profile.industry_code
-        if profile is not None
-        else (firm.industry_code if firm else ""),
-        "region_code": profile.region_code if profile is not None else (firm.region_code if firm else ""),
-        "scope1_tco2": scope1,
+_BORROWER_COLUMNS = (
+    "enterprise_name", "has_profile", "grade", "level", "industry_code", "region_code", "scope1_tco2",
+    "scope2_tco2", "scope2_market_tco2", "revenue_10k_cny", "total_equity_10k_cny", "total_debt_10k_cny",
+    "evic_10k_cny", "listed", "pcaf_score", "profile",
+)  # fmt: skip
+
+
+def _borrowers(
+    usccs: list[str],
+    profiles: dict[tuple[str, str], registry_pb2.CarbonProfile],
+    firms: dict[str, registry_pb2.Enterprise],
+    year: str,
+) -> pd.DataFrame:
+    """The registry's figures of each borrower (one row per USCC): its profile of ``year`` and its
+    enterprise record. One pass over the borrowers' messages, not over the loans."""
+    rows = [_borrower(profiles.get((u, year)), firms.get(u)) for u in usccs]
+    return pd.DataFrame(rows, columns=list(_BORROWER_COLUMNS), index=pd.Index(usccs, name="uscc"))
+
+
+def _borrower(
+    profile: registry_pb2.CarbonProfile | None, firm: registry_pb2.Enterprise | None
+) -> tuple[object, ...]:
+    name = firm.display_name if firm is not None else ""
+    if profile is None:
+        codes = (firm.industry_code, firm.region_code) if firm is not None else ("", "")
+        nan = math.nan
+        return (name, False, 0, "", *codes, nan, nan, nan, nan, nan, nan, nan, False, 5, "")
+    financials = profile.financials if profile.HasField("financials") else None
+    scope1 = profile.scope1_tco2
+    return (
+        name, True, profile.grade.grade, _level(profile), profile.industry_code, profile.region_code,
         # Scope 2 as the profile's graded method counts it (net_tco2 - scope 1; Huzhou: location-based).
-        "scope2_tco2": profile.net_tco2 - scope1 if profile is not None else math.nan,
-        "scope2_market_tco2": _market_scope2(profile),
-        "revenue_10k_cny": _money(financials, "revenue_fen"),
-        "total_equity_10k_cny": _money(financials, "total_equity_fen"),
-        "total_debt_10k_cny": _money(financials, "total_debt_fen"),
-        "evic_10k_cny": _money(financials, "evic_fen"),
-        "listed": bool(financials.listed) if financials is not None else False,
-        "pcaf_score": (profile.data_quality.pcaf_score or 5) if profile is not None else 5,
-        "commitment_status": status,
-        "committed_tco2_per_year": committed,
-        "achieved_tco2_per_year": achieved,
-        "profile": profile.name if profile is not None else "",
-        "committed_amount_fen": loan["committed_amount_fen"],
-        "start_date": loan["start_date"],
-        "green_category": loan["green_category"],
-        "co2_reduced_tco2_per_year": benefits.co2_tco2_per_year,
-        "energy_saved_tce_per_year": benefits.tce_per_year,
-        "benefit_factors": benefits.factors,
-        "rate_bp": float(loan["rate_bp"]),  # type: ignore[arg-type]
-        "maturity_date": loan["maturity_date"],
-        "commitment": commitment,
-        "project_investment_fen": project.investment_fen,
-        "verified_tco2_per_year": project.verified_tco2,
-    }
+        scope1, profile.net_tco2 - scope1, _market_scope2(profile),
+        _money(financials, "revenue_fen"), _money(financials, "total_equity_fen"),
+        _money(financials, "total_debt_fen"), _money(financials, "evic_fen"),
+        bool(financials.listed) if financials is not None else False,
+        profile.data_quality.pcaf_score or 5, profile.name,
+    )  # fmt: skip
+
+
+def _projects(book: pd.DataFrame, registry: RegistryClient, as_of: date) -> dict[str, Project]:
+    """Each distinct commitment of the book's loans, asked once."""
+    names = sorted(set(book["commitment"].fillna("").astype(str)) - {""})
+    return {name: _commitment(registry, name, as_of) for name in names}
+
+
+def loan_frame(book: pd.DataFrame, borrowers: pd.DataFrame, projects: dict[str, Project]) -> pd.DataFrame:
+    """The loans (BOOK_COLUMNS) joined with their borrowers' figures and their projects, by key."""
+    commitment = book["commitment"].fillna("").astype(str)
+    who = borrowers.reindex(book["uscc"]).reset_index(drop=True)
+    project = _project_table(projects).reindex(commitment.to_numpy()).reset_index(drop=True)
+    co2, tce, factors = _benefits(book, commitment, projects)
+    columns = {
+        "loan": (book["lender"].astype(str) + "/loans/" + book["loan_id"].astype(str)).to_numpy(dtype=object),
+        "lender": book["lender"].to_numpy(),
+        "uscc": book["uscc"].to_numpy(),
+        **{name: who[name].to_numpy() for name in _BORROWER_COLUMNS},
+        "product": book["product"].to_numpy(),
+        "outstanding_fen": book["outstanding_fen"].astype(np.int64).to_numpy(),
+        "commitment_status": project["commitment_status"].to_numpy(dtype=object),
+        "committed_tco2_per_year": project["committed_tco2_per_year"].to_numpy(dtype=float),
+        "achieved_tco2_per_year": project["achieved_tco2_per_year"].to_numpy(dtype=float),
+        "committed_amount_fen": book["committed_amount_fen"].to_numpy(),
+        "start_date": book["start_date"].to_numpy(),
+        "green_category": book["green_category"].to_numpy(),
+        "co2_reduced_tco2_per_year": co2,
+        "energy_saved_tce_per_year": tce,
+        "benefit_factors": factors,
+        "rate_bp": book["rate_bp"].astype(float).to_numpy(),
+        "maturity_date": book["maturity_date"].to_numpy(),
+        "commitment": commitment.to_numpy(dtype=object),
+        "project_investment_fen": project["project_investment_fen"].to_numpy(dtype=np.int64),
+        "verified_tco2_per_year": project["verified_tco2_per_year"].to_numpy(dtype=float),
+    }  # fmt: skip
+    return pd.DataFrame({name: columns[name] for name in FRAME_COLUMNS})
+
+
+def _project_table(projects: dict[str, Project]) -> pd.DataFrame:
+    """One row per commitment name, and "" for the loans without one (an empty Project)."""
+    names = ["", *(n for n in projects if n)]
+    found = [Project(), *(projects[n] for n in names[1:])]
+    return pd.DataFrame(
+        {
+            "commitment_status": [p.status for p in found],
+            "committed_tco2_per_year": [p.committed_tco2 for p in found],
+            "achieved_tco2_per_year": [p.achieved_tco2 for p in found],
+            "project_investment_fen": [p.investment_fen for p in found],
+            "verified_tco2_per_year": [p.verified_tco2 for p in found],
+        },
+        index=pd.Index(names, dtype=object),
+    )
+
+
+def _benefits(
+    book: pd.DataFrame, commitment: pd.Series, projects: dict[str, Project]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """green.frozen_benefits over the book: the lender's recorded figures, except for the loans of a
+    project the registry has measured, which get its savings x min(1, committed / investment)."""
+    co2 = book["co2_reduced_tco2_per_year"].astype(float).to_numpy(copy=True)
+    tce = book["energy_saved_tce_per_year"].astype(float).to_numpy(copy=True)
+    factors = book["benefit_factors"].fillna("").astype(str).to_numpy(dtype=object)
+    committed = book["committed_amount_fen"].to_numpy(dtype=np.int64)
+    for name, project in projects.items():
+        if project.measured_tco2 is None or project.investment_fen <= 0:
+            continue
+        rows = (commitment == name).to_numpy()
+        share = np.minimum(1.0, committed[rows] / project.investment_fen)  # facility.project_share
+        co2[rows] = project.measured_tco2 * share
+        tce[rows] = (project.measured_tce or 0.0) * share
+        factors[rows] = project.basis
+    return co2, tce, factors
 
 
 @dataclass(frozen=True)
