@@ -41,10 +41,18 @@ class ChangePosition:
         self._lock = threading.Lock()
 
     def current(self) -> int:
-        with self._lock, read_only(self.engine) as conn:
-            while len(self._follower.poll(conn)) == log.READ_LIMIT:
-                pass
+        """Caught up now, or, while another thread is catching up, the position before: any position
+        a follower reached is one whose changes a read made afterwards reflects (so callers never
+        queue behind each other here)."""
+        if not self._lock.acquire(blocking=False):
             return self._follower.after
+        try:
+            with read_only(self.engine) as conn:
+                while len(self._follower.poll(conn)) == log.READ_LIMIT:
+                    pass
+                return self._follower.after
+        finally:
+            self._lock.release()
 
 
 class ProfileChangeRpcs:
