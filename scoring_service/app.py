@@ -86,7 +86,7 @@ def start_scoring(
         raise
     if sequencer is not None:
         running.on_stop.append(sequencer.start().stop)
-    running.on_stop.extend([registry.start_watching(), channel.close, engine.dispose])
+    running.on_stop.extend([registry.start_watching(channel), channel.close, engine.dispose])
     if running.observability is not None:  # pool gauges; readiness follows the database and the registry
         running.observability.watch_database(engine)
         running.observability.watch_upstream("registry", channel, REGISTRY_SERVICE)

@@ -131,7 +131,7 @@ class ProfileWatcher:
         self.stub, self.metadata, self.cache = stub, list(metadata), cache
         self._stop = threading.Event()
         self._subscribed = threading.Event()
-        self._call: grpc.Future | None = None
+        self._call: object = None
         self._last_seen = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="profile-watch", daemon=True)
 
@@ -144,9 +144,7 @@ class ProfileWatcher:
 
     def stop(self) -> None:
         self._stop.set()
-        call = self._call
-        if call is not None:
-            call.cancel()
+        _cancel(self._call)
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
@@ -167,7 +165,7 @@ class ProfileWatcher:
             )
             self._call = call
             if self._stop.is_set():
-                call.cancel()
+                _cancel(call)
             self._last_seen = time.monotonic()
             watchdog = threading.Thread(target=self._watchdog, args=(call,), daemon=True)
             watchdog.start()
@@ -192,10 +190,18 @@ class ProfileWatcher:
             self.cache.lost()
         return subscribed
 
-    def _watchdog(self, call: grpc.Future) -> None:
+    def _watchdog(self, call: object) -> None:
         """Cancel a stream that went silent (a link that died without a reset): the loop renews it."""
-        while not call.done() and not self._stop.wait(1.0):
+        while self._call is call and not self._stop.wait(1.0):
             if time.monotonic() - self._last_seen > SILENCE_SECONDS:
                 log.warning("profile_watch.silent", seconds=SILENCE_SECONDS)
-                call.cancel()
+                _cancel(call)
                 return
+
+
+def _cancel(call: object) -> None:
+    """Cancel a streaming call (a grpc.Call; an intercepted channel may hand back a bare iterator,
+    which cannot be cancelled from another thread: then the channel's close ends it)."""
+    cancel = getattr(call, "cancel", None)
+    if cancel is not None:
+        cancel()

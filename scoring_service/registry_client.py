@@ -36,12 +36,15 @@ class RegistryClient:
         self._enterprises: dict[str, registry_pb2.Enterprise] = {}
         self._category_names: dict[str, tuple[str, str]] | None = None
 
-    def start_watching(self) -> Callable[[], None]:
+    def start_watching(self, channel: grpc.Channel | None = None) -> Callable[[], None]:
         """Subscribe the profile cache to the registry's change stream (a background thread); returns
-        the stop. Without it nothing is cached. No stream when caching is off (TTL 0)."""
+        the stop. Without it nothing is cached. No stream when caching is off (TTL 0). ``channel``: the
+        plain channel to the registry (a stream open for hours is no trace; the tracing interceptor
+        would also hide the call's cancel), default this client's."""
         if self.cache.ttl <= 0:
             return lambda: None
-        return ProfileWatcher(self.stub, self.metadata, self.cache).start(wait_seconds=self.deadline).stop
+        stub = registry_pb2_grpc.CarbonRegistryStub(channel) if channel is not None else self.stub
+        return ProfileWatcher(stub, self.metadata, self.cache).start(wait_seconds=self.deadline).stop
 
     def enterprise(self, uscc: str) -> registry_pb2.Enterprise:
         request = registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}")
