@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from grpc_health.v1 import health_pb2
 from sqlalchemy import Engine
 
 from registry_service.consent_rpcs import create_consent_binding
@@ -35,6 +38,13 @@ def create_registry_binding(settings: Settings, engine: Engine | None = None) ->
     return ServiceBinding(SERVICE, servicer, registry_pb2_grpc.add_CarbonRegistryServicer_to_server)
 
 
+def _draining(running: RunningServer) -> Callable[[], bool]:
+    """Whether the server has entered its graceful shutdown (health says NOT_SERVING then)."""
+    request = health_pb2.HealthCheckRequest(service="")
+    serving = health_pb2.HealthCheckResponse.SERVING
+    return lambda: running.health.Check(request, None).status != serving
+
+
 def start_registry(settings: Settings, listen: str | None = None) -> RunningServer:
     """Start the registry on ``listen`` (default settings.registry_listen; port 0 = any free port)."""
     engine = registry_engine(settings)
@@ -51,6 +61,7 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
     except BaseException:
         engine.dispose()
         raise
+    binding.servicer.draining = _draining(running)
     running.on_stop.append(engine.dispose)
     if running.observability is not None:  # pool gauges and the readiness probe
         running.observability.watch_database(engine)

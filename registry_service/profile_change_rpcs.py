@@ -14,7 +14,7 @@ import base64
 import binascii
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -59,6 +59,9 @@ class ProfileChangeRpcs:
     engine: Engine
     settings: Settings
     change_position: ChangePosition
+    # True once the server drains (start_registry sets it): a watch then ends at once instead of
+    # holding the shutdown for its whole grace; the subscriber resubscribes elsewhere.
+    draining: Callable[[], bool] = staticmethod(lambda: False)  # type: ignore[assignment]
 
     def WatchProfileChanges(
         self, request: registry_pb2.WatchProfileChangesRequest, context: grpc.ServicerContext
@@ -67,7 +70,7 @@ class ProfileChangeRpcs:
         yield _response([], follower.after, reset=reset)
         keepalive = max(1.0, min(KEEPALIVE_SECONDS, self.settings.stream_idle_seconds / 3))
         last_sent = time.monotonic()
-        while context.is_active():
+        while context.is_active() and not self.draining():
             time.sleep(POLL_SECONDS)
             with read_only(self.engine) as conn:
                 changes = follower.poll(conn)
