@@ -68,6 +68,9 @@ class ProfileChangeRpcs:
     ) -> Iterator[registry_pb2.WatchProfileChangesResponse]:
         follower, reset = self._follower_for(request.resume_token)
         yield _response([], follower.after, reset=reset)
+        if not request.follow:  # a poll: what is recorded so far, then the end
+            yield from self._recorded(follower)
+            return
         keepalive = max(1.0, min(KEEPALIVE_SECONDS, self.settings.stream_idle_seconds / 3))
         last_sent = time.monotonic()
         while context.is_active() and not self.draining():
@@ -77,6 +80,15 @@ class ProfileChangeRpcs:
             if changes or time.monotonic() - last_sent >= keepalive:
                 yield _response(changes, follower.after)
                 last_sent = time.monotonic()
+
+    def _recorded(self, follower: log.ChangeFollower) -> Iterator[registry_pb2.WatchProfileChangesResponse]:
+        while True:
+            with read_only(self.engine) as conn:
+                changes = follower.poll(conn)
+            if changes:
+                yield _response(changes, follower.after)
+            if len(changes) < log.READ_LIMIT:
+                return
 
     def _follower_for(self, token: str) -> tuple[log.ChangeFollower, bool]:
         """From the token, or from now; ``reset`` when the token's changes are no longer all kept (or

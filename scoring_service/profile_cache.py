@@ -161,7 +161,7 @@ class ProfileWatcher:
         subscribed = False
         try:
             call = self.stub.WatchProfileChanges(
-                registry_pb2.WatchProfileChangesRequest(), metadata=self.metadata
+                registry_pb2.WatchProfileChangesRequest(follow=True), metadata=self.metadata
             )
             self._call = call
             if self._stop.is_set():

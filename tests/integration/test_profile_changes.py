@@ -151,7 +151,7 @@ def test_the_stream_resumes_from_a_token_and_refuses_a_bad_one(registry: Registr
     registry.stub.RecomputeBenchmarks(rpb.RecomputeBenchmarksRequest(year=2022), timeout=60)
 
     stream = registry.stub.WatchProfileChanges(
-        rpb.WatchProfileChangesRequest(resume_token=first.resume_token), timeout=10
+        rpb.WatchProfileChangesRequest(resume_token=first.resume_token, follow=True), timeout=10
     )
     changes: list[rpb.ProfileChange] = []
     for message in stream:
@@ -164,6 +164,15 @@ def test_the_stream_resumes_from_a_token_and_refuses_a_bad_one(registry: Registr
     assert list(ingest.enterprises) == [f"enterprises/{GREEN}"] and not ingest.all_enterprises
     assert recompute.all_enterprises and recompute.recomputed_year == 2022
     assert first.through_sequence < ingest.sequence < recompute.sequence
+
+    # Without `follow` (an HTTP/JSON client's poll): what is recorded after the token, then the end.
+    polled = list(
+        registry.stub.WatchProfileChanges(
+            rpb.WatchProfileChangesRequest(resume_token=first.resume_token), timeout=10
+        )
+    )
+    assert [c.sequence for m in polled for c in m.changes] == [ingest.sequence, recompute.sequence]
+    assert polled[-1].through_sequence == recompute.sequence
 
     bad = registry.stub.WatchProfileChanges(rpb.WatchProfileChangesRequest(resume_token="nonsense"))
     with pytest.raises(grpc.RpcError) as raised:

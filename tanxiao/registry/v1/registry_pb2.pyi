@@ -627,10 +627,12 @@ class BatchGetCarbonProfilesResponse(_message.Message):
     def __init__(self, profiles: _Optional[_Iterable[_Union[CarbonProfile, _Mapping]]] = ..., profile_changes_through: _Optional[int] = ...) -> None: ...
 
 class WatchProfileChangesRequest(_message.Message):
-    __slots__ = ("resume_token",)
+    __slots__ = ("resume_token", "follow")
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
     resume_token: str
-    def __init__(self, resume_token: _Optional[str] = ...) -> None: ...
+    follow: bool
+    def __init__(self, resume_token: _Optional[str] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class WatchProfileChangesResponse(_message.Message):
     __slots__ = ("changes", "resume_token", "reset", "through_sequence")

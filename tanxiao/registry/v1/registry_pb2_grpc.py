@@ -226,7 +226,7 @@ class CarbonRegistryServicer:
     def WatchProfileChanges(self, request, context):
         """Which carbon profiles changed, as they change (the scoring service's profile cache). The first
         message comes at once and carries the token to resume from; then one message per batch of
-        changes, and an empty one at least every 15 s so that an idle stream stays open. A change names
+        changes, and (with `follow`) an empty one at least every 15 s so that an idle stream stays open. A change names
         enterprises (every profile of theirs, any period, may differ) or all of them (a recompute).
         `reset` says the changes since the requested token can no longer be listed: a subscriber must
         then drop everything it cached. For the scoring service's identity and admins.
