@@ -27,7 +27,7 @@ from registry_service.domain.precedence import Precedence, load_precedence
 from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles, with_provenance
 from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
-from registry_service.recompute_partitions import Partition, build_partitioned, buckets
+from registry_service.recompute_partitions import Partition, buckets, build_partitioned
 from registry_service.storage import chunked
 from registry_service.storage import profiles as store
 from registry_service.storage.enterprises import EnterpriseRepository

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import copyreg
 import multiprocessing
+import threading
 import types
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +35,7 @@ from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_pr
 from registry_service.domain.quality import QualityConfig
 from registry_service.storage import profiles as store
 from tanxiao.platform.db import make_engine, read_only
+
 
 # The catalog, method and quality configuration keep read-only tables as mappingproxy, which pickle
 # refuses; a worker gets the same read-only view of a copy.
@@ -111,9 +113,26 @@ def build_partitioned(engine: Engine, partitions: Sequence[Partition]) -> Profil
     # Workers fork from a server that has the pipeline imported already (once per parent process).
     context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=len(partitions) - 1, mp_context=context) as pool:
-        futures = [pool.submit(build_partition, p) for p in partitions[1:]]
+        futures: list[Future[ProfileSet]] = []
+        failed: list[BaseException] = []
+
+        def submit() -> None:
+            try:
+                futures.extend(pool.submit(build_partition, p) for p in partitions[1:])
+            except BaseException as exc:  # raised below, in the caller's thread
+                failed.append(exc)
+
+        # Submitting waits for the first worker to start (the fork server imports the pipeline):
+        # from a thread, so that this process meanwhile builds its own share.
+        starter = threading.Thread(target=submit, name="recompute-submit")
+        starter.start()
         try:
             first = build_partition(partitions[0], engine)
+        finally:
+            starter.join()
+        try:
+            if failed:
+                raise failed[0]
             parts = [first, *(f.result() for f in futures)]
         except BaseException:
             for future in futures:

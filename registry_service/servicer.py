@@ -61,7 +61,9 @@ class CarbonRegistryServicer(
         self.ingestor = Ingestor(engine, catalog, settings=settings)
         self.idempotency = IdempotencyStore(engine)
         self.engine = engine
-        self.profiles = ProfileService(engine, catalog, precedence=self.records.precedence)
+        self.profiles = ProfileService(
+            engine, catalog, precedence=self.records.precedence, workers=settings.recompute_workers
+        )
         self.consent_gate = ConsentGate(engine)
 
     def refresh_profiles(self, usccs: list[str]) -> None:

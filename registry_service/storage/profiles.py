@@ -83,7 +83,9 @@ def _division_of(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
 
 
 def _usccs_of_divisions(divisions: Collection[str]) -> sa.Select[Any]:
-    return sa.select(enterprises.c.uscc).where(_division_of(enterprises.c.industry_code).in_(sorted(divisions)))
+    return sa.select(enterprises.c.uscc).where(
+        _division_of(enterprises.c.industry_code).in_(sorted(divisions))
+    )
 
 
 def division_sizes(conn: Connection) -> dict[str, int]:

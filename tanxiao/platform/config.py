@@ -151,6 +151,12 @@ class Settings:
     console_secret_key: str = _setting(
         "", "Key for the console's encrypted session cookies; empty = random per start (sign in again)"
     )
+    recompute_workers: int = _setting(
+        0,
+        "Processes a RecomputeBenchmarks year is split across by industry division (0 = one per CPU core,"
+        " 1 = in the server process)",
+        int,
+    )
 
     def limits(self) -> LimitSettings:
         return LimitSettings(
