@@ -219,8 +219,9 @@ def _found(
     # Each depth and level is cut once, on the distinct codes (a recompute has 100,000s of profiles
     # of a few hundred codes), not once per candidate.
     codes = profiles["industry_code"]
-    industries = {d: _per_code(codes, partial(industry_key, depth=d)) for d, _ in candidates}
-    regions = {lv: _per_code(profiles["region_code"], partial(region_key, level=lv)) for _, lv in candidates}
+    industries = {d: _per_code(codes, partial(industry_key, depth=d)) for d in {d for d, _ in candidates}}
+    levels = {lv for _, lv in candidates}
+    regions = {lv: _per_code(profiles["region_code"], partial(region_key, level=lv)) for lv in levels}
     for depth, level in candidates:
         todo = found["benchmark_intensity"].isna().to_numpy()
         if not todo.any():

@@ -248,16 +248,23 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 
 def _prefix_at(prefix: pd.DataFrame, usccs: pd.Series, ordinals: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Prefix count and digest of each (uscc, months up to ordinal): merge_asof per enterprise."""
-    probe = pd.DataFrame({"uscc": usccs.to_numpy(), "o": ordinals.to_numpy(dtype=np.int64)})
-    probe["row"] = np.arange(len(probe))
-    merged = pd.merge_asof(
-        probe.sort_values("o"), prefix[["uscc", "o", "n_cum", "h_cum"]].sort_values("o"), on="o", by="uscc"
-    ).sort_values("row")
-    found = merged["n_cum"].notna().to_numpy()
-    counts = np.where(found, merged["n_cum"].fillna(0).to_numpy(), 0).astype(np.int64)
-    digests = np.zeros(len(merged), dtype=np.uint64)
-    digests[found] = merged.loc[found, "h_cum"].astype(np.uint64).to_numpy()
+    """Prefix count and digest of each (uscc, months up to ordinal): the last prefix row at or before
+    it, found by one binary search over (enterprise code, month) keys (``prefix`` is sorted so)."""
+    n = len(usccs)
+    if prefix.empty or n == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.uint64)
+    codes, distinct = pd.factorize(prefix["uscc"], sort=True)  # sorted by uscc: codes never decrease
+    wanted = pd.Index(distinct).get_indexer(usccs)
+    months = prefix["o"].to_numpy(dtype=np.int64)
+    asked = ordinals.to_numpy(dtype=np.int64)
+    low = min(int(months.min()), int(asked.min()))
+    span = max(int(months.max()), int(asked.max())) - low + 1
+    keys = codes.astype(np.int64) * span + (months - low)
+    at = np.searchsorted(keys, wanted.astype(np.int64) * span + (asked - low), side="right") - 1
+    safe = np.clip(at, 0, None)
+    found = (wanted >= 0) & (at >= 0) & (codes[safe] == wanted)
+    counts = np.where(found, prefix["n_cum"].to_numpy(dtype=np.int64)[safe], 0).astype(np.int64)
+    digests = np.where(found, prefix["h_cum"].to_numpy(dtype=np.uint64)[safe], np.uint64(0)).astype(np.uint64)
     return counts, digests
 
 
