@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -493,7 +493,7 @@ def details_column(frame: pd.DataFrame, flags: Sequence[list[dict[str, str]]]) -
         for a, b, n, f, q, v, t, i, e, x in zip(
             c.number("benchmark_industry_depth"), c.text("benchmark_region_level"),
             c.number("benchmark_count"), c.flag("benchmark_fallback"), c.flag("benchmark_qualified"),
-            c.integer("benchmark_version"), [_iso(v) for v in c.raw("benchmark_computed_at")],
+            c.integer("benchmark_version"), c.per_distinct("benchmark_computed_at", _iso),
             c.flag("benchmark_includes_self"), c.flag("benchmark_excludes_self"),
             c.flag("benchmark_sensitive"), strict=True,
         )
@@ -560,6 +560,17 @@ class _Columns:
             out[np.isnan(values)] = None
             return list(out)
         return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in column]
+
+    def per_distinct(self, name: str, convert: Callable[[Any], str]) -> list[str]:
+        """convert(value) for every row, called once per distinct value (e.g. a version's time)."""
+        done: dict[Any, str] = {}
+        out = []
+        for value in self.raw(name):
+            key = "" if value is None or value is pd.NaT or value != value else value  # NaN: missing
+            if key not in done:
+                done[key] = convert(value)
+            out.append(done[key])
+        return out
 
     def text(self, name: str, default: str = "") -> list[str]:
         return [str(v or default) for v in self.raw(name)]

@@ -230,8 +230,9 @@ def _bound(conn: Connection, name: str, values: list[Any]) -> list[Any]:
     type's bind processor (e.g. the compute time on SQLite), once per value when it has one."""
     if name == "details":
         return [orjson.dumps(v).decode() for v in values]
-    process = carbon_profiles.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    if process is None:
+    kind = carbon_profiles.c[name].type
+    process = kind.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if process is None or isinstance(kind, sa.Float):  # profile_columns' figures are float or None
         return values
     if name == "compute_time":  # one value for the whole recompute
         done: dict[Any, Any] = {}
