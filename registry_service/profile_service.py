@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from registry_service.domain.precedence import Precedence, load_precedence
 from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles, with_provenance
 from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
+from registry_service.recompute_partitions import Partition, buckets, build_partitioned
 from registry_service.storage import chunked
 from registry_service.storage import profiles as store
 from registry_service.storage.enterprises import EnterpriseRepository
@@ -36,6 +38,8 @@ from tanxiao.platform.db import read_only
 from tanxiao.platform.idempotency import run_in_transaction
 
 TREND_YEARS_BEFORE = 2  # records from two years before a year feed its 36-month trend window
+# Starting worker processes costs about a second; below this many enterprises one process is faster.
+MIN_PARALLEL_ENTERPRISES = 4_000
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,14 @@ class ProfileService:
         method: GradingMethod | None = None,
         precedence: Precedence | None = None,
         quality: QualityConfig | None = None,
+        workers: int = 0,
+        min_parallel_enterprises: int = MIN_PARALLEL_ENTERPRISES,
     ) -> None:
+        """``workers``: processes a year's recompute is split across (0: one per CPU core, 1: in this
+        process); below ``min_parallel_enterprises`` it is always computed in this process."""
         self.engine = engine
+        self.workers = workers if workers > 0 else os.cpu_count() or 1
+        self.min_parallel_enterprises = min_parallel_enterprises
         self.catalog = catalog
         self.method = method or load_grading_method()
         self.precedence = precedence or load_precedence()
@@ -79,11 +89,19 @@ class ProfileService:
             last = store.last_record_month(conn)
             last_year = int(last[:4]) if last else year
             month_from = f"{min(year, last_year) - TREND_YEARS_BEFORE:04d}-01"
-            inputs = self._inputs(conn, None, month_from)
             earlier = store.stored_benchmarks(conn, [year - 1])
-        result = build_profiles(
-            inputs, years=[year], latest_rolling=True, as_of=as_of, earlier_benchmarks=earlier
-        )
+            shares = self._shares(conn)
+            inputs = self._inputs(conn, None, month_from) if len(shares) < 2 else None
+        if inputs is not None:
+            result = build_profiles(
+                inputs, years=[year], latest_rolling=True, as_of=as_of, earlier_benchmarks=earlier
+            )
+        else:  # the same result, divisions built in parallel (registry_service.recompute_partitions)
+            url = self.engine.url.render_as_string(hide_password=False)
+            common = (month_from, year, as_of, self.catalog, self.method, self.precedence, self.quality)
+            result = build_partitioned(
+                self.engine, [Partition(url, divisions, *common, earlier) for divisions in shares]
+            )
         now = datetime.now(UTC)
 
         def write(conn: Connection) -> tuple[int, int]:
@@ -232,6 +250,16 @@ class ProfileService:
         return out
 
     # --- helpers ----------------------------------------------------------------------------------
+
+    def _shares(self, conn: Connection) -> list[tuple[str, ...]]:
+        """The industry divisions of each recompute process; one share (in process) for one worker, a
+        database only this process can open, or fewer enterprises than a process pool pays off for."""
+        if self.workers <= 1 or self.engine.url.database in (None, "", ":memory:"):
+            return []
+        sizes = store.division_sizes(conn)
+        if sum(sizes.values()) < self.min_parallel_enterprises:
+            return []
+        return buckets(sizes, self.workers)
 
     def _inputs(self, conn: Connection, usccs: Collection[str] | None, month_from: str) -> ProfileInputs:
         records = store.load_records(conn, usccs, month_from)

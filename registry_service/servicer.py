@@ -66,7 +66,9 @@ class CarbonRegistryServicer(
         self.ingestor = Ingestor(engine, catalog, settings=settings)
         self.idempotency = IdempotencyStore(engine)
         self.engine = engine
-        self.profiles = ProfileService(engine, catalog, precedence=self.records.precedence)
+        self.profiles = ProfileService(
+            engine, catalog, precedence=self.records.precedence, workers=settings.recompute_workers
+        )
         self.consent_gate = ConsentGate(engine)
         self.change_position = ChangePosition(engine)
 

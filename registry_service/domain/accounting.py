@@ -13,7 +13,7 @@ ending March 2024, emitted only where the enterprise has a record in that end mo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,21 +193,44 @@ def account(
     of a year without INDUSTRIAL_ADDED_VALUE records (granularity "year" only). ``basis`` (the grading
     file's) says what ``net_tco2`` and so ``carbon_intensity`` count.
     """
-    _check_granularity(granularity)
+    accounts = account_many(
+        records, enterprises, catalog, granularities=[granularity], annual_added_value=annual_added_value,
+        basis=basis,
+    )  # fmt: skip
+    return accounts[granularity]
+
+
+def account_many(
+    records: pd.DataFrame,
+    enterprises: pd.DataFrame,
+    catalog: Catalog,
+    *,
+    granularities: Sequence[str],
+    annual_added_value: pd.DataFrame | None = None,
+    basis: EmissionsBasis = HUZHOU_BASIS,
+) -> dict[str, pd.DataFrame]:
+    """``account`` at several granularities from one pass over the records: the per-record
+    contributions and monthly sums (most of the cost) are shared, each granularity only aggregates."""
+    for granularity in granularities:
+        _check_granularity(granularity)
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing:
         raise ValueError(f"records lack columns {missing}")
     if records.empty:
-        return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in ACCOUNT_COLUMNS})
+        empty = pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in ACCOUNT_COLUMNS})
+        return {granularity: empty.copy() for granularity in granularities}
     context = _Context.of(records, enterprises, catalog)
     monthly = _monthly(_contributions(context, records, catalog))
-    if granularity == "rolling12":
-        periods = _rolling(monthly)
-    else:
-        periods = _aggregate(monthly.assign(pid=_period_ids(monthly["month"], granularity)))
-    if granularity == "year" and annual_added_value is not None:
-        periods = _fill_annual_added_value(periods, annual_added_value, context.usccs)
-    return _finish(periods, context, granularity, catalog, basis)
+    out = {}
+    for granularity in granularities:
+        if granularity == "rolling12":
+            periods = _rolling(monthly)
+        else:
+            periods = _aggregate(monthly.assign(pid=_period_ids(monthly["month"], granularity)))
+        if granularity == "year" and annual_added_value is not None:
+            periods = _fill_annual_added_value(periods, annual_added_value, context.usccs)
+        out[granularity] = _finish(periods, context, granularity, catalog, basis)
+    return out
 
 
 def _dtype(column: str) -> str:

@@ -16,6 +16,7 @@ benchmark each enterprise is compared with (pure: numpy/pandas). Documented in d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -215,26 +216,32 @@ def _found(
     )
     years = profiles["year"].astype("int64").to_numpy()
     eligible = benchmarks[benchmarks["enterprise_count"] >= min_enterprises]
+    # Each depth and level is cut once, on the distinct codes (a recompute has 100,000s of profiles
+    # of a few hundred codes), not once per candidate.
+    codes = profiles["industry_code"]
+    industries = {d: _per_code(codes, partial(industry_key, depth=d)) for d in {d for d, _ in candidates}}
+    levels = {lv for _, lv in candidates}
+    regions = {lv: _per_code(profiles["region_code"], partial(region_key, level=lv)) for lv in levels}
     for depth, level in candidates:
         todo = found["benchmark_intensity"].isna().to_numpy()
         if not todo.any():
             break
-        _fill(found, todo, _lookup(profiles, years, eligible, depth, level), depth, level)
+        keys = pd.DataFrame(
+            {"industry_code": industries[depth], "region_code": regions[level], "year": years}
+        )
+        _fill(found, todo, _lookup(keys, eligible, depth, level), depth, level)
     return found
 
 
-def _lookup(
-    profiles: pd.DataFrame, years: np.ndarray, eligible: pd.DataFrame, depth: int, level: RegionLevel
-) -> pd.DataFrame:
+def _per_code(codes: pd.Series, cut: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``cut(codes)`` as an array, computed on the distinct codes."""
+    index, distinct = pd.factorize(codes, use_na_sentinel=False)
+    return np.asarray(cut(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)[index])
+
+
+def _lookup(keys: pd.DataFrame, eligible: pd.DataFrame, depth: int, level: RegionLevel) -> pd.DataFrame:
     """The profiles' keys at (depth, level) merged with the eligible benchmarks of that cut."""
     table = eligible[(eligible["industry_depth"] == depth) & (eligible["region_level"] == str(level))]
-    keys = pd.DataFrame(
-        {
-            "industry_code": industry_key(profiles["industry_code"], depth).to_numpy(),
-            "region_code": region_key(profiles["region_code"], level).to_numpy(),
-            "year": years,
-        }
-    )
     columns = ["industry_code", "region_code", "year", "average_intensity", "enterprise_count"]
     table = table[columns].astype({"year": "int64"}).drop_duplicates(columns[:3])  # one row per profile
     return keys.merge(table, how="left", on=columns[:3])

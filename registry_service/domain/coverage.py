@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from registry_service.domain.frames import isin
 from registry_service.domain.trend import ordinal_period
 
 # Why a profile has grade 0, most fundamental first (the first that applies is reported).
@@ -107,7 +108,7 @@ def _window(
     usccs = window["uscc"].astype(str)
     expected = _expected(window, energy, first, rule)
     inside = records[
-        records["uscc"].isin(usccs) & records["month_ordinal"].between(first, last)
+        isin(records["uscc"], usccs) & records["month_ordinal"].between(first, last)
     ].drop_duplicates()
     hits = inside.merge(expected, on=["uscc", "category"], how="inner")
     per_month = hits.groupby(["uscc", "month_ordinal"]).size()
@@ -133,7 +134,7 @@ def _expected(window: pd.DataFrame, energy: pd.DataFrame, first: int, rule: Cove
         parts.append(by_firm.merge(extra, on="industry_code")[["uscc", "category"]])
     if rule.previous_year_energy:
         before = energy[energy["month_ordinal"].between(first - 12, first - 1)]
-        parts.append(before[before["uscc"].isin(window["uscc"])][["uscc", "category"]].astype(str))
+        parts.append(before[isin(before["uscc"], window["uscc"])][["uscc", "category"]].astype(str))
     return pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from registry_service.domain.accounting import account, parse_period
+from registry_service.domain.accounting import EmissionsBasis, account_many, parse_period
 from registry_service.domain.benchmarks import (
     assign_benchmarks,
     benchmark_members,
@@ -34,6 +34,7 @@ from registry_service.domain.benchmarks import (
 )
 from registry_service.domain.catalog import Catalog, CategoryKind
 from registry_service.domain.coverage import INCOMPLETE_REASONS, NO_BENCHMARK, assess_coverage
+from registry_service.domain.frames import isin
 from registry_service.domain.grading import GradingMethod
 from registry_service.domain.precedence import Precedence, current_records, effective_mask
 from registry_service.domain.quality import (
@@ -96,7 +97,8 @@ def build_profiles(
     earlier_benchmarks: pd.DataFrame | None = None,
 ) -> ProfileSet:
     effective = _effective(inputs.records, inputs.precedence)
-    rows = _accounted(effective, inputs, years, latest_rolling, extra_periods)
+    accounts = _accounts(effective, inputs, _granularities(years, latest_rolling, extra_periods))
+    rows = _accounted(effective, accounts, inputs.method.emissions, years, latest_rolling, extra_periods)
     if rows.empty:
         return ProfileSet(rows, benchmarks if benchmarks is not None else compute_benchmarks(rows))
     rows = _with_inputs_fingerprint(rows, effective)
@@ -113,7 +115,7 @@ def build_profiles(
             earlier = earlier_benchmarks[~earlier_benchmarks["year"].astype(int).isin(computed)]
             benchmarks = pd.concat([benchmarks, earlier[list(benchmarks.columns)]], ignore_index=True)
     rows = _graded(rows, benchmarks, inputs.method)
-    rows = _with_trends(rows, effective, inputs, benchmarks)
+    rows = _with_trends(rows, accounts["month"], inputs)
     rows, flags = _with_quality(rows, inputs, as_of)
     return ProfileSet(rows.reset_index(drop=True), benchmarks, flags, members)
 
@@ -148,31 +150,41 @@ def _effective(records: pd.DataFrame, precedence: Precedence) -> pd.DataFrame:
     return used.assign(month_ordinal=ordinals.reindex(used["period"]).to_numpy())
 
 
+def _granularities(years: Sequence[int], latest_rolling: bool, extra_periods: Sequence[str]) -> set[str]:
+    granularities = {parse_period(p)[0] for p in extra_periods} | ({"year"} if years else set())
+    if latest_rolling:
+        granularities.add("rolling12")
+    return granularities
+
+
+def _accounts(
+    effective: pd.DataFrame, inputs: ProfileInputs, granularities: set[str]
+) -> dict[str, pd.DataFrame]:
+    """Accounting at the granularities asked for and by month (the trends' series), in one pass."""
+    columns = ["uscc", "period", "category", "canonical_quantity"]
+    return account_many(
+        effective[columns],
+        inputs.enterprises,
+        inputs.catalog,
+        granularities=sorted(granularities | {"month"}),
+        annual_added_value=inputs.annual,
+        basis=inputs.method.emissions,
+    )
+
+
 def _accounted(
     effective: pd.DataFrame,
-    inputs: ProfileInputs,
+    accounts: dict[str, pd.DataFrame],
+    basis: EmissionsBasis,
     years: Sequence[int],
     latest_rolling: bool,
     extra_periods: Sequence[str],
 ) -> pd.DataFrame:
     wanted = {str(y) for y in years} | set(extra_periods)
-    granularities = {parse_period(p)[0] for p in extra_periods} | ({"year"} if years else set())
-    if latest_rolling:
-        granularities.add("rolling12")
     parts = []
-    columns = ["uscc", "period", "category", "canonical_quantity"]
-    for granularity in sorted(granularities):
-        annual = inputs.annual if granularity == "year" else None
-        frame = account(
-            effective[columns],
-            inputs.enterprises,
-            inputs.catalog,
-            granularity=granularity,
-            annual_added_value=annual,
-            basis=inputs.method.emissions,
-        )
-        basis = inputs.method.emissions  # stated on the profile: which scope 2 and process CO2 L used
-        frame = frame.assign(
+    for granularity in sorted(_granularities(years, latest_rolling, extra_periods)):
+        # stated on the profile: which scope 2 and process CO2 L used
+        frame = accounts[granularity].assign(
             granularity=granularity,
             graded_method=basis.scope2_method,
             graded_includes_process=basis.include_process,
@@ -236,16 +248,23 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 
 def _prefix_at(prefix: pd.DataFrame, usccs: pd.Series, ordinals: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Prefix count and digest of each (uscc, months up to ordinal): merge_asof per enterprise."""
-    probe = pd.DataFrame({"uscc": usccs.to_numpy(), "o": ordinals.to_numpy(dtype=np.int64)})
-    probe["row"] = np.arange(len(probe))
-    merged = pd.merge_asof(
-        probe.sort_values("o"), prefix[["uscc", "o", "n_cum", "h_cum"]].sort_values("o"), on="o", by="uscc"
-    ).sort_values("row")
-    found = merged["n_cum"].notna().to_numpy()
-    counts = np.where(found, merged["n_cum"].fillna(0).to_numpy(), 0).astype(np.int64)
-    digests = np.zeros(len(merged), dtype=np.uint64)
-    digests[found] = merged.loc[found, "h_cum"].astype(np.uint64).to_numpy()
+    """Prefix count and digest of each (uscc, months up to ordinal): the last prefix row at or before
+    it, found by one binary search over (enterprise code, month) keys (``prefix`` is sorted so)."""
+    n = len(usccs)
+    if prefix.empty or n == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.uint64)
+    codes, distinct = pd.factorize(prefix["uscc"], sort=True)  # sorted by uscc: codes never decrease
+    wanted = pd.Index(distinct).get_indexer(usccs)
+    months = prefix["o"].to_numpy(dtype=np.int64)
+    asked = ordinals.to_numpy(dtype=np.int64)
+    low = min(int(months.min()), int(asked.min()))
+    span = max(int(months.max()), int(asked.max())) - low + 1
+    keys = codes.astype(np.int64) * span + (months - low)
+    at = np.searchsorted(keys, wanted.astype(np.int64) * span + (asked - low), side="right") - 1
+    safe = np.clip(at, 0, None)
+    found = (wanted >= 0) & (at >= 0) & (codes[safe] == wanted)
+    counts = np.where(found, prefix["n_cum"].to_numpy(dtype=np.int64)[safe], 0).astype(np.int64)
+    digests = np.where(found, prefix["h_cum"].to_numpy(dtype=np.uint64)[safe], np.uint64(0)).astype(np.uint64)
     return counts, digests
 
 
@@ -305,14 +324,14 @@ def _assign(
 # --- trend ----------------------------------------------------------------------------------------
 
 
-def _with_trends(
-    rows: pd.DataFrame, effective: pd.DataFrame, inputs: ProfileInputs, benchmarks: pd.DataFrame
-) -> pd.DataFrame:
-    monthly = _monthly_intensity(effective, inputs)
+def _with_trends(rows: pd.DataFrame, months: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
+    """Trend of each yearly and rolling profile over the monthly intensities (``months``: account at
+    month granularity) of up to TREND_WINDOW_MONTHS before its end."""
+    monthly = months[["uscc", "period", "carbon_intensity"]]
     results = []
     targets = rows[rows["granularity"].isin(["year", "rolling12"])]
     for last, group in targets.groupby("last_ordinal"):
-        series = monthly[monthly["uscc"].isin(group["uscc"])]
+        series = monthly[isin(monthly["uscc"], group["uscc"])]
         if series.empty:
             continue
         trend = trend_frame(series, end_period=ordinal_period(int(last)), max_months=TREND_WINDOW_MONTHS)
@@ -332,18 +351,6 @@ def _with_trends(
     k = projected / out["benchmark_intensity"].where(out["benchmark_intensity"] > 0)
     out["trend_projected_grade"] = inputs.method.grades_of(k.to_numpy(dtype=float))
     return out
-
-
-def _monthly_intensity(effective: pd.DataFrame, inputs: ProfileInputs) -> pd.DataFrame:
-    columns = ["uscc", "period", "category", "canonical_quantity"]
-    monthly = account(
-        effective[columns],
-        inputs.enterprises,
-        inputs.catalog,
-        granularity="month",
-        basis=inputs.method.emissions,
-    )
-    return monthly[["uscc", "period", "carbon_intensity"]]
 
 
 # --- data quality ---------------------------------------------------------------------------------
@@ -373,7 +380,7 @@ def _with_quality(
             batch = same[0]
         else:
             records = inputs.records[
-                inputs.records["uscc"].isin(usccs) & inputs.records["period"].isin(months)
+                isin(inputs.records["uscc"], usccs) & isin(inputs.records["period"], months)
             ]
             batch = assess_quality_batch(
                 records,
@@ -486,7 +493,7 @@ def details_column(frame: pd.DataFrame, flags: Sequence[list[dict[str, str]]]) -
         for a, b, n, f, q, v, t, i, e, x in zip(
             c.number("benchmark_industry_depth"), c.text("benchmark_region_level"),
             c.number("benchmark_count"), c.flag("benchmark_fallback"), c.flag("benchmark_qualified"),
-            c.integer("benchmark_version"), [_iso(v) for v in c.raw("benchmark_computed_at")],
+            c.integer("benchmark_version"), c.per_distinct("benchmark_computed_at", _iso),
             c.flag("benchmark_includes_self"), c.flag("benchmark_excludes_self"),
             c.flag("benchmark_sensitive"), strict=True,
         )
@@ -553,6 +560,17 @@ class _Columns:
             out[np.isnan(values)] = None
             return list(out)
         return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in column]
+
+    def per_distinct(self, name: str, convert: Callable[[Any], str]) -> list[str]:
+        """convert(value) for every row, called once per distinct value (e.g. a version's time)."""
+        done: dict[Any, str] = {}
+        out = []
+        for value in self.raw(name):
+            key = "" if value is None or value is pd.NaT or value != value else value  # NaN: missing
+            if key not in done:
+                done[key] = convert(value)
+            out.append(done[key])
+        return out
 
     def text(self, name: str, default: str = "") -> list[str]:
         return [str(v or default) for v in self.raw(name)]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -46,27 +47,81 @@ _INSERT_CHUNK = 5_000
 
 
 def load_records(
-    conn: Connection, usccs: Collection[str] | None, month_from: str = "", month_to: str = ""
+    conn: Connection,
+    usccs: Collection[str] | None,
+    month_from: str = "",
+    month_to: str = "",
+    *,
+    divisions: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """Every revision of the records in [month_from, month_to] (of ``usccs``, or all enterprises)."""
+    """Every revision of the records in [month_from, month_to] (of ``usccs``, or all enterprises; of
+    the enterprises in ``divisions``, industry_division's keys, when given)."""
     conditions: list[sa.ColumnElement[bool]] = []
     if month_from:
         conditions.append(records.c.period >= month_from)
     if month_to:
         conditions.append(records.c.period <= month_to)
+    if divisions is not None:
+        conditions.append(records.c.uscc.in_(_usccs_of_divisions(divisions)))
     query = sa.select(*(records.c[name] for name in RECORD_COLUMNS)).where(*conditions)
     if usccs is None:
-        return _frame(conn, query, RECORD_COLUMNS)
-    parts = [
-        _frame(conn, query.where(records.c.uscc.in_(chunk)), RECORD_COLUMNS)
-        for chunk in chunked(sorted(usccs))
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else _frame_of([], RECORD_COLUMNS)
+        return _record_frame(_raw_rows(conn, query))
+    rows: list[Any] = []
+    for chunk in chunked(sorted(usccs)):
+        rows += _raw_rows(conn, query.where(records.c.uscc.in_(chunk)))
+    return _record_frame(rows)
 
 
-def load_enterprises(conn: Connection, usccs: Collection[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def industry_division(code: Any) -> str:
+    """The partition key of an industry code: its 2-digit division (benchmark cells are 4, 3 or 2
+    digits deep, so none spans two divisions); "" for a missing code."""
+    return str(code or "")[:2]
+
+
+def _division_of(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    return sa.func.substr(sa.func.coalesce(column, ""), 1, 2)
+
+
+def _usccs_of_divisions(divisions: Collection[str]) -> sa.Select[Any]:
+    return sa.select(enterprises.c.uscc).where(
+        _division_of(enterprises.c.industry_code).in_(sorted(divisions))
+    )
+
+
+def division_sizes(conn: Connection) -> dict[str, int]:
+    """Enterprises per industry division (industry_division): the recompute's partitions."""
+    division = _division_of(enterprises.c.industry_code)
+    query = sa.select(division, sa.func.count()).group_by(division)
+    return {str(d): int(n) for d, n in conn.execute(query)}
+
+
+def _raw_rows(conn: Connection, query: sa.Select[Any]) -> list[Any]:
+    """The driver's row tuples: a recompute reads a million records, and SQLAlchemy's per-row
+    processing cost as much as the fetch. Only for columns whose driver values are already what the
+    frame needs (numbers, text; _record_frame converts the rest column-wise)."""
+    result = conn.execute(query)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def _record_frame(rows: list[Any]) -> pd.DataFrame:
+    if not rows:
+        return _frame_of([], RECORD_COLUMNS)
+    frame = pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS), coerce_float=True)
+    # SQLite hands back 0/1 and naive text, PostgreSQL bools and aware datetimes: one form for both
+    frame["is_current"] = frame["is_current"].astype(bool)
+    frame["ingest_time"] = pd.to_datetime(frame["ingest_time"], utc=True, format="ISO8601")
+    return frame
+
+
+def load_enterprises(
+    conn: Connection, usccs: Collection[str] | None, *, divisions: Collection[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(uscc, industry_code, region_code) and (uscc, year, industrial_added_value_10k_cny): the stored
-    fen as 万元 (the accounting pipeline's unit for the intensity's denominator)."""
+    fen as 万元 (the accounting pipeline's unit for the intensity's denominator). ``divisions``: only
+    the enterprises of those industry divisions."""
     columns = ("uscc", "industry_code", "region_code")
     query = sa.select(enterprises.c.uscc, enterprises.c.industry_code, enterprises.c.region_code)
     annual_columns = ("uscc", "year", "industrial_added_value_10k_cny")
@@ -77,6 +132,9 @@ def load_enterprises(conn: Connection, usccs: Collection[str] | None) -> tuple[p
             "industrial_added_value_10k_cny"
         ),
     )
+    if divisions is not None:
+        query = query.where(_division_of(enterprises.c.industry_code).in_(sorted(divisions)))
+        annual_query = annual_query.where(enterprise_financials.c.uscc.in_(_usccs_of_divisions(divisions)))
     if usccs is None:
         return _frame(conn, query, columns), _frame(conn, annual_query, annual_columns)
     firms, annual = [], []
@@ -130,31 +188,76 @@ def replace_profiles(
 ) -> int:
     """Store ``result``'s profiles. ``whole_enterprises``: they replace every stored profile of their
     enterprises (a refresh); else only the same periods and the enterprises' older rolling windows."""
-    rows = profile_rows(result, catalog_version, grading_method, compute_time)
-    usccs = sorted({r["uscc"] for r in rows})
+    columns = profile_columns(result, catalog_version, grading_method, compute_time)
+    usccs = sorted(set(columns["uscc"]))
+    periods = sorted(set(columns["period"]))
     for chunk in chunked(usccs):
         doomed: sa.ColumnElement[bool] = carbon_profiles.c.uscc.in_(chunk)
         if not whole_enterprises:
-            periods = sorted({r["period"] for r in rows})
             doomed = sa.and_(
                 doomed,
                 sa.or_(carbon_profiles.c.period.in_(periods), carbon_profiles.c.granularity == "rolling12"),
             )
         conn.execute(carbon_profiles.delete().where(doomed))
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        conn.execute(carbon_profiles.insert(), rows[start : start + _INSERT_CHUNK])
-    return len(rows)
+    return insert_profiles(conn, columns)
+
+
+def insert_profiles(conn: Connection, columns: dict[str, list[Any]]) -> int:
+    """Insert profile_columns' rows: the driver's executemany of tuples with the details as JSON text
+    (orjson, one pass), in the caller's transaction. SQLAlchemy's insert of dicts spent more time
+    processing parameters (and json.dumps) than the database spent storing them."""
+    count = len(columns["uscc"])
+    if not count:
+        return 0
+    names = [name for name in _PROFILE_COLUMNS if name in columns]
+    values = [_bound(conn, name, columns[name]) for name in names]
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {carbon_profiles.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+    )
+    rows = list(zip(*values, strict=True))
+    cursor = conn.connection.cursor()  # the connection's transaction: committed or rolled back with it
+    try:
+        for start in range(0, count, _INSERT_CHUNK):
+            cursor.executemany(statement, rows[start : start + _INSERT_CHUNK])
+    finally:
+        cursor.close()
+    return count
+
+
+def _bound(conn: Connection, name: str, values: list[Any]) -> list[Any]:
+    """A column's values as the driver takes them: details as JSON text, others through the column
+    type's bind processor (e.g. the compute time on SQLite), once per value when it has one."""
+    if name == "details":
+        return [orjson.dumps(v).decode() for v in values]
+    kind = carbon_profiles.c[name].type
+    process = kind.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    if process is None or isinstance(kind, sa.Float):  # profile_columns' figures are float or None
+        return values
+    if name == "compute_time":  # one value for the whole recompute
+        done: dict[Any, Any] = {}
+        return [done[v] if v in done else done.setdefault(v, process(v)) for v in values]
+    return [process(v) for v in values]
 
 
 def profile_rows(
     result: ProfileSet, catalog_version: str, grading_method: str, compute_time: datetime
 ) -> list[dict[str, Any]]:
-    """profile_row for every stored profile of ``result``, column by column (the same rows; a
-    recompute of a province writes 100,000s, and a Python call per figure per row was its cost)."""
+    """profile_row for every stored profile of ``result`` (profile_columns as rows)."""
+    columns = profile_columns(result, catalog_version, grading_method, compute_time)
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def profile_columns(
+    result: ProfileSet, catalog_version: str, grading_method: str, compute_time: datetime
+) -> dict[str, list[Any]]:
+    """profile_row's fields for every stored profile of ``result``, column by column (the same values;
+    a recompute of a province writes 100,000s, and a Python call per figure per row was its cost)."""
     frame = result.profiles
     stored = frame[frame["granularity"].isin(STORED_GRANULARITIES)] if len(frame) else frame
     if stored.empty:
-        return []
+        return {name: [] for name in _PROFILE_COLUMNS}
     keys = list(zip(stored["uscc"].tolist(), stored["period"].tolist(), strict=True))
     columns: dict[str, list[Any]] = {
         "uscc": stored["uscc"].tolist(),
@@ -188,8 +291,7 @@ def profile_rows(
         "inputs_fingerprint": stored["inputs_fingerprint"].tolist(),
         "compute_time": [compute_time] * len(stored),
     }
-    names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    return columns
 
 
 # (stored column, pipeline column, value for a missing/NaN/infinite figure), as profile_row has them

@@ -171,6 +171,12 @@ class Settings:
         " X-Forwarded-For is believed for the HTTP client's address; empty = none, the socket peer",
         _networks,
     )
+    recompute_workers: int = _setting(
+        0,
+        "Processes a RecomputeBenchmarks year is split across by industry division (0 = one per CPU core,"
+        " 1 = in the server process)",
+        int,
+    )
 
     def limits(self) -> LimitSettings:
         return LimitSettings(

@@ -1,0 +1,177 @@
+"""RecomputeBenchmarks split by industry division across worker processes stores exactly what the
+one in-process pass stores: every profile (figures, grade, K, quality, trend, details), every
+benchmark and every benchmark member; and a worker that fails leaves nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from helpers import make_uscc
+
+from registry_service import profile_service
+from registry_service.domain.catalog import load_catalog
+from registry_service.domain.enterprise import AnnualFinancials, Enterprise
+from registry_service.ingest import Ingestor
+from registry_service.profile_service import ProfileService
+from registry_service.recompute_partitions import Partition, buckets
+from registry_service.storage.catalog import ensure_catalog
+from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.tables import benchmark_members, benchmarks, carbon_profiles
+from tanxiao.platform.db import make_engine
+
+# Several divisions (28 twice, at two 4-digit classes), a 2-digit code, and uneven sizes.
+INDUSTRIES = ["2822", "2823", "1713", "3011", "3484", "21", "2822", "3011"]
+REGIONS = ["330502", "330503", "330521", "330522", "330523"]
+MONTHS = [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)] + ["2025-01", "2025-02"]
+SOURCES = {
+    "ELECTRICITY": "GRID_UTILITY",
+    "NATURAL_GAS": "GAS_UTILITY",
+    "INDUSTRIAL_ADDED_VALUE": "STATISTICS",
+}
+
+
+def _firms(count: int) -> list[Enterprise]:
+    firms = []
+    for i in range(count):
+        region = REGIONS[i % len(REGIONS)]
+        av = (500 + (i * 7919) % 4000) * 1_000_000
+        financials = (AnnualFinancials(2024, av, av * 4, av * 3, av * 2),) if i % 3 == 0 else ()
+        firms.append(
+            Enterprise(make_uscc(1000 + i, region), f"企业{i:04d}", INDUSTRIES[i % len(INDUSTRIES)], region,
+                       financials=financials)
+        )  # fmt: skip
+    return firms
+
+
+def _records(firms: list[Enterprise]) -> pd.DataFrame:
+    rng = np.random.default_rng(17)
+    rows: list[dict[str, Any]] = []
+    for i, firm in enumerate(firms):
+        scale = rng.lognormal(0.0, 0.7)
+        for category, source in SOURCES.items():
+            if category == "NATURAL_GAS" and i % 4 == 1:
+                continue
+            for month in MONTHS:
+                if i % 11 == 3 and month in ("2024-05", "2024-06"):  # gaps: incomplete, ungraded
+                    continue
+                if i % 9 == 0 and month > "2024-08":  # stopped reporting: stale, no 2025 window
+                    continue
+                base = {"ELECTRICITY": 150_000.0, "NATURAL_GAS": 9_000.0, "INDUSTRIAL_ADDED_VALUE": 300.0}
+                quantity = round(base[category] * scale * rng.normal(1.0, 0.05), 3)
+                if i % 13 == 5 and month == "2024-07" and category == "ELECTRICITY":
+                    quantity *= 6  # a spike month
+                rows.append(_row(firm.uscc, month, category, quantity, source))
+                if i % 7 == 2 and category == "ELECTRICITY":  # a second source that disagrees
+                    rows.append(_row(firm.uscc, month, category, quantity * 1.3, "SELF_REPORTED"))
+    return pd.DataFrame(rows)
+
+
+def _row(uscc: str, month: str, category: str, quantity: float, source: str) -> dict[str, Any]:
+    external = f"{source}-{uscc}-{category}-{month}"
+    return {"uscc": uscc, "period": month, "category": category, "quantity": quantity, "unit": "",
+            "source": source, "external_id": external}  # fmt: skip
+
+
+@pytest.fixture
+def loaded(db_url: str) -> str:
+    engine = make_engine(db_url)
+    catalog = load_catalog()
+    ensure_catalog(engine, catalog)
+    firms = _firms(160)
+    EnterpriseRepository(engine).create_many(firms)
+    summary = Ingestor(engine, catalog).ingest_frame(_records(firms), limit=10**6)
+    assert summary.accepted > 0
+    ProfileService(engine, catalog, workers=1).recompute_year(2023)  # stored benchmarks of the year before
+    engine.dispose()
+    return db_url
+
+
+def _stored(engine: sa.Engine) -> dict[str, Any]:
+    """The stored results, without what differs between two recomputes by design (compute times and
+    the published version number)."""
+    with engine.connect() as conn:
+        profiles = {}
+        for row in conn.execute(sa.select(carbon_profiles)).mappings():
+            row = dict(row)
+            row.pop("compute_time")
+            details = row.pop("details")
+            details = json.loads(details) if isinstance(details, str) else details
+            details["benchmark"].pop("computed_at")
+            details["benchmark"].pop("version")
+            profiles[(row["uscc"], row["period"])] = {**row, "details": details}
+        cells = {}
+        for row in conn.execute(sa.select(benchmarks).where(benchmarks.c.year == 2024)).mappings():
+            row = dict(row)
+            row.pop("compute_time"), row.pop("version")
+            cells[(row["industry_code"], row["region_code"])] = row
+        latest = sa.select(sa.func.max(benchmark_members.c.version)).where(benchmark_members.c.year == 2024)
+        members = conn.execute(
+            sa.select(benchmark_members.c.uscc).where(
+                benchmark_members.c.year == 2024, benchmark_members.c.version == latest.scalar_subquery()
+            )
+        ).scalars()
+        return {"profiles": profiles, "benchmarks": cells, "members": sorted(members)}
+
+
+def test_workers_store_what_one_process_stores(loaded: str) -> None:
+    engine = make_engine(loaded)
+    catalog = load_catalog()
+    try:
+        one = ProfileService(engine, catalog, workers=1).recompute_year(2024)
+        alone = _stored(engine)
+        three = ProfileService(engine, catalog, workers=3, min_parallel_enterprises=0).recompute_year(2024)
+        split = _stored(engine)
+    finally:
+        engine.dispose()
+    assert one.graded > 50 and one.ungraded > 5 and one.benchmarks > 20
+    assert (three.profiles, three.benchmarks, three.graded, three.grade_counts) == (
+        one.profiles, one.benchmarks, one.graded, one.grade_counts,
+    )  # fmt: skip
+    assert alone["members"] == split["members"] and len(alone["members"]) > 50
+    assert alone["benchmarks"] == split["benchmarks"]
+    assert alone["profiles"].keys() == split["profiles"].keys()
+    flagged = [p for p in alone["profiles"].values() if p["details"]["quality"]["flags"]]
+    assert len(flagged) > 20  # quality flags travel from the workers too
+    for key, profile in alone["profiles"].items():
+        assert profile == split["profiles"][key], key
+
+
+def test_a_failing_worker_leaves_nothing_written(
+    loaded: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = make_engine(loaded)
+    with engine.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(carbon_profiles)).scalar_one()
+        versions = conn.execute(sa.select(sa.func.count()).select_from(benchmarks)).scalar_one()
+    calls: list[int] = []
+
+    def broken(url: str, *rest: Any) -> Partition:  # the second partition's worker finds no tables
+        calls.append(1)
+        return Partition(url if len(calls) == 1 else f"sqlite:///{tmp_path}/empty.db", *rest)
+
+    monkeypatch.setattr(profile_service, "Partition", broken)
+    service = ProfileService(engine, load_catalog(), workers=2, min_parallel_enterprises=0)
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            service.recompute_year(2024)
+        with engine.connect() as conn:
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(carbon_profiles)).scalar_one() == before
+            )
+            assert conn.execute(sa.select(sa.func.count()).select_from(benchmarks)).scalar_one() == versions
+    finally:
+        engine.dispose()
+    assert len(calls) == 2
+
+
+def test_divisions_are_dealt_largest_first_to_the_lightest_share() -> None:
+    sizes = {"28": 50, "30": 30, "17": 25, "21": 10, "34": 5}
+    assert buckets(sizes, 2) == [("21", "28"), ("17", "30", "34")]
+    assert buckets(sizes, 1) == [("17", "21", "28", "30", "34")]
+    assert len(buckets({"28": 1}, 4)) == 1
