@@ -15,9 +15,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from tanxiao.platform import db
+
+# Property tests assert properties, never timings (performance lives in `make bench`): hypothesis'
+# per-example deadline would turn a loaded machine into a failure, so it is off for every test.
+settings.register_profile("tanxiao", deadline=None)
+settings.load_profile("tanxiao")
 
 POSTGRES_URL = os.environ.get(
     "TANXIAO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
