@@ -10,36 +10,33 @@ a concurrent ingest of the same keys wins the race (the unique indexes make that
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
-from sqlalchemy import ARRAY, Connection, Engine
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy import Connection, Engine
 
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
-from registry_service.storage import IN_LIST_CHUNK, chunked, within
+from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.instruments import claim_instruments
 from registry_service.storage.profiles import mark_dirty
-from registry_service.storage.tables import ingest_batches, records
+from registry_service.storage.record_merge import ACCEPTED, DUPLICATE, REVISED, Merged, classify, merge
+from registry_service.storage.tables import ingest_batches
 from tanxiao.errors import FieldViolation, ResourceExhausted
 from tanxiao.platform.auth import Principal, current_principal
 from tanxiao.platform.authz import record_scope_denial
 from tanxiao.platform.config import Settings
 from tanxiao.platform.metrics import record_ingest
 
-ACCEPTED, DUPLICATE, REVISED, REJECTED = "ACCEPTED", "DUPLICATE", "REVISED", "REJECTED"
-KEY = ["source", "external_id"]
-INSERT_CHUNK = 20_000
+REJECTED = "REJECTED"
+VALIDATE_BLOCK = 50_000  # rows validated together (IngestStream.add)
 _STAGED_COLUMNS = [
     "index",
     "uscc",
@@ -54,30 +51,6 @@ _STAGED_COLUMNS = [
     "content_hash",
     INSTRUMENT_ID,
 ]
-
-
-# Inserted columns and the dtype they are handed to the driver as.
-_INSERT_COLUMNS: dict[str, type] = {
-    "uscc": object,
-    "period": object,
-    "category": object,
-    "source": object,
-    "external_id": object,
-    "revision": np.int64,
-    "is_current": np.bool_,
-    "quantity": np.float64,
-    "unit": object,
-    "canonical_quantity": np.float64,
-    "canonical_unit": object,
-    "content_hash": object,
-}
-_CURRENT_COLUMNS = (
-    records.c.source,
-    records.c.external_id,
-    records.c.id,
-    records.c.revision,
-    records.c.content_hash,
-)
 
 
 @dataclass(frozen=True)
@@ -159,16 +132,33 @@ class IngestStream:
         self._rejected: list[RowResult] = []
         self._known_usccs: set[str] = set()
         self._accounts = AccountResolution(ingestor.accounts)
-        self.received = 0
+        self._pending: list[pd.DataFrame] = []  # chunks taken but not validated yet
+        self._pending_rows = 0
+        self.received = 0  # rows validated so far
         self.summary = IngestSummary()
 
     def add(self, frame: pd.DataFrame) -> None:
-        """Validate a chunk and stage its good rows; row indexes continue from the previous chunk."""
-        if self.received + len(frame) > self._limit:
+        """Take a chunk; row indexes continue from the previous chunk. Chunks are validated and staged
+        in blocks of about VALIDATE_BLOCK rows (the rest when the stream closes): per call, pandas'
+        fixed costs made a stream of 5,000-record chunks cost twice what one large frame does."""
+        if self.received + self._pending_rows + len(frame) > self._limit:
             raise ResourceExhausted(
                 f"at most {self._limit} records per call",
                 violations=[FieldViolation("records", f"at most {self._limit} records per call")],
             )
+        missing = [c for c in RECORD_COLUMNS if c not in frame.columns]
+        if missing:  # said at once, not when the block is validated
+            raise ValueError(f"record frame lacks columns {missing}")
+        self._pending.append(frame)
+        self._pending_rows += len(frame)
+        if self._pending_rows >= VALIDATE_BLOCK:
+            self._validate_pending()
+
+    def _validate_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        frame = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
         frame = self._accounts.resolve(frame)  # utility account -> the USCC holding it that month
         checked = validate_records(
             frame,
@@ -195,14 +185,23 @@ class IngestStream:
         connection: Connection | None = None,
         guard: Callable[[], None] | None = None,
     ) -> None:
+        self._validate_pending()
         staged = _concat(self._staged)
         catalog_version = str(self._ingestor.catalog.version)
 
-        def work(conn: Connection) -> tuple[pd.DataFrame, list[RowResult]]:
+        def work(conn: Connection) -> tuple[Merged, list[RowResult]]:
             claimed = claim_instruments(conn, staged)  # re-run with the transaction: nothing kept
             taken = _claimed_elsewhere(staged[claimed])
             rejected = len(self._rejected) + len(taken)
-            outcome = _store(conn, staged[~claimed], self.received, rejected, request_id, catalog_version)
+            outcome = _store(
+                conn,
+                staged[~claimed],
+                self.received,
+                rejected,
+                request_id,
+                catalog_version,
+                self.include_accepted,
+            )
             self._accounts.record(conn)
             if guard is not None:
                 guard()
@@ -232,9 +231,8 @@ class IngestStream:
                 "enterprise " + checked.loc[unknown, "uscc"] + " is not registered"
             )
 
-    def _summarise(self, outcome: pd.DataFrame) -> IngestSummary:
-        counts = outcome["status"].value_counts()
-        listed = outcome if self.include_accepted else outcome[outcome["status"] != ACCEPTED]
+    def _summarise(self, outcome: Merged) -> IngestSummary:
+        counts, listed = outcome.counts, outcome.listed
         stored = [
             RowResult(index=int(i), status=str(s), revision=int(r))
             for i, s, r in zip(listed["index"], listed["status"], listed["revision"], strict=True)
@@ -286,124 +284,33 @@ def _store(
     rejected: int,
     request_id: str | None,
     catalog_version: str,
-) -> pd.DataFrame:
-    """Classify the staged rows against the stored current revisions and write them; returns
-    index/status/revision per staged row. Re-runnable: reads everything it decides on."""
-    plan = classify(staged, current_revisions(conn, staged))
-    counts = plan["status"].value_counts()
+    include_accepted: bool,
+) -> Merged:
+    """Classify the staged rows against the stored current revisions and write them set-based
+    (registry_service.storage.record_merge). Re-runnable: reads everything it decides on."""
     now = datetime.now(UTC)
-    batch_id: int = conn.execute(
-        ingest_batches.insert()
-        .returning(ingest_batches.c.id)
-        .values(
-            request_id=request_id or None,
-            received=received,
-            accepted=int(counts.get(ACCEPTED, 0)),
-            duplicates=int(counts.get(DUPLICATE, 0)),
-            revised=int(counts.get(REVISED, 0)),
-            rejected=rejected,
-            ingest_time=now,
-        )
-    ).scalar_one()
-    superseded = plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist()
-    previous_usccs: set[str] = set()  # a correction may move a record to another enterprise (account)
-    for ids in chunked(superseded):  # before inserting: at most one current row per key, always
-        conn.execute(records.update().where(records.c.id.in_(ids)).values(is_current=False))
-        previous_usccs.update(conn.execute(sa.select(records.c.uscc).where(records.c.id.in_(ids))).scalars())
-    stored = plan[plan["status"] != DUPLICATE]
-    _insert_records(conn, stored, batch_id, now, catalog_version)
-    # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
-    mark_dirty(conn, [*pd.unique(stored["uscc"]).tolist(), *previous_usccs])
-    return plan[["index", "status", "revision"]]
 
-
-def current_revisions(conn: Connection, staged: pd.DataFrame) -> pd.DataFrame:
-    """The current stored row (id, revision, content_hash) of every key in ``staged``, in bulk."""
-    found: list[tuple[object, ...]] = []
-    postgres = conn.dialect.name == "postgresql"
-    for source, ids in staged.groupby("source", sort=True)["external_id"]:
-        for chunk in chunked(pd.unique(ids).tolist(), 50_000 if postgres else IN_LIST_CHUNK):
-            # PostgreSQL: one array parameter instead of thousands of bound values.
-            matches = (
-                records.c.external_id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.String)))
-                if postgres
-                else records.c.external_id.in_(chunk)
+    def open_batch(counts: Mapping[str, int]) -> int:
+        batch_id: int = conn.execute(
+            ingest_batches.insert()
+            .returning(ingest_batches.c.id)
+            .values(
+                request_id=request_id or None,
+                received=received,
+                accepted=counts.get(ACCEPTED, 0),
+                duplicates=counts.get(DUPLICATE, 0),
+                revised=counts.get(REVISED, 0),
+                rejected=rejected,
+                ingest_time=now,
             )
-            query = sa.select(*_CURRENT_COLUMNS).where(records.c.is_current, records.c.source == source)
-            query = query.where(matches)
-            found.extend(tuple(row) for row in conn.execute(query))
-    return pd.DataFrame(found, columns=[*KEY, "current_id", "current_revision", "current_hash"])
+        ).scalar_one()
+        return batch_id
 
-
-def classify(staged: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    """Status and revision of each staged row, in row order, with same-key rows applied in sequence.
-
-    A row duplicates the content its key has just before it (the stored current revision for the
-    first row of a key in the batch); otherwise it is the next revision.
-    """
-    plan = staged.merge(current, on=KEY, how="left", sort=False)
-    keys = [plan["source"], plan["external_id"]]
-    previous = plan.groupby(keys, sort=False)["content_hash"].shift(1)
-    previous = previous.where(previous.notna(), plan["current_hash"])
-    new = (plan["content_hash"] != previous).to_numpy(dtype=bool)
-    base = plan["current_revision"].fillna(0).to_numpy(dtype=np.int64)
-    revision = base + pd.Series(new, index=plan.index).groupby(keys, sort=False).cumsum().to_numpy(np.int64)
-    plan["revision"] = revision
-    plan["status"] = np.where(~new, DUPLICATE, np.where(revision == 1, ACCEPTED, REVISED))
-    last = pd.Series(np.where(new, revision, 0), index=plan.index).groupby(keys, sort=False).transform("max")
-    plan["is_current"] = new & (revision == last.to_numpy())
-    plan["supersedes"] = plan["is_current"] & plan["current_id"].notna()
-    return plan
-
-
-def _insert_records(
-    conn: Connection, rows: pd.DataFrame, batch_id: int, now: datetime, catalog_version: str
-) -> None:
-    """Set-based insert: COPY on PostgreSQL, else one executemany per chunk of the Core
-    ``records.insert()`` compiled once. Values go to the driver as plain Python values: SQLAlchemy's
-    per-row parameter processing cost as much as SQLite's insert itself, and the one value that
-    needs a dialect conversion (the batch's ingest_time, a constant) is converted once."""
-    constants = {"batch_id": batch_id, "ingest_time": now, "catalog_version": catalog_version}
-    constants = _processed(conn, constants)
-    names = [*_INSERT_COLUMNS, *constants]
-    compiled = records.insert().compile(dialect=conn.dialect, column_keys=names)
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows.iloc[start : start + INSERT_CHUNK]
-        columns = {name: chunk[name].to_numpy(dtype=kind).tolist() for name, kind in _INSERT_COLUMNS.items()}
-        columns |= {name: [value] * len(chunk) for name, value in constants.items()}
-        if conn.dialect.name == "postgresql":
-            _copy(conn, names, columns)
-        else:
-            conn.exec_driver_sql(compiled.string, _driver_params(compiled, names, columns))
-
-
-def _copy(conn: Connection, names: list[str], columns: dict[str, list[Any]]) -> None:
-    """COPY FROM STDIN on the connection's own psycopg connection, inside the current transaction."""
-    driver = conn.connection.driver_connection
-    statement = f"COPY {records.name} ({', '.join(names)}) FROM STDIN"
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in zip(*(columns[name] for name in names), strict=True):
-                copy.write_row(row)
-    except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would wrap it: retry logic relies on it
-        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
-
-
-def _driver_params(compiled: Compiled, names: list[str], columns: dict[str, list[Any]]) -> list[Any]:
-    """Rows as the driver's paramstyle wants them: tuples in placeholder order, or dicts by name."""
-    if compiled.positional:  # type: ignore[attr-defined]
-        order = compiled.positiontup or ()  # type: ignore[attr-defined]
-        return list(zip(*(columns[name] for name in order), strict=True))
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-
-
-def _processed(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` converted as SQLAlchemy would bind them on this dialect (e.g. datetimes on SQLite)."""
-    out = {}
-    for name, value in values.items():
-        processor = records.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        out[name] = processor(value) if processor else value
-    return out
+    constants = {"catalog_version": catalog_version, "ingest_time": now}
+    merged = merge(conn, staged, open_batch, constants, include_accepted=include_accepted)
+    # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
+    mark_dirty(conn, merged.touched)
+    return merged
 
 
 __all__ = [
@@ -416,6 +323,7 @@ __all__ = [
     "IngestSummary",
     "Ingestor",
     "RowResult",
+    "classify",
 ]
 
 
