@@ -126,9 +126,12 @@ records = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the content as sent
     sa.Column("batch_id", BigId, nullable=False),  # ingest_batches.id
     sa.Column("ingest_time", UtcTime, nullable=False),
-    sa.UniqueConstraint("source", "external_id", "revision"),
-    # At most one current revision per idempotency key, whatever the interleaving of writers. The SQLite
-    # predicate is spelt the way SQLAlchemy renders `records.c.is_current` there, or the planner ignores it.
+    # At most one current revision per idempotency key, whatever the interleaving of writers: every ingest
+    # writing a key writes exactly one current row for it, so two racing ingests of a key always collide
+    # here (and the loser re-runs). That also keeps revision numbers unique per key, which is why 0014_i17
+    # dropped the unique (source, external_id, revision) constraint (an index the write paid for per row).
+    # The SQLite predicate is spelt the way SQLAlchemy renders `records.c.is_current` there, or the
+    # planner ignores it.
     sa.Index(
         "uq_records_current_key",
         "source",
