@@ -10,10 +10,10 @@ a concurrent ingest of the same keys wins the race (the unique indexes make that
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -22,13 +22,11 @@ from sqlalchemy import Connection, Engine
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
+from registry_service.ingest_writer import BatchWriter, Closing, PipelinedWriter, Written
 from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
-from registry_service.storage.instruments import claim_instruments
-from registry_service.storage.profiles import mark_dirty
-from registry_service.storage.record_merge import ACCEPTED, DUPLICATE, REVISED, Merged, classify, merge
-from registry_service.storage.tables import ingest_batches
+from registry_service.storage.record_merge import ACCEPTED, DUPLICATE, REVISED, Merged, classify
 from tanxiao.errors import FieldViolation, ResourceExhausted
 from tanxiao.platform.auth import Principal, current_principal
 from tanxiao.platform.authz import record_scope_denial
@@ -118,16 +116,32 @@ class Ingestor:
         """Chunks added inside the block are committed together when it exits normally; an exception
         (a cancelled client, a crash) leaves nothing stored. ``limit`` defaults to max_stream_records;
         ``guard`` runs after the writes, just before the commit, and aborts it by raising."""
-        stream = IngestStream(self, include_accepted, limit or self.settings.max_stream_records)
-        yield stream
-        stream.commit(request_id=request_id, connection=connection, guard=guard)
+        stream = IngestStream(
+            self, include_accepted, limit or self.settings.max_stream_records, request_id, connection
+        )
+        try:
+            yield stream
+        except BaseException:
+            stream.abort()
+            raise
+        stream.commit(guard=guard)
 
 
 class IngestStream:
-    def __init__(self, ingestor: Ingestor, include_accepted: bool, limit: int) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        include_accepted: bool,
+        limit: int,
+        request_id: str | None = None,
+        connection: Connection | None = None,
+    ) -> None:
         self._ingestor = ingestor
         self.include_accepted = include_accepted
         self._limit = limit
+        self._request_id = request_id
+        self._connection = connection
+        self._pipeline: PipelinedWriter | None = None  # PostgreSQL: blocks written while the stream runs
         self._staged: list[pd.DataFrame] = []
         self._rejected: list[RowResult] = []
         self._known_usccs: set[str] = set()
@@ -175,41 +189,48 @@ class IngestStream:
         self._rejected.extend(_rejections(checked[bad]))
         good = checked[~bad]
         if len(good):
-            good = good.assign(content_hash=content_hashes(good))
-            self._staged.append(good[_STAGED_COLUMNS])
+            good = good.assign(content_hash=content_hashes(good))[_STAGED_COLUMNS]
+            self._staged.append(good)
+            self._pipe(good)
 
-    def commit(
-        self,
-        *,
-        request_id: str | None = None,
-        connection: Connection | None = None,
-        guard: Callable[[], None] | None = None,
-    ) -> None:
+    def _pipe(self, block: pd.DataFrame) -> None:
+        """On PostgreSQL (and in a transaction of our own) hand the block to the pipelined writer."""
+        engine = self._ingestor.engine
+        if self._connection is not None or engine.dialect.name != "postgresql":
+            return
+        if self._pipeline is None:
+            catalog_version = str(self._ingestor.catalog.version)
+            self._pipeline = PipelinedWriter(engine, self._request_id, catalog_version, self.include_accepted)
+        self._pipeline.submit(block)
+
+    def abort(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.abort()
+            self._pipeline = None
+
+    def commit(self, *, guard: Callable[[], None] | None = None) -> None:
+        """Write what is staged (or finish the pipelined write) and commit; ``guard`` runs last."""
         self._validate_pending()
-        staged = _concat(self._staged)
-        catalog_version = str(self._ingestor.catalog.version)
+        closing = Closing(self.received, len(self._rejected), self._accounts.record, guard)
+        written = self._pipeline.finish(closing) if self._pipeline is not None else None
+        self._pipeline = None
+        if written is None:  # no pipeline, or it gave up: the whole batch in one (retried) transaction
+            staged = _concat(self._staged)
+            catalog_version = str(self._ingestor.catalog.version)
 
-        def work(conn: Connection) -> tuple[Merged, list[RowResult]]:
-            claimed = claim_instruments(conn, staged)  # re-run with the transaction: nothing kept
-            taken = _claimed_elsewhere(staged[claimed])
-            rejected = len(self._rejected) + len(taken)
-            outcome = _store(
-                conn,
-                staged[~claimed],
-                self.received,
-                rejected,
-                request_id,
-                catalog_version,
-                self.include_accepted,
+            def work(conn: Connection) -> Written:
+                writer = BatchWriter(conn, self._request_id, catalog_version, self.include_accepted)
+                writer.write(staged)
+                return writer.close(closing)
+
+            written = within(self._ingestor.engine, self._connection, work)
+        self._rejected.extend(
+            RowResult(
+                index=r.index, status=REJECTED, field=r.field, reason=r.reason, reason_code=r.reason_code
             )
-            self._accounts.record(conn)
-            if guard is not None:
-                guard()
-            return outcome, taken
-
-        outcome, taken = within(self._ingestor.engine, connection, work)
-        self._rejected.extend(taken)
-        self.summary = self._summarise(outcome)
+            for r in written.taken
+        )
+        self.summary = self._summarise(written.merged)
         self._staged.clear()
         s = self.summary
         record_ingest(s.accepted, s.duplicates, s.revised, s.rejected)  # after the commit: stored rows only
@@ -256,61 +277,10 @@ def _rejections(bad: pd.DataFrame) -> list[RowResult]:
     ]
 
 
-def _claimed_elsewhere(rows: pd.DataFrame) -> list[RowResult]:
-    """Rows naming a contract or certificate another record already claimed. The reason never says
-    who holds it: which firm bought which green power is that firm's data."""
-    return [
-        RowResult(
-            index=int(i),
-            status=REJECTED,
-            field=f"records[{i}].{INSTRUMENT_ID}",
-            reason=f"{INSTRUMENT_ID} {instrument!r} has already been claimed in the registry",
-            reason_code="INSTRUMENT_ALREADY_CLAIMED",
-        )
-        for i, instrument in zip(rows["index"], rows[INSTRUMENT_ID], strict=True)
-    ]
-
-
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _STAGED_COLUMNS})
     return pd.concat(frames, ignore_index=True)
-
-
-def _store(
-    conn: Connection,
-    staged: pd.DataFrame,
-    received: int,
-    rejected: int,
-    request_id: str | None,
-    catalog_version: str,
-    include_accepted: bool,
-) -> Merged:
-    """Classify the staged rows against the stored current revisions and write them set-based
-    (registry_service.storage.record_merge). Re-runnable: reads everything it decides on."""
-    now = datetime.now(UTC)
-
-    def open_batch(counts: Mapping[str, int]) -> int:
-        batch_id: int = conn.execute(
-            ingest_batches.insert()
-            .returning(ingest_batches.c.id)
-            .values(
-                request_id=request_id or None,
-                received=received,
-                accepted=counts.get(ACCEPTED, 0),
-                duplicates=counts.get(DUPLICATE, 0),
-                revised=counts.get(REVISED, 0),
-                rejected=rejected,
-                ingest_time=now,
-            )
-        ).scalar_one()
-        return batch_id
-
-    constants = {"catalog_version": catalog_version, "ingest_time": now}
-    merged = merge(conn, staged, open_batch, constants, include_accepted=include_accepted)
-    # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
-    mark_dirty(conn, merged.touched)
-    return merged
 
 
 __all__ = [

@@ -17,7 +17,7 @@ retired (is_current false), never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -65,24 +65,21 @@ class Merged:
     touched: list[str]  # enterprises whose records changed (new rows, and the ones a correction left)
 
 
-OpenBatch = Callable[[Mapping[str, int]], int]  # counts -> the ingest_batches id the rows belong to
-
-
 def merge(
     conn: Connection,
     staged: pd.DataFrame,
-    open_batch: OpenBatch,
+    batch_id: int,
     constants: Mapping[str, Any],
     *,
     include_accepted: bool,
 ) -> Merged:
     """Classify and store ``staged`` (index, the record columns, content_hash) in the caller's
-    transaction. ``constants`` are the batch's catalog_version and ingest_time; ``open_batch`` inserts
-    the batch row given the counts and returns its id."""
+    transaction, as rows of ingest batch ``batch_id``; ``constants`` are the batch's catalog_version
+    and ingest_time. Blocks of one batch may be merged one after the other in the same transaction:
+    each is judged against what the previous ones stored, which is what one merge of all would do."""
     lock_enterprises(conn, pd.unique(staged["uscc"]).tolist())
     plan = classify(staged, current_revisions(conn, staged))
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
-    batch_id = open_batch(counts)
     left = _retire(conn, plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist())
     stored = plan[plan["status"] != DUPLICATE]
     _insert(conn, stored, {"batch_id": batch_id, **constants})
@@ -90,6 +87,21 @@ def merge(
     return Merged(
         counts, listed[["index", "status", "revision"]], [*pd.unique(stored["uscc"]).tolist(), *left]
     )
+
+
+def combined(parts: list[Merged]) -> Merged:
+    """The merges of a batch's blocks as one."""
+    counts: dict[str, int] = {}
+    for part in parts:
+        for status, n in part.counts.items():
+            counts[status] = counts.get(status, 0) + n
+    listed = [p.listed for p in parts if len(p.listed)]
+    frame = (
+        pd.concat(listed, ignore_index=True)
+        if listed
+        else pd.DataFrame(columns=["index", "status", "revision"])
+    )
+    return Merged(counts, frame, [u for p in parts for u in p.touched])
 
 
 def lock_enterprises(conn: Connection, usccs: list[str]) -> None:
