@@ -187,17 +187,30 @@ def _copy(conn: Connection, table: str, types: Mapping[str, str], columns: list[
 
 def classify(staged: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """Status and revision of each staged row, in row order, with same-key rows applied in sequence."""
-    plan = staged.merge(current, on=KEY, how="left", sort=False)
-    keys = [plan["source"], plan["external_id"]]
-    previous = plan.groupby(keys, sort=False)["content_hash"].shift(1)
-    previous = previous.where(previous.notna(), plan["current_hash"])
-    new = (plan["content_hash"] != previous).to_numpy(dtype=bool)
+    if current.empty:  # a fresh batch: nothing to join (the join alone cost as much as the rest)
+        plan = staged.assign(current_id=np.nan, current_revision=np.nan, current_hash=None)
+    else:
+        plan = staged.merge(current, on=KEY, how="left", sort=False)
+    group = plan.groupby(KEY, sort=False).ngroup().to_numpy()  # the key, factorised once
+    repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
+    current_hash = plan["current_hash"].to_numpy(dtype=object)
+    if repeated:
+        by_key = pd.Series(plan["content_hash"].to_numpy(dtype=object)).groupby(group, sort=False)
+        previous = by_key.shift(1).to_numpy(dtype=object)
+        previous = np.where(pd.isna(previous), current_hash, previous)
+    else:
+        previous = current_hash
+    new = plan["content_hash"].to_numpy(dtype=object) != previous
     base = plan["current_revision"].fillna(0).to_numpy(dtype=np.int64)
-    revision = base + pd.Series(new, index=plan.index).groupby(keys, sort=False).cumsum().to_numpy(np.int64)
+    steps = pd.Series(new).groupby(group, sort=False).cumsum().to_numpy(np.int64) if repeated else new
+    revision = base + steps
     plan["revision"] = revision
     plan["status"] = np.where(~new, DUPLICATE, np.where(revision == 1, ACCEPTED, REVISED))
-    last = pd.Series(np.where(new, revision, 0), index=plan.index).groupby(keys, sort=False).transform("max")
-    plan["is_current"] = new & (revision == last.to_numpy())
+    if repeated:
+        last = pd.Series(np.where(new, revision, 0)).groupby(group, sort=False).transform("max").to_numpy()
+        plan["is_current"] = new & (revision == last)
+    else:
+        plan["is_current"] = new
     plan["supersedes"] = plan["is_current"] & plan["current_id"].notna()
     return plan
 

@@ -151,7 +151,9 @@ def test_an_aborted_stream_stores_nothing_even_after_blocks_were_written(
     assert _stored(engine) == [] and _batches(engine) == []
 
 
-def test_a_pipeline_failing_mid_stream_is_rerun_whole(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pipeline_failing_mid_stream_is_rerun_whole(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A database error in the pipelined writer (a lost race, a dropped connection) costs a re-run of
     the whole batch in a fresh transaction, never a half-written batch or a wrong answer."""
     monkeypatch.setattr(ingest, "VALIDATE_BLOCK", 2)
