@@ -3,9 +3,11 @@
 Idempotency key of a record: (source, external_id). Against the *current* revision of its key a row
 is a DUPLICATE (same content: nothing stored), a correction (REVISED: stored as revision n+1, the old
 one kept with is_current false) or new (ACCEPTED, revision 1). Rows of one batch sharing a key are
-applied in order. Validation happens when a chunk is added (outside any write lock); the database
-work happens once, when the stream closes, in one transaction that is re-run from the staged rows if
-a concurrent ingest of the same keys wins the race (the unique indexes make that race detectable).
+applied in order. Validation happens as chunks are added, in blocks (outside any write lock). The
+database work (registry_service.ingest_writer, storage.record_merge) is one transaction: on SQLite run
+when the stream closes; on PostgreSQL opened with the first block and fed block by block while the
+stream runs. Either way it is re-run whole from the staged rows if a concurrent ingest of the same keys
+wins the race (the partial unique current-key index makes that race detectable).
 """
 
 from __future__ import annotations
@@ -210,7 +212,11 @@ class IngestStream:
 
     def commit(self, *, guard: Callable[[], None] | None = None) -> None:
         """Write what is staged (or finish the pipelined write) and commit; ``guard`` runs last."""
-        self._validate_pending()
+        try:
+            self._validate_pending()
+        except BaseException:
+            self.abort()  # the writer thread must not wait for blocks that will never come
+            raise
         closing = Closing(self.received, len(self._rejected), self._accounts.record, guard)
         written = self._pipeline.finish(closing) if self._pipeline is not None else None
         self._pipeline = None
