@@ -60,3 +60,5 @@ def chunked(items: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
