@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+import structlog
 from sqlalchemy import Connection, Engine
 
 from registry_service.domain.records import INSTRUMENT_ID
@@ -29,6 +30,8 @@ from registry_service.storage.profiles import mark_dirty
 from registry_service.storage.record_merge import ACCEPTED, DUPLICATE, REVISED, Merged, combined, merge
 from registry_service.storage.tables import ingest_batches
 from tanxiao.platform.db import transaction
+
+log = structlog.get_logger("tanxiao.ingest")
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class PipelinedWriter:
         except _Abort:
             outcome = _GaveUp()
         except sa.exc.DBAPIError as exc:  # a lost race, a dropped connection: the batch is re-run
+            log.info("ingest.pipeline_gave_up", error=str(exc.orig).splitlines()[0] if exc.orig else str(exc))
             outcome = _GaveUp(str(exc))
         except BaseException as exc:  # the guard's verdict, or a bug: the caller sees it
             outcome = exc
