@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import ARRAY, Connection
 
 from registry_service.storage import IN_LIST_CHUNK, chunked
 from registry_service.storage.tables import enterprises, records
@@ -151,8 +151,15 @@ def _retire(conn: Connection, ids: list[int]) -> list[str]:
     """Mark superseded rows not current (before the insert: one current row per key, always); returns
     their enterprises (a correction may move a record to another enterprise, by utility account)."""
     left: set[str] = set()
-    for chunk in chunked(ids, RETIRE_CHUNK if conn.dialect.name == "postgresql" else IN_LIST_CHUNK):
-        retired = records.update().where(records.c.id.in_(chunk)).values(is_current=False)
+    postgres = conn.dialect.name == "postgresql"
+    for chunk in chunked(ids, RETIRE_CHUNK if postgres else IN_LIST_CHUNK):
+        # PostgreSQL: one array parameter instead of tens of thousands of bound values.
+        which = (
+            records.c.id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.BigInteger)))
+            if postgres
+            else records.c.id.in_(chunk)
+        )
+        retired = records.update().where(which).values(is_current=False)
         left.update(conn.execute(retired.returning(records.c.uscc)).scalars())
     return sorted(left)
 
