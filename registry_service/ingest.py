@@ -3,9 +3,11 @@
 Idempotency key of a record: (source, external_id). Against the *current* revision of its key a row
 is a DUPLICATE (same content: nothing stored), a correction (REVISED: stored as revision n+1, the old
 one kept with is_current false) or new (ACCEPTED, revision 1). Rows of one batch sharing a key are
-applied in order. Validation happens when a chunk is added (outside any write lock); the database
-work happens once, when the stream closes, in one transaction that is re-run from the staged rows if
-a concurrent ingest of the same keys wins the race (the unique indexes make that race detectable).
+applied in order. Validation happens as chunks are added, in blocks (outside any write lock). The
+database work (registry_service.ingest_writer, storage.record_merge) is one transaction: on SQLite run
+when the stream closes; on PostgreSQL opened with the first block and fed block by block while the
+stream runs. Either way it is re-run whole from the staged rows if a concurrent ingest of the same keys
+wins the race (the partial unique current-key index makes that race detectable).
 """
 
 from __future__ import annotations
@@ -13,34 +15,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
-from sqlalchemy import ARRAY, Connection, Engine
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy import Connection, Engine
 
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
-from registry_service.storage import IN_LIST_CHUNK, chunked, within
+from registry_service.ingest_writer import BatchWriter, Closing, PipelinedWriter, Written
+from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
-from registry_service.storage.instruments import claim_instruments
-from registry_service.storage.profile_changes import record_profile_change
-from registry_service.storage.profiles import mark_dirty
-from registry_service.storage.tables import ingest_batches, records
+from registry_service.storage.record_merge import ACCEPTED, DUPLICATE, REVISED, Merged, classify
 from tanxiao.errors import FieldViolation, ResourceExhausted
 from tanxiao.platform.auth import Principal, current_principal
 from tanxiao.platform.authz import record_scope_denial
 from tanxiao.platform.config import Settings
 from tanxiao.platform.metrics import record_ingest
 
-ACCEPTED, DUPLICATE, REVISED, REJECTED = "ACCEPTED", "DUPLICATE", "REVISED", "REJECTED"
-KEY = ["source", "external_id"]
-INSERT_CHUNK = 20_000
+REJECTED = "REJECTED"
+VALIDATE_BLOCK = 50_000  # rows validated together (IngestStream.add)
 _STAGED_COLUMNS = [
     "index",
     "uscc",
@@ -55,30 +51,6 @@ _STAGED_COLUMNS = [
     "content_hash",
     INSTRUMENT_ID,
 ]
-
-
-# Inserted columns and the dtype they are handed to the driver as.
-_INSERT_COLUMNS: dict[str, type] = {
-    "uscc": object,
-    "period": object,
-    "category": object,
-    "source": object,
-    "external_id": object,
-    "revision": np.int64,
-    "is_current": np.bool_,
-    "quantity": np.float64,
-    "unit": object,
-    "canonical_quantity": np.float64,
-    "canonical_unit": object,
-    "content_hash": object,
-}
-_CURRENT_COLUMNS = (
-    records.c.source,
-    records.c.external_id,
-    records.c.id,
-    records.c.revision,
-    records.c.content_hash,
-)
 
 
 @dataclass(frozen=True)
@@ -146,30 +118,63 @@ class Ingestor:
         """Chunks added inside the block are committed together when it exits normally; an exception
         (a cancelled client, a crash) leaves nothing stored. ``limit`` defaults to max_stream_records;
         ``guard`` runs after the writes, just before the commit, and aborts it by raising."""
-        stream = IngestStream(self, include_accepted, limit or self.settings.max_stream_records)
-        yield stream
-        stream.commit(request_id=request_id, connection=connection, guard=guard)
+        stream = IngestStream(
+            self, include_accepted, limit or self.settings.max_stream_records, request_id, connection
+        )
+        try:
+            yield stream
+        except BaseException:
+            stream.abort()
+            raise
+        stream.commit(guard=guard)
 
 
 class IngestStream:
-    def __init__(self, ingestor: Ingestor, include_accepted: bool, limit: int) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        include_accepted: bool,
+        limit: int,
+        request_id: str | None = None,
+        connection: Connection | None = None,
+    ) -> None:
         self._ingestor = ingestor
         self.include_accepted = include_accepted
         self._limit = limit
+        self._request_id = request_id
+        self._connection = connection
+        self._pipeline: PipelinedWriter | None = None  # PostgreSQL: blocks written while the stream runs
         self._staged: list[pd.DataFrame] = []
         self._rejected: list[RowResult] = []
         self._known_usccs: set[str] = set()
         self._accounts = AccountResolution(ingestor.accounts)
-        self.received = 0
+        self._pending: list[pd.DataFrame] = []  # chunks taken but not validated yet
+        self._pending_rows = 0
+        self.received = 0  # rows validated so far
         self.summary = IngestSummary()
 
     def add(self, frame: pd.DataFrame) -> None:
-        """Validate a chunk and stage its good rows; row indexes continue from the previous chunk."""
-        if self.received + len(frame) > self._limit:
+        """Take a chunk; row indexes continue from the previous chunk. Chunks are validated and staged
+        in blocks of about VALIDATE_BLOCK rows (the rest when the stream closes): per call, pandas'
+        fixed costs made a stream of 5,000-record chunks cost twice what one large frame does."""
+        if self.received + self._pending_rows + len(frame) > self._limit:
             raise ResourceExhausted(
                 f"at most {self._limit} records per call",
                 violations=[FieldViolation("records", f"at most {self._limit} records per call")],
             )
+        missing = [c for c in RECORD_COLUMNS if c not in frame.columns]
+        if missing:  # said at once, not when the block is validated
+            raise ValueError(f"record frame lacks columns {missing}")
+        self._pending.append(frame)
+        self._pending_rows += len(frame)
+        if self._pending_rows >= VALIDATE_BLOCK:
+            self._validate_pending()
+
+    def _validate_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        frame = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
         frame = self._accounts.resolve(frame)  # utility account -> the USCC holding it that month
         checked = validate_records(
             frame,
@@ -186,32 +191,52 @@ class IngestStream:
         self._rejected.extend(_rejections(checked[bad]))
         good = checked[~bad]
         if len(good):
-            good = good.assign(content_hash=content_hashes(good))
-            self._staged.append(good[_STAGED_COLUMNS])
+            good = good.assign(content_hash=content_hashes(good))[_STAGED_COLUMNS]
+            self._staged.append(good)
+            self._pipe(good)
 
-    def commit(
-        self,
-        *,
-        request_id: str | None = None,
-        connection: Connection | None = None,
-        guard: Callable[[], None] | None = None,
-    ) -> None:
-        staged = _concat(self._staged)
-        catalog_version = str(self._ingestor.catalog.version)
+    def _pipe(self, block: pd.DataFrame) -> None:
+        """On PostgreSQL (and in a transaction of our own) hand the block to the pipelined writer."""
+        engine = self._ingestor.engine
+        if self._connection is not None or engine.dialect.name != "postgresql":
+            return
+        if self._pipeline is None:
+            catalog_version = str(self._ingestor.catalog.version)
+            self._pipeline = PipelinedWriter(engine, self._request_id, catalog_version, self.include_accepted)
+        self._pipeline.submit(block)
 
-        def work(conn: Connection) -> tuple[pd.DataFrame, list[RowResult]]:
-            claimed = claim_instruments(conn, staged)  # re-run with the transaction: nothing kept
-            taken = _claimed_elsewhere(staged[claimed])
-            rejected = len(self._rejected) + len(taken)
-            outcome = _store(conn, staged[~claimed], self.received, rejected, request_id, catalog_version)
-            self._accounts.record(conn)
-            if guard is not None:
-                guard()
-            return outcome, taken
+    def abort(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.abort()
+            self._pipeline = None
 
-        outcome, taken = within(self._ingestor.engine, connection, work)
-        self._rejected.extend(taken)
-        self.summary = self._summarise(outcome)
+    def commit(self, *, guard: Callable[[], None] | None = None) -> None:
+        """Write what is staged (or finish the pipelined write) and commit; ``guard`` runs last."""
+        try:
+            self._validate_pending()
+        except BaseException:
+            self.abort()  # the writer thread must not wait for blocks that will never come
+            raise
+        closing = Closing(self.received, len(self._rejected), self._accounts.record, guard)
+        written = self._pipeline.finish(closing) if self._pipeline is not None else None
+        self._pipeline = None
+        if written is None:  # no pipeline, or it gave up: the whole batch in one (retried) transaction
+            staged = _concat(self._staged)
+            catalog_version = str(self._ingestor.catalog.version)
+
+            def work(conn: Connection) -> Written:
+                writer = BatchWriter(conn, self._request_id, catalog_version, self.include_accepted)
+                writer.write(staged)
+                return writer.close(closing)
+
+            written = within(self._ingestor.engine, self._connection, work)
+        self._rejected.extend(
+            RowResult(
+                index=r.index, status=REJECTED, field=r.field, reason=r.reason, reason_code=r.reason_code
+            )
+            for r in written.taken
+        )
+        self.summary = self._summarise(written.merged)
         self._staged.clear()
         s = self.summary
         record_ingest(s.accepted, s.duplicates, s.revised, s.rejected)  # after the commit: stored rows only
@@ -233,9 +258,8 @@ class IngestStream:
                 "enterprise " + checked.loc[unknown, "uscc"] + " is not registered"
             )
 
-    def _summarise(self, outcome: pd.DataFrame) -> IngestSummary:
-        counts = outcome["status"].value_counts()
-        listed = outcome if self.include_accepted else outcome[outcome["status"] != ACCEPTED]
+    def _summarise(self, outcome: Merged) -> IngestSummary:
+        counts, listed = outcome.counts, outcome.listed
         stored = [
             RowResult(index=int(i), status=str(s), revision=int(r))
             for i, s, r in zip(listed["index"], listed["status"], listed["revision"], strict=True)
@@ -259,154 +283,10 @@ def _rejections(bad: pd.DataFrame) -> list[RowResult]:
     ]
 
 
-def _claimed_elsewhere(rows: pd.DataFrame) -> list[RowResult]:
-    """Rows naming a contract or certificate another record already claimed. The reason never says
-    who holds it: which firm bought which green power is that firm's data."""
-    return [
-        RowResult(
-            index=int(i),
-            status=REJECTED,
-            field=f"records[{i}].{INSTRUMENT_ID}",
-            reason=f"{INSTRUMENT_ID} {instrument!r} has already been claimed in the registry",
-            reason_code="INSTRUMENT_ALREADY_CLAIMED",
-        )
-        for i, instrument in zip(rows["index"], rows[INSTRUMENT_ID], strict=True)
-    ]
-
-
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _STAGED_COLUMNS})
     return pd.concat(frames, ignore_index=True)
-
-
-def _store(
-    conn: Connection,
-    staged: pd.DataFrame,
-    received: int,
-    rejected: int,
-    request_id: str | None,
-    catalog_version: str,
-) -> pd.DataFrame:
-    """Classify the staged rows against the stored current revisions and write them; returns
-    index/status/revision per staged row. Re-runnable: reads everything it decides on."""
-    plan = classify(staged, current_revisions(conn, staged))
-    counts = plan["status"].value_counts()
-    now = datetime.now(UTC)
-    batch_id: int = conn.execute(
-        ingest_batches.insert()
-        .returning(ingest_batches.c.id)
-        .values(
-            request_id=request_id or None,
-            received=received,
-            accepted=int(counts.get(ACCEPTED, 0)),
-            duplicates=int(counts.get(DUPLICATE, 0)),
-            revised=int(counts.get(REVISED, 0)),
-            rejected=rejected,
-            ingest_time=now,
-        )
-    ).scalar_one()
-    superseded = plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist()
-    previous_usccs: set[str] = set()  # a correction may move a record to another enterprise (account)
-    for ids in chunked(superseded):  # before inserting: at most one current row per key, always
-        conn.execute(records.update().where(records.c.id.in_(ids)).values(is_current=False))
-        previous_usccs.update(conn.execute(sa.select(records.c.uscc).where(records.c.id.in_(ids))).scalars())
-    stored = plan[plan["status"] != DUPLICATE]
-    _insert_records(conn, stored, batch_id, now, catalog_version)
-    # Same transaction: no record without its mark; the enterprise a corrected record left is marked too.
-    changed = [*pd.unique(stored["uscc"]).tolist(), *previous_usccs]
-    mark_dirty(conn, changed)
-    record_profile_change(conn, changed)  # last: subscribers' caches drop these enterprises' profiles
-    return plan[["index", "status", "revision"]]
-
-
-def current_revisions(conn: Connection, staged: pd.DataFrame) -> pd.DataFrame:
-    """The current stored row (id, revision, content_hash) of every key in ``staged``, in bulk."""
-    found: list[tuple[object, ...]] = []
-    postgres = conn.dialect.name == "postgresql"
-    for source, ids in staged.groupby("source", sort=True)["external_id"]:
-        for chunk in chunked(pd.unique(ids).tolist(), 50_000 if postgres else IN_LIST_CHUNK):
-            # PostgreSQL: one array parameter instead of thousands of bound values.
-            matches = (
-                records.c.external_id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.String)))
-                if postgres
-                else records.c.external_id.in_(chunk)
-            )
-            query = sa.select(*_CURRENT_COLUMNS).where(records.c.is_current, records.c.source == source)
-            query = query.where(matches)
-            found.extend(tuple(row) for row in conn.execute(query))
-    return pd.DataFrame(found, columns=[*KEY, "current_id", "current_revision", "current_hash"])
-
-
-def classify(staged: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    """Status and revision of each staged row, in row order, with same-key rows applied in sequence.
-
-    A row duplicates the content its key has just before it (the stored current revision for the
-    first row of a key in the batch); otherwise it is the next revision.
-    """
-    plan = staged.merge(current, on=KEY, how="left", sort=False)
-    keys = [plan["source"], plan["external_id"]]
-    previous = plan.groupby(keys, sort=False)["content_hash"].shift(1)
-    previous = previous.where(previous.notna(), plan["current_hash"])
-    new = (plan["content_hash"] != previous).to_numpy(dtype=bool)
-    base = plan["current_revision"].fillna(0).to_numpy(dtype=np.int64)
-    revision = base + pd.Series(new, index=plan.index).groupby(keys, sort=False).cumsum().to_numpy(np.int64)
-    plan["revision"] = revision
-    plan["status"] = np.where(~new, DUPLICATE, np.where(revision == 1, ACCEPTED, REVISED))
-    last = pd.Series(np.where(new, revision, 0), index=plan.index).groupby(keys, sort=False).transform("max")
-    plan["is_current"] = new & (revision == last.to_numpy())
-    plan["supersedes"] = plan["is_current"] & plan["current_id"].notna()
-    return plan
-
-
-def _insert_records(
-    conn: Connection, rows: pd.DataFrame, batch_id: int, now: datetime, catalog_version: str
-) -> None:
-    """Set-based insert: COPY on PostgreSQL, else one executemany per chunk of the Core
-    ``records.insert()`` compiled once. Values go to the driver as plain Python values: SQLAlchemy's
-    per-row parameter processing cost as much as SQLite's insert itself, and the one value that
-    needs a dialect conversion (the batch's ingest_time, a constant) is converted once."""
-    constants = {"batch_id": batch_id, "ingest_time": now, "catalog_version": catalog_version}
-    constants = _processed(conn, constants)
-    names = [*_INSERT_COLUMNS, *constants]
-    compiled = records.insert().compile(dialect=conn.dialect, column_keys=names)
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows.iloc[start : start + INSERT_CHUNK]
-        columns = {name: chunk[name].to_numpy(dtype=kind).tolist() for name, kind in _INSERT_COLUMNS.items()}
-        columns |= {name: [value] * len(chunk) for name, value in constants.items()}
-        if conn.dialect.name == "postgresql":
-            _copy(conn, names, columns)
-        else:
-            conn.exec_driver_sql(compiled.string, _driver_params(compiled, names, columns))
-
-
-def _copy(conn: Connection, names: list[str], columns: dict[str, list[Any]]) -> None:
-    """COPY FROM STDIN on the connection's own psycopg connection, inside the current transaction."""
-    driver = conn.connection.driver_connection
-    statement = f"COPY {records.name} ({', '.join(names)}) FROM STDIN"
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in zip(*(columns[name] for name in names), strict=True):
-                copy.write_row(row)
-    except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would wrap it: retry logic relies on it
-        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
-
-
-def _driver_params(compiled: Compiled, names: list[str], columns: dict[str, list[Any]]) -> list[Any]:
-    """Rows as the driver's paramstyle wants them: tuples in placeholder order, or dicts by name."""
-    if compiled.positional:  # type: ignore[attr-defined]
-        order = compiled.positiontup or ()  # type: ignore[attr-defined]
-        return list(zip(*(columns[name] for name in order), strict=True))
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-
-
-def _processed(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` converted as SQLAlchemy would bind them on this dialect (e.g. datetimes on SQLite)."""
-    out = {}
-    for name, value in values.items():
-        processor = records.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        out[name] = processor(value) if processor else value
-    return out
 
 
 __all__ = [
@@ -419,6 +299,7 @@ __all__ = [
     "IngestSummary",
     "Ingestor",
     "RowResult",
+    "classify",
 ]
 
 

@@ -18,6 +18,7 @@ from datetime import date
 from importlib import resources
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import yaml
 
@@ -63,30 +64,42 @@ def validate_records(
         *_instrument_checks(out, catalog),
     ]
     for field, code, failing, reason in _checks_in_order(checks):
-        mask = failing.to_numpy(dtype=bool) & (codes == "")
+        mask = np.asarray(failing, dtype=bool) & (codes == "")
         if mask.any():
             codes[mask], fields[mask] = code, field
-            reasons[mask] = reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason
+            reasons[mask] = reason(mask) if callable(reason) else reason
+    bad = np.flatnonzero(codes != "")  # field paths for the rejected rows only: good rows need none
+    paths = np.full(len(out), "", dtype=object)
+    paths[bad] = [
+        f"{field_prefix}[{i}].{f}"
+        for i, f in zip(out["index"].to_numpy()[bad].tolist(), fields[bad], strict=True)
+    ]
     out["reject_code"] = codes
-    out["reject_field"] = np.where(
-        codes == "", "", field_prefix + "[" + out["index"].astype(str).to_numpy(dtype=object) + "]." + fields
-    )
+    out["reject_field"] = paths
     out["reject_reason"] = reasons
     return out
 
 
 def content_hashes(frame: pd.DataFrame) -> list[str]:
     """sha256 of each row's content as sent (uscc, period, category, quantity, unit; empty unit =
-    canonical): equal hashes for the same (source, external_id) mean a replay, not a correction."""
-    unit = frame["unit"].where(frame["unit"] != "", frame["canonical_unit"])
-    quantity = pd.Series(np.asarray(frame["quantity"], dtype=np.float64) + 0.0).astype(str)  # -0.0 -> 0.0
-    joined = (
-        frame["uscc"] + "\x1f" + frame["period"] + "\x1f" + frame["category"] + "\x1f" + quantity.to_numpy()
-    ) + ("\x1f" + unit)
+    canonical): equal hashes for the same (source, external_id) mean a replay, not a correction.
+    One f-string per row over plain lists: pandas string arithmetic cost more than the hashing."""
+    unit = frame["unit"].to_numpy(dtype=object)
+    units = np.where(unit != "", unit, frame["canonical_unit"].to_numpy(dtype=object)).tolist()
+    quantities = (np.asarray(frame["quantity"], dtype=np.float64) + 0.0).tolist()  # -0.0 -> 0.0; repr text
+    columns = (
+        frame["uscc"].tolist(),
+        frame["period"].tolist(),
+        frame["category"].tolist(),
+        quantities,
+        units,
+    )
+    texts = [f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}" for u, p, c, q, n in zip(*columns, strict=True)]
     if INSTRUMENT_ID in frame.columns:  # appended only when set: hashes of other records never change
-        instrument = frame[INSTRUMENT_ID].fillna("").astype(str)
-        joined = joined + np.where(instrument != "", "\x1f" + instrument, "")
-    return [hashlib.sha256(text.encode()).hexdigest() for text in joined.tolist()]
+        instruments = frame[INSTRUMENT_ID].fillna("").astype(str).tolist()
+        texts = [f"{t}\x1f{i}" if i else t for t, i in zip(texts, instruments, strict=True)]
+    sha256 = hashlib.sha256
+    return [sha256(text.encode()).hexdigest() for text in texts]
 
 
 def _normalised(frame: pd.DataFrame, first_index: int) -> pd.DataFrame:
@@ -116,7 +129,35 @@ def _text(column: pd.Series) -> pd.Series:
     return column.fillna("").astype(str).reset_index(drop=True)
 
 
-Check = tuple[str, str, pd.Series, "pd.Series | str"]
+# (field, reason_code, failing mask, reason): the reason is a constant or, when it quotes the row, a
+# function of the failing rows' mask giving their reasons only (most rows pass: no text built for them).
+Reason = Callable[[npt.NDArray[np.bool_]], npt.NDArray[np.object_]] | str
+Check = tuple[str, str, "pd.Series | npt.NDArray[np.bool_]", Reason]
+
+
+@dataclass(frozen=True)
+class _Number:
+    """A numeric column quoted in a reason as short text (``.6g``)."""
+
+    values: pd.Series
+
+
+def _quoting(*parts: pd.Series | _Number | str) -> Callable[[npt.NDArray[np.bool_]], npt.NDArray[np.object_]]:
+    """A lazy reason: ``parts`` (columns and literal text) concatenated for the failing rows only."""
+
+    def texts(part: pd.Series | _Number | str, mask: npt.NDArray[np.bool_], count: int) -> list[str]:
+        if isinstance(part, str):
+            return [part] * count
+        if isinstance(part, _Number):
+            return [f"{v:.6g}" for v in part.values.to_numpy(dtype=np.float64)[mask].tolist()]
+        return [str(v) for v in part.to_numpy(dtype=object)[mask].tolist()]
+
+    def reason(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.object_]:
+        count = int(mask.sum())
+        columns = [texts(part, mask, count) for part in parts]
+        return np.asarray(["".join(row) for row in zip(*columns, strict=True)], dtype=object)
+
+    return reason
 
 
 def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Check]:
@@ -131,14 +172,14 @@ def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Che
     nul_reason = "must not contain NUL characters"
     return [
         *((c, "NUL_CHARACTER", mask, nul_reason) for c, mask in nul.items()),
-        ("uscc", "INVALID_USCC", uscc_problem != "", uscc_problem),
-        ("period", "BAD_PERIOD", period_code == "BAD_PERIOD", period_reason),
-        ("period", "FUTURE_PERIOD", period_code == "FUTURE_PERIOD", period_reason),
+        ("uscc", "INVALID_USCC", uscc_problem != "", _quoting(uscc_problem)),
+        ("period", "BAD_PERIOD", period_code == "BAD_PERIOD", _quoting(period_reason)),
+        ("period", "FUTURE_PERIOD", period_code == "FUTURE_PERIOD", _quoting(period_reason)),
         (
             "category",
             "UNKNOWN_CATEGORY",
             ~canonical["known_category"],
-            "unknown category '" + out["category"] + "'",
+            _quoting("unknown category '", out["category"], "'"),
         ),
         ("quantity", "NON_FINITE_QUANTITY", ~np.isfinite(quantity), "quantity must be a finite number"),
         ("quantity", "NEGATIVE_QUANTITY", quantity < 0, "quantity must be >= 0"),
@@ -168,11 +209,11 @@ def _instrument_checks(out: pd.DataFrame, catalog: Catalog) -> list[Check]:
         (INSTRUMENT_ID, "NUL_CHARACTER", out[INSTRUMENT_ID].str.contains("\x00", regex=False),
          "must not contain NUL characters"),
         (INSTRUMENT_ID, "MISSING_INSTRUMENT_ID", instrument & ~given,
-         "instrument_id (contract or certificate id) is required for " + out["category"]),
+         _quoting("instrument_id (contract or certificate id) is required for ", out["category"])),
         (INSTRUMENT_ID, "INSTRUMENT_ID_TOO_LONG", out[INSTRUMENT_ID].str.len() > MAX_INSTRUMENT_ID,
          f"instrument_id must be at most {MAX_INSTRUMENT_ID} characters"),
         (INSTRUMENT_ID, "UNEXPECTED_INSTRUMENT_ID", ~instrument & given,
-         out["category"] + " is not a contractual instrument: instrument_id must be empty"),
+         _quoting(out["category"], " is not a contractual instrument: instrument_id must be empty")),
     ]  # fmt: skip
 
 
@@ -211,7 +252,9 @@ def _range_checks(out: pd.DataFrame, canonical: pd.DataFrame, max_scale: float) 
     quantity = out["canonical_quantity"]
     judged = canonical["multiplier"].notna() & np.isfinite(out["quantity"])
     limits = plausible_maxima()
-    bound = out["category"].map(lambda c: limits.of(str(c)) * max_scale).astype(np.float64)
+    codes, categories = pd.factorize(out["category"])  # one bound per distinct category
+    per_category = np.asarray([limits.of(str(c)) * max_scale for c in categories], dtype=np.float64)
+    bound = pd.Series(per_category[codes] if len(codes) else np.zeros(0), index=out.index, dtype=np.float64)
     unit = canonical["canonical_unit"].astype(str)
     overflow = judged & ~np.isfinite(quantity)
     too_big = judged & np.isfinite(quantity) & (quantity > bound)
@@ -220,29 +263,26 @@ def _range_checks(out: pd.DataFrame, canonical: pd.DataFrame, max_scale: float) 
             "quantity",
             "OVERFLOW_AFTER_CONVERSION",
             overflow,
-            "quantity overflows when converted to " + unit + " (not a finite number)",
+            _quoting("quantity overflows when converted to ", unit, " (not a finite number)"),
         ),
         (
             "quantity",
             "IMPLAUSIBLE_QUANTITY",
             too_big,
-            "quantity "
-            + _formatted(quantity)
-            + " "
-            + unit
-            + " is above the plausible monthly maximum "
-            + _formatted(bound)
-            + " "
-            + unit
-            + " for "
-            + out["category"],
+            _quoting(
+                "quantity ",
+                _Number(quantity),
+                " ",
+                unit,
+                " is above the plausible monthly maximum ",
+                _Number(bound),
+                " ",
+                unit,
+                " for ",
+                out["category"],
+            ),
         ),
     ]
-
-
-def _formatted(values: pd.Series) -> pd.Series:
-    """Numbers as short text, object dtype even when empty (an empty float map would stay float64)."""
-    return pd.Series([f"{v:.6g}" for v in values], index=values.index, dtype=object)
 
 
 def _per_distinct(values: pd.Series, problem: Callable[[str], str]) -> pd.Series:
@@ -293,18 +333,30 @@ def _period_problem(period: str, today: date) -> tuple[str, str]:
 
 
 def _canonical_units(out: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """Per row: known_category, canonical_unit and the multiplier of its unit (NaN if not accepted)."""
-    table = unit_table(catalog)
-    canonical = table.loc[table["is_canonical"], ["category", "canonical_unit"]]
-    keyed = out[["category", "unit"]].merge(canonical, on="category", how="left")
-    unit = keyed["unit"].where(keyed["unit"] != "", keyed["canonical_unit"])
-    lookup = pd.DataFrame({"category": keyed["category"], "unit": unit})
-    multipliers = lookup.merge(table[["category", "unit", "multiplier"]], on=["category", "unit"], how="left")
+    """Per row: known_category, canonical_unit and the multiplier of its unit (NaN if not accepted).
+    Looked up once per distinct (category, unit) pair and taken back to the rows."""
+    canonical = {c.code: c.unit for c in catalog.categories}
+    multipliers = {
+        (str(c), str(u)): float(m)
+        for c, u, m in unit_table(catalog)[["category", "unit", "multiplier"]].itertuples(index=False)
+    }
+    category_codes, categories = pd.factorize(out["category"])
+    unit_codes, units = pd.factorize(out["unit"])
+    pairs, pair_codes = np.unique(
+        category_codes.astype(np.int64) * max(len(units), 1) + unit_codes, return_inverse=True
+    )
+    known, canonical_unit, multiplier = [], [], []
+    for pair in pairs.tolist():
+        category, unit = str(categories[pair // max(len(units), 1)]), str(units[pair % max(len(units), 1)])
+        home = canonical.get(category)
+        known.append(home is not None)
+        canonical_unit.append(home or "")
+        multiplier.append(multipliers.get((category, unit or home or ""), np.nan))
     return pd.DataFrame(
         {
-            "known_category": keyed["canonical_unit"].notna().to_numpy(),
-            "canonical_unit": keyed["canonical_unit"].fillna("").to_numpy(dtype=object),
-            "multiplier": multipliers["multiplier"].to_numpy(dtype=np.float64),
+            "known_category": np.asarray(known, dtype=bool)[pair_codes],
+            "canonical_unit": np.asarray(canonical_unit, dtype=object)[pair_codes],
+            "multiplier": np.asarray(multiplier, dtype=np.float64)[pair_codes],
         }
     )
 
@@ -323,13 +375,8 @@ def unit_table(catalog: Catalog) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["category", "unit", "multiplier", "canonical_unit", "is_canonical"])
 
 
-def _unit_reason(out: pd.DataFrame, canonical: pd.DataFrame) -> pd.Series:
-    return (
-        "unit '"
-        + out["unit"]
-        + "' is not accepted for "
-        + out["category"]
-        + " (canonical unit "
-        + canonical["canonical_unit"].astype(str)
-        + ")"
-    )
+def _unit_reason(out: pd.DataFrame, canonical: pd.DataFrame) -> Reason:
+    return _quoting(
+        "unit '", out["unit"], "' is not accepted for ", out["category"],
+        " (canonical unit ", canonical["canonical_unit"], ")",
+    )  # fmt: skip

@@ -109,7 +109,9 @@ records = sa.Table(
     "records",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("uscc", sa.String(18), sa.ForeignKey("enterprises.uscc"), nullable=False),
+    # No foreign keys (revision 0015_i17): their per-row checks were most of the ingest's cost; the ingest
+    # checks and locks the enterprises in bulk and writes the batch row in the same transaction.
+    sa.Column("uscc", sa.String(18), nullable=False),  # a registered enterprise
     sa.Column("period", sa.String(7), nullable=False),  # "YYYY-MM": sorts and ranges as text
     sa.Column("category", sa.String(64), nullable=False),
     sa.Column("source", sa.String(32), nullable=False),  # tanxiao.common.v1.DataSource name
@@ -122,11 +124,14 @@ records = sa.Table(
     sa.Column("canonical_unit", sa.String(16), nullable=False),
     sa.Column("catalog_version", sa.String(32), nullable=False),  # catalog used for the conversion
     sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the content as sent
-    sa.Column("batch_id", BigId, sa.ForeignKey("ingest_batches.id"), nullable=False),
+    sa.Column("batch_id", BigId, nullable=False),  # ingest_batches.id
     sa.Column("ingest_time", UtcTime, nullable=False),
-    sa.UniqueConstraint("source", "external_id", "revision"),
-    # At most one current revision per idempotency key, whatever the interleaving of writers. The SQLite
-    # predicate is spelt the way SQLAlchemy renders `records.c.is_current` there, or the planner ignores it.
+    # At most one current revision per idempotency key, whatever the interleaving of writers: every ingest
+    # writing a key writes exactly one current row for it, so two racing ingests of a key always collide
+    # here (and the loser re-runs). That also keeps revision numbers unique per key, which is why 0015_i17
+    # dropped the unique (source, external_id, revision) constraint (an index the write paid for per row).
+    # The SQLite predicate is spelt the way SQLAlchemy renders `records.c.is_current` there, or the
+    # planner ignores it.
     sa.Index(
         "uq_records_current_key",
         "source",
@@ -136,7 +141,6 @@ records = sa.Table(
         postgresql_where=sa.text("is_current"),
     ),
     sa.Index(None, "uscc", "period", "category"),
-    sa.Index(None, "batch_id"),
 )
 
 # --- revision 0002: profiles, benchmarks, commitments -------------------------------------------------

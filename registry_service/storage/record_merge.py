@@ -1,0 +1,262 @@
+"""Writing a batch of validated records set-based: classify each row against the stored current
+revision of its key (new / identical / revision), store the new rows, retire the superseded ones.
+
+One pass whatever the size: the batch's distinct keys go into a temporary table (binary COPY on
+PostgreSQL, one executemany on SQLite) and one join returns their current revisions; ``classify``
+judges every row at once (pandas); one UPDATE per id chunk retires the superseded rows; the new rows
+go in by binary COPY (PostgreSQL) or one prepared INSERT per chunk (SQLite). Measured on PostgreSQL
+15, 300k rows into the table as migrated (backend CPU): COPY 1.5 s, INSERT ... SELECT from a staging
+table 2.3 s plus 0.7 s to stage and classify there, so the rows are classified here and COPYed once.
+
+The rules: against the content its key has just before it (the stored current revision for the first
+row of a key in the batch, else the previous row of that key in the batch) a row is DUPLICATE (same
+content hash: nothing stored) or the next revision (ACCEPTED when it is the key's first, REVISED
+otherwise). Only the key's last new row of the batch is current; the previously current row is
+retired (is_current false), never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import ARRAY, Connection
+
+from registry_service.storage import IN_LIST_CHUNK, chunked
+from registry_service.storage.tables import enterprises, records
+
+ACCEPTED, DUPLICATE, REVISED = "ACCEPTED", "DUPLICATE", "REVISED"
+KEY = ["source", "external_id"]
+INSERT_CHUNK = 20_000
+RETIRE_CHUNK = 50_000
+SQLITE_CACHE_KIB = 131_072  # page cache of the ingest's connection while it writes (default is 2 MiB)
+_KEYS = "ingest_keys"  # the temporary table of the batch's keys
+
+# Inserted columns and their PostgreSQL types (binary COPY); the last three are the batch's constants.
+INSERTED: dict[str, str] = {
+    "uscc": "text",
+    "period": "text",
+    "category": "text",
+    "source": "text",
+    "external_id": "text",
+    "quantity": "float8",
+    "unit": "text",
+    "canonical_quantity": "float8",
+    "canonical_unit": "text",
+    "content_hash": "text",
+    "revision": "int4",
+    "is_current": "bool",
+    "batch_id": "int8",
+    "catalog_version": "text",
+    "ingest_time": "timestamptz",
+}
+_DTYPES: dict[str, Any] = {"float8": np.float64, "int4": np.int64, "int8": np.int64, "bool": np.bool_}
+
+
+@dataclass(frozen=True)
+class Merged:
+    counts: Mapping[str, int]  # ACCEPTED / DUPLICATE / REVISED -> rows
+    listed: pd.DataFrame  # index, status, revision: every row, or all but ACCEPTED ones
+    touched: list[str]  # enterprises whose records changed (new rows, and the ones a correction left)
+
+
+def merge(
+    conn: Connection,
+    staged: pd.DataFrame,
+    batch_id: int,
+    constants: Mapping[str, Any],
+    *,
+    include_accepted: bool,
+) -> Merged:
+    """Classify and store ``staged`` (index, the record columns, content_hash) in the caller's
+    transaction, as rows of ingest batch ``batch_id``; ``constants`` are the batch's catalog_version
+    and ingest_time. Blocks of one batch may be merged one after the other in the same transaction:
+    each is judged against what the previous ones stored, which is what one merge of all would do."""
+    lock_enterprises(conn, pd.unique(staged["uscc"]).tolist())
+    plan = classify(staged, current_revisions(conn, staged))
+    counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
+    left = _retire(conn, plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist())
+    stored = plan[plan["status"] != DUPLICATE]
+    _insert(conn, stored, {"batch_id": batch_id, **constants})
+    listed = plan if include_accepted else plan[plan["status"] != ACCEPTED]
+    return Merged(
+        counts, listed[["index", "status", "revision"]], [*pd.unique(stored["uscc"]).tolist(), *left]
+    )
+
+
+def combined(parts: list[Merged]) -> Merged:
+    """The merges of a batch's blocks as one."""
+    counts: dict[str, int] = {}
+    for part in parts:
+        for status, n in part.counts.items():
+            counts[status] = counts.get(status, 0) + n
+    listed = [p.listed for p in parts if len(p.listed)]
+    frame = (
+        pd.concat(listed, ignore_index=True)
+        if listed
+        else pd.DataFrame(columns=["index", "status", "revision"])
+    )
+    return Merged(counts, frame, [u for p in parts for u in p.touched])
+
+
+def lock_enterprises(conn: Connection, usccs: list[str]) -> None:
+    """What a foreign key guaranteed, once per enterprise instead of once per row: every enterprise
+    written for exists, and (PostgreSQL) cannot be deleted before this transaction ends (SQLite's
+    writer holds the database's write lock already)."""
+    found = 0
+    postgres = conn.dialect.name == "postgresql"
+    for chunk in chunked(usccs, IN_LIST_CHUNK):
+        present = sa.select(enterprises.c.uscc).where(enterprises.c.uscc.in_(chunk))
+        if postgres:
+            present = present.with_for_update(key_share=True)
+        found += int(conn.execute(sa.select(sa.func.count()).select_from(present.subquery())).scalar_one())
+    if found != len(usccs):  # the ingest rejected unknown ones: only a concurrent deletion gets here
+        raise RuntimeError(f"{len(usccs) - found} of the batch's enterprises vanished during the ingest")
+
+
+def current_revisions(conn: Connection, staged: pd.DataFrame) -> pd.DataFrame:
+    """The current stored row (id, revision, content_hash) of every key in ``staged``, by one join
+    with a temporary table of the keys (on SQLite spelt as the partial index's predicate, so it is used)."""
+    keys = staged[KEY].drop_duplicates()
+    columns = [keys[c].to_numpy(dtype=object).tolist() for c in KEY]
+    raw: Any = conn.connection.driver_connection
+    postgres = conn.dialect.name == "postgresql"
+    current = "r.is_current" if postgres else "r.is_current = 1"
+    query = (
+        f"SELECT r.source, r.external_id, r.id, r.revision, r.content_hash FROM {_KEYS} k "
+        f"JOIN records r ON r.source = k.source AND r.external_id = k.external_id AND {current}"
+    )
+    if postgres:
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_KEYS} (source text, external_id text) ON COMMIT DROP")
+        _copy(conn, _KEYS, {"source": "text", "external_id": "text"}, columns)
+        conn.exec_driver_sql(f"ANALYZE {_KEYS}")  # temporary tables are never auto-analysed: plan the join
+        found = conn.exec_driver_sql(query).all()
+        conn.exec_driver_sql(f"DROP TABLE {_KEYS}")  # a second ingest in the same transaction
+    else:
+        raw.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (source TEXT, external_id TEXT)")
+        try:
+            raw.executemany(f"INSERT INTO {_KEYS} VALUES (?, ?)", zip(*columns, strict=True))
+            found = raw.execute(query).fetchall()
+        finally:
+            raw.execute(f"DELETE FROM {_KEYS}")
+    return pd.DataFrame(found, columns=[*KEY, "current_id", "current_revision", "current_hash"])
+
+
+def _retire(conn: Connection, ids: list[int]) -> list[str]:
+    """Mark superseded rows not current (before the insert: one current row per key, always); returns
+    their enterprises (a correction may move a record to another enterprise, by utility account)."""
+    left: set[str] = set()
+    postgres = conn.dialect.name == "postgresql"
+    for chunk in chunked(ids, RETIRE_CHUNK if postgres else IN_LIST_CHUNK):
+        # PostgreSQL: one array parameter instead of tens of thousands of bound values.
+        which = (
+            records.c.id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.BigInteger)))
+            if postgres
+            else records.c.id.in_(chunk)
+        )
+        retired = records.update().where(which).values(is_current=False)
+        left.update(conn.execute(retired.returning(records.c.uscc)).scalars())
+    return sorted(left)
+
+
+def _insert(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
+    if conn.dialect.name == "postgresql":
+        columns = [
+            [constants[name]] * len(rows)
+            if name in constants
+            else rows[name].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
+            for name, kind in INSERTED.items()
+        ]
+        _copy(conn, records.name, INSERTED, columns)
+        return
+    with _page_cache(conn):
+        _insert_sqlite(conn, rows, constants)
+
+
+def _copy(conn: Connection, table: str, types: Mapping[str, str], columns: list[list[Any]]) -> None:
+    """Binary COPY FROM STDIN on the connection's own psycopg connection, inside the current
+    transaction. Errors are raised as SQLAlchemy would wrap them (the retry logic relies on it)."""
+    driver: Any = conn.connection.driver_connection
+    statement = f"COPY {table} ({', '.join(types)}) FROM STDIN (FORMAT BINARY)"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(list(types.values()))
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def classify(staged: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Status and revision of each staged row, in row order, with same-key rows applied in sequence."""
+    if current.empty:  # a fresh batch: nothing to join (the join alone cost as much as the rest)
+        plan = staged.assign(current_id=np.nan, current_revision=np.nan, current_hash=None)
+    else:
+        plan = staged.merge(current, on=KEY, how="left", sort=False)
+    group = plan.groupby(KEY, sort=False).ngroup().to_numpy()  # the key, factorised once
+    repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
+    current_hash = plan["current_hash"].to_numpy(dtype=object)
+    if repeated:
+        by_key = pd.Series(plan["content_hash"].to_numpy(dtype=object)).groupby(group, sort=False)
+        previous = by_key.shift(1).to_numpy(dtype=object)
+        previous = np.where(pd.isna(previous), current_hash, previous)
+    else:
+        previous = current_hash
+    new = plan["content_hash"].to_numpy(dtype=object) != previous
+    base = plan["current_revision"].fillna(0).to_numpy(dtype=np.int64)
+    steps = pd.Series(new).groupby(group, sort=False).cumsum().to_numpy(np.int64) if repeated else new
+    revision = base + steps
+    plan["revision"] = revision
+    plan["status"] = np.where(~new, DUPLICATE, np.where(revision == 1, ACCEPTED, REVISED))
+    if repeated:
+        last = pd.Series(np.where(new, revision, 0)).groupby(group, sort=False).transform("max").to_numpy()
+        plan["is_current"] = new & (revision == last)
+    else:
+        plan["is_current"] = new
+    plan["supersedes"] = plan["is_current"] & plan["current_id"].notna()
+    return plan
+
+
+@contextmanager
+def _page_cache(conn: Connection) -> Iterator[None]:
+    """A larger SQLite page cache while one ingest writes (the default 2 MiB spills the indexes' pages
+    to the WAL mid-transaction); the connection's own size is put back afterwards (it is pooled)."""
+    raw: Any = conn.connection.driver_connection
+    before = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+    raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size={before}")
+
+
+def _insert_sqlite(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
+    """One executemany per chunk of a prepared INSERT; values as plain Python values (SQLAlchemy's
+    per-row parameter processing cost as much as the insert). The one value needing the dialect's
+    conversion (the batch's ingest_time, a constant) is converted once."""
+    fixed = {name: _bound(conn, name, value) for name, value in constants.items()}
+    varying = [name for name in INSERTED if name not in fixed]
+    names = [*varying, *fixed]
+    statement = f"INSERT INTO records ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    raw: Any = conn.connection.driver_connection
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows.iloc[start : start + INSERT_CHUNK]
+        columns = [
+            chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in varying
+        ]
+        columns += [[value] * len(chunk) for value in fixed.values()]
+        try:
+            raw.executemany(statement, zip(*columns, strict=True))
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def _bound(conn: Connection, name: str, value: Any) -> Any:
+    """``value`` converted as SQLAlchemy would bind it to records.``name`` on this dialect."""
+    processor = records.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return processor(value) if processor else value

@@ -1,0 +1,288 @@
+"""The set-based record merge, on SQLite and PostgreSQL: each row classified new / identical / revision
+/ rejected as one row at a time would be, blocks merged one by one (PostgreSQL's pipelined writer) equal
+to one merge of the whole batch, an aborted or failing pipeline leaving nothing half-written, and
+revision 0015_i17 upgrading a populated 0013 database without losing a row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from helpers import make_uscc
+
+from registry_service import ingest, ingest_writer
+from registry_service.domain.enterprise import Enterprise
+from registry_service.ingest import Ingestor, IngestSummary
+from registry_service.storage.enterprises import EnterpriseRepository
+from registry_service.storage.tables import ingest_batches, records
+from tanxiao.platform import db
+from tanxiao.platform.db import make_engine
+
+E1, E2 = make_uscc(1), make_uscc(2)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
+    EnterpriseRepository(engine).create_many(
+        [Enterprise(E1, "甲化纤", "2825", "330502"), Enterprise(E2, "乙纺织", "1710", "330503")]
+    )
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _frame(*rows: tuple[str, float] | tuple[str, float, str]) -> pd.DataFrame:
+    """Rows (external_id, quantity[, uscc]) of GRID_UTILITY electricity for 2024-03."""
+    return pd.DataFrame(
+        [
+            {
+                "uscc": row[2] if len(row) > 2 else E1,
+                "period": "2024-03",
+                "category": "ELECTRICITY",
+                "quantity": row[1],
+                "unit": "",
+                "source": "GRID_UTILITY",
+                "external_id": row[0],
+            }
+            for row in rows
+        ]
+    )
+
+
+def _statuses(summary: IngestSummary) -> list[tuple[int, str, int]]:
+    return [(r.index, r.status, r.revision) for r in summary.results]
+
+
+def _stored(engine: sa.Engine) -> list[tuple[str, int, bool, float]]:
+    query = sa.select(records.c.external_id, records.c.revision, records.c.is_current, records.c.quantity)
+    with engine.connect() as conn:
+        return sorted((str(e), int(r), bool(c), float(q)) for e, r, c, q in conn.execute(query))
+
+
+def _batches(engine: sa.Engine) -> list[tuple[int, int, int, int, int]]:
+    columns = [ingest_batches.c[c] for c in ("received", "accepted", "duplicates", "revised", "rejected")]
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(*columns).order_by(ingest_batches.c.id))]
+
+
+def test_each_row_is_classified_new_identical_revision_or_rejected(engine: sa.Engine) -> None:
+    ingestor = Ingestor(engine)
+    first = ingestor.ingest_frame(_frame(("a", 1.0), ("b", 2.0), ("c", 3.0)))
+    assert (first.accepted, first.duplicates, first.revised, first.rejected) == (3, 0, 0, 0)
+    second = ingestor.ingest_frame(
+        _frame(("a", 1.0), ("b", 20.0), ("d", 4.0), ("e", -1.0), ("c", 30.0), ("c", 300.0), ("c", 300.0)),
+        include_accepted=True,
+    )
+    assert _statuses(second) == [
+        (0, "DUPLICATE", 1),  # same content: nothing stored
+        (1, "REVISED", 2),  # a correction: revision 2, revision 1 kept
+        (2, "ACCEPTED", 1),
+        (3, "REJECTED", 0),
+        (4, "REVISED", 2),  # one key corrected twice in a batch: in order,
+        (5, "REVISED", 3),
+        (6, "DUPLICATE", 3),  # and a replay of the last one within the batch
+    ]
+    assert second.results[3].reason_code == "NEGATIVE_QUANTITY"
+    assert second.results[3].field == "records[3].quantity"
+    assert (second.accepted, second.duplicates, second.revised, second.rejected) == (1, 2, 3, 1)
+    assert _stored(engine) == [
+        ("a", 1, True, 1.0),
+        ("b", 1, False, 2.0),
+        ("b", 2, True, 20.0),
+        ("c", 1, False, 3.0),
+        ("c", 2, False, 30.0),
+        ("c", 3, True, 300.0),
+        ("d", 1, True, 4.0),
+    ]
+    assert _batches(engine) == [(3, 3, 0, 0, 0), (7, 1, 2, 3, 1)]
+
+
+def test_blocks_merged_one_by_one_equal_one_merge(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 2 rows (on PostgreSQL each written by the pipelined writer as it comes): a key's rows
+    in different blocks are applied in order, exactly as in one merge of the whole stream."""
+    monkeypatch.setattr(ingest, "VALIDATE_BLOCK", 2)
+    chunks = [
+        _frame(("a", 1.0), ("b", 2.0)),
+        _frame(("a", 1.0), ("a", 10.0)),
+        _frame(("b", 2.0), ("x", 5.0, make_uscc(99))),
+        _frame(("a", 100.0), ("c", 3.0)),
+    ]
+    with Ingestor(engine).stream(include_accepted=True) as stream:
+        for chunk in chunks:
+            stream.add(chunk)
+    summary = stream.summary
+    assert _statuses(summary) == [
+        (0, "ACCEPTED", 1),
+        (1, "ACCEPTED", 1),
+        (2, "DUPLICATE", 1),
+        (3, "REVISED", 2),
+        (4, "DUPLICATE", 1),
+        (5, "REJECTED", 0),  # unregistered enterprise
+        (6, "REVISED", 3),
+        (7, "ACCEPTED", 1),
+    ]
+    assert summary.results[5].reason_code == "UNKNOWN_ENTERPRISE"
+    assert _stored(engine) == [
+        ("a", 1, False, 1.0),
+        ("a", 2, False, 10.0),
+        ("a", 3, True, 100.0),
+        ("b", 1, True, 2.0),
+        ("c", 1, True, 3.0),
+    ]
+    assert _batches(engine) == [(8, 3, 2, 2, 1)]
+
+
+def test_an_aborted_stream_stores_nothing_even_after_blocks_were_written(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "VALIDATE_BLOCK", 2)
+    with pytest.raises(RuntimeError), Ingestor(engine).stream() as stream:
+        stream.add(_frame(("a", 1.0), ("b", 2.0)))
+        stream.add(_frame(("c", 3.0), ("d", 4.0)))
+        raise RuntimeError("the client went away")
+    assert _stored(engine) == [] and _batches(engine) == []
+
+
+def test_a_pipeline_failing_mid_stream_is_rerun_whole(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error in the pipelined writer (a lost race, a dropped connection) costs a re-run of
+    the whole batch in a fresh transaction, never a half-written batch or a wrong answer."""
+    monkeypatch.setattr(ingest, "VALIDATE_BLOCK", 2)
+    real_merge = ingest_writer.merge
+    failed: list[str] = []
+
+    def flaky_merge(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "ingest-writer" and not failed:
+            failed.append("once")
+            raise sa.exc.OperationalError("COPY records", {}, Exception("server closed the connection"))
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_writer, "merge", flaky_merge)
+    ingestor = Ingestor(engine)
+    ingestor.ingest_frame(_frame(("a", 1.0)))
+    with ingestor.stream() as stream:
+        stream.add(_frame(("a", 1.0), ("b", 2.0)))
+        stream.add(_frame(("a", 10.0), ("c", 3.0)))
+    assert failed == (["once"] if engine.dialect.name == "postgresql" else [])
+    assert (stream.summary.accepted, stream.summary.duplicates, stream.summary.revised) == (2, 1, 1)
+    assert _stored(engine) == [
+        ("a", 1, False, 1.0),
+        ("a", 2, True, 10.0),
+        ("b", 1, True, 2.0),
+        ("c", 1, True, 3.0),
+    ]
+    assert _batches(engine) == [(1, 1, 0, 0, 0), (4, 2, 1, 1, 0)]
+
+
+# --- revision 0015_i17 on a populated database --------------------------------------------------------
+
+NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+
+def _seed_0013(url: str) -> None:
+    db.upgrade(url, "0013_i12")
+    engine = sa.create_engine(url)
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine, only=["enterprises", "ingest_batches", "records"])
+        t = meta.tables
+        with engine.begin() as conn:
+            conn.execute(
+                t["enterprises"].insert(),
+                [
+                    {c.name: _filler(c) for c in t["enterprises"].columns if not c.nullable}
+                    | {"uscc": E1, "display_name": "甲化纤", "industry_code": "2825", "region_code": "330502"}
+                ],
+            )
+            conn.execute(
+                t["ingest_batches"].insert(),
+                [{"id": 1, "received": 2, "accepted": 1, "duplicates": 0, "revised": 1, "rejected": 0,
+                  "ingest_time": NOW}],
+            )  # fmt: skip
+            conn.execute(t["records"].insert(), [_record(1, 1, False, 1.0), _record(2, 2, True, 10.0)])
+    finally:
+        engine.dispose()
+
+
+def _filler(column: sa.Column[Any]) -> Any:
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return False
+    if isinstance(kind, sa.Integer):
+        return 0
+    if isinstance(kind, sa.Float | sa.Numeric):
+        return 0.0
+    if isinstance(kind, sa.DateTime):
+        return NOW
+    return "x"
+
+
+def _record(id_: int, revision: int, current: bool, quantity: float) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "uscc": E1,
+        "period": "2024-03",
+        "category": "ELECTRICITY",
+        "source": "GRID_UTILITY",
+        "external_id": "m-1",
+        "revision": revision,
+        "is_current": current,
+        "quantity": quantity,
+        "unit": "",
+        "canonical_quantity": quantity,
+        "canonical_unit": "kWh",
+        "catalog_version": "1",
+        "content_hash": f"hash-{revision}",
+        "batch_id": 1,
+        "ingest_time": NOW,
+    }
+
+
+def _shape(url: str) -> tuple[list[Any], set[str], str]:
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        keys = inspector.get_foreign_keys("records")
+        indexes = {i["name"] for i in inspector.get_indexes("records")}
+        indexes |= {u["name"] for u in inspector.get_unique_constraints("records") if u["name"]}
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                query = "SELECT sql FROM sqlite_master WHERE name = 'uq_records_current_key'"
+            else:
+                query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_records_current_key'"
+            partial = str(conn.exec_driver_sql(query).scalar_one()).upper()
+        return keys, indexes, partial
+    finally:
+        engine.dispose()
+
+
+def test_0015_upgrades_a_populated_database_and_ingest_goes_on(empty_db_url: str) -> None:
+    _seed_0013(empty_db_url)
+    db.upgrade(empty_db_url)
+    keys, indexes, partial = _shape(empty_db_url)
+    assert keys == []
+    assert "ix_records_batch_id" not in indexes and "uq_records_source_external_id_revision" not in indexes
+    assert {"uq_records_current_key", "ix_records_uscc_period_category"} <= indexes
+    assert "UNIQUE" in partial and "WHERE" in partial and "IS_CURRENT" in partial
+    engine = make_engine(empty_db_url)
+    try:
+        assert _stored(engine) == [("m-1", 1, False, 1.0), ("m-1", 2, True, 10.0)]
+        summary = Ingestor(engine).ingest_frame(_frame(("m-1", 100.0)), include_accepted=True)
+        assert _statuses(summary) == [(0, "REVISED", 3)]
+        assert _stored(engine)[-1] == ("m-1", 3, True, 100.0)
+        assert [row[1:3] for row in _stored(engine)] == [(1, False), (2, False), (3, True)]
+    finally:
+        engine.dispose()
+    command.downgrade(db.alembic_config(empty_db_url), "0013_i12")
+    keys, indexes, _ = _shape(empty_db_url)
+    assert {k["referred_table"] for k in keys} == {"enterprises", "ingest_batches"}
+    assert {"ix_records_batch_id", "uq_records_source_external_id_revision"} <= indexes
