@@ -135,8 +135,11 @@ def test_a_change_committed_while_unsubscribed_is_never_served_from_the_cache(
     _eventually(lambda: not client.cache.live, "stream lost")
     restarted = start_registry(registry.settings, address)
     try:
-        # The change lands before the client has subscribed again (it backs off at least 0.2 s).
-        registry.stub.BatchIngestRecords(_more_electricity(GREEN), timeout=30)
+        # The change lands before the client has subscribed again (it backs off at least 0.2 s): sent on
+        # a fresh channel, since the fixture's own may still be backing off from the refused connects.
+        with grpc.insecure_channel(address) as channel:
+            stub = registry_pb2_grpc.CarbonRegistryStub(channel)
+            stub.BatchIngestRecords(_more_electricity(GREEN), timeout=30, wait_for_ready=True)
         _eventually(lambda: client.cache.live, "subscribed again")
         assert _age(client, GREEN)[0].energy_tce > before.energy_tce
     finally:
