@@ -25,13 +25,12 @@ from loan_rules import (
     LprQuote,
     LprTable,
     Policy,
-    Terms,
-    evaluate,
-    evaluate_many,
     parse_policy,
 )
+from loan_rules.compact import evaluate_compact
 from loan_rules.lpr import LprTableError, default_lpr_table
 from loan_rules.policy import DEFAULT_POLICY
+from scoring_service.decision_format import COMPACT, FORMAT_KEY
 from scoring_service.inputs import (
     Financials,
     QuoteRequest,
@@ -218,8 +217,9 @@ class Pricer:
             now = dt.datetime.now(dt.UTC)
             return [
                 StoredDecision(
-                    "", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint, a.content, "", now
-                )
+                    "", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint,
+                    {**a.content, "terms": a.shown_terms or a.content["terms"]}, "", now,
+                )  # fmt: skip
                 for a in items
             ]
         appended = iter(self._append(items)) if items else iter(())
@@ -233,9 +233,9 @@ class Pricer:
         requests: Sequence[QuoteRequest],
         fetched: Sequence[tuple[registry_pb2.CarbonProfile, float]],
     ) -> list[Append]:
-        """The decisions to store for priced requests: their inputs, the terms of one
-        ``evaluate_many`` over all of them (the same terms and trace as ``evaluate`` one by one,
-        without a numpy pass per request), and each decision's content.
+        """The decisions to store for priced requests: their inputs, their compact terms from one
+        ``evaluate_compact`` over all of them (column-wise; the trace is not stored but rendered on
+        read: scoring_service.decision_format), and each decision's content.
 
         What depends on the profile alone (the rules' profile input, the profile as JSON, the
         financials) is built once per distinct profile of the call (a chunk prices ~60 profiles for
@@ -251,9 +251,12 @@ class Pricer:
             inputs.append(self._inputs(request, parts, lprs))
         rows = [(i.parts.rules_profile, i.rules_commitment, i.loan_request) for i in inputs]
         policy = self.policy.policy
-        terms = [evaluate(*rows[0], policy)] if len(rows) == 1 else evaluate_many(rows, policy)
+        compacts = evaluate_compact(rows, policy)  # column-wise: no trace written per row
+        # What the answer shows (the trace's reasons with their texts), rendered from the compact
+        # terms as reads render them; memoised, so decisions differing only in their request id share it.
+        shown = [self.store.renderer.render(row, policy, c)[1] for row, c in zip(rows, compacts, strict=True)]
         return [
-            self._append_item(r, f, i, t) for r, f, i, t in zip(requests, fetched, inputs, terms, strict=True)
+            self._append_item(*args) for args in zip(requests, fetched, inputs, compacts, shown, strict=True)
         ]
 
     def _profile_parts(self, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
@@ -292,7 +295,8 @@ class Pricer:
         request: QuoteRequest,
         fetched: tuple[registry_pb2.CarbonProfile, float],
         inputs: _Inputs,
-        terms: Terms,
+        terms: dict[str, Any],
+        shown_terms: dict[str, Any],
     ) -> Append:
         profile, age = fetched
         content = self._content(request, profile, inputs, terms)
@@ -307,6 +311,7 @@ class Pricer:
             request.product.value,
             request.fingerprint,
             content,
+            shown_terms,
         )
 
     def _append(self, items: Sequence[Append], also: Also | None = None) -> list[tuple[StoredDecision, bool]]:
@@ -339,7 +344,11 @@ class Pricer:
         return commitment, progress, commitment_input(commitment, progress)
 
     def _content(
-        self, request: QuoteRequest, profile: registry_pb2.CarbonProfile, inputs: _Inputs, terms: Terms
+        self,
+        request: QuoteRequest,
+        profile: registry_pb2.CarbonProfile,
+        inputs: _Inputs,
+        terms: dict[str, Any],
     ) -> dict[str, Any]:
         # to_json only where it changes something (dataclasses, enums, NaN): the registry's messages as
         # MessageToDict gives them and the request's own dict are JSON already (non-finite floats come
@@ -361,7 +370,8 @@ class Pricer:
                 "commitment": to_json(inputs.rules_commitment),
                 "request": None,  # set by the caller: with the LPR and financials resolved
             },
-            "terms": terms.to_dict(),
+            "terms": terms,  # compact (scoring_service.decision_format): the trace is rendered on read
+            FORMAT_KEY: COMPACT,
             "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},
         }
 

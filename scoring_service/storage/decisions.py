@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
+from loan_rules import Policy, parse_policy
+from loan_rules.compact import Renderer
+from scoring_service.decision_format import expanded, is_compact
 from scoring_service.storage.log import (
     EntryKind,
     LogEntry,
@@ -113,6 +117,9 @@ class Append:
     product: str
     request_fingerprint: str
     content: dict[str, Any]
+    # A compact decision's full terms (decision_format), as reads render them: what the stored
+    # decision returned by the append shows under "terms" (not hashed; None: the content's own).
+    shown_terms: dict[str, Any] | None = None
 
     def bound(self, policy_hash: str, policy_version: str) -> dict[str, str]:
         """The content keys the store sets from the columns (the audit checks them)."""
@@ -153,8 +160,8 @@ def _select() -> sa.Select[Any]:
     return sa.select(*_COLUMNS).select_from(_FROM)
 
 
-def _stored(row: Any) -> StoredDecision:
-    content = json.loads(row.content)
+def _stored(row: Any, expand: Callable[[dict[str, Any]], dict[str, Any]]) -> StoredDecision:
+    content = expand(json.loads(row.content))
     if row.profile_json is not None:
         content["profile"] = json.loads(row.profile_json)
     return StoredDecision(
@@ -181,6 +188,9 @@ class DecisionStore:
         # insert; bounded: forgetting one only costs an ON CONFLICT DO NOTHING.
         self._stored_snapshots: OrderedDict[str, None] = OrderedDict()
         self._insert = sqlite.insert if is_sqlite(engine) else postgresql.insert
+        self._policies: dict[str, Policy] = {}  # parsed policies by hash (compact decisions' rendering)
+        self._policies_lock = threading.Lock()
+        self.renderer = Renderer()
 
     def append(
         self,
@@ -264,16 +274,16 @@ class DecisionStore:
     def get(self, decision_id: str) -> StoredDecision:
         with read_only(self.engine) as connection:
             row = connection.execute(_select().where(log_decisions.c.id == decision_id)).first()
-        if row is None:
-            raise NotFound(f"decision {decision_id!r} not found", reason="DECISION_NOT_FOUND")
-        return _stored(row)
+            if row is None:
+                raise NotFound(f"decision {decision_id!r} not found", reason="DECISION_NOT_FOUND")
+            return self._stored(connection, row)
 
     def find(self, lender: str, request_id: str) -> StoredDecision | None:
         """The lender's decision for the request id, if any (the caller compares the fingerprint)."""
         query = _select().where(log_decisions.c.lender == lender, log_decisions.c.request_id == request_id)
         with read_only(self.engine) as connection:
             row = connection.execute(query).first()
-        return None if row is None else _stored(row)
+            return None if row is None else self._stored(connection, row)
 
     def find_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredDecision]:
         """The stored decisions of any of these (lender, request_id) keys, in one read per 500 keys
@@ -287,7 +297,7 @@ class DecisionStore:
                     sa.tuple_(log_decisions.c.lender, log_decisions.c.request_id).in_(part)
                 )
                 for row in connection.execute(query):
-                    out[(row.lender, row.request_id)] = _stored(row)
+                    out[(row.lender, row.request_id)] = self._stored(connection, row)
         return out
 
     def for_lender(self, lender: str) -> list[StoredDecision]:
@@ -298,7 +308,7 @@ class DecisionStore:
             .order_by(log_decisions.c.create_time, log_decisions.c.id)
         )
         with read_only(self.engine) as connection:
-            return [_stored(row) for row in connection.execute(query)]
+            return [self._stored(connection, row) for row in connection.execute(query).all()]
 
     def policy_text(self, policy_hash: str) -> str:
         query = sa.select(loan_policies.c.text).where(loan_policies.c.policy_hash == policy_hash)
@@ -309,6 +319,29 @@ class DecisionStore:
         return str(text)
 
     # ------------------------------------------------------------------------------------ internals
+
+    def _stored(self, connection: Connection, row: Any) -> StoredDecision:
+        """A stored decision as reads show it: a compact one with its full terms rendered
+        (scoring_service.decision_format) under the policy it names."""
+        return _stored(row, lambda content: self._expanded(connection, content))
+
+    def _expanded(self, connection: Connection, content: dict[str, Any]) -> dict[str, Any]:
+        if not is_compact(content):
+            return content
+        return expanded(content, self._policy(connection, content["terms"]["policy_hash"]), self.renderer)
+
+    def _policy(self, connection: Connection, policy_hash: str) -> Policy:
+        """The parsed policy of a hash, parsed once per process (policies never change under a hash)."""
+        policy = self._policies.get(policy_hash)
+        if policy is None:
+            query = sa.select(loan_policies.c.text).where(loan_policies.c.policy_hash == policy_hash)
+            text = connection.execute(query).scalar_one_or_none()
+            if text is None:
+                raise NotFound(f"loan policy {policy_hash!r} not found", reason="POLICY_NOT_FOUND")
+            policy = parse_policy(str(text))
+            with self._policies_lock:
+                self._policies[policy_hash] = policy
+        return policy
 
     def _prepare(
         self, item: Append, policy_hash: str, policy_version: str, now: datetime,
@@ -332,6 +365,8 @@ class DecisionStore:
         entry = LogEntry.build(EntryKind.DECISION, content, now=now)
         # What reads return: the content as hashed (built, not re-parsed) with the profile put back.
         shown = {**content, "id": entry.entry_id, "create_time": iso_time(now)}
+        if item.shown_terms is not None:
+            shown["terms"] = item.shown_terms
         if snapshot is not None:
             shown["profile"] = profile
         decision = StoredDecision(
@@ -381,8 +416,7 @@ class DecisionStore:
                 [{"snapshot_hash": h, "content": text, "create_time": now} for h, text in snapshots.items()],
             )
 
-    @staticmethod
-    def _existing(connection: Connection, lost: list[_Prepared]) -> dict[tuple[str, str], StoredDecision]:
+    def _existing(self, connection: Connection, lost: list[_Prepared]) -> dict[tuple[str, str], StoredDecision]:
         """The stored decisions of requests whose insert was skipped; REQUEST_ID_REUSED on another
         fingerprint."""
         out: dict[tuple[str, str], StoredDecision] = {}
@@ -394,7 +428,7 @@ class DecisionStore:
             ).one()
             if row.request_fingerprint != p.item.request_fingerprint:
                 raise _reused()
-            out[p.item.key()] = _stored(row)
+            out[p.item.key()] = self._stored(connection, row)
         return out
 
     def _store_policy(
