@@ -78,7 +78,8 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
     declines = [[code for code, hit in zip(_core.DECLINE_CODES, t, strict=True) if hit]
                 for t in zip(*[d.tolist() for d in o.declines], strict=True)]  # fmt: skip
     flags = [getattr(o, name).tolist() for _, name in _REVIEW_FLAGS]
-    reviews = [[code for (code, _), on in zip(_REVIEW_FLAGS, t, strict=True) if on] for t in zip(*flags)]
+    reviews = [[code for (code, _), on in zip(_REVIEW_FLAGS, t, strict=True) if on]
+               for t in zip(*flags, strict=True)]  # fmt: skip
     limit = o.approved_limit_fen.tolist()
     binding = o.binding.tolist()
     adjustment = o.rate_adjustment_bp.tolist()

@@ -46,6 +46,8 @@ def expanded(content: dict[str, Any], policy: Policy, renderer: Renderer) -> dic
     if not is_compact(content):
         return content
     if policy.content_hash != content["terms"]["policy_hash"]:
-        raise ValueError(f"policy {policy.content_hash} is not the decision's {content['terms']['policy_hash']}")
+        raise ValueError(
+            f"policy {policy.content_hash} is not the decision's {content['terms']['policy_hash']}"
+        )
     _, full = renderer.render(rules_row(content), policy, content["terms"])
     return {**content, "terms": full}

@@ -216,12 +216,10 @@ class Pricer:
         if dry_run:
             now = dt.datetime.now(dt.UTC)
             return [
-                StoredDecision(
-                    "", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint,
-                    {**a.content, "terms": a.shown_terms or a.content["terms"]}, "", now,
-                )  # fmt: skip
+                StoredDecision("", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint,
+                               {**a.content, "terms": a.shown_terms or a.content["terms"]}, "", now)
                 for a in items
-            ]
+            ]  # fmt: skip
         appended = iter(self._append(items)) if items else iter(())
         return [found[i] if i in found else next(appended)[0] for i in range(len(requests))]
 

@@ -40,6 +40,7 @@ from loan_rules import Policy, parse_policy
 from loan_rules.compact import Renderer
 from scoring_service.decision_format import expanded, is_compact
 from scoring_service.storage.log import (
+    BulkInsert,
     EntryKind,
     LogEntry,
     canonical_json,
@@ -153,6 +154,25 @@ _COLUMNS = (
 )  # fmt: skip
 _FROM = log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.c.id).outerjoin(
     profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot
+)
+
+
+_INDEX_INSERT = BulkInsert(
+    log_decisions,
+    (
+        "id",
+        "lender",
+        "request_id",
+        "uscc",
+        "product",
+        "request_fingerprint",
+        "profile_snapshot",
+        "create_time",
+    ),
+    on_conflict=("lender", "request_id"),
+)
+_SNAPSHOT_INSERT = BulkInsert(
+    profile_snapshots, ("snapshot_hash", "content", "create_time"), on_conflict=("snapshot_hash",)
 )
 
 
@@ -377,28 +397,26 @@ class DecisionStore:
         return _Prepared(item, entry, snapshot, decision)
 
     def _insert_index(self, connection: Connection, prepared: list[_Prepared]) -> set[str]:
-        """Insert the index rows, skipping (lender, request_id) already stored: the ids inserted."""
+        """Insert the index rows, skipping (lender, request_id) already stored: the ids inserted. The
+        driver's row count says whether all were (the usual case); when not, the ids that are ours
+        are read back."""
         rows = [
-            {
-                "id": p.decision.id,
-                "lender": p.item.lender,
-                "request_id": p.item.request_id,
-                "uscc": p.item.uscc,
-                "product": p.item.product,
-                "request_fingerprint": p.item.request_fingerprint,
-                "profile_snapshot": p.snapshot[0] if p.snapshot else None,
-                "create_time": p.decision.create_time,
-            }
+            (
+                p.decision.id, p.item.lender, p.item.request_id, p.item.uscc, p.item.product,
+                p.item.request_fingerprint, p.snapshot[0] if p.snapshot else None, p.decision.create_time,
+            )
             for p in prepared
-        ]
+        ]  # fmt: skip
         if not rows:
             return set()
-        statement = (
-            self._insert(log_decisions)
-            .on_conflict_do_nothing(index_elements=["lender", "request_id"])
-            .returning(log_decisions.c.id)
-        )
-        return {row.id for row in connection.execute(statement, rows)}
+        ids = [p.decision.id for p in prepared]
+        if _INDEX_INSERT.run(connection, rows) == len(rows):
+            return set(ids)
+        fresh: set[str] = set()
+        for start in range(0, len(ids), 500):
+            query = sa.select(log_decisions.c.id).where(log_decisions.c.id.in_(ids[start : start + 500]))
+            fresh.update(connection.execute(query).scalars())
+        return fresh
 
     def _store_snapshots(self, connection: Connection, kept: list[_Prepared], now: datetime) -> None:
         """Insert the snapshots not known to be stored (ON CONFLICT DO NOTHING: another replica's)."""
@@ -407,16 +425,11 @@ class DecisionStore:
             for p in kept
             if p.snapshot is not None and p.snapshot[0] not in self._stored_snapshots
         }
-        if snapshots:
-            statement = self._insert(profile_snapshots).on_conflict_do_nothing(
-                index_elements=["snapshot_hash"]
-            )
-            connection.execute(
-                statement,
-                [{"snapshot_hash": h, "content": text, "create_time": now} for h, text in snapshots.items()],
-            )
+        _SNAPSHOT_INSERT.run(connection, [(h, text, now) for h, text in snapshots.items()])
 
-    def _existing(self, connection: Connection, lost: list[_Prepared]) -> dict[tuple[str, str], StoredDecision]:
+    def _existing(
+        self, connection: Connection, lost: list[_Prepared]
+    ) -> dict[tuple[str, str], StoredDecision]:
         """The stored decisions of requests whose insert was skipped; REQUEST_ID_REUSED on another
         fingerprint."""
         out: dict[tuple[str, str], StoredDecision] = {}

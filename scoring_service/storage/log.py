@@ -147,10 +147,60 @@ class LogEntry:
         }  # fmt: skip
 
 
+class BulkInsert:
+    """A multi-row INSERT of fixed columns run as the driver's executemany with the statement's text and
+    the columns' bind conversions worked out once per dialect (SQLAlchemy's executemany builds and
+    converts every row's parameters through the compiler, most of a bulk insert's Python time).
+    ``on_conflict``: the unique columns of an ON CONFLICT ... DO NOTHING (SQLite and PostgreSQL)."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], on_conflict: Sequence[str] = ()) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.on_conflict = tuple(on_conflict)
+        self._compiled: dict[str, tuple[str, list[Any]]] = {}
+
+    def _for(self, dialect: sa.Dialect) -> tuple[str, list[Any]]:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            quote = dialect.identifier_preparer.quote
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            text = (
+                f"INSERT INTO {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) "
+                f"VALUES ({', '.join(mark for _ in self.columns)})"
+            )
+            if self.on_conflict:
+                text += f" ON CONFLICT ({', '.join(quote(c) for c in self.on_conflict)}) DO NOTHING"
+            processors = [self.table.c[c].type._cached_bind_processor(dialect) for c in self.columns]
+            compiled = self._compiled[dialect.name] = (text, processors)
+        return compiled
+
+    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
+        inserted as the driver counts it (-1 when it does not know)."""
+        if not rows:
+            return 0
+        text, processors = self._for(connection.dialect)
+        if any(p is not None for p in processors):
+            rows = [
+                tuple(v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True))
+                for row in rows
+            ]
+        else:
+            rows = [tuple(row) for row in rows]
+        return int(connection.exec_driver_sql(text, rows).rowcount)  # type: ignore[arg-type]
+
+
+_ENTRY_INSERT = BulkInsert(
+    log_entries, ("entry_id", "kind", "content", "leaf_hash", "create_time", "idx", "integrate_time")
+)
+
+
 def insert_entries(connection: Connection, entries: Sequence[LogEntry]) -> None:
     """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows)."""
-    if entries:
-        connection.execute(log_entries.insert(), [e.row() for e in entries])
+    _ENTRY_INSERT.run(
+        connection,
+        [(e.entry_id, e.kind.value, e.content, e.leaf_hash, e.create_time, None, None) for e in entries],
+    )
 
 
 _ENTRY_COLUMNS = (
