@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
 from loan_rules import _core
 from loan_rules.evaluator import _columns_many, _Writer
@@ -75,11 +76,10 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
             columns.append(_column(value))
     outcomes = [list(t) for t in zip(*columns, strict=True)]
     eligible = o.eligible.tolist()
-    declines = [[code for code, hit in zip(_core.DECLINE_CODES, t, strict=True) if hit]
-                for t in zip(*[d.tolist() for d in o.declines], strict=True)]  # fmt: skip
-    flags = [getattr(o, name).tolist() for _, name in _REVIEW_FLAGS]
-    reviews = [[code for (code, _), on in zip(_REVIEW_FLAGS, t, strict=True) if on]
-               for t in zip(*flags, strict=True)]  # fmt: skip
+    declines = _codes(_core.DECLINE_CODES, o.declines, len(rows))
+    reviews = _codes(
+        [code for code, _ in _REVIEW_FLAGS], [getattr(o, f) for _, f in _REVIEW_FLAGS], len(rows)
+    )
     limit = o.approved_limit_fen.tolist()
     binding = o.binding.tolist()
     adjustment = o.rate_adjustment_bp.tolist()
@@ -105,6 +105,15 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
             "policy_hash": policy.content_hash,
             "outcome": outcomes[i],
         })  # fmt: skip
+    return out
+
+
+def _codes(codes: Sequence[str], flags: Sequence[np.ndarray], n: int) -> list[list[str]]:
+    """Per row, the codes whose flag is set, in ``codes`` order (rows with none share no list)."""
+    hits = np.stack(flags)
+    out: list[list[str]] = [[] for _ in range(n)]
+    for i in np.flatnonzero(hits.any(axis=0)).tolist():
+        out[i] = [code for code, on in zip(codes, hits[:, i].tolist(), strict=True) if on]
     return out
 
 
@@ -145,9 +154,9 @@ class Renderer:
 
     def render(self, row: Row, policy: Policy, compact: dict[str, Any]) -> tuple[Terms, dict[str, Any]]:
         try:
-            key: Any = (policy.content_hash, row, tuple(map(_hashable, compact["outcome"])))
+            key: Any = (policy.content_hash, row, orjson.dumps(compact["outcome"]))
             hash(key)
-        except TypeError:  # an unhashable input (never from the dataclasses): no memo
+        except (TypeError, orjson.JSONEncodeError):  # unhashable input (never from the dataclasses)
             key = None
         if key is not None:
             with self._lock:
@@ -163,7 +172,3 @@ class Renderer:
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
         return out
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -39,8 +40,6 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
     profile = content.get("profile") or {}
     quality = profile.get("data_quality") or {}
     lpr = content.get("lpr") or {}
-    stamp = Timestamp()
-    stamp.FromDatetime(stored.create_time)
     out = scoring_pb2.Decision(
         name=decision_name(stored.id),
         request_id=stored.request_id,
@@ -57,7 +56,7 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         profile=content.get("profile_name", ""),
         pcaf_score=int(quality.get("pcaf_score") or 0),
         quality_score=float(quality.get("score") or 0.0),
-        create_time=stamp,
+        create_time=_timestamp(stored.create_time),
         chain_hash=stored.chain_hash,
         profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
         log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
@@ -65,6 +64,21 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
     )
     out.MergeFromString(_terms_part(terms))
     return out
+
+
+def _timestamp(when: datetime) -> Timestamp:
+    """``when`` as a Timestamp; the last one converted is reused (a chunk's decisions share their
+    create_time)."""
+    last_when, last_stamp = _LAST_STAMP[0]  # one tuple: read atomically beside other threads
+    if last_when is when:
+        return last_stamp
+    stamp = Timestamp()
+    stamp.FromDatetime(when)
+    _LAST_STAMP[0] = (when, stamp)  # read-only once built: the Decision constructor copies it
+    return stamp
+
+
+_LAST_STAMP: list[tuple[Any, Any]] = [(None, None)]
 
 
 def _terms_part(terms: dict[str, Any]) -> bytes:

@@ -7,6 +7,7 @@ the profile exactly as the registry sent it) and everything an explanation shows
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -298,7 +299,7 @@ class Pricer:
     ) -> Append:
         profile, age = fetched
         content = self._content(request, profile, inputs, terms)
-        content["inputs"]["request"] = to_json(inputs.loan_request)
+        content["inputs"]["request"] = _request_json(inputs.loan_request)
         content["lpr"] = inputs.lpr_json  # which fixing, and its source
         content["financials"] = inputs.financials_json
         content["profile_age_seconds"] = round(age, 3)  # the decision says how fresh its data was
@@ -387,3 +388,21 @@ class Pricer:
                 reason="REQUEST_ID_REUSED",
             )
         return existing
+
+
+_REQUEST_FIELDS = tuple(LoanRequest.__dataclass_fields__)
+
+
+def _request_json(request: LoanRequest) -> dict[str, Any]:
+    """``to_json(request)`` without its generic walk: the fields are enums, ints, strings and finite
+    or absent floats (LoanRequest validates them), so only the product and a non-finite float need a
+    conversion (pinned against to_json by tests/unit/policy_rules/test_pricing_json.py)."""
+    out = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    for name, value in out.items():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                out[name] = None
+        elif not (kind is int or kind is str or value is None):
+            out[name] = to_json(value)
+    return out

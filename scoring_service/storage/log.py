@@ -181,13 +181,30 @@ class BulkInsert:
             return 0
         text, processors = self._for(connection.dialect)
         if any(p is not None for p in processors):
-            rows = [
-                tuple(v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True))
-                for row in rows
-            ]
+            converters = [_Converted(p) for p in processors]
+            rows = [tuple(map(_Converted.convert, converters, row)) for row in rows]
         else:
             rows = [tuple(row) for row in rows]
         return int(connection.exec_driver_sql(text, rows).rowcount)  # type: ignore[arg-type]
+
+
+class _Converted:
+    """A column's bind conversion, remembering its last value: the rows of one bulk insert share their
+    create_time (one datetime object), converted once instead of per row."""
+
+    __slots__ = ("last", "out", "process")
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.last: Any = _Converted
+        self.out: Any = None
+
+    def convert(self, value: Any) -> Any:
+        if self.process is None or value is None:
+            return value
+        if value is not self.last:
+            self.last, self.out = value, self.process(value)
+        return self.out
 
 
 _ENTRY_INSERT = BulkInsert(
