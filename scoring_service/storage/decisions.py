@@ -309,15 +309,20 @@ class DecisionStore:
         """The stored decisions of any of these (lender, request_id) keys, in one read per 500 keys
         (BatchQuote looks a chunk up at once)."""
         out: dict[tuple[str, str], StoredDecision] = {}
-        wanted = list(dict.fromkeys(keys))
+        by_lender: dict[str, list[str]] = {}
+        for lender, request_id in dict.fromkeys(keys):
+            by_lender.setdefault(lender, []).append(request_id)
+        # per lender, ``lender = ? AND request_id IN (...)``: the unique index's prefix, which both
+        # databases use directly (a row-value IN list was far slower on PostgreSQL for 1,000 keys)
         with read_only(self.engine) as connection:
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                query = _select().where(
-                    sa.tuple_(log_decisions.c.lender, log_decisions.c.request_id).in_(part)
-                )
-                for row in connection.execute(query):
-                    out[(row.lender, row.request_id)] = self._stored(connection, row)
+            for lender, request_ids in by_lender.items():
+                for start in range(0, len(request_ids), 500):
+                    query = _select().where(
+                        log_decisions.c.lender == lender,
+                        log_decisions.c.request_id.in_(request_ids[start : start + 500]),
+                    )
+                    for row in connection.execute(query):
+                        out[(row.lender, row.request_id)] = self._stored(connection, row)
         return out
 
     def for_lender(self, lender: str) -> list[StoredDecision]:

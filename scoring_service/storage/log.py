@@ -29,6 +29,7 @@ The content is any JSON object (no NaN); the log adds ``id`` and ``create_time``
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -159,33 +160,65 @@ class BulkInsert:
         self.on_conflict = tuple(on_conflict)
         self._compiled: dict[str, tuple[str, list[Any]]] = {}
 
-    def _for(self, dialect: sa.Dialect) -> tuple[str, list[Any]]:
+    def _for(self, dialect: sa.Dialect) -> tuple[str, str, list[Any]]:
+        """(``INSERT INTO t (columns) VALUES``, the ON CONFLICT tail, the columns' bind conversions)."""
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             quote = dialect.identifier_preparer.quote
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            text = (
-                f"INSERT INTO {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) "
-                f"VALUES ({', '.join(mark for _ in self.columns)})"
-            )
+            names = ", ".join(quote(c) for c in self.columns)
+            head = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES "
+            tail = ""
             if self.on_conflict:
-                text += f" ON CONFLICT ({', '.join(quote(c) for c in self.on_conflict)}) DO NOTHING"
+                tail = f" ON CONFLICT ({', '.join(quote(c) for c in self.on_conflict)}) DO NOTHING"
             processors = [self.table.c[c].type._cached_bind_processor(dialect) for c in self.columns]
-            compiled = self._compiled[dialect.name] = (text, processors)
+            compiled = self._compiled[dialect.name] = (head, tail, processors)
         return compiled
 
     def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
         """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
-        inserted as the driver counts it (-1 when it does not know)."""
+        inserted as the driver counts it (-1 when it does not know).
+
+        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: one
+        multi-row INSERT per ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters
+        (psycopg's executemany sends a statement per row, and its ``%s`` conversion parses a long
+        statement's text in Python on every call)."""
         if not rows:
             return 0
-        text, processors = self._for(connection.dialect)
+        head, tail, processors = self._for(connection.dialect)
         if any(p is not None for p in processors):
             converters = [_Converted(p) for p in processors]
             rows = [tuple(map(_Converted.convert, converters, row)) for row in rows]
         else:
             rows = [tuple(row) for row in rows]
-        return int(connection.exec_driver_sql(text, rows).rowcount)  # type: ignore[arg-type]
+        if connection.dialect.name != "postgresql":
+            marks = f"({', '.join('?' for _ in self.columns)})"
+            return int(connection.exec_driver_sql(head + marks + tail, rows).rowcount)  # type: ignore[arg-type]
+        return self._postgres(connection, head, tail, rows)
+
+    def _postgres(self, connection: Connection, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
+        from psycopg import RawCursor  # PostgreSQL only
+
+        width = len(self.columns)
+        inserted = 0
+        driver = connection.connection.driver_connection  # the transaction's own connection
+        with RawCursor(driver) as cursor:  # type: ignore[arg-type]
+            for start in range(0, len(rows), PG_ROWS_PER_STATEMENT):
+                part = rows[start : start + PG_ROWS_PER_STATEMENT]
+                cursor.execute(head + _pg_marks(len(part), width) + tail, [v for r in part for v in r])
+                count = cursor.rowcount
+                inserted = -1 if inserted < 0 or count < 0 else inserted + count
+        return inserted
+
+
+PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,535 parameters
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_marks(rows: int, width: int) -> str:
+    """``($1, $2), ($3, $4)`` for 2 rows of 2 columns."""
+    return ", ".join(
+        "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+    )
 
 
 class _Converted:
