@@ -42,7 +42,13 @@ from scoring_service.inputs import (
     to_json,
 )
 from scoring_service.registry_client import RegistryClient
-from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision
+from scoring_service.storage.decisions import (
+    Append,
+    DecisionStore,
+    StoredDecision,
+    canonical_json,
+    snapshot_hash,
+)
 from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
@@ -61,16 +67,20 @@ class _ProfileParts:
     rules_profile_json: dict[str, Any]
     profile_json: dict[str, Any]  # message_json(profile): stored once by content hash
     financials: tuple[Financials, dict[str, Any] | None]  # and its JSON (None: no financials)
+    snapshot: tuple[str, str]  # (sha256, canonical JSON) of profile_json: the stored snapshot
 
     @classmethod
     def of(cls, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
         rules_profile = profile_input(profile)
         financials = financials_from_profile(profile)
+        profile_json = message_json(profile)
+        text = canonical_json(profile_json)
         return cls(
             rules_profile,
             to_json(rules_profile),
-            message_json(profile),
+            profile_json,
             (financials, to_json(asdict(financials)) if financials != Financials() else None),
+            (snapshot_hash(text), text),
         )
 
 
@@ -311,6 +321,7 @@ class Pricer:
             request.fingerprint,
             content,
             shown_terms,
+            inputs.parts.snapshot,
         )
 
     def _append(self, items: Sequence[Append], also: Also | None = None) -> list[tuple[StoredDecision, bool]]:

@@ -121,6 +121,9 @@ class Append:
     # A compact decision's full terms (decision_format), as reads render them: what the stored
     # decision returned by the append shows under "terms" (not hashed; None: the content's own).
     shown_terms: dict[str, Any] | None = None
+    # (sha256, canonical JSON) of content["profile"] when the caller has them (the pricer keeps them
+    # per distinct profile), so a quote does not encode its profile again
+    snapshot: tuple[str, str] | None = None
 
     def bound(self, policy_hash: str, policy_version: str) -> dict[str, str]:
         """The content keys the store sets from the columns (the audit checks them)."""
@@ -380,7 +383,7 @@ class DecisionStore:
         snapshot = None
         profile = content.pop("profile", None)
         if isinstance(profile, dict):
-            snapshot = snapshots.get(id(profile))
+            snapshot = item.snapshot or snapshots.get(id(profile))
             if snapshot is None:
                 text = canonical_json(profile)
                 snapshot = snapshots[id(profile)] = (snapshot_hash(text), text)
