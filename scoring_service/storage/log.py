@@ -185,9 +185,15 @@ class BulkInsert:
         if not rows:
             return 0
         head, tail, processors = self._for(connection.dialect)
-        if any(p is not None for p in processors):
-            converters = [_Converted(p) for p in processors]
-            rows = [tuple(map(_Converted.convert, converters, row)) for row in rows]
+        converted = [(i, _Converted(p)) for i, p in enumerate(processors) if p is not None]
+        if converted:
+            out = []
+            for row in rows:
+                values = list(row)
+                for i, converter in converted:
+                    values[i] = converter.convert(values[i])
+                out.append(tuple(values))
+            rows = out
         else:
             rows = [tuple(row) for row in rows]
         if connection.dialect.name != "postgresql":
@@ -233,7 +239,7 @@ class _Converted:
         self.out: Any = None
 
     def convert(self, value: Any) -> Any:
-        if self.process is None or value is None:
+        if value is None:
             return value
         if value is not self.last:
             self.last, self.out = value, self.process(value)
