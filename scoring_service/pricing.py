@@ -167,7 +167,7 @@ class Pricer:
         self, requests: Sequence[QuoteRequest], also: Also | None = None
     ) -> list[tuple[StoredDecision, bool] | BaseException]:
         """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch, one
-        ``evaluate_many`` and one transaction for all of them, the insert being the idempotency check
+        ``evaluate_compact`` and one transaction for all of them, the insert being the idempotency check
         as in ``quote_new``. Should any of them fail, each is quoted again on its own, so one call's
         error (a reused request id, a missing profile) is that call's alone."""
         if len(requests) == 1:
