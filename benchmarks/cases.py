@@ -399,14 +399,13 @@ def batch_quote_postgres(ctx: Context) -> list[Row]:
 
 
 BATCH_QUOTE_PROFILE_NOTE = (
-    "BatchQuote, where a chunk of 256 goes (cProfile in process, SQLite, 2026-11-30, loaded machine,"
-    " after the quote-path pass of issue 14: canonical JSON by orjson, profile parts and snapshot"
-    " hash once per distinct profile, evaluate_many's arrays column-wise): the per-row trace writer"
-    " (evaluate's _Writer: TraceSteps with their zh/en texts) ~30 %; storing (canonical JSON and"
-    " sha256 of each ~6 kB decision, the bulk inserts, one commit) ~30 %; decision contents (to_dict of"
-    " the terms and trace, request JSON) ~15 %; response protos ~8 %. 20k quotes/s (50 us a quote)"
-    " needs the per-decision trace not built and serialised per row in Python: written column-wise,"
-    " or stored as step codes + inputs and rendered on read."
+    "BatchQuote, where a chunk of 1,024 goes (in process, no gRPC, SQLite, 2026-11-30, after issue 14's"
+    " compact decisions: terms stored as summary + outcome numbers, trace rendered on read): ~180-230 us"
+    " of CPU a quote (was ~520-650 us). Left: the decision content and its canonical JSON + sha256 (~25 %),"
+    " one evaluate_compact and the memoised rendering of what the answer shows (~20 %), the answer protos"
+    " (~15 %), parsing the requests (~10 %), the inserts and the commit (~15 %). Over gRPC the streaming"
+    " itself (client and server in this one process) roughly doubles the time. 20k quotes/s is 50 us a"
+    " quote, gRPC included: not reachable in one Python process."
 )
 
 
@@ -447,7 +446,7 @@ def batch_rows(ctx: Context, backend: str) -> list[Row]:
                     row.target = f">= {human(BATCH_QUOTE_TARGET)}/s"
                     row.verdict(count / seconds >= BATCH_QUOTE_TARGET)
                     row.note = (
-                        "every quote a new decision; chunks of 256 stored in one transaction, bulk inserts"
+                        "every quote a new decision; chunks of 1,024 stored in one transaction, bulk inserts"
                     )
                     rows.append(row)
                     prev = (size, seconds)

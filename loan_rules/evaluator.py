@@ -299,8 +299,9 @@ class _Writer:
         self.steps: list[TraceStep] = []
 
     def v(self, name: str) -> float:
-        value: float = getattr(self.o, name)[0].item()
-        return value
+        value = getattr(self.o, name)[0]  # a numpy scalar, or a stored number (loan_rules.compact)
+        out: float = value.item() if isinstance(value, np.generic) else value
+        return out
 
     def add(
         self,

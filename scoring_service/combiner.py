@@ -1,7 +1,7 @@
 """Group commit for concurrent calls: the calls that arrive while one batch is being processed are
 processed together as the next batch, by one of their own threads.
 
-QuoteLoanTerms uses it so that concurrent quotes share one rules evaluation (``evaluate_many``), one
+QuoteLoanTerms uses it so that concurrent quotes share one rules evaluation (``evaluate_compact``), one
 registry round trip and one database transaction (one commit), instead of paying each per call. No call
 waits for a timer: a call arriving while nothing is in progress runs at once, alone (as without the
 combiner); calls arriving during a batch wait for it and then go together. Each call still gets its

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -37,10 +40,7 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
     profile = content.get("profile") or {}
     quality = profile.get("data_quality") or {}
     lpr = content.get("lpr") or {}
-    stamp = Timestamp()
-    stamp.FromDatetime(stored.create_time)
-    steps = {step["code"]: step for step in terms["trace"]}
-    return scoring_pb2.Decision(
+    out = scoring_pb2.Decision(
         name=decision_name(stored.id),
         request_id=stored.request_id,
         lender=stored.lender,
@@ -48,17 +48,58 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         product=scoring_pb2.Product.Value(request["product"]),
         requested_amount_fen=request["requested_amount_fen"],
         tenor_months=request["tenor_months"],
-        base_rate_bp=terms["base_rate_bp"],
         commitment=request.get("commitment") or "",
+        lpr_effective_date=str(lpr.get("effective_date") or ""),
+        lpr_confirmed=bool(lpr.get("confirmed", False)),
+        bank_limit_fen=request.get("bank_limit_fen") or 0,
+        grade=_grade(profile.get("grade") or {}),
+        profile=content.get("profile_name", ""),
+        pcaf_score=int(quality.get("pcaf_score") or 0),
+        quality_score=float(quality.get("score") or 0.0),
+        create_time=_timestamp(stored.create_time),
+        chain_hash=stored.chain_hash,
+        profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
+        log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
+        log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
+    )
+    out.MergeFromString(_terms_part(terms))
+    return out
+
+
+def _timestamp(when: datetime) -> Timestamp:
+    """``when`` as a Timestamp; the last one converted is reused (a chunk's decisions share their
+    create_time)."""
+    last_when, last_stamp = _LAST_STAMP[0]  # one tuple: read atomically beside other threads
+    if last_when is when:
+        return last_stamp
+    stamp = Timestamp()
+    stamp.FromDatetime(when)
+    _LAST_STAMP[0] = (when, stamp)  # read-only once built: the Decision constructor copies it
+    return stamp
+
+
+_LAST_STAMP: list[tuple[Any, Any]] = [(None, None)]
+
+
+def _terms_part(terms: dict[str, Any]) -> bytes:
+    """The Decision fields that come from the terms, as wire bytes: built once per terms dict (decisions
+    rendered from equal compact terms share one dict, scoring_service.decision_format), so a chunk of
+    decisions does not convert the same reasons and texts again for each."""
+    key = id(terms)
+    with _PARTS_LOCK:
+        hit = _PARTS.get(key)
+        if hit is not None and hit[0] is terms:
+            _PARTS.move_to_end(key)
+            return hit[1]
+    steps = {step["code"]: step for step in terms["trace"]}
+    part = scoring_pb2.Decision(
+        base_rate_bp=terms["base_rate_bp"],
         eligible=terms["eligible"],
         approved_limit_fen=terms["approved_limit_fen"],
         lpr_bp=terms["lpr_bp"],
         lpr_term=terms["lpr_term"],
-        lpr_effective_date=str(lpr.get("effective_date") or ""),
-        lpr_confirmed=bool(lpr.get("confirmed", False)),
         base_rate_source=terms["base_rate_source"],
         spread_to_lpr_bp=round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
-        bank_limit_fen=request.get("bank_limit_fen") or 0,
         binding_limit=terms["binding_limit"],
         rate_adjustment_bp=terms["rate_adjustment_bp"],
         final_rate_bp=terms["final_rate_bp"],
@@ -67,18 +108,19 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         decline_reasons=[trace_step(steps[code]) for code in terms["decline_reasons"] if code in steps],
         manual_review=terms["manual_review"],
         review_reasons=terms["review_reasons"],
-        grade=_grade(profile.get("grade") or {}),
-        profile=content.get("profile_name", ""),
-        pcaf_score=int(quality.get("pcaf_score") or 0),
-        quality_score=float(quality.get("score") or 0.0),
         policy_version=terms["policy_version"],
         policy_hash=terms["policy_hash"],
-        create_time=stamp,
-        chain_hash=stored.chain_hash,
-        profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
-        log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
-        log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
-    )
+    ).SerializeToString()
+    with _PARTS_LOCK:
+        _PARTS[key] = (terms, part)  # the dict is kept referenced, so its id is not reused meanwhile
+        while len(_PARTS) > _PARTS_SIZE:
+            _PARTS.popitem(last=False)
+    return part
+
+
+_PARTS: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
+_PARTS_LOCK = threading.Lock()
+_PARTS_SIZE = 1024
 
 
 def trace_step(step: dict[str, Any]) -> scoring_pb2.TraceStep:

@@ -8,6 +8,7 @@ rebuilds exactly the inputs the evaluator saw.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import math
 import re
@@ -189,11 +190,20 @@ def _uscc(name: str, bad: Any) -> str | None:
     if not name.startswith("enterprises/") or name.count("/") != 1:
         bad("enterprise", "must be enterprises/{uscc}")
         return None
+    uscc, error = _normalized_uscc(name.split("/", 1)[1])
+    if error is not None:
+        bad("enterprise", f"invalid USCC: {error}", "INVALID_USCC")
+    return uscc
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalized_uscc(text: str) -> tuple[str | None, str | None]:
+    """(the normalized USCC, None) or (None, why it is invalid); per distinct text (a book's BatchQuote
+    names each borrower many times; the check digit is a pure function)."""
     try:
-        return normalize_uscc(name.split("/", 1)[1])
+        return normalize_uscc(text), None
     except InvalidUSCC as exc:
-        bad("enterprise", f"invalid USCC: {exc}", "INVALID_USCC")
-        return None
+        return None, str(exc)
 
 
 def _product(value: int, bad: Any) -> Product | None:

@@ -7,6 +7,7 @@ the profile exactly as the registry sent it) and everything an explanation shows
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -25,13 +26,12 @@ from loan_rules import (
     LprQuote,
     LprTable,
     Policy,
-    Terms,
-    evaluate,
-    evaluate_many,
     parse_policy,
 )
+from loan_rules.compact import evaluate_compact
 from loan_rules.lpr import LprTableError, default_lpr_table
 from loan_rules.policy import DEFAULT_POLICY
+from scoring_service.decision_format import COMPACT, FORMAT_KEY
 from scoring_service.inputs import (
     Financials,
     QuoteRequest,
@@ -42,7 +42,13 @@ from scoring_service.inputs import (
     to_json,
 )
 from scoring_service.registry_client import RegistryClient
-from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision
+from scoring_service.storage.decisions import (
+    Append,
+    DecisionStore,
+    StoredDecision,
+    canonical_json,
+    snapshot_hash,
+)
 from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
@@ -61,16 +67,20 @@ class _ProfileParts:
     rules_profile_json: dict[str, Any]
     profile_json: dict[str, Any]  # message_json(profile): stored once by content hash
     financials: tuple[Financials, dict[str, Any] | None]  # and its JSON (None: no financials)
+    snapshot: tuple[str, str]  # (sha256, canonical JSON) of profile_json: the stored snapshot
 
     @classmethod
     def of(cls, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
         rules_profile = profile_input(profile)
         financials = financials_from_profile(profile)
+        profile_json = message_json(profile)
+        text = canonical_json(profile_json)
         return cls(
             rules_profile,
             to_json(rules_profile),
-            message_json(profile),
+            profile_json,
             (financials, to_json(asdict(financials)) if financials != Financials() else None),
+            (snapshot_hash(text), text),
         )
 
 
@@ -157,7 +167,7 @@ class Pricer:
         self, requests: Sequence[QuoteRequest], also: Also | None = None
     ) -> list[tuple[StoredDecision, bool] | BaseException]:
         """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch, one
-        ``evaluate_many`` and one transaction for all of them, the insert being the idempotency check
+        ``evaluate_compact`` and one transaction for all of them, the insert being the idempotency check
         as in ``quote_new``. Should any of them fail, each is quoted again on its own, so one call's
         error (a reused request id, a missing profile) is that call's alone."""
         if len(requests) == 1:
@@ -217,11 +227,10 @@ class Pricer:
         if dry_run:
             now = dt.datetime.now(dt.UTC)
             return [
-                StoredDecision(
-                    "", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint, a.content, "", now
-                )
+                StoredDecision("", a.lender, a.request_id, a.uscc, a.product, a.request_fingerprint,
+                               {**a.content, "terms": a.shown_terms or a.content["terms"]}, "", now)
                 for a in items
-            ]
+            ]  # fmt: skip
         appended = iter(self._append(items)) if items else iter(())
         return [found[i] if i in found else next(appended)[0] for i in range(len(requests))]
 
@@ -233,9 +242,9 @@ class Pricer:
         requests: Sequence[QuoteRequest],
         fetched: Sequence[tuple[registry_pb2.CarbonProfile, float]],
     ) -> list[Append]:
-        """The decisions to store for priced requests: their inputs, the terms of one
-        ``evaluate_many`` over all of them (the same terms and trace as ``evaluate`` one by one,
-        without a numpy pass per request), and each decision's content.
+        """The decisions to store for priced requests: their inputs, their compact terms from one
+        ``evaluate_compact`` over all of them (column-wise; the trace is not stored but rendered on
+        read: scoring_service.decision_format), and each decision's content.
 
         What depends on the profile alone (the rules' profile input, the profile as JSON, the
         financials) is built once per distinct profile of the call (a chunk prices ~60 profiles for
@@ -251,9 +260,12 @@ class Pricer:
             inputs.append(self._inputs(request, parts, lprs))
         rows = [(i.parts.rules_profile, i.rules_commitment, i.loan_request) for i in inputs]
         policy = self.policy.policy
-        terms = [evaluate(*rows[0], policy)] if len(rows) == 1 else evaluate_many(rows, policy)
+        compacts = evaluate_compact(rows, policy)  # column-wise: no trace written per row
+        # What the answer shows (the trace's reasons with their texts), rendered from the compact
+        # terms as reads render them; memoised, so decisions differing only in their request id share it.
+        shown = [self.store.renderer.render(row, policy, c)[1] for row, c in zip(rows, compacts, strict=True)]
         return [
-            self._append_item(r, f, i, t) for r, f, i, t in zip(requests, fetched, inputs, terms, strict=True)
+            self._append_item(*args) for args in zip(requests, fetched, inputs, compacts, shown, strict=True)
         ]
 
     def _profile_parts(self, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
@@ -292,11 +304,12 @@ class Pricer:
         request: QuoteRequest,
         fetched: tuple[registry_pb2.CarbonProfile, float],
         inputs: _Inputs,
-        terms: Terms,
+        terms: dict[str, Any],
+        shown_terms: dict[str, Any],
     ) -> Append:
         profile, age = fetched
         content = self._content(request, profile, inputs, terms)
-        content["inputs"]["request"] = to_json(inputs.loan_request)
+        content["inputs"]["request"] = _request_json(inputs.loan_request)
         content["lpr"] = inputs.lpr_json  # which fixing, and its source
         content["financials"] = inputs.financials_json
         content["profile_age_seconds"] = round(age, 3)  # the decision says how fresh its data was
@@ -307,6 +320,8 @@ class Pricer:
             request.product.value,
             request.fingerprint,
             content,
+            shown_terms,
+            inputs.parts.snapshot,
         )
 
     def _append(self, items: Sequence[Append], also: Also | None = None) -> list[tuple[StoredDecision, bool]]:
@@ -339,7 +354,11 @@ class Pricer:
         return commitment, progress, commitment_input(commitment, progress)
 
     def _content(
-        self, request: QuoteRequest, profile: registry_pb2.CarbonProfile, inputs: _Inputs, terms: Terms
+        self,
+        request: QuoteRequest,
+        profile: registry_pb2.CarbonProfile,
+        inputs: _Inputs,
+        terms: dict[str, Any],
     ) -> dict[str, Any]:
         # to_json only where it changes something (dataclasses, enums, NaN): the registry's messages as
         # MessageToDict gives them and the request's own dict are JSON already (non-finite floats come
@@ -361,7 +380,8 @@ class Pricer:
                 "commitment": to_json(inputs.rules_commitment),
                 "request": None,  # set by the caller: with the LPR and financials resolved
             },
-            "terms": terms.to_dict(),
+            "terms": terms,  # compact (scoring_service.decision_format): the trace is rendered on read
+            FORMAT_KEY: COMPACT,
             "policy": {"version": self.policy.policy.version, "hash": self.policy.policy.content_hash},
         }
 
@@ -379,3 +399,21 @@ class Pricer:
                 reason="REQUEST_ID_REUSED",
             )
         return existing
+
+
+_REQUEST_FIELDS = tuple(LoanRequest.__dataclass_fields__)
+
+
+def _request_json(request: LoanRequest) -> dict[str, Any]:
+    """``to_json(request)`` without its generic walk: the fields are enums, ints, strings and finite
+    or absent floats (LoanRequest validates them), so only the product and a non-finite float need a
+    conversion (pinned against to_json by tests/unit/policy_rules/test_pricing_json.py)."""
+    out = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    for name, value in out.items():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                out[name] = None
+        elif not (kind is int or kind is str or value is None):
+            out[name] = to_json(value)
+    return out

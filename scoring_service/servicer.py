@@ -37,7 +37,8 @@ from tanxiao.errors import FieldViolation, ValidationError
 from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 SERVICE = "tanxiao.scoring.v1.LoanScoring"
-BATCH_CHUNK = 256  # requests priced per registry round trip in BatchQuote
+BATCH_CHUNK = 1024  # requests priced, stored and committed together in BatchQuote
+QUOTE_GROUP = 256  # concurrent QuoteLoanTerms calls priced and stored together at most (group commit)
 MAX_TOP_CHANGES = 1000
 
 
@@ -50,7 +51,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.repricer = Repricer(pricer, store, self.reviews)
         # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit)
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
-            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=BATCH_CHUNK
+            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
         )
 
     def QuoteLoanTerms(

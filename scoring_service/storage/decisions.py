@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
+from loan_rules import Policy, parse_policy
+from loan_rules.compact import Renderer
+from scoring_service.decision_format import expanded, is_compact
 from scoring_service.storage.log import (
+    BulkInsert,
     EntryKind,
     LogEntry,
     canonical_json,
@@ -113,6 +118,12 @@ class Append:
     product: str
     request_fingerprint: str
     content: dict[str, Any]
+    # A compact decision's full terms (decision_format), as reads render them: what the stored
+    # decision returned by the append shows under "terms" (not hashed; None: the content's own).
+    shown_terms: dict[str, Any] | None = None
+    # (sha256, canonical JSON) of content["profile"] when the caller has them (the pricer keeps them
+    # per distinct profile), so a quote does not encode its profile again
+    snapshot: tuple[str, str] | None = None
 
     def bound(self, policy_hash: str, policy_version: str) -> dict[str, str]:
         """The content keys the store sets from the columns (the audit checks them)."""
@@ -149,12 +160,31 @@ _FROM = log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.
 )
 
 
+_INDEX_INSERT = BulkInsert(
+    log_decisions,
+    (
+        "id",
+        "lender",
+        "request_id",
+        "uscc",
+        "product",
+        "request_fingerprint",
+        "profile_snapshot",
+        "create_time",
+    ),
+    on_conflict=("lender", "request_id"),
+)
+_SNAPSHOT_INSERT = BulkInsert(
+    profile_snapshots, ("snapshot_hash", "content", "create_time"), on_conflict=("snapshot_hash",)
+)
+
+
 def _select() -> sa.Select[Any]:
     return sa.select(*_COLUMNS).select_from(_FROM)
 
 
-def _stored(row: Any) -> StoredDecision:
-    content = json.loads(row.content)
+def _stored(row: Any, expand: Callable[[dict[str, Any]], dict[str, Any]]) -> StoredDecision:
+    content = expand(json.loads(row.content))
     if row.profile_json is not None:
         content["profile"] = json.loads(row.profile_json)
     return StoredDecision(
@@ -181,6 +211,9 @@ class DecisionStore:
         # insert; bounded: forgetting one only costs an ON CONFLICT DO NOTHING.
         self._stored_snapshots: OrderedDict[str, None] = OrderedDict()
         self._insert = sqlite.insert if is_sqlite(engine) else postgresql.insert
+        self._policies: dict[str, Policy] = {}  # parsed policies by hash (compact decisions' rendering)
+        self._policies_lock = threading.Lock()
+        self.renderer = Renderer()
 
     def append(
         self,
@@ -264,30 +297,35 @@ class DecisionStore:
     def get(self, decision_id: str) -> StoredDecision:
         with read_only(self.engine) as connection:
             row = connection.execute(_select().where(log_decisions.c.id == decision_id)).first()
-        if row is None:
-            raise NotFound(f"decision {decision_id!r} not found", reason="DECISION_NOT_FOUND")
-        return _stored(row)
+            if row is None:
+                raise NotFound(f"decision {decision_id!r} not found", reason="DECISION_NOT_FOUND")
+            return self._stored(connection, row)
 
     def find(self, lender: str, request_id: str) -> StoredDecision | None:
         """The lender's decision for the request id, if any (the caller compares the fingerprint)."""
         query = _select().where(log_decisions.c.lender == lender, log_decisions.c.request_id == request_id)
         with read_only(self.engine) as connection:
             row = connection.execute(query).first()
-        return None if row is None else _stored(row)
+            return None if row is None else self._stored(connection, row)
 
     def find_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredDecision]:
         """The stored decisions of any of these (lender, request_id) keys, in one read per 500 keys
         (BatchQuote looks a chunk up at once)."""
         out: dict[tuple[str, str], StoredDecision] = {}
-        wanted = list(dict.fromkeys(keys))
+        by_lender: dict[str, list[str]] = {}
+        for lender, request_id in dict.fromkeys(keys):
+            by_lender.setdefault(lender, []).append(request_id)
+        # per lender, ``lender = ? AND request_id IN (...)``: the unique index's prefix, which both
+        # databases use directly (a row-value IN list was far slower on PostgreSQL for 1,000 keys)
         with read_only(self.engine) as connection:
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                query = _select().where(
-                    sa.tuple_(log_decisions.c.lender, log_decisions.c.request_id).in_(part)
-                )
-                for row in connection.execute(query):
-                    out[(row.lender, row.request_id)] = _stored(row)
+            for lender, request_ids in by_lender.items():
+                for start in range(0, len(request_ids), 500):
+                    query = _select().where(
+                        log_decisions.c.lender == lender,
+                        log_decisions.c.request_id.in_(request_ids[start : start + 500]),
+                    )
+                    for row in connection.execute(query):
+                        out[(row.lender, row.request_id)] = self._stored(connection, row)
         return out
 
     def for_lender(self, lender: str) -> list[StoredDecision]:
@@ -298,7 +336,7 @@ class DecisionStore:
             .order_by(log_decisions.c.create_time, log_decisions.c.id)
         )
         with read_only(self.engine) as connection:
-            return [_stored(row) for row in connection.execute(query)]
+            return [self._stored(connection, row) for row in connection.execute(query).all()]
 
     def policy_text(self, policy_hash: str) -> str:
         query = sa.select(loan_policies.c.text).where(loan_policies.c.policy_hash == policy_hash)
@@ -309,6 +347,29 @@ class DecisionStore:
         return str(text)
 
     # ------------------------------------------------------------------------------------ internals
+
+    def _stored(self, connection: Connection, row: Any) -> StoredDecision:
+        """A stored decision as reads show it: a compact one with its full terms rendered
+        (scoring_service.decision_format) under the policy it names."""
+        return _stored(row, lambda content: self._expanded(connection, content))
+
+    def _expanded(self, connection: Connection, content: dict[str, Any]) -> dict[str, Any]:
+        if not is_compact(content):
+            return content
+        return expanded(content, self._policy(connection, content["terms"]["policy_hash"]), self.renderer)
+
+    def _policy(self, connection: Connection, policy_hash: str) -> Policy:
+        """The parsed policy of a hash, parsed once per process (policies never change under a hash)."""
+        policy = self._policies.get(policy_hash)
+        if policy is None:
+            query = sa.select(loan_policies.c.text).where(loan_policies.c.policy_hash == policy_hash)
+            text = connection.execute(query).scalar_one_or_none()
+            if text is None:
+                raise NotFound(f"loan policy {policy_hash!r} not found", reason="POLICY_NOT_FOUND")
+            policy = parse_policy(str(text))
+            with self._policies_lock:
+                self._policies[policy_hash] = policy
+        return policy
 
     def _prepare(
         self, item: Append, policy_hash: str, policy_version: str, now: datetime,
@@ -322,7 +383,7 @@ class DecisionStore:
         snapshot = None
         profile = content.pop("profile", None)
         if isinstance(profile, dict):
-            snapshot = snapshots.get(id(profile))
+            snapshot = item.snapshot or snapshots.get(id(profile))
             if snapshot is None:
                 text = canonical_json(profile)
                 snapshot = snapshots[id(profile)] = (snapshot_hash(text), text)
@@ -332,6 +393,8 @@ class DecisionStore:
         entry = LogEntry.build(EntryKind.DECISION, content, now=now)
         # What reads return: the content as hashed (built, not re-parsed) with the profile put back.
         shown = {**content, "id": entry.entry_id, "create_time": iso_time(now)}
+        if item.shown_terms is not None:
+            shown["terms"] = item.shown_terms
         if snapshot is not None:
             shown["profile"] = profile
         decision = StoredDecision(
@@ -342,28 +405,26 @@ class DecisionStore:
         return _Prepared(item, entry, snapshot, decision)
 
     def _insert_index(self, connection: Connection, prepared: list[_Prepared]) -> set[str]:
-        """Insert the index rows, skipping (lender, request_id) already stored: the ids inserted."""
+        """Insert the index rows, skipping (lender, request_id) already stored: the ids inserted. The
+        driver's row count says whether all were (the usual case); when not, the ids that are ours
+        are read back."""
         rows = [
-            {
-                "id": p.decision.id,
-                "lender": p.item.lender,
-                "request_id": p.item.request_id,
-                "uscc": p.item.uscc,
-                "product": p.item.product,
-                "request_fingerprint": p.item.request_fingerprint,
-                "profile_snapshot": p.snapshot[0] if p.snapshot else None,
-                "create_time": p.decision.create_time,
-            }
+            (
+                p.decision.id, p.item.lender, p.item.request_id, p.item.uscc, p.item.product,
+                p.item.request_fingerprint, p.snapshot[0] if p.snapshot else None, p.decision.create_time,
+            )
             for p in prepared
-        ]
+        ]  # fmt: skip
         if not rows:
             return set()
-        statement = (
-            self._insert(log_decisions)
-            .on_conflict_do_nothing(index_elements=["lender", "request_id"])
-            .returning(log_decisions.c.id)
-        )
-        return {row.id for row in connection.execute(statement, rows)}
+        ids = [p.decision.id for p in prepared]
+        if _INDEX_INSERT.run(connection, rows) == len(rows):
+            return set(ids)
+        fresh: set[str] = set()
+        for start in range(0, len(ids), 500):
+            query = sa.select(log_decisions.c.id).where(log_decisions.c.id.in_(ids[start : start + 500]))
+            fresh.update(connection.execute(query).scalars())
+        return fresh
 
     def _store_snapshots(self, connection: Connection, kept: list[_Prepared], now: datetime) -> None:
         """Insert the snapshots not known to be stored (ON CONFLICT DO NOTHING: another replica's)."""
@@ -372,17 +433,11 @@ class DecisionStore:
             for p in kept
             if p.snapshot is not None and p.snapshot[0] not in self._stored_snapshots
         }
-        if snapshots:
-            statement = self._insert(profile_snapshots).on_conflict_do_nothing(
-                index_elements=["snapshot_hash"]
-            )
-            connection.execute(
-                statement,
-                [{"snapshot_hash": h, "content": text, "create_time": now} for h, text in snapshots.items()],
-            )
+        _SNAPSHOT_INSERT.run(connection, [(h, text, now) for h, text in snapshots.items()])
 
-    @staticmethod
-    def _existing(connection: Connection, lost: list[_Prepared]) -> dict[tuple[str, str], StoredDecision]:
+    def _existing(
+        self, connection: Connection, lost: list[_Prepared]
+    ) -> dict[tuple[str, str], StoredDecision]:
         """The stored decisions of requests whose insert was skipped; REQUEST_ID_REUSED on another
         fingerprint."""
         out: dict[tuple[str, str], StoredDecision] = {}
@@ -394,7 +449,7 @@ class DecisionStore:
             ).one()
             if row.request_fingerprint != p.item.request_fingerprint:
                 raise _reused()
-            out[p.item.key()] = _stored(row)
+            out[p.item.key()] = self._stored(connection, row)
         return out
 
     def _store_policy(

@@ -29,6 +29,7 @@ The content is any JSON object (no NaN); the log adds ``id`` and ``create_time``
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -147,10 +148,115 @@ class LogEntry:
         }  # fmt: skip
 
 
+class BulkInsert:
+    """A multi-row INSERT of fixed columns run as the driver's executemany with the statement's text and
+    the columns' bind conversions worked out once per dialect (SQLAlchemy's executemany builds and
+    converts every row's parameters through the compiler, most of a bulk insert's Python time).
+    ``on_conflict``: the unique columns of an ON CONFLICT ... DO NOTHING (SQLite and PostgreSQL)."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], on_conflict: Sequence[str] = ()) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.on_conflict = tuple(on_conflict)
+        self._compiled: dict[str, tuple[str, list[Any]]] = {}
+
+    def _for(self, dialect: sa.Dialect) -> tuple[str, str, list[Any]]:
+        """(``INSERT INTO t (columns) VALUES``, the ON CONFLICT tail, the columns' bind conversions)."""
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            quote = dialect.identifier_preparer.quote
+            names = ", ".join(quote(c) for c in self.columns)
+            head = f"INSERT INTO {quote(self.table.name)} ({names}) VALUES "
+            tail = ""
+            if self.on_conflict:
+                tail = f" ON CONFLICT ({', '.join(quote(c) for c in self.on_conflict)}) DO NOTHING"
+            processors = [self.table.c[c].type._cached_bind_processor(dialect) for c in self.columns]
+            compiled = self._compiled[dialect.name] = (head, tail, processors)
+        return compiled
+
+    def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
+        inserted as the driver counts it (-1 when it does not know).
+
+        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: one
+        multi-row INSERT per ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters
+        (psycopg's executemany sends a statement per row, and its ``%s`` conversion parses a long
+        statement's text in Python on every call)."""
+        if not rows:
+            return 0
+        head, tail, processors = self._for(connection.dialect)
+        converted = [(i, _Converted(p)) for i, p in enumerate(processors) if p is not None]
+        if converted:
+            out = []
+            for row in rows:
+                values = list(row)
+                for i, converter in converted:
+                    values[i] = converter.convert(values[i])
+                out.append(tuple(values))
+            rows = out
+        else:
+            rows = [tuple(row) for row in rows]
+        if connection.dialect.name != "postgresql":
+            marks = f"({', '.join('?' for _ in self.columns)})"
+            return int(connection.exec_driver_sql(head + marks + tail, rows).rowcount)  # type: ignore[arg-type]
+        return self._postgres(connection, head, tail, rows)
+
+    def _postgres(self, connection: Connection, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
+        from psycopg import RawCursor  # PostgreSQL only
+
+        width = len(self.columns)
+        inserted = 0
+        driver = connection.connection.driver_connection  # the transaction's own connection
+        with RawCursor(driver) as cursor:  # type: ignore[arg-type]
+            for start in range(0, len(rows), PG_ROWS_PER_STATEMENT):
+                part = rows[start : start + PG_ROWS_PER_STATEMENT]
+                cursor.execute(head + _pg_marks(len(part), width) + tail, [v for r in part for v in r])
+                count = cursor.rowcount
+                inserted = -1 if inserted < 0 or count < 0 else inserted + count
+        return inserted
+
+
+PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,535 parameters
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_marks(rows: int, width: int) -> str:
+    """``($1, $2), ($3, $4)`` for 2 rows of 2 columns."""
+    return ", ".join(
+        "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+    )
+
+
+class _Converted:
+    """A column's bind conversion, remembering its last value: the rows of one bulk insert share their
+    create_time (one datetime object), converted once instead of per row."""
+
+    __slots__ = ("last", "out", "process")
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.last: Any = _Converted
+        self.out: Any = None
+
+    def convert(self, value: Any) -> Any:
+        if value is None:
+            return value
+        if value is not self.last:
+            self.last, self.out = value, self.process(value)
+        return self.out
+
+
+_ENTRY_INSERT = BulkInsert(
+    log_entries, ("entry_id", "kind", "content", "leaf_hash", "create_time", "idx", "integrate_time")
+)
+
+
 def insert_entries(connection: Connection, entries: Sequence[LogEntry]) -> None:
     """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows)."""
-    if entries:
-        connection.execute(log_entries.insert(), [e.row() for e in entries])
+    _ENTRY_INSERT.run(
+        connection,
+        [(e.entry_id, e.kind.value, e.content, e.leaf_hash, e.create_time, None, None) for e in entries],
+    )
 
 
 _ENTRY_COLUMNS = (

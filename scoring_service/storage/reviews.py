@@ -19,13 +19,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from scoring_service.storage.decisions import StoredDecision
-from scoring_service.storage.log import EntryKind, LogEntry, insert_entries, utc
+from scoring_service.storage.log import BulkInsert, EntryKind, LogEntry, insert_entries, utc
 from scoring_service.storage.tables import decision_states, log_decisions, log_entries, review_actions
 from tanxiao.errors import Conflict, ValidationError
-from tanxiao.platform.db import is_sqlite, read_only, transaction
+from tanxiao.platform.db import read_only, transaction
+
+_STATE_INSERT = BulkInsert(
+    decision_states,
+    ("decision_id", "lender", "uscc", "state", "review_needed", "create_time", "version"),
+    on_conflict=("decision_id",),
+)
 
 
 @dataclass(frozen=True)
@@ -178,21 +183,12 @@ class ReviewStore:
         """``index`` in the caller's transaction (the one storing the decisions: one commit, and no
         decision without its state row)."""
         rows = [
-            {
-                "decision_id": d.id, "lender": d.lender, "uscc": d.uscc, "state": state,
-                "review_needed": bool(d.content["terms"]["manual_review"]),
-                "create_time": d.create_time, "version": 1,
-            }
+            (d.id, d.lender, d.uscc, state, bool(d.content["terms"]["manual_review"]), d.create_time, 1)
             for d, state in zip(decisions, initial, strict=True)
-        ]  # fmt: skip
-        if not rows:
-            return
+        ]
         # ON CONFLICT DO NOTHING, not select-then-insert: two replicas answering retries of one request
         # index the same decision at once (tests/integration/test_log_replicas.py).
-        insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
-        connection.execute(
-            insert(decision_states).on_conflict_do_nothing(index_elements=["decision_id"]), rows
-        )
+        _STATE_INSERT.run(connection, rows)
 
     def record(
         self,

@@ -1,0 +1,174 @@
+"""Compact terms: what a decision stores instead of its full trace, and the trace rendered back from it.
+
+``evaluate_compact`` prices many requests with one ``_core.compute`` and gives each, column by column
+(no per-row trace writer), a small JSON object: the terms' summary (eligibility, decline and review
+codes, limit, rates, the policy) and ``outcome``, the numbers the trace is written from (every
+``_core.Outcome`` field of the row, in ``OUTCOME_FIELDS`` order). ``render_terms`` turns that object,
+the row's inputs and the policy back into the :class:`Terms` that ``evaluate`` gives, trace texts
+included: it runs evaluate's own trace writer on the stored numbers, so the texts are those of
+``evaluate`` by construction (pinned by a property test over random policies and inputs).
+
+The outcome's numbers are stored exactly: float64 values as JSON numbers (shortest round-trip text),
+integers and booleans as they are; a non-finite float as the string "NaN", "Infinity" or "-Infinity".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from loan_rules import _core
+from loan_rules.evaluator import _columns_many, _Writer
+from loan_rules.model import CarbonProfileInput, CommitmentInput, LoanRequest, Terms
+from loan_rules.policy import Policy
+
+Row = tuple[CarbonProfileInput, CommitmentInput | None, LoanRequest]
+
+# The outcome's fields as stored: a tuple field (one array per decline code / limit candidate) is
+# stored as a list at its place.
+OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(_core.Outcome))
+_TUPLE_FIELDS = frozenset({"declines", "candidates"})
+# Review codes in the order evaluate's writer lists them, with the outcome flag that raises each.
+_REVIEW_FLAGS = (
+    ("UNGRADED", "ungraded_review"),
+    ("DATA_QUALITY_GATE", "dq_review"),
+    ("COMMITMENT_STATUS_REVIEW", "status_review"),
+    ("AMOUNT_REVIEW", "amount_review"),
+    ("BANK_LIMIT_MISSING", "bank_limit_review"),
+    ("FINANCIALS_MISSING", "financials_review"),
+)
+# Keys of the full terms (Terms.to_dict) that are rendered on read, not stored.
+RENDERED_KEYS = ("reasons", "conditions", "trace")
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _bp(value: float) -> float:
+    return round(value, 2) + 0.0  # as evaluate's writer rounds (Python's round, no -0.0)
+
+
+def _column(array: np.ndarray) -> list[Any]:
+    """An outcome array as JSON values: Python scalars, non-finite floats as strings."""
+    values: list[Any] = array.tolist()
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        values = [v if math.isfinite(v) else ("NaN" if v != v else "Infinity" if v > 0 else "-Infinity")
+                  for v in values]  # fmt: skip
+    return values
+
+
+def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]]:
+    """Each row's compact terms (see the module's doc), built column-wise over the rows."""
+    if not rows:
+        return []
+    o = _core.compute(_columns_many(rows, policy), policy)
+    columns: list[Any] = []
+    for name in OUTCOME_FIELDS:
+        value = getattr(o, name)
+        if name in _TUPLE_FIELDS:
+            columns.append([list(t) for t in zip(*[_column(a) for a in value], strict=True)])
+        else:
+            columns.append(_column(value))
+    outcomes = [list(t) for t in zip(*columns, strict=True)]
+    eligible = o.eligible.tolist()
+    declines = _codes(_core.DECLINE_CODES, o.declines, len(rows))
+    reviews = _codes(
+        [code for code, _ in _REVIEW_FLAGS], [getattr(o, f) for _, f in _REVIEW_FLAGS], len(rows)
+    )
+    limit = o.approved_limit_fen.tolist()
+    binding = o.binding.tolist()
+    adjustment = o.rate_adjustment_bp.tolist()
+    final = o.final_rate_bp.tolist()
+    manual = o.manual_review.tolist()
+    out = []
+    for i, (_, _, r) in enumerate(rows):
+        out.append({
+            "product": r.product.value,
+            "eligible": bool(eligible[i]),
+            "decline_reasons": declines[i],
+            "approved_limit_fen": int(limit[i]),
+            "binding_limit": _core.LIMIT_CANDIDATES[binding[i]],
+            "lpr_bp": _bp(r.lpr_bp),
+            "lpr_term": r.lpr_term,
+            "base_rate_bp": _bp(r.reference_rate_bp),
+            "base_rate_source": "LPR" if r.base_rate_bp is None else "LENDER",
+            "rate_adjustment_bp": _bp(adjustment[i]),
+            "final_rate_bp": _bp(final[i]),
+            "manual_review": bool(manual[i]),
+            "review_reasons": reviews[i],
+            "policy_version": policy.version,
+            "policy_hash": policy.content_hash,
+            "outcome": outcomes[i],
+        })  # fmt: skip
+    return out
+
+
+def _codes(codes: Sequence[str], flags: Sequence[np.ndarray], n: int) -> list[list[str]]:
+    """Per row, the codes whose flag is set, in ``codes`` order (rows with none share no list)."""
+    hits = np.stack(flags)
+    out: list[list[str]] = [[] for _ in range(n)]
+    for i in np.flatnonzero(hits.any(axis=0)).tolist():
+        out[i] = [code for code, on in zip(codes, hits[:, i].tolist(), strict=True) if on]
+    return out
+
+
+def _value(v: Any) -> Any:
+    return _NON_FINITE[v] if isinstance(v, str) else v
+
+
+def render_terms(row: Row, policy: Policy, compact: dict[str, Any]) -> Terms:
+    """The full terms (trace, reasons, conditions, texts) of a row from its compact terms: evaluate's
+    trace writer run on the stored outcome numbers."""
+    stored = compact["outcome"]
+    if len(stored) != len(OUTCOME_FIELDS):
+        raise ValueError(f"outcome has {len(stored)} values, the format has {len(OUTCOME_FIELDS)}")
+    fields: list[Any] = []
+    for name, value in zip(OUTCOME_FIELDS, stored, strict=True):
+        if name in _TUPLE_FIELDS:
+            fields.append(tuple((_value(v),) for v in value))
+        else:
+            fields.append((_value(value),))
+    profile, commitment, request = row
+    return _Writer(profile, commitment, request, policy, _core.Outcome(*fields)).terms()
+
+
+def summary_differences(compact: dict[str, Any], full: dict[str, Any]) -> list[str]:
+    """Keys whose stored value differs from the rendered terms' (empty: they agree)."""
+    return [k for k, v in compact.items() if k != "outcome" and full.get(k) != v]
+
+
+class Renderer:
+    """``render_terms`` and ``Terms.to_dict`` memoised (bounded LRU) by the row, the policy and the
+    outcome: decisions that differ only in their request id (a book quoted on one profile and one
+    amount) share one rendering. The dicts returned are shared: read them, never change them."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._cache: OrderedDict[Any, tuple[Terms, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def render(self, row: Row, policy: Policy, compact: dict[str, Any]) -> tuple[Terms, dict[str, Any]]:
+        try:
+            key: Any = (policy.content_hash, row, orjson.dumps(compact["outcome"]))
+            hash(key)
+        except (TypeError, orjson.JSONEncodeError):  # unhashable input (never from the dataclasses)
+            key = None
+        if key is not None:
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return hit
+        terms = render_terms(row, policy, compact)
+        out = terms, {**terms.to_dict(), **{k: v for k, v in compact.items() if k != "outcome"}}
+        if key is not None:
+            with self._lock:
+                self._cache[key] = out
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return out

@@ -1,0 +1,66 @@
+"""Compact terms (what a decision stores) render back to exactly what evaluate gives, texts included."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from loan_cases import any_policy, commitment, commitments, profile, profiles, request, requests
+
+import loan_rules as lr
+from loan_rules.compact import OUTCOME_FIELDS, Renderer, evaluate_compact, render_terms, summary_differences
+
+Row = tuple[lr.CarbonProfileInput, lr.CommitmentInput | None, lr.LoanRequest]
+rows = st.lists(st.tuples(profiles, commitments, requests), min_size=1, max_size=25)
+
+
+def stored(compact: dict) -> dict:
+    """As read back from the log: through JSON text (orjson, as canonical_json encodes; json to read)."""
+    return json.loads(orjson.dumps(compact))
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_policy, rows)
+def test_render_from_compact_equals_evaluate(policy: lr.Policy, items: list[Row]) -> None:
+    """For random policies and inputs: the trace rendered from the stored compact terms (after a JSON
+    round trip) is today's row-wise evaluate trace, every text and number; the stored summary is the
+    evaluated one."""
+    compacts = evaluate_compact(items, policy)
+    assert len(compacts) == len(items)
+    for row, compact in zip(items, compacts, strict=True):
+        alone = lr.evaluate(*row, policy)
+        back = stored(compact)
+        assert len(back["outcome"]) == len(OUTCOME_FIELDS)
+        rendered = render_terms(row, policy, back)
+        assert rendered == alone
+        assert rendered.to_dict() == alone.to_dict()
+        assert summary_differences(back, alone.to_dict()) == []
+        terms, full = Renderer().render(row, policy, back)
+        assert terms == alone and full == alone.to_dict()
+
+
+def test_compact_is_small_and_has_no_texts() -> None:
+    items: list[Row] = [
+        (profile(grade=1), None, request(product="GENERAL")),
+        (profile(grade=4, level="HIGH_CARBON"), commitment(), request(product="HIGH_CARBON_RETROFIT")),
+    ]
+    policy = lr.default_policy()
+    for row, compact in zip(items, evaluate_compact(items, policy), strict=True):
+        text = orjson.dumps(compact).decode()
+        full = lr.evaluate(*row, policy).to_dict()
+        assert "trace" not in compact and "text_zh" not in text
+        assert len(text) * 4 < len(json.dumps(full, ensure_ascii=False))
+        assert compact["final_rate_bp"] == full["final_rate_bp"]
+        assert compact["decline_reasons"] == full["decline_reasons"]
+
+
+def test_memo_shares_equal_rows_and_keeps_distinct_ones_apart() -> None:
+    policy = lr.default_policy()
+    a, b = (profile(grade=1), None, request()), (profile(grade=2), None, request())
+    renderer = Renderer(size=8)
+    ca, cb = evaluate_compact([a, b], policy)
+    first = renderer.render(a, policy, ca)
+    assert renderer.render(a, policy, stored(ca)) is first
+    assert renderer.render(b, policy, cb)[0] == lr.evaluate(*b, policy)
