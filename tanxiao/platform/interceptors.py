@@ -15,8 +15,7 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
-import contextlib
-import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -35,7 +34,7 @@ from tanxiao.errors import (
     Unauthenticated,
     ValidationError,
 )
-from tanxiao.platform import authz
+from tanxiao.platform import authz, response_metadata
 from tanxiao.platform.access_log import AccessLog, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
@@ -123,20 +122,24 @@ class Authenticator(Protocol):
     def principal(self, secret: str) -> Principal | None: ...
 
 
-def _request_id(context: grpc.ServicerContext) -> str:
-    """The caller's ``x-request-id`` (1-128 characters), else 32 random hex digits."""
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and 0 < len(value) <= 128:
-            return value
-    return os.urandom(16).hex()
+def _new_request_id() -> str:
+    """32 random hex digits. An id names a call in logs, it guards nothing: the process's seeded
+    generator (reseeded in a forked child), not a system call (os.urandom releases the interpreter lock
+    to the other threads on every call)."""
+    return f"{_RANDOM.getrandbits(128):032x}"
 
 
-def _sent_request_id(context: grpc.ServicerContext) -> str:
-    """The ``x-request-id`` the caller sent, as sent ("" when none); echoed in errors as the caller's."""
+_RANDOM = random.Random()
+
+
+def _request_ids(context: grpc.ServicerContext) -> tuple[str, str]:
+    """The call's request id: the caller's ``x-request-id`` when it has 1-128 characters, else a new
+    one; and the ``x-request-id`` the caller sent, as sent ("" when none), echoed in errors as the
+    caller's."""
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str):
-            return value
-    return ""
+            return (value if 0 < len(value) <= 128 else _new_request_id()), value
+    return _new_request_id(), ""
 
 
 def _field_request_id(request: Any) -> str:
@@ -169,23 +172,24 @@ def _permission_denied(
     return PermissionDenied(text, reason=denial.reason, metadata=metadata)
 
 
-def _echo_request_id(context: grpc.ServicerContext, request_id: str) -> None:
-    """Send the request id back in the response's initial metadata, once: a second interceptor of
-    this kind stacked on the same call (tests do) finds it sent already."""
-    with contextlib.suppress(ValueError):  # "Initial metadata no longer allowed!"
-        context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
-
-
 class _CallScope:
-    """Binds log context for one call, authenticates its caller and turns exceptions into statuses."""
+    """Binds log context for one call, authenticates its caller and turns exceptions into statuses.
+    ``streaming``: the response is a stream, whose initial metadata is sent at once (a unary answer
+    carries it in its own batch, tanxiao.platform.response_metadata)."""
 
     def __init__(
-        self, method: str, context: grpc.ServicerContext, access_log: AccessLog | None = None
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        access_log: AccessLog | None = None,
+        *,
+        streaming: bool = False,
     ) -> None:
         self.method = method
         self.context = context
-        self.request_id = _request_id(context)
-        self.caller_request_id = _sent_request_id(context)  # the request's request_id field wins
+        # the request's request_id field wins over the sent x-request-id as the caller's id
+        self.request_id, self.caller_request_id = _request_ids(context)
+        self.streaming = streaming
         self.started = time.perf_counter()
         self.caller: dict[str, str] = {}
         self._principal_token: Token[Principal | None] | None = None
@@ -209,7 +213,9 @@ class _CallScope:
     def __enter__(self) -> _CallScope:
         _REQUEST_ID_VAR.set(self.request_id)
         _METHOD_VAR.set(self.method)
-        _echo_request_id(self.context, self.request_id)
+        # Echoed once: a second interceptor of this kind stacked on the same call (tests do) finds it
+        # attached or sent already.
+        response_metadata.attach(self.context, ((REQUEST_ID_KEY, self.request_id),), merge=not self.streaming)
         return self
 
     def authenticate(self, authenticator: Authenticator, admission: Admission) -> tuple[Principal, str]:
@@ -238,7 +244,7 @@ class _CallScope:
         return principal, secret
 
     def _bind_caller(self, caller: dict[str, str]) -> None:
-        self.caller = caller
+        self.caller = caller = {key: truncated(value) for key, value in caller.items()}
         for key, value in caller.items():
             var = _LOG_VARS.get(key)
             if var is not None:
@@ -270,7 +276,8 @@ class _CallScope:
             elapsed_ms=elapsed_ms,
             request_id=self.request_id,
             method=self.method,
-            **{key: truncated(value) for key, value in {**self.caller, **fields}.items()},
+            **self.caller,  # cut when bound
+            **{key: truncated(value) for key, value in fields.items()},
         )
         self._audit(event, code=str(fields.get("code", "")), reason=str(fields.get("reason", "")))
 
@@ -520,7 +527,7 @@ def _wrap_streaming(
     re-checked before every response."""
 
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
+        with _CallScope(policy.method, context, policy.serving.access_log, streaming=True) as scope:
             if not client_streaming:
                 scope.note_request(request_or_iterator)
             admitted = None
@@ -625,6 +632,7 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, authenticator: Authenticator | None = None, serving: Serving | None = None) -> None:
         self.authenticator = authenticator
         self.serving = serving or _unlimited()
+        response_metadata.install()
         # The wrapped handler of each method, built on its first call: gRPC runs interceptors for every
         # call on its one polling thread, and what this one returns depends on the method only.
         self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
