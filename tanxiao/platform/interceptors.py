@@ -15,6 +15,7 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -39,10 +40,12 @@ from tanxiao.platform.access_log import AccessLog, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
+from tanxiao.platform.logging import emit_direct
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
 
 log = structlog.get_logger("tanxiao.rpc")
+_LOG = log
 REQUEST_ID_KEY = "x-request-id"
 AUTHORIZATION_KEY = "authorization"
 _CALLER_KEYS = ("token_id", "role", "tenant")
@@ -268,17 +271,20 @@ class _CallScope:
 
     def _log(self, event: str, **fields: Any) -> None:
         elapsed_ms = round((time.perf_counter() - self.started) * 1000, 3)
-        # Probes call health every few seconds: at info they would bury the real calls.
-        emit = log.debug if self.method.startswith(_HEALTH_PREFIX) else log.info
-        emit(
-            event,
-            peer=self.peer,
-            elapsed_ms=elapsed_ms,
-            request_id=self.request_id,
-            method=self.method,
+        line = {
+            "peer": self.peer,
+            "elapsed_ms": elapsed_ms,
+            "request_id": self.request_id,
+            "method": self.method,
             **self.caller,  # cut when bound
             **{key: truncated(value) for key, value in fields.items()},
-        )
+        }
+        # Probes call health every few seconds: at info they would bury the real calls.
+        health = self.method.startswith(_HEALTH_PREFIX)
+        # The configured logger straight to its processors (tanxiao.platform.logging), unless replaced
+        # (tests capture log lines through a logger of their own).
+        if log is not _LOG or not emit_direct(logging.DEBUG if health else logging.INFO, event, line):
+            (log.debug if health else log.info)(event, **line)
         self._audit(event, code=str(fields.get("code", "")), reason=str(fields.get("reason", "")))
 
     def _audit(self, event: str, *, code: str, reason: str) -> None:

@@ -27,21 +27,60 @@ from tanxiao.platform.tracing import current_trace_ids
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    global _configured
     renderer: structlog.types.Processor = render_json if fmt == "json" else structlog.dev.ConsoleRenderer()
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _trace_ids,
+        structlog.processors.add_log_level,
+        stamp_iso_utc,
+        structlog.processors.format_exc_info,
+        renderer,
+    ]
+    threshold = logging.getLevelName(level.upper())
+    wrapper = structlog.make_filtering_bound_logger(threshold)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            _trace_ids,
-            structlog.processors.add_log_level,
-            stamp_iso_utc,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        processors=processors,
+        wrapper_class=wrapper,
         logger_factory=_queued_logger,
         cache_logger_on_first_use=True,
     )
+    _configured = (processors, wrapper, int(threshold))
+
+
+# What configure_logging set up last: (processors, wrapper class, level); None before.
+_configured: tuple[list[Any], Any, int] | None = None
+
+
+def emit_direct(level: int, event: str, fields: dict[str, Any]) -> bool:
+    """Log ``event`` with ``fields`` through the processors configure_logging set up, without
+    structlog's per-call bound-logger machinery (a third of a call's log line). Only while that set-up
+    is still the one in force: False when anything else configured structlog since (a test capturing
+    logs), and the caller then logs the ordinary way. ``fields`` is consumed."""
+    configured = _configured
+    if configured is None:
+        return False
+    current = structlog.get_config()
+    if current["processors"] is not configured[0] or current["wrapper_class"] is not configured[1]:
+        return False
+    if level < configured[2]:
+        return True  # below the level: dropped, as the filtering logger drops it
+    name = _LEVEL_NAMES[level]
+    fields["event"] = event
+    line: Any = fields
+    for processor in configured[0]:
+        line = processor(None, name, line)
+    _QUEUED.msg(line)
+    return True
+
+
+_LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+}
 
 
 _second: tuple[int, str] = (0, "")
