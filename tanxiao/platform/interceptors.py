@@ -445,12 +445,18 @@ class _Policy:
         self.method = method
         self.authenticator = authenticator
         self.serving = serving
+        self._peers: dict[str, str] = {}  # peer address -> its identity when unauthenticated
 
     def admit(self, scope: _CallScope, *, streaming: bool) -> _Admitted:
         authenticator = self.authenticator
         if authenticator is None:
-            identity, role = f"peer:{peer_host(scope.peer)}", ANONYMOUS
-            ticket = self.serving.admission.admit(identity, role, streaming=streaming)
+            peer = scope.peer
+            identity = self._peers.get(peer)
+            if identity is None:
+                if len(self._peers) > 10_000:  # one per client connection: bounded all the same
+                    self._peers.clear()
+                identity = self._peers[peer] = f"peer:{peer_host(peer)}"
+            ticket = self.serving.admission.admit(identity, ANONYMOUS, streaming=streaming)
             return _Admitted(None, ticket)
         principal, secret = scope.authenticate(authenticator, self.serving.admission)
         ticket = self.serving.admission.admit(principal.token_id, principal.role, streaming=streaming)
