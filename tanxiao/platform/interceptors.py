@@ -126,13 +126,10 @@ class Authenticator(Protocol):
 
 
 def _new_request_id() -> str:
-    """32 random hex digits. An id names a call in logs, it guards nothing: the process's seeded
-    generator (reseeded in a forked child), not a system call (os.urandom releases the interpreter lock
-    to the other threads on every call)."""
-    return f"{_RANDOM.getrandbits(128):032x}"
-
-
-_RANDOM = random.Random()
+    """32 random hex digits. An id names a call in logs, it guards nothing: the random module's
+    generator (seeded from the system at start, reseeded in a forked child), not a system call per call
+    (os.urandom releases the interpreter lock to the other threads every time)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _request_ids(context: grpc.ServicerContext) -> tuple[str, str]:

@@ -15,6 +15,7 @@ consumer, and ``flush`` is a marker in the same queue, never a second reader.
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 import time
@@ -141,3 +142,15 @@ class LineWriter:
 def _flush_all() -> None:
     for writer in list(_WRITERS):
         writer.flush(timeout=10.0)
+
+
+def _forget_threads_in_child() -> None:
+    """A forked child has none of its parent's threads: each writer starts its own on the next line,
+    with an empty queue (what the parent had queued is the parent's to write)."""
+    for writer in list(_WRITERS):
+        writer._queue = queue.SimpleQueue()
+        writer._thread = None
+        writer._start_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_threads_in_child)
