@@ -94,6 +94,7 @@ class AccessLog:
     _day: date | None = None
     _fd: int | None = None
     _writer: LineWriter = field(init=False)
+    _second: tuple[int, str, date] | None = None  # the writer's: second, its text, its day
 
     def __post_init__(self) -> None:
         self._writer = LineWriter(f"access-log-{self.server}", self._append)
@@ -118,16 +119,32 @@ class AccessLog:
         """Render a batch and append it, one ``write`` per day file it spans."""
         lines: list[bytes] = []
         day: date | None = None
+        server = self.server
         with self._lock:
             for stamp, entry in entries:
-                now = datetime.fromtimestamp(stamp, UTC)
-                if day is not None and now.date() != day:
+                moment, today = self._moment(stamp)
+                if day is not None and today != day:
                     os.write(self._file(day), b"".join(lines))
                     lines = []
-                day = now.date()
-                lines.append(_line({"time": now.isoformat(), "server": self.server, **entry}))
+                day = today
+                lines.append(_line({"time": moment, "server": server, **entry}))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
+
+    def _moment(self, stamp: float) -> tuple[str, date]:
+        """``datetime.fromtimestamp(stamp, UTC).isoformat()`` and its date, the date and time of day
+        worked out once a second (the writer renders many entries of the same second)."""
+        whole = int(stamp)
+        second = self._second
+        if second is None or second[0] != whole:
+            moment = datetime.fromtimestamp(whole, UTC)
+            second = self._second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.date())
+        micro = round((stamp - whole) * 1_000_000)
+        if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
+            moment = datetime.fromtimestamp(stamp, UTC)
+            return moment.isoformat(), moment.date()
+        text = f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
+        return text, second[2]
 
     def _file(self, day: date) -> int:
         if self._fd is not None and self._day == day:
