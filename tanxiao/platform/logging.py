@@ -55,23 +55,31 @@ _configured: tuple[list[Any], Any, int] | None = None
 
 def emit_direct(level: int, event: str, fields: dict[str, Any]) -> bool:
     """Log ``event`` with ``fields`` through the processors configure_logging set up, without
-    structlog's per-call bound-logger machinery (a third of a call's log line). Only while that set-up
-    is still the one in force: False when anything else configured structlog since (a test capturing
-    logs), and the caller then logs the ordinary way. ``fields`` is consumed."""
+    structlog's per-call bound-logger machinery (a third of a call's log line): the same line a logger
+    of that set-up writes. Only while that set-up is in force (its processor list, as structlog's
+    ``capture_logs`` edits it in place, its level, its logger factory): False when structlog was
+    configured otherwise since, and the caller then logs the ordinary way. ``fields`` is consumed."""
     configured = _configured
     if configured is None:
         return False
     current = structlog.get_config()
-    if current["processors"] is not configured[0] or current["wrapper_class"] is not configured[1]:
+    if (
+        current["processors"] is not configured[0]
+        or current["wrapper_class"] is not configured[1]
+        or current["logger_factory"] is not _queued_logger
+    ):
         return False
     if level < configured[2]:
         return True  # below the level: dropped, as the filtering logger drops it
     name = _LEVEL_NAMES[level]
     fields["event"] = event
     line: Any = fields
-    for processor in configured[0]:
-        line = processor(None, name, line)
-    _QUEUED.msg(line)
+    try:
+        for processor in configured[0]:  # the configured list itself: structlog's capture edits it in place
+            line = processor(None, name, line)
+    except structlog.DropEvent:  # as structlog's own loggers treat it
+        return True
+    _QUEUED.msg(line if isinstance(line, str) else str(line))
     return True
 
 
