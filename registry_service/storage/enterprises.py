@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,7 @@ class EnterprisePage:
 class EnterpriseRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._get_one = _RawRead(engine, _GET_WITH_FINANCIALS)
 
     def create(self, enterprise: Enterprise, *, connection: Connection | None = None) -> Enterprise:
         """Store a new (validated, normalised) enterprise; ALREADY_EXISTS if its USCC is registered."""
@@ -71,12 +72,14 @@ class EnterpriseRepository:
 
     def get(self, uscc: str, *, connection: Connection | None = None) -> Enterprise:
         """One statement (the enterprise joined with its financials, built once at import): the
-        GetEnterprise path, so no per-call statement building, IN-list expansion or second query."""
+        GetEnterprise path, so no per-call statement building, IN-list expansion or second query.
+        Without a caller's transaction, on a pooled DBAPI connection (``_RawRead``)."""
         if connection is not None:
-            rows = connection.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
-        else:  # one statement is its own snapshot: the connection's implicit transaction, rolled back
-            with self.engine.connect() as conn:
-                rows = conn.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
+            rows: Sequence[Mapping[Any, Any]] = (
+                connection.execute(_GET_WITH_FINANCIALS, {"uscc": uscc}).mappings().all()
+            )
+        else:
+            rows = self._get_one({"uscc": uscc})
         if not rows:
             raise NotFound(
                 f"enterprises/{uscc} not found", reason="ENTERPRISE_NOT_FOUND", metadata={"uscc": uscc}
@@ -251,7 +254,48 @@ _GET_WITH_FINANCIALS = (
 )
 
 
-def _to_enterprise(row: sa.RowMapping, financials: tuple[AnnualFinancials, ...]) -> Enterprise:
+class _RawRead:
+    """One read-only statement run on a pooled DBAPI connection: compiled once for the engine's dialect,
+    the rows converted by the columns' own SQLAlchemy result processors (UTC times, booleans), but none
+    of a Connection's per-call work (events, transaction objects, compiled-cache look-up, Result
+    objects): that was two thirds of a GetEnterprise (profile in docs/benchmarks.md). One statement is
+    its own snapshot; the pool's reset on return ends whatever transaction the driver opened
+    (PostgreSQL's implicit one; SQLite runs the lone statement in autocommit)."""
+
+    def __init__(self, engine: Engine, statement: sa.Select[Any]) -> None:
+        self.engine = engine
+        compiled = statement.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.keys = tuple(str(column.key) for column in statement.selected_columns)
+        self.processors = tuple(
+            column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+            for column in statement.selected_columns
+        )
+
+    def __call__(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        bound: Any = params if self.positional is None else tuple(params[k] for k in self.positional)
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, bound)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool (which rolls back)
+        keys, processors = self.keys, self.processors
+        return [
+            {
+                key: (value if process is None else process(value))
+                for key, process, value in zip(keys, processors, row, strict=True)
+            }
+            for row in rows
+        ]
+
+
+def _to_enterprise(row: Mapping[Any, Any], financials: tuple[AnnualFinancials, ...]) -> Enterprise:
     return Enterprise(
         uscc=row["uscc"],
         display_name=row["display_name"],

@@ -1,10 +1,15 @@
 """The access audit log: who read or changed which resource, allowed or not.
 
 Separate from the debug log (stderr, structlog): one JSON object a line in
-``{TANXIAO_ACCESS_LOG_DIR}/access-YYYY-MM-DD.jsonl`` (UTC day), files created owner-only (0600) and
-only ever opened for appending (O_APPEND: each line one ``write``, so lines of concurrent calls never
-interleave). Files older than ``TANXIAO_ACCESS_LOG_RETENTION_DAYS`` are deleted when a new day's file
-is opened; nothing else removes or rewrites a line.
+``{TANXIAO_ACCESS_LOG_DIR}/access-YYYY-MM-DD.jsonl`` (UTC day of the call's end), files created
+owner-only (0600) and only ever opened for appending (O_APPEND: whole lines per ``write``, so lines
+never interleave). Files older than ``TANXIAO_ACCESS_LOG_RETENTION_DAYS`` are deleted when a new day's
+file is opened; nothing else removes or rewrites a line.
+
+A call only queues its entry (the time is taken then); a writer thread (``tanxiao.platform.line_writer``)
+renders the lines and appends them in batches, in order, dropping none: a stopping server closes the
+log, which writes every queued line first, and the interpreter's exit flushes it. A process killed
+outright (SIGKILL, a crash) loses what was queued in its last moments, as a buffered file would.
 
 Every call of a tanxiao service is logged once it ends, including refusals: unauthenticated,
 throttled, denied (with the denial's reason, even when the caller was told "not found"), invalid.
@@ -18,12 +23,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tanxiao.platform.line_writer import LineWriter
 
 RESOURCE_FIELDS = ("name", "parent", "enterprise", "lender", "names", "decision", "loan_id")
 MAX_RESOURCE_CHARS = 200
@@ -85,19 +93,58 @@ class AccessLog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _day: date | None = None
     _fd: int | None = None
+    _writer: LineWriter = field(init=False)
+    _second: tuple[int, str, date] | None = None  # the writer's: second, its text, its day
+
+    def __post_init__(self) -> None:
+        self._writer = LineWriter(f"access-log-{self.server}", self._append)
 
     def record(self, **entry: Any) -> None:
-        now = datetime.now(UTC)
-        data = _line({"time": now.isoformat(), "server": self.server, **entry})
-        with self._lock:
-            fd = self._file(now.date())
-            os.write(fd, data)
+        """Queue one entry, stamped now; the writer thread renders and appends it."""
+        self._writer.put((time.time(), entry))
+
+    def flush(self) -> None:
+        """Every entry recorded so far is in its file."""
+        self._writer.flush()
 
     def close(self) -> None:
+        """Write what is queued, then close the file; entries recorded later are written at once."""
+        self._writer.close()
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+    def _append(self, entries: list[tuple[float, dict[str, Any]]]) -> None:
+        """Render a batch and append it, one ``write`` per day file it spans."""
+        lines: list[bytes] = []
+        day: date | None = None
+        server = self.server
+        with self._lock:
+            for stamp, entry in entries:
+                moment, today = self._moment(stamp)
+                if day is not None and today != day:
+                    os.write(self._file(day), b"".join(lines))
+                    lines = []
+                day = today
+                lines.append(_line({"time": moment, "server": server, **entry}))
+            if day is not None and lines:
+                os.write(self._file(day), b"".join(lines))
+
+    def _moment(self, stamp: float) -> tuple[str, date]:
+        """``datetime.fromtimestamp(stamp, UTC).isoformat()`` and its date, the date and time of day
+        worked out once a second (the writer renders many entries of the same second)."""
+        whole = int(stamp)
+        second = self._second
+        if second is None or second[0] != whole:
+            moment = datetime.fromtimestamp(whole, UTC)
+            second = self._second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.date())
+        micro = round((stamp - whole) * 1_000_000)
+        if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
+            moment = datetime.fromtimestamp(stamp, UTC)
+            return moment.isoformat(), moment.date()
+        text = f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
+        return text, second[2]
 
     def _file(self, day: date) -> int:
         if self._fd is not None and self._day == day:

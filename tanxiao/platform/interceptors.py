@@ -15,8 +15,8 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
-import contextlib
-import os
+import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -35,15 +35,17 @@ from tanxiao.errors import (
     Unauthenticated,
     ValidationError,
 )
-from tanxiao.platform import authz
+from tanxiao.platform import authz, response_metadata
 from tanxiao.platform.access_log import AccessLog, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
+from tanxiao.platform.logging import emit_direct
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
 
 log = structlog.get_logger("tanxiao.rpc")
+_LOG = log
 REQUEST_ID_KEY = "x-request-id"
 AUTHORIZATION_KEY = "authorization"
 _CALLER_KEYS = ("token_id", "role", "tenant")
@@ -123,20 +125,21 @@ class Authenticator(Protocol):
     def principal(self, secret: str) -> Principal | None: ...
 
 
-def _request_id(context: grpc.ServicerContext) -> str:
-    """The caller's ``x-request-id`` (1-128 characters), else 32 random hex digits."""
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and 0 < len(value) <= 128:
-            return value
-    return os.urandom(16).hex()
+def _new_request_id() -> str:
+    """32 random hex digits. An id names a call in logs, it guards nothing: the random module's
+    generator (seeded from the system at start, reseeded in a forked child), not a system call per call
+    (os.urandom releases the interpreter lock to the other threads every time)."""
+    return f"{random.getrandbits(128):032x}"
 
 
-def _sent_request_id(context: grpc.ServicerContext) -> str:
-    """The ``x-request-id`` the caller sent, as sent ("" when none); echoed in errors as the caller's."""
+def _request_ids(context: grpc.ServicerContext) -> tuple[str, str]:
+    """The call's request id: the caller's ``x-request-id`` when it has 1-128 characters, else a new
+    one; and the ``x-request-id`` the caller sent, as sent ("" when none), echoed in errors as the
+    caller's."""
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str):
-            return value
-    return ""
+            return (value if 0 < len(value) <= 128 else _new_request_id()), value
+    return _new_request_id(), ""
 
 
 def _field_request_id(request: Any) -> str:
@@ -169,23 +172,24 @@ def _permission_denied(
     return PermissionDenied(text, reason=denial.reason, metadata=metadata)
 
 
-def _echo_request_id(context: grpc.ServicerContext, request_id: str) -> None:
-    """Send the request id back in the response's initial metadata, once: a second interceptor of
-    this kind stacked on the same call (tests do) finds it sent already."""
-    with contextlib.suppress(ValueError):  # "Initial metadata no longer allowed!"
-        context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
-
-
 class _CallScope:
-    """Binds log context for one call, authenticates its caller and turns exceptions into statuses."""
+    """Binds log context for one call, authenticates its caller and turns exceptions into statuses.
+    ``streaming``: the response is a stream, whose initial metadata is sent at once (a unary answer
+    carries it in its own batch, tanxiao.platform.response_metadata)."""
 
     def __init__(
-        self, method: str, context: grpc.ServicerContext, access_log: AccessLog | None = None
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        access_log: AccessLog | None = None,
+        *,
+        streaming: bool = False,
     ) -> None:
         self.method = method
         self.context = context
-        self.request_id = _request_id(context)
-        self.caller_request_id = _sent_request_id(context)  # the request's request_id field wins
+        # the request's request_id field wins over the sent x-request-id as the caller's id
+        self.request_id, self.caller_request_id = _request_ids(context)
+        self.streaming = streaming
         self.started = time.perf_counter()
         self.caller: dict[str, str] = {}
         self._principal_token: Token[Principal | None] | None = None
@@ -209,7 +213,9 @@ class _CallScope:
     def __enter__(self) -> _CallScope:
         _REQUEST_ID_VAR.set(self.request_id)
         _METHOD_VAR.set(self.method)
-        _echo_request_id(self.context, self.request_id)
+        # Echoed once: a second interceptor of this kind stacked on the same call (tests do) finds it
+        # attached or sent already.
+        response_metadata.attach(self.context, ((REQUEST_ID_KEY, self.request_id),), merge=not self.streaming)
         return self
 
     def authenticate(self, authenticator: Authenticator, admission: Admission) -> tuple[Principal, str]:
@@ -238,7 +244,7 @@ class _CallScope:
         return principal, secret
 
     def _bind_caller(self, caller: dict[str, str]) -> None:
-        self.caller = caller
+        self.caller = caller = {key: truncated(value) for key, value in caller.items()}
         for key, value in caller.items():
             var = _LOG_VARS.get(key)
             if var is not None:
@@ -262,16 +268,20 @@ class _CallScope:
 
     def _log(self, event: str, **fields: Any) -> None:
         elapsed_ms = round((time.perf_counter() - self.started) * 1000, 3)
+        line = {
+            "peer": self.peer,
+            "elapsed_ms": elapsed_ms,
+            "request_id": self.request_id,
+            "method": self.method,
+            **self.caller,  # cut when bound
+            **{key: truncated(value) for key, value in fields.items()},
+        }
         # Probes call health every few seconds: at info they would bury the real calls.
-        emit = log.debug if self.method.startswith(_HEALTH_PREFIX) else log.info
-        emit(
-            event,
-            peer=self.peer,
-            elapsed_ms=elapsed_ms,
-            request_id=self.request_id,
-            method=self.method,
-            **{key: truncated(value) for key, value in {**self.caller, **fields}.items()},
-        )
+        health = self.method.startswith(_HEALTH_PREFIX)
+        # The configured logger straight to its processors (tanxiao.platform.logging), unless replaced
+        # (tests capture log lines through a logger of their own).
+        if log is not _LOG or not emit_direct(logging.DEBUG if health else logging.INFO, event, line):
+            (log.debug if health else log.info)(event, **line)
         self._audit(event, code=str(fields.get("code", "")), reason=str(fields.get("reason", "")))
 
     def _audit(self, event: str, *, code: str, reason: str) -> None:
@@ -432,12 +442,18 @@ class _Policy:
         self.method = method
         self.authenticator = authenticator
         self.serving = serving
+        self._peers: dict[str, str] = {}  # peer address -> its identity when unauthenticated
 
     def admit(self, scope: _CallScope, *, streaming: bool) -> _Admitted:
         authenticator = self.authenticator
         if authenticator is None:
-            identity, role = f"peer:{peer_host(scope.peer)}", ANONYMOUS
-            ticket = self.serving.admission.admit(identity, role, streaming=streaming)
+            peer = scope.peer
+            identity = self._peers.get(peer)
+            if identity is None:
+                if len(self._peers) > 10_000:  # one per client connection: bounded all the same
+                    self._peers.clear()
+                identity = self._peers[peer] = f"peer:{peer_host(peer)}"
+            ticket = self.serving.admission.admit(identity, ANONYMOUS, streaming=streaming)
             return _Admitted(None, ticket)
         principal, secret = scope.authenticate(authenticator, self.serving.admission)
         ticket = self.serving.admission.admit(principal.token_id, principal.role, streaming=streaming)
@@ -520,7 +536,7 @@ def _wrap_streaming(
     re-checked before every response."""
 
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
+        with _CallScope(policy.method, context, policy.serving.access_log, streaming=True) as scope:
             if not client_streaming:
                 scope.note_request(request_or_iterator)
             admitted = None
@@ -625,6 +641,7 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, authenticator: Authenticator | None = None, serving: Serving | None = None) -> None:
         self.authenticator = authenticator
         self.serving = serving or _unlimited()
+        response_metadata.install()
         # The wrapped handler of each method, built on its first call: gRPC runs interceptors for every
         # call on its one polling thread, and what this one returns depends on the method only.
         self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}

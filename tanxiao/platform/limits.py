@@ -85,14 +85,16 @@ class _Bucket:
         return (1 - self.tokens) / self.rate
 
 
-@dataclass
 class Ticket:
-    """One admitted call; ``release`` gives its slots back (idempotent)."""
+    """One admitted call; ``release`` gives its slots back (idempotent). Made on every call: slots."""
 
-    identity: str
-    streaming: bool
-    _release: Callable[[Ticket], None]
-    released: bool = False
+    __slots__ = ("_release", "identity", "released", "streaming")
+
+    def __init__(self, identity: str, streaming: bool, release: Callable[[Ticket], None]) -> None:
+        self.identity = identity
+        self.streaming = streaming
+        self._release = release
+        self.released = False
 
     def release(self) -> None:
         if not self.released:
@@ -113,6 +115,7 @@ class Admission:
         self._buckets: dict[str, _Bucket] = {}
         self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._watches: dict[str, int] = defaultdict(int)
+        self._role_limits: dict[str, tuple[float, int]] = {}  # role -> (rate, concurrency), settings frozen
 
     # --- failed authentication, per peer host -------------------------------------------------------
 
@@ -145,13 +148,18 @@ class Admission:
 
     def admit(self, identity: str, role: str, *, streaming: bool) -> Ticket:
         """Take a rate token, an in-flight slot and (for streams) a stream slot, or raise."""
+        limits = self._role_limits.get(role)
+        if limits is None:
+            limits = (self.settings.rate_of(role), self.settings.concurrency_of(role))
+            self._role_limits[role] = limits
+        rate, quota = limits
         with self._lock:
             now = self.clock()
             bucket = self._buckets.get(identity)
-            if bucket is None or bucket.rate != self.settings.rate_of(role):
+            if bucket is None or bucket.rate != rate:
                 if len(self._buckets) > 100_000:
                     self._buckets.clear()
-                bucket = self._buckets[identity] = _Bucket(self.settings.rate_of(role), now)
+                bucket = self._buckets[identity] = _Bucket(rate, now)
             wait = bucket.take(now)
             if wait > 0:
                 raise exhausted(
@@ -159,7 +167,6 @@ class Admission:
                 )
             if streaming:
                 self._check_streams(identity)
-            quota = self.settings.concurrency_of(role)
             if self._in_flight[identity] >= quota:
                 raise exhausted(
                     f"at most {quota} concurrent calls for role {role}", "CONCURRENCY_LIMITED", 1.0

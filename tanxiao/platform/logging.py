@@ -4,42 +4,108 @@ trace and span ids when tracing is on).
 Every call writes a line, so the line is cheap: JSON by orjson (UTF-8 as is, like
 ``json.dumps(ensure_ascii=False)`` but compact), falling back to the standard library for what orjson
 refuses (integers beyond 64 bits, keys that are not strings); no OpenTelemetry look-up while no tracer
-exists in the process."""
+exists in the process; the timestamp's date and time of day formatted once a second. The line is
+rendered on the calling thread (the call's context, its exception) and written by a writer thread
+(``tanxiao.platform.line_writer``: in batches, in order, nothing dropped; ``flush`` waits for it, and
+a stopping server and the interpreter's exit flush it)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import structlog
 
+from tanxiao.platform.line_writer import LineWriter
 from tanxiao.platform.tracing import current_trace_ids
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    renderer: structlog.types.Processor = (
-        render_json
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer()
-    )
+    global _configured
+    renderer: structlog.types.Processor = render_json if fmt == "json" else structlog.dev.ConsoleRenderer()
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    processors: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _trace_ids,
+        structlog.processors.add_log_level,
+        stamp_iso_utc,
+        structlog.processors.format_exc_info,
+        renderer,
+    ]
+    threshold = logging.getLevelName(level.upper())
+    wrapper = structlog.make_filtering_bound_logger(threshold)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            _trace_ids,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        processors=processors,
+        wrapper_class=wrapper,
+        logger_factory=_queued_logger,
         cache_logger_on_first_use=True,
     )
+    _configured = (processors, wrapper, int(threshold))
+
+
+# What configure_logging set up last: (processors, wrapper class, level); None before.
+_configured: tuple[list[Any], Any, int] | None = None
+
+
+def emit_direct(level: int, event: str, fields: dict[str, Any]) -> bool:
+    """Log ``event`` with ``fields`` through the processors configure_logging set up, without
+    structlog's per-call bound-logger machinery (a third of a call's log line): the same line a logger
+    of that set-up writes. Only while that set-up is in force (its processor list, as structlog's
+    ``capture_logs`` edits it in place, its level, its logger factory): False when structlog was
+    configured otherwise since, and the caller then logs the ordinary way. ``fields`` is consumed."""
+    configured = _configured
+    if configured is None:
+        return False
+    current = structlog.get_config()
+    if (
+        current["processors"] is not configured[0]
+        or current["wrapper_class"] is not configured[1]
+        or current["logger_factory"] is not _queued_logger
+    ):
+        return False
+    if level < configured[2]:
+        return True  # below the level: dropped, as the filtering logger drops it
+    name = _LEVEL_NAMES[level]
+    fields["event"] = event
+    line: Any = fields
+    try:
+        for processor in configured[0]:  # the configured list itself: structlog's capture edits it in place
+            line = processor(None, name, line)
+    except structlog.DropEvent:  # as structlog's own loggers treat it
+        return True
+    _QUEUED.msg(line if isinstance(line, str) else str(line))
+    return True
+
+
+_LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+}
+
+
+_second: tuple[int, str] = (0, "")
+
+
+def stamp_iso_utc(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog's ``TimeStamper(fmt="iso", utc=True)`` to the character ("2026-11-30T18:00:00.123456Z",
+    no fraction on a whole second), the date and time of day formatted once a second."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    second = _second
+    if second[0] != whole:
+        second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    micro = int((now - whole) * 1_000_000)
+    event["timestamp"] = f"{second[1]}.{micro:06d}Z" if micro else f"{second[1]}Z"
+    return event
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -57,15 +123,37 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
     return event
 
 
-class _CurrentStderr:
-    """Writes to whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run
-    under a test runner) and must not keep writing to a closed stream."""
+def _write_to_stderr(lines: list[str]) -> None:
+    """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
+    test runner) and must not keep writing to a closed stream."""
+    stream = sys.stderr
+    stream.write("".join(lines))
+    stream.flush()
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
 
-    def flush(self) -> None:
-        sys.stderr.flush()
+WRITER = LineWriter("log", _write_to_stderr)
+
+
+def flush() -> None:
+    """Every line logged so far is written (a stopping server, a test reading stderr)."""
+    WRITER.flush()
+
+
+class _QueuedLogger:
+    """structlog's logger: the rendered line goes to the writer thread."""
+
+    def msg(self, message: str) -> None:
+        WRITER.put(message + "\n")
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+_QUEUED = _QueuedLogger()
+
+
+def _queued_logger(*_args: Any) -> _QueuedLogger:
+    return _QUEUED
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -29,10 +29,12 @@ from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
+
+from tanxiao.platform.rpc_counts import RpcCounts, Shard
 
 # --------------------------------------------------------------------------------- domain metrics
 # Created without a registry: each server registers the ones it serves (see DOMAIN_METRICS).
@@ -91,38 +93,9 @@ class ServerMetrics:
     def __init__(self, server: str) -> None:
         self.server = server
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ["grpc_type", "grpc_service", "grpc_method"]
-        self.started = Counter(
-            "grpc_server_started_total", "RPCs started on the server", labels, registry=self.registry
-        )
-        self.handled = Counter(
-            "grpc_server_handled_total",
-            "RPCs completed on the server, by status code",
-            [*labels, "grpc_code"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "grpc_server_handling_seconds",
-            "Time from the call's start to its status (streams: the whole stream)",
-            labels,
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.in_flight = Gauge(
-            "grpc_server_in_flight", "RPCs started and not yet completed", labels, registry=self.registry
-        )
-        self.received = Counter(
-            "grpc_server_msg_received_total",
-            "Stream messages received (client and bidirectional streams)",
-            labels,
-            registry=self.registry,
-        )
-        self.sent = Counter(
-            "grpc_server_msg_sent_total",
-            "Stream messages sent (server and bidirectional streams)",
-            labels,
-            registry=self.registry,
-        )
+        # The per-call series, without a lock per update (tanxiao.platform.rpc_counts).
+        self.rpcs = RpcCounts(LATENCY_BUCKETS)
+        self.registry.register(self.rpcs)
         self.quota_rejections = Counter(
             "tanxiao_quota_rejections_total",
             "Calls refused with RESOURCE_EXHAUSTED (a quota or a size/stream bound), by ErrorInfo reason",
@@ -188,48 +161,41 @@ def _kind(handler: grpc.RpcMethodHandler) -> str:
 
 
 class _Children:
-    """The label children of one method's series, looked up once per method (``Counter.labels`` costs
-    more than the increment itself); ``handled`` by code as codes occur."""
+    """One method's series (per-thread counts) and its quota-rejection counter."""
 
     def __init__(self, metrics: ServerMetrics, labels: tuple[str, str, str]) -> None:
         self.metrics, self.labels = metrics, labels
-        self.started = metrics.started.labels(*labels)
-        self.in_flight = metrics.in_flight.labels(*labels)
-        self.latency = metrics.latency.labels(*labels)
-        kind = labels[0]
-        # Message counters only for the kinds that stream them: no zero series for unary methods.
-        receives, sends = kind in ("client_stream", "bidi_stream"), kind in ("server_stream", "bidi_stream")
-        self.received: Any = metrics.received.labels(*labels) if receives else None
-        self.sent: Any = metrics.sent.labels(*labels) if sends else None
-        self._handled: dict[str, Any] = {}
+        self.series = metrics.rpcs.series(labels)
 
-    def handled(self, code: str) -> Any:
-        child = self._handled.get(code)
-        if child is None:
-            child = self._handled[code] = self.metrics.handled.labels(*self.labels, code)
-        return child
+    def start(self) -> Shard:
+        shard = self.series.shard()
+        shard.started += 1
+        return shard
 
     def finish(self, context: grpc.ServicerContext, started: float, otherwise: str = "OK") -> None:
-        """handled/latency of one call (and the quota rejection it may be); in_flight down."""
+        """handled/latency of one call (and the quota rejection it may be), on the calling thread."""
         code = _code_of(context, otherwise)
-        self.in_flight.dec()
-        self.handled(code).inc()
-        self.latency.observe(time.perf_counter() - started)
+        self.series.finished(self.series.shard(), code, time.perf_counter() - started)
         if code == "RESOURCE_EXHAUSTED":
             self.metrics.quota_rejections.labels(*self.labels[1:], _reason_of(context)).inc()
 
+    def received(self) -> None:
+        self.series.shard().received += 1
+
+    def sent(self) -> None:
+        self.series.shard().sent += 1
+
 
 class _Call:
-    """One stream's bookkeeping: started/in-flight on entry, handled/latency exactly once on exit
-    (a stream can end in the generator and in the cancellation callback)."""
+    """One stream's bookkeeping: started on entry, handled/latency exactly once on exit (a stream can
+    end in the generator and in the cancellation callback)."""
 
     def __init__(self, children: _Children) -> None:
         self.children = children
         self.started = time.perf_counter()
         self._done = threading.Lock()
         self._finished = False
-        children.started.inc()
-        children.in_flight.inc()
+        children.start()
 
     def finish(self, context: grpc.ServicerContext, otherwise: str = "OK") -> None:
         """``otherwise``: the code when no inner layer set one (UNKNOWN after an exception)."""
@@ -239,9 +205,9 @@ class _Call:
             self._finished = True
         self.children.finish(context, self.started, otherwise)
 
-    def counted(self, messages: Iterator[Any], child: Any) -> Iterator[Any]:
+    def counted(self, messages: Iterator[Any], count: Callable[[], None]) -> Iterator[Any]:
         for message in messages:
-            child.inc()
+            count()
             yield message
 
 
@@ -319,20 +285,24 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     @staticmethod
     def _unary(behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
-        """A unary call ends where the handler returns: no lock, no per-call object."""
-        started_total, in_flight, finish = children.started, children.in_flight, children.finish
+        """A unary call starts and ends on one thread: its shard, no lock, no per-call object."""
+        series, shard_of = children.series, children.series.shard
         clock = time.perf_counter
 
         def handler(request: Any, context: grpc.ServicerContext) -> Any:
             started = clock()
-            started_total.inc()
-            in_flight.inc()
+            shard = shard_of()
+            shard.started += 1
             try:
                 response = behavior(request, context)
             except BaseException:
-                finish(context, started, "UNKNOWN")
+                children.finish(context, started, "UNKNOWN")
                 raise
-            finish(context, started)
+            code = _code_of(context, "OK")
+            if code == "RESOURCE_EXHAUSTED":
+                children.finish(context, started)
+            else:
+                series.finished(shard, code, clock() - started)
             return response
 
         return handler
@@ -365,7 +335,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 request = call.counted(request, children.received)
             try:
                 for item in behavior(request, context):
-                    children.sent.inc()
+                    children.sent()
                     yield item
             except BaseException:
                 call.finish(context, "UNKNOWN")
@@ -393,7 +363,7 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 if response is None:
                     call.finish(context)
                 else:
-                    children.sent.inc()
+                    children.sent()
                 send_response_callback(response)
 
             try:

@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tanxiao.platform.access_log import AccessLog
 from tanxiao.platform.config import Settings
 from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
+from tanxiao.platform.logging import flush as flush_logs
 from tanxiao.platform.observability import Observability
 from tanxiao.platform.tls import ConfigError, is_loopback, server_credentials, transport
 
@@ -59,6 +60,7 @@ class RunningServer:
             self.serving.stop()
         for hook in self.on_stop:
             hook()
+        flush_logs()  # the log lines of the last calls are written before stop returns
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
