@@ -107,6 +107,7 @@ class ProfileService:
         # This process's share is built before the write transaction opens (it holds the write lock).
         arrivals = _Arrivals(source)
         try:
+            arrivals.prime()
             written = run_in_transaction(self.engine, lambda conn: self._write_year(conn, year, arrivals))
         finally:
             arrivals.close()
@@ -339,15 +340,26 @@ class _Arrivals:
 
     def __iter__(self) -> Iterator[Share]:
         yield from list(self.seen)
+        while self._pull():
+            yield self.seen[-1]
+
+    def _pull(self) -> bool:
+        """The next share into ``seen``; False when there are no more."""
         if self.failure is not None:
             raise self.failure
         try:
-            for share in self.source:
-                self.seen.append(share)
-                yield share
+            self.seen.append(next(self.source))
+        except StopIteration:
+            return False
         except BaseException as exc:
             self.failure = exc
             raise
+        return True
+
+    def prime(self) -> None:
+        """Receive the first share (this process's own) before the write transaction opens."""
+        if not self.seen:
+            self._pull()
 
     def close(self) -> None:
         close = getattr(self.source, "close", None)
