@@ -554,7 +554,8 @@ def recompute(ctx: Context) -> list[Row]:
         f"recompute_year({RECOMPUTE_YEAR}) called directly (no gRPC), on SQLite; each size "
         "adds enterprises to the same database, so later runs also replace earlier profiles. "
         "The year is split by industry division across one process per core (TANXIAO_RECOMPUTE_WORKERS; "
-        "the bench's 7 industries are 7 equal divisions, so 2 processes share them 4:3)."
+        "the bench's 7 industries are 7 equal divisions, so 2 processes share them 4:3; the server "
+        "process builds the 3 and writes its rows while the worker builds the 4)."
     )
     return rows
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from registry_service.domain.accounting import parse_period
+from registry_service.domain.benchmarks import benchmark_provenance
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.grading import GradingMethod, load_grading_method
 from registry_service.domain.precedence import Precedence, load_precedence
-from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles, with_provenance
+from registry_service.domain.profiles import ProfileInputs, build_profiles, with_provenance
 from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
-from registry_service.recompute_partitions import Partition, buckets, build_partitioned
+from registry_service.recompute_partitions import Partition, Share, buckets, build_shares, share_of
 from registry_service.storage import chunked
 from registry_service.storage import profiles as store
 from registry_service.storage.enterprises import EnterpriseRepository
@@ -96,32 +97,65 @@ class ProfileService:
             result = build_profiles(
                 inputs, years=[year], latest_rolling=True, as_of=as_of, earlier_benchmarks=earlier
             )
+            source: Iterator[Share] = iter([share_of(result, year)])
         else:  # the same result, divisions built in parallel (registry_service.recompute_partitions)
             url = self.engine.url.render_as_string(hide_password=False)
             common = (month_from, year, as_of, self.catalog, self.method, self.precedence, self.quality)
-            result = build_partitioned(
+            source = build_shares(
                 self.engine, [Partition(url, divisions, *common, earlier) for divisions in shares]
             )
+        # This process's share is built before the write transaction opens (it holds the write lock).
+        arrivals = _Arrivals(source)
+        try:
+            arrivals.prime()
+            written = run_in_transaction(self.engine, lambda conn: self._write_year(conn, year, arrivals))
+        finally:
+            arrivals.close()
+        return _summary(year, arrivals.seen, *written, time.perf_counter() - started)
+
+    def _write_year(self, conn: Connection, year: int, shares: Iterable[Share]) -> tuple[int, int]:
+        """A new published version of the year (docs/accounting.md section 4): its cells, when, and
+        the firms it counts; each profile names it (and the stored version of the year before). Shares
+        are written as they arrive; their cells never meet (recompute_partitions), so each share's
+        provenance needs only its own cells and members besides the stored year before."""
         now = datetime.now(UTC)
-
-        def write(conn: Connection) -> tuple[int, int]:
-            # A new published version of the year (docs/accounting.md section 4): its cells, when, and
-            # the firms it counts; each profile names it (and the stored version of the year before).
-            version = store.next_benchmark_version(conn, year)
-            store.publish_benchmark_version(conn, year, version, result.members, self.method_label, now)
-            count = store.replace_benchmarks(conn, result.benchmarks, [year], self.method_label, now, version)
-            published = store.stored_benchmarks(conn, [year, year - 1])
-            members = store.stored_members(conn, [year, year - 1], None)
-            annotated = with_provenance(result, published, members, self.method)
-            stored = store.replace_profiles(
-                conn, annotated, catalog_version=self.catalog.version, grading_method=self.method_label,
-                compute_time=now, whole_enterprises=False,
+        label = self.method_label
+        version = store.next_benchmark_version(conn, year)
+        store.publish_benchmark_version(conn, year, version, (), label, now)  # firm_count at the end
+        store.delete_benchmarks(conn, [year])
+        earlier_members = store.stored_members(conn, [year - 1], None)
+        cells = stored = firms = 0
+        written: list[tuple[set[str], set[str]]] = []
+        for share in shares:
+            cells += store.insert_benchmarks(conn, share.benchmarks, [year], label, now, version)
+            store.insert_members(conn, year, version, share.members)
+            firms += len(share.members)
+            usccs, periods = share.rows.usccs, share.rows.periods
+            if not usccs:
+                continue
+            members = pd.DataFrame({"year": year, "version": version, "uscc": list(share.members)})
+            provenance = benchmark_provenance(
+                share.rows.provenance_inputs,
+                store.stored_benchmarks(conn, [year, year - 1]),
+                pd.concat([earlier_members, members], ignore_index=True),
+                self.method.grades_of,
+            )
+            store.delete_profiles(conn, usccs, periods, whole_enterprises=False)
+            stored += store.insert_prepared(
+                conn, share.rows, provenance, catalog_version=self.catalog.version, grading_method=label,
+                compute_time=now,
             )  # fmt: skip
-            record_profile_change(conn, None, recomputed_year=year)  # last statement of the write
-            return count, stored
-
-        benchmark_count, stored = run_in_transaction(self.engine, write)
-        return _summary(year, result, benchmark_count, stored, time.perf_counter() - started)
+            written.append((usccs, periods))
+        # one replace of all profiles deleted every period any share stored, for every enterprise
+        everywhere = set().union(*(periods for _, periods in written))
+        for usccs, periods in written:
+            if everywhere - periods:
+                store.delete_profiles(
+                    conn, usccs, everywhere - periods, whole_enterprises=False, rolling=False
+                )
+        store.set_firm_count(conn, year, version, firms)
+        record_profile_change(conn, None, recomputed_year=year)  # last statement of the write
+        return cells, stored
 
     def recompute_all(self, *, as_of: date | None = None) -> list[RecomputeSummary]:
         """Every year with records, oldest first (the demo loader). Enterprises queued by ingests made
@@ -295,8 +329,49 @@ def _this_month() -> int:
     return today.year * 12 + today.month - 1
 
 
-def _summary(year: int, result: ProfileSet, benchmarks: int, stored: int, seconds: float) -> RecomputeSummary:
-    frame = result.profiles
+class _Arrivals:
+    """Shares as they arrive, remembered: a write transaction that is re-run (a lost race) writes the
+    same shares again, and a worker's failure is raised again rather than ending the shares early."""
+
+    def __init__(self, source: Iterator[Share]) -> None:
+        self.source = source
+        self.seen: list[Share] = []
+        self.failure: BaseException | None = None
+
+    def __iter__(self) -> Iterator[Share]:
+        yield from list(self.seen)
+        while self._pull():
+            yield self.seen[-1]
+
+    def _pull(self) -> bool:
+        """The next share into ``seen``; False when there are no more."""
+        if self.failure is not None:
+            raise self.failure
+        try:
+            self.seen.append(next(self.source))
+        except StopIteration:
+            return False
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        return True
+
+    def prime(self) -> None:
+        """Receive the first share (this process's own) before the write transaction opens."""
+        if not self.seen:
+            self._pull()
+
+    def close(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+
+def _summary(
+    year: int, shares: Sequence[Share], benchmarks: int, stored: int, seconds: float
+) -> RecomputeSummary:
+    frames = [s.grades for s in shares if len(s.grades)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     yearly = frame[(frame["granularity"] == "year") & (frame["period"] == str(year))] if len(frame) else frame
     grades = yearly["grade"] if len(yearly) else pd.Series(dtype=int)
     counts = [int((grades == g).sum()) for g in range(1, 6)]

@@ -8,9 +8,11 @@ benchmarks alone, and the union is what one pass over everything gives (tests/in
 test_recompute_partitions.py compares them field by field).
 
 Workers are processes of the "forkserver" start method (never forked from a process that runs gRPC
-threads); the parent computes the largest partition itself and writes everything in one transaction
-afterwards, so a worker that fails leaves nothing written. Each partition reads in its own read
-transaction: a division is read consistently, and divisions share no computed figure.
+threads); each builds its share's rows and details JSON too. The parent computes the lightest
+partition itself and writes the shares in one transaction, each as it arrives while workers still
+compute the others, and commits after the last, so a worker that fails leaves nothing written. Each
+partition reads in its own read transaction: a division is read consistently, and divisions share
+no computed figure.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import copyreg
 import multiprocessing
 import threading
 import types
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,8 +46,6 @@ def _read_only(items: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
 
 
 copyreg.pickle(types.MappingProxyType, lambda m: (_read_only, (dict(m),)))
-
-_BENCHMARK_KEY = ["industry_code", "industry_depth", "region_code", "region_level", "year"]
 
 
 @dataclass(frozen=True)
@@ -105,20 +105,52 @@ def build_partition(partition: Partition, engine: Engine | None = None) -> Profi
     )
 
 
-def build_partitioned(engine: Engine, partitions: Sequence[Partition]) -> ProfileSet:
-    """Every partition built, the first in this process and the others in worker processes; merged."""
-    if len(partitions) == 1:
-        return merge([build_partition(partitions[0], engine)], partitions[0])
+@dataclass(frozen=True)
+class Share:
+    """What the write needs of a partition's result: its year's benchmark cells and members, its
+    profiles' rows ready to insert, and (for the summary) each profile's grade."""
+
+    year: int
+    benchmarks: pd.DataFrame
+    members: tuple[str, ...]
+    grades: pd.DataFrame  # uscc, period, granularity, grade
+    rows: store.PreparedProfiles
+
+
+def share_of(result: ProfileSet, year: int) -> Share:
+    frame = result.profiles
+    grades = frame[[c for c in ("uscc", "period", "granularity", "grade") if c in frame]]
+    cells = (
+        result.benchmarks[result.benchmarks["year"].astype(int) == year]
+        if len(result.benchmarks)
+        else result.benchmarks
+    )
+    return Share(year, cells, result.members, grades, store.prepare_profiles(result))
+
+
+def build_share(partition: Partition, engine: Engine | None = None) -> Share:
+    """A partition's profiles built and their rows prepared (in a worker, or this process)."""
+    return share_of(build_partition(partition, engine), partition.year)
+
+
+def build_shares(engine: Engine, partitions: Sequence[Partition]) -> Iterator[Share]:
+    """Every partition's share: the last (lightest, as buckets orders them) built in this process and
+    yielded first, so that its rows are written while worker processes still build the others; then
+    the workers' shares as they complete. A worker's failure is raised at the share it owed."""
+    own, others = partitions[-1], partitions[:-1]
+    if not others:
+        yield build_share(own, engine)
+        return
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has the pipeline imported already (once per parent process).
     context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(max_workers=len(partitions) - 1, mp_context=context) as pool:
-        futures: list[Future[ProfileSet]] = []
+    with ProcessPoolExecutor(max_workers=len(others), mp_context=context) as pool:
+        futures: list[Future[Share]] = []
         failed: list[BaseException] = []
 
         def submit() -> None:
             try:
-                futures.extend(pool.submit(build_partition, p) for p in partitions[1:])
+                futures.extend(pool.submit(build_share, p) for p in others)
             except BaseException as exc:  # raised below, in the caller's thread
                 failed.append(exc)
 
@@ -127,36 +159,15 @@ def build_partitioned(engine: Engine, partitions: Sequence[Partition]) -> Profil
         starter = threading.Thread(target=submit, name="recompute-submit")
         starter.start()
         try:
-            first = build_partition(partitions[0], engine)
+            first = build_share(own, engine)
         finally:
             starter.join()
         try:
             if failed:
                 raise failed[0]
-            parts = [first, *(f.result() for f in futures)]
-        except BaseException:
+            yield first
+            for future in as_completed(futures):
+                yield future.result()
+        finally:  # a failure (or the consumer giving up) cancels what has not started
             for future in futures:
                 future.cancel()
-            raise
-    return merge(parts, partitions[0])
-
-
-def merge(parts: Sequence[ProfileSet], partition: Partition) -> ProfileSet:
-    """The partitions' results as the one pass over all enterprises gives them: profiles in
-    (granularity, uscc) order, the year's benchmarks sorted by their key followed by the stored ones
-    of the year before that it did not compute, flags and members united."""
-    frames = [p.profiles for p in parts if len(p.profiles)]
-    profiles = pd.concat(frames, ignore_index=True) if frames else parts[0].profiles
-    if len(profiles):
-        profiles = profiles.sort_values(["granularity", "uscc", "period"], kind="stable", ignore_index=True)
-    computed = [p.benchmarks[p.benchmarks["year"].astype(int) == partition.year] for p in parts]
-    benchmarks = pd.concat(computed, ignore_index=True)
-    benchmarks = benchmarks.sort_values(_BENCHMARK_KEY, kind="stable", ignore_index=True)
-    earlier = partition.earlier_benchmarks
-    if len(earlier) and len(profiles):
-        done = set(benchmarks["year"].astype(int))
-        earlier = earlier[~earlier["year"].astype(int).isin(done)]
-        benchmarks = pd.concat([benchmarks, earlier[list(benchmarks.columns)]], ignore_index=True)
-    flags = {key: value for p in parts for key, value in p.flags.items()}
-    members = tuple(sorted({m for p in parts for m in p.members}))
-    return ProfileSet(profiles, benchmarks, flags, members)

@@ -540,6 +540,21 @@ def details_column(frame: pd.DataFrame, flags: Sequence[list[dict[str, str]]]) -
     ]  # fmt: skip
 
 
+def provenance_fields(
+    frame: pd.DataFrame,
+) -> tuple[list[int], list[str], list[bool], list[bool], list[bool]]:
+    """details_column's provenance values of the benchmark object (version, computed_at,
+    includes_self, excludes_self, sensitive) for benchmark_provenance's columns in ``frame``."""
+    c = _Columns(frame)
+    return (
+        c.integer("benchmark_version"),
+        c.per_distinct("benchmark_computed_at", _iso),
+        c.flag("benchmark_includes_self"),
+        c.flag("benchmark_excludes_self"),
+        c.flag("benchmark_sensitive"),
+    )
+
+
 class _Columns:
     """Columns of a frame as Python lists, converted the way details_of converts one value."""
 

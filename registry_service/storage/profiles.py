@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen
-from registry_service.domain.profiles import ProfileSet, details_column, details_of
+from registry_service.domain.profiles import ProfileSet, details_column, details_of, provenance_fields
 from registry_service.storage import chunked
 from registry_service.storage.tables import (
     benchmark_members,
@@ -189,17 +190,29 @@ def replace_profiles(
     """Store ``result``'s profiles. ``whole_enterprises``: they replace every stored profile of their
     enterprises (a refresh); else only the same periods and the enterprises' older rolling windows."""
     columns = profile_columns(result, catalog_version, grading_method, compute_time)
-    usccs = sorted(set(columns["uscc"]))
-    periods = sorted(set(columns["period"]))
-    for chunk in chunked(usccs):
+    delete_profiles(conn, set(columns["uscc"]), set(columns["period"]), whole_enterprises=whole_enterprises)
+    return insert_profiles(conn, columns)
+
+
+def delete_profiles(
+    conn: Connection,
+    usccs: Collection[str],
+    periods: Collection[str],
+    *,
+    whole_enterprises: bool,
+    rolling: bool = True,
+) -> None:
+    """Delete what new profiles of ``usccs`` in ``periods`` replace (replace_profiles): every profile of
+    the enterprises, or those of ``periods`` and (``rolling``) every rolling window."""
+    wanted = sorted(periods)
+    for chunk in chunked(sorted(usccs)):
         doomed: sa.ColumnElement[bool] = carbon_profiles.c.uscc.in_(chunk)
         if not whole_enterprises:
-            doomed = sa.and_(
-                doomed,
-                sa.or_(carbon_profiles.c.period.in_(periods), carbon_profiles.c.granularity == "rolling12"),
-            )
+            these: sa.ColumnElement[bool] = carbon_profiles.c.period.in_(wanted)
+            if rolling:
+                these = sa.or_(these, carbon_profiles.c.granularity == "rolling12")
+            doomed = sa.and_(doomed, these)
         conn.execute(carbon_profiles.delete().where(doomed))
-    return insert_profiles(conn, columns)
 
 
 def insert_profiles(conn: Connection, columns: dict[str, list[Any]]) -> int:
@@ -223,6 +236,120 @@ def insert_profiles(conn: Connection, columns: dict[str, list[Any]]) -> int:
     finally:
         cursor.close()
     return count
+
+
+# Filled in by the write, not where a share is computed: the same for every row, or (the details'
+# benchmark provenance) decided by the write transaction's published version.
+_LATE_COLUMNS = ("catalog_version", "grading_method", "compute_time", "details")
+# details_column's benchmark provenance before with_provenance: one run of keys at the end of the
+# details' first object; the write puts the real values in its place.
+_BLANK_PROVENANCE = (
+    ',"version":0,"computed_at":"","includes_self":false,"excludes_self":false,"sensitive":false'
+)
+# what benchmark_provenance reads of a profile
+_PROVENANCE_INPUTS = (
+    "uscc", "benchmark_industry_code", "benchmark_region_code", "benchmark_year", "grade",
+    "carbon_intensity", "net_tco2", "added_value_10k_cny",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PreparedProfiles:
+    """A share's carbon_profiles rows built where the share was computed (a worker process): every
+    column's driver value but _LATE_COLUMNS, and the details JSON split around the benchmark
+    provenance; ``provenance_inputs``: the stored rows' columns that provenance is computed from."""
+
+    names: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    heads: list[str]
+    tails: list[str]
+    provenance_inputs: pd.DataFrame
+
+    @property
+    def usccs(self) -> set[str]:
+        return set(self.provenance_inputs["uscc"])
+
+    @property
+    def periods(self) -> set[str]:
+        index = self.names.index("period")
+        return {row[index] for row in self.rows}
+
+
+def prepare_profiles(result: ProfileSet) -> PreparedProfiles:
+    """profile_columns of ``result`` (without provenance) as row tuples and split details JSON."""
+    if any(c in result.profiles for c in ("benchmark_version", "benchmark_computed_at")):
+        raise ValueError("prepare_profiles takes profiles before with_provenance")
+    columns = profile_columns(result, "", "", datetime.now(UTC))
+    names = tuple(n for n in _PROFILE_COLUMNS if n in columns and n not in _LATE_COLUMNS)
+    heads, tails = [], []
+    blank = len(_BLANK_PROVENANCE)
+    for details in columns["details"]:
+        text = orjson.dumps(details).decode()
+        # a '"' inside a JSON string is escaped, so the first match is the benchmark object's keys
+        at = text.index(_BLANK_PROVENANCE)
+        heads.append(text[:at])
+        tails.append(text[at + blank :])
+    frame = result.profiles
+    stored = frame[frame["granularity"].isin(STORED_GRANULARITIES)] if len(frame) else frame
+    inputs = pd.DataFrame({c: stored.get(c, 0 if c == "grade" else None) for c in _PROVENANCE_INPUTS})
+    rows = list(zip(*(columns[n] for n in names), strict=True)) if columns["uscc"] else []
+    return PreparedProfiles(names, rows, heads, tails, inputs.reset_index(drop=True))
+
+
+def insert_prepared(
+    conn: Connection,
+    prepared: PreparedProfiles,
+    provenance: pd.DataFrame,
+    *,
+    catalog_version: str,
+    grading_method: str,
+    compute_time: datetime,
+) -> int:
+    """Insert a share's prepared rows with its benchmark provenance (benchmark_provenance of its
+    provenance_inputs, row for row) spliced into the details: the same rows insert_profiles stores."""
+    count = len(prepared.rows)
+    if not count:
+        return 0
+    for name in prepared.names:  # prepared values are the driver's only where no processor applies
+        kind = carbon_profiles.c[name].type
+        if kind.dialect_impl(conn.dialect).bind_processor(conn.dialect) and not isinstance(kind, sa.Float):
+            raise ValueError(f"column {name} needs its bind processor on {conn.dialect.name}")
+    late = (catalog_version, grading_method, _bound(conn, "compute_time", [compute_time])[0])
+    details = [
+        h + m + t
+        for h, m, t in zip(prepared.heads, _provenance_json(provenance), prepared.tails, strict=True)
+    ]
+    names = [*prepared.names, *_LATE_COLUMNS]
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {carbon_profiles.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
+    )
+    cursor = conn.connection.cursor()
+    try:
+        for start in range(0, count, _INSERT_CHUNK):
+            end = start + _INSERT_CHUNK
+            cursor.executemany(
+                statement,
+                [
+                    (*row, *late, d)
+                    for row, d in zip(prepared.rows[start:end], details[start:end], strict=True)
+                ],
+            )
+    finally:
+        cursor.close()
+    return count
+
+
+def _provenance_json(provenance: pd.DataFrame) -> list[str]:
+    """The provenance keys of details_column's benchmark object as orjson writes them."""
+    versions, times, includes, excludes, sensitive = provenance_fields(provenance)
+    texts: dict[str, str] = {}
+    words = {True: "true", False: "false"}
+    return [
+        f',"version":{v},"computed_at":{texts.get(t) or texts.setdefault(t, orjson.dumps(t).decode())}'
+        f',"includes_self":{words[i]},"excludes_self":{words[e]},"sensitive":{words[x]}'
+        for v, t, i, e, x in zip(versions, times, includes, excludes, sensitive, strict=True)
+    ]
 
 
 def _bound(conn: Connection, name: str, values: list[Any]) -> list[Any]:
@@ -383,6 +510,22 @@ def replace_benchmarks(
     version: int = 1,
 ) -> int:
     conn.execute(benchmarks.delete().where(benchmarks.c.year.in_(list(years))))
+    return insert_benchmarks(conn, frame, years, grading_method, now, version)
+
+
+def delete_benchmarks(conn: Connection, years: Sequence[int]) -> None:
+    conn.execute(benchmarks.delete().where(benchmarks.c.year.in_(list(years))))
+
+
+def insert_benchmarks(
+    conn: Connection,
+    frame: pd.DataFrame,
+    years: Sequence[int],
+    grading_method: str,
+    now: datetime,
+    version: int = 1,
+) -> int:
+    """``frame``'s benchmarks of ``years`` added to the stored ones (replace_benchmarks' insert)."""
     wanted = frame[frame["year"].isin(list(years))]
     rows = [
         {
@@ -418,9 +561,31 @@ def publish_benchmark_version(
             firm_count=len(members),
         )
     )
-    rows = [{"year": year, "version": version, "uscc": uscc} for uscc in members]
-    for start in range(0, len(rows), _INSERT_CHUNK):
-        conn.execute(benchmark_members.insert(), rows[start : start + _INSERT_CHUNK])
+    insert_members(conn, year, version, members)
+
+
+def insert_members(conn: Connection, year: int, version: int, members: Sequence[str]) -> None:
+    """benchmark_members rows by the driver's executemany of tuples (a province counts 10,000s)."""
+    if not members:
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {benchmark_members.name} (year, version, uscc) VALUES ({marker}, {marker}, {marker})"
+    )
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(statement, [(year, version, uscc) for uscc in members])
+    finally:
+        cursor.close()
+
+
+def set_firm_count(conn: Connection, year: int, version: int, firm_count: int) -> None:
+    """The firms a version counts, once the last share of a recompute has published its members."""
+    conn.execute(
+        benchmark_versions.update()
+        .where(benchmark_versions.c.year == year, benchmark_versions.c.version == version)
+        .values(firm_count=firm_count)
+    )
 
 
 def stored_members(conn: Connection, years: Iterable[int], usccs: Collection[str] | None) -> pd.DataFrame:

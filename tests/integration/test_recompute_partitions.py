@@ -151,9 +151,9 @@ def test_a_failing_worker_leaves_nothing_written(
         versions = conn.execute(sa.select(sa.func.count()).select_from(benchmarks)).scalar_one()
     calls: list[int] = []
 
-    def broken(url: str, *rest: Any) -> Partition:  # the second partition's worker finds no tables
-        calls.append(1)
-        return Partition(url if len(calls) == 1 else f"sqlite:///{tmp_path}/empty.db", *rest)
+    def broken(url: str, *rest: Any) -> Partition:  # a worker finds no tables (this process's
+        calls.append(1)  # share is read through its engine, and is written before the worker fails)
+        return Partition(f"sqlite:///{tmp_path}/empty.db", *rest)
 
     monkeypatch.setattr(profile_service, "Partition", broken)
     service = ProfileService(engine, load_catalog(), workers=2, min_parallel_enterprises=0)
