@@ -37,13 +37,29 @@ def _record(**fields: object) -> registry_pb2.EnergyRecord:
 VARIED = [
     _record(),  # every field unset: proto3 defaults
     _record(
-        uscc="91350100M000100Y43", period="2024-01", category="ELECTRICITY", quantity=12.5, unit="MWh",
-        source=common_pb2.DataSource.Value("GRID_UTILITY"), external_id="g-1",
+        uscc="91350100M000100Y43",
+        period="2024-01",
+        category="ELECTRICITY",
+        quantity=12.5,
+        unit="MWh",
+        source=common_pb2.DataSource.Value("GRID_UTILITY"),
+        external_id="g-1",
     ),
-    _record(uscc="  91350100m000100y43 ", period="2024-13", category="天然气", quantity=-0.0,
-            source=common_pb2.DataSource.Value("SELF_REPORTED"), external_id="自报-1 ✓"),
-    _record(category="GREEN_POWER_PURCHASE", quantity=1e308, instrument_id="合同-2024-001",
-            source=99, external_id="unknown enum number"),  # an open enum keeps unknown numbers
+    _record(
+        uscc="  91350100m000100y43 ",
+        period="2024-13",
+        category="天然气",
+        quantity=-0.0,
+        source=common_pb2.DataSource.Value("SELF_REPORTED"),
+        external_id="自报-1 ✓",
+    ),
+    _record(
+        category="GREEN_POWER_PURCHASE",
+        quantity=1e308,
+        instrument_id="合同-2024-001",
+        source=99,
+        external_id="unknown enum number",
+    ),  # an open enum keeps unknown numbers
     _record(quantity=math.inf, utility_account="utilityAccounts/ELECTRICITY/0591-1", period="2024-02"),
     _record(quantity=math.nan, unit="kWh", external_id="\x00nul", source=-3),
 ]
@@ -80,5 +96,7 @@ _text = st.text(max_size=12)
         max_size=20,
     )
 )
-def test_records_frame_equals_the_reference_on_any_messages(messages: list[registry_pb2.EnergyRecord]) -> None:
+def test_records_frame_equals_the_reference_on_any_messages(
+    messages: list[registry_pb2.EnergyRecord],
+) -> None:
     pd.testing.assert_frame_equal(records_frame(messages), reference_frame(messages))
