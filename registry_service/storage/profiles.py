@@ -607,20 +607,21 @@ def stored_members(conn: Connection, years: Iterable[int], usccs: Collection[str
 
 
 def mark_dirty(conn: Connection, usccs: Iterable[str]) -> None:
-    """Queue enterprises for a profile refresh (in the caller's transaction, e.g. the ingest's)."""
+    """Queue enterprises for a profile refresh (in the caller's transaction, e.g. the ingest's).
+    One upsert executed for many parameter sets: its SQL is compiled once and cached (a multi-row
+    VALUES of 5,000 rows was compiled anew by SQLAlchemy per call, ~1.2 s per 300k-record ingest)."""
     now = datetime.now(UTC)
     values = [{"uscc": u, "version": 1, "marked_at": now} for u in sorted(set(usccs))]
     if not values:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(profile_dirty)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["uscc"],
+        set_={"version": profile_dirty.c.version + 1, "marked_at": statement.excluded.marked_at},
+    )
     for start in range(0, len(values), _INSERT_CHUNK):
-        statement = dialect.insert(profile_dirty).values(values[start : start + _INSERT_CHUNK])
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["uscc"],
-                set_={"version": profile_dirty.c.version + 1, "marked_at": statement.excluded.marked_at},
-            )
-        )
+        conn.execute(upsert, values[start : start + _INSERT_CHUNK])
 
 
 def dirty_versions(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import ARRAY, Connection
@@ -78,7 +79,8 @@ def merge(
     and ingest_time. Blocks of one batch may be merged one after the other in the same transaction:
     each is judged against what the previous ones stored, which is what one merge of all would do."""
     lock_enterprises(conn, pd.unique(staged["uscc"]).tolist())
-    plan = classify(staged, current_revisions(conn, staged))
+    group = key_codes(staged)
+    plan = classify(staged, current_revisions(conn, staged, group), group)
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
     left = _retire(conn, plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist())
     stored = plan[plan["status"] != DUPLICATE]
@@ -119,10 +121,21 @@ def lock_enterprises(conn: Connection, usccs: list[str]) -> None:
         raise RuntimeError(f"{len(usccs) - found} of the batch's enterprises vanished during the ingest")
 
 
-def current_revisions(conn: Connection, staged: pd.DataFrame) -> pd.DataFrame:
+def key_codes(staged: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Each row's key as a number (0.. in order of first appearance): the batch's keys factorised once
+    for both the lookup and the classification (each did it again: 300k text keys, twice)."""
+    return staged.groupby(KEY, sort=False).ngroup().to_numpy(dtype=np.int64)
+
+
+def current_revisions(
+    conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64] | None = None
+) -> pd.DataFrame:
     """The current stored row (id, revision, content_hash) of every key in ``staged``, by one join
-    with a temporary table of the keys (on SQLite spelt as the partial index's predicate, so it is used)."""
-    keys = staged[KEY].drop_duplicates()
+    with a temporary table of the keys (on SQLite spelt as the partial index's predicate, so it is used).
+    ``group``: key_codes(staged), when known."""
+    group = key_codes(staged) if group is None else group
+    repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
+    keys = staged[KEY].iloc[np.unique(group, return_index=True)[1]] if repeated else staged[KEY]
     columns = [keys[c].to_numpy(dtype=object).tolist() for c in KEY]
     raw: Any = conn.connection.driver_connection
     postgres = conn.dialect.name == "postgresql"
@@ -192,13 +205,17 @@ def _copy(conn: Connection, table: str, types: Mapping[str, str], columns: list[
         raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
-def classify(staged: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    """Status and revision of each staged row, in row order, with same-key rows applied in sequence."""
+def classify(
+    staged: pd.DataFrame, current: pd.DataFrame, group: npt.NDArray[np.int64] | None = None
+) -> pd.DataFrame:
+    """Status and revision of each staged row, in row order, with same-key rows applied in sequence.
+    ``group``: key_codes(staged), when known."""
     if current.empty:  # a fresh batch: nothing to join (the join alone cost as much as the rest)
         plan = staged.assign(current_id=np.nan, current_revision=np.nan, current_hash=None)
     else:
         plan = staged.merge(current, on=KEY, how="left", sort=False)
-    group = plan.groupby(KEY, sort=False).ngroup().to_numpy()  # the key, factorised once
+    if group is None:  # the left join keeps staged's rows and their order: staged's codes are plan's
+        group = key_codes(staged)
     repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
     current_hash = plan["current_hash"].to_numpy(dtype=object)
     if repeated:
