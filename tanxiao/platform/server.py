@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -193,6 +196,26 @@ def serve_until_signalled(
     while not stop.wait(1.0):  # a timed wait keeps the main thread responsive to signals
         pass
     log.info("server.stopping", signal=stop.received, grace_seconds=grace)
+    watchdog = threading.Timer(grace + STOP_OVERRUN_SECONDS, _stop_overdue, args=(grace,))
+    watchdog.daemon = True
+    watchdog.start()
     for running in servers:
         running.stop(grace)
+    watchdog.cancel()
     log.info("server.stopped", servers=[s.name for s in servers])
+
+
+# A graceful stop takes the grace period plus at most ~10 s draining the stream pool and the log
+# writers' flush. Past this much more, something is stuck (a handler ignoring cancellation, a blocked
+# sink): an orchestrator would SIGKILL the process anyway, so it exits by itself, first printing every
+# thread's stack so that the stuck one can be found.
+STOP_OVERRUN_SECONDS = 30.0
+
+
+def _stop_overdue(grace: float) -> None:
+    overdue = grace + STOP_OVERRUN_SECONDS
+    message = f"server.stop_overdue: not stopped {overdue:.0f} s after the signal; exiting\n"
+    sys.stderr.write(message)  # directly: the log writers may be what is stuck
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(70)  # EX_SOFTWARE: a forced exit, not a clean one
