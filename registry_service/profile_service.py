@@ -28,7 +28,14 @@ from registry_service.domain.precedence import Precedence, load_precedence
 from registry_service.domain.profiles import ProfileInputs, build_profiles, with_provenance
 from registry_service.domain.quality import QualityConfig
 from registry_service.domain.trend import period_ordinal
-from registry_service.recompute_partitions import Partition, Share, buckets, build_shares, share_of
+from registry_service.recompute_partitions import (
+    Partition,
+    Share,
+    buckets,
+    build_shares,
+    load_inputs,
+    share_of,
+)
 from registry_service.storage import chunked
 from registry_service.storage import profiles as store
 from registry_service.storage.enterprises import EnterpriseRepository
@@ -296,17 +303,7 @@ class ProfileService:
         return buckets(sizes, self.workers)
 
     def _inputs(self, conn: Connection, usccs: Collection[str] | None, month_from: str) -> ProfileInputs:
-        records = store.load_records(conn, usccs, month_from)
-        firms, annual = store.load_enterprises(conn, usccs)
-        return ProfileInputs(
-            records=records,
-            enterprises=firms,
-            annual=annual,
-            catalog=self.catalog,
-            method=self.method,
-            precedence=self.precedence,
-            quality=self.quality,
-        )
+        return load_inputs(conn, self, usccs, month_from)
 
     @staticmethod
     def _rolling_periods(inputs: ProfileInputs) -> list[str]:

@@ -21,14 +21,14 @@ import copyreg
 import multiprocessing
 import threading
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from registry_service.domain.catalog import Catalog
 from registry_service.domain.grading import GradingMethod
@@ -76,26 +76,51 @@ def buckets(sizes: Mapping[str, int], count: int) -> list[tuple[str, ...]]:
     return [tuple(sorted(members)) for _, members in ordered]
 
 
+class InputRules(Protocol):
+    """The rules a recompute reads its inputs under (a ProfileService, or a worker's Partition)."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def method(self) -> GradingMethod: ...
+    @property
+    def precedence(self) -> Precedence: ...
+    @property
+    def quality(self) -> QualityConfig | None: ...
+
+
+def load_inputs(
+    conn: Connection,
+    rules: InputRules,
+    usccs: Collection[str] | None,
+    month_from: str,
+    *,
+    divisions: Collection[str] | None = None,
+) -> ProfileInputs:
+    """The stored records and enterprises (of ``usccs``/``divisions``; None: all) with ``rules``."""
+    records = store.load_records(conn, usccs, month_from, divisions=divisions)
+    firms, annual = store.load_enterprises(conn, usccs, divisions=divisions)
+    return ProfileInputs(
+        records=records,
+        enterprises=firms,
+        annual=annual,
+        catalog=rules.catalog,
+        method=rules.method,
+        precedence=rules.precedence,
+        quality=rules.quality,
+    )
+
+
 def build_partition(partition: Partition, engine: Engine | None = None) -> ProfileSet:
     """The profiles of ``partition``'s enterprises (in a worker: its own engine on the same database)."""
     own = engine is None
     engine = engine if engine is not None else make_engine(partition.database_url, pool_size=1)
     try:
         with read_only(engine) as conn:
-            records = store.load_records(conn, None, partition.month_from, divisions=partition.divisions)
-            firms, annual = store.load_enterprises(conn, None, divisions=partition.divisions)
+            inputs = load_inputs(conn, partition, None, partition.month_from, divisions=partition.divisions)
     finally:
         if own:
             engine.dispose()
-    inputs = ProfileInputs(
-        records=records,
-        enterprises=firms,
-        annual=annual,
-        catalog=partition.catalog,
-        method=partition.method,
-        precedence=partition.precedence,
-        quality=partition.quality,
-    )
     return build_profiles(
         inputs,
         years=[partition.year],

@@ -509,7 +509,7 @@ def replace_benchmarks(
     now: datetime,
     version: int = 1,
 ) -> int:
-    conn.execute(benchmarks.delete().where(benchmarks.c.year.in_(list(years))))
+    delete_benchmarks(conn, years)
     return insert_benchmarks(conn, frame, years, grading_method, now, version)
 
 
