@@ -82,8 +82,9 @@ def validate_records(
 
 def content_hashes(frame: pd.DataFrame) -> list[str]:
     """sha256 of each row's content as sent (uscc, period, category, quantity, unit; empty unit =
-    canonical): equal hashes for the same (source, external_id) mean a replay, not a correction.
-    One f-string per row over plain lists: pandas string arithmetic cost more than the hashing."""
+    canonical; then the instrument id when one is set): equal hashes for the same (source,
+    external_id) mean a replay, not a correction. One pass over plain lists building, encoding and
+    hashing each row's text (a second pass appending the instrument cost a fifth of the whole)."""
     unit = frame["unit"].to_numpy(dtype=object)
     units = np.where(unit != "", unit, frame["canonical_unit"].to_numpy(dtype=object)).tolist()
     quantities = (np.asarray(frame["quantity"], dtype=np.float64) + 0.0).tolist()  # -0.0 -> 0.0; repr text
@@ -94,12 +95,29 @@ def content_hashes(frame: pd.DataFrame) -> list[str]:
         quantities,
         units,
     )
-    texts = [f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}" for u, p, c, q, n in zip(*columns, strict=True)]
-    if INSTRUMENT_ID in frame.columns:  # appended only when set: hashes of other records never change
-        instruments = frame[INSTRUMENT_ID].fillna("").astype(str).tolist()
-        texts = [f"{t}\x1f{i}" if i else t for t, i in zip(texts, instruments, strict=True)]
     sha256 = hashlib.sha256
-    return [sha256(text.encode()).hexdigest() for text in texts]
+    instruments = _instruments(frame)
+    if instruments is None:  # appended only when set: hashes of other records never change
+        return [
+            sha256(f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}".encode()).hexdigest()
+            for u, p, c, q, n in zip(*columns, strict=True)
+        ]
+    return [
+        sha256(
+            (
+                f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}\x1f{i}" if i else f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}"
+            ).encode()
+        ).hexdigest()
+        for u, p, c, q, n, i in zip(*columns, instruments, strict=True)
+    ]
+
+
+def _instruments(frame: pd.DataFrame) -> list[str] | None:
+    """The rows' instrument ids as text ("" = none), or None when no row has one."""
+    if INSTRUMENT_ID not in frame.columns:
+        return None
+    column = frame[INSTRUMENT_ID].fillna("").astype(str)
+    return column.tolist() if (column != "").any() else None
 
 
 def _normalised(frame: pd.DataFrame, first_index: int) -> pd.DataFrame:

@@ -254,23 +254,32 @@ def _page_cache(conn: Connection) -> Iterator[None]:
 
 def _insert_sqlite(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
     """One executemany per chunk of a prepared INSERT; values as plain Python values (SQLAlchemy's
-    per-row parameter processing cost as much as the insert). The one value needing the dialect's
-    conversion (the batch's ingest_time, a constant) is converted once."""
-    fixed = {name: _bound(conn, name, value) for name, value in constants.items()}
+    per-row parameter processing cost as much as the insert). The batch's constants (batch_id,
+    catalog_version, ingest_time, converted once as the dialect binds them) are literals of the
+    statement: bound on every row they cost ~0.25 µs a row of sqlite3's parameter binding."""
+    fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
     varying = [name for name in INSERTED if name not in fixed]
-    names = [*varying, *fixed]
-    statement = f"INSERT INTO records ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    values = [*("?" * len(varying)), *fixed.values()]
+    statement = f"INSERT INTO records ({', '.join([*varying, *fixed])}) VALUES ({', '.join(values)})"
     raw: Any = conn.connection.driver_connection
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows.iloc[start : start + INSERT_CHUNK]
         columns = [
             chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in varying
         ]
-        columns += [[value] * len(chunk) for value in fixed.values()]
         try:
             raw.executemany(statement, zip(*columns, strict=True))
         except conn.dialect.loaded_dbapi.Error as exc:
             raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def _literal(value: Any) -> str:
+    """``value`` (an int or text, as bound) spelt as a SQLite literal."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQLite literal for {type(value).__name__}")
 
 
 def _bound(conn: Connection, name: str, value: Any) -> Any:

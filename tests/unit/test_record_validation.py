@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import numpy as np
@@ -158,6 +159,54 @@ def test_content_hash_is_the_content_as_sent() -> None:
         GOOD, {"quantity": 10.000001}, {"period": "2025-05"}, {"unit": "MWh", "quantity": 0.01}
     )
     assert len(set(different)) == 4
+
+
+def _hashes_as_before(frame: pd.DataFrame) -> list[str]:
+    """content_hashes as written before it hashed in one pass (the stored format must not change)."""
+    unit = frame["unit"].to_numpy(dtype=object)
+    units = np.where(unit != "", unit, frame["canonical_unit"].to_numpy(dtype=object)).tolist()
+    quantities = (np.asarray(frame["quantity"], dtype=np.float64) + 0.0).tolist()
+    columns = (
+        frame["uscc"].tolist(),
+        frame["period"].tolist(),
+        frame["category"].tolist(),
+        quantities,
+        units,
+    )
+    texts = [f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}" for u, p, c, q, n in zip(*columns, strict=True)]
+    if "instrument_id" in frame.columns:
+        instruments = frame["instrument_id"].fillna("").astype(str).tolist()
+        texts = [f"{t}\x1f{i}" if i else t for t, i in zip(texts, instruments, strict=True)]
+    return [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+
+
+@pytest.mark.parametrize("instruments", [False, True])
+def test_content_hashes_equal_the_former_two_pass_hashes_on_varied_rows(instruments: bool) -> None:
+    rng = np.random.default_rng(17)
+    n = 2_000
+    quantities = rng.choice([0.0, -0.0, 1e-300, 1e300, 123456.789, 0.1 + 0.2, 7.0, 1 / 3], n)
+    rows = [
+        {
+            "uscc": make_uscc(int(rng.integers(1, 50))).lower()
+            if i % 7 == 0
+            else make_uscc(int(rng.integers(1, 50))),
+            "period": f"20{int(rng.integers(10, 25))}-{int(rng.integers(1, 13)):02d}",
+            "category": ["ELECTRICITY", " natural_gas ", "DIESEL", "电力", "NOPE"][i % 5],
+            "quantity": float(quantities[i]) * (1 + i % 3),
+            "unit": ["", "kWh", "MWh", " kwh ", "m3", "t"][i % 6],
+            "source": "GRID_UTILITY",
+            "external_id": f"x-{i}",
+            **({"instrument_id": ["", "PPA-1", None, "证书-9"][i % 4]} if instruments else {}),
+        }
+        for i in range(n)
+    ]
+    frame = _validate(_frame(*rows))
+    if not instruments:
+        frame = frame.drop(columns=["instrument_id"])
+    assert content_hashes(frame) == _hashes_as_before(frame)
+    if instruments:  # a frame whose instrument column is all empty hashes as one without it
+        empty = frame.assign(instrument_id="")
+        assert content_hashes(empty) == _hashes_as_before(empty.drop(columns=["instrument_id"]))
 
 
 def _staged(rows: list[tuple[str, str]]) -> pd.DataFrame:
