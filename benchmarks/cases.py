@@ -9,9 +9,9 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import grpc
 import sqlalchemy as sa
@@ -388,7 +388,9 @@ def portfolio_report(ctx: Context) -> list[Row]:
 BATCH_QUOTE_TARGET = 20_000  # quotes/s
 
 
-@case("batch_quote", "BatchQuoteLoanTerms / BatchQuote over gRPC (registry batches -> rules -> decisions)", 150)
+@case(
+    "batch_quote", "BatchQuoteLoanTerms / BatchQuote over gRPC (registry batches -> rules -> decisions)", 150
+)
 def batch_quote(ctx: Context) -> list[Row]:
     return batch_rows(ctx, "sqlite")
 
@@ -460,9 +462,11 @@ def batch_rows(ctx: Context, backend: str) -> list[Row]:
                     quotes = _varied_quotes(scoring_pb2, usccs, year, "basic", size)
                     seconds, count, got = _timed_calls(stub, scoring_pb2, quotes, scoring_pb2.BASIC)
                     names += got
-                    rows.append(_batch_row(f"BatchQuoteLoanTerms BASIC{suffix}", size, count, seconds, prev,
-                                           "1,000 varied quotes a call, 2 calls in flight; every quote a new"
-                                           " decision (stored, logged) answered without its trace texts"))  # fmt: skip
+                    note = ("1,000 varied quotes a call, 2 calls in flight; every quote a new decision"
+                            " (stored, logged) answered without its trace texts")  # fmt: skip
+                    rows.append(
+                        _batch_row(f"BatchQuoteLoanTerms BASIC{suffix}", size, count, seconds, prev, note)
+                    )
                     prev = (size, seconds)
                 size = min(ctx.sizes_for("batch_quote", (5_000,), (2_000,)))
                 quotes = _varied_quotes(scoring_pb2, usccs, year, "full", size)
@@ -546,7 +550,9 @@ def _check_provable(ctx: Context, url: str, names: list[str], rows: list[Row]) -
             verify_inclusion(found.entry.index or 0, head.tree_size, bytes.fromhex(found.entry.leaf_hash),
                              found.proof, head.root_hash)  # fmt: skip
         for row in rows:
-            row.note += f"; log: {head.tree_size:,} leaves, inclusion proofs of {len(sample)} decisions verified"
+            row.note += (
+                f"; log: {head.tree_size:,} leaves, inclusion proofs of {len(sample)} decisions verified"
+            )
     finally:
         engine.dispose()
 

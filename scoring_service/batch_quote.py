@@ -1,12 +1,12 @@
 """BatchQuoteLoanTerms: up to 1,000 quotes of one lender in one call, each answered alone (AIP-233).
 
 One straight pipeline over the call's requests: parse each (a bad one gets its own INVALID_ARGUMENT
-naming ``requests[i].<field>``), settle request ids repeated within the call (the first occurrence
-decides: the same request again shares its decision, another request under the id is
-REQUEST_ID_REUSED; as if the requests came one by one), price the rest together (``Pricer.quote_each``: one lookup of stored request ids,
-one registry batch, one ``evaluate_compact``, one transaction storing the decisions and their review
-state rows), convert back. Errors of the whole call (the registry or the database unavailable) are
-raised as for QuoteLoanTerms, and then nothing of the call is stored.
+naming ``requests[i].<field>``), settle request ids repeated within the call as if the requests came
+one by one (the same request again shares its decision; another request under an id that got a
+decision is REQUEST_ID_REUSED), price the rest together (``Pricer.quote_each``: one lookup of stored
+request ids, one registry batch, one ``evaluate_compact``, one transaction storing the decisions and
+their review state rows), convert back. Errors of the whole call (the registry or the database
+unavailable) are raised as for QuoteLoanTerms, and then nothing of the call is stored.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class BatchQuoter:
         self.consents = consents
         self.consented = consented  # FINANCIALS consent: the quote without them when not granted
 
-    def quote(self, request: scoring_pb2.BatchQuoteLoanTermsRequest) -> scoring_pb2.BatchQuoteLoanTermsResponse:
+    def quote(
+        self, request: scoring_pb2.BatchQuoteLoanTermsRequest
+    ) -> scoring_pb2.BatchQuoteLoanTermsResponse:
         lender, basic = _call_arguments(request)
         answers: list[StoredDecision | TanxiaoError | int | None] = [None] * len(request.requests)
         pending: list[tuple[int, QuoteRequest]] = []
@@ -86,7 +88,9 @@ class BatchQuoter:
         for i, quote in pending:
             known = decided.get(quote.request_id)
             if known is not None:
-                answers[i] = known[1] if known[0] == quote.fingerprint else _reused(f"requests[{i}].request_id")
+                answers[i] = (
+                    known[1] if known[0] == quote.fingerprint else _reused(f"requests[{i}].request_id")
+                )
             elif (seen := first.get(quote.request_id)) is None:
                 first[quote.request_id] = (i, quote)
             elif seen[1].fingerprint == quote.fingerprint:
@@ -95,7 +99,9 @@ class BatchQuoter:
                 later.append((i, quote))
         priced = list(first.values())
         quotes = [q for _, q in priced]
-        outcomes = self.pricer.quote_each(quotes, also=self.reviews.index_in, render=not basic) if quotes else []
+        outcomes = (
+            self.pricer.quote_each(quotes, also=self.reviews.index_in, render=not basic) if quotes else []
+        )
         for (i, quote), outcome in zip(priced, outcomes, strict=True):
             if isinstance(outcome, TanxiaoError):
                 answers[i] = _prefixed(outcome, f"requests[{i}].")
@@ -112,7 +118,9 @@ class BatchQuoter:
         if not item.lender:
             item.lender = lender  # the batch's lender: then fingerprinted as QuoteLoanTerms would
         elif item.lender != lender:
-            return ValidationError.for_field(prefix + "lender", f"must be empty or the batch's lender {lender}")
+            return ValidationError.for_field(
+                prefix + "lender", f"must be empty or the batch's lender {lender}"
+            )
         try:
             quote = parse_quote(item, prefix=prefix)
         except ValidationError as exc:

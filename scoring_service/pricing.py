@@ -317,7 +317,9 @@ class Pricer:
         ]
         return self._priced(requests, fetched, inputs, render)
 
-    def _parts_of(self, profile: registry_pb2.CarbonProfile, per_call: dict[int, _ProfileParts]) -> _ProfileParts:
+    def _parts_of(
+        self, profile: registry_pb2.CarbonProfile, per_call: dict[int, _ProfileParts]
+    ) -> _ProfileParts:
         parts = per_call.get(id(profile))  # the registry client hands one object per profile
         if parts is None:
             parts = per_call[id(profile)] = self._profile_parts(profile)
@@ -338,7 +340,8 @@ class Pricer:
         compacts = evaluate_compact(rows, policy)  # column-wise: no trace written per row
         if not render:
             return [
-                self._append_item(*args, None) for args in zip(requests, fetched, inputs, compacts, strict=True)
+                self._append_item(*args, None)
+                for args in zip(requests, fetched, inputs, compacts, strict=True)
             ]
         # What the answer shows (the trace's reasons with their texts), rendered from the compact
         # terms as reads render them; memoised, so decisions differing only in their request id share it.
@@ -491,7 +494,9 @@ class Pricer:
         return existing
 
 
-def _same_or_error(existing: StoredDecision, request: QuoteRequest) -> tuple[StoredDecision, bool] | TanxiaoError:
+def _same_or_error(
+    existing: StoredDecision, request: QuoteRequest
+) -> tuple[StoredDecision, bool] | TanxiaoError:
     try:
         return Pricer._same_request(existing, request), False
     except ValidationError as exc:

@@ -77,7 +77,9 @@ def to_status_proto(
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
         details.append(_pack(retry_info(retry_after)))
-    return status_pb2.Status(code=getattr(code_pb2, error.code), message=_short(error.message), details=details)
+    return status_pb2.Status(
+        code=getattr(code_pb2, error.code), message=_short(error.message), details=details
+    )
 
 
 def internal_status(request_id: str | None, caller_request_id: str | None = None) -> grpc.Status:

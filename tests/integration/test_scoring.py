@@ -618,7 +618,10 @@ def test_batch_quote_terms_fails_only_the_bad_requests(suite: Suite) -> None:
     assert errors[1].code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(errors[1].fields) == {"requests[1].enterprise", "requests[1].tenor_months"}
     assert errors[3].fields == ["requests[3].lender"]
-    assert (errors[4].code, errors[4].reason) == (grpc.StatusCode.FAILED_PRECONDITION, "PROFILE_NOT_AVAILABLE")
+    assert (errors[4].code, errors[4].reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PROFILE_NOT_AVAILABLE",
+    )
     assert (errors[5].reason, errors[5].fields) == ("REQUEST_ID_REUSED", ["requests[5].request_id"])
     assert (errors[9].reason, errors[9].fields) == ("REQUEST_ID_REUSED", ["requests[9].request_id"])
     decisions = {i: r.decision for i, r in enumerate(results) if r.HasField("decision")}
