@@ -11,7 +11,9 @@ unavailable) are raised as for QuoteLoanTerms, and then nothing of the call is s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 
 from scoring_service.consent_check import ConsentChecker, restricted_lender
 from scoring_service.inputs import LENDER, QuoteRequest, parse_quote
@@ -42,6 +44,12 @@ class BatchQuoter:
         self, request: scoring_pb2.BatchQuoteLoanTermsRequest
     ) -> scoring_pb2.BatchQuoteLoanTermsResponse:
         lender, basic = _call_arguments(request)
+        with cyclic_gc_paused():
+            return self._quote(request, lender, basic)
+
+    def _quote(
+        self, request: scoring_pb2.BatchQuoteLoanTermsRequest, lender: str, basic: bool
+    ) -> scoring_pb2.BatchQuoteLoanTermsResponse:
         answers: list[StoredDecision | TanxiaoError | int | None] = [None] * len(request.requests)
         pending: list[tuple[int, QuoteRequest]] = []
         for i, item in enumerate(request.requests):
@@ -131,6 +139,28 @@ class BatchQuoter:
             except PermissionDenied as exc:
                 return exc
         return self.consented(quote)
+
+
+PAUSE_GC = True  # False: the cyclic collector runs during a call (A/B measurements)
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for one call. A call of 1,000 quotes allocates ~100
+    container objects a quote that live until the answer is built and then die by reference count
+    (they form no cycles): meanwhile the collector would traverse them again and again (~30 young
+    collections a call) and now and then in a full collection of the whole heap (~190 ms in the
+    bench's process). Process-wide while the call runs (well under a second): another thread's cyclic
+    garbage waits until then. Only the call that paused it resumes it, so overlapping calls never
+    leave it off."""
+    if not PAUSE_GC or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _call_arguments(request: scoring_pb2.BatchQuoteLoanTermsRequest) -> tuple[str, bool]:
