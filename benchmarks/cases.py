@@ -403,13 +403,13 @@ def batch_quote_postgres(ctx: Context) -> list[Row]:
 
 
 BATCH_QUOTE_PROFILE_NOTE = (
-    "BatchQuote, where the time goes (2026-11-30, issue 14 item 5; in process, no gRPC, SQLite, 1,000"
-    " varied quotes a call): BatchQuoteLoanTerms BASIC ~190 us of CPU a quote. The decision content and"
-    " its canonical JSON + sha256 + log entry (~35 %: the JSON round trip that rules out NaN alone ~15 %),"
-    " the inserts and the commit (~15 %), parsing and fingerprinting the requests (~10 %), the LoanRequest"
-    " and inputs per quote (~10 %), one evaluate_compact (~8 %), the answer protos (~8 %). FULL renders"
-    " each quote's trace texts for the answer (~300-400 us more a quote once amounts vary: the render memo"
-    " only helps equal requests). 20k quotes/s is 50 us a quote, client and gRPC included."
+    "BatchQuote, where the time goes (2026-11-30, issue 14 item 5; py-spy on a process of this case's"
+    " shape, BASIC, SQLite): storing the decisions ~37 % (each log entry: canonical JSON ~10 %, half of"
+    " it the round trip that rules out NaN, its sha256 ~5 %; three bulk inserts ~10 %; the commit ~8 %),"
+    " the sequencer integrating them ~15 %, the rest of pricing (parse, inputs, content, one"
+    " evaluate_compact) ~15 %, the answers ~5 %, gRPC and the client the rest. FULL also renders each"
+    " quote's trace texts (the render memo only helps equal requests). Client, servers and sequencer"
+    " share this one process; 20k quotes/s is 50 us a quote for all of them."
 )
 BATCH_CALL = 1000  # requests per BatchQuoteLoanTerms call (its maximum)
 
