@@ -11,7 +11,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
-from scoring_service.batch_quote import BatchQuoter
+from scoring_service.batch_quote import BatchQuoter, cyclic_gc_paused
 from scoring_service.combiner import Combiner
 from scoring_service.consent_check import FINANCIALS, ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
@@ -163,7 +163,8 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
 
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
         # the review state rows in the transaction storing the chunk (one commit for both)
-        results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
+        with cyclic_gc_paused():  # as BatchQuoteLoanTerms: a chunk's objects die by reference count
+            results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
         retried = [d for d, new in results if not new]
         views = {}
         if retried:  # a retry's first call may have failed before its state rows; it may be reviewed
