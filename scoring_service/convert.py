@@ -32,8 +32,12 @@ def parse_decision_name(name: str, field: str = "name") -> str:
     return decision_id
 
 
-def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = None) -> scoring_pb2.Decision:
-    """The decision as stored, or with other ``terms`` (a replay) on the same request and profile."""
+def decision_to_proto(
+    stored: StoredDecision, terms: dict[str, Any] | None = None, *, basic: bool = False
+) -> scoring_pb2.Decision:
+    """The decision as stored, or with other ``terms`` (a replay) on the same request and profile.
+    ``basic``: the BASIC view (DecisionView): no rendered trace, so ``terms`` may be compact ones
+    (decision_format): reasons and conditions empty, decline reasons by code only."""
     content = stored.content
     terms = terms if terms is not None else content["terms"]
     request = content["request"]
@@ -62,8 +66,32 @@ def decision_to_proto(stored: StoredDecision, terms: dict[str, Any] | None = Non
         log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
         log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
     )
-    out.MergeFromString(_terms_part(terms))
+    if basic:
+        out.MergeFrom(_basic_terms(terms))
+    else:
+        out.MergeFromString(_terms_part(terms))
     return out
+
+
+def _basic_terms(terms: dict[str, Any]) -> scoring_pb2.Decision:
+    """The Decision fields of the terms' summary (the keys compact and full terms share)."""
+    return scoring_pb2.Decision(
+        base_rate_bp=terms["base_rate_bp"],
+        eligible=terms["eligible"],
+        approved_limit_fen=terms["approved_limit_fen"],
+        lpr_bp=terms["lpr_bp"],
+        lpr_term=terms["lpr_term"],
+        base_rate_source=terms["base_rate_source"],
+        spread_to_lpr_bp=round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
+        binding_limit=terms["binding_limit"],
+        rate_adjustment_bp=terms["rate_adjustment_bp"],
+        final_rate_bp=terms["final_rate_bp"],
+        decline_reasons=[scoring_pb2.TraceStep(code=code) for code in terms["decline_reasons"]],
+        manual_review=terms["manual_review"],
+        review_reasons=terms["review_reasons"],
+        policy_version=terms["policy_version"],
+        policy_hash=terms["policy_hash"],
+    )
 
 
 def _timestamp(when: datetime) -> Timestamp:

@@ -49,7 +49,14 @@ from scoring_service.storage.decisions import (
     canonical_json,
     snapshot_hash,
 )
-from tanxiao.errors import DeadlineExceeded, FailedPrecondition, NotFound, Unavailable, ValidationError
+from tanxiao.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    NotFound,
+    TanxiaoError,
+    Unavailable,
+    ValidationError,
+)
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
 
@@ -208,6 +215,57 @@ class Pricer:
             for i, r in enumerate(requests)
         ]
 
+    def quote_each(
+        self, requests: Sequence[QuoteRequest], also: Also | None = None, *, render: bool = True
+    ) -> list[tuple[StoredDecision, bool] | TanxiaoError]:
+        """``quote_many_new`` where each request succeeds or fails alone (BatchQuoteLoanTerms): a
+        request id used for another request, a profile the registry does not have or cannot price on,
+        a missing commitment is that request's error; the others are priced on one registry batch, one
+        ``evaluate_compact`` and stored in one transaction. Errors of the whole call (registry or
+        database unavailable) are raised. ``render``: as in ``_priced``."""
+        out: list[tuple[StoredDecision, bool] | TanxiaoError | None] = [None] * len(requests)
+        stored = self.store.find_many([(r.lender, r.request_id) for r in requests])
+        fresh = []
+        for i, r in enumerate(requests):
+            prior = stored.get((r.lender, r.request_id))
+            if prior is None:
+                fresh.append(i)
+            else:
+                out[i] = _same_or_error(prior, r)
+        fetched = self.registry.existing_profiles_with_age([(requests[i].uscc, requests[i].profile_period)
+                                                            for i in fresh])  # fmt: skip
+        per_profile: dict[int, _ProfileParts | TanxiaoError] = {}
+        lprs: dict[int, tuple[LprQuote, dict[str, Any]]] = {}
+        commitments: dict[str, Any] = {}
+        ready: list[tuple[int, tuple[registry_pb2.CarbonProfile, float], _Inputs]] = []
+        for i, found in zip(fresh, fetched, strict=True):
+            request = requests[i]
+            if found is None:
+                out[i] = FailedPrecondition(
+                    f"no carbon profile to price on: enterprises/{request.uscc}/profiles/"
+                    f"{request.profile_period} not found; ingest the enterprise's data first",
+                    reason="PROFILE_NOT_AVAILABLE",
+                )
+                continue
+            try:
+                parts = per_profile.get(id(found[0]))
+                if parts is None:
+                    try:
+                        parts = per_profile[id(found[0])] = self._profile_parts(found[0])
+                    except TanxiaoError as exc:
+                        parts = per_profile[id(found[0])] = exc
+                if isinstance(parts, TanxiaoError):
+                    raise parts
+                ready.append((i, found, self._inputs(request, parts, lprs, commitments)))
+            except (FailedPrecondition, NotFound, ValidationError) as exc:
+                out[i] = exc
+        if ready:
+            items = self._priced([requests[i] for i, _, _ in ready], [f for _, f, _ in ready],
+                                 [x for _, _, x in ready], render)  # fmt: skip
+            for (i, _, _), result in zip(ready, self._append(items, also), strict=True):
+                out[i] = result
+        return [o if o is not None else _unpriced() for o in out]
+
     def reprice(
         self, requests: Sequence[QuoteRequest], originals: Sequence[str], *, dry_run: bool
     ) -> list[StoredDecision]:
@@ -241,6 +299,7 @@ class Pricer:
         self,
         requests: Sequence[QuoteRequest],
         fetched: Sequence[tuple[registry_pb2.CarbonProfile, float]],
+        render: bool = True,
     ) -> list[Append]:
         """The decisions to store for priced requests: their inputs, their compact terms from one
         ``evaluate_compact`` over all of them (column-wise; the trace is not stored but rendered on
@@ -252,15 +311,38 @@ class Pricer:
         once per tenor."""
         per_profile: dict[int, _ProfileParts] = {}
         lprs: dict[int, tuple[LprQuote, dict[str, Any]]] = {}
-        inputs = []
-        for request, (profile, _age) in zip(requests, fetched, strict=True):
-            parts = per_profile.get(id(profile))  # the registry client hands one object per profile
-            if parts is None:
-                parts = per_profile[id(profile)] = self._profile_parts(profile)
-            inputs.append(self._inputs(request, parts, lprs))
+        inputs = [
+            self._inputs(request, self._parts_of(profile, per_profile), lprs)
+            for request, (profile, _age) in zip(requests, fetched, strict=True)
+        ]
+        return self._priced(requests, fetched, inputs, render)
+
+    def _parts_of(
+        self, profile: registry_pb2.CarbonProfile, per_call: dict[int, _ProfileParts]
+    ) -> _ProfileParts:
+        parts = per_call.get(id(profile))  # the registry client hands one object per profile
+        if parts is None:
+            parts = per_call[id(profile)] = self._profile_parts(profile)
+        return parts
+
+    def _priced(
+        self,
+        requests: Sequence[QuoteRequest],
+        fetched: Sequence[tuple[registry_pb2.CarbonProfile, float]],
+        inputs: Sequence[_Inputs],
+        render: bool = True,
+    ) -> list[Append]:
+        """``_items`` once the inputs are resolved. ``render``: also render what the answer shows (the
+        trace's reasons with their texts); False (BatchQuoteLoanTerms' BASIC view): the stored
+        decision returned carries the compact terms."""
         rows = [(i.parts.rules_profile, i.rules_commitment, i.loan_request) for i in inputs]
         policy = self.policy.policy
         compacts = evaluate_compact(rows, policy)  # column-wise: no trace written per row
+        if not render:
+            return [
+                self._append_item(*args, None)
+                for args in zip(requests, fetched, inputs, compacts, strict=True)
+            ]
         # What the answer shows (the trace's reasons with their texts), rendered from the compact
         # terms as reads render them; memoised, so decisions differing only in their request id share it.
         shown = [self.store.renderer.render(row, policy, c)[1] for row, c in zip(rows, compacts, strict=True)]
@@ -285,9 +367,20 @@ class Pricer:
         return parts
 
     def _inputs(
-        self, request: QuoteRequest, parts: _ProfileParts, lprs: dict[int, tuple[LprQuote, dict[str, Any]]]
+        self,
+        request: QuoteRequest,
+        parts: _ProfileParts,
+        lprs: dict[int, tuple[LprQuote, dict[str, Any]]],
+        commitments: dict[str, Any] | None = None,
     ) -> _Inputs:
-        commitment, progress, rules_commitment = self._commitment(request)
+        """``commitments``: the call's commitments by name, fetched once each (a batch names one
+        commitment for several requests)."""
+        if commitments is None or not request.commitment:
+            commitment, progress, rules_commitment = self._commitment(request)
+        else:
+            if request.commitment not in commitments:
+                commitments[request.commitment] = self._commitment(request)
+            commitment, progress, rules_commitment = commitments[request.commitment]
         if request.tenor_months not in lprs:
             fixing = self.lpr(request.tenor_months)
             lprs[request.tenor_months] = (fixing, to_json(
@@ -305,7 +398,7 @@ class Pricer:
         fetched: tuple[registry_pb2.CarbonProfile, float],
         inputs: _Inputs,
         terms: dict[str, Any],
-        shown_terms: dict[str, Any],
+        shown_terms: dict[str, Any] | None,
     ) -> Append:
         profile, age = fetched
         content = self._content(request, profile, inputs, terms)
@@ -399,6 +492,19 @@ class Pricer:
                 reason="REQUEST_ID_REUSED",
             )
         return existing
+
+
+def _same_or_error(
+    existing: StoredDecision, request: QuoteRequest
+) -> tuple[StoredDecision, bool] | TanxiaoError:
+    try:
+        return Pricer._same_request(existing, request), False
+    except ValidationError as exc:
+        return exc
+
+
+def _unpriced() -> TanxiaoError:  # every request gets a decision or an error above
+    raise AssertionError("a request was neither priced nor refused")
 
 
 _REQUEST_FIELDS = tuple(LoanRequest.__dataclass_fields__)

@@ -64,7 +64,15 @@ class RegistryClient:
         self, keys: Sequence[tuple[str, str]]
     ) -> list[tuple[registry_pb2.CarbonProfile, float]]:
         """(profile, age in seconds) in ``keys`` order: cached ones reused (age > 0), the rest fetched
-        in batches (age 0)."""
+        in batches (age 0). NotFound when one does not exist."""
+        found = self.existing_profiles_with_age(keys, allow_missing=False)
+        return [f for f in found if f is not None]
+
+    def existing_profiles_with_age(
+        self, keys: Sequence[tuple[str, str]], *, allow_missing: bool = True
+    ) -> list[tuple[registry_pb2.CarbonProfile, float] | None]:
+        """``profiles_with_age`` with None for a profile the registry does not have (a batch of
+        quotes fails only the requests on it)."""
         names = [f"enterprises/{u}/profiles/{p}" for u, p in keys]
         ticket = self.cache.ticket()  # before anything is read: a change during the fetch voids it
         found = {n: c for n in names if (c := self.cache.get(n)) is not None}
@@ -72,7 +80,9 @@ class RegistryClient:
         PROFILE_CACHE.labels("hit").inc(len(found))
         PROFILE_CACHE.labels("miss").inc(len(missing))
         for start in range(0, len(missing), BATCH_LIMIT):
-            request = registry_pb2.BatchGetCarbonProfilesRequest(names=missing[start : start + BATCH_LIMIT])
+            request = registry_pb2.BatchGetCarbonProfilesRequest(
+                names=missing[start : start + BATCH_LIMIT], allow_missing=allow_missing
+            )
             response = self._call(
                 "BatchGetCarbonProfiles",
                 lambda request=request: self.stub.BatchGetCarbonProfiles(
@@ -82,7 +92,7 @@ class RegistryClient:
             self.cache.put_all(response.profiles, response.profile_changes_through, ticket)
             for profile in response.profiles:
                 found[profile.name] = (profile, 0.0)
-        return [found[n] for n in names]
+        return [found.get(n) for n in names]
 
     def available_profiles(
         self, keys: Sequence[tuple[str, str]]

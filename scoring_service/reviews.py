@@ -103,9 +103,12 @@ class ReviewService:
         trails = self.reviews.trails([d.id for d in decisions])
         return [self._view(d, trails.get(d.id, [])) for d in decisions]
 
-    def decision(self, stored: StoredDecision, view: View | None = None) -> scoring_pb2.Decision:
+    def decision(
+        self, stored: StoredDecision, view: View | None = None, *, basic: bool = False
+    ) -> scoring_pb2.Decision:
+        """``basic``: the BASIC view (convert.decision_to_proto)."""
         view = view or self.view(stored)
-        out = decision_to_proto(stored)
+        out = decision_to_proto(stored, basic=basic)
         out.state = scoring_pb2.DecisionState.Value(view.current.state.value)
         if view.current.overridden is not None:
             out.override_terms.CopyFrom(_override_proto(view.current.overridden))

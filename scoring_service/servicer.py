@@ -11,6 +11,7 @@ import grpc
 
 from loan_rules import LoanRequest, Policy, PolicyError, evaluate, evaluate_batch, parse_policy, to_frame
 from scoring_service import explain
+from scoring_service.batch_quote import BatchQuoter, cyclic_gc_paused
 from scoring_service.combiner import Combiner
 from scoring_service.consent_check import FINANCIALS, ConsentChecker, check_quotes, restricted_lender
 from scoring_service.convert import (
@@ -49,6 +50,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.consents = consents  # enterprise consent (scoring_service.consent_check); None: not checked
         self.reviews = ReviewService(store, ReviewStore(store.engine))
         self.repricer = Repricer(pricer, store, self.reviews)
+        self.batch = BatchQuoter(pricer, self.reviews, consents, self._consented)
         # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit)
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
             lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
@@ -145,6 +147,11 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         if chunk:
             yield from self._batch(chunk)
 
+    def BatchQuoteLoanTerms(
+        self, request: scoring_pb2.BatchQuoteLoanTermsRequest, context: grpc.ServicerContext
+    ) -> scoring_pb2.BatchQuoteLoanTermsResponse:
+        return self.batch.quote(request)
+
     def _consented(self, quote: QuoteRequest) -> QuoteRequest:
         """Underwriting uses the borrower's financials only under its FINANCIALS consent to the lender."""
         lender = restricted_lender()
@@ -156,7 +163,8 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
 
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
         # the review state rows in the transaction storing the chunk (one commit for both)
-        results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
+        with cyclic_gc_paused():  # as BatchQuoteLoanTerms: a chunk's objects die by reference count
+            results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
         retried = [d for d, new in results if not new]
         views = {}
         if retried:  # a retry's first call may have failed before its state rows; it may be reviewed

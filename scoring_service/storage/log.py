@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import uuid
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,8 +109,13 @@ def iso_time(value: datetime) -> str:
 
 
 def new_entry_id() -> str:
-    """Server-generated id: 32 lowercase hex characters (uuid4)."""
-    return uuid.uuid4().hex
+    """Server-generated id: 32 lowercase hex characters (a random uuid4, as ``uuid.uuid4().hex``: 122
+    random bits, the version and variant bits set), without building a UUID object (a fifth of the
+    cost; a batch makes one per decision)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # variant RFC 4122
+    return raw.hex()
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ Who may do what (the matrix test is the executable form of this summary):
   reason code OUT_OF_SCOPE_CATEGORY / OUT_OF_SCOPE_ENTERPRISE, the rest of the batch is kept): a source
   writes only the categories it meters or collects (``PROVIDER_CATEGORIES``), and SELF_REPORTED and
   THIRD_PARTY_VERIFIED write only for the enterprises granted on the token (``enterprise:<USCC>``).
-- lender: its own quotes (QuoteLoanTerms, BatchQuote), decisions (Get/Explain/Replay), SimulatePolicy,
-  loans (Record/UpdateBalance/Close/Get/List), GetPortfolioReport, ExportPortfolioReport (its own,
-  never the regulatory view).
+- lender: its own quotes (QuoteLoanTerms, BatchQuote, BatchQuoteLoanTerms), decisions
+  (Get/Explain/Replay), SimulatePolicy, loans (Record/UpdateBalance/Close/Get/List),
+  GetPortfolioReport, ExportPortfolioReport (its own, never the regulatory view).
 - credit_officer (of one lender): Get/Explain/ReplayDecision, GetLoan, ListLoans and
   GetPortfolioReport of its lender; ListDecisions, ListReviewQueue and SubmitReviewAction (approve,
   decline, override, book) on its lender's decisions. No quotes, no exports, no policy what-ifs.
@@ -360,6 +360,8 @@ _SCORING_RULES: dict[str, Rule] = {
     "RepriceDecisions": _LENDER_REQUEST,
     "ListWatchList": _REVIEW,
     "BatchQuote": _rule(**{LENDER: Access(request=owned("quote.lender"))}),
+    # the batch's lender; each request's own lender must be empty or the same (checked by the service)
+    "BatchQuoteLoanTerms": _LENDER_REQUEST,
     "SimulatePolicy": _LENDER_REQUEST,
 }
 

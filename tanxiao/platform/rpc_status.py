@@ -57,6 +57,13 @@ def to_grpc_status(
     ``request_id``, the server's id of the call (what its logs and access log say; the caller's
     ``x-request-id`` when it sent a usable one), and ``caller_request_id``, the caller's own id: the
     request's ``request_id`` field (its idempotency key) when set, else the ``x-request-id`` it sent."""
+    return rpc_status.to_status(to_status_proto(error, request_id, caller_request_id))
+
+
+def to_status_proto(
+    error: TanxiaoError, request_id: str | None = None, caller_request_id: str | None = None
+) -> status_pb2.Status:
+    """``to_grpc_status`` as a google.rpc.Status message (a batch answer's per-item error)."""
     metadata = {k: _short(v) for k, v in error.metadata.items()}
     if request_id:
         metadata["request_id"] = request_id
@@ -70,12 +77,9 @@ def to_grpc_status(
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
         details.append(_pack(retry_info(retry_after)))
-    status = status_pb2.Status(
-        code=getattr(code_pb2, error.code),
-        message=_short(error.message),
-        details=details,
+    return status_pb2.Status(
+        code=getattr(code_pb2, error.code), message=_short(error.message), details=details
     )
-    return rpc_status.to_status(status)
 
 
 def internal_status(request_id: str | None, caller_request_id: str | None = None) -> grpc.Status:

@@ -21,11 +21,17 @@ from registry_service.app import start_registry
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from scoring_service.app import start_scoring
-from scoring_service.audit import verify_chain
+from scoring_service.audit import verify_chain, verify_log
+from scoring_service.sequencer import Sequencer
+from scoring_service.storage.decisions import DecisionStore
+from scoring_service.storage.log import LogStore, canonical_json
+from scoring_service.storage.tables import log_entries
+from tanxiao.errors import FailedPrecondition
 from tanxiao.platform.server import RunningServer
 from tanxiao.registry.v1 import registry_pb2 as rpb
 from tanxiao.scoring.v1 import scoring_pb2 as spb
 from tanxiao.scoring.v1 import scoring_pb2_grpc
+from tanxiao.translog import SigningKey, generate_private_key_pem, verify_inclusion
 
 # Six chemical-fibre makers in one county, 3,000 万元 added value each; intensities L (tCO2/万元) chosen
 # so that the industry average is 2.95 and K = L / 2.95 gives grades 1, 1, 2, 3, 3, 5.
@@ -521,3 +527,170 @@ def test_concurrent_quotes_go_together_and_each_gets_its_own_terms_or_error(suit
         assert _comparable(b) == _comparable(a)
     again = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="together-reused"), timeout=60)
     assert unsequenced(again) == unsequenced(first)
+
+
+# ----------------------------------------------------------------- BatchQuoteLoanTerms (many per message)
+
+
+def _varied(prefix: str) -> list[spb.QuoteLoanTermsRequest]:
+    """Requests that differ in borrower, product, amount, tenor, bank limit and base rate (no two alike,
+    so no memo of equal requests can serve them)."""
+    out = []
+    for i in range(36):
+        fields: dict[str, Any] = {
+            "requested_amount_fen": 1_000_000_00 + 7_919_937 * i,
+            "tenor_months": (6, 12, 36, 60, 84, 120)[i % 6],
+            "bank_limit_fen": 0 if i % 4 == 0 else 2_000_000_00 + 13_000_000 * i,
+        }
+        if i % 5 == 0:
+            fields["base_rate_bp"] = 320.0 + i
+        product = (spb.GENERAL, spb.LOW_CARBON_EXPANSION)[i % 2]
+        out.append(_quote(FIRMS[i % len(FIRMS)], product, request_id=f"{prefix}-{i}", **fields))
+    return out
+
+
+def _batch(suite: Suite, requests: list[spb.QuoteLoanTermsRequest], view: int = spb.BASIC,
+           lender: str = LENDER) -> spb.BatchQuoteLoanTermsResponse:  # fmt: skip
+    request = spb.BatchQuoteLoanTermsRequest(lender=lender, requests=requests, view=view)
+    return suite.stub.BatchQuoteLoanTerms(request, timeout=60)
+
+
+def _basic(decision: spb.Decision) -> spb.Decision:
+    """The BASIC view of a FULL decision: no reasons or conditions, decline reasons by code only."""
+    out = _comparable(decision)
+    out.ClearField("reasons")
+    out.ClearField("conditions")
+    codes = [step.code for step in out.decline_reasons]
+    out.ClearField("decline_reasons")
+    out.decline_reasons.extend(spb.TraceStep(code=code) for code in codes)
+    return out
+
+
+def test_batch_quote_terms_gives_each_request_the_decision_quote_loan_terms_gives(suite: Suite) -> None:
+    """Varied requests in one call: FULL answers equal QuoteLoanTerms' answers for the same requests,
+    BASIC answers the same without the rendered trace, and the stored content of each decision is
+    the one QuoteLoanTerms stores (but for its id, time and request id)."""
+    alone = [suite.stub.QuoteLoanTerms(r, timeout=60) for r in _varied("alone")]
+    full = _batch(suite, _varied("full"), spb.FULL)
+    basic = _batch(suite, _varied("basic"))
+    assert all(r.HasField("decision") for r in (*full.results, *basic.results))
+    assert [r.decision.request_id for r in full.results] == [f"full-{i}" for i in range(36)]
+    for a, f, b in zip(alone, full.results, basic.results, strict=True):
+        assert _comparable(f.decision) == _comparable(a)
+        assert _comparable(b.decision) == _basic(a)
+    assert any(a.decline_reasons for a in alone) and any(a.manual_review for a in alone)
+    stored = {d.request_id: d for d in DecisionStore(suite.registry.engine).for_lender(LENDER)}
+    volatile = ("id", "create_time", "request_id", "profile_age_seconds")
+    for i in range(36):
+        one, other = stored[f"alone-{i}"], stored[f"basic-{i}"]
+        assert one.leaf_hash != other.leaf_hash
+        texts = [_stored_text(suite, d.id) for d in (one, other)]
+        same = [canonical_json({k: v for k, v in json.loads(t).items() if k not in volatile}) for t in texts]
+        assert same[0] == same[1]
+
+
+def _stored_text(suite: Suite, decision_id: str) -> str:
+    with suite.registry.engine.connect() as conn:
+        query = sa.select(log_entries.c.content).where(log_entries.c.entry_id == decision_id)
+        return str(conn.execute(query).scalar_one())
+
+
+def test_batch_quote_terms_fails_only_the_bad_requests(suite: Suite) -> None:
+    good = _varied("mixed")[:4]
+    first = suite.stub.QuoteLoanTerms(_quote(GREEN, request_id="mixed-taken"), timeout=30)
+    requests = [
+        good[0],
+        _quote(GREEN, request_id="mixed-bad", enterprise="enterprises/not-a-uscc", tenor_months=0),
+        good[1],
+        _quote(GREEN, request_id="mixed-other", lender="lenders/someone-else"),
+        _quote(make_uscc(999), request_id="mixed-no-profile"),  # a valid USCC the registry lacks
+        _quote(GREEN, request_id="mixed-taken", requested_amount_fen=7_000_000_00),  # used before
+        good[2],
+        good[2],  # the same request twice: one decision
+        good[3],
+        _quote(RED, request_id=good[3].request_id),  # the id of good[3], another request
+        _quote(GREEN, request_id="mixed-taken"),  # a retry of the earlier quote (5 was refused)
+        _quote(GREEN, request_id="mixed-no-lender", lender=""),  # the batch's lender
+    ]
+    results = _batch(suite, requests).results
+    assert len(results) == len(requests)
+    errors = {i: error_details(_as_rpc_error(r.error)) for i, r in enumerate(results) if r.HasField("error")}
+    assert sorted(errors) == [1, 3, 4, 5, 9]
+    assert errors[1].code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(errors[1].fields) == {"requests[1].enterprise", "requests[1].tenor_months"}
+    assert errors[3].fields == ["requests[3].lender"]
+    assert (errors[4].code, errors[4].reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PROFILE_NOT_AVAILABLE",
+    )
+    assert (errors[5].reason, errors[5].fields) == ("REQUEST_ID_REUSED", ["requests[5].request_id"])
+    assert (errors[9].reason, errors[9].fields) == ("REQUEST_ID_REUSED", ["requests[9].request_id"])
+    decisions = {i: r.decision for i, r in enumerate(results) if r.HasField("decision")}
+    assert decisions[6].name == decisions[7].name
+    assert decisions[8].enterprise == f"enterprises/{FIRMS[3]}"  # good[3] keeps the id it came first with
+    assert unsequenced(decisions[10]) == unsequenced(_basic_of(suite, first))
+    assert decisions[11].lender == LENDER
+    again = _batch(suite, [requests[i] for i in sorted(decisions)]).results
+    assert [r.decision.name for r in again] == [decisions[i].name for i in sorted(decisions)]
+    single = suite.stub.QuoteLoanTerms(good[0], timeout=30)  # the same request id, across the RPCs
+    assert single.name == decisions[0].name
+
+
+def _basic_of(suite: Suite, decision: spb.Decision) -> spb.Decision:
+    out = spb.Decision()
+    out.CopyFrom(_basic(decision))
+    for name in ("name", "request_id", "create_time", "chain_hash", "profile_age_seconds"):
+        setattr(out, name, getattr(decision, name)) if name != "create_time" else out.create_time.CopyFrom(
+            decision.create_time
+        )
+    return out
+
+
+def _as_rpc_error(status: Any) -> grpc.RpcError:
+    """A per-item google.rpc.Status as the RpcError error_details reads."""
+
+    class _Error(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return next(c for c in grpc.StatusCode if c.value[0] == status.code)
+
+        def details(self) -> str:
+            return str(status.message)
+
+        def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+            return (("grpc-status-details-bin", status.SerializeToString()),)
+
+    return _Error()
+
+
+def test_batch_quote_terms_refuses_a_bad_call_as_a_whole(suite: Suite) -> None:
+    for request, field in [
+        (spb.BatchQuoteLoanTermsRequest(lender="banks/x", requests=[_quote(GREEN)]), "lender"),
+        (spb.BatchQuoteLoanTermsRequest(lender=LENDER), "requests"),
+        (spb.BatchQuoteLoanTermsRequest(lender=LENDER, requests=[_quote(GREEN)] * 1001), "requests"),
+        (spb.BatchQuoteLoanTermsRequest(lender=LENDER, requests=[_quote(GREEN)], view=7), "view"),
+    ]:
+        details = error_details(_error(suite.stub.BatchQuoteLoanTerms, request))
+        assert details.code == grpc.StatusCode.INVALID_ARGUMENT and details.fields == [field]
+    assert not DecisionStore(suite.registry.engine).for_lender(LENDER)
+
+
+def test_batch_quote_terms_decisions_are_provable_once_sequenced(suite: Suite) -> None:
+    results = _batch(suite, _varied("proof")).results
+    key = SigningKey.from_pem(generate_private_key_pem())
+    log = LogStore(suite.registry.engine)
+    deadline = time.monotonic() + 60
+    while True:  # the server's own sequencer may hold the log's lock: then it integrates them
+        Sequencer(suite.registry.engine, key).integrate()
+        try:
+            found = [log.inclusion(r.decision.name.removeprefix("decisions/")) for r in results]
+            break
+        except FailedPrecondition:  # LOG_ENTRY_PENDING
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    head = log.latest_head()
+    for result in results:
+        proof = log.inclusion(result.decision.name.removeprefix("decisions/"), head.tree_size)
+        assert proof.entry.leaf_hash == result.decision.chain_hash
+        verify_inclusion(proof.entry.index or 0, head.tree_size, bytes.fromhex(result.decision.chain_hash),
+                         proof.proof, head.root_hash)  # fmt: skip
+    assert len(found) == len(results) and verify_log(suite.registry.engine).ok

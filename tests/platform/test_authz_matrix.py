@@ -78,6 +78,7 @@ EXPECTED: dict[str, str] = {
     "LoanScoring/ExplainDecision":            "-  O  O  O  -  -  -  A",
     "LoanScoring/ReplayDecision":             "-  O  O  O  -  -  -  A",
     "LoanScoring/BatchQuote":                 "-  O  -  -  -  -  -  A",
+    "LoanScoring/BatchQuoteLoanTerms":        "-  O  -  -  -  -  -  A",
     "LoanScoring/SimulatePolicy":             "-  O  -  -  -  -  -  A",
     "PortfolioReporting/RecordLoan":          "-  O  -  -  -  -  -  A",
     "PortfolioReporting/UpdateLoanBalance":   "-  O  -  -  -  -  -  A",

@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from tanxiao.common.v1 import common_pb2 as _common_pb2
 from tanxiao.registry.v1 import registry_pb2 as _registry_pb2
 from google.protobuf.internal import containers as _containers
@@ -40,6 +41,12 @@ class Product(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOW_CARBON_EXPANSION: _ClassVar[Product]
     HIGH_CARBON_RETROFIT: _ClassVar[Product]
     GENERAL: _ClassVar[Product]
+
+class DecisionView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECISION_VIEW_UNSPECIFIED: _ClassVar[DecisionView]
+    BASIC: _ClassVar[DecisionView]
+    FULL: _ClassVar[DecisionView]
 DECISION_STATE_UNSPECIFIED: DecisionState
 QUOTED: DecisionState
 IN_REVIEW: DecisionState
@@ -59,6 +66,9 @@ PRODUCT_UNSPECIFIED: Product
 LOW_CARBON_EXPANSION: Product
 HIGH_CARBON_RETROFIT: Product
 GENERAL: Product
+DECISION_VIEW_UNSPECIFIED: DecisionView
+BASIC: DecisionView
+FULL: DecisionView
 
 class RepriceDecisionsRequest(_message.Message):
     __slots__ = ("lender", "decision", "dry_run", "request_id")
@@ -261,6 +271,30 @@ class BatchQuoteRequest(_message.Message):
     QUOTE_FIELD_NUMBER: _ClassVar[int]
     quote: QuoteLoanTermsRequest
     def __init__(self, quote: _Optional[_Union[QuoteLoanTermsRequest, _Mapping]] = ...) -> None: ...
+
+class BatchQuoteLoanTermsRequest(_message.Message):
+    __slots__ = ("lender", "requests", "view")
+    LENDER_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    lender: str
+    requests: _containers.RepeatedCompositeFieldContainer[QuoteLoanTermsRequest]
+    view: DecisionView
+    def __init__(self, lender: _Optional[str] = ..., requests: _Optional[_Iterable[_Union[QuoteLoanTermsRequest, _Mapping]]] = ..., view: _Optional[_Union[DecisionView, str]] = ...) -> None: ...
+
+class BatchQuoteResult(_message.Message):
+    __slots__ = ("decision", "error")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    error: _status_pb2.Status
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class BatchQuoteLoanTermsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[BatchQuoteResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[BatchQuoteResult, _Mapping]]] = ...) -> None: ...
 
 class RatchetStep(_message.Message):
     __slots__ = ("trigger", "step_bp", "text_zh", "text_en")

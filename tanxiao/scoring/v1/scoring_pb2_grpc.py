@@ -60,6 +60,11 @@ class LoanScoringStub:
                 request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteRequest.SerializeToString,
                 response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.Decision.FromString,
                 _registered_method=True)
+        self.BatchQuoteLoanTerms = channel.unary_unary(
+                '/tanxiao.scoring.v1.LoanScoring/BatchQuoteLoanTerms',
+                request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteLoanTermsRequest.SerializeToString,
+                response_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteLoanTermsResponse.FromString,
+                _registered_method=True)
         self.SimulatePolicy = channel.unary_unary(
                 '/tanxiao.scoring.v1.LoanScoring/SimulatePolicy',
                 request_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.SimulatePolicyRequest.SerializeToString,
@@ -131,6 +136,21 @@ class LoanScoringServicer:
     def BatchQuote(self, request_iterator, context):
         """Prices a stream of requests (re-pricing a book); one decision per request,
         in request order. Profiles are fetched from the registry in batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchQuoteLoanTerms(self, request, context):
+        """Prices up to 4,096 requests of one lender in one call (AIP-233 style),
+        many quotes per message: the way to re-price a book fast (a BatchQuote
+        stream pays per message). Answers one result per request, in request
+        order; a bad request gets its own error (its result's `error`, with a
+        BadRequest naming `requests[i].<field>`) and the others are still priced
+        and stored. The call as a whole fails only for what concerns all of it:
+        a bad `lender` or `view`, more than 4,096 requests, the registry or the
+        database unavailable (then nothing of the call is stored). Idempotent by
+        (lender, request_id) per request (AIP-155), within and across calls.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -220,6 +240,11 @@ def add_LoanScoringServicer_to_server(servicer, server):
                     servicer.BatchQuote,
                     request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteRequest.FromString,
                     response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.Decision.SerializeToString,
+            ),
+            'BatchQuoteLoanTerms': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchQuoteLoanTerms,
+                    request_deserializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteLoanTermsRequest.FromString,
+                    response_serializer=tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteLoanTermsResponse.SerializeToString,
             ),
             'SimulatePolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SimulatePolicy,
@@ -388,6 +413,33 @@ class LoanScoring:
             '/tanxiao.scoring.v1.LoanScoring/BatchQuote',
             tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteRequest.SerializeToString,
             tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.Decision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchQuoteLoanTerms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tanxiao.scoring.v1.LoanScoring/BatchQuoteLoanTerms',
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteLoanTermsRequest.SerializeToString,
+            tanxiao_dot_scoring_dot_v1_dot_scoring__pb2.BatchQuoteLoanTermsResponse.FromString,
             options,
             channel_credentials,
             insecure,
