@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from registry_service.domain import profiles
+from registry_service.domain import profiles, quality
 from registry_service.domain.catalog import load_catalog
 from registry_service.domain.frames import isin
 from registry_service.domain.precedence import Precedence, load_precedence
@@ -156,3 +156,14 @@ def test_an_empty_window_assesses_the_firms_without_records() -> None:
     pd.testing.assert_frame_equal(once.scores, again.scores, check_exact=True)
     pd.testing.assert_frame_equal(once.flags, again.flags, check_exact=True)
     assert list(once.scores.index) == list(again.scores.index)
+
+
+def test_slim_columns_are_the_sorted_categoricals_of_their_values() -> None:
+    records = _records(40)
+    slim = quality._slim(records)
+    for name in ("uscc", "period", "category", "source"):
+        expected = pd.Categorical(records[name], categories=sorted(records[name].unique()), ordered=True)
+        pd.testing.assert_series_equal(
+            slim[name], pd.Series(expected, index=records.index, name=name), check_exact=True
+        )
+        assert slim[name].dtype == expected.dtype
