@@ -164,6 +164,35 @@ def effective_mask(records: pd.DataFrame, order: Precedence) -> pd.Series:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """One resolution of a record frame, read both ways: per input row whether it contributes
+    (effective_mask) and per (uscc, period, category), in key order, what select_effective returns of
+    it (its representative row, the effective quantity, the records combined). The profile pipeline
+    resolves once and hands the per-key view to data quality (quality.ResolvedRecords)."""
+
+    used: np.ndarray  # bool per input row
+    chosen: np.ndarray  # per key: input row position of its representative (select_effective's rows)
+    quantity: np.ndarray  # per key: select_effective's quantity (several records of one source summed)
+    n_records: np.ndarray  # per key: records combined
+
+
+def resolve(records: pd.DataFrame, order: Precedence) -> Resolution:
+    """effective_mask and select_effective's rows, quantities and record counts from one _resolve."""
+    r = _resolve(records, order)
+    used = np.zeros(len(records), dtype=bool)
+    used[r.pos[r.used]] = True
+    if r.n_groups == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Resolution(used, empty, np.zeros(0, dtype=np.float64), empty)
+    n_used = np.bincount(r.group[r.used], minlength=r.n_groups).astype(np.int64)
+    qty = records[quantity_column(records)].to_numpy(dtype=np.float64)[r.pos]
+    # as _combine_quantities: the representative's quantity, the sum where several records count
+    total = np.bincount(r.group[r.used], weights=qty[r.used], minlength=r.n_groups)
+    quantity = np.where(n_used > 1, total, qty[r.rep])
+    return Resolution(used, r.pos[r.rep], quantity, n_used)
+
+
+@dataclass(frozen=True)
 class _Resolved:
     """Current records (one per (source, external_id)), sorted by key."""
 

@@ -36,11 +36,12 @@ from registry_service.domain.catalog import Catalog, CategoryKind
 from registry_service.domain.coverage import INCOMPLETE_REASONS, NO_BENCHMARK, assess_coverage
 from registry_service.domain.frames import isin
 from registry_service.domain.grading import GradingMethod
-from registry_service.domain.precedence import Precedence, current_records, effective_mask
+from registry_service.domain.precedence import Precedence, Resolution, current_records, resolve
 from registry_service.domain.quality import (
     QualityBatch,
     QualityConfig,
-    assess_quality_batch,
+    ResolvedRecords,
+    assess_quality_resolved,
     load_quality_config,
 )
 from registry_service.domain.trend import ordinal_period, period_ordinal, trend_frame
@@ -96,7 +97,8 @@ def build_profiles(
     as_of: date | None = None,
     earlier_benchmarks: pd.DataFrame | None = None,
 ) -> ProfileSet:
-    effective = _effective(inputs.records, inputs.precedence)
+    resolved = _resolved(inputs.records, inputs.precedence)
+    effective = _effective(resolved)
     accounts = _accounts(effective, inputs, _granularities(years, latest_rolling, extra_periods))
     rows = _accounted(effective, accounts, inputs.method.emissions, years, latest_rolling, extra_periods)
     if rows.empty:
@@ -116,7 +118,7 @@ def build_profiles(
             benchmarks = pd.concat([benchmarks, earlier[list(benchmarks.columns)]], ignore_index=True)
     rows = _graded(rows, benchmarks, inputs.method)
     rows = _with_trends(rows, accounts["month"], inputs)
-    rows, flags = _with_quality(rows, inputs, as_of)
+    rows, flags = _with_quality(rows, inputs, resolved, as_of)
     return ProfileSet(rows.reset_index(drop=True), benchmarks, flags, members)
 
 
@@ -140,12 +142,27 @@ def with_provenance(
 # --- inputs ---------------------------------------------------------------------------------------
 
 
-def _effective(records: pd.DataFrame, precedence: Precedence) -> pd.DataFrame:
-    """The records a profile uses: current revisions, the winning source per (uscc, month, category)."""
+@dataclass(frozen=True)
+class _Current:
+    """The current revisions of the inputs' records and their one resolution under the precedence
+    (the profiles use its rows, data quality its per-key view)."""
+
+    records: pd.DataFrame
+    resolution: Resolution | None  # None when there are no records
+
+
+def _resolved(records: pd.DataFrame, precedence: Precedence) -> _Current:
     if records.empty:
-        return records.assign(month_ordinal=pd.Series(dtype=np.int64))
+        return _Current(records, None)
     current = current_records(records)
-    used = current[effective_mask(current, precedence).to_numpy(dtype=bool)]
+    return _Current(current, resolve(current, precedence))
+
+
+def _effective(current: _Current) -> pd.DataFrame:
+    """The records a profile uses: current revisions, the winning source per (uscc, month, category)."""
+    if current.resolution is None:
+        return current.records.assign(month_ordinal=pd.Series(dtype=np.int64))
+    used = current.records[current.resolution.used]
     ordinals = pd.Series({p: period_ordinal(p) for p in pd.unique(used["period"])}, dtype=np.int64)
     return used.assign(month_ordinal=ordinals.reindex(used["period"]).to_numpy())
 
@@ -357,7 +374,7 @@ def _with_trends(rows: pd.DataFrame, months: pd.DataFrame, inputs: ProfileInputs
 
 
 def _with_quality(
-    rows: pd.DataFrame, inputs: ProfileInputs, as_of: date | None
+    rows: pd.DataFrame, inputs: ProfileInputs, current: _Current, as_of: date | None
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], list[dict[str, str]]]]:
     out = rows.assign(quality_score=np.nan, pcaf_score=np.nan, quality_coverage=np.nan)
     flags: dict[tuple[str, str], list[dict[str, str]]] = {}
@@ -378,12 +395,9 @@ def _with_quality(
         same = [b for k, i, g, b in done if k == key and _same_peers(i, intensities) and g.equals(groups)]
         if same:
             batch = same[0]
-        else:
-            records = inputs.records[
-                isin(inputs.records["uscc"], usccs) & isin(inputs.records["period"], months)
-            ]
-            batch = assess_quality_batch(
-                records,
+        else:  # the window's records as this pipeline resolved them (not resolved again)
+            batch = assess_quality_resolved(
+                _window_of(current, usccs, months),
                 months,
                 usccs=usccs,
                 intensities=intensities,
@@ -403,6 +417,20 @@ def _with_quality(
             uscc = str(record.pop("uscc"))
             flags.setdefault((uscc, str(period)), []).append({k: str(v) for k, v in record.items()})
     return out, flags
+
+
+def _window_of(current: _Current, usccs: Sequence[str], months: Sequence[str]) -> ResolvedRecords:
+    """The current records of ``usccs`` in ``months`` and their keys' resolution: a window takes whole
+    (uscc, period, category) keys, so it resolves as select_effective over the window alone would."""
+    frame = current.records
+    if current.resolution is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return ResolvedRecords(frame, empty, np.zeros(0, dtype=np.float64), empty)
+    keep = isin(frame["uscc"], usccs) & isin(frame["period"], months)
+    r = current.resolution
+    position = np.cumsum(keep) - 1  # a kept row's position among the kept rows
+    kept = keep[r.chosen]
+    return ResolvedRecords(frame[keep], position[r.chosen[kept]], r.quantity[kept], r.n_records[kept])
 
 
 def _same_peers(a: pd.Series, b: pd.Series) -> bool:

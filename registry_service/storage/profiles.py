@@ -205,6 +205,9 @@ def delete_profiles(
     """Delete what new profiles of ``usccs`` in ``periods`` replace (replace_profiles): every profile of
     the enterprises, or those of ``periods`` and (``rolling``) every rolling window."""
     wanted = sorted(periods)
+    if not whole_enterprises and wanted:
+        _delete_each(conn, usccs, wanted, rolling=rolling)
+        return
     for chunk in chunked(sorted(usccs)):
         doomed: sa.ColumnElement[bool] = carbon_profiles.c.uscc.in_(chunk)
         if not whole_enterprises:
@@ -213,6 +216,24 @@ def delete_profiles(
                 these = sa.or_(these, carbon_profiles.c.granularity == "rolling12")
             doomed = sa.and_(doomed, these)
         conn.execute(carbon_profiles.delete().where(doomed))
+
+
+def _delete_each(conn: Connection, usccs: Collection[str], periods: list[str], *, rolling: bool) -> None:
+    """One compiled DELETE executed per enterprise by the driver (its primary key leads with uscc):
+    a recompute replaces tens of thousands of enterprises' profiles, and compiling chunked IN lists
+    through SQLAlchemy cost about as much as the database's own work."""
+    if not usccs:
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    these = f"period IN ({', '.join([marker] * len(periods))})"
+    if rolling:
+        these = f"({these} OR granularity = 'rolling12')"
+    statement = f"DELETE FROM {carbon_profiles.name} WHERE uscc = {marker} AND {these}"
+    cursor = conn.connection.cursor()  # the connection's transaction: committed or rolled back with it
+    try:
+        cursor.executemany(statement, [(uscc, *periods) for uscc in sorted(usccs)])
+    finally:
+        cursor.close()
 
 
 def insert_profiles(conn: Connection, columns: dict[str, list[Any]]) -> int:

@@ -69,11 +69,26 @@ def _records(firms: list[Enterprise]) -> pd.DataFrame:
                 rows.append(_row(firm.uscc, month, category, quantity, source))
                 if i % 7 == 2 and category == "ELECTRICITY":  # a second source that disagrees
                     rows.append(_row(firm.uscc, month, category, quantity * 1.3, "SELF_REPORTED"))
+                if i % 10 == 1 and category == "ELECTRICITY" and month.endswith(("-02", "-09")):
+                    rows.append(_row(firm.uscc, month, category, quantity / 3, source, "-b"))  # 2 bills
     return pd.DataFrame(rows)
 
 
-def _row(uscc: str, month: str, category: str, quantity: float, source: str) -> dict[str, Any]:
-    external = f"{source}-{uscc}-{category}-{month}"
+def _revisions(records: pd.DataFrame) -> pd.DataFrame:
+    """Later revisions of some electricity and gas records (same external ids, new quantities)."""
+    firms = sorted(set(records["uscc"]))
+    revised = records[
+        records["uscc"].isin(firms[3::8])
+        & records["category"].isin(["ELECTRICITY", "NATURAL_GAS"])
+        & (records["period"] >= "2024-03")
+    ]
+    return revised.assign(quantity=(revised["quantity"] * 1.07).round(3)).reset_index(drop=True)
+
+
+def _row(
+    uscc: str, month: str, category: str, quantity: float, source: str, suffix: str = ""
+) -> dict[str, Any]:
+    external = f"{source}-{uscc}-{category}-{month}{suffix}"
     return {"uscc": uscc, "period": month, "category": category, "quantity": quantity, "unit": "",
             "source": source, "external_id": external}  # fmt: skip
 
@@ -85,8 +100,11 @@ def loaded(db_url: str) -> str:
     ensure_catalog(engine, catalog)
     firms = _firms(160)
     EnterpriseRepository(engine).create_many(firms)
-    summary = Ingestor(engine, catalog).ingest_frame(_records(firms), limit=10**6)
+    frame = _records(firms)
+    summary = Ingestor(engine, catalog).ingest_frame(frame, limit=10**6)
     assert summary.accepted > 0
+    revised = Ingestor(engine, catalog).ingest_frame(_revisions(frame), limit=10**6)
+    assert revised.revised > 100
     ProfileService(engine, catalog, workers=1).recompute_year(2023)  # stored benchmarks of the year before
     engine.dispose()
     return db_url
@@ -136,6 +154,9 @@ def test_workers_store_what_one_process_stores(loaded: str) -> None:
     assert alone["members"] == split["members"] and len(alone["members"]) > 50
     assert alone["benchmarks"] == split["benchmarks"]
     assert alone["profiles"].keys() == split["profiles"].keys()
+    assert any(period == "2023" for _, period in alone["profiles"])  # other years' profiles stay
+    several = [p for p in alone["profiles"].values() if "MULTIPLE_RECORDS" in str(p["details"]["quality"])]
+    assert several  # two bills of one source were added up, in both runs
     flagged = [p for p in alone["profiles"].values() if p["details"]["quality"]["flags"]]
     assert len(flagged) > 20  # quality flags travel from the workers too
     for key, profile in alone["profiles"].items():
