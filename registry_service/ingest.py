@@ -174,7 +174,11 @@ class IngestStream:
         if not self._pending:
             return
         pending, self._pending, self._pending_rows = self._pending, [], 0
-        frame = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+        # Row positions, not the caller's index labels, number the records (a filtered slice's index
+        # has gaps, and the steps below align on the index)
+        frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+        if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+            frame = frame.reset_index(drop=True)
         frame = self._accounts.resolve(frame)  # utility account -> the USCC holding it that month
         checked = validate_records(
             frame,

@@ -286,3 +286,13 @@ def test_0015_upgrades_a_populated_database_and_ingest_goes_on(empty_db_url: str
     keys, indexes, _ = _shape(empty_db_url)
     assert {k["referred_table"] for k in keys} == {"enterprises", "ingest_batches"}
     assert {"ix_records_batch_id", "uq_records_source_external_id_revision"} <= indexes
+
+
+def test_a_frame_with_a_gapped_index_is_numbered_by_position(engine: sa.Engine) -> None:
+    """A caller's filtered slice (index labels 1, 3, 4) is ingested like a fresh frame: records are
+    numbered by position and every row is stored (the steps align on the index)."""
+    sliced = _frame(("a", 1.0), ("b", -2.0), ("c", 3.0), ("d", -4.0), ("e", 5.0)).iloc[[0, 2, 4]]
+    sliced.index = [1, 3, 4]
+    summary = Ingestor(engine).ingest_frame(sliced, include_accepted=True)
+    assert _statuses(summary) == [(0, "ACCEPTED", 1), (1, "ACCEPTED", 1), (2, "ACCEPTED", 1)]
+    assert _stored(engine) == [("a", 1, True, 1.0), ("c", 1, True, 3.0), ("e", 1, True, 5.0)]
