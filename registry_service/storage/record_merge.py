@@ -26,10 +26,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import ARRAY, Connection
+from sqlalchemy import Connection
 
 from registry_service.storage import IN_LIST_CHUNK, chunked
-from registry_service.storage.tables import enterprises, records
+from registry_service.storage.record_partitions import ensure_years, years_of
+from registry_service.storage.tables import enterprises, record_keys, records
 
 ACCEPTED, DUPLICATE, REVISED = "ACCEPTED", "DUPLICATE", "REVISED"
 KEY = ["source", "external_id"]
@@ -55,6 +56,16 @@ INSERTED: dict[str, str] = {
     "batch_id": "int8",
     "catalog_version": "text",
     "ingest_time": "timestamptz",
+    "id": "int8",
+}
+# The record_keys row of each key given a new current revision.
+KEY_COLUMNS: dict[str, str] = {
+    "source": "text",
+    "external_id": "text",
+    "record_id": "int8",
+    "period": "text",
+    "revision": "int4",
+    "content_hash": "text",
 }
 _DTYPES: dict[str, Any] = {"float8": np.float64, "int4": np.int64, "int8": np.int64, "bool": np.bool_}
 
@@ -82,8 +93,13 @@ def merge(
     group = key_codes(staged)
     plan = classify(staged, current_revisions(conn, staged, group), group)
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
-    left = _retire(conn, plan.loc[plan["supersedes"], "current_id"].astype(np.int64).unique().tolist())
     stored = plan[plan["status"] != DUPLICATE]
+    stored = stored.assign(id=_new_ids(conn, len(stored)))
+    _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])  # first: a lost race fails early
+    superseded = plan[plan["supersedes"]]
+    left = _retire(conn, *_located(superseded))
+    if conn.dialect.name == "postgresql":
+        ensure_years(conn, years_of(pd.unique(stored["period"]).tolist()), set())
     _insert(conn, stored, {"batch_id": batch_id, **constants})
     listed = plan if include_accepted else plan[plan["status"] != ACCEPTED]
     return Merged(
@@ -130,19 +146,18 @@ def key_codes(staged: pd.DataFrame) -> npt.NDArray[np.int64]:
 def current_revisions(
     conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64] | None = None
 ) -> pd.DataFrame:
-    """The current stored row (id, revision, content_hash) of every key in ``staged``, by one join
-    with a temporary table of the keys (on SQLite spelt as the partial index's predicate, so it is used).
-    ``group``: key_codes(staged), when known."""
+    """The current stored revision (record id, revision, content_hash, period) of every key in
+    ``staged``, by one join of a temporary table of the keys with record_keys (never the partitioned
+    records). ``group``: key_codes(staged), when known."""
     group = key_codes(staged) if group is None else group
     repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
     keys = staged[KEY].iloc[np.unique(group, return_index=True)[1]] if repeated else staged[KEY]
     columns = [keys[c].to_numpy(dtype=object).tolist() for c in KEY]
     raw: Any = conn.connection.driver_connection
     postgres = conn.dialect.name == "postgresql"
-    current = "r.is_current" if postgres else "r.is_current = 1"
     query = (
-        f"SELECT r.source, r.external_id, r.id, r.revision, r.content_hash FROM {_KEYS} k "
-        f"JOIN records r ON r.source = k.source AND r.external_id = k.external_id AND {current}"
+        f"SELECT r.source, r.external_id, r.record_id, r.revision, r.content_hash, r.period FROM {_KEYS} k "
+        f"JOIN {record_keys.name} r ON r.source = k.source AND r.external_id = k.external_id"
     )
     if postgres:
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_KEYS} (source text, external_id text) ON COMMIT DROP")
@@ -157,24 +172,125 @@ def current_revisions(
             found = raw.execute(query).fetchall()
         finally:
             raw.execute(f"DELETE FROM {_KEYS}")
-    return pd.DataFrame(found, columns=[*KEY, "current_id", "current_revision", "current_hash"])
+    return pd.DataFrame(
+        found, columns=[*KEY, "current_id", "current_revision", "current_hash", "current_period"]
+    )
 
 
-def _retire(conn: Connection, ids: list[int]) -> list[str]:
-    """Mark superseded rows not current (before the insert: one current row per key, always); returns
-    their enterprises (a correction may move a record to another enterprise, by utility account)."""
+def _retire(conn: Connection, ids: list[int], periods: list[str]) -> list[str]:
+    """Mark superseded rows not current; returns their enterprises (a correction may move a record to
+    another enterprise, by utility account). On PostgreSQL each row is found by (id, period), its
+    partition's primary key."""
     left: set[str] = set()
-    postgres = conn.dialect.name == "postgresql"
-    for chunk in chunked(ids, RETIRE_CHUNK if postgres else IN_LIST_CHUNK):
-        # PostgreSQL: one array parameter instead of tens of thousands of bound values.
-        which = (
-            records.c.id == sa.any_(sa.bindparam("ids", chunk, type_=ARRAY(sa.BigInteger)))
-            if postgres
-            else records.c.id.in_(chunk)
-        )
-        retired = records.update().where(which).values(is_current=False)
+    if conn.dialect.name == "postgresql":
+        for start in range(0, len(ids), RETIRE_CHUNK):
+            # Arrays instead of tens of thousands of bound values; the join reaches each partition's key.
+            found = conn.exec_driver_sql(
+                "UPDATE records r SET is_current = false"
+                " FROM unnest(%(ids)s::bigint[], %(periods)s::text[]) AS t(id, period)"
+                " WHERE r.id = t.id AND r.period = t.period RETURNING r.uscc",
+                {"ids": ids[start : start + RETIRE_CHUNK], "periods": periods[start : start + RETIRE_CHUNK]},
+            )
+            left.update(found.scalars())
+        return sorted(left)
+    for chunk in chunked(ids, IN_LIST_CHUNK):
+        retired = records.update().where(records.c.id.in_(chunk)).values(is_current=False)
         left.update(conn.execute(retired.returning(records.c.uscc)).scalars())
     return sorted(left)
+
+
+def _new_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
+    """ids for ``n`` new records, given here because record_keys names them too. PostgreSQL: n values
+    of records' sequence in one statement; they are the whole range min..max when no other session
+    drew in between (nearly always), else they are fetched one by one. SQLite: after the largest id
+    (its writer lock is held: the batch row was written first)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if conn.dialect.name != "postgresql":
+        top = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(records.c.id), 0))).scalar_one())
+        return np.arange(top + 1, top + 1 + n, dtype=np.int64)
+    draw = f"SELECT nextval(pg_get_serial_sequence('records', 'id')) FROM generate_series(1, {int(n)})"
+    low, high = conn.exec_driver_sql(f"SELECT min(v), max(v) FROM ({draw}) AS s(v)").one()
+    if high - low + 1 == n:  # n distinct values in a range of n: exactly that range
+        return np.arange(low, high + 1, dtype=np.int64)
+    return np.asarray(conn.exec_driver_sql(draw).scalars().all(), dtype=np.int64)
+
+
+def _point_keys(conn: Connection, current: pd.DataFrame) -> None:
+    """record_keys to the keys' new current rows: new keys inserted (a concurrent ingest of the same
+    new key makes one of the two fail on the primary key), known keys updated only from the revision
+    this ingest read; a row that moved on meanwhile means a concurrent ingest won, and the ingest is
+    re-run (serialization failure) on the winner's revisions."""
+    known = current["current_id"].notna().to_numpy()
+    fresh = current[~known]
+    if len(fresh):
+        columns = [
+            fresh[c if c != "record_id" else "id"].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
+            for c, kind in KEY_COLUMNS.items()
+        ]
+        if conn.dialect.name == "postgresql":
+            _copy(conn, record_keys.name, KEY_COLUMNS, columns)
+        else:
+            statement = f"INSERT INTO {record_keys.name} ({', '.join(KEY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)"
+            _sqlite_many(conn, statement, zip(*columns, strict=True))
+    moved = current[known]
+    if len(moved) and _moved_on(conn, moved):
+        message = "a concurrent ingest changed the current revision of some of these records"
+        if conn.dialect.name == "postgresql":  # raised by the server, so it is retried like any lost race
+            conn.exec_driver_sql(
+                f"DO $$BEGIN RAISE EXCEPTION '{message}' USING ERRCODE = 'serialization_failure'; END$$"
+            )
+        raise RuntimeError(message)  # SQLite: one writer at a time, so this is a bug
+
+
+def _moved_on(conn: Connection, moved: pd.DataFrame) -> bool:
+    """Update the known keys from the revision read; True if some had moved on."""
+    values = {
+        "source": moved["source"].to_numpy(dtype=object).tolist(),
+        "external_id": moved["external_id"].to_numpy(dtype=object).tolist(),
+        "record_id": moved["id"].to_numpy(dtype=np.int64).tolist(),
+        "period": moved["period"].to_numpy(dtype=object).tolist(),
+        "revision": moved["revision"].to_numpy(dtype=np.int64).tolist(),
+        "content_hash": moved["content_hash"].to_numpy(dtype=object).tolist(),
+        "expected": moved["current_revision"].to_numpy(dtype=np.int64).tolist(),
+    }
+    updated = 0
+    if conn.dialect.name == "postgresql":
+        statement = (
+            f"UPDATE {record_keys.name} k SET record_id = t.record_id, period = t.period,"
+            " revision = t.revision, content_hash = t.content_hash"
+            " FROM unnest(%(source)s::text[], %(external_id)s::text[], %(record_id)s::bigint[],"
+            " %(period)s::text[], %(revision)s::int[], %(content_hash)s::text[], %(expected)s::int[])"
+            " AS t(source, external_id, record_id, period, revision, content_hash, expected)"
+            " WHERE k.source = t.source AND k.external_id = t.external_id AND k.revision = t.expected"
+        )
+        for start in range(0, len(moved), RETIRE_CHUNK):
+            chunk = {name: column[start : start + RETIRE_CHUNK] for name, column in values.items()}
+            updated += conn.exec_driver_sql(statement, chunk).rowcount
+    else:
+        statement = (
+            f"UPDATE {record_keys.name} SET record_id = ?, period = ?, revision = ?, content_hash = ?"
+            " WHERE source = ? AND external_id = ? AND revision = ?"
+        )
+        order = ["record_id", "period", "revision", "content_hash", "source", "external_id", "expected"]
+        updated = _sqlite_many(conn, statement, zip(*(values[c] for c in order), strict=True))
+    return updated != len(moved)
+
+
+def _sqlite_many(conn: Connection, statement: str, rows: Any) -> int:
+    """executemany on the sqlite3 connection, errors wrapped as SQLAlchemy would; rows changed."""
+    raw: Any = conn.connection.driver_connection
+    try:
+        return int(raw.executemany(statement, rows).rowcount)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def _located(superseded: pd.DataFrame) -> tuple[list[int], list[str]]:
+    """(ids, periods) of the stored rows the superseding ones replace."""
+    if superseded.empty:  # classify adds no current_period column when nothing was stored yet
+        return [], []
+    return superseded["current_id"].astype(np.int64).tolist(), superseded["current_period"].tolist()
 
 
 def _insert(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
