@@ -109,9 +109,11 @@ records = sa.Table(
     "records",
     metadata,
     # PostgreSQL (revision 0016_pgpart): partitioned by RANGE (period), one partition per year plus a
-    # DEFAULT one (registry_service/storage/record_partitions.py); its primary key is (id, period), as
-    # every unique index of a partitioned table must hold the partition key. ids still come from one
-    # sequence, so id alone stays unique. SQLite: one table, id the rowid.
+    # DEFAULT one (registry_service/storage/record_partitions.py). Its primary key there is (uscc, period,
+    # category, id): every unique index of a partitioned table must hold the partition key, and this one
+    # also serves the by-enterprise reads, so it is the table's only index (the index below is SQLite's;
+    # one index per row written instead of two). ids still come from one sequence, so id alone stays
+    # unique. SQLite: one table, id the rowid.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     # No foreign keys (revision 0015_i17): their per-row checks were most of the ingest's cost; the ingest
     # checks and locks the enterprises in bulk and writes the batch row in the same transaction.
@@ -142,14 +144,17 @@ records = sa.Table(
 # record_merge.py). Its primary key is what makes a key's revisions one sequence under concurrent
 # ingests: a new key is inserted (two racing ingests collide on the key), a known one is updated only
 # from the revision the ingest read (a mismatch re-runs the ingest). The ingest's lookup reads this
-# narrow table, never the partitioned records. record_id + period locate the current row in records.
+# narrow table, never the partitioned records.
 record_keys = sa.Table(
     "record_keys",
     metadata,
     sa.Column("source", sa.String(32), primary_key=True),
     sa.Column("external_id", sa.String(128), primary_key=True),
-    sa.Column("record_id", BigId, nullable=False),  # records.id of the current revision
-    sa.Column("period", sa.String(7), nullable=False),  # its period (= its partition)
+    # Where the current revision is: records' primary key on PostgreSQL, (uscc, period, category, id).
+    sa.Column("record_id", BigId, nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sqlite_with_rowid=False,  # one B-tree, keyed as it is read

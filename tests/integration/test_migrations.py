@@ -14,6 +14,8 @@ from tanxiao.platform import db
 from tanxiao.platform.auth import metadata as auth_metadata
 from tanxiao.platform.idempotency import metadata as idempotency_metadata
 
+BY_ENTERPRISE = "ix_records_uscc_period_category"
+
 
 def _declared() -> sa.MetaData:
     combined = sa.MetaData()
@@ -31,7 +33,11 @@ def _declared() -> sa.MetaData:
 def _schema_diff(url: str, declared: sa.MetaData) -> list[object]:
     """Alembic autogenerate's diff, restricted to the declared tables (later migrations add others)."""
 
+    postgres = url.startswith("postgresql")
+
     def ours(_object: object, name: str | None, type_: str, _reflected: bool, _compare_to: object) -> bool:
+        if postgres and type_ == "index" and name == BY_ENTERPRISE:
+            return False  # PostgreSQL's records primary key (uscc, period, category, id) serves it
         return type_ != "table" or name in declared.tables
 
     engine = sa.create_engine(url)

@@ -246,6 +246,8 @@ def test_0016_upgrades_a_populated_database_and_downgrades(empty_db_url: str) ->
                 ).scalar_one()
                 years = existing_years(conn)
             assert kind == "p"
+            key = sa.inspect(engine).get_pk_constraint("records")["constrained_columns"]
+            assert key == ["uscc", "period", "category", "id"]
             assert set(range(2021, NOW.year + 2)) <= years
         summary = Ingestor(engine).ingest_frame(_frame(("m-1", "2024-03", 100.0)), include_accepted=True)
         assert [(r.status, r.revision) for r in summary.results] == [("REVISED", 3)]
