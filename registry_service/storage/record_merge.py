@@ -88,27 +88,62 @@ def merge(
     constants: Mapping[str, Any],
     *,
     include_accepted: bool,
+    assume_new: bool = False,
 ) -> Merged:
     """Classify and store ``staged`` (index, the record columns, content_hash) in the caller's
     transaction, as rows of ingest batch ``batch_id``; ``constants`` are the batch's catalog_version
     and ingest_time. Blocks of one batch may be merged one after the other in the same transaction:
-    each is judged against what the previous ones stored, which is what one merge of all would do."""
+    each is judged against what the previous ones stored, which is what one merge of all would do.
+
+    ``assume_new`` (PostgreSQL): first try the block as if none of its keys were stored, i.e. insert
+    their record_keys rows straight away; if one was (the primary key refuses it), that attempt is
+    rolled back to a savepoint and the block is merged the ordinary way. A batch of new records so
+    skips the lookup (a quarter of the database's work for them)."""
     lock_enterprises(conn, pd.unique(staged["uscc"]).tolist())
     group = key_codes(staged)
-    plan = classify(staged, current_revisions(conn, staged, group), group)
+    postgres = conn.dialect.name == "postgresql"
+    attempt = _all_new(conn, staged, group) if assume_new and postgres else None
+    if attempt is None:
+        plan = classify(staged, current_revisions(conn, staged, group), group)
+        stored = _numbered(conn, plan)
+        _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])  # first: a lost race fails early
+    else:
+        plan, stored = attempt
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
-    stored = plan[plan["status"] != DUPLICATE]
-    stored = stored.assign(id=_new_ids(conn, len(stored)))
-    _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])  # first: a lost race fails early
-    superseded = plan[plan["supersedes"]]
-    left = _retire(conn, superseded)
-    if conn.dialect.name == "postgresql":
+    left = _retire(conn, plan[plan["supersedes"]])
+    if postgres:
         ensure_years(conn, years_of(pd.unique(stored["period"]).tolist()), set())
     _insert(conn, stored, {"batch_id": batch_id, **constants})
     listed = plan if include_accepted else plan[plan["status"] != ACCEPTED]
     return Merged(
         counts, listed[["index", "status", "revision"]], [*pd.unique(stored["uscc"]).tolist(), *left]
     )
+
+
+def _numbered(conn: Connection, plan: pd.DataFrame) -> pd.DataFrame:
+    """The rows to store (all but duplicates), each with its new id."""
+    stored = plan[plan["status"] != DUPLICATE]
+    return stored.assign(id=_new_ids(conn, len(stored)))
+
+
+def _all_new(
+    conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64]
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(plan, stored) of the block judged as if none of its keys were stored, their record_keys rows
+    inserted; None (nothing left written) when some key was."""
+    nothing = pd.DataFrame(columns=[*KEY, "current_id", "current_revision", "current_hash", *LOCATION])
+    plan = classify(staged, nothing, group)
+    stored = _numbered(conn, plan)
+    savepoint = conn.begin_nested()
+    try:
+        _insert_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])
+    except sa.exc.DBAPIError as exc:
+        savepoint.rollback()
+        if getattr(exc.orig, "sqlstate", None) == "23505":  # a key is stored: judge it against that
+            return None
+        raise
+    savepoint.commit()
+    return plan, stored
 
 
 def combined(parts: list[Merged]) -> Merged:
@@ -238,18 +273,7 @@ def _point_keys(conn: Connection, current: pd.DataFrame) -> None:
     this ingest read; a row that moved on meanwhile means a concurrent ingest won, and the ingest is
     re-run (serialization failure) on the winner's revisions."""
     known = current["current_id"].notna().to_numpy()
-    fresh = current[~known]
-    if len(fresh):
-        columns = [
-            fresh[c if c != "record_id" else "id"].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
-            for c, kind in KEY_COLUMNS.items()
-        ]
-        if conn.dialect.name == "postgresql":
-            _copy(conn, record_keys.name, KEY_COLUMNS, columns)
-        else:
-            marks = ", ".join("?" * len(KEY_COLUMNS))
-            statement = f"INSERT INTO {record_keys.name} ({', '.join(KEY_COLUMNS)}) VALUES ({marks})"
-            _sqlite_many(conn, statement, zip(*columns, strict=True))
+    _insert_keys(conn, current[~known])
     moved = current[known]
     if len(moved) and _moved_on(conn, moved):
         message = "a concurrent ingest changed the current revision of some of these records"
@@ -258,6 +282,22 @@ def _point_keys(conn: Connection, current: pd.DataFrame) -> None:
                 f"DO $$BEGIN RAISE EXCEPTION '{message}' USING ERRCODE = 'serialization_failure'; END$$"
             )
         raise RuntimeError(message)  # SQLite: one writer at a time, so this is a bug
+
+
+def _insert_keys(conn: Connection, fresh: pd.DataFrame) -> None:
+    """record_keys rows of keys stored for the first time (binary COPY on PostgreSQL)."""
+    if fresh.empty:
+        return
+    columns = [
+        fresh[c if c != "record_id" else "id"].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
+        for c, kind in KEY_COLUMNS.items()
+    ]
+    if conn.dialect.name == "postgresql":
+        _copy(conn, record_keys.name, KEY_COLUMNS, columns)
+        return
+    marks = ", ".join("?" * len(KEY_COLUMNS))
+    statement = f"INSERT INTO {record_keys.name} ({', '.join(KEY_COLUMNS)}) VALUES ({marks})"
+    _sqlite_many(conn, statement, zip(*columns, strict=True))
 
 
 def _moved_on(conn: Connection, moved: pd.DataFrame) -> bool:
