@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from tanxiao.platform.idempotency import is_retryable
+
 PREFIX = "records_y"
 DEFAULT = "records_default"
 
@@ -43,7 +45,9 @@ def ensure_years(conn: Connection, years: set[int], known: set[int]) -> None:
     """Create, in the caller's transaction, a partition for each of ``years`` not in ``known`` (the
     years seen to exist so far, updated here). A year the default partition already holds rows of
     cannot get one (PostgreSQL refuses): its rows keep going to the default partition, which
-    docs/operations.md says how to split. PostgreSQL only."""
+    docs/operations.md says how to split. Two ingests creating the same year at once: one fails
+    with a retryable error (deadlock, duplicate name) and is re-run, and then finds the partition
+    (rather than writing that year to the default partition). PostgreSQL only."""
     missing = years - known
     if not missing:
         return
@@ -52,9 +56,11 @@ def ensure_years(conn: Connection, years: set[int], known: set[int]) -> None:
         savepoint = conn.begin_nested()  # a refusal must not abort the ingest's transaction
         try:
             conn.exec_driver_sql(create_year_sql(year))
-        except sa.exc.DBAPIError:
+        except sa.exc.DBAPIError as exc:
             savepoint.rollback()
-            continue
+            if is_retryable(exc):  # another ingest creating it too (deadlock, same name): re-run
+                raise
+            continue  # the default partition holds rows of the year: they keep going there
         savepoint.commit()
         known.add(year)
 

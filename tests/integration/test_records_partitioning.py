@@ -268,3 +268,36 @@ def test_0016_upgrades_a_populated_database_and_downgrades(empty_db_url: str) ->
     finally:
         engine.dispose()
     db.upgrade(empty_db_url)  # and up again
+
+
+@pytest.mark.postgres
+def test_concurrent_ingests_creating_one_new_year_both_land_in_it(postgres_url: str) -> None:
+    """Two ingests bringing the same new year at once: one creates the partition, the other waits or
+    is re-run, and no row goes to the default partition."""
+    engine = make_engine(postgres_url, pool_size=8)
+    try:
+        EnterpriseRepository(engine).create_many([Enterprise(E1, "甲化纤", "2825", "330502")])
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS records_y2004")
+        barrier = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def run(n: int) -> None:
+            try:
+                frame = _frame(*[(f"y-{n}-{m}", f"2004-{m:02d}", float(m)) for m in range(1, 13)])
+                barrier.wait()
+                Ingestor(engine).ingest_frame(frame)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        where = _partition_of(engine)
+        assert len(where) == 36 and set(where.values()) == {"records_y2004"}
+        _consistent(engine)
+    finally:
+        engine.dispose()
