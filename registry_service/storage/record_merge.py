@@ -107,13 +107,14 @@ def merge(
         plan = classify(staged, current_revisions(conn, staged, group), group)
         stored = _numbered(conn, plan)
         _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])  # first: a lost race fails early
+        lists: dict[str, list[Any]] = {}
     else:
-        plan, stored = attempt
+        plan, stored, lists = attempt
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
     left = _retire(conn, plan[plan["supersedes"]])
     if postgres:
         ensure_years(conn, years_of(pd.unique(stored["period"]).tolist()), set())
-    _insert(conn, stored, {"batch_id": batch_id, **constants})
+    _insert(conn, stored, {"batch_id": batch_id, **constants}, lists)
     listed = plan if include_accepted else plan[plan["status"] != ACCEPTED]
     return Merged(
         counts, listed[["index", "status", "revision"]], [*pd.unique(stored["uscc"]).tolist(), *left]
@@ -128,22 +129,28 @@ def _numbered(conn: Connection, plan: pd.DataFrame) -> pd.DataFrame:
 
 def _all_new(
     conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64]
-) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(plan, stored) of the block judged as if none of its keys were stored, their record_keys rows
-    inserted; None (nothing left written) when some key was."""
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Any]]] | None:
+    """(plan, stored, stored's columns as lists) of the block judged as if none of its keys were
+    stored, their record_keys rows inserted; None (nothing left written) when some key was."""
     nothing = pd.DataFrame(columns=[*KEY, "current_id", "current_revision", "current_hash", *LOCATION])
     plan = classify(staged, nothing, group)
     stored = _numbered(conn, plan)
+    current = stored["is_current"].to_numpy(dtype=bool)
+    # Every row current (no key twice in the block): both COPYs share the columns, converted once.
+    lists: dict[str, list[Any]] = {}
     savepoint = conn.begin_nested()
     try:
-        _insert_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])
+        if current.all():
+            _insert_keys(conn, stored, lists)
+        else:
+            _insert_keys(conn, stored[current])
     except sa.exc.DBAPIError as exc:
         savepoint.rollback()
         if getattr(exc.orig, "sqlstate", None) == "23505":  # a key is stored: judge it against that
             return None
         raise
     savepoint.commit()
-    return plan, stored
+    return plan, stored, lists
 
 
 def combined(parts: list[Merged]) -> Merged:
@@ -284,14 +291,12 @@ def _point_keys(conn: Connection, current: pd.DataFrame) -> None:
         raise RuntimeError(message)  # SQLite: one writer at a time, so this is a bug
 
 
-def _insert_keys(conn: Connection, fresh: pd.DataFrame) -> None:
-    """record_keys rows of keys stored for the first time (binary COPY on PostgreSQL)."""
+def _insert_keys(conn: Connection, fresh: pd.DataFrame, lists: dict[str, list[Any]] | None = None) -> None:
+    """record_keys rows of keys stored for the first time (binary COPY on PostgreSQL). ``lists``:
+    a cache of ``fresh``'s columns as Python lists, filled here."""
     if fresh.empty:
         return
-    columns = [
-        fresh[c if c != "record_id" else "id"].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
-        for c, kind in KEY_COLUMNS.items()
-    ]
+    columns = _lists(fresh, KEY_COLUMNS, {} if lists is None else lists)
     if conn.dialect.name == "postgresql":
         _copy(conn, record_keys.name, KEY_COLUMNS, columns)
         return
@@ -356,13 +361,28 @@ def _sqlite_many(conn: Connection, statement: str, rows: Any) -> int:
         raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
 
-def _insert(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
+def _lists(frame: pd.DataFrame, types: Mapping[str, str], cache: dict[str, list[Any]]) -> list[list[Any]]:
+    """``frame``'s columns named in ``types`` as Python lists (record_keys.record_id is the rows' id),
+    each converted once per ``cache``: Arrow-backed strings to Python objects cost about as much as
+    the COPY's own per-row work."""
+    out = []
+    for name, kind in types.items():
+        column = "id" if name == "record_id" else name
+        if column not in cache:
+            cache[column] = frame[column].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
+        out.append(cache[column])
+    return out
+
+
+def _insert(
+    conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any], lists: dict[str, list[Any]]
+) -> None:
+    """``lists``: a cache of ``rows``' columns as lists (the ones the record_keys COPY converted)."""
     if conn.dialect.name == "postgresql":
+        varying = {name: kind for name, kind in INSERTED.items() if name not in constants}
+        converted = dict(zip(varying, _lists(rows, varying, lists), strict=True))
         columns = [
-            [constants[name]] * len(rows)
-            if name in constants
-            else rows[name].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
-            for name, kind in INSERTED.items()
+            [constants[name]] * len(rows) if name in constants else converted[name] for name in INSERTED
         ]
         _copy(conn, records.name, INSERTED, columns)
         return
