@@ -67,6 +67,7 @@ class BatchWriter:
     batch_id: int = 0
     parts: list[Merged] = field(default_factory=list)
     taken: list[Rejection] = field(default_factory=list)
+    all_new: bool = True  # every block so far was new keys only: try the next one as new too
 
     def __post_init__(self) -> None:
         # The batch row first (records name it); its counts are filled in by close().
@@ -91,9 +92,17 @@ class BatchWriter:
         constants = {"catalog_version": self.catalog_version, "ingest_time": self.now}
         if (~claimed).any():
             kept = block[~claimed]
-            self.parts.append(
-                merge(self.conn, kept, self.batch_id, constants, include_accepted=self.include_accepted)
+            part = merge(
+                self.conn,
+                kept,
+                self.batch_id,
+                constants,
+                include_accepted=self.include_accepted,
+                assume_new=self.all_new,
             )
+            # A block with a stored key: the batch is (also) a correction or a replay, look keys up.
+            self.all_new = self.all_new and set(part.counts) <= {ACCEPTED}
+            self.parts.append(part)
 
     def close(self, closing: Closing) -> Written:
         merged = combined(self.parts)

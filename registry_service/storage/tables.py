@@ -108,6 +108,12 @@ ingest_batches = sa.Table(
 records = sa.Table(
     "records",
     metadata,
+    # PostgreSQL (revision 0016_pgpart): partitioned by RANGE (period), one partition per year plus a
+    # DEFAULT one (registry_service/storage/record_partitions.py). Its primary key there is (uscc, period,
+    # category, id): every unique index of a partitioned table must hold the partition key, and this one
+    # also serves the by-enterprise reads, so it is the table's only index (the index below is SQLite's;
+    # one index per row written instead of two). ids still come from one sequence, so id alone stays
+    # unique. SQLite: one table, id the rowid.
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     # No foreign keys (revision 0015_i17): their per-row checks were most of the ingest's cost; the ingest
     # checks and locks the enterprises in bulk and writes the batch row in the same transaction.
@@ -126,21 +132,32 @@ records = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the content as sent
     sa.Column("batch_id", BigId, nullable=False),  # ingest_batches.id
     sa.Column("ingest_time", UtcTime, nullable=False),
-    # At most one current revision per idempotency key, whatever the interleaving of writers: every ingest
-    # writing a key writes exactly one current row for it, so two racing ingests of a key always collide
-    # here (and the loser re-runs). That also keeps revision numbers unique per key, which is why 0015_i17
-    # dropped the unique (source, external_id, revision) constraint (an index the write paid for per row).
-    # The SQLite predicate is spelt the way SQLAlchemy renders `records.c.is_current` there, or the
-    # planner ignores it.
-    sa.Index(
-        "uq_records_current_key",
-        "source",
-        "external_id",
-        unique=True,
-        sqlite_where=sa.text("is_current = 1"),
-        postgresql_where=sa.text("is_current"),
-    ),
+    # Uniqueness of the idempotency key lives in record_keys (0016_pgpart): a partitioned table cannot
+    # have a unique index on (source, external_id) alone, and a correction may move a record to another
+    # month, i.e. another partition.
     sa.Index(None, "uscc", "period", "category"),
+    postgresql_partition_by="RANGE (period)",
+)
+
+# The current revision of every idempotency key (source, external_id), whatever its period: one row per
+# key, written by the ingest in the transaction that writes the record (registry_service/storage/
+# record_merge.py). Its primary key is what makes a key's revisions one sequence under concurrent
+# ingests: a new key is inserted (two racing ingests collide on the key), a known one is updated only
+# from the revision the ingest read (a mismatch re-runs the ingest). The ingest's lookup reads this
+# narrow table, never the partitioned records.
+record_keys = sa.Table(
+    "record_keys",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("external_id", sa.String(128), primary_key=True),
+    # Where the current revision is: records' primary key on PostgreSQL, (uscc, period, category, id).
+    sa.Column("record_id", BigId, nullable=False),
+    sa.Column("uscc", sa.String(18), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sqlite_with_rowid=False,  # one B-tree, keyed as it is read
 )
 
 # --- revision 0002: profiles, benchmarks, commitments -------------------------------------------------

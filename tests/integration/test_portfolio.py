@@ -636,10 +636,12 @@ def test_a_regulator_naming_one_lender_still_gets_the_regulator_view(
         try:
             report = servicer.report(OTHER, as_of, date(as_of.year - 1, 12, 31), ["COUNTY"], 5)
             green = servicer.GetGreenLoanStatistics(
-                ppb.GetGreenLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF), None  # type: ignore[arg-type]
+                ppb.GetGreenLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF),
+                None,  # type: ignore[arg-type]
             )
             carbon = servicer.GetCarbonLoanStatistics(
-                ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF), None  # type: ignore[arg-type]
+                ppb.GetCarbonLoanStatisticsRequest(lender=OTHER, as_of_date=AS_OF),
+                None,  # type: ignore[arg-type]
             )
         finally:
             current_principal.reset(token)
