@@ -173,18 +173,53 @@ class Pricer:
     def quote_together(
         self, requests: Sequence[QuoteRequest], also: Also | None = None
     ) -> list[tuple[StoredDecision, bool] | BaseException]:
-        """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch, one
-        ``evaluate_compact`` and one transaction for all of them, the insert being the idempotency check
-        as in ``quote_new``. Should any of them fail, each is quoted again on its own, so one call's
-        error (a reused request id, a missing profile) is that call's alone."""
-        if len(requests) == 1:
-            return [self._guarded(requests[0], also)]
+        """``quote_new`` for concurrent calls: ``prepare_together`` and its finish at once."""
+        return self.prepare_together(requests, also)()
+
+    def prepare_together(
+        self, requests: Sequence[QuoteRequest], also: Also | None = None
+    ) -> Callable[[], list[tuple[StoredDecision, bool] | BaseException]]:
+        """``quote_new`` for concurrent calls (scoring_service.combiner), in two stages: the registry
+        batch and one ``evaluate_compact`` for all of them now; the returned finish stores them in one
+        transaction, the insert being the idempotency check as in ``quote_new``. The combiner runs the
+        next batch's first stage while this one's finish commits. Should either stage fail, each
+        request is quoted again on its own, so one call's error (a reused request id, a missing
+        profile) is that call's alone; a lone request gets ``quote_new``'s answer to the failure."""
         try:
             items = self._items(requests, self._profiles(requests))
-            return list(self._append(items, also))
-        except Exception as exc:  # each request again on its own, with its own error
-            log.info("quote.batch_split", calls=len(requests), error=type(exc).__name__)
-            return [self._guarded(r, also) for r in requests]
+        except Exception as exc:  # handed to the calls by the finish
+            failed = exc
+            return lambda: self._apart(requests, also, failed)
+
+        def finish() -> list[tuple[StoredDecision, bool] | BaseException]:
+            try:
+                return list(self._append(items, also))
+            except Exception as exc:
+                return self._apart(requests, also, exc)
+
+        return finish
+
+    def _apart(
+        self, requests: Sequence[QuoteRequest], also: Also | None, error: Exception
+    ) -> list[tuple[StoredDecision, bool] | BaseException]:
+        """The answers of a group whose batch failed: each request again on its own, with its own
+        error; a lone request's failure as ``quote_new`` answers it (a retry's stored decision)."""
+        if len(requests) == 1:
+            return [self._recovered(requests[0], error)]
+        log.info("quote.batch_split", calls=len(requests), error=type(error).__name__)
+        return [self._guarded(r, also) for r in requests]
+
+    def _recovered(
+        self, request: QuoteRequest, error: Exception
+    ) -> tuple[StoredDecision, bool] | BaseException:
+        """``quote_new``'s fallback: should the registry fail on a retry, the stored decision."""
+        if not isinstance(error, (Unavailable, DeadlineExceeded, FailedPrecondition, NotFound)):
+            return error
+        try:
+            existing = self.store.find(request.lender, request.request_id)
+            return error if existing is None else (self._same_request(existing, request), False)
+        except Exception as exc:
+            return exc
 
     def _guarded(
         self, request: QuoteRequest, also: Also | None

@@ -1,12 +1,16 @@
 """Database engine, transactions and migrations, written once for every service.
 
 SQLite (the embedded default, under ./var) gets WAL, foreign keys and a busy timeout; PostgreSQL gets
-a pre-pinged pool. Schema changes go only through Alembic (``tanxiao db upgrade``).
+a pre-pinged pool. SQLite's write transactions of one engine queue on a lock of the process before
+taking the database's write lock (``_SqliteWriters``). Schema changes go only through Alembic
+(``tanxiao db upgrade``).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from importlib import resources
@@ -56,6 +60,7 @@ def make_engine(
         )
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
+        _WRITERS[engine] = _SqliteWriters(busy_timeout_ms / 1000)
         return engine
     # No server-side prepared statements: psycopg prepares a query after 5 runs and PostgreSQL may then
     # keep a generic plan made while a table was empty (a seq scan), which after a bulk ingest turned a
@@ -88,10 +93,47 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.connection.dbapi_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
 
 
+class _SqliteWriters:
+    """The write transactions of one SQLite engine, one at a time in this process.
+
+    A writer finding SQLite's write lock taken is put to sleep by SQLite's busy handler, polling with
+    growing sleeps (1, 2, 5, 10, ... up to 100 ms): a quote's group commit arriving while the log
+    sequencer integrates slept well past the moment the lock was free, and every quote queued behind
+    it (p99 of hundreds of ms). Queued on this lock instead, the next writer starts the moment the
+    last one commits. Writers of other processes (or engines) still meet SQLite's busy handler; after
+    the busy timeout a writer goes on without this lock, so a stuck one ends in SQLite's own error.
+    Re-entrant: a thread's nested write transaction meets SQLite's lock, as before."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.lock = threading.RLock()
+        self.timeout = timeout_seconds
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        acquired = self.lock.acquire(timeout=self.timeout)
+        try:
+            yield
+        finally:
+            if acquired:
+                self.lock.release()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, _SqliteWriters] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """One atomic unit of work: commits on success, rolls back on any exception."""
-    with engine.connect().execution_options(tanxiao_write=write) as connection, connection.begin():
+    writers = _WRITERS.get(engine) if write else None
+    if writers is None:
+        with engine.connect().execution_options(tanxiao_write=write) as connection, connection.begin():
+            yield connection
+        return
+    with (
+        writers.held(),
+        engine.connect().execution_options(tanxiao_write=True) as connection,
+        connection.begin(),
+    ):
         yield connection
 
 
