@@ -148,6 +148,11 @@ class Admission:
 
     def admit(self, identity: str, role: str, *, streaming: bool) -> Ticket:
         """Take a rate token, an in-flight slot and (for streams) a stream slot, or raise."""
+        self.enter(identity, role, streaming)
+        return Ticket(identity, streaming, self._release)
+
+    def enter(self, identity: str, role: str, streaming: bool = False) -> None:
+        """``admit`` without the ticket (a unary call gives its slot back with ``leave``)."""
         limits = self._role_limits.get(role)
         if limits is None:
             limits = (self.settings.rate_of(role), self.settings.concurrency_of(role))
@@ -167,15 +172,25 @@ class Admission:
                 )
             if streaming:
                 self._check_streams(identity)
-            if self._in_flight[identity] >= quota:
+            in_flight = self._in_flight
+            if in_flight.get(identity, 0) >= quota:
                 raise exhausted(
                     f"at most {quota} concurrent calls for role {role}", "CONCURRENCY_LIMITED", 1.0
                 )
             if streaming:
                 self._streams[identity] += 1
                 self._streams_total += 1
-            self._in_flight[identity] += 1
-        return Ticket(identity, streaming, self._release)
+            in_flight[identity] += 1
+
+    def leave(self, identity: str) -> None:
+        """The in-flight slot of a unary call admitted by ``enter``."""
+        with self._lock:
+            in_flight = self._in_flight
+            left = in_flight[identity] - 1
+            if left > 0:
+                in_flight[identity] = left
+            else:
+                del in_flight[identity]
 
     def _check_streams(self, identity: str) -> None:
         per_caller = self.settings.max_streams_per_caller
