@@ -684,7 +684,8 @@ def _unary(
         if caller:
             line.update(caller)
         line["code"] = code
-        _emit(level, event, line, now)
+        if log is not _LOG or not emit_direct(level, event, line, now):  # _emit, inline
+            (log.debug if level == logging.DEBUG else log.info)(event, **line)
         if access_log is not None:
             outcome = "allowed" if active else event
             concealed = guard.concealed if guard is not None else ""

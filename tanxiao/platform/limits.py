@@ -73,16 +73,7 @@ class _Bucket:
         self.rate = rate
         self.capacity = max(1.0, 2 * rate)
         self.tokens = self.capacity
-        self.stamp = now
-
-    def take(self, now: float) -> float:
-        """0 when a token was taken, else seconds until one is available."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+        self.stamp = now  # refilled and taken from in Admission.enter
 
 
 class Ticket:
@@ -165,11 +156,17 @@ class Admission:
                 if len(self._buckets) > 100_000:
                     self._buckets.clear()
                 bucket = self._buckets[identity] = _Bucket(rate, now)
-            wait = bucket.take(now)
-            if wait > 0:
+            # refill since the last call, then take a token (or say when one will be there)
+            tokens = min(bucket.capacity, bucket.tokens + (now - bucket.stamp) * rate)
+            bucket.stamp = now
+            if tokens < 1:
+                bucket.tokens = tokens
                 raise exhausted(
-                    f"rate limit of {bucket.rate:g} calls/s for role {role} exceeded", "RATE_LIMITED", wait
+                    f"rate limit of {bucket.rate:g} calls/s for role {role} exceeded",
+                    "RATE_LIMITED",
+                    (1 - tokens) / rate,
                 )
+            bucket.tokens = tokens - 1
             if streaming:
                 self._check_streams(identity)
             in_flight = self._in_flight
