@@ -8,7 +8,9 @@ server's CPU time (every thread: gRPC's, the workers', the log writers') before 
 writers flushed. Kinds alternate within each round so that load changes hit them alike.
 
 ``--tree DIR`` adds the plumbing echo of another checkout (e.g. ``git archive`` of the base commit) as
-kind ``plumbing@DIR``, to compare old and new code in the same minutes.
+kind ``plumbing@DIR``, to compare old and new code in the same minutes. ``--threads`` splits the CPU by
+server thread (/proc); ``--variant nolog|noaccess`` adds the plumbing echo without its log line or
+access log; ``--profile plumbing|bare`` prints a yappi profile (CPU, every thread) of one server.
 
     .venv/bin/python -m benchmarks.echo_cpu --calls 20000 --rounds 5 --concurrency 1,8,32
 """
