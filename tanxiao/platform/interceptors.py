@@ -703,15 +703,16 @@ def _unary(
             )
             access_log.record_call(now, entry)
         if series is not None:  # handled by the code the call ends with (a handler may set one)
-            status = state.code if state is not None else context.code()
-            if status is None:
+            assert counts is not None
+            if state is None:
+                counts.finish(context, started)
+            elif state.code is None:
                 series.finished(shard, "OK", ended - started)
             else:
-                assert counts is not None
-                counts.ended(status.name, ended - started, context)
+                counts.ended(state.code.name, ended - started, context)
         set_request_id(Ellipsis)
         set_method(Ellipsis)
-        if caller:
+        if authenticator is not None:
             _unbind(principal_token)
         return response
 
