@@ -77,6 +77,31 @@ def _text_of(value: Any) -> str:
     return ""
 
 
+# One call's entry as queued: event, method, resource, code, reason, request_id, peer, the caller's
+# fields (token_id, role, tenant; empty without authentication), outcome, and the real denial reason
+# behind an answer of NOT_FOUND ("" when none).
+CallEntry = tuple[str, str, str, str, str, str, str, dict[str, str], str, str]
+
+
+def call_entry(call: CallEntry) -> dict[str, Any]:
+    """The entry of one call, its fields in this order."""
+    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = call
+    entry = {
+        "event": event,
+        "method": method,
+        "resource": resource,
+        "code": code,
+        "reason": reason,
+        "request_id": request_id,
+        "peer": peer,
+        **caller,
+        "outcome": outcome,
+    }
+    if concealed:
+        entry["denied_as_not_found"] = concealed
+    return entry
+
+
 def _line(entry: dict[str, Any]) -> bytes:
     """One JSON line, UTF-8 as is (orjson; the standard library for what orjson refuses)."""
     try:
@@ -103,6 +128,11 @@ class AccessLog:
         """Queue one entry, stamped now; the writer thread renders and appends it."""
         self._writer.put((time.time(), entry))
 
+    def record_call(self, stamp: float, call: CallEntry) -> None:
+        """Queue the entry of one call, stamped ``stamp``, as the tuple the call already has: the writer
+        makes it the same entry ``record`` would get (``call_entry``), off the call's thread."""
+        self._writer.put((stamp, call))
+
     def flush(self) -> None:
         """Every entry recorded so far is in its file."""
         self._writer.flush()
@@ -115,13 +145,14 @@ class AccessLog:
                 os.close(self._fd)
                 self._fd = None
 
-    def _append(self, entries: list[tuple[float, dict[str, Any]]]) -> None:
+    def _append(self, entries: list[tuple[float, dict[str, Any] | CallEntry]]) -> None:
         """Render a batch and append it, one ``write`` per day file it spans."""
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
         with self._lock:
-            for stamp, entry in entries:
+            for stamp, queued in entries:
+                entry = call_entry(queued) if isinstance(queued, tuple) else queued
                 moment, today = self._moment(stamp)
                 if day is not None and today != day:
                     os.write(self._file(day), b"".join(lines))

@@ -1,5 +1,10 @@
-"""The server interceptor every service gets: request id, authentication and authorization, structured
-access log, error mapping.
+"""The server interceptor every service gets: RPC metrics, request id, authentication and
+authorization, admission, structured access log, error mapping.
+
+It is the outermost interceptor and the only one of ours (tracing sits inside it when on). A unary
+call goes through one function (``_unary``) that does all of it, the method's share of the work done
+once when the method is first called (``_Plan``); streams, health and reflection go through the
+layers below it, counted by ``tanxiao.platform.metrics.count_calls``.
 
 A request id comes from the caller's ``x-request-id`` metadata or is generated; it is bound to the
 structlog context for the whole call and returned in ErrorInfo metadata on failure.
@@ -21,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
@@ -35,12 +40,13 @@ from tanxiao.errors import (
     Unauthenticated,
     ValidationError,
 )
-from tanxiao.platform import authz, response_metadata
-from tanxiao.platform.access_log import AccessLog, resource_of
+from tanxiao.platform import authz, grpc_context, response_metadata
+from tanxiao.platform.access_log import RESOURCE_FIELDS, AccessLog, CallEntry, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
 from tanxiao.platform.logging import emit_direct
+from tanxiao.platform.metrics import MethodMetrics, ServerMetrics, count_calls
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
 
@@ -63,6 +69,7 @@ def _structlog_vars(*keys: str) -> dict[str, ContextVar[Any]]:
 
 
 _LOG_VARS = _structlog_vars("request_id", "method", *_CALLER_KEYS)
+_LOG_VAR_LIST = tuple(_LOG_VARS.values())
 _REQUEST_ID_VAR, _METHOD_VAR = _LOG_VARS["request_id"], _LOG_VARS["method"]
 
 
@@ -82,6 +89,9 @@ class Serving:
     monitor: StreamMonitor
     stream_pool: futures.ThreadPoolExecutor
     access_log: AccessLog | None = None
+    # A caller's address as gRPC gives it (bytes or text) -> (the address as text, the identity of an
+    # unauthenticated caller there): one per client connection, bounded all the same.
+    peers: dict[Any, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -93,6 +103,16 @@ class Serving:
     ) -> Serving:
         pool = futures.ThreadPoolExecutor(limits.max_streams_total + 2, thread_name_prefix="stream")
         return cls(Admission(limits), StreamMonitor(idle_seconds, check_seconds), pool, access_log)
+
+    def known_peer(self, raw: Any) -> tuple[str, str]:
+        """The address as text and the anonymous identity of a caller at ``raw`` (``peers``)."""
+        found = self.peers.get(raw)
+        if found is None:
+            peer = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+            if len(self.peers) > 10_000:
+                self.peers.clear()
+            found = self.peers[raw] = (peer, f"peer:{peer_host(peer)}")
+        return found
 
     def stop(self, drain_seconds: float = 10.0) -> None:
         """After the server stopped (every call cancelled): let stream bodies still running on the pool
@@ -172,8 +192,76 @@ def _permission_denied(
     return PermissionDenied(text, reason=denial.reason, metadata=metadata)
 
 
+def _level_of(method: str) -> int:
+    # Probes call health every few seconds: at info they would bury the real calls.
+    return logging.DEBUG if method.startswith(_HEALTH_PREFIX) else logging.INFO
+
+
+def _emit(level: int, event: str, line: dict[str, Any], now: float) -> None:
+    """The call's log line: the configured logger straight to its processors
+    (tanxiao.platform.logging), unless replaced (tests capture log lines through a logger of their own)."""
+    if log is not _LOG or not emit_direct(level, event, line, now):
+        (log.debug if level == logging.DEBUG else log.info)(event, **line)
+
+
+def _bind_caller(caller: dict[str, str], fields: dict[str, str]) -> None:
+    """``fields`` of the caller, cut, into ``caller`` and the log context."""
+    caller.clear()
+    for key, value in fields.items():
+        value = caller[key] = truncated(value)
+        var = _LOG_VARS.get(key)
+        if var is not None:
+            var.set(value)
+        else:  # a field beyond _CALLER_KEYS: bound (and left bound) the general way
+            structlog.contextvars.bind_contextvars(**{key: value})
+
+
+def _authenticate(
+    context: grpc.ServicerContext,
+    peer: str,
+    authenticator: Authenticator,
+    admission: Admission,
+    caller: dict[str, str],
+) -> tuple[Principal, str]:
+    """The caller's principal and secret, its fields bound to ``caller`` and the log context; raises
+    Unauthenticated, or ResourceExhausted for a peer that failed too often. The secret itself goes
+    nowhere but the authenticator."""
+    host = peer_host(peer)
+    admission.check_peer(host)
+    secret = _bearer(context)
+    if secret is None:
+        _bind_caller(caller, {"token_id": "", "role": ANONYMOUS, "tenant": ""})
+        admission.auth_failed(host)
+        raise Unauthenticated(
+            "missing bearer token: send metadata 'authorization: Bearer <token>'", reason="TOKEN_MISSING"
+        )
+    principal = authenticator.principal(secret) if secret else None
+    if principal is None:
+        # The id part of a well-formed secret is not secret and helps find the token.
+        _bind_caller(caller, {"token_id": token_id_of(secret) or "", "role": ANONYMOUS, "tenant": ""})
+        admission.auth_failed(host)
+        raise Unauthenticated("unknown, malformed, expired or revoked bearer token", reason="TOKEN_INVALID")
+    _bind_caller(caller, principal.log_fields())
+    return principal, secret
+
+
+def _unbind(principal_token: Token[Principal | None] | None) -> None:
+    """The call's log context and principal unbound (structlog's merge skips a key set to Ellipsis)."""
+    for var in _LOG_VAR_LIST:
+        var.set(Ellipsis)
+    if principal_token is not None:
+        try:
+            current_principal.reset(principal_token)
+        except ValueError:  # a stream closed from another context (client cancelled)
+            current_principal.set(None)
+
+
+_NO_CALLER: dict[str, str] = {}  # the caller fields of a call without authentication (never filled)
+
+
 class _CallScope:
-    """Binds log context for one call, authenticates its caller and turns exceptions into statuses.
+    """One call's log context, caller and outcome lines. A stream holds one for the whole call; a
+    unary call (``_unary``) keeps the same things in locals and makes one only to fail.
     ``streaming``: the response is a stream, whose initial metadata is sent at once (a unary answer
     carries it in its own batch, tanxiao.platform.response_metadata)."""
 
@@ -181,29 +269,38 @@ class _CallScope:
         self,
         method: str,
         context: grpc.ServicerContext,
-        access_log: AccessLog | None = None,
+        access_log: AccessLog | None,
+        request_id: str,
+        caller_request_id: str,
+        peer: str,
+        started: float,
         *,
         streaming: bool = False,
     ) -> None:
         self.method = method
+        self.level = _level_of(method)
         self.context = context
+        self.request_id = request_id
         # the request's request_id field wins over the sent x-request-id as the caller's id
-        self.request_id, self.caller_request_id = _request_ids(context)
+        self.caller_request_id = caller_request_id
+        self.peer = peer
         self.streaming = streaming
-        self.started = time.perf_counter()
-        self.caller: dict[str, str] = {}
-        self._principal_token: Token[Principal | None] | None = None
+        self.started = started
+        self.caller: dict[str, str] = _NO_CALLER
+        self.principal_token: Token[Principal | None] | None = None
         self.access_log = access_log
         self.resource = ""
-        self.concealed = ""  # the real denial reason behind an answer of NOT_FOUND
-        self._peer: str | None = None
+        self.guard: _Guard | None = None  # its concealed: the real denial behind an answer of NOT_FOUND
 
-    @property
-    def peer(self) -> str:
-        """The caller's address, asked of gRPC once per call."""
-        if self._peer is None:
-            self._peer = self.context.peer() or ""
-        return self._peer
+    @classmethod
+    def begin(
+        cls, method: str, context: grpc.ServicerContext, access_log: AccessLog | None, *, streaming: bool
+    ) -> _CallScope:
+        request_id, sent = _request_ids(context)
+        peer = context.peer() or ""
+        return cls(
+            method, context, access_log, request_id, sent, peer, time.perf_counter(), streaming=streaming
+        )
 
     def note_request(self, request: Any) -> None:
         """The resource a unary request names (access log) and its request_id field (errors)."""
@@ -219,38 +316,11 @@ class _CallScope:
         return self
 
     def authenticate(self, authenticator: Authenticator, admission: Admission) -> tuple[Principal, str]:
-        """The caller's principal and secret, bound to the log context and ``current_principal``; raises
-        Unauthenticated, or ResourceExhausted for a peer that failed too often. The secret itself goes
-        nowhere but the authenticator."""
-        host = peer_host(self.peer)
-        admission.check_peer(host)
-        secret = _bearer(self.context)
-        if secret is None:
-            self._bind_caller({"token_id": "", "role": ANONYMOUS, "tenant": ""})
-            admission.auth_failed(host)
-            raise Unauthenticated(
-                "missing bearer token: send metadata 'authorization: Bearer <token>'", reason="TOKEN_MISSING"
-            )
-        principal = authenticator.principal(secret) if secret else None
-        if principal is None:
-            # The id part of a well-formed secret is not secret and helps find the token.
-            self._bind_caller({"token_id": token_id_of(secret) or "", "role": ANONYMOUS, "tenant": ""})
-            admission.auth_failed(host)
-            raise Unauthenticated(
-                "unknown, malformed, expired or revoked bearer token", reason="TOKEN_INVALID"
-            )
-        self._bind_caller(principal.log_fields())
-        self._principal_token = current_principal.set(principal)
+        """``_authenticate`` for this call; the principal is ``current_principal`` until the call ends."""
+        self.caller = {}
+        principal, secret = _authenticate(self.context, self.peer, authenticator, admission, self.caller)
+        self.principal_token = current_principal.set(principal)
         return principal, secret
-
-    def _bind_caller(self, caller: dict[str, str]) -> None:
-        self.caller = caller = {key: truncated(value) for key, value in caller.items()}
-        for key, value in caller.items():
-            var = _LOG_VARS.get(key)
-            if var is not None:
-                var.set(value)
-            else:  # a field beyond _CALLER_KEYS: bound (and left bound) the general way
-                structlog.contextvars.bind_contextvars(**{key: value})
 
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, TanxiaoError):
@@ -263,44 +333,42 @@ class _CallScope:
             method=self.method,
             **self.caller,
         )
-        self._audit("rpc.internal_error", code="INTERNAL", reason="INTERNAL")
+        self._audit("rpc.internal_error", time.time(), "INTERNAL", "INTERNAL")
         self.context.abort_with_status(internal_status(self.request_id, self.caller_request_id))
 
     def _log(self, event: str, **fields: Any) -> None:
-        elapsed_ms = round((time.perf_counter() - self.started) * 1000, 3)
+        now = time.time()
         line = {
             "peer": self.peer,
-            "elapsed_ms": elapsed_ms,
+            "elapsed_ms": round((time.perf_counter() - self.started) * 1000, 3),
             "request_id": self.request_id,
             "method": self.method,
             **self.caller,  # cut when bound
             **{key: truncated(value) for key, value in fields.items()},
         }
-        # Probes call health every few seconds: at info they would bury the real calls.
-        health = self.method.startswith(_HEALTH_PREFIX)
-        # The configured logger straight to its processors (tanxiao.platform.logging), unless replaced
-        # (tests capture log lines through a logger of their own).
-        if log is not _LOG or not emit_direct(logging.DEBUG if health else logging.INFO, event, line):
-            (log.debug if health else log.info)(event, **line)
-        self._audit(event, code=str(fields.get("code", "")), reason=str(fields.get("reason", "")))
+        _emit(self.level, event, line, now)
+        self._audit(event, now, str(fields.get("code", "")), str(fields.get("reason", "")))
 
-    def _audit(self, event: str, *, code: str, reason: str) -> None:
+    def _audit(self, event: str, now: float, code: str, reason: str) -> None:
         """One access-log entry per call outcome (tanxiao.platform.access_log)."""
         if self.access_log is None:
             return
-        entry = {"outcome": "allowed" if code == "OK" else "refused" if event == "rpc.rejected" else event}
-        if self.concealed:
-            entry["denied_as_not_found"] = self.concealed
-        self.access_log.record(
-            event=event,
-            method=self.method,
-            resource=self.resource,
-            code=code,
-            reason=reason,
-            request_id=self.request_id,
-            peer=self.peer,
-            **self.caller,
-            **entry,
+        outcome = "allowed" if code == "OK" else "refused" if event == "rpc.rejected" else event
+        concealed = self.guard.concealed if self.guard is not None else ""
+        self.access_log.record_call(
+            now,
+            (
+                event,
+                self.method,
+                self.resource,
+                code,
+                reason,
+                self.request_id,
+                self.peer,
+                self.caller,
+                outcome,
+                concealed,
+            ),
         )
 
     def log_outcome(self) -> None:
@@ -313,14 +381,8 @@ class _CallScope:
             self._log("rpc.not_sent", code=code)
 
     def __exit__(self, *exc_info: object) -> None:
-        for var in _LOG_VARS.values():  # unbound: structlog's merge skips a key set to Ellipsis
-            var.set(Ellipsis)
-        if self._principal_token is not None:
-            try:
-                current_principal.reset(self._principal_token)
-            except ValueError:  # a stream closed from another context (client cancelled)
-                current_principal.set(None)
-            self._principal_token = None
+        _unbind(self.principal_token)
+        self.principal_token = None
 
 
 class _Guard:
@@ -333,7 +395,7 @@ class _Guard:
         self.principal = principal
         self.still_allowed = still_allowed
         self.denied: TanxiaoError | None = None
-        self.scope: _CallScope | None = None
+        self.concealed = ""  # the real denial reason behind an answer of NOT_FOUND
 
     def check_call(self) -> None:
         denial = authz.authorize_call(self.method, self.principal)
@@ -368,8 +430,7 @@ class _Guard:
             log.info(
                 "authz.concealed", method=self.method, denial=denial.reason, detail=truncated(denial.message)
             )
-            if self.scope is not None:
-                self.scope.concealed = denial.reason
+            self.concealed = denial.reason
             reason, message = conceal(request)
             raise NotFound(message, reason=reason)
         raise _permission_denied(denial, self.method)
@@ -442,23 +503,18 @@ class _Policy:
         self.method = method
         self.authenticator = authenticator
         self.serving = serving
-        self._peers: dict[str, str] = {}  # peer address -> its identity when unauthenticated
 
     def admit(self, scope: _CallScope, *, streaming: bool) -> _Admitted:
         authenticator = self.authenticator
+        admission = self.serving.admission
         if authenticator is None:
-            peer = scope.peer
-            identity = self._peers.get(peer)
-            if identity is None:
-                if len(self._peers) > 10_000:  # one per client connection: bounded all the same
-                    self._peers.clear()
-                identity = self._peers[peer] = f"peer:{peer_host(peer)}"
-            ticket = self.serving.admission.admit(identity, ANONYMOUS, streaming=streaming)
-            return _Admitted(None, ticket)
-        principal, secret = scope.authenticate(authenticator, self.serving.admission)
-        ticket = self.serving.admission.admit(principal.token_id, principal.role, streaming=streaming)
-        guard = _Guard(self.method, principal, lambda: authenticator.principal(secret) is not None)
-        guard.scope = scope
+            identity = self.serving.known_peer(scope.peer)[1]
+            return _Admitted(None, admission.admit(identity, ANONYMOUS, streaming=streaming))
+        principal, secret = scope.authenticate(authenticator, admission)
+        ticket = admission.admit(principal.token_id, principal.role, streaming=streaming)
+        guard = scope.guard = _Guard(
+            self.method, principal, lambda: authenticator.principal(secret) is not None
+        )
         return _Admitted(guard, ticket)
 
     def check_request(self, admitted: _Admitted, request: Any) -> None:
@@ -491,30 +547,218 @@ def _ended(scope: _CallScope, admitted: _Admitted | None) -> bool:
     return True
 
 
-def _wrap_unary(
-    behavior: Callable[..., Any], policy: _Policy, client_streaming: bool = False
-) -> Callable[..., Any]:
-    """Unary responses. A client stream (stream -> unary) is a stream for admission and the monitor."""
+class _RequestKind:
+    """What the plumbing reads of a request of one type, found once per type: the resource fields it
+    has (access log), whether it may carry a ``request_id`` field (the caller's id in errors) and
+    whether it is a message whose fields are checked (input_limits; raw bytes are not)."""
 
-    def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
-        with _CallScope(policy.method, context, policy.serving.access_log) as scope:
-            if not client_streaming:
-                scope.note_request(request_or_iterator)
+    __slots__ = ("checked", "request_id", "resource")
+
+    def __init__(self, kind: type) -> None:
+        descriptor = getattr(kind, "DESCRIPTOR", None)
+        fields = getattr(descriptor, "fields_by_name", None)
+        raw = kind in (bytes, str)
+        self.resource = bool(_resource_names(kind, fields, raw))
+        self.request_id = not raw and (fields is None or "request_id" in fields)
+        self.checked = hasattr(kind, "ListFields")
+
+
+def _resource_names(kind: type, fields: Any, raw: bool) -> tuple[str, ...]:
+    if fields is not None:
+        return tuple(n for n in RESOURCE_FIELDS if n in fields)
+    return () if raw else RESOURCE_FIELDS
+
+
+_REQUEST_KINDS: dict[type, _RequestKind] = {}
+
+
+def _request_kind(kind: type) -> _RequestKind:
+    found = _REQUEST_KINDS.get(kind)
+    if found is None:
+        found = _REQUEST_KINDS[kind] = _RequestKind(kind)
+    return found
+
+
+def _unary(
+    behavior: Callable[..., Any], policy: _Policy, counts: MethodMetrics | None
+) -> Callable[[Any, grpc.ServicerContext], Any]:
+    """Everything a unary call passes through, in one function per call: metrics, request id (echoed
+    in the answer's initial metadata), log context, authentication, admission, input limits,
+    authorization of the request and the response, the log line and the access-log entry. What
+    depends on the method only is looked up here, once. Failures leave through ``_unary_failed``."""
+    method, authenticator, serving = policy.method, policy.authenticator, policy.serving
+    admission, access_log, level = serving.admission, serving.access_log, _level_of(method)
+    series = counts.series if counts is not None else None
+    enter, leave, known_peer = admission.enter, admission.leave, serving.known_peer
+    peers = serving.peers
+    clock, wall, bits = time.perf_counter, time.time, random.getrandbits
+    set_request_id, set_method = _REQUEST_ID_VAR.set, _METHOD_VAR.set
+    direct_type, cancelled = grpc_context.CONTEXT, grpc_context.CANCELLED
+    merged = response_metadata.install()
+    attribute = response_metadata.ATTRIBUTE
+    kinds = _REQUEST_KINDS
+
+    def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        started = clock()
+        if series is not None:
+            shard = series.shard()
+            shard.started += 1
+        if type(context) is direct_type:  # grpcio's own context: its fields read directly (grpc_context)
+            direct: Any = context
+            state = direct._state
+            metadata = direct._rpc_event.invocation_metadata
+            raw_peer = direct._rpc_event.call.peer()
+        else:
+            state = None
+            metadata = context.invocation_metadata()
+            raw_peer = context.peer()
+        request_id = sent_id = ""
+        for key, value in metadata or ():
+            if key == REQUEST_ID_KEY and isinstance(value, str):
+                sent_id = value
+                if 0 < len(value) <= 128:
+                    request_id = value
+                break
+        if not request_id:
+            request_id = f"{bits(128):032x}"  # _new_request_id
+        set_request_id(request_id)
+        set_method(method)
+        echo = ((REQUEST_ID_KEY, request_id),)
+        if merged and state is not None and state.initial_metadata_allowed:
+            setattr(state, attribute, echo)  # response_metadata.attach, merged
+        else:
+            response_metadata.attach(context, echo)
+        peer, identity = peers.get(raw_peer) or known_peer(raw_peer)
+        kind = kinds.get(type(request)) or _request_kind(type(request))
+        resource = resource_of(request) if kind.resource else ""
+        caller_id = (_field_request_id(request) if kind.request_id else "") or sent_id
+        caller, guard, principal_token, admitted = _NO_CALLER, None, None, ""
+        try:
+            if authenticator is None:
+                enter(identity, ANONYMOUS)
+                admitted = identity
+            else:
+                caller = {}
+                principal, secret = _authenticate(context, peer, authenticator, admission, caller)
+                principal_token = current_principal.set(principal)
+                enter(principal.token_id, principal.role)
+                admitted = principal.token_id
+                guard = _Guard(method, principal, lambda: authenticator.principal(secret) is not None)
+            if kind.checked:
+                _check_input(request)
+            if guard is not None:
+                guard.check_request(request)
+            response = behavior(request, context)
+            if guard is not None:
+                guard.raise_if_denied()
+                guard.check_response(response, request)
+        except Exception as exc:
+            scope = _CallScope(method, context, access_log, request_id, caller_id, peer, started)
+            scope.caller, scope.resource, scope.guard = caller, resource, guard
+            return _unary_failed(scope, exc, counts, principal_token)
+        except BaseException:
+            if counts is not None:
+                counts.finish(context, started, "UNKNOWN")
+            _unbind(principal_token)
+            raise
+        finally:
+            if admitted:
+                leave(admitted)
+        # rpc.ok only when the answer can still reach the caller (_CallScope.log_outcome)
+        if state is not None:
+            active = state.client is not cancelled and not state.statused  # grpc_context.is_active
+        else:
+            active = context.is_active()
+        if active:
+            event, code = "rpc.ok", "OK"
+        else:
+            event = "rpc.not_sent"
+            code = "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
+        ended, now = clock(), wall()
+        line = {
+            "peer": peer,
+            "elapsed_ms": round((ended - started) * 1000, 3),
+            "request_id": request_id,
+            "method": method,
+        }
+        if caller:
+            line.update(caller)
+        line["code"] = code
+        if log is not _LOG or not emit_direct(level, event, line, now):  # _emit, inline
+            (log.debug if level == logging.DEBUG else log.info)(event, **line)
+        if access_log is not None:
+            outcome = "allowed" if active else event
+            concealed = guard.concealed if guard is not None else ""
+            entry: CallEntry = (
+                event,
+                method,
+                resource,
+                code,
+                "",
+                request_id,
+                peer,
+                caller,
+                outcome,
+                concealed,
+            )
+            access_log.record_call(now, entry)
+        if series is not None:  # handled by the code the call ends with (a handler may set one)
+            assert counts is not None
+            if state is None:
+                counts.finish(context, started)
+            elif state.code is None:
+                series.finished(shard, "OK", ended - started)
+            else:
+                counts.ended(state.code.name, ended - started, context)
+        set_request_id(Ellipsis)
+        set_method(Ellipsis)
+        if authenticator is not None:
+            _unbind(principal_token)
+        return response
+
+    return handler
+
+
+def _unary_failed(
+    scope: _CallScope,
+    exc: Exception,
+    counts: MethodMetrics | None,
+    principal_token: Token[Principal | None] | None,
+) -> Any:
+    """A unary call whose checks or handler raised: an abort of the handler's own passes through; a
+    call the caller is no longer waiting for is logged as not sent; anything else is logged, audited
+    and turned into its status (tanxiao.platform.rpc_status)."""
+    try:
+        if _is_abort(exc):  # context.abort in the handler: the status is set, let it through
+            raise exc
+        if not _ended(scope, None):
+            scope.fail(exc)  # raises: abort_with_status
+    except BaseException:
+        if counts is not None:
+            counts.finish(scope.context, scope.started, "UNKNOWN")
+        raise
+    finally:
+        _unbind(principal_token)
+    if counts is not None:
+        counts.finish(scope.context, scope.started)
+    return None
+
+
+def _client_stream(behavior: Callable[..., Any], policy: _Policy) -> Callable[..., Any]:
+    """Stream -> unary: a stream for admission and the monitor, its messages checked as read."""
+
+    def handler(request_iterator: Any, context: grpc.ServicerContext) -> Any:
+        with _CallScope.begin(policy.method, context, policy.serving.access_log, streaming=False) as scope:
             admitted = None
             try:
-                admitted = policy.admit(scope, streaming=client_streaming)
-                if client_streaming:
-                    if admitted.guard is not None:
-                        admitted.guard.check_call()
-                    watched = policy.watch(admitted, context)
-                    request = _CheckedRequests(request_or_iterator, watched, admitted.guard)
-                else:
-                    policy.check_request(admitted, request_or_iterator)
-                    request = request_or_iterator
-                response = behavior(request, context)
+                admitted = policy.admit(scope, streaming=True)
+                if admitted.guard is not None:
+                    admitted.guard.check_call()
+                watched = policy.watch(admitted, context)
+                response = behavior(_CheckedRequests(request_iterator, watched, admitted.guard), context)
                 if admitted.guard is not None:
                     admitted.guard.raise_if_denied()
-                    admitted.guard.check_response(response, None if client_streaming else request)
+                    admitted.guard.check_response(response, None)
             except Exception as exc:
                 if _is_abort(exc):
                     raise
@@ -536,7 +780,7 @@ def _wrap_streaming(
     re-checked before every response."""
 
     def handler(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _CallScope(policy.method, context, policy.serving.access_log, streaming=True) as scope:
+        with _CallScope.begin(policy.method, context, policy.serving.access_log, streaming=True) as scope:
             if not client_streaming:
                 scope.note_request(request_or_iterator)
             admitted = None
@@ -636,46 +880,63 @@ def _non_blocking_watch(behavior: Callable[..., Any], serving: Serving) -> Calla
 
 class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """``authenticator``: None = no authentication (auth_required = false, tests); else a TokenStore.
-    ``serving``: the server's bounds (admission, stream monitor, stream pool)."""
+    ``serving``: the server's bounds (admission, stream monitor, stream pool). ``metrics``: the server's
+    RPC metrics, counted here for every call, refusals included (start_server makes this interceptor
+    the outermost); None counts nothing (an interceptor of this kind stacked inside another, as tests
+    do).
 
-    def __init__(self, authenticator: Authenticator | None = None, serving: Serving | None = None) -> None:
+    gRPC runs the interceptor chain for every call, on the server's one polling thread. The handler
+    this one returns depends on the method only (the tracing interceptor inside it wraps by method
+    too), so it keeps it per method: after a method's first call the chain is not run again and
+    nothing is rebuilt or looked up but the handler."""
+
+    def __init__(
+        self,
+        authenticator: Authenticator | None = None,
+        serving: Serving | None = None,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self.authenticator = authenticator
         self.serving = serving or _unlimited()
+        self.metrics = metrics
         response_metadata.install()
-        # The wrapped handler of each method, built on its first call: gRPC runs interceptors for every
-        # call on its one polling thread, and what this one returns depends on the method only.
-        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        wrapped = self._handlers.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = continuation(handler_call_details)
         if handler is None:
-            return None
-        method = handler_call_details.method
-        cached = self._handlers.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(handler, method)
-        self._handlers[method] = (handler, wrapped)
+            return None  # unknown methods are not kept: their names come from the callers
+        wrapped = self._handlers[method] = self._wrap(handler, method)
         return wrapped
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-        serving = self.serving
+        counts = self.metrics.method(handler, method) if self.metrics is not None else None
         if authz.is_public(method):
-            return self._public(handler, method)
-        policy = _Policy(method, self.authenticator, serving)
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(handler.unary_unary, policy),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
+            wrapped = self._public(handler, method)
+        else:
+            policy = _Policy(method, self.authenticator, self.serving)
+            if handler.unary_unary:  # metrics included
+                return grpc.unary_unary_rpc_method_handler(
+                    _unary(handler.unary_unary, policy, counts),
+                    handler.request_deserializer,
+                    handler.response_serializer,
+                )
+            wrapped = self._stream(handler, policy)
+        return count_calls(wrapped, counts) if counts is not None else wrapped
+
+    def _stream(self, handler: grpc.RpcMethodHandler, policy: _Policy) -> grpc.RpcMethodHandler:
+        serving = self.serving
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary(handler.stream_unary, policy, client_streaming=True),
+                _client_stream(handler.stream_unary, policy),
                 handler.request_deserializer,
                 handler.response_serializer,
             )

@@ -73,16 +73,7 @@ class _Bucket:
         self.rate = rate
         self.capacity = max(1.0, 2 * rate)
         self.tokens = self.capacity
-        self.stamp = now
-
-    def take(self, now: float) -> float:
-        """0 when a token was taken, else seconds until one is available."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+        self.stamp = now  # refilled and taken from in Admission.enter
 
 
 class Ticket:
@@ -148,6 +139,11 @@ class Admission:
 
     def admit(self, identity: str, role: str, *, streaming: bool) -> Ticket:
         """Take a rate token, an in-flight slot and (for streams) a stream slot, or raise."""
+        self.enter(identity, role, streaming)
+        return Ticket(identity, streaming, self._release)
+
+    def enter(self, identity: str, role: str, streaming: bool = False) -> None:
+        """``admit`` without the ticket (a unary call gives its slot back with ``leave``)."""
         limits = self._role_limits.get(role)
         if limits is None:
             limits = (self.settings.rate_of(role), self.settings.concurrency_of(role))
@@ -160,22 +156,38 @@ class Admission:
                 if len(self._buckets) > 100_000:
                     self._buckets.clear()
                 bucket = self._buckets[identity] = _Bucket(rate, now)
-            wait = bucket.take(now)
-            if wait > 0:
+            # refill since the last call, then take a token (or say when one will be there)
+            tokens = min(bucket.capacity, bucket.tokens + (now - bucket.stamp) * rate)
+            bucket.stamp = now
+            if tokens < 1:
+                bucket.tokens = tokens
                 raise exhausted(
-                    f"rate limit of {bucket.rate:g} calls/s for role {role} exceeded", "RATE_LIMITED", wait
+                    f"rate limit of {bucket.rate:g} calls/s for role {role} exceeded",
+                    "RATE_LIMITED",
+                    (1 - tokens) / rate,
                 )
+            bucket.tokens = tokens - 1
             if streaming:
                 self._check_streams(identity)
-            if self._in_flight[identity] >= quota:
+            in_flight = self._in_flight
+            if in_flight.get(identity, 0) >= quota:
                 raise exhausted(
                     f"at most {quota} concurrent calls for role {role}", "CONCURRENCY_LIMITED", 1.0
                 )
             if streaming:
                 self._streams[identity] += 1
                 self._streams_total += 1
-            self._in_flight[identity] += 1
-        return Ticket(identity, streaming, self._release)
+            in_flight[identity] += 1
+
+    def leave(self, identity: str) -> None:
+        """The in-flight slot of a unary call admitted by ``enter``."""
+        with self._lock:
+            in_flight = self._in_flight
+            left = in_flight[identity] - 1
+            if left > 0:
+                in_flight[identity] = left
+            else:
+                del in_flight[identity]
 
     def _check_streams(self, identity: str) -> None:
         per_caller = self.settings.max_streams_per_caller

@@ -4,13 +4,15 @@ trace and span ids when tracing is on).
 Every call writes a line, so the line is cheap: JSON by orjson (UTF-8 as is, like
 ``json.dumps(ensure_ascii=False)`` but compact), falling back to the standard library for what orjson
 refuses (integers beyond 64 bits, keys that are not strings); no OpenTelemetry look-up while no tracer
-exists in the process; the timestamp's date and time of day formatted once a second. The line is
+exists in the process; the timestamp's date and time of day formatted once a second. A line is
 rendered on the calling thread (the call's context, its exception) and written by a writer thread
 (``tanxiao.platform.line_writer``: in batches, in order, nothing dropped; ``flush`` waits for it, and
-a stopping server and the interpreter's exit flush it)."""
+a stopping server and the interpreter's exit flush it). The line each RPC ends with (``emit_direct``)
+is rendered by the writer too, from the fields, the time and the context the call queued."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -23,6 +25,7 @@ import orjson
 import structlog
 
 from tanxiao.platform.line_writer import LineWriter
+from tanxiao.platform.tracing import active as tracing_active
 from tanxiao.platform.tracing import current_trace_ids
 
 
@@ -30,14 +33,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     global _configured
     renderer: structlog.types.Processor = render_json if fmt == "json" else structlog.dev.ConsoleRenderer()
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
-    processors: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        _trace_ids,
-        structlog.processors.add_log_level,
-        stamp_iso_utc,
-        structlog.processors.format_exc_info,
-        renderer,
-    ]
+    processors: list[structlog.types.Processor] = [*_JSON_CHAIN[:-1], renderer]
     threshold = logging.getLevelName(level.upper())
     wrapper = structlog.make_filtering_bound_logger(threshold)
     structlog.configure(
@@ -53,18 +49,21 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 _configured: tuple[list[Any], Any, int] | None = None
 
 
-def emit_direct(level: int, event: str, fields: dict[str, Any]) -> bool:
+def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | None = None) -> bool:
     """Log ``event`` with ``fields`` through the processors configure_logging set up, without
     structlog's per-call bound-logger machinery (a third of a call's log line): the same line a logger
     of that set-up writes. Only while that set-up is in force (its processor list, as structlog's
     ``capture_logs`` edits it in place, its level, its logger factory): False when structlog was
-    configured otherwise since, and the caller then logs the ordinary way. ``fields`` is consumed."""
+    configured otherwise since, and the caller then logs the ordinary way. ``fields`` is consumed:
+    under the JSON set-up it is queued as it is, with ``now`` (``time.time()``, taken by the caller for
+    the access log too) and the call's context, and rendered by the writer thread (``_Pending``)."""
     configured = _configured
     if configured is None:
         return False
     current = structlog.get_config()
+    processors = current["processors"]
     if (
-        current["processors"] is not configured[0]
+        processors is not configured[0]
         or current["wrapper_class"] is not configured[1]
         or current["logger_factory"] is not _queued_logger
     ):
@@ -73,14 +72,38 @@ def emit_direct(level: int, event: str, fields: dict[str, Any]) -> bool:
         return True  # below the level: dropped, as the filtering logger drops it
     name = _LEVEL_NAMES[level]
     fields["event"] = event
+    if processors == _JSON_CHAIN and "exc_info" not in fields:
+        stamp = time.time() if now is None else now
+        WRITER.put(_Pending((name, fields, stamp, contextvars.copy_context())))
+        return True
     line: Any = fields
     try:
-        for processor in configured[0]:  # the configured list itself: structlog's capture edits it in place
+        for processor in processors:  # the configured list itself: structlog's capture edits it in place
             line = processor(None, name, line)
     except structlog.DropEvent:  # as structlog's own loggers treat it
         return True
     _QUEUED.msg(line if isinstance(line, str) else str(line))
     return True
+
+
+class _Pending(tuple[str, dict[str, Any], float, contextvars.Context]):
+    """A line queued unrendered: level name, event dict, time, the context of the call that logged it."""
+
+    __slots__ = ()
+
+    def render(self) -> str:
+        """What _JSON_CHAIN makes of the event (no exc_info in it), in one function: the context
+        merged (merge_contextvars), the trace ids, the level, the timestamp (stamp_iso_utc at the
+        queued time), JSON (render_json). tests/platform/test_logging_direct.py compares the two."""
+        name, event, now, context = self
+        for var, value in context.items():
+            if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
+                event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
+        if tracing_active():
+            context.run(_trace_ids, None, name, event)  # the span current in the call's context
+        event["level"] = name
+        event["timestamp"] = _iso_utc(now)
+        return render_json(None, name, event) + "\n"
 
 
 _LEVEL_NAMES = {
@@ -97,15 +120,18 @@ _second: tuple[int, str] = (0, "")
 def stamp_iso_utc(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog's ``TimeStamper(fmt="iso", utc=True)`` to the character ("2026-11-30T18:00:00.123456Z",
     no fraction on a whole second), the date and time of day formatted once a second."""
+    event["timestamp"] = _iso_utc(time.time())
+    return event
+
+
+def _iso_utc(now: float) -> str:
     global _second
-    now = time.time()
     whole = int(now)
     second = _second
     if second[0] != whole:
         second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     micro = int((now - whole) * 1_000_000)
-    event["timestamp"] = f"{second[1]}.{micro:06d}Z" if micro else f"{second[1]}Z"
-    return event
+    return f"{second[1]}.{micro:06d}Z" if micro else f"{second[1]}Z"
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -123,11 +149,12 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
     return event
 
 
-def _write_to_stderr(lines: list[str]) -> None:
+def _write_to_stderr(lines: list[str | _Pending]) -> None:
     """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
     test runner) and must not keep writing to a closed stream."""
+    text = "".join([line if type(line) is str else line.render() for line in lines])  # type: ignore[union-attr]
     stream = sys.stderr
-    stream.write("".join(lines))
+    stream.write(text)
     stream.flush()
 
 
@@ -154,6 +181,19 @@ _QUEUED = _QueuedLogger()
 
 def _queued_logger(*_args: Any) -> _QueuedLogger:
     return _QUEUED
+
+
+# The processors configure_logging sets up for JSON, which emit_direct runs as one function.
+_JSON_CHAIN: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    _trace_ids,
+    structlog.processors.add_log_level,
+    stamp_iso_utc,
+    structlog.processors.format_exc_info,
+    render_json,
+]
+_CONTEXT_PREFIX = structlog.contextvars.STRUCTLOG_KEY_PREFIX
+_CONTEXT_PREFIX_LEN = len(_CONTEXT_PREFIX)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

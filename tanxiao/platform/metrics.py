@@ -111,8 +111,9 @@ class ServerMetrics:
         """Expose ``engine``'s connection pool as ``tanxiao_db_pool_*{pool=name}``."""
         self.pools.engines[name] = engine
 
-    def interceptor(self) -> MetricsInterceptor:
-        return MetricsInterceptor(self)
+    def method(self, handler: grpc.RpcMethodHandler, method: str) -> MethodMetrics:
+        """The series of ``method`` (served by ``handler``, which gives its grpc_type)."""
+        return MethodMetrics(self, handler, method)
 
 
 class _PoolCollector(Collector):
@@ -142,7 +143,10 @@ class _PoolCollector(Collector):
         return []  # families are built at scrape time; nothing to check for collisions up front
 
 
-# ---------------------------------------------------------------------------------- interceptor
+# ------------------------------------------------------------------------------ per-call counting
+# There is no interceptor of its own: the serving layer (tanxiao.platform.interceptors), the outermost
+# one, counts every call it sees, refusals included, in the same function per call that does the rest
+# of the plumbing (unary calls), or through ``count_calls`` (streams, health, reflection).
 
 
 def _split(method: str) -> tuple[str, str]:
@@ -160,12 +164,13 @@ def _kind(handler: grpc.RpcMethodHandler) -> str:
     return "bidi_stream"
 
 
-class _Children:
+class MethodMetrics:
     """One method's series (per-thread counts) and its quota-rejection counter."""
 
-    def __init__(self, metrics: ServerMetrics, labels: tuple[str, str, str]) -> None:
-        self.metrics, self.labels = metrics, labels
-        self.series = metrics.rpcs.series(labels)
+    def __init__(self, metrics: ServerMetrics, handler: grpc.RpcMethodHandler, method: str) -> None:
+        self.metrics = metrics
+        self.labels = (_kind(handler), *_split(method))
+        self.series = metrics.rpcs.series(self.labels)
 
     def start(self) -> Shard:
         shard = self.series.shard()
@@ -173,9 +178,13 @@ class _Children:
         return shard
 
     def finish(self, context: grpc.ServicerContext, started: float, otherwise: str = "OK") -> None:
-        """handled/latency of one call (and the quota rejection it may be), on the calling thread."""
-        code = _code_of(context, otherwise)
-        self.series.finished(self.series.shard(), code, time.perf_counter() - started)
+        """handled/latency of one call (and the quota rejection it may be), on the calling thread;
+        the code is what the call's context says (an abort, set_code), else ``otherwise``."""
+        self.ended(_code_of(context, otherwise), time.perf_counter() - started, context)
+
+    def ended(self, code: str, seconds: float, context: grpc.ServicerContext) -> None:
+        """One call ended with ``code`` after ``seconds``, counted on the calling thread's shard."""
+        self.series.finished(self.series.shard(), code, seconds)
         if code == "RESOURCE_EXHAUSTED":
             self.metrics.quota_rejections.labels(*self.labels[1:], _reason_of(context)).inc()
 
@@ -190,12 +199,12 @@ class _Call:
     """One stream's bookkeeping: started on entry, handled/latency exactly once on exit (a stream can
     end in the generator and in the cancellation callback)."""
 
-    def __init__(self, children: _Children) -> None:
-        self.children = children
+    def __init__(self, counts: MethodMetrics) -> None:
+        self.counts = counts
         self.started = time.perf_counter()
         self._done = threading.Lock()
         self._finished = False
-        children.start()
+        counts.start()
 
     def finish(self, context: grpc.ServicerContext, otherwise: str = "OK") -> None:
         """``otherwise``: the code when no inner layer set one (UNKNOWN after an exception)."""
@@ -203,7 +212,7 @@ class _Call:
             if self._finished:
                 return
             self._finished = True
-        self.children.finish(context, self.started, otherwise)
+        self.counts.finish(context, self.started, otherwise)
 
     def counted(self, messages: Iterator[Any], count: Callable[[], None]) -> Iterator[Any]:
         for message in messages:
@@ -232,148 +241,119 @@ def _reason_of(context: grpc.ServicerContext) -> str:
     return ""
 
 
-class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """The outermost interceptor: counts every call, including those refused by authentication.
-
-    gRPC runs the interceptor chain for every call, on the server's one polling thread. The handler
-    the chain returns depends on the method only (every interceptor of ours and the tracing one wrap by
-    method), so the outermost layer keeps it per method: after a method's first call the chain is not
-    run again, the wrappers are not rebuilt, and the label children are looked up once."""
-
-    def __init__(self, metrics: ServerMetrics) -> None:
-        self.metrics = metrics
-        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method = handler_call_details.method
-        cached = self._handlers.get(method)
-        if cached is not None:
-            return cached
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None  # unknown methods are not kept: their names come from the callers
-        wrapped = self._wrap(handler, method)
-        self._handlers[method] = wrapped
-        return wrapped
-
-    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-        children = _Children(self.metrics, (_kind(handler), *_split(method)))
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary, children),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                self._client_stream(handler.stream_unary, children),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        behavior = handler.unary_stream or handler.stream_stream
-        make = (
-            grpc.unary_stream_rpc_method_handler
-            if handler.unary_stream
-            else grpc.stream_stream_rpc_method_handler
+def count_calls(handler: grpc.RpcMethodHandler, counts: MethodMetrics) -> grpc.RpcMethodHandler:
+    """``handler`` counted: started, handled by code, latency, stream messages."""
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary(handler.unary_unary, counts), handler.request_deserializer, handler.response_serializer
         )
-        wrapped = self._streaming(behavior, children, client_streaming=bool(handler.stream_stream))
-        return make(wrapped, handler.request_deserializer, handler.response_serializer)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            _client_stream(handler.stream_unary, counts),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+    behavior = handler.unary_stream or handler.stream_stream
+    make = (
+        grpc.unary_stream_rpc_method_handler
+        if handler.unary_stream
+        else grpc.stream_stream_rpc_method_handler
+    )
+    wrapped = _streaming(behavior, counts, client_streaming=bool(handler.stream_stream))
+    return make(wrapped, handler.request_deserializer, handler.response_serializer)
 
-    @staticmethod
-    def _unary(behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
-        """A unary call starts and ends on one thread: its shard, no lock, no per-call object."""
-        series, shard_of = children.series, children.series.shard
-        clock = time.perf_counter
 
-        def handler(request: Any, context: grpc.ServicerContext) -> Any:
-            started = clock()
-            shard = shard_of()
-            shard.started += 1
-            try:
-                response = behavior(request, context)
-            except BaseException:
-                children.finish(context, started, "UNKNOWN")
-                raise
-            code = _code_of(context, "OK")
-            if code == "RESOURCE_EXHAUSTED":
-                children.finish(context, started)
+def _unary(behavior: Callable[..., Any], counts: MethodMetrics) -> Callable[..., Any]:
+    """A unary call starts and ends on one thread: its shard, no lock, no per-call object."""
+    series, shard_of = counts.series, counts.series.shard
+    clock = time.perf_counter
+
+    def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        started = clock()
+        shard = shard_of()
+        shard.started += 1
+        try:
+            response = behavior(request, context)
+        except BaseException:
+            counts.finish(context, started, "UNKNOWN")
+            raise
+        code = _code_of(context, "OK")
+        if code == "RESOURCE_EXHAUSTED":
+            counts.finish(context, started)
+        else:
+            series.finished(shard, code, clock() - started)
+        return response
+
+    return handler
+
+
+def _client_stream(behavior: Callable[..., Any], counts: MethodMetrics) -> Callable[..., Any]:
+    def handler(request: Any, context: grpc.ServicerContext) -> Any:
+        call = _Call(counts)
+        try:
+            response = behavior(call.counted(request, counts.received), context)
+        except BaseException:
+            call.finish(context, "UNKNOWN")
+            raise
+        call.finish(context)
+        return response
+
+    return handler
+
+
+def _streaming(
+    behavior: Callable[..., Any], counts: MethodMetrics, client_streaming: bool
+) -> Callable[..., Any]:
+    if getattr(behavior, "experimental_non_blocking", False):
+        return _non_blocking(behavior, counts, client_streaming)
+
+    def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        call = _Call(counts)
+        # A client that cancels mid-stream never resumes the generator: count the end there too.
+        context.add_callback(lambda: call.finish(context, "CANCELLED"))
+        if client_streaming:
+            request = call.counted(request, counts.received)
+        try:
+            for item in behavior(request, context):
+                counts.sent()
+                yield item
+        except BaseException:
+            call.finish(context, "UNKNOWN")
+            raise
+        call.finish(context)
+
+    return handler
+
+
+def _non_blocking(
+    behavior: Callable[..., None], counts: MethodMetrics, client_streaming: bool
+) -> Callable[..., None]:
+    """Streams the serving layer runs off the gRPC workers (tanxiao.platform.streams): they answer
+    through ``send_response_callback``, whose final ``None`` is the end of the call."""
+
+    def handler(
+        request: Any, context: grpc.ServicerContext, send_response_callback: Callable[[Any], None]
+    ) -> None:
+        call = _Call(counts)
+        context.add_callback(lambda: call.finish(context, "CANCELLED"))
+        if client_streaming:
+            request = call.counted(request, counts.received)
+
+        def send(response: Any) -> None:
+            if response is None:
+                call.finish(context)
             else:
-                series.finished(shard, code, clock() - started)
-            return response
+                counts.sent()
+            send_response_callback(response)
 
-        return handler
+        try:
+            behavior(request, context, send)
+        except BaseException:
+            call.finish(context, "UNKNOWN")
+            raise
 
-    @staticmethod
-    def _client_stream(behavior: Callable[..., Any], children: _Children) -> Callable[..., Any]:
-        def handler(request: Any, context: grpc.ServicerContext) -> Any:
-            call = _Call(children)
-            try:
-                response = behavior(call.counted(request, children.received), context)
-            except BaseException:
-                call.finish(context, "UNKNOWN")
-                raise
-            call.finish(context)
-            return response
-
-        return handler
-
-    def _streaming(
-        self, behavior: Callable[..., Any], children: _Children, client_streaming: bool
-    ) -> Callable[..., Any]:
-        if getattr(behavior, "experimental_non_blocking", False):
-            return self._non_blocking(behavior, children, client_streaming)
-
-        def handler(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            call = _Call(children)
-            # A client that cancels mid-stream never resumes the generator: count the end there too.
-            context.add_callback(lambda: call.finish(context, "CANCELLED"))
-            if client_streaming:
-                request = call.counted(request, children.received)
-            try:
-                for item in behavior(request, context):
-                    children.sent()
-                    yield item
-            except BaseException:
-                call.finish(context, "UNKNOWN")
-                raise
-            call.finish(context)
-
-        return handler
-
-    @staticmethod
-    def _non_blocking(
-        behavior: Callable[..., None], children: _Children, client_streaming: bool
-    ) -> Callable[..., None]:
-        """Streams the serving layer runs off the gRPC workers (tanxiao.platform.streams): they answer
-        through ``send_response_callback``, whose final ``None`` is the end of the call."""
-
-        def handler(
-            request: Any, context: grpc.ServicerContext, send_response_callback: Callable[[Any], None]
-        ) -> None:
-            call = _Call(children)
-            context.add_callback(lambda: call.finish(context, "CANCELLED"))
-            if client_streaming:
-                request = call.counted(request, children.received)
-
-            def send(response: Any) -> None:
-                if response is None:
-                    call.finish(context)
-                else:
-                    children.sent()
-                send_response_callback(response)
-
-            try:
-                behavior(request, context, send)
-            except BaseException:
-                call.finish(context, "UNKNOWN")
-                raise
-
-        handler.experimental_non_blocking = True  # type: ignore[attr-defined]
-        return handler
+    handler.experimental_non_blocking = True  # type: ignore[attr-defined]
+    return handler
 
 
 # ------------------------------------------------------------------------------------- endpoint

@@ -38,14 +38,11 @@ class Observability:
         self.endpoint: Endpoint | None = None
         self.readiness: Readiness | None = None
 
-    def interceptors(self) -> list[grpc.ServerInterceptor]:
-        """Outermost: metrics count every call, including those refused by authentication or quotas."""
-        return [self.metrics.interceptor()]
-
     def inner_interceptors(self) -> list[grpc.ServerInterceptor]:
-        """Inside the serving layer: the trace span wraps the servicer. It cannot sit outside, because
-        the serving layer runs streams off the gRPC workers (non-blocking handlers) and the
-        instrumentation only knows generator handlers."""
+        """Inside the serving layer (tanxiao.platform.interceptors, which also counts the RPC metrics):
+        the trace span wraps the servicer. It cannot sit outside, because the serving layer runs streams
+        off the gRPC workers (non-blocking handlers) and the instrumentation only knows generator
+        handlers."""
         return tracing.server_interceptors(self.name)
 
     def enable_reflection(self, service_names: Sequence[str], server: grpc.Server) -> None:

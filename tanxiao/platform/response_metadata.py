@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 
-_ATTRIBUTE = "tanxiao_initial_metadata"
+ATTRIBUTE = "tanxiao_initial_metadata"  # the attribute of the call state holding it
 _lock = threading.Lock()
 _installed: bool | None = None  # None: not tried yet
 
@@ -46,7 +46,7 @@ def _wrap_builder() -> bool:
         return original is not None and getattr(original, "tanxiao_wrapped", False)
 
     def get_initial_metadata(state: Any, metadata: Any) -> Any:
-        extra = getattr(state, _ATTRIBUTE, None)
+        extra = getattr(state, ATTRIBUTE, None)
         if extra is not None:
             metadata = extra if metadata is None else (*extra, *metadata)
         return original(state, metadata)
@@ -65,7 +65,7 @@ def attach(
     (streams, whose first message may come much later): sent now, once."""
     state = getattr(context, "_state", None) if merge else None
     if _installed and state is not None and getattr(state, "initial_metadata_allowed", False):
-        setattr(state, _ATTRIBUTE, metadata)
+        setattr(state, ATTRIBUTE, metadata)
         return
     with contextlib.suppress(ValueError):  # "Initial metadata no longer allowed!": sent already
         context.send_initial_metadata(metadata)

@@ -107,8 +107,10 @@ def start_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
         interceptors=[
-            *observed.interceptors(),
-            ServerCallInterceptor(authenticator if settings.auth_required else None, serving),
+            # outermost: counts every call (metrics), including those refused by authentication or quotas
+            ServerCallInterceptor(
+                authenticator if settings.auth_required else None, serving, observed.metrics
+            ),
             *observed.inner_interceptors(),
             *interceptors,
         ],

@@ -46,3 +46,27 @@ def test_a_capture_sees_the_direct_line(configured: object) -> None:
 def test_another_configuration_gets_the_ordinary_path(configured: object) -> None:
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
     assert not emit_direct(logging.INFO, "rpc.ok", {"code": "OK"})
+
+
+def test_the_line_keeps_the_context_and_time_it_was_logged_with(
+    configured: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The writer thread renders the line later, from the context the call had when it logged."""
+    token = structlog.contextvars.bind_contextvars(request_id="req-2")
+    try:
+        assert emit_direct(logging.INFO, "rpc.ok", {"code": "OK"}, now=1_800_000_000.25)
+    finally:
+        structlog.contextvars.reset_contextvars(**token)  # unbound before the writer gets to the line
+    structlog.contextvars.bind_contextvars(request_id="req-3")  # and another call's id bound since
+    try:
+        tanxiao_logging.flush()
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    (line,) = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
+    assert line == {
+        "code": "OK",
+        "event": "rpc.ok",
+        "request_id": "req-2",
+        "level": "info",
+        "timestamp": "2027-01-15T08:00:00.250000Z",
+    }
