@@ -50,13 +50,9 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.consents = consents  # enterprise consent (scoring_service.consent_check); None: not checked
         self.reviews = ReviewService(store, ReviewStore(store.engine))
         self.repricer = Repricer(pricer, store, self.reviews)
-<<<<<<< HEAD
         self.batch = BatchQuoter(pricer, self.reviews, consents, self._consented)
-        # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit)
-=======
         # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit); the
         # next group is priced while this one commits (two stages)
->>>>>>> wt-quote
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
             lambda quotes: pricer.prepare_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
         )
