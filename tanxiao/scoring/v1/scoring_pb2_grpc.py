@@ -142,13 +142,13 @@ class LoanScoringServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchQuoteLoanTerms(self, request, context):
-        """Prices up to 4,096 requests of one lender in one call (AIP-233 style),
+        """Prices up to 1,000 requests of one lender in one call (AIP-233 style),
         many quotes per message: the way to re-price a book fast (a BatchQuote
         stream pays per message). Answers one result per request, in request
         order; a bad request gets its own error (its result's `error`, with a
         BadRequest naming `requests[i].<field>`) and the others are still priced
         and stored. The call as a whole fails only for what concerns all of it:
-        a bad `lender` or `view`, more than 4,096 requests, the registry or the
+        a bad `lender` or `view`, no or more than 1,000 requests, the registry or the
         database unavailable (then nothing of the call is stored). Idempotent by
         (lender, request_id) per request (AIP-155), within and across calls.
         """
