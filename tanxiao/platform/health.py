@@ -68,10 +68,13 @@ class HealthServicer(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
         return health_pb2.HealthCheckResponse(status=status)
 
     def Watch(
-        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext, send: Send
+        self,
+        request: health_pb2.HealthCheckRequest,
+        context: grpc.ServicerContext,
+        send_response_callback: Send,  # the name gRPC's and our interceptors' callers pass it by
     ) -> None:
         """The current status now, then each change, until the call ends."""
-        service = request.service
+        service, send = request.service, send_response_callback
         with self._sending:  # registered and sent before any change is sent: no change is missed
             with self._lock:
                 status = self._statuses.get(service, SERVICE_UNKNOWN)

@@ -18,8 +18,11 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from helpers import DEVELOPMENT
 
+from tanxiao.platform.config import Settings
 from tanxiao.platform.health import HealthServicer
+from tanxiao.platform.server import start_server
 
 WATCH = "/grpc.health.v1.Health/Watch"
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -110,3 +113,26 @@ def test_a_watch_closing_while_a_status_is_sent_is_processed(
     # And the server still serves: a new watch is answered.
     assert next(stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)).status == NOT_SERVING
     b.cancel()
+
+
+def test_watch_through_the_servers_own_stack_sees_each_change_once() -> None:
+    """Through start_server's interceptors (metrics, admission of watches): the current status, then
+    only changes (a readiness check that finds nothing new sends nothing), then NOT_SERVING at stop."""
+    running = start_server("watched", [], "127.0.0.1:0", Settings.from_env(DEVELOPMENT))
+    try:
+        with grpc.insecure_channel(running.address) as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=""), timeout=60
+            )
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+            running.health.set("", health_pb2.HealthCheckResponse.SERVING)  # unchanged: not sent
+            running.health.set("", NOT_SERVING)
+            running.health.set("", health_pb2.HealthCheckResponse.SERVING)
+            assert [next(watch).status, next(watch).status] == [
+                NOT_SERVING,
+                health_pb2.HealthCheckResponse.SERVING,
+            ]
+            running.stop(0)
+            assert next(watch).status == NOT_SERVING
+    finally:
+        running.stop(0)
