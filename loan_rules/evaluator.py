@@ -33,6 +33,7 @@ from loan_rules.model import (
     TraceStep,
 )
 from loan_rules.policy import FEN_INF, Policy, ProductPolicy, default_policy
+from tanxiao.locale import names
 
 # code -> (kind, meaning). Kinds: decline, rate, limit, review, info.
 REASON_CODES: Mapping[str, tuple[str, str]] = {
@@ -108,9 +109,11 @@ REASON_CODES: Mapping[str, tuple[str, str]] = {
 
 RATCHET_TRIGGERS = ("MILESTONE_MISSED", "VERIFICATION_ABSENT", "TARGET_EXCEEDED")
 
-_TREND_ZH = {"IMPROVING": "改善", "STABLE": "平稳", "UNKNOWN": "不明", "WORSENING": "恶化"}
-_LEVEL_ZH = {"LOW_CARBON": "低碳", "MEDIUM_CARBON": "中碳", "HIGH_CARBON": "高碳"}
-_VERIFICATION_ZH = {"PENDING": "待核查", "PASSED": "核查通过", "FAILED": "核查未通过", "OVERDUE": "核查逾期"}
+# The Chinese words of codes inside the trace texts, from the one catalogue (tanxiao/locale); the
+# English texts name the codes themselves.
+_TREND_ZH = names("trend_word", "zh")
+_LEVEL_ZH = names("level_word", "zh")
+_VERIFICATION_ZH = names("verification_word", "zh")
 _CANDIDATE_STEP = {
     "REQUEST": "LIMIT_REQUEST",
     "BANK_LIMIT": "GRADE_LIMIT_MULTIPLIER",
@@ -119,21 +122,8 @@ _CANDIDATE_STEP = {
     "PROJECT": "PROJECT_LIMIT_CAP",
     "PRODUCT": "PRODUCT_LIMIT_CAP",
 }
-_CANDIDATE_ZH = {
-    "REQUEST": "申请金额",
-    "BANK_LIMIT": "银行授信额度×等级系数",
-    "DATA_QUALITY": "数据质量额度上限",
-    "CAPACITY": "偿债能力上限",
-    "PROJECT": "项目额度上限",
-    "PRODUCT": "产品单户上限",
-}
-_STATUS_ZH = {
-    "NOT_STARTED": "未开始",
-    "ON_TRACK": "按计划",
-    "AT_RISK": "有风险",
-    "MISSED": "未达标",
-    "COMPLETED": "已完成",
-}
+_CANDIDATE_ZH = names("limit_candidate", "zh")
+_STATUS_ZH = names("commitment_status_word", "zh")
 
 
 def evaluate(

@@ -35,6 +35,7 @@ import jinja2
 
 from loan_rules.evaluator import fen_text, lpr_words
 from loan_rules.policy import content_hash
+from tanxiao.locale import pairs
 
 __all__ = [
     "CODE_LABELS",
@@ -53,210 +54,22 @@ LANGS: tuple[str, ...] = ("zh", "en")
 _BP_EPS = 0.005
 _CNY_EPS = 0.5
 
-# Short labels of every loan_rules reason code (docs/loan-policy.md, "Reason codes").
-CODE_LABELS: Mapping[str, tuple[str, str]] = {
-    "UNGRADED": ("未评级", "Ungraded"),
-    "TENOR_OUT_OF_RANGE": ("期限超出范围", "Tenor out of range"),
-    "GRADE_NOT_ELIGIBLE": ("碳效等级不符合准入", "Grade not eligible"),
-    "GRADE_CONDITION_DATA_QUALITY": ("附条件准入：数据质量", "Grade condition: data quality"),
-    "GRADE_CONDITION_TREND": ("附条件准入：碳强度趋势", "Grade condition: trend"),
-    "GRADE_CONDITION_CARBON_EFFICIENCY": ("附条件准入：碳效值", "Grade condition: carbon efficiency"),
-    "GRADE_CONDITIONS_MET": ("附条件准入条件均满足", "Grade conditions met"),
-    "COMMITMENT_REQUIRED": ("须有减碳改造承诺", "Commitment required"),
-    "COMMITMENT_BELOW_MINIMUM": ("承诺减排量低于下限", "Commitment below minimum"),
-    "GRADE_RATE": ("碳效等级定价", "Grade pricing"),
-    "CARBON_LEVEL_RATE": ("碳排放水平", "Carbon level"),
-    "TREND_RATE": ("碳强度趋势", "Carbon-intensity trend"),
-    "IMPROVING_TREND_BONUS": ("趋势改善奖励", "Improving-trend bonus"),
-    "REDUCTION_DISCOUNT": ("承诺减排优惠", "Committed-reduction discount"),
-    "NO_COMMITMENT_SURCHARGE": ("无改造承诺加点", "No-commitment surcharge"),
-    # 利率调整机制 / 阶梯定价: the market's terms for a sustainability-linked margin step (not "棘轮").
-    "RATCHET_MILESTONE_MISSED": ("利率调整机制：里程碑未达成", "Margin step-up: milestone missed"),
-    "RATCHET_VERIFICATION_ABSENT": ("利率调整机制：缺少第三方核查", "Margin step-up: verification absent"),
-    "RATCHET_TARGET_EXCEEDED": ("利率调整机制：超额完成减排", "Margin step-down: target exceeded"),
-    "RATCHET_CAP": ("利率调整合计上限", "Margin adjustment cap"),
-    "DATA_QUALITY_GATE": ("数据质量门槛", "Data-quality threshold"),
-    "TOTAL_ADJUSTMENT_CAP": ("调整合计上限", "Total adjustment cap"),
-    "TOTAL_ADJUSTMENT_FLOOR": ("调整合计下限", "Total adjustment floor"),
-    "RATE_FLOOR": ("执行利率下限", "Rate floor"),
-    "GRADE_LIMIT_MULTIPLIER": ("碳效等级额度倍数", "Grade limit multiplier"),
-    "NO_COMMITMENT_HAIRCUT": ("无改造承诺额度折减", "No-commitment haircut"),
-    "PROJECT_LIMIT_CAP": ("项目额度上限", "Project limit cap"),
-    "PRODUCT_LIMIT_CAP": ("单户额度上限", "Per-borrower limit cap"),
-    "COMMITMENT_STATUS_REVIEW": ("承诺状态需审核", "Commitment status review"),
-    "AMOUNT_REVIEW": ("大额需审核", "Large-amount review"),
-    "REFERENCE_RATE": ("定价基准", "Reference rate"),
-    "UNGRADED_DECLINED": ("未评级不予准入", "Ungraded: declined"),
-    "TWO_HIGH_SECTOR_EXCLUDED": ("两高行业不适用", "Two-high sector excluded"),
-    "NO_DEBT_CAPACITY": ("无剩余偿债能力", "No debt capacity left"),
-    "LPR_FLOOR": ("利率下限（相对LPR）", "Floor relative to LPR"),
-    "LPR_CAP": ("利率上限（相对LPR）", "Cap relative to LPR"),
-    "FACILITY_LPR_BAND": ("碳减排支持工具：与LPR持平", "Carbon-reduction facility: at LPR"),
-    "LIMIT_REQUEST": ("申请金额", "Requested amount"),
-    "DATA_QUALITY_LIMIT_CAP": ("数据质量额度上限", "Data-quality limit cap"),
-    "CAPACITY_CAP": ("偿债能力上限", "Debt-capacity cap"),
-    "LIMIT_BINDING": ("额度决定因素", "Binding limit"),
-    "BANK_LIMIT_MISSING": ("缺少银行授信额度", "No bank limit"),
-    "FINANCIALS_MISSING": ("缺少财务数据", "No financials"),
-}
+# Short labels of every loan_rules reason code (docs/loan-policy.md, "Reason codes"), and below every
+# other text of the explanation: (zh, en) from the one catalogue (tanxiao/locale, STYLE.md §4).
+CODE_LABELS: Mapping[str, tuple[str, str]] = pairs("reason")
 
 # Steps that keep the final rate within bounds after the capped adjustment (drawn after it).
 _BOUND_CODES = ("RATE_FLOOR", "LPR_FLOOR", "LPR_CAP", "FACILITY_LPR_BAND")
 
-_PRODUCTS: Mapping[str, tuple[str, str]] = {
-    "LOW_CARBON_EXPANSION": ("低碳扩产贷", "Low-carbon expansion loan"),
-    "HIGH_CARBON_RETROFIT": ("高碳技改贷", "High-carbon retrofit loan"),
-    "GENERAL": ("流动资金贷款", "Working-capital loan"),
-}
-_LEVELS: Mapping[str, tuple[str, str]] = {
-    "LOW_CARBON": ("低碳", "low-carbon"),
-    "MEDIUM_CARBON": ("中碳", "medium-carbon"),
-    "HIGH_CARBON": ("高碳", "high-carbon"),
-}
-_TRENDS: Mapping[str, tuple[str, str]] = {
-    "IMPROVING": ("改善", "improving"),
-    "STABLE": ("平稳", "stable"),
-    "WORSENING": ("恶化", "worsening"),
-    "INSUFFICIENT_DATA": ("数据不足", "insufficient data"),
-    "UNKNOWN": ("不明", "unknown"),
-}
-_STATUSES: Mapping[str, tuple[str, str]] = {
-    "NOT_STARTED": ("未开始", "not started"),
-    "ON_TRACK": ("按计划", "on track"),
-    "AT_RISK": ("有风险", "at risk"),
-    "MISSED": ("未达标", "missed"),
-    "ACHIEVED": ("已完成", "achieved"),
-    "COMPLETED": ("已完成", "completed"),
-}
-_TRIGGERS: Mapping[str, tuple[str, str]] = {
-    "MILESTONE_MISSED": ("里程碑未达成", "milestone missed"),
-    "VERIFICATION_ABSENT": ("核查缺失", "verification absent"),
-    "TARGET_EXCEEDED": ("超额完成", "target exceeded"),
-}
-_SEVERITIES: Mapping[str, tuple[str, str]] = {
-    "INFO": ("提示", "info"),
-    "WARNING": ("警告", "warning"),
-    "CRITICAL": ("严重", "critical"),
-}
+_PRODUCTS = pairs("explain_product")
+_LEVELS = pairs("level_word")
+_TRENDS = pairs("trend_word")
+_STATUSES = pairs("commitment_status_word")
+_TRIGGERS = pairs("explain_trigger")
+_SEVERITIES = pairs("explain_severity")
 
-# Every fixed phrase of the text and the page, (zh, en).
-_L: Mapping[str, tuple[str, str]] = {
-    "title": ("贷款定价决策说明", "Loan pricing decision explained"),
-    "enterprise": ("企业", "Enterprise"),
-    "decision": ("决策编号", "Decision"),
-    "time": ("决策时间", "Decided at"),
-    "lender": ("贷款机构", "Lender"),
-    "product": ("产品", "Product"),
-    "request": ("申请", "Request"),
-    "policy": ("定价政策", "Policy"),
-    "policy_hash": ("政策哈希", "Policy hash"),
-    "request_id": ("请求编号", "Request id"),
-    "outcome": ("决策结果", "Outcome"),
-    "eligible": ("准入：符合条件", "Eligible"),
-    "declined": ("准入：不符合条件（拒绝）", "Declined"),
-    "decline_reasons": ("拒绝原因", "Decline reasons"),
-    "approved_limit": ("核定额度", "Approved limit"),
-    "requested_amount": ("申请金额", "Requested amount"),
-    "final_rate": ("执行利率", "Final rate"),
-    "base_rate": ("定价基准", "Reference rate"),
-    "lender_base_rate": ("银行自定基准利率", "Lender's base rate"),
-    "lpr_1Y": ("1年期LPR", "1-year LPR"),
-    "lpr_5Y": ("5年期以上LPR", "over-5-year LPR"),
-    "spread": ("相对LPR", "vs LPR"),
-    "adjustment": ("调整", "adjustment"),
-    "indicative": (
-        "（拒绝时利率仅供参考）",
-        " (indicative only: the request is declined)",
-    ),
-    "tenor": ("期限", "Tenor"),
-    "months": ("个月", "months"),
-    "manual_review": ("人工审核", "Manual review"),
-    "review_required": ("需要", "required"),
-    "review_not_required": ("不需要", "not required"),
-    "review_reasons": ("人工审核原因", "Manual review reasons"),
-    "profile": ("所用碳效画像", "Carbon profile used"),
-    "profile_name": ("画像", "Profile"),
-    "computed": ("计算时间", "computed"),
-    "grade": ("碳效等级", "Grade"),
-    "ungraded": ("未评级", "ungraded"),
-    "intensity": ("碳排放强度 L", "Carbon intensity L"),
-    "intensity_unit": ("吨CO2/万元", "tCO2 per 10k yuan"),
-    "net_emissions": ("净排放", "net emissions"),
-    "added_value": ("工业增加值", "added value"),
-    "k_value": ("碳效值 K", "Carbon efficiency K"),
-    "k_note": ("L ÷ 行业基准平均强度，越低越好", "L / benchmark average intensity, lower is better"),
-    "benchmark": ("行业基准", "Benchmark"),
-    "industry": ("行业", "industry"),
-    "region": ("地区", "region"),
-    "year": ("年度", "year"),
-    "enterprises": ("家企业", "enterprises"),
-    "trend": ("碳强度趋势", "Carbon-intensity trend"),
-    "confidence": ("置信度", "confidence"),
-    "per_year": ("每年", "per year"),
-    "data_quality": ("数据质量", "Data quality"),
-    "pcaf": ("PCAF评分", "PCAF score"),
-    "pcaf_note": ("1最好，5最差", "1 best, 5 worst"),
-    "dq_score": ("质量分", "quality score"),
-    "coverage": ("覆盖率", "coverage"),
-    "flags": ("数据问题", "Flags"),
-    "none": ("无", "none"),
-    "unknown": ("未知", "unknown"),
-    "commitment": ("减碳改造承诺", "Retrofit commitment"),
-    "status": ("状态", "status"),
-    "achieved": ("已实现减排", "achieved reduction"),
-    "achieved_ratio": ("完成比例", "achieved ratio"),
-    "expected_ratio": ("应完成比例", "expected ratio"),
-    "milestones_missed": ("未达成里程碑", "milestones missed"),
-    "verified": ("第三方核查", "independent verification"),
-    "passed": ("已通过", "passed"),
-    "not_passed": ("未通过或缺失", "absent or failed"),
-    "tco2_per_year": ("吨CO2/年", "tCO2/yr"),
-    "rate_waterfall": (
-        "利率瀑布：从定价基准到执行利率",
-        "Rate waterfall: from the reference rate to the final rate",
-    ),
-    "limit_buildup": ("额度构成：从申请金额到核定额度", "Limit build-up: from requested to approved"),
-    "trace": ("定价步骤（按执行顺序）", "Pricing steps (in the order applied)"),
-    "step": ("步骤", "Step"),
-    "code": ("代码", "Code"),
-    "explanation": ("说明", "Explanation"),
-    "rate_effect": ("利率影响", "Rate effect"),
-    "limit_effect": ("额度影响", "Limit effect"),
-    "inputs": ("输入", "Inputs"),
-    "conditions": ("贷款条件", "Conditions"),
-    "covenants": ("约定条款", "Covenants"),
-    "ratchet": (
-        "利率调整机制（阶梯定价，贷款存续期内）",
-        "Margin adjustment (stepped pricing, for the life of the loan)",
-    ),
-    "ratchet_cap": ("合计调整上限", "aggregate cap"),
-    "no_conditions": ("无", "none"),
-    "reproduce": ("复核信息", "Reproducibility"),
-    "review_trail": ("审查记录（四眼原则）", "Review trail (four eyes)"),
-    "no_review_actions": ("尚无审查操作", "no review action yet"),
-    "inputs_fingerprint": ("画像输入指纹", "Profile inputs fingerprint"),
-    "content_sha256": ("决策内容SHA-256", "Decision content SHA-256"),
-    "reproduce_note": (
-        "以上内容仅由已存储的决策内容生成；使用同一政策版本（哈希一致）与同一画像快照重新计算，结果应完全相同。",
-        "Rendered from the stored decision content only; re-evaluating the same profile snapshot under"
-        " the policy with this hash reproduces every number.",
-    ),
-    "axis_note": ("横轴不从0开始", "axis does not start at 0"),
-    "review_status": ("决策结果：需人工审核后生效", "Needs a credit officer's review before it binds"),
-    "beijing_time": ("北京时间", "Beijing time"),
-    "legend_down": ("优惠（降低利率）", "discount (lowers the rate)"),
-    "legend_up": ("加点（提高利率）", "surcharge (raises the rate)"),
-    "legend_limit_up": ("提高额度", "raises the limit"),
-    "legend_limit_down": ("降低额度", "lowers the limit"),
-    "legend_total": ("基准 / 结果", "start / result"),
-    "bar": ("项目", "Item"),
-    "from": ("起", "From"),
-    "to": ("止", "To"),
-    "change": ("变动", "Change"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-    "not_available": ("（无）", "(none)"),
-}
+# Every fixed phrase of the text and the page, (zh, en): the catalogue's explain.<name>.
+_L = pairs("explain")
 
 
 # ------------------------------------------------------------------------------------------- bars
@@ -907,17 +720,7 @@ def _flag_text(flag: Mapping[str, Any], lang: Lang, category_names: CategoryName
 
 
 # Names of the registry's data-quality flag codes, for flags that arrive without a text.
-_FLAG_NAMES: Mapping[str, tuple[str, str]] = {
-    "MISSING_MONTHS": ("缺少月份数据", "missing months"),
-    "SOURCE_DISAGREEMENT": ("数据来源不一致", "sources disagree"),
-    "SELF_REPORTED_ONLY": ("仅有企业自报数据", "self-reported only"),
-    "NO_ADDED_VALUE": ("缺少工业增加值", "no added value"),
-    "NEGATIVE_OR_ZERO_ADDED_VALUE": ("工业增加值为零或负", "added value zero or negative"),
-    "MOM_SPIKE": ("环比异常波动", "month-on-month spike"),
-    "PEER_OUTLIER": ("偏离同行", "peer outlier"),
-    "STALE_DATA": ("数据陈旧", "stale data"),
-    "MULTIPLE_RECORDS": ("同期多条记录", "multiple records"),
-}
+_FLAG_NAMES = pairs("explain_flag")
 
 
 def _bar_rows(bars: list[WaterfallBar], lang: Lang, fmt: Callable[[float], str]) -> list[dict[str, Any]]:
@@ -941,15 +744,7 @@ def _bar_rows(bars: list[WaterfallBar], lang: Lang, fmt: Callable[[float], str])
 
 # ------------------------------------------------------------------------------------ review trail
 
-_ACTIONS: Mapping[str, tuple[str, str]] = {
-    "SUBMIT_FOR_REVIEW": ("提交审查", "submitted for review"),
-    "APPROVE": ("批准", "approved"),
-    "DECLINE": ("拒绝", "declined"),
-    "OVERRIDE": ("调整条款", "overrode the terms"),
-    "CONFIRM_OVERRIDE": ("复核确认调整", "confirmed the override (second approver)"),
-    "REJECT_OVERRIDE": ("复核否决调整", "rejected the override (second approver)"),
-    "BOOK": ("放款入账", "booked"),
-}
+_ACTIONS = pairs("explain_action")
 
 
 def _trail_rows(trail: Sequence[Mapping[str, Any]], lang: Lang) -> list[dict[str, str]]:

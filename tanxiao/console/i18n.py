@@ -4,7 +4,7 @@
 ``t(key, lang)`` looks a console label up (a key with a dot is a catalogue id as is, e.g.
 ``review_state.BOOKED``); a missing key is a programming error (KeyError; tests/unit/test_locale.py
 checks every key the templates use), never a silently shown code. Codes from the services (roles,
-statuses, review reasons, dimensions) are named through ``code_label``.
+statuses, review reasons, loan-policy reason codes, dimensions) are named through ``code_label``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,5 @@ def t(key: str, lang: str) -> str:
 
 def code_label(kind: str, code: str, lang: str) -> str:
     """The name of a service code; a code the catalogue lacks shows as itself (a test lists them)."""
-    if kind == "reason":  # loan-policy reason codes: the scoring service's own catalogue
-        from scoring_service.explain import CODE_LABELS
-
-        found = CODE_LABELS.get(code)
-        if found is None:
-            return code
-        return found[0] if lang == "zh" else found[1]
     key = f"{kind}.{code}"
     return text(key, lang) if has(key) else code

@@ -2,8 +2,11 @@
 
 ``tanxiao/locale/{zh,en}/LC_MESSAGES/tanxiao.po`` hold the texts, keyed by a stable message id: a
 code's kind and name for codes from the services (``trend.IMPROVING``, ``review_state.BOOKED``,
-``role.credit_officer``), ``console.<name>`` for the console's own labels. PO files are the format
-translators and their tools (Poedit, Weblate, msgfmt) read; ``msgfmt --check`` accepts them.
+``role.credit_officer``, ``reason.GRADE_RATE``), ``console.<name>`` for the console's own labels,
+``explain.<name>`` for the decision explanation's phrases, ``<kind>_word.<CODE>`` for a code as a
+word inside a sentence (``trend_word.IMPROVING``: "improving"). PO files are the format translators
+and their tools (Poedit, Weblate, msgfmt) read; ``msgfmt --check`` accepts them. :func:`pairs` and
+:func:`names` give one kind's messages as a table (code -> texts).
 
 :func:`text` looks a message up; a message id the catalogue lacks raises KeyError (a programming
 error, caught by tests/unit/test_locale.py, never a code shown to a user). :func:`has` asks first.
@@ -15,6 +18,7 @@ import ast
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 
 LANGS = ("zh", "en")
 DOMAIN = "tanxiao"
@@ -89,3 +93,17 @@ def has(key: str) -> bool:
 def pair(key: str) -> tuple[str, str]:
     """(zh, en) of message ``key``."""
     return text(key, "zh"), text(key, "en")
+
+
+@cache
+def pairs(kind: str) -> Mapping[str, tuple[str, str]]:
+    """CODE -> (zh, en) of every message ``<kind>.<CODE>``: a table of codes kept in the catalogue."""
+    prefix = f"{kind}."
+    zh, en = catalogue("zh"), catalogue("en")
+    return MappingProxyType({key[len(prefix) :]: (zh[key], en[key]) for key in zh if key.startswith(prefix)})
+
+
+@cache
+def names(kind: str, lang: str) -> Mapping[str, str]:
+    """CODE -> text in ``lang`` of every message ``<kind>.<CODE>``."""
+    return MappingProxyType({code: both[LANGS.index(lang)] for code, both in pairs(kind).items()})

@@ -34,7 +34,7 @@ class Observability:
     def __init__(self, name: str, settings: Settings) -> None:
         self.name, self.settings = name, settings
         self.metrics = ServerMetrics(name)
-        self.health = HealthServicer(experimental_non_blocking=True)
+        self.health = HealthServicer()
         self.endpoint: Endpoint | None = None
         self.readiness: Readiness | None = None
 

@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from tanxiao.platform.access_log import AccessLog
 from tanxiao.platform.config import Settings
+from tanxiao.platform.health import HealthServicer
 from tanxiao.platform.interceptors import Authenticator, ServerCallInterceptor, Serving
 from tanxiao.platform.logging import flush as flush_logs
 from tanxiao.platform.observability import Observability
@@ -45,7 +46,7 @@ class RunningServer:
     name: str
     server: grpc.Server
     port: int
-    health: health.HealthServicer
+    health: HealthServicer
     services: Sequence[str] = field(default_factory=tuple)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     observability: Observability | None = None  # metrics, traces, readiness (observability.py)
@@ -57,8 +58,16 @@ class RunningServer:
     serving: Serving | None = None
 
     def stop(self, grace: float | None = 5.0) -> None:
-        self.health.enter_graceful_shutdown()  # tell load balancers first
-        self.server.stop(grace).wait()
+        """In this order: health says NOT_SERVING (load balancers first), gRPC stops (calls in flight get
+        ``grace`` seconds, then are cancelled), the stream pool drains, the hooks close what the calls
+        used, and the log lines are written. Every step is bounded; the watchdog of
+        ``serve_until_signalled`` bounds the whole."""
+        self.health.enter_graceful_shutdown()
+        stopped = self.server.stop(grace)
+        # After the grace period gRPC cancels every call, and reports stopped once its polling thread
+        # has seen them end: normally at once. Waiting longer would only hide a stuck polling thread.
+        if not stopped.wait((grace or 0.0) + CALLS_END_SECONDS):
+            log.error("server.calls_not_ended", server=self.name, after_grace_seconds=CALLS_END_SECONDS)
         if self.serving is not None:
             self.serving.stop()
         for hook in self.on_stop:
@@ -193,17 +202,20 @@ def serve_until_signalled(
     servers: Sequence[RunningServer], grace: float, stop: StopSignal | None = None
 ) -> None:
     """Block until ``stop`` (default: SIGTERM or SIGINT), then stop every server with ``grace`` seconds
-    for in-flight calls."""
+    for in-flight calls. For a process that exits next: from the signal to the exit is bounded (the
+    watchdog below, past ``grace + STOP_OVERRUN_SECONDS``, prints every thread's stack and exits 70)."""
     stop = stop or stop_on_signals()
     while not stop.wait(1.0):  # a timed wait keeps the main thread responsive to signals
         pass
     log.info("server.stopping", signal=stop.received, grace_seconds=grace)
+    # Not cancelled when the servers have stopped: the interpreter's exit still joins threads (the
+    # executors' workers: a handler or probe that never returns keeps the process alive), and that
+    # wait is bounded by the same watchdog. A daemon thread: it ends with the process.
     watchdog = threading.Timer(grace + STOP_OVERRUN_SECONDS, _stop_overdue, args=(grace,))
     watchdog.daemon = True
     watchdog.start()
     for running in servers:
         running.stop(grace)
-    watchdog.cancel()
     log.info("server.stopped", servers=[s.name for s in servers])
 
 
@@ -212,11 +224,13 @@ def serve_until_signalled(
 # sink): an orchestrator would SIGKILL the process anyway, so it exits by itself, first printing every
 # thread's stack so that the stuck one can be found.
 STOP_OVERRUN_SECONDS = 30.0
+# How long after the grace period gRPC may take to report that the cancelled calls have ended.
+CALLS_END_SECONDS = 10.0
 
 
 def _stop_overdue(grace: float) -> None:
     overdue = grace + STOP_OVERRUN_SECONDS
-    message = f"server.stop_overdue: not stopped {overdue:.0f} s after the signal; exiting\n"
+    message = f"server.stop_overdue: not stopped and exited {overdue:.0f} s after the signal; exiting\n"
     sys.stderr.write(message)  # directly: the log writers may be what is stuck
     faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
     sys.stderr.flush()

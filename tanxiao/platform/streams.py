@@ -119,7 +119,11 @@ def run_off_workers(
                         break
                     send_response_callback(response)
             except Exception as exc:  # aborts set the status; the call ends below either way
-                if not (type(exc) is Exception and not exc.args):
+                if not context.is_active():
+                    # Cancelled (idle, revoked, the server stopping, the client gone): reading the next
+                    # request raised. The call has its status already; this is no server error.
+                    log.debug("stream.ended_while_reading", error=type(exc).__name__)
+                elif not (type(exc) is Exception and not exc.args):
                     log.exception("stream.unexpected_error")
                     context.set_code(grpc.StatusCode.INTERNAL)
                     context.set_details("internal error")

@@ -33,3 +33,34 @@ def test_a_stop_that_hangs_ends_the_process_with_every_threads_stack() -> None:
     assert done.returncode == 70, done.stderr
     assert "server.stop_overdue" in done.stderr
     assert "in stop" in done.stderr  # the stuck frame is named in the dump
+
+
+EXIT_HANGS = textwrap.dedent(
+    """
+    import threading
+    from concurrent import futures
+    from tanxiao.platform import server
+
+    server.STOP_OVERRUN_SECONDS = 0.5
+
+    class Quick:
+        name = "quick"
+
+        def stop(self, grace):
+            pass
+
+    # A worker still busy when the servers have stopped: the interpreter's exit joins it, for ever.
+    pool = futures.ThreadPoolExecutor(1)
+    pool.submit(threading.Event().wait)
+    stop = server.StopSignal()
+    stop.set()
+    server.serve_until_signalled([Quick()], 0.1, stop)
+    """
+)
+
+
+def test_an_exit_that_hangs_after_the_stop_is_bounded_too() -> None:
+    done = subprocess.run([sys.executable, "-c", EXIT_HANGS], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 70, done.stderr
+    assert "server.stop_overdue" in done.stderr
+    assert "in _python_exit" in done.stderr  # the interpreter's exit, waiting for the executor's worker

@@ -525,10 +525,12 @@ def test_every_reason_code_is_documented() -> None:
 
 
 def test_library_stays_pure() -> None:
+    # Of tanxiao only the text catalogue (tanxiao.locale: the standard library and the PO files), whose
+    # words the trace texts use; nothing that brings gRPC, SQLAlchemy or a service.
     code = (
         "import sys, loan_rules\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'grpc', 'sqlalchemy', 'tanxiao', "
-        "'registry_service', 'scoring_service'})\n"
+        "'registry_service', 'scoring_service'} and m not in {'tanxiao', 'tanxiao.locale'})\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
