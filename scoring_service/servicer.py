@@ -51,10 +51,12 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.reviews = ReviewService(store, ReviewStore(store.engine))
         self.repricer = Repricer(pricer, store, self.reviews)
         self.batch = BatchQuoter(pricer, self.reviews, consents, self._consented)
-        # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit); the
-        # next group is priced while this one commits (two stages)
+        # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit). One
+        # stage, not the combiner's two: pricing the next group while this one commits was slower in
+        # alternated bench runs (the GIL: the committing thread waits behind the pricing), see
+        # docs/benchmarks.md
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
-            lambda quotes: pricer.prepare_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
+            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
         )
 
     def QuoteLoanTerms(
