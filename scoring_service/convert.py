@@ -73,24 +73,31 @@ def decision_to_proto(
     return out
 
 
-def _basic_terms(terms: dict[str, Any]) -> scoring_pb2.Decision:
+def _summary_fields(terms: dict[str, Any]) -> dict[str, Any]:
     """The Decision fields of the terms' summary (the keys compact and full terms share)."""
+    return {
+        "base_rate_bp": terms["base_rate_bp"],
+        "eligible": terms["eligible"],
+        "approved_limit_fen": terms["approved_limit_fen"],
+        "lpr_bp": terms["lpr_bp"],
+        "lpr_term": terms["lpr_term"],
+        "base_rate_source": terms["base_rate_source"],
+        "spread_to_lpr_bp": round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
+        "binding_limit": terms["binding_limit"],
+        "rate_adjustment_bp": terms["rate_adjustment_bp"],
+        "final_rate_bp": terms["final_rate_bp"],
+        "manual_review": terms["manual_review"],
+        "review_reasons": terms["review_reasons"],
+        "policy_version": terms["policy_version"],
+        "policy_hash": terms["policy_hash"],
+    }
+
+
+def _basic_terms(terms: dict[str, Any]) -> scoring_pb2.Decision:
+    """The summary's fields and the decline reasons' codes (BASIC view: no rendered texts)."""
     return scoring_pb2.Decision(
-        base_rate_bp=terms["base_rate_bp"],
-        eligible=terms["eligible"],
-        approved_limit_fen=terms["approved_limit_fen"],
-        lpr_bp=terms["lpr_bp"],
-        lpr_term=terms["lpr_term"],
-        base_rate_source=terms["base_rate_source"],
-        spread_to_lpr_bp=round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
-        binding_limit=terms["binding_limit"],
-        rate_adjustment_bp=terms["rate_adjustment_bp"],
-        final_rate_bp=terms["final_rate_bp"],
+        **_summary_fields(terms),
         decline_reasons=[scoring_pb2.TraceStep(code=code) for code in terms["decline_reasons"]],
-        manual_review=terms["manual_review"],
-        review_reasons=terms["review_reasons"],
-        policy_version=terms["policy_version"],
-        policy_hash=terms["policy_hash"],
     )
 
 
@@ -121,23 +128,10 @@ def _terms_part(terms: dict[str, Any]) -> bytes:
             return hit[1]
     steps = {step["code"]: step for step in terms["trace"]}
     part = scoring_pb2.Decision(
-        base_rate_bp=terms["base_rate_bp"],
-        eligible=terms["eligible"],
-        approved_limit_fen=terms["approved_limit_fen"],
-        lpr_bp=terms["lpr_bp"],
-        lpr_term=terms["lpr_term"],
-        base_rate_source=terms["base_rate_source"],
-        spread_to_lpr_bp=round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
-        binding_limit=terms["binding_limit"],
-        rate_adjustment_bp=terms["rate_adjustment_bp"],
-        final_rate_bp=terms["final_rate_bp"],
+        **_summary_fields(terms),
         conditions=_conditions(terms["conditions"]),
         reasons=[trace_step(steps[code]) for code in terms["reasons"] if code in steps],
         decline_reasons=[trace_step(steps[code]) for code in terms["decline_reasons"] if code in steps],
-        manual_review=terms["manual_review"],
-        review_reasons=terms["review_reasons"],
-        policy_version=terms["policy_version"],
-        policy_hash=terms["policy_hash"],
     ).SerializeToString()
     with _PARTS_LOCK:
         _PARTS[key] = (terms, part)  # the dict is kept referenced, so its id is not reused meanwhile
