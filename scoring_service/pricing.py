@@ -173,31 +173,16 @@ class Pricer:
     def quote_together(
         self, requests: Sequence[QuoteRequest], also: Also | None = None
     ) -> list[tuple[StoredDecision, bool] | BaseException]:
-        """``quote_new`` for concurrent calls: ``prepare_together`` and its finish at once."""
-        return self.prepare_together(requests, also)()
-
-    def prepare_together(
-        self, requests: Sequence[QuoteRequest], also: Also | None = None
-    ) -> Callable[[], list[tuple[StoredDecision, bool] | BaseException]]:
-        """``quote_new`` for concurrent calls (scoring_service.combiner), in two stages: the registry
-        batch and one ``evaluate_compact`` for all of them now; the returned finish stores them in one
-        transaction, the insert being the idempotency check as in ``quote_new``. The combiner runs the
-        next batch's first stage while this one's finish commits. Should either stage fail, each
-        request is quoted again on its own, so one call's error (a reused request id, a missing
-        profile) is that call's alone; a lone request gets ``quote_new``'s answer to the failure."""
+        """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch and one
+        ``evaluate_compact`` for all of them, stored in one transaction, the insert being the
+        idempotency check as in ``quote_new``. Should that fail, each request is quoted again on its
+        own, so one call's error (a reused request id, a missing profile) is that call's alone; a lone
+        request gets ``quote_new``'s answer to the failure."""
         try:
             items = self._items(requests, self._profiles(requests))
-        except Exception as exc:  # handed to the calls by the finish
-            failed = exc
-            return lambda: self._apart(requests, also, failed)
-
-        def finish() -> list[tuple[StoredDecision, bool] | BaseException]:
-            try:
-                return list(self._append(items, also))
-            except Exception as exc:
-                return self._apart(requests, also, exc)
-
-        return finish
+            return list(self._append(items, also))
+        except Exception as exc:
+            return self._apart(requests, also, exc)
 
     def _apart(
         self, requests: Sequence[QuoteRequest], also: Also | None, error: Exception

@@ -51,10 +51,8 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         self.reviews = ReviewService(store, ReviewStore(store.engine))
         self.repricer = Repricer(pricer, store, self.reviews)
         self.batch = BatchQuoter(pricer, self.reviews, consents, self._consented)
-        # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit). One
-        # stage, not the combiner's two: pricing the next group while this one commits was slower in
-        # alternated bench runs (the GIL: the committing thread waits behind the pricing), see
-        # docs/benchmarks.md
+        # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit); a
+        # group priced while the one before commits was slower (the GIL), docs/benchmarks.md
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
             lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
         )

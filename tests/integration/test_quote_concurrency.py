@@ -1,4 +1,4 @@
-"""Many concurrent quotes through the two-stage group commit (scoring_service.combiner) into the
+"""Many concurrent quotes through the group commit (scoring_service.combiner) into the
 decision store while the log sequencer integrates, on SQLite and PostgreSQL: none lost, none
 duplicated, each call its own answer, a batch's failure only its own, every inclusion proof verifies."""
 
@@ -45,42 +45,37 @@ def _item(request: tuple[str, int]) -> Append:
     )  # fmt: skip
 
 
-def _stages(
+def _group(
     store: DecisionStore,
-) -> Callable[[Sequence[tuple[str, int]]], Callable[[], list[Answer | BaseException]]]:
-    """What the pricer does, without the registry: items built in the first stage, stored in one
-    transaction in the second; a failing batch is stored again request by request (each its own
-    error)."""
+) -> Callable[[Sequence[tuple[str, int]]], list[Answer | BaseException]]:
+    """What the pricer does, without the registry: a group's items stored in one transaction; a
+    failing group is stored again request by request (each its own error)."""
 
     def append(items: Sequence[Append]) -> list[Answer]:
         return store.append_many(
             items, policy_text=POLICY_TEXT, policy_hash=POLICY_HASH, policy_version="test-1"
         )
 
-    def prepare(requests: Sequence[tuple[str, int]]) -> Callable[[], list[Answer | BaseException]]:
+    def run_many(requests: Sequence[tuple[str, int]]) -> list[Answer | BaseException]:
         items = [_item(r) for r in requests]
+        try:
+            return list(append(items))
+        except ValidationError:
+            out: list[Answer | BaseException] = []
+            for item in items:
+                try:
+                    out.append(append([item])[0])
+                except ValidationError as exc:
+                    out.append(exc)
+            return out
 
-        def finish() -> list[Answer | BaseException]:
-            try:
-                return list(append(items))
-            except ValidationError:
-                out: list[Answer | BaseException] = []
-                for item in items:
-                    try:
-                        out.append(append([item])[0])
-                    except ValidationError as exc:
-                        out.append(exc)
-                return out
-
-        return finish
-
-    return prepare
+    return run_many
 
 
 def test_concurrent_quotes_are_each_stored_once_and_sequenced(engine: sa.Engine) -> None:
     key = SigningKey.from_pem(generate_private_key_pem())
     store = DecisionStore(engine)
-    combiner: Combiner[tuple[str, int], Answer] = Combiner(_stages(store), max_batch=16)
+    combiner: Combiner[tuple[str, int], Answer] = Combiner(_group(store), max_batch=16)
     sequencer = SequencerThread(Sequencer(engine, key, batch_size=50), interval=0.01).start()
     # 400 calls from 16 threads: every 10th repeats an earlier request (a retry: same answer, not
     # stored again); every 50th reuses an earlier request id for other terms (REQUEST_ID_REUSED)

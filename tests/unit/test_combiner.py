@@ -4,7 +4,7 @@ gets its own result or its own error, and nobody is left waiting."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -74,74 +74,3 @@ def test_many_threads_all_get_their_own_results() -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(combiner.submit, range(2000)))
     assert results == [r + 1 for r in range(2000)]
-
-
-def test_two_stages_the_next_batch_prepares_while_one_finishes_and_finishes_keep_batch_order() -> None:
-    """``run_many`` returning a finish: the next batch is led (its first stage runs) while the batch
-    before finishes; finishes run one at a time, in batch order; a failing finish fails only its own
-    batch's calls."""
-    log: list[str] = []
-    first_finishing = threading.Event()
-    second_prepared = threading.Event()
-
-    def prepare(requests: Sequence[int]) -> Callable[[], list[int | BaseException]]:
-        log.append(f"prepare {list(requests)}")
-        if requests[0] == 1:
-            second_prepared.set()
-
-        def finish() -> list[int | BaseException]:
-            log.append(f"finish {list(requests)}")
-            if requests[0] == 0:  # finishes only once the next batch has prepared (else: times out)
-                first_finishing.set()
-                assert second_prepared.wait(30)
-            if 3 in requests:
-                raise RuntimeError("commit failed")
-            return [r * 10 for r in requests]
-
-        return finish
-
-    combiner: Combiner[int, int] = Combiner(prepare, max_batch=2)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        first = pool.submit(combiner.submit, 0)
-        assert first_finishing.wait(30)
-        others = [pool.submit(combiner.submit, i) for i in range(1, 6)]
-        assert first.result(30) == 0
-        answers: list[object] = []
-        for future in others:
-            try:
-                answers.append(future.result(30))
-            except RuntimeError as exc:
-                answers.append(str(exc))
-    finishes = [line for line in log if line.startswith("finish")]
-    assert finishes == sorted(finishes, key=lambda line: int(line.split("[")[1].split(",")[0].rstrip("]")))
-    failed = {i for i, a in zip(range(1, 6), answers, strict=True) if a == "commit failed"}
-    batch_of_3 = next(line for line in finishes if "3" in line)
-    assert failed == {int(x) for x in batch_of_3.removeprefix("finish [").rstrip("]").split(", ")}
-    for i, answer in zip(range(1, 6), answers, strict=True):
-        if i not in failed:
-            assert answer == i * 10
-    assert combiner.submit(7) == 70  # free again
-
-
-def test_two_stages_under_many_threads_every_call_gets_its_own_result_once() -> None:
-    in_finish = threading.Lock()
-    finished: list[int] = []
-
-    def prepare(requests: Sequence[int]) -> Callable[[], list[int | BaseException]]:
-        ready = [r + 1 for r in requests]
-
-        def finish() -> list[int | BaseException]:
-            assert in_finish.acquire(blocking=False), "two finishes at once"
-            try:
-                finished.extend(requests)
-                return list(ready)
-            finally:
-                in_finish.release()
-
-        return finish
-
-    combiner: Combiner[int, int] = Combiner(prepare, max_batch=16)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(combiner.submit, range(2000)))
-    assert results == [r + 1 for r in range(2000)]
-    assert sorted(finished) == list(range(2000))
