@@ -8,7 +8,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -45,11 +45,14 @@ def unary_rows(
     name: str,
     address: str,
     method: str,
-    payloads: list[bytes],
+    payloads: list[bytes] | Callable[[int], list[bytes]],
     *,
     targets: dict[str, object] | None = None,
 ) -> list[Row]:
     """QPS, p50, p99 at each concurrency from separate client processes; ratio to the echo QPS.
+
+    ``payloads``: the requests, or a function of the concurrency giving them (a case whose every
+    call must be new, e.g. a quote with a new request_id, gives each concurrency its own).
 
     ``targets`` (optional): {"concurrency": 32, "min_ratio": 0.5, "max_p99_ms": 20.0}.
     """
@@ -61,8 +64,9 @@ def unary_rows(
         if not ctx.budget.allows(ctx.duration + 4.0):
             rows.append(Row(name, size, "QPS", None, status=SKIP, note="time budget"))
             continue
+        requests = payloads(concurrency) if callable(payloads) else payloads
         result = run_unary(
-            address, method, payloads, concurrency, client_procs=ctx.client_procs, duration=ctx.duration
+            address, method, requests, concurrency, client_procs=ctx.client_procs, duration=ctx.duration
         )
         base = ctx.baseline.get(concurrency)
         ratio = result.qps / base.value if base is not None and base.value else None
@@ -278,16 +282,12 @@ def quote_rows(ctx: Context, backend: str) -> list[Row]:
         try:
             usccs = data.stored_usccs(url)
             year = str(date.today().year - 1)
-            payloads = [
-                scoring_pb2.QuoteLoanTermsRequest(
-                    request_id=f"bench-{i}", lender="lenders/bench",
-                    enterprise=f"enterprises/{usccs[i % len(usccs)]}",
-                    product=scoring_pb2.GENERAL, requested_amount_fen=500_000_000,
-                    tenor_months=36, base_rate_bp=310,
-                    profile_period=year,
-                ).SerializeToString()
-                for i in range(60_000)
-            ]  # fmt: skip
+
+            # Each concurrency its own request ids: a run reusing the last run's ids would measure
+            # idempotent replays (a lookup and a review-trail read), not new decisions.
+            def payloads(concurrency: int) -> list[bytes]:
+                return _quote_payloads(scoring_pb2, usccs, year, f"bench-c{concurrency}")
+
             rows = unary_rows(ctx, name, scoring.address, QUOTE_METHOD, payloads, targets=QUOTE_TARGETS)
         finally:
             scoring.stop(None)
@@ -300,6 +300,19 @@ def quote_rows(ctx: Context, backend: str) -> list[Row]:
             f" {rows[0].note}"
         )
     return rows
+
+
+def _quote_payloads(scoring_pb2: Any, usccs: list[str], year: str, prefix: str) -> list[bytes]:
+    return [
+        scoring_pb2.QuoteLoanTermsRequest(
+            request_id=f"{prefix}-{i}", lender="lenders/bench",
+            enterprise=f"enterprises/{usccs[i % len(usccs)]}",
+            product=scoring_pb2.GENERAL, requested_amount_fen=500_000_000,
+            tenor_months=36, base_rate_bp=310,
+            profile_period=year,
+        ).SerializeToString()
+        for i in range(60_000)
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ 3. evaluator
