@@ -108,6 +108,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m tanxiao.httpapi.openapi --check
 	$(BIN)/lint-imports

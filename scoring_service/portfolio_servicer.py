@@ -498,7 +498,6 @@ def _group_label(dimension: str, key: str) -> tuple[str, str]:
     return metrics.group_label(dimension, key)
 
 
-
 def _regulator_view(lender: str) -> bool:
     """Whether an answer is the regulator's view, under disclosure control and without loan lines: no
     lender named (every lender's book), or a regulator asking about one lender (a lender's own book is

@@ -185,7 +185,7 @@ def summary(
 
 
 def quarter_bounds(text: str) -> tuple[date, date]:
-    """"2026Q3" -> (2026-07-01, 2026-09-30); ValueError for anything else."""
+    """ "2026Q3" -> (2026-07-01, 2026-09-30); ValueError for anything else."""
     value = text.strip().upper()
     if len(value) != 6 or value[4] != "Q" or not value[:4].isdigit() or value[5] not in "1234":
         raise ValueError(f"not a quarter: {text!r} (expected YYYYQn, e.g. 2026Q3)")

@@ -187,9 +187,7 @@ def filename_for(ledger: portfolio_pb2.FacilityLedger, fmt: str) -> str:
     return f"{stem}.{_EXTENSIONS[fmt]}"
 
 
-def export_ledger(
-    ledger: portfolio_pb2.FacilityLedger, fmt: str, lang: str = "zh"
-) -> tuple[bytes, str, str]:
+def export_ledger(ledger: portfolio_pb2.FacilityLedger, fmt: str, lang: str = "zh") -> tuple[bytes, str, str]:
     """(data, content type, filename) of the ledger in ``fmt`` (CSV, XLSX, PDF or JSON)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown ledger format {fmt!r}; expected one of {', '.join(FORMATS)}")

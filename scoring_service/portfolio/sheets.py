@@ -127,7 +127,7 @@ DIMENSION_LABELS: dict[int, tuple[str, str]] = {
 
 
 def dimension_sheet(dimension: int, lang: int) -> str:
-    """"按碳效等级" / "By carbon-efficiency grade"."""
+    """ "按碳效等级" / "By carbon-efficiency grade"."""
     name = portfolio_pb2.Dimension.Name(dimension) if dimension in portfolio_pb2.Dimension.values() else ""
     zh, en = DIMENSION_LABELS.get(dimension, (name or str(dimension),) * 2)
     return f"按{zh}" if lang == 0 else f"By {en[0].lower()}{en[1:]}"

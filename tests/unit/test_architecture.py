@@ -16,7 +16,11 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 def _lint(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache", *args],
-        cwd=cwd, capture_output=True, text=True, env=env, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
