@@ -70,6 +70,7 @@ _SEVERITIES = pairs("explain_severity")
 
 # Every fixed phrase of the text and the page, (zh, en): the catalogue's explain.<name>.
 _L = pairs("explain")
+_BARS = pairs("explain_bar")  # the build-up charts' own bars (a trace step's bar is labelled by its code)
 
 
 # ------------------------------------------------------------------------------------------- bars
@@ -154,10 +155,8 @@ def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
     final = _bp(_num(terms.get("final_rate_bp"), base + adjustment))
     trace: Sequence[Mapping[str, Any]] = terms.get("trace") or []
     lender = terms.get("base_rate_source") == "LENDER"
-    term = "1年期LPR" if terms.get("lpr_term", "1Y") == "1Y" else "5年期以上LPR"
-    term_en = "1-year LPR" if terms.get("lpr_term", "1Y") == "1Y" else "over-5-year LPR"
-    zh, en = ("银行自定基准利率", "Lender's base rate") if lender else (term, term_en)
-    bars = [WaterfallBar(zh, en, 0.0, base, "base", "BASE")]
+    reference = "LENDER_BASE" if lender else ("LPR_1Y" if terms.get("lpr_term", "1Y") == "1Y" else "LPR_5Y")
+    bars = [WaterfallBar(*_BARS[reference], 0.0, base, "base", "BASE")]
     running = base
     floor_steps = [s for s in trace if s.get("code") in _BOUND_CODES and _bp(_num(s.get("rate_effect_bp")))]
     has_cap_step = any(s.get("code") in ("TOTAL_ADJUSTMENT_CAP", "TOTAL_ADJUSTMENT_FLOOR") for s in trace)
@@ -176,12 +175,12 @@ def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
         # Per-step rounding loses at most half a cent of a bp per step; more is a cap or floor the
         # trace does not show (an older evaluator, or a hand-made content dict).
         if has_cap_step or abs(diff) <= 0.01 * max(effects, 1):
-            zh, en, code = "舍入差额", "Rounding", "ROUNDING"
+            code = "ROUNDING"
         elif diff < 0:
-            zh, en, code = "调整合计上限", "Total adjustment cap", "TOTAL_ADJUSTMENT_CAP"
+            code = "TOTAL_ADJUSTMENT_CAP"
         else:
-            zh, en, code = "调整合计下限", "Total adjustment floor", "TOTAL_ADJUSTMENT_FLOOR"
-        bars.append(WaterfallBar(zh, en, running, target, "up" if diff > 0 else "down", code))
+            code = "TOTAL_ADJUSTMENT_FLOOR"
+        bars.append(WaterfallBar(*_BARS[code], running, target, "up" if diff > 0 else "down", code))
         running = target
     for step in floor_steps:
         end = _bp(running + _bp(_num(step.get("rate_effect_bp"))))
@@ -191,7 +190,7 @@ def rate_waterfall(terms: Mapping[str, Any]) -> list[WaterfallBar]:
         zh, en = _code_label("RATE_FLOOR")
         kind = "up" if final > running else "down"
         bars.append(WaterfallBar(zh, en, running, final, kind, "RATE_FLOOR"))
-    bars.append(WaterfallBar("执行利率", "Final rate", 0.0, final, "total", "FINAL"))
+    bars.append(WaterfallBar(*_BARS["FINAL"], 0.0, final, "total", "FINAL"))
     return bars
 
 
@@ -205,7 +204,7 @@ def limit_buildup(terms: Mapping[str, Any], requested_amount_fen: int) -> list[W
     requested = int(requested_amount_fen)
     approved = int(_num(terms.get("approved_limit_fen")))
     trace: Sequence[Mapping[str, Any]] = terms.get("trace") or []
-    bars = [WaterfallBar("申请金额", "Requested amount", 0.0, requested / 100, "base", "REQUESTED", "CNY")]
+    bars = [WaterfallBar(*_BARS["REQUESTED"], 0.0, requested / 100, "base", "REQUESTED", "CNY")]
     running = requested
     for step in trace:
         effect = int(_num(step.get("limit_effect_fen")))
@@ -214,13 +213,12 @@ def limit_buildup(terms: Mapping[str, Any], requested_amount_fen: int) -> list[W
         bars.append(_step_bar(step, running / 100, (running + effect) / 100, "CNY"))
         running += effect
     if approved != running:
-        if not terms.get("eligible", True) and approved == 0:
-            zh, en, code = "拒绝：无额度", "Declined: no limit", "DECLINED"
-        else:  # a decision stored by another evaluator version: show the difference, never hide it
-            zh, en, code = "差额", "Difference", "DIFFERENCE"
+        # declined: no limit; else a decision stored by another evaluator version: show the
+        # difference, never hide it
+        code = "DECLINED" if not terms.get("eligible", True) and approved == 0 else "DIFFERENCE"
         kind = "up" if approved > running else "down"
-        bars.append(WaterfallBar(zh, en, running / 100, approved / 100, kind, code, "CNY"))
-    bars.append(WaterfallBar("核定额度", "Approved limit", 0.0, approved / 100, "total", "APPROVED", "CNY"))
+        bars.append(WaterfallBar(*_BARS[code], running / 100, approved / 100, kind, code, "CNY"))
+    bars.append(WaterfallBar(*_BARS["APPROVED"], 0.0, approved / 100, "total", "APPROVED", "CNY"))
     return bars
 
 
@@ -279,15 +277,12 @@ def fmt_bp(bp: float, signed: bool = True) -> str:
 
 def fmt_yuan(amount: float, lang: Lang) -> str:
     text = f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.2f}"
-    return f"{text} 元" if lang == "zh" else f"{text} yuan"
+    return _say("amount_yuan", lang, amount=text)
 
 
 def fmt_money(amount: float, lang: Lang) -> str:
     """Yuan and 万元: ``"1,300.00 万元（13,000,000 元）"`` / ``"13,000,000 yuan (1,300.00 x 10k yuan)"``."""
-    wan = f"{amount / 10_000:,.2f}"
-    if lang == "zh":
-        return f"{wan} 万元（{fmt_yuan(amount, lang)}）"
-    return f"{fmt_yuan(amount, lang)} ({wan} x 10k yuan)"
+    return _say("amount_wan_and_yuan", lang, wan=f"{amount / 10_000:,.2f}", yuan=fmt_yuan(amount, lang))
 
 
 def fmt_pct(pct: float) -> str:
@@ -332,8 +327,20 @@ def _pick(table: Mapping[str, tuple[str, str]], key: object, lang: Lang) -> str:
     return pair[0] if lang == "zh" else pair[1]
 
 
+def _say(key: str, lang: Lang, **fields: object) -> str:
+    """The catalogue's message ``explain.<key>`` in ``lang``, its ``{name}`` fields filled in: the
+    explanation's punctuation and word order differ by language, so they are texts too."""
+    text = _L[key][LANGS.index(lang)]
+    return text.format(**fields) if fields else text
+
+
+def _paren(text: str, lang: Lang) -> str:
+    """An aside: "（text）" after Chinese, " (text)" after English."""
+    return _say("paren", lang, text=text)
+
+
 def _sep(lang: Lang) -> str:
-    return "：" if lang == "zh" else ": "
+    return _say("colon", lang)
 
 
 def _short_hash(value: str) -> str:
@@ -364,7 +371,7 @@ def _view(content: Mapping[str, Any], lang: Lang, category_names: CategoryNames)
     """Everything the text and the page show, in ``lang``, as plain strings and numbers."""
 
     def t(key: str) -> str:
-        return _L[key][0] if lang == "zh" else _L[key][1]
+        return _say(key, lang)
 
     terms: Mapping[str, Any] = content.get("terms") or {}
     request: Mapping[str, Any] = content.get("request") or {}
@@ -393,9 +400,7 @@ def _view(content: Mapping[str, Any], lang: Lang, category_names: CategoryNames)
     lpr_name = t("lpr_5Y") if terms.get("lpr_term") == "5Y" else t("lpr_1Y")
     lender_base = terms.get("base_rate_source") == "LENDER"
     reference = (
-        f"{t('lender_base_rate')} {fmt_rate(base)}（{lpr_name} {fmt_rate(lpr)}）"
-        if lender_base and lang == "zh"
-        else f"{t('lender_base_rate')} {fmt_rate(base)} ({lpr_name} {fmt_rate(lpr)})"
+        f"{t('lender_base_rate')} {fmt_rate(base)}" + _paren(f"{lpr_name} {fmt_rate(lpr)}", lang)
         if lender_base
         else f"{lpr_name} {fmt_rate(lpr)}"
     )
@@ -413,17 +418,16 @@ def _view(content: Mapping[str, Any], lang: Lang, category_names: CategoryNames)
         _Row(t("product"), product),
         _Row(
             t("request"),
-            (f"{fmt_money(requested, lang)}，" if lang == "zh" else f"{fmt_money(requested, lang)}, ")
+            fmt_money(requested, lang)
+            + t("list_sep")
             + (f"{tenor} {t('months')}" if tenor is not None else "")
-            + (f"，{t('base_rate')} " if lang == "zh" else f", {t('base_rate').lower()} ")
+            + f"{t('list_sep')}{t('base_rate_in_sentence')} "
             + reference,
         ),
         _Row(
             t("policy"),
             f"{policy_version or t('unknown')}"
-            + (f"（{t('policy_hash')} " if lang == "zh" else f" ({t('policy_hash').lower()} ")
-            + (_short_hash(policy_hash) or t("unknown"))
-            + ("）" if lang == "zh" else ")"),
+            + _paren(f"{t('policy_hash_in_sentence')} {_short_hash(policy_hash) or t('unknown')}", lang),
         ),
     ]
     if content.get("request_id"):
@@ -438,20 +442,19 @@ def _view(content: Mapping[str, Any], lang: Lang, category_names: CategoryNames)
     def term(amount: float, what: str) -> str:
         amount = _bp(amount)
         sign = "-" if amount < 0 else "+"
-        return f" {sign} {abs(amount):,.2f} bp" + (f"（{what}）" if lang == "zh" else f" ({what})")
+        return f" {sign} {abs(amount):,.2f} bp" + _paren(what, lang)
 
     # the market's wording first (LPR减40BP), then how it was built from the reference rate
     spread = lpr_words(final - lpr, lang)
-    rate_line = f"{fmt_rate(final)} = {spread}" + ("（" if lang == "zh" else " (")
-    rate_line += (t("lender_base_rate") if lender_base else lpr_name) + f" {base:,.2f} bp"
-    rate_line += term(adjustment, t("adjustment"))
+    built = (t("lender_base_rate") if lender_base else lpr_name) + f" {base:,.2f} bp"
+    built += term(adjustment, t("adjustment"))
     bound = [
         str(s.get("code")) for s in trace if s.get("code") in _BOUND_CODES and _num(s.get("rate_effect_bp"))
     ]
     if _bp(final - (base + adjustment)):
         label = _pick(CODE_LABELS, bound[-1] if bound else "RATE_FLOOR", lang)
-        rate_line += term(final - (base + adjustment), label)
-    rate_line += "）" if lang == "zh" else ")"
+        built += term(final - (base + adjustment), label)
+    rate_line = f"{fmt_rate(final)} = {spread}" + _paren(built, lang)
     if not eligible:
         rate_line += t("indicative")
     review_codes = [str(c) for c in terms.get("review_reasons") or []]
@@ -522,7 +525,7 @@ def _view(content: Mapping[str, Any], lang: Lang, category_names: CategoryNames)
     fingerprint = str(profile.get("inputs_fingerprint") or "")
     return {
         "lang": lang,
-        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "html_lang": t("html_lang"),
         "t": t,
         "colon": _sep(lang),
         "title": t("title"),
@@ -555,14 +558,14 @@ def _profile_rows(
     category_names: CategoryNames,
 ) -> list[_Row]:
     zh = lang == "zh"
-    sep = "，" if zh else ", "
+    sep = t("list_sep")
     rows: list[_Row] = []
     name = str(content.get("profile_name") or profile.get("name") or "")
     if name or profile.get("compute_time"):
         value = name or t("unknown")
         if profile.get("compute_time"):
             computed = _beijing(profile["compute_time"], lang)
-            value += f"（{t('computed')} {computed}）" if zh else f" ({t('computed')} {computed})"
+            value += _paren(f"{t('computed')} {computed}", lang)
         rows.append(_Row(t("profile_name"), value))
 
     grade: Mapping[str, Any] = profile.get("grade") or {}
@@ -571,13 +574,13 @@ def _profile_rows(
     level = _pick(_LEVELS, grade.get("level"), lang)
     if number:
         parts = [label] if label else []
-        parts.append(f"{number}级" if zh else f"grade {number}")
+        parts.append(t("grade_number").format(number=number))
         if grade.get("level"):
             parts.append(level)
         level_code = str(grade.get("level") or "")
         if label:
             level_name = _pick(_LEVELS, level_code, lang) if level_code else ""
-            value = f"{label}（{level_name}）" if zh and level_name else label
+            value = t("grade_label_with_level").format(label=label, level=level_name) if level_name else label
         else:
             value = sep.join(parts)
         if grade.get("grading_method"):
@@ -595,15 +598,15 @@ def _profile_rows(
         if net is not None:
             extra.append(f"{t('net_emissions')} {_g(net, 2)} tCO2")
         if added is not None:
-            extra.append(f"{t('added_value')} {added:,.2f} {'万元' if zh else 'x 10k yuan'}")
+            extra.append(f"{t('added_value')} {added:,.2f} {t('wan_yuan_unit')}")
         if extra:
-            value += f"（{sep.join(extra)}）" if zh else f" ({sep.join(extra)})"
+            value += _paren(sep.join(extra), lang)
     else:
         value = t("unknown")
     rows.append(_Row(t("intensity"), value))
 
     k = _opt_num(profile.get("k_value"))
-    k_note = f"（{t('k_note')}）" if zh else f" ({t('k_note')})"
+    k_note = _paren(t("k_note"), lang)
     rows.append(_Row(t("k_value"), (_g(k) + k_note) if k is not None else t("unknown")))
 
     bench: Mapping[str, Any] = profile.get("benchmark") or {}
@@ -615,13 +618,13 @@ def _profile_rows(
         if bench.get("region_code"):
             parts.append(f"{t('region')} {bench['region_code']}")
         if bench.get("year"):
-            parts.append(f"{bench['year']}{'年' if zh else ''}" if zh else f"{t('year')} {bench['year']}")
+            parts.append(t("benchmark_year").format(year=bench["year"]))
         count = int(_num(bench.get("enterprise_count")))
-        parts.append(f"{count} {t('enterprises')}" if not zh else f"{count}{t('enterprises')}")
+        parts.append(t("enterprise_count").format(count=count))
         value = sep.join(parts)
         fallback = profile.get("benchmark_fallback") or []
         if fallback:
-            value += sep + ("回退" if zh else "fallback ") + " -> ".join(str(f) for f in fallback)
+            value += sep + t("fallback") + " -> ".join(str(f) for f in fallback)
         rows.append(_Row(t("benchmark"), value))
 
     trend: Mapping[str, Any] = profile.get("trend") or {}
@@ -631,7 +634,7 @@ def _profile_rows(
         parts.append(f"{t('confidence')} {_num(trend.get('confidence')):.2f}")
         rel = _opt_num(trend.get("relative_change_per_year"))
         if rel:
-            parts.append(f"L {rel:+.1%} {t('per_year')}" if not zh else f"L{t('per_year')}{rel:+.1%}")
+            parts.append(t("trend_rate").format(rate=f"{rel:+.1%}"))
         if trend.get("reason"):
             parts.append(str(trend["reason"]))
         rows.append(_Row(t("trend"), sep.join(parts)))
@@ -639,10 +642,7 @@ def _profile_rows(
     dq: Mapping[str, Any] = profile.get("data_quality") or {}
     if dq:
         pcaf = dq.get("pcaf_score")
-        parts = [
-            f"{t('pcaf')} {pcaf if pcaf is not None else t('unknown')}"
-            + (f"（{t('pcaf_note')}）" if zh else f" ({t('pcaf_note')})")
-        ]
+        parts = [f"{t('pcaf')} {pcaf if pcaf is not None else t('unknown')}" + _paren(t("pcaf_note"), lang)]
         if dq.get("score") is not None:
             parts.append(f"{t('dq_score')} {_g(_num(dq.get('score')), 1)}/100")
         if dq.get("coverage") is not None:
@@ -654,7 +654,7 @@ def _profile_rows(
                 flags.append(_flag_text(flag, lang, category_names))
             else:
                 flags.append(str(flag))
-        rows.append(_Row(t("flags"), ("；" if zh else "; ").join(flags) if flags else t("none")))
+        rows.append(_Row(t("flags"), t("semicolon_sep").join(flags) if flags else t("none")))
 
     progress = content.get("commitment_progress")
     request: Mapping[str, Any] = content.get("request") or {}
@@ -700,7 +700,7 @@ def _industry_name(code: str, lang: Lang) -> str:
     from scoring_service.portfolio.metrics import group_label
 
     zh, en = group_label("INDUSTRY_DIVISION", code[:2])
-    return f"{code}（{zh}）" if lang == "zh" else f"{code} ({en})"
+    return code + _paren(zh if lang == "zh" else en, lang)
 
 
 def _flag_text(flag: Mapping[str, Any], lang: Lang, category_names: CategoryNames) -> str:
@@ -763,11 +763,9 @@ def _trail_rows(trail: Sequence[Mapping[str, Any]], lang: Lang) -> list[dict[str
             line += f" {limit}, {fmt_rate(float(terms.get('final_rate_bp', 0.0)))}"
         if a.get("override_pending"):
             reasons = ", ".join(a.get("second_approval_reasons") or [])
-            line += (
-                "，待第二审批人复核" if lang == "zh" else "; awaiting a second approver"
-            ) + f" ({reasons})"
+            line += _say("awaiting_second_approver", lang) + f" ({reasons})"
         if a.get("text"):
-            line += ("：" if lang == "zh" else ": ") + str(a["text"])
+            line += _sep(lang) + str(a["text"])
         rows.append({"line": line})
     return rows
 
@@ -829,7 +827,7 @@ def render_text(
             effects.append(f"{t('limit_effect')} {s['limit']}")
         head = f"{s['number']:>2}. {s['code']} {s['label']}"
         if effects:
-            head += " | " + ", ".join(effects) if not zh else " | " + "，".join(effects)
+            head += " | " + t("list_sep").join(effects)
         out.append(head)
         out.append(f"    {s['text']}")
         if s["inputs_line"]:
@@ -842,11 +840,7 @@ def render_text(
     for c in view["covenants"]:
         out.append(f"  - {c['code']}{sep}{c['text']}")
     if view["ratchet"]:
-        cap = (
-            f"（{t('ratchet_cap')} {view['ratchet_cap']}）"
-            if zh
-            else f" ({t('ratchet_cap')} {view['ratchet_cap']})"
-        )
+        cap = _paren(f"{t('ratchet_cap')} {view['ratchet_cap']}", view["lang"])
         out.append(f"{t('ratchet')}{cap if view['ratchet_cap'] else ''}{sep.rstrip()}")
         for r in view["ratchet"]:
             out.append(f"  - {r['trigger']}{sep}{r['text']}")
@@ -856,7 +850,7 @@ def render_text(
         for r in o["reviews"]:
             out.append(f"  - {r['code']} {r['label']}{sep}{r['text']}")
     else:
-        out.append(t("review_not_required") if not zh else "无需人工审核")
+        out.append(t("review_not_required_line"))
 
     section(t("review_trail"))
     for row in view["review_trail"] or [{"line": t("no_review_actions")}]:

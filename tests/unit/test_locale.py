@@ -4,8 +4,10 @@ is kept outside it in the console."""
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
+import string
 import subprocess
 from pathlib import Path
 
@@ -24,14 +26,29 @@ PO = {lang: ROOT / "tanxiao" / "locale" / lang / "LC_MESSAGES" / "tanxiao.po" fo
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+# A Chinese message has a Chinese character or full-width punctuation, except these (a language
+# switch, a tag, an English acronym).
+ZH_TEXT = re.compile("[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")
+NOT_WORDS = ("console.switch_lang", "console.waci", "explain.html_lang")
+
+
 def test_every_message_is_in_both_languages_and_none_is_empty() -> None:
     zh, en = locale.catalogue("zh"), locale.catalogue("en")
     assert set(zh) == set(en), set(zh) ^ set(en)
     assert len(zh) > 150
     for key in zh:
         assert zh[key].strip() and en[key].strip(), key
-        assert CJK.search(zh[key]) or key.startswith(("console.switch_lang", "console.waci")), key
+        assert ZH_TEXT.search(zh[key]) or key in NOT_WORDS or key.startswith(NOT_WORDS), key
     assert not any(CJK.search(text) for key, text in en.items() if key != "console.switch_lang")
+
+
+def test_a_message_has_the_same_fields_in_both_languages_or_fewer() -> None:
+    """The {name} fields of one text are among the other's (word order may differ, and a language may
+    leave a field out: English shows a grade's label without its level), so a misspelt field fails."""
+    zh, en = locale.catalogue("zh"), locale.catalogue("en")
+    for key in zh:
+        fields = [{name for _, name, _, _ in string.Formatter().parse(t) if name} for t in (zh[key], en[key])]
+        assert fields[0] <= fields[1] or fields[1] <= fields[0], key
 
 
 @pytest.mark.skipif(shutil.which("msgfmt") is None, reason="gettext's msgfmt is not installed")
@@ -119,3 +136,30 @@ def test_no_zh_or_en_text_is_kept_outside_the_catalogue_in_the_console() -> None
 def test_a_console_key_and_a_catalogue_id_name_the_same_text() -> None:
     assert t("queue", "en") == locale.text("console.queue", "en") == "Review queue"
     assert t("review_state.BOOKED", "zh") == "已放款入账"
+
+
+def _chinese_literals(path: Path) -> list[tuple[int, str]]:
+    """String constants with a Chinese character or full-width punctuation, docstrings aside."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and ZH_TEXT.search(node.value)
+    ]
+
+
+def test_the_decision_explanation_keeps_no_chinese_text_of_its_own() -> None:
+    """Its words, punctuation and word order come from the catalogue (explain.*, explain_bar.*)."""
+    source = Path(__file__).resolve().parents[2] / "scoring_service" / "explain.py"
+    assert _chinese_literals(source) == []
