@@ -48,6 +48,7 @@ from scoring_service.portfolio.pdf import html_to_pdf
 from scoring_service.portfolio.sheets import DIMENSION_LABELS, METRIC_FIELDS, render_csv_zip, render_xlsx
 from tanxiao.common.v1 import common_pb2
 from tanxiao.enum_names import enum_name
+from tanxiao.locale import pairs
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 from tanxiao.standards import industry_name, region_name
@@ -177,14 +178,7 @@ _ATTRIBUTION_ORDER: tuple[str, ...] = (
     "financed_tco2_after",
 )
 
-_ATTRIBUTION_LABELS: Mapping[str, tuple[str, str]] = {
-    "financed_tco2_before": ("比较日融资排放", "Financed emissions at compare date"),
-    "emissions_effect_tco2": ("借款人排放变化", "Borrowers' emission change"),
-    "attribution_effect_tco2": ("归因因子变化", "Attribution effect"),
-    "new_loans_tco2": ("新增贷款", "New loans"),
-    "ended_loans_tco2": ("结清贷款", "Ended loans"),
-    "financed_tco2_after": ("报告日融资排放", "Financed emissions at report date"),
-}
+_ATTRIBUTION_LABELS: Mapping[str, tuple[str, str]] = pairs("report_attribution")  # (zh, en): tanxiao/locale
 
 
 def is_regulator(report: portfolio_pb2.PortfolioReport) -> bool:
@@ -449,90 +443,7 @@ def export_stream(
 # HTML
 # ---------------------------------------------------------------------------------------------
 
-_TEXTS: Mapping[str, tuple[str, str]] = {
-    "title": ("贷款组合碳效报告", "Portfolio carbon-efficiency report"),
-    "title_regulator": ("辖区贷款组合碳效监管报告", "Regulatory portfolio carbon-efficiency report"),
-    "scope": ("范围", "Scope"),
-    "as_of": ("报告日", "As of"),
-    "compare": ("比较日", "Compared with"),
-    "profile_year": ("碳效数据年度", "Profile year"),
-    "generated": ("生成时间", "Generated"),
-    "regulator_note": (
-        "监管视图：仅含汇总数据，不含企业层面明细；借款人少于最小单元的分组以“—”表示（含互补抑制）。",
-        "Regulator view: aggregates only, no enterprise-level rows; groups with fewer borrowers than the"
-        " minimum cell size are shown as “—” (with complementary suppression).",
-    ),
-    "totals": ("总体指标", "Totals"),
-    "loans": ("贷款笔数", "Loans"),
-    "outstanding": ("贷款余额（元）", "Outstanding (CNY)"),
-    "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
-    "scope1": ("范围一（tCO₂/年）", "Scope 1 (tCO₂/yr)"),
-    "scope2": ("范围二（tCO₂/年）", "Scope 2 (tCO₂/yr)"),
-    "scope2_market": ("范围二·市场法（tCO₂/年）", "Scope 2, market-based (tCO₂/yr)"),
-    "wdqs": ("加权数据质量得分", "Weighted data-quality score"),
-    "wdqs_short": ("数据质量", "WDQS"),
-    "intensity": ("经济排放强度（tCO₂/百万元）", "Economic intensity (tCO₂/CNY m)"),
-    "intensity_short": ("经济强度（tCO₂/百万元）", "Econ. intensity (tCO₂/CNY m)"),
-    "waci": ("加权平均碳强度 WACI（tCO₂/百万元营业收入）", "WACI (tCO₂ per CNY million of revenue)"),
-    "waci_short": ("WACI（tCO₂/百万元营收）", "WACI (tCO₂/CNY m revenue)"),
-    "without_profile": ("无碳效档案贷款", "Loans without profile"),
-    "share": ("余额占比", "Share"),
-    "shares": ("余额结构", "Outstanding mix"),
-    "green_share": ("绿色（1-2级低碳扩产）", "Green (grade 1-2 low-carbon expansion)"),
-    "transition_share": ("转型（减碳改造）", "Transition (retrofit)"),
-    "other_share": ("其他", "Other"),
-    "grade5_share": ("5级借款人余额占比", "Outstanding to grade-5 borrowers"),
-    "charts": ("图表", "Charts"),
-    "chart_grades": ("按碳效等级的贷款余额", "Outstanding by carbon-efficiency grade"),
-    "chart_industry": ("按行业大类的贷款余额（元）", "Outstanding by industry division (CNY)"),
-    "chart_emissions": (
-        "融资排放：范围一与范围二（tCO₂/年）",
-        "Financed emissions: scope 1 vs scope 2 (tCO₂/yr)",
-    ),
-    "chart_migration": ("碳效等级迁移矩阵（贷款余额）", "Grade migration matrix (outstanding)"),
-    "grade": ("等级", "Grade"),
-    "ungraded": ("未评级", "Ungraded"),
-    "no_data": ("无数据", "No data"),
-    "from_grade": ("比较日等级 ↓ / 报告日等级 →", "Grade at compare date ↓ / at report date →"),
-    "breakdowns": ("分组明细", "Breakdowns"),
-    "group": ("分组", "Group"),
-    "key": ("代码", "Key"),
-    "retrofit": ("减碳改造进度", "Retrofit progress"),
-    "committed": ("承诺减排量（tCO₂/年）", "Committed (tCO₂/yr)"),
-    "achieved_t": ("已实现减排量（tCO₂/年）", "Achieved (tCO₂/yr)"),
-    "on_track": ("按计划", "On track"),
-    "at_risk": ("有风险", "At risk"),
-    "missed": ("未达成", "Missed"),
-    "achieved": ("已达成", "Achieved"),
-    "not_started": ("未开始", "Not started"),
-    "attribution": ("融资排放同比变化归因", "Year-over-year attribution of financed emissions"),
-    "component": ("组成", "Component"),
-    "change": ("变化", "Change"),
-    "running": ("累计", "Running total"),
-    "residual": ("未分解差额", "Residual (not attributed)"),
-    "top_emitters": ("融资排放最高的借款人", "Top financed emitters"),
-    "rank": ("排名", "Rank"),
-    "enterprise": ("企业", "Enterprise"),
-    "uscc": ("统一社会信用代码", "Enterprise"),
-    "lenders": ("各金融机构合计", "Lender totals"),
-    "lender": ("金融机构", "Lender"),
-    "loan_lines": ("贷款明细", "Loan lines"),
-    "loan": ("贷款", "Loan"),
-    "product": ("产品", "Product"),
-    "level": ("碳排放水平", "Level"),
-    "industry": ("行业", "Industry"),
-    "region": ("地区", "Region"),
-    "factor": ("归因因子", "Attribution factor"),
-    "pcaf": ("PCAF 数据质量", "PCAF score"),
-    "profile": ("碳效档案", "Profile"),
-    "empty": ("（无）", "(none)"),
-    "footer": (
-        "本页面自包含（内联样式与 SVG 图表，无脚本、无外部资源）。"
-        "精确数值见单元格提示或 CSV/Parquet/JSON 导出。",
-        "Self-contained page (inline CSS and SVG charts, no scripts, no external resources). Exact "
-        "values: cell tooltips, or the CSV/Parquet/JSON exports.",
-    ),
-}
+_TEXTS: Mapping[str, tuple[str, str]] = pairs("report_text")  # (zh, en): tanxiao/locale
 
 
 def _lang(lang: str) -> Lang:

@@ -10,50 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from tanxiao.locale import pairs
 from tanxiao.registry.v1 import dashboard_pb2
 
 Kind = Literal["text", "int", "tco2", "ratio", "number"]
 _FORMATS = {"int": "#,##0", "tco2": "#,##0.000", "ratio": "0.00%", "number": "0.0000"}
-HEADERS: dict[str, tuple[str, str]] = {
-    "year": ("年份", "Year"),
-    "county": ("区县代码", "County code"),
-    "county_name": ("区县", "County"),
-    "division": ("行业大类代码", "Industry division"),
-    "division_name": ("行业大类", "Industry"),
-    "enterprises": ("企业数", "Enterprises"),
-    "grade0": ("未评级", "Ungraded"),
-    "grade": ("{n}级", "Grade {n}"),
-    "from_grade": ("起始年等级", "Grade in from-year"),
-    "to_grade": ("→{label}", "→ {label}"),
-    "no_profile": ("无画像", "no profile"),
-    "suppressed": ("已抑制（小于最小单元）", "Suppressed (below minimum cell size)"),
-    "total": ("合计", "Total"),
-    "enterprise": ("企业", "Enterprise"),
-    "name": ("企业名称", "Name"),
-    "industry": ("行业代码", "Industry code"),
-    "intensity": ("碳排放强度（tCO₂/万元）", "Carbon intensity (tCO₂/10k CNY)"),
-    "benchmark": ("基准强度（tCO₂/万元）", "Benchmark intensity (tCO₂/10k CNY)"),
-    "k": ("碳效值K", "K (intensity / benchmark)"),
-    "gross": ("碳排放总量（tCO₂）", "Gross emissions (tCO₂)"),
-    "source": ("最大排放源", "Largest source"),
-    "source_code": ("排放源代码", "Source code"),
-    "source_tco2": ("最大排放源排放（tCO₂）", "Largest source (tCO₂)"),
-    "source_share": ("最大排放源占比", "Largest source share"),
-    "key": ("代码", "Code"),
-    "label": ("名称", "Name"),
-    "pledged": ("承诺项目数", "Pledged commitments"),
-    "pledged_tco2": ("承诺节碳量（tCO₂/年）", "Pledged savings (tCO₂/yr)"),
-    "verified": ("已核验项目数", "Verified commitments"),
-    "verified_tco2": ("已核验节碳量（tCO₂/年）", "Verified savings (tCO₂/yr)"),
-    "overdue": ("逾期项目数", "Overdue commitments"),
-    "overdue_tco2": ("逾期节碳量（tCO₂/年）", "Overdue savings (tCO₂/yr)"),
-}
+HEADERS: Mapping[str, tuple[str, str]] = pairs("dashboard_header")  # (zh, en): tanxiao/locale
 
 
 def header(key: str, language: str, **values: object) -> str:

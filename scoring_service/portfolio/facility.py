@@ -18,6 +18,7 @@ count 0. Pure (pandas only); money integer fen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -25,16 +26,12 @@ from decimal import ROUND_FLOOR, Decimal
 import pandas as pd
 
 from scoring_service.portfolio.disclosure import suppressed_keys
+from tanxiao.locale import pairs
 from tanxiao.standards import code_list, lpr_bp
 
 TERMS = "facility_terms"
 # Why a loan is not eligible (zh, en), by reason code.
-REASONS: dict[str, tuple[str, str]] = {
-    "BEFORE_LAUNCH": ("发放早于工具设立日", "started before the facility's launch"),
-    "CATEGORY": ("贷款用途不属于支持领域", "use of proceeds not in an eligible field"),
-    "NO_LPR": ("无起息日同期限LPR", "no LPR for the start date and tenor"),
-    "RATE": ("利率偏离同期限LPR超出容差", "rate not within the tolerance of the same-tenor LPR"),
-}
+REASONS: Mapping[str, tuple[str, str]] = pairs("facility_reason")  # (zh, en): tanxiao/locale
 
 
 @dataclass(frozen=True)

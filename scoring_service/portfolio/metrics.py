@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.arrays import ArrowStringArray
 
+from tanxiao.locale import pairs
 from tanxiao.standards import division_name, lender_name, region_name
 from tanxiao.standards.industry import SECTIONS, section_of
 
@@ -115,12 +116,7 @@ _GRADE_LABELS: Mapping[str, tuple[str, str]] = {"0": ("未评级", "Ungraded")} 
     str(g): (f"{g}级", f"Grade {g}") for g in range(1, 6)
 }
 _LEVEL_ORDER = ("LOW_CARBON", "MEDIUM_CARBON", "HIGH_CARBON", "")
-_LEVEL_LABELS: Mapping[str, tuple[str, str]] = {
-    "LOW_CARBON": ("低碳", "Low carbon"),
-    "MEDIUM_CARBON": ("中碳", "Medium carbon"),
-    "HIGH_CARBON": ("高碳", "High carbon"),
-    "": ("未分级", "No level"),
-}
+_LEVEL_LABELS: Mapping[str, tuple[str, str]] = pairs("report_level")  # (zh, en): tanxiao/locale
 _PRODUCT_LABELS: Mapping[str, tuple[str, str]] = {
     LOW_CARBON_EXPANSION: ("低碳扩产贷", "Low-carbon expansion loan"),
     HIGH_CARBON_RETROFIT: ("高碳技改贷", "High-carbon retrofit loan"),

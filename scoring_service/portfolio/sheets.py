@@ -10,6 +10,7 @@ has no loan and top-emitter sheets. Headers are in the report's language (zh or 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from scoring_service.portfolio.csv_safety import neutralise
 from tanxiao.common.v1 import common_pb2
 from tanxiao.enum_names import enum_name
+from tanxiao.locale import pairs
 from tanxiao.portfolio.v1 import portfolio_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 from tanxiao.standards import industry_name, region_name
@@ -31,98 +33,12 @@ _FORMATS = {
     "score": "0.00",
     "date": "yyyy-mm-dd",
 }
-# Header texts with units (zh, en): kept together, one catalogue.
-HEADERS: dict[str, tuple[str, str]] = {
-    "key": ("代码", "Code"),
-    "label": ("名称", "Name"),
-    "loans": ("贷款笔数", "Loans"),
-    "outstanding": ("贷款余额（元）", "Outstanding (CNY)"),
-    "scope1": ("融资排放范围一（tCO₂/年）", "Financed scope 1 (tCO₂/yr)"),
-    "scope2": ("融资排放范围二（tCO₂/年）", "Financed scope 2 (tCO₂/yr)"),
-    "financed": ("融资排放（tCO₂/年）", "Financed emissions (tCO₂/yr)"),
-    "wdqs": ("加权数据质量得分（1-5）", "WDQS (1-5)"),
-    "intensity": ("经济排放强度（tCO₂/百万元贷款）", "Economic intensity (tCO₂/CNY m lent)"),
-    "waci": ("WACI（tCO₂/百万元营业收入）", "WACI (tCO₂/CNY m revenue)"),
-    "without": ("无排放数据贷款笔数", "Loans without emissions data"),
-    "ungraded": ("其中未评级", "of which ungraded"),
-    "share": ("余额占比", "Share of outstanding"),
-    "suppressed": ("已抑制（小于最小单元）", "Suppressed (below minimum cell size)"),
-    "loan": ("贷款", "Loan"),
-    "enterprise": ("企业", "Enterprise"),
-    "enterprise_name": ("企业名称", "Enterprise name"),
-    "product": ("产品", "Product"),
-    "grade": ("碳效等级", "Grade"),
-    "level": ("碳排放水平", "Level"),
-    "industry": ("行业", "Industry"),
-    "region": ("地区", "Region"),
-    "factor": ("归因因子", "Attribution factor"),
-    "pcaf": ("PCAF 数据质量", "PCAF score"),
-    "from_grade": ("比较日等级", "Grade at compare date"),
-    "to_grade": ("报告日等级", "Grade at report date"),
-    "component": ("组成", "Component"),
-    "value_tco2": ("tCO₂/年", "tCO₂/yr"),
-    "lender": ("金融机构", "Lender"),
-    "field": ("项目", "Item"),
-    "value": ("值", "Value"),
-    "committed": ("承诺减排量（tCO₂/年）", "Committed (tCO₂/yr)"),
-    "achieved_t": ("已实现减排量（tCO₂/年）", "Achieved (tCO₂/yr)"),
-    "scope2_market": ("融资排放范围二·市场法（tCO₂/年）", "Financed scope 2, market-based (tCO₂/yr)"),
-    # the carbon emission reduction facility ledger
-    "effective": ("生效日", "Effective"),
-    "refinance_share": ("再贷款比例", "Refinance share"),
-    "refinance_rate": ("再贷款利率（bp）", "Refinancing rate (bp)"),
-    "tolerance": ("与LPR容差（bp）", "Tolerance to LPR (bp)"),
-    "fields": ("支持领域（绿色目录一级）", "Eligible fields (catalogue level 1)"),
-    "confirmed": ("核实状态", "Confirmed"),
-    "source": ("来源", "Source"),
-    "category": ("贷款用途（绿色目录）", "Use of proceeds (green catalogue)"),
-    "category_name": ("用途名称", "Use-of-proceeds name"),
-    "start": ("起息日", "Start"),
-    "maturity": ("到期日", "Maturity"),
-    "tenor": ("LPR期限", "LPR tenor"),
-    "rate": ("贷款利率（bp）", "Rate (bp)"),
-    "lpr": ("同期限LPR（bp）", "Same-tenor LPR (bp)"),
-    "eligible": ("符合条件", "Eligible"),
-    "reason": ("不符合原因", "Why not"),
-    "committed_amount": ("合同金额（元）", "Committed (CNY)"),
-    "eligible_loans": ("符合条件笔数", "Eligible loans"),
-    "eligible_outstanding": ("符合条件余额（元）", "Eligible outstanding (CNY)"),
-    "refinanceable": ("可申请再贷款（元）", "Refinanceable (CNY)"),
-    "commitment": ("减碳项目", "Project (commitment)"),
-    "investment": ("项目总投资（元）", "Project investment (CNY)"),
-    "project_share": ("贷款占项目投资比例", "Loan's share of the project"),
-    "verified": ("项目经核证减排量（tCO₂/年）", "Project verified reduction (tCO₂/yr)"),
-    "attributable": ("归属本贷款的核证减排量（tCO₂/年）", "Attributable verified reduction (tCO₂/yr)"),
-    "new_in_quarter": ("本季新发放", "New in quarter"),
-    "terms_date": ("适用条款生效日", "Terms effective"),
-    "co2_reduced": ("年减排二氧化碳（tCO₂/年）", "CO₂ reduced (tCO₂/yr)"),
-    "tce_saved": ("年节约标准煤（tce/年）", "Energy saved (tce/yr)"),
-    "benefit_basis": ("效益测算依据", "Benefits computed on"),
-}
-SHEET_NAMES: dict[str, tuple[str, str]] = {
-    "report": ("报告", "Report"),
-    "totals": ("总体指标", "Totals"),
-    "loans": ("贷款明细", "Loans"),
-    "migration": ("等级迁移", "Migration"),
-    "top_emitters": ("融资排放前列", "Top emitters"),
-    "retrofit": ("减碳改造", "Retrofit"),
-    "attribution": ("同比归因", "Attribution"),
-    "lenders": ("金融机构", "Lenders"),
-    "terms": ("工具条款", "Facility terms"),
-    "summary": ("按用途汇总", "By use of proceeds"),
-    "ledger": ("逐笔台账", "Loan ledger"),
-}
+# Header texts with units (zh, en) by column key.
+HEADERS: Mapping[str, tuple[str, str]] = pairs("sheet_header")  # (zh, en): tanxiao/locale
+SHEET_NAMES: Mapping[str, tuple[str, str]] = pairs("sheet_name")  # (zh, en): tanxiao/locale
 # Breakdown dimensions (zh, en): headings of the HTML report; the sheet names derive from them.
-DIMENSION_LABELS: dict[int, tuple[str, str]] = {
-    portfolio_pb2.DIMENSION_UNSPECIFIED: ("未指定", "Unspecified"),
-    portfolio_pb2.GRADE: ("碳效等级", "Carbon-efficiency grade"),
-    portfolio_pb2.LEVEL: ("碳排放水平", "Carbon level"),
-    portfolio_pb2.INDUSTRY_SECTION: ("行业门类", "Industry section"),
-    portfolio_pb2.INDUSTRY_DIVISION: ("行业大类", "Industry division"),
-    portfolio_pb2.COUNTY: ("区县", "County"),
-    portfolio_pb2.CITY: ("地市", "City"),
-    portfolio_pb2.PRODUCT: ("贷款产品", "Loan product"),
-    portfolio_pb2.LENDER: ("金融机构", "Lender"),
+DIMENSION_LABELS: Mapping[int, tuple[str, str]] = {  # (zh, en): tanxiao/locale
+    portfolio_pb2.Dimension.Value(name): pair for name, pair in pairs("report_dimension").items()
 }
 
 
