@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,7 +53,6 @@ from tanxiao.translog import (
     consistency_proof,
     entry_leaf,
     inclusion_proof,
-    leaf_hash,
 )
 
 
@@ -102,12 +102,14 @@ def _orjson_writes_it(obj: Any) -> bool:
         node = pop()
         for value in node.values() if type(node) is dict else node:
             kind = type(value)
-            if kind is float:
-                if not 1e-4 <= abs(value) < 1e16 and value != 0.0:  # NaN fails both comparisons
+            if kind is float:  # NaN fails every comparison, +-Infinity the range
+                if not (1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0):
                     return False
+            elif kind is str or kind is int or kind is bool or value is None:
+                pass
             elif kind is dict or kind is list or kind is tuple:
                 push(value)
-            elif not (kind is str or kind is int or kind is bool or value is None):
+            else:
                 return False
     return True
 
@@ -160,11 +162,18 @@ class LogEntry:
         entry_id = entry_id or new_entry_id()
         now = now or datetime.now(UTC)
         full = {**content, "id": entry_id, "create_time": iso_time(now)}
-        for key in ("id", "create_time"):
-            if key in content and content[key] != full[key]:
-                raise ValueError(f"content[{key!r}] = {content[key]!r} but the store sets {full[key]!r}")
-        text = canonical_json(full)
-        return cls(entry_id, EntryKind(kind), text, leaf_hash(entry_leaf(kind, text)).hex(), now)
+        check_stamp(content, full)
+        return cls.sealed(EntryKind(kind), full, entry_id, now)
+
+    @classmethod
+    def sealed(cls, kind: EntryKind, full: Mapping[str, Any], entry_id: str, now: datetime) -> LogEntry:
+        """The entry of a content that already carries its ``id`` (``entry_id``) and ``create_time``
+        (``iso_time(now)``), as ``build`` makes it (a batch builds many with one time text)."""
+        raw = canonical_json_bytes(full)
+        # leaf_hash(entry_leaf(kind, text)) from the canonical bytes as they are, without decoding
+        # and encoding the text again (pinned against the definition by tests/unit/test_log_entries.py)
+        digest = hashlib.sha256(_LEAF_PREFIXES[kind] + raw).hexdigest()
+        return cls(entry_id, kind, raw.decode("utf-8"), digest, now)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -172,6 +181,17 @@ class LogEntry:
             "leaf_hash": self.leaf_hash, "create_time": self.create_time, "idx": None,
             "integrate_time": None,
         }  # fmt: skip
+
+
+def check_stamp(content: Mapping[str, Any], full: Mapping[str, Any]) -> None:
+    """ValueError when ``content`` has an ``id`` or ``create_time`` other than the store sets."""
+    for key in ("id", "create_time"):
+        if key in content and content[key] != full[key]:
+            raise ValueError(f"content[{key!r}] = {content[key]!r} but the store sets {full[key]!r}")
+
+
+# The bytes a leaf hash starts with, per kind: 0x00 || kind || "\n" (tanxiao.translog.hashing).
+_LEAF_PREFIXES = {kind: b"\x00" + entry_leaf(kind.value, "") for kind in EntryKind}
 
 
 class BulkInsert:
