@@ -17,13 +17,13 @@ rolls the whole batch back: entries stay pending and are integrated by the next 
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import Connection, Engine
@@ -78,17 +78,15 @@ class Sequencer:
                 .where(log_entries.c.idx.is_(None))
                 .order_by(log_entries.c.create_time, log_entries.c.entry_id)
                 .limit(self.batch_size)
-            ).all()
+            ).tuples().all()
             now = datetime.now(UTC)
-            numbered: list[tuple[str, int]] = []
-            nodes = []
-            for row in pending:
-                numbered.append((row.entry_id, tree.size))
-                nodes += tree.append(bytes.fromhex(row.leaf_hash))
+            first = tree.size
+            numbered = [(entry_id, first + i) for i, (entry_id, _) in enumerate(pending)]
+            nodes = tree.extend([bytes.fromhex(leaf) for _, leaf in pending])
             if numbered:
                 self._number(connection, numbered, now)
             if nodes:
-                self._store_nodes(connection, [(n.level, n.index, h.hex()) for n, h in nodes])
+                self._store_nodes(connection, [(level, index, h.hex()) for level, index, h in nodes])
             signed = self._sign(connection, tree, now)
         if numbered:
             log.debug("sequencer.batch", integrated=len(numbered), tree_size=tree.size)
@@ -103,7 +101,7 @@ class Sequencer:
                 " json_extract(value, '$[0]') AS entry_id, json_extract(value, '$[1]') AS idx"
                 " FROM json_each(:batch)) AS v WHERE log_entries.entry_id = v.entry_id"
             )
-            params: dict[str, Any] = {"batch": json.dumps(numbered)}
+            params: dict[str, Any] = {"batch": orjson.dumps(numbered).decode("ascii")}
         else:
             statement = sa.text(
                 "UPDATE log_entries SET idx = v.idx, integrate_time = :now"
@@ -124,7 +122,7 @@ class Sequencer:
                     "INSERT INTO log_nodes (level, idx, hash) SELECT json_extract(value, '$[0]'),"
                     " json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(:nodes)"
                 ),
-                {"nodes": json.dumps(nodes)},
+                {"nodes": orjson.dumps(nodes).decode("ascii")},
             )
             return
         connection.execute(
