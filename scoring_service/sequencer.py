@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import Connection, Engine
 
-from scoring_service.storage.log import fetch_nodes, head_row, integrated_size
-from scoring_service.storage.tables import log_entries, log_heads, log_keys
+from scoring_service.storage.log import BulkInsert, fetch_nodes, head_row, integrated_size
+from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
 from tanxiao.platform.db import is_sqlite, transaction
 from tanxiao.platform.metrics import SEQUENCER_LAG
 from tanxiao.platform.schema import UtcTime
@@ -39,6 +38,8 @@ log = structlog.get_logger("tanxiao.sequencer")
 
 # The PostgreSQL advisory lock key of the sequencer (any fixed int64; no other lock in tanxiao uses it).
 ADVISORY_KEY = 0x5A2C_1E0B_7D44_3F19
+
+_NODE_INSERT = BulkInsert(log_nodes, ("level", "idx", "hash"))
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,16 @@ class Sequencer:
                 return BatchResult(0, -1, False)
             size = integrated_size(connection)
             tree = CompactRange.load(size, lambda ids: fetch_nodes(connection, ids))
-            pending = connection.execute(
-                sa.select(log_entries.c.entry_id, log_entries.c.leaf_hash)
-                .where(log_entries.c.idx.is_(None))
-                .order_by(log_entries.c.create_time, log_entries.c.entry_id)
-                .limit(self.batch_size)
-            ).tuples().all()
+            pending = (
+                connection.execute(
+                    sa.select(log_entries.c.entry_id, log_entries.c.leaf_hash)
+                    .where(log_entries.c.idx.is_(None))
+                    .order_by(log_entries.c.create_time, log_entries.c.entry_id)
+                    .limit(self.batch_size)
+                )
+                .tuples()
+                .all()
+            )
             now = datetime.now(UTC)
             first = tree.size
             numbered = [(entry_id, first + i) for i, (entry_id, _) in enumerate(pending)]
@@ -93,37 +98,32 @@ class Sequencer:
         return BatchResult(len(numbered), tree.size, signed)
 
     def _number(self, connection: Connection, numbered: list[tuple[str, int]], now: datetime) -> None:
-        """Set the leaf indexes of a batch in one statement (an UPDATE per entry was the sequencer's
-        main cost): from two arrays on PostgreSQL, from a JSON array on SQLite (UPDATE ... FROM)."""
+        """Set the leaf indexes of a batch in one statement (an UPDATE per entry through SQLAlchemy was
+        the sequencer's main cost): from two arrays on PostgreSQL; on SQLite the driver's executemany
+        of one prepared UPDATE (a loop in C: a quarter less CPU than an UPDATE ... FROM json_each)."""
         if is_sqlite(self.engine):
-            statement = sa.text(
-                "UPDATE log_entries SET idx = v.idx, integrate_time = :now FROM (SELECT"
-                " json_extract(value, '$[0]') AS entry_id, json_extract(value, '$[1]') AS idx"
-                " FROM json_each(:batch)) AS v WHERE log_entries.entry_id = v.entry_id"
-            )
-            params: dict[str, Any] = {"batch": orjson.dumps(numbered).decode("ascii")}
+            process = log_entries.c.integrate_time.type._cached_bind_processor(connection.dialect)
+            when = now if process is None else process(now)
+            updated = connection.exec_driver_sql(
+                "UPDATE log_entries SET idx = ?, integrate_time = ? WHERE entry_id = ?",
+                [(index, when, entry_id) for entry_id, index in numbered],
+            ).rowcount
         else:
             statement = sa.text(
                 "UPDATE log_entries SET idx = v.idx, integrate_time = :now"
                 " FROM unnest(CAST(:ids AS varchar[]), CAST(:idxs AS bigint[])) AS v(entry_id, idx)"
                 " WHERE log_entries.entry_id = v.entry_id"
-            )
-            params = {"ids": [e for e, _ in numbered], "idxs": [i for _, i in numbered]}
-        statement = statement.bindparams(sa.bindparam("now", type_=UtcTime))
-        updated = connection.execute(statement, {**params, "now": now}).rowcount
+            ).bindparams(sa.bindparam("now", type_=UtcTime))
+            params = {"ids": [e for e, _ in numbered], "idxs": [i for _, i in numbered], "now": now}
+            updated = connection.execute(statement, params).rowcount
         if updated != len(numbered):  # never expected: roll the batch back rather than leave a gap
             raise RuntimeError(f"numbered {updated} of {len(numbered)} log entries")
 
     def _store_nodes(self, connection: Connection, nodes: list[tuple[int, int, str]]) -> None:
-        """Insert the batch's interior nodes in one statement (arrays / a JSON array, as ``_number``)."""
+        """Insert the batch's interior nodes: the driver's executemany on SQLite, one statement over
+        three arrays on PostgreSQL."""
         if is_sqlite(self.engine):
-            connection.execute(
-                sa.text(
-                    "INSERT INTO log_nodes (level, idx, hash) SELECT json_extract(value, '$[0]'),"
-                    " json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(:nodes)"
-                ),
-                {"nodes": orjson.dumps(nodes).decode("ascii")},
-            )
+            _NODE_INSERT.run(connection, nodes)
             return
         connection.execute(
             sa.text(

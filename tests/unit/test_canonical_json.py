@@ -106,7 +106,7 @@ any_documents = st.recursive(
         st.lists(inner, max_size=4).map(tuple),
         st.dictionaries(
             st.one_of(st.text(max_size=8), st.sampled_from(["企业", "rate_bp"])), inner, max_size=6
-        ),  # fmt: skip
+        ),
     ),
     max_leaves=60,
 )
