@@ -74,16 +74,12 @@ class Sequencer:
                 return BatchResult(0, -1, False)
             size = integrated_size(connection)
             tree = CompactRange.load(size, lambda ids: fetch_nodes(connection, ids))
-            pending = (
-                connection.execute(
-                    sa.select(log_entries.c.entry_id, log_entries.c.leaf_hash)
-                    .where(log_entries.c.idx.is_(None))
-                    .order_by(log_entries.c.create_time, log_entries.c.entry_id)
-                    .limit(self.batch_size)
-                )
-                .tuples()
-                .all()
-            )
+            pending = connection.execute(
+                sa.select(log_entries.c.entry_id, log_entries.c.leaf_hash)
+                .where(log_entries.c.idx.is_(None))
+                .order_by(log_entries.c.create_time, log_entries.c.entry_id)
+                .limit(self.batch_size)
+            ).all()
             now = datetime.now(UTC)
             first = tree.size
             numbered = [(entry_id, first + i) for i, (entry_id, _) in enumerate(pending)]
