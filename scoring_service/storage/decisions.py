@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -142,8 +142,7 @@ class Append:
         return self.lender, self.request_id
 
 
-@dataclass(frozen=True)
-class _Prepared:
+class _Prepared(NamedTuple):  # a tuple: built per decision, a frozen dataclass costs more
     item: Append
     entry: LogEntry
     snapshot: tuple[str, str] | None  # (hash, canonical profile JSON)
