@@ -17,7 +17,6 @@ rolls the whole batch back: entries stay pending and are integrated by the next 
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -28,8 +27,8 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy import Connection, Engine
 
-from scoring_service.storage.log import fetch_nodes, head_row, integrated_size
-from scoring_service.storage.tables import log_entries, log_heads, log_keys
+from scoring_service.storage.log import BulkInsert, fetch_nodes, head_row, integrated_size
+from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
 from tanxiao.platform.db import is_sqlite, transaction
 from tanxiao.platform.metrics import SEQUENCER_LAG
 from tanxiao.platform.schema import UtcTime
@@ -39,6 +38,8 @@ log = structlog.get_logger("tanxiao.sequencer")
 
 # The PostgreSQL advisory lock key of the sequencer (any fixed int64; no other lock in tanxiao uses it).
 ADVISORY_KEY = 0x5A2C_1E0B_7D44_3F19
+
+_NODE_INSERT = BulkInsert(log_nodes, ("level", "idx", "hash"))
 
 
 @dataclass(frozen=True)
@@ -73,66 +74,72 @@ class Sequencer:
                 return BatchResult(0, -1, False)
             size = integrated_size(connection)
             tree = CompactRange.load(size, lambda ids: fetch_nodes(connection, ids))
-            pending = connection.execute(
-                sa.select(log_entries.c.entry_id, log_entries.c.leaf_hash)
-                .where(log_entries.c.idx.is_(None))
-                .order_by(log_entries.c.create_time, log_entries.c.entry_id)
-                .limit(self.batch_size)
-            ).all()
+            pending = self._pending(connection)
             now = datetime.now(UTC)
-            numbered: list[tuple[str, int]] = []
-            nodes = []
-            for row in pending:
-                numbered.append((row.entry_id, tree.size))
-                nodes += tree.append(bytes.fromhex(row.leaf_hash))
+            first = tree.size
+            numbered = [(entry_id, first + i) for i, (entry_id, _) in enumerate(pending)]
+            nodes = tree.extend([bytes.fromhex(leaf) for _, leaf in pending])
             if numbered:
                 self._number(connection, numbered, now)
             if nodes:
-                self._store_nodes(connection, [(n.level, n.index, h.hex()) for n, h in nodes])
+                self._store_nodes(connection, [(level, index, h.hex()) for level, index, h in nodes])
             signed = self._sign(connection, tree, now)
         if numbered:
             log.debug("sequencer.batch", integrated=len(numbered), tree_size=tree.size)
         return BatchResult(len(numbered), tree.size, signed)
 
-    def _number(self, connection: Connection, numbered: list[tuple[str, int]], now: datetime) -> None:
-        """Set the leaf indexes of a batch in one statement (an UPDATE per entry was the sequencer's
-        main cost): from two arrays on PostgreSQL, from a JSON array on SQLite (UPDATE ... FROM)."""
-        if is_sqlite(self.engine):
-            statement = sa.text(
-                "UPDATE log_entries SET idx = v.idx, integrate_time = :now FROM (SELECT"
-                " json_extract(value, '$[0]') AS entry_id, json_extract(value, '$[1]') AS idx"
-                " FROM json_each(:batch)) AS v WHERE log_entries.entry_id = v.entry_id"
+    def _pending(self, connection: Connection) -> list[tuple[str, str]]:
+        """(entry id, leaf hash) of up to ``batch_size`` pending entries, oldest first: read through the
+        driver's cursor as plain tuples (SQLAlchemy's rows were a seventh of a PostgreSQL batch)."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                "SELECT entry_id, leaf_hash FROM log_entries WHERE idx IS NULL"
+                f" ORDER BY create_time, entry_id LIMIT {int(self.batch_size)}"
             )
-            params: dict[str, Any] = {"batch": json.dumps(numbered)}
+            return [(str(entry_id), str(leaf)) for entry_id, leaf in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def _number(self, connection: Connection, numbered: list[tuple[str, int]], now: datetime) -> None:
+        """Set the leaf indexes of a batch in one statement (an UPDATE per entry through SQLAlchemy was
+        the sequencer's main cost): from two arrays on PostgreSQL; on SQLite the driver's executemany
+        of one prepared UPDATE (a loop in C: a quarter less CPU than an UPDATE ... FROM json_each)."""
+        if is_sqlite(self.engine):
+            process = log_entries.c.integrate_time.type._cached_bind_processor(connection.dialect)
+            when = now if process is None else process(now)
+            updated = connection.exec_driver_sql(
+                "UPDATE log_entries SET idx = ?, integrate_time = ? WHERE entry_id = ?",
+                [(index, when, entry_id) for entry_id, index in numbered],
+            ).rowcount
         else:
             statement = sa.text(
                 "UPDATE log_entries SET idx = v.idx, integrate_time = :now"
                 " FROM unnest(CAST(:ids AS varchar[]), CAST(:idxs AS bigint[])) AS v(entry_id, idx)"
                 " WHERE log_entries.entry_id = v.entry_id"
-            )
-            params = {"ids": [e for e, _ in numbered], "idxs": [i for _, i in numbered]}
-        statement = statement.bindparams(sa.bindparam("now", type_=UtcTime))
-        updated = connection.execute(statement, {**params, "now": now}).rowcount
+            ).bindparams(sa.bindparam("now", type_=UtcTime))
+            ids = _array([e for e, _ in numbered])
+            params = {"ids": ids, "idxs": _array([str(i) for _, i in numbered]), "now": now}
+            updated = connection.execute(statement, params).rowcount
         if updated != len(numbered):  # never expected: roll the batch back rather than leave a gap
             raise RuntimeError(f"numbered {updated} of {len(numbered)} log entries")
 
     def _store_nodes(self, connection: Connection, nodes: list[tuple[int, int, str]]) -> None:
-        """Insert the batch's interior nodes in one statement (arrays / a JSON array, as ``_number``)."""
+        """Insert the batch's interior nodes: the driver's executemany on SQLite, one statement over
+        three arrays on PostgreSQL."""
         if is_sqlite(self.engine):
-            connection.execute(
-                sa.text(
-                    "INSERT INTO log_nodes (level, idx, hash) SELECT json_extract(value, '$[0]'),"
-                    " json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(:nodes)"
-                ),
-                {"nodes": json.dumps(nodes)},
-            )
+            _NODE_INSERT.run(connection, nodes)
             return
         connection.execute(
             sa.text(
                 "INSERT INTO log_nodes (level, idx, hash) SELECT * FROM unnest(CAST(:levels AS smallint[]),"
                 " CAST(:idxs AS bigint[]), CAST(:hashes AS varchar[]))"
             ),
-            {"levels": [n[0] for n in nodes], "idxs": [n[1] for n in nodes], "hashes": [n[2] for n in nodes]},
+            {
+                "levels": _array([str(n[0]) for n in nodes]),
+                "idxs": _array([str(n[1]) for n in nodes]),
+                "hashes": _array([n[2] for n in nodes]),
+            },
         )
 
     def _lock(self, connection: Connection) -> bool:
@@ -162,6 +169,12 @@ class Sequencer:
             connection.execute(
                 log_keys.insert().values(key_id=self.key.key_id, public_key=raw, create_time=now)
             )
+
+
+def _array(items: list[str]) -> str:
+    """A PostgreSQL array literal of items that need no quoting (hex ids and hashes, integers): one
+    join, where psycopg's list dumper works element by element in Python (most of a batch's CPU)."""
+    return "{" + ",".join(items) + "}"
 
 
 class SequencerThread:

@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -44,6 +44,7 @@ from scoring_service.storage.log import (
     EntryKind,
     LogEntry,
     canonical_json,
+    check_stamp,
     insert_entries,
     iso_time,
     new_entry_id,
@@ -141,8 +142,7 @@ class Append:
         return self.lender, self.request_id
 
 
-@dataclass(frozen=True)
-class _Prepared:
+class _Prepared(NamedTuple):  # a tuple: built per decision, a frozen dataclass costs more
     item: Append
     entry: LogEntry
     snapshot: tuple[str, str] | None  # (hash, canonical profile JSON)
@@ -251,6 +251,7 @@ class DecisionStore:
         book re-priced by BatchQuote). Requests already stored come back as (stored, False).
         ``also``: run in the same transaction on the decisions returned (their review state rows)."""
         now = datetime.now(UTC)
+        stamp = iso_time(now)
         prepared: dict[tuple[str, str], _Prepared] = {}
         # Canonical JSON and hash once per distinct profile object of the call (a chunk shares one
         # dict per profile between its decisions); the dicts stay referenced, so ids are not reused.
@@ -260,7 +261,7 @@ class DecisionStore:
                 if prepared[item.key()].item.request_fingerprint != item.request_fingerprint:
                     raise _reused()
                 continue
-            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now, snapshots)
+            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now, stamp, snapshots)
 
         def once(connection: Connection) -> list[tuple[StoredDecision, bool]]:
             self._store_policy(connection, policy_hash, policy_version, policy_text, now)
@@ -372,9 +373,10 @@ class DecisionStore:
         return policy
 
     def _prepare(
-        self, item: Append, policy_hash: str, policy_version: str, now: datetime,
+        self, item: Append, policy_hash: str, policy_version: str, now: datetime, stamp: str,
         snapshots: dict[int, tuple[str, str]],
     ) -> _Prepared:  # fmt: skip
+        """``stamp``: ``iso_time(now)``, worked out once per call."""
         bound = item.bound(policy_hash, policy_version)
         for key, value in bound.items():
             if key in item.content and item.content[key] != value:
@@ -390,15 +392,22 @@ class DecisionStore:
             content[SNAPSHOT_KEY] = snapshot[0]
         elif profile is not None:
             content["profile"] = profile
-        entry = LogEntry.build(EntryKind.DECISION, content, now=now)
-        # What reads return: the content as hashed (built, not re-parsed) with the profile put back.
-        shown = {**content, "id": entry.entry_id, "create_time": iso_time(now)}
+        # The content as hashed: ``content`` with the entry's id and time added in place (the same
+        # keys in the same order as LogEntry.build's copy; the copy is not needed, so not made).
+        entry_id = new_entry_id()
+        stamped = {"id": entry_id, "create_time": stamp}
+        check_stamp(content, stamped)
+        content.update(stamped)
+        entry = LogEntry.sealed(EntryKind.DECISION, content, entry_id, now)
+        # What reads return: the content as hashed (built, not re-parsed) with the profile put back;
+        # ``content`` itself, hashed already and referenced by nothing else.
+        shown = content
         if item.shown_terms is not None:
             shown["terms"] = item.shown_terms
         if snapshot is not None:
             shown["profile"] = profile
         decision = StoredDecision(
-            id=entry.entry_id, lender=item.lender, request_id=item.request_id, uscc=item.uscc,
+            id=entry_id, lender=item.lender, request_id=item.request_id, uscc=item.uscc,
             product=item.product, request_fingerprint=item.request_fingerprint, content=shown,
             leaf_hash=entry.leaf_hash, create_time=now,
         )  # fmt: skip

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,7 +53,6 @@ from tanxiao.translog import (
     consistency_proof,
     entry_leaf,
     inclusion_proof,
-    leaf_hash,
 )
 
 
@@ -70,9 +70,9 @@ def canonical_json(obj: Any) -> str:
     Defined as ``json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     allow_nan=False)`` (docs/scoring.md); encoded by orjson (C) when that gives the same text, which it
     does for everything but floats below 1e-4 or in exponent form (orjson writes ``1e-5`` where Python
-    writes ``1e-05``) and NaN/Infinity (orjson writes ``null``): those, found by a scan of the output
-    and by a round-trip comparison when it has a ``null``, go through ``json.dumps`` (which rejects
-    NaN with ValueError). Pinned byte for byte against ``json.dumps`` by a property test.
+    writes ``1e-05``) and NaN/Infinity (orjson writes ``null``): those, found by one walk over the
+    object's values (``_orjson_writes_it``), go through ``json.dumps`` (which rejects NaN with
+    ValueError). Pinned byte for byte against ``json.dumps`` by a property test.
     """
     return canonical_json_bytes(obj).decode("utf-8")
 
@@ -83,12 +83,35 @@ def canonical_json_bytes(obj: Any) -> bytes:
         raw = orjson.dumps(obj, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):  # big ints, non-str keys, unknown types: the reference
         return _reference_json(obj).encode("utf-8")
-    # A float in exponent form ("1e-05" / "1e-5", "1e+16") or below 1e-4 written out ("0.00001"): the
-    # only floats whose text orjson and Python's repr may differ in (a match in a string is harmless:
-    # the reference gives the same text). NaN/Infinity: orjson wrote null, so the round trip differs.
-    if b"e-" in raw or b"e+" in raw or b"0.0000" in raw or (b"null" in raw and orjson.loads(raw) != obj):
-        return _reference_json(obj).encode("utf-8")
-    return raw
+    return raw if _orjson_writes_it(obj) else _reference_json(obj).encode("utf-8")
+
+
+def _orjson_writes_it(obj: Any) -> bool:
+    """Whether orjson's text of ``obj`` is the definition's: every float finite and written by both
+    without an exponent (0, or 1e-4 <= |x| < 1e16: Python's repr switches to exponent form outside,
+    orjson writes ``1e-5`` as ``0.00001``), every other value of a plain JSON type (a subclass or
+    anything else: the reference decides). NaN/Infinity, which orjson writes as null, fail the range
+    test, so the reference raises ValueError for them.
+
+    One walk over the values, in place of a scan of the output for exponents and an
+    ``orjson.loads(raw) != obj`` round trip to find NaN (about half the cost of a decision's
+    canonical JSON)."""
+    stack: list[Any] = [(obj,)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        for value in node.values() if type(node) is dict else node:
+            kind = type(value)
+            if kind is float:  # NaN fails every comparison, +-Infinity the range
+                if not (1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0):
+                    return False
+            elif kind is str or kind is int or kind is bool or value is None:
+                pass
+            elif kind is dict or kind is list or kind is tuple:
+                push(value)
+            else:
+                return False
+    return True
 
 
 def _reference_json(obj: Any) -> str:
@@ -139,11 +162,18 @@ class LogEntry:
         entry_id = entry_id or new_entry_id()
         now = now or datetime.now(UTC)
         full = {**content, "id": entry_id, "create_time": iso_time(now)}
-        for key in ("id", "create_time"):
-            if key in content and content[key] != full[key]:
-                raise ValueError(f"content[{key!r}] = {content[key]!r} but the store sets {full[key]!r}")
-        text = canonical_json(full)
-        return cls(entry_id, EntryKind(kind), text, leaf_hash(entry_leaf(kind, text)).hex(), now)
+        check_stamp(content, full)
+        return cls.sealed(EntryKind(kind), full, entry_id, now)
+
+    @classmethod
+    def sealed(cls, kind: EntryKind, full: Mapping[str, Any], entry_id: str, now: datetime) -> LogEntry:
+        """The entry of a content that already carries its ``id`` (``entry_id``) and ``create_time``
+        (``iso_time(now)``), as ``build`` makes it (a batch builds many with one time text)."""
+        raw = canonical_json_bytes(full)
+        # leaf_hash(entry_leaf(kind, text)) from the canonical bytes as they are, without decoding
+        # and encoding the text again (pinned against the definition by tests/unit/test_log_entries.py)
+        digest = hashlib.sha256(_LEAF_PREFIXES[kind] + raw).hexdigest()
+        return cls(entry_id, kind, raw.decode("utf-8"), digest, now)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -151,6 +181,17 @@ class LogEntry:
             "leaf_hash": self.leaf_hash, "create_time": self.create_time, "idx": None,
             "integrate_time": None,
         }  # fmt: skip
+
+
+def check_stamp(content: Mapping[str, Any], full: Mapping[str, Any]) -> None:
+    """ValueError when ``content`` has an ``id`` or ``create_time`` other than the store sets."""
+    for key in ("id", "create_time"):
+        if key in content and content[key] != full[key]:
+            raise ValueError(f"content[{key!r}] = {content[key]!r} but the store sets {full[key]!r}")
+
+
+# The bytes a leaf hash starts with, per kind: 0x00 || kind || "\n" (tanxiao.translog.hashing).
+_LEAF_PREFIXES = {kind: b"\x00" + entry_leaf(kind.value, "") for kind in EntryKind}
 
 
 class BulkInsert:

@@ -197,6 +197,21 @@ def test_compact_range_reports_the_interior_nodes_it_completes() -> None:
     assert reloaded.root() == tree.root() and reloaded.nodes == tree.nodes
 
 
+@pytest.mark.parametrize("start", [0, 1, 2, 3, 5, 8, 13, 64, 100])
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 31, 64, 129])
+def test_compact_range_extend_is_append_one_by_one(start: int, count: int) -> None:
+    data = entries(start + count)
+    leaves = [leaf_hash(e) for e in data]
+    one, many = CompactRange(), CompactRange()
+    for leaf in leaves[:start]:
+        one.append(leaf)
+    many.extend(leaves[:start])
+    assert many == one
+    created = [(n.level, n.index, h) for leaf in leaves[start:] for n, h in one.append(leaf)]
+    assert many.extend(leaves[start:]) == created
+    assert many == one and many.root() == one.root() == mth(data)
+
+
 def test_entry_leaf_binds_the_kind() -> None:
     assert entry_leaf("decision", '{"a":1}') == b'decision\n{"a":1}'
     assert leaf_hash(entry_leaf("decision", "{}")) != leaf_hash(entry_leaf("review_action", "{}"))
