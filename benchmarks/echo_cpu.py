@@ -10,7 +10,9 @@ writers flushed. Kinds alternate within each round so that load changes hit them
 ``--tree DIR`` adds the plumbing echo of another checkout (e.g. ``git archive`` of the base commit) as
 kind ``plumbing@DIR``, to compare old and new code in the same minutes. ``--threads`` splits the CPU by
 server thread (/proc); ``--variant nolog|noaccess`` adds the plumbing echo without its log line or
-access log; ``--profile plumbing|bare`` prints a yappi profile (CPU, every thread) of one server.
+access log; ``--bare-md`` adds ``bare:md``, the bare echo echoing a new ``x-request-id`` in its initial
+metadata as the plumbing does (that echo's own share of the gap); ``--profile plumbing|bare``
+prints a yappi profile (CPU, every thread) of one server.
 
     .venv/bin/python -m benchmarks.echo_cpu --calls 20000 --rounds 5 --concurrency 1,8,32
 """
@@ -40,11 +42,20 @@ kind, workdir = sys.argv[1], sys.argv[2]
 os.chdir(workdir)
 from benchmarks.cases import ECHO_SERVICE, base_settings, start_echo
 stdout = sys.stdout
-if kind == "bare":
+if kind.startswith("bare"):
     from concurrent import futures
     import grpc
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=base_settings().max_workers))
-    echo = grpc.unary_unary_rpc_method_handler(lambda request, _context: request)
+    handle = lambda request, _context: request
+    if kind == "bare:md":  # the bare echo that also echoes a new x-request-id, as the plumbing does
+        import random
+        from tanxiao.platform import response_metadata
+        response_metadata.install()
+        def handle(request, context):
+            request_id = random.getrandbits(128).to_bytes(16, "big").hex()
+            response_metadata.attach(context, (("x-request-id", request_id),))
+            return request
+    echo = grpc.unary_unary_rpc_method_handler(handle)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, {"Echo": echo}),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -175,6 +186,7 @@ def main() -> int:
     parser.add_argument("--tree", action="append", default=[], help="another checkout's plumbing echo")
     parser.add_argument("--threads", action="store_true", help="CPU per call by server thread (/proc)")
     parser.add_argument("--variant", action="append", default=[], help="nolog, noaccess, nolog+noaccess")
+    parser.add_argument("--bare-md", action="store_true", help="add the bare echo echoing x-request-id")
     parser.add_argument(
         "--profile", choices=("plumbing", "bare"), help="yappi profile of one server (CPU, every thread)"
     )
@@ -183,8 +195,14 @@ def main() -> int:
     kinds: list[tuple[str, Path]] = [("bare", here), ("plumbing", here)]
     kinds += [(f"plumbing@{tree}", Path(tree).resolve()) for tree in args.tree]
     kinds += [(f"plumbing:{variant}", here) for variant in args.variant]
+    kinds += [("bare:md", here)] if args.bare_md else []
     payload = b"\n\x20enterprises/91110000MA01ABCDE1"  # about a GetEnterpriseRequest
     if args.profile:
+        try:
+            import yappi  # noqa: F401  (the server process imports it; said here when it is missing)
+        except ImportError:
+            print("--profile needs yappi: .venv/bin/pip install yappi", file=sys.stderr)
+            return 2
         server = Server(args.profile, here)
         try:
             measure(server, 500, 1, payload)

@@ -148,8 +148,9 @@ class Authenticator(Protocol):
 def _new_request_id() -> str:
     """32 random hex digits. An id names a call in logs, it guards nothing: the random module's
     generator (seeded from the system at start, reseeded in a forked child), not a system call per call
-    (os.urandom releases the interpreter lock to the other threads every time)."""
-    return f"{random.getrandbits(128):032x}"
+    (os.urandom releases the interpreter lock to the other threads every time). The bytes' hex is the
+    text ``f"{n:032x}"`` gives, in about half the time."""
+    return random.getrandbits(128).to_bytes(16, "big").hex()
 
 
 def _request_ids(context: grpc.ServicerContext) -> tuple[str, str]:
@@ -620,7 +621,7 @@ def _unary(
                     request_id = value
                 break
         if not request_id:
-            request_id = f"{bits(128):032x}"  # _new_request_id
+            request_id = bits(128).to_bytes(16, "big").hex()  # _new_request_id
         set_request_id(request_id)
         set_method(method)
         echo = ((REQUEST_ID_KEY, request_id),)

@@ -170,14 +170,15 @@ class Admission:
             if streaming:
                 self._check_streams(identity)
             in_flight = self._in_flight
-            if in_flight.get(identity, 0) >= quota:
+            flying = in_flight.get(identity, 0)
+            if flying >= quota:
                 raise exhausted(
                     f"at most {quota} concurrent calls for role {role}", "CONCURRENCY_LIMITED", 1.0
                 )
             if streaming:
                 self._streams[identity] += 1
                 self._streams_total += 1
-            in_flight[identity] += 1
+            in_flight[identity] = flying + 1  # not += 1: the defaultdict's missing-key call, every call
 
     def leave(self, identity: str) -> None:
         """The in-flight slot of a unary call admitted by ``enter``."""

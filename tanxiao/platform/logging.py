@@ -56,7 +56,7 @@ def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | Non
     ``capture_logs`` edits it in place, its level, its logger factory): False when structlog was
     configured otherwise since, and the caller then logs the ordinary way. ``fields`` is consumed:
     under the JSON set-up it is queued as it is, with ``now`` (``time.time()``, taken by the caller for
-    the access log too) and the call's context, and rendered by the writer thread (``_Pending``)."""
+    the access log too) and the call's context, and rendered by the writer thread (``_render_pending``)."""
     configured = _configured
     if configured is None:
         return False
@@ -74,7 +74,7 @@ def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | Non
     fields["event"] = event
     if processors == _JSON_CHAIN and "exc_info" not in fields:
         stamp = time.time() if now is None else now
-        WRITER.put(_Pending((name, fields, stamp, contextvars.copy_context())))
+        WRITER.put((name, fields, stamp, contextvars.copy_context()))  # a plain tuple: _render_pending
         return True
     line: Any = fields
     try:
@@ -86,24 +86,24 @@ def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | Non
     return True
 
 
-class _Pending(tuple[str, dict[str, Any], float, contextvars.Context]):
-    """A line queued unrendered: level name, event dict, time, the context of the call that logged it."""
+# A line queued unrendered: level name, event dict, time, the context of the call that logged it. A
+# plain tuple (a tuple subclass took four times as long to make, on the call's thread).
+_Pending = tuple[str, dict[str, Any], float, contextvars.Context]
 
-    __slots__ = ()
 
-    def render(self) -> str:
-        """What _JSON_CHAIN makes of the event (no exc_info in it), in one function: the context
-        merged (merge_contextvars), the trace ids, the level, the timestamp (stamp_iso_utc at the
-        queued time), JSON (render_json). tests/platform/test_logging_direct.py compares the two."""
-        name, event, now, context = self
-        for var, value in context.items():
-            if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
-                event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
-        if tracing_active():
-            context.run(_trace_ids, None, name, event)  # the span current in the call's context
-        event["level"] = name
-        event["timestamp"] = _iso_utc(now)
-        return render_json(None, name, event) + "\n"
+def _render_pending(pending: _Pending) -> str:
+    """What _JSON_CHAIN makes of the event (no exc_info in it), in one function: the context merged
+    (merge_contextvars), the trace ids, the level, the timestamp (stamp_iso_utc at the queued time),
+    JSON (render_json). tests/platform/test_logging_direct.py compares the two."""
+    name, event, now, context = pending
+    for var, value in context.items():
+        if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
+            event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
+    if tracing_active():
+        context.run(_trace_ids, None, name, event)  # the span current in the call's context
+    event["level"] = name
+    event["timestamp"] = _iso_utc(now)
+    return render_json(None, name, event) + "\n"
 
 
 _LEVEL_NAMES = {
@@ -152,7 +152,7 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
 def _write_to_stderr(lines: list[str | _Pending]) -> None:
     """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
     test runner) and must not keep writing to a closed stream."""
-    text = "".join([line if type(line) is str else line.render() for line in lines])  # type: ignore[union-attr]
+    text = "".join([line if type(line) is str else _render_pending(line) for line in lines])  # type: ignore[arg-type]
     stream = sys.stderr
     stream.write(text)
     stream.flush()
