@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -107,13 +107,18 @@ def _timestamp(when: datetime) -> Timestamp:
     last_when, last_stamp = _LAST_STAMP[0]  # one tuple: read atomically beside other threads
     if last_when is when:
         return last_stamp
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
+    if when.tzinfo is UTC:  # what the store gives: the seconds and nanos straight from the date
+        delta = when - _EPOCH
+        stamp = Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=when.microsecond * 1000)
+    else:
+        stamp = Timestamp()
+        stamp.FromDatetime(when)
     _LAST_STAMP[0] = (when, stamp)  # read-only once built: the Decision constructor copies it
     return stamp
 
 
 _LAST_STAMP: list[tuple[Any, Any]] = [(None, None)]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _terms_part(terms: dict[str, Any]) -> bytes:
@@ -181,6 +186,9 @@ def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
 def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
     """The profile's grade as a message; ParseDict once per distinct grade (a batch answers many
     decisions on one profile), kept as wire bytes (messages are mutable, bytes are not)."""
+    last = _LAST_GRADE[0]  # one tuple: read atomically beside other threads
+    if last[0] is raw:  # the same profile's dict (decisions of a group priced on one profile)
+        return common_pb2.CarbonGrade.FromString(last[1])
     try:
         key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except TypeError:
@@ -193,8 +201,10 @@ def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
             if len(_GRADES) >= _GRADE_CACHE_SIZE:
                 _GRADES.clear()
             _GRADES[key] = wire
+    _LAST_GRADE[0] = (raw, wire)  # keeps raw referenced: its id is not reused meanwhile
     return common_pb2.CarbonGrade.FromString(wire)
 
 
 _GRADES: dict[bytes, bytes] = {}
+_LAST_GRADE: list[tuple[Any, bytes]] = [(None, b"")]
 _GRADE_CACHE_SIZE = 4096
