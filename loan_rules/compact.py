@@ -69,7 +69,7 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
     if len(rows) <= SCALAR_MAX_ROWS:
         try:
             values = _scalar.compute_rows(rows, policy)
-        except Exception:  # noqa: BLE001 -- numpy's answer (or error) for anything unusual
+        except Exception:  # Overflow, or anything unusual: numpy's answer (or error) then
             pass
         else:
             return [_compact(row, policy, v) for row, v in zip(rows, values, strict=True)]

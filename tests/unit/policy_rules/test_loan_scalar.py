@@ -67,7 +67,8 @@ def test_helpers_follow_numpy_on_special_values() -> None:
             assert exact(np.minimum(x, y)[0].item()) == exact(_scalar.minimum(a, b))
         for a, lo, hi in itertools.product(SPECIAL, SPECIAL, SPECIAL):
             x = np.full(n, a)
-            assert exact(np.clip(x, np.full(n, lo), np.full(n, hi))[0].item()) == exact(_scalar.clip(a, lo, hi))
+            with_arrays = np.clip(x, np.full(n, lo), np.full(n, hi))[0].item()
+            assert exact(with_arrays) == exact(_scalar.clip(a, lo, hi))
             if not (math.isnan(lo) or math.isnan(hi)):  # policy bounds are numbers
                 got = _scalar.clip_scalar_bounds(a, lo, hi)
                 assert exact(np.clip(x, lo, hi)[0].item()) == exact(got)
@@ -116,4 +117,5 @@ def test_large_groups_use_numpy_and_agree() -> None:
         for g in range(6)
     ] * 7
     assert len(items) > compact.SCALAR_MAX_ROWS
-    assert exact(evaluate_compact(items, policy)) == exact(evaluate_compact(items[:8], policy) + by_numpy(items[8:], policy))
+    split = evaluate_compact(items[:8], policy) + by_numpy(items[8:], policy)
+    assert exact(evaluate_compact(items, policy)) == exact(split)
