@@ -56,7 +56,6 @@ def decision_to_proto(
         lpr_effective_date=str(lpr.get("effective_date") or ""),
         lpr_confirmed=bool(lpr.get("confirmed", False)),
         bank_limit_fen=request.get("bank_limit_fen") or 0,
-        grade=_grade(profile.get("grade") or {}),
         profile=content.get("profile_name", ""),
         pcaf_score=int(quality.get("pcaf_score") or 0),
         quality_score=float(quality.get("score") or 0.0),
@@ -66,10 +65,12 @@ def decision_to_proto(
         log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
         log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
     )
+    grade = _grade_part(profile.get("grade") or {})  # the grade field as Decision wire bytes
     if basic:
+        out.MergeFromString(grade)
         out.MergeFrom(_basic_terms(terms))
     else:
-        out.MergeFromString(_terms_part(terms))
+        out.MergeFromString(grade + _terms_part(terms))
     return out
 
 
@@ -183,12 +184,23 @@ def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
     return conditions
 
 
+def _grade_part(raw: dict[str, Any]) -> bytes:
+    """A Decision holding only the profile's grade, as wire bytes (merged into the answer: no message
+    built and copied): by the profile dict's identity first (the dict is shared by the decisions priced
+    on one profile while the pricer caches its parts), else by content (``_grade``)."""
+    hit = _GRADE_PARTS.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    part = scoring_pb2.Decision(grade=_grade(raw)).SerializeToString()
+    if len(_GRADE_PARTS) >= _GRADE_CACHE_SIZE:
+        _GRADE_PARTS.clear()
+    _GRADE_PARTS[id(raw)] = (raw, part)  # keeps raw referenced: its id is not reused meanwhile
+    return part
+
+
 def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
     """The profile's grade as a message; ParseDict once per distinct grade (a batch answers many
     decisions on one profile), kept as wire bytes (messages are mutable, bytes are not)."""
-    last = _LAST_GRADE[0]  # one tuple: read atomically beside other threads
-    if last[0] is raw:  # the same profile's dict (decisions of a group priced on one profile)
-        return common_pb2.CarbonGrade.FromString(last[1])
     try:
         key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     except TypeError:
@@ -201,10 +213,9 @@ def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
             if len(_GRADES) >= _GRADE_CACHE_SIZE:
                 _GRADES.clear()
             _GRADES[key] = wire
-    _LAST_GRADE[0] = (raw, wire)  # keeps raw referenced: its id is not reused meanwhile
     return common_pb2.CarbonGrade.FromString(wire)
 
 
 _GRADES: dict[bytes, bytes] = {}
-_LAST_GRADE: list[tuple[Any, bytes]] = [(None, b"")]
+_GRADE_PARTS: dict[int, tuple[dict[str, Any], bytes]] = {}
 _GRADE_CACHE_SIZE = 4096
