@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from loan_rules import _core
+from loan_rules import _core, _scalar
 from loan_rules.evaluator import _columns_many, _Writer
 from loan_rules.model import CarbonProfileInput, CommitmentInput, LoanRequest, Terms
 from loan_rules.policy import Policy
@@ -66,6 +66,13 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
     """Each row's compact terms (see the module's doc), built column-wise over the rows."""
     if not rows:
         return []
+    if len(rows) <= SCALAR_MAX_ROWS:
+        try:
+            values = _scalar.compute_rows(rows, policy)
+        except Exception:  # Overflow, or anything unusual: numpy's answer (or error) then
+            pass
+        else:
+            return [_compact(row, policy, v) for row, v in zip(rows, values, strict=True)]
     o = _core.compute(_columns_many(rows, policy), policy)
     columns: list[Any] = []
     for name in OUTCOME_FIELDS:
@@ -106,6 +113,49 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
             "outcome": outcomes[i],
         })  # fmt: skip
     return out
+
+
+def _compact(row: Row, policy: Policy, values: list[Any]) -> dict[str, Any]:
+    """One row's compact terms from its ``_scalar`` outcome values: what the column-wise path below
+    builds for it (pinned by tests/unit/policy_rules/test_loan_scalar.py)."""
+    r = row[2]
+    declines = values[_DECLINES]
+    return {
+        "product": r.product.value,
+        "eligible": values[_ELIGIBLE],
+        "decline_reasons": [code for code, on in zip(_core.DECLINE_CODES, declines, strict=True) if on],
+        "approved_limit_fen": values[_APPROVED],
+        "binding_limit": _core.LIMIT_CANDIDATES[values[_BINDING]],
+        "lpr_bp": _bp(r.lpr_bp),
+        "lpr_term": r.lpr_term,
+        "base_rate_bp": _bp(r.reference_rate_bp),
+        "base_rate_source": "LPR" if r.base_rate_bp is None else "LENDER",
+        "rate_adjustment_bp": _bp(values[_ADJUSTMENT]),
+        "final_rate_bp": _bp(values[_FINAL]),
+        "manual_review": values[_MANUAL],
+        "review_reasons": [code for code, i in _REVIEW_INDEX if values[i]],
+        "policy_version": policy.version,
+        "policy_hash": policy.content_hash,
+        "outcome": [_json_value(v) for v in values],
+    }  # fmt: skip
+
+
+def _json_value(v: Any) -> Any:
+    """A float as ``_column`` stores it (non-finite as a string); other values as they are."""
+    if type(v) is float and not math.isfinite(v):
+        return "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+# Groups up to this size are priced by _scalar (plain Python per row, ~18 µs) rather than by numpy,
+# whose fixed cost (~400 µs a call) makes it dearer below ~40 rows (concurrent QuoteLoanTerms calls).
+SCALAR_MAX_ROWS = 32
+_INDEX = {name: i for i, name in enumerate(OUTCOME_FIELDS)}
+_DECLINES, _ELIGIBLE, _APPROVED, _BINDING = (
+    _INDEX["declines"], _INDEX["eligible"], _INDEX["approved_limit_fen"], _INDEX["binding"]
+)  # fmt: skip
+_ADJUSTMENT, _FINAL, _MANUAL = _INDEX["rate_adjustment_bp"], _INDEX["final_rate_bp"], _INDEX["manual_review"]
+_REVIEW_INDEX = tuple((code, _INDEX[flag]) for code, flag in _REVIEW_FLAGS)
 
 
 def _codes(codes: Sequence[str], flags: Sequence[np.ndarray], n: int) -> list[list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -56,7 +56,6 @@ def decision_to_proto(
         lpr_effective_date=str(lpr.get("effective_date") or ""),
         lpr_confirmed=bool(lpr.get("confirmed", False)),
         bank_limit_fen=request.get("bank_limit_fen") or 0,
-        grade=_grade(profile.get("grade") or {}),
         profile=content.get("profile_name", ""),
         pcaf_score=int(quality.get("pcaf_score") or 0),
         quality_score=float(quality.get("score") or 0.0),
@@ -66,10 +65,12 @@ def decision_to_proto(
         log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
         log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
     )
+    grade = _grade_part(profile.get("grade") or {})  # the grade field as Decision wire bytes
     if basic:
+        out.MergeFromString(grade)
         out.MergeFrom(_basic_terms(terms))
     else:
-        out.MergeFromString(_terms_part(terms))
+        out.MergeFromString(grade + _terms_part(terms))
     return out
 
 
@@ -107,13 +108,18 @@ def _timestamp(when: datetime) -> Timestamp:
     last_when, last_stamp = _LAST_STAMP[0]  # one tuple: read atomically beside other threads
     if last_when is when:
         return last_stamp
-    stamp = Timestamp()
-    stamp.FromDatetime(when)
+    if when.tzinfo is UTC:  # what the store gives: the seconds and nanos straight from the date
+        delta = when - _EPOCH
+        stamp = Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=when.microsecond * 1000)
+    else:
+        stamp = Timestamp()
+        stamp.FromDatetime(when)
     _LAST_STAMP[0] = (when, stamp)  # read-only once built: the Decision constructor copies it
     return stamp
 
 
 _LAST_STAMP: list[tuple[Any, Any]] = [(None, None)]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _terms_part(terms: dict[str, Any]) -> bytes:
@@ -178,6 +184,20 @@ def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
     return conditions
 
 
+def _grade_part(raw: dict[str, Any]) -> bytes:
+    """A Decision holding only the profile's grade, as wire bytes (merged into the answer: no message
+    built and copied): by the profile dict's identity first (the dict is shared by the decisions priced
+    on one profile while the pricer caches its parts), else by content (``_grade``)."""
+    hit = _GRADE_PARTS.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    part = scoring_pb2.Decision(grade=_grade(raw)).SerializeToString()
+    if len(_GRADE_PARTS) >= _GRADE_CACHE_SIZE:
+        _GRADE_PARTS.clear()
+    _GRADE_PARTS[id(raw)] = (raw, part)  # keeps raw referenced: its id is not reused meanwhile
+    return part
+
+
 def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
     """The profile's grade as a message; ParseDict once per distinct grade (a batch answers many
     decisions on one profile), kept as wire bytes (messages are mutable, bytes are not)."""
@@ -197,4 +217,5 @@ def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
 
 
 _GRADES: dict[bytes, bytes] = {}
+_GRADE_PARTS: dict[int, tuple[dict[str, Any], bytes]] = {}
 _GRADE_CACHE_SIZE = 4096

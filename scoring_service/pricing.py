@@ -145,6 +145,7 @@ class Pricer:
         self._names: dict[str, str] = {}
         self._parts: OrderedDict[bytes, _ProfileParts] = OrderedDict()  # by profile content
         self._parts_lock = threading.Lock()
+        self._lprs: dict[LprQuote, dict[str, Any]] = {}  # LPR fixing -> its JSON (_lpr_json)
 
     def lpr(self, tenor_months: int) -> LprQuote:
         try:
@@ -403,14 +404,23 @@ class Pricer:
             commitment, progress, rules_commitment = commitments[request.commitment]
         if request.tenor_months not in lprs:
             fixing = self.lpr(request.tenor_months)
-            lprs[request.tenor_months] = (fixing, to_json(
-                {**asdict(fixing), "effective_date": fixing.effective_date.isoformat()}  # which fixing
-            ))  # fmt: skip
+            lprs[request.tenor_months] = (fixing, self._lpr_json(fixing))
         lpr, lpr_json = lprs[request.tenor_months]
         financials, financials_json = parts.financials if request.use_financials else (Financials(), None)
         loan_request = request.loan_request(lpr, financials)
         return _Inputs(parts, commitment, progress, rules_commitment, lpr, lpr_json, financials_json,
                        loan_request)  # fmt: skip
+
+    def _lpr_json(self, fixing: LprQuote) -> dict[str, Any]:
+        """Which fixing a decision used, as JSON: built once per fixing (a few a year) and shared,
+        read-only, by the decisions priced on it."""
+        out = self._lprs.get(fixing)
+        if out is None:
+            out = to_json({**asdict(fixing), "effective_date": fixing.effective_date.isoformat()})
+            if len(self._lprs) >= 64:
+                self._lprs.clear()
+            self._lprs[fixing] = out
+        return out
 
     def _append_item(
         self,

@@ -74,3 +74,22 @@ def test_many_threads_all_get_their_own_results() -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(combiner.submit, range(2000)))
     assert results == [r + 1 for r in range(2000)]
+
+
+def test_a_lone_call_and_its_followers_each_wake_once() -> None:
+    """Calls are woken by a lock each holds (released once: answered, or to lead): many rounds of
+    bursts, every call answered with its own result, none left waiting."""
+    combiner: Combiner[int, int] = Combiner(lambda xs: [x * 2 for x in xs], max_batch=3)
+    out: dict[int, int] = {}
+
+    def call(i: int) -> None:
+        out[i] = combiner.submit(i)
+
+    for burst in range(20):
+        threads = [threading.Thread(target=call, args=(burst * 100 + i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+            assert not t.is_alive()
+    assert out == {i: 2 * i for i in out} and len(out) == 200

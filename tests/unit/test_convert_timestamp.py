@@ -36,3 +36,13 @@ def test_naive_values_are_utc_as_in_from_datetime(moment: datetime) -> None:
 
 def test_none_stays_none() -> None:
     assert timestamp(None) is None
+
+
+@given(moment=moments, offset=offsets)
+def test_decision_create_time_equals_from_datetime(moment: datetime, offset: timezone) -> None:
+    """scoring_service.convert._timestamp (a decision's create_time): UTC straight from the date,
+    other offsets and naive values through FromDatetime; equal to it for all."""
+    from scoring_service.convert import _timestamp
+
+    for value in (moment.replace(tzinfo=UTC), moment.replace(tzinfo=offset), moment):
+        assert _timestamp(value) == reference(value)
