@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
-from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen
+from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen, wan_to_fen_many
 from registry_service.domain.profiles import ProfileSet, details_column, details_of, provenance_fields
 from registry_service.storage import chunked
 from registry_service.storage.tables import (
@@ -288,7 +288,7 @@ class PreparedProfiles:
 
     @property
     def usccs(self) -> set[str]:
-        return set(self.provenance_inputs["uscc"])
+        return set(self.provenance_inputs["uscc"].tolist())
 
     @property
     def periods(self) -> set[str]:
@@ -363,13 +363,20 @@ def insert_prepared(
 
 def _provenance_json(provenance: pd.DataFrame) -> list[str]:
     """The provenance keys of details_column's benchmark object as orjson writes them."""
-    versions, times, includes, excludes, sensitive = provenance_fields(provenance)
-    texts: dict[str, str] = {}
     words = {True: "true", False: "false"}
+    texts: dict[tuple[int, str, bool, bool, bool], str] = {}
+
+    def text(key: tuple[int, str, bool, bool, bool]) -> str:
+        v, t, i, e, x = key
+        return (
+            f',"version":{v},"computed_at":{orjson.dumps(t).decode()}'
+            f',"includes_self":{words[i]},"excludes_self":{words[e]},"sensitive":{words[x]}'
+        )
+
+    # a version has one time and the flags few combinations: each distinct text is built once
     return [
-        f',"version":{v},"computed_at":{texts.get(t) or texts.setdefault(t, orjson.dumps(t).decode())}'
-        f',"includes_self":{words[i]},"excludes_self":{words[e]},"sensitive":{words[x]}'
-        for v, t, i, e, x in zip(versions, times, includes, excludes, sensitive, strict=True)
+        texts[key] if key in texts else texts.setdefault(key, text(key))
+        for key in zip(*provenance_fields(provenance), strict=True)
     ]
 
 
@@ -421,7 +428,7 @@ def profile_columns(
     for name, source, default in _FIGURES:
         columns[name] = _nums(stored, source, default)
     for name, source in (("added_value_fen", "added_value_10k_cny"), ("revenue_fen", "revenue_10k_cny")):
-        columns[name] = [wan_to_fen(v) for v in _nums(stored, source)]  # the pipeline sums 万元
+        columns[name] = wan_to_fen_many(_nums(stored, source))  # the pipeline sums 万元
     columns |= {
         "benchmark_industry_code": [_text(v) for v in _values(stored, "benchmark_industry_code")],
         "benchmark_region_code": [_text(v) for v in _values(stored, "benchmark_region_code")],
