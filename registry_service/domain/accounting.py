@@ -409,8 +409,8 @@ def _aggregate(monthly: pd.DataFrame) -> pd.DataFrame:
 
 def _rolling(monthly: pd.DataFrame) -> pd.DataFrame:
     """12-month windows ending at each month with a record. Months are laid on a dense calendar per
-    enterprise, led by 11 empty months, so each window is the sum of 12 shifted slices (12 array
-    passes instead of a 12-fold expansion of the rows). Output: the columns of ``_aggregate``."""
+    enterprise, led by 11 empty months, so each window is the sum of 12 gathers at its end month
+    (12 array passes instead of a 12-fold expansion of the rows). Output: the columns of ``_aggregate``."""
     u, month = monthly["u"].to_numpy(), monthly["month"].to_numpy()
     by_u = monthly.groupby("u")["month"]
     first, length = by_u.min().to_numpy(), (by_u.max() - by_u.min()).to_numpy() + 1 + _LEAD
@@ -423,18 +423,20 @@ def _rolling(monthly: pd.DataFrame) -> pd.DataFrame:
     dense[at] = np.hstack([monthly[sums].to_numpy(dtype=float), np.nan_to_num(values), ~np.isnan(values)])
     present = np.full(size, -1, dtype=np.int64)
     present[at] = monthly["source"].to_numpy()
-    window = np.zeros_like(dense)
-    source_first = present.copy()
+    # Only the windows ending at a month with a record are wanted: each is summed at its end alone,
+    # in the same order as a pass over the whole calendar (0 + the month + the month before + ...);
+    # ``at - lag`` stays inside the enterprise's stretch (the lead months are empty rows).
+    end = np.zeros((len(at), dense.shape[1]))
+    source_first = present[at]
     for lag in range(_LEAD + 1):  # ascending lag: the earliest month with data ends up in source_first
-        window[lag:] += dense[: size - lag]
-        earlier = np.concatenate([np.full(lag, -1), present[: size - lag]])
+        end += dense[at - lag]
+        earlier = present[at - lag]
         source_first = np.where(earlier >= 0, earlier, source_first)
-    end = window[at]
     out = pd.DataFrame(end[:, : len(sums)], columns=sums).assign(u=u, pid=month)
     n = len(_MIN_COUNT_SUMS)
     economic, seen = end[:, len(sums) : len(sums) + n], end[:, len(sums) + n :]
     out[_MIN_COUNT_SUMS] = np.where(seen > 0, economic, np.nan)
-    out["source_first"], out["source_last"] = source_first[at], present[at]
+    out["source_first"], out["source_last"] = source_first, present[at]
     return out
 
 
@@ -461,13 +463,17 @@ def _last_years(out: pd.DataFrame, granularity: str) -> npt.NDArray[np.int64]:
 
 def _last_month_factors(
     out: pd.DataFrame, context: _Context, granularity: str, lookup: Callable[[str, int], GridFactor]
-) -> list[GridFactor]:
-    """The factor (``lookup``) of each period's last month: looked up once per (region, year)."""
-    regions = context.regions.to_numpy()[out["u"].to_numpy()]
-    pairs = pd.Series(list(zip(regions, _last_years(out, granularity), strict=True)), dtype=object)
-    codes, distinct = pd.factorize(pairs)
-    found = [lookup(str(region), int(year)) for region, year in distinct]
-    return [found[c] for c in codes]
+) -> tuple[npt.NDArray[np.intp], list[GridFactor]]:
+    """The factor (``lookup``) of each period's last month, looked up once per (region, year): the
+    distinct factors and each period's position among them (callers read a field per distinct
+    factor and spread it, rather than a Python object per period)."""
+    region_codes, regions = pd.factorize(context.regions.to_numpy()[out["u"].to_numpy()], use_na_sentinel=False)
+    years = _last_years(out, granularity)
+    low = int(years.min()) if len(years) else 0
+    span = int(years.max()) - low + 1 if len(years) else 1
+    codes, distinct = pd.factorize(region_codes.astype(np.int64) * span + (years - low))
+    found = [lookup(str(regions[k // span]), int(k % span + low)) for k in distinct]
+    return codes, found
 
 
 def _factor_years(
@@ -475,8 +481,8 @@ def _factor_years(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Year of the grid factor used for each period's last month and whether it fell back to an
     earlier year (e.g. 2024 accounted with Zhejiang's 2022 factor)."""
-    found = _last_month_factors(out, context, granularity, catalog.grid_factor)
-    factor_year = np.asarray([f.year for f in found], dtype=np.int64)
+    codes, found = _last_month_factors(out, context, granularity, catalog.grid_factor)
+    factor_year = np.asarray([f.year for f in found], dtype=np.int64)[codes]
     return factor_year, factor_year < _last_years(out, granularity)
 
 
@@ -488,12 +494,12 @@ def _market_based(out: pd.DataFrame, context: _Context, granularity: str, catalo
     out["instrument_covered_kwh"] = np.minimum(out["instrument_kwh"], grid)
     uncovered_share = ((grid - out["instrument_covered_kwh"]) / grid.where(grid > 0)).fillna(0.0)
     out["scope2_market_tco2"] = out["grid_kwh_residual"] / 1000 * uncovered_share + out["scope2_other_tco2"]
-    factors = _last_month_factors(out, context, granularity, catalog.residual_mix_factor)
+    codes, factors = _last_month_factors(out, context, granularity, catalog.residual_mix_factor)
     weighted = out["grid_kwh_residual"] / grid.where(grid > 0)
-    out["residual_mix_factor"] = weighted.fillna(
-        pd.Series([f.tco2_per_mwh for f in factors], index=out.index)
-    )
-    out["residual_mix_source"] = [f.source or f"{f.region} {f.year}" for f in factors]
+    rates = np.asarray([f.tco2_per_mwh for f in factors], dtype=np.float64)[codes]
+    out["residual_mix_factor"] = weighted.fillna(pd.Series(rates, index=out.index))
+    sources = np.array([f.source or f"{f.region} {f.year}" for f in factors] + [""], dtype=object)
+    out["residual_mix_source"] = sources[codes].tolist()
 
 
 def _net(out: pd.DataFrame, basis: EmissionsBasis) -> pd.Series:
