@@ -409,8 +409,8 @@ def _aggregate(monthly: pd.DataFrame) -> pd.DataFrame:
 
 def _rolling(monthly: pd.DataFrame) -> pd.DataFrame:
     """12-month windows ending at each month with a record. Months are laid on a dense calendar per
-    enterprise, led by 11 empty months, so each window is the sum of 12 gathers at its end month
-    (12 array passes instead of a 12-fold expansion of the rows). Output: the columns of ``_aggregate``."""
+    enterprise, led by 11 empty months, so each window is the sum of 12 shifted slices (12 array
+    passes instead of a 12-fold expansion of the rows). Output: the columns of ``_aggregate``."""
     u, month = monthly["u"].to_numpy(), monthly["month"].to_numpy()
     by_u = monthly.groupby("u")["month"]
     first, length = by_u.min().to_numpy(), (by_u.max() - by_u.min()).to_numpy() + 1 + _LEAD
@@ -423,20 +423,18 @@ def _rolling(monthly: pd.DataFrame) -> pd.DataFrame:
     dense[at] = np.hstack([monthly[sums].to_numpy(dtype=float), np.nan_to_num(values), ~np.isnan(values)])
     present = np.full(size, -1, dtype=np.int64)
     present[at] = monthly["source"].to_numpy()
-    # Only the windows ending at a month with a record are wanted: each is summed at its end alone,
-    # in the same order as a pass over the whole calendar (0 + the month + the month before + ...);
-    # ``at - lag`` stays inside the enterprise's stretch (the lead months are empty rows).
-    end = np.zeros((len(at), dense.shape[1]))
-    source_first = present[at]
+    window = np.zeros_like(dense)
+    source_first = present.copy()
     for lag in range(_LEAD + 1):  # ascending lag: the earliest month with data ends up in source_first
-        end += dense[at - lag]
-        earlier = present[at - lag]
+        window[lag:] += dense[: size - lag]
+        earlier = np.concatenate([np.full(lag, -1), present[: size - lag]])
         source_first = np.where(earlier >= 0, earlier, source_first)
+    end = window[at]
     out = pd.DataFrame(end[:, : len(sums)], columns=sums).assign(u=u, pid=month)
     n = len(_MIN_COUNT_SUMS)
     economic, seen = end[:, len(sums) : len(sums) + n], end[:, len(sums) + n :]
     out[_MIN_COUNT_SUMS] = np.where(seen > 0, economic, np.nan)
-    out["source_first"], out["source_last"] = source_first, present[at]
+    out["source_first"], out["source_last"] = source_first[at], present[at]
     return out
 
 
