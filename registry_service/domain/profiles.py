@@ -389,7 +389,7 @@ def _with_quality(
     for period, group in targets.groupby("period"):
         first, last = int(group["first_ordinal"].iloc[0]), int(group["last_ordinal"].iloc[0])
         months = [ordinal_period(o) for o in range(first, last + 1)]
-        usccs = list(group["uscc"])
+        usccs = group["uscc"].tolist()
         intensities, groups = _peer_intensities(group, inputs.peers, str(period))
         key = (first, last, tuple(usccs))
         same = [b for k, i, g, b in done if k == key and _same_peers(i, intensities) and g.equals(groups)]

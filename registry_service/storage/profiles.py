@@ -107,14 +107,25 @@ def _raw_rows(conn: Connection, query: sa.Select[Any]) -> list[Any]:
         result.close()
 
 
+_RECORD_INTEGERS = ("id", "revision")
+_RECORD_TEXTS = ("uscc", "period", "category", "source", "external_id")
+
+
 def _record_frame(rows: list[Any]) -> pd.DataFrame:
+    """The records' frame, built column by column with known types from one object grid (a recompute
+    reads a million rows: DataFrame.from_records inferred every column's type value by value)."""
     if not rows:
         return _frame_of([], RECORD_COLUMNS)
-    frame = pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS), coerce_float=True)
+    grid = np.empty((len(rows), len(RECORD_COLUMNS)), dtype=object)
+    grid[:] = rows
+    column = {name: grid[:, i] for i, name in enumerate(RECORD_COLUMNS)}
+    data: dict[str, Any] = {name: column[name].astype(np.int64) for name in _RECORD_INTEGERS}
+    data |= {name: pd.array(column[name], dtype="str") for name in _RECORD_TEXTS}
     # SQLite hands back 0/1 and naive text, PostgreSQL bools and aware datetimes: one form for both
-    frame["is_current"] = frame["is_current"].astype(bool)
-    frame["ingest_time"] = pd.to_datetime(frame["ingest_time"], utc=True, format="ISO8601")
-    return frame
+    data["is_current"] = column["is_current"].astype(bool)
+    data["canonical_quantity"] = column["canonical_quantity"].astype(np.float64)  # Decimal too
+    data["ingest_time"] = pd.to_datetime(column["ingest_time"], utc=True, format="ISO8601")
+    return pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
 
 
 def load_enterprises(
