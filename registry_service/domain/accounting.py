@@ -465,7 +465,8 @@ def _last_month_factors(
     """The factor (``lookup``) of each period's last month, looked up once per (region, year): the
     distinct factors and each period's position among them (callers read a field per distinct
     factor and spread it, rather than a Python object per period)."""
-    region_codes, regions = pd.factorize(context.regions.to_numpy()[out["u"].to_numpy()], use_na_sentinel=False)
+    regions_of = context.regions.to_numpy()[out["u"].to_numpy()]
+    region_codes, regions = pd.factorize(regions_of, use_na_sentinel=False)
     years = _last_years(out, granularity)
     low = int(years.min()) if len(years) else 0
     span = int(years.max()) - low + 1 if len(years) else 1

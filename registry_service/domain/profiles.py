@@ -606,7 +606,7 @@ class _Columns:
 
     def per_distinct(self, name: str, convert: Callable[[Any], str]) -> list[str]:
         """convert(value) for every row, called once per distinct value (e.g. a version's time)."""
-        column = self.frame[name] if name in self.frame else None
+        column = self.frame.get(name)
         if column is not None and column.dtype.kind == "M":  # times: NaT is the only missing value
             codes, distinct = pd.factorize(column)  # NaT: -1, the last text
             texts = np.array([*(convert(v) for v in distinct), convert(pd.NaT)], dtype=object)
