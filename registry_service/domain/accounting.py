@@ -461,13 +461,18 @@ def _last_years(out: pd.DataFrame, granularity: str) -> npt.NDArray[np.int64]:
 
 def _last_month_factors(
     out: pd.DataFrame, context: _Context, granularity: str, lookup: Callable[[str, int], GridFactor]
-) -> list[GridFactor]:
-    """The factor (``lookup``) of each period's last month: looked up once per (region, year)."""
-    regions = context.regions.to_numpy()[out["u"].to_numpy()]
-    pairs = pd.Series(list(zip(regions, _last_years(out, granularity), strict=True)), dtype=object)
-    codes, distinct = pd.factorize(pairs)
-    found = [lookup(str(region), int(year)) for region, year in distinct]
-    return [found[c] for c in codes]
+) -> tuple[npt.NDArray[np.intp], list[GridFactor]]:
+    """The factor (``lookup``) of each period's last month, looked up once per (region, year): the
+    distinct factors and each period's position among them (callers read a field per distinct
+    factor and spread it, rather than a Python object per period)."""
+    regions_of = context.regions.to_numpy()[out["u"].to_numpy()]
+    region_codes, regions = pd.factorize(regions_of, use_na_sentinel=False)
+    years = _last_years(out, granularity)
+    low = int(years.min()) if len(years) else 0
+    span = int(years.max()) - low + 1 if len(years) else 1
+    codes, distinct = pd.factorize(region_codes.astype(np.int64) * span + (years - low))
+    found = [lookup(str(regions[k // span]), int(k % span + low)) for k in distinct]
+    return codes, found
 
 
 def _factor_years(
@@ -475,8 +480,8 @@ def _factor_years(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Year of the grid factor used for each period's last month and whether it fell back to an
     earlier year (e.g. 2024 accounted with Zhejiang's 2022 factor)."""
-    found = _last_month_factors(out, context, granularity, catalog.grid_factor)
-    factor_year = np.asarray([f.year for f in found], dtype=np.int64)
+    codes, found = _last_month_factors(out, context, granularity, catalog.grid_factor)
+    factor_year = np.asarray([f.year for f in found], dtype=np.int64)[codes]
     return factor_year, factor_year < _last_years(out, granularity)
 
 
@@ -488,12 +493,12 @@ def _market_based(out: pd.DataFrame, context: _Context, granularity: str, catalo
     out["instrument_covered_kwh"] = np.minimum(out["instrument_kwh"], grid)
     uncovered_share = ((grid - out["instrument_covered_kwh"]) / grid.where(grid > 0)).fillna(0.0)
     out["scope2_market_tco2"] = out["grid_kwh_residual"] / 1000 * uncovered_share + out["scope2_other_tco2"]
-    factors = _last_month_factors(out, context, granularity, catalog.residual_mix_factor)
+    codes, factors = _last_month_factors(out, context, granularity, catalog.residual_mix_factor)
     weighted = out["grid_kwh_residual"] / grid.where(grid > 0)
-    out["residual_mix_factor"] = weighted.fillna(
-        pd.Series([f.tco2_per_mwh for f in factors], index=out.index)
-    )
-    out["residual_mix_source"] = [f.source or f"{f.region} {f.year}" for f in factors]
+    rates = np.asarray([f.tco2_per_mwh for f in factors], dtype=np.float64)[codes]
+    out["residual_mix_factor"] = weighted.fillna(pd.Series(rates, index=out.index))
+    sources = np.array([f.source or f"{f.region} {f.year}" for f in factors] + [""], dtype=object)
+    out["residual_mix_source"] = sources[codes].tolist()
 
 
 def _net(out: pd.DataFrame, basis: EmissionsBasis) -> pd.Series:

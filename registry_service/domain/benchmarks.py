@@ -296,21 +296,7 @@ def benchmark_provenance(
         on=["benchmark_industry_code", "benchmark_region_code", "benchmark_year"],
     )  # fmt: skip
     version = pd.to_numeric(cell["version"], errors="coerce").fillna(0).astype("int64").to_numpy()
-    member_keys = set(
-        zip(
-            members["year"].astype(int),
-            members["version"].astype(int),
-            members["uscc"].astype(str),
-            strict=True,
-        )
-    )
-    includes = np.array(
-        [
-            v > 0 and (int(y), int(v), str(u)) in member_keys
-            for y, v, u in zip(cell["benchmark_year"].fillna(0), version, cell["uscc"], strict=True)
-        ],
-        dtype=bool,
-    )
+    includes = (version > 0) & _is_member(cell["benchmark_year"].fillna(0), version, cell["uscc"], members)
     graded = (pd.to_numeric(profiles["grade"]).to_numpy() > 0) & (version > 0)
     sensitive = graded & _sensitive(profiles, cell, includes, grades_of)
     computed = cell["compute_time"].where(version > 0, None) if "compute_time" in cell else None
@@ -324,6 +310,28 @@ def benchmark_provenance(
         },
         index=profiles.index,
     )
+
+
+def _is_member(years: pd.Series, versions: np.ndarray, usccs: pd.Series, members: pd.DataFrame) -> np.ndarray:
+    """Whether each (year, version, uscc) is a row of ``members`` (one hashed lookup of all keys: a
+    recompute asks for 100,000s)."""
+    if members.empty or not len(usccs):
+        return np.zeros(len(usccs), dtype=bool)
+    have = pd.MultiIndex.from_arrays(
+        [
+            members["year"].astype(int).to_numpy(dtype=np.int64),
+            members["version"].astype(int).to_numpy(dtype=np.int64),
+            members["uscc"].astype(str).to_numpy(dtype=object),
+        ]
+    )
+    wanted = pd.MultiIndex.from_arrays(
+        [
+            years.astype("int64").to_numpy(dtype=np.int64),
+            np.asarray(versions, dtype=np.int64),
+            usccs.astype(str).to_numpy(dtype=object),
+        ]
+    )
+    return np.asarray(wanted.isin(have), dtype=bool)
 
 
 def _sensitive(

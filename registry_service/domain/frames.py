@@ -17,5 +17,7 @@ def isin(values: pd.Series, wanted: Iterable[object]) -> npt.NDArray[np.bool_]:
     if len(uniques) == 0:
         return np.zeros(len(values), dtype=bool)
     chosen = set(wanted)
-    table = np.fromiter((u in chosen for u in uniques), dtype=bool, count=len(uniques))
+    # the distinct values as Python objects in one conversion (iterating arrow-backed ones is per value)
+    distinct = pd.Index(uniques).to_numpy(dtype=object)
+    table = np.fromiter((u in chosen for u in distinct), dtype=bool, count=len(uniques))
     return np.asarray(table[codes] & (codes >= 0), dtype=bool)

@@ -389,7 +389,7 @@ def _with_quality(
     for period, group in targets.groupby("period"):
         first, last = int(group["first_ordinal"].iloc[0]), int(group["last_ordinal"].iloc[0])
         months = [ordinal_period(o) for o in range(first, last + 1)]
-        usccs = list(group["uscc"])
+        usccs = group["uscc"].tolist()
         intensities, groups = _peer_intensities(group, inputs.peers, str(period))
         key = (first, last, tuple(usccs))
         same = [b for k, i, g, b in done if k == key and _same_peers(i, intensities) and g.equals(groups)]
@@ -606,6 +606,11 @@ class _Columns:
 
     def per_distinct(self, name: str, convert: Callable[[Any], str]) -> list[str]:
         """convert(value) for every row, called once per distinct value (e.g. a version's time)."""
+        column = self.frame.get(name)
+        if column is not None and column.dtype.kind == "M":  # times: NaT is the only missing value
+            codes, distinct = pd.factorize(column)  # NaT: -1, the last text
+            texts = np.array([*(convert(v) for v in distinct), convert(pd.NaT)], dtype=object)
+            return list(texts[codes].tolist())
         done: dict[Any, str] = {}
         out = []
         for value in self.raw(name):

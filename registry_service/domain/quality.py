@@ -570,7 +570,7 @@ def _added_value_flags(w: _Window, cfg: QualityConfig) -> pd.DataFrame:
     av = w.effective[w.effective["category"] == cfg.added_value_category]
     code = cfg.added_value_category
     with_av = set(av["uscc"])
-    without = [u for u in w.enterprises if u not in with_av]
+    without = [u for u in w.enterprises.tolist() if u not in with_av]
     none = pd.DataFrame({"uscc": without, "category": code, "period": ""})
     grid = pd.MultiIndex.from_product([sorted(with_av), w.expected], names=["uscc", "period"])
     gaps = grid.difference(pd.MultiIndex.from_frame(av[["uscc", "period"]])).to_frame(index=False)
@@ -830,7 +830,7 @@ def _pcaf(w: _Window, energy: pd.DataFrame, coverage: pd.Series, cfg: QualityCon
     verified = (energy["source"] == "THIRD_PARTY_VERIFIED").groupby(energy["uscc"]).all()
     verified = verified.reindex(w.enterprises, fill_value=False).to_numpy(dtype=bool)
     economic = set(w.effective.loc[w.effective["kind"] == "ECONOMIC", "uscc"].unique())
-    has_economic = np.array([u in economic for u in w.enterprises], dtype=bool)
+    has_economic = np.array([u in economic for u in w.enterprises.tolist()], dtype=bool)
     cov = coverage.to_numpy()
     has_energy = cov > 0
     return np.select(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
-from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen
+from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen, wan_to_fen_many
 from registry_service.domain.profiles import ProfileSet, details_column, details_of, provenance_fields
 from registry_service.storage import chunked
 from registry_service.storage.tables import (
@@ -107,14 +107,25 @@ def _raw_rows(conn: Connection, query: sa.Select[Any]) -> list[Any]:
         result.close()
 
 
+_RECORD_INTEGERS = ("id", "revision")
+_RECORD_TEXTS = ("uscc", "period", "category", "source", "external_id")
+
+
 def _record_frame(rows: list[Any]) -> pd.DataFrame:
+    """The records' frame, built column by column with known types from one object grid (a recompute
+    reads a million rows: DataFrame.from_records inferred every column's type value by value)."""
     if not rows:
         return _frame_of([], RECORD_COLUMNS)
-    frame = pd.DataFrame.from_records(rows, columns=list(RECORD_COLUMNS), coerce_float=True)
+    grid = np.empty((len(rows), len(RECORD_COLUMNS)), dtype=object)
+    grid[:] = rows
+    column = {name: grid[:, i] for i, name in enumerate(RECORD_COLUMNS)}
+    data: dict[str, Any] = {name: column[name].astype(np.int64) for name in _RECORD_INTEGERS}
+    data |= {name: pd.array(column[name], dtype="str") for name in _RECORD_TEXTS}
     # SQLite hands back 0/1 and naive text, PostgreSQL bools and aware datetimes: one form for both
-    frame["is_current"] = frame["is_current"].astype(bool)
-    frame["ingest_time"] = pd.to_datetime(frame["ingest_time"], utc=True, format="ISO8601")
-    return frame
+    data["is_current"] = column["is_current"].astype(bool)
+    data["canonical_quantity"] = column["canonical_quantity"].astype(np.float64)  # Decimal too
+    data["ingest_time"] = pd.to_datetime(column["ingest_time"], utc=True, format="ISO8601")
+    return pd.DataFrame({name: data[name] for name in RECORD_COLUMNS})
 
 
 def load_enterprises(
@@ -288,7 +299,7 @@ class PreparedProfiles:
 
     @property
     def usccs(self) -> set[str]:
-        return set(self.provenance_inputs["uscc"])
+        return set(self.provenance_inputs["uscc"].tolist())
 
     @property
     def periods(self) -> set[str]:
@@ -363,13 +374,20 @@ def insert_prepared(
 
 def _provenance_json(provenance: pd.DataFrame) -> list[str]:
     """The provenance keys of details_column's benchmark object as orjson writes them."""
-    versions, times, includes, excludes, sensitive = provenance_fields(provenance)
-    texts: dict[str, str] = {}
     words = {True: "true", False: "false"}
+    texts: dict[tuple[int, str, bool, bool, bool], str] = {}
+
+    def text(key: tuple[int, str, bool, bool, bool]) -> str:
+        v, t, i, e, x = key
+        return (
+            f',"version":{v},"computed_at":{orjson.dumps(t).decode()}'
+            f',"includes_self":{words[i]},"excludes_self":{words[e]},"sensitive":{words[x]}'
+        )
+
+    # a version has one time and the flags few combinations: each distinct text is built once
     return [
-        f',"version":{v},"computed_at":{texts.get(t) or texts.setdefault(t, orjson.dumps(t).decode())}'
-        f',"includes_self":{words[i]},"excludes_self":{words[e]},"sensitive":{words[x]}'
-        for v, t, i, e, x in zip(versions, times, includes, excludes, sensitive, strict=True)
+        texts[key] if key in texts else texts.setdefault(key, text(key))
+        for key in zip(*provenance_fields(provenance), strict=True)
     ]
 
 
@@ -421,7 +439,7 @@ def profile_columns(
     for name, source, default in _FIGURES:
         columns[name] = _nums(stored, source, default)
     for name, source in (("added_value_fen", "added_value_10k_cny"), ("revenue_fen", "revenue_10k_cny")):
-        columns[name] = [wan_to_fen(v) for v in _nums(stored, source)]  # the pipeline sums 万元
+        columns[name] = wan_to_fen_many(_nums(stored, source))  # the pipeline sums 万元
     columns |= {
         "benchmark_industry_code": [_text(v) for v in _values(stored, "benchmark_industry_code")],
         "benchmark_region_code": [_text(v) for v in _values(stored, "benchmark_region_code")],
