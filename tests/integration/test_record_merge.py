@@ -20,7 +20,8 @@ from registry_service import ingest, ingest_writer
 from registry_service.domain.enterprise import Enterprise
 from registry_service.ingest import Ingestor, IngestSummary
 from registry_service.storage.enterprises import EnterpriseRepository
-from registry_service.storage.tables import ingest_batches, records
+from registry_service.storage.record_merge import key_codes
+from registry_service.storage.tables import ingest_batches, record_keys, records
 from tanxiao.platform import db
 from tanxiao.platform.db import make_engine
 
@@ -297,3 +298,30 @@ def test_a_frame_with_a_gapped_index_is_numbered_by_position(engine: sa.Engine) 
     summary = Ingestor(engine).ingest_frame(sliced, include_accepted=True)
     assert _statuses(summary) == [(0, "ACCEPTED", 1), (1, "ACCEPTED", 1), (2, "ACCEPTED", 1)]
     assert _stored(engine) == [("a", 1, True, 1.0), ("c", 1, True, 3.0), ("e", 1, True, 5.0)]
+
+
+def test_a_stored_key_last_in_a_batch_of_new_ones_rolls_the_all_new_attempt_back(engine: sa.Engine) -> None:
+    """Both dialects first try a batch as new keys only (record_keys rows inserted at once): a stored
+    key found on the batch's last row undoes the rows inserted before it, and the batch is merged
+    the ordinary way: each key once in record_keys, naming its current revision."""
+    ingestor = Ingestor(engine)
+    ingestor.ingest_frame(_frame(("x", 1.0)))
+    summary = ingestor.ingest_frame(_frame(("n1", 2.0), ("n2", 3.0), ("x", 10.0)), include_accepted=True)
+    assert _statuses(summary) == [(0, "ACCEPTED", 1), (1, "ACCEPTED", 1), (2, "REVISED", 2)]
+    assert _stored(engine) == [
+        ("n1", 1, True, 2.0),
+        ("n2", 1, True, 3.0),
+        ("x", 1, False, 1.0),
+        ("x", 2, True, 10.0),
+    ]
+    query = sa.select(record_keys.c.external_id, record_keys.c.revision).order_by(record_keys.c.external_id)
+    with engine.connect() as conn:
+        assert [tuple(row) for row in conn.execute(query)] == [("n1", 1), ("n2", 1), ("x", 2)]
+
+
+def test_one_external_id_under_two_sources_is_two_keys() -> None:
+    """key_codes: rows numbered by key in order of first appearance; distinct external ids are the
+    row numbers themselves."""
+    frame = pd.DataFrame({"source": ["A", "B", "A", "A"], "external_id": ["x", "x", "y", "x"]})
+    assert key_codes(frame).tolist() == [0, 1, 2, 0]
+    assert key_codes(frame.iloc[1:3]).tolist() == [0, 1]
