@@ -92,52 +92,48 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
     adjustment = o.rate_adjustment_bp.tolist()
     final = o.final_rate_bp.tolist()
     manual = o.manual_review.tolist()
-    out = []
-    for i, (_, _, r) in enumerate(rows):
-        out.append({
-            "product": r.product.value,
-            "eligible": bool(eligible[i]),
-            "decline_reasons": declines[i],
-            "approved_limit_fen": int(limit[i]),
-            "binding_limit": _core.LIMIT_CANDIDATES[binding[i]],
-            "lpr_bp": _bp(r.lpr_bp),
-            "lpr_term": r.lpr_term,
-            "base_rate_bp": _bp(r.reference_rate_bp),
-            "base_rate_source": "LPR" if r.base_rate_bp is None else "LENDER",
-            "rate_adjustment_bp": _bp(adjustment[i]),
-            "final_rate_bp": _bp(final[i]),
-            "manual_review": bool(manual[i]),
-            "review_reasons": reviews[i],
-            "policy_version": policy.version,
-            "policy_hash": policy.content_hash,
-            "outcome": outcomes[i],
-        })  # fmt: skip
-    return out
+    return [
+        _terms(r, policy, bool(eligible[i]), declines[i], int(limit[i]), binding[i], adjustment[i], final[i],
+               bool(manual[i]), reviews[i], outcomes[i])
+        for i, (_, _, r) in enumerate(rows)
+    ]  # fmt: skip
 
 
 def _compact(row: Row, policy: Policy, values: list[Any]) -> dict[str, Any]:
-    """One row's compact terms from its ``_scalar`` outcome values: what the column-wise path below
+    """One row's compact terms from its ``_scalar`` outcome values: what the column-wise path above
     builds for it (pinned by tests/unit/policy_rules/test_loan_scalar.py)."""
-    r = row[2]
     declines = values[_DECLINES]
+    return _terms(
+        row[2], policy, values[_ELIGIBLE],
+        [code for code, on in zip(_core.DECLINE_CODES, declines, strict=True) if on],
+        values[_APPROVED], values[_BINDING], values[_ADJUSTMENT], values[_FINAL], values[_MANUAL],
+        [code for code, i in _REVIEW_INDEX if values[i]], [_json_value(v) for v in values],
+    )  # fmt: skip
+
+
+def _terms(
+    r: LoanRequest, policy: Policy, eligible: bool, declines: list[str], approved: int, binding: int,
+    adjustment: float, final: float, manual: bool, reviews: list[str], outcome: list[Any],
+) -> dict[str, Any]:  # fmt: skip
+    """The compact terms of one request, both paths' one layout (key order is the stored JSON's)."""
     return {
         "product": r.product.value,
-        "eligible": values[_ELIGIBLE],
-        "decline_reasons": [code for code, on in zip(_core.DECLINE_CODES, declines, strict=True) if on],
-        "approved_limit_fen": values[_APPROVED],
-        "binding_limit": _core.LIMIT_CANDIDATES[values[_BINDING]],
+        "eligible": eligible,
+        "decline_reasons": declines,
+        "approved_limit_fen": approved,
+        "binding_limit": _core.LIMIT_CANDIDATES[binding],
         "lpr_bp": _bp(r.lpr_bp),
         "lpr_term": r.lpr_term,
         "base_rate_bp": _bp(r.reference_rate_bp),
         "base_rate_source": "LPR" if r.base_rate_bp is None else "LENDER",
-        "rate_adjustment_bp": _bp(values[_ADJUSTMENT]),
-        "final_rate_bp": _bp(values[_FINAL]),
-        "manual_review": values[_MANUAL],
-        "review_reasons": [code for code, i in _REVIEW_INDEX if values[i]],
+        "rate_adjustment_bp": _bp(adjustment),
+        "final_rate_bp": _bp(final),
+        "manual_review": manual,
+        "review_reasons": reviews,
         "policy_version": policy.version,
         "policy_hash": policy.content_hash,
-        "outcome": [_json_value(v) for v in values],
-    }  # fmt: skip
+        "outcome": outcome,
+    }
 
 
 def _json_value(v: Any) -> Any:
