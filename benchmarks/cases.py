@@ -167,16 +167,26 @@ def enterprise_request(uscc: str) -> bytes:
     return registry_pb2.GetEnterpriseRequest(name=f"enterprises/{uscc}").SerializeToString()
 
 
+def echo_payloads() -> list[bytes]:
+    """What the echoes send: requests the size of a GetEnterprise request."""
+    return [enterprise_request(u) for u in data.usccs(64)]
+
+
+def row_concurrency(row: Row) -> int:
+    """The concurrency of a unary row, from its size ("c=8 (2p)")."""
+    return int(row.size.split("=")[1].split()[0])
+
+
 @case("echo", "Baseline: unary echo on the same server plumbing", 40)
 def echo_baseline(ctx: Context) -> list[Row]:
     running = start_echo(base_settings())
     try:
-        payloads = [enterprise_request(u) for u in data.usccs(64)]  # the size of a GetEnterprise request
+        payloads = echo_payloads()
         rows = unary_rows(ctx, "echo (baseline)", running.address, ECHO_METHOD, payloads)
     finally:
         running.stop(None)
     for row in rows:
-        concurrency = int(row.size.split("=")[1].split()[0])
+        concurrency = row_concurrency(row)
         if row.metric == "QPS" and row.value:
             ctx.baseline[concurrency] = row
             row.ratio = 1.0
@@ -201,13 +211,13 @@ def echo_bare(ctx: Context) -> list[Row]:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        payloads = [enterprise_request(u) for u in data.usccs(64)]
+        payloads = echo_payloads()
         rows = unary_rows(ctx, "echo (bare grpcio)", f"127.0.0.1:{port}", ECHO_METHOD, payloads)
     finally:
         server.stop(None)
-    again = _plumbing_again(ctx, [int(r.size.split("=")[1].split()[0]) for r in rows if r.metric == "QPS"])
+    again = _plumbing_again(ctx, [row_concurrency(r) for r in rows if r.metric == "QPS"])
     for row in rows:
-        concurrency = int(row.size.split("=")[1].split()[0])
+        concurrency = row_concurrency(row)
         plumbing = ctx.baseline.get(concurrency)
         if row.metric == "QPS" and row.value and plumbing is not None and plumbing.value:
             # the plumbing echo measured before and after the bare one (A B A): the machine's drift
@@ -232,7 +242,7 @@ def _plumbing_again(ctx: Context, concurrencies: list[int]) -> dict[int, float]:
         return {}
     running = start_echo(base_settings())
     try:
-        payloads = [enterprise_request(u) for u in data.usccs(64)]
+        payloads = echo_payloads()
         return {
             c: run_unary(
                 running.address,
