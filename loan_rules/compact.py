@@ -57,8 +57,7 @@ def _column(array: np.ndarray) -> list[Any]:
     """An outcome array as JSON values: Python scalars, non-finite floats as strings."""
     values: list[Any] = array.tolist()
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        values = [v if math.isfinite(v) else ("NaN" if v != v else "Infinity" if v > 0 else "-Infinity")
-                  for v in values]  # fmt: skip
+        values = [_json_value(v) for v in values]
     return values
 
 
