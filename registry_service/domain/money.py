@@ -50,8 +50,7 @@ def wan_to_fen_many(values: Sequence[float | None]) -> list[int | None]:
         scaled = floats * FEN_PER_10K_YUAN
         nearest = np.round(scaled)
         clear = np.isfinite(scaled) & (np.abs(scaled) < _SAFE_FEN) & (np.abs(scaled - nearest) < 0.4)
-    out: list[int | None] = nearest.astype(np.int64, copy=False).tolist() if clear.all() else []
-    if out:
-        return out
+    if clear.all():
+        return list(nearest.astype(np.int64).tolist())
     whole = np.where(clear, nearest, 0).astype(np.int64).tolist()
     return [w if c else wan_to_fen(v) for w, c, v in zip(whole, clear.tolist(), values, strict=True)]
