@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,7 +50,7 @@ from tanxiao.translog import (
     SignedTreeHead,
     TreeHead,
     consistency_proof,
-    entry_leaf,
+    entry_leaf_hash,
     inclusion_proof,
 )
 
@@ -170,9 +169,7 @@ class LogEntry:
         """The entry of a content that already carries its ``id`` (``entry_id``) and ``create_time``
         (``iso_time(now)``), as ``build`` makes it (a batch builds many with one time text)."""
         raw = canonical_json_bytes(full)
-        # leaf_hash(entry_leaf(kind, text)) from the canonical bytes as they are, without decoding
-        # and encoding the text again (pinned against the definition by tests/unit/test_log_entries.py)
-        digest = hashlib.sha256(_LEAF_PREFIXES[kind] + raw).hexdigest()
+        digest = entry_leaf_hash(kind.value, raw).hex()  # the canonical bytes hashed as they are
         return cls(entry_id, kind, raw.decode("utf-8"), digest, now)
 
     def row(self) -> dict[str, Any]:
@@ -188,10 +185,6 @@ def check_stamp(content: Mapping[str, Any], full: Mapping[str, Any]) -> None:
     for key in ("id", "create_time"):
         if key in content and content[key] != full[key]:
             raise ValueError(f"content[{key!r}] = {content[key]!r} but the store sets {full[key]!r}")
-
-
-# The bytes a leaf hash starts with, per kind: 0x00 || kind || "\n" (tanxiao.translog.hashing).
-_LEAF_PREFIXES = {kind: b"\x00" + entry_leaf(kind.value, "") for kind in EntryKind}
 
 
 class BulkInsert:

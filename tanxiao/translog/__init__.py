@@ -10,7 +10,14 @@ reimplement it; docs/scoring.md ("The decision log") has the formats and test ve
 - ``heads``: signed tree heads (Ed25519) and their JSON form.
 """
 
-from tanxiao.translog.hashing import EMPTY_ROOT, entry_leaf, leaf_hash, merkle_root, node_hash
+from tanxiao.translog.hashing import (
+    EMPTY_ROOT,
+    entry_leaf,
+    entry_leaf_hash,
+    leaf_hash,
+    merkle_root,
+    node_hash,
+)
 from tanxiao.translog.heads import (
     SignedTreeHead,
     SigningKey,
@@ -40,6 +47,7 @@ __all__ = [
     "VerifyingKey",
     "consistency_proof",
     "entry_leaf",
+    "entry_leaf_hash",
     "generate_private_key_pem",
     "inclusion_proof",
     "key_id_of",

@@ -19,19 +19,34 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
+_LEAF, _NODE = b"\x00", b"\x01"  # RFC 9162 2.1.1: the domain separation of leaves and nodes
+
+
 def leaf_hash(entry: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + entry).digest()
+    return hashlib.sha256(_LEAF + entry).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return hashlib.sha256(_NODE + left + right).digest()
 
 
 def entry_leaf(kind: str, content: str) -> bytes:
     """The bytes an entry contributes to the tree: ``kind`` + "\\n" + ``content`` (UTF-8)."""
+    return _kind_line(kind) + content.encode("utf-8")
+
+
+def entry_leaf_hash(kind: str, content: bytes) -> bytes:
+    """``leaf_hash(entry_leaf(kind, text))`` of a content given as its UTF-8 bytes (``text.encode()``):
+    a store that has the canonical bytes hashes them as they are, without a decoded copy."""
+    digest = hashlib.sha256(_LEAF + _kind_line(kind))
+    digest.update(content)
+    return digest.digest()
+
+
+def _kind_line(kind: str) -> bytes:
     if not kind or not kind.isascii() or "\n" in kind:
         raise ValueError(f"entry kind must be non-empty ASCII without newlines, got {kind!r}")
-    return kind.encode("ascii") + b"\n" + content.encode("utf-8")
+    return kind.encode("ascii") + b"\n"
 
 
 def split_power(n: int) -> int:

@@ -21,6 +21,7 @@ from tanxiao.translog import (
     VerifyingKey,
     consistency_proof,
     entry_leaf,
+    entry_leaf_hash,
     generate_private_key_pem,
     inclusion_proof,
     key_id_of,
@@ -210,6 +211,13 @@ def test_compact_range_extend_is_append_one_by_one(start: int, count: int) -> No
     created = [(n.level, n.index, h) for leaf in leaves[start:] for n, h in one.append(leaf)]
     assert many.extend(leaves[start:]) == created
     assert many == one and many.root() == one.root() == mth(data)
+
+
+def test_entry_leaf_hash_of_the_encoded_content_is_the_leaf_hash_of_its_entry() -> None:
+    for kind, text in (("decision", "{}"), ("review_action", '{"t":"湖州 ✓"}'), ("decision", "")):
+        assert entry_leaf_hash(kind, text.encode()) == leaf_hash(entry_leaf(kind, text))
+    with pytest.raises(ValueError, match="entry kind"):
+        entry_leaf_hash("bad\nkind", b"{}")
 
 
 def test_entry_leaf_binds_the_kind() -> None:
