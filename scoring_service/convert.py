@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,33 +123,45 @@ _LAST_STAMP: list[tuple[Any, Any]] = [(None, None)]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _terms_part(terms: dict[str, Any]) -> bytes:
-    """The Decision fields that come from the terms, as wire bytes: built once per terms dict (decisions
-    rendered from equal compact terms share one dict, scoring_service.decision_format), so a chunk of
-    decisions does not convert the same reasons and texts again for each."""
-    key = id(terms)
-    with _PARTS_LOCK:
-        hit = _PARTS.get(key)
-        if hit is not None and hit[0] is terms:
-            _PARTS.move_to_end(key)
-            return hit[1]
+class _ByIdentity:
+    """Wire bytes built from a dict, kept by the dict's identity (least recently used out first): the
+    dict is kept referenced beside its bytes, so its id is not reused while cached."""
+
+    def __init__(self, size: int, build: Callable[[dict[str, Any]], bytes]) -> None:
+        self._items: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+        self._build = build
+
+    def __call__(self, raw: dict[str, Any]) -> bytes:
+        key = id(raw)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] is raw:
+                self._items.move_to_end(key)
+                return hit[1]
+        part = self._build(raw)
+        with self._lock:
+            self._items[key] = (raw, part)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return part
+
+
+def _build_terms_part(terms: dict[str, Any]) -> bytes:
     steps = {step["code"]: step for step in terms["trace"]}
-    part = scoring_pb2.Decision(
+    return scoring_pb2.Decision(
         **_summary_fields(terms),
         conditions=_conditions(terms["conditions"]),
         reasons=[trace_step(steps[code]) for code in terms["reasons"] if code in steps],
         decline_reasons=[trace_step(steps[code]) for code in terms["decline_reasons"] if code in steps],
     ).SerializeToString()
-    with _PARTS_LOCK:
-        _PARTS[key] = (terms, part)  # the dict is kept referenced, so its id is not reused meanwhile
-        while len(_PARTS) > _PARTS_SIZE:
-            _PARTS.popitem(last=False)
-    return part
 
 
-_PARTS: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
-_PARTS_LOCK = threading.Lock()
-_PARTS_SIZE = 1024
+# The Decision fields that come from the terms, as wire bytes: built once per terms dict (decisions
+# rendered from equal compact terms share one dict, scoring_service.decision_format), so a chunk of
+# decisions does not convert the same reasons and texts again for each.
+_terms_part = _ByIdentity(1024, _build_terms_part)
 
 
 def trace_step(step: dict[str, Any]) -> scoring_pb2.TraceStep:
@@ -184,18 +197,15 @@ def _conditions(raw: dict[str, Any]) -> scoring_pb2.Conditions:
     return conditions
 
 
-def _grade_part(raw: dict[str, Any]) -> bytes:
-    """A Decision holding only the profile's grade, as wire bytes (merged into the answer: no message
-    built and copied): by the profile dict's identity first (the dict is shared by the decisions priced
-    on one profile while the pricer caches its parts), else by content (``_grade``)."""
-    hit = _GRADE_PARTS.get(id(raw))
-    if hit is not None and hit[0] is raw:
-        return hit[1]
-    part = scoring_pb2.Decision(grade=_grade(raw)).SerializeToString()
-    if len(_GRADE_PARTS) >= _GRADE_CACHE_SIZE:
-        _GRADE_PARTS.clear()
-    _GRADE_PARTS[id(raw)] = (raw, part)  # keeps raw referenced: its id is not reused meanwhile
-    return part
+def _build_grade_part(raw: dict[str, Any]) -> bytes:
+    return scoring_pb2.Decision(grade=_grade(raw)).SerializeToString()
+
+
+# A Decision holding only the profile's grade, as wire bytes (merged into the answer: no message built
+# and copied): by the profile dict's identity first (the dict is shared by the decisions priced on one
+# profile while the pricer caches its parts), else by content (``_grade``).
+_GRADE_CACHE_SIZE = 4096
+_grade_part = _ByIdentity(_GRADE_CACHE_SIZE, _build_grade_part)
 
 
 def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
@@ -217,5 +227,3 @@ def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
 
 
 _GRADES: dict[bytes, bytes] = {}
-_GRADE_PARTS: dict[int, tuple[dict[str, Any], bytes]] = {}
-_GRADE_CACHE_SIZE = 4096
