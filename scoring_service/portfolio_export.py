@@ -212,8 +212,8 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
     yield {
         "section": "totals",
         "key": "totals",
-        "label_zh": "合计",
-        "label_en": "Total",
+        "label_zh": _LABELS["total"][0],
+        "label_en": _LABELS["total"][1],
         **_metrics(report.totals),
         "outstanding_share": 1.0 if report.totals.outstanding_fen else 0.0,
         "green_share": report.green_share,
@@ -281,8 +281,8 @@ def _rows(report: portfolio_pb2.PortfolioReport) -> Iterator[dict[str, Any]]:
         yield {
             "section": "retrofit",
             "key": "retrofit",
-            "label_zh": "减碳改造贷款",
-            "label_en": "Retrofit loans",
+            "label_zh": _LABELS["retrofit"][0],
+            "label_en": _LABELS["retrofit"][1],
             "loans": r.loans,
             "outstanding_fen": r.outstanding_fen,
             "committed_tco2_per_year": r.committed_tco2_per_year,
@@ -444,6 +444,12 @@ def export_stream(
 # ---------------------------------------------------------------------------------------------
 
 _TEXTS: Mapping[str, tuple[str, str]] = pairs("report_text")  # (zh, en): tanxiao/locale
+_LABELS: Mapping[str, tuple[str, str]] = pairs("report_label")
+
+
+def _index(lang: Lang) -> int:
+    """The position of ``lang``'s text in a catalogue pair (zh, en)."""
+    return 0 if lang == "zh" else 1
 
 
 def _lang(lang: str) -> Lang:
@@ -475,8 +481,10 @@ def _fmt_money_short(value: float, lang: Lang) -> str:
     rounding, so 99,999,999.5 is 1.00亿, not 10,000.0万)."""
     if not math.isfinite(value):
         return str(value)
-    units = ((1e8, "亿", 2), (1e4, "万", 1)) if lang == "zh" else ((1e6, "m", 1), (1e3, "k", 1))
-    for scale, unit, digits in units:
+    i = _index(lang)
+    scales = ((1e8, 2), (1e4, 1)) if lang == "zh" else ((1e6, 1), (1e3, 1))  # 亿/万 or million/thousand
+    units = zip(scales, (_LABELS["unit_large"][i], _LABELS["unit_small"][i]), strict=True)
+    for (scale, digits), unit in units:
         if abs(round(value / scale, digits)) >= 1:
             return f"{value / scale:,.{digits}f}{unit}"
     return f"{value:,.0f}"
@@ -528,8 +536,8 @@ def _label(zh: str, en: str, key: str, lang: Lang) -> str:
 
 def _grade_label(grade: int, lang: Lang) -> str:
     if grade <= 0:
-        return _TEXTS["ungraded"][0 if lang == "zh" else 1]
-    return f"{grade}级" if lang == "zh" else f"Grade {grade}"
+        return _TEXTS["ungraded"][_index(lang)]
+    return _LABELS["grade"][_index(lang)].format(grade=grade)
 
 
 def _grade_of(key: str) -> int | None:
@@ -728,6 +736,7 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
         grades.append(0)
     top = max((amount for _, amount in cells.values()), default=0.0)
     size, left, head = 88, 96, 40
+    loans_word, loans_amount = (_LABELS[key][_index(lang)] for key in ("loans", "loans_amount"))
     grid = []
     for i, g_from in enumerate(grades):
         for j, g_to in enumerate(grades):
@@ -745,14 +754,10 @@ def _migration_chart(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[
                     "amount_y": y + size / 2 - 4,
                     "loans_y": y + size / 2 + 12,
                     "amount": _fmt_money_short(amount, lang) if loans or amount else "",
-                    "loans": (f"{loans}笔" if lang == "zh" else f"{loans} loans") if loans else "",
+                    "loans": loans_word.format(loans=loans) if loans else "",
                     "diagonal": g_from == g_to,
                     "title": f"{_grade_label(g_from, lang)} → {_grade_label(g_to, lang)}: "
-                    + (
-                        f"{loans}笔，{_fmt_number(amount, 2)}元"
-                        if lang == "zh"
-                        else f"{loans} loans, CNY {_fmt_number(amount, 2)}"
-                    ),
+                    + loans_amount.format(loans=loans, amount=_fmt_number(amount, 2)),
                 }
             )
     col_heads = [
@@ -793,7 +798,7 @@ def _metric_cells(m: portfolio_pb2.Metrics, suppressed: bool = False) -> dict[st
 
 
 def _view(report: portfolio_pb2.PortfolioReport, lang: Lang) -> dict[str, Any]:
-    index = 0 if lang == "zh" else 1
+    index = _index(lang)
 
     def t(key: str) -> str:
         return _TEXTS[key][index]

@@ -35,6 +35,7 @@ from scoring_service.storage.decisions import DecisionStore
 from scoring_service.storage.loans import BALANCE, CLOSE, DRAWDOWN, REPAYMENT, LoanRepository
 from tanxiao.common.v1 import common_pb2
 from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.locale import pair
 from tanxiao.platform.auth import LOAN_LEVEL, current_principal
 from tanxiao.platform.auth import REGULATOR as REGULATOR_ROLE
 from tanxiao.platform.paging import decode_page_token, encode_page_token, filter_fingerprint, page_size_of
@@ -457,11 +458,11 @@ def _facility_terms(terms: facility.FacilityTerms) -> portfolio_pb2.FacilityTerm
 def _ledger_row(row: facility.LedgerRow) -> portfolio_pb2.FacilityLedgerRow:
     fields = dataclasses.asdict(row)
     if row.key == "total":
-        zh, en = "合计", "Total"
+        zh, en = pair("report_label.total")
     elif row.key:
         zh, en = green.catalogue().names.get(row.key, (row.key, row.key))
     else:
-        zh, en = "未分类", "Unclassified"
+        zh, en = pair("report_label.unclassified")
     return portfolio_pb2.FacilityLedgerRow(**fields, label_zh=zh, label_en=en)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from scoring_service.portfolio.facility import tenor
 from scoring_service.portfolio.metrics import weighted_mean
+from tanxiao.locale import text
 from tanxiao.standards import lpr_bp
 
 CARBON_PRODUCTS = ("LOW_CARBON_EXPANSION", "HIGH_CARBON_RETROFIT")
@@ -62,9 +63,7 @@ class CarbonLoanStatistics:
 
     def headline(self, lang: str = "zh") -> str:
         yi = (Decimal(self.totals.disbursed_fen) / FEN_PER_YI).quantize(Decimal("0.01"))
-        if lang == "zh":
-            return f"累计发放碳效贷 {self.totals.loans:,} 笔、{yi} 亿元"
-        return f"{self.totals.loans:,} carbon-efficiency loans disbursed to date, CNY {yi} hundred million"
+        return text("report_label.cumulative_headline", lang).format(loans=f"{self.totals.loans:,}", yi=yi)
 
 
 def disbursements(events: pd.DataFrame, as_of: date) -> pd.DataFrame:

@@ -12,6 +12,7 @@ lines, 逐笔台账/Loan ledger (one row per loan). Money in yuan from the messa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -31,6 +32,7 @@ from scoring_service.portfolio.sheets import (
     workbook,
     yuan,
 )
+from tanxiao.locale import pairs
 from tanxiao.portfolio.v1 import portfolio_pb2
 
 FORMATS = ("CSV", "XLSX", "PDF", "JSON")
@@ -41,8 +43,9 @@ CONTENT_TYPES = {
     "JSON": "application/json",
 }
 _EXTENSIONS = {"CSV": "csv.zip", "XLSX": "xlsx", "PDF": "pdf", "JSON": "json"}
-_YES_NO = (("是", "否"), ("yes", "no"))
-TITLES = ("碳减排支持工具季度台账", "Carbon emission reduction facility: quarterly ledger")
+_LABELS: Mapping[str, tuple[str, str]] = pairs("report_label")  # (zh, en): tanxiao/locale
+_YES_NO = tuple(zip(_LABELS["yes"], _LABELS["no"], strict=True))  # ((zh yes, zh no), (en yes, en no))
+TITLES = _LABELS["facility_title"]
 
 
 def _d(text: str) -> date | None:
@@ -52,9 +55,8 @@ def _d(text: str) -> date | None:
 def ledger_sections(ledger: portfolio_pb2.FacilityLedger, lang: Literal["zh", "en"] = "zh") -> list[Section]:
     i = 0 if lang == "zh" else 1
     h = {k: v[i] for k, v in HEADERS.items()}
-    labels = (("范围", "Scope"), ("季度", "Quarter"), ("季初", "Quarter start"), ("季末", "Quarter end"),
-              ("最小单元（借款人数）", "Minimum cell size (borrowers)"),
-              ("逐笔明细", "Loan lines included"), ("LPR 来源", "LPR source"))  # fmt: skip
+    keys = ("scope", "quarter", "quarter_start", "quarter_end", "min_cell_size")
+    labels = tuple(_LABELS[key] for key in (*keys, "loan_lines_included", "lpr_source"))
     values: tuple[Any, ...] = (
         ledger.scope, ledger.quarter, _d(ledger.quarter_start), _d(ledger.quarter_end), ledger.min_cell_size,
         _YES_NO[i][0 if ledger.loan_level else 1], ledger.lpr_source,

@@ -28,6 +28,7 @@ import pandas as pd
 from scoring_service.portfolio.disclosure import suppressed_keys
 from scoring_service.portfolio.facility import project_share
 from scoring_service.portfolio.metrics import group_label
+from tanxiao.locale import pair
 from tanxiao.standards import CodeList, code_list, lender_name
 
 CATALOGUE = "green_catalogue"
@@ -159,8 +160,8 @@ def green_statistics(
         borrowers = {r.key: set(green.loc[keys == r.key, "uscc"]) for r in rows}
         hidden = suppressed_keys(borrowers, min_cell_size)
         rows = tuple(_hidden(r) if r.key in hidden else r for r in rows)
-    totals = _row("green", "绿色贷款合计", "Green loans", green, period_start, as_of)
-    unclassified = _row("", "未分类（非绿色）", "Unclassified (not green)",
+    totals = _row("green", *pair("report_label.green_total"), green, period_start, as_of)
+    unclassified = _row("", *pair("report_label.green_unclassified"),
                         frame[frame["green_category"] == ""], period_start, as_of)  # fmt: skip
     if min_cell_size > 1:
         totals, unclassified = (r if r.borrowers >= min_cell_size or not r.loans else _hidden(r)

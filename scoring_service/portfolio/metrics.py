@@ -112,18 +112,17 @@ _FLOAT_COLUMNS = (
     "achieved_tco2_per_year",
 )
 
-_GRADE_LABELS: Mapping[str, tuple[str, str]] = {"0": ("未评级", "Ungraded")} | {
-    str(g): (f"{g}级", f"Grade {g}") for g in range(1, 6)
+_LABELS: Mapping[str, tuple[str, str]] = pairs("report_label")  # (zh, en): tanxiao/locale
+_GRADE_LABELS: Mapping[str, tuple[str, str]] = {"0": _LABELS["ungraded"]} | {
+    str(g): (_LABELS["grade"][0].format(grade=g), _LABELS["grade"][1].format(grade=g)) for g in range(1, 6)
 }
 _LEVEL_ORDER = ("LOW_CARBON", "MEDIUM_CARBON", "HIGH_CARBON", "")
 _LEVEL_LABELS: Mapping[str, tuple[str, str]] = pairs("report_level")  # (zh, en): tanxiao/locale
 _PRODUCT_LABELS: Mapping[str, tuple[str, str]] = {
-    LOW_CARBON_EXPANSION: ("低碳扩产贷", "Low-carbon expansion loan"),
-    HIGH_CARBON_RETROFIT: ("高碳技改贷", "High-carbon retrofit loan"),
-    GENERAL: ("流动资金贷款", "Working-capital loan"),
+    code: pairs("explain_product")[code] for code in (LOW_CARBON_EXPANSION, HIGH_CARBON_RETROFIT, GENERAL)
 }
 _SECTION_LABELS: Mapping[str, tuple[str, str]] = {s.letter: (s.name_zh, s.name_en) for s in SECTIONS}
-_UNKNOWN_INDUSTRY = ("未知行业", "Unknown industry")
+_UNKNOWN_INDUSTRY = _LABELS["unknown_industry"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -519,7 +518,8 @@ def group_label(dimension: str, key: str, region_labels: Mapping[str, str] | Non
         if letter is None:
             return _UNKNOWN_INDUSTRY
         zh, en = _SECTION_LABELS[letter]
-        return f"{key}大类（{zh}）", f"Division {key} ({en})"
+        division_zh, division_en = _LABELS["division"]
+        return division_zh.format(key=key, section=zh), division_en.format(key=key, section=en)
     if dimension in ("COUNTY", "CITY"):
         if region_labels and key in region_labels:
             return region_labels[key], region_labels[key]

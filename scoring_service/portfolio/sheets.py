@@ -46,7 +46,9 @@ def dimension_sheet(dimension: int, lang: int) -> str:
     """ "按碳效等级" / "By carbon-efficiency grade"."""
     name = portfolio_pb2.Dimension.Name(dimension) if dimension in portfolio_pb2.Dimension.values() else ""
     zh, en = DIMENSION_LABELS.get(dimension, (name or str(dimension),) * 2)
-    return f"按{zh}" if lang == 0 else f"By {en[0].lower()}{en[1:]}"
+    if lang == 0:
+        return pairs("report_label")["by_dimension"][0].format(name=zh)
+    return pairs("report_label")["by_dimension"][1].format(name=f"{en[0].lower()}{en[1:]}")
 
 
 # The figures of a Metrics in column order: (header key, Metrics field, kind). The xlsx and CSV
@@ -158,9 +160,8 @@ def sections(report: portfolio_pb2.PortfolioReport, lang: Literal["zh", "en"] = 
 def _report_section(report: portfolio_pb2.PortfolioReport, i: int) -> Section:
     as_of = date.fromisoformat(report.as_of_date) if report.as_of_date else None
     compare = date.fromisoformat(report.compare_date) if report.compare_date else None
-    labels = (("范围", "Scope"), ("报告日", "As of"), ("比较日", "Compared with"),
-              ("碳效数据年度", "Profile year"),
-              ("最小单元（借款人数）", "Minimum cell size (borrowers)"))  # fmt: skip
+    labels = tuple(pairs("report_label")[key] for key in ("scope", "as_of", "compared_with", "profile_year",
+                                                          "min_cell_size"))  # fmt: skip
     values: tuple[Any, ...] = (report.scope, as_of, compare, report.profile_year, report.min_cell_size)
     kinds: tuple[Kind, ...] = ("text", "date", "date", "int", "int")
     # one row per item: the value column is typed per row (written cell by cell)

@@ -163,3 +163,11 @@ def test_the_decision_explanation_keeps_no_chinese_text_of_its_own() -> None:
     """Its words, punctuation and word order come from the catalogue (explain.*, explain_bar.*)."""
     source = Path(__file__).resolve().parents[2] / "scoring_service" / "explain.py"
     assert _chinese_literals(source) == []
+
+
+def test_the_portfolio_reports_keep_no_chinese_text_of_their_own() -> None:
+    """Their labels and sentence patterns come from the catalogue (report_text.*, report_label.* ...)."""
+    scoring = Path(__file__).resolve().parents[2] / "scoring_service"
+    sources = [*scoring.glob("portfolio*.py"), *(scoring / "portfolio").glob("*.py")]
+    assert len(sources) > 10
+    assert {str(path.relative_to(scoring)): found for path in sources if (found := _chinese_literals(path))} == {}
