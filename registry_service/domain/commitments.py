@@ -34,6 +34,7 @@ import numpy as np
 
 from registry_service.domain.deflators import Deflator
 from tanxiao.errors import FieldViolation
+from tanxiao.locale import text
 
 MIN_BASELINE_YEAR = 2000
 MAX_CAPEX_FEN = 10**18  # 10^16 yuan: beyond any project; int64 holds ~9.2 x 10^18
@@ -345,11 +346,8 @@ def commitment_progress(
     expected_measured = curve.mean_over_year(latest.year) if latest else None
     status, reason_en, reason_zh = _status(c, as_of, ratio, expected_measured, milestones, latest, p)
     if base is None and status is not CommitmentStatus.NOT_STARTED:
-        status, reason_en, reason_zh = (
-            CommitmentStatus.AT_RISK,
-            f"No complete baseline year {c.baseline_year}: savings cannot be measured",
-            f"缺少完整的基准年（{c.baseline_year}）数据，无法测算节能减排量",
-        )
+        status = CommitmentStatus.AT_RISK
+        reason_en, reason_zh = _reason("no_baseline", year=c.baseline_year)
     return CommitmentProgress(
         commitment_id=c.id,
         as_of=as_of,
@@ -540,45 +538,29 @@ def _status(
 ) -> tuple[CommitmentStatus, str, str]:
     """Status with its reason in English and Chinese. Order: not started, achieved, missed, at risk."""
     if as_of < c.start_date:
-        return CommitmentStatus.NOT_STARTED, f"Starts on {c.start_date}", f"项目于 {c.start_date} 开始"
+        return CommitmentStatus.NOT_STARTED, *_reason("not_started", start=c.start_date)
     missed = [m for m in milestones if m.met is False]
     overdue = [m for m in milestones if _evidence_overdue(m, c, as_of, p)]
     if ratio is not None and latest is not None and ratio >= p.achieved_ratio:
-        return (
-            CommitmentStatus.ACHIEVED,
-            f"{ratio:.0%} of the target achieved in {latest.year}",
-            f"{latest.year} 年已实现目标的 {ratio:.0%}",
-        )
+        return CommitmentStatus.ACHIEVED, *_reason("achieved", year=latest.year, ratio=f"{ratio:.0%}")
     if missed:
         m = missed[0]
         achieved = f"{m.achieved:.0%}" if m.achieved is not None else "n/a"
-        return (
-            CommitmentStatus.MISSED,
-            f"Milestone '{m.name}' due {m.due}: {achieved} achieved, {m.expected:.0%} required",
-            f"里程碑“{m.name}”（{m.due} 到期）：实现 {achieved}，要求 {m.expected:.0%}",
-        )
+        fields = {"name": m.name, "due": m.due, "achieved": achieved, "expected": f"{m.expected:.0%}"}
+        return CommitmentStatus.MISSED, *_reason("missed", **fields)
     behind = ratio is not None and expected is not None and ratio < expected * (1 - p.at_risk_tolerance)
     if behind and ratio is not None and expected is not None and latest is not None:
-        return (
-            CommitmentStatus.AT_RISK,
-            f"{ratio:.0%} achieved in {latest.year}, {expected:.0%} expected from the milestones",
-            f"{latest.year} 年实现 {ratio:.0%}，按里程碑应达 {expected:.0%}",
-        )
+        fields = {"year": latest.year, "ratio": f"{ratio:.0%}", "expected": f"{expected:.0%}"}
+        return CommitmentStatus.AT_RISK, *_reason("behind", **fields)
     if overdue:
         m = overdue[0]
-        return (
-            CommitmentStatus.AT_RISK,
-            f"No complete data to judge milestone '{m.name}' due {m.due}",
-            f"缺少完整数据，无法评估 {m.due} 到期的里程碑“{m.name}”",
-        )
+        return CommitmentStatus.AT_RISK, *_reason("overdue", name=m.name, due=m.due)
     if latest is None or ratio is None:
-        return (
-            CommitmentStatus.ON_TRACK,
-            "No complete year since the start to measure yet",
-            "项目开始后尚无完整年度数据可供测算",
-        )
-    return (
-        CommitmentStatus.ON_TRACK,
-        f"{ratio:.0%} achieved in {latest.year}, on track with the milestones",
-        f"{latest.year} 年实现 {ratio:.0%}，符合里程碑进度",
-    )
+        return CommitmentStatus.ON_TRACK, *_reason("no_year_yet")
+    return CommitmentStatus.ON_TRACK, *_reason("on_track", year=latest.year, ratio=f"{ratio:.0%}")
+
+
+def _reason(key: str, **fields: object) -> tuple[str, str]:
+    """(en, zh) of the status reason ``commitment_reason.<key>`` from the catalogue, filled in."""
+    en, zh = (text(f"commitment_reason.{key}", lang).format(**fields) for lang in ("en", "zh"))
+    return en, zh

@@ -165,6 +165,12 @@ def test_the_decision_explanation_keeps_no_chinese_text_of_its_own() -> None:
     assert _chinese_literals(source) == []
 
 
+def test_commitment_progress_keeps_no_chinese_text_of_its_own() -> None:
+    """A commitment's status reasons come from the catalogue (commitment_reason.*)."""
+    source = Path(__file__).resolve().parents[2] / "registry_service" / "domain" / "commitments.py"
+    assert _chinese_literals(source) == []
+
+
 def test_the_portfolio_reports_keep_no_chinese_text_of_their_own() -> None:
     """Their labels and sentence patterns come from the catalogue (report_text.*, report_label.* ...)."""
     scoring = Path(__file__).resolve().parents[2] / "scoring_service"
