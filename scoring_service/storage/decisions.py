@@ -50,7 +50,13 @@ from scoring_service.storage.log import (
     new_entry_id,
     utc,
 )
-from scoring_service.storage.tables import loan_policies, log_decisions, log_entries, profile_snapshots
+from scoring_service.storage.tables import (
+    loan_policies,
+    log_decisions,
+    log_entries,
+    log_leaves,
+    profile_snapshots,
+)
 from tanxiao.errors import NotFound, ValidationError
 from tanxiao.platform.db import is_sqlite, read_only
 from tanxiao.platform.idempotency import run_in_transaction
@@ -152,11 +158,13 @@ class _Prepared(NamedTuple):  # a tuple: built per decision, a frozen dataclass 
 _COLUMNS = (
     log_decisions.c.id, log_decisions.c.lender, log_decisions.c.request_id, log_decisions.c.uscc,
     log_decisions.c.product, log_decisions.c.request_fingerprint, log_decisions.c.create_time,
-    log_entries.c.content, log_entries.c.leaf_hash, log_entries.c.idx,
+    log_entries.c.content, log_entries.c.leaf_hash, log_leaves.c.idx,
     profile_snapshots.c.content.label("profile_json"),
 )  # fmt: skip
-_FROM = log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.c.id).outerjoin(
-    profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot
+_FROM = (
+    log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.c.id)
+    .outerjoin(log_leaves, log_leaves.c.entry_id == log_decisions.c.id)
+    .outerjoin(profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot)
 )
 
 

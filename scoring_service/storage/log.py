@@ -1,9 +1,10 @@
 """The decision log's storage: entries appended without a shared lock, the tree nodes, the signed heads.
 
 Appending (any number of scoring replicas, concurrently): an entry is one ``log_entries`` row inserted in
-the caller's own transaction, with its id, canonical content and leaf hash, and ``idx`` NULL. Nothing
-else is touched, so two appends never wait on each other's rows. The sequencer
-(scoring_service.sequencer) later numbers pending entries and writes the tree nodes and a signed head.
+the caller's own transaction, with its id, canonical content and leaf hash, and one narrow
+``log_pending`` row (its id, leaf hash and time). Nothing else is touched, so two appends never wait on
+each other's rows. The sequencer (scoring_service.sequencer) later numbers pending entries (a
+``log_leaves`` row each; the entry row is never rewritten) and writes the tree nodes and a signed head.
 
 Entry kinds are a closed set (``EntryKind``); every kind's content is canonical JSON of an object that
 carries its ``id`` and ``create_time`` (UTC, ISO 8601 with microseconds), set here.
@@ -42,7 +43,14 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
+from scoring_service.storage.tables import (
+    log_entries,
+    log_heads,
+    log_keys,
+    log_leaves,
+    log_nodes,
+    log_pending,
+)
 from tanxiao.errors import FailedPrecondition, NotFound
 from tanxiao.platform.db import read_only, transaction
 from tanxiao.translog import (
@@ -175,8 +183,7 @@ class LogEntry:
     def row(self) -> dict[str, Any]:
         return {
             "entry_id": self.entry_id, "kind": self.kind.value, "content": self.content,
-            "leaf_hash": self.leaf_hash, "create_time": self.create_time, "idx": None,
-            "integrate_time": None,
+            "leaf_hash": self.leaf_hash, "create_time": self.create_time,
         }  # fmt: skip
 
 
@@ -285,23 +292,25 @@ class _Converted:
         return self.out
 
 
-_ENTRY_INSERT = BulkInsert(
-    log_entries, ("entry_id", "kind", "content", "leaf_hash", "create_time", "idx", "integrate_time")
-)
+_ENTRY_INSERT = BulkInsert(log_entries, ("entry_id", "kind", "content", "leaf_hash", "create_time"))
+_PENDING_INSERT = BulkInsert(log_pending, ("entry_id", "leaf_hash", "create_time"))
 
 
 def insert_entries(connection: Connection, entries: Sequence[LogEntry]) -> None:
-    """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows)."""
+    """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows), each
+    queued for the sequencer in ``log_pending``."""
     _ENTRY_INSERT.run(
-        connection,
-        [(e.entry_id, e.kind.value, e.content, e.leaf_hash, e.create_time, None, None) for e in entries],
+        connection, [(e.entry_id, e.kind.value, e.content, e.leaf_hash, e.create_time) for e in entries]
     )
+    _PENDING_INSERT.run(connection, [(e.entry_id, e.leaf_hash, e.create_time) for e in entries])
 
 
 _ENTRY_COLUMNS = (
     log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
-    log_entries.c.create_time, log_entries.c.idx,
+    log_entries.c.create_time, log_leaves.c.idx,
 )  # fmt: skip
+# An entry with its leaf index, if it has one yet.
+ENTRY_WITH_LEAF = log_entries.outerjoin(log_leaves, log_leaves.c.entry_id == log_entries.c.entry_id)
 
 
 def _entry(row: Any) -> LogEntry:
@@ -312,14 +321,17 @@ def _entry(row: Any) -> LogEntry:
 
 
 def fetch_nodes(connection: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
-    """Stored hashes of perfect subtrees: level 0 from the entries, higher levels from log_nodes."""
+    """Stored hashes of perfect subtrees: level 0 from the leaves (their entries' hashes), higher
+    levels from log_nodes."""
     wanted = list(ids)
     leaves = [n.index for n in wanted if n.level == 0]
     inner = [n for n in wanted if n.level > 0]
     out: dict[NodeId, bytes] = {}
     for start in range(0, len(leaves), 500):
-        query = sa.select(log_entries.c.idx, log_entries.c.leaf_hash).where(
-            log_entries.c.idx.in_(leaves[start : start + 500])
+        query = (
+            sa.select(log_leaves.c.idx, log_entries.c.leaf_hash)
+            .select_from(log_leaves.join(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id))
+            .where(log_leaves.c.idx.in_(leaves[start : start + 500]))
         )
         out.update({NodeId(0, int(r.idx)): bytes.fromhex(r.leaf_hash) for r in connection.execute(query)})
     for start in range(0, len(inner), 200):
@@ -335,7 +347,7 @@ def fetch_nodes(connection: Connection, ids: Iterable[NodeId]) -> dict[NodeId, b
 
 def integrated_size(connection: Connection) -> int:
     """Leaves integrated so far (indexes run 0 .. size-1)."""
-    top = connection.execute(sa.select(sa.func.max(log_entries.c.idx))).scalar_one_or_none()
+    top = connection.execute(sa.select(sa.func.max(log_leaves.c.idx))).scalar_one_or_none()
     return 0 if top is None else int(top) + 1
 
 
@@ -375,7 +387,9 @@ class LogStore:
     def entry(self, entry_id: str) -> LogEntry:
         with read_only(self.engine) as connection:
             row = connection.execute(
-                sa.select(*_ENTRY_COLUMNS).where(log_entries.c.entry_id == entry_id)
+                sa.select(*_ENTRY_COLUMNS)
+                .select_from(ENTRY_WITH_LEAF)
+                .where(log_entries.c.entry_id == entry_id)
             ).first()
         if row is None:
             raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
@@ -398,7 +412,9 @@ class LogStore:
         """
         with read_only(self.engine) as connection:
             row = connection.execute(
-                sa.select(*_ENTRY_COLUMNS).where(log_entries.c.entry_id == entry_id)
+                sa.select(*_ENTRY_COLUMNS)
+                .select_from(ENTRY_WITH_LEAF)
+                .where(log_entries.c.entry_id == entry_id)
             ).first()
             if row is None:
                 raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
