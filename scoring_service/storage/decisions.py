@@ -48,6 +48,7 @@ from scoring_service.storage.log import (
     insert_entries,
     iso_time,
     new_entry_id,
+    new_entry_ids,
     utc,
 )
 from scoring_service.storage.tables import (
@@ -264,12 +265,15 @@ class DecisionStore:
         # Canonical JSON and hash once per distinct profile object of the call (a chunk shares one
         # dict per profile between its decisions); the dicts stay referenced, so ids are not reused.
         snapshots: dict[int, tuple[str, str]] = {}
+        ids = iter(new_entry_ids(len(items)))
         for item in items:  # fail before touching the database
             if item.key() in prepared:
                 if prepared[item.key()].item.request_fingerprint != item.request_fingerprint:
                     raise _reused()
                 continue
-            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now, stamp, snapshots)
+            prepared[item.key()] = self._prepare(
+                item, policy_hash, policy_version, now, stamp, snapshots, next(ids)
+            )
 
         def once(connection: Connection) -> list[tuple[StoredDecision, bool]]:
             self._store_policy(connection, policy_hash, policy_version, policy_text, now)
@@ -382,9 +386,9 @@ class DecisionStore:
 
     def _prepare(
         self, item: Append, policy_hash: str, policy_version: str, now: datetime, stamp: str,
-        snapshots: dict[int, tuple[str, str]],
+        snapshots: dict[int, tuple[str, str]], entry_id: str,
     ) -> _Prepared:  # fmt: skip
-        """``stamp``: ``iso_time(now)``, worked out once per call."""
+        """``stamp``: ``iso_time(now)``, worked out once per call; ``entry_id``: the decision's new id."""
         bound = item.bound(policy_hash, policy_version)
         for key, value in bound.items():
             if key in item.content and item.content[key] != value:
@@ -402,7 +406,6 @@ class DecisionStore:
             content["profile"] = profile
         # The content as hashed: ``content`` with the entry's id and time added in place (the same
         # keys in the same order as LogEntry.build's copy; the copy is not needed, so not made).
-        entry_id = new_entry_id()
         stamped = {"id": entry_id, "create_time": stamp}
         check_stamp(content, stamped)
         content.update(stamped)

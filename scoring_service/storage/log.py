@@ -141,11 +141,22 @@ def iso_time(value: datetime) -> str:
 def new_entry_id() -> str:
     """Server-generated id: 32 lowercase hex characters (a random uuid4, as ``uuid.uuid4().hex``: 122
     random bits, the version and variant bits set), without building a UUID object (a fifth of the
-    cost; a batch makes one per decision)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # variant RFC 4122
-    return raw.hex()
+    cost)."""
+    return new_entry_ids(1)[0]
+
+
+def new_entry_ids(count: int) -> list[str]:
+    """``count`` ids as ``new_entry_id`` makes them, from one ``os.urandom`` call (a batch makes one per
+    decision: the system call per id was 3.4 us of the 4; 0.6 us an id for 1,000)."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_UUID4_VERSION)
+    raw[8::16] = raw[8::16].translate(_UUID4_VARIANT)
+    text = raw.hex()
+    return [text[start : start + 32] for start in range(0, 32 * count, 32)]
+
+
+_UUID4_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))  # byte 6: version 4
+_UUID4_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))  # byte 8: variant RFC 4122
 
 
 @dataclass(frozen=True)
@@ -224,10 +235,12 @@ class BulkInsert:
         """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
         inserted as the driver counts it (-1 when it does not know).
 
-        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: one
-        multi-row INSERT per ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters
-        (psycopg's executemany sends a statement per row, and its ``%s`` conversion parses a long
-        statement's text in Python on every call)."""
+        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: COPY
+        when there is no ON CONFLICT (measured on 1,000 decision entries: a third less backend CPU than
+        the multi-row INSERT, which parses and plans a statement of 5,000 parameters, for about 2 us a
+        row more here), else one multi-row INSERT per ``PG_ROWS_PER_STATEMENT`` rows with server-side
+        ``$n`` parameters (psycopg's executemany sends a statement per row, and its ``%s`` conversion
+        parses a long statement's text in Python on every call)."""
         if not rows:
             return 0
         head, tail, processors = self._for(connection.dialect)
@@ -253,6 +266,8 @@ class BulkInsert:
         width = len(self.columns)
         inserted = 0
         driver = connection.connection.driver_connection  # the transaction's own connection
+        if not self.on_conflict and len(rows) > 1:
+            return self._copy(driver, head.replace("INSERT INTO", "COPY", 1).removesuffix(" VALUES "), rows)
         with RawCursor(driver) as cursor:  # type: ignore[arg-type]
             for start in range(0, len(rows), PG_ROWS_PER_STATEMENT):
                 part = rows[start : start + PG_ROWS_PER_STATEMENT]
@@ -260,6 +275,16 @@ class BulkInsert:
                 count = cursor.rowcount
                 inserted = -1 if inserted < 0 or count < 0 else inserted + count
         return inserted
+
+    @staticmethod
+    def _copy(driver: Any, target: str, rows: list[tuple[Any, ...]]) -> int:
+        """``target`` (``COPY t (columns)``) FROM STDIN of ``rows`` (psycopg formats each row in C); the
+        rows copied."""
+        with driver.cursor() as cursor:
+            with cursor.copy(f"{target} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return int(cursor.rowcount)
 
 
 PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,535 parameters

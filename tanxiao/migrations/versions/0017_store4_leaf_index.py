@@ -12,6 +12,11 @@ index. Now an entry row is written once and never changed: its leaf index is a n
 id, leaf hash and time), which the sequencer reads instead of searching the entries and deletes in the
 transaction that writes the leaves. Existing rows are moved: integrated entries to ``log_leaves``,
 pending ones to ``log_pending``. The downgrade puts ``idx`` and ``integrate_time`` back.
+
+PostgreSQL: an entry's content (~2.5 kB) is over the TOAST threshold, so each insert compressed it with
+pglz; entries written from now on are compressed with lz4 where the server has it (half the backend CPU
+of a 1,000-entry COPY, 40 ms -> 20 ms, for the same size on disk). Rows written before keep pglz; both
+read back the same text.
 """
 
 from __future__ import annotations
@@ -58,9 +63,24 @@ def upgrade() -> None:
         batch.drop_constraint("uq_log_entries_idx", type_="unique")
         batch.drop_column("integrate_time")
         batch.drop_column("idx")
+    if _has_lz4():
+        op.execute("ALTER TABLE log_entries ALTER COLUMN content SET COMPRESSION lz4")
+
+
+def _has_lz4() -> bool:
+    """Whether this is a PostgreSQL server built with lz4 (an option of default_toast_compression)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return False
+    values = bind.exec_driver_sql(
+        "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).scalar()
+    return "lz4" in (values or [])
 
 
 def downgrade() -> None:
+    if _has_lz4():
+        op.execute("ALTER TABLE log_entries ALTER COLUMN content SET COMPRESSION DEFAULT")
     with op.batch_alter_table("log_entries") as batch:
         batch.add_column(sa.Column("idx", sa.BigInteger, nullable=True))
         batch.add_column(sa.Column("integrate_time", UTC_TIME, nullable=True))
