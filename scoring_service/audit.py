@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine
 
 from loan_rules.policy import content_hash as policy_content_hash
 from scoring_service.storage.decisions import SNAPSHOT_KEY, snapshot_hash
-from scoring_service.storage.log import canonical_json, fetch_nodes, sth_from_row, utc
+from scoring_service.storage.log import ENTRY_WITH_LEAF, canonical_json, fetch_nodes, sth_from_row, utc
 from scoring_service.storage.tables import (
     decision_chain_head,
     decisions,
@@ -52,6 +52,7 @@ from scoring_service.storage.tables import (
     log_entries,
     log_heads,
     log_keys,
+    log_leaves,
     log_nodes,
     profile_snapshots,
 )
@@ -282,19 +283,25 @@ def _verify_tree(
     want = {h.tree_size for h in heads} | ({against.head.tree_size} if against else set())
     roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in want else {}
     created_total = late = 0
-    columns = (log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
-               log_entries.c.create_time, log_entries.c.idx, log_entries.c.integrate_time)  # fmt: skip
+    # the leaves outer-joined to their entries: a leaf whose entry row was deleted is reported
+    columns = (log_leaves.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
+               log_entries.c.create_time, log_leaves.c.idx, log_leaves.c.integrate_time)  # fmt: skip
+    leaves = log_leaves.outerjoin(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id)
     after = -1
     while True:
         rows = connection.execute(
-            sa.select(*columns).where(log_entries.c.idx > after).order_by(log_entries.c.idx).limit(batch)
-        ).all()
+            sa.select(*columns).select_from(leaves).where(log_leaves.c.idx > after)
+            .order_by(log_leaves.c.idx).limit(batch)
+        ).all()  # fmt: skip
         created: dict[NodeId, bytes] = {}
         for row in rows:
             if int(row.idx) != tree.size:
                 problems.add(
                     f"leaf {row.idx} (entry {row.entry_id}): expected leaf {tree.size}: leaves missing"
                 )
+            if row.content is None:
+                problems.add(f"leaf {row.idx}: its entry {row.entry_id} is not in the log: deleted")
+                continue
             leaf, content = _verify_entry(row, problems)
             created.update(tree.append(leaf or bytes.fromhex(row.leaf_hash)))
             if row.integrate_time is not None:
@@ -352,9 +359,9 @@ def _verify_pending(connection: Connection, batch: int, problems: _Problems) -> 
     now = datetime.now().astimezone()
     count = late = 0
     columns = (log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
-               log_entries.c.create_time, log_entries.c.idx)  # fmt: skip
+               log_entries.c.create_time, log_leaves.c.idx)  # fmt: skip
     result = connection.execution_options(yield_per=batch).execute(
-        sa.select(*columns).where(log_entries.c.idx.is_(None))
+        sa.select(*columns).select_from(ENTRY_WITH_LEAF).where(log_leaves.c.idx.is_(None))
     )
     for row in result:
         count += 1
@@ -459,9 +466,9 @@ def _verify_chain(connection: Connection, batch: int, problems: _Problems) -> in
         leaves = {
             int(r.idx): r
             for r in connection.execute(
-                sa.select(log_entries.c.idx, log_entries.c.entry_id, log_entries.c.content).where(
-                    log_entries.c.idx >= checked, log_entries.c.idx < checked + len(rows)
-                )
+                sa.select(log_leaves.c.idx, log_leaves.c.entry_id, log_entries.c.content)
+                .select_from(log_leaves.join(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id))
+                .where(log_leaves.c.idx >= checked, log_leaves.c.idx < checked + len(rows))
             )
         }
         for row in rows:

@@ -5,9 +5,10 @@ One batch, top to bottom (as Trillian's IntegrateBatch), in one transaction:
 1. take the single-writer lock: a PostgreSQL transaction-level advisory lock (try, never wait: another
    replica holding it is sequencing right now), on SQLite the write lock BEGIN IMMEDIATE already holds;
 2. read the tree size and the perfect subtrees on its right edge (the compact range);
-3. read up to ``batch_size`` pending entries, oldest first;
+3. read up to ``batch_size`` pending entries (``log_pending``), oldest first;
 4. give them the next leaf indexes, appending each leaf hash to the compact range;
-5. write the indexes, the new interior nodes and the head signed over the new root; commit.
+5. write their ``log_leaves`` rows (the entry rows are never rewritten), take them off ``log_pending``,
+   write the new interior nodes and the head signed over the new root; commit.
 
 Every scoring replica runs one in a thread (``SequencerThread``) every quarter of the merge delay; with
 the lock only one integrates at a time, so any number of replicas share one log. A crash between steps
@@ -28,7 +29,7 @@ import structlog
 from sqlalchemy import Connection, Engine
 
 from scoring_service.storage.log import BulkInsert, fetch_nodes, head_row, integrated_size
-from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
+from scoring_service.storage.tables import log_heads, log_keys, log_leaves, log_nodes
 from tanxiao.platform.db import is_sqlite, transaction
 from tanxiao.platform.metrics import SEQUENCER_LAG
 from tanxiao.platform.schema import UtcTime
@@ -89,12 +90,13 @@ class Sequencer:
         return BatchResult(len(numbered), tree.size, signed)
 
     def _pending(self, connection: Connection) -> list[tuple[str, str]]:
-        """(entry id, leaf hash) of up to ``batch_size`` pending entries, oldest first: read through the
-        driver's cursor as plain tuples (SQLAlchemy's rows were a seventh of a PostgreSQL batch)."""
+        """(entry id, leaf hash) of up to ``batch_size`` pending entries, oldest first, from the narrow
+        queue table (no entry row is read): read through the driver's cursor as plain tuples
+        (SQLAlchemy's rows were a seventh of a PostgreSQL batch)."""
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(
-                "SELECT entry_id, leaf_hash FROM log_entries WHERE idx IS NULL"
+                "SELECT entry_id, leaf_hash FROM log_pending"
                 f" ORDER BY create_time, entry_id LIMIT {int(self.batch_size)}"
             )
             return [(str(entry_id), str(leaf)) for entry_id, leaf in cursor.fetchall()]
@@ -102,27 +104,34 @@ class Sequencer:
             cursor.close()
 
     def _number(self, connection: Connection, numbered: list[tuple[str, int]], now: datetime) -> None:
-        """Set the leaf indexes of a batch in one statement (an UPDATE per entry through SQLAlchemy was
-        the sequencer's main cost): from two arrays on PostgreSQL; on SQLite the driver's executemany
-        of one prepared UPDATE (a loop in C: a quarter less CPU than an UPDATE ... FROM json_each)."""
+        """Write the batch's leaves and take its entries off the queue (a narrow row each way, where an
+        UPDATE of the entry rows rewrote every page the appends had written): on SQLite the driver's
+        executemany of one prepared statement each (a loop in C), on PostgreSQL one statement each over
+        arrays."""
         if is_sqlite(self.engine):
-            process = log_entries.c.integrate_time.type._cached_bind_processor(connection.dialect)
+            process = log_leaves.c.integrate_time.type._cached_bind_processor(connection.dialect)
             when = now if process is None else process(now)
-            updated = connection.exec_driver_sql(
-                "UPDATE log_entries SET idx = ?, integrate_time = ? WHERE entry_id = ?",
-                [(index, when, entry_id) for entry_id, index in numbered],
+            connection.exec_driver_sql(
+                "INSERT INTO log_leaves (idx, entry_id, integrate_time) VALUES (?, ?, ?)",
+                [(index, entry_id, when) for entry_id, index in numbered],
+            )
+            removed = connection.exec_driver_sql(
+                "DELETE FROM log_pending WHERE entry_id = ?", [(entry_id,) for entry_id, _ in numbered]
             ).rowcount
         else:
-            statement = sa.text(
-                "UPDATE log_entries SET idx = v.idx, integrate_time = :now"
-                " FROM unnest(CAST(:ids AS varchar[]), CAST(:idxs AS bigint[])) AS v(entry_id, idx)"
-                " WHERE log_entries.entry_id = v.entry_id"
-            ).bindparams(sa.bindparam("now", type_=UtcTime))
             ids = _array([e for e, _ in numbered])
-            params = {"ids": ids, "idxs": _array([str(i) for _, i in numbered]), "now": now}
-            updated = connection.execute(statement, params).rowcount
-        if updated != len(numbered):  # never expected: roll the batch back rather than leave a gap
-            raise RuntimeError(f"numbered {updated} of {len(numbered)} log entries")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO log_leaves (idx, entry_id, integrate_time) SELECT v.idx, v.entry_id, :now"
+                    " FROM unnest(CAST(:idxs AS bigint[]), CAST(:ids AS varchar[])) AS v(idx, entry_id)"
+                ).bindparams(sa.bindparam("now", type_=UtcTime)),
+                {"ids": ids, "idxs": _array([str(i) for _, i in numbered]), "now": now},
+            )
+            removed = connection.execute(
+                sa.text("DELETE FROM log_pending WHERE entry_id = ANY(CAST(:ids AS varchar[]))"), {"ids": ids}
+            ).rowcount
+        if removed != len(numbered):  # never expected: roll the batch back rather than leave a gap
+            raise RuntimeError(f"dequeued {removed} of {len(numbered)} log entries")
 
     def _store_nodes(self, connection: Connection, nodes: list[tuple[int, int, str]]) -> None:
         """Insert the batch's interior nodes: the driver's executemany on SQLite, one statement over

@@ -48,9 +48,16 @@ from scoring_service.storage.log import (
     insert_entries,
     iso_time,
     new_entry_id,
+    new_entry_ids,
     utc,
 )
-from scoring_service.storage.tables import loan_policies, log_decisions, log_entries, profile_snapshots
+from scoring_service.storage.tables import (
+    loan_policies,
+    log_decisions,
+    log_entries,
+    log_leaves,
+    profile_snapshots,
+)
 from tanxiao.errors import NotFound, ValidationError
 from tanxiao.platform.db import is_sqlite, read_only
 from tanxiao.platform.idempotency import run_in_transaction
@@ -152,11 +159,13 @@ class _Prepared(NamedTuple):  # a tuple: built per decision, a frozen dataclass 
 _COLUMNS = (
     log_decisions.c.id, log_decisions.c.lender, log_decisions.c.request_id, log_decisions.c.uscc,
     log_decisions.c.product, log_decisions.c.request_fingerprint, log_decisions.c.create_time,
-    log_entries.c.content, log_entries.c.leaf_hash, log_entries.c.idx,
+    log_entries.c.content, log_entries.c.leaf_hash, log_leaves.c.idx,
     profile_snapshots.c.content.label("profile_json"),
 )  # fmt: skip
-_FROM = log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.c.id).outerjoin(
-    profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot
+_FROM = (
+    log_decisions.join(log_entries, log_entries.c.entry_id == log_decisions.c.id)
+    .outerjoin(log_leaves, log_leaves.c.entry_id == log_decisions.c.id)
+    .outerjoin(profile_snapshots, profile_snapshots.c.snapshot_hash == log_decisions.c.profile_snapshot)
 )
 
 
@@ -256,12 +265,15 @@ class DecisionStore:
         # Canonical JSON and hash once per distinct profile object of the call (a chunk shares one
         # dict per profile between its decisions); the dicts stay referenced, so ids are not reused.
         snapshots: dict[int, tuple[str, str]] = {}
+        ids = iter(new_entry_ids(len(items)))
         for item in items:  # fail before touching the database
             if item.key() in prepared:
                 if prepared[item.key()].item.request_fingerprint != item.request_fingerprint:
                     raise _reused()
                 continue
-            prepared[item.key()] = self._prepare(item, policy_hash, policy_version, now, stamp, snapshots)
+            prepared[item.key()] = self._prepare(
+                item, policy_hash, policy_version, now, stamp, snapshots, next(ids)
+            )
 
         def once(connection: Connection) -> list[tuple[StoredDecision, bool]]:
             self._store_policy(connection, policy_hash, policy_version, policy_text, now)
@@ -374,9 +386,9 @@ class DecisionStore:
 
     def _prepare(
         self, item: Append, policy_hash: str, policy_version: str, now: datetime, stamp: str,
-        snapshots: dict[int, tuple[str, str]],
+        snapshots: dict[int, tuple[str, str]], entry_id: str,
     ) -> _Prepared:  # fmt: skip
-        """``stamp``: ``iso_time(now)``, worked out once per call."""
+        """``stamp``: ``iso_time(now)``, worked out once per call; ``entry_id``: the decision's new id."""
         bound = item.bound(policy_hash, policy_version)
         for key, value in bound.items():
             if key in item.content and item.content[key] != value:
@@ -394,7 +406,6 @@ class DecisionStore:
             content["profile"] = profile
         # The content as hashed: ``content`` with the entry's id and time added in place (the same
         # keys in the same order as LogEntry.build's copy; the copy is not needed, so not made).
-        entry_id = new_entry_id()
         stamped = {"id": entry_id, "create_time": stamp}
         check_stamp(content, stamped)
         content.update(stamped)

@@ -1,9 +1,10 @@
 """The decision log's storage: entries appended without a shared lock, the tree nodes, the signed heads.
 
 Appending (any number of scoring replicas, concurrently): an entry is one ``log_entries`` row inserted in
-the caller's own transaction, with its id, canonical content and leaf hash, and ``idx`` NULL. Nothing
-else is touched, so two appends never wait on each other's rows. The sequencer
-(scoring_service.sequencer) later numbers pending entries and writes the tree nodes and a signed head.
+the caller's own transaction, with its id, canonical content and leaf hash, and one narrow
+``log_pending`` row (its id, leaf hash and time). Nothing else is touched, so two appends never wait on
+each other's rows. The sequencer (scoring_service.sequencer) later numbers pending entries (a
+``log_leaves`` row each; the entry row is never rewritten) and writes the tree nodes and a signed head.
 
 Entry kinds are a closed set (``EntryKind``); every kind's content is canonical JSON of an object that
 carries its ``id`` and ``create_time`` (UTC, ISO 8601 with microseconds), set here.
@@ -42,7 +43,14 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from scoring_service.storage.tables import log_entries, log_heads, log_keys, log_nodes
+from scoring_service.storage.tables import (
+    log_entries,
+    log_heads,
+    log_keys,
+    log_leaves,
+    log_nodes,
+    log_pending,
+)
 from tanxiao.errors import FailedPrecondition, NotFound
 from tanxiao.platform.db import read_only, transaction
 from tanxiao.translog import (
@@ -133,11 +141,22 @@ def iso_time(value: datetime) -> str:
 def new_entry_id() -> str:
     """Server-generated id: 32 lowercase hex characters (a random uuid4, as ``uuid.uuid4().hex``: 122
     random bits, the version and variant bits set), without building a UUID object (a fifth of the
-    cost; a batch makes one per decision)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # variant RFC 4122
-    return raw.hex()
+    cost)."""
+    return new_entry_ids(1)[0]
+
+
+def new_entry_ids(count: int) -> list[str]:
+    """``count`` ids as ``new_entry_id`` makes them, from one ``os.urandom`` call (a batch makes one per
+    decision: the system call per id was 3.4 us of the 4; 0.6 us an id for 1,000)."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_UUID4_VERSION)
+    raw[8::16] = raw[8::16].translate(_UUID4_VARIANT)
+    text = raw.hex()
+    return [text[start : start + 32] for start in range(0, 32 * count, 32)]
+
+
+_UUID4_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))  # byte 6: version 4
+_UUID4_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))  # byte 8: variant RFC 4122
 
 
 @dataclass(frozen=True)
@@ -175,8 +194,7 @@ class LogEntry:
     def row(self) -> dict[str, Any]:
         return {
             "entry_id": self.entry_id, "kind": self.kind.value, "content": self.content,
-            "leaf_hash": self.leaf_hash, "create_time": self.create_time, "idx": None,
-            "integrate_time": None,
+            "leaf_hash": self.leaf_hash, "create_time": self.create_time,
         }  # fmt: skip
 
 
@@ -197,7 +215,8 @@ class BulkInsert:
         self.table = table
         self.columns = tuple(columns)
         self.on_conflict = tuple(on_conflict)
-        self._compiled: dict[str, tuple[str, list[Any]]] = {}
+        self._compiled: dict[str, tuple[str, str, list[Any]]] = {}
+        self._types: list[str] | None = None  # PostgreSQL's type names, for a binary COPY
 
     def _for(self, dialect: sa.Dialect) -> tuple[str, str, list[Any]]:
         """(``INSERT INTO t (columns) VALUES``, the ON CONFLICT tail, the columns' bind conversions)."""
@@ -217,10 +236,11 @@ class BulkInsert:
         """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
         inserted as the driver counts it (-1 when it does not know).
 
-        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: one
-        multi-row INSERT per ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters
-        (psycopg's executemany sends a statement per row, and its ``%s`` conversion parses a long
-        statement's text in Python on every call)."""
+        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: a
+        binary COPY when there is no ON CONFLICT (``_copy``), else one multi-row INSERT per
+        ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters (psycopg's executemany sends
+        a statement per row, and its ``%s`` conversion parses a long statement's text in Python on
+        every call)."""
         if not rows:
             return 0
         head, tail, processors = self._for(connection.dialect)
@@ -246,6 +266,9 @@ class BulkInsert:
         width = len(self.columns)
         inserted = 0
         driver = connection.connection.driver_connection  # the transaction's own connection
+        if not self.on_conflict and len(rows) > 1:
+            target = head.replace("INSERT INTO", "COPY", 1).removesuffix(" VALUES ")
+            return self._copy(driver, target, self._pg_types(connection.dialect), rows)
         with RawCursor(driver) as cursor:  # type: ignore[arg-type]
             for start in range(0, len(rows), PG_ROWS_PER_STATEMENT):
                 part = rows[start : start + PG_ROWS_PER_STATEMENT]
@@ -253,6 +276,26 @@ class BulkInsert:
                 count = cursor.rowcount
                 inserted = -1 if inserted < 0 or count < 0 else inserted + count
         return inserted
+
+    def _pg_types(self, dialect: sa.Dialect) -> list[str]:
+        """The PostgreSQL type names of the columns (``varchar``, ``timestamp with time zone``, ...)."""
+        if self._types is None:
+            self._types = [
+                self.table.c[c].type.compile(dialect=dialect).split("(")[0].lower() for c in self.columns
+            ]
+        return self._types
+
+    @staticmethod
+    def _copy(driver: Any, target: str, types: list[str], rows: list[tuple[Any, ...]]) -> int:
+        """``target`` (``COPY t (columns)``) FROM STDIN in the binary format (no text escaping either
+        side: measured on 1,000 decision entries, client CPU 2.0 ms against 2.7 ms for the multi-row
+        INSERT and 5.2 ms for a text COPY, backend 10 ms against 30 ms); the rows copied."""
+        with driver.cursor() as cursor:
+            with cursor.copy(f"{target} FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+            return int(cursor.rowcount)
 
 
 PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,535 parameters
@@ -285,23 +328,25 @@ class _Converted:
         return self.out
 
 
-_ENTRY_INSERT = BulkInsert(
-    log_entries, ("entry_id", "kind", "content", "leaf_hash", "create_time", "idx", "integrate_time")
-)
+_ENTRY_INSERT = BulkInsert(log_entries, ("entry_id", "kind", "content", "leaf_hash", "create_time"))
+_PENDING_INSERT = BulkInsert(log_pending, ("entry_id", "leaf_hash", "create_time"))
 
 
 def insert_entries(connection: Connection, entries: Sequence[LogEntry]) -> None:
-    """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows)."""
+    """Append ``entries`` inside the caller's transaction (they commit or roll back with its rows), each
+    queued for the sequencer in ``log_pending``."""
     _ENTRY_INSERT.run(
-        connection,
-        [(e.entry_id, e.kind.value, e.content, e.leaf_hash, e.create_time, None, None) for e in entries],
+        connection, [(e.entry_id, e.kind.value, e.content, e.leaf_hash, e.create_time) for e in entries]
     )
+    _PENDING_INSERT.run(connection, [(e.entry_id, e.leaf_hash, e.create_time) for e in entries])
 
 
 _ENTRY_COLUMNS = (
     log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
-    log_entries.c.create_time, log_entries.c.idx,
+    log_entries.c.create_time, log_leaves.c.idx,
 )  # fmt: skip
+# An entry with its leaf index, if it has one yet.
+ENTRY_WITH_LEAF = log_entries.outerjoin(log_leaves, log_leaves.c.entry_id == log_entries.c.entry_id)
 
 
 def _entry(row: Any) -> LogEntry:
@@ -312,14 +357,17 @@ def _entry(row: Any) -> LogEntry:
 
 
 def fetch_nodes(connection: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
-    """Stored hashes of perfect subtrees: level 0 from the entries, higher levels from log_nodes."""
+    """Stored hashes of perfect subtrees: level 0 from the leaves (their entries' hashes), higher
+    levels from log_nodes."""
     wanted = list(ids)
     leaves = [n.index for n in wanted if n.level == 0]
     inner = [n for n in wanted if n.level > 0]
     out: dict[NodeId, bytes] = {}
     for start in range(0, len(leaves), 500):
-        query = sa.select(log_entries.c.idx, log_entries.c.leaf_hash).where(
-            log_entries.c.idx.in_(leaves[start : start + 500])
+        query = (
+            sa.select(log_leaves.c.idx, log_entries.c.leaf_hash)
+            .select_from(log_leaves.join(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id))
+            .where(log_leaves.c.idx.in_(leaves[start : start + 500]))
         )
         out.update({NodeId(0, int(r.idx)): bytes.fromhex(r.leaf_hash) for r in connection.execute(query)})
     for start in range(0, len(inner), 200):
@@ -335,7 +383,7 @@ def fetch_nodes(connection: Connection, ids: Iterable[NodeId]) -> dict[NodeId, b
 
 def integrated_size(connection: Connection) -> int:
     """Leaves integrated so far (indexes run 0 .. size-1)."""
-    top = connection.execute(sa.select(sa.func.max(log_entries.c.idx))).scalar_one_or_none()
+    top = connection.execute(sa.select(sa.func.max(log_leaves.c.idx))).scalar_one_or_none()
     return 0 if top is None else int(top) + 1
 
 
@@ -375,7 +423,9 @@ class LogStore:
     def entry(self, entry_id: str) -> LogEntry:
         with read_only(self.engine) as connection:
             row = connection.execute(
-                sa.select(*_ENTRY_COLUMNS).where(log_entries.c.entry_id == entry_id)
+                sa.select(*_ENTRY_COLUMNS)
+                .select_from(ENTRY_WITH_LEAF)
+                .where(log_entries.c.entry_id == entry_id)
             ).first()
         if row is None:
             raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
@@ -398,7 +448,9 @@ class LogStore:
         """
         with read_only(self.engine) as connection:
             row = connection.execute(
-                sa.select(*_ENTRY_COLUMNS).where(log_entries.c.entry_id == entry_id)
+                sa.select(*_ENTRY_COLUMNS)
+                .select_from(ENTRY_WITH_LEAF)
+                .where(log_entries.c.entry_id == entry_id)
             ).first()
             if row is None:
                 raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")

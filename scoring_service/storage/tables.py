@@ -119,9 +119,10 @@ loan_balance_events = sa.Table(
 
 # --- revision 0009: the decision log (RFC 9162 Merkle tree, scoring_service.storage.log) ----------------
 
-# Every entry of the log, appended by its own transaction (no shared row); ``idx`` (the leaf index) is
-# NULL until the sequencer integrates the entry. ``content`` is the canonical JSON; the leaf is
-# kind + "\n" + content and ``leaf_hash`` its RFC 9162 leaf hash (hex).
+# Every entry of the log, appended by its own transaction (no shared row) and never rewritten.
+# ``content`` is the canonical JSON; the leaf is kind + "\n" + content and ``leaf_hash`` its RFC 9162
+# leaf hash (hex). Its leaf index, once the sequencer gives it one, is in ``log_leaves`` (revision 0017:
+# a narrow row there instead of an UPDATE that rewrote the wide entry row, i.e. every page twice).
 log_entries = sa.Table(
     "log_entries",
     metadata,
@@ -130,13 +131,34 @@ log_entries = sa.Table(
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("leaf_hash", sa.String(64), nullable=False),
     sa.Column("create_time", UtcTime, nullable=False),
-    sa.Column("idx", sa.BigInteger, nullable=True),
-    sa.Column("integrate_time", UtcTime, nullable=True),
-    sa.UniqueConstraint("idx"),
+)
+
+# The leaves of the tree: leaf ``idx`` is entry ``entry_id``, integrated at ``integrate_time``. Written
+# by the sequencer only; the leaf hash is the entry's (joined, not copied: the audit recomputes it).
+log_leaves = sa.Table(
+    "log_leaves",
+    metadata,
+    sa.Column("idx", BigId, primary_key=True, autoincrement=False),
+    sa.Column("entry_id", sa.String(32), nullable=False),
+    sa.Column("integrate_time", UtcTime, nullable=False),
+    sa.UniqueConstraint("entry_id"),
+)
+
+# Entries not yet integrated (the sequencer's queue, as Trillian's Unsequenced table): inserted with the
+# entry in its transaction, deleted by the sequencer in the transaction that writes their leaves. Stays
+# small (a merge delay's worth of entries), so neither side touches more than a few narrow pages.
+log_pending = sa.Table(
+    "log_pending",
+    metadata,
+    sa.Column("entry_id", sa.String(32), primary_key=True),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Column("create_time", UtcTime, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Interior nodes (level >= 1) of the tree: the hash of the perfect subtree of 2**level leaves starting at
-# leaf idx * 2**level (level 0 is log_entries.leaf_hash). Written by the sequencer, read for proofs.
+# leaf idx * 2**level (level 0: log_leaves joined to log_entries.leaf_hash). Written by the sequencer,
+# read for proofs.
 log_nodes = sa.Table(
     "log_nodes",
     metadata,

@@ -21,7 +21,14 @@ from scoring_service.log_proofs import export_head
 from scoring_service.sequencer import Sequencer
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
 from scoring_service.storage.log import EntryKind, LogStore, canonical_json
-from scoring_service.storage.tables import log_decisions, log_entries, log_heads, log_nodes
+from scoring_service.storage.tables import (
+    log_decisions,
+    log_entries,
+    log_heads,
+    log_leaves,
+    log_nodes,
+    log_pending,
+)
 from tanxiao.cli import app
 from tanxiao.errors import FailedPrecondition
 from tanxiao.platform import db
@@ -156,7 +163,14 @@ def test_key_rotation_keeps_old_heads_verifiable(engine: sa.Engine, key: Signing
 
 
 def _rows(connection: sa.Connection) -> list[Any]:
-    return connection.execute(sa.select(log_entries).order_by(log_entries.c.idx)).all()
+    """The integrated entries in leaf order, with their leaf index and integration time."""
+    leaves = log_entries.join(log_leaves, log_leaves.c.entry_id == log_entries.c.entry_id)
+    query = sa.select(log_entries, log_leaves.c.idx, log_leaves.c.integrate_time).select_from(leaves)
+    return connection.execute(query.order_by(log_leaves.c.idx)).all()
+
+
+def _set_leaf(connection: sa.Connection, entry_id: str, idx: int) -> None:
+    connection.execute(log_leaves.update().where(log_leaves.c.entry_id == entry_id).values(idx=idx))
 
 
 def resign(engine: sa.Engine, key: SigningKey) -> None:
@@ -195,6 +209,7 @@ def delete_tail_and_move_head(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         doomed = [r.entry_id for r in _rows(connection)[6:]]
         connection.execute(log_decisions.delete().where(log_decisions.c.id.in_(doomed)))
+        connection.execute(log_leaves.delete().where(log_leaves.c.entry_id.in_(doomed)))
         connection.execute(log_entries.delete().where(log_entries.c.entry_id.in_(doomed)))
 
 
@@ -204,8 +219,12 @@ def delete_tail_then_grow(engine: sa.Engine) -> None:
     grown = [quote(store, 50 + i) for i in range(4)]
     with engine.begin() as connection:
         for i, decision in enumerate(grown):
-            statement = log_entries.update().where(log_entries.c.entry_id == decision.id)
-            connection.execute(statement.values(idx=6 + i))
+            connection.execute(log_pending.delete().where(log_pending.c.entry_id == decision.id))
+            connection.execute(
+                log_leaves.insert().values(
+                    idx=6 + i, entry_id=decision.id, integrate_time=decision.create_time
+                )
+            )
 
 
 def rewrite_from_a_row(engine: sa.Engine) -> None:
@@ -223,16 +242,14 @@ def reorder(engine: sa.Engine) -> None:
         rows = _rows(connection)
         a, b = rows[2].entry_id, rows[5].entry_id
         for entry_id, idx in ((a, -1), (b, 2), (a, 5)):  # one by one: idx is unique
-            connection.execute(log_entries.update().where(log_entries.c.entry_id == entry_id).values(idx=idx))
+            _set_leaf(connection, entry_id, idx)
 
 
 def insert(engine: sa.Engine) -> None:
     with engine.begin() as connection:
         rows = _rows(connection)
         for row in reversed(rows[4:]):
-            connection.execute(
-                log_entries.update().where(log_entries.c.entry_id == row.entry_id).values(idx=row.idx + 1)
-            )
+            _set_leaf(connection, row.entry_id, row.idx + 1)
         forged_id = "f" * 32
         source = connection.execute(
             sa.select(log_decisions).where(log_decisions.c.id == rows[3].entry_id)
@@ -241,9 +258,12 @@ def insert(engine: sa.Engine) -> None:
         connection.execute(
             log_entries.insert().values(
                 entry_id=forged_id, kind="decision", content=content, leaf_hash="0" * 64,
-                create_time=rows[3].create_time, idx=4, integrate_time=rows[3].integrate_time,
+                create_time=rows[3].create_time,
             )
         )  # fmt: skip
+        connection.execute(
+            log_leaves.insert().values(idx=4, entry_id=forged_id, integrate_time=rows[3].integrate_time)
+        )
         values = {c.name: getattr(source, c.name) for c in log_decisions.c}
         connection.execute(log_decisions.insert().values({**values, "id": forged_id, "request_id": "forged"}))
 
