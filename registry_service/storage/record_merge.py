@@ -4,7 +4,9 @@ revision of its key (new / identical / revision), store the new rows, retire the
 One pass whatever the size: the batch's distinct keys go into a temporary table (binary COPY on
 PostgreSQL, one executemany on SQLite) and one join returns their current revisions; ``classify``
 judges every row at once (pandas); one UPDATE per id chunk retires the superseded rows; the new rows
-go in by binary COPY (PostgreSQL) or one prepared INSERT per chunk (SQLite). Measured on PostgreSQL
+go in by binary COPY (PostgreSQL; its tuples built column-wise, storage.binary_copy) or, on SQLite,
+one prepared INSERT per chunk, except a batch of new keys: it is staged once in a temporary table
+and copied into record_keys and records by INSERT ... SELECT (``_stage``). Measured on PostgreSQL
 15, 300k rows into the table as migrated (backend CPU): COPY 1.5 s, INSERT ... SELECT from a staging
 table 2.3 s plus 0.7 s to stage and classify there, so the rows are classified here and COPYed once.
 
@@ -119,23 +121,20 @@ def _merge(
     lock_enterprises(conn, pd.unique(staged["uscc"]).tolist())
     group = key_codes(staged)
     postgres = conn.dialect.name == "postgresql"
-    attempt = _all_new(conn, staged, group) if assume_new else None
-    in_stage = False  # SQLite's all-new path: the rows wait in the staging table
+    constants = {"batch_id": batch_id, **constants}
+    attempt = _all_new(conn, staged, group, constants) if assume_new else None
     if attempt is None:
         plan = classify(staged, current_revisions(conn, staged, group), group)
         stored = _numbered(conn, plan)
         _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])  # first: a lost race fails early
     else:
         plan, stored = attempt
-        in_stage = not postgres
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
     left = _retire(conn, plan[plan["supersedes"]])
     if postgres:
         ensure_years(conn, years_of(pd.unique(stored["period"]).tolist()), set())
-    if in_stage:
-        _insert_from_stage(conn, {"batch_id": batch_id, **constants})
-    else:
-        _insert(conn, stored, {"batch_id": batch_id, **constants})
+    if attempt is None or postgres:  # SQLite's all-new attempt stored the rows already
+        _insert(conn, stored, constants)
     listed = plan if include_accepted else plan[plan["status"] != ACCEPTED]
     return Merged(
         counts, listed[["index", "status", "revision"]], [*pd.unique(stored["uscc"]).tolist(), *left]
@@ -149,20 +148,18 @@ def _numbered(conn: Connection, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def _all_new(
-    conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64]
+    conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64], constants: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(plan, stored) of the block judged as if none of its keys were
-    stored, their record_keys rows inserted; None (nothing left written) when some key was. On
-    SQLite the rows to store are bound once, into the staging table (``_stage``), and both
-    record_keys and records are filled from it by INSERT ... SELECT (_insert_from_stage)."""
+    stored, their record_keys rows inserted (on SQLite their records rows too, ``_store_staged``);
+    None (nothing left written) when some key was."""
     nothing = pd.DataFrame(columns=[*KEY, "current_id", "current_revision", "current_hash", *LOCATION])
     plan = classify(staged, nothing, group)
     stored = _numbered(conn, plan)
     savepoint = conn.begin_nested()
     try:
         if conn.dialect.name != "postgresql":
-            _stage(conn, stored)
-            _keys_from_stage(conn)
+            _store_staged(conn, stored, constants)
         else:
             _insert_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])
     except sa.exc.DBAPIError as exc:
@@ -480,41 +477,34 @@ def classify(
     return plan
 
 
-def _stage(conn: Connection, stored: pd.DataFrame) -> None:
-    """SQLite: ``stored``'s rows (the INSERTED columns but the batch's constants) into the temporary
-    staging table, one executemany binding each value once. Written straight to records and
-    record_keys, the key columns were bound twice and both tables' rows were built in Python; from
-    here the two INSERT ... SELECTs copy them inside SQLite (measured, 200k rows: 9.0 µs a row of
-    CPU for the two executemany and the commit, 5.9 µs for staging, the two copies and the commit).
-    The staging table has no declared types: its values reach records as they were bound."""
+def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str, Any]) -> None:
+    """SQLite: ``stored``'s record_keys rows (its current rows') and records rows, chunk by chunk
+    through the temporary staging table: each value is bound once, into the staging table, and two
+    INSERT ... SELECTs copy the chunk inside SQLite. Inserted straight into both tables, the key
+    columns were bound twice and both tables' rows were built in Python (measured, 200k rows: 9.0 µs
+    a row of CPU for the two executemany and the commit, 5.9 µs for staging, the two copies and the
+    commit). A chunk at a time keeps the staging table in the page cache. The staging table has no
+    declared types: its values reach records as they were bound."""
     raw: Any = conn.connection.driver_connection
     raw.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ({', '.join(STAGED)})")
-    raw.execute(f"DELETE FROM {_STAGE}")  # left over by a statement that failed after staging
-    statement = f"INSERT INTO {_STAGE} VALUES ({', '.join('?' * len(STAGED))})"
+    stage = f"INSERT INTO {_STAGE} VALUES ({', '.join('?' * len(STAGED))})"
+    names = ", ".join(KEY_COLUMNS)
+    picked = ", ".join("id" if name == "record_id" else name for name in KEY_COLUMNS)
+    keys = f"INSERT INTO {record_keys.name} ({names}) SELECT {picked} FROM {_STAGE} WHERE is_current"
+    fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
+    rows = (
+        f"INSERT INTO records ({', '.join([*STAGED, *fixed])})"
+        f" SELECT {', '.join([*STAGED, *fixed.values()])} FROM {_STAGE} ORDER BY rowid"
+    )
     for start in range(0, len(stored), INSERT_CHUNK):
         chunk = stored.iloc[start : start + INSERT_CHUNK]
         columns = [
             chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in STAGED
         ]
-        _sqlite_many(conn, statement, zip(*columns, strict=True))
-
-
-def _keys_from_stage(conn: Connection) -> None:
-    """record_keys rows of the staged current rows (a key stored already fails on the primary key)."""
-    names = ", ".join(KEY_COLUMNS)
-    picked = ", ".join("id" if name == "record_id" else name for name in KEY_COLUMNS)
-    statement = f"INSERT INTO {record_keys.name} ({names}) SELECT {picked} FROM {_STAGE} WHERE is_current"
-    _sqlite_execute(conn, statement)
-
-
-def _insert_from_stage(conn: Connection, constants: Mapping[str, Any]) -> None:
-    """records from the staging table, the batch's constants as literals; the staging table emptied."""
-    fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
-    statement = (
-        f"INSERT INTO records ({', '.join([*STAGED, *fixed])})"
-        f" SELECT {', '.join([*STAGED, *fixed.values()])} FROM {_STAGE} ORDER BY rowid"
-    )
-    _sqlite_execute(conn, statement)
+        _sqlite_execute(conn, f"DELETE FROM {_STAGE}")  # also what a failed statement left
+        _sqlite_many(conn, stage, zip(*columns, strict=True))
+        _sqlite_execute(conn, keys)  # first: a key stored already fails on the primary key
+        _sqlite_execute(conn, rows)
     _sqlite_execute(conn, f"DELETE FROM {_STAGE}")
 
 
@@ -528,15 +518,19 @@ def _sqlite_execute(conn: Connection, statement: str) -> None:
 
 @contextmanager
 def _page_cache(conn: Connection) -> Iterator[None]:
-    """A larger SQLite page cache while one ingest writes (the default 2 MiB spills the indexes' pages
-    to the WAL mid-transaction); the connection's own size is put back afterwards (it is pooled)."""
+    """A larger SQLite page cache while one ingest merges (the default 2 MiB spills the indexes' pages,
+    record_keys' too, to the WAL mid-transaction); the connection's own size is put back afterwards
+    (it is pooled)."""
     raw: Any = conn.connection.driver_connection
-    before = int(raw.execute("PRAGMA cache_size").fetchone()[0])
-    raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    schemas = ("main", "temp")  # temp: the staging table's chunk (_store_staged)
+    before = {schema: int(raw.execute(f"PRAGMA {schema}.cache_size").fetchone()[0]) for schema in schemas}
+    for schema in schemas:
+        raw.execute(f"PRAGMA {schema}.cache_size=-{SQLITE_CACHE_KIB}")
     try:
         yield
     finally:
-        raw.execute(f"PRAGMA cache_size={before}")
+        for schema, size in before.items():
+            raw.execute(f"PRAGMA {schema}.cache_size={size}")
 
 
 def _insert_sqlite(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
