@@ -6,6 +6,7 @@ revision 0015_i17 upgrading a populated 0013 database without losing a row."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,8 +20,9 @@ from helpers import make_uscc
 from registry_service import ingest, ingest_writer
 from registry_service.domain.enterprise import Enterprise
 from registry_service.ingest import Ingestor, IngestSummary
+from registry_service.storage import record_merge
 from registry_service.storage.enterprises import EnterpriseRepository
-from registry_service.storage.record_merge import key_codes
+from registry_service.storage.record_merge import INSERTED, key_codes
 from registry_service.storage.tables import ingest_batches, record_keys, records
 from tanxiao.platform import db
 from tanxiao.platform.db import make_engine
@@ -325,3 +327,88 @@ def test_one_external_id_under_two_sources_is_two_keys() -> None:
     frame = pd.DataFrame({"source": ["A", "B", "A", "A"], "external_id": ["x", "x", "y", "x"]})
     assert key_codes(frame).tolist() == [0, 1, 2, 0]
     assert key_codes(frame.iloc[1:3]).tolist() == [0, 1]
+
+
+def test_a_new_batch_repeating_a_key_is_staged_with_one_current_row(engine: sa.Engine) -> None:
+    """The all-new path (SQLite: staged, then copied by INSERT ... SELECT; PostgreSQL: column-wise
+    binary COPY) stores every column as given: a key sent twice in one new batch is revision 1 and 2,
+    only the second current, and record_keys names it; the batch's constants are on every row."""
+    ingestor = Ingestor(engine)
+    summary = ingestor.ingest_frame(
+        _frame(("k", 1.5), ("m", -0.0), ("k", 2.25), ("it's", 1e-300)), include_accepted=True
+    )
+    assert _statuses(summary) == [
+        (0, "ACCEPTED", 1),
+        (1, "ACCEPTED", 1),
+        (2, "REVISED", 2),
+        (3, "ACCEPTED", 1),
+    ]
+    assert _stored(engine) == [
+        ("it's", 1, True, 1e-300),
+        ("k", 1, False, 1.5),
+        ("k", 2, True, 2.25),
+        ("m", 1, True, 0.0),
+    ]
+    columns = [
+        records.c[c]
+        for c in ("id", "external_id", "batch_id", "catalog_version", "ingest_time", "canonical_quantity")
+    ]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*columns).order_by(records.c.id)).all()
+        keys = dict(conn.execute(sa.select(record_keys.c.external_id, record_keys.c.record_id)).all())
+        batch = conn.execute(sa.select(ingest_batches.c.id, ingest_batches.c.ingest_time)).one()
+    assert {(r.batch_id, r.catalog_version) for r in rows} == {(batch.id, str(ingestor.catalog.version))}
+    assert {r.ingest_time.replace(tzinfo=None) for r in rows} == {batch.ingest_time.replace(tzinfo=None)}
+    assert [r.canonical_quantity for r in rows] == [1.5, 0.0, 2.25, 1e-300]  # the unit is the canonical one
+    assert keys == {"k": rows[2].id, "m": rows[1].id, "it's": rows[3].id}
+    if engine.dialect.name == "postgresql":  # SQLite stores a REAL -0.0 as the integer 0, whatever the path
+        assert math.copysign(1.0, rows[1].canonical_quantity) == -1.0
+
+
+@pytest.mark.postgres
+def test_binary_copy_payload_reads_back_as_row_by_row_copy(postgres_url: str) -> None:
+    """The column-wise binary COPY tuples are what psycopg's write_row sends for the same values:
+    quotes, commas, newlines, backslashes and non-ASCII text, extreme and negative-zero doubles, wide
+    integers, booleans and the batch constants."""
+    n = 500
+    texts = pd.Series((['a"b', "", "x,y\nz", "é中\\t", "k\r"] * n)[:n], dtype="str")
+    doubles = [0.0, -0.0, 1e21, 5e-324, 1.7976931348623157e308, 0.1, 123456789.125] * n
+    frame = pd.DataFrame(
+        {
+            **{name: texts for name in ("uscc", "period", "category", "source", "unit", "canonical_unit")},
+            "external_id": pd.Series([f"e{i}" for i in range(n)], dtype=object),
+            "quantity": doubles[:n],
+            "canonical_quantity": [-d for d in doubles[:n]],
+            "content_hash": pd.Series(["f" * 64] * n, dtype=object),
+            "revision": [2**31 - 1, 1] * (n // 2),
+            "is_current": [True, False] * (n // 2),
+            "id": [2**62, -5] * (n // 2),
+        }
+    )
+    constants = {
+        "batch_id": 123456789012,
+        "catalog_version": "v1'x",
+        "ingest_time": dt.datetime(2026, 12, 1, 4, 30, 1, 123456, tzinfo=dt.UTC),
+    }
+    columns = ", ".join(f"{name} {kind}" for name, kind in INSERTED.items())
+    engine = make_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE by_row ({columns}); CREATE TEMPORARY TABLE by_column ({columns})"
+            )
+            driver: Any = conn.connection.driver_connection
+            statement = f"COPY by_row ({', '.join(INSERTED)}) FROM STDIN (FORMAT BINARY)"
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.set_types(list(INSERTED.values()))
+                values = [[constants[c]] * n if c in constants else frame[c].tolist() for c in INSERTED]
+                for row in zip(*values, strict=True):
+                    copy.write_row(row)
+            record_merge._copy_frame(conn, "by_column", INSERTED, frame, constants)
+            each = "SELECT *, float8send(quantity), float8send(canonical_quantity) FROM {}"
+            compare = f"SELECT count(*) FROM ({each} EXCEPT ALL {each}) AS s"
+            assert conn.exec_driver_sql("SELECT count(*) FROM by_column").scalar_one() == n
+            assert conn.exec_driver_sql(compare.format("by_row", "by_column")).scalar_one() == 0
+            assert conn.exec_driver_sql(compare.format("by_column", "by_row")).scalar_one() == 0
+    finally:
+        engine.dispose()
