@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from registry_service.domain.enterprise import AMOUNTS, AnnualFinancials, Enterprise, apply_update
 from registry_service.storage import (
@@ -310,15 +310,18 @@ class _SqliteReaders:
     opened by the pool, so with its PRAGMAs, then the pool's no more) and reused by whichever thread
     reads next: at most as many as reads ran at once, ``MAX_IDLE`` kept idle. Only statements that read
     run on them, each in autocommit, fetched to the end (its read snapshot ends with it); a connection
-    whose statement failed is closed, not reused. A forked child starts with none (a SQLite connection
-    must not cross a fork; the parent's are left to the parent)."""
+    whose statement failed is closed, not reused. ``engine.dispose()`` (a stopping server, a restore)
+    closes them as it closes the pool's: the idle ones at once, those reading when they finish. A forked
+    child starts with none (a SQLite connection must not cross a fork; the parent's are left to it)."""
 
     MAX_IDLE = 16
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.idle: list[Any] = []
+        self.generation = 0  # one more at every dispose: a connection of an earlier one is closed
         _READERS.add(self)
+        event.listen(engine, "engine_disposed", _on_dispose(weakref.ref(self)))
 
     @staticmethod
     def fit(engine: Engine) -> bool:
@@ -332,9 +335,9 @@ class _SqliteReaders:
         )
 
     def fetch(self, sql: str, bound: Any) -> list[Any]:
-        idle = self.idle
+        generation = self.generation
         try:
-            connection = idle.pop()  # atomic under the interpreter lock: one thread gets each
+            connection = self.idle.pop()  # atomic under the interpreter lock: one thread gets each
         except IndexError:
             connection = self._open()
         try:
@@ -343,11 +346,18 @@ class _SqliteReaders:
         except BaseException:
             connection.close()
             raise
-        if len(idle) < self.MAX_IDLE:
+        idle = self.idle
+        if generation == self.generation and len(idle) < self.MAX_IDLE:
             idle.append(connection)
         else:
             connection.close()
         return rows
+
+    def close_idle(self) -> None:
+        self.generation += 1
+        idle, self.idle = self.idle, []
+        for connection in idle:
+            connection.close()
 
     def _open(self) -> Any:
         pooled = self.engine.raw_connection()
@@ -359,6 +369,17 @@ class _SqliteReaders:
     def forget_in_child(self) -> None:
         _ABANDONED.extend(self.idle)  # kept open and untouched: closing one could disturb the parent's
         self.idle = []
+
+
+def _on_dispose(readers: weakref.ref[_SqliteReaders]) -> Callable[[Engine], None]:
+    """The engine's dispose listener; by weak reference, not keeping the readers alive."""
+
+    def disposed(_engine: Engine) -> None:
+        found = readers()
+        if found is not None:
+            found.close_idle()
+
+    return disposed
 
 
 _READERS: weakref.WeakSet[_SqliteReaders] = weakref.WeakSet()

@@ -74,6 +74,10 @@ def test_the_raw_read_sees_every_committed_write_and_its_errors_close_the_connec
                 repository._get_one({"uscc": object()})  # a parameter SQLite cannot bind
             assert len(readers.idle) == before - 1  # the failed read's connection was closed
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        engine.dispose()  # a stopping server: the read's own connections are closed with the pool's
+        if readers is not None:
+            assert readers.idle == []
+        assert repository.get(uscc).display_name == "新名2"  # and opened anew after
     finally:
         engine.dispose()
         other.dispose()
