@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import itertools
 import operator
 import re
@@ -37,11 +36,24 @@ _SOURCE_NUMBERS = {name: number for number, name in _SOURCE_NAMES.items()}
 
 
 def parse_enterprise_name(name: str, field: str = "name") -> str:
-    """The normalised USCC of ``enterprises/{uscc}``; INVALID_ARGUMENT naming ``field`` otherwise."""
+    """The normalised USCC of ``enterprises/{uscc}``; INVALID_ARGUMENT naming ``field`` otherwise.
+    A name parsed well once is looked up after (the check character's arithmetic was a sixth of a
+    GetEnterprise): a pure function of the text, so only valid names are kept, and a bounded number."""
+    found = _PARSED_NAMES.get(name)
+    if found is not None:
+        return found
     match = _ENTERPRISE_NAME.fullmatch(name.strip())
     if match is None:
         raise ValidationError.for_field(field, f"must be enterprises/{{uscc}}, got {name!r}")
-    return parse_uscc(match.group(1), field)
+    uscc = parse_uscc(match.group(1), field)
+    if len(_PARSED_NAMES) >= _MAX_PARSED_NAMES:
+        _PARSED_NAMES.clear()  # callers naming more enterprises than this start over, still correct
+    _PARSED_NAMES[name] = uscc
+    return uscc
+
+
+_PARSED_NAMES: dict[str, str] = {}  # name as sent -> its USCC, valid names only
+_MAX_PARSED_NAMES = 100_000
 
 
 def parse_uscc(uscc: str, field: str) -> str:
@@ -57,12 +69,17 @@ def enterprise_name(uscc: str) -> str:
 
 def timestamp(value: datetime | None) -> Timestamp | None:
     """What ``Timestamp.FromDatetime`` gives (a naive value is UTC), built in one constructor call: it
-    is on every enterprise, profile and record an answer carries."""
+    is on every enterprise, profile and record an answer carries. The seconds since the epoch by
+    integer arithmetic on the difference (whole days, seconds and microseconds, floored as
+    ``timegm`` of the UTC time tuple is), not through a time tuple."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return Timestamp(seconds=calendar.timegm(value.utctimetuple()), nanos=value.microsecond * 1000)
+    since = value - (_EPOCH_NAIVE if value.tzinfo is None else _EPOCH)
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
 
 
 # --- enterprises -------------------------------------------------------------------------------------
@@ -91,13 +108,26 @@ def enterprise_to_proto(enterprise: Enterprise) -> registry_pb2.Enterprise:
         uscc=enterprise.uscc,
         display_name=enterprise.display_name,
         industry_code=enterprise.industry_code,
-        industry_section=section_of(enterprise.industry_code) or "",
+        industry_section=_section_letter(enterprise.industry_code),
         region_code=enterprise.region_code,
         size_class=_SIZE_CLASS_TO_PROTO.get(enterprise.size_class, registry_pb2.SIZE_CLASS_UNSPECIFIED),
         financials=[financials_to_proto(f) for f in enterprise.financials],
         create_time=timestamp(enterprise.create_time),
         update_time=timestamp(enterprise.update_time),
     )
+
+
+def _section_letter(industry_code: str) -> str:
+    """``section_of(code) or ""``, kept per code (a few hundred codes exist, each asked on every read)."""
+    letter = _SECTION_LETTERS.get(industry_code)
+    if letter is None:
+        letter = section_of(industry_code) or ""
+        if len(_SECTION_LETTERS) < 10_000:  # any text can be stored as a code: bounded
+            _SECTION_LETTERS[industry_code] = letter
+    return letter
+
+
+_SECTION_LETTERS: dict[str, str] = {}
 
 
 def financials_to_proto(financials: AnnualFinancials) -> registry_pb2.AnnualFinancials:

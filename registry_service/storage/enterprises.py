@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import os
+import weakref
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from registry_service.domain.enterprise import AMOUNTS, AnnualFinancials, Enterprise, apply_update
 from registry_service.storage import (
@@ -255,12 +257,16 @@ _GET_WITH_FINANCIALS = (
 
 
 class _RawRead:
-    """One read-only statement run on a pooled DBAPI connection: compiled once for the engine's dialect,
-    the rows converted by the columns' own SQLAlchemy result processors (UTC times, booleans), but none
-    of a Connection's per-call work (events, transaction objects, compiled-cache look-up, Result
-    objects): that was two thirds of a GetEnterprise (profile in docs/benchmarks.md). One statement is
-    its own snapshot; the pool's reset on return ends whatever transaction the driver opened
-    (PostgreSQL's implicit one; SQLite runs the lone statement in autocommit)."""
+    """One read-only statement run on a DBAPI connection: compiled once for the engine's dialect, the
+    rows converted by the columns' own SQLAlchemy result processors (UTC times, booleans), but none of a
+    Connection's per-call work (events, transaction objects, compiled-cache look-up, Result objects):
+    that was two thirds of a GetEnterprise (profile in docs/benchmarks.md). One statement is its own
+    snapshot.
+
+    PostgreSQL: a pooled connection per call (pre-pinged; the pool's reset on return ends the
+    transaction the driver opened). A SQLite file: connections of this read's own (``_SqliteReaders``),
+    since a lone SELECT on them runs in autocommit (``isolation_level = None``, tanxiao.platform.db) and
+    leaves nothing to reset, and the pool's checkout and return were a fifth of the call."""
 
     def __init__(self, engine: Engine, statement: sa.Select[Any]) -> None:
         self.engine = engine
@@ -272,19 +278,11 @@ class _RawRead:
             column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
             for column in statement.selected_columns
         )
+        self.readers = _SqliteReaders(engine) if _SqliteReaders.fit(engine) else None
 
     def __call__(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         bound: Any = params if self.positional is None else tuple(params[k] for k in self.positional)
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self.sql, bound)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool (which rolls back)
+        rows = self._fetch(bound) if self.readers is None else self.readers.fetch(self.sql, bound)
         keys, processors = self.keys, self.processors
         return [
             {
@@ -293,6 +291,107 @@ class _RawRead:
             }
             for row in rows
         ]
+
+    def _fetch(self, bound: Any) -> list[Any]:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, bound)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool (which rolls back)
+
+
+class _SqliteReaders:
+    """Read-only DBAPI connections to one SQLite file, taken out of the engine's pool once (``detach``:
+    opened by the pool, so with its PRAGMAs, then the pool's no more) and reused by whichever thread
+    reads next: at most as many as reads ran at once, ``MAX_IDLE`` kept idle. Only statements that read
+    run on them, each in autocommit, fetched to the end (its read snapshot ends with it); a connection
+    whose statement failed is closed, not reused. ``engine.dispose()`` (a stopping server, a restore)
+    closes them as it closes the pool's: the idle ones at once, those reading when they finish. A forked
+    child starts with none (a SQLite connection must not cross a fork; the parent's are left to it)."""
+
+    MAX_IDLE = 16
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.idle: list[Any] = []
+        self.generation = 0  # one more at every dispose: a connection of an earlier one is closed
+        _READERS.add(self)
+        event.listen(engine, "engine_disposed", _on_dispose(weakref.ref(self)))
+
+    @staticmethod
+    def fit(engine: Engine) -> bool:
+        """A SQLite file behind a QueuePool (a memory database lives in its one pooled connection)."""
+        database = engine.url.database or ""
+        return (
+            engine.dialect.name == "sqlite"
+            and isinstance(engine.pool, sa.pool.QueuePool)
+            and database not in ("", ":memory:")
+            and "mode=memory" not in database
+        )
+
+    def fetch(self, sql: str, bound: Any) -> list[Any]:
+        generation = self.generation
+        try:
+            connection = self.idle.pop()  # atomic under the interpreter lock: one thread gets each
+        except IndexError:
+            connection = self._open()
+        try:
+            cursor = connection.execute(sql, bound)
+            rows: list[Any] = cursor.fetchall()
+        except BaseException:
+            connection.close()
+            raise
+        idle = self.idle
+        if generation == self.generation and len(idle) < self.MAX_IDLE:
+            idle.append(connection)
+        else:
+            connection.close()
+        return rows
+
+    def close_idle(self) -> None:
+        self.generation += 1
+        idle, self.idle = self.idle, []
+        for connection in idle:
+            connection.close()
+
+    def _open(self) -> Any:
+        pooled = self.engine.raw_connection()
+        pooled.detach()  # the pool opens the next one anew; this one is ours
+        connection = pooled.dbapi_connection
+        assert connection is not None
+        return connection
+
+    def forget_in_child(self) -> None:
+        _ABANDONED.extend(self.idle)  # kept open and untouched: closing one could disturb the parent's
+        self.idle = []
+
+
+def _on_dispose(readers: weakref.ref[_SqliteReaders]) -> Callable[[Engine], None]:
+    """The engine's dispose listener; by weak reference, not keeping the readers alive."""
+
+    def disposed(_engine: Engine) -> None:
+        found = readers()
+        if found is not None:
+            found.close_idle()
+
+    return disposed
+
+
+_READERS: weakref.WeakSet[_SqliteReaders] = weakref.WeakSet()
+_ABANDONED: list[Any] = []
+
+
+def _forget_readers_in_child() -> None:
+    for readers in list(_READERS):
+        readers.forget_in_child()
+
+
+os.register_at_fork(after_in_child=_forget_readers_in_child)
 
 
 def _to_enterprise(row: Mapping[Any, Any], financials: tuple[AnnualFinancials, ...]) -> Enterprise:

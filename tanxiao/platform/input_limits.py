@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.descriptor import FieldDescriptor
+
 from tanxiao.errors import FieldViolation
 
 MAX_STRING_CHARS = 16_384
@@ -54,23 +56,35 @@ def input_violations(message: Any, prefix: str = "", depth: int = 0) -> list[Fie
     if depth > MAX_DEPTH or not hasattr(message, "ListFields"):
         return found
     for field, value in message.ListFields():
-        if field.name in ROW_CHECKED_FIELDS:
+        name = field.name
+        if name in ROW_CHECKED_FIELDS:
             continue
-        path = f"{prefix}{field.name}"
-        limit = maximum(message, field)
-        if field.is_repeated and len(value) > limit:
+        limit = _MAXIMA.get(field)
+        if limit is None:
+            limit = maximum(message, field)
+        if not field.is_repeated:  # most fields of most requests: no path text unless refused
+            problem = _text_problem(value, limit)
+            if problem:
+                found.append(FieldViolation(f"{prefix}{name}", problem))
+            elif field.type == _TYPE_MESSAGE:
+                found.extend(input_violations(value, f"{prefix}{name}.", depth + 1))
+            continue
+        path = f"{prefix}{name}"
+        if len(value) > limit:
             found.append(FieldViolation(path, f"at most {limit} items; got {len(value)}"))
             continue
-        values = list(value) if field.is_repeated else [value]
-        for index, item in enumerate(values):
-            item_path = f"{path}[{index}]" if field.is_repeated else path
-            problem = _text_problem(item, MAX_STRING_CHARS if field.is_repeated else limit)
+        for index, item in enumerate(value):
+            item_path = f"{path}[{index}]"
+            problem = _text_problem(item, MAX_STRING_CHARS)
             if problem:
                 found.append(FieldViolation(item_path, problem))
                 break
-            if field.type == field.TYPE_MESSAGE:
+            if field.type == _TYPE_MESSAGE:
                 found.extend(input_violations(item, item_path + ".", depth + 1))
     return found
+
+
+_TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
 
 
 def _text_problem(item: object, limit: int) -> str:
