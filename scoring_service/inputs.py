@@ -206,10 +206,17 @@ def _normalized_uscc(text: str) -> tuple[str | None, str | None]:
         return None, str(exc)
 
 
+# the wire enum's values that name a loan_rules Product (PRODUCT_UNSPECIFIED and unknown numbers do
+# not): one dict lookup per request instead of the enum wrapper's values(), Name() and Product(name)
+_PRODUCTS = {
+    number: Product(name) for name, number in scoring_pb2.Product.items() if name in Product.__members__
+}
+
+
 def _product(value: int, bad: Any) -> Product | None:
-    name = scoring_pb2.Product.Name(value) if value in scoring_pb2.Product.values() else ""
-    if name in Product.__members__:
-        return Product(name)
+    product = _PRODUCTS.get(value)
+    if product is not None:
+        return product
     bad("product", "must be LOW_CARBON_EXPANSION, HIGH_CARBON_RETROFIT or GENERAL")
     return None
 
