@@ -176,4 +176,5 @@ def test_the_portfolio_reports_keep_no_chinese_text_of_their_own() -> None:
     scoring = Path(__file__).resolve().parents[2] / "scoring_service"
     sources = [*scoring.glob("portfolio*.py"), *(scoring / "portfolio").glob("*.py")]
     assert len(sources) > 10
-    assert {str(path.relative_to(scoring)): found for path in sources if (found := _chinese_literals(path))} == {}
+    found = {str(path.relative_to(scoring)): _chinese_literals(path) for path in sources}
+    assert {name: literals for name, literals in found.items() if literals} == {}
