@@ -324,7 +324,9 @@ def _category_table(catalog: Catalog) -> pd.DataFrame:
 
 def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """Per record (canonical order): its tce, tCO2 by scope, netting, grid kWh and economic values."""
-    codes, distinct = pd.factorize(records["category"].astype(str).to_numpy()[context.order])
+    # factorized as stored (arrow-backed text codes itself), then put in the canonical order
+    codes, distinct = pd.factorize(records["category"].astype(str))
+    codes = codes[context.order]
     table = _category_table(catalog)
     unknown = sorted(set(distinct) - set(table.index))
     if unknown:
@@ -503,8 +505,8 @@ def _market_based(out: pd.DataFrame, context: _Context, granularity: str, catalo
     weighted = out["grid_kwh_residual"] / grid.where(grid > 0)
     rates = np.asarray([f.tco2_per_mwh for f in factors], dtype=np.float64)[codes]
     out["residual_mix_factor"] = weighted.fillna(pd.Series(rates, index=out.index))
-    sources = np.array([f.source or f"{f.region} {f.year}" for f in factors] + [""], dtype=object)
-    out["residual_mix_source"] = sources[codes].tolist()
+    sources = pd.array([f.source or f"{f.region} {f.year}" for f in factors] + [""], dtype="str")
+    out["residual_mix_source"] = sources.take(np.asarray(codes))  # -1 (no factor): the last, ""
 
 
 def _net(out: pd.DataFrame, basis: EmissionsBasis) -> pd.Series:
