@@ -721,7 +721,8 @@ def recompute(ctx: Context) -> list[Row]:
         "adds enterprises to the same database, so later runs also replace earlier profiles. "
         "The year is split by industry division across one process per core (TANXIAO_RECOMPUTE_WORKERS; "
         "the bench's 7 industries are 7 equal divisions, so 2 processes share them 4:3; the server "
-        "process builds the 3 and writes its rows while the worker builds the 4)."
+        "process builds the 3 and writes its rows while the worker builds the 4, a division a piece, "
+        "each written as it arrives)."
     )
     return rows
 

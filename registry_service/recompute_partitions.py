@@ -12,7 +12,9 @@ threads); each builds its share's rows and details JSON too. The parent computes
 partition itself and writes the shares in one transaction, each as it arrives while workers still
 compute the others, and commits after the last, so a worker that fails leaves nothing written. Each
 partition reads in its own read transaction: a division is read consistently, and divisions share
-no computed figure.
+no computed figure. A worker's share is built in pieces (PIECES_PER_WORKER, the lightest last), each
+written as it arrives: after the worker's last compute only its lightest piece is left to write,
+not its whole share.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import threading
 import types
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -34,9 +36,13 @@ from registry_service.domain.catalog import Catalog
 from registry_service.domain.grading import GradingMethod
 from registry_service.domain.precedence import Precedence
 from registry_service.domain.profiles import ProfileInputs, ProfileSet, build_profiles
-from registry_service.domain.quality import QualityConfig
+from registry_service.domain.quality import QualityConfig, load_quality_config
 from registry_service.storage import profiles as store
 from tanxiao.platform.db import make_engine, read_only
+
+# Pieces a worker's share is built and sent in: the last piece's write is what the recompute waits
+# for after the worker's last compute; each piece costs one more read query and pipeline pass.
+PIECES_PER_WORKER = 4
 
 
 # The catalog, method and quality configuration keep read-only tables as mappingproxy, which pickle
@@ -158,6 +164,24 @@ def build_share(partition: Partition, engine: Engine | None = None) -> Share:
     return share_of(build_partition(partition, engine), partition.year)
 
 
+def worker_pieces(engine: Engine, partitions: Sequence[Partition], count: int) -> list[Partition]:
+    """Each of ``partitions`` dealt into at most ``count`` pieces of about equal enterprises, all of
+    them heaviest first (the lightest are built, and written, last). A piece carries the quality
+    configuration resolved: a worker would otherwise parse the packaged YAML again."""
+    with read_only(engine) as conn:
+        sizes = store.division_sizes(conn)
+    quality = load_quality_config()
+    pieces = [
+        (
+            sum(sizes.get(d, 0) for d in divisions),
+            replace(p, divisions=divisions, quality=p.quality or quality),
+        )
+        for p in partitions
+        for divisions in buckets({d: sizes.get(d, 0) for d in p.divisions}, count)
+    ]
+    return [piece for _, piece in sorted(pieces, key=lambda pair: -pair[0])]
+
+
 def build_shares(engine: Engine, partitions: Sequence[Partition]) -> Iterator[Share]:
     """Every partition's share: the last (lightest, as buckets orders them) built in this process and
     yielded first, so that its rows are written while worker processes still build the others; then
@@ -166,6 +190,7 @@ def build_shares(engine: Engine, partitions: Sequence[Partition]) -> Iterator[Sh
     if not others:
         yield build_share(own, engine)
         return
+    tasks = worker_pieces(engine, others, PIECES_PER_WORKER)
     context = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has the pipeline imported already (once per parent process).
     context.set_forkserver_preload([__name__])
@@ -175,7 +200,7 @@ def build_shares(engine: Engine, partitions: Sequence[Partition]) -> Iterator[Sh
 
         def submit() -> None:
             try:
-                futures.extend(pool.submit(build_share, p) for p in others)
+                futures.extend(pool.submit(build_share, p) for p in tasks)
             except BaseException as exc:  # raised below, in the caller's thread
                 failed.append(exc)
 

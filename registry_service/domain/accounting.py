@@ -324,7 +324,9 @@ def _category_table(catalog: Catalog) -> pd.DataFrame:
 
 def _contributions(context: _Context, records: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """Per record (canonical order): its tce, tCO2 by scope, netting, grid kWh and economic values."""
-    codes, distinct = pd.factorize(records["category"].astype(str).to_numpy()[context.order])
+    # factorized as stored (arrow-backed text codes itself), then put in the canonical order
+    codes, distinct = pd.factorize(records["category"].astype(str))
+    codes = codes[context.order]
     table = _category_table(catalog)
     unknown = sorted(set(distinct) - set(table.index))
     if unknown:
@@ -409,32 +411,38 @@ def _aggregate(monthly: pd.DataFrame) -> pd.DataFrame:
 
 def _rolling(monthly: pd.DataFrame) -> pd.DataFrame:
     """12-month windows ending at each month with a record. Months are laid on a dense calendar per
-    enterprise, led by 11 empty months, so each window is the sum of 12 shifted slices (12 array
-    passes instead of a 12-fold expansion of the rows). Output: the columns of ``_aggregate``."""
+    enterprise, led by 11 empty months, and each window is the sum of its 12 months' rows gathered
+    (12 array passes over the months with data, in the same order of additions as a window sum over
+    the calendar, instead of a 12-fold expansion of the rows). Output: the columns of ``_aggregate``."""
     u, month = monthly["u"].to_numpy(), monthly["month"].to_numpy()
     by_u = monthly.groupby("u")["month"]
     first, length = by_u.min().to_numpy(), (by_u.max() - by_u.min()).to_numpy() + 1 + _LEAD
     start = np.concatenate([[0], np.cumsum(length)])
     at = start[u] + _LEAD + month - first[u]  # u codes are 0..n-1: every enterprise has months
-    size = int(start[-1])
     sums = [*_SUMS, "factor_count"]
     values = monthly[_MIN_COUNT_SUMS].to_numpy(dtype=float)
-    dense = np.zeros((size, len(sums) + 2 * len(_MIN_COUNT_SUMS)))
-    dense[at] = np.hstack([monthly[sums].to_numpy(dtype=float), np.nan_to_num(values), ~np.isnan(values)])
-    present = np.full(size, -1, dtype=np.int64)
-    present[at] = monthly["source"].to_numpy()
-    window = np.zeros_like(dense)
-    source_first = present.copy()
+    # one row of figures per month with data, then a row of zeros for every empty calendar month
+    figures = np.vstack(
+        [
+            np.hstack([monthly[sums].to_numpy(dtype=float), np.nan_to_num(values), ~np.isnan(values)]),
+            np.zeros((1, len(sums) + 2 * len(_MIN_COUNT_SUMS))),
+        ]
+    )
+    row_of = np.full(int(start[-1]), len(at), dtype=np.int64)  # calendar position -> figures' row
+    row_of[at] = np.arange(len(at))
+    sources = np.append(monthly["source"].to_numpy().astype(np.int64), -1)
+    end = np.zeros((len(at), figures.shape[1]))
+    source_first = sources[:-1].copy()
     for lag in range(_LEAD + 1):  # ascending lag: the earliest month with data ends up in source_first
-        window[lag:] += dense[: size - lag]
-        earlier = np.concatenate([np.full(lag, -1), present[: size - lag]])
+        rows = row_of[at - lag]
+        end += figures[rows]
+        earlier = sources[rows]
         source_first = np.where(earlier >= 0, earlier, source_first)
-    end = window[at]
     out = pd.DataFrame(end[:, : len(sums)], columns=sums).assign(u=u, pid=month)
     n = len(_MIN_COUNT_SUMS)
     economic, seen = end[:, len(sums) : len(sums) + n], end[:, len(sums) + n :]
     out[_MIN_COUNT_SUMS] = np.where(seen > 0, economic, np.nan)
-    out["source_first"], out["source_last"] = source_first[at], present[at]
+    out["source_first"], out["source_last"] = source_first, sources[:-1]
     return out
 
 
@@ -497,8 +505,8 @@ def _market_based(out: pd.DataFrame, context: _Context, granularity: str, catalo
     weighted = out["grid_kwh_residual"] / grid.where(grid > 0)
     rates = np.asarray([f.tco2_per_mwh for f in factors], dtype=np.float64)[codes]
     out["residual_mix_factor"] = weighted.fillna(pd.Series(rates, index=out.index))
-    sources = np.array([f.source or f"{f.region} {f.year}" for f in factors] + [""], dtype=object)
-    out["residual_mix_source"] = sources[codes].tolist()
+    sources = pd.array([f.source or f"{f.region} {f.year}" for f in factors] + [""], dtype="str")
+    out["residual_mix_source"] = sources.take(np.asarray(codes))  # -1 (no factor): the last, ""
 
 
 def _net(out: pd.DataFrame, basis: EmissionsBasis) -> pd.Series:

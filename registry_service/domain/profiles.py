@@ -163,8 +163,9 @@ def _effective(current: _Current) -> pd.DataFrame:
     if current.resolution is None:
         return current.records.assign(month_ordinal=pd.Series(dtype=np.int64))
     used = current.records[current.resolution.used]
-    ordinals = pd.Series({p: period_ordinal(p) for p in pd.unique(used["period"])}, dtype=np.int64)
-    return used.assign(month_ordinal=ordinals.reindex(used["period"]).to_numpy())
+    codes, periods = pd.factorize(used["period"])  # a few distinct months: each converted once
+    ordinals = np.array([period_ordinal(p) for p in periods], dtype=np.int64)
+    return used.assign(month_ordinal=ordinals[codes])
 
 
 def _granularities(years: Sequence[int], latest_rolling: bool, extra_periods: Sequence[str]) -> set[str]:

@@ -19,7 +19,8 @@ from registry_service.domain.catalog import load_catalog
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.ingest import Ingestor
 from registry_service.profile_service import ProfileService
-from registry_service.recompute_partitions import Partition, buckets
+from registry_service.recompute_partitions import Partition, buckets, worker_pieces
+from registry_service.storage import profiles as store
 from registry_service.storage.catalog import ensure_catalog
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import benchmark_members, benchmarks, carbon_profiles
@@ -196,3 +197,23 @@ def test_divisions_are_dealt_largest_first_to_the_lightest_share() -> None:
     assert buckets(sizes, 2) == [("21", "28"), ("17", "30", "34")]
     assert buckets(sizes, 1) == [("17", "21", "28", "30", "34")]
     assert len(buckets({"28": 1}, 4)) == 1
+
+
+def test_a_workers_share_is_dealt_into_pieces_heaviest_first(loaded: str) -> None:
+    engine = make_engine(loaded)
+    service = ProfileService(engine, load_catalog())
+    try:
+        with engine.connect() as conn:
+            sizes = store.division_sizes(conn)
+        shares = buckets(sizes, 2)
+        rules = ("2024-01", 2024, None, service.catalog, service.method, service.precedence, None)
+        partitions = [Partition(loaded, divisions, *rules, pd.DataFrame()) for divisions in shares]
+        pieces = worker_pieces(engine, partitions, 2)
+    finally:
+        engine.dispose()
+    assert len(pieces) == 4 and all(p.quality is not None for p in pieces)  # resolved for the workers
+    weights = [sum(sizes[d] for d in p.divisions) for p in pieces]
+    assert weights == sorted(weights, reverse=True)  # the lightest is built, and written, last
+    for share in shares:  # each share's divisions are dealt into two of the pieces, none lost
+        mine = [p.divisions for p in pieces if set(p.divisions) <= set(share)]
+        assert len(mine) == 2 and sorted(d for divisions in mine for d in divisions) == sorted(share)
