@@ -75,6 +75,111 @@ def decision_to_proto(
     return out
 
 
+def decision_wire(stored: StoredDecision, state: int, *, basic: bool = False) -> bytes:
+    """``decision_to_proto(stored, basic=basic)`` with ``state`` set, as Decision wire bytes, built from
+    parts (BatchQuoteLoanTerms: a call's answers are parsed once from the bytes of all its decisions).
+    The decision's own fields are one message; the profile's (grade, data quality) and, for FULL, the
+    terms' rendered fields are wire bytes cached by their dict's identity; BASIC decline reasons by
+    their codes. Fields and values are decision_to_proto's, so the parsed message serializes to the
+    same bytes (the parts name each field once, in any order: parsing puts them in their places)."""
+    content = stored.content
+    terms = content["terms"]
+    request = content["request"]
+    own = scoring_pb2.Decision(
+        name=DECISION_PREFIX + stored.id,
+        request_id=stored.request_id,
+        enterprise=content["enterprise"],
+        product=_product_number(request["product"]),
+        requested_amount_fen=request["requested_amount_fen"],
+        tenor_months=request["tenor_months"],
+        commitment=request.get("commitment") or "",
+        bank_limit_fen=request.get("bank_limit_fen") or 0,
+        profile=content.get("profile_name", ""),
+        chain_hash=stored.chain_hash,
+        profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
+        log_index=stored.log_index,
+        state=state,
+        **(_own_terms(terms) if basic else {}),  # FULL: all of them in the cached terms part
+    ).SerializeToString()
+    lpr = content.get("lpr") or {}
+    shared = _shared_part(
+        (stored.lender, lpr.get("effective_date"), lpr.get("confirmed", False), stored.create_time,
+         content.get("log_merge_delay_seconds"), terms["lpr_bp"], terms["lpr_term"],
+         terms["base_rate_source"], terms["policy_version"], terms["policy_hash"])
+    )  # fmt: skip
+    profile = _profile_part(content.get("profile") or {})
+    if basic:
+        return own + shared + profile + _decline_codes_part(tuple(terms["decline_reasons"]))
+    return own + shared + profile + _terms_part(terms)
+
+
+def _own_terms(terms: dict[str, Any]) -> dict[str, Any]:
+    """The summary fields (_summary_fields) but those of the shared part: what varies by request."""
+    return {
+        "base_rate_bp": terms["base_rate_bp"],
+        "eligible": terms["eligible"],
+        "approved_limit_fen": terms["approved_limit_fen"],
+        "spread_to_lpr_bp": round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
+        "binding_limit": terms["binding_limit"],
+        "rate_adjustment_bp": terms["rate_adjustment_bp"],
+        "final_rate_bp": terms["final_rate_bp"],
+        "manual_review": terms["manual_review"],
+        "review_reasons": terms["review_reasons"],
+    }
+
+
+_SharedKey = tuple[str, Any, Any, datetime, Any, Any, Any, Any, Any, Any]
+
+
+def _shared_part(key: _SharedKey) -> bytes:
+    """The fields the decisions of a call share (lender, LPR, time, policy) as Decision wire bytes, by
+    their raw values (equal values give equal fields, as decision_to_proto converts them)."""
+    part = _SHARED.get(key)
+    if part is None:
+        lender, effective, confirmed, when, delay, lpr_bp, lpr_term, source, version, policy_hash = key
+        part = scoring_pb2.Decision(
+            lender=lender,
+            lpr_effective_date=str(effective or ""),
+            lpr_confirmed=bool(confirmed),
+            create_time=_timestamp(when),
+            log_merge_delay_seconds=float(delay or 0.0),
+            lpr_bp=lpr_bp,
+            lpr_term=lpr_term,
+            base_rate_source=source,
+            policy_version=version,
+            policy_hash=policy_hash,
+        ).SerializeToString()
+        if len(_SHARED) >= 256:
+            _SHARED.clear()
+        _SHARED[key] = part
+    return part
+
+
+_SHARED: dict[_SharedKey, bytes] = {}
+
+
+def _build_profile_part(profile: dict[str, Any]) -> bytes:
+    quality = profile.get("data_quality") or {}
+    scores = scoring_pb2.Decision(
+        pcaf_score=int(quality.get("pcaf_score") or 0), quality_score=float(quality.get("score") or 0.0)
+    )
+    return _grade_part(profile.get("grade") or {}) + scores.SerializeToString()
+
+
+def _decline_codes_part(codes: tuple[str, ...]) -> bytes:
+    """BASIC decline reasons (codes only) as Decision wire bytes; few distinct lists in a book."""
+    part = _DECLINE_CODES.get(codes)
+    if part is None:
+        if len(_DECLINE_CODES) >= 1024:
+            _DECLINE_CODES.clear()
+        message = scoring_pb2.Decision(decline_reasons=[scoring_pb2.TraceStep(code=c) for c in codes])
+        part = _DECLINE_CODES[codes] = message.SerializeToString()
+    return part
+
+
+_DECLINE_CODES: dict[tuple[str, ...], bytes] = {}
+
+
 _PRODUCT_NUMBERS = dict(scoring_pb2.Product.items())
 
 
@@ -134,8 +239,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _ByIdentity:
-    """Wire bytes built from a dict, kept by the dict's identity (least recently used out first): the
-    dict is kept referenced beside its bytes, so its id is not reused while cached."""
+    """Wire bytes built from a dict, kept by the dict's identity (the oldest out first): the dict is
+    kept referenced beside its bytes, so its id is not reused while cached. A hit takes no lock (one
+    dict read is atomic; a BatchQuote answer reads two such caches per decision)."""
 
     def __init__(self, size: int, build: Callable[[dict[str, Any]], bytes]) -> None:
         self._items: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
@@ -144,15 +250,12 @@ class _ByIdentity:
         self._build = build
 
     def __call__(self, raw: dict[str, Any]) -> bytes:
-        key = id(raw)
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] is raw:
-                self._items.move_to_end(key)
-                return hit[1]
+        hit = self._items.get(id(raw))
+        if hit is not None and hit[0] is raw:
+            return hit[1]
         part = self._build(raw)
         with self._lock:
-            self._items[key] = (raw, part)
+            self._items[id(raw)] = (raw, part)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return part
@@ -237,3 +340,8 @@ def _grade(raw: dict[str, Any]) -> common_pb2.CarbonGrade:
 
 
 _GRADES: dict[bytes, bytes] = {}
+
+
+# The Decision fields that come from the profile (grade, data quality) as wire bytes, by the profile
+# dict's identity: the decisions priced on one profile share its dict (as for _grade_part).
+_profile_part = _ByIdentity(_GRADE_CACHE_SIZE, _build_profile_part)

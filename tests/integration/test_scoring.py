@@ -589,6 +589,24 @@ def test_batch_quote_terms_gives_each_request_the_decision_quote_loan_terms_give
         assert same[0] == same[1]
 
 
+def test_batch_quote_terms_answers_are_byte_for_byte_the_stored_decisions(suite: Suite) -> None:
+    """Each BatchQuoteLoanTerms answer (built from cached wire parts) serializes to the bytes
+    GetDecision gives for it (built message by message): FULL as is, BASIC without the rendered trace.
+    Varied requests, some priced on the same profile, some with the same decline reasons."""
+    full = _batch(suite, _varied("wire-full"), spb.FULL).results
+    basic = _batch(suite, _varied("wire-basic")).results
+    for result, view in [(r, spb.FULL) for r in full] + [(r, spb.BASIC) for r in basic]:
+        got = unsequenced(result.decision)
+        alone = unsequenced(suite.stub.GetDecision(spb.GetDecisionRequest(name=got.name), timeout=30))
+        if view == spb.BASIC:
+            codes = [step.code for step in alone.decline_reasons]
+            for name in ("reasons", "conditions", "decline_reasons"):
+                alone.ClearField(name)
+            alone.decline_reasons.extend(spb.TraceStep(code=code) for code in codes)
+        assert got.SerializeToString() == alone.SerializeToString()
+    assert any(r.decision.decline_reasons for r in basic) and any(r.decision.reasons for r in full)
+
+
 def _stored_text(suite: Suite, decision_id: str) -> str:
     with suite.registry.engine.connect() as conn:
         query = sa.select(log_entries.c.content).where(log_entries.c.entry_id == decision_id)
