@@ -49,7 +49,6 @@ from scoring_service.storage.log import (
     iso_time,
     new_entry_id,
     new_entry_ids,
-    statements_together,
     utc,
 )
 from scoring_service.storage.tables import (
@@ -280,6 +279,8 @@ class DecisionStore:
             self._store_policy(connection, policy_hash, policy_version, policy_text, now)
             fresh = self._insert_index(connection, list(prepared.values()))
             kept = [p for p in prepared.values() if p.decision.id in fresh]
+            self._store_snapshots(connection, kept, now)
+            insert_entries(connection, [p.entry for p in kept])
             existing = self._existing(
                 connection, [p for p in prepared.values() if p.decision.id not in fresh]
             )
@@ -291,13 +292,8 @@ class DecisionStore:
                     seen.add(p.decision.id)
                 else:
                     out.append((existing[item.key()], False))
-            # Inserts whose results are not read: one round trip on PostgreSQL (``also`` included: the
-            # review state rows), where each was one (two for a COPY) per group of quotes.
-            with statements_together(connection):
-                self._store_snapshots(connection, kept, now)
-                insert_entries(connection, [p.entry for p in kept])
-                if also is not None:
-                    also(connection, [d for d, _ in out])
+            if also is not None:
+                also(connection, [d for d, _ in out])
             return out
 
         result = run_in_transaction(self.engine, once)

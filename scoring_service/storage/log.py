@@ -33,8 +33,7 @@ import base64
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -267,30 +266,13 @@ class BulkInsert:
         width = len(self.columns)
         inserted = 0
         driver = connection.connection.driver_connection  # the transaction's own connection
-        queued = in_pipeline(driver)
-        if not self.on_conflict and len(rows) > PG_COPY_FROM_ROWS and not queued:  # no COPY in a pipeline
+        if not self.on_conflict and len(rows) > PG_COPY_FROM_ROWS:
             target = head.replace("INSERT INTO", "COPY", 1).removesuffix(" VALUES ")
             return self._copy(driver, target, self._pg_types(connection.dialect), rows)
-        statements = [
-            (head + _pg_marks(len(part), width) + tail, [v for r in part for v in r])
-            for part in (
-                rows[start : start + PG_ROWS_PER_STATEMENT]
-                for start in range(0, len(rows), PG_ROWS_PER_STATEMENT)
-            )
-        ]
         with RawCursor(driver) as cursor:  # type: ignore[arg-type]
-            if queued:  # counted when the caller's pipeline syncs: not known here
-                for statement, values in statements:
-                    cursor.execute(statement, values)
-                return -1
-            if len(statements) == 1:
-                # A pipeline of its own: the transaction's BEGIN (psycopg sends it before the first
-                # statement) goes in the same round trip as the INSERT.
-                with pipelined(driver):
-                    cursor.execute(*statements[0])
-                return int(cursor.rowcount)
-            for statement, values in statements:
-                cursor.execute(statement, values)
+            for start in range(0, len(rows), PG_ROWS_PER_STATEMENT):
+                part = rows[start : start + PG_ROWS_PER_STATEMENT]
+                cursor.execute(head + _pg_marks(len(part), width) + tail, [v for r in part for v in r])
                 count = cursor.rowcount
                 inserted = -1 if inserted < 0 or count < 0 else inserted + count
         return inserted
@@ -320,30 +302,6 @@ PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,
 # Fewer rows go as one INSERT: a COPY is two round trips (start, end) where an INSERT is one, which
 # for a quote group's few rows cost more client CPU than the COPY saves (benchmarks/group_store_cpu.py).
 PG_COPY_FROM_ROWS = 32
-
-
-def in_pipeline(driver: Any) -> bool:
-    """Whether the psycopg connection is in pipeline mode (statements queued until a sync)."""
-    return bool(driver.pgconn.pipeline_status)
-
-
-def pipelined(driver: Any) -> AbstractContextManager[Any]:
-    """psycopg's pipeline on the connection (statements sent together, one round trip at the block's
-    end, where their errors are raised), or nothing where libpq has no pipeline mode."""
-    from psycopg import Pipeline  # PostgreSQL only
-
-    return driver.pipeline() if Pipeline.is_supported() else nullcontext()
-
-
-@contextmanager
-def statements_together(connection: Connection) -> Iterator[None]:
-    """Run the block's inserts (``BulkInsert``; results not read) in one round trip on PostgreSQL
-    (a pipeline: each insert a statement, sent at the block's end); SQLite runs them as they come."""
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    with pipelined(connection.connection.driver_connection):
-        yield
 
 
 def _sqlite_executemany(connection: Connection, statement: str, rows: list[tuple[Any, ...]]) -> int:
