@@ -257,7 +257,7 @@ class BulkInsert:
             rows = [tuple(row) for row in rows]
         if connection.dialect.name != "postgresql":
             marks = f"({', '.join('?' for _ in self.columns)})"
-            return int(connection.exec_driver_sql(head + marks + tail, rows).rowcount)  # type: ignore[arg-type]
+            return _sqlite_executemany(connection, head + marks + tail, rows)
         return self._postgres(connection, head, tail, rows)
 
     def _postgres(self, connection: Connection, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
@@ -266,7 +266,7 @@ class BulkInsert:
         width = len(self.columns)
         inserted = 0
         driver = connection.connection.driver_connection  # the transaction's own connection
-        if not self.on_conflict and len(rows) > 1:
+        if not self.on_conflict and len(rows) > PG_COPY_FROM_ROWS:
             target = head.replace("INSERT INTO", "COPY", 1).removesuffix(" VALUES ")
             return self._copy(driver, target, self._pg_types(connection.dialect), rows)
         with RawCursor(driver) as cursor:  # type: ignore[arg-type]
@@ -299,6 +299,24 @@ class BulkInsert:
 
 
 PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,535 parameters
+# Fewer rows go as one INSERT: a COPY is two round trips (start, end) where an INSERT is one, which
+# for a quote group's few rows cost more client CPU than the COPY saves (benchmarks/group_store_cpu.py).
+PG_COPY_FROM_ROWS = 32
+
+
+def _sqlite_executemany(connection: Connection, statement: str, rows: list[tuple[Any, ...]]) -> int:
+    """The driver's executemany on the transaction's own sqlite3 connection, without SQLAlchemy's
+    execution (context, result and events per statement: most of a small insert's Python time; a
+    quote group runs four). Outside a transaction SQLAlchemy runs it, so that its autobegin holds."""
+    if not connection.in_transaction():
+        return int(connection.exec_driver_sql(statement, rows).rowcount)  # type: ignore[arg-type]
+    driver = connection.connection.dbapi_connection
+    try:
+        return int(driver.executemany(statement, rows).rowcount)  # type: ignore[union-attr]
+    except connection.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it (retries read it)
+        raise sa.exc.DBAPIError.instance(
+            statement, rows, exc, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+        ) from exc
 
 
 @functools.lru_cache(maxsize=64)
