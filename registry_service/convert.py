@@ -6,7 +6,7 @@ import itertools
 import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import numpy as np
@@ -20,6 +20,7 @@ from registry_service.domain.uscc import InvalidUSCC, normalize_uscc
 from registry_service.ingest import IngestSummary, RowResult
 from tanxiao.common.v1 import common_pb2
 from tanxiao.errors import ValidationError
+from tanxiao.platform.timestamps import to_timestamp
 from tanxiao.registry.v1 import registry_pb2
 
 _ENTERPRISE_NAME = re.compile(r"enterprises/([^/]+)")
@@ -68,18 +69,8 @@ def enterprise_name(uscc: str) -> str:
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
-    """What ``Timestamp.FromDatetime`` gives (a naive value is UTC), built in one constructor call: it
-    is on every enterprise, profile and record an answer carries. The seconds since the epoch by
-    integer arithmetic on the difference (whole days, seconds and microseconds, floored as
-    ``timegm`` of the UTC time tuple is), not through a time tuple."""
-    if value is None:
-        return None
-    since = value - (_EPOCH_NAIVE if value.tzinfo is None else _EPOCH)
-    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_NAIVE = datetime(1970, 1, 1)
+    """``to_timestamp`` (tanxiao.platform.timestamps), None for None."""
+    return None if value is None else to_timestamp(value)
 
 
 # --- enterprises -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from scoring_service.storage.decisions import StoredDecision
 from tanxiao.common.v1 import common_pb2
 from tanxiao.errors import ValidationError
+from tanxiao.platform.timestamps import to_timestamp
 from tanxiao.registry.v1 import registry_pb2
 from tanxiao.scoring.v1 import scoring_pb2
 
@@ -224,18 +225,12 @@ def _timestamp(when: datetime) -> Timestamp:
     last_when, last_stamp = _LAST_STAMP[0]  # one tuple: read atomically beside other threads
     if last_when is when:
         return last_stamp
-    if when.tzinfo is UTC:  # what the store gives: the seconds and nanos straight from the date
-        delta = when - _EPOCH
-        stamp = Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=when.microsecond * 1000)
-    else:
-        stamp = Timestamp()
-        stamp.FromDatetime(when)
+    stamp = to_timestamp(when)
     _LAST_STAMP[0] = (when, stamp)  # read-only once built: the Decision constructor copies it
     return stamp
 
 
 _LAST_STAMP: list[tuple[Any, Any]] = [(None, None)]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _ByIdentity:

@@ -1,5 +1,6 @@
-"""``registry_service.convert.timestamp`` builds the Timestamp in one constructor call (it is on every
-enterprise, profile and record an answer carries): it must equal protobuf's own ``FromDatetime`` for
+"""``tanxiao.platform.timestamps.to_timestamp`` builds the Timestamp in one constructor call (it is on
+every enterprise, profile, record and decision an answer carries; ``registry_service.convert.timestamp``
+and ``scoring_service.convert._timestamp`` call it): it must equal protobuf's own ``FromDatetime`` for
 aware values in any offset and for naive ones (UTC), before 1970 too."""
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def test_none_stays_none() -> None:
 
 @given(moment=moments, offset=offsets)
 def test_decision_create_time_equals_from_datetime(moment: datetime, offset: timezone) -> None:
-    """scoring_service.convert._timestamp (a decision's create_time): UTC straight from the date,
-    other offsets and naive values through FromDatetime; equal to it for all."""
+    """scoring_service.convert._timestamp (a decision's create_time, the last one reused): equal to
+    FromDatetime for UTC, other offsets and naive values."""
     from scoring_service.convert import _timestamp
 
     for value in (moment.replace(tzinfo=UTC), moment.replace(tzinfo=offset), moment):
