@@ -20,7 +20,7 @@ from scoring_service.convert import decision_wire
 from scoring_service.inputs import LENDER, QuoteRequest, parse_quote
 from scoring_service.pricing import Pricer
 from scoring_service.review import initial_state
-from scoring_service.reviews import ReviewService, View
+from scoring_service.reviews import STATE_NUMBERS, ReviewService, View
 from scoring_service.storage.decisions import StoredDecision
 from tanxiao.errors import FieldViolation, PermissionDenied, TanxiaoError, ValidationError
 from tanxiao.platform.rpc_status import to_status_proto
@@ -200,10 +200,9 @@ def _call_arguments(request: scoring_pb2.BatchQuoteLoanTermsRequest) -> tuple[st
 _RESULTS = b"\x0a"
 _DECISION = b"\x0a"
 _ERROR = b"\x12"
-_STATE_NUMBERS = dict(scoring_pb2.DecisionState.items())
 # A fresh decision's state number by its terms' manual_review (reviews.initial without its enum
 # lookups, ~1 us a decision)
-_FRESH_STATE = {flag: _STATE_NUMBERS[initial_state(flag).value] for flag in (False, True)}
+_FRESH_STATE = {flag: STATE_NUMBERS[initial_state(flag).value] for flag in (False, True)}
 
 
 def _field(tag: bytes, payload: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
@@ -42,29 +43,17 @@ def decision_to_proto(
     (decision_format): reasons and conditions empty, decline reasons by code only."""
     content = stored.content
     terms = terms if terms is not None else content["terms"]
-    request = content["request"]
     profile = content.get("profile") or {}
     quality = profile.get("data_quality") or {}
     lpr = content.get("lpr") or {}
     out = scoring_pb2.Decision(
-        name=decision_name(stored.id),
-        request_id=stored.request_id,
+        **_own_fields(stored),
         lender=stored.lender,
-        enterprise=content["enterprise"],
-        product=_product_number(request["product"]),
-        requested_amount_fen=request["requested_amount_fen"],
-        tenor_months=request["tenor_months"],
-        commitment=request.get("commitment") or "",
         lpr_effective_date=str(lpr.get("effective_date") or ""),
         lpr_confirmed=bool(lpr.get("confirmed", False)),
-        bank_limit_fen=request.get("bank_limit_fen") or 0,
-        profile=content.get("profile_name", ""),
         pcaf_score=int(quality.get("pcaf_score") or 0),
         quality_score=float(quality.get("score") or 0.0),
         create_time=_timestamp(stored.create_time),
-        chain_hash=stored.chain_hash,
-        profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
-        log_index=stored.log_index,  # None (unset) until the sequencer integrated the decision
         log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
     )
     grade = _grade_part(profile.get("grade") or {})  # the grade field as Decision wire bytes
@@ -85,20 +74,8 @@ def decision_wire(stored: StoredDecision, state: int, *, basic: bool = False) ->
     same bytes (the parts name each field once, in any order: parsing puts them in their places)."""
     content = stored.content
     terms = content["terms"]
-    request = content["request"]
     own = scoring_pb2.Decision(
-        name=DECISION_PREFIX + stored.id,
-        request_id=stored.request_id,
-        enterprise=content["enterprise"],
-        product=_product_number(request["product"]),
-        requested_amount_fen=request["requested_amount_fen"],
-        tenor_months=request["tenor_months"],
-        commitment=request.get("commitment") or "",
-        bank_limit_fen=request.get("bank_limit_fen") or 0,
-        profile=content.get("profile_name", ""),
-        chain_hash=stored.chain_hash,
-        profile_age_seconds=float(content.get("profile_age_seconds") or 0.0),
-        log_index=stored.log_index,
+        **_own_fields(stored),
         state=state,
         **(_own_terms(terms) if basic else {}),  # FULL: all of them in the cached terms part
     ).SerializeToString()
@@ -112,6 +89,27 @@ def decision_wire(stored: StoredDecision, state: int, *, basic: bool = False) ->
     if basic:
         return own + shared + profile + _decline_codes_part(tuple(terms["decline_reasons"]))
     return own + shared + profile + _terms_part(terms)
+
+
+def _own_fields(stored: StoredDecision) -> dict[str, Any]:
+    """The Decision fields of this decision's own request and record (not shared with others of its
+    call, nor taken from its profile or terms)."""
+    content = stored.content
+    request = content["request"]
+    return {
+        "name": decision_name(stored.id),
+        "request_id": stored.request_id,
+        "enterprise": content["enterprise"],
+        "product": _product_number(request["product"]),
+        "requested_amount_fen": request["requested_amount_fen"],
+        "tenor_months": request["tenor_months"],
+        "commitment": request.get("commitment") or "",
+        "bank_limit_fen": request.get("bank_limit_fen") or 0,
+        "profile": content.get("profile_name", ""),
+        "chain_hash": stored.chain_hash,
+        "profile_age_seconds": float(content.get("profile_age_seconds") or 0.0),
+        "log_index": stored.log_index,  # None (unset) until the sequencer integrated the decision
+    }
 
 
 def _own_terms(terms: dict[str, Any]) -> dict[str, Any]:
@@ -132,31 +130,23 @@ def _own_terms(terms: dict[str, Any]) -> dict[str, Any]:
 _SharedKey = tuple[str, Any, Any, datetime, Any, Any, Any, Any, Any, Any]
 
 
+@functools.lru_cache(maxsize=256)
 def _shared_part(key: _SharedKey) -> bytes:
     """The fields the decisions of a call share (lender, LPR, time, policy) as Decision wire bytes, by
     their raw values (equal values give equal fields, as decision_to_proto converts them)."""
-    part = _SHARED.get(key)
-    if part is None:
-        lender, effective, confirmed, when, delay, lpr_bp, lpr_term, source, version, policy_hash = key
-        part = scoring_pb2.Decision(
-            lender=lender,
-            lpr_effective_date=str(effective or ""),
-            lpr_confirmed=bool(confirmed),
-            create_time=_timestamp(when),
-            log_merge_delay_seconds=float(delay or 0.0),
-            lpr_bp=lpr_bp,
-            lpr_term=lpr_term,
-            base_rate_source=source,
-            policy_version=version,
-            policy_hash=policy_hash,
-        ).SerializeToString()
-        if len(_SHARED) >= 256:
-            _SHARED.clear()
-        _SHARED[key] = part
-    return part
-
-
-_SHARED: dict[_SharedKey, bytes] = {}
+    lender, effective, confirmed, when, delay, lpr_bp, lpr_term, source, version, policy_hash = key
+    return scoring_pb2.Decision(
+        lender=lender,
+        lpr_effective_date=str(effective or ""),
+        lpr_confirmed=bool(confirmed),
+        create_time=_timestamp(when),
+        log_merge_delay_seconds=float(delay or 0.0),
+        lpr_bp=lpr_bp,
+        lpr_term=lpr_term,
+        base_rate_source=source,
+        policy_version=version,
+        policy_hash=policy_hash,
+    ).SerializeToString()
 
 
 def _build_profile_part(profile: dict[str, Any]) -> bytes:
@@ -167,18 +157,11 @@ def _build_profile_part(profile: dict[str, Any]) -> bytes:
     return _grade_part(profile.get("grade") or {}) + scores.SerializeToString()
 
 
+@functools.lru_cache(maxsize=1024)
 def _decline_codes_part(codes: tuple[str, ...]) -> bytes:
     """BASIC decline reasons (codes only) as Decision wire bytes; few distinct lists in a book."""
-    part = _DECLINE_CODES.get(codes)
-    if part is None:
-        if len(_DECLINE_CODES) >= 1024:
-            _DECLINE_CODES.clear()
-        message = scoring_pb2.Decision(decline_reasons=[scoring_pb2.TraceStep(code=c) for c in codes])
-        part = _DECLINE_CODES[codes] = message.SerializeToString()
-    return part
-
-
-_DECLINE_CODES: dict[tuple[str, ...], bytes] = {}
+    message = scoring_pb2.Decision(decline_reasons=[scoring_pb2.TraceStep(code=c) for c in codes])
+    return message.SerializeToString()
 
 
 _PRODUCT_NUMBERS = dict(scoring_pb2.Product.items())
@@ -192,20 +175,13 @@ def _product_number(name: str) -> int:
 
 
 def _summary_fields(terms: dict[str, Any]) -> dict[str, Any]:
-    """The Decision fields of the terms' summary (the keys compact and full terms share)."""
+    """The Decision fields of the terms' summary (the keys compact and full terms share): the request's
+    own (``_own_terms``) and those of the LPR and policy it was priced under."""
     return {
-        "base_rate_bp": terms["base_rate_bp"],
-        "eligible": terms["eligible"],
-        "approved_limit_fen": terms["approved_limit_fen"],
+        **_own_terms(terms),
         "lpr_bp": terms["lpr_bp"],
         "lpr_term": terms["lpr_term"],
         "base_rate_source": terms["base_rate_source"],
-        "spread_to_lpr_bp": round(terms["final_rate_bp"] - terms["lpr_bp"], 2) + 0.0,
-        "binding_limit": terms["binding_limit"],
-        "rate_adjustment_bp": terms["rate_adjustment_bp"],
-        "final_rate_bp": terms["final_rate_bp"],
-        "manual_review": terms["manual_review"],
-        "review_reasons": terms["review_reasons"],
         "policy_version": terms["policy_version"],
         "policy_hash": terms["policy_hash"],
     }

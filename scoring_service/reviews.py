@@ -37,7 +37,7 @@ from tanxiao.scoring.v1 import scoring_pb2
 
 MAX_PAGE = 1000
 # DecisionState.Value by one dict lookup on every answer (the enum wrapper's Python is ~1 us a call)
-_STATE_NUMBERS = dict(scoring_pb2.DecisionState.items())
+STATE_NUMBERS = dict(scoring_pb2.DecisionState.items())
 DEFAULT_PAGE = 50
 
 
@@ -111,7 +111,7 @@ class ReviewService:
         """``basic``: the BASIC view (convert.decision_to_proto)."""
         view = view or self.view(stored)
         out = decision_to_proto(stored, basic=basic)
-        out.state = _STATE_NUMBERS.get(view.current.state.value) or scoring_pb2.DecisionState.Value(
+        out.state = STATE_NUMBERS.get(view.current.state.value) or scoring_pb2.DecisionState.Value(
             view.current.state.value
         )
         if view.current.overridden is not None:

@@ -38,4 +38,4 @@ def test_unknown_product_name_raises_as_value_did() -> None:
 def test_state_numbers_as_value() -> None:
     names = [v.name for v in scoring_pb2.DecisionState.DESCRIPTOR.values]
     expected = {name: scoring_pb2.DecisionState.Value(name) for name in names}
-    assert expected == reviews._STATE_NUMBERS
+    assert expected == reviews.STATE_NUMBERS
