@@ -43,7 +43,14 @@ from sqlalchemy import Connection, Engine
 
 from loan_rules.policy import content_hash as policy_content_hash
 from scoring_service.storage.decisions import SNAPSHOT_KEY, snapshot_hash
-from scoring_service.storage.log import ENTRY_WITH_LEAF, canonical_json, fetch_nodes, sth_from_row, utc
+from scoring_service.storage.log import (
+    ENTRY_WITH_LEAF,
+    LEAF_WITH_ENTRY,
+    canonical_json,
+    fetch_nodes,
+    sth_from_row,
+    utc,
+)
 from scoring_service.storage.tables import (
     decision_chain_head,
     decisions,
@@ -467,7 +474,7 @@ def _verify_chain(connection: Connection, batch: int, problems: _Problems) -> in
             int(r.idx): r
             for r in connection.execute(
                 sa.select(log_leaves.c.idx, log_leaves.c.entry_id, log_entries.c.content)
-                .select_from(log_leaves.join(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id))
+                .select_from(LEAF_WITH_ENTRY)
                 .where(log_leaves.c.idx >= checked, log_leaves.c.idx < checked + len(rows))
             )
         }

@@ -363,8 +363,13 @@ _ENTRY_COLUMNS = (
     log_entries.c.entry_id, log_entries.c.kind, log_entries.c.content, log_entries.c.leaf_hash,
     log_entries.c.create_time, log_leaves.c.idx,
 )  # fmt: skip
-# An entry with its leaf index, if it has one yet.
+# An entry with its leaf index, if it has one yet; a leaf with its entry.
 ENTRY_WITH_LEAF = log_entries.outerjoin(log_leaves, log_leaves.c.entry_id == log_entries.c.entry_id)
+LEAF_WITH_ENTRY = log_leaves.join(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id)
+
+
+def _entry_query(entry_id: str) -> sa.Select[Any]:
+    return sa.select(*_ENTRY_COLUMNS).select_from(ENTRY_WITH_LEAF).where(log_entries.c.entry_id == entry_id)
 
 
 def _entry(row: Any) -> LogEntry:
@@ -384,7 +389,7 @@ def fetch_nodes(connection: Connection, ids: Iterable[NodeId]) -> dict[NodeId, b
     for start in range(0, len(leaves), 500):
         query = (
             sa.select(log_leaves.c.idx, log_entries.c.leaf_hash)
-            .select_from(log_leaves.join(log_entries, log_entries.c.entry_id == log_leaves.c.entry_id))
+            .select_from(LEAF_WITH_ENTRY)
             .where(log_leaves.c.idx.in_(leaves[start : start + 500]))
         )
         out.update({NodeId(0, int(r.idx)): bytes.fromhex(r.leaf_hash) for r in connection.execute(query)})
@@ -440,11 +445,7 @@ class LogStore:
 
     def entry(self, entry_id: str) -> LogEntry:
         with read_only(self.engine) as connection:
-            row = connection.execute(
-                sa.select(*_ENTRY_COLUMNS)
-                .select_from(ENTRY_WITH_LEAF)
-                .where(log_entries.c.entry_id == entry_id)
-            ).first()
+            row = connection.execute(_entry_query(entry_id)).first()
         if row is None:
             raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
         return _entry(row)
@@ -465,11 +466,7 @@ class LogStore:
         FailedPrecondition LOG_ENTRY_PENDING while the entry is not yet in that head's tree.
         """
         with read_only(self.engine) as connection:
-            row = connection.execute(
-                sa.select(*_ENTRY_COLUMNS)
-                .select_from(ENTRY_WITH_LEAF)
-                .where(log_entries.c.entry_id == entry_id)
-            ).first()
+            row = connection.execute(_entry_query(entry_id)).first()
             if row is None:
                 raise NotFound(f"log entry {entry_id!r} not found", reason="LOG_ENTRY_NOT_FOUND")
             entry = _entry(row)
