@@ -7,13 +7,17 @@ block k+1 (two processes, two cores): the transaction opens with the first block
 stream closes; a cancelled stream rolls it back. Whatever goes wrong on the database side mid-stream
 (a concurrent ingest of the same keys, a lost connection) only makes it give up: the caller then
 writes the whole batch again from its staged rows in a fresh, retried transaction, as before.
-SQLite keeps the write at the end: it has one writer at a time, and a stream must not hold it.
+SQLite keeps the write at the end (it has one writer at a time, and a stream must not hold it), unless
+the stream's chunks are checked by worker processes (registry_service.ingest_workers): then the server
+process has a core of its own for the writes and writes while the stream runs, holding the write lock
+as long as it writes plus at most SQLITE_WAIT_BUDGET seconds of waiting for blocks.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -142,6 +146,12 @@ def _claimed_elsewhere(rows: pd.DataFrame) -> list[Rejection]:
     ]
 
 
+# SQLite, blocks written while the stream runs (registry_service.ingest_workers): the most the writer
+# waits for blocks, in all, while it holds the database's one write lock; past it, it gives up (rolls
+# back, so other writers go on) and the batch is written when the stream closes, as without workers.
+SQLITE_WAIT_BUDGET = 2.0
+
+
 class _GaveUp(Exception):
     """The pipelined transaction failed on the database side; the caller re-runs the batch."""
 
@@ -153,9 +163,16 @@ class PipelinedWriter:
     """A BatchWriter on its own thread and transaction, fed blocks while the stream runs."""
 
     def __init__(
-        self, engine: Engine, request_id: str | None, catalog_version: str, include_accepted: bool
+        self,
+        engine: Engine,
+        request_id: str | None,
+        catalog_version: str,
+        include_accepted: bool,
+        *,
+        wait_budget: float | None = None,
     ) -> None:
         self._engine = engine
+        self._wait_budget = wait_budget  # seconds of waiting for blocks before giving up; None: no end
         self._args = (request_id, catalog_version, include_accepted)
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=2)  # bounded: the stream waits, memory too
         self._result: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -208,8 +225,18 @@ class PipelinedWriter:
 
     def _drain(self, writer: BatchWriter) -> Written:
         failed: BaseException | None = None
+        budget = self._wait_budget
         while True:
-            item = self._inbox.get()
+            if budget is None:
+                item = self._inbox.get()
+            else:
+                started = time.monotonic()
+                try:
+                    item = self._inbox.get(timeout=max(budget, 0.0))
+                except queue.Empty:
+                    log.info("ingest.pipeline_gave_up", error="waited too long for blocks")
+                    raise _Abort from None
+                budget -= time.monotonic() - started
             if item is _ABORT:
                 raise _Abort
             if isinstance(item, tuple) and item[0] is _FINISH:
