@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
-from registry_service.ingest_writer import SQLITE_WAIT_BUDGET, BatchWriter, Closing, PipelinedWriter, Written
+from registry_service.ingest_writer import SQLITE_IDLE_WAIT, BatchWriter, Closing, PipelinedWriter, Written
 from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
@@ -247,7 +247,7 @@ class IngestStream:
                 self._request_id,
                 catalog_version,
                 self.include_accepted,
-                wait_budget=None if postgres else SQLITE_WAIT_BUDGET,
+                idle_wait=None if postgres else SQLITE_IDLE_WAIT,
             )
         self._pipeline.submit(block)
 

@@ -10,14 +10,13 @@ writes the whole batch again from its staged rows in a fresh, retried transactio
 SQLite keeps the write at the end (it has one writer at a time, and a stream must not hold it), unless
 the stream's chunks are checked by worker processes (registry_service.ingest_workers): then the server
 process has a core of its own for the writes and writes while the stream runs, holding the write lock
-as long as it writes plus at most SQLITE_WAIT_BUDGET seconds of waiting for blocks.
+while it runs, unless it waits SQLITE_IDLE_WAIT seconds for a block.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,10 +145,11 @@ def _claimed_elsewhere(rows: pd.DataFrame) -> list[Rejection]:
     ]
 
 
-# SQLite, blocks written while the stream runs (registry_service.ingest_workers): the most the writer
-# waits for blocks, in all, while it holds the database's one write lock; past it, it gives up (rolls
-# back, so other writers go on) and the batch is written when the stream closes, as without workers.
-SQLITE_WAIT_BUDGET = 2.0
+# SQLite, blocks written while the stream runs (registry_service.ingest_workers): the longest the
+# writer waits for the next block while it holds the database's one write lock; past it (a client that
+# stalls), it gives up (rolls back, so other writers go on) and the batch is written when the stream
+# closes, as without workers. Per block, not in all: a writer faster than the workers waits often.
+SQLITE_IDLE_WAIT = 2.0
 
 
 class _GaveUp(Exception):
@@ -169,10 +169,10 @@ class PipelinedWriter:
         catalog_version: str,
         include_accepted: bool,
         *,
-        wait_budget: float | None = None,
+        idle_wait: float | None = None,
     ) -> None:
         self._engine = engine
-        self._wait_budget = wait_budget  # seconds of waiting for blocks before giving up; None: no end
+        self._idle_wait = idle_wait  # longest wait for a block before giving up; None: no end
         self._args = (request_id, catalog_version, include_accepted)
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=2)  # bounded: the stream waits, memory too
         self._result: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -225,18 +225,12 @@ class PipelinedWriter:
 
     def _drain(self, writer: BatchWriter) -> Written:
         failed: BaseException | None = None
-        budget = self._wait_budget
         while True:
-            if budget is None:
-                item = self._inbox.get()
-            else:
-                started = time.monotonic()
-                try:
-                    item = self._inbox.get(timeout=max(budget, 0.0))
-                except queue.Empty:
-                    log.info("ingest.pipeline_gave_up", error="waited too long for blocks")
-                    raise _Abort from None
-                budget -= time.monotonic() - started
+            try:
+                item = self._inbox.get(timeout=self._idle_wait)
+            except queue.Empty:
+                log.info("ingest.pipeline_gave_up", error=f"no block for {self._idle_wait} s")
+                raise _Abort from None
             if item is _ABORT:
                 raise _Abort
             if isinstance(item, tuple) and item[0] is _FINISH:
