@@ -64,9 +64,10 @@ class RawIngestRequest:
     def FromString(cls, data: bytes) -> RawIngestRequest:  # the protobuf parser's name
         return cls(data)
 
-    def parsed(self) -> registry_pb2.IngestRecordsRequest:
+    def parsed(self, number: int = 0) -> registry_pb2.IngestRecordsRequest:
+        """The message (``number``: its place in the stream, for the error if it does not parse)."""
         if self._parsed is None:
-            self._parsed = parse_request(self.data, 0)
+            self._parsed = parse_request(self.data, number)
         return self._parsed
 
     @property
@@ -79,15 +80,30 @@ class RawIngestRequest:
 
 
 def add_registry_servicer(servicer: Any, server: grpc.Server) -> None:
-    """The generated add_CarbonRegistryServicer_to_server, but IngestRecords receives RawIngestRequest
-    (its handler is registered first: gRPC asks the generic handlers in order)."""
+    """The generated add_CarbonRegistryServicer_to_server, but IngestRecords receives RawIngestRequest:
+    its handler replaces the generated one among the registered method handlers (looked up first) and
+    comes first among the generic ones (asked in order)."""
     raw = grpc.stream_unary_rpc_method_handler(
         servicer.IngestRecords,
         request_deserializer=RawIngestRequest.FromString,
         response_serializer=registry_pb2.IngestRecordsResponse.SerializeToString,
     )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"IngestRecords": raw}),))
-    registry_pb2_grpc.add_CarbonRegistryServicer_to_server(servicer, server)
+    registry_pb2_grpc.add_CarbonRegistryServicer_to_server(servicer, _RawIngest(server, raw))
+
+
+class _RawIngest:
+    """What the generated function adds to a server, with IngestRecords' handler swapped for ``raw``."""
+
+    def __init__(self, server: grpc.Server, raw: grpc.RpcMethodHandler) -> None:
+        self._server = server
+        self._raw = raw
+
+    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:
+        ours = grpc.method_handlers_generic_handler(SERVICE, {"IngestRecords": self._raw})
+        self._server.add_generic_rpc_handlers((ours, *handlers))
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self._server.add_registered_method_handlers(service, {**handlers, "IngestRecords": self._raw})
 
 
 def parse_request(data: bytes, number: int) -> registry_pb2.IngestRecordsRequest:
@@ -285,5 +301,5 @@ def _worker_died() -> Unavailable:
 
 def messages_of(requests: Iterable[Any]) -> Iterator[registry_pb2.IngestRecordsRequest]:
     """The requests as messages (in process: a RawIngestRequest is parsed here)."""
-    for request in requests:
-        yield request.parsed() if isinstance(request, RawIngestRequest) else request
+    for number, request in enumerate(requests):
+        yield request.parsed(number) if isinstance(request, RawIngestRequest) else request
