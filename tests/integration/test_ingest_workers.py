@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -205,13 +206,20 @@ def test_a_worker_killed_mid_stream_fails_the_call_and_the_next_stream_is_served
     with _serve(db_url, 1) as server:
         killed: list[int] = []
         rows = [_record(f"k-{i}") for i in range(600)]
+        # A worker up and serving (one killed while it still starts up is replaced quietly by the pool).
+        warm = server.stub.IngestRecords(_stream([_record("warm", period="2023-01")]), timeout=60)
+        assert warm.accepted == 1
 
         def requests() -> Iterator[pb.IngestRecordsRequest]:
             for number, message in enumerate(_stream(rows)):
                 if number == 4:  # a few blocks in: the worker dies
-                    for pid in _worker_pids():
+                    pool = ingest_workers._POOLS._pools[1]
+                    for pid in list(pool._processes):  # type: ignore[attr-defined]
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pid)
+                    deadline = time.monotonic() + 10
+                    while not pool._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                        time.sleep(0.01)
                 yield message
 
         with pytest.raises(grpc.RpcError) as caught:
@@ -221,8 +229,8 @@ def test_a_worker_killed_mid_stream_fails_the_call_and_the_next_stream_is_served
         assert details.code == grpc.StatusCode.UNAVAILABLE
         assert "ingest worker" in details.message
         with server.engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one() == 0
-            assert conn.execute(sa.select(sa.func.count()).select_from(record_keys)).scalar_one() == 0
+            assert conn.execute(sa.select(sa.func.count()).select_from(records)).scalar_one() == 1
+            assert conn.execute(sa.select(sa.func.count()).select_from(record_keys)).scalar_one() == 1
         # The pool is started again: the same stream goes through.
         response = server.stub.IngestRecords(_stream(rows), timeout=60)
         assert (response.accepted, response.rejected) == (600, 0)
