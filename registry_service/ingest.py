@@ -5,8 +5,9 @@ is a DUPLICATE (same content: nothing stored), a correction (REVISED: stored as 
 one kept with is_current false) or new (ACCEPTED, revision 1). Rows of one batch sharing a key are
 applied in order. Validation happens as chunks are added, in blocks (outside any write lock). The
 database work (registry_service.ingest_writer, storage.record_merge) is one transaction: on SQLite run
-when the stream closes; on PostgreSQL opened with the first block and fed block by block while the
-stream runs. Either way it is re-run whole from the staged rows if a concurrent ingest of the same keys
+when the stream closes; on PostgreSQL (and on SQLite when worker processes check the chunks,
+registry_service.ingest_workers) opened with the first block and fed block by block while the stream
+runs. Either way it is re-run whole from the staged rows if a concurrent ingest of the same keys
 wins the race (the partial unique current-key index makes that race detectable).
 """
 
