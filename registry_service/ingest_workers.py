@@ -28,7 +28,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
@@ -250,6 +250,8 @@ class IngestWorkers:
                     result = pending.popleft().result()
                 except BrokenProcessPool:
                     raise _worker_died() from None
+                except CancelledError:  # the pool was shut down under the stream: the server stops
+                    raise Unavailable("the server is shutting down; nothing was stored") from None
                 if result.bad_message is not None:
                     raise _unparsable(result.bad_message)
                 if taken == 0:  # read from the stream's first message only
@@ -291,6 +293,8 @@ class IngestWorkers:
             return pool.submit(check_messages, block, first, today, self._catalog, self._max_scale)
         except BrokenProcessPool:
             raise _worker_died() from None
+        except RuntimeError:  # "cannot schedule new futures after shutdown": the server stops
+            raise Unavailable("the server is shutting down; nothing was stored") from None
 
 
 def _worker_died() -> Unavailable:
