@@ -6,8 +6,8 @@ messages, building their frames, validating and hashing (about 40 % of its time)
 Now the handler receives each message as its serialized bytes (``RawIngestRequest``, registered with
 ``add_registry_servicer`` in place of the generated message parser), hands blocks of them (about
 BLOCK_BYTES) to a pool of long-lived worker processes (TANXIAO_INGEST_WORKERS; the "spawn" start
-method: never forked from a process running gRPC threads; one pool per server process, started with
-the server and shared by the servers of a process) and takes their results back *in the stream's
+method: never forked from a process running gRPC threads; one pool per process, started with the
+first server and shared by the servers of the process) and takes their results back *in the stream's
 order*: the rows' indexes, revisions and precedence are what the in-process path gives.
 A worker returns the block checked (``check_block``: ``validate_records`` plus the content hash of
 every valid row) with indexes counted from the block's first row; the server numbers them across the
@@ -170,25 +170,14 @@ def worker_count(setting: int) -> int:
 
 
 class _Pools:
-    """The worker pools of this process, one per worker count, shared by its servers (tests run many
-    servers in one process: each would otherwise spawn its own) and shut down with the last of them.
-    A pool whose worker died is replaced on next use."""
+    """The worker pools of this process, one per worker count, shared by its servers and kept for the
+    process's life (its workers end with it): a process running many servers one after the other
+    (tests) would otherwise spawn workers for each, about 1.5 s of CPU apiece. A pool whose worker
+    died is replaced on next use."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pools: dict[int, ProcessPoolExecutor] = {}
-        self._users: dict[int, int] = {}
-
-    def join(self, count: int) -> None:
-        with self._lock:
-            self._users[count] = self._users.get(count, 0) + 1
-
-    def leave(self, count: int) -> None:
-        with self._lock:
-            self._users[count] -= 1
-            pool = self._pools.pop(count, None) if self._users[count] == 0 else None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
     def get(self, count: int) -> ProcessPoolExecutor:
         with self._lock:
@@ -213,8 +202,6 @@ class IngestWorkers:
         self._catalog = catalog
         self._max_scale = max_scale
         self._open = count > 0
-        if self._open:
-            _POOLS.join(count)
 
     def _executor(self) -> ProcessPoolExecutor:
         if not self._open:
@@ -230,9 +217,8 @@ class IngestWorkers:
                 pool.submit(_ready)
 
     def close(self) -> None:
-        if self._open:
-            self._open = False
-            _POOLS.leave(self.count)
+        """The server stops: no new stream goes to the workers (the pool stays for the process)."""
+        self._open = False
 
     def feed(self, stream: IngestStream, requests: Iterable[Any]) -> None:
         """Every message of ``requests`` (RawIngestRequest or IngestRecordsRequest) into ``stream``,
