@@ -26,6 +26,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
@@ -47,6 +48,7 @@ from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 SERVICE = "tanxiao.registry.v1.CarbonRegistry"
 BLOCK_BYTES = 4 * 1024 * 1024  # serialized bytes a worker checks at once (~45k records of the bench)
+PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that the server process is still there
 IN_FLIGHT = 3  # blocks per worker handed out and not yet taken back (bounds the server's memory)
 
 
@@ -137,6 +139,18 @@ def _ready() -> int:
     return os.getpid()
 
 
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the server process is gone (killed, say, with
+    SIGKILL: nothing of it would tell the worker, which would wait for tasks for ever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="ingest-worker-parent", daemon=True).start()
+
+
 def check_messages(
     messages: list[bytes], first_message: int, today: date, catalog: Catalog, max_scale: float
 ) -> Checked:
@@ -186,7 +200,12 @@ class _Pools:
                 if pool is not None:
                     pool.shutdown(wait=False, cancel_futures=True)
                 context = multiprocessing.get_context("spawn")
-                pool = self._pools[count] = ProcessPoolExecutor(max_workers=count, mp_context=context)
+                pool = self._pools[count] = ProcessPoolExecutor(
+                    max_workers=count,
+                    mp_context=context,
+                    initializer=_watch_parent,
+                    initargs=(os.getpid(),),
+                )
             return pool
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,3 +237,36 @@ def test_a_worker_killed_mid_stream_fails_the_call_and_the_next_stream_is_served
         response = server.stub.IngestRecords(_stream(rows), timeout=60)
         assert (response.accepted, response.rejected) == (600, 0)
         assert not set(killed) & set(_worker_pids())
+
+
+def test_workers_end_when_the_server_process_is_killed(tmp_path: Path) -> None:
+    """A server killed with SIGKILL tells its workers nothing: they notice their parent is gone."""
+    script = (
+        "import time\n"
+        "from registry_service import ingest_workers as w\n"
+        "from registry_service.domain.catalog import load_catalog\n"
+        "workers = w.IngestWorkers(1, load_catalog(), 1.0)\n"
+        "pool = w._POOLS.get(1)\n"
+        "print(pool.submit(w._ready).result(timeout=60), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        worker = int(server.stdout.readline())
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker)
+    finally:
+        server.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
