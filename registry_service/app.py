@@ -10,13 +10,13 @@ from sqlalchemy import Engine
 from registry_service.consent_rpcs import create_consent_binding
 from registry_service.dashboard_rpcs import create_dashboard_binding
 from registry_service.domain.catalog import load_catalog
+from registry_service.ingest_workers import add_registry_servicer
 from registry_service.servicer import SERVICE, CarbonRegistryServicer
 from registry_service.storage.catalog import ensure_catalog
 from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
-from tanxiao.registry.v1 import registry_pb2_grpc
 
 
 def registry_engine(settings: Settings) -> Engine:
@@ -35,7 +35,8 @@ def create_registry_binding(settings: Settings, engine: Engine | None = None) ->
     catalog = load_catalog()
     ensure_catalog(engine, catalog)
     servicer = CarbonRegistryServicer(engine, settings, catalog)
-    return ServiceBinding(SERVICE, servicer, registry_pb2_grpc.add_CarbonRegistryServicer_to_server)
+    # IngestRecords receives its messages' bytes: its worker processes parse them (ingest_workers).
+    return ServiceBinding(SERVICE, servicer, add_registry_servicer)
 
 
 def _draining(running: RunningServer) -> Callable[[], bool]:
@@ -63,6 +64,8 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
         raise
     binding.servicer.draining = _draining(running)
     running.on_stop.append(engine.dispose)
+    running.on_stop.append(binding.servicer.ingest_workers.close)
+    binding.servicer.ingest_workers.warm()  # spawned now, not when the first stream waits for them
     if running.observability is not None:  # pool gauges and the readiness probe
         running.observability.watch_database(engine)
     return running

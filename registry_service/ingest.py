@@ -5,8 +5,9 @@ is a DUPLICATE (same content: nothing stored), a correction (REVISED: stored as 
 one kept with is_current false) or new (ACCEPTED, revision 1). Rows of one batch sharing a key are
 applied in order. Validation happens as chunks are added, in blocks (outside any write lock). The
 database work (registry_service.ingest_writer, storage.record_merge) is one transaction: on SQLite run
-when the stream closes; on PostgreSQL opened with the first block and fed block by block while the
-stream runs. Either way it is re-run whole from the staged rows if a concurrent ingest of the same keys
+when the stream closes; on PostgreSQL (and on SQLite when worker processes check the chunks,
+registry_service.ingest_workers) opened with the first block and fed block by block while the stream
+runs. Either way it is re-run whole from the staged rows if a concurrent ingest of the same keys
 wins the race (the partial unique current-key index makes that race detectable).
 """
 
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
 from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
-from registry_service.ingest_writer import BatchWriter, Closing, PipelinedWriter, Written
+from registry_service.ingest_writer import SQLITE_IDLE_WAIT, BatchWriter, Closing, PipelinedWriter, Written
 from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
 from registry_service.storage.enterprises import EnterpriseRepository
@@ -114,13 +115,17 @@ class Ingestor:
         request_id: str | None = None,
         connection: Connection | None = None,
         guard: Callable[[], None] | None = None,
+        write_while_streaming: bool = False,
     ) -> Iterator[IngestStream]:
         """Chunks added inside the block are committed together when it exits normally; an exception
         (a cancelled client, a crash) leaves nothing stored. ``limit`` defaults to max_stream_records;
-        ``guard`` runs after the writes, just before the commit, and aborts it by raising."""
+        ``guard`` runs after the writes, just before the commit, and aborts it by raising.
+        ``write_while_streaming``: on SQLite too, write the blocks as they come (the chunks are checked
+        by worker processes, registry_service.ingest_workers), not all when the stream closes."""
         stream = IngestStream(
             self, include_accepted, limit or self.settings.max_stream_records, request_id, connection
         )
+        stream.write_while_streaming = write_while_streaming
         try:
             yield stream
         except BaseException:
@@ -152,6 +157,10 @@ class IngestStream:
         self._pending_rows = 0
         self.received = 0  # rows validated so far
         self.summary = IngestSummary()
+        self.write_while_streaming = False  # SQLite: blocks written as they come (Ingestor.stream)
+
+    def today(self) -> date:
+        return self._ingestor.today()
 
     def add(self, frame: pd.DataFrame) -> None:
         """Take a chunk; row indexes continue from the previous chunk. Chunks are validated and staged
@@ -170,6 +179,28 @@ class IngestStream:
         if self._pending_rows >= VALIDATE_BLOCK:
             self._validate_pending()
 
+    def flush(self) -> None:
+        """Validate and stage the chunks taken so far now, not when a block is full."""
+        self._validate_pending()
+
+    def add_checked(self, checked: pd.DataFrame) -> None:
+        """Take a chunk checked elsewhere (``check_block`` with first_index 0, in a worker process): its
+        rows are numbered after the rows taken so far, then it goes on as a chunk validated here."""
+        self._validate_pending()
+        if self.received + len(checked) > self._limit:
+            raise ResourceExhausted(
+                f"at most {self._limit} records per call",
+                violations=[FieldViolation("records", f"at most {self._limit} records per call")],
+            )
+        if self.received:
+            checked["index"] += self.received
+            bad = checked["reject_code"].to_numpy() != ""
+            if bad.any():  # the field paths name the row: renumber them too
+                rows = checked.loc[bad, "index"].astype(str)
+                fields = checked.loc[bad, "reject_field"].str.split("].", n=1, regex=False).str[1]
+                checked.loc[bad, "reject_field"] = "records[" + rows + "]." + fields
+        self._take(checked)
+
     def _validate_pending(self) -> None:
         if not self._pending:
             return
@@ -180,14 +211,18 @@ class IngestStream:
         if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
             frame = frame.reset_index(drop=True)
         frame = self._accounts.resolve(frame)  # utility account -> the USCC holding it that month
-        checked = validate_records(
+        checked = check_block(
             frame,
             self._ingestor.catalog,
             today=self._ingestor.today(),
             first_index=self.received,
             max_scale=self._ingestor.settings.plausible_max_scale,
         )
-        self.received += len(frame)
+        self._take(checked)
+
+    def _take(self, checked: pd.DataFrame) -> None:
+        """The checks that need the database or the caller, then the good rows staged (and piped)."""
+        self.received += len(checked)
         self._accounts.reject(checked)  # before scoping: a resolved row is scoped like any other
         _reject_out_of_scope(checked, current_principal.get())
         self._reject_unknown_enterprises(checked)
@@ -195,21 +230,26 @@ class IngestStream:
         self._rejected.extend(_rejections(checked[bad]))
         good = checked[~bad]
         if len(good):
-            # Kept as Python strings (object), not pandas' Arrow text: the writers want them back as
-            # Python strings, and the round trip cost ~0.3 µs a row for nothing.
-            hashes = pd.Series(content_hashes(good), index=good.index, dtype=object)
-            good = good.assign(content_hash=hashes)[_STAGED_COLUMNS]
+            good = good[_STAGED_COLUMNS]
             self._staged.append(good)
             self._pipe(good)
 
     def _pipe(self, block: pd.DataFrame) -> None:
-        """On PostgreSQL (and in a transaction of our own) hand the block to the pipelined writer."""
+        """On PostgreSQL, or SQLite when ``write_while_streaming`` (and in a transaction of our own), hand
+        the block to the pipelined writer."""
         engine = self._ingestor.engine
-        if self._connection is not None or engine.dialect.name != "postgresql":
+        postgres = engine.dialect.name == "postgresql"
+        if self._connection is not None or not (postgres or self.write_while_streaming):
             return
         if self._pipeline is None:
             catalog_version = str(self._ingestor.catalog.version)
-            self._pipeline = PipelinedWriter(engine, self._request_id, catalog_version, self.include_accepted)
+            self._pipeline = PipelinedWriter(
+                engine,
+                self._request_id,
+                catalog_version,
+                self.include_accepted,
+                idle_wait=None if postgres else SQLITE_IDLE_WAIT,
+            )
         self._pipeline.submit(block)
 
     def abort(self) -> None:
@@ -281,6 +321,22 @@ class IngestStream:
         )
 
 
+def check_block(
+    frame: pd.DataFrame, catalog: Catalog, *, today: date, first_index: int, max_scale: float
+) -> pd.DataFrame:
+    """``validate_records``' frame with ``content_hash``: each valid row's hash (Python strings, object
+    dtype: the writers want them so), None on rejected rows. Pure: runs in an ingest worker too."""
+    checked = validate_records(frame, catalog, today=today, first_index=first_index, max_scale=max_scale)
+    valid = (checked["reject_code"] == "").to_numpy()
+    hashes = np.full(len(checked), None, dtype=object)
+    if valid.all():
+        hashes[:] = content_hashes(checked)
+    elif valid.any():
+        hashes[valid] = content_hashes(checked[valid])
+    checked["content_hash"] = hashes
+    return checked
+
+
 def _rejections(bad: pd.DataFrame) -> list[RowResult]:
     return [
         RowResult(index=int(i), status=REJECTED, field=f, reason=r, reason_code=c)
@@ -306,6 +362,7 @@ __all__ = [
     "IngestSummary",
     "Ingestor",
     "RowResult",
+    "check_block",
     "classify",
 ]
 

@@ -7,7 +7,10 @@ block k+1 (two processes, two cores): the transaction opens with the first block
 stream closes; a cancelled stream rolls it back. Whatever goes wrong on the database side mid-stream
 (a concurrent ingest of the same keys, a lost connection) only makes it give up: the caller then
 writes the whole batch again from its staged rows in a fresh, retried transaction, as before.
-SQLite keeps the write at the end: it has one writer at a time, and a stream must not hold it.
+SQLite keeps the write at the end (it has one writer at a time, and a stream must not hold it), unless
+the stream's chunks are checked by worker processes (registry_service.ingest_workers): then the server
+process has a core of its own for the writes and writes while the stream runs, holding the write lock
+while it runs, unless it waits SQLITE_IDLE_WAIT seconds for a block.
 """
 
 from __future__ import annotations
@@ -142,6 +145,13 @@ def _claimed_elsewhere(rows: pd.DataFrame) -> list[Rejection]:
     ]
 
 
+# SQLite, blocks written while the stream runs (registry_service.ingest_workers): the longest the
+# writer waits for the next block while it holds the database's one write lock; past it (a client that
+# stalls), it gives up (rolls back, so other writers go on) and the batch is written when the stream
+# closes, as without workers. Per block, not in all: a writer faster than the workers waits often.
+SQLITE_IDLE_WAIT = 2.0
+
+
 class _GaveUp(Exception):
     """The pipelined transaction failed on the database side; the caller re-runs the batch."""
 
@@ -153,9 +163,16 @@ class PipelinedWriter:
     """A BatchWriter on its own thread and transaction, fed blocks while the stream runs."""
 
     def __init__(
-        self, engine: Engine, request_id: str | None, catalog_version: str, include_accepted: bool
+        self,
+        engine: Engine,
+        request_id: str | None,
+        catalog_version: str,
+        include_accepted: bool,
+        *,
+        idle_wait: float | None = None,
     ) -> None:
         self._engine = engine
+        self._idle_wait = idle_wait  # longest wait for a block before giving up; None: no end
         self._args = (request_id, catalog_version, include_accepted)
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=2)  # bounded: the stream waits, memory too
         self._result: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -209,7 +226,11 @@ class PipelinedWriter:
     def _drain(self, writer: BatchWriter) -> Written:
         failed: BaseException | None = None
         while True:
-            item = self._inbox.get()
+            try:
+                item = self._inbox.get(timeout=self._idle_wait)
+            except queue.Empty:
+                log.info("ingest.pipeline_gave_up", error=f"no block for {self._idle_wait} s")
+                raise _Abort from None
             if item is _ABORT:
                 raise _Abort
             if isinstance(item, tuple) and item[0] is _FINISH:

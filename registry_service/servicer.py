@@ -23,6 +23,7 @@ from registry_service.domain.enterprise import (
 from registry_service.domain.precedence import Precedence
 from registry_service.domain.records import period_format_problem
 from registry_service.ingest import Ingestor
+from registry_service.ingest_workers import IngestWorkers, messages_of, worker_count
 from registry_service.profile_change_rpcs import ChangePosition, ProfileChangeRpcs
 from registry_service.profile_rpcs import ProfileRpcs
 from registry_service.profile_service import ProfileService
@@ -64,6 +65,9 @@ class CarbonRegistryServicer(
         self.records = RecordRepository(engine, precedence)
         self.catalogs = CatalogRepository(engine)
         self.ingestor = Ingestor(engine, catalog, settings=settings)
+        self.ingest_workers = IngestWorkers(
+            worker_count(settings.ingest_workers), catalog, settings.plausible_max_scale
+        )
         self.idempotency = IdempotencyStore(engine)
         self.engine = engine
         self.profiles = ProfileService(
@@ -150,12 +154,18 @@ class CarbonRegistryServicer(
     def IngestRecords(
         self, request_iterator: Iterator[registry_pb2.IngestRecordsRequest], context: grpc.ServicerContext
     ) -> registry_pb2.IngestRecordsResponse:
+        workers = self.ingest_workers
         try:
-            with self.ingestor.stream(guard=_still_connected(context)) as stream:
-                for number, request in enumerate(request_iterator):
-                    if number == 0:
-                        stream.include_accepted = request.include_accepted_results
-                    stream.add(convert.records_frame(request.records))
+            with self.ingestor.stream(
+                guard=_still_connected(context), write_while_streaming=workers.count > 0
+            ) as stream:
+                if workers.count:  # checked in worker processes while this one writes
+                    workers.feed(stream, request_iterator)
+                else:
+                    for number, request in enumerate(messages_of(request_iterator)):
+                        if number == 0:
+                            stream.include_accepted = request.include_accepted_results
+                        stream.add(convert.records_frame(request.records))
         except grpc.RpcError:  # the request iterator raises it when the client cancels
             raise StreamCancelled("the client cancelled the stream; nothing was stored") from None
         return convert.ingest_response(stream.summary)

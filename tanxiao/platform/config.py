@@ -177,6 +177,12 @@ class Settings:
         " 1 = in the server process)",
         int,
     )
+    ingest_workers: int = _setting(
+        -1,
+        "Processes that decode, validate and hash IngestRecords chunks while the server writes the previous"
+        " ones (-1 = one per CPU core but one, 0 = in the server process)",
+        int,
+    )
 
     def limits(self) -> LimitSettings:
         return LimitSettings(
