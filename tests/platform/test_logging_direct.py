@@ -82,7 +82,8 @@ def test_a_calls_end_is_its_line_and_its_access_entry(
     access = AccessLog(tmp_path, server="t")
     caller = {"token_id": "tok", "role": "lender", "tenant": "lenders/a"}
     entry = ("rpc.ok", "/s/M", "decisions/1", "OK", "", "req-9", "ipv4:10.0.0.1:9", caller, "allowed", "")
-    refused = ("rpc.rejected", "/s/M", "", "NOT_FOUND", "GONE", "req-10", "ipv4:10.0.0.1:9", {}, "refused", "")
+    peer = "ipv4:10.0.0.1:9"
+    refused = ("rpc.rejected", "/s/M", "", "NOT_FOUND", "GONE", "req-10", peer, {}, "refused", "")
     token = structlog.contextvars.bind_contextvars(request_id="req-9", method="/s/M")
     try:
         assert emit_call(logging.INFO, 1_800_000_000.5, entry, 0.0012345, access)
