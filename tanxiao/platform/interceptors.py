@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -913,6 +913,21 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         wrapped = self._handlers[method] = self._wrap(handler, method)
         return wrapped
 
+    def registering(self, server: grpc.Server) -> Any:
+        """``server`` for adding handlers to (the generated ``add_*_to_server``, health, reflection):
+        every handler added through it is wrapped as ``intercept_service`` wraps it, registered methods
+        when added, generic ones at a method's first call. For a server built without interceptors
+        (start_server, when no other interceptor is asked for): gRPC then runs no interceptor pipeline
+        on its polling thread per call, only looks the handler up."""
+        return _Registering(self, server)
+
+    def wrapped(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """``handler`` of ``method`` wrapped (once per method, as by intercept_service)."""
+        found = self._handlers.get(method)
+        if found is None:
+            found = self._handlers[method] = self._wrap(handler, method)
+        return found
+
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         counts = self.metrics.method(handler, method) if self.metrics is not None else None
         if authz.is_public(method):
@@ -968,3 +983,51 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 handler.response_serializer,
             )
         return handler
+
+
+class _Registering:
+    """A server's ``add_generic_rpc_handlers`` and ``add_registered_method_handlers`` with the handlers
+    wrapped by ``interceptor`` (ServerCallInterceptor.registering); anything else is the server's."""
+
+    def __init__(self, interceptor: ServerCallInterceptor, server: grpc.Server) -> None:
+        self._interceptor = interceptor
+        self._server = server
+        self._generic: _GenericHandlers | None = None
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        if self._generic is None:
+            self._generic = _GenericHandlers(self._interceptor)
+            self._server.add_generic_rpc_handlers((self._generic,))
+        self._generic.inner.extend(handlers)
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        wrap = self._interceptor.wrapped
+        self._server.add_registered_method_handlers(
+            service, {name: wrap(handler, f"/{service}/{name}") for name, handler in handlers.items()}
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+class _GenericHandlers(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """The generic handlers added through ``_Registering``, asked in the order added; what they give is
+    wrapped at a method's first call and kept (unknown methods are not: their names are the callers')."""
+
+    def __init__(self, interceptor: ServerCallInterceptor) -> None:
+        self.inner: list[grpc.GenericRpcHandler] = []
+        self._handlers = interceptor._handlers
+        self._intercept = interceptor.intercept_service
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        found = self._handlers.get(handler_call_details.method)
+        return found if found is not None else self._intercept(self._query, handler_call_details)
+
+    def _query(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        for handler in self.inner:
+            found = handler.service(handler_call_details)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return None

@@ -95,6 +95,8 @@ class RpcCounts(Collector):
             every = list(self._series.values())
         for series in every:
             shards = series.shards()
+            if not shards:  # a method known (handlers are wrapped when registered) but never called
+                continue
             labels = list(series.labels)
             codes: dict[str, int] = {}
             for shard in shards:  # handled before started: in flight never below zero
