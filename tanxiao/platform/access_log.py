@@ -164,13 +164,26 @@ class AccessLog:
         server = self.server
         with self._lock:
             for stamp, queued in entries:
-                entry = call_entry(queued) if isinstance(queued, tuple) else queued
                 moment, today = self._moment(stamp)
                 if day is not None and today != day:
                     os.write(self._file(day), b"".join(lines))
                     lines = []
                 day = today
-                lines.append(_line({"time": moment, "server": server, **entry}))
+                if isinstance(queued, tuple):  # a call's entry: call_entry's fields, in one dict
+                    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
+                        queued
+                    )
+                    line = {"time": moment, "server": server, "event": event, "method": method}
+                    line["resource"], line["code"], line["reason"] = resource, code, reason
+                    line["request_id"], line["peer"] = request_id, peer
+                    if caller:
+                        line.update(caller)
+                    line["outcome"] = outcome
+                    if concealed:
+                        line["denied_as_not_found"] = concealed
+                    lines.append(_line(line))
+                else:
+                    lines.append(_line({"time": moment, "server": server, **queued}))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 
@@ -186,7 +199,8 @@ class AccessLog:
         if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
             moment = datetime.fromtimestamp(stamp, UTC)
             return moment.isoformat(), moment.date()
-        text = f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
+        # str(10**6 + micro)[1:] is f"{micro:06d}" here (0 <= micro < 10**6), without the format machinery
+        text = f"{second[1]}.{str(1_000_000 + micro)[1:]}+00:00" if micro else f"{second[1]}+00:00"
         return text, second[2]
 
     def _file(self, day: date) -> int:

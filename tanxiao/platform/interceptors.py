@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
@@ -592,6 +593,7 @@ def _unary(
     method, authenticator, serving = policy.method, policy.authenticator, policy.serving
     admission, access_log, level = serving.admission, serving.access_log, _level_of(method)
     series = counts.series if counts is not None else None
+    by_thread, get_ident = (series.by_thread if series is not None else {}), threading.get_ident
     enter, leave, known_peer = admission.enter, admission.leave, serving.known_peer
     peers = serving.peers
     clock, wall, bits = time.perf_counter, time.time, random.getrandbits
@@ -604,7 +606,7 @@ def _unary(
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         started = clock()
         if series is not None:
-            shard = series.shard()
+            shard = by_thread.get(get_ident()) or series.shard()  # series.shard(), its fast path inline
             shard.started += 1
         if type(context) is direct_type:  # grpcio's own context: its fields read directly (grpc_context)
             direct: Any = context

@@ -196,7 +196,8 @@ def _iso_utc(now: float) -> str:
     if second[0] != whole:
         second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     micro = int((now - whole) * 1_000_000)
-    return f"{second[1]}.{micro:06d}Z" if micro else f"{second[1]}Z"
+    # str(10**6 + micro)[1:] is f"{micro:06d}" (0 <= micro < 10**6) without the format machinery
+    return f"{second[1]}.{str(1_000_000 + micro)[1:]}Z" if micro else f"{second[1]}Z"
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
