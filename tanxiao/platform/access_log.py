@@ -8,8 +8,12 @@ file is opened; nothing else removes or rewrites a line.
 
 A call only queues its entry (the time is taken then); a writer thread (``tanxiao.platform.line_writer``)
 renders the lines and appends them in batches, in order, dropping none: a stopping server closes the
-log, which writes every queued line first, and the interpreter's exit flushes it. A process killed
-outright (SIGKILL, a crash) loses what was queued in its last moments, as a buffered file would.
+log, which writes every queued line first, and the interpreter's exit flushes it. Under
+``configure_logging``'s JSON set-up a call queues its entry with its log line, on the log's writer
+(``tanxiao.platform.logging.emit_call``), which hands the entries of each batch on to this log's
+writer (``forward``) without a second pause; ``flush`` and ``close`` flush the log's writer first.
+A process killed outright (SIGKILL, a crash) loses what was queued in its last moments, as a buffered
+file would.
 
 Every call of a tanxiao service is logged once it ends, including refusals: unauthenticated,
 throttled, denied (with the denial's reason, even when the caller was told "not found"), invalid.
@@ -32,6 +36,7 @@ from typing import Any
 import orjson
 
 from tanxiao.platform.line_writer import LineWriter
+from tanxiao.platform.logging import flush as flush_log
 
 RESOURCE_FIELDS = ("name", "parent", "enterprise", "lender", "names", "decision", "loan_id")
 MAX_RESOURCE_CHARS = 200
@@ -133,12 +138,19 @@ class AccessLog:
         makes it the same entry ``record`` would get (``call_entry``), off the call's thread."""
         self._writer.put((stamp, call))
 
+    def forward(self, entries: list[tuple[float, CallEntry]]) -> None:
+        """Entries of calls the log's writer thread held with the calls' log lines (emit_call), queued
+        as they are, in order, and written without the writer's pause (they waited once already)."""
+        self._writer.put_many(entries)
+
     def flush(self) -> None:
-        """Every entry recorded so far is in its file."""
+        """Every entry recorded so far is in its file (those still with the log's writer included)."""
+        flush_log()
         self._writer.flush()
 
     def close(self) -> None:
         """Write what is queued, then close the file; entries recorded later are written at once."""
+        flush_log()
         self._writer.close()
         with self._lock:
             if self._fd is not None:
@@ -152,13 +164,26 @@ class AccessLog:
         server = self.server
         with self._lock:
             for stamp, queued in entries:
-                entry = call_entry(queued) if isinstance(queued, tuple) else queued
                 moment, today = self._moment(stamp)
                 if day is not None and today != day:
                     os.write(self._file(day), b"".join(lines))
                     lines = []
                 day = today
-                lines.append(_line({"time": moment, "server": server, **entry}))
+                if isinstance(queued, tuple):  # a call's entry: call_entry's fields, in one dict
+                    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
+                        queued
+                    )
+                    line = {"time": moment, "server": server, "event": event, "method": method}
+                    line["resource"], line["code"], line["reason"] = resource, code, reason
+                    line["request_id"], line["peer"] = request_id, peer
+                    if caller:
+                        line.update(caller)
+                    line["outcome"] = outcome
+                    if concealed:
+                        line["denied_as_not_found"] = concealed
+                    lines.append(_line(line))
+                else:
+                    lines.append(_line({"time": moment, "server": server, **queued}))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 
@@ -174,7 +199,8 @@ class AccessLog:
         if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
             moment = datetime.fromtimestamp(stamp, UTC)
             return moment.isoformat(), moment.date()
-        text = f"{second[1]}.{micro:06d}+00:00" if micro else f"{second[1]}+00:00"
+        # str(10**6 + micro)[1:] is f"{micro:06d}" here (0 <= micro < 10**6), without the format machinery
+        text = f"{second[1]}.{str(1_000_000 + micro)[1:]}+00:00" if micro else f"{second[1]}+00:00"
         return text, second[2]
 
     def _file(self, day: date) -> int:

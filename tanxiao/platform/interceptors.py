@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from tanxiao.platform.access_log import RESOURCE_FIELDS, AccessLog, CallEntry, r
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
-from tanxiao.platform.logging import emit_direct
+from tanxiao.platform.logging import emit_call, emit_direct
 from tanxiao.platform.metrics import MethodMetrics, ServerMetrics, count_calls
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
@@ -334,7 +335,10 @@ class _CallScope:
             method=self.method,
             **self.caller,
         )
-        self._audit("rpc.internal_error", time.time(), "INTERNAL", "INTERNAL")
+        now = time.time()
+        entry = self._entry("rpc.internal_error", "INTERNAL", "INTERNAL")
+        if self.access_log is not None and not emit_call(None, now, entry, 0.0, self.access_log):
+            self.access_log.record_call(now, entry)
         self.context.abort_with_status(internal_status(self.request_id, self.caller_request_id))
 
     def _log(self, event: str, **fields: Any) -> None:
@@ -347,29 +351,28 @@ class _CallScope:
             **self.caller,  # cut when bound
             **{key: truncated(value) for key, value in fields.items()},
         }
-        _emit(self.level, event, line, now)
-        self._audit(event, now, str(fields.get("code", "")), str(fields.get("reason", "")))
+        entry = self._entry(event, str(fields.get("code", "")), str(fields.get("reason", "")))
+        # the line and the entry queued together (tanxiao.platform.logging.emit_call), else each its way
+        if log is not _LOG or not emit_call(self.level, now, entry, 0.0, self.access_log, line):
+            _emit(self.level, event, line, now)
+            if self.access_log is not None:
+                self.access_log.record_call(now, entry)
 
-    def _audit(self, event: str, now: float, code: str, reason: str) -> None:
-        """One access-log entry per call outcome (tanxiao.platform.access_log)."""
-        if self.access_log is None:
-            return
+    def _entry(self, event: str, code: str, reason: str) -> CallEntry:
+        """The call's access-log entry for this outcome (tanxiao.platform.access_log)."""
         outcome = "allowed" if code == "OK" else "refused" if event == "rpc.rejected" else event
         concealed = self.guard.concealed if self.guard is not None else ""
-        self.access_log.record_call(
-            now,
-            (
-                event,
-                self.method,
-                self.resource,
-                code,
-                reason,
-                self.request_id,
-                self.peer,
-                self.caller,
-                outcome,
-                concealed,
-            ),
+        return (
+            event,
+            self.method,
+            self.resource,
+            code,
+            reason,
+            self.request_id,
+            self.peer,
+            self.caller,
+            outcome,
+            concealed,
         )
 
     def log_outcome(self) -> None:
@@ -590,6 +593,7 @@ def _unary(
     method, authenticator, serving = policy.method, policy.authenticator, policy.serving
     admission, access_log, level = serving.admission, serving.access_log, _level_of(method)
     series = counts.series if counts is not None else None
+    by_thread, get_ident = (series.by_thread if series is not None else {}), threading.get_ident
     enter, leave, known_peer = admission.enter, admission.leave, serving.known_peer
     peers = serving.peers
     clock, wall, bits = time.perf_counter, time.time, random.getrandbits
@@ -602,7 +606,7 @@ def _unary(
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         started = clock()
         if series is not None:
-            shard = series.shard()
+            shard = by_thread.get(get_ident()) or series.shard()  # series.shard(), its fast path inline
             shard.started += 1
         if type(context) is direct_type:  # grpcio's own context: its fields read directly (grpc_context)
             direct: Any = context
@@ -632,7 +636,6 @@ def _unary(
         peer, identity = peers.get(raw_peer) or known_peer(raw_peer)
         kind = kinds.get(type(request)) or _request_kind(type(request))
         resource = resource_of(request) if kind.resource else ""
-        caller_id = (_field_request_id(request) if kind.request_id else "") or sent_id
         caller, guard, principal_token, admitted = _NO_CALLER, None, None, ""
         try:
             if authenticator is None:
@@ -654,6 +657,7 @@ def _unary(
                 guard.raise_if_denied()
                 guard.check_response(response, request)
         except Exception as exc:
+            caller_id = (_field_request_id(request) if kind.request_id else "") or sent_id
             scope = _CallScope(method, context, access_log, request_id, caller_id, peer, started)
             scope.caller, scope.resource, scope.guard = caller, resource, guard
             return _unary_failed(scope, exc, counts, principal_token)
@@ -671,38 +675,17 @@ def _unary(
         else:
             active = context.is_active()
         if active:
-            event, code = "rpc.ok", "OK"
+            event, code, outcome = "rpc.ok", "OK", "allowed"
         else:
-            event = "rpc.not_sent"
+            event = outcome = "rpc.not_sent"
             code = "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
         ended, now = clock(), wall()
-        line = {
-            "peer": peer,
-            "elapsed_ms": round((ended - started) * 1000, 3),
-            "request_id": request_id,
-            "method": method,
-        }
-        if caller:
-            line.update(caller)
-        line["code"] = code
-        if log is not _LOG or not emit_direct(level, event, line, now):  # _emit, inline
-            (log.debug if level == logging.DEBUG else log.info)(event, **line)
-        if access_log is not None:
-            outcome = "allowed" if active else event
-            concealed = guard.concealed if guard is not None else ""
-            entry: CallEntry = (
-                event,
-                method,
-                resource,
-                code,
-                "",
-                request_id,
-                peer,
-                caller,
-                outcome,
-                concealed,
-            )
-            access_log.record_call(now, entry)
+        concealed = guard.concealed if guard is not None else ""
+        entry: CallEntry = (event, method, resource, code, "", request_id, peer, caller, outcome, concealed)
+        # the log line and the access-log entry queued as one, rendered by the log's writer thread
+        # (tanxiao.platform.logging.emit_call); else (another logging set-up) each its own way
+        if log is not _LOG or not emit_call(level, now, entry, ended - started, access_log):
+            _log_call(level, entry, ended - started, now, access_log)
         if series is not None:  # handled by the code the call ends with (a handler may set one)
             assert counts is not None
             if state is None:
@@ -711,13 +694,27 @@ def _unary(
                 series.finished(shard, "OK", ended - started)
             else:
                 counts.ended(state.code.name, ended - started, context)
-        set_request_id(Ellipsis)
-        set_method(Ellipsis)
-        if authenticator is not None:
-            _unbind(principal_token)
+        if state is None:  # grpcio runs each call in a context of its own: nothing to unbind there
+            set_request_id(Ellipsis)
+            set_method(Ellipsis)
+            if authenticator is not None:
+                _unbind(principal_token)
         return response
 
     return handler
+
+
+def _log_call(level: int, entry: CallEntry, elapsed: float, now: float, access_log: AccessLog | None) -> None:
+    """A unary call's log line and access-log entry each its own way (emit_direct, record_call): when
+    the log is not configure_logging's JSON set-up (tests capturing lines, the console format)."""
+    event, method, _, code, _, request_id, peer, caller, _, _ = entry
+    line = {"peer": peer, "elapsed_ms": round(elapsed * 1000, 3), "request_id": request_id, "method": method}
+    if caller:
+        line.update(caller)
+    line["code"] = code
+    _emit(level, event, line, now)
+    if access_log is not None:
+        access_log.record_call(now, entry)
 
 
 def _unary_failed(
@@ -918,6 +915,21 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         wrapped = self._handlers[method] = self._wrap(handler, method)
         return wrapped
 
+    def registering(self, server: grpc.Server) -> Any:
+        """``server`` for adding handlers to (the generated ``add_*_to_server``, health, reflection):
+        every handler added through it is wrapped as ``intercept_service`` wraps it, registered methods
+        when added, generic ones at a method's first call. For a server built without interceptors
+        (start_server, when no other interceptor is asked for): gRPC then runs no interceptor pipeline
+        on its polling thread per call, only looks the handler up."""
+        return _Registering(self, server)
+
+    def wrapped(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """``handler`` of ``method`` wrapped (once per method, as by intercept_service)."""
+        found = self._handlers.get(method)
+        if found is None:
+            found = self._handlers[method] = self._wrap(handler, method)
+        return found
+
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         counts = self.metrics.method(handler, method) if self.metrics is not None else None
         if authz.is_public(method):
@@ -973,3 +985,51 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 handler.response_serializer,
             )
         return handler
+
+
+class _Registering:
+    """A server's ``add_generic_rpc_handlers`` and ``add_registered_method_handlers`` with the handlers
+    wrapped by ``interceptor`` (ServerCallInterceptor.registering); anything else is the server's."""
+
+    def __init__(self, interceptor: ServerCallInterceptor, server: grpc.Server) -> None:
+        self._interceptor = interceptor
+        self._server = server
+        self._generic: _GenericHandlers | None = None
+
+    def add_generic_rpc_handlers(self, handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        if self._generic is None:
+            self._generic = _GenericHandlers(self._interceptor)
+            self._server.add_generic_rpc_handlers((self._generic,))
+        self._generic.inner.extend(handlers)
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        wrap = self._interceptor.wrapped
+        self._server.add_registered_method_handlers(
+            service, {name: wrap(handler, f"/{service}/{name}") for name, handler in handlers.items()}
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+class _GenericHandlers(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """The generic handlers added through ``_Registering``, asked in the order added; what they give is
+    wrapped at a method's first call and kept (unknown methods are not: their names are the callers')."""
+
+    def __init__(self, interceptor: ServerCallInterceptor) -> None:
+        self.inner: list[grpc.GenericRpcHandler] = []
+        self._handlers = interceptor._handlers
+        self._intercept = interceptor.intercept_service
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        found = self._handlers.get(handler_call_details.method)
+        return found if found is not None else self._intercept(self._query, handler_call_details)
+
+    def _query(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        for handler in self.inner:
+            found = handler.service(handler_call_details)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return None

@@ -38,6 +38,15 @@ class _Marker:
         self.done = threading.Event()
 
 
+class _Batch:
+    """Put by ``put_many``: items already gathered by another writer, handed on without a pause."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+
 class LineWriter:
     def __init__(
         self,
@@ -62,6 +71,16 @@ class LineWriter:
             self.sink([item])  # closed: written here and now, never dropped
             return
         self._queue.put(item)
+        if self._queue.qsize() > self.max_pending:
+            self.flush()
+
+    def put_many(self, items: list[Any]) -> None:
+        """Queue ``items`` (in order) as one, written without the writer's pause: for items another
+        writer thread already held back (the log writer hands on the access-log entries of calls)."""
+        if (self._thread is None or self._closed) and not self._start():
+            self.sink(items)
+            return
+        self._queue.put(_Batch(items))
         if self._queue.qsize() > self.max_pending:
             self.flush()
 
@@ -100,7 +119,7 @@ class LineWriter:
     def _run(self) -> None:
         while True:
             first = self._queue.get()
-            if first is not _STOP and not isinstance(first, _Marker):
+            if first is not _STOP and not isinstance(first, _Marker | _Batch):
                 time.sleep(self.linger)
             if self._write_batch(first):
                 return
@@ -116,6 +135,8 @@ class LineWriter:
                 stop = True
             elif isinstance(item, _Marker):
                 markers.append(item)
+            elif isinstance(item, _Batch):
+                batch.extend(item.items)
             else:
                 batch.append(item)
             try:

@@ -7,8 +7,10 @@ refuses (integers beyond 64 bits, keys that are not strings); no OpenTelemetry l
 exists in the process; the timestamp's date and time of day formatted once a second. A line is
 rendered on the calling thread (the call's context, its exception) and written by a writer thread
 (``tanxiao.platform.line_writer``: in batches, in order, nothing dropped; ``flush`` waits for it, and
-a stopping server and the interpreter's exit flush it). The line each RPC ends with (``emit_direct``)
-is rendered by the writer too, from the fields, the time and the context the call queued."""
+a stopping server and the interpreter's exit flush it). The line each RPC ends with (``emit_call``)
+is rendered by the writer too, from the call's access-log entry, the time and the context the call
+queued; the writer hands the entry on to the server's access log (one queue on the call's thread for
+both records, and the access log's entries in the order the calls ended)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import sys
 import time
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -91,6 +93,69 @@ def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | Non
 _Pending = tuple[str, dict[str, Any], float, contextvars.Context]
 
 
+class CallSink(Protocol):
+    """Where a call's access-log entry goes (tanxiao.platform.access_log.AccessLog)."""
+
+    def forward(self, entries: list[tuple[float, Any]]) -> None: ...
+
+
+def emit_call(
+    level: int | None,
+    stamp: float,
+    entry: tuple[Any, ...],
+    elapsed: float,
+    access_log: CallSink | None,
+    fields: dict[str, Any] | None = None,
+) -> bool:
+    """The end of a call, its log line and its access-log entry queued as one item for the log writer
+    thread, while configure_logging's JSON set-up is in force (False otherwise: the caller then logs
+    and records the ordinary way, ``emit_direct`` and ``AccessLog.record_call``).
+
+    ``entry``: the call's access-log entry (tanxiao.platform.access_log.CallEntry). The log line is
+    made from it by the writer (peer, elapsed_ms, request_id, method, the caller's fields, code) unless
+    ``fields`` gives the line's fields; ``level`` None or below the configured level: no line, the
+    entry only. The writer renders the line from the context the call has now and hands the entry to
+    ``access_log`` (with ``stamp``) before it writes the lines, so that an entry never waits on stderr."""
+    configured = _configured
+    if configured is None:
+        return False
+    current = structlog.get_config()
+    if (
+        current["processors"] is not configured[0]
+        or current["wrapper_class"] is not configured[1]
+        or current["logger_factory"] is not _queued_logger
+        or configured[0] != _JSON_CHAIN
+    ):
+        return False
+    name = None if level is None or level < configured[2] else _LEVEL_NAMES[level]
+    if name is None and access_log is None:
+        return True
+    # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
+    WRITER.put((name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields))
+    return True
+
+
+# A call's end as emit_call queues it: level name (None: no line), time, context, access log, entry,
+# seconds elapsed, the line's fields (None: made from the entry).
+_CallEnd = tuple[str | None, float, contextvars.Context, CallSink | None, tuple[Any, ...], float, Any]
+
+
+def _call_line(call: _CallEnd) -> str:
+    """The log line of a call's end, as emit_direct would have queued and _render_pending renders it."""
+    name, stamp, context, _, entry, elapsed, fields = call
+    if name is None:
+        return ""
+    if fields is None:
+        caller = entry[7]
+        fields = {"peer": entry[6], "elapsed_ms": round(elapsed * 1000, 3), "request_id": entry[5]}
+        fields["method"] = entry[1]
+        if caller:
+            fields.update(caller)
+        fields["code"] = entry[3]
+    fields["event"] = entry[0]
+    return _render_pending((name, fields, stamp, context))
+
+
 def _render_pending(pending: _Pending) -> str:
     """What _JSON_CHAIN makes of the event (no exc_info in it), in one function: the context merged
     (merge_contextvars), the trace ids, the level, the timestamp (stamp_iso_utc at the queued time),
@@ -131,7 +196,8 @@ def _iso_utc(now: float) -> str:
     if second[0] != whole:
         second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     micro = int((now - whole) * 1_000_000)
-    return f"{second[1]}.{micro:06d}Z" if micro else f"{second[1]}Z"
+    # str(10**6 + micro)[1:] is f"{micro:06d}" (0 <= micro < 10**6) without the format machinery
+    return f"{second[1]}.{str(1_000_000 + micro)[1:]}Z" if micro else f"{second[1]}Z"
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -149,12 +215,26 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
     return event
 
 
-def _write_to_stderr(lines: list[str | _Pending]) -> None:
+def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
-    test runner) and must not keep writing to a closed stream."""
-    text = "".join([line if type(line) is str else _render_pending(line) for line in lines])  # type: ignore[arg-type]
+    test runner) and must not keep writing to a closed stream. The access-log entries of the calls
+    among the lines go to their access logs first, in order (never held up by a line)."""
+    entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
+    for line in lines:
+        if type(line) is tuple and len(line) == 7 and line[3] is not None:
+            sink: CallSink = line[3]
+            found = entries.get(id(sink))
+            if found is None:
+                found = entries[id(sink)] = (sink, [])
+            found[1].append((line[1], line[4]))
+    for sink, pending in entries.values():
+        sink.forward(pending)
+    texts = [
+        line if type(line) is str else _render_pending(line) if len(line) == 4 else _call_line(line)  # type: ignore[arg-type]
+        for line in lines
+    ]
     stream = sys.stderr
-    stream.write(text)
+    stream.write("".join(texts))
     stream.flush()
 
 

@@ -46,7 +46,10 @@ class MethodSeries:
         self.labels = labels
         self.bounds = tuple(bounds)
         self.created = time.time()
-        self._shards: dict[int, Shard] = {}
+        # thread id -> its shard; read without the lock (``by_thread.get(get_ident())`` is ``shard``'s fast
+        # path, which a caller may take inline), written only under it
+        self.by_thread: dict[int, Shard] = {}
+        self._shards = self.by_thread
         self._lock = threading.Lock()  # only to add a thread's shard
 
     def shard(self) -> Shard:
@@ -95,6 +98,8 @@ class RpcCounts(Collector):
             every = list(self._series.values())
         for series in every:
             shards = series.shards()
+            if not shards:  # a method known (handlers are wrapped when registered) but never called
+                continue
             labels = list(series.labels)
             codes: dict[str, int] = {}
             for shard in shards:  # handled before started: in flight never below zero

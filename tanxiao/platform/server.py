@@ -113,24 +113,24 @@ def start_server(
     )
     serving = Serving.create(settings.limits(), settings.stream_idle_seconds, access_log=access_log)
     observed = Observability(name, settings)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name),
-        interceptors=[
-            # outermost: counts every call (metrics), including those refused by authentication or quotas
-            ServerCallInterceptor(
-                authenticator if settings.auth_required else None, serving, observed.metrics
-            ),
-            *observed.inner_interceptors(),
-            *interceptors,
-        ],
-        options=server_options(settings),
+    # outermost: counts every call (metrics), including those refused by authentication or quotas
+    calls = ServerCallInterceptor(
+        authenticator if settings.auth_required else None, serving, observed.metrics
     )
+    inner = [*observed.inner_interceptors(), *interceptors]
+    pool = futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=name)
+    if inner:  # tracing, a caller's own: gRPC runs the chain per call (ours keeps its handler per method)
+        server = grpc.server(pool, interceptors=[calls, *inner], options=server_options(settings))
+        target: Any = server
+    else:  # ours alone: handlers wrapped as they are added, no interceptor pipeline per call
+        server = grpc.server(pool, options=server_options(settings))
+        target = calls.registering(server)
     health_servicer = observed.health
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, target)
     for binding in bindings:
-        binding.add_to_server(binding.servicer, server)
+        binding.add_to_server(binding.servicer, target)
     names = [b.full_name for b in bindings]
-    observed.enable_reflection([*names, health.SERVICE_NAME], server)  # v1 and v1alpha
+    observed.enable_reflection([*names, health.SERVICE_NAME], target)  # v1 and v1alpha
     port = _bind(server, name, listen, settings)
     server.start()
     for service in [*names, ""]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -128,3 +129,45 @@ def test_health_and_reflection_are_served(probe: RunningServer, channel: grpc.Ch
     health = health_pb2_grpc.HealthStub(channel)
     response = health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5)
     assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+class _PassThrough(grpc.ServerInterceptor):  # type: ignore[misc]
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        return continuation(details)
+
+
+@pytest.mark.parametrize("others", [(), (_PassThrough(),)], ids=["wrapped-when-added", "interceptor-chain"])
+def test_the_plumbing_is_the_same_with_and_without_an_interceptor_chain(
+    others: tuple[grpc.ServerInterceptor, ...],
+) -> None:
+    """Alone, the serving layer wraps handlers as they are added (gRPC runs no interceptor pipeline per
+    call); with other interceptors it is the chain's outermost. Calls see the same either way."""
+    running = start_server(
+        "probe",
+        [ServiceBinding(SERVICE, None, _Probe().add)],
+        "127.0.0.1:0",
+        Settings.from_env(DEVELOPMENT),
+        interceptors=others,
+    )
+    try:
+        assert (running.server._state.interceptor_pipeline is None) == (not others)  # type: ignore[attr-defined]
+        with grpc.insecure_channel(running.address) as channel:
+            echo = channel.unary_unary(f"/{SERVICE}/Echo")
+            answer, call = echo.with_call(b"ping", metadata=[("x-request-id", "req-5")], timeout=5)
+            assert answer == b"ping" and ("x-request-id", "req-5") in call.initial_metadata()
+            info, _ = _details(_call(channel, "NotFound", (("x-request-id", "req-6"),)))
+            assert info.metadata["request_id"] == "req-6"
+            missing = _call(channel, "Missing")
+            assert missing.code() == grpc.StatusCode.UNIMPLEMENTED
+            health = health_pb2_grpc.HealthStub(channel)
+            assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == 1
+        assert running.observability is not None
+        samples = {
+            (s.labels.get("grpc_method"), s.labels.get("grpc_code")): s.value
+            for family in running.observability.metrics.registry.collect()
+            for s in family.samples
+            if s.name == "grpc_server_handled_total"
+        }
+        assert samples == {("Echo", "OK"): 1.0, ("NotFound", "NOT_FOUND"): 1.0, ("Check", "OK"): 1.0}
+    finally:
+        running.stop(None)

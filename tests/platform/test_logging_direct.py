@@ -1,17 +1,19 @@
-"""The interceptor's direct log line (tanxiao.platform.logging.emit_direct) is the line structlog's own
-logger writes under configure_logging, is seen by structlog's capture, and steps aside for any other
-configuration."""
+"""The interceptor's direct log line (tanxiao.platform.logging.emit_direct, and emit_call with the
+call's access-log entry) is the line structlog's own logger writes under configure_logging, is seen by
+structlog's capture, and steps aside for any other configuration."""
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import structlog
 
 from tanxiao.platform import logging as tanxiao_logging
-from tanxiao.platform.logging import configure_logging, emit_direct
+from tanxiao.platform.access_log import AccessLog
+from tanxiao.platform.logging import configure_logging, emit_call, emit_direct
 
 
 @pytest.fixture
@@ -70,3 +72,41 @@ def test_the_line_keeps_the_context_and_time_it_was_logged_with(
         "level": "info",
         "timestamp": "2027-01-15T08:00:00.250000Z",
     }
+
+
+def test_a_calls_end_is_its_line_and_its_access_entry(
+    configured: object, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """emit_call queues the line and the entry as one; the writer renders the line emit_direct would
+    have written from the same fields and hands the entry to the access log, in order."""
+    access = AccessLog(tmp_path, server="t")
+    caller = {"token_id": "tok", "role": "lender", "tenant": "lenders/a"}
+    entry = ("rpc.ok", "/s/M", "decisions/1", "OK", "", "req-9", "ipv4:10.0.0.1:9", caller, "allowed", "")
+    peer = "ipv4:10.0.0.1:9"
+    refused = ("rpc.rejected", "/s/M", "", "NOT_FOUND", "GONE", "req-10", peer, {}, "refused", "")
+    token = structlog.contextvars.bind_contextvars(request_id="req-9", method="/s/M")
+    try:
+        assert emit_call(logging.INFO, 1_800_000_000.5, entry, 0.0012345, access)
+        fields = {"peer": "ipv4:10.0.0.1:9", "elapsed_ms": 1.234, "request_id": "req-9", "method": "/s/M"}
+        assert emit_direct(logging.INFO, "rpc.ok", {**fields, **caller, "code": "OK"}, now=1_800_000_000.5)
+        assert emit_call(None, 1_800_000_001.0, refused, 0.0, access)  # the entry only, no line
+    finally:
+        structlog.contextvars.reset_contextvars(**token)
+    access.flush()
+    first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert list(first.items()) == list(second.items())
+    assert first["tenant"] == "lenders/a" and first["elapsed_ms"] == 1.234
+    (path,) = tmp_path.iterdir()
+    entries = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    assert [(e["request_id"], e["outcome"], e["code"], e["time"]) for e in entries] == [
+        ("req-9", "allowed", "OK", "2027-01-15T08:00:00.500000+00:00"),
+        ("req-10", "refused", "NOT_FOUND", "2027-01-15T08:00:01+00:00"),
+    ]
+    assert entries[0]["token_id"] == "tok" and entries[0]["resource"] == "decisions/1"
+    access.close()
+
+
+def test_under_another_configuration_a_calls_end_is_left_to_the_caller(configured: object) -> None:
+    entry = ("rpc.ok", "/s/M", "", "OK", "", "r", "p", {}, "allowed", "")
+    with structlog.testing.capture_logs():
+        assert not emit_call(logging.INFO, 0.0, entry, 0.0, None)
