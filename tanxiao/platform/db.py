@@ -162,13 +162,12 @@ class HeldConnection:
         try:
             writers = _WRITERS.get(self.engine)
             with writers.held() if writers is not None else nullcontext():
-                connection = self._connection
-                if connection is None or connection.invalidated or connection.closed:
-                    if connection is not None:
-                        connection.close()
-                    connection = self._connection = self.engine.connect().execution_options(
-                        tanxiao_write=True
-                    )
+                kept = self._connection
+                if kept is None or kept.invalidated or kept.closed:
+                    if kept is not None:
+                        kept.close()
+                    kept = self._connection = self.engine.connect().execution_options(tanxiao_write=True)
+                connection = kept
                 with connection.begin():
                     yield connection
         finally:
@@ -191,6 +190,17 @@ _HELD: weakref.WeakKeyDictionary[Engine, HeldConnection] = weakref.WeakKeyDictio
 _HELD_LOCK = threading.Lock()
 
 
+def _forget_held_in_child() -> None:
+    """A forked child never uses its parent's connection (the socket or file handle is shared): it
+    takes its own at its first write."""
+    for held in list(_HELD.values()):
+        held._lock = threading.Lock()
+        held._connection = None
+
+
+os.register_at_fork(after_in_child=_forget_held_in_child)
+
+
 def held_connection(engine: Engine) -> HeldConnection:
     """The engine's one ``HeldConnection`` (made at first use; closed when the engine is disposed)."""
     held = _HELD.get(engine)
@@ -199,9 +209,17 @@ def held_connection(engine: Engine) -> HeldConnection:
             held = _HELD.get(engine)
             if held is None:
                 held = _HELD[engine] = HeldConnection(engine)
-                ref = weakref.ref(held)
-                event.listen(engine, "engine_disposed", lambda _engine: (h := ref()) and h.close())
+                event.listen(engine, "engine_disposed", _closing(weakref.ref(held)))
     return held
+
+
+def _closing(ref: weakref.ref[HeldConnection]) -> Any:
+    def on_disposed(_engine: Engine) -> None:
+        held = ref()
+        if held is not None:
+            held.close()
+
+    return on_disposed
 
 
 def write_transaction(engine: Engine, held: HeldConnection | None) -> AbstractContextManager[Connection]:
