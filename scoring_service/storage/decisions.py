@@ -59,7 +59,7 @@ from scoring_service.storage.tables import (
     profile_snapshots,
 )
 from tanxiao.errors import NotFound, ValidationError
-from tanxiao.platform.db import is_sqlite, read_only
+from tanxiao.platform.db import held_connection, is_sqlite, read_only
 from tanxiao.platform.idempotency import run_in_transaction
 from tanxiao.platform.metrics import DECISIONS_APPENDED
 
@@ -223,6 +223,7 @@ class DecisionStore:
         self._policies: dict[str, Policy] = {}  # parsed policies by hash (compact decisions' rendering)
         self._policies_lock = threading.Lock()
         self.renderer = Renderer()
+        self._held = held_connection(engine)  # appends' transactions skip the pool (and its pre-ping)
 
     def append(
         self,
@@ -296,7 +297,8 @@ class DecisionStore:
                 also(connection, [d for d, _ in out])
             return out
 
-        result = run_in_transaction(self.engine, once)
+        # on the engine's kept write connection: a quote group commits many times a second
+        result = run_in_transaction(self.engine, once, held=self._held)
         self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
         for p in prepared.values():
             if p.snapshot is not None:

@@ -12,7 +12,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,96 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
         connection.begin(),
     ):
         yield connection
+
+
+class HeldConnection:
+    """A write connection kept checked out of the engine's pool for a hot write path (a quote group's
+    commit), so that its transactions skip the pool's checkout and return: SQLAlchemy's events and
+    reset, and on PostgreSQL the pre-ping round trip, once per transaction. One transaction at a time
+    on it; a transaction started while it is in use takes a pooled connection as ``transaction`` does.
+
+    Without the pre-ping a connection that died while held (a database restart) fails its next
+    statement: SQLAlchemy invalidates it, this drops it and takes a new one at the next transaction,
+    and ``run_in_transaction(held=...)`` retries the transaction once at once. Closed when the engine
+    is disposed (``held_connection`` registers that), or by ``close``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()  # held by the transaction running on the connection
+        self._connection: Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        if not self._lock.acquire(blocking=False):  # in use: a pooled connection, as transaction()
+            with transaction(self.engine) as connection:
+                yield connection
+            return
+        try:
+            writers = _WRITERS.get(self.engine)
+            with writers.held() if writers is not None else nullcontext():
+                kept = self._connection
+                if kept is None or kept.invalidated or kept.closed:
+                    if kept is not None:
+                        kept.close()
+                    kept = self._connection = self.engine.connect().execution_options(tanxiao_write=True)
+                connection = kept
+                with connection.begin():
+                    yield connection
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Return the connection to the pool (the next transaction takes a new one); a transaction
+        running on it keeps it until it ends."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+        finally:
+            self._lock.release()
+
+
+_HELD: weakref.WeakKeyDictionary[Engine, HeldConnection] = weakref.WeakKeyDictionary()
+_HELD_LOCK = threading.Lock()
+
+
+def _forget_held_in_child() -> None:
+    """A forked child never uses its parent's connection (the socket or file handle is shared): it
+    takes its own at its first write."""
+    for held in list(_HELD.values()):
+        held._lock = threading.Lock()
+        held._connection = None
+
+
+os.register_at_fork(after_in_child=_forget_held_in_child)
+
+
+def held_connection(engine: Engine) -> HeldConnection:
+    """The engine's one ``HeldConnection`` (made at first use; closed when the engine is disposed)."""
+    held = _HELD.get(engine)
+    if held is None:
+        with _HELD_LOCK:
+            held = _HELD.get(engine)
+            if held is None:
+                held = _HELD[engine] = HeldConnection(engine)
+                event.listen(engine, "engine_disposed", _closing(weakref.ref(held)))
+    return held
+
+
+def _closing(ref: weakref.ref[HeldConnection]) -> Any:
+    def on_disposed(_engine: Engine) -> None:
+        held = ref()
+        if held is not None:
+            held.close()
+
+    return on_disposed
+
+
+def write_transaction(engine: Engine, held: HeldConnection | None) -> AbstractContextManager[Connection]:
+    """A write transaction on ``held`` when given, else on a pooled connection."""
+    return held.transaction() if held is not None else transaction(engine)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from sqlalchemy import Connection, Engine
 
 from tanxiao.errors import Conflict, ValidationError
-from tanxiao.platform.db import transaction
+from tanxiao.platform.db import HeldConnection, transaction, write_transaction
 
 log = structlog.get_logger("tanxiao.db")
 T = TypeVar("T")
@@ -52,16 +52,27 @@ def is_retryable(exc: sa.exc.DBAPIError) -> bool:
     return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3 has no SQLSTATE
 
 
-def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+def run_in_transaction(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    *,
+    attempts: int = 5,
+    held: HeldConnection | None = None,
+) -> T:
     """Run ``work`` in one transaction, re-running it on a lost race; Conflict (ABORTED) when out of tries.
 
     ``work`` must be re-runnable: it reads what it needs inside the transaction it is given.
+    ``held``: run on that kept connection (tanxiao.platform.db.HeldConnection); one whose connection
+    turns out dead (what the pool's pre-ping would have caught) is run again at once on a new one.
     """
     for attempt in range(1, attempts + 1):
         try:
-            with transaction(engine) as connection:
+            with write_transaction(engine, held) as connection:
                 return work(connection)
         except sa.exc.DBAPIError as exc:
+            if held is not None and exc.connection_invalidated and attempt == 1:
+                log.info("db.held_connection_replaced", error=str(exc.orig).splitlines()[0])
+                continue
             if not is_retryable(exc):
                 raise
             if attempt == attempts:

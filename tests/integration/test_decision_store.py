@@ -19,7 +19,7 @@ from scoring_service.sequencer import Sequencer
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision, canonical_json
 from scoring_service.storage.tables import loan_policies, log_decisions, log_entries, profile_snapshots
 from tanxiao.errors import NotFound, ValidationError
-from tanxiao.platform.db import make_engine
+from tanxiao.platform.db import held_connection, make_engine
 from tanxiao.translog import SigningKey, generate_private_key_pem
 
 POLICY_TEXT = "# test policy\nversion: test-1\nrate_floor_bp: 25\nnote: 绿色\n"
@@ -249,3 +249,69 @@ def test_find_many_and_a_second_replica_share_snapshots(store: DecisionStore, en
         [("bank-a", "req-1"), ("bank-a", "req-2"), ("bank-a", "nope"), ("bank-a", "req-1")]
     )
     assert found == {("bank-a", "req-1"): first, ("bank-a", "req-2"): second}
+
+
+def _held_dbapi(engine: sa.Engine) -> Any:
+    held = held_connection(engine)
+    assert held._connection is not None
+    return held._connection.connection.dbapi_connection
+
+
+def test_appends_reuse_one_kept_connection_and_dispose_returns_it(
+    store: DecisionStore, engine: sa.Engine
+) -> None:
+    """Appends run on the engine's held write connection (no pool checkout per group commit); the
+    engine's dispose closes it, and the next append takes a new one."""
+    append(store, "held-1")
+    first = _held_dbapi(engine)
+    append(store, "held-2")
+    assert _held_dbapi(engine) is first
+    assert engine.pool.checkedout() == 1  # the held one; reads and other writes use the pool as before
+    engine.dispose()
+    assert held_connection(engine)._connection is None
+    append(store, "held-3")
+    assert _held_dbapi(engine) is not first
+    assert count(engine, log_decisions) == 3
+
+
+def test_an_append_while_the_held_connection_is_busy_takes_a_pooled_one(
+    store: DecisionStore, engine: sa.Engine
+) -> None:
+    held = held_connection(engine)
+    append(store, "warm")
+    done: list[tuple[StoredDecision, bool]] = []
+    with held.transaction() as connection:  # the held connection is in a transaction of its own
+        connection.execute(sa.select(sa.literal(1)))
+        if engine.dialect.name == "sqlite":  # the SQLite write lock is this thread's: append after it
+            thread = threading.Thread(target=lambda: done.append(append(store, "busy")))
+            thread.start()
+        else:
+            done.append(append(store, "busy"))
+            thread = None
+    if thread is not None:
+        thread.join(10)
+    assert done and done[0][1] is True
+    assert store.get(done[0][0].id).request_id == "busy"
+
+
+@pytest.mark.postgres
+def test_a_held_connection_killed_by_the_server_is_replaced_and_the_append_retried(
+    postgres_url: str,
+) -> None:
+    """Without the pool's pre-ping, a held connection the server dropped (a restart, an idle timeout)
+    fails its next statement: the append runs again at once on a new connection, stored once."""
+    engine = make_engine(postgres_url)
+    try:
+        store = DecisionStore(engine)
+        append(store, "before-kill")
+        pid = _held_dbapi(engine).info.backend_pid
+        with engine.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        decision, new = append(store, "after-kill")
+        assert new
+        assert _held_dbapi(engine).info.backend_pid != pid
+        assert store.get(decision.id).request_id == "after-kill"
+        assert count(engine, log_decisions) == 2
+    finally:
+        engine.dispose()
