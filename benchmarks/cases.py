@@ -28,6 +28,8 @@ from benchmarks.load import (
     run_unary,
     split,
     start_registry_process,
+    start_scoring_process,
+    start_sequencer_process,
 )
 from tanxiao.platform.config import Settings
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
@@ -482,6 +484,7 @@ BATCH_QUOTE_SHAPE_NOTE = (
     " quotes/s leaves 100 us of CPU a quote for all of them."
 )
 BATCH_CALL = 1000  # requests per BatchQuoteLoanTerms call (its maximum)
+BATCH_SEQUENCER_PROCESS = True  # the log sequencer in a process of its own (False: a thread of scoring)
 
 
 def varied_quotes(scoring_pb2: Any, usccs: list[str], year: str, prefix: str, size: int) -> list[Any]:
@@ -523,17 +526,24 @@ def batch_rows(ctx: Context, backend: str) -> list[Row]:
         settings = base_settings(database_url=url, log_signing_key_file=f"{ctx.workdir}/log_signing_key.pem")
         load_demo(settings, enterprises=60)
         registry = start_registry_process(settings, log_path=log_path)
+        processes = {"registry": registry}
         scoring = None
         names: list[str] = []
         try:
+            if BATCH_SEQUENCER_PROCESS:  # scoring without its sequencer thread, one sequencer beside it
+                processes["sequencer"] = start_sequencer_process(settings, log_path=log_path)
+                settings = replace(settings, log_sequencer=False)
             scoring = start_scoring(settings, "127.0.0.1:0", registry_addr=registry.address)
             usccs, year = data.stored_usccs(url), str(date.today().year - 1)
-            meter = _BatchMeter(registry, url if backend == "postgres" else None)
+            pg_url = url if backend == "postgres" else None
 
             def run(prefix: str, size: int, view: int, mode: str = "calls") -> tuple[float, int, str]:
+                replica = processes.get("replica")
+                address = scoring.address + (f",{replica.address}" if replica else "")
                 spec = {"usccs": usccs, "year": year, "prefix": prefix, "size": size, "view": view,
                         "mode": mode, "call_size": BATCH_CALL, "inflight": 2}  # fmt: skip
-                result = run_batch_client(scoring.address, spec, timeout=600, started=meter.start)
+                meter = _BatchMeter(processes, pg_url)
+                result = run_batch_client(address, spec, timeout=600, started=meter.start)
                 names.extend(result.names)
                 return result.seconds, result.count, meter.text(result)
 
@@ -555,30 +565,46 @@ def batch_rows(ctx: Context, backend: str) -> list[Row]:
             rows.append(_batch_row(f"BatchQuote stream{suffix}", size, count, seconds, None,
                                    "the stream: one varied quote a message each way, chunks of 1,024 in"
                                    " one transaction, FULL answers (for comparison)", cpu))  # fmt: skip
+            # One more scoring replica (a process of its own on the same database, as a deployment
+            # adds replicas to use more cores): the client sends its calls to both in turn.
+            processes["replica"] = start_scoring_process(settings, registry.address, log_path=log_path)
+            run("warm-replica", 2 * BATCH_CALL, scoring_pb2.BASIC)  # its profile cache, its connections
+            size = max(ctx.sizes_for("batch_quote", (5_000, 10_000, 20_000), (2_000, 4_000)))
+            seconds, count, cpu = run("replicas", size, scoring_pb2.BASIC)
+            rows.append(_batch_row(f"BatchQuoteLoanTerms BASIC, 2 scoring replicas{suffix}", size, count,
+                                   seconds, None, "as BASIC, calls sent to two scoring processes in turn,"
+                                   " 2 in flight each ('replica': the second one's CPU)", cpu))  # fmt: skip
             _check_provable(ctx, url, names, rows)
         finally:
             if scoring is not None:
                 scoring.stop(None)
-            registry.close()
+            for process in processes.values():
+                process.close()
     return rows
 
 
 class _BatchMeter:
-    """CPU of the processes serving a timed client run: this process (the scoring server and its
-    sequencer), the registry's, and on PostgreSQL the backends connected to our database."""
+    """CPU of the processes serving a timed client run: this process (the scoring server, and its
+    sequencer thread unless the sequencer has a process of its own), the other processes of ours
+    (registry, sequencer, a second scoring replica) and on PostgreSQL the backends connected to our
+    database. The run ends when the client has its last answer; the sequencer integrates the last
+    decisions up to a quarter merge delay later, so the CPU is read after waiting that long."""
 
-    def __init__(self, registry: ServiceProcess, pg_url: str | None) -> None:
-        self.registry = registry
+    def __init__(self, processes: dict[str, ServiceProcess], pg_url: str | None) -> None:
+        self.processes = processes  # by the name shown
         self.pg_url = pg_url
-        self._at: tuple[float, float, dict[int, float]] = (0.0, 0.0, {})
+        self._at: tuple[float, dict[str, float], dict[int, float]] = (0.0, {}, {})
 
     def start(self) -> None:
-        self._at = (time.process_time(), self.registry.cpu_seconds(), self._backends())
+        others = {name: p.cpu_seconds() for name, p in self.processes.items()}
+        self._at = (time.process_time(), others, self._backends())
 
     def text(self, client: BatchClientResult) -> str:
-        scoring = time.process_time() - self._at[0]
-        registry = self.registry.cpu_seconds() - self._at[1]
-        parts = {"scoring": scoring, "registry": registry, "client": client.cpu_seconds}
+        time.sleep(0.3)  # the sequencer's next run (every quarter merge delay) integrates the last ones
+        parts = {"scoring": time.process_time() - self._at[0]}
+        for name, process in self.processes.items():
+            parts[name] = process.cpu_seconds() - self._at[1][name]
+        parts["client"] = client.cpu_seconds
         if self.pg_url is not None:
             before = self._at[2]
             parts["PG backends"] = sum(cpu - before.get(pid, 0.0) for pid, cpu in self._backends().items())

@@ -311,6 +311,83 @@ def _registry_main(settings: Any, log_path: str | None, stop: Any, results: Any)
     running.stop(None)
 
 
+def start_scoring_process(
+    settings: Any, registry_addr: str, *, log_path: str | None = None, timeout: float = 60.0
+) -> ServiceProcess:
+    """``scoring_service.app.start_scoring(settings, "127.0.0.1:0", registry_addr)`` in a spawned
+    process: one more scoring replica on the same database (as a deployment adds replicas)."""
+    results: Any = _SPAWN.Queue()
+    stop = _SPAWN.Event()
+    proc = _SPAWN.Process(
+        target=_scoring_main, args=(settings, registry_addr, log_path, stop, results), daemon=True
+    )
+    proc.start()
+    try:
+        kind, payload = results.get(timeout=timeout)
+    except queue.Empty:
+        proc.terminate()
+        raise TimeoutError(f"scoring process did not serve in {timeout:.0f} s") from None
+    if kind != "ready":
+        proc.join(timeout=5)
+        raise RuntimeError(f"scoring process failed: {payload}")
+    return ServiceProcess(str(payload), int(proc.pid or 0), stop, proc)
+
+
+def _scoring_main(settings: Any, registry_addr: str, log_path: str | None, stop: Any, results: Any) -> None:
+    try:
+        _child_logging(log_path)
+        from scoring_service.app import start_scoring
+
+        running = start_scoring(settings, "127.0.0.1:0", registry_addr=registry_addr)
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        return
+    results.put(("ready", running.address))
+    stop.wait()
+    running.stop(None)
+
+
+def start_sequencer_process(
+    settings: Any, *, log_path: str | None = None, timeout: float = 60.0
+) -> ServiceProcess:
+    """The decision-log sequencer in a spawned process of its own, as ``tanxiao log sequence --follow``
+    runs it beside scoring replicas started with ``log_sequencer=False``: every quarter of the merge
+    delay it integrates what is pending (``scoring_service.sequencer.SequencerThread``)."""
+    results: Any = _SPAWN.Queue()
+    stop = _SPAWN.Event()
+    proc = _SPAWN.Process(target=_sequencer_main, args=(settings, log_path, stop, results), daemon=True)
+    proc.start()
+    try:
+        kind, payload = results.get(timeout=timeout)
+    except queue.Empty:
+        proc.terminate()
+        raise TimeoutError(f"sequencer process did not start in {timeout:.0f} s") from None
+    if kind != "ready":
+        proc.join(timeout=5)
+        raise RuntimeError(f"sequencer process failed: {payload}")
+    return ServiceProcess("", int(proc.pid or 0), stop, proc)
+
+
+def _sequencer_main(settings: Any, log_path: str | None, stop: Any, results: Any) -> None:
+    try:
+        _child_logging(log_path)
+        from scoring_service.log_keys import load_signing_key
+        from scoring_service.sequencer import Sequencer, SequencerThread
+        from tanxiao.platform.db import make_engine
+
+        engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        key = load_signing_key(settings.log_signing_key_file)
+        sequencer = Sequencer(engine, key, batch_size=settings.log_batch_size)
+        thread = SequencerThread(sequencer, settings.log_merge_delay_seconds / 4).start()
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        return
+    results.put(("ready", None))
+    stop.wait()
+    thread.stop()
+    engine.dispose()
+
+
 def _child_logging(log_path: str | None) -> None:
     import sys
 
@@ -374,9 +451,11 @@ def _batch_client(address: str, spec: dict[str, Any], go: Any, results: Any) -> 
         mode, view = spec.pop("mode"), spec.pop("view")
         call_size, inflight = spec.pop("call_size", 1000), spec.pop("inflight", 2)
         quotes = varied_quotes(scoring_pb2, **spec)
-        channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
-        grpc.channel_ready_future(channel).result(timeout=10)
-        stub = scoring_pb2_grpc.LoanScoringStub(channel)
+        channels = [grpc.insecure_channel(a, options=CHANNEL_OPTIONS) for a in address.split(",")]
+        for channel in channels:
+            grpc.channel_ready_future(channel).result(timeout=10)
+        stubs = [scoring_pb2_grpc.LoanScoringStub(channel) for channel in channels]
+        stub = stubs[0]
         results.put(("ready", None))
         go.wait()
         cpu, t0 = time.process_time(), time.perf_counter()
@@ -386,12 +465,16 @@ def _batch_client(address: str, spec: dict[str, Any], go: Any, results: Any) -> 
         else:
             from concurrent.futures import ThreadPoolExecutor
 
-            calls = [quotes[i : i + call_size] for i in range(0, len(quotes), call_size)]
-            with ThreadPoolExecutor(inflight) as pool:
-                answered = list(pool.map(lambda part: batch_call(stub, scoring_pb2, part, view), calls))
+            calls = [
+                (stubs[k % len(stubs)], quotes[i : i + call_size])
+                for k, i in enumerate(range(0, len(quotes), call_size))
+            ]  # round robin over the replicas' addresses
+            with ThreadPoolExecutor(inflight * len(stubs)) as pool:
+                answered = list(pool.map(lambda c: batch_call(c[0], scoring_pb2, c[1], view), calls))
             names = [n for part in answered for n in part]
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu
-        channel.close()
+        for channel in channels:
+            channel.close()
         results.put(("done", {"seconds": seconds, "count": len(names), "names": names, "cpu_seconds": cpu}))
     except BaseException:
         results.put(("error", traceback.format_exc()))
