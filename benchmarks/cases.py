@@ -469,12 +469,14 @@ def batch_quote_postgres(ctx: Context) -> list[Row]:
 
 
 BATCH_QUOTE_PROFILE_NOTE = (
-    "BatchQuote, where the time goes (2026-11-30, issue 14 item 5; py-spy on a process of this case's"
-    " shape, BASIC, SQLite): storing the decisions ~37 % (each log entry: canonical JSON ~10 %, half of"
-    " it the round trip that rules out NaN, its sha256 ~5 %; three bulk inserts ~10 %; the commit ~8 %),"
-    " the sequencer integrating them ~15 %, the rest of pricing (parse, inputs, content, one"
-    " evaluate_compact) ~15 %, the answers ~5 %, gRPC and the client the rest. FULL also renders each"
-    " quote's trace texts (the render memo only helps equal requests)."
+    "BatchQuote, where the scoring process's CPU goes (2026-12-01, helper batch6; py-spy on the scoring"
+    " process of this case's shape, BASIC, SQLite, sequencer in its own process, ~100 us a quote): storing"
+    " ~52 % (the inserts into the decision, entry, pending and review-state tables ~24 %, building each"
+    " entry: canonical JSON, its check walk and sha256 ~18 %, the commit ~11 %), pricing (stored-id"
+    " lookup, profiles, inputs, evaluate_compact, content) ~16 %, the answers ~10 %, freeing the call's"
+    " objects and the rest of the call ~11 %, parsing the requests ~5 %, gRPC ~4 %. No one piece"
+    " dominates: 20k quotes/s on 2 cores needs the per-quote Python made column-wise or moved to more"
+    " processes (a second replica is measured below). FULL also renders each quote's trace texts."
 )
 BATCH_QUOTE_SHAPE_NOTE = (
     "BatchQuote's processes (as deployed): the client (a bank's loan system) and the registry each in a"
