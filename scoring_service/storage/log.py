@@ -236,8 +236,10 @@ class BulkInsert:
         """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
         inserted as the driver counts it (-1 when it does not know).
 
-        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL: a
-        binary COPY when there is no ON CONFLICT (``_copy``), else one multi-row INSERT per
+        SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL, more
+        than ``PG_COPY_FROM_ROWS`` rows: a binary COPY when there is no ON CONFLICT (``_copy``), else
+        one INSERT ... SELECT FROM unnest of an array literal per column (``_unnest``); fewer rows (or
+        values of types ``_pg_array`` does not write): one multi-row INSERT per
         ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters (psycopg's executemany sends
         a statement per row, and its ``%s`` conversion parses a long statement's text in Python on
         every call)."""

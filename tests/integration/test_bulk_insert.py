@@ -1,5 +1,6 @@
 """BulkInsert on both databases: SQLite runs it on the driver's connection (not through SQLAlchemy's
-execution), PostgreSQL sends a few rows as one INSERT and many as a binary COPY; both count the rows
+execution), PostgreSQL sends a few rows as one INSERT and many as a binary COPY (or, with an ON
+CONFLICT, as one INSERT ... SELECT FROM unnest of array literals); both count the rows
 inserted and keep the same stored rows, and SQLite's errors still come as SQLAlchemy's (the
 transaction retry reads them)."""
 
