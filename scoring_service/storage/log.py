@@ -239,7 +239,7 @@ class BulkInsert:
         SQLite: the driver's executemany (a loop in C over one prepared statement). PostgreSQL, more
         than ``PG_COPY_FROM_ROWS`` rows: a binary COPY when there is no ON CONFLICT (``_copy``), else
         one INSERT ... SELECT FROM unnest of an array literal per column (``_unnest``); fewer rows (or
-        values of types ``_pg_array`` does not write): one multi-row INSERT per
+        values of types ``pg_array`` does not write): one multi-row INSERT per
         ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters (psycopg's executemany sends
         a statement per row, and its ``%s`` conversion parses a long statement's text in Python on
         every call)."""
@@ -272,7 +272,7 @@ class BulkInsert:
             target = head.replace("INSERT INTO", "COPY", 1).removesuffix(" VALUES ")
             return self._copy(driver, target, self._pg_types(connection.dialect), rows)
         if self.on_conflict and len(rows) > PG_COPY_FROM_ROWS:
-            arrays = [_pg_array(column) for column in zip(*rows, strict=True)]
+            arrays = [pg_array(column) for column in zip(*rows, strict=True)]
             if all(a is not None for a in arrays):
                 return self._unnest(driver, head, tail, self._pg_types(connection.dialect), arrays)
         with RawCursor(driver) as cursor:  # type: ignore[arg-type]
@@ -325,7 +325,7 @@ PG_ROWS_PER_STATEMENT = 1000  # x at most 8 columns: well under PostgreSQL's 65,
 PG_COPY_FROM_ROWS = 32
 
 
-def _pg_array(values: Sequence[Any]) -> str | None:
+def pg_array(values: Sequence[Any]) -> str | None:
     """A PostgreSQL array literal of ``values`` (text in double quotes with ``\\`` and ``"`` escaped, NULL,
     integers, booleans, datetimes in ISO 8601), or None when one is of another type (the caller then
     binds the rows as parameters)."""

@@ -249,3 +249,13 @@ def test_find_many_and_a_second_replica_share_snapshots(store: DecisionStore, en
         [("bank-a", "req-1"), ("bank-a", "req-2"), ("bank-a", "nope"), ("bank-a", "req-1")]
     )
     assert found == {("bank-a", "req-1"): first, ("bank-a", "req-2"): second}
+
+
+def test_find_many_finds_request_ids_that_need_quoting_among_many(store: DecisionStore) -> None:
+    """PostgreSQL looks the keys up as one array literal: request ids with quotes, backslashes, braces,
+    commas, spaces or the word NULL are found as they are, among more keys than one IN list takes."""
+    odd = ['a "quoted" id', "back\\slash", "{braces},commas", "NULL", " spaced ", "绿色", 'x\\"y']
+    stored = {("bank-a", r): append(store, r)[0] for r in odd}
+    stored[("bank-b", "NULL")] = append(store, "NULL", lender="bank-b")[0]
+    keys = [("bank-a", f"missing-{i}") for i in range(700)] + list(stored) + [("bank-b", "nope")]
+    assert store.find_many(keys) == stored
