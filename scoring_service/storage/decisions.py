@@ -49,7 +49,6 @@ from scoring_service.storage.log import (
     iso_time,
     new_entry_id,
     new_entry_ids,
-    pg_array,
     utc,
 )
 from scoring_service.storage.tables import (
@@ -333,16 +332,6 @@ class DecisionStore:
         # databases use directly (a row-value IN list was far slower on PostgreSQL for 1,000 keys)
         with read_only(self.engine) as connection:
             for lender, request_ids in by_lender.items():
-                if connection.dialect.name == "postgresql" and (ids := pg_array(request_ids)) is not None:
-                    # one statement, the ids as one array literal: the 500-value IN list cost ~5 us of
-                    # client CPU a key (SQLAlchemy's expanding parameters, psycopg's per-value dumping)
-                    wanted = sa.cast(sa.bindparam("ids", ids, type_=sa.Text), postgresql.ARRAY(sa.String))
-                    query = _select().where(
-                        log_decisions.c.lender == lender, log_decisions.c.request_id == sa.any_(wanted)
-                    )
-                    for row in connection.execute(query):
-                        out[(row.lender, row.request_id)] = self._stored(connection, row)
-                    continue
                 for start in range(0, len(request_ids), 500):
                     query = _select().where(
                         log_decisions.c.lender == lender,
