@@ -236,3 +236,245 @@ def _ingest_client(address: str, spec: dict[str, Any], results: Any) -> None:
         )
     except BaseException:
         results.put(("error", traceback.format_exc()))
+
+
+# ----------------------------------------------------------------------------------- CPU of processes
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; its threads included), or NaN
+    where /proc cannot be read."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+# ----------------------------------------------------------------------------------- a registry process
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """A server of ours running in a spawned process (as a deployment runs it): its address and pid."""
+
+    address: str
+    pid: int
+    stop: Any  # an Event: set to stop the server and end the process
+    process: Any
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.pid)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+
+
+def start_registry_process(
+    settings: Any, *, log_path: str | None = None, timeout: float = 60.0
+) -> ServiceProcess:
+    """``registry_service.app.start_registry(settings, "127.0.0.1:0")`` in a spawned process; returns
+    once it serves. ``log_path``: where its structured logs go (appended), else its stderr."""
+    results: Any = _SPAWN.Queue()
+    stop = _SPAWN.Event()
+    proc = _SPAWN.Process(target=_registry_main, args=(settings, log_path, stop, results), daemon=True)
+    proc.start()
+    try:
+        kind, payload = results.get(timeout=timeout)
+    except queue.Empty:
+        proc.terminate()
+        raise TimeoutError(f"registry process did not serve in {timeout:.0f} s") from None
+    if kind != "ready":
+        proc.join(timeout=5)
+        raise RuntimeError(f"registry process failed: {payload}")
+    return ServiceProcess(str(payload), int(proc.pid or 0), stop, proc)
+
+
+def _registry_main(settings: Any, log_path: str | None, stop: Any, results: Any) -> None:
+    try:
+        _child_logging(log_path)
+        from registry_service.app import start_registry
+
+        running = start_registry(settings, "127.0.0.1:0")
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        return
+    results.put(("ready", running.address))
+    stop.wait()
+    running.stop(None)
+
+
+def start_scoring_process(
+    settings: Any, registry_addr: str, *, log_path: str | None = None, timeout: float = 60.0
+) -> ServiceProcess:
+    """``scoring_service.app.start_scoring(settings, "127.0.0.1:0", registry_addr)`` in a spawned
+    process: one more scoring replica on the same database (as a deployment adds replicas)."""
+    results: Any = _SPAWN.Queue()
+    stop = _SPAWN.Event()
+    proc = _SPAWN.Process(
+        target=_scoring_main, args=(settings, registry_addr, log_path, stop, results), daemon=True
+    )
+    proc.start()
+    try:
+        kind, payload = results.get(timeout=timeout)
+    except queue.Empty:
+        proc.terminate()
+        raise TimeoutError(f"scoring process did not serve in {timeout:.0f} s") from None
+    if kind != "ready":
+        proc.join(timeout=5)
+        raise RuntimeError(f"scoring process failed: {payload}")
+    return ServiceProcess(str(payload), int(proc.pid or 0), stop, proc)
+
+
+def _scoring_main(settings: Any, registry_addr: str, log_path: str | None, stop: Any, results: Any) -> None:
+    try:
+        _child_logging(log_path)
+        from scoring_service.app import start_scoring
+
+        running = start_scoring(settings, "127.0.0.1:0", registry_addr=registry_addr)
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        return
+    results.put(("ready", running.address))
+    stop.wait()
+    running.stop(None)
+
+
+def start_sequencer_process(
+    settings: Any, *, log_path: str | None = None, timeout: float = 60.0
+) -> ServiceProcess:
+    """The decision-log sequencer in a spawned process of its own, as ``tanxiao log sequence --follow``
+    runs it beside scoring replicas started with ``log_sequencer=False``: every quarter of the merge
+    delay it integrates what is pending (``scoring_service.sequencer.SequencerThread``)."""
+    results: Any = _SPAWN.Queue()
+    stop = _SPAWN.Event()
+    proc = _SPAWN.Process(target=_sequencer_main, args=(settings, log_path, stop, results), daemon=True)
+    proc.start()
+    try:
+        kind, payload = results.get(timeout=timeout)
+    except queue.Empty:
+        proc.terminate()
+        raise TimeoutError(f"sequencer process did not start in {timeout:.0f} s") from None
+    if kind != "ready":
+        proc.join(timeout=5)
+        raise RuntimeError(f"sequencer process failed: {payload}")
+    return ServiceProcess("", int(proc.pid or 0), stop, proc)
+
+
+def _sequencer_main(settings: Any, log_path: str | None, stop: Any, results: Any) -> None:
+    try:
+        _child_logging(log_path)
+        from scoring_service.log_keys import load_signing_key
+        from scoring_service.sequencer import Sequencer, SequencerThread
+        from tanxiao.platform.db import make_engine
+
+        engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        key = load_signing_key(settings.log_signing_key_file)
+        sequencer = Sequencer(engine, key, batch_size=settings.log_batch_size)
+        thread = SequencerThread(sequencer, settings.log_merge_delay_seconds / 4).start()
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        return
+    results.put(("ready", None))
+    stop.wait()
+    thread.stop()
+    engine.dispose()
+
+
+def _child_logging(log_path: str | None) -> None:
+    import sys
+
+    if log_path:
+        sys.stderr = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - for the process's life
+    from tanxiao.platform.logging import configure_logging
+
+    configure_logging("INFO", "json")
+
+
+# ----------------------------------------------------------------------------------- BatchQuote client
+
+
+@dataclass(frozen=True)
+class BatchClientResult:
+    seconds: float  # wall time of the calls
+    count: int  # decisions answered
+    names: list[str]  # their names
+    cpu_seconds: float  # the client process's CPU during the calls (building the requests excluded)
+
+
+def run_batch_client(
+    address: str, spec: dict[str, Any], *, timeout: float, started: Any = None
+) -> BatchClientResult:
+    """Quotes sent from a separate process (a bank's loan system): ``spec`` names the requests
+    (``benchmarks.cases.varied_quotes`` arguments), ``mode`` "calls" (BatchQuoteLoanTerms, calls of
+    ``call_size``, ``inflight`` in flight) or "stream" (BatchQuote, one quote a message), and ``view``.
+    The requests are built and the channel connected before the clock starts; ``started``, if given, is
+    called (in this process) right before the client is let go: snapshot other processes' CPU there."""
+    results: Any = _SPAWN.Queue()
+    go = _SPAWN.Event()
+    proc = _SPAWN.Process(target=_batch_client, args=(address, spec, go, results), daemon=True)
+    proc.start()
+    try:
+        kind, payload = results.get(timeout=timeout)
+        if kind != "ready":
+            raise RuntimeError(f"batch client failed before start: {payload}")
+        if started is not None:
+            started()
+        go.set()
+        kind, payload = results.get(timeout=timeout)
+    except queue.Empty:
+        raise TimeoutError(f"batch client gave no answer in {timeout:.0f} s") from None
+    finally:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.terminate()
+    if kind != "done":
+        raise RuntimeError(f"batch client failed: {payload}")
+    return BatchClientResult(**payload)
+
+
+def _batch_client(address: str, spec: dict[str, Any], go: Any, results: Any) -> None:
+    try:
+        import grpc
+
+        from benchmarks.cases import batch_call, varied_quotes
+        from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
+
+        spec = dict(spec)
+        mode, view = spec.pop("mode"), spec.pop("view")
+        call_size, inflight = spec.pop("call_size", 1000), spec.pop("inflight", 2)
+        quotes = varied_quotes(scoring_pb2, **spec)
+        channels = [grpc.insecure_channel(a, options=CHANNEL_OPTIONS) for a in address.split(",")]
+        for channel in channels:
+            grpc.channel_ready_future(channel).result(timeout=10)
+        stubs = [scoring_pb2_grpc.LoanScoringStub(channel) for channel in channels]
+        stub = stubs[0]
+        results.put(("ready", None))
+        go.wait()
+        cpu, t0 = time.process_time(), time.perf_counter()
+        if mode == "stream":
+            requests = (scoring_pb2.BatchQuoteRequest(quote=q) for q in quotes)
+            names = [d.name for d in stub.BatchQuote(requests, timeout=600)]  # a Decision a message
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            calls = [
+                (stubs[k % len(stubs)], quotes[i : i + call_size])
+                for k, i in enumerate(range(0, len(quotes), call_size))
+            ]  # round robin over the replicas' addresses
+            with ThreadPoolExecutor(inflight * len(stubs)) as pool:
+                answered = list(pool.map(lambda c: batch_call(c[0], scoring_pb2, c[1], view), calls))
+            names = [n for part in answered for n in part]
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu
+        for channel in channels:
+            channel.close()
+        results.put(("done", {"seconds": seconds, "count": len(names), "names": names, "cpu_seconds": cpu}))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))

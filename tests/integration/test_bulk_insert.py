@@ -1,5 +1,6 @@
 """BulkInsert on both databases: SQLite runs it on the driver's connection (not through SQLAlchemy's
-execution), PostgreSQL sends a few rows as one INSERT and many as a binary COPY; both count the rows
+execution), PostgreSQL sends a few rows as one INSERT and many as a binary COPY (or, with an ON
+CONFLICT, as one INSERT ... SELECT FROM unnest of array literals); both count the rows
 inserted and keep the same stored rows, and SQLite's errors still come as SQLAlchemy's (the
 transaction retry reads them)."""
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from scoring_service.storage.log import PG_COPY_FROM_ROWS, EntryKind, LogEntry, insert_entries
+from scoring_service.storage.log import PG_COPY_FROM_ROWS, BulkInsert, EntryKind, LogEntry, insert_entries
 from scoring_service.storage.tables import log_entries, log_pending
 from tanxiao.platform.db import make_engine, transaction
 from tanxiao.platform.idempotency import is_retryable
@@ -56,3 +57,51 @@ def test_sqlite_errors_come_as_sqlalchemy_errors(sqlite_url: str) -> None:
         insert_entries(connection, [entry, entry])  # the same entry id twice
     assert is_retryable(raised.value)  # a unique violation: what run_in_transaction retries
     engine.dispose()
+
+
+@pytest.mark.parametrize("count", [3, PG_COPY_FROM_ROWS + 5])
+def test_on_conflict_rows_stored_as_given_and_conflicts_skipped(
+    engine: sa.Engine, count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many rows with an ON CONFLICT go to PostgreSQL as one INSERT ... SELECT FROM unnest of array
+    literals: texts that need quoting in an array literal, NULLs and times come back as given, and the
+    count says how many rows were new."""
+    from datetime import UTC, datetime
+
+    from scoring_service.storage.decisions import _INDEX_INSERT
+    from scoring_service.storage.tables import log_decisions
+
+    odd = ['a "quoted" id', "back\\slash", "{braces},commas", "NULL", "", " spaced ", "绿色贷款", 'x\\"y']
+    now = datetime(2026, 12, 1, 8, 0, 0, 123456, tzinfo=UTC)
+
+    def row(n: int, request_id: str) -> tuple[object, ...]:
+        snapshot = None if n % 2 else f"{n:064x}"
+        return (
+            f"{n:032x}",
+            "lenders/bench",
+            request_id,
+            "91330523MA2B3C4D5E",
+            "GENERAL",
+            "f" * 64,
+            snapshot,
+            now,
+        )
+
+    unnested = []
+    plain = BulkInsert._unnest
+    monkeypatch.setattr(BulkInsert, "_unnest", staticmethod(lambda *a: unnested.append(1) or plain(*a)))
+    rows = [row(n, f"{odd[n % len(odd)]}-{n}") for n in range(count)]
+    with transaction(engine) as connection:
+        assert _INDEX_INSERT.run(connection, rows) == count
+    assert bool(unnested) == (engine.dialect.name == "postgresql" and count > PG_COPY_FROM_ROWS)
+    again = [row(count + n, r[2]) for n, r in enumerate(rows[:2])]  # same (lender, request_id): skipped
+    again.append(row(10_000, "new"))
+    with transaction(engine) as connection:
+        assert _INDEX_INSERT.run(connection, again) == 1
+    with engine.connect() as connection:
+        stored = {r.id: r for r in connection.execute(sa.select(log_decisions))}
+    assert len(stored) == count + 1
+    for r in rows:
+        got = stored[str(r[0])]
+        assert (got.request_id, got.profile_snapshot) == (r[2], r[6])
+        assert got.create_time.replace(tzinfo=UTC) == now

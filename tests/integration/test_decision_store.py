@@ -315,3 +315,13 @@ def test_a_held_connection_killed_by_the_server_is_replaced_and_the_append_retri
         assert count(engine, log_decisions) == 2
     finally:
         engine.dispose()
+
+
+def test_find_many_finds_request_ids_that_need_quoting_among_many(store: DecisionStore) -> None:
+    """PostgreSQL looks the keys up as one array literal: request ids with quotes, backslashes, braces,
+    commas, spaces or the word NULL are found as they are, among more keys than one IN list takes."""
+    odd = ['a "quoted" id', "back\\slash", "{braces},commas", "NULL", " spaced ", "绿色", 'x\\"y']
+    stored = {("bank-a", r): append(store, r)[0] for r in odd}
+    stored[("bank-b", "NULL")] = append(store, "NULL", lender="bank-b")[0]
+    keys = [("bank-a", f"missing-{i}") for i in range(700)] + list(stored) + [("bank-b", "nope")]
+    assert store.find_many(keys) == stored
