@@ -277,24 +277,30 @@ class ServiceProcess:
             self.process.join(timeout=5)
 
 
-def start_registry_process(
-    settings: Any, *, log_path: str | None = None, timeout: float = 60.0
-) -> ServiceProcess:
-    """``registry_service.app.start_registry(settings, "127.0.0.1:0")`` in a spawned process; returns
-    once it serves. ``log_path``: where its structured logs go (appended), else its stderr."""
+def _start_service_process(what: str, target: Any, args: tuple[Any, ...], timeout: float) -> ServiceProcess:
+    """Spawn ``target(*args, stop, results)``; returns once it reports "ready" (its address) or raises
+    with what it reported. The three service processes below start alike."""
     results: Any = _SPAWN.Queue()
     stop = _SPAWN.Event()
-    proc = _SPAWN.Process(target=_registry_main, args=(settings, log_path, stop, results), daemon=True)
+    proc = _SPAWN.Process(target=target, args=(*args, stop, results), daemon=True)
     proc.start()
     try:
         kind, payload = results.get(timeout=timeout)
     except queue.Empty:
         proc.terminate()
-        raise TimeoutError(f"registry process did not serve in {timeout:.0f} s") from None
+        raise TimeoutError(f"{what} process did not start in {timeout:.0f} s") from None
     if kind != "ready":
         proc.join(timeout=5)
-        raise RuntimeError(f"registry process failed: {payload}")
-    return ServiceProcess(str(payload), int(proc.pid or 0), stop, proc)
+        raise RuntimeError(f"{what} process failed: {payload}")
+    return ServiceProcess(str(payload or ""), int(proc.pid or 0), stop, proc)
+
+
+def start_registry_process(
+    settings: Any, *, log_path: str | None = None, timeout: float = 60.0
+) -> ServiceProcess:
+    """``registry_service.app.start_registry(settings, "127.0.0.1:0")`` in a spawned process; returns
+    once it serves. ``log_path``: where its structured logs go (appended), else its stderr."""
+    return _start_service_process("registry", _registry_main, (settings, log_path), timeout)
 
 
 def _registry_main(settings: Any, log_path: str | None, stop: Any, results: Any) -> None:
@@ -316,21 +322,7 @@ def start_scoring_process(
 ) -> ServiceProcess:
     """``scoring_service.app.start_scoring(settings, "127.0.0.1:0", registry_addr)`` in a spawned
     process: one more scoring replica on the same database (as a deployment adds replicas)."""
-    results: Any = _SPAWN.Queue()
-    stop = _SPAWN.Event()
-    proc = _SPAWN.Process(
-        target=_scoring_main, args=(settings, registry_addr, log_path, stop, results), daemon=True
-    )
-    proc.start()
-    try:
-        kind, payload = results.get(timeout=timeout)
-    except queue.Empty:
-        proc.terminate()
-        raise TimeoutError(f"scoring process did not serve in {timeout:.0f} s") from None
-    if kind != "ready":
-        proc.join(timeout=5)
-        raise RuntimeError(f"scoring process failed: {payload}")
-    return ServiceProcess(str(payload), int(proc.pid or 0), stop, proc)
+    return _start_service_process("scoring", _scoring_main, (settings, registry_addr, log_path), timeout)
 
 
 def _scoring_main(settings: Any, registry_addr: str, log_path: str | None, stop: Any, results: Any) -> None:
@@ -353,19 +345,7 @@ def start_sequencer_process(
     """The decision-log sequencer in a spawned process of its own, as ``tanxiao log sequence --follow``
     runs it beside scoring replicas started with ``log_sequencer=False``: every quarter of the merge
     delay it integrates what is pending (``scoring_service.sequencer.SequencerThread``)."""
-    results: Any = _SPAWN.Queue()
-    stop = _SPAWN.Event()
-    proc = _SPAWN.Process(target=_sequencer_main, args=(settings, log_path, stop, results), daemon=True)
-    proc.start()
-    try:
-        kind, payload = results.get(timeout=timeout)
-    except queue.Empty:
-        proc.terminate()
-        raise TimeoutError(f"sequencer process did not start in {timeout:.0f} s") from None
-    if kind != "ready":
-        proc.join(timeout=5)
-        raise RuntimeError(f"sequencer process failed: {payload}")
-    return ServiceProcess("", int(proc.pid or 0), stop, proc)
+    return _start_service_process("sequencer", _sequencer_main, (settings, log_path), timeout)
 
 
 def _sequencer_main(settings: Any, log_path: str | None, stop: Any, results: Any) -> None:
