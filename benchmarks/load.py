@@ -300,15 +300,24 @@ def start_registry_process(
 ) -> ServiceProcess:
     """``registry_service.app.start_registry(settings, "127.0.0.1:0")`` in a spawned process; returns
     once it serves. ``log_path``: where its structured logs go (appended), else its stderr."""
-    return _start_service_process("registry", _registry_main, (settings, log_path), timeout)
+    return _start_service_process("registry", _serve_main, (settings, None, log_path), timeout)
 
 
-def _registry_main(settings: Any, log_path: str | None, stop: Any, results: Any) -> None:
+def _serve_main(
+    settings: Any, registry_addr: str | None, log_path: str | None, stop: Any, results: Any
+) -> None:
+    """A registry (``registry_addr`` None) or a scoring replica dialling ``registry_addr``, served
+    until ``stop`` is set; its address (or the start-up traceback) reported on ``results``."""
     try:
         _child_logging(log_path)
-        from registry_service.app import start_registry
+        if registry_addr is None:
+            from registry_service.app import start_registry
 
-        running = start_registry(settings, "127.0.0.1:0")
+            running = start_registry(settings, "127.0.0.1:0")
+        else:
+            from scoring_service.app import start_scoring
+
+            running = start_scoring(settings, "127.0.0.1:0", registry_addr=registry_addr)
     except BaseException:
         results.put(("error", traceback.format_exc()))
         return
@@ -322,21 +331,7 @@ def start_scoring_process(
 ) -> ServiceProcess:
     """``scoring_service.app.start_scoring(settings, "127.0.0.1:0", registry_addr)`` in a spawned
     process: one more scoring replica on the same database (as a deployment adds replicas)."""
-    return _start_service_process("scoring", _scoring_main, (settings, registry_addr, log_path), timeout)
-
-
-def _scoring_main(settings: Any, registry_addr: str, log_path: str | None, stop: Any, results: Any) -> None:
-    try:
-        _child_logging(log_path)
-        from scoring_service.app import start_scoring
-
-        running = start_scoring(settings, "127.0.0.1:0", registry_addr=registry_addr)
-    except BaseException:
-        results.put(("error", traceback.format_exc()))
-        return
-    results.put(("ready", running.address))
-    stop.wait()
-    running.stop(None)
+    return _start_service_process("scoring", _serve_main, (settings, registry_addr, log_path), timeout)
 
 
 def start_sequencer_process(
