@@ -282,7 +282,9 @@ def _start_service_process(what: str, target: Any, args: tuple[Any, ...], timeou
     with what it reported. The three service processes below start alike."""
     results: Any = _SPAWN.Queue()
     stop = _SPAWN.Event()
-    proc = _SPAWN.Process(target=target, args=(*args, stop, results), daemon=True)
+    # Not daemonic: a service starts processes of its own (the registry's ingest workers), which a
+    # daemonic process may not; ServiceProcess.close stops it, and terminates it if it hangs.
+    proc = _SPAWN.Process(target=target, args=(*args, stop, results))
     proc.start()
     try:
         kind, payload = results.get(timeout=timeout)
