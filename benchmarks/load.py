@@ -13,6 +13,8 @@ import multiprocessing as mp
 import queue
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,20 +190,8 @@ async def _unary_main(
 
 def run_ingest_stream(address: str, spec: dict[str, Any], *, timeout: float) -> dict[str, Any]:
     """One IngestRecords client stream from a separate process; requests are built before timing."""
-    results: Any = _SPAWN.Queue()
-    proc = _SPAWN.Process(target=_ingest_client, args=(address, spec, results), daemon=True)
-    proc.start()
-    try:
-        kind, payload = results.get(timeout=timeout)
-    except queue.Empty:
-        raise TimeoutError(f"ingest client gave no answer in {timeout:.0f} s") from None
-    finally:
-        proc.join(timeout=10)
-        if proc.is_alive():
-            proc.terminate()
-    if kind != "done":
-        raise RuntimeError(f"ingest client failed: {payload}")
-    return dict(payload)
+    with _client_process("ingest", _ingest_client, (address, spec), timeout) as receive:
+        return dict(_done("ingest", *receive()))
 
 
 def _ingest_client(address: str, spec: dict[str, Any], results: Any) -> None:
@@ -394,27 +384,46 @@ def run_batch_client(
     ``call_size``, ``inflight`` in flight) or "stream" (BatchQuote, one quote a message), and ``view``.
     The requests are built and the channel connected before the clock starts; ``started``, if given, is
     called (in this process) right before the client is let go: snapshot other processes' CPU there."""
-    results: Any = _SPAWN.Queue()
     go = _SPAWN.Event()
-    proc = _SPAWN.Process(target=_batch_client, args=(address, spec, go, results), daemon=True)
-    proc.start()
-    try:
-        kind, payload = results.get(timeout=timeout)
+    with _client_process("batch", _batch_client, (address, spec, go), timeout) as receive:
+        kind, payload = receive()
         if kind != "ready":
             raise RuntimeError(f"batch client failed before start: {payload}")
         if started is not None:
             started()
         go.set()
-        kind, payload = results.get(timeout=timeout)
-    except queue.Empty:
-        raise TimeoutError(f"batch client gave no answer in {timeout:.0f} s") from None
+        return BatchClientResult(**_done("batch", *receive()))
+
+
+@contextmanager
+def _client_process(
+    name: str, target: Callable[..., None], args: tuple[Any, ...], timeout: float
+) -> Iterator[Callable[[], tuple[str, Any]]]:
+    """A spawned client process that reports ``(kind, payload)`` on a queue passed as its last argument;
+    yields the receive of its next report, and joins (or terminates) the process on the way out."""
+    results: Any = _SPAWN.Queue()
+    proc = _SPAWN.Process(target=target, args=(*args, results), daemon=True)
+    proc.start()
+
+    def receive() -> tuple[str, Any]:
+        try:
+            kind, payload = results.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"{name} client gave no answer in {timeout:.0f} s") from None
+        return kind, payload
+
+    try:
+        yield receive
     finally:
         proc.join(timeout=10)
         if proc.is_alive():
             proc.terminate()
+
+
+def _done(name: str, kind: str, payload: Any) -> Any:
     if kind != "done":
-        raise RuntimeError(f"batch client failed: {payload}")
-    return BatchClientResult(**payload)
+        raise RuntimeError(f"{name} client failed: {payload}")
+    return payload
 
 
 def _batch_client(address: str, spec: dict[str, Any], go: Any, results: Any) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -16,8 +17,10 @@ import structlog.testing
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from registry_service.app import start_registry
 from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.config import Settings
+from tanxiao.platform.db import make_engine
 from tanxiao.platform.server import RunningServer
 from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
@@ -84,6 +87,43 @@ def make_uscc(serial: int, region: str = "330502") -> str:
     body = f"91{region}{organisation}"
     total = sum(_USCC_CHARSET.index(c) * w for c, w in zip(body, _USCC_WEIGHTS, strict=True))
     return body + _USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def energy_record(external_id: str, quantity: float = 100.0, **fields: object) -> registry_pb2.EnergyRecord:
+    """A March-2024 grid electricity record of enterprise ``make_uscc(1)``; ``fields`` override any field."""
+    values: dict[str, object] = {
+        "uscc": make_uscc(1),
+        "period": "2024-03",
+        "category": "ELECTRICITY",
+        "quantity": quantity,
+        "unit": "",
+        "source": common_pb2.GRID_UTILITY,
+        "external_id": external_id,
+    }
+    return registry_pb2.EnergyRecord(**{**values, **fields})
+
+
+@contextlib.contextmanager
+def serving_registry(settings: Settings, url: str) -> Iterator[Registry]:
+    """The registry served in this process on port 0 with ``settings``, a stub ready on its channel and an
+    engine of our own on ``url``; stopped and disposed on exit."""
+    running = start_registry(settings, "127.0.0.1:0")
+    engine = make_engine(url)
+    channel = grpc.insecure_channel(running.address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=10)
+        yield Registry(registry_pb2_grpc.CarbonRegistryStub(channel), channel, engine, url, running, settings)
+    finally:
+        channel.close()
+        running.stop(None)
+        engine.dispose()
+
+
+def run_in_threads(target: Callable[[int], None], count: int, timeout: float = 120.0) -> None:
+    """``target(0)`` .. ``target(count - 1)``, each on its own thread at once; re-raises the first failure."""
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        for future in [pool.submit(target, i) for i in range(count)]:
+            future.result(timeout=timeout)
 
 
 def graded_year_records(uscc: str, intensity: float, year: int = 2022) -> list[registry_pb2.EnergyRecord]:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import DEVELOPMENT, Registry
+from helpers import DEVELOPMENT, Registry, serving_registry
 from sqlalchemy.engine import make_url
 
-from registry_service.app import start_registry
 from tanxiao.platform.config import Settings
-from tanxiao.platform.db import make_engine
-from tanxiao.registry.v1 import registry_pb2_grpc
 
 # Small limits so the RESOURCE_EXHAUSTED paths are cheap to reach.
 TEST_MAX_BATCH_RECORDS = 200
@@ -35,18 +31,8 @@ def registry_settings(url: str) -> Settings:
 
 @pytest.fixture
 def registry(db_url: str) -> Iterator[Registry]:
-    settings = registry_settings(db_url)
-    running = start_registry(settings, "127.0.0.1:0")
-    engine = make_engine(db_url)
-    channel = grpc.insecure_channel(running.address)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=10)
-        stub = registry_pb2_grpc.CarbonRegistryStub(channel)
-        yield Registry(stub, channel, engine, db_url, running, settings)
-    finally:
-        channel.close()
-        running.stop(None)
-        engine.dispose()
+    with serving_registry(registry_settings(db_url), db_url) as registry:
+        yield registry
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
+from helpers import run_in_threads
 
 from loan_rules.policy import content_hash
 from scoring_service.audit import verify_log
@@ -195,32 +196,22 @@ def test_concurrent_appends_store_each_request_once_and_the_log_verifies(
     threads, per_thread = 8, 25
     start = threading.Barrier(threads)
     results: list[tuple[str, str, StoredDecision, bool]] = []
-    errors: list[BaseException] = []
     lock = threading.Lock()
     sequencer = Sequencer(engine, SigningKey.from_pem(generate_private_key_pem()), batch_size=16)
 
     def worker(t: int) -> None:
-        try:
-            start.wait()
-            for i in range(per_thread):
-                # Threads t and t + 4 send the same 25 requests: every request is raced by two threads.
-                lender = "bank-a" if i % 2 else "bank-b"
-                request_id = f"req-{t % 4}-{i}"
-                decision, created = append(store, request_id, lender=lender, content={"t": t % 4, "i": i})
-                with lock:
-                    results.append((lender, request_id, decision, created))
-                if t == 0 and i % 5 == 0:
-                    sequencer.integrate()  # the sequencer runs while quotes are being stored
-        except BaseException as exc:
+        start.wait()
+        for i in range(per_thread):
+            # Threads t and t + 4 send the same 25 requests: every request is raced by two threads.
+            lender = "bank-a" if i % 2 else "bank-b"
+            request_id = f"req-{t % 4}-{i}"
+            decision, created = append(store, request_id, lender=lender, content={"t": t % 4, "i": i})
             with lock:
-                errors.append(exc)
+                results.append((lender, request_id, decision, created))
+            if t == 0 and i % 5 == 0:
+                sequencer.integrate()  # the sequencer runs while quotes are being stored
 
-    workers = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-    assert not errors, errors
+    run_in_threads(worker, threads)
     distinct = 4 * per_thread
     by_request: dict[tuple[str, str], set[str]] = {}
     for lender, request_id, decision, _ in results:

@@ -17,17 +17,15 @@ from pathlib import Path
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import DEVELOPMENT, Registry, error_details, make_uscc
+from helpers import DEVELOPMENT, Registry, energy_record, error_details, make_uscc, serving_registry
 
 from registry_service import ingest_workers
-from registry_service.app import start_registry
 from registry_service.domain.enterprise import Enterprise
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import record_keys, records
 from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.config import Settings
-from tanxiao.platform.db import make_engine
-from tanxiao.registry.v1 import registry_pb2, registry_pb2_grpc
+from tanxiao.registry.v1 import registry_pb2
 
 pb = registry_pb2
 GRID = common_pb2.GRID_UTILITY
@@ -57,21 +55,11 @@ def _settings(url: str, workers: int) -> Settings:
 @contextmanager
 def _serve(url: str, workers: int) -> Iterator[Registry]:
     """The registry on ``url`` with ``workers`` ingest worker processes (0: none), E1 and E2 registered."""
-    settings = _settings(url, workers)
-    engine = make_engine(url)
-    EnterpriseRepository(engine).create_many(
-        [Enterprise(E1, "甲化纤", "2825", "330502"), Enterprise(E2, "乙纺织", "1710", "330503")]
-    )
-    running = start_registry(settings, "127.0.0.1:0")
-    channel = grpc.insecure_channel(running.address)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=10)
-        stub = registry_pb2_grpc.CarbonRegistryStub(channel)
-        yield Registry(stub, channel, engine, url, running, settings)
-    finally:
-        channel.close()
-        running.stop(None)
-        engine.dispose()
+    with serving_registry(_settings(url, workers), url) as registry:
+        EnterpriseRepository(registry.engine).create_many(
+            [Enterprise(E1, "甲化纤", "2825", "330502"), Enterprise(E2, "乙纺织", "1710", "330503")]
+        )
+        yield registry
 
 
 @pytest.fixture(params=[1, 0], ids=["workers", "in-process"])
@@ -79,19 +67,6 @@ def served(request: pytest.FixtureRequest, db_url: str) -> Iterator[Registry]:
     """The test database (SQLite and PostgreSQL) served with one worker process, or none."""
     with _serve(db_url, request.param) as registry:
         yield registry
-
-
-def _record(external_id: str, quantity: float = 100.0, **fields: object) -> registry_pb2.EnergyRecord:
-    values: dict[str, object] = {
-        "uscc": E1,
-        "period": "2024-03",
-        "category": "ELECTRICITY",
-        "quantity": quantity,
-        "unit": "",
-        "source": GRID,
-        "external_id": external_id,
-    }
-    return pb.EnergyRecord(**{**values, **fields})
 
 
 def _stream(
@@ -117,11 +92,11 @@ def _mixed(n: int, tag: str) -> list[registry_pb2.EnergyRecord]:
                 {"period": "2023-13"},
                 {"category": "NOPE"},
             ][(i // 37) % 5]
-            rows.append(_record(f"{tag}-{i}", **{"period": month, **bad}))  # type: ignore[arg-type]
+            rows.append(energy_record(f"{tag}-{i}", **{"period": month, **bad}))  # type: ignore[arg-type]
         else:
-            rows.append(_record(f"{tag}-{i}", 10.0 + i, period=month, uscc=E1 if i % 2 else E2))
-    rows.append(_record(f"{tag}-3", 999.0, period="2023-04", uscc=E1))  # a correction of row 3
-    rows.append(_record(f"{tag}-8", 18.0, period="2023-09", uscc=E2))  # a replay of row 8
+            rows.append(energy_record(f"{tag}-{i}", 10.0 + i, period=month, uscc=E1 if i % 2 else E2))
+    rows.append(energy_record(f"{tag}-3", 999.0, period="2023-04", uscc=E1))  # a correction of row 3
+    rows.append(energy_record(f"{tag}-8", 18.0, period="2023-09", uscc=E2))  # a replay of row 8
     return rows
 
 
@@ -175,7 +150,7 @@ def test_worker_and_in_process_paths_store_the_same_rows(sqlite_template: Path, 
 
 def test_the_stream_limit_is_the_same_error(served: Registry) -> None:
     limit = MAX_STREAM_RECORDS
-    rows = [_record(f"l-{i}") for i in range(limit + 1)]
+    rows = [energy_record(f"l-{i}") for i in range(limit + 1)]
     with pytest.raises(grpc.RpcError) as caught:
         served.stub.IngestRecords(_stream(rows), timeout=60)
     details = error_details(caught.value)
@@ -190,7 +165,7 @@ def test_a_message_that_does_not_parse_is_invalid_argument(served: Registry) -> 
         request_serializer=lambda data: data,
         response_deserializer=pb.IngestRecordsResponse.FromString,
     )
-    good = pb.IngestRecordsRequest(records=[_record("p-1")]).SerializeToString()
+    good = pb.IngestRecordsRequest(records=[energy_record("p-1")]).SerializeToString()
     with pytest.raises(grpc.RpcError) as caught:
         ingest(iter([good, b"\xff\xff\xff"]), timeout=60)
     details = error_details(caught.value)
@@ -207,9 +182,9 @@ def _worker_pids() -> list[int]:
 def test_a_worker_killed_mid_stream_fails_the_call_and_the_next_stream_is_served(db_url: str) -> None:
     with _serve(db_url, 1) as server:
         killed: list[int] = []
-        rows = [_record(f"k-{i}") for i in range(600)]
+        rows = [energy_record(f"k-{i}") for i in range(600)]
         # A worker up and serving (one killed while it still starts up is replaced quietly by the pool).
-        warm = server.stub.IngestRecords(_stream([_record("warm", period="2023-01")]), timeout=60)
+        warm = server.stub.IngestRecords(_stream([energy_record("warm", period="2023-01")]), timeout=60)
         assert warm.accepted == 1
 
         def requests() -> Iterator[pb.IngestRecordsRequest]:

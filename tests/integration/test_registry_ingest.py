@@ -11,7 +11,7 @@ import grpc
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from helpers import Registry, error_details, make_uscc
+from helpers import Registry, energy_record, error_details, make_uscc
 
 from registry_service.domain.catalog import load_catalog
 from registry_service.domain.enterprise import Enterprise
@@ -38,19 +38,6 @@ def enterprises(registry: Registry) -> Registry:
     return registry
 
 
-def _record(external_id: str, quantity: float = 100.0, **fields: object) -> registry_pb2.EnergyRecord:
-    values: dict[str, object] = {
-        "uscc": E1,
-        "period": "2024-03",
-        "category": "ELECTRICITY",
-        "quantity": quantity,
-        "unit": "",
-        "source": GRID,
-        "external_id": external_id,
-    }
-    return pb.EnergyRecord(**{**values, **fields})
-
-
 def _batch(
     registry: Registry, rows: list[registry_pb2.EnergyRecord], request_id: str = ""
 ) -> pb.IngestRecordsResponse:
@@ -74,10 +61,10 @@ def _list(registry: Registry, uscc: str = E1, **filters: object) -> list[registr
 
 def test_units_are_converted_with_the_catalog(enterprises: Registry) -> None:
     rows = [
-        _record("e-mwh", 1.5, unit="MWh"),
-        _record("e-kwh", 250.0),
-        _record("gas", 2.0, category="NATURAL_GAS", unit="万m3", source=GAS),
-        _record("coal", 3.0, category="RAW_COAL", unit="t", source=SELF),
+        energy_record("e-mwh", 1.5, unit="MWh"),
+        energy_record("e-kwh", 250.0),
+        energy_record("gas", 2.0, category="NATURAL_GAS", unit="万m3", source=GAS),
+        energy_record("coal", 3.0, category="RAW_COAL", unit="t", source=SELF),
     ]
     response = _batch(enterprises, rows)
     assert response.accepted == 4 and _statuses(response) == [(i, "ACCEPTED", 1) for i in range(4)]
@@ -92,7 +79,7 @@ def test_units_are_converted_with_the_catalog(enterprises: Registry) -> None:
 
 
 def test_replaying_a_batch_stores_nothing_new(enterprises: Registry) -> None:
-    rows = [_record(f"m-{i}", 10.0 + i, period=f"2024-{i + 1:02d}") for i in range(6)]
+    rows = [energy_record(f"m-{i}", 10.0 + i, period=f"2024-{i + 1:02d}") for i in range(6)]
     first = _batch(enterprises, rows)
     again = _batch(enterprises, rows)
     assert first.accepted == 6 and again.accepted == 0 and again.duplicates == 6
@@ -102,20 +89,20 @@ def test_replaying_a_batch_stores_nothing_new(enterprises: Registry) -> None:
 
 def test_mixed_batch_stores_good_rows_and_explains_bad_ones(enterprises: Registry) -> None:
     rows = [
-        _record("ok-0"),
-        _record("bad-1", uscc=UNREGISTERED),
-        _record("bad-2", -5.0),
-        _record("bad-3", category="UNOBTAINIUM"),
-        _record("bad-4", period="2999-01"),
-        _record("bad-5", unit="m3"),
-        _record("ok-6", uscc=E2.lower(), period="2024-04"),
-        _record("bad-7", period="2024-13"),
-        _record("bad-8", float("nan")),
-        _record("bad-9", uscc="91110000600037341N"),
-        _record(""),
-        _record("bad-11", source=common_pb2.DATA_SOURCE_UNSPECIFIED),
-        _record("x" * 129),
-        _record("bad-13", float("inf")),
+        energy_record("ok-0"),
+        energy_record("bad-1", uscc=UNREGISTERED),
+        energy_record("bad-2", -5.0),
+        energy_record("bad-3", category="UNOBTAINIUM"),
+        energy_record("bad-4", period="2999-01"),
+        energy_record("bad-5", unit="m3"),
+        energy_record("ok-6", uscc=E2.lower(), period="2024-04"),
+        energy_record("bad-7", period="2024-13"),
+        energy_record("bad-8", float("nan")),
+        energy_record("bad-9", uscc="91110000600037341N"),
+        energy_record(""),
+        energy_record("bad-11", source=common_pb2.DATA_SOURCE_UNSPECIFIED),
+        energy_record("x" * 129),
+        energy_record("bad-13", float("inf")),
     ]
     response = _batch(enterprises, rows)
     assert (response.received, response.accepted, response.rejected) == (14, 2, 12)
@@ -142,8 +129,8 @@ def test_mixed_batch_stores_good_rows_and_explains_bad_ones(enterprises: Registr
 
 
 def test_a_correction_is_a_new_revision_and_history_is_kept(enterprises: Registry) -> None:
-    _batch(enterprises, [_record("meter-1", 100.0)])
-    corrected = _batch(enterprises, [_record("meter-1", 120.0)])
+    _batch(enterprises, [energy_record("meter-1", 100.0)])
+    corrected = _batch(enterprises, [energy_record("meter-1", 120.0)])
     assert _statuses(corrected) == [(0, "REVISED", 2)]
     current = _list(enterprises)
     assert [(r.revision, r.record.quantity, r.current) for r in current] == [(2, 120.0, True)]
@@ -152,11 +139,16 @@ def test_a_correction_is_a_new_revision_and_history_is_kept(enterprises: Registr
         (1, 100.0, False),
         (2, 120.0, True),
     ]
-    assert _statuses(_batch(enterprises, [_record("meter-1", 120.0)])) == [(0, "DUPLICATE", 2)]
+    assert _statuses(_batch(enterprises, [energy_record("meter-1", 120.0)])) == [(0, "DUPLICATE", 2)]
 
 
 def test_one_key_twice_in_a_batch_is_applied_in_order(enterprises: Registry) -> None:
-    rows = [_record("k", 1.0), _record("k", 1.0), _record("k", 2.0), _record("k", 1.0)]
+    rows = [
+        energy_record("k", 1.0),
+        energy_record("k", 1.0),
+        energy_record("k", 2.0),
+        energy_record("k", 1.0),
+    ]
     response = _batch(enterprises, rows)
     assert _statuses(response) == [
         (0, "ACCEPTED", 1),
@@ -173,8 +165,10 @@ def test_one_key_twice_in_a_batch_is_applied_in_order(enterprises: Registry) -> 
 
 
 def test_source_precedence_marks_the_effective_record(enterprises: Registry) -> None:
-    _batch(enterprises, [_record("self-1", 90.0, source=SELF), _record("grid-1", 100.0, source=GRID)])
-    _batch(enterprises, [_record("self-2", 5.0, source=SELF, period="2024-04")])
+    _batch(
+        enterprises, [energy_record("self-1", 90.0, source=SELF), energy_record("grid-1", 100.0, source=GRID)]
+    )
+    _batch(enterprises, [energy_record("self-2", 5.0, source=SELF, period="2024-04")])
     listed = {r.record.external_id: r for r in _list(enterprises)}
     assert listed["grid-1"].effective and not listed["self-1"].effective  # both kept, one used
     assert listed["self-2"].effective  # the only source for its month
@@ -184,8 +178,8 @@ def test_source_precedence_marks_the_effective_record(enterprises: Registry) -> 
 
 
 def test_list_records_filters_and_pages(enterprises: Registry) -> None:
-    rows = [_record(f"r{i}", float(i), period=f"2024-{1 + i % 3:02d}") for i in range(7)]
-    rows.append(_record("gas", 1.0, category="NATURAL_GAS", source=GAS))
+    rows = [energy_record(f"r{i}", float(i), period=f"2024-{1 + i % 3:02d}") for i in range(7)]
+    rows.append(energy_record("gas", 1.0, category="NATURAL_GAS", source=GAS))
     _batch(enterprises, rows)
     assert {r.record.period for r in _list(enterprises, period="2024-02")} == {"2024-02"}
     assert [r.record.external_id for r in _list(enterprises, category="NATURAL_GAS")] == ["gas"]
@@ -215,7 +209,9 @@ def test_list_records_arguments(enterprises: Registry) -> None:
 def _chunks(count: int, size: int, bad_at: int = -1) -> Iterator[pb.IngestRecordsRequest]:
     for start in range(0, count, size):
         rows = [
-            _record(f"s-{i}", -1.0 if i == bad_at else float(i), period=f"{2001 + i // 12}-{1 + i % 12:02d}")
+            energy_record(
+                f"s-{i}", -1.0 if i == bad_at else float(i), period=f"{2001 + i // 12}-{1 + i % 12:02d}"
+            )
             for i in range(start, min(start + size, count))
         ]
         yield pb.IngestRecordsRequest(records=rows, include_accepted_results=start == 0)
@@ -267,7 +263,7 @@ def test_an_exception_inside_a_stream_block_stores_nothing(enterprises: Registry
 
 
 def test_limits_are_resource_exhausted(enterprises: Registry) -> None:
-    too_many = [_record(f"b-{i}") for i in range(enterprises.settings.max_batch_records + 1)]
+    too_many = [energy_record(f"b-{i}") for i in range(enterprises.settings.max_batch_records + 1)]
     with pytest.raises(grpc.RpcError) as excinfo:
         _batch(enterprises, too_many)
     details = error_details(excinfo.value)
@@ -281,7 +277,7 @@ def test_limits_are_resource_exhausted(enterprises: Registry) -> None:
 
 
 def test_batch_request_id_replays_the_first_response(enterprises: Registry) -> None:
-    rows = [_record("a"), _record("b", uscc=UNREGISTERED)]
+    rows = [energy_record("a"), energy_record("b", uscc=UNREGISTERED)]
     first = _batch(enterprises, rows, request_id="batch-1")
     assert _batch(enterprises, rows, request_id="batch-1") == first  # not "DUPLICATE": the same answer
     assert _statuses(first) == [(0, "ACCEPTED", 1), (1, "REJECTED", 0)]
@@ -371,9 +367,9 @@ def test_a_1e308_row_is_rejected_the_rest_kept_and_db_check_finds_old_ones(enter
     """1e308 MWh is finite but 1e311 kWh is not: it used to be stored as Infinity (zero emissions in the
     profile, grade 5). Now it is rejected on records[1].quantity and the other rows are stored."""
     rows = [
-        _record("ok-1", 1_000.0),
-        _record("huge", 1e308, unit="MWh"),
-        _record("ok-2", 2_000.0, period="2024-04"),
+        energy_record("ok-1", 1_000.0),
+        energy_record("huge", 1e308, unit="MWh"),
+        energy_record("ok-2", 2_000.0, period="2024-04"),
     ]
     response = _batch(enterprises, rows)
     assert _statuses(response) == [(0, "ACCEPTED", 1), (1, "REJECTED", 0), (2, "ACCEPTED", 1)]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from helpers import run_in_threads
 
 from scoring_service.audit import verify_log
 from scoring_service.log_keys import load_signing_key
@@ -44,30 +45,19 @@ def test_a_sequencer_process_integrates_what_another_process_appends(db_url: str
     engine = make_engine(db_url, busy_timeout_ms=30_000)
     appended: list[str] = []
     lock = threading.Lock()
-    failures: list[BaseException] = []
 
     def writer(w: int) -> None:
-        try:
-            for b in range(BATCHES):  # a batch of entries in one transaction, as BatchQuote stores a call
-                entries = [
-                    LogEntry.build(EntryKind.REVIEW_ACTION, {"writer": w, "batch": b, "i": i})
-                    for i in range(PER_BATCH)
-                ]
-                with transaction(engine) as connection:
-                    insert_entries(connection, entries)
-                with lock:
-                    appended.extend(e.entry_id for e in entries)
-                time.sleep(0.02)
-        except BaseException as exc:  # reported below
-            failures.append(exc)
+        for b in range(BATCHES):  # a batch of entries in one transaction, as BatchQuote stores a call
+            contents = [{"writer": w, "batch": b, "i": i} for i in range(PER_BATCH)]
+            entries = [LogEntry.build(EntryKind.REVIEW_ACTION, content) for content in contents]
+            with transaction(engine) as connection:
+                insert_entries(connection, entries)
+            with lock:
+                appended.extend(e.entry_id for e in entries)
+            time.sleep(0.02)
 
     try:
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not failures, failures
+        run_in_threads(writer, WRITERS)
         total = WRITERS * BATCHES * PER_BATCH
         assert len(appended) == total
         deadline = time.monotonic() + 60
