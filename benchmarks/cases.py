@@ -827,7 +827,10 @@ def ingest_rows(ctx: Context, backend: str) -> list[Row]:
         started = time.monotonic()
         with database(ctx, backend, f"ingest-{size}") as url:
             create_enterprises(url, data.enterprises(data.ingest_enterprise_count(size), financial_year=None))
-            settings = base_settings(database_url=url, max_stream_records=size + 1)
+            # TANXIAO_INGEST_WORKERS from the environment (base_settings reads none), so that the
+            # case can be run with the worker processes on (default -1) and off (0).
+            workers = Settings.from_env().ingest_workers
+            settings = base_settings(database_url=url, max_stream_records=size + 1, ingest_workers=workers)
             running = start_registry(settings, "127.0.0.1:0")
             try:
                 # Hard stop: a size that outgrows the prediction is abandoned (the client is killed,
@@ -868,6 +871,7 @@ def ingest_rows(ctx: Context, backend: str) -> list[Row]:
             growth=growth(prev, size, seconds),
             target=f">= {human(INGEST_TARGETS[backend])}/s",
             note=f"{seconds:.1f} s, {size // INGEST_CHUNK} chunks of {INGEST_CHUNK}; "
+            f"TANXIAO_INGEST_WORKERS={workers}; "
             f"accepted {out['accepted']}" + ("" if ok else f" of {size}: WRONG COUNT"),
         )
         row.verdict(ok and size / seconds >= INGEST_TARGETS[backend])

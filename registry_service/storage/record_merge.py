@@ -5,8 +5,8 @@ One pass whatever the size: the batch's distinct keys go into a temporary table 
 PostgreSQL, one executemany on SQLite) and one join returns their current revisions; ``classify``
 judges every row at once (pandas); one UPDATE per id chunk retires the superseded rows; the new rows
 go in by binary COPY (PostgreSQL; its tuples built column-wise, storage.binary_copy) or, on SQLite,
-one prepared INSERT per chunk, except a batch of new keys: it is staged once in a temporary table
-and copied into record_keys and records by INSERT ... SELECT (``_stage``). Measured on PostgreSQL
+one prepared INSERT per chunk; a batch of new keys also gets its record_keys rows copied from the
+records just inserted by one INSERT ... SELECT per chunk (``_store_staged``). Measured on PostgreSQL
 15, 300k rows into the table as migrated (backend CPU): COPY 1.5 s, INSERT ... SELECT from a staging
 table 2.3 s plus 0.7 s to stage and classify there, so the rows are classified here and COPYed once.
 
@@ -478,40 +478,49 @@ def classify(
 
 
 def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str, Any]) -> None:
-    """SQLite: ``stored``'s record_keys rows (its current rows') and records rows, chunk by chunk
-    through the temporary staging table: each value is bound once, into the staging table, and two
-    INSERT ... SELECTs copy the chunk inside SQLite. Inserted straight into both tables, the key
-    columns were bound twice and both tables' rows were built in Python (measured, 200k rows: 9.0 µs
-    a row of CPU for the two executemany and the commit, 5.9 µs for staging, the two copies and the
-    commit). A chunk at a time keeps the staging table in the page cache. The staging table has no
-    declared types: its values reach records as they were bound."""
-    raw: Any = conn.connection.driver_connection
-    raw.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ({', '.join(STAGED)})")
-    stage = f"INSERT INTO {_STAGE} VALUES ({', '.join('?' * len(STAGED))})"
+    """SQLite: ``stored``'s records rows and record_keys rows (its current rows'), chunk by chunk: the
+    rows go into records by one executemany (each value bound once, the batch's constants literals),
+    then one INSERT ... SELECT copies the chunk's current rows' keys from records, found by id range
+    (``stored``'s ids are new, so above every stored one: the range holds this chunk's rows only).
+    Before, the chunk was bound into a temporary staging table and copied from there into both tables
+    (one table more written and read a row). A stored key fails on record_keys' primary key; the
+    caller's savepoint then takes the chunk's records rows back too."""
+    fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
     names = ", ".join(KEY_COLUMNS)
     picked = ", ".join("id" if name == "record_id" else name for name in KEY_COLUMNS)
-    keys = f"INSERT INTO {record_keys.name} ({names}) SELECT {picked} FROM {_STAGE} WHERE is_current"
-    fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
-    rows = (
-        f"INSERT INTO records ({', '.join([*STAGED, *fixed])})"
-        f" SELECT {', '.join([*STAGED, *fixed.values()])} FROM {_STAGE} ORDER BY rowid"
+    keys = (
+        f"INSERT INTO {record_keys.name} ({names}) SELECT {picked} FROM records"
+        " WHERE id BETWEEN ? AND ? AND is_current"
     )
     for start in range(0, len(stored), INSERT_CHUNK):
         chunk = stored.iloc[start : start + INSERT_CHUNK]
+        literal = {**fixed, **_uniform(chunk)}
+        varying = [name for name in STAGED if name not in literal]
+        values = [*("?" * len(varying)), *literal.values()]
+        rows = f"INSERT INTO records ({', '.join([*varying, *literal])}) VALUES ({', '.join(values)})"
         columns = [
-            chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in STAGED
+            chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in varying
         ]
-        _sqlite_execute(conn, f"DELETE FROM {_STAGE}")  # also what a failed statement left
-        _sqlite_many(conn, stage, zip(*columns, strict=True))
-        _sqlite_execute(conn, keys)  # first: a key stored already fails on the primary key
-        _sqlite_execute(conn, rows)
-    _sqlite_execute(conn, f"DELETE FROM {_STAGE}")
+        _sqlite_many(conn, rows, zip(*columns, strict=True))
+        ids = chunk["id"].to_numpy(dtype=np.int64)
+        _sqlite_execute(conn, keys, (int(ids.min()), int(ids.max())))
 
 
-def _sqlite_execute(conn: Connection, statement: str) -> None:
+def _uniform(chunk: pd.DataFrame) -> dict[str, str]:
+    """revision and is_current as SQLite literals when the chunk's rows share them (new keys without
+    repeats: revision 1, current), so that they are not bound row by row."""
+    uniform: dict[str, str] = {}
+    for name in ("revision", "is_current"):
+        column = chunk[name].to_numpy(dtype=np.int64)
+        if len(column) and (column == column[0]).all():
+            uniform[name] = _literal(int(column[0]))
+    return uniform
+
+
+def _sqlite_execute(conn: Connection, statement: str, parameters: tuple[Any, ...] = ()) -> None:
     raw: Any = conn.connection.driver_connection
     try:
-        raw.execute(statement)
+        raw.execute(statement, parameters)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
 
@@ -522,7 +531,7 @@ def _page_cache(conn: Connection) -> Iterator[None]:
     record_keys' too, to the WAL mid-transaction); the connection's own size is put back afterwards
     (it is pooled)."""
     raw: Any = conn.connection.driver_connection
-    schemas = ("main", "temp")  # temp: the staging table's chunk (_store_staged)
+    schemas = ("main", "temp")  # temp: the lookup's table of keys (current_revisions)
     before = {schema: int(raw.execute(f"PRAGMA {schema}.cache_size").fetchone()[0]) for schema in schemas}
     for schema in schemas:
         raw.execute(f"PRAGMA {schema}.cache_size=-{SQLITE_CACHE_KIB}")

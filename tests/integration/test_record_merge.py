@@ -330,9 +330,10 @@ def test_one_external_id_under_two_sources_is_two_keys() -> None:
 
 
 def test_a_new_batch_repeating_a_key_is_staged_with_one_current_row(engine: sa.Engine) -> None:
-    """The all-new path (SQLite: staged, then copied by INSERT ... SELECT; PostgreSQL: column-wise
-    binary COPY) stores every column as given: a key sent twice in one new batch is revision 1 and 2,
-    only the second current, and record_keys names it; the batch's constants are on every row."""
+    """The all-new path (SQLite: records by executemany, record_keys copied from them by INSERT ...
+    SELECT; PostgreSQL: column-wise binary COPY) stores every column as given: a key sent twice in
+    one new batch is revision 1 and 2, only the second current, and record_keys names it; the
+    batch's constants are on every row."""
     ingestor = Ingestor(engine)
     summary = ingestor.ingest_frame(
         _frame(("k", 1.5), ("m", -0.0), ("k", 2.25), ("it's", 1e-300)), include_accepted=True
@@ -363,6 +364,37 @@ def test_a_new_batch_repeating_a_key_is_staged_with_one_current_row(engine: sa.E
     assert keys == {"k": rows[2].id, "m": rows[1].id, "it's": rows[3].id}
     if engine.dialect.name == "postgresql":  # SQLite stores a REAL -0.0 as the integer 0, whatever the path
         assert math.copysign(1.0, rows[1].canonical_quantity) == -1.0
+
+
+def test_a_new_batch_written_in_chunks_keys_each_chunk_s_current_rows(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's all-new path writes chunk by chunk, a chunk's shared revision and is_current as
+    literals, record_keys copied from each chunk's rows by id range: chunks of two, the first all
+    new (shared values), the second repeating a key across the boundary (values differ), the last
+    one row; every key in record_keys names its current row, and no row is keyed twice."""
+    monkeypatch.setattr(record_merge, "INSERT_CHUNK", 2)
+    summary = Ingestor(engine).ingest_frame(
+        _frame(("a", 1.0), ("b", 2.0), ("c", 3.0), ("a", 4.0), ("d", 5.0)), include_accepted=True
+    )
+    assert _statuses(summary) == [
+        (0, "ACCEPTED", 1),
+        (1, "ACCEPTED", 1),
+        (2, "ACCEPTED", 1),
+        (3, "REVISED", 2),
+        (4, "ACCEPTED", 1),
+    ]
+    assert _stored(engine) == [
+        ("a", 1, False, 1.0),
+        ("a", 2, True, 4.0),
+        ("b", 1, True, 2.0),
+        ("c", 1, True, 3.0),
+        ("d", 1, True, 5.0),
+    ]
+    current = sa.select(records.c.external_id, records.c.id, records.c.revision).where(records.c.is_current)
+    keyed = sa.select(record_keys.c.external_id, record_keys.c.record_id, record_keys.c.revision)
+    with engine.connect() as conn:
+        assert sorted(map(tuple, conn.execute(keyed))) == sorted(map(tuple, conn.execute(current)))
 
 
 @pytest.mark.postgres
