@@ -102,9 +102,11 @@ def load_inputs(
     month_from: str,
     *,
     divisions: Collection[str] | None = None,
+    ties_only: bool = False,
 ) -> ProfileInputs:
-    """The stored records and enterprises (of ``usccs``/``divisions``; None: all) with ``rules``."""
-    records = store.load_records(conn, usccs, month_from, divisions=divisions)
+    """The stored records and enterprises (of ``usccs``/``divisions``; None: all) with ``rules``;
+    ``ties_only``: the records' tie-break columns only where they are read (store.load_records)."""
+    records = store.load_records(conn, usccs, month_from, divisions=divisions, ties_only=ties_only)
     firms, annual = store.load_enterprises(conn, usccs, divisions=divisions)
     return ProfileInputs(
         records=records,
@@ -123,7 +125,9 @@ def build_partition(partition: Partition, engine: Engine | None = None) -> Profi
     engine = engine if engine is not None else make_engine(partition.database_url, pool_size=1)
     try:
         with read_only(engine) as conn:
-            inputs = load_inputs(conn, partition, None, partition.month_from, divisions=partition.divisions)
+            inputs = load_inputs(
+                conn, partition, None, partition.month_from, divisions=partition.divisions, ties_only=True
+            )
     finally:
         if own:
             engine.dispose()

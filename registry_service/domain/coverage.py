@@ -107,17 +107,38 @@ def _window(
     """Per row of one period window: months complete, required categories, gaps."""
     usccs = window["uscc"].astype(str)
     expected = _expected(window, energy, first, rule)
-    inside = records[
-        isin(records["uscc"], usccs) & records["month_ordinal"].between(first, last)
-    ].drop_duplicates()
-    hits = inside.merge(expected, on=["uscc", "category"], how="inner")
-    per_month = hits.groupby(["uscc", "month_ordinal"]).size()
-    needed = expected.groupby("uscc").size()
-    full = per_month[per_month.to_numpy() == needed.reindex(per_month.index.get_level_values(0)).to_numpy()]
-    complete = full.groupby(level=0).size().reindex(usccs, fill_value=0)
+    inside = records[isin(records["uscc"], usccs) & records["month_ordinal"].between(first, last)]
+    seen = _seen(expected, inside, first, last)
+    # firms' months in which every expected category has a record
+    firm, firms = pd.factorize(expected["uscc"])
+    per_month = np.zeros((len(firms), last - first + 1), dtype=np.int64)
+    np.add.at(per_month, firm, seen.astype(np.int64))
+    needed = np.bincount(firm, minlength=len(firms))
+    full = (per_month == needed[:, None]).sum(axis=1)
+    complete = pd.Series(full, index=pd.Index(firms)).reindex(usccs, fill_value=0)
     required = _joined_categories(expected).reindex(usccs)
-    gaps = _gaps(expected, hits, first, last).reindex(usccs, fill_value="")
+    gaps = _gaps(expected, seen, first).reindex(usccs, fill_value="")
     return complete, required.fillna(""), gaps
+
+
+def _seen(expected: pd.DataFrame, inside: pd.DataFrame, first: int, last: int) -> npt.NDArray[np.bool_]:
+    """Per expected (uscc, category) pair and month of the window: whether a record covers it. The
+    pairs are matched by integer codes: a merge on the text keys converted every arrow-backed value
+    of a million records to a Python string (most of coverage's time)."""
+    seen = np.zeros((len(expected), last - first + 1), dtype=bool)
+    if inside.empty or expected.empty:
+        return seen
+    firm, firms = pd.factorize(inside["uscc"])
+    category, categories = pd.factorize(inside["category"])
+    pair_of = np.full((len(firms), len(categories)), -1, dtype=np.int64)
+    at_firm = pd.Index(firms).get_indexer(expected["uscc"])
+    at_category = pd.Index(categories).get_indexer(expected["category"])
+    known = (at_firm >= 0) & (at_category >= 0)  # a pair with no record at all stays unseen
+    pair_of[at_firm[known], at_category[known]] = np.flatnonzero(known)
+    pair = pair_of[firm, category]
+    hit = pair >= 0
+    seen[pair[hit], inside["month_ordinal"].to_numpy(dtype=np.int64)[hit] - first] = True
+    return seen
 
 
 def _expected(window: pd.DataFrame, energy: pd.DataFrame, first: int, rule: CoverageRule) -> pd.DataFrame:
@@ -154,15 +175,18 @@ def _joined_categories(expected: pd.DataFrame) -> pd.Series:
     return pd.Series(spelled, index=pd.Index(firms, name="uscc"), name="category")
 
 
-def _gaps(expected: pd.DataFrame, hits: pd.DataFrame, first: int, last: int) -> pd.Series:
+def _gaps(expected: pd.DataFrame, seen: npt.NDArray[np.bool_], first: int) -> pd.Series:
     """ "CAT:YYYY-MM|YYYY-MM;CAT2:..." per uscc: each expected category's months without a record."""
-    months = np.arange(first, last + 1)
-    grid = expected.merge(pd.DataFrame({"month_ordinal": months}), how="cross")
-    seen = hits[["uscc", "category", "month_ordinal"]].drop_duplicates().assign(seen=True)
-    grid = grid.merge(seen, on=["uscc", "category", "month_ordinal"], how="left")
-    missing = grid[grid["seen"].isna()].sort_values(["uscc", "category", "month_ordinal"])
-    if missing.empty:
+    pair, month = np.nonzero(~seen)
+    if not len(pair):
         return pd.Series(dtype=object)
+    missing = pd.DataFrame(
+        {
+            "uscc": expected["uscc"].to_numpy(dtype=object)[pair],
+            "category": expected["category"].to_numpy(dtype=object)[pair],
+            "month_ordinal": month + first,
+        }
+    ).sort_values(["uscc", "category", "month_ordinal"])
     missing = missing.assign(month=[ordinal_period(int(o)) for o in missing["month_ordinal"]])
     per_category = missing.groupby(["uscc", "category"])["month"].agg("|".join).reset_index()
     per_category["text"] = per_category["category"] + ":" + per_category["month"]

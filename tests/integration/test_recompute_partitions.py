@@ -217,3 +217,25 @@ def test_a_workers_share_is_dealt_into_pieces_heaviest_first(loaded: str) -> Non
     for share in shares:  # each share's divisions are dealt into two of the pieces, none lost
         mine = [p.divisions for p in pieces if set(p.divisions) <= set(share)]
         assert len(mine) == 2 and sorted(d for divisions in mine for d in divisions) == sorted(share)
+
+
+def test_a_partitions_read_has_the_tie_breaks_where_a_key_has_several_current_records(loaded: str) -> None:
+    """load_records' ties_only: external_id and ingest_time as the full read has them on every row of
+    a key with several current records (a second source, two bills), missing on every other row."""
+    engine = make_engine(loaded)
+    try:
+        with engine.connect() as conn:
+            full = store.load_records(conn, None, "2023-01", divisions=["28", "30"])
+            lean = store.load_records(conn, None, "2023-01", divisions=["28", "30"], ties_only=True)
+    finally:
+        engine.dispose()
+    assert list(lean.columns) == list(full.columns) and len(lean) == len(full)
+    current = full[full["is_current"]]
+    several = current.groupby(["uscc", "period", "category"])["id"].transform("size") > 1
+    tied = full.index.isin(current.index[several.to_numpy()])
+    assert 0 < tied.sum() < len(full)
+    pd.testing.assert_frame_equal(lean.drop(columns=["external_id", "ingest_time"]),
+                                  full.drop(columns=["external_id", "ingest_time"]))  # fmt: skip
+    assert lean.loc[tied, "external_id"].tolist() == full.loc[tied, "external_id"].tolist()
+    assert (lean.loc[tied, "ingest_time"] == full.loc[tied, "ingest_time"]).all()
+    assert lean.loc[~tied, "external_id"].isna().all() and lean.loc[~tied, "ingest_time"].isna().all()
