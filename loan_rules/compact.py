@@ -28,6 +28,7 @@ from loan_rules import _core, _scalar
 from loan_rules.evaluator import _columns_many, _Writer
 from loan_rules.model import CarbonProfileInput, CommitmentInput, LoanRequest, Terms
 from loan_rules.policy import Policy
+from tanxiao.plain_json import PlainDict, PlainList
 
 Row = tuple[CarbonProfileInput, CommitmentInput | None, LoanRequest]
 
@@ -74,13 +75,16 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
             return [_compact(row, policy, v) for row, v in zip(rows, values, strict=True)]
     o = _core.compute(_columns_many(rows, policy), policy)
     columns: list[Any] = []
+    plain = True  # every outcome column written alike by orjson and json.dumps (checked per column)
     for name in OUTCOME_FIELDS:
         value = getattr(o, name)
         if name in _TUPLE_FIELDS:
             columns.append([list(t) for t in zip(*[_column(a) for a in value], strict=True)])
+            plain = plain and all(_plain_column(a) for a in value)
         else:
             columns.append(_column(value))
-    outcomes = [list(t) for t in zip(*columns, strict=True)]
+            plain = plain and _plain_column(value)
+    outcomes = [(PlainList if plain else list)(t) for t in zip(*columns, strict=True)]
     eligible = o.eligible.tolist()
     declines = _codes(_core.DECLINE_CODES, o.declines, len(rows))
     reviews = _codes(
@@ -91,11 +95,39 @@ def evaluate_compact(rows: Sequence[Row], policy: Policy) -> list[dict[str, Any]
     adjustment = o.rate_adjustment_bp.tolist()
     final = o.final_rate_bp.tolist()
     manual = o.manual_review.tolist()
-    return [
+    terms = [
         _terms(r, policy, bool(eligible[i]), declines[i], int(limit[i]), binding[i], adjustment[i], final[i],
                bool(manual[i]), reviews[i], outcomes[i])
         for i, (_, _, r) in enumerate(rows)
     ]  # fmt: skip
+    if not (plain and _plain_rates(o.rate_adjustment_bp) and _plain_rates(o.final_rate_bp)):
+        return terms
+    # The rest of the terms: codes, texts, ints, bools and rates rounded to 0.01 (never below 1e-4 but
+    # 0), so a term is plain when its request's two rates are finite and below 1e16 too.
+    return [
+        PlainDict(t) if _plain_rate(r.lpr_bp) and _plain_rate(r.reference_rate_bp) else t
+        for t, (_, _, r) in zip(terms, rows, strict=True)
+    ]
+
+
+def _plain_column(array: np.ndarray) -> bool:
+    """Whether orjson writes the column's values as ``json.dumps`` does once ``_column`` made them
+    Python values: integers (int64) and booleans always, floats when every finite one is 0 or has
+    1e-4 <= |x| < 1e16 (a non-finite one is stored as a string)."""
+    if array.dtype.kind != "f":
+        return array.dtype.kind in "biu" and array.dtype.itemsize <= 8
+    magnitude = np.abs(array[np.isfinite(array)])
+    return bool(np.all((magnitude == 0.0) | ((magnitude >= 1e-4) & (magnitude < 1e16))))
+
+
+def _plain_rates(array: np.ndarray) -> bool:
+    """The rates ``_bp`` stores from the column are written alike: all finite and below 1e16."""
+    return bool(np.all(np.abs(array) < 1e16))  # NaN fails the comparison
+
+
+def _plain_rate(value: float) -> bool:
+    """A rate as ``_bp`` stores it (rounded to 0.01) is written alike when finite and below 1e16."""
+    return -1e16 < value < 1e16
 
 
 def _compact(row: Row, policy: Policy, values: list[Any]) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from tanxiao.errors import (
     Unavailable,
     ValidationError,
 )
+from tanxiao.plain_json import vouched
 from tanxiao.platform.config import Settings
 from tanxiao.registry.v1 import registry_pb2
 
@@ -82,11 +83,13 @@ class _ProfileParts:
         financials = financials_from_profile(profile)
         profile_json = message_json(profile)
         text = canonical_json(profile_json)
+        # The JSON parts every decision on this profile carries, vouched for once here (canonical
+        # JSON then skips their values in each decision: tanxiao.plain_json).
         return cls(
             rules_profile,
-            to_json(rules_profile),
+            vouched(to_json(rules_profile)),
             profile_json,
-            (financials, to_json(asdict(financials)) if financials != Financials() else None),
+            (financials, vouched(to_json(asdict(financials))) if financials != Financials() else None),
             (snapshot_hash(text), text),
         )
 
@@ -416,7 +419,7 @@ class Pricer:
         read-only, by the decisions priced on it."""
         out = self._lprs.get(fixing)
         if out is None:
-            out = to_json({**asdict(fixing), "effective_date": fixing.effective_date.isoformat()})
+            out = vouched(to_json({**asdict(fixing), "effective_date": fixing.effective_date.isoformat()}))
             if len(self._lprs) >= 64:
                 self._lprs.clear()
             self._lprs[fixing] = out

@@ -52,6 +52,7 @@ from scoring_service.storage.tables import (
     log_pending,
 )
 from tanxiao.errors import FailedPrecondition, NotFound
+from tanxiao.plain_json import writes_alike
 from tanxiao.platform.db import read_only, transaction
 from tanxiao.translog import (
     NodeId,
@@ -78,7 +79,8 @@ def canonical_json(obj: Any) -> str:
     allow_nan=False)`` (docs/scoring.md); encoded by orjson (C) when that gives the same text, which it
     does for everything but floats below 1e-4 or in exponent form (orjson writes ``1e-5`` where Python
     writes ``1e-05``) and NaN/Infinity (orjson writes ``null``): those, found by one walk over the
-    object's values (``_orjson_writes_it``), go through ``json.dumps`` (which rejects NaN with
+    object's values (tanxiao.plain_json.writes_alike; containers a producer vouched for as
+    PlainList/PlainDict are skipped), go through ``json.dumps`` (which rejects NaN with
     ValueError). Pinned byte for byte against ``json.dumps`` by a property test.
     """
     return canonical_json_bytes(obj).decode("utf-8")
@@ -90,35 +92,7 @@ def canonical_json_bytes(obj: Any) -> bytes:
         raw = orjson.dumps(obj, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):  # big ints, non-str keys, unknown types: the reference
         return _reference_json(obj).encode("utf-8")
-    return raw if _orjson_writes_it(obj) else _reference_json(obj).encode("utf-8")
-
-
-def _orjson_writes_it(obj: Any) -> bool:
-    """Whether orjson's text of ``obj`` is the definition's: every float finite and written by both
-    without an exponent (0, or 1e-4 <= |x| < 1e16: Python's repr switches to exponent form outside,
-    orjson writes ``1e-5`` as ``0.00001``), every other value of a plain JSON type (a subclass or
-    anything else: the reference decides). NaN/Infinity, which orjson writes as null, fail the range
-    test, so the reference raises ValueError for them.
-
-    One walk over the values, in place of a scan of the output for exponents and an
-    ``orjson.loads(raw) != obj`` round trip to find NaN (about half the cost of a decision's
-    canonical JSON)."""
-    stack: list[Any] = [(obj,)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node = pop()
-        for value in node.values() if type(node) is dict else node:
-            kind = type(value)
-            if kind is float:  # NaN fails every comparison, +-Infinity the range
-                if not (1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0):
-                    return False
-            elif kind is str or kind is int or kind is bool or value is None:
-                pass
-            elif kind is dict or kind is list or kind is tuple:
-                push(value)
-            else:
-                return False
-    return True
+    return raw if writes_alike(obj) else _reference_json(obj).encode("utf-8")
 
 
 def _reference_json(obj: Any) -> str:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring_service.storage.log import canonical_json, canonical_json_bytes
+from tanxiao.plain_json import PlainDict, PlainList, vouched, writes_alike
 
 
 def _bits_as_float(bits: int) -> float:
@@ -153,3 +154,26 @@ def test_subclasses_as_the_definition() -> None:
     assert (
         canonical_json(0.5) == "0.5" and canonical_json(1e-05) == "1e-05" and canonical_json(None) == "null"
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents)
+def test_vouched_containers_as_the_definition(obj: Any) -> None:
+    """Containers vouched for (PlainDict/PlainList, which the walk skips) encode as the definition; a
+    document that does not write alike is never vouched for."""
+    doc = {"part": vouched(obj) if isinstance(obj, dict) else obj, "list": [obj]}
+    if writes_alike(obj):
+        doc["plain"] = PlainList([obj])
+    assert canonical_json(doc) == reference(doc)
+    if isinstance(obj, dict) and not writes_alike(obj):
+        assert type(doc["part"]) is not PlainDict
+
+
+def test_vouched_for_only_when_written_alike() -> None:
+    assert type(vouched({"rate": 0.5, "n": [1, None]})) is PlainDict
+
+    class Rate(float):
+        pass
+
+    for bad in ({"rate": math.nan}, {"rate": 1e-05}, {"x": [1e16]}, {"rate": Rate(0.5)}):
+        assert type(vouched(bad)) is dict

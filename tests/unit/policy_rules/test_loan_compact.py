@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loan_cases import any_policy, commitment, commitments, profile, profiles, request, requests
 
 import loan_rules as lr
-from loan_rules.compact import OUTCOME_FIELDS, Renderer, evaluate_compact, render_terms, summary_differences
+from loan_rules.compact import (
+    OUTCOME_FIELDS,
+    SCALAR_MAX_ROWS,
+    Renderer,
+    evaluate_compact,
+    render_terms,
+    summary_differences,
+)
+from scoring_service.storage.log import canonical_json
+from tanxiao.plain_json import PlainDict, PlainList
 
 Row = tuple[lr.CarbonProfileInput, lr.CommitmentInput | None, lr.LoanRequest]
 rows = st.lists(st.tuples(profiles, commitments, requests), min_size=1, max_size=25)
@@ -64,3 +74,36 @@ def test_memo_shares_equal_rows_and_keeps_distinct_ones_apart() -> None:
     first = renderer.render(a, policy, ca)
     assert renderer.render(a, policy, stored(ca)) is first
     assert renderer.render(b, policy, cb)[0] == lr.evaluate(*b, policy)
+
+
+def _definition(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(any_policy, st.lists(st.tuples(profiles, commitments, requests), min_size=33, max_size=45))
+def test_vouched_terms_encode_as_the_definition(policy: lr.Policy, items: list[Row]) -> None:
+    """The column-wise path (more than SCALAR_MAX_ROWS rows) vouches for a chunk's outcomes and terms
+    (PlainList, PlainDict: canonical JSON does not walk them): their canonical JSON is still the
+    definition's byte for byte, or refused as by it."""
+    for compact in evaluate_compact(items, policy):
+        try:
+            expected: str | None = _definition(compact)
+        except ValueError:
+            expected = None
+        if expected is None:
+            assert type(compact) is not PlainDict
+            with pytest.raises(ValueError):
+                canonical_json(compact)
+        else:
+            assert canonical_json(compact) == expected
+
+
+def test_ordinary_chunks_are_vouched_for() -> None:
+    """A chunk of ordinary requests is vouched for whole (what spares BatchQuote the walk)."""
+    items: list[Row] = [
+        (profile(grade=1 + i % 4), None, request(product="GENERAL")) for i in range(SCALAR_MAX_ROWS + 8)
+    ]
+    compacts = evaluate_compact(items, lr.default_policy())
+    assert all(type(c) is PlainDict and type(c["outcome"]) is PlainList for c in compacts)
+    assert all(canonical_json(c) == _definition(c) for c in compacts)
