@@ -137,16 +137,6 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
         yield connection
 
 
-SQLITE_WAL_AUTOCHECKPOINT_PAGES = 1_000  # SQLite's default
-HELD_WAL_AUTOCHECKPOINT_PAGES = 10_000  # the held connection's (HeldConnection._connect)
-
-
-def _wal_autocheckpoint(connection: Connection, pages: int) -> None:
-    # on the DBAPI connection: through SQLAlchemy the PRAGMA would autobegin a transaction
-    dbapi = connection.connection.dbapi_connection
-    dbapi.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")  # type: ignore[union-attr]
-
-
 class HeldConnection:
     """A write connection kept checked out of the engine's pool for a hot write path (a quote group's
     commit), so that its transactions skip the pool's checkout and return: SQLAlchemy's events and
@@ -176,24 +166,12 @@ class HeldConnection:
                 if kept is None or kept.invalidated or kept.closed:
                     if kept is not None:
                         kept.close()
-                    kept = self._connection = self._connect()
+                    kept = self._connection = self.engine.connect().execution_options(tanxiao_write=True)
                 connection = kept
                 with connection.begin():
                     yield connection
         finally:
             self._lock.release()
-
-    def _connect(self) -> Connection:
-        connection = self.engine.connect().execution_options(tanxiao_write=True)
-        if is_sqlite(self.engine):
-            # The hot path commits many times a second; at SQLite's default (1,000 pages) every few
-            # hundred of its commits also ran the WAL checkpoint (pages written back, fsync: 10-40 ms
-            # on a busy disk) with the group's calls all waiting (p99, docs/benchmarks.md). The other
-            # writers (the log sequencer's rounds, in this process or another) keep the default and
-            # checkpoint first; this bound (~40 MB of WAL at 4 kB pages) holds when none of them
-            # commits. Put back to the default when the connection goes back to the pool.
-            _wal_autocheckpoint(connection, HELD_WAL_AUTOCHECKPOINT_PAGES)
-        return connection
 
     def close(self) -> None:
         """Return the connection to the pool (the next transaction takes a new one); a transaction
@@ -202,8 +180,6 @@ class HeldConnection:
             return
         try:
             if self._connection is not None:
-                if is_sqlite(self.engine) and not self._connection.invalidated:
-                    _wal_autocheckpoint(self._connection, SQLITE_WAL_AUTOCHECKPOINT_PAGES)
                 self._connection.close()
                 self._connection = None
         finally:

@@ -19,12 +19,7 @@ from scoring_service.sequencer import Sequencer
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision, canonical_json
 from scoring_service.storage.tables import loan_policies, log_decisions, log_entries, profile_snapshots
 from tanxiao.errors import NotFound, ValidationError
-from tanxiao.platform.db import (
-    HELD_WAL_AUTOCHECKPOINT_PAGES,
-    SQLITE_WAL_AUTOCHECKPOINT_PAGES,
-    held_connection,
-    make_engine,
-)
+from tanxiao.platform.db import held_connection, make_engine
 from tanxiao.translog import SigningKey, generate_private_key_pem
 
 POLICY_TEXT = "# test policy\nversion: test-1\nrate_floor_bp: 25\nnote: 绿色\n"
@@ -277,31 +272,6 @@ def test_appends_reuse_one_kept_connection_and_dispose_returns_it(
     append(store, "held-3")
     assert _held_dbapi(engine) is not first
     assert count(engine, log_decisions) == 3
-
-
-def test_on_sqlite_the_held_connection_leaves_wal_checkpoints_to_the_other_writers(sqlite_url: str) -> None:
-    """The held connection (a quote group's commits) checkpoints the WAL only past a larger bound, so
-    that the engine's other writers (the sequencer's rounds) checkpoint at SQLite's default first;
-    returned to the pool, the connection has the default again."""
-    engine = make_engine(sqlite_url)
-    try:
-        store = DecisionStore(engine)
-        append(store, "wal-1")
-        dbapi = _held_dbapi(engine)
-        assert dbapi.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == HELD_WAL_AUTOCHECKPOINT_PAGES
-        with engine.connect() as pooled:  # another connection of the engine: the default
-            other = pooled.connection.dbapi_connection
-            assert other.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == SQLITE_WAL_AUTOCHECKPOINT_PAGES
-        held_connection(engine).close()
-        with engine.connect() as first, engine.connect() as second:  # the pool's two: both default
-            dbapis = [first.connection.dbapi_connection, second.connection.dbapi_connection]
-            assert dbapi in dbapis
-            pages = [d.execute("PRAGMA wal_autocheckpoint").fetchone()[0] for d in dbapis]
-            assert pages == [SQLITE_WAL_AUTOCHECKPOINT_PAGES] * 2
-        append(store, "wal-2")
-        assert count(engine, log_decisions) == 2
-    finally:
-        engine.dispose()
 
 
 def test_an_append_while_the_held_connection_is_busy_takes_a_pooled_one(
