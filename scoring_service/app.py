@@ -20,7 +20,7 @@ from scoring_service.storage.loans import LoanRepository
 from scoring_service.storage.log import LogStore
 from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
-from tanxiao.platform.db import make_engine
+from tanxiao.platform.db import WalCheckpointer, make_engine
 from tanxiao.platform.observability import client_channel
 from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
 from tanxiao.platform.tls import secure_channel
@@ -37,7 +37,10 @@ def start_scoring(
     """Start LoanScoring on ``listen`` (default settings.scoring_listen), dialling the registry at
     ``registry_addr`` (default settings.registry_addr). The schema must be migrated."""
     engine = make_engine(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=settings.max_workers
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.max_workers,
+        background_checkpoint=True,  # quote groups' commits skip the WAL checkpoint: a thread runs it
     )
     channel = secure_channel(
         registry_addr or settings.registry_addr,
@@ -84,9 +87,12 @@ def start_scoring(
         channel.close()
         engine.dispose()
         raise
+    checkpointer = WalCheckpointer(engine).start()  # SQLite only
     if sequencer is not None:
         running.on_stop.append(sequencer.start().stop)
-    running.on_stop.extend([registry.start_watching(channel), channel.close, engine.dispose])
+    running.on_stop.extend(
+        [registry.start_watching(channel), channel.close, checkpointer.stop, engine.dispose]
+    )
     if running.observability is not None:  # pool gauges; readiness follows the database and the registry
         running.observability.watch_database(engine)
         running.observability.watch_upstream("registry", channel, REGISTRY_SERVICE)

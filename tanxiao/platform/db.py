@@ -9,6 +9,7 @@ taking the database's write lock (``_SqliteWriters``). Schema changes go only th
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -17,10 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+log = structlog.get_logger("tanxiao.db")
 
 
 def safe_url(url: str) -> str:
@@ -45,10 +49,17 @@ def _prepare_sqlite_path(url: str) -> None:
 
 
 def make_engine(
-    url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False, pool_size: int = 16
+    url: str,
+    *,
+    busy_timeout_ms: int = 30_000,
+    echo: bool = False,
+    pool_size: int = 16,
+    background_checkpoint: bool = False,
 ) -> Engine:
     """``pool_size`` should cover the server's worker threads: a smaller pool makes busy threads open and
-    close connections (each with its PRAGMAs on SQLite) on every call."""
+    close connections (each with its PRAGMAs on SQLite) on every call. ``background_checkpoint`` (SQLite
+    only): the engine's commits never run the WAL's automatic checkpoint; ``WalCheckpointer`` must run
+    beside it, else the WAL grows without bound."""
     if is_sqlite(url):
         _prepare_sqlite_path(url)
         engine = create_engine(
@@ -58,7 +69,7 @@ def make_engine(
             pool_size=pool_size,
             max_overflow=pool_size,
         )
-        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms, background_checkpoint))
         event.listen(engine, "begin", _sqlite_begin)
         _WRITERS[engine] = _SqliteWriters(busy_timeout_ms / 1000)
         return engine
@@ -71,7 +82,7 @@ def make_engine(
     )
 
 
-def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+def _sqlite_pragmas(busy_timeout_ms: int, background_checkpoint: bool = False) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook issues BEGIN itself
         cursor = dbapi_connection.cursor()
@@ -79,6 +90,9 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if background_checkpoint:  # WalCheckpointer's thread checkpoints; a commit never does
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_BOUND_PAGES * 4096}")
         cursor.close()
 
     return on_connect
@@ -119,6 +133,71 @@ class _SqliteWriters:
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, _SqliteWriters] = weakref.WeakKeyDictionary()
+
+
+WAL_BOUND_PAGES = 16_000  # ~64 MB at 4 KiB pages; 4,000 made c=8 quotes' p99 worse (docs/benchmarks.md)
+
+
+class WalCheckpointer:
+    """Checkpoints an engine's SQLite WAL from a thread of its own, so that no commit pays for it.
+
+    With SQLite's automatic checkpoint the commit that takes the WAL past 1,000 pages writes them back
+    to the database file and fsyncs, with the process's writer lock (``_SqliteWriters``) held and a
+    quote group's callers waiting. Here the engine's connections run ``wal_autocheckpoint=0``
+    (``make_engine(background_checkpoint=True)``) and this thread runs a PASSIVE checkpoint every
+    ``interval`` seconds outside the writer lock (it copies what it can and never waits). A writer
+    restarts the WAL from its beginning only when no reader is on it, under steady reads never (a
+    probe's WAL reached 196 MB), so past ``bound_pages`` frames the thread takes a RESTART checkpoint
+    with the writer lock held (it waits for the readers of the old WAL, not for writers), and
+    ``journal_size_limit`` truncates the file when the WAL restarts. A no-op on PostgreSQL and on
+    in-memory SQLite."""
+
+    def __init__(self, engine: Engine, *, interval: float = 0.2, bound_pages: int = WAL_BOUND_PAGES) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.bound_pages = bound_pages
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
+        self._database = make_url(str(engine.url)).database if is_sqlite(engine) else None
+
+    def start(self) -> WalCheckpointer:
+        if self._database and self._database != ":memory:":
+            self._thread.start()
+        return self
+
+    def stop(self, *_: Any) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        assert self._database is not None
+        # A connection of its own, not the pool's: its short busy timeout bounds how long a RESTART
+        # holds the writer lock waiting for another process's writer.
+        connection = sqlite3.connect(
+            self._database,
+            uri=self._database.startswith("file:"),
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=1.0,
+        )
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.checkpoint(connection)
+                except sqlite3.Error:  # a locked or busy database: the next round tries again
+                    log.warning("wal_checkpoint.failed", exc_info=True)
+        finally:
+            connection.close()
+
+    def checkpoint(self, connection: sqlite3.Connection) -> None:
+        """One round: PASSIVE, then RESTART under the writer lock if the WAL is past the bound."""
+        _busy, frames, _done = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < self.bound_pages:
+            return
+        writers = _WRITERS.get(self.engine)
+        with writers.held() if writers is not None else nullcontext():
+            connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
 
 
 @contextmanager
