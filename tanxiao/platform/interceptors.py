@@ -20,6 +20,7 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
+import bisect
 import logging
 import random
 import threading
@@ -594,7 +595,8 @@ def _unary(
     admission, access_log, level = serving.admission, serving.access_log, _level_of(method)
     series = counts.series if counts is not None else None
     by_thread, get_ident = (series.by_thread if series is not None else {}), threading.get_ident
-    enter, leave, known_peer = admission.enter, admission.leave, serving.known_peer
+    bounds, bucket_of = (series.bounds if series is not None else ()), bisect.bisect_left
+    enter, known_peer = admission.enter, serving.known_peer
     peers = serving.peers
     clock, wall, bits = time.perf_counter, time.time, random.getrandbits
     set_request_id, set_method = _REQUEST_ID_VAR.set, _METHOD_VAR.set
@@ -636,17 +638,15 @@ def _unary(
         peer, identity = peers.get(raw_peer) or known_peer(raw_peer)
         kind = kinds.get(type(request)) or _request_kind(type(request))
         resource = resource_of(request) if kind.resource else ""
-        caller, guard, principal_token, admitted = _NO_CALLER, None, None, ""
+        caller, guard, principal_token, slots = _NO_CALLER, None, None, None
         try:
             if authenticator is None:
-                enter(identity, ANONYMOUS)
-                admitted = identity
+                slots = enter(identity, ANONYMOUS)
             else:
                 caller = {}
                 principal, secret = _authenticate(context, peer, authenticator, admission, caller)
                 principal_token = current_principal.set(principal)
-                enter(principal.token_id, principal.role)
-                admitted = principal.token_id
+                slots = enter(principal.token_id, principal.role)
                 guard = _Guard(method, principal, lambda: authenticator.principal(secret) is not None)
             if kind.checked:
                 _check_input(request)
@@ -667,8 +667,8 @@ def _unary(
             _unbind(principal_token)
             raise
         finally:
-            if admitted:
-                leave(admitted)
+            if slots is not None:
+                slots.append(None)  # the call's in-flight slot back (Admission.enter)
         # rpc.ok only when the answer can still reach the caller (_CallScope.log_outcome)
         if state is not None:
             active = state.client is not cancelled and not state.statused  # grpc_context.is_active
@@ -690,8 +690,11 @@ def _unary(
             assert counts is not None
             if state is None:
                 counts.finish(context, started)
-            elif state.code is None:
-                series.finished(shard, "OK", ended - started)
+            elif state.code is None:  # series.finished(shard, "OK", elapsed), inline
+                elapsed = ended - started
+                shard.ok += 1
+                shard.seconds += elapsed
+                shard.buckets[bucket_of(bounds, elapsed)] += 1
             else:
                 counts.ended(state.code.name, ended - started, context)
         if state is None:  # grpcio runs each call in a context of its own: nothing to unbind there

@@ -51,6 +51,35 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 _configured: tuple[list[Any], Any, int] | None = None
 
 
+class _PublicConfig:
+    """structlog's configuration read through its public ``get_config`` (a dict made per read)."""
+
+    @property
+    def default_processors(self) -> Any:
+        return structlog.get_config()["processors"]
+
+    @property
+    def default_wrapper_class(self) -> Any:
+        return structlog.get_config()["wrapper_class"]
+
+    @property
+    def logger_factory(self) -> Any:
+        return structlog.get_config()["logger_factory"]
+
+
+def _structlog_config() -> Any:
+    """What emit_direct and emit_call read, on every call, to know configure_logging's set-up is still
+    in force: structlog's own configuration object, whose fields ``get_config`` copies into a new dict
+    per call (structlog is pinned, pyproject.toml); read through ``get_config`` when it is not laid out
+    as expected."""
+    config = getattr(structlog._config, "_CONFIG", None)
+    fields = ("default_processors", "default_wrapper_class", "logger_factory")
+    return config if all(hasattr(config, name) for name in fields) else _PublicConfig()
+
+
+_STRUCTLOG = _structlog_config()
+
+
 def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | None = None) -> bool:
     """Log ``event`` with ``fields`` through the processors configure_logging set up, without
     structlog's per-call bound-logger machinery (a third of a call's log line): the same line a logger
@@ -62,12 +91,12 @@ def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | Non
     configured = _configured
     if configured is None:
         return False
-    current = structlog.get_config()
-    processors = current["processors"]
+    current = _STRUCTLOG
+    processors = current.default_processors
     if (
         processors is not configured[0]
-        or current["wrapper_class"] is not configured[1]
-        or current["logger_factory"] is not _queued_logger
+        or current.default_wrapper_class is not configured[1]
+        or current.logger_factory is not _queued_logger
     ):
         return False
     if level < configured[2]:
@@ -119,11 +148,11 @@ def emit_call(
     configured = _configured
     if configured is None:
         return False
-    current = structlog.get_config()
+    current = _STRUCTLOG
     if (
-        current["processors"] is not configured[0]
-        or current["wrapper_class"] is not configured[1]
-        or current["logger_factory"] is not _queued_logger
+        current.default_processors is not configured[0]
+        or current.default_wrapper_class is not configured[1]
+        or current.logger_factory is not _queued_logger
         or configured[0] != _JSON_CHAIN
     ):
         return False
