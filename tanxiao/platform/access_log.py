@@ -162,28 +162,41 @@ class AccessLog:
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
+        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         with self._lock:
             for stamp, queued in entries:
                 moment, today = self._moment(stamp)
-                if day is not None and today != day:
-                    os.write(self._file(day), b"".join(lines))
-                    lines = []
-                day = today
-                if isinstance(queued, tuple):  # a call's entry: call_entry's fields, in one dict
+                if today != day:
+                    if day is not None:
+                        os.write(self._file(day), b"".join(lines))
+                        lines = []
+                    day = today
+                if type(queued) is tuple:  # a call's entry: call_entry's fields, in one dict
                     event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
                         queued
                     )
-                    line = {"time": moment, "server": server, "event": event, "method": method}
-                    line["resource"], line["code"], line["reason"] = resource, code, reason
-                    line["request_id"], line["peer"] = request_id, peer
+                    line = {
+                        "time": moment,
+                        "server": server,
+                        "event": event,
+                        "method": method,
+                        "resource": resource,
+                        "code": code,
+                        "reason": reason,
+                        "request_id": request_id,
+                        "peer": peer,
+                    }
                     if caller:
                         line.update(caller)
                     line["outcome"] = outcome
                     if concealed:
                         line["denied_as_not_found"] = concealed
-                    lines.append(_line(line))
                 else:
-                    lines.append(_line({"time": moment, "server": server, **queued}))
+                    line = {"time": moment, "server": server, **queued}
+                try:
+                    lines.append(dumps(line, default=str, option=option))  # _line, inline
+                except (orjson.JSONEncodeError, TypeError):
+                    lines.append(_line(line))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 
@@ -199,9 +212,8 @@ class AccessLog:
         if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
             moment = datetime.fromtimestamp(stamp, UTC)
             return moment.isoformat(), moment.date()
-        # str(10**6 + micro)[1:] is f"{micro:06d}" here (0 <= micro < 10**6), without the format machinery
-        text = f"{second[1]}.{str(1_000_000 + micro)[1:]}+00:00" if micro else f"{second[1]}+00:00"
-        return text, second[2]
+        # "%06d" in one C call (0 <= micro < 10**6), no format()
+        return ("%s.%06d+00:00" % (second[1], micro) if micro else second[1] + "+00:00"), second[2]
 
     def _file(self, day: date) -> int:
         if self._fd is not None and self._day == day:

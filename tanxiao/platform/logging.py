@@ -170,19 +170,28 @@ _CallEnd = tuple[str | None, float, contextvars.Context, CallSink | None, tuple[
 
 
 def _call_line(call: _CallEnd) -> str:
-    """The log line of a call's end, as emit_direct would have queued and _render_pending renders it."""
-    name, stamp, context, _, entry, elapsed, fields = call
-    if name is None:
-        return ""
-    if fields is None:
+    """The log line of a call's end, as emit_direct would have queued and _render_pending renders it
+    (the same steps, in one function: the writer renders a line for every call)."""
+    name, stamp, context, _, entry, elapsed, event = call
+    if event is None:
+        event = {"peer": entry[6], "elapsed_ms": round(elapsed * 1000, 3), "request_id": entry[5]}
+        event["method"] = entry[1]
         caller = entry[7]
-        fields = {"peer": entry[6], "elapsed_ms": round(elapsed * 1000, 3), "request_id": entry[5]}
-        fields["method"] = entry[1]
         if caller:
-            fields.update(caller)
-        fields["code"] = entry[3]
-    fields["event"] = entry[0]
-    return _render_pending((name, fields, stamp, context))
+            event.update(caller)
+        event["code"] = entry[3]
+    event["event"] = entry[0]
+    for var, value in context.items():  # merge_contextvars
+        if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
+            event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
+    if tracing_active():
+        context.run(_trace_ids, None, name, event)  # the span current in the call's context
+    event["level"] = name
+    event["timestamp"] = _iso_utc(stamp)
+    try:
+        return orjson.dumps(event, default=repr).decode() + "\n"  # render_json
+    except (orjson.JSONEncodeError, TypeError):
+        return render_json(None, name, event) + "\n"
 
 
 def _render_pending(pending: _Pending) -> str:
@@ -225,8 +234,7 @@ def _iso_utc(now: float) -> str:
     if second[0] != whole:
         second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     micro = int((now - whole) * 1_000_000)
-    # str(10**6 + micro)[1:] is f"{micro:06d}" (0 <= micro < 10**6) without the format machinery
-    return f"{second[1]}.{str(1_000_000 + micro)[1:]}Z" if micro else f"{second[1]}Z"
+    return "%s.%06dZ" % (second[1], micro) if micro else second[1] + "Z"  # one C call, no format()
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -247,21 +255,33 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
 def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
     test runner) and must not keep writing to a closed stream. The access-log entries of the calls
-    among the lines go to their access logs first, in order (never held up by a line)."""
-    entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
+    among the lines go to their access logs before the lines are written, in order (never held up by
+    a stream that blocks)."""
+    sinks: list[tuple[CallSink, list[tuple[float, Any]]]] = []
+    last: Any = None
+    entries: list[tuple[float, Any]] = []
+    texts: list[str] = []
     for line in lines:
-        if type(line) is tuple and len(line) == 7 and line[3] is not None:
-            sink: CallSink = line[3]
-            found = entries.get(id(sink))
-            if found is None:
-                found = entries[id(sink)] = (sink, [])
-            found[1].append((line[1], line[4]))
-    for sink, pending in entries.values():
+        if type(line) is str:
+            texts.append(line)
+        elif len(line) == 4:
+            texts.append(_render_pending(line))  # type: ignore[arg-type]
+        else:  # a call's end (emit_call): its entry to its access log, its line (if any) here
+            sink = line[3]
+            if sink is not None:
+                if sink is not last:  # calls of one server in a row: one list
+                    found = [pending for known, pending in sinks if known is sink]
+                    if found:
+                        entries = found[0]
+                    else:
+                        entries = []
+                        sinks.append((sink, entries))
+                    last = sink
+                entries.append((line[1], line[4]))
+            if line[0] is not None:
+                texts.append(_call_line(line))  # type: ignore[arg-type]
+    for sink, pending in sinks:
         sink.forward(pending)
-    texts = [
-        line if type(line) is str else _render_pending(line) if len(line) == 4 else _call_line(line)  # type: ignore[arg-type]
-        for line in lines
-    ]
     stream = sys.stderr
     stream.write("".join(texts))
     stream.flush()
