@@ -164,8 +164,17 @@ class AccessLog:
         server = self.server
         dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         with self._lock:
+            second = self._second or self._second_of(0)
             for stamp, queued in entries:
-                moment, today = self._moment(stamp)
+                whole = int(stamp)  # self._moment(stamp), inline for the common case
+                if second[0] != whole:
+                    second = self._second_of(whole)
+                micro = round((stamp - whole) * 1_000_000)
+                if micro >= 1_000_000:
+                    moment, today = self._moment(stamp)
+                else:
+                    moment = f"{second[1]}.{micro:06d}+00:00" if micro else second[1] + "+00:00"
+                    today = second[2]
                 if today != day:
                     if day is not None:
                         os.write(self._file(day), b"".join(lines))
@@ -206,14 +215,18 @@ class AccessLog:
         whole = int(stamp)
         second = self._second
         if second is None or second[0] != whole:
-            moment = datetime.fromtimestamp(whole, UTC)
-            second = self._second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.date())
+            second = self._second_of(whole)
         micro = round((stamp - whole) * 1_000_000)
         if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
             moment = datetime.fromtimestamp(stamp, UTC)
             return moment.isoformat(), moment.date()
-        # "%06d" in one C call (0 <= micro < 10**6), no format()
-        return ("%s.%06d+00:00" % (second[1], micro) if micro else second[1] + "+00:00"), second[2]
+        return (f"{second[1]}.{micro:06d}+00:00" if micro else second[1] + "+00:00"), second[2]
+
+    def _second_of(self, whole: int) -> tuple[int, str, date]:
+        """The second ``whole``: its date and time of day as text, its date; kept as ``_second``."""
+        moment = datetime.fromtimestamp(whole, UTC)
+        self._second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.date())
+        return self._second
 
     def _file(self, day: date) -> int:
         if self._fd is not None and self._day == day:

@@ -134,17 +134,21 @@ class LineWriter:
         markers: list[_Marker] = []
         stop = False
         item = first
+        get = self._queue.get_nowait
         while True:
-            if item is _STOP:
+            kind = type(item)
+            if kind is tuple or kind is str:  # the items sinks get (one test for most of them)
+                batch.append(item)
+            elif item is _STOP:
                 stop = True
-            elif isinstance(item, _Marker):
+            elif kind is _Marker:
                 markers.append(item)
-            elif isinstance(item, _Batch):
+            elif kind is _Batch:
                 batch.extend(item.items)
             else:
                 batch.append(item)
             try:
-                item = self._queue.get_nowait()
+                item = get()
             except queue.Empty:
                 break
         try:

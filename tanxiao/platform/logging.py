@@ -181,13 +181,20 @@ def _call_line(call: _CallEnd) -> str:
             event.update(caller)
         event["code"] = entry[3]
     event["event"] = entry[0]
-    for var, value in context.items():  # merge_contextvars
-        if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
-            event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
+    # merge_contextvars, but for a context holding nothing but the call's request id and method (a
+    # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
+    if len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context:
+        for var, value in context.items():
+            if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
+                event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
     if tracing_active():
         context.run(_trace_ids, None, name, event)  # the span current in the call's context
     event["level"] = name
-    event["timestamp"] = _iso_utc(stamp)
+    whole, second = int(stamp), _second  # _iso_utc(stamp), inline
+    if second[0] != whole:
+        second = _second_of(whole)
+    micro = int((stamp - whole) * 1_000_000)
+    event["timestamp"] = f"{second[1]}.{micro:06d}Z" if micro else second[1] + "Z"
     try:
         return orjson.dumps(event, default=repr).decode() + "\n"  # render_json
     except (orjson.JSONEncodeError, TypeError):
@@ -217,7 +224,14 @@ _LEVEL_NAMES = {
 }
 
 
-_second: tuple[int, str] = (0, "")
+_second: tuple[int, str] = (0, "")  # the last second stamped and its date and time of day
+
+
+def _second_of(whole: int) -> tuple[int, str]:
+    """The date and time of day of the second ``whole``, kept as ``_second`` (formatted once a second)."""
+    global _second
+    _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return _second
 
 
 def stamp_iso_utc(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -228,13 +242,12 @@ def stamp_iso_utc(_logger: object, _name: str, event: MutableMapping[str, Any]) 
 
 
 def _iso_utc(now: float) -> str:
-    global _second
     whole = int(now)
     second = _second
     if second[0] != whole:
-        second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        second = _second_of(whole)
     micro = int((now - whole) * 1_000_000)
-    return "%s.%06dZ" % (second[1], micro) if micro else second[1] + "Z"  # one C call, no format()
+    return f"{second[1]}.{micro:06d}Z" if micro else second[1] + "Z"
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -323,6 +336,18 @@ _JSON_CHAIN: list[Any] = [
 ]
 _CONTEXT_PREFIX = structlog.contextvars.STRUCTLOG_KEY_PREFIX
 _CONTEXT_PREFIX_LEN = len(_CONTEXT_PREFIX)
+
+
+def context_vars(*keys: str) -> dict[str, contextvars.ContextVar[Any]]:
+    """The ContextVars behind structlog's contextvars ``keys`` (got through its public bind/reset,
+    once): set and read directly instead of through bind/unbind_contextvars."""
+    tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(keys))
+    structlog.contextvars.reset_contextvars(**tokens)
+    return {key: token.var for key, token in tokens.items()}
+
+
+# Bound by the serving layer for every call (tanxiao.platform.interceptors); every call's line has both.
+_REQUEST_ID_VAR, _METHOD_VAR = context_vars("request_id", "method").values()
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
