@@ -208,11 +208,6 @@ class Admission:
             self._callers[identity] = caller
             return caller
 
-    def in_flight(self, identity: str) -> int:
-        """Calls of ``identity`` admitted and not yet ended."""
-        caller = self._callers.get(identity)
-        return 0 if caller is None else caller.made - len(caller.free)
-
     def _check_streams(self, identity: str) -> None:
         per_caller = self.settings.max_streams_per_caller
         if self._streams[identity] >= per_caller:
