@@ -162,28 +162,50 @@ class AccessLog:
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
+        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         with self._lock:
+            second = self._second or self._second_of(0)
             for stamp, queued in entries:
-                moment, today = self._moment(stamp)
-                if day is not None and today != day:
-                    os.write(self._file(day), b"".join(lines))
-                    lines = []
-                day = today
-                if isinstance(queued, tuple):  # a call's entry: call_entry's fields, in one dict
+                whole = int(stamp)  # self._moment(stamp), inline for the common case
+                if second[0] != whole:
+                    second = self._second_of(whole)
+                micro = round((stamp - whole) * 1_000_000)
+                if micro >= 1_000_000:
+                    moment, today = self._moment(stamp)
+                else:
+                    moment = f"{second[1]}.{micro:06d}+00:00" if micro else second[1] + "+00:00"
+                    today = second[2]
+                if today != day:
+                    if day is not None:
+                        os.write(self._file(day), b"".join(lines))
+                        lines = []
+                    day = today
+                if type(queued) is tuple:  # a call's entry: call_entry's fields, in one dict
                     event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
                         queued
                     )
-                    line = {"time": moment, "server": server, "event": event, "method": method}
-                    line["resource"], line["code"], line["reason"] = resource, code, reason
-                    line["request_id"], line["peer"] = request_id, peer
+                    line = {
+                        "time": moment,
+                        "server": server,
+                        "event": event,
+                        "method": method,
+                        "resource": resource,
+                        "code": code,
+                        "reason": reason,
+                        "request_id": request_id,
+                        "peer": peer,
+                    }
                     if caller:
                         line.update(caller)
                     line["outcome"] = outcome
                     if concealed:
                         line["denied_as_not_found"] = concealed
-                    lines.append(_line(line))
                 else:
-                    lines.append(_line({"time": moment, "server": server, **queued}))
+                    line = {"time": moment, "server": server, **queued}
+                try:
+                    lines.append(dumps(line, default=str, option=option))  # _line, inline
+                except (orjson.JSONEncodeError, TypeError):
+                    lines.append(_line(line))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 
@@ -193,15 +215,18 @@ class AccessLog:
         whole = int(stamp)
         second = self._second
         if second is None or second[0] != whole:
-            moment = datetime.fromtimestamp(whole, UTC)
-            second = self._second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.date())
+            second = self._second_of(whole)
         micro = round((stamp - whole) * 1_000_000)
         if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
             moment = datetime.fromtimestamp(stamp, UTC)
             return moment.isoformat(), moment.date()
-        # str(10**6 + micro)[1:] is f"{micro:06d}" here (0 <= micro < 10**6), without the format machinery
-        text = f"{second[1]}.{str(1_000_000 + micro)[1:]}+00:00" if micro else f"{second[1]}+00:00"
-        return text, second[2]
+        return (f"{second[1]}.{micro:06d}+00:00" if micro else second[1] + "+00:00"), second[2]
+
+    def _second_of(self, whole: int) -> tuple[int, str, date]:
+        """The second ``whole``: its date and time of day as text, its date; kept as ``_second``."""
+        moment = datetime.fromtimestamp(whole, UTC)
+        self._second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S"), moment.date())
+        return self._second
 
     def _file(self, day: date) -> int:
         if self._fd is not None and self._day == day:

@@ -20,13 +20,14 @@ Without an authenticator (``auth_required = false``, tests) calls are not authen
 
 from __future__ import annotations
 
+import bisect
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
-from contextvars import ContextVar, Token
+from contextvars import Token
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,7 +47,7 @@ from tanxiao.platform.access_log import RESOURCE_FIELDS, AccessLog, CallEntry, r
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
-from tanxiao.platform.logging import emit_call, emit_direct
+from tanxiao.platform.logging import context_vars, emit_call, emit_direct
 from tanxiao.platform.metrics import MethodMetrics, ServerMetrics, count_calls
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
@@ -61,15 +62,7 @@ _HEALTH_PREFIX = "/grpc.health.v1.Health/"
 MAX_LOGGED_CHARS = 300
 
 
-def _structlog_vars(*keys: str) -> dict[str, ContextVar[Any]]:
-    """The ContextVars behind structlog's contextvars keys (got through its public bind/reset, once):
-    a call sets and clears them directly instead of through bind/unbind_contextvars."""
-    tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(keys))
-    structlog.contextvars.reset_contextvars(**tokens)
-    return {key: token.var for key, token in tokens.items()}
-
-
-_LOG_VARS = _structlog_vars("request_id", "method", *_CALLER_KEYS)
+_LOG_VARS = context_vars("request_id", "method", *_CALLER_KEYS)
 _LOG_VAR_LIST = tuple(_LOG_VARS.values())
 _REQUEST_ID_VAR, _METHOD_VAR = _LOG_VARS["request_id"], _LOG_VARS["method"]
 
@@ -594,13 +587,14 @@ def _unary(
     admission, access_log, level = serving.admission, serving.access_log, _level_of(method)
     series = counts.series if counts is not None else None
     by_thread, get_ident = (series.by_thread if series is not None else {}), threading.get_ident
-    enter, leave, known_peer = admission.enter, admission.leave, serving.known_peer
+    bounds, bucket_of = (series.bounds if series is not None else ()), bisect.bisect_left
+    enter, known_peer = admission.enter, serving.known_peer
     peers = serving.peers
     clock, wall, bits = time.perf_counter, time.time, random.getrandbits
     set_request_id, set_method = _REQUEST_ID_VAR.set, _METHOD_VAR.set
     direct_type, cancelled = grpc_context.CONTEXT, grpc_context.CANCELLED
     merged = response_metadata.install()
-    attribute = response_metadata.ATTRIBUTE
+    assert response_metadata.ATTRIBUTE == "tanxiao_initial_metadata"  # stored by name below
     kinds = _REQUEST_KINDS
 
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
@@ -628,25 +622,24 @@ def _unary(
             request_id = bits(128).to_bytes(16, "big").hex()  # _new_request_id
         set_request_id(request_id)
         set_method(method)
-        echo = ((REQUEST_ID_KEY, request_id),)
         if merged and state is not None and state.initial_metadata_allowed:
-            setattr(state, attribute, echo)  # response_metadata.attach, merged
+            # response_metadata.attach, merged (ATTRIBUTE: one store, no setattr call)
+            state.tanxiao_initial_metadata = ((REQUEST_ID_KEY, request_id),)
         else:
-            response_metadata.attach(context, echo)
+            response_metadata.attach(context, ((REQUEST_ID_KEY, request_id),))
         peer, identity = peers.get(raw_peer) or known_peer(raw_peer)
         kind = kinds.get(type(request)) or _request_kind(type(request))
         resource = resource_of(request) if kind.resource else ""
-        caller, guard, principal_token, admitted = _NO_CALLER, None, None, ""
+        caller = _NO_CALLER
+        guard = principal_token = slots = None
         try:
             if authenticator is None:
-                enter(identity, ANONYMOUS)
-                admitted = identity
+                slots = enter(identity, ANONYMOUS)
             else:
                 caller = {}
                 principal, secret = _authenticate(context, peer, authenticator, admission, caller)
                 principal_token = current_principal.set(principal)
-                enter(principal.token_id, principal.role)
-                admitted = principal.token_id
+                slots = enter(principal.token_id, principal.role)
                 guard = _Guard(method, principal, lambda: authenticator.principal(secret) is not None)
             if kind.checked:
                 _check_input(request)
@@ -667,8 +660,8 @@ def _unary(
             _unbind(principal_token)
             raise
         finally:
-            if admitted:
-                leave(admitted)
+            if slots is not None:
+                slots.append(None)  # the call's in-flight slot back (Admission.enter)
         # rpc.ok only when the answer can still reach the caller (_CallScope.log_outcome)
         if state is not None:
             active = state.client is not cancelled and not state.statused  # grpc_context.is_active
@@ -679,21 +672,23 @@ def _unary(
         else:
             event = outcome = "rpc.not_sent"
             code = "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
-        ended, now = clock(), wall()
+        elapsed, now = clock() - started, wall()
         concealed = guard.concealed if guard is not None else ""
         entry: CallEntry = (event, method, resource, code, "", request_id, peer, caller, outcome, concealed)
         # the log line and the access-log entry queued as one, rendered by the log's writer thread
         # (tanxiao.platform.logging.emit_call); else (another logging set-up) each its own way
-        if log is not _LOG or not emit_call(level, now, entry, ended - started, access_log):
-            _log_call(level, entry, ended - started, now, access_log)
+        if log is not _LOG or not emit_call(level, now, entry, elapsed, access_log):
+            _log_call(level, entry, elapsed, now, access_log)
         if series is not None:  # handled by the code the call ends with (a handler may set one)
             assert counts is not None
             if state is None:
                 counts.finish(context, started)
-            elif state.code is None:
-                series.finished(shard, "OK", ended - started)
+            elif state.code is None:  # series.finished(shard, "OK", elapsed), inline
+                shard.ok += 1
+                shard.seconds += elapsed
+                shard.buckets[bucket_of(bounds, elapsed)] += 1
             else:
-                counts.ended(state.code.name, ended - started, context)
+                counts.ended(state.code.name, elapsed, context)
         if state is None:  # grpcio runs each call in a context of its own: nothing to unbind there
             set_request_id(Ellipsis)
             set_method(Ellipsis)

@@ -66,25 +66,39 @@ def exhausted(message: str, reason: str, retry_after: float, **metadata: str) ->
     return ResourceExhausted(message, reason=reason, metadata=metadata, retry_after_seconds=retry_after)
 
 
-class _Bucket:
-    """A token bucket of ``rate`` tokens a second holding at most ``2 * rate``."""
+class _Caller:
+    """One identity's admission: its token bucket of ``rate`` tokens a second holding at most
+    ``2 * rate`` (refilled and taken from under the Admission's lock) and the slots of its calls in
+    flight. A slot is made when the identity has fewer than ``quota`` calls in flight and no free slot,
+    taken from ``free`` under the lock and given back to ``free`` without it: ``list.append`` and
+    ``list.pop`` are each one step under the interpreter lock, and pops happen under the Admission's
+    lock only, so a free slot seen there is still there to take. In flight = ``made - len(free)``."""
 
-    def __init__(self, rate: float, now: float) -> None:
+    __slots__ = ("capacity", "free", "made", "quota", "rate", "role", "stamp", "tokens")
+
+    def __init__(self, role: str, rate: float, quota: int, now: float) -> None:
+        self.role = role
         self.rate = rate
         self.capacity = max(1.0, 2 * rate)
         self.tokens = self.capacity
-        self.stamp = now  # refilled and taken from in Admission.enter
+        self.stamp = now
+        self.quota = quota
+        self.made = 0
+        self.free: list[None] = []
 
 
 class Ticket:
-    """One admitted call; ``release`` gives its slots back (idempotent). Made on every call: slots."""
+    """One admitted call; ``release`` gives its slots back (idempotent). Made on every stream: slots."""
 
-    __slots__ = ("_release", "identity", "released", "streaming")
+    __slots__ = ("_release", "identity", "released", "slots", "streaming")
 
-    def __init__(self, identity: str, streaming: bool, release: Callable[[Ticket], None]) -> None:
+    def __init__(
+        self, identity: str, streaming: bool, release: Callable[[Ticket], None], slots: list[None]
+    ) -> None:
         self.identity = identity
         self.streaming = streaming
         self._release = release
+        self.slots = slots
         self.released = False
 
     def release(self) -> None:
@@ -100,13 +114,11 @@ class Admission:
         self.settings = settings
         self.clock = clock
         self._lock = threading.Lock()
-        self._in_flight: dict[str, int] = defaultdict(int)
+        self._callers: dict[str, _Caller] = {}
         self._streams: dict[str, int] = defaultdict(int)
         self._streams_total = 0
-        self._buckets: dict[str, _Bucket] = {}
         self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._watches: dict[str, int] = defaultdict(int)
-        self._role_limits: dict[str, tuple[float, int]] = {}  # role -> (rate, concurrency), settings frozen
 
     # --- failed authentication, per peer host -------------------------------------------------------
 
@@ -139,56 +151,62 @@ class Admission:
 
     def admit(self, identity: str, role: str, *, streaming: bool) -> Ticket:
         """Take a rate token, an in-flight slot and (for streams) a stream slot, or raise."""
-        self.enter(identity, role, streaming)
-        return Ticket(identity, streaming, self._release)
+        return Ticket(identity, streaming, self._release, self.enter(identity, role, streaming))
 
-    def enter(self, identity: str, role: str, streaming: bool = False) -> None:
-        """``admit`` without the ticket (a unary call gives its slot back with ``leave``)."""
-        limits = self._role_limits.get(role)
-        if limits is None:
-            limits = (self.settings.rate_of(role), self.settings.concurrency_of(role))
-            self._role_limits[role] = limits
-        rate, quota = limits
+    def enter(self, identity: str, role: str, streaming: bool = False) -> list[None]:
+        """``admit`` without the ticket: returns the list the call's in-flight slot goes back to when
+        it ends (a unary call: ``slots.append(None)``, no lock)."""
+        caller = self._callers.get(identity)
+        if caller is None or caller.role != role:
+            caller = self._caller(identity, role)
         with self._lock:
             now = self.clock()
-            bucket = self._buckets.get(identity)
-            if bucket is None or bucket.rate != rate:
-                if len(self._buckets) > 100_000:
-                    self._buckets.clear()
-                bucket = self._buckets[identity] = _Bucket(rate, now)
             # refill since the last call, then take a token (or say when one will be there)
-            tokens = min(bucket.capacity, bucket.tokens + (now - bucket.stamp) * rate)
-            bucket.stamp = now
+            tokens = caller.tokens + (now - caller.stamp) * caller.rate
+            if tokens > caller.capacity:
+                tokens = caller.capacity
+            caller.stamp = now
             if tokens < 1:
-                bucket.tokens = tokens
+                caller.tokens = tokens
                 raise exhausted(
-                    f"rate limit of {bucket.rate:g} calls/s for role {role} exceeded",
+                    f"rate limit of {caller.rate:g} calls/s for role {role} exceeded",
                     "RATE_LIMITED",
-                    (1 - tokens) / rate,
+                    (1 - tokens) / caller.rate,
                 )
-            bucket.tokens = tokens - 1
+            caller.tokens = tokens - 1
             if streaming:
                 self._check_streams(identity)
-            in_flight = self._in_flight
-            flying = in_flight.get(identity, 0)
-            if flying >= quota:
+            free = caller.free
+            if caller.made - len(free) >= caller.quota:
                 raise exhausted(
-                    f"at most {quota} concurrent calls for role {role}", "CONCURRENCY_LIMITED", 1.0
+                    f"at most {caller.quota} concurrent calls for role {role}", "CONCURRENCY_LIMITED", 1.0
                 )
+            if free:
+                free.pop()
+            else:
+                caller.made += 1
             if streaming:
                 self._streams[identity] += 1
                 self._streams_total += 1
-            in_flight[identity] = flying + 1  # not += 1: the defaultdict's missing-key call, every call
+        return free
 
-    def leave(self, identity: str) -> None:
-        """The in-flight slot of a unary call admitted by ``enter``."""
+    def _caller(self, identity: str, role: str) -> _Caller:
+        """The identity's admission, made (or its role's limits applied) under the lock. A role of
+        another rate starts a full bucket; the calls in flight stay counted."""
+        rate, quota = self.settings.rate_of(role), self.settings.concurrency_of(role)
         with self._lock:
-            in_flight = self._in_flight
-            left = in_flight[identity] - 1
-            if left > 0:
-                in_flight[identity] = left
-            else:
-                del in_flight[identity]
+            old = self._callers.get(identity)
+            if old is not None and old.role == role:
+                return old
+            if len(self._callers) > 100_000:  # bound memory under a spray of identities
+                self._callers = {k: c for k, c in self._callers.items() if c.made > len(c.free)}
+            caller = _Caller(role, rate, quota, self.clock())
+            if old is not None:
+                caller.made, caller.free = old.made, old.free
+                if old.rate == rate:
+                    caller.tokens, caller.stamp = old.tokens, old.stamp
+            self._callers[identity] = caller
+            return caller
 
     def _check_streams(self, identity: str) -> None:
         per_caller = self.settings.max_streams_per_caller
@@ -200,11 +218,9 @@ class Admission:
             raise exhausted("the server's open-stream limit is reached", "STREAM_LIMITED", 5.0)
 
     def _release(self, ticket: Ticket) -> None:
-        with self._lock:
-            self._in_flight[ticket.identity] -= 1
-            if self._in_flight[ticket.identity] <= 0:
-                del self._in_flight[ticket.identity]
-            if ticket.streaming:
+        ticket.slots.append(None)
+        if ticket.streaming:
+            with self._lock:
                 self._streams_total -= 1
                 self._streams[ticket.identity] -= 1
                 if self._streams[ticket.identity] <= 0:
@@ -218,7 +234,7 @@ class Admission:
                     f"at most {MAX_WATCHES_PER_PEER} open health watches per address", "STREAM_LIMITED", 5.0
                 )
             self._watches[identity] += 1
-        return Ticket(identity, False, self._release_watch)
+        return Ticket(identity, False, self._release_watch, [])
 
     def _release_watch(self, ticket: Ticket) -> None:
         with self._lock:

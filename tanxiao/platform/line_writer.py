@@ -63,21 +63,23 @@ class LineWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._ready = False  # the thread started and not closed: put's one test per item
         _WRITERS.add(self)
 
     def put(self, item: Any) -> None:
         """Queue ``item`` for the sink; waits only when the writer is ``max_pending`` items behind."""
-        if (self._thread is None or self._closed) and not self._start():
+        if not self._ready and not self._start():
             self.sink([item])  # closed: written here and now, never dropped
             return
-        self._queue.put(item)
-        if self._queue.qsize() > self.max_pending:
+        queue = self._queue
+        queue.put(item)
+        if queue.qsize() > self.max_pending:
             self.flush()
 
     def put_many(self, items: list[Any]) -> None:
         """Queue ``items`` (in order) as one, written without the writer's pause: for items another
         writer thread already held back (the log writer hands on the access-log entries of calls)."""
-        if (self._thread is None or self._closed) and not self._start():
+        if not self._ready and not self._start():
             self.sink(items)
             return
         self._queue.put(_Batch(items))
@@ -101,6 +103,7 @@ class LineWriter:
         """Flush and stop the writer thread; later items are written by their caller."""
         with self._start_lock:
             self._closed = True
+            self._ready = False
             thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
             self._queue.put(_STOP)
@@ -114,6 +117,7 @@ class LineWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=f"{self.name}-writer", daemon=True)
                 self._thread.start()
+            self._ready = True
             return True
 
     def _run(self) -> None:
@@ -130,17 +134,21 @@ class LineWriter:
         markers: list[_Marker] = []
         stop = False
         item = first
+        get = self._queue.get_nowait
         while True:
-            if item is _STOP:
+            kind = type(item)
+            if kind is tuple or kind is str:  # the items sinks get (one test for most of them)
+                batch.append(item)
+            elif item is _STOP:
                 stop = True
-            elif isinstance(item, _Marker):
+            elif kind is _Marker:
                 markers.append(item)
-            elif isinstance(item, _Batch):
+            elif kind is _Batch:
                 batch.extend(item.items)
             else:
                 batch.append(item)
             try:
-                item = self._queue.get_nowait()
+                item = get()
             except queue.Empty:
                 break
         try:
@@ -175,6 +183,7 @@ def _forget_threads_in_child() -> None:
     for writer in list(_WRITERS):
         writer._queue = queue.SimpleQueue()
         writer._thread = None
+        writer._ready = False
         writer._start_lock = threading.Lock()
 
 

@@ -51,6 +51,35 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 _configured: tuple[list[Any], Any, int] | None = None
 
 
+class _PublicConfig:
+    """structlog's configuration read through its public ``get_config`` (a dict made per read)."""
+
+    @property
+    def default_processors(self) -> Any:
+        return structlog.get_config()["processors"]
+
+    @property
+    def default_wrapper_class(self) -> Any:
+        return structlog.get_config()["wrapper_class"]
+
+    @property
+    def logger_factory(self) -> Any:
+        return structlog.get_config()["logger_factory"]
+
+
+def _structlog_config() -> Any:
+    """What emit_direct and emit_call read, on every call, to know configure_logging's set-up is still
+    in force: structlog's own configuration object, whose fields ``get_config`` copies into a new dict
+    per call (structlog is pinned, pyproject.toml); read through ``get_config`` when it is not laid out
+    as expected."""
+    config = getattr(structlog._config, "_CONFIG", None)
+    fields = ("default_processors", "default_wrapper_class", "logger_factory")
+    return config if all(hasattr(config, name) for name in fields) else _PublicConfig()
+
+
+_STRUCTLOG = _structlog_config()
+
+
 def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | None = None) -> bool:
     """Log ``event`` with ``fields`` through the processors configure_logging set up, without
     structlog's per-call bound-logger machinery (a third of a call's log line): the same line a logger
@@ -62,12 +91,12 @@ def emit_direct(level: int, event: str, fields: dict[str, Any], now: float | Non
     configured = _configured
     if configured is None:
         return False
-    current = structlog.get_config()
-    processors = current["processors"]
+    current = _STRUCTLOG
+    processors = current.default_processors
     if (
         processors is not configured[0]
-        or current["wrapper_class"] is not configured[1]
-        or current["logger_factory"] is not _queued_logger
+        or current.default_wrapper_class is not configured[1]
+        or current.logger_factory is not _queued_logger
     ):
         return False
     if level < configured[2]:
@@ -119,11 +148,11 @@ def emit_call(
     configured = _configured
     if configured is None:
         return False
-    current = structlog.get_config()
+    current = _STRUCTLOG
     if (
-        current["processors"] is not configured[0]
-        or current["wrapper_class"] is not configured[1]
-        or current["logger_factory"] is not _queued_logger
+        current.default_processors is not configured[0]
+        or current.default_wrapper_class is not configured[1]
+        or current.logger_factory is not _queued_logger
         or configured[0] != _JSON_CHAIN
     ):
         return False
@@ -141,19 +170,35 @@ _CallEnd = tuple[str | None, float, contextvars.Context, CallSink | None, tuple[
 
 
 def _call_line(call: _CallEnd) -> str:
-    """The log line of a call's end, as emit_direct would have queued and _render_pending renders it."""
-    name, stamp, context, _, entry, elapsed, fields = call
-    if name is None:
-        return ""
-    if fields is None:
+    """The log line of a call's end, as emit_direct would have queued and _render_pending renders it
+    (the same steps, in one function: the writer renders a line for every call)."""
+    name, stamp, context, _, entry, elapsed, event = call
+    if event is None:
+        event = {"peer": entry[6], "elapsed_ms": round(elapsed * 1000, 3), "request_id": entry[5]}
+        event["method"] = entry[1]
         caller = entry[7]
-        fields = {"peer": entry[6], "elapsed_ms": round(elapsed * 1000, 3), "request_id": entry[5]}
-        fields["method"] = entry[1]
         if caller:
-            fields.update(caller)
-        fields["code"] = entry[3]
-    fields["event"] = entry[0]
-    return _render_pending((name, fields, stamp, context))
+            event.update(caller)
+        event["code"] = entry[3]
+    event["event"] = entry[0]
+    # merge_contextvars, but for a context holding nothing but the call's request id and method (a
+    # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
+    if len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context:
+        for var, value in context.items():
+            if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
+                event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
+    if tracing_active():
+        context.run(_trace_ids, None, name, event)  # the span current in the call's context
+    event["level"] = name
+    whole, second = int(stamp), _second  # _iso_utc(stamp), inline
+    if second[0] != whole:
+        second = _second_of(whole)
+    micro = int((stamp - whole) * 1_000_000)
+    event["timestamp"] = f"{second[1]}.{micro:06d}Z" if micro else second[1] + "Z"
+    try:
+        return orjson.dumps(event, default=repr).decode() + "\n"  # render_json
+    except (orjson.JSONEncodeError, TypeError):
+        return render_json(None, name, event) + "\n"
 
 
 def _render_pending(pending: _Pending) -> str:
@@ -179,7 +224,14 @@ _LEVEL_NAMES = {
 }
 
 
-_second: tuple[int, str] = (0, "")
+_second: tuple[int, str] = (0, "")  # the last second stamped and its date and time of day
+
+
+def _second_of(whole: int) -> tuple[int, str]:
+    """The date and time of day of the second ``whole``, kept as ``_second`` (formatted once a second)."""
+    global _second
+    _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return _second
 
 
 def stamp_iso_utc(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -190,14 +242,12 @@ def stamp_iso_utc(_logger: object, _name: str, event: MutableMapping[str, Any]) 
 
 
 def _iso_utc(now: float) -> str:
-    global _second
     whole = int(now)
     second = _second
     if second[0] != whole:
-        second = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        second = _second_of(whole)
     micro = int((now - whole) * 1_000_000)
-    # str(10**6 + micro)[1:] is f"{micro:06d}" (0 <= micro < 10**6) without the format machinery
-    return f"{second[1]}.{str(1_000_000 + micro)[1:]}Z" if micro else f"{second[1]}Z"
+    return f"{second[1]}.{micro:06d}Z" if micro else second[1] + "Z"
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -218,21 +268,33 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
 def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
     test runner) and must not keep writing to a closed stream. The access-log entries of the calls
-    among the lines go to their access logs first, in order (never held up by a line)."""
-    entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
+    among the lines go to their access logs before the lines are written, in order (never held up by
+    a stream that blocks)."""
+    sinks: list[tuple[CallSink, list[tuple[float, Any]]]] = []
+    last: Any = None
+    entries: list[tuple[float, Any]] = []
+    texts: list[str] = []
     for line in lines:
-        if type(line) is tuple and len(line) == 7 and line[3] is not None:
-            sink: CallSink = line[3]
-            found = entries.get(id(sink))
-            if found is None:
-                found = entries[id(sink)] = (sink, [])
-            found[1].append((line[1], line[4]))
-    for sink, pending in entries.values():
+        if type(line) is str:
+            texts.append(line)
+        elif len(line) == 4:
+            texts.append(_render_pending(line))  # type: ignore[arg-type]
+        else:  # a call's end (emit_call): its entry to its access log, its line (if any) here
+            sink = line[3]
+            if sink is not None:
+                if sink is not last:  # calls of one server in a row: one list
+                    found = [pending for known, pending in sinks if known is sink]
+                    if found:
+                        entries = found[0]
+                    else:
+                        entries = []
+                        sinks.append((sink, entries))
+                    last = sink
+                entries.append((line[1], line[4]))
+            if line[0] is not None:
+                texts.append(_call_line(line))  # type: ignore[arg-type]
+    for sink, pending in sinks:
         sink.forward(pending)
-    texts = [
-        line if type(line) is str else _render_pending(line) if len(line) == 4 else _call_line(line)  # type: ignore[arg-type]
-        for line in lines
-    ]
     stream = sys.stderr
     stream.write("".join(texts))
     stream.flush()
@@ -274,6 +336,18 @@ _JSON_CHAIN: list[Any] = [
 ]
 _CONTEXT_PREFIX = structlog.contextvars.STRUCTLOG_KEY_PREFIX
 _CONTEXT_PREFIX_LEN = len(_CONTEXT_PREFIX)
+
+
+def context_vars(*keys: str) -> dict[str, contextvars.ContextVar[Any]]:
+    """The ContextVars behind structlog's contextvars ``keys`` (got through its public bind/reset,
+    once): set and read directly instead of through bind/unbind_contextvars."""
+    tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(keys))
+    structlog.contextvars.reset_contextvars(**tokens)
+    return {key: token.var for key, token in tokens.items()}
+
+
+# Bound by the serving layer for every call (tanxiao.platform.interceptors); every call's line has both.
+_REQUEST_ID_VAR, _METHOD_VAR = context_vars("request_id", "method").values()
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -28,11 +28,12 @@ LABELS = ("grpc_type", "grpc_service", "grpc_method")
 class Shard:
     """One thread's counts of one method."""
 
-    __slots__ = ("buckets", "handled", "received", "seconds", "sent", "started")
+    __slots__ = ("buckets", "handled", "ok", "received", "seconds", "sent", "started")
 
     def __init__(self, buckets: int) -> None:
         self.started = 0
-        self.handled: dict[str, int] = {}
+        self.ok = 0  # handled with OK, the common code: an attribute (a caller may count it inline)
+        self.handled: dict[str, int] = {}  # handled with any other code
         self.seconds = 0.0
         self.buckets = [0] * buckets
         self.received = 0
@@ -64,8 +65,11 @@ class MethodSeries:
 
     def finished(self, shard: Shard, code: str, seconds: float) -> None:
         """One call ended with ``code`` after ``seconds``; ``shard`` is the calling thread's."""
-        handled = shard.handled
-        handled[code] = handled.get(code, 0) + 1
+        if code == "OK":
+            shard.ok += 1
+        else:
+            handled = shard.handled
+            handled[code] = handled.get(code, 0) + 1
         shard.seconds += seconds
         shard.buckets[bisect.bisect_left(self.bounds, seconds)] += 1
 
@@ -103,6 +107,8 @@ class RpcCounts(Collector):
             labels = list(series.labels)
             codes: dict[str, int] = {}
             for shard in shards:  # handled before started: in flight never below zero
+                if shard.ok:
+                    codes["OK"] = codes.get("OK", 0) + shard.ok
                 for code, count in list(shard.handled.items()):
                     codes[code] = codes.get(code, 0) + count
             begun = sum(shard.started for shard in shards)
