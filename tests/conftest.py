@@ -19,6 +19,7 @@ from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from tanxiao.platform import db
+from tanxiao.platform import logging as service_logging
 
 # Property tests assert properties, never timings (performance lives in `make bench`): hypothesis'
 # per-example deadline would turn a loaded machine into a failure, so it is off for every test.
@@ -29,6 +30,15 @@ POSTGRES_URL = os.environ.get(
     "TANXIAO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _log_lines_in_their_test() -> Iterator[None]:
+    """Servers write their log lines from a writer thread, after the call: written before the test
+    ends, a test's lines stay in its own captured output instead of reaching the terminal between
+    tests (servers of module-scoped fixtures outlive the test that called them)."""
+    yield
+    service_logging.flush()
 
 
 def _postgres_unavailable(reason: str) -> None:
