@@ -32,11 +32,24 @@ POSTGRES_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-@pytest.fixture(autouse=True)
-def _log_lines_in_their_test() -> Iterator[None]:
-    """Servers write their log lines from a writer thread, after the call: written before the test
-    ends, a test's lines stay in its own captured output instead of reaching the terminal between
-    tests (servers of module-scoped fixtures outlive the test that called them)."""
+# Servers write their log lines from a writer thread, after the call. Written before each phase of a
+# test (setup, call, teardown) ends, a phase's lines stay in its own captured output instead of
+# reaching the terminal while capture is suspended between phases (servers of module-scoped fixtures
+# outlive the test that called them). trylast: inside the capture plugin's wrapper of the phase.
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    yield
+    service_logging.flush()
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    yield
+    service_logging.flush()
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     yield
     service_logging.flush()
 
