@@ -180,26 +180,8 @@ class AccessLog:
                         os.write(self._file(day), b"".join(lines))
                         lines = []
                     day = today
-                if type(queued) is tuple:  # a call's entry: call_entry's fields, in one dict
-                    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
-                        queued
-                    )
-                    line = {
-                        "time": moment,
-                        "server": server,
-                        "event": event,
-                        "method": method,
-                        "resource": resource,
-                        "code": code,
-                        "reason": reason,
-                        "request_id": request_id,
-                        "peer": peer,
-                    }
-                    if caller:
-                        line.update(caller)
-                    line["outcome"] = outcome
-                    if concealed:
-                        line["denied_as_not_found"] = concealed
+                if type(queued) is tuple:  # a call's entry
+                    line = {"time": moment, "server": server, **call_entry(queued)}
                 else:
                     line = {"time": moment, "server": server, **queued}
                 try:

@@ -183,13 +183,8 @@ def _call_line(call: _CallEnd) -> str:
     event["event"] = entry[0]
     # merge_contextvars, but for a context holding nothing but the call's request id and method (a
     # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
-    if len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context:
-        for var, value in context.items():
-            if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
-                event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
-    if tracing_active():
-        context.run(_trace_ids, None, name, event)  # the span current in the call's context
-    event["level"] = name
+    merge = len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context
+    _add_context(name, event, context, merge)
     whole, second = int(stamp), _second  # _iso_utc(stamp), inline
     if second[0] != whole:
         second = _second_of(whole)
@@ -206,14 +201,21 @@ def _render_pending(pending: _Pending) -> str:
     (merge_contextvars), the trace ids, the level, the timestamp (stamp_iso_utc at the queued time),
     JSON (render_json). tests/platform/test_logging_direct.py compares the two."""
     name, event, now, context = pending
-    for var, value in context.items():
-        if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
-            event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
-    if tracing_active():
-        context.run(_trace_ids, None, name, event)  # the span current in the call's context
-    event["level"] = name
+    _add_context(name, event, context, merge=True)
     event["timestamp"] = _iso_utc(now)
     return render_json(None, name, event) + "\n"
+
+
+def _add_context(name: str, event: dict[str, Any], context: contextvars.Context, merge: bool) -> None:
+    """The logged context's bound keys (merge_contextvars, when ``merge``), the trace ids of the span
+    current in that context, and the level."""
+    if merge:
+        for var, value in context.items():
+            if value is not Ellipsis and var.name.startswith(_CONTEXT_PREFIX):
+                event.setdefault(var.name[_CONTEXT_PREFIX_LEN:], value)
+    if tracing_active():
+        context.run(_trace_ids, None, name, event)
+    event["level"] = name
 
 
 _LEVEL_NAMES = {
