@@ -31,13 +31,8 @@ class PlainDict(dict[str, Any]):
     __slots__ = ()
 
 
-def float_writes_alike(value: float) -> bool:
-    """Whether orjson and ``json.dumps`` write the float alike (finite, no exponent in either)."""
-    return 1e-4 <= value < 1e16 or -1e16 < value <= -1e-4 or value == 0.0  # NaN fails every test
-
-
 def writes_alike(obj: Any) -> bool:
-    """Whether orjson's text of ``obj`` is the definition's: every float as ``float_writes_alike``,
+    """Whether orjson's text of ``obj`` is the definition's: every float finite and 0 or 1e-4 <= |x| < 1e16,
     every other value of a plain JSON type (dict keys are left to orjson, which refuses non-str
     ones); a subclass or anything else: False (the reference decides). One walk, no recursion."""
     stack: list[Any] = [(obj,)]

@@ -162,32 +162,16 @@ class AccessLog:
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
-        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         with self._lock:
-            second = self._second or self._second_of(0)
             for stamp, queued in entries:
-                whole = int(stamp)  # self._moment(stamp), inline for the common case
-                if second[0] != whole:
-                    second = self._second_of(whole)
-                micro = round((stamp - whole) * 1_000_000)
-                if micro >= 1_000_000:
-                    moment, today = self._moment(stamp)
-                else:
-                    moment = f"{second[1]}.{micro:06d}+00:00" if micro else second[1] + "+00:00"
-                    today = second[2]
+                moment, today = self._moment(stamp)
                 if today != day:
                     if day is not None:
                         os.write(self._file(day), b"".join(lines))
                         lines = []
                     day = today
-                if type(queued) is tuple:  # a call's entry
-                    line = {"time": moment, "server": server, **call_entry(queued)}
-                else:
-                    line = {"time": moment, "server": server, **queued}
-                try:
-                    lines.append(dumps(line, default=str, option=option))  # _line, inline
-                except (orjson.JSONEncodeError, TypeError):
-                    lines.append(_line(line))
+                fields = call_entry(queued) if type(queued) is tuple else queued
+                lines.append(_line({"time": moment, "server": server, **fields}))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 

@@ -185,11 +185,7 @@ def _call_line(call: _CallEnd) -> str:
     # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
     merge = len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context
     _add_context(name, event, context, merge)
-    whole, second = int(stamp), _second  # _iso_utc(stamp), inline
-    if second[0] != whole:
-        second = _second_of(whole)
-    micro = int((stamp - whole) * 1_000_000)
-    event["timestamp"] = f"{second[1]}.{micro:06d}Z" if micro else second[1] + "Z"
+    event["timestamp"] = _iso_utc(stamp)
     try:
         return orjson.dumps(event, default=repr).decode() + "\n"  # render_json
     except (orjson.JSONEncodeError, TypeError):
@@ -272,9 +268,7 @@ def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     test runner) and must not keep writing to a closed stream. The access-log entries of the calls
     among the lines go to their access logs before the lines are written, in order (never held up by
     a stream that blocks)."""
-    sinks: list[tuple[CallSink, list[tuple[float, Any]]]] = []
-    last: Any = None
-    entries: list[tuple[float, Any]] = []
+    entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
     texts: list[str] = []
     for line in lines:
         if type(line) is str:
@@ -284,18 +278,13 @@ def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
         else:  # a call's end (emit_call): its entry to its access log, its line (if any) here
             sink = line[3]
             if sink is not None:
-                if sink is not last:  # calls of one server in a row: one list
-                    found = [pending for known, pending in sinks if known is sink]
-                    if found:
-                        entries = found[0]
-                    else:
-                        entries = []
-                        sinks.append((sink, entries))
-                    last = sink
-                entries.append((line[1], line[4]))
+                found = entries.get(id(sink))
+                if found is None:
+                    found = entries[id(sink)] = (sink, [])
+                found[1].append((line[1], line[4]))
             if line[0] is not None:
                 texts.append(_call_line(line))  # type: ignore[arg-type]
-    for sink, pending in sinks:
+    for sink, pending in entries.values():
         sink.forward(pending)
     stream = sys.stderr
     stream.write("".join(texts))
