@@ -104,7 +104,9 @@ def _with_tie_breaks(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
         rows = tied[at.get_indexer([row[0] for row in found])]
         external[rows] = [row[1] for row in found]
         times[rows] = [row[2] for row in found]
-    with_ties = frame.assign(external_id=pd.array(external, dtype="str"), ingest_time=_timestamps(times))
+    with_ties = frame.assign(
+        external_id=_record_column("external_id", external), ingest_time=_record_column("ingest_time", times)
+    )
     return with_ties[list(RECORD_COLUMNS)]
 
 
