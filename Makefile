@@ -64,7 +64,7 @@ browser:
 	fi
 
 # PDF exports (WeasyPrint) need Pango and a CJK font from Debian; installed when missing.
-PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
 pdf-deps:
 	@missing=$$(for p in $(PDF_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

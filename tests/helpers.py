@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -117,6 +118,22 @@ def serving_registry(settings: Settings, url: str) -> Iterator[Registry]:
         channel.close()
         running.stop(None)
         engine.dispose()
+
+
+@contextlib.contextmanager
+def stopped_and_refusing(server: RunningServer) -> Iterator[None]:
+    """``server`` stopped, its port kept bound but not listening inside the block: a connect to it is
+    refused at once (UNAVAILABLE). A port merely closed can be taken meanwhile by another test's server or
+    picked as a client's own source port (a TCP self-connect), and a call to it then hangs to its deadline
+    (CI saw DEADLINE_EXCEEDED after 10 s instead of UNAVAILABLE)."""
+    server.stop(None)
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the server's TIME_WAIT connections
+    try:
+        holder.bind(("127.0.0.1", server.port))
+        yield
+    finally:
+        holder.close()
 
 
 def run_in_threads(target: Callable[[int], None], count: int, timeout: float = 120.0) -> None:

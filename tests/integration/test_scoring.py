@@ -14,7 +14,14 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from helpers import Registry, error_details, graded_year_records, make_uscc, unsequenced
+from helpers import (
+    Registry,
+    error_details,
+    graded_year_records,
+    make_uscc,
+    stopped_and_refusing,
+    unsequenced,
+)
 
 from loan_rules.policy import DEFAULT_POLICY
 from registry_service.app import start_registry
@@ -280,8 +287,8 @@ def test_missing_data_is_never_priced(suite: Suite) -> None:
 
 
 def test_a_registry_that_is_down_gives_unavailable_and_no_decision(suite: Suite) -> None:
-    suite.registry.server.stop(None)
-    error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="down"))
+    with stopped_and_refusing(suite.registry.server):
+        error = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="down"))
     details = error_details(error)
     assert details.code == grpc.StatusCode.UNAVAILABLE and "registry" in details.message
     with suite.registry.engine.connect() as conn:
@@ -343,8 +350,8 @@ def test_a_cached_profile_is_bounded_and_the_decision_says_how_old(registry: Reg
 
 def test_quotes_recover_when_the_registry_returns(suite: Suite) -> None:
     address = suite.registry.server.address
-    suite.registry.server.stop(None)
-    down = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="while-down"))
+    with stopped_and_refusing(suite.registry.server):
+        down = _error(suite.stub.QuoteLoanTerms, _quote(GREEN, request_id="while-down"))
     assert error_details(down).code == grpc.StatusCode.UNAVAILABLE
     restarted = start_registry(suite.registry.settings, address)
     try:
