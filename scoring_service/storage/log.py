@@ -350,7 +350,7 @@ def _sqlite_executemany(connection: Connection, statement: str, rows: list[tuple
         ) from exc
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=512)  # folded statements add (rows, width, start) keys
 def _pg_marks(rows: int, width: int, start: int = 0) -> str:
     """``($1, $2), ($3, $4)`` for 2 rows of 2 columns (from ``$start+1``)."""
     return ", ".join(
