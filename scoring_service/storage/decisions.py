@@ -40,8 +40,10 @@ from loan_rules import Policy, parse_policy
 from loan_rules.compact import Renderer
 from scoring_service.decision_format import expanded, is_compact
 from scoring_service.storage.log import (
+    PG_COPY_FROM_ROWS,
     BulkInsert,
     EntryKind,
+    FoldedInserts,
     LogEntry,
     canonical_json,
     check_stamp,
@@ -182,6 +184,7 @@ _INDEX_INSERT = BulkInsert(
         "create_time",
     ),
     on_conflict=("lender", "request_id"),
+    counted=True,  # the idempotency check: fewer rows inserted means a request already stored
 )
 _SNAPSHOT_INSERT = BulkInsert(
     profile_snapshots, ("snapshot_hash", "content", "create_time"), on_conflict=("snapshot_hash",)
@@ -224,6 +227,7 @@ class DecisionStore:
         self._policies_lock = threading.Lock()
         self.renderer = Renderer()
         self._held = held_connection(engine)  # appends' transactions skip the pool (and its pre-ping)
+        self._fold = not is_sqlite(engine)  # PostgreSQL: a group's inserts as one statement
 
     def append(
         self,
@@ -297,8 +301,11 @@ class DecisionStore:
                 also(connection, [d for d, _ in out])
             return out
 
-        # on the engine's kept write connection: a quote group commits many times a second
-        result = run_in_transaction(self.engine, once, held=self._held)
+        result = None
+        if self._fold and len(prepared) <= PG_COPY_FROM_ROWS and policy_hash in self._stored_policies:
+            result = self._in_one_statement(once)
+        if result is None:  # on the engine's kept write connection: groups commit many times a second
+            result = run_in_transaction(self.engine, once, held=self._held)
         self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
         for p in prepared.values():
             if p.snapshot is not None:
@@ -362,6 +369,34 @@ class DecisionStore:
         return str(text)
 
     # ------------------------------------------------------------------------------------ internals
+
+    def _in_one_statement(
+        self, once: Callable[[Connection], list[tuple[StoredDecision, bool]]]
+    ) -> list[tuple[StoredDecision, bool]] | None:
+        """``once`` as ONE autocommit statement on PostgreSQL (``FoldedInserts``): a quote group's
+        inserts in one round trip, no BEGIN and COMMIT. ``once`` runs against a gathering connection
+        believing every decision new (the policy is stored already, so it reads nothing); the statement
+        fails, writing nothing, unless every index row went in. None when it did not store the group
+        (a request already stored, the held connection busy, any database error): the caller then
+        runs the transaction, which answers those cases as before."""
+        from psycopg import Error, RawCursor  # PostgreSQL only
+
+        with self._held.autocommit() as connection:
+            if connection is None:
+                return None
+            folded = FoldedInserts()
+            connection.info[FoldedInserts.KEY] = folded
+            try:
+                result = once(connection)
+            finally:
+                del connection.info[FoldedInserts.KEY]
+            statement, params = folded.statement(connection.dialect)
+            try:
+                with RawCursor(connection.connection.driver_connection) as cursor:  # type: ignore[arg-type]
+                    cursor.execute(statement, params)
+            except Error:
+                return None
+            return result
 
     def _stored(self, connection: Connection, row: Any) -> StoredDecision:
         """A stored decision as reads show it: a compact one with its full terms rendered

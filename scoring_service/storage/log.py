@@ -183,12 +183,22 @@ class BulkInsert:
     """A multi-row INSERT of fixed columns run as the driver's executemany with the statement's text and
     the columns' bind conversions worked out once per dialect (SQLAlchemy's executemany builds and
     converts every row's parameters through the compiler, most of a bulk insert's Python time).
-    ``on_conflict``: the unique columns of an ON CONFLICT ... DO NOTHING (SQLite and PostgreSQL)."""
+    ``on_conflict``: the unique columns of an ON CONFLICT ... DO NOTHING (SQLite and PostgreSQL).
+    ``counted``: callers read how many rows were inserted, so a folded insert (``FoldedInserts``) that
+    skips one fails its whole statement."""
 
-    def __init__(self, table: sa.Table, columns: Sequence[str], on_conflict: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: Sequence[str],
+        on_conflict: Sequence[str] = (),
+        *,
+        counted: bool = False,
+    ) -> None:
         self.table = table
         self.columns = tuple(columns)
         self.on_conflict = tuple(on_conflict)
+        self.counted = counted
         self._compiled: dict[str, tuple[str, str, list[Any]]] = {}
         self._types: list[str] | None = None  # PostgreSQL's type names, for a binary COPY
 
@@ -216,7 +226,7 @@ class BulkInsert:
         values of types ``pg_array`` does not write): one multi-row INSERT per
         ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters (psycopg's executemany sends
         a statement per row, and its ``%s`` conversion parses a long statement's text in Python on
-        every call)."""
+        every call). On a connection gathering a ``FoldedInserts``: added to it, all rows counted."""
         if not rows:
             return 0
         head, tail, processors = self._for(connection.dialect)
@@ -231,6 +241,10 @@ class BulkInsert:
             rows = out
         else:
             rows = [tuple(row) for row in rows]
+        folded = connection.info.get(FoldedInserts.KEY)
+        if folded is not None:
+            folded.parts.append((self, rows))
+            return len(rows)
         if connection.dialect.name != "postgresql":
             marks = f"({', '.join('?' for _ in self.columns)})"
             return _sqlite_executemany(connection, head + marks + tail, rows)
@@ -336,12 +350,41 @@ def _sqlite_executemany(connection: Connection, statement: str, rows: list[tuple
         ) from exc
 
 
-@functools.lru_cache(maxsize=64)
-def _pg_marks(rows: int, width: int) -> str:
-    """``($1, $2), ($3, $4)`` for 2 rows of 2 columns."""
+@functools.lru_cache(maxsize=512)  # folded statements add (rows, width, start) keys
+def _pg_marks(rows: int, width: int, start: int = 0) -> str:
+    """``($1, $2), ($3, $4)`` for 2 rows of 2 columns (from ``$start+1``)."""
     return ", ".join(
-        "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+        "(" + ", ".join(f"${start + r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
     )
+
+
+class FoldedInserts:
+    """The bulk inserts of one PostgreSQL write gathered into ONE statement, each insert a
+    data-modifying CTE: one round trip, and in autocommit mode atomic by itself with no BEGIN and
+    COMMIT (a quote group's five inserts were seven round trips with those). ``BulkInsert.run`` adds
+    to it on a connection whose ``info[KEY]`` holds it, and reports every row inserted; the statement
+    checks that of the ``counted`` inserts and otherwise fails as a whole (division by zero), so
+    nothing is written and the caller runs its write the usual way. Foreign keys are checked at the
+    end of the statement, so the CTEs' order does not matter."""
+
+    KEY = "tanxiao_folded_inserts"
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[BulkInsert, list[tuple[Any, ...]]]] = []
+
+    def statement(self, dialect: sa.Dialect) -> tuple[str, list[Any]]:
+        """The statement's text and its ``$n`` parameters."""
+        ctes, checks, params = [], [], []
+        for n, (insert, rows) in enumerate(self.parts):
+            head, tail, _ = insert._for(dialect)
+            marks = _pg_marks(len(rows), len(insert.columns), len(params))
+            ctes.append(f"i{n} AS ({head}{marks}{tail}{' RETURNING 1' if insert.counted else ''})")
+            if insert.counted:
+                checks.append(f"(SELECT count(*) FROM i{n}) = {len(rows)}")
+            params.extend(v for row in rows for v in row)
+        # not a constant: the planner would fold ``1 / 0`` and fail every time
+        check = f"1 / ({' AND '.join(checks)})::int" if checks else "1"
+        return f"WITH {', '.join(ctes)} SELECT {check}", params
 
 
 class _Converted:

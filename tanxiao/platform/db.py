@@ -241,16 +241,43 @@ class HeldConnection:
         try:
             writers = _WRITERS.get(self.engine)
             with writers.held() if writers is not None else nullcontext():
-                kept = self._connection
-                if kept is None or kept.invalidated or kept.closed:
-                    if kept is not None:
-                        kept.close()
-                    kept = self._connection = self.engine.connect().execution_options(tanxiao_write=True)
-                connection = kept
+                connection = self._kept()
                 with connection.begin():
                     yield connection
         finally:
             self._lock.release()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection | None]:
+        """The connection outside any transaction with its driver in autocommit mode, where each
+        statement commits by itself (PostgreSQL's psycopg only); None when it is in use. A driver
+        error leaves the connection invalidated if the driver connection broke (the next use takes a
+        new one) and is the caller's to handle."""
+        if not self._lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            connection = self._kept()
+            driver = connection.connection.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]
+            try:
+                yield connection
+            finally:
+                if driver.closed or driver.broken:  # type: ignore[union-attr]
+                    connection.invalidate()
+                else:
+                    driver.autocommit = False  # type: ignore[union-attr]
+        finally:
+            self._lock.release()
+
+    def _kept(self) -> Connection:
+        """The held connection, a new one if it was dropped (its lock held by the caller)."""
+        kept = self._connection
+        if kept is None or kept.invalidated or kept.closed:
+            if kept is not None:
+                kept.close()
+            kept = self._connection = self.engine.connect().execution_options(tanxiao_write=True)
+        return kept
 
     def close(self) -> None:
         """Return the connection to the pool (the next transaction takes a new one); a transaction

@@ -7,6 +7,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,9 +17,19 @@ from helpers import run_in_threads
 
 from loan_rules.policy import content_hash
 from scoring_service.audit import verify_log
+from scoring_service.reviews import ReviewService
 from scoring_service.sequencer import Sequencer
+from scoring_service.storage import decisions as decisions_module
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision, canonical_json
-from scoring_service.storage.tables import loan_policies, log_decisions, log_entries, profile_snapshots
+from scoring_service.storage.reviews import ReviewStore
+from scoring_service.storage.tables import (
+    decision_states,
+    loan_policies,
+    log_decisions,
+    log_entries,
+    log_pending,
+    profile_snapshots,
+)
 from tanxiao.errors import NotFound, ValidationError
 from tanxiao.platform.db import held_connection, make_engine
 from tanxiao.translog import SigningKey, generate_private_key_pem
@@ -316,3 +327,62 @@ def test_find_many_finds_request_ids_that_need_quoting_among_many(store: Decisio
     stored[("bank-b", "NULL")] = append(store, "NULL", lender="bank-b")[0]
     keys = [("bank-a", f"missing-{i}") for i in range(700)] + list(stored) + [("bank-b", "nope")]
     assert store.find_many(keys) == stored
+
+
+def _group(*request_ids: str, fingerprints: dict[str, str] | None = None) -> list[Append]:
+    profile = {"name": "enterprises/x/profiles/2024", "grade": {"level": 3}}
+    content = {"terms": {"manual_review": False}, "profile": profile}
+    fps = fingerprints or {}
+    return [
+        Append("bank-a", r, USCC, "GENERAL", fps.get(r, fingerprint("bank-a", r)), {**content, "n": r})
+        for r in request_ids
+    ]
+
+
+def _rows(engine: sa.Engine) -> dict[str, int]:
+    return {t.name: count(engine, t) for t in (log_decisions, log_entries, log_pending, profile_snapshots)}
+
+
+def test_a_group_with_a_reused_request_id_writes_nothing(store: DecisionStore, engine: sa.Engine) -> None:
+    """PostgreSQL stores a group of new decisions as one statement that fails as a whole when a request
+    id is stored already; the group then runs as a transaction, which rejects it: nothing of it stays."""
+    append(store, "req-0")
+    before = _rows(engine)
+    group = _group("new-1", "req-0", "new-2", fingerprints={"req-0": "another request"})
+    with pytest.raises(ValidationError) as error:
+        store.append_many(group, policy_text=POLICY_TEXT, policy_hash=POLICY_HASH, policy_version="test-1")
+    assert error.value.reason == "REQUEST_ID_REUSED"
+    assert _rows(engine) == before
+
+
+@pytest.mark.postgres
+def test_a_postgres_group_of_new_decisions_is_stored_without_a_transaction(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the policy is stored, a group's inserts (index, snapshot, entries, pending, the hook's
+    review states) go as one autocommit statement; a group with a stored request runs the transaction."""
+    engine = make_engine(postgres_url)
+    try:
+        store = DecisionStore(engine)
+        hook = ReviewService(store, ReviewStore(engine)).index_in
+        kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
+        store.append_many(_group("first"), also=hook, **kwargs)  # stores the policy
+        transactions: list[object] = []
+        real = decisions_module.run_in_transaction
+        monkeypatch.setattr(
+            decisions_module, "run_in_transaction", lambda *a, **k: transactions.append(a) or real(*a, **k)
+        )
+        out = store.append_many(_group("a", "b", "a"), also=hook, **kwargs)
+        assert [new for _, new in out] == [True, True, False] and not transactions
+        assert store.get(out[1][0].id) == replace(out[1][0], content=store.get(out[1][0].id).content)
+        assert store.get(out[0][0].id).content["profile"] == {"name": "enterprises/x/profiles/2024",
+                                                              "grade": {"level": 3}}  # fmt: skip
+        again = store.append_many(_group("b", "c"), also=hook, **kwargs)
+        assert [new for _, new in again] == [False, True] and len(transactions) == 1
+        assert again[0][0].id == out[1][0].id
+        assert _rows(engine) == dict.fromkeys(("log_decisions", "log_entries", "log_pending"), 4) | {
+            "profile_snapshots": 1
+        }
+        assert count(engine, decision_states) == 4
+    finally:
+        engine.dispose()
