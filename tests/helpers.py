@@ -19,6 +19,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from registry_service.app import start_registry
+from registry_service.storage.tables import record_keys, records
 from tanxiao.common.v1 import common_pb2
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
@@ -80,6 +81,17 @@ def error_details(error: grpc.RpcError) -> ErrorDetails:
             detail.Unpack(retry)
             details.retry_after = retry.retry_delay.ToNanoseconds() / 1e9
     return details
+
+
+def current_keys(dialect: str) -> sa.Select[Any]:
+    """(external_id, record_id, period, revision) of every key's current revision where the ingest keeps
+    it: record_keys on PostgreSQL, records' current rows on SQLite (its partial unique index,
+    0018_ingest8_sqlite_key)."""
+    if dialect == "postgresql":
+        k = record_keys.c
+        return sa.select(k.external_id, k.record_id, k.period, k.revision)
+    r = records.c
+    return sa.select(r.external_id, r.id.label("record_id"), r.period, r.revision).where(r.is_current)
 
 
 def make_uscc(serial: int, region: str = "330502") -> str:

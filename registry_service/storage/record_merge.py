@@ -5,8 +5,9 @@ One pass whatever the size: the batch's distinct keys go into a temporary table 
 PostgreSQL, one executemany on SQLite) and one join returns their current revisions; ``classify``
 judges every row at once (pandas); one UPDATE per id chunk retires the superseded rows; the new rows
 go in by binary COPY (PostgreSQL; its tuples built column-wise, storage.binary_copy) or, on SQLite,
-one prepared INSERT per chunk; a batch of new keys also gets its record_keys rows copied from the
-records just inserted by one INSERT ... SELECT per chunk (``_store_staged``). Measured on PostgreSQL
+one prepared INSERT per chunk. A key's current revision is its record_keys row on PostgreSQL (kept
+by the ingest) and, on SQLite, its current records row (a partial unique index keeps one a key,
+0018_ingest8_sqlite_key). Measured on PostgreSQL
 15, 300k rows into the table as migrated (backend CPU): COPY 1.5 s, INSERT ... SELECT from a staging
 table 2.3 s plus 0.7 s to stage and classify there, so the rows are classified here and COPYed once.
 
@@ -42,7 +43,7 @@ INSERT_CHUNK = 20_000
 RETIRE_CHUNK = 50_000
 SQLITE_CACHE_KIB = 131_072  # page cache of the ingest's connection while it writes (default is 2 MiB)
 _KEYS = "ingest_keys"  # the temporary table of the batch's keys
-_STAGE = "ingest_rows"  # SQLite: the temporary table the rows to store are staged in
+CURRENT_KEY = "uq_records_current_key"  # SQLite: records' partial unique index (source, external_id)
 
 # Inserted columns and their PostgreSQL types (binary COPY); the last three are the batch's constants.
 INSERTED: dict[str, str] = {
@@ -101,10 +102,11 @@ def merge(
     each is judged against what the previous ones stored, which is what one merge of all would do.
 
     ``assume_new``: first try the block as if none of its keys were stored, i.e. insert their
-    record_keys rows straight away; if one was (the primary key refuses it), that attempt is rolled
-    back to a savepoint and the block is merged the ordinary way. A batch of new records so skips the
-    lookup (a quarter of the database's work for them on PostgreSQL; on SQLite the keys' temporary
-    table, the join and the classification's merge, ~1 µs a record)."""
+    record_keys rows (SQLite: their records rows) straight away; if one was (record_keys' primary key,
+    SQLite's partial unique index on records refuses it), that attempt is rolled back to a savepoint
+    and the block is merged the ordinary way. A batch of new records so skips the lookup (a quarter
+    of the database's work for them on PostgreSQL; on SQLite the keys' temporary table, the join and
+    the classification's merge, ~1 µs a record)."""
     postgres = conn.dialect.name == "postgresql"
     with nullcontext() if postgres else _page_cache(conn):
         return _merge(conn, staged, batch_id, constants, include_accepted, assume_new)
@@ -126,7 +128,8 @@ def _merge(
     if attempt is None:
         plan = classify(staged, current_revisions(conn, staged, group), group)
         stored = _numbered(conn, plan)
-        _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])  # first: a lost race fails early
+        if postgres:  # first: a lost race fails early (SQLite's index follows is_current by itself)
+            _point_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])
     else:
         plan, stored = attempt
     counts = {str(s): int(n) for s, n in plan["status"].value_counts().items()}
@@ -150,9 +153,9 @@ def _numbered(conn: Connection, plan: pd.DataFrame) -> pd.DataFrame:
 def _all_new(
     conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64], constants: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(plan, stored) of the block judged as if none of its keys were
-    stored, their record_keys rows inserted (on SQLite their records rows too, ``_store_staged``);
-    None (nothing left written) when some key was."""
+    """(plan, stored) of the block judged as if none of its keys were stored, their record_keys rows
+    inserted (on SQLite their records rows, ``_store_staged``); None (nothing left written) when some
+    key was."""
     nothing = pd.DataFrame(columns=[*KEY, "current_id", "current_revision", "current_hash", *LOCATION])
     plan = classify(staged, nothing, group)
     stored = _numbered(conn, plan)
@@ -172,8 +175,8 @@ def _all_new(
 
 
 def _duplicate_key(exc: sa.exc.DBAPIError) -> bool:
-    """A unique violation: PostgreSQL's SQLSTATE 23505; SQLite's IntegrityError (record_keys has no
-    other constraint a row of the ingest could break)."""
+    """A unique violation: PostgreSQL's SQLSTATE 23505; SQLite's IntegrityError (the ingest's records
+    rows, with new ids and no NULLs, can break no other constraint than the current key's index)."""
     if getattr(exc.orig, "sqlstate", None) == "23505":
         return True
     return isinstance(exc, sa.exc.IntegrityError) and not hasattr(exc.orig, "sqlstate")
@@ -222,28 +225,34 @@ def key_codes(staged: pd.DataFrame) -> npt.NDArray[np.int64]:
 def current_revisions(
     conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64] | None = None
 ) -> pd.DataFrame:
-    """The current stored revision (record id, revision, content_hash, period) of every key in
-    ``staged``, by one join of a temporary table of the keys with record_keys (never the partitioned
-    records). ``group``: key_codes(staged), when known."""
+    """The current stored revision (record id, revision, content_hash, where it is) of every key in
+    ``staged``, by one join of a temporary table of the keys with record_keys on PostgreSQL (never the
+    partitioned records), with records' current rows on SQLite (its partial unique index).
+    ``group``: key_codes(staged), when known."""
     group = key_codes(staged) if group is None else group
     repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
     keys = staged[KEY].iloc[np.unique(group, return_index=True)[1]] if repeated else staged[KEY]
     columns = [keys[c].to_numpy(dtype=object).tolist() for c in KEY]
     raw: Any = conn.connection.driver_connection
     postgres = conn.dialect.name == "postgresql"
-    query = (
-        "SELECT r.source, r.external_id, r.record_id, r.revision, r.content_hash,"
-        " r.uscc, r.period, r.category"
-        f" FROM {_KEYS} k "
-        f"JOIN {record_keys.name} r ON r.source = k.source AND r.external_id = k.external_id"
-    )
     if postgres:
+        query = (
+            "SELECT r.source, r.external_id, r.record_id, r.revision, r.content_hash,"
+            " r.uscc, r.period, r.category"
+            f" FROM {_KEYS} k "
+            f"JOIN {record_keys.name} r ON r.source = k.source AND r.external_id = k.external_id"
+        )
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_KEYS} (source text, external_id text) ON COMMIT DROP")
         _copy(conn, _KEYS, {"source": "text", "external_id": "text"}, columns)
         conn.exec_driver_sql(f"ANALYZE {_KEYS}")  # temporary tables are never auto-analysed: plan the join
         found = conn.exec_driver_sql(query).all()
         conn.exec_driver_sql(f"DROP TABLE {_KEYS}")  # a second ingest in the same transaction
     else:
+        query = (
+            "SELECT r.source, r.external_id, r.id, r.revision, r.content_hash, r.uscc, r.period, r.category"
+            f" FROM {_KEYS} k JOIN records r INDEXED BY {CURRENT_KEY}"
+            " ON r.source = k.source AND r.external_id = k.external_id AND r.is_current = 1"
+        )
         raw.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_KEYS} (source TEXT, external_id TEXT)")
         try:
             raw.executemany(f"INSERT INTO {_KEYS} VALUES (?, ?)", zip(*columns, strict=True))
@@ -305,40 +314,30 @@ def _new_ids(conn: Connection, n: int) -> npt.NDArray[np.int64]:
 
 
 def _point_keys(conn: Connection, current: pd.DataFrame) -> None:
-    """record_keys to the keys' new current rows: new keys inserted (a concurrent ingest of the same
-    new key makes one of the two fail on the primary key), known keys updated only from the revision
-    this ingest read; a row that moved on meanwhile means a concurrent ingest won, and the ingest is
-    re-run (serialization failure) on the winner's revisions."""
+    """PostgreSQL: record_keys to the keys' new current rows: new keys inserted (a concurrent ingest of
+    the same new key makes one of the two fail on the primary key), known keys updated only from the
+    revision this ingest read; a row that moved on meanwhile means a concurrent ingest won, and the
+    ingest is re-run (serialization failure) on the winner's revisions."""
     known = current["current_id"].notna().to_numpy()
     _insert_keys(conn, current[~known])
     moved = current[known]
     if len(moved) and _moved_on(conn, moved):
         message = "a concurrent ingest changed the current revision of some of these records"
-        if conn.dialect.name == "postgresql":  # raised by the server, so it is retried like any lost race
-            conn.exec_driver_sql(
-                f"DO $$BEGIN RAISE EXCEPTION '{message}' USING ERRCODE = 'serialization_failure'; END$$"
-            )
-        raise RuntimeError(message)  # SQLite: one writer at a time, so this is a bug
+        # Raised by the server, so it is retried like any lost race.
+        conn.exec_driver_sql(
+            f"DO $$BEGIN RAISE EXCEPTION '{message}' USING ERRCODE = 'serialization_failure'; END$$"
+        )
 
 
 def _insert_keys(conn: Connection, fresh: pd.DataFrame) -> None:
-    """record_keys rows of keys stored for the first time (COPY on PostgreSQL)."""
-    if fresh.empty:
-        return
-    if conn.dialect.name == "postgresql":
+    """record_keys rows of keys stored for the first time, by COPY (PostgreSQL)."""
+    if not fresh.empty:
         _copy_frame(conn, record_keys.name, KEY_COLUMNS, fresh, {})
-        return
-    columns = [
-        fresh["id" if name == "record_id" else name].to_numpy(dtype=_DTYPES.get(kind, object)).tolist()
-        for name, kind in KEY_COLUMNS.items()
-    ]
-    marks = ", ".join("?" * len(KEY_COLUMNS))
-    statement = f"INSERT INTO {record_keys.name} ({', '.join(KEY_COLUMNS)}) VALUES ({marks})"
-    _sqlite_many(conn, statement, zip(*columns, strict=True))
 
 
 def _moved_on(conn: Connection, moved: pd.DataFrame) -> bool:
-    """Update the known keys from the revision read; True if some had moved on."""
+    """Update the known keys' record_keys rows from the revision read (PostgreSQL); True if some had
+    moved on."""
     values = {
         "source": moved["source"].to_numpy(dtype=object).tolist(),
         "external_id": moved["external_id"].to_numpy(dtype=object).tolist(),
@@ -350,37 +349,19 @@ def _moved_on(conn: Connection, moved: pd.DataFrame) -> bool:
         "content_hash": moved["content_hash"].to_numpy(dtype=object).tolist(),
         "expected": moved["current_revision"].to_numpy(dtype=np.int64).tolist(),
     }
+    statement = (
+        f"UPDATE {record_keys.name} k SET record_id = t.record_id, uscc = t.uscc, period = t.period,"
+        " category = t.category, revision = t.revision, content_hash = t.content_hash"
+        " FROM unnest(%(source)s::text[], %(external_id)s::text[], %(record_id)s::bigint[],"
+        " %(uscc)s::text[], %(period)s::text[], %(category)s::text[], %(revision)s::int[],"
+        " %(content_hash)s::text[], %(expected)s::int[])"
+        " AS t(source, external_id, record_id, uscc, period, category, revision, content_hash, expected)"
+        " WHERE k.source = t.source AND k.external_id = t.external_id AND k.revision = t.expected"
+    )
     updated = 0
-    if conn.dialect.name == "postgresql":
-        statement = (
-            f"UPDATE {record_keys.name} k SET record_id = t.record_id, uscc = t.uscc, period = t.period,"
-            " category = t.category, revision = t.revision, content_hash = t.content_hash"
-            " FROM unnest(%(source)s::text[], %(external_id)s::text[], %(record_id)s::bigint[],"
-            " %(uscc)s::text[], %(period)s::text[], %(category)s::text[], %(revision)s::int[],"
-            " %(content_hash)s::text[], %(expected)s::int[])"
-            " AS t(source, external_id, record_id, uscc, period, category, revision, content_hash, expected)"
-            " WHERE k.source = t.source AND k.external_id = t.external_id AND k.revision = t.expected"
-        )
-        for start in range(0, len(moved), RETIRE_CHUNK):
-            chunk = {name: column[start : start + RETIRE_CHUNK] for name, column in values.items()}
-            updated += conn.exec_driver_sql(statement, chunk).rowcount
-    else:
-        statement = (
-            f"UPDATE {record_keys.name} SET record_id = ?, uscc = ?, period = ?, category = ?, revision = ?,"
-            " content_hash = ? WHERE source = ? AND external_id = ? AND revision = ?"
-        )
-        order = [
-            "record_id",
-            "uscc",
-            "period",
-            "category",
-            "revision",
-            "content_hash",
-            "source",
-            "external_id",
-        ]
-        order.append("expected")
-        updated = _sqlite_many(conn, statement, zip(*(values[c] for c in order), strict=True))
+    for start in range(0, len(moved), RETIRE_CHUNK):
+        chunk = {name: column[start : start + RETIRE_CHUNK] for name, column in values.items()}
+        updated += conn.exec_driver_sql(statement, chunk).rowcount
     return updated != len(moved)
 
 
@@ -478,20 +459,12 @@ def classify(
 
 
 def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str, Any]) -> None:
-    """SQLite: ``stored``'s records rows and record_keys rows (its current rows'), chunk by chunk: the
-    rows go into records by one executemany (each value bound once, the batch's constants literals),
-    then one INSERT ... SELECT copies the chunk's current rows' keys from records, found by id range
-    (``stored``'s ids are new, so above every stored one: the range holds this chunk's rows only).
-    Before, the chunk was bound into a temporary staging table and copied from there into both tables
-    (one table more written and read a row). A stored key fails on record_keys' primary key; the
-    caller's savepoint then takes the chunk's records rows back too."""
+    """SQLite: ``stored``'s records rows, one executemany a chunk (each value bound once, the batch's
+    constants, and revision and is_current when uniform, literals). A stored key fails on records'
+    partial unique index (source, external_id) WHERE is_current; the caller's savepoint then takes
+    the rows written so far back. Before 0018_ingest8_sqlite_key each chunk's current keys were also
+    copied into record_keys (~2.4 µs a record of the writer's time)."""
     fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
-    names = ", ".join(KEY_COLUMNS)
-    picked = ", ".join("id" if name == "record_id" else name for name in KEY_COLUMNS)
-    keys = (
-        f"INSERT INTO {record_keys.name} ({names}) SELECT {picked} FROM records"
-        " WHERE id BETWEEN ? AND ? AND is_current"
-    )
     for start in range(0, len(stored), INSERT_CHUNK):
         chunk = stored.iloc[start : start + INSERT_CHUNK]
         literal = {**fixed, **_uniform(chunk)}
@@ -502,8 +475,6 @@ def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str
             chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in varying
         ]
         _sqlite_many(conn, rows, zip(*columns, strict=True))
-        ids = chunk["id"].to_numpy(dtype=np.int64)
-        _sqlite_execute(conn, keys, (int(ids.min()), int(ids.max())))
 
 
 def _uniform(chunk: pd.DataFrame) -> dict[str, str]:
@@ -517,18 +488,10 @@ def _uniform(chunk: pd.DataFrame) -> dict[str, str]:
     return uniform
 
 
-def _sqlite_execute(conn: Connection, statement: str, parameters: tuple[Any, ...] = ()) -> None:
-    raw: Any = conn.connection.driver_connection
-    try:
-        raw.execute(statement, parameters)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
-
-
 @contextmanager
 def _page_cache(conn: Connection) -> Iterator[None]:
     """A larger SQLite page cache while one ingest merges (the default 2 MiB spills the indexes' pages,
-    record_keys' too, to the WAL mid-transaction); the connection's own size is put back afterwards
+    the current key's too, to the WAL mid-transaction); the connection's own size is put back afterwards
     (it is pooled)."""
     raw: Any = conn.connection.driver_connection
     schemas = ("main", "temp")  # temp: the lookup's table of keys (current_revisions)

@@ -132,19 +132,24 @@ records = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of the content as sent
     sa.Column("batch_id", BigId, nullable=False),  # ingest_batches.id
     sa.Column("ingest_time", UtcTime, nullable=False),
-    # Uniqueness of the idempotency key lives in record_keys (0016_pgpart): a partitioned table cannot
-    # have a unique index on (source, external_id) alone, and a correction may move a record to another
-    # month, i.e. another partition.
+    # Uniqueness of the idempotency key: on PostgreSQL in record_keys (0016_pgpart), as a partitioned
+    # table cannot have a unique index on (source, external_id) alone, and a correction may move a record
+    # to another month, i.e. another partition; on SQLite (one table) this partial unique index
+    # (0018_ingest8_sqlite_key): one index entry a current row instead of a record_keys row a key.
     sa.Index(None, "uscc", "period", "category"),
+    sa.Index(
+        "uq_records_current_key", "source", "external_id", unique=True, sqlite_where=sa.text("is_current = 1")
+    ).ddl_if(dialect="sqlite"),
     postgresql_partition_by="RANGE (period)",
 )
 
-# The current revision of every idempotency key (source, external_id), whatever its period: one row per
-# key, written by the ingest in the transaction that writes the record (registry_service/storage/
-# record_merge.py). Its primary key is what makes a key's revisions one sequence under concurrent
-# ingests: a new key is inserted (two racing ingests collide on the key), a known one is updated only
-# from the revision the ingest read (a mismatch re-runs the ingest). The ingest's lookup reads this
-# narrow table, never the partitioned records.
+# PostgreSQL only (SQLite: records' partial unique index, 0018_ingest8_sqlite_key). The current revision
+# of every idempotency key (source, external_id), whatever its period: one row per key, written by the
+# ingest in the transaction that writes the record (registry_service/storage/record_merge.py). Its
+# primary key is what makes a key's revisions one sequence under concurrent ingests: a new key is
+# inserted (two racing ingests collide on the key), a known one is updated only from the revision the
+# ingest read (a mismatch re-runs the ingest). The ingest's lookup reads this narrow table, never the
+# partitioned records.
 record_keys = sa.Table(
     "record_keys",
     metadata,

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from helpers import make_uscc
+from helpers import current_keys, make_uscc
 
 from registry_service import ingest, ingest_writer
 from registry_service.domain.enterprise import Enterprise
@@ -23,7 +23,7 @@ from registry_service.ingest import Ingestor, IngestSummary
 from registry_service.storage import record_merge
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.record_merge import INSERTED, key_codes
-from registry_service.storage.tables import ingest_batches, record_keys, records
+from registry_service.storage.tables import ingest_batches, records
 from tanxiao.platform import db
 from tanxiao.platform.db import make_engine
 
@@ -303,9 +303,10 @@ def test_a_frame_with_a_gapped_index_is_numbered_by_position(engine: sa.Engine) 
 
 
 def test_a_stored_key_last_in_a_batch_of_new_ones_rolls_the_all_new_attempt_back(engine: sa.Engine) -> None:
-    """Both dialects first try a batch as new keys only (record_keys rows inserted at once): a stored
-    key found on the batch's last row undoes the rows inserted before it, and the batch is merged
-    the ordinary way: each key once in record_keys, naming its current revision."""
+    """Both dialects first try a batch as new keys only (record_keys rows inserted at once; SQLite:
+    records rows, under its partial unique index of current keys): a stored key found on the batch's
+    last row undoes the rows inserted before it, and the batch is merged the ordinary way: each key
+    once current, record_keys (PostgreSQL) naming its current revision."""
     ingestor = Ingestor(engine)
     ingestor.ingest_frame(_frame(("x", 1.0)))
     summary = ingestor.ingest_frame(_frame(("n1", 2.0), ("n2", 3.0), ("x", 10.0)), include_accepted=True)
@@ -316,7 +317,8 @@ def test_a_stored_key_last_in_a_batch_of_new_ones_rolls_the_all_new_attempt_back
         ("x", 1, False, 1.0),
         ("x", 2, True, 10.0),
     ]
-    query = sa.select(record_keys.c.external_id, record_keys.c.revision).order_by(record_keys.c.external_id)
+    keyed = current_keys(engine.dialect.name).subquery()
+    query = sa.select(keyed.c.external_id, keyed.c.revision).order_by(keyed.c.external_id)
     with engine.connect() as conn:
         assert [tuple(row) for row in conn.execute(query)] == [("n1", 1), ("n2", 1), ("x", 2)]
 
@@ -330,10 +332,9 @@ def test_one_external_id_under_two_sources_is_two_keys() -> None:
 
 
 def test_a_new_batch_repeating_a_key_is_staged_with_one_current_row(engine: sa.Engine) -> None:
-    """The all-new path (SQLite: records by executemany, record_keys copied from them by INSERT ...
-    SELECT; PostgreSQL: column-wise binary COPY) stores every column as given: a key sent twice in
-    one new batch is revision 1 and 2, only the second current, and record_keys names it; the
-    batch's constants are on every row."""
+    """The all-new path (SQLite: records by executemany; PostgreSQL: column-wise binary COPY, and
+    record_keys) stores every column as given: a key sent twice in one new batch is revision 1 and 2,
+    only the second current, and the key names it; the batch's constants are on every row."""
     ingestor = Ingestor(engine)
     summary = ingestor.ingest_frame(
         _frame(("k", 1.5), ("m", -0.0), ("k", 2.25), ("it's", 1e-300)), include_accepted=True
@@ -356,7 +357,8 @@ def test_a_new_batch_repeating_a_key_is_staged_with_one_current_row(engine: sa.E
     ]
     with engine.connect() as conn:
         rows = conn.execute(sa.select(*columns).order_by(records.c.id)).all()
-        keys = dict(conn.execute(sa.select(record_keys.c.external_id, record_keys.c.record_id)).all())
+        keyed = current_keys(engine.dialect.name).subquery()
+        keys = dict(conn.execute(sa.select(keyed.c.external_id, keyed.c.record_id)).all())
         batch = conn.execute(sa.select(ingest_batches.c.id, ingest_batches.c.ingest_time)).one()
     assert {(r.batch_id, r.catalog_version) for r in rows} == {(batch.id, str(ingestor.catalog.version))}
     assert {r.ingest_time.replace(tzinfo=None) for r in rows} == {batch.ingest_time.replace(tzinfo=None)}
@@ -370,9 +372,9 @@ def test_a_new_batch_written_in_chunks_keys_each_chunk_s_current_rows(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite's all-new path writes chunk by chunk, a chunk's shared revision and is_current as
-    literals, record_keys copied from each chunk's rows by id range: chunks of two, the first all
-    new (shared values), the second repeating a key across the boundary (values differ), the last
-    one row; every key in record_keys names its current row, and no row is keyed twice."""
+    literals: chunks of two, the first all new (shared values), the second repeating a key across
+    the boundary (values differ), the last one row; every key names its current row
+    once (PostgreSQL: in record_keys)."""
     monkeypatch.setattr(record_merge, "INSERT_CHUNK", 2)
     summary = Ingestor(engine).ingest_frame(
         _frame(("a", 1.0), ("b", 2.0), ("c", 3.0), ("a", 4.0), ("d", 5.0)), include_accepted=True
@@ -392,7 +394,8 @@ def test_a_new_batch_written_in_chunks_keys_each_chunk_s_current_rows(
         ("d", 1, True, 5.0),
     ]
     current = sa.select(records.c.external_id, records.c.id, records.c.revision).where(records.c.is_current)
-    keyed = sa.select(record_keys.c.external_id, record_keys.c.record_id, record_keys.c.revision)
+    key = current_keys(engine.dialect.name).subquery()
+    keyed = sa.select(key.c.external_id, key.c.record_id, key.c.revision)
     with engine.connect() as conn:
         assert sorted(map(tuple, conn.execute(keyed))) == sorted(map(tuple, conn.execute(current)))
 

@@ -1,7 +1,8 @@
-"""records partitioned by period on PostgreSQL (revision 0016_pgpart), its key in record_keys (both
-dialects): the migration moves existing rows (ids, sequence, revisions kept) and back, rows land in
-their year's partition, the ingest creates a new year's partition, period-bounded reads are pruned,
-and (source, external_id) stays one key across periods and partitions, also under concurrent ingests."""
+"""records partitioned by period on PostgreSQL (revision 0016_pgpart), its key in record_keys (SQLite:
+records' partial unique index since 0018_ingest8_sqlite_key): the migration moves existing rows (ids,
+sequence, revisions kept) and back, rows land in their year's partition, the ingest creates a new
+year's partition, period-bounded reads are pruned, and (source, external_id) stays one key across
+periods and partitions, also under concurrent ingests."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from helpers import make_uscc
+from helpers import current_keys, make_uscc
 
 from registry_service.domain.enterprise import Enterprise
 from registry_service.ingest import Ingestor
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.record_partitions import existing_years
-from registry_service.storage.tables import record_keys, records
+from registry_service.storage.tables import records
 from tanxiao.errors import Conflict
 from tanxiao.platform import db
 from tanxiao.platform.db import make_engine
@@ -60,15 +61,15 @@ def _stored(engine: sa.Engine) -> list[tuple[int, str, str, int, bool]]:
 
 
 def _keys(engine: sa.Engine) -> dict[str, tuple[int, str, int]]:
-    query = sa.select(
-        record_keys.c.external_id, record_keys.c.record_id, record_keys.c.period, record_keys.c.revision
-    )
     with engine.connect() as conn:
-        return {str(e): (int(i), str(p), int(r)) for e, i, p, r in conn.execute(query)}
+        found = conn.execute(current_keys(engine.dialect.name)).all()
+    keys = {str(e): (int(i), str(p), int(r)) for e, i, p, r in found}
+    assert len(keys) == len(found)  # one current revision a key
+    return keys
 
 
 def _consistent(engine: sa.Engine) -> None:
-    """One current row per key, revisions 1..n, record_keys naming the current one."""
+    """One current row per key, revisions 1..n, record_keys (PostgreSQL) naming the current one."""
     stored, keys = _stored(engine), _keys(engine)
     by_key: dict[str, list[tuple[int, str, int, bool]]] = {}
     for i, e, p, r, c in stored:
@@ -267,6 +268,65 @@ def test_0016_upgrades_a_populated_database_and_downgrades(empty_db_url: str) ->
         assert len(_stored(engine)) == 5
     finally:
         engine.dispose()
+    db.upgrade(empty_db_url)  # and up again
+
+
+def _record_keys(url: str) -> list[tuple[str, int, str, int, str]]:
+    """record_keys as 0016_pgpart made it (before 0018 on SQLite): external_id, record_id, period,
+    revision, content_hash."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT external_id, record_id, period, revision, content_hash FROM record_keys"
+                " ORDER BY external_id"
+            )
+            return [(str(e), int(i), str(p), int(r), str(h)) for e, i, p, r, h in rows]
+    finally:
+        engine.dispose()
+
+
+def test_0018_moves_sqlite_s_keys_into_a_partial_index_on_a_populated_database(empty_db_url: str) -> None:
+    """0018_ingest8_sqlite_key on a database holding records: SQLite's record_keys becomes records'
+    partial unique index of current keys (PostgreSQL unchanged); a replay is all duplicates, a
+    correction the next revision, a second current row for a key is refused; the downgrade fills
+    record_keys from the current rows again."""
+    _seed_0015(empty_db_url)
+    db.upgrade(empty_db_url, "0017_store4_leaf_index")
+    keyed = _record_keys(empty_db_url)
+    assert [row[:4] for row in keyed] == [("m-1", 12, "2024-03", 2), ("m-2", 14, "2024-04", 2)]
+    db.upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        sqlite = engine.dialect.name == "sqlite"
+        assert ("record_keys" in sa.inspect(engine).get_table_names()) is not sqlite
+        assert _stored(engine) == SEEDED
+        assert _keys(engine) == {"m-1": (12, "2024-03", 2), "m-2": (14, "2024-04", 2)}
+        ingestor = Ingestor(engine)
+        summary = ingestor.ingest_frame(
+            _frame(("m-1", "2024-03", 10.0), ("m-2", "2024-04", 21.0), ("m-3", "2024-05", 3.0)),
+            include_accepted=True,
+        )
+        assert [(r.status, r.revision) for r in summary.results] == [
+            ("REVISED", 3),  # the seeded hashes are not the ingest's: m-1's content counts as new
+            ("REVISED", 3),
+            ("ACCEPTED", 1),
+        ]
+        replay = ingestor.ingest_frame(
+            _frame(("m-1", "2024-03", 10.0), ("m-2", "2024-04", 21.0), ("m-3", "2024-05", 3.0)),
+            include_accepted=True,
+        )
+        assert [(r.status, r.revision) for r in replay.results] == [("DUPLICATE", 3)] * 2 + [("DUPLICATE", 1)]
+        _consistent(engine)
+        if sqlite:
+            with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+                conn.execute(records.insert(), _record(99, "m-3", "2024-05", 2, True, 4.0))
+    finally:
+        engine.dispose()
+    command.downgrade(db.alembic_config(empty_db_url), "0017_store4_leaf_index")
+    keyed = _record_keys(empty_db_url)
+    assert [row[0] for row in keyed] == ["m-1", "m-2", "m-3"]
+    assert [row[3] for row in keyed] == [3, 3, 1]
     db.upgrade(empty_db_url)  # and up again
 
 
