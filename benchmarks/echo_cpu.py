@@ -10,7 +10,10 @@ writers flushed. Kinds alternate within each round so that load changes hit them
 ``--tree DIR`` adds the plumbing echo of another checkout (e.g. ``git archive`` of the base commit) as
 kind ``plumbing@DIR``, to compare old and new code in the same minutes. ``--threads`` splits the CPU by
 server thread (/proc); ``--variant nolog|noaccess`` adds the plumbing echo without its log line or
-access log; ``--bare-md`` adds ``bare:md``, the bare echo echoing a new ``x-request-id`` in its initial
+access log (and ``drop``: lines queued, the log writer drops them; ``workersN``, ``switchN``; the
+bare echo takes ``bare:opts``, start_server's server options, and ``bare:peer``, reading
+``context.peer()`` as the plumbing does; ``benchmarks.echo_ab`` uses these kinds);
+``--bare-md`` adds ``bare:md``, the bare echo echoing a new ``x-request-id`` in its initial
 metadata as the plumbing does (that echo's own share of the gap); ``--profile plumbing|bare``
 prints a yappi profile (CPU, every thread) of one server.
 
@@ -42,10 +45,16 @@ kind, workdir = sys.argv[1], sys.argv[2]
 os.chdir(workdir)
 from benchmarks.cases import ECHO_SERVICE, base_settings, start_echo
 stdout = sys.stdout
+variant = kind.partition(":")[2].split("+")
+for toggle in variant:  # switchN: the interpreter's switch interval in µs (5,000 by default)
+    if toggle.startswith("switch"):
+        sys.setswitchinterval(int(toggle[6:]) / 1e6)
 if kind.startswith("bare"):
     from concurrent import futures
     import grpc
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=base_settings().max_workers))
+    from tanxiao.platform.server import server_options
+    options = server_options(base_settings()) if "opts" in variant else None
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=base_settings().max_workers), options=options)
     handle = lambda request, _context: request
     if kind == "bare:md":  # the bare echo that also echoes a new x-request-id, as the plumbing does
         import random
@@ -55,6 +64,10 @@ if kind.startswith("bare"):
             request_id = random.getrandbits(128).to_bytes(16, "big").hex()
             response_metadata.attach(context, (("x-request-id", request_id),))
             return request
+    if kind == "bare:peer":  # the bare echo that also reads the caller's address, as the plumbing does
+        def handle(request, context):
+            context.peer()  # two short releases of the interpreter lock in grpcio
+            return request
     echo = grpc.unary_unary_rpc_method_handler(handle)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(ECHO_SERVICE, {"Echo": echo}),))
     port = server.add_insecure_port("127.0.0.1:0")
@@ -63,9 +76,15 @@ if kind.startswith("bare"):
 else:
     sys.stderr = open(os.path.join(workdir, "server.log"), "a", encoding="utf-8")
     from tanxiao.platform.logging import configure_logging, flush as flush_log
-    variant = kind.partition(":")[2].split("+")
     configure_logging("WARNING" if "nolog" in variant else "INFO", "json")
-    running = start_echo(base_settings(**({"access_log_dir": ""} if "noaccess" in variant else {})))
+    overrides = {"access_log_dir": ""} if "noaccess" in variant else {}
+    for toggle in variant:  # workersN: the gRPC thread pool's size
+        if toggle.startswith("workers"):
+            overrides["max_workers"] = int(toggle[7:])
+    if "drop" in variant:  # calls queue their lines as ever; the log writer drops them (no rendering)
+        from tanxiao.platform import logging as tanxiao_logging
+        tanxiao_logging.WRITER.sink = lambda batch: None
+    running = start_echo(base_settings(**overrides))
     port = running.port
     def flush():
         flush_log()
