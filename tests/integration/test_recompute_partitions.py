@@ -19,7 +19,7 @@ from registry_service.domain.catalog import load_catalog
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.ingest import Ingestor
 from registry_service.profile_service import ProfileService
-from registry_service.recompute_partitions import Partition, buckets, worker_pieces
+from registry_service.recompute_partitions import Partition, buckets, pieces, worker_pieces
 from registry_service.storage import profiles as store
 from registry_service.storage.catalog import ensure_catalog
 from registry_service.storage.enterprises import EnterpriseRepository
@@ -199,6 +199,13 @@ def test_divisions_are_dealt_largest_first_to_the_lightest_share() -> None:
     assert len(buckets({"28": 1}, 4)) == 1
 
 
+def test_a_workers_divisions_make_a_heavy_piece_and_a_light_one_of_about_a_quarter() -> None:
+    assert pieces({"17": 10, "21": 10, "22": 10, "28": 10}) == [("21", "22", "28"), ("17",)]
+    assert pieces({"28": 50, "30": 30, "17": 25, "21": 10, "34": 5}) == [("17", "28", "30"), ("21", "34")]
+    assert pieces({"28": 1, "30": 100}) == [("30",), ("28",)]  # at least one division in each
+    assert pieces({"28": 7}) == [("28",)] and pieces({}) == []
+
+
 def test_a_workers_share_is_dealt_into_pieces_heaviest_first(loaded: str) -> None:
     engine = make_engine(loaded)
     service = ProfileService(engine, load_catalog())
@@ -208,14 +215,14 @@ def test_a_workers_share_is_dealt_into_pieces_heaviest_first(loaded: str) -> Non
         shares = buckets(sizes, 2)
         rules = ("2024-01", 2024, None, service.catalog, service.method, service.precedence, None)
         partitions = [Partition(loaded, divisions, *rules, pd.DataFrame()) for divisions in shares]
-        pieces = worker_pieces(engine, partitions, 2)
+        dealt = worker_pieces(engine, partitions)
     finally:
         engine.dispose()
-    assert len(pieces) == 4 and all(p.quality is not None for p in pieces)  # resolved for the workers
-    weights = [sum(sizes[d] for d in p.divisions) for p in pieces]
+    assert len(dealt) == 4 and all(p.quality is not None for p in dealt)  # resolved for the workers
+    weights = [sum(sizes[d] for d in p.divisions) for p in dealt]
     assert weights == sorted(weights, reverse=True)  # the lightest is built, and written, last
     for share in shares:  # each share's divisions are dealt into two of the pieces, none lost
-        mine = [p.divisions for p in pieces if set(p.divisions) <= set(share)]
+        mine = [p.divisions for p in dealt if set(p.divisions) <= set(share)]
         assert len(mine) == 2 and sorted(d for divisions in mine for d in divisions) == sorted(share)
 
 
