@@ -2,11 +2,10 @@
 processed together as the next batch, by one of their own threads.
 
 QuoteLoanTerms uses it so that concurrent quotes share one rules evaluation (``evaluate_compact``), one
-registry round trip and one database transaction (one commit), instead of paying each per call. A call
-arriving while nothing is in progress runs at once (as without the combiner); calls arriving during a
-batch wait for it and then go together. With ``linger``, a leader expecting more calls (as many as the
-batch before had) waits for them, up to ``linger`` seconds, woken by the call that completes the count;
-after a lone call's batch nobody waits. Each call still gets its own result or its own exception.
+registry round trip and one database transaction (one commit), instead of paying each per call. No call
+waits for a timer: a call arriving while nothing is in progress runs at once, alone (as without the
+combiner); calls arriving during a batch wait for it and then go together. Each call still gets its
+own result or its own exception.
 
 The batch runs on the thread of one of its calls (the first that arrived), so it runs in that call's
 context (request id in logs and outgoing metadata); what a call's own context decides (authorization,
@@ -43,20 +42,13 @@ class Combiner(Generic[T, R]):
     or exception per request, in order; it may raise, which fails every call of that batch."""
 
     def __init__(
-        self,
-        run_many: Callable[[Sequence[T]], list[R | BaseException]],
-        max_batch: int = 64,
-        *,
-        linger: float = 0.0,
+        self, run_many: Callable[[Sequence[T]], list[R | BaseException]], max_batch: int = 64
     ) -> None:
         self.run_many = run_many
         self.max_batch = max_batch
-        self.linger = linger
         self._lock = threading.Lock()
         self._pending: list[_Call[T, R]] = []
         self._busy = False
-        self._last = 1  # the size of the batch before: how many calls the next leader expects
-        self._waiter: _Call[T, R] | None = None  # a leader waiting for the calls it expects
 
     def submit(self, request: T) -> R:
         call: _Call[T, R] = _Call(request)
@@ -64,18 +56,12 @@ class Combiner(Generic[T, R]):
             self._pending.append(call)
             lead = not self._busy
             self._busy = True
-            waiter = self._waiter
-            if waiter is not None and len(self._pending) >= self._last:
-                self._waiter = None
-                waiter.done.release()  # the leader has the calls it waited for
         if not lead:
             call.done.acquire()  # released by _run (answered) or by the batch before (to lead)
             if not call.lead:
                 return self._answer(call)
-        self._expect(call)
         with self._lock:  # this call leads: its batch is what waits now (itself included)
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            self._last = min(len(batch), self.max_batch)
         try:
             self._run(batch, call)
         finally:
@@ -86,21 +72,6 @@ class Combiner(Generic[T, R]):
                 else:
                     self._busy = False
         return self._answer(call)
-
-    def _expect(self, leader: _Call[T, R]) -> None:
-        """Lets the leader wait, ``linger`` seconds at most, until as many calls are pending as the
-        batch before had: at a steady concurrency the calls of one batch come back for the next, and
-        a batch that waits for them shares one transaction among more calls. Woken by the submit that
-        brings the count, not by a timer, so it seldom waits the bound."""
-        if self.linger <= 0:
-            return
-        with self._lock:
-            if len(self._pending) >= self._last:
-                return
-            self._waiter = leader
-        leader.done.acquire(timeout=self.linger)  # held since the call was made (or since it was woken)
-        with self._lock:
-            self._waiter = None
 
     def _run(self, batch: list[_Call[T, R]], leader: _Call[T, R]) -> None:
         """Runs the batch and wakes its calls but ``leader``, the call running it (already awake)."""

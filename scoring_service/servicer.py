@@ -40,9 +40,6 @@ from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 SERVICE = "tanxiao.scoring.v1.LoanScoring"
 BATCH_CHUNK = 1024  # requests priced, stored and committed together in BatchQuote
 QUOTE_GROUP = 256  # concurrent QuoteLoanTerms calls priced and stored together at most (group commit)
-# Most seconds a group's leader waits for as many calls as the group before had (Combiner.linger): bigger
-# groups share a commit among more quotes (docs/benchmarks.md, helper quote9)
-QUOTE_LINGER = 0.0005
 MAX_TOP_CHANGES = 1000
 
 
@@ -57,9 +54,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit); a
         # group priced while the one before commits was slower (the GIL), docs/benchmarks.md
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
-            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in),
-            max_batch=QUOTE_GROUP,
-            linger=QUOTE_LINGER,
+            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
         )
 
     def QuoteLoanTerms(

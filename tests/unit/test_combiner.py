@@ -93,38 +93,3 @@ def test_a_lone_call_and_its_followers_each_wake_once() -> None:
             t.join(10)
             assert not t.is_alive()
     assert out == {i: 2 * i for i in out} and len(out) == 200
-
-
-def _queued(combiner: Combiner[int, int], pending: int) -> None:
-    while len(combiner._pending) < pending:
-        threading.Event().wait(0.01)
-
-
-def test_a_leader_lingers_for_as_many_calls_as_the_batch_before() -> None:
-    """After a batch of 4, the next lone leader waits (bounded by ``linger``) until 4 calls are
-    pending, woken by the fourth's submit; a lone call with no batch of several before runs at once."""
-    recorder = Recorder()
-    combiner: Combiner[int, int] = Combiner(recorder.run_many, max_batch=8, linger=60.0)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        first = pool.submit(combiner.submit, 0)  # the batch before: 1, so no linger
-        assert recorder.first_started.wait(30)
-        held = [pool.submit(combiner.submit, i) for i in (2, 4, 6, 8)]
-        _queued(combiner, 4)
-        recorder.release_first.set()
-        assert first.result(30) == 0 and [f.result(30) for f in held] == [20, 40, 60, 80]
-        leader = pool.submit(combiner.submit, 10)
-        while combiner._waiter is None:  # the leader waits for three more
-            threading.Event().wait(0.01)
-        rest = [pool.submit(combiner.submit, i) for i in (12, 14, 16)]
-        assert leader.result(30) == 100 and [f.result(30) for f in rest] == [120, 140, 160]
-    assert recorder.batches == [[0], [2, 4, 6, 8], [10, 12, 14, 16]]
-
-
-def test_a_lingering_leader_goes_alone_when_the_calls_do_not_come() -> None:
-    recorder = Recorder()
-    recorder.release_first.set()
-    combiner: Combiner[int, int] = Combiner(recorder.run_many, max_batch=8, linger=0.01)
-    combiner._last = 4  # as after a batch of 4
-    assert combiner.submit(2) == 20  # answered after the bound, alone
-    assert combiner.submit(4) == 40  # the batch before was 1 now: no wait
-    assert recorder.batches == [[2], [4]]
