@@ -162,7 +162,6 @@ record_keys = sa.Table(
     sa.Column("category", sa.String(64), nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
-    sqlite_with_rowid=False,  # one B-tree, keyed as it is read
 )
 
 # --- revision 0002: profiles, benchmarks, commitments -------------------------------------------------
