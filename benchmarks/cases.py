@@ -798,10 +798,10 @@ def recompute(ctx: Context) -> list[Row]:
         "RecomputeBenchmarks is timed as ProfileService(engine, load_catalog())."
         f"recompute_year({RECOMPUTE_YEAR}) called directly (no gRPC), on SQLite; each size "
         "adds enterprises to the same database, so later runs also replace earlier profiles. "
-        "The year is split by industry division across one process per core (TANXIAO_RECOMPUTE_WORKERS; "
-        "the bench's 7 industries are 7 equal divisions, so 2 processes share them 4:3; the server "
-        "process builds the 3 and writes its rows while the worker builds the 4, a division a piece, "
-        "each written as it arrives)."
+        "The year is split by industry division across one worker process per core "
+        "(TANXIAO_RECOMPUTE_WORKERS; the bench's 7 industries are 7 equal divisions, so 2 workers share "
+        "them 4:3, each share in a heavy and a light piece); on SQLite the workers read through ADBC's "
+        "driver and the server process only writes the pieces, each as it arrives."
     )
     return rows
 

@@ -111,7 +111,7 @@ class ProfileService:
             source = build_shares(
                 self.engine, [Partition(url, divisions, *common, earlier) for divisions in shares]
             )
-        # This process's share is built before the write transaction opens (it holds the write lock).
+        # The first share is received before the write transaction opens (it holds the write lock).
         arrivals = _Arrivals(source)
         try:
             arrivals.prime()
@@ -354,7 +354,8 @@ class _Arrivals:
         return True
 
     def prime(self) -> None:
-        """Receive the first share (this process's own) before the write transaction opens."""
+        """Receive the first share (this process's own, or a worker's first) before the write
+        transaction opens."""
         if not self.seen:
             self._pull()
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from registry_service.domain.money import FEN_PER_10K_YUAN, wan_to_fen, wan_to_fen_many
 from registry_service.domain.profiles import ProfileSet, details_column, details_of, provenance_fields
 from registry_service.storage import chunked
+from registry_service.storage.arrow_reads import ArrowReader
 from registry_service.storage.tables import (
     benchmark_members,
     benchmark_versions,
@@ -48,7 +50,7 @@ _INSERT_CHUNK = 5_000
 
 
 def load_records(
-    conn: Connection,
+    conn: Connection | ArrowReader,
     usccs: Collection[str] | None,
     month_from: str = "",
     month_to: str = "",
@@ -60,7 +62,8 @@ def load_records(
     the enterprises in ``divisions``, industry_division's keys, when given). ``ties_only``: external_id
     and ingest_time only on the rows of a (uscc, period, category) with several current records,
     missing (NaN, NaT) elsewhere: the profile pipeline reads them only to order such records
-    (precedence's tie-breaks), and fetching them for every row was a third of a recompute's read."""
+    (precedence's tie-breaks), and fetching them for every row was a third of a recompute's read.
+    Through an ArrowReader (a recompute worker on SQLite) the frame is built from Arrow columns."""
     conditions: list[sa.ColumnElement[bool]] = []
     if month_from:
         conditions.append(records.c.period >= month_from)
@@ -70,13 +73,13 @@ def load_records(
         conditions.append(records.c.uscc.in_(_usccs_of_divisions(divisions)))
     names = tuple(n for n in RECORD_COLUMNS if not (ties_only and n in _TIE_BREAKS))
     query = sa.select(*(records.c[name] for name in names)).where(*conditions)
-    if usccs is None:
-        rows = _raw_rows(conn, query)
+    queries = (
+        [query] if usccs is None else [query.where(records.c.uscc.in_(c)) for c in chunked(sorted(usccs))]
+    )
+    if isinstance(conn, ArrowReader):
+        frame = _arrow_record_frame([conn.table(_arrow_typed(q)) for q in queries], names)
     else:
-        rows = []
-        for chunk in chunked(sorted(usccs)):
-            rows += _raw_rows(conn, query.where(records.c.uscc.in_(chunk)))
-    frame = _record_frame(rows, names)
+        frame = _record_frame([row for q in queries for row in _raw_rows(conn, q)], names)
     return _with_tie_breaks(conn, frame) if ties_only and len(frame) else frame
 
 
@@ -84,7 +87,7 @@ def load_records(
 _TIE_BREAKS = ("external_id", "ingest_time")
 
 
-def _with_tie_breaks(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
+def _with_tie_breaks(conn: Connection | ArrowReader, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with external_id and ingest_time read for the current rows whose (uscc, period,
     category) has several current records, missing for every other row."""
     key = np.zeros(len(frame), dtype=np.int64)
@@ -133,10 +136,12 @@ def division_sizes(conn: Connection) -> dict[str, int]:
     return {str(d): int(n) for d, n in conn.execute(query)}
 
 
-def _raw_rows(conn: Connection, query: sa.Select[Any]) -> list[Any]:
+def _raw_rows(conn: Connection | ArrowReader, query: sa.Select[Any]) -> list[Any]:
     """The driver's row tuples: a recompute reads a million records, and SQLAlchemy's per-row
     processing cost as much as the fetch. Only for columns whose driver values are already what the
     frame needs (numbers, text; _record_frame converts the rest column-wise)."""
+    if isinstance(conn, ArrowReader):
+        return conn.rows(query)
     result = conn.execute(query)
     try:
         return list(result.cursor.fetchall())
@@ -162,6 +167,32 @@ def _record_frame(rows: list[Any], names: Sequence[str] = RECORD_COLUMNS) -> pd.
     return pd.DataFrame(data)
 
 
+def _arrow_typed(query: sa.Select[Any]) -> sa.Select[Any]:
+    """``query`` with canonical_quantity read as REAL: ADBC's driver types a column by its first
+    values, and a REAL column may hold an integer SQLite did not convert (the same number)."""
+    return query.with_only_columns(
+        *(
+            sa.cast(c, sa.Float).label(c.name) if c.name == "canonical_quantity" else c
+            for c in query.selected_columns
+        )
+    )
+
+
+def _arrow_record_frame(tables: list[pa.Table], names: Sequence[str]) -> pd.DataFrame:
+    """_record_frame from Arrow tables: the same columns, types and values, without a Python object
+    per cell (text stays Arrow: pandas' ``str`` is Arrow-backed)."""
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if not table.num_rows:
+        return _frame_of([], RECORD_COLUMNS)
+    data: dict[str, Any] = {}
+    for name, column in zip(names, table.columns, strict=True):
+        if name in _RECORD_TEXTS:
+            data[name] = pd.array(column, dtype="str")
+        else:
+            data[name] = _record_column(name, column.to_numpy(zero_copy_only=False))
+    return pd.DataFrame(data)
+
+
 def _record_column(name: str, values: np.ndarray) -> Any:
     if name in _RECORD_INTEGERS:
         return values.astype(np.int64)
@@ -184,7 +215,7 @@ def _timestamps(values: np.ndarray) -> pd.DatetimeIndex:
 
 
 def load_enterprises(
-    conn: Connection, usccs: Collection[str] | None, *, divisions: Collection[str] | None = None
+    conn: Connection | ArrowReader, usccs: Collection[str] | None, *, divisions: Collection[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(uscc, industry_code, region_code) and (uscc, year, industrial_added_value_10k_cny): the stored
     fen as 万元 (the accounting pipeline's unit for the intensity's denominator). ``divisions``: only
@@ -745,7 +776,9 @@ def clear_dirty(conn: Connection, versions: dict[str, int]) -> None:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _frame(conn: Connection, query: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+def _frame(conn: Connection | ArrowReader, query: sa.Select[Any], columns: Sequence[str]) -> pd.DataFrame:
+    if isinstance(conn, ArrowReader):
+        return _frame_of(conn.rows(query), columns)
     return _frame_of(conn.execute(query).all(), columns)
 
 

@@ -14,13 +14,14 @@ import pytest
 import sqlalchemy as sa
 from helpers import make_uscc
 
-from registry_service import profile_service
+from registry_service import profile_service, recompute_partitions
 from registry_service.domain.catalog import load_catalog
 from registry_service.domain.enterprise import AnnualFinancials, Enterprise
 from registry_service.ingest import Ingestor
 from registry_service.profile_service import ProfileService
 from registry_service.recompute_partitions import Partition, buckets, pieces, worker_pieces
 from registry_service.storage import profiles as store
+from registry_service.storage.arrow_reads import arrow_reader, sqlite_file
 from registry_service.storage.catalog import ensure_catalog
 from registry_service.storage.enterprises import EnterpriseRepository
 from registry_service.storage.tables import benchmark_members, benchmarks, carbon_profiles
@@ -173,8 +174,8 @@ def test_a_failing_worker_leaves_nothing_written(
         versions = conn.execute(sa.select(sa.func.count()).select_from(benchmarks)).scalar_one()
     calls: list[int] = []
 
-    def broken(url: str, *rest: Any) -> Partition:  # a worker finds no tables (this process's
-        calls.append(1)  # share is read through its engine, and is written before the worker fails)
+    def broken(url: str, *rest: Any) -> Partition:  # a worker finds no tables (on PostgreSQL this
+        calls.append(1)  # process's share is read through its engine and written before it fails)
         return Partition(f"sqlite:///{tmp_path}/empty.db", *rest)
 
     monkeypatch.setattr(profile_service, "Partition", broken)
@@ -246,3 +247,62 @@ def test_a_partitions_read_has_the_tie_breaks_where_a_key_has_several_current_re
     assert lean.loc[tied, "external_id"].tolist() == full.loc[tied, "external_id"].tolist()
     assert (lean.loc[tied, "ingest_time"] == full.loc[tied, "ingest_time"]).all()
     assert lean.loc[~tied, "external_id"].isna().all() and lean.loc[~tied, "ingest_time"].isna().all()
+
+
+def test_a_workers_arrow_read_equals_the_engines_read(loaded: str) -> None:
+    """A worker on SQLite reads through ADBC's driver (arrow_reads): the records' and enterprises'
+    frames are those of the engine's read, types included, lean (tie-breaks) and full."""
+    path = sqlite_file(loaded)
+    if path is None:
+        pytest.skip("ADBC reads are for SQLite files only")
+    divisions = ["28", "30", "21"]
+    engine = make_engine(loaded)
+    try:
+        with engine.connect() as conn:
+            expected = [
+                store.load_records(conn, None, "2023-01", divisions=divisions, ties_only=True),
+                store.load_records(conn, None, "2023-01", divisions=divisions),
+                store.load_records(conn, None, "2030-01", divisions=divisions),  # no rows
+                *store.load_enterprises(conn, None, divisions=divisions),
+            ]
+    finally:
+        engine.dispose()
+    with arrow_reader(path) as reader:
+        found = [
+            store.load_records(reader, None, "2023-01", divisions=divisions, ties_only=True),
+            store.load_records(reader, None, "2023-01", divisions=divisions),
+            store.load_records(reader, None, "2030-01", divisions=divisions),
+            *store.load_enterprises(reader, None, divisions=divisions),
+        ]
+    assert len(expected[0]) > 1000 and expected[0]["external_id"].notna().sum() > 0  # with ties
+    assert len(expected[2]) == 0 and len(expected[4]) > 0  # and annual financials
+    for mine, theirs in zip(found, expected, strict=True):
+        pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_on_sqlite_the_workers_build_every_share_and_this_process_only_writes(
+    loaded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ADBC's reads in the workers this process builds no share (on PostgreSQL it builds one)."""
+    built: list[int] = []
+    original = recompute_partitions.share_of
+
+    def counted(*args: Any) -> Any:
+        built.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(recompute_partitions, "share_of", counted)
+    engine = make_engine(loaded)
+    service = ProfileService(engine, load_catalog(), workers=2, min_parallel_enterprises=0)
+    try:
+        summary = service.recompute_year(2024)
+    finally:
+        engine.dispose()
+    assert summary.profiles > 0
+    assert len(built) == (0 if sqlite_file(loaded) else 1)
+
+
+def test_sqlite_file_names_only_sqlite_files() -> None:
+    assert sqlite_file("sqlite:////var/tanxiao.db") == "/var/tanxiao.db"
+    assert sqlite_file("sqlite://") is None and sqlite_file("sqlite:///:memory:") is None
+    assert sqlite_file("postgresql+psycopg://postgres@127.0.0.1:5432/tanxiao") is None
