@@ -483,6 +483,8 @@ def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str
 # Columns that, within one chunk, are often one value (a batch of new keys: revision 1, current; units
 # sent canonical as ""): SQLite literals then, not bound row by row.
 _UNIFORM = ("revision", "is_current", "unit", "canonical_unit")
+# Columns the category may determine within a chunk: a CASE on the category's parameter then.
+_BY_CATEGORY = ("canonical_unit", "source")
 _CASE_LIMIT = 64  # most categories spelt in one CASE expression
 
 
@@ -491,24 +493,27 @@ def _spelt(chunk: pd.DataFrame, names: list[str], fixed: Mapping[str, str]) -> t
     varies: each bound value costs sqlite3's binding (type checks, a copy of the text, SQLite's mutex)
     and a Python object, ~1 µs a row for a text. ``fixed`` (the batch's constants) and columns with one
     value in the chunk are literals; canonical_quantity, when equal (bit for bit) to quantity, names
-    quantity's parameter again; canonical_unit, when the category gives it (the catalog's canonical
-    unit), is a CASE on the category's parameter. The stored values are the same either way."""
+    quantity's parameter again; canonical_unit and source, when the category gives them within the
+    chunk, are a CASE on the category's parameter. The stored values are the same either way."""
     literal = {**fixed}
     for name in _UNIFORM:
         if name in names and (value := _one_value(chunk[name])) is not None:
             literal[name] = value
     bound = [name for name in names if name not in literal]
     same = "canonical_quantity" in bound and _same_bits(chunk["quantity"], chunk["canonical_quantity"])
-    units = _units_by_category(chunk) if "canonical_unit" in bound else None
-    derived = {"canonical_quantity"} if same else set()
-    derived |= {"canonical_unit"} if units else set()
+    by_category = {
+        name: values
+        for name in _BY_CATEGORY
+        if name in bound and (values := _by_category(chunk, name)) is not None
+    }
+    derived = ({"canonical_quantity"} if same else set()) | set(by_category)
     bound = [name for name in bound if name not in derived]
     spelt = {name: f"?{i}" for i, name in enumerate(bound, 1)}
     if same:
         spelt["canonical_quantity"] = spelt["quantity"]
-    if units:
-        whens = " ".join(f"WHEN {_literal(c)} THEN {_literal(u)}" for c, u in units.items())
-        spelt["canonical_unit"] = f"CASE {spelt['category']} {whens} END"
+    for name, values in by_category.items():
+        whens = " ".join(f"WHEN {_literal(c)} THEN {_literal(v)}" for c, v in values.items())
+        spelt[name] = f"CASE {spelt['category']} {whens} END"
     spelt.update(literal)
     statement = f"INSERT INTO records ({', '.join(spelt)}) VALUES ({', '.join(spelt.values())})"
     columns = [chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in bound]
@@ -535,16 +540,17 @@ def _same_bits(a: pd.Series, b: pd.Series) -> bool:
     return bool(np.array_equal(left.view(np.int64), right.view(np.int64)))
 
 
-def _units_by_category(chunk: pd.DataFrame) -> dict[str, str] | None:
-    """category -> canonical_unit when each category of the chunk has one canonical unit (the catalog
-    gives one a category) and they are few and plain texts; None otherwise."""
-    pairs = chunk[["category", "canonical_unit"]].drop_duplicates()
+def _by_category(chunk: pd.DataFrame, name: str) -> dict[str, str] | None:
+    """category -> the column's value when the category gives it in the chunk (canonical_unit always: the
+    catalog has one a category; source when each category came from one source) and they are few and
+    plain texts; None otherwise."""
+    pairs = chunk[["category", name]].drop_duplicates()
     if len(pairs) > _CASE_LIMIT or not pairs["category"].is_unique:
         return None
-    units = dict(zip(pairs["category"].tolist(), pairs["canonical_unit"].tolist(), strict=True))
-    if not all(isinstance(t, str) and "\x00" not in t for t in (*units, *units.values())):
+    values = dict(zip(pairs["category"].tolist(), pairs[name].tolist(), strict=True))
+    if not all(isinstance(t, str) and "\x00" not in t for t in (*values, *values.values())):
         return None
-    return units
+    return values
 
 
 @contextmanager

@@ -464,21 +464,22 @@ def test_a_chunk_s_values_bound_or_spelt_in_the_statement_are_stored_alike(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite binds only what varies in a chunk: a column with one value is a literal, canonical_quantity
-    equal to quantity names quantity's parameter, canonical_unit is a CASE on the category, and a new
-    batch's ids are SQLite's own (the largest plus one). Chunks of three spelling each case or not
-    (units sent and converted, -0.0, several categories, a non-ASCII unit, a quote in a key), then a
+    equal to quantity names quantity's parameter, canonical_unit and source (when the category gives
+    it) are a CASE on the category, and a new batch's ids are SQLite's own (the largest plus one).
+    Chunks of three spelling each case or not (units sent and converted, -0.0, several categories, one
+    category from two sources, a non-ASCII unit, a quote in a key), then a
     correction batch (the ordinary path, ids bound): every row as the same rows inserted one by one,
     values bound, store them (a reference table on the same connection), types included; ids follow
     on."""
     monkeypatch.setattr(record_merge, "INSERT_CHUNK", 3)
 
-    def frame(*rows: tuple[str, str, float, str]) -> pd.DataFrame:
+    def frame(*rows: tuple[str, str, float, str] | tuple[str, str, float, str, str]) -> pd.DataFrame:
         sources = {"ELECTRICITY": "GRID_UTILITY", "NATURAL_GAS": "GAS_UTILITY", "REVENUE": "TAX"}
         return pd.DataFrame(
             [
-                {"uscc": E1, "period": "2024-03", "category": c, "quantity": q, "unit": u}
-                | {"source": sources[c], "external_id": x}
-                for x, c, q, u in rows
+                {"uscc": E1, "period": "2024-03", "category": r[1], "quantity": r[2], "unit": r[3]}
+                | {"source": r[4] if len(r) > 4 else sources[r[1]], "external_id": r[0]}
+                for r in rows
             ]
         )
 
@@ -487,7 +488,7 @@ def test_a_chunk_s_values_bound_or_spelt_in_the_statement_are_stored_alike(
         ("u2", "ELECTRICITY", 2.0, "MWh"),
         ("u3", "NATURAL_GAS", 3.25, ""),
         ("u4", "ELECTRICITY", 4.0, ""),
-        ("u5", "ELECTRICITY", 5.0, "kWh"),
+        ("u5", "ELECTRICITY", 5.0, "kWh", "SELF_REPORTED"),
         ("u6", "ELECTRICITY", -0.0, ""),
         ("u7", "NATURAL_GAS", 7.0, ""),
         ("u8", "REVENUE", 8.0, ""),
