@@ -516,8 +516,26 @@ def _spelt(chunk: pd.DataFrame, names: list[str], fixed: Mapping[str, str]) -> t
         spelt[name] = f"CASE {spelt['category']} {whens} END"
     spelt.update(literal)
     statement = f"INSERT INTO records ({', '.join(spelt)}) VALUES ({', '.join(spelt.values())})"
-    columns = [chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in bound]
+    columns = [_values(chunk[name], INSERTED[name], name in _FEW) for name in bound]
     return statement, columns
+
+
+# Text columns with few distinct values in a chunk (a chunk holds tens of enterprises' months).
+_FEW = frozenset({"uscc", "period", "category", "source", "unit", "canonical_unit"})
+
+
+def _values(column: pd.Series, kind: str, few: bool) -> list[Any]:
+    """The column as Python values to bind. A text column with few distinct values: each distinct text
+    made a Python string once and repeated (not a new string a row)."""
+    array = None
+    if few:
+        codes, uniques = pd.factorize(column)
+        if len(uniques) * 2 <= len(column) and not (codes < 0).any():  # not many distinct, none missing
+            array = uniques.to_numpy(dtype=object)[codes]
+    if array is None:
+        array = column.to_numpy(dtype=_DTYPES.get(kind, object))
+    values: list[Any] = array.tolist()
+    return values
 
 
 def _one_value(column: pd.Series) -> str | None:
