@@ -41,7 +41,13 @@ KEY = ["source", "external_id"]
 LOCATION = ["current_uscc", "current_period", "current_category"]
 INSERT_CHUNK = 20_000
 RETIRE_CHUNK = 50_000
-SQLITE_CACHE_KIB = 131_072  # page cache of the ingest's connection while it writes (default is 2 MiB)
+# Page cache of the ingest's connection while it writes (SQLite's default is 2 MiB). A 1M-record batch
+# dirties 92k pages, its two indexes 129 MB of them (dbstat): at 128 MiB the cache spilled index pages
+# to the WAL mid-transaction and wrote them again when the next rows dirtied them (1M fresh records:
+# 500k pwrite and 192k pread calls, a 0.8 GB WAL; at 512 MiB 283k and 100k, 0.39 GB). Memory is taken
+# as pages are used; the size is put back after each merge, and the pages freed as the commit cleans
+# them.
+SQLITE_CACHE_KIB = 524_288
 _KEYS = "ingest_keys"  # the temporary table of the batch's keys
 CURRENT_KEY = "uq_records_current_key"  # SQLite: records' partial unique index (source, external_id)
 
@@ -459,33 +465,111 @@ def classify(
 
 
 def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str, Any]) -> None:
-    """SQLite: ``stored``'s records rows, one executemany a chunk (each value bound once, the batch's
-    constants, and revision and is_current when uniform, literals). A stored key fails on records'
-    partial unique index (source, external_id) WHERE is_current; the caller's savepoint then takes
-    the rows written so far back. Before 0018_ingest8_sqlite_key each chunk's current keys were also
-    copied into record_keys (~2.4 µs a record of the writer's time)."""
+    """SQLite: ``stored``'s records rows, one executemany a chunk, each value bound once and only the
+    values that vary (``_spelt``); their ids are left to SQLite, which gives a new row the largest
+    rowid plus one, i.e. the ids ``_numbered`` drew (records.id is the rowid, without AUTOINCREMENT,
+    and this writer holds the write lock). A stored key fails on records' partial unique index
+    (source, external_id) WHERE is_current; the caller's savepoint then takes the rows written so
+    far back. Before 0018_ingest8_sqlite_key each chunk's current keys were also copied into
+    record_keys (~2.4 µs a record of the writer's time)."""
     fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
+    names = [name for name in STAGED if name != "id"]
     for start in range(0, len(stored), INSERT_CHUNK):
         chunk = stored.iloc[start : start + INSERT_CHUNK]
-        literal = {**fixed, **_uniform(chunk)}
-        varying = [name for name in STAGED if name not in literal]
-        values = [*("?" * len(varying)), *literal.values()]
-        rows = f"INSERT INTO records ({', '.join([*varying, *literal])}) VALUES ({', '.join(values)})"
-        columns = [
-            chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in varying
-        ]
-        _sqlite_many(conn, rows, zip(*columns, strict=True))
+        statement, columns = _spelt(chunk, names, fixed)
+        _sqlite_many(conn, statement, zip(*columns, strict=True))
 
 
-def _uniform(chunk: pd.DataFrame) -> dict[str, str]:
-    """revision and is_current as SQLite literals when the chunk's rows share them (new keys without
-    repeats: revision 1, current), so that they are not bound row by row."""
-    uniform: dict[str, str] = {}
-    for name in ("revision", "is_current"):
-        column = chunk[name].to_numpy(dtype=np.int64)
-        if len(column) and (column == column[0]).all():
-            uniform[name] = _literal(int(column[0]))
-    return uniform
+# Columns that, within one chunk, are often one value (a batch of new keys: revision 1, current; units
+# sent canonical as ""): SQLite literals then, not bound row by row.
+_UNIFORM = ("revision", "is_current", "unit", "canonical_unit")
+# Columns the category may determine within a chunk: a CASE on the category's parameter then.
+_BY_CATEGORY = ("canonical_unit", "source")
+_CASE_LIMIT = 64  # most categories spelt in one CASE expression
+
+
+def _spelt(chunk: pd.DataFrame, names: list[str], fixed: Mapping[str, str]) -> tuple[str, list[list[Any]]]:
+    """SQLite's INSERT into records of ``names`` for ``chunk`` and the columns to bind, binding only
+    what varies: each bound value costs sqlite3's binding (type checks, a copy of the text, SQLite's
+    mutex) and a Python object, ~1,000 instructions a row for a text. ``fixed`` (the batch's
+    constants) and columns with one value in the chunk are literals; canonical_quantity, when equal
+    (bit for bit) to quantity, names quantity's parameter again; canonical_unit and source, when the
+    category gives them within the chunk, are a CASE on the category's parameter. The stored values
+    are the same either way."""
+    literal = {**fixed}
+    for name in _UNIFORM:
+        if name in names and (value := _one_value(chunk[name])) is not None:
+            literal[name] = value
+    bound = [name for name in names if name not in literal]
+    same = "canonical_quantity" in bound and _same_bits(chunk["quantity"], chunk["canonical_quantity"])
+    by_category = {
+        name: values
+        for name in _BY_CATEGORY
+        if name in bound and (values := _by_category(chunk, name)) is not None
+    }
+    derived = ({"canonical_quantity"} if same else set()) | set(by_category)
+    bound = [name for name in bound if name not in derived]
+    spelt = {name: f"?{i}" for i, name in enumerate(bound, 1)}
+    if same:
+        spelt["canonical_quantity"] = spelt["quantity"]
+    for name, values in by_category.items():
+        whens = " ".join(f"WHEN {_literal(c)} THEN {_literal(v)}" for c, v in values.items())
+        spelt[name] = f"CASE {spelt['category']} {whens} END"
+    spelt.update(literal)
+    statement = f"INSERT INTO records ({', '.join(spelt)}) VALUES ({', '.join(spelt.values())})"
+    columns = [_values(chunk[name], INSERTED[name], name in _FEW) for name in bound]
+    return statement, columns
+
+
+# Text columns with few distinct values in a chunk (a chunk holds tens of enterprises' months).
+_FEW = frozenset({"uscc", "period", "category", "source", "unit", "canonical_unit"})
+
+
+def _values(column: pd.Series, kind: str, few: bool) -> list[Any]:
+    """The column as Python values to bind. A text column with few distinct values: each distinct text
+    made a Python string once and repeated (not a new string a row)."""
+    array = None
+    if few:
+        codes, uniques = pd.factorize(column)
+        if len(uniques) * 2 <= len(column) and not (codes < 0).any():  # not many distinct, none missing
+            array = uniques.to_numpy(dtype=object)[codes]
+    if array is None:
+        array = column.to_numpy(dtype=_DTYPES.get(kind, object))
+    values: list[Any] = array.tolist()
+    return values
+
+
+def _one_value(column: pd.Series) -> str | None:
+    """The column's one value in the chunk as a SQLite literal; None when it has several (or a text
+    a literal cannot carry)."""
+    values = pd.unique(column)
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if isinstance(value, str):
+        return None if "\x00" in value else _literal(value)
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
+        return _literal(int(value))
+    return None
+
+
+def _same_bits(a: pd.Series, b: pd.Series) -> bool:
+    """Equal as stored: bit for bit (-0.0 is not 0.0 here, NaN is NaN)."""
+    left, right = a.to_numpy(dtype=np.float64), b.to_numpy(dtype=np.float64)
+    return bool(np.array_equal(left.view(np.int64), right.view(np.int64)))
+
+
+def _by_category(chunk: pd.DataFrame, name: str) -> dict[str, str] | None:
+    """category -> the column's value when the category gives it in the chunk (canonical_unit always: the
+    catalog has one a category; source when each category came from one source) and they are few and
+    plain texts; None otherwise."""
+    pairs = chunk[["category", name]].drop_duplicates()
+    if len(pairs) > _CASE_LIMIT or not pairs["category"].is_unique:
+        return None
+    values = dict(zip(pairs["category"].tolist(), pairs[name].tolist(), strict=True))
+    if not all(isinstance(t, str) and "\x00" not in t for t in (*values, *values.values())):
+        return None
+    return values
 
 
 @contextmanager
@@ -507,23 +591,14 @@ def _page_cache(conn: Connection) -> Iterator[None]:
 
 def _insert_sqlite(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
     """One executemany per chunk of a prepared INSERT; values as plain Python values (SQLAlchemy's
-    per-row parameter processing cost as much as the insert). The batch's constants (batch_id,
-    catalog_version, ingest_time, converted once as the dialect binds them) are literals of the
-    statement: bound on every row they cost ~0.25 µs a row of sqlite3's parameter binding."""
+    per-row parameter processing cost as much as the insert), bound only where they vary (``_spelt``:
+    the batch's constants, converted once as the dialect binds them, are literals)."""
     fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
-    varying = [name for name in INSERTED if name not in fixed]
-    values = [*("?" * len(varying)), *fixed.values()]
-    statement = f"INSERT INTO records ({', '.join([*varying, *fixed])}) VALUES ({', '.join(values)})"
-    raw: Any = conn.connection.driver_connection
+    names = [name for name in INSERTED if name not in fixed]
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows.iloc[start : start + INSERT_CHUNK]
-        columns = [
-            chunk[name].to_numpy(dtype=_DTYPES.get(INSERTED[name], object)).tolist() for name in varying
-        ]
-        try:
-            raw.executemany(statement, zip(*columns, strict=True))
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+        statement, columns = _spelt(chunk, names, fixed)
+        _sqlite_many(conn, statement, zip(*columns, strict=True))
 
 
 def _literal(value: Any) -> str:

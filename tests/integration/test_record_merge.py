@@ -447,3 +447,85 @@ def test_binary_copy_payload_reads_back_as_row_by_row_copy(postgres_url: str) ->
             assert conn.exec_driver_sql(compare.format("by_column", "by_row")).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def _typed_rows(engine: sa.Engine, table: sa.Table = records) -> list[tuple[Any, ...]]:
+    """Every row's written columns but the batch's constants, with each value's SQLite type."""
+    names = ["id", "external_id", "category", "source", "quantity", "unit", "canonical_quantity"]
+    names += ["canonical_unit", "revision", "is_current", "content_hash"]
+    columns = [table.c[name] for name in names]
+    if engine.dialect.name == "sqlite":
+        columns += [sa.func.typeof(table.c[name]) for name in names]
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(*columns).order_by(table.c.id))]
+
+
+def test_a_chunk_s_values_bound_or_spelt_in_the_statement_are_stored_alike(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite binds only what varies in a chunk: a column with one value is a literal, canonical_quantity
+    equal to quantity names quantity's parameter, canonical_unit and source (when the category gives
+    it) are a CASE on the category, and a new batch's ids are SQLite's own (the largest plus one).
+    Chunks of three spelling each case or not (units sent and converted, -0.0, several categories, one
+    category from two sources, a non-ASCII unit, a quote in a key), then a
+    correction batch (the ordinary path, ids bound): every row as the same rows inserted one by one,
+    values bound, store them (a reference table on the same connection), types included; ids follow
+    on."""
+    monkeypatch.setattr(record_merge, "INSERT_CHUNK", 3)
+
+    def frame(*rows: tuple[str, str, float, str] | tuple[str, str, float, str, str]) -> pd.DataFrame:
+        sources = {"ELECTRICITY": "GRID_UTILITY", "NATURAL_GAS": "GAS_UTILITY", "REVENUE": "TAX"}
+        return pd.DataFrame(
+            [
+                {"uscc": E1, "period": "2024-03", "category": r[1], "quantity": r[2], "unit": r[3]}
+                | {"source": r[4] if len(r) > 4 else sources[r[1]], "external_id": r[0]}
+                for r in rows
+            ]
+        )
+
+    first = frame(
+        ("u1", "ELECTRICITY", 1.5, ""),
+        ("u2", "ELECTRICITY", 2.0, "MWh"),
+        ("u3", "NATURAL_GAS", 3.25, ""),
+        ("u4", "ELECTRICITY", 4.0, ""),
+        ("u5", "ELECTRICITY", 5.0, "kWh", "SELF_REPORTED"),
+        ("u6", "ELECTRICITY", -0.0, ""),
+        ("u7", "NATURAL_GAS", 7.0, ""),
+        ("u8", "REVENUE", 8.0, ""),
+        ("it's", "ELECTRICITY", 9.0, ""),
+        ("u10", "ELECTRICITY", 10.0, "万kWh"),
+    )
+    second = frame(
+        ("u2", "ELECTRICITY", 3.0, "MWh"), ("u11", "REVENUE", 11.0, ""), ("u12", "NATURAL_GAS", 0.5, "")
+    )
+    ingestor = Ingestor(engine)
+    assert ingestor.ingest_frame(first).accepted == 10
+    outcome = ingestor.ingest_frame(second)
+    assert (outcome.accepted, outcome.revised, outcome.rejected) == (2, 1, 0)
+    stored = _typed_rows(engine)
+    ids = [row[0] for row in stored]
+    if engine.dialect.name == "sqlite":  # PostgreSQL's sequence keeps what the rolled-back attempt drew
+        assert ids == list(range(1, 14))
+
+    # The reference: the same rows checked as the ingest checks them, inserted one by one with every
+    # value bound, into a table made like records.
+    checked = [
+        ingest.check_block(f, ingestor.catalog, today=dt.date(2026, 1, 1), first_index=0, max_scale=1e9)
+        for f in (first, second)
+    ]
+    columns = (sa.Column(c.name, c.type, primary_key=c.primary_key) for c in records.columns)
+    reference = sa.Table("records_reference", sa.MetaData(), *columns)
+    with engine.begin() as conn:
+        reference.create(conn)
+        rows = [
+            {**row, "id": id_, "revision": 2 if row["external_id"] == "u2" and n else 1, "is_current": True}
+            for id_, (n, row) in zip(
+                ids, ((n, r) for n, c in enumerate(checked) for r in c.to_dict("records")), strict=True
+            )
+        ]
+        for row in rows:
+            row.update(batch_id=1, catalog_version="x", ingest_time=dt.datetime(2026, 1, 1))
+            if row["external_id"] == "u2" and row["revision"] == 1:
+                row["is_current"] = False
+            conn.execute(reference.insert().values({c.name: row[c.name] for c in reference.columns}))
+    assert _typed_rows(engine, reference) == stored
