@@ -4,7 +4,9 @@ One batch, top to bottom (as Trillian's IntegrateBatch), in one transaction:
 
 1. take the single-writer lock: a PostgreSQL transaction-level advisory lock (try, never wait: another
    replica holding it is sequencing right now), on SQLite the write lock BEGIN IMMEDIATE already holds;
-2. read the tree size and the perfect subtrees on its right edge (the compact range);
+2. read the tree size and the perfect subtrees on its right edge (the compact range): kept in memory from
+   this process's last batch when the stored size and the signed head of that size still match it
+   (``_tree``), else read from the leaves and ``log_nodes``;
 3. read up to ``batch_size`` pending entries (``log_pending``), oldest first;
 4. give them the next leaf indexes, appending each leaf hash to the compact range;
 5. write their ``log_leaves`` rows (the entry rows are never rewritten), take them off ``log_pending``,
@@ -58,6 +60,10 @@ class Sequencer:
         self.key = key
         self.batch_size = batch_size
         self._local = threading.Lock()  # one batch at a time in this process (SQLite: also the lock)
+        # The compact range as this process's last committed batch left it: reading it back from the
+        # nodes every run was ~45 % of a batch. Trusted only under the lock, when the stored tree size
+        # and the root of its signed head still match it (another replica's batch changes the size).
+        self._tree: CompactRange | None = None
 
     def integrate(self) -> int:
         """Integrate every entry pending now, batch by batch; the number integrated by this call."""
@@ -70,11 +76,18 @@ class Sequencer:
                 return total
 
     def integrate_batch(self) -> BatchResult:
-        with self._local, transaction(self.engine) as connection:
+        with self._local:
+            try:
+                return self._integrate_batch()
+            except BaseException:
+                self._tree = None  # rolled back: the next batch reads the stored tree again
+                raise
+
+    def _integrate_batch(self) -> BatchResult:
+        with transaction(self.engine) as connection:
             if not self._lock(connection):
                 return BatchResult(0, -1, False)
-            size = integrated_size(connection)
-            tree = CompactRange.load(size, lambda ids: fetch_nodes(connection, ids))
+            tree = self._compact_range(connection, integrated_size(connection))
             pending = self._pending(connection)
             now = datetime.now(UTC)
             first = tree.size
@@ -85,9 +98,23 @@ class Sequencer:
             if nodes:
                 self._store_nodes(connection, [(level, index, h.hex()) for level, index, h in nodes])
             signed = self._sign(connection, tree, now)
+        self._tree = tree  # committed
         if numbered:
             log.debug("sequencer.batch", integrated=len(numbered), tree_size=tree.size)
         return BatchResult(len(numbered), tree.size, signed)
+
+    def _compact_range(self, connection: Connection, size: int) -> CompactRange:
+        """The compact range of the stored tree of ``size`` leaves, as a copy the batch may extend: the
+        one kept from the last batch when its size and its root match the stored tree (the signed head
+        of that size), else read from the stored nodes."""
+        kept = self._tree
+        if kept is not None and kept.size == size and size > 0:
+            stored_root = connection.execute(
+                sa.select(log_heads.c.root_hash).where(log_heads.c.tree_size == size)
+            ).scalar_one_or_none()
+            if stored_root is not None and stored_root == kept.root().hex():
+                return CompactRange(kept.size, list(kept.nodes))
+        return CompactRange.load(size, lambda ids: fetch_nodes(connection, ids))
 
     def _pending(self, connection: Connection) -> list[tuple[str, str]]:
         """(entry id, leaf hash) of up to ``batch_size`` pending entries, oldest first, from the narrow
