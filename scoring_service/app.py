@@ -107,8 +107,8 @@ def freeze_start_up_heap() -> Callable[[], None]:
     """Move every object alive now (modules, policies, engines, the server: the start-up heap) out of
     the cyclic garbage collector's sight until the returned function is called (at stop).
 
-    A full collection traverses every tracked object: over the start-up heap it was a 140-250 ms pause
-    of every thread (the GIL held), the largest single cause of QuoteLoanTerms' p99 at c=32
+    A full collection traverses every tracked object: over the start-up heap it was a 100-250 ms pause
+    of every thread (the GIL held), the longest single pause behind QuoteLoanTerms' p99 at c=32
     (docs/benchmarks.md). Frozen objects are still freed by reference counting; only cycles among them
     wait for the unfreeze, which the server's stop calls (a test process starting many servers keeps
     nothing frozen past their stop)."""
