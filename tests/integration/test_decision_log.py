@@ -176,6 +176,46 @@ def test_a_failed_batch_drops_the_kept_compact_range(
     assert verify_log(engine).ok
 
 
+def test_a_batch_planned_before_another_replicas_batch_is_planned_again(
+    sqlite_url: str, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite plans a batch (pending entries, extended range) before its write lock; when another
+    replica integrated those entries meanwhile, the write transaction sees another size and plans again
+    under the lock: nothing is integrated twice, and the log verifies."""
+    engine = make_engine(sqlite_url)
+    try:
+        store = DecisionStore(engine)
+        mine, other = Sequencer(engine, key), Sequencer(engine, key)
+        decisions = [quote(store, i) for i in range(3)]
+        assert mine.integrate() == 3
+        decisions += [quote(store, i) for i in range(3, 7)]
+        real = Sequencer._plan_outside
+        raced: list[int] = []
+
+        def racing(self: Sequencer) -> Any:
+            plan = real(self)
+            if self is mine and not raced:  # the other replica takes the same entries before mine writes
+                raced.append(other.integrate())
+            return plan
+
+        monkeypatch.setattr(Sequencer, "_plan_outside", racing)
+        assert mine.integrate() == 0 and raced == [4]
+        decisions += [quote(store, i) for i in range(7, 9)]
+        assert mine.integrate() == 2
+        log = LogStore(engine)
+        latest = log.latest_head()
+        assert latest.tree_size == 9 and [h.tree_size for h in log.heads()] == [3, 7, 9]
+        assert sorted(log.inclusion(d.id).entry.index or 0 for d in decisions) == list(range(9))
+        for decision in decisions:
+            found = log.inclusion(decision.id)
+            verify_inclusion(
+                found.entry.index or 0, 9, bytes.fromhex(decision.leaf_hash), found.proof, latest.root_hash
+            )
+        assert verify_log(engine).ok
+    finally:
+        engine.dispose()
+
+
 def count_rows(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as connection:
         return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
