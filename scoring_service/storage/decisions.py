@@ -385,11 +385,9 @@ class DecisionStore:
             if connection is None:
                 return None
             folded = FoldedInserts()
-            connection.info[FoldedInserts.KEY] = folded
-            try:
-                result = once(connection)
-            finally:
-                del connection.info[FoldedInserts.KEY]
+            # ``once`` sees a stand-in: its bulk inserts gather, any other statement raises (it would
+            # commit alone on this autocommit connection)
+            result = once(folded.gathering(connection.dialect))
             statement, params = folded.statement(connection.dialect)
             try:
                 with RawCursor(connection.connection.driver_connection) as cursor:  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
@@ -226,7 +226,7 @@ class BulkInsert:
         values of types ``pg_array`` does not write): one multi-row INSERT per
         ``PG_ROWS_PER_STATEMENT`` rows with server-side ``$n`` parameters (psycopg's executemany sends
         a statement per row, and its ``%s`` conversion parses a long statement's text in Python on
-        every call). On a connection gathering a ``FoldedInserts``: added to it, all rows counted."""
+        every call). On ``FoldedInserts.gathering``'s connection: added to it, all rows counted."""
         if not rows:
             return 0
         head, tail, processors = self._for(connection.dialect)
@@ -361,16 +361,23 @@ def _pg_marks(rows: int, width: int, start: int = 0) -> str:
 class FoldedInserts:
     """The bulk inserts of one PostgreSQL write gathered into ONE statement, each insert a
     data-modifying CTE: one round trip, and in autocommit mode atomic by itself with no BEGIN and
-    COMMIT (a quote group's five inserts were seven round trips with those). ``BulkInsert.run`` adds
-    to it on a connection whose ``info[KEY]`` holds it, and reports every row inserted; the statement
-    checks that of the ``counted`` inserts and otherwise fails as a whole (division by zero), so
-    nothing is written and the caller runs its write the usual way. Foreign keys are checked at the
-    end of the statement, so the CTEs' order does not matter."""
+    COMMIT (a quote group's five inserts were seven round trips with those). The write runs against
+    ``gathering``'s stand-in connection: ``BulkInsert.run`` adds to it and reports every row
+    inserted; the statement checks that of the ``counted`` inserts and otherwise fails as a whole
+    (division by zero), so nothing is written and the caller runs its write the usual way. Foreign
+    keys are checked at the end of the statement, so the CTEs' order does not matter."""
 
     KEY = "tanxiao_folded_inserts"
 
     def __init__(self) -> None:
         self.parts: list[tuple[BulkInsert, list[tuple[Any, ...]]]] = []
+
+    def gathering(self, dialect: sa.Dialect) -> Connection:
+        """A stand-in connection for the write being folded: ``BulkInsert.run`` adds its rows here,
+        and anything else asked of it (a statement, the driver's connection, a transaction) raises
+        ``FoldingViolation``: on the real connection, in autocommit mode, that statement would have
+        committed alone, outside the one statement that is the write's atomicity."""
+        return cast(Connection, _Gathering(dialect, self))
 
     def statement(self, dialect: sa.Dialect) -> tuple[str, list[Any]]:
         """The statement's text and its ``$n`` parameters."""
@@ -385,6 +392,27 @@ class FoldedInserts:
         # not a constant: the planner would fold ``1 / 0`` and fail every time
         check = f"1 / ({' AND '.join(checks)})::int" if checks else "1"
         return f"WITH {', '.join(ctes)} SELECT {check}", params
+
+
+class FoldingViolation(RuntimeError):
+    """Something other than ``BulkInsert.run`` used a connection gathering ``FoldedInserts``."""
+
+
+class _Gathering:
+    """``FoldedInserts.gathering``'s stand-in: the two attributes ``BulkInsert.run`` reads, and a
+    ``FoldingViolation`` for any other (one attribute lookup, nothing per row)."""
+
+    __slots__ = ("dialect", "info")
+
+    def __init__(self, dialect: sa.Dialect, folded: FoldedInserts) -> None:
+        self.dialect = dialect
+        self.info = {FoldedInserts.KEY: folded}
+
+    def __getattr__(self, name: str) -> Any:
+        raise FoldingViolation(
+            f"{name!r} asked of a connection gathering folded inserts: only BulkInsert.run may write"
+            " while a write is folded into one statement (anything else would commit on its own)"
+        )
 
 
 class _Converted:

@@ -113,6 +113,114 @@ def test_sequencer_numbers_entries_and_every_proof_verifies(engine: sa.Engine, k
     assert sorted(DecisionStore(engine).get(d.id).log_index or 0 for d in decisions) == list(range(11))
 
 
+def test_the_sequencer_keeps_its_compact_range_until_another_replica_sequences(
+    engine: sa.Engine, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between its own batches a sequencer extends the compact range it kept (no read of the stored
+    nodes); after another replica's batch the stored size differs and it reads the tree again. Every
+    head, proof and the audit agree either way."""
+    import scoring_service.sequencer as sequencer_module
+
+    reads: list[int] = []
+    real = sequencer_module.fetch_nodes
+    monkeypatch.setattr(
+        sequencer_module, "fetch_nodes", lambda connection, ids: reads.append(1) or real(connection, ids)
+    )
+    store = DecisionStore(engine)
+    mine, other = Sequencer(engine, key, batch_size=2), Sequencer(engine, key, batch_size=2)
+    decisions = [quote(store, i) for i in range(5)]
+    assert mine.integrate() == 5 and reads == []  # 3 batches from the empty tree, none read back
+    decisions += [quote(store, i) for i in range(5, 8)]
+    assert other.integrate() == 3 and len(reads) == 1  # the other replica reads the stored tree once
+    decisions += [quote(store, i) for i in range(8, 12)]
+    assert mine.integrate() == 4 and len(reads) == 2  # size 8, not the 5 it kept: read again
+    decisions += [quote(store, 12)]
+    assert mine.integrate() == 1 and len(reads) == 2  # its own tree again
+    log = LogStore(engine)
+    latest = log.latest_head()
+    assert latest.tree_size == 13 and [h.tree_size for h in log.heads()] == [2, 4, 5, 7, 8, 10, 12, 13]
+    for decision in decisions:
+        found = log.inclusion(decision.id)
+        verify_inclusion(
+            found.entry.index or 0, latest.tree_size, bytes.fromhex(decision.leaf_hash), found.proof,
+            latest.root_hash,
+        )  # fmt: skip
+    assert verify_log(engine).ok
+
+
+def test_a_failed_batch_drops_the_kept_compact_range(
+    engine: sa.Engine, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails rolls back; its extended range is not kept, so the next batch starts from
+    the stored tree and integrates the same entries."""
+    store = DecisionStore(engine)
+    sequencer = Sequencer(engine, key)
+    first = [quote(store, i) for i in range(3)]
+    assert sequencer.integrate() == 3
+    second = [quote(store, i) for i in range(3, 6)]
+    real_sign = Sequencer._sign
+    monkeypatch.setattr(Sequencer, "_sign", lambda *a: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError, match="disk full"):
+        sequencer.integrate()
+    assert sequencer._tree is None and count_rows(engine, log_pending) == 3
+    monkeypatch.setattr(Sequencer, "_sign", real_sign)
+    assert sequencer.integrate() == 3
+    log = LogStore(engine)
+    latest = log.latest_head()
+    assert latest.tree_size == 6
+    for decision in first + second:
+        found = log.inclusion(decision.id)
+        verify_inclusion(
+            found.entry.index or 0, 6, bytes.fromhex(decision.leaf_hash), found.proof, latest.root_hash
+        )
+    assert verify_log(engine).ok
+
+
+def test_a_batch_planned_before_another_replicas_batch_is_planned_again(
+    sqlite_url: str, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite plans a batch (pending entries, extended range) before its write lock; when another
+    replica integrated those entries meanwhile, the write transaction sees another size and plans again
+    under the lock: nothing is integrated twice, and the log verifies."""
+    engine = make_engine(sqlite_url)
+    try:
+        store = DecisionStore(engine)
+        mine, other = Sequencer(engine, key), Sequencer(engine, key)
+        decisions = [quote(store, i) for i in range(3)]
+        assert mine.integrate() == 3
+        decisions += [quote(store, i) for i in range(3, 7)]
+        real = Sequencer._plan_outside
+        raced: list[int] = []
+
+        def racing(self: Sequencer) -> Any:
+            plan = real(self)
+            if self is mine and not raced:  # the other replica takes the same entries before mine writes
+                raced.append(other.integrate())
+            return plan
+
+        monkeypatch.setattr(Sequencer, "_plan_outside", racing)
+        assert mine.integrate() == 0 and raced == [4]
+        decisions += [quote(store, i) for i in range(7, 9)]
+        assert mine.integrate() == 2
+        log = LogStore(engine)
+        latest = log.latest_head()
+        assert latest.tree_size == 9 and [h.tree_size for h in log.heads()] == [3, 7, 9]
+        assert sorted(log.inclusion(d.id).entry.index or 0 for d in decisions) == list(range(9))
+        for decision in decisions:
+            found = log.inclusion(decision.id)
+            verify_inclusion(
+                found.entry.index or 0, 9, bytes.fromhex(decision.leaf_hash), found.proof, latest.root_hash
+            )
+        assert verify_log(engine).ok
+    finally:
+        engine.dispose()
+
+
+def count_rows(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
 def test_nothing_pending_signs_nothing_new(engine: sa.Engine, key: SigningKey) -> None:
     sequencer = Sequencer(engine, key)
     first = sequencer.integrate_batch()

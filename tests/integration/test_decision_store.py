@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from scoring_service.reviews import ReviewService
 from scoring_service.sequencer import Sequencer
 from scoring_service.storage import decisions as decisions_module
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision, canonical_json
+from scoring_service.storage.log import BulkInsert, FoldedInserts, FoldingViolation
 from scoring_service.storage.reviews import ReviewStore
 from scoring_service.storage.tables import (
     decision_states,
@@ -386,3 +388,53 @@ def test_a_postgres_group_of_new_decisions_is_stored_without_a_transaction(
         assert count(engine, decision_states) == 4
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_statement_inside_a_folded_postgres_group_raises_and_writes_nothing(postgres_url: str) -> None:
+    """While a group's inserts are folded into one statement only BulkInserts may write: a hook that
+    runs a statement of its own (on the autocommit connection it would commit alone) raises
+    FoldingViolation, and nothing of the group is written."""
+    engine = make_engine(postgres_url)
+    try:
+        store = DecisionStore(engine)
+        kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
+        store.append_many(_group("first"), **kwargs)  # stores the policy: later groups fold
+        before = _rows(engine)
+
+        def stray(connection: sa.Connection, decisions: list[StoredDecision]) -> None:
+            connection.execute(sa.update(log_pending).values(leaf_hash="0" * 64))
+
+        with pytest.raises(FoldingViolation, match="'execute'"):
+            store.append_many(_group("a", "b"), also=stray, **kwargs)
+        assert _rows(engine) == before
+        with engine.connect() as connection:  # the stray update never ran
+            hashes = connection.execute(sa.select(log_pending.c.leaf_hash)).scalars().all()
+        assert hashes and "0" * 64 not in hashes
+        again = store.append_many(_group("a", "b"), also=ReviewService(store, ReviewStore(engine)).index_in,
+                                  **kwargs)  # fmt: skip
+        assert [new for _, new in again] == [True, True] and count(engine, decision_states) == 2
+    finally:
+        engine.dispose()
+
+
+def test_a_gathering_connection_takes_bulk_inserts_and_refuses_the_rest(engine: sa.Engine) -> None:
+    """FoldedInserts' stand-in connection: BulkInsert.run adds its rows (every row counted) and
+    writes nothing; a statement, the driver connection or a transaction raise FoldingViolation."""
+    folded = FoldedInserts()
+    gathering = folded.gathering(engine.dialect)
+    insert = BulkInsert(log_pending, ("entry_id", "leaf_hash", "create_time"))
+    now = datetime.now(UTC)
+    assert insert.run(gathering, [("e1", "aa", now), ("e2", "bb", now)]) == 2
+    assert [(part, [row[:2] for row in rows]) for part, rows in folded.parts] == [
+        (insert, [("e1", "aa"), ("e2", "bb")])
+    ]
+    for use in (
+        lambda: gathering.execute(sa.text("SELECT 1")),
+        lambda: gathering.exec_driver_sql("SELECT 1"),
+        lambda: gathering.connection,
+        lambda: gathering.begin(),
+    ):
+        with pytest.raises(FoldingViolation):
+            use()
+    assert count(engine, log_pending) == 0
