@@ -16,7 +16,7 @@ from registry_service.storage.catalog import ensure_catalog
 from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import make_engine
-from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+from tanxiao.platform.server import RunningServer, ServiceBinding, freeze_start_up_heap, start_server
 
 
 def registry_engine(settings: Settings) -> Engine:
@@ -68,4 +68,5 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
     binding.servicer.ingest_workers.warm()  # spawned now, not when the first stream waits for them
     if running.observability is not None:  # pool gauges and the readiness probe
         running.observability.watch_database(engine)
+    freeze_start_up_heap(running)  # again: the catalogue, servicers and ingest workers made since
     return running

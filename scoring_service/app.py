@@ -3,9 +3,6 @@ the registry channel and the loan policy."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable
-
 from sqlalchemy import Engine
 
 from scoring_service.consent_check import ConsentChecker
@@ -25,7 +22,7 @@ from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
 from tanxiao.platform.db import WalCheckpointer, make_engine
 from tanxiao.platform.observability import client_channel
-from tanxiao.platform.server import RunningServer, ServiceBinding, start_server
+from tanxiao.platform.server import RunningServer, ServiceBinding, freeze_start_up_heap, start_server
 from tanxiao.platform.tls import secure_channel
 from tanxiao.portfolio.v1 import portfolio_pb2_grpc
 from tanxiao.registry.v1.registry_pb2 import DESCRIPTOR as REGISTRY_PROTO
@@ -99,25 +96,8 @@ def start_scoring(
     if running.observability is not None:  # pool gauges; readiness follows the database and the registry
         running.observability.watch_database(engine)
         running.observability.watch_upstream("registry", channel, REGISTRY_SERVICE)
-    running.on_stop.append(freeze_start_up_heap())
+    freeze_start_up_heap(running)  # again: the policy, sequencer and registry channel made since
     return running
-
-
-def freeze_start_up_heap() -> Callable[[], None]:
-    """Move every object alive now (modules, policies, engines, the server: the start-up heap) out of
-    the cyclic garbage collector's sight until the returned function is called (at stop).
-
-    A full collection traverses every tracked object: over the start-up heap it was a 100-250 ms pause
-    of every thread (the GIL held), the longest single pause behind QuoteLoanTerms' p99 at c=32
-    (docs/benchmarks.md). Frozen objects are still freed by reference counting; only cycles among them
-    wait for the unfreeze, which the server's stop calls (a test process starting many servers keeps
-    nothing frozen past their stop)."""
-    gc.freeze()
-    return _unfreeze
-
-
-def _unfreeze() -> None:
-    gc.unfreeze()
 
 
 def _sequencer(settings: Settings, engine: Engine) -> SequencerThread | None:

@@ -1,6 +1,7 @@
-"""The scoring app freezes its start-up heap for the cyclic garbage collector while it serves (a full
-collection over it was the largest pause behind QuoteLoanTerms' p99) and unfreezes it when it stops,
-so that a process starting many servers (this test suite) keeps nothing frozen past their stop."""
+"""The scoring app freezes its start-up heap for the cyclic garbage collector while it serves (start_server
+does, and start_scoring again after its own start-up: a full collection over that heap was the largest pause
+behind QuoteLoanTerms' p99) and unfreezes it when it stops, so that a process starting many servers (this
+test suite) keeps nothing frozen past their stop."""
 
 from __future__ import annotations
 
