@@ -160,7 +160,15 @@ def emit_call(
     if name is None and access_log is None:
         return True
     # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
-    WRITER.put((name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields))
+    item = (name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields)
+    writer = WRITER
+    if writer._ready:  # LineWriter.put's path for a running writer, inline: every call ends here
+        pending = writer._queue
+        pending.put(item)
+        if pending.qsize() > writer.max_pending:
+            writer.flush()
+    else:
+        writer.put(item)
     return True
 
 

@@ -148,3 +148,19 @@ def test_elapsed_ms_is_the_rounding_to_three_decimals() -> None:
         seconds = sample.random() * 10 ** sample.randint(-6, 1)
         assert tanxiao_logging.elapsed_ms(seconds) == round(seconds * 1000, 3)
     assert tanxiao_logging.elapsed_ms(0.0012345) == 1.234 and tanxiao_logging.elapsed_ms(0.0) == 0.0
+
+
+def test_calls_far_ahead_of_the_writer_wait_for_it_and_lose_nothing(
+    configured: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """emit_call queues on the running writer itself (LineWriter.put's path, inline): past
+    ``max_pending`` items it flushes as put does, and every line is written, in order."""
+    tanxiao_logging.WRITER.put("warm\n")  # the writer thread running: the inline path
+    tanxiao_logging.flush()
+    monkeypatch.setattr(tanxiao_logging.WRITER, "max_pending", 3)
+    for n in range(20):
+        entry = ("rpc.ok", "/s/M", "", "OK", "", f"req-{n}", "p", {}, "allowed", "")
+        assert emit_call(logging.INFO, 1_800_000_000.5, entry, 0.001, None)
+    tanxiao_logging.flush()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line != "warm"]
+    assert [line["request_id"] for line in lines] == [f"req-{n}" for n in range(20)]
