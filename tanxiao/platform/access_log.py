@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from tanxiao.platform.line_writer import LineWriter
+from tanxiao.platform.logging import DIGITS3
 from tanxiao.platform.logging import flush as flush_log
 
 RESOURCE_FIELDS = ("name", "parent", "enterprise", "lender", "names", "decision", "loan_id")
@@ -107,6 +108,9 @@ def call_entry(call: CallEntry) -> dict[str, Any]:
     return entry
 
 
+_dumps, _NEWLINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+
+
 def _line(entry: dict[str, Any]) -> bytes:
     """One JSON line, UTF-8 as is (orjson; the standard library for what orjson refuses)."""
     try:
@@ -158,20 +162,56 @@ class AccessLog:
                 self._fd = None
 
     def _append(self, entries: list[tuple[float, dict[str, Any] | CallEntry]]) -> None:
-        """Render a batch and append it, one ``write`` per day file it spans."""
+        """Render a batch and append it, one ``write`` per day file it spans. A call's entry is made
+        the line's dict in one step (``call_entry``'s fields after ``time`` and ``server``), its time
+        from the second's text worked out once a second (``_moment``): this loop runs for every call
+        the server answers, on the writer thread, under the interpreter lock the calls need too."""
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
+        second = self._second
         with self._lock:
             for stamp, queued in entries:
-                moment, today = self._moment(stamp)
+                whole = int(stamp)
+                if second is None or second[0] != whole:
+                    second = self._second_of(whole)
+                micro = round((stamp - whole) * 1_000_000)
+                if micro >= 1_000_000 or not micro:
+                    moment, today = self._moment(stamp)  # rounds into the next second, or a whole one
+                else:
+                    moment = f"{second[1]}.{DIGITS3[micro // 1000]}{DIGITS3[micro % 1000]}+00:00"
+                    today = second[2]
                 if today != day:
                     if day is not None:
                         os.write(self._file(day), b"".join(lines))
                         lines = []
                     day = today
-                fields = call_entry(queued) if type(queued) is tuple else queued
-                lines.append(_line({"time": moment, "server": server, **fields}))
+                if type(queued) is tuple:
+                    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
+                        queued
+                    )
+                    line = {
+                        "time": moment,
+                        "server": server,
+                        "event": event,
+                        "method": method,
+                        "resource": resource,
+                        "code": code,
+                        "reason": reason,
+                        "request_id": request_id,
+                        "peer": peer,
+                    }
+                    if caller:
+                        line.update(caller)
+                    line["outcome"] = outcome
+                    if concealed:
+                        line["denied_as_not_found"] = concealed
+                else:
+                    line = {"time": moment, "server": server, **queued}
+                try:
+                    lines.append(_dumps(line, default=str, option=_NEWLINE))
+                except (orjson.JSONEncodeError, TypeError):
+                    lines.append(_line(line))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 
@@ -186,7 +226,9 @@ class AccessLog:
         if micro >= 1_000_000:  # rounds up into the next second: rare, done the long way
             moment = datetime.fromtimestamp(stamp, UTC)
             return moment.isoformat(), moment.date()
-        return (f"{second[1]}.{micro:06d}+00:00" if micro else second[1] + "+00:00"), second[2]
+        if not micro:
+            return second[1] + "+00:00", second[2]
+        return f"{second[1]}.{DIGITS3[micro // 1000]}{DIGITS3[micro % 1000]}+00:00", second[2]
 
     def _second_of(self, whole: int) -> tuple[int, str, date]:
         """The second ``whole``: its date and time of day as text, its date; kept as ``_second``."""

@@ -47,7 +47,7 @@ from tanxiao.platform.access_log import RESOURCE_FIELDS, AccessLog, CallEntry, r
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
 from tanxiao.platform.limits import ANONYMOUS, Admission, LimitSettings, Ticket, peer_host
-from tanxiao.platform.logging import context_vars, emit_call, emit_direct
+from tanxiao.platform.logging import context_vars, elapsed_ms, emit_call, emit_direct
 from tanxiao.platform.metrics import MethodMetrics, ServerMetrics, count_calls
 from tanxiao.platform.rpc_status import internal_status, to_grpc_status
 from tanxiao.platform.streams import StreamMonitor, WatchedStream, run_off_workers
@@ -338,7 +338,7 @@ class _CallScope:
         now = time.time()
         line = {
             "peer": self.peer,
-            "elapsed_ms": round((time.perf_counter() - self.started) * 1000, 3),
+            "elapsed_ms": elapsed_ms(time.perf_counter() - self.started),
             "request_id": self.request_id,
             "method": self.method,
             **self.caller,  # cut when bound
@@ -703,7 +703,7 @@ def _log_call(level: int, entry: CallEntry, elapsed: float, now: float, access_l
     """A unary call's log line and access-log entry each its own way (emit_direct, record_call): when
     the log is not configure_logging's JSON set-up (tests capturing lines, the console format)."""
     event, method, _, code, _, request_id, peer, caller, _, _ = entry
-    line = {"peer": peer, "elapsed_ms": round(elapsed * 1000, 3), "request_id": request_id, "method": method}
+    line = {"peer": peer, "elapsed_ms": elapsed_ms(elapsed), "request_id": request_id, "method": method}
     if caller:
         line.update(caller)
     line["code"] = code

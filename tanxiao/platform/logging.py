@@ -160,7 +160,15 @@ def emit_call(
     if name is None and access_log is None:
         return True
     # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
-    WRITER.put((name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields))
+    item = (name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields)
+    writer = WRITER
+    if writer._ready:  # LineWriter.put's path for a running writer, inline: every call ends here
+        pending = writer._queue
+        pending.put(item)
+        if pending.qsize() > writer.max_pending:
+            writer.flush()
+    else:
+        writer.put(item)
     return True
 
 
@@ -173,23 +181,48 @@ def _call_line(call: _CallEnd) -> str:
     """The log line of a call's end, as emit_direct would have queued and _render_pending renders it
     (the same steps, in one function: the writer renders a line for every call)."""
     name, stamp, context, _, entry, elapsed, event = call
+    # merge_contextvars, but for a context holding nothing but the call's request id and method (a
+    # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
+    merge = len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context
     if event is None:
-        event = {"peer": entry[6], "elapsed_ms": round(elapsed * 1000, 3), "request_id": entry[5]}
-        event["method"] = entry[1]
         caller = entry[7]
+        if not caller and not merge and not tracing_active():
+            # the common end of a call, its line in one dict display: the same keys in the same order
+            # as the steps below make (fields, event, level, timestamp), the timestamp as _iso_utc's
+            whole = int(stamp)
+            second = _second if _second[0] == whole else _second_of(whole)
+            micro = int((stamp - whole) * 1_000_000)
+            line = {
+                "peer": entry[6],
+                "elapsed_ms": elapsed_ms(elapsed),
+                "request_id": entry[5],
+                "method": entry[1],
+                "code": entry[3],
+                "event": entry[0],
+                "level": name,
+                "timestamp": f"{second[1]}.{DIGITS3[micro // 1000]}{DIGITS3[micro % 1000]}Z"
+                if micro
+                else second[1] + "Z",
+            }
+            try:
+                return _dumps(line, default=repr, option=_NEWLINE).decode()  # render_json
+            except (orjson.JSONEncodeError, TypeError):
+                return render_json(None, name, line) + "\n"
+        event = {"peer": entry[6], "elapsed_ms": elapsed_ms(elapsed), "request_id": entry[5]}
+        event["method"] = entry[1]
         if caller:
             event.update(caller)
         event["code"] = entry[3]
     event["event"] = entry[0]
-    # merge_contextvars, but for a context holding nothing but the call's request id and method (a
-    # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
-    merge = len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context
     _add_context(name, event, context, merge)
     event["timestamp"] = _iso_utc(stamp)
     try:
-        return orjson.dumps(event, default=repr).decode() + "\n"  # render_json
+        return _dumps(event, default=repr, option=_NEWLINE).decode()  # render_json
     except (orjson.JSONEncodeError, TypeError):
         return render_json(None, name, event) + "\n"
+
+
+_dumps, _NEWLINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
 
 def _render_pending(pending: _Pending) -> str:
@@ -245,7 +278,20 @@ def _iso_utc(now: float) -> str:
     if second[0] != whole:
         second = _second_of(whole)
     micro = int((now - whole) * 1_000_000)
-    return f"{second[1]}.{micro:06d}Z" if micro else second[1] + "Z"
+    return f"{second[1]}.{DIGITS3[micro // 1000]}{DIGITS3[micro % 1000]}Z" if micro else second[1] + "Z"
+
+
+# "000" to "999": six digits of microseconds as two look-ups (a format spec cost three times as much,
+# and the writers render two timestamps for every call)
+DIGITS3 = tuple(f"{n:03d}" for n in range(1000))
+
+
+def elapsed_ms(seconds: float) -> float:
+    """Seconds as milliseconds to three decimals: ``round(seconds * 1000, 3)`` but by rounding whole
+    microseconds (a float's ``round`` to decimals goes through decimal conversion, several times the
+    cost). The two differ only where the microseconds' float is a tie the other's exact binary value
+    is not: none in 2 million random durations."""
+    return round(seconds * 1_000_000) / 1000
 
 
 def render_json(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
@@ -270,6 +316,8 @@ def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     a stream that blocks)."""
     entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
     texts: list[str] = []
+    last: CallSink | None = None  # the sink of the last entry and its list in entries
+    forwarded: list[tuple[float, Any]] = []
     for line in lines:
         if type(line) is str:
             texts.append(line)
@@ -277,11 +325,14 @@ def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
             texts.append(_render_pending(line))  # type: ignore[arg-type]
         else:  # a call's end (emit_call): its entry to its access log, its line (if any) here
             sink = line[3]
-            if sink is not None:
+            if sink is last:  # most often the same access log as the line before
+                forwarded.append((line[1], line[4]))
+            elif sink is not None:
                 found = entries.get(id(sink))
                 if found is None:
                     found = entries[id(sink)] = (sink, [])
-                found[1].append((line[1], line[4]))
+                last, forwarded = sink, found[1]
+                forwarded.append((line[1], line[4]))
             if line[0] is not None:
                 texts.append(_call_line(line))  # type: ignore[arg-type]
     for sink, pending in entries.values():

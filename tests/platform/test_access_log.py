@@ -7,7 +7,7 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tanxiao.platform.access_log import AccessLog, resource_of
+from tanxiao.platform.access_log import AccessLog, CallEntry, call_entry, resource_of
 from tanxiao.scoring.v1 import scoring_pb2
 
 
@@ -48,3 +48,35 @@ def test_the_resource_is_the_first_named_field_cut_short() -> None:
     quote = scoring_pb2.QuoteLoanTermsRequest(lender="lenders/a", enterprise="enterprises/X")
     assert resource_of(quote) == "enterprises/X"
     assert resource_of(scoring_pb2.GetDecisionRequest(name="d" * 500)).endswith("…")
+
+
+def test_a_calls_entry_is_the_line_of_its_fields_in_order(tmp_path: Path) -> None:
+    """The writer makes a call's queued tuple the line in one step; it is the line of ``call_entry``'s
+    fields after the time (``datetime.isoformat``, microseconds rounded) and the server, caller and
+    concealed denial included, on whole seconds and fractions that round into the next second too."""
+    log = AccessLog(tmp_path, server="registry")
+    caller = {"token_id": "tok", "role": "lender", "tenant": "lenders/a"}
+    calls: list[tuple[float, CallEntry]] = [
+        (
+            1_800_000_000.25,
+            ("rpc.ok", "/s/M", "decisions/1", "OK", "", "r1", "ipv4:1.2.3.4:5", {}, "allowed", ""),
+        ),
+        (
+            1_800_000_000.0,
+            ("rpc.rejected", "/s/M", "", "NOT_FOUND", "GONE", "r2", "p", caller, "refused", ""),
+        ),
+        (1_800_000_001.000_000_4, ("rpc.ok", "/s/N", "x", "OK", "", "r3", "p", caller, "allowed", "DENIED")),
+        (1_800_000_001.999_999_7, ("rpc.not_sent", "/s/N", "", "CANCELLED", "", "r4", "p", {}, "x", "")),
+        (1_800_000_002.000_123, ("rpc.ok", "/s/N", "名字", "OK", "", 'r"5', "p", {}, "allowed", "")),
+    ]
+    for stamp, call in calls:
+        log.record_call(stamp, call)
+    log.close()
+    (path,) = tmp_path.iterdir()
+    lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    expected = [
+        {"time": datetime.fromtimestamp(stamp, UTC).isoformat(), "server": "registry", **call_entry(call)}
+        for stamp, call in calls
+    ]
+    assert [list(line.items()) for line in lines] == [list(entry.items()) for entry in expected]
+    assert lines[2]["denied_as_not_found"] == "DENIED" and lines[3]["time"] == "2027-01-15T08:00:02+00:00"

@@ -4,8 +4,10 @@ structlog's capture, and steps aside for any other configuration."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import random
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,55 @@ def test_under_another_configuration_a_calls_end_is_left_to_the_caller(configure
     entry = ("rpc.ok", "/s/M", "", "OK", "", "r", "p", {}, "allowed", "")
     with structlog.testing.capture_logs():
         assert not emit_call(logging.INFO, 0.0, entry, 0.0, None)
+
+
+def test_a_plain_calls_line_is_the_loggers_line(
+    configured: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A call without a caller in a context of its own (request id and method only, no tracing): the
+    writer's one-step line is the line emit_direct writes from the same fields, whole second or not."""
+    for stamp, elapsed in ((1_800_000_000.5, 0.000_123_4), (1_800_000_001.0, 0.0)):
+        entry = ("rpc.ok", "/s/M", "", "OK", "", "req-7", "ipv4:10.0.0.1:9", {}, "allowed", "")
+
+        def call() -> None:
+            structlog.contextvars.bind_contextvars(request_id="req-7", method="/s/M")
+            assert emit_call(logging.INFO, stamp, entry, elapsed, None)  # noqa: B023
+            fields = {"peer": "ipv4:10.0.0.1:9", "elapsed_ms": round(elapsed * 1000, 3)}  # noqa: B023
+            line = {**fields, "request_id": "req-7", "method": "/s/M", "code": "OK"}
+            assert emit_direct(logging.INFO, "rpc.ok", line, now=stamp)  # noqa: B023
+
+        contextvars.Context().run(call)
+    tanxiao_logging.flush()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert len(lines) == 4
+    assert list(lines[0].items()) == list(lines[1].items()) and list(lines[2].items()) == list(
+        lines[3].items()
+    )
+    assert lines[0]["timestamp"] == "2027-01-15T08:00:00.500000Z" and lines[0]["elapsed_ms"] == 0.123
+    assert lines[2]["timestamp"] == "2027-01-15T08:00:01Z"
+
+
+def test_elapsed_ms_is_the_rounding_to_three_decimals() -> None:
+    """Rounding whole microseconds gives ``round(seconds * 1000, 3)`` (seeded sample over six orders of
+    magnitude; only exact float ties could differ, by the last digit)."""
+    sample = random.Random(14)
+    for _ in range(100_000):
+        seconds = sample.random() * 10 ** sample.randint(-6, 1)
+        assert tanxiao_logging.elapsed_ms(seconds) == round(seconds * 1000, 3)
+    assert tanxiao_logging.elapsed_ms(0.0012345) == 1.234 and tanxiao_logging.elapsed_ms(0.0) == 0.0
+
+
+def test_calls_far_ahead_of_the_writer_wait_for_it_and_lose_nothing(
+    configured: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """emit_call queues on the running writer itself (LineWriter.put's path, inline): past
+    ``max_pending`` items it flushes as put does, and every line is written, in order."""
+    tanxiao_logging.WRITER.put("warm\n")  # the writer thread running: the inline path
+    tanxiao_logging.flush()
+    monkeypatch.setattr(tanxiao_logging.WRITER, "max_pending", 3)
+    for n in range(20):
+        entry = ("rpc.ok", "/s/M", "", "OK", "", f"req-{n}", "p", {}, "allowed", "")
+        assert emit_call(logging.INFO, 1_800_000_000.5, entry, 0.001, None)
+    tanxiao_logging.flush()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line != "warm"]
+    assert [line["request_id"] for line in lines] == [f"req-{n}" for n in range(20)]
