@@ -108,6 +108,25 @@ def enterprise_to_proto(enterprise: Enterprise) -> registry_pb2.Enterprise:
     )
 
 
+def enterprise_answer(enterprise: Enterprise) -> registry_pb2.Enterprise:
+    """``enterprise_to_proto``, for an enterprise the repository hands out again while its rows stay the
+    same (EnterpriseRepository.get): the answer's bytes are kept with that object, and each call gets a
+    message of its own parsed from them (about a tenth of building it anew). Kept by identity, the
+    object held with its bytes so that its id is not reused meanwhile; at most _MAX_ANSWERS."""
+    kept = _ANSWERS.get(id(enterprise))
+    if kept is not None and kept[0] is enterprise:
+        return registry_pb2.Enterprise.FromString(kept[1])
+    message = enterprise_to_proto(enterprise)
+    if len(_ANSWERS) >= _MAX_ANSWERS:
+        _ANSWERS.clear()  # more enterprises answered than kept: start over, still correct
+    _ANSWERS[id(enterprise)] = (enterprise, message.SerializeToString())
+    return message
+
+
+_ANSWERS: dict[int, tuple[Enterprise, bytes]] = {}
+_MAX_ANSWERS = 10_000
+
+
 def _section_letter(industry_code: str) -> str:
     """``section_of(code) or ""``, kept per code (a few hundred codes exist, each asked on every read)."""
     letter = _SECTION_LETTERS.get(industry_code)

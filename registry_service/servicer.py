@@ -101,7 +101,7 @@ class CarbonRegistryServicer(
     ) -> registry_pb2.Enterprise:
         uscc = convert.parse_enterprise_name(request.name)
         self.consent_gate.require("GetEnterprise", [uscc])
-        return convert.enterprise_to_proto(self.enterprises.get(uscc))
+        return convert.enterprise_answer(self.enterprises.get(uscc))
 
     def ListEnterprises(
         self, request: registry_pb2.ListEnterprisesRequest, context: grpc.ServicerContext
