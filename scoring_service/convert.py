@@ -93,20 +93,22 @@ def decision_wire(stored: StoredDecision, state: int, *, basic: bool = False) ->
 
 def fresh_decision(stored: StoredDecision, state: int) -> scoring_pb2.Decision:
     """``decision_to_proto(stored)`` with ``state`` set (a decision just stored: no override), as
-    QuoteLoanTerms answers it: its own fields set by the constructor, the rest merged from
-    decision_wire's cached parts (the shared, profile and terms fields: one parse of their bytes, no
-    conversion per call; ~20k instructions a call less than decision_to_proto, docs/benchmarks.md).
-    Same fields and values, so the same bytes on the wire."""
+    QuoteLoanTerms answers it: the decision's own fields and those of its call (lender, LPR, time) set
+    by the constructor, the profile's and the terms' merged from their cached wire parts (one parse of
+    their bytes, no conversion per call; ~30k instructions a call less than decision_to_proto and the
+    view, docs/benchmarks.md). Same fields and values, so the same bytes on the wire."""
     content = stored.content
-    terms = content["terms"]
-    out = scoring_pb2.Decision(**_own_fields(stored), state=state)
     lpr = content.get("lpr") or {}
-    shared = _shared_part(
-        (stored.lender, lpr.get("effective_date"), lpr.get("confirmed", False), stored.create_time,
-         content.get("log_merge_delay_seconds"), terms["lpr_bp"], terms["lpr_term"],
-         terms["base_rate_source"], terms["policy_version"], terms["policy_hash"])
-    )  # fmt: skip
-    out.MergeFromString(shared + _profile_part(content.get("profile") or {}) + _terms_part(terms))
+    out = scoring_pb2.Decision(
+        **_own_fields(stored),
+        state=state,
+        lender=stored.lender,
+        lpr_effective_date=str(lpr.get("effective_date") or ""),
+        lpr_confirmed=bool(lpr.get("confirmed", False)),
+        create_time=_timestamp(stored.create_time),
+        log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
+    )
+    out.MergeFromString(_profile_part(content.get("profile") or {}) + _terms_part(content["terms"]))
     return out
 
 
