@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from loan_rules import Policy, parse_policy
 from scoring_service import review
-from scoring_service.convert import decision_to_proto, parse_decision_name
+from scoring_service.convert import decision_to_proto, fresh_decision, parse_decision_name
 from scoring_service.inputs import LENDER
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
 from scoring_service.storage.reviews import ReviewStore, StateRow
@@ -118,6 +118,13 @@ class ReviewService:
             out.override_terms.CopyFrom(_override_proto(view.current.overridden))
         out.override_pending = view.current.pending is not None
         return out
+
+    @staticmethod
+    def fresh_decision(stored: StoredDecision) -> scoring_pb2.Decision:
+        """``decision(stored, fresh_view(stored))``: a decision just stored (its initial state, no
+        action), built from cached wire parts (convert.fresh_decision)."""
+        state = initial(stored).value
+        return fresh_decision(stored, STATE_NUMBERS.get(state) or scoring_pb2.DecisionState.Value(state))
 
     def trail_protos(self, stored: StoredDecision) -> list[scoring_pb2.ReviewAction]:
         return [action_proto(c) for c in self.reviews.trail(stored.id)]

@@ -69,7 +69,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
             self.reviews.index([stored])
         # A decision this call stored has no review action yet (its id was unknown until now): its
         # state is the initial one, no trail query. A retry's may have been reviewed since: read it.
-        return self.reviews.decision(stored, self.reviews.fresh_view(stored) if new else None)
+        return self.reviews.fresh_decision(stored) if new else self.reviews.decision(stored)
 
     def GetDecision(
         self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext
@@ -172,10 +172,8 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
             self.reviews.index(retried)
             views = {d.id: v for d, v in zip(retried, self.reviews.views(retried), strict=True)}
         # decisions stored by this call have no review action yet: their initial state, no query
-        return (
-            self.reviews.decision(d, views[d.id] if not new else self.reviews.fresh_view(d))
-            for d, new in results
-        )
+        fresh, read = self.reviews.fresh_decision, self.reviews.decision
+        return (fresh(d) if new else read(d, views[d.id]) for d, new in results)
 
     def SimulatePolicy(
         self, request: scoring_pb2.SimulatePolicyRequest, context: grpc.ServicerContext

@@ -233,6 +233,31 @@ def test_batch_quote_prices_a_book_in_order(suite: Suite) -> None:
     assert grades == [1, 1, 2, 3, 3, 5] and rates == sorted(rates)  # a better grade never pays more
 
 
+def test_a_new_quotes_answer_is_its_decision_as_read(suite: Suite) -> None:
+    """QuoteLoanTerms and BatchQuote answer a decision they stored from cached wire parts
+    (convert.fresh_decision): byte for byte what GetDecision reads back (and what decision_to_proto
+    built before): every grade, eligible and declined, with and without manual review (no bank
+    limit: IN_REVIEW), the lender's base rate or the LPR, the same profile twice (cached parts)."""
+    requests = [
+        _quote(uscc, product, request_id=f"fresh-{i}-{product}-{variant}", **fields)
+        for i, uscc in enumerate(FIRMS)
+        for product in (spb.GENERAL, spb.LOW_CARBON_EXPANSION)
+        for variant, fields in enumerate(({}, {"bank_limit_fen": 0}, {"base_rate_bp": 310.5}))
+    ]
+    answers = [suite.stub.QuoteLoanTerms(r, timeout=30) for r in requests]
+    batch = [
+        spb.BatchQuoteRequest(quote=_quote(GREEN, spb.GENERAL, request_id=f"fresh-batch-{i}", tenor_months=t))
+        for i, t in enumerate((12, 36, 72))
+    ]
+    answers += list(suite.stub.BatchQuote(iter(batch), timeout=60))
+    states = {a.state for a in answers}
+    assert {spb.QUOTED, spb.IN_REVIEW} <= states and {a.eligible for a in answers} == {True, False}
+    for answer in answers:
+        read = suite.stub.GetDecision(spb.GetDecisionRequest(name=answer.name), timeout=30)
+        answered, stored = (unsequenced(m).SerializeToString(deterministic=True) for m in (answer, read))
+        assert answered == stored
+
+
 def test_simulate_a_draft_policy(suite: Suite) -> None:
     for uscc in FIRMS:
         suite.stub.QuoteLoanTerms(_quote(uscc, spb.GENERAL), timeout=30)
