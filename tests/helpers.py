@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -235,3 +237,33 @@ def _clear_log_index(message: Any) -> None:
                     _clear_log_index(item)
         else:
             _clear_log_index(value)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cyclic collector frees it
+
+
+def check_start_up_heap_frozen(start: Callable[[], RunningServer]) -> None:
+    """``start()``'s server freezes what is alive at its start for the cyclic collector while it serves
+    (a cycle made before survives a collection, one made while serving does not) and unfreezes it at its
+    stop (the cycle made before is collected then)."""
+    old = _Cycle()
+    old_ref = weakref.ref(old)
+    running = start()
+    try:
+        assert gc.get_freeze_count() > 0
+        del old
+        gc.collect()
+        assert old_ref() is not None  # alive at start-up: frozen, the collector does not see its cycle
+        young = _Cycle()
+        young_ref = weakref.ref(young)
+        del young
+        gc.collect()
+        assert young_ref() is None  # made while serving: collected as usual
+        assert running.on_stop.count(gc.unfreeze) == 1  # however often the service froze again
+    finally:
+        running.stop(None)
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert old_ref() is None

@@ -91,8 +91,18 @@ CallEntry = tuple[str, str, str, str, str, str, str, dict[str, str], str, str]
 
 def call_entry(call: CallEntry) -> dict[str, Any]:
     """The entry of one call, its fields in this order."""
+    entry = call_line("", "", call)
+    del entry["time"], entry["server"]
+    return entry
+
+
+def call_line(moment: str, server: str, call: CallEntry) -> dict[str, Any]:
+    """A call's access-log line: its time and server, then its entry's fields (``call_entry``), made in
+    one dict display (the writer thread makes one for every call the server answers)."""
     event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = call
-    entry = {
+    line = {
+        "time": moment,
+        "server": server,
         "event": event,
         "method": method,
         "resource": resource,
@@ -100,12 +110,13 @@ def call_entry(call: CallEntry) -> dict[str, Any]:
         "reason": reason,
         "request_id": request_id,
         "peer": peer,
-        **caller,
-        "outcome": outcome,
     }
+    if caller:
+        line.update(caller)
+    line["outcome"] = outcome
     if concealed:
-        entry["denied_as_not_found"] = concealed
-    return entry
+        line["denied_as_not_found"] = concealed
+    return line
 
 
 _dumps, _NEWLINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE
@@ -187,25 +198,7 @@ class AccessLog:
                         lines = []
                     day = today
                 if type(queued) is tuple:
-                    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
-                        queued
-                    )
-                    line = {
-                        "time": moment,
-                        "server": server,
-                        "event": event,
-                        "method": method,
-                        "resource": resource,
-                        "code": code,
-                        "reason": reason,
-                        "request_id": request_id,
-                        "peer": peer,
-                    }
-                    if caller:
-                        line.update(caller)
-                    line["outcome"] = outcome
-                    if concealed:
-                        line["denied_as_not_found"] = concealed
+                    line = call_line(moment, server, queued)
                 else:
                     line = {"time": moment, "server": server, **queued}
                 try:

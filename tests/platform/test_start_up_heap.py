@@ -5,38 +5,17 @@ keeps nothing frozen past their stop."""
 
 from __future__ import annotations
 
-import gc
-import weakref
-
-from helpers import DEVELOPMENT
+from helpers import DEVELOPMENT, check_start_up_heap_frozen
 
 from tanxiao.platform.config import Settings
-from tanxiao.platform.server import freeze_start_up_heap, start_server
+from tanxiao.platform.server import RunningServer, freeze_start_up_heap, start_server
 
 
-class _Node:
-    def __init__(self) -> None:
-        self.me = self  # a reference cycle: only the cyclic collector frees it
+def _start_and_freeze_again() -> RunningServer:
+    running = start_server("heap", [], "127.0.0.1:0", Settings.from_env(DEVELOPMENT))
+    freeze_start_up_heap(running)  # a service freezing again after its own start-up: still one unfreeze
+    return running
 
 
 def test_start_server_freezes_what_is_alive_and_its_stop_unfreezes_it() -> None:
-    old = _Node()
-    old_ref = weakref.ref(old)
-    running = start_server("heap", [], "127.0.0.1:0", Settings.from_env(DEVELOPMENT))
-    try:
-        assert gc.get_freeze_count() > 0
-        del old
-        gc.collect()
-        assert old_ref() is not None  # alive at start-up: frozen, the collector does not see its cycle
-        young = _Node()
-        young_ref = weakref.ref(young)
-        del young
-        gc.collect()
-        assert young_ref() is None  # made while serving: collected as usual
-        freeze_start_up_heap(running)  # a service freezing again after its own start-up: one unfreeze
-        assert running.on_stop.count(gc.unfreeze) == 1
-    finally:
-        running.stop(None)
-    assert gc.get_freeze_count() == 0
-    gc.collect()
-    assert old_ref() is None
+    check_start_up_heap_frozen(_start_and_freeze_again)
