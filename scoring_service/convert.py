@@ -102,11 +102,13 @@ def fresh_decision(stored: StoredDecision, state: int) -> scoring_pb2.Decision:
     out = scoring_pb2.Decision(
         **_own_fields(stored),
         state=state,
-        lender=stored.lender,
-        lpr_effective_date=str(lpr.get("effective_date") or ""),
-        lpr_confirmed=bool(lpr.get("confirmed", False)),
-        create_time=_timestamp(stored.create_time),
-        log_merge_delay_seconds=float(content.get("log_merge_delay_seconds") or 0.0),
+        **_call_fields(
+            stored.lender,
+            lpr.get("effective_date"),
+            lpr.get("confirmed", False),
+            stored.create_time,
+            content.get("log_merge_delay_seconds"),
+        ),
     )
     out.MergeFromString(_profile_part(content.get("profile") or {}) + _terms_part(content["terms"]))
     return out
@@ -157,17 +159,25 @@ def _shared_part(key: _SharedKey) -> bytes:
     their raw values (equal values give equal fields, as decision_to_proto converts them)."""
     lender, effective, confirmed, when, delay, lpr_bp, lpr_term, source, version, policy_hash = key
     return scoring_pb2.Decision(
-        lender=lender,
-        lpr_effective_date=str(effective or ""),
-        lpr_confirmed=bool(confirmed),
-        create_time=_timestamp(when),
-        log_merge_delay_seconds=float(delay or 0.0),
+        **_call_fields(lender, effective, confirmed, when, delay),
         lpr_bp=lpr_bp,
         lpr_term=lpr_term,
         base_rate_source=source,
         policy_version=version,
         policy_hash=policy_hash,
     ).SerializeToString()
+
+
+def _call_fields(lender: str, effective: Any, confirmed: Any, when: datetime, delay: Any) -> dict[str, Any]:
+    """The Decision fields of the call that made a decision (lender, LPR, time, merge delay) from their
+    stored values, as decision_to_proto converts them."""
+    return {
+        "lender": lender,
+        "lpr_effective_date": str(effective or ""),
+        "lpr_confirmed": bool(confirmed),
+        "create_time": _timestamp(when),
+        "log_merge_delay_seconds": float(delay or 0.0),
+    }
 
 
 def _build_profile_part(profile: dict[str, Any]) -> bytes:

@@ -20,7 +20,7 @@ retired (is_current false), never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -472,12 +472,7 @@ def _store_staged(conn: Connection, stored: pd.DataFrame, constants: Mapping[str
     (source, external_id) WHERE is_current; the caller's savepoint then takes the rows written so
     far back. Before 0018_ingest8_sqlite_key each chunk's current keys were also copied into
     record_keys (~2.4 µs a record of the writer's time)."""
-    fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
-    names = [name for name in STAGED if name != "id"]
-    for start in range(0, len(stored), INSERT_CHUNK):
-        chunk = stored.iloc[start : start + INSERT_CHUNK]
-        statement, columns = _spelt(chunk, names, fixed)
-        _sqlite_many(conn, statement, zip(*columns, strict=True))
+    _insert_sqlite(conn, stored, constants, [name for name in STAGED if name != "id"])
 
 
 # Columns that, within one chunk, are often one value (a batch of new keys: revision 1, current; units
@@ -589,12 +584,15 @@ def _page_cache(conn: Connection) -> Iterator[None]:
             raw.execute(f"PRAGMA {schema}.cache_size={size}")
 
 
-def _insert_sqlite(conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any]) -> None:
-    """One executemany per chunk of a prepared INSERT; values as plain Python values (SQLAlchemy's
-    per-row parameter processing cost as much as the insert), bound only where they vary (``_spelt``:
-    the batch's constants, converted once as the dialect binds them, are literals)."""
+def _insert_sqlite(
+    conn: Connection, rows: pd.DataFrame, constants: Mapping[str, Any], names: Sequence[str] = tuple(INSERTED)
+) -> None:
+    """One executemany per chunk of a prepared INSERT of ``names`` (every inserted column, or without
+    records.id for SQLite to number the rows: _store_staged); values as plain Python values
+    (SQLAlchemy's per-row parameter processing cost as much as the insert), bound only where they vary
+    (``_spelt``: the batch's constants, converted once as the dialect binds them, are literals)."""
     fixed = {name: _literal(_bound(conn, name, value)) for name, value in constants.items()}
-    names = [name for name in INSERTED if name not in fixed]
+    names = [name for name in names if name not in fixed]
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows.iloc[start : start + INSERT_CHUNK]
         statement, columns = _spelt(chunk, names, fixed)

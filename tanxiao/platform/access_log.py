@@ -119,9 +119,6 @@ def call_line(moment: str, server: str, call: CallEntry) -> dict[str, Any]:
     return line
 
 
-_dumps, _NEWLINE = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-
-
 def _line(entry: dict[str, Any]) -> bytes:
     """One JSON line, UTF-8 as is (orjson; the standard library for what orjson refuses)."""
     try:
@@ -174,37 +171,24 @@ class AccessLog:
 
     def _append(self, entries: list[tuple[float, dict[str, Any] | CallEntry]]) -> None:
         """Render a batch and append it, one ``write`` per day file it spans. A call's entry is made
-        the line's dict in one step (``call_entry``'s fields after ``time`` and ``server``), its time
-        from the second's text worked out once a second (``_moment``): this loop runs for every call
-        the server answers, on the writer thread, under the interpreter lock the calls need too."""
+        the line's dict in one step (``call_line``), its time from the second's text worked out once a
+        second (``_moment``): this loop runs for every call the server answers, on the writer thread,
+        under the interpreter lock the calls need too."""
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
-        second = self._second
         with self._lock:
             for stamp, queued in entries:
-                whole = int(stamp)
-                if second is None or second[0] != whole:
-                    second = self._second_of(whole)
-                micro = round((stamp - whole) * 1_000_000)
-                if micro >= 1_000_000 or not micro:
-                    moment, today = self._moment(stamp)  # rounds into the next second, or a whole one
-                else:
-                    moment = f"{second[1]}.{DIGITS3[micro // 1000]}{DIGITS3[micro % 1000]}+00:00"
-                    today = second[2]
+                moment, today = self._moment(stamp)
                 if today != day:
                     if day is not None:
                         os.write(self._file(day), b"".join(lines))
                         lines = []
                     day = today
                 if type(queued) is tuple:
-                    line = call_line(moment, server, queued)
+                    lines.append(_line(call_line(moment, server, queued)))
                 else:
-                    line = {"time": moment, "server": server, **queued}
-                try:
-                    lines.append(_dumps(line, default=str, option=_NEWLINE))
-                except (orjson.JSONEncodeError, TypeError):
-                    lines.append(_line(line))
+                    lines.append(_line({"time": moment, "server": server, **queued}))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
 

@@ -160,15 +160,7 @@ def emit_call(
     if name is None and access_log is None:
         return True
     # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
-    item = (name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields)
-    writer = WRITER
-    if writer._ready:  # LineWriter.put's path for a running writer, inline: every call ends here
-        pending = writer._queue
-        pending.put(item)
-        if pending.qsize() > writer.max_pending:
-            writer.flush()
-    else:
-        writer.put(item)
+    WRITER.put((name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields))
     return True
 
 
@@ -188,10 +180,7 @@ def _call_line(call: _CallEnd) -> str:
         caller = entry[7]
         if not caller and not merge and not tracing_active():
             # the common end of a call, its line in one dict display: the same keys in the same order
-            # as the steps below make (fields, event, level, timestamp), the timestamp as _iso_utc's
-            whole = int(stamp)
-            second = _second if _second[0] == whole else _second_of(whole)
-            micro = int((stamp - whole) * 1_000_000)
+            # as the steps below make (fields, event, level, timestamp)
             line = {
                 "peer": entry[6],
                 "elapsed_ms": elapsed_ms(elapsed),
@@ -200,9 +189,7 @@ def _call_line(call: _CallEnd) -> str:
                 "code": entry[3],
                 "event": entry[0],
                 "level": name,
-                "timestamp": f"{second[1]}.{DIGITS3[micro // 1000]}{DIGITS3[micro % 1000]}Z"
-                if micro
-                else second[1] + "Z",
+                "timestamp": _iso_utc(stamp),
             }
             try:
                 return _dumps(line, default=repr, option=_NEWLINE).decode()  # render_json
@@ -316,8 +303,6 @@ def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     a stream that blocks)."""
     entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
     texts: list[str] = []
-    last: CallSink | None = None  # the sink of the last entry and its list in entries
-    forwarded: list[tuple[float, Any]] = []
     for line in lines:
         if type(line) is str:
             texts.append(line)
@@ -325,14 +310,11 @@ def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
             texts.append(_render_pending(line))  # type: ignore[arg-type]
         else:  # a call's end (emit_call): its entry to its access log, its line (if any) here
             sink = line[3]
-            if sink is last:  # most often the same access log as the line before
-                forwarded.append((line[1], line[4]))
-            elif sink is not None:
+            if sink is not None:
                 found = entries.get(id(sink))
                 if found is None:
                     found = entries[id(sink)] = (sink, [])
-                last, forwarded = sink, found[1]
-                forwarded.append((line[1], line[4]))
+                found[1].append((line[1], line[4]))
             if line[0] is not None:
                 texts.append(_call_line(line))  # type: ignore[arg-type]
     for sink, pending in entries.values():
