@@ -234,7 +234,10 @@ def document(
         "grpc.aio), concurrency = calls in flight across all of them; "
         f"{ctx.duration:g} s measured after a 0.7 s warm-up. Requests are pre-serialised and responses "
         "not parsed, so the client cost is the same for every case. The server is in the harness process.",
-        "- ratio to echo: QPS of the case / echo QPS at the same concurrency.",
+        "- ratio to echo: QPS of the case / echo QPS at the same concurrency. Where a row has a ratio "
+        "target (GetEnterprise c=1, QuoteLoanTerms c=8/32), the echo is measured again just before and "
+        "just after the case (its servers stopped) and the ratio and the p99 limit are to the mean of "
+        "those two: this host's speed drifts by tens of percent between the first case and a later one.",
         "- growth: how the measured time grew from the previous size, `t x<time ratio> / n x<size ratio>`;"
         " equal ratios mean linear scaling.",
         "- IngestRecords: one client stream (separate process, requests built before the clock starts) of "
