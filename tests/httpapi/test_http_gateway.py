@@ -178,3 +178,21 @@ def test_streams_over_http_ndjson(http_site: Site) -> None:
     with urllib.request.urlopen(req, timeout=60) as response:
         ingested = json.loads(response.read())
     assert ingested["received"] == 3, ingested  # three messages of one row each, one stream
+
+
+def test_a_followed_watch_streams_its_first_message_at_once(http_site: Site) -> None:
+    """WatchProfileChanges with follow: the first line (the token to resume from) comes at once, the
+    stream stays open; a poll from that token then ends with what was recorded since."""
+    headers = {"authorization": f"Bearer {http_site.tokens['admin']}"}
+    url = http_site.url + "/v1/profiles:watchChanges"
+    request = urllib.request.Request(url + "?follow=true", headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        first = json.loads(response.readline())
+    token = first["resumeToken"]
+    assert token and "error" not in first
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{url}?resumeToken={token}", headers=headers), timeout=30
+    ) as response:
+        lines = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    assert lines and all("error" not in line for line in lines) and lines[0]["resumeToken"]
