@@ -8,11 +8,13 @@ each round). It does what the ``ingest_postgres`` case does (a fresh migrated da
 enterprises, a CHECKPOINT, ``start_registry`` in the measuring process, the client stream of
 5,000-record messages from a spawned process), after a 5,000-record warm-up stream into another
 database that starts the ingest worker pool (one per process: its spawn and imports are not counted).
-Reported per record: the registry process's CPU (``os.times``: every thread), the worker processes'
-(its children, /proc), the PostgreSQL backends' of the database (``pg_stat_activity`` pids, /proc),
-and for each step of the writer (record_merge's functions, BatchWriter's, the commit) its wall time,
-the writer thread's CPU and its connection's backend CPU (/proc of ``backend_pid``), summed over the
-blocks (a step nested in another, e.g. ``_insert_keys`` in ``_all_new``, is counted in both).
+Reported per record: the registry process's CPU (``os.times``: every thread), the client's (the
+spawned process, reaped: ``os.times``' children; this includes building the requests, which the
+bench does before its timed window), the worker processes' (its children, /proc), the
+PostgreSQL backends' of the database (``pg_stat_activity`` pids, /proc), and for each step of the
+writer (record_merge's functions, BatchWriter's, the commit) its wall time, the writer thread's CPU
+and its connection's backend CPU (/proc of ``backend_pid``), summed over the blocks (a step nested in
+another, e.g. ``_insert_keys`` in ``_all_new``, is counted in both).
 
     .venv/bin/python -m benchmarks.ingest_cpu --size 1000000 --rounds 3 --tree /tmp/base
 """
@@ -179,6 +181,7 @@ print(json.dumps({
     "records_per_s": round(size / out["seconds"]), "accepted": out["accepted"],
     "load": [round(load0, 1), round(os.getloadavg()[0], 1)],
     "registry_us": us(me1.user + me1.system - me0.user - me0.system),
+    "client_us": us(me1.children_user + me1.children_system - me0.children_user - me0.children_system),
     "workers_us": us(sum(v - kids0.get(p, 0.0) for p, v in kids1.items())),
     "postgres_us": us(sum(v - pg0.get(p, 0.0) for p, v in pg1.items())),
     "steps_us": {k: [us(v) for v in values] for k, values in sorted(steps.items())},
