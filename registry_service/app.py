@@ -15,13 +15,17 @@ from registry_service.servicer import SERVICE, CarbonRegistryServicer
 from registry_service.storage.catalog import ensure_catalog
 from tanxiao.platform.auth import TokenStore
 from tanxiao.platform.config import Settings
-from tanxiao.platform.db import make_engine
+from tanxiao.platform.db import WalCheckpointer, make_engine
 from tanxiao.platform.server import RunningServer, ServiceBinding, freeze_start_up_heap, start_server
 
 
-def registry_engine(settings: Settings) -> Engine:
+def registry_engine(settings: Settings, *, background_checkpoint: bool = False) -> Engine:
+    """``background_checkpoint``: commits never checkpoint the SQLite WAL (a WalCheckpointer must run)."""
     return make_engine(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=settings.max_workers
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.max_workers,
+        background_checkpoint=background_checkpoint,
     )
 
 
@@ -48,7 +52,10 @@ def _draining(running: RunningServer) -> Callable[[], bool]:
 
 def start_registry(settings: Settings, listen: str | None = None) -> RunningServer:
     """Start the registry on ``listen`` (default settings.registry_listen; port 0 = any free port)."""
-    engine = registry_engine(settings)
+    # An ingest's commit would otherwise run SQLite's automatic checkpoint before the answer: copying a
+    # 1M-record batch's ~95k WAL pages back into the database file and its fsync (docs/benchmarks.md,
+    # ingestsq10). The checkpointer's thread does that after the answer, outside the writer lock.
+    engine = registry_engine(settings, background_checkpoint=True)
     try:
         binding = create_registry_binding(settings, engine)
         dashboard = create_dashboard_binding(engine, binding.servicer.catalog, settings.min_cell_size)
@@ -63,7 +70,8 @@ def start_registry(settings: Settings, listen: str | None = None) -> RunningServ
         engine.dispose()
         raise
     binding.servicer.draining = _draining(running)
-    running.on_stop.append(engine.dispose)
+    checkpointer = WalCheckpointer(engine).start()  # SQLite only
+    running.on_stop.extend([checkpointer.stop, engine.dispose])
     running.on_stop.append(binding.servicer.ingest_workers.close)
     binding.servicer.ingest_workers.warm()  # spawned now, not when the first stream waits for them
     if running.observability is not None:  # pool gauges and the readiness probe

@@ -1,5 +1,5 @@
-"""The scoring engine's WAL checkpoint runs on a thread of its own (``WalCheckpointer``), never in a
-commit; the WAL must stay bounded anyway, and the thread must end with the app."""
+"""The scoring and registry engines' WAL checkpoint runs on a thread of its own (``WalCheckpointer``),
+never in a commit; the WAL must stay bounded anyway, and the thread must end with the app."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from registry_service.app import start_registry
 from scoring_service.app import start_scoring
 from tanxiao.platform.db import WalCheckpointer, is_sqlite, make_engine, transaction
 from tests.helpers import Registry
@@ -72,6 +73,18 @@ def test_the_scoring_app_runs_one_checkpointer_on_sqlite_and_stops_it(registry: 
         assert _checkpointers() == before + (1 if is_sqlite(registry.url) else 0)
     finally:
         scoring.stop(None)
+    assert _checkpointers() == before
+
+
+def test_the_registry_app_runs_one_checkpointer_on_sqlite_and_stops_it(registry: Registry) -> None:
+    # An ingest's commit (a 1M-record batch: ~95k WAL pages) no longer copies its pages back and
+    # fsyncs before the answer: the registry's thread does it after.
+    before = _checkpointers()
+    second = start_registry(registry.settings, "127.0.0.1:0")
+    try:
+        assert _checkpointers() == before + (1 if is_sqlite(registry.url) else 0)
+    finally:
+        second.stop(None)
     assert _checkpointers() == before
 
 
