@@ -114,6 +114,27 @@ def fresh_decision(stored: StoredDecision, state: int) -> scoring_pb2.Decision:
     return out
 
 
+def fresh_decision_wire(stored: StoredDecision, state: int) -> bytes:
+    """``fresh_decision(stored, state)`` as its Decision wire bytes, with no message of the whole: the
+    decision's own and call fields encoded as one small message, the profile's and the terms' parts
+    appended as the cached bytes they are (QuoteLoanTerms sends them as they are,
+    tanxiao.platform.encoded). The same fields and values, so the parsed answer is the same message."""
+    content = stored.content
+    lpr = content.get("lpr") or {}
+    own = scoring_pb2.Decision(
+        **_own_fields(stored),
+        state=state,
+        **_call_fields(
+            stored.lender,
+            lpr.get("effective_date"),
+            lpr.get("confirmed", False),
+            stored.create_time,
+            content.get("log_merge_delay_seconds"),
+        ),
+    ).SerializeToString()
+    return own + _profile_part(content.get("profile") or {}) + _terms_part(content["terms"])
+
+
 def _own_fields(stored: StoredDecision) -> dict[str, Any]:
     """The Decision fields of this decision's own request and record (not shared with others of its
     call, nor taken from its profile or terms)."""

@@ -20,7 +20,12 @@ from sqlalchemy import Connection
 
 from loan_rules import Policy, parse_policy
 from scoring_service import review
-from scoring_service.convert import decision_to_proto, fresh_decision, parse_decision_name
+from scoring_service.convert import (
+    decision_to_proto,
+    fresh_decision,
+    fresh_decision_wire,
+    parse_decision_name,
+)
 from scoring_service.inputs import LENDER
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
 from scoring_service.storage.reviews import ReviewStore, StateRow
@@ -125,6 +130,12 @@ class ReviewService:
         action), built from cached wire parts (convert.fresh_decision)."""
         state = initial(stored).value
         return fresh_decision(stored, STATE_NUMBERS.get(state) or scoring_pb2.DecisionState.Value(state))
+
+    @staticmethod
+    def fresh_decision_wire(stored: StoredDecision) -> bytes:
+        """``fresh_decision(stored)`` as its wire bytes (convert.fresh_decision_wire)."""
+        state = initial(stored).value
+        return fresh_decision_wire(stored, STATE_NUMBERS.get(state) or scoring_pb2.DecisionState.Value(state))
 
     def trail_protos(self, stored: StoredDecision) -> list[scoring_pb2.ReviewAction]:
         return [action_proto(c) for c in self.reviews.trail(stored.id)]

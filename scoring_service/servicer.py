@@ -35,6 +35,7 @@ from scoring_service.reviews import ReviewService, action_proto
 from scoring_service.storage.decisions import DecisionStore, StoredDecision
 from scoring_service.storage.reviews import ReviewStore
 from tanxiao.errors import FieldViolation, ValidationError
+from tanxiao.platform.encoded import Encoded, answers_encoded
 from tanxiao.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 SERVICE = "tanxiao.scoring.v1.LoanScoring"
@@ -57,9 +58,10 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
             lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
         )
 
+    @answers_encoded  # a new decision's answer is its wire bytes (tanxiao.platform.encoded)
     def QuoteLoanTerms(
         self, request: scoring_pb2.QuoteLoanTermsRequest, context: grpc.ServicerContext
-    ) -> scoring_pb2.Decision:
+    ) -> scoring_pb2.Decision | Encoded:
         quote = parse_quote(request)
         check_quotes(self.consents, [quote])
         # its review state row (QUOTED, or IN_REVIEW when it needs review) in the storing transaction;
@@ -68,8 +70,11 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         if not new:  # a retry: the first call may have failed before its state row (idempotent)
             self.reviews.index([stored])
         # A decision this call stored has no review action yet (its id was unknown until now): its
-        # state is the initial one, no trail query. A retry's may have been reviewed since: read it.
-        return self.reviews.fresh_decision(stored) if new else self.reviews.decision(stored)
+        # state is the initial one, no trail query; answered as the bytes of its cached parts, which
+        # gRPC sends as they are. A retry's may have been reviewed since: read it.
+        if new:
+            return Encoded(self.reviews.fresh_decision_wire(stored), scoring_pb2.Decision)
+        return self.reviews.decision(stored)
 
     def GetDecision(
         self, request: scoring_pb2.GetDecisionRequest, context: grpc.ServicerContext

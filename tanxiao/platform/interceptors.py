@@ -42,7 +42,7 @@ from tanxiao.errors import (
     Unauthenticated,
     ValidationError,
 )
-from tanxiao.platform import authz, grpc_context, response_metadata
+from tanxiao.platform import authz, encoded, grpc_context, response_metadata
 from tanxiao.platform.access_log import RESOURCE_FIELDS, AccessLog, CallEntry, resource_of
 from tanxiao.platform.auth import Principal, current_principal, token_id_of
 from tanxiao.platform.input_limits import input_violations
@@ -577,7 +577,7 @@ def _request_kind(kind: type) -> _RequestKind:
 
 
 def _unary(
-    behavior: Callable[..., Any], policy: _Policy, counts: MethodMetrics | None
+    behavior: Callable[..., Any], policy: _Policy, counts: MethodMetrics | None, encoding: bool = False
 ) -> Callable[[Any, grpc.ServicerContext], Any]:
     """Everything a unary call passes through, in one function per call: metrics, request id (echoed
     in the answer's initial metadata), log context, authentication, admission, input limits,
@@ -596,6 +596,7 @@ def _unary(
     merged = response_metadata.install()
     assert response_metadata.ATTRIBUTE == "tanxiao_initial_metadata"  # stored by name below
     kinds = _REQUEST_KINDS
+    encoded_type = encoded.Encoded
 
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         started = clock()
@@ -646,6 +647,8 @@ def _unary(
             if guard is not None:
                 guard.check_request(request)
             response = behavior(request, context)
+            if type(response) is encoded_type and not encoding:  # marked, but hidden by another interceptor
+                response = response.decoded()
             if guard is not None:
                 guard.raise_if_denied()
                 guard.check_response(response, request)
@@ -932,10 +935,14 @@ class ServerCallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         else:
             policy = _Policy(method, self.authenticator, self.serving)
             if handler.unary_unary:  # metrics included
+                # a handler marked answers_encoded may answer its wire bytes: sent as they are
+                encoding = encoded.answers_encoded_by(handler.unary_unary)
                 return grpc.unary_unary_rpc_method_handler(
-                    _unary(handler.unary_unary, policy, counts),
+                    _unary(handler.unary_unary, policy, counts, encoding),
                     handler.request_deserializer,
-                    handler.response_serializer,
+                    encoded.serializer(handler.response_serializer)
+                    if encoding
+                    else handler.response_serializer,
                 )
             wrapped = self._stream(handler, policy)
         return count_calls(wrapped, counts) if counts is not None else wrapped
