@@ -4,8 +4,8 @@ One straight pipeline over the call's requests: parse each (a bad one gets its o
 naming ``requests[i].<field>``), settle request ids repeated within the call as if the requests came
 one by one (the same request again shares its decision; another request under an id that got a
 decision is REQUEST_ID_REUSED), price the rest together (``Pricer.quote_each``: one lookup of stored
-request ids, one registry batch, one ``evaluate_compact``, one transaction storing the decisions and
-their review state rows), convert back. Errors of the whole call (the registry or the database
+request ids, one registry batch, one ``evaluate_compact``, one transaction storing the decisions, each
+row with its initial review state), convert back. Errors of the whole call (the registry or the database
 unavailable) are raised as for QuoteLoanTerms, and then nothing of the call is stored.
 """
 
