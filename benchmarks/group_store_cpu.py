@@ -1,5 +1,5 @@
-"""CPU of one group store (DecisionStore.append_many with the review-state hook, as a quote group
-stores it) per group size, on SQLite and PostgreSQL: the client's process time, median of rounds.
+"""CPU of one group store (DecisionStore.append_many, each decision's row with its review state, as a
+quote group stores it) per group size, on SQLite and PostgreSQL: the client's process time, median of rounds.
 
     .venv/bin/python -m benchmarks.group_store_cpu [--reps 300] [--rounds 5] [--postgres URL]
 """
@@ -16,9 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scoring_service.reviews import ReviewService
 from scoring_service.storage.decisions import Append, DecisionStore
-from scoring_service.storage.reviews import ReviewStore
 from tanxiao.platform import db
 
 POLICY_TEXT = "version: bench-1\nrate_floor_bp: 25\n"
@@ -49,10 +47,9 @@ def _item(profile: dict[str, Any]) -> Append:
 def measure(url: str, reps: int, rounds: int) -> dict[int, float]:
     engine = db.make_engine(url)
     store = DecisionStore(engine)
-    hook = ReviewService(store, ReviewStore(engine)).index_in
     profiles = [_profile(i) for i in range(16)]
     kwargs = {"policy_text": POLICY_TEXT, "policy_hash": "bench" * 8, "policy_version": "bench-1"}
-    store.append_many([_item(profiles[0])], also=hook, **kwargs)  # warm: policy, compiled caches
+    store.append_many([_item(profiles[0])], **kwargs)  # warm: policy, compiled caches
     out: dict[int, float] = {}
     for size in SIZES:
         medians = []
@@ -60,7 +57,7 @@ def measure(url: str, reps: int, rounds: int) -> dict[int, float]:
             groups = [[_item(profiles[(r + i) % 16]) for i in range(size)] for r in range(reps)]
             start = time.process_time()
             for group in groups:
-                store.append_many(group, also=hook, **kwargs)
+                store.append_many(group, **kwargs)
             medians.append((time.process_time() - start) / reps)
         out[size] = statistics.median(medians)
     engine.dispose()

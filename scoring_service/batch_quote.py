@@ -4,8 +4,8 @@ One straight pipeline over the call's requests: parse each (a bad one gets its o
 naming ``requests[i].<field>``), settle request ids repeated within the call as if the requests came
 one by one (the same request again shares its decision; another request under an id that got a
 decision is REQUEST_ID_REUSED), price the rest together (``Pricer.quote_each``: one lookup of stored
-request ids, one registry batch, one ``evaluate_compact``, one transaction storing the decisions and
-their review state rows), convert back. Errors of the whole call (the registry or the database
+request ids, one registry batch, one ``evaluate_compact``, one transaction storing the decisions, each
+row with its initial review state), convert back. Errors of the whole call (the registry or the database
 unavailable) are raised as for QuoteLoanTerms, and then nothing of the call is stored.
 """
 
@@ -65,7 +65,7 @@ class BatchQuoter:
         while pending:  # one pass, unless an id comes again for another request after a refused one
             pending = self._pass(pending, answers, decided, retried, basic)
         views: dict[str, View] = {}
-        if retried:  # a retry's first call may have failed before its state rows; it may be reviewed
+        if retried:  # a retry's decision may predate review (no state yet); it may be reviewed
             self.reviews.index(retried)
             views = {d.id: v for d, v in zip(retried, self.reviews.views(retried), strict=True)}
         return self._response(answers, views, basic)
@@ -125,9 +125,7 @@ class BatchQuoter:
                 later.append((i, quote))
         priced = list(first.values())
         quotes = [q for _, q in priced]
-        outcomes = (
-            self.pricer.quote_each(quotes, also=self.reviews.index_in, render=not basic) if quotes else []
-        )
+        outcomes = self.pricer.quote_each(quotes, render=not basic) if quotes else []
         for (i, quote), outcome in zip(priced, outcomes, strict=True):
             if isinstance(outcome, TanxiaoError):
                 answers[i] = _prefixed(outcome, f"requests[{i}].")

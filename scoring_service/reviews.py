@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import Connection
 
 from loan_rules import Policy, parse_policy
 from scoring_service import review
@@ -79,10 +78,6 @@ class ReviewService:
 
     def index(self, decisions: Sequence[StoredDecision]) -> None:
         self.reviews.index(decisions, [initial(d).value for d in decisions])
-
-    def index_in(self, connection: Connection, decisions: Sequence[StoredDecision]) -> None:
-        """``index`` in the transaction that stores the decisions (DecisionStore.append_many's hook)."""
-        self.reviews.index_in(connection, decisions, [initial(d).value for d in decisions])
 
     def view(self, stored: StoredDecision) -> View:
         return self._view(stored, self.reviews.trail(stored.id))

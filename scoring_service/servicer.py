@@ -55,7 +55,7 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         # concurrent QuoteLoanTerms calls share one evaluation and one transaction (group commit); a
         # group priced while the one before commits was slower (the GIL), docs/benchmarks.md
         self.quotes: Combiner[QuoteRequest, tuple[StoredDecision, bool]] = Combiner(
-            lambda quotes: pricer.quote_together(quotes, also=self.reviews.index_in), max_batch=QUOTE_GROUP
+            pricer.quote_together, max_batch=QUOTE_GROUP
         )
 
     @answers_encoded  # a new decision's answer is its wire bytes (tanxiao.platform.encoded)
@@ -64,10 +64,10 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
     ) -> scoring_pb2.Decision | Encoded:
         quote = parse_quote(request)
         check_quotes(self.consents, [quote])
-        # its review state row (QUOTED, or IN_REVIEW when it needs review) in the storing transaction;
-        # priced and stored together with the quotes that arrive at the same time (Combiner)
+        # priced and stored together with the quotes that arrive at the same time (Combiner); its
+        # decision row carries its review state (QUOTED, or IN_REVIEW when it needs review)
         stored, new = self.quotes.submit(self._consented(quote))
-        if not new:  # a retry: the first call may have failed before its state row (idempotent)
+        if not new:  # a retry: the decision may predate review and have no state yet (idempotent)
             self.reviews.index([stored])
         # A decision this call stored has no review action yet (its id was unknown until now): its
         # state is the initial one, no trail query; answered as the bytes of its cached parts, which
@@ -168,12 +168,12 @@ class LoanScoringServicer(scoring_pb2_grpc.LoanScoringServicer):
         return dataclasses.replace(quote, use_financials=False)
 
     def _batch(self, chunk: list[Any]) -> Iterator[scoring_pb2.Decision]:
-        # the review state rows in the transaction storing the chunk (one commit for both)
+        # the decisions' rows carry their review states (DecisionStore): one insert, one commit
         with cyclic_gc_paused():  # as BatchQuoteLoanTerms: a chunk's objects die by reference count
-            results = self.pricer.quote_many_new(chunk, also=self.reviews.index_in)
+            results = self.pricer.quote_many_new(chunk)
         retried = [d for d, new in results if not new]
         views = {}
-        if retried:  # a retry's first call may have failed before its state rows; it may be reviewed
+        if retried:  # a retry's decision may predate review (no state yet); it may be reviewed
             self.reviews.index(retried)
             views = {d.id: v for d, v in zip(retried, self.reviews.views(retried), strict=True)}
         # decisions stored by this call have no review action yet: their initial state, no query

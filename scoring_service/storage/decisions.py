@@ -1,10 +1,10 @@
 """Loan decisions, stored as entries of the decision log, and the loan policies they were made under.
 
 A quote stores its decision in one short transaction of its own: a ``log_decisions`` row (the columns
-that select a decision), its profile snapshot (once per distinct profile, by content hash) and one
-``log_entries`` row of kind ``decision``. No row is shared with other quotes, so quotes never wait on
-each other; the decision gets its id at once and a leaf index from the sequencer within the merge delay
-(``log_merge_delay_seconds``, stated in the decision's content).
+that select a decision, and its initial review state), its profile snapshot (once per distinct profile,
+by content hash) and one ``log_entries`` row of kind ``decision``. No row is shared with other quotes,
+so quotes never wait on each other; the decision gets its id at once and a leaf index from the
+sequencer within the merge delay (``log_merge_delay_seconds``, stated in the decision's content).
 
 The store writes into the content, before hashing, the server-assigned ``id`` and ``create_time``, the
 columns that select a decision (``lender``, ``request_id``, ``uscc``, ``product``,
@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from loan_rules import Policy, parse_policy
 from loan_rules.compact import Renderer
 from scoring_service.decision_format import expanded, is_compact
+from scoring_service.review import initial_state
 from scoring_service.storage.log import (
     PG_COPY_FROM_ROWS,
     BulkInsert,
@@ -182,6 +183,9 @@ _INDEX_INSERT = BulkInsert(
         "request_fingerprint",
         "profile_snapshot",
         "create_time",
+        "state",
+        "review_needed",
+        "version",
     ),
     on_conflict=("lender", "request_id"),
     counted=True,  # the idempotency check: fewer rows inserted means a request already stored
@@ -204,6 +208,17 @@ def _stored(row: Any, expand: Callable[[dict[str, Any]], dict[str, Any]]) -> Sto
         request_fingerprint=row.request_fingerprint, content=content, leaf_hash=row.leaf_hash,
         create_time=utc(row.create_time), log_index=None if row.idx is None else int(row.idx),
     )  # fmt: skip
+
+
+def _review_columns(content: dict[str, Any]) -> tuple[str | None, bool | None, int | None]:
+    """(state, review_needed, version) of a decision just stored: its initial review state (QUOTED, or
+    IN_REVIEW when it needs review) at version 1. A decision without review terms gets NULLs: listings
+    index it before they list (ReviewStore.index), as decisions made before review existed."""
+    terms = content.get("terms")
+    if not isinstance(terms, dict) or "manual_review" not in terms:
+        return None, None, None
+    needed = bool(terms["manual_review"])
+    return initial_state(needed).value, needed, 1
 
 
 def _reused() -> ValidationError:
@@ -263,7 +278,8 @@ class DecisionStore:
     ) -> list[tuple[StoredDecision, bool]]:
         """``append`` for many decisions in one transaction, in order: one bulk insert per table (a
         book re-priced by BatchQuote). Requests already stored come back as (stored, False).
-        ``also``: run in the same transaction on the decisions returned (their review state rows)."""
+        Each new decision's row carries its initial review state (``_review_columns``). ``also``: run
+        in the same transaction on the decisions returned."""
         now = datetime.now(UTC)
         stamp = iso_time(now)
         prepared: dict[tuple[str, str], _Prepared] = {}
@@ -467,6 +483,7 @@ class DecisionStore:
             (
                 p.decision.id, p.item.lender, p.item.request_id, p.item.uscc, p.item.product,
                 p.item.request_fingerprint, p.snapshot[0] if p.snapshot else None, p.decision.create_time,
+                *_review_columns(p.decision.content),
             )
             for p in prepared
         ]  # fmt: skip

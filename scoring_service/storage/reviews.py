@@ -1,9 +1,12 @@
 """Review actions as entries of the decision log, and the decision states that lists filter on.
 
+A decision's current state is on its ``log_decisions`` row (``state``, ``review_needed``, ``version``),
+written with the decision by DecisionStore (its initial state); a row without one (a decision made
+before review existed) is indexed here before a listing or an action.
 ``record`` appends one review action in one transaction: the log entry (kind ``review_action``, the
 truth, hashed and later proved like a decision), its ``review_actions`` index row (idempotency by
-(lender, request_id)) and the decision's ``decision_states`` row, moved only from the version it was
-read at (optimistic concurrency: a concurrent action on the same decision makes this one ABORTED).
+(lender, request_id)) and the decision's state, moved only from the version it was read at (optimistic
+concurrency: a concurrent action on the same decision makes this one ABORTED).
 A decision's review trail is read back from the log entries, so the explanation shows exactly what is
 proved.
 """
@@ -21,15 +24,18 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from scoring_service.storage.decisions import StoredDecision
-from scoring_service.storage.log import BulkInsert, EntryKind, LogEntry, insert_entries, utc
-from scoring_service.storage.tables import decision_states, log_decisions, log_entries, review_actions
+from scoring_service.storage.log import EntryKind, LogEntry, insert_entries, utc
+from scoring_service.storage.tables import log_decisions, log_entries, review_actions
 from tanxiao.errors import Conflict, ValidationError
 from tanxiao.platform.db import read_only, transaction
 
-_STATE_INSERT = BulkInsert(
-    decision_states,
-    ("decision_id", "lender", "uscc", "state", "review_needed", "create_time", "version"),
-    on_conflict=("decision_id",),
+_d = log_decisions.c
+# Only a row without a state: an indexed decision keeps its state and version (two replicas answering
+# retries of one request index the same decision at once, tests/integration/test_log_replicas.py).
+_INDEX = (
+    sa.update(log_decisions)
+    .where(_d.id == sa.bindparam("b_id"), _d.state.is_(None))
+    .values(state=sa.bindparam("b_state"), review_needed=sa.bindparam("b_needed"), version=1)
 )
 
 
@@ -68,9 +74,7 @@ class ReviewStore:
     def state(self, decision_id: str) -> StateRow | None:
         with read_only(self.engine) as connection:
             row = connection.execute(
-                sa.select(decision_states.c.state, decision_states.c.version).where(
-                    decision_states.c.decision_id == decision_id
-                )
+                sa.select(_d.state, _d.version).where(_d.id == decision_id, _d.state.is_not(None))
             ).first()
         return None if row is None else StateRow(row.state, int(row.version))
 
@@ -130,8 +134,8 @@ class ReviewStore:
         time_to: datetime | None = None,
     ) -> Page:
         """One page of the lender's decision ids, oldest first, after the filters."""
-        s = decision_states.c
-        query = sa.select(s.decision_id, s.create_time).where(s.lender == lender)
+        s = _d
+        query = sa.select(s.id, s.create_time).where(s.lender == lender, s.state.is_not(None))
         if state:
             query = query.where(s.state == state)
         if review_needed is not None:
@@ -145,50 +149,35 @@ class ReviewStore:
         if page_token:
             after_time, after_id = _untoken(page_token)
             query = query.where(
-                sa.or_(
-                    s.create_time > after_time, sa.and_(s.create_time == after_time, s.decision_id > after_id)
-                )
+                sa.or_(s.create_time > after_time, sa.and_(s.create_time == after_time, s.id > after_id))
             )
-        query = query.order_by(s.create_time, s.decision_id).limit(page_size + 1)
+        query = query.order_by(s.create_time, s.id).limit(page_size + 1)
         with read_only(self.engine) as connection:
             rows = connection.execute(query).all()
         more = len(rows) > page_size
         rows = rows[:page_size]
-        token = _token(rows[-1].create_time, rows[-1].decision_id) if more and rows else ""
-        return Page([r.decision_id for r in rows], token)
+        token = _token(rows[-1].create_time, rows[-1].id) if more and rows else ""
+        return Page([r.id for r in rows], token)
 
     def unindexed(self, lender: str, limit: int = 10_000) -> list[str]:
-        """The lender's decisions without a state row (made before review existed, or whose state row
-        was not written after the quote): the caller indexes them before listing."""
-        d, s = log_decisions.c, decision_states.c
-        query = (
-            sa.select(d.id)
-            .select_from(log_decisions.outerjoin(decision_states, s.decision_id == d.id))
-            .where(d.lender == lender, s.decision_id.is_(None))
-            .limit(limit)
-        )
+        """The lender's decisions without a state (made before review existed, or stored without review
+        terms): the caller indexes them before listing."""
+        query = sa.select(_d.id).where(_d.lender == lender, _d.state.is_(None)).limit(limit)
         with read_only(self.engine) as connection:
             return [r.id for r in connection.execute(query).all()]
 
     # ------------------------------------------------------------------------------------- writing
 
     def index(self, decisions: Sequence[StoredDecision], initial: Sequence[str]) -> None:
-        """State rows for new decisions (initial state each); existing rows are left alone."""
-        with transaction(self.engine) as connection:
-            self.index_in(connection, decisions, initial)
-
-    def index_in(
-        self, connection: Connection, decisions: Sequence[StoredDecision], initial: Sequence[str]
-    ) -> None:
-        """``index`` in the caller's transaction (the one storing the decisions: one commit, and no
-        decision without its state row)."""
+        """The initial state of decisions without one (``initial``: each one's); a decision that has a
+        state keeps it."""
         rows = [
-            (d.id, d.lender, d.uscc, state, bool(d.content["terms"]["manual_review"]), d.create_time, 1)
+            {"b_id": d.id, "b_state": state, "b_needed": bool(d.content["terms"]["manual_review"])}
             for d, state in zip(decisions, initial, strict=True)
         ]
-        # ON CONFLICT DO NOTHING, not select-then-insert: two replicas answering retries of one request
-        # index the same decision at once (tests/integration/test_log_replicas.py).
-        _STATE_INSERT.run(connection, rows)
+        if rows:
+            with transaction(self.engine) as connection:
+                connection.execute(_INDEX, rows)
 
     def record(
         self,
@@ -215,10 +204,9 @@ class ReviewStore:
 
     @staticmethod
     def _move(connection: Connection, decision: StoredDecision, read: StateRow, state_after: str) -> None:
-        s = decision_states.c
         moved = connection.execute(
-            decision_states.update()
-            .where(s.decision_id == decision.id, s.version == read.version)
+            log_decisions.update()
+            .where(_d.id == decision.id, _d.version == read.version)
             .values(state=state_after, version=read.version + 1)
         ).rowcount
         if moved != 1:

@@ -1,5 +1,5 @@
-"""The scoring service's tables (SQLAlchemy Core). Alembic revisions 0003, 0004 and 0009 create exactly
-this schema.
+"""The scoring service's tables (SQLAlchemy Core). Alembic revisions 0003, 0004 and 0009 (and
+the later ones they name) create exactly this schema.
 
 Since revision 0009 decisions are entries of the decision log (``log_*`` tables, see
 scoring_service.storage.log and scoring_service.audit); ``decisions`` and ``decision_chain_head`` hold
@@ -190,6 +190,11 @@ log_keys = sa.Table(
 
 # The decisions of the log, by id: the columns that select one (their values are also in the hashed
 # content, and the audit compares them). One row per (lender, request_id): the idempotency key.
+# Revision 0019: the decision's review state is on its row too (``state``, ``review_needed`` and
+# ``version`` for optimistic concurrency: two officers acting at once, one wins, the other is ABORTED
+# and retries), written by the decision's own insert, so a quote writes one index row, not two (the
+# separate ``decision_states`` table repeated lender, uscc and create_time and cost 4 more B-trees).
+# NULL state: not indexed yet (a decision stored without review terms); listings index it first.
 log_decisions = sa.Table(
     "log_decisions",
     metadata,
@@ -201,8 +206,12 @@ log_decisions = sa.Table(
     sa.Column("request_fingerprint", sa.String(64), nullable=False),
     sa.Column("profile_snapshot", sa.String(64), nullable=True),  # profile_snapshots.snapshot_hash
     sa.Column("create_time", UtcTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=True),  # scoring_service.review.State
+    sa.Column("review_needed", sa.Boolean, nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
     sa.UniqueConstraint("lender", "request_id"),
     sa.Index(None, "lender", "create_time"),
+    sa.Index(None, "lender", "state", "create_time"),
 )
 
 # Registry profiles as decisions used them, stored once by the sha256 of their canonical JSON; a
@@ -217,10 +226,9 @@ profile_snapshots = sa.Table(
 
 
 # Review of decisions (issue 12). The decision log holds every review action as an entry of kind
-# review_action (the truth); these two tables index them. ``review_actions``: one row per action, its
-# log entry id, idempotent by (lender, request_id). ``decision_states``: the current state of each
-# decision that a list can filter on, with ``version`` for optimistic concurrency (two officers acting
-# at once: one wins, the other is ABORTED and retries).
+# review_action (the truth); ``review_actions`` indexes them: one row per action, its log entry id,
+# idempotent by (lender, request_id). The current state of each decision, which lists filter on, is on
+# its ``log_decisions`` row (revision 0019; before it, in ``decision_states``).
 review_actions = sa.Table(
     "review_actions",
     metadata,
@@ -232,17 +240,4 @@ review_actions = sa.Table(
     sa.Column("create_time", UtcTime, nullable=False),
     sa.UniqueConstraint("lender", "request_id"),
     sa.Index(None, "decision_id", "create_time"),
-)
-decision_states = sa.Table(
-    "decision_states",
-    metadata,
-    sa.Column("decision_id", sa.String(32), primary_key=True),
-    sa.Column("lender", sa.String(64), nullable=False),
-    sa.Column("uscc", sa.String(18), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("review_needed", sa.Boolean, nullable=False),
-    sa.Column("create_time", UtcTime, nullable=False),  # the decision's
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Index(None, "lender", "state", "create_time"),
-    sa.Index(None, "lender", "create_time"),
 )

@@ -64,8 +64,8 @@ def test_on_conflict_rows_stored_as_given_and_conflicts_skipped(
     engine: sa.Engine, count: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Many rows with an ON CONFLICT go to PostgreSQL as one INSERT ... SELECT FROM unnest of array
-    literals: texts that need quoting in an array literal, NULLs and times come back as given, and the
-    count says how many rows were new."""
+    literals: texts that need quoting in an array literal, NULLs, booleans, integers and times come back
+    as given, and the count says how many rows were new."""
     from datetime import UTC, datetime
 
     from scoring_service.storage.decisions import _INDEX_INSERT
@@ -85,6 +85,7 @@ def test_on_conflict_rows_stored_as_given_and_conflicts_skipped(
             "f" * 64,
             snapshot,
             now,
+            *[(None, None, None), ("QUOTED", False, 1), ("IN_REVIEW", True, 2)][n % 3],  # review state
         )
 
     unnested = []
@@ -104,4 +105,5 @@ def test_on_conflict_rows_stored_as_given_and_conflicts_skipped(
     for r in rows:
         got = stored[str(r[0])]
         assert (got.request_id, got.profile_snapshot) == (r[2], r[6])
+        assert (got.state, got.review_needed, got.version) == r[8:]
         assert got.create_time.replace(tzinfo=UTC) == now

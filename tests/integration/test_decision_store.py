@@ -18,14 +18,11 @@ from helpers import run_in_threads
 
 from loan_rules.policy import content_hash
 from scoring_service.audit import verify_log
-from scoring_service.reviews import ReviewService
 from scoring_service.sequencer import Sequencer
 from scoring_service.storage import decisions as decisions_module
 from scoring_service.storage.decisions import Append, DecisionStore, StoredDecision, canonical_json
 from scoring_service.storage.log import BulkInsert, FoldedInserts, FoldingViolation
-from scoring_service.storage.reviews import ReviewStore
 from scoring_service.storage.tables import (
-    decision_states,
     loan_policies,
     log_decisions,
     log_entries,
@@ -89,6 +86,14 @@ def append(
 def count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as connection:
         return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def indexed(engine: sa.Engine) -> list[tuple[str, bool, int]]:
+    """(state, review_needed, version) of every decision row that has a review state."""
+    d = log_decisions.c
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(d.state, d.review_needed, d.version).where(d.state.is_not(None)))
+        return [(r.state, bool(r.review_needed), int(r.version)) for r in rows]
 
 
 def entry_text(engine: sa.Engine, entry_id: str) -> str:
@@ -361,31 +366,31 @@ def test_a_group_with_a_reused_request_id_writes_nothing(store: DecisionStore, e
 def test_a_postgres_group_of_new_decisions_is_stored_without_a_transaction(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once the policy is stored, a group's inserts (index, snapshot, entries, pending, the hook's
-    review states) go as one autocommit statement; a group with a stored request runs the transaction."""
+    """Once the policy is stored, a group's inserts (index rows with their review states, snapshot,
+    entries, pending) go as one autocommit statement; a group with a stored request runs the
+    transaction."""
     engine = make_engine(postgres_url)
     try:
         store = DecisionStore(engine)
-        hook = ReviewService(store, ReviewStore(engine)).index_in
         kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
-        store.append_many(_group("first"), also=hook, **kwargs)  # stores the policy
+        store.append_many(_group("first"), **kwargs)  # stores the policy
         transactions: list[object] = []
         real = decisions_module.run_in_transaction
         monkeypatch.setattr(
             decisions_module, "run_in_transaction", lambda *a, **k: transactions.append(a) or real(*a, **k)
         )
-        out = store.append_many(_group("a", "b", "a"), also=hook, **kwargs)
+        out = store.append_many(_group("a", "b", "a"), **kwargs)
         assert [new for _, new in out] == [True, True, False] and not transactions
         assert store.get(out[1][0].id) == replace(out[1][0], content=store.get(out[1][0].id).content)
         assert store.get(out[0][0].id).content["profile"] == {"name": "enterprises/x/profiles/2024",
                                                               "grade": {"level": 3}}  # fmt: skip
-        again = store.append_many(_group("b", "c"), also=hook, **kwargs)
+        again = store.append_many(_group("b", "c"), **kwargs)
         assert [new for _, new in again] == [False, True] and len(transactions) == 1
         assert again[0][0].id == out[1][0].id
         assert _rows(engine) == dict.fromkeys(("log_decisions", "log_entries", "log_pending"), 4) | {
             "profile_snapshots": 1
         }
-        assert count(engine, decision_states) == 4
+        assert indexed(engine) == [("QUOTED", False, 1)] * 4
     finally:
         engine.dispose()
 
@@ -411,9 +416,8 @@ def test_a_statement_inside_a_folded_postgres_group_raises_and_writes_nothing(po
         with engine.connect() as connection:  # the stray update never ran
             hashes = connection.execute(sa.select(log_pending.c.leaf_hash)).scalars().all()
         assert hashes and "0" * 64 not in hashes
-        again = store.append_many(_group("a", "b"), also=ReviewService(store, ReviewStore(engine)).index_in,
-                                  **kwargs)  # fmt: skip
-        assert [new for _, new in again] == [True, True] and count(engine, decision_states) == 2
+        again = store.append_many(_group("a", "b"), **kwargs)
+        assert [new for _, new in again] == [True, True] and len(indexed(engine)) == 3
     finally:
         engine.dispose()
 
