@@ -97,9 +97,24 @@ def fresh_decision(stored: StoredDecision, state: int) -> scoring_pb2.Decision:
     by the constructor, the profile's and the terms' merged from their cached wire parts (one parse of
     their bytes, no conversion per call; ~30k instructions a call less than decision_to_proto and the
     view, docs/benchmarks.md). Same fields and values, so the same bytes on the wire."""
+    out = _own_and_call(stored, state)
+    out.MergeFromString(_profile_and_terms_parts(stored.content))
+    return out
+
+
+def fresh_decision_wire(stored: StoredDecision, state: int) -> bytes:
+    """``fresh_decision(stored, state)`` as its Decision wire bytes, with no message of the whole: the
+    decision's own and call fields encoded as one small message, the profile's and the terms' parts
+    appended as the cached bytes they are (QuoteLoanTerms sends them as they are,
+    tanxiao.platform.encoded). The same fields and values, so the parsed answer is the same message."""
+    return _own_and_call(stored, state).SerializeToString() + _profile_and_terms_parts(stored.content)
+
+
+def _own_and_call(stored: StoredDecision, state: int) -> scoring_pb2.Decision:
+    """A Decision of this decision's own fields, ``state`` and its call's fields only."""
     content = stored.content
     lpr = content.get("lpr") or {}
-    out = scoring_pb2.Decision(
+    return scoring_pb2.Decision(
         **_own_fields(stored),
         state=state,
         **_call_fields(
@@ -110,29 +125,11 @@ def fresh_decision(stored: StoredDecision, state: int) -> scoring_pb2.Decision:
             content.get("log_merge_delay_seconds"),
         ),
     )
-    out.MergeFromString(_profile_part(content.get("profile") or {}) + _terms_part(content["terms"]))
-    return out
 
 
-def fresh_decision_wire(stored: StoredDecision, state: int) -> bytes:
-    """``fresh_decision(stored, state)`` as its Decision wire bytes, with no message of the whole: the
-    decision's own and call fields encoded as one small message, the profile's and the terms' parts
-    appended as the cached bytes they are (QuoteLoanTerms sends them as they are,
-    tanxiao.platform.encoded). The same fields and values, so the parsed answer is the same message."""
-    content = stored.content
-    lpr = content.get("lpr") or {}
-    own = scoring_pb2.Decision(
-        **_own_fields(stored),
-        state=state,
-        **_call_fields(
-            stored.lender,
-            lpr.get("effective_date"),
-            lpr.get("confirmed", False),
-            stored.create_time,
-            content.get("log_merge_delay_seconds"),
-        ),
-    ).SerializeToString()
-    return own + _profile_part(content.get("profile") or {}) + _terms_part(content["terms"])
+def _profile_and_terms_parts(content: dict[str, Any]) -> bytes:
+    """The cached wire bytes of the decision's profile and terms fields."""
+    return _profile_part(content.get("profile") or {}) + _terms_part(content["terms"])
 
 
 def _own_fields(stored: StoredDecision) -> dict[str, Any]:
