@@ -586,6 +586,10 @@ def _dates(as_of_text: str, compare_text: str) -> tuple[date, date]:
 
 
 def _dimensions(requested: Sequence[int], default: Sequence[str], allow_lender: bool) -> list[str]:
+    known = portfolio_pb2.Dimension.values()
+    unknown = [str(d) for d in requested if d not in known]  # open enum: any number arrives as sent
+    if unknown:
+        raise ValidationError.for_field("group_by", f"unknown Dimension value(s): {', '.join(unknown)}")
     names = [portfolio_pb2.Dimension.Name(d) for d in requested] if requested else list(default)
     bad = [n for n in names if n == "DIMENSION_UNSPECIFIED" or (n == "LENDER" and not allow_lender)]
     if bad:

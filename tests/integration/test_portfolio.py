@@ -653,3 +653,34 @@ def test_a_regulator_naming_one_lender_still_gets_the_regulator_view(
     own, own_green, _ = views["lender"]
     assert own.min_cell_size == 0 and not own.totals_suppressed and own.loans
     assert own_green.min_cell_size == 0
+
+
+def test_an_unknown_dimension_number_is_invalid_argument_naming_group_by(
+    book: tuple[portfolio_pb2_grpc.PortfolioReportingStub, RunningServer],
+) -> None:
+    """group_by is an open enum: a number the contract does not list arrives as sent (schemathesis sent
+    25884292 over HTTP and got INTERNAL)."""
+    stub, _ = book
+    calls = [
+        lambda: stub.GetRegulatoryReport(
+            ppb.GetRegulatoryReportRequest(as_of_date=AS_OF, group_by=[25884292]), timeout=60
+        ),
+        lambda: stub.GetPortfolioReport(
+            ppb.GetPortfolioReportRequest(lender=BANK, as_of_date=AS_OF, group_by=[ppb.COUNTY, 99]),
+            timeout=60,
+        ),
+        lambda: list(
+            stub.ExportPortfolioReport(
+                ppb.ExportPortfolioReportRequest(
+                    lender=BANK, as_of_date=AS_OF, format=ppb.CSV, group_by=[77]
+                ),
+                timeout=60,
+            )
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as raised:
+            call()
+        details = error_details(raised.value)
+        assert details.code == grpc.StatusCode.INVALID_ARGUMENT, details
+        assert [field for field, _ in details.violations] == ["group_by"], details
