@@ -24,7 +24,13 @@ from sqlalchemy import Connection, Engine
 
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
-from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
+from registry_service.domain.records import (
+    INSTRUMENT_ID,
+    RECORD_COLUMNS,
+    content_hashes,
+    text_array,
+    validate_records,
+)
 from registry_service.ingest_writer import SQLITE_IDLE_WAIT, BatchWriter, Closing, PipelinedWriter, Written
 from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
@@ -333,7 +339,7 @@ def check_block(
         hashes[:] = content_hashes(checked)
     elif valid.any():
         hashes[valid] = content_hashes(checked[valid])
-    checked["content_hash"] = hashes
+    checked["content_hash"] = text_array(hashes)
     return checked
 
 
