@@ -330,8 +330,9 @@ class IngestStream:
 def check_block(
     frame: pd.DataFrame, catalog: Catalog, *, today: date, first_index: int, max_scale: float
 ) -> pd.DataFrame:
-    """``validate_records``' frame with ``content_hash``: each valid row's hash (Python strings, object
-    dtype: the writers want them so), None on rejected rows. Pure: runs in an ingest worker too."""
+    """``validate_records``' frame with ``content_hash``: each valid row's hash, missing on rejected rows
+    (pandas' default text dtype, which assigning the object array gave too, built by Arrow without
+    pandas checking every value). Pure: runs in an ingest worker too."""
     checked = validate_records(frame, catalog, today=today, first_index=first_index, max_scale=max_scale)
     valid = (checked["reject_code"] == "").to_numpy()
     hashes = np.full(len(checked), None, dtype=object)
