@@ -24,7 +24,13 @@ from sqlalchemy import Connection, Engine
 
 from registry_service.account_ingest import AccountResolution
 from registry_service.domain.catalog import Catalog, load_catalog
-from registry_service.domain.records import INSTRUMENT_ID, RECORD_COLUMNS, content_hashes, validate_records
+from registry_service.domain.records import (
+    INSTRUMENT_ID,
+    RECORD_COLUMNS,
+    content_hashes,
+    text_array,
+    validate_records,
+)
 from registry_service.ingest_writer import SQLITE_IDLE_WAIT, BatchWriter, Closing, PipelinedWriter, Written
 from registry_service.storage import within
 from registry_service.storage.accounts import AccountRepository
@@ -324,8 +330,9 @@ class IngestStream:
 def check_block(
     frame: pd.DataFrame, catalog: Catalog, *, today: date, first_index: int, max_scale: float
 ) -> pd.DataFrame:
-    """``validate_records``' frame with ``content_hash``: each valid row's hash (Python strings, object
-    dtype: the writers want them so), None on rejected rows. Pure: runs in an ingest worker too."""
+    """``validate_records``' frame with ``content_hash``: each valid row's hash, missing on rejected rows
+    (pandas' default text dtype, which assigning the object array gave too, built by Arrow without
+    pandas checking every value). Pure: runs in an ingest worker too."""
     checked = validate_records(frame, catalog, today=today, first_index=first_index, max_scale=max_scale)
     valid = (checked["reject_code"] == "").to_numpy()
     hashes = np.full(len(checked), None, dtype=object)
@@ -333,7 +340,7 @@ def check_block(
         hashes[:] = content_hashes(checked)
     elif valid.any():
         hashes[valid] = content_hashes(checked[valid])
-    checked["content_hash"] = hashes
+    checked["content_hash"] = text_array(hashes)
     return checked
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -20,6 +20,8 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from registry_service.domain.catalog import Catalog
@@ -55,7 +57,7 @@ def validate_records(
     fields = np.full(len(out), "", dtype=object)
     reasons = np.full(len(out), "", dtype=object)
     canonical = _canonical_units(out, catalog)
-    out["canonical_unit"] = canonical["canonical_unit"].to_numpy()
+    out["canonical_unit"] = canonical["canonical_unit"].array
     with np.errstate(over="ignore", invalid="ignore"):  # 1e308 MWh -> inf kWh is caught below
         out["canonical_quantity"] = out["quantity"].to_numpy() * canonical["multiplier"].to_numpy()
     checks = [
@@ -63,61 +65,82 @@ def validate_records(
         *_range_checks(out, canonical, max_scale),
         *_instrument_checks(out, catalog),
     ]
+    unjudged = np.ones(len(out), dtype=bool)  # no problem found yet (codes == "", kept as bools)
     for field, code, failing, reason in _checks_in_order(checks):
-        mask = np.asarray(failing, dtype=bool) & (codes == "")
+        mask = np.asarray(failing, dtype=bool) & unjudged
         if mask.any():
             codes[mask], fields[mask] = code, field
             reasons[mask] = reason(mask) if callable(reason) else reason
+            unjudged &= ~mask
     bad = np.flatnonzero(codes != "")  # field paths for the rejected rows only: good rows need none
     paths = np.full(len(out), "", dtype=object)
     paths[bad] = [
         f"{field_prefix}[{i}].{f}"
         for i, f in zip(out["index"].to_numpy()[bad].tolist(), fields[bad], strict=True)
     ]
-    out["reject_code"] = codes
-    out["reject_field"] = paths
-    out["reject_reason"] = reasons
+    if len(bad):
+        out["reject_code"] = text_array(codes)
+        out["reject_field"] = text_array(paths)
+        out["reject_reason"] = text_array(reasons)
+    else:  # the usual block: nothing to convert; one Arrow array of "" (immutable), a pandas array each
+        empty = _empty_texts(len(out))
+        for column in ("reject_code", "reject_field", "reject_reason"):  # the order of the columns
+            out[column] = pd.arrays.ArrowStringArray(empty, dtype=TEXT)
     return out
+
+
+# pandas' default text dtype ("str", pyarrow-backed): the type every text column of the checked frame has.
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def text_array(values: npt.NDArray[np.object_] | Sequence[str | None]) -> pd.api.extensions.ExtensionArray:
+    """Python strings (None = missing) as a column of pandas' default text dtype, built by Arrow in one
+    pass: assigning the object array to the frame converts it too, but pandas first infers its type and
+    checks every value (validate_records' four text columns and the hashes: ~0.5 us a record, a fifth of
+    an ingest worker's block; docs/benchmarks.md, ingestw11)."""
+    return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=TEXT)
+
+
+def _empty_texts(count: int) -> pa.Array:
+    offsets = pa.py_buffer(np.zeros(count + 1, dtype=np.int64))
+    return pa.LargeStringArray.from_buffers(count, offsets, pa.py_buffer(b""))
 
 
 def content_hashes(frame: pd.DataFrame) -> list[str]:
     """sha256 of each row's content as sent (uscc, period, category, quantity, unit; empty unit =
     canonical; then the instrument id when one is set): equal hashes for the same (source,
-    external_id) mean a replay, not a correction. One pass over plain lists building, encoding and
-    hashing each row's text (a second pass appending the instrument cost a fifth of the whole)."""
-    unit = frame["unit"].to_numpy(dtype=object)
-    units = np.where(unit != "", unit, frame["canonical_unit"].to_numpy(dtype=object)).tolist()
+    external_id) mean a replay, not a correction. Arrow joins the texts and gives them back as UTF-8
+    bytes in one pass; Python only formats the quantity (its repr) and hashes (formatting the five
+    columns per row in Python, after taking each out of Arrow, cost a fifth more)."""
     quantities = (np.asarray(frame["quantity"], dtype=np.float64) + 0.0).tolist()  # -0.0 -> 0.0; repr text
-    columns = (
-        frame["uscc"].tolist(),
-        frame["period"].tolist(),
-        frame["category"].tolist(),
-        quantities,
-        units,
-    )
-    sha256 = hashlib.sha256
-    instruments = _instruments(frame)
-    if instruments is None:  # appended only when set: hashes of other records never change
-        return [
-            sha256(f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}".encode()).hexdigest()
-            for u, p, c, q, n in zip(*columns, strict=True)
-        ]
-    return [
-        sha256(
-            (
-                f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}\x1f{i}" if i else f"{u}\x1f{p}\x1f{c}\x1f{q!r}\x1f{n}"
-            ).encode()
-        ).hexdigest()
-        for u, p, c, q, n, i in zip(*columns, instruments, strict=True)
+    unit = _arrow_text(frame["unit"])
+    parts = [
+        *(_arrow_text(frame[c]) for c in ("uscc", "period", "category")),
+        pa.array(map(repr, quantities), type=pa.large_string(), size=len(quantities)),
+        pc.if_else(pc.equal(unit, ""), _arrow_text(frame["canonical_unit"]), unit),
     ]
+    texts = pc.binary_join_element_wise(*parts, _SEPARATOR)
+    instruments = _instruments(frame)
+    if instruments is not None:  # appended only when set: hashes of other records never change
+        with_instrument = pc.binary_join_element_wise(texts, instruments, _SEPARATOR)
+        texts = pc.if_else(pc.equal(instruments, ""), texts, with_instrument)
+    sha256 = hashlib.sha256
+    return [sha256(text).hexdigest() for text in texts.cast(pa.large_binary()).to_pylist()]
 
 
-def _instruments(frame: pd.DataFrame) -> list[str] | None:
+_SEPARATOR = pa.scalar("\x1f", type=pa.large_string())
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    return pa.array(column.array, type=pa.large_string())
+
+
+def _instruments(frame: pd.DataFrame) -> pa.Array | None:
     """The rows' instrument ids as text ("" = none), or None when no row has one."""
     if INSTRUMENT_ID not in frame.columns:
         return None
-    column = frame[INSTRUMENT_ID].fillna("").astype(str)
-    return column.tolist() if (column != "").any() else None
+    column = _arrow_text(frame[INSTRUMENT_ID].fillna("").astype(str))
+    return column if pc.any(pc.not_equal(column, "")).as_py() else None
 
 
 def _normalised(frame: pd.DataFrame, first_index: int) -> pd.DataFrame:
@@ -180,19 +203,18 @@ def _quoting(*parts: pd.Series | _Number | str) -> Callable[[npt.NDArray[np.bool
 
 def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Check]:
     """(field, reason_code, failing mask, reason) in the priority a row's first problem is reported."""
-    uscc_problem = _per_distinct(out["uscc"], _uscc_problem)
-    period_code, period_reason = _period_problems(out["period"], today)
+    uscc_rows, uscc_problems = _per_distinct(out["uscc"], _uscc_problem)
+    uscc_problem = pd.Series(uscc_problems[uscc_rows], index=out.index, dtype=object)
+    period_rows, period_codes, period_reasons = _period_problems(out["period"], today)
+    period_reason = pd.Series(period_reasons[period_rows], index=out.index, dtype=object)
     quantity = out["quantity"]
-    nul = {
-        c: out[c].str.contains("\x00", regex=False)
-        for c in ("uscc", "period", "category", "unit", "external_id")
-    }
+    nul = {c: _contains_nul(out[c]) for c in ("uscc", "period", "category", "unit", "external_id")}
     nul_reason = "must not contain NUL characters"
     return [
         *((c, "NUL_CHARACTER", mask, nul_reason) for c, mask in nul.items()),
-        ("uscc", "INVALID_USCC", uscc_problem != "", _quoting(uscc_problem)),
-        ("period", "BAD_PERIOD", period_code == "BAD_PERIOD", _quoting(period_reason)),
-        ("period", "FUTURE_PERIOD", period_code == "FUTURE_PERIOD", _quoting(period_reason)),
+        ("uscc", "INVALID_USCC", (uscc_problems != "")[uscc_rows], _quoting(uscc_problem)),
+        ("period", "BAD_PERIOD", (period_codes == "BAD_PERIOD")[period_rows], _quoting(period_reason)),
+        ("period", "FUTURE_PERIOD", (period_codes == "FUTURE_PERIOD")[period_rows], _quoting(period_reason)),
         (
             "category",
             "UNKNOWN_CATEGORY",
@@ -218,13 +240,20 @@ def _checks(out: pd.DataFrame, canonical: pd.DataFrame, today: date) -> list[Che
     ]
 
 
+def _contains_nul(column: pd.Series) -> npt.NDArray[np.bool_]:
+    """Arrow's substring search on the text column, straight to a bool array (``.str.contains`` wraps
+    the same search in a Series it builds through object values: 0.3 us a record for six columns)."""
+    found = pc.match_substring(pa.array(column.array, type=pa.large_string()), "\x00")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _instrument_checks(out: pd.DataFrame, catalog: Catalog) -> list[Check]:
     """Green power and certificates carry their contract/certificate id (claimable once: the ingest
     checks the registry-wide claim); other categories carry none."""
     instrument = out["category"].isin(catalog.instrument_codes())
     given = out[INSTRUMENT_ID] != ""
     return [
-        (INSTRUMENT_ID, "NUL_CHARACTER", out[INSTRUMENT_ID].str.contains("\x00", regex=False),
+        (INSTRUMENT_ID, "NUL_CHARACTER", _contains_nul(out[INSTRUMENT_ID]),
          "must not contain NUL characters"),
         (INSTRUMENT_ID, "MISSING_INSTRUMENT_ID", instrument & ~given,
          _quoting("instrument_id (contract or certificate id) is required for ", out["category"])),
@@ -303,10 +332,14 @@ def _range_checks(out: pd.DataFrame, canonical: pd.DataFrame, max_scale: float) 
     ]
 
 
-def _per_distinct(values: pd.Series, problem: Callable[[str], str]) -> pd.Series:
-    distinct = pd.unique(values)
-    lookup = pd.Series([problem(v) for v in distinct], index=distinct, dtype=object)
-    return pd.Series(lookup.reindex(values).to_numpy(), index=values.index, dtype=object)
+def _per_distinct(
+    values: pd.Series, problem: Callable[[str], str]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_]]:
+    """(each row's distinct value's number, problem(value) per distinct value): called once per
+    distinct value; the masks are judged on the distinct values too and taken to the rows by number
+    (a reindex by the values hashed every row's text again, a comparison per row of Python strings)."""
+    rows, distinct = pd.factorize(values)
+    return rows, np.asarray([problem(v) for v in distinct], dtype=object)
 
 
 def _uscc_problem(uscc: str) -> str:
@@ -319,15 +352,16 @@ def _uscc_problem(uscc: str) -> str:
     return ""
 
 
-def _period_problems(periods: pd.Series, today: date) -> tuple[pd.Series, pd.Series]:
-    """(code, reason) per row: "" / BAD_PERIOD / FUTURE_PERIOD, judged once per distinct period."""
-    problems = {period: _period_problem(period, today) for period in pd.unique(periods)}
-    codes = pd.Series({period: code for period, (code, _) in problems.items()}, dtype=object)
-    reasons = pd.Series({period: reason for period, (_, reason) in problems.items()}, dtype=object)
-    return (
-        pd.Series(codes.reindex(periods).to_numpy(), index=periods.index, dtype=object),
-        pd.Series(reasons.reindex(periods).to_numpy(), index=periods.index, dtype=object),
-    )
+def _period_problems(
+    periods: pd.Series, today: date
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """(each row's distinct period's number, code and reason per distinct period): "" / BAD_PERIOD /
+    FUTURE_PERIOD, judged once per distinct period."""
+    rows, distinct = pd.factorize(periods)
+    problems = [_period_problem(period, today) for period in distinct]
+    codes = np.asarray([code for code, _ in problems], dtype=object)
+    reasons = np.asarray([reason for _, reason in problems], dtype=object)
+    return rows, codes, reasons
 
 
 def period_format_problem(period: str) -> str:
@@ -373,7 +407,7 @@ def _canonical_units(out: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "known_category": np.asarray(known, dtype=bool)[pair_codes],
-            "canonical_unit": np.asarray(canonical_unit, dtype=object)[pair_codes],
+            "canonical_unit": text_array(canonical_unit).take(pair_codes),  # per pair, then per row
             "multiplier": np.asarray(multiplier, dtype=np.float64)[pair_codes],
         }
     )
