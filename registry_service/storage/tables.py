@@ -153,8 +153,10 @@ records = sa.Table(
 record_keys = sa.Table(
     "record_keys",
     metadata,
-    sa.Column("source", sa.String(32), primary_key=True),
-    sa.Column("external_id", sa.String(128), primary_key=True),
+    # Bytewise comparisons (0020_pg12_record_keys_c): an identifier, only ever compared for equality,
+    # whose primary key insertions skipped the database's strcoll.
+    sa.Column("source", sa.String(32, collation="C"), primary_key=True),
+    sa.Column("external_id", sa.String(128, collation="C"), primary_key=True),
     # Where the current revision is: records' primary key on PostgreSQL, (uscc, period, category, id).
     sa.Column("record_id", BigId, nullable=False),
     sa.Column("uscc", sa.String(18), nullable=False),

@@ -361,3 +361,69 @@ def test_concurrent_ingests_creating_one_new_year_both_land_in_it(postgres_url: 
         _consistent(engine)
     finally:
         engine.dispose()
+
+
+def _all_record_keys(url: str) -> list[tuple[Any, ...]]:
+    """Every record_keys row, every column, in key order (PostgreSQL)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT * FROM record_keys ORDER BY source, external_id"
+            return [tuple(row) for row in conn.exec_driver_sql(query)]
+    finally:
+        engine.dispose()
+
+
+def _key_collations(url: str) -> dict[str, str | None]:
+    """The collation of record_keys' key columns (None: the database's default)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT column_name, collation_name FROM information_schema.columns"
+                " WHERE table_name = 'record_keys' AND column_name IN ('source', 'external_id')"
+            )
+            return {str(name): collation for name, collation in rows}
+    finally:
+        engine.dispose()
+
+
+def test_0020_record_keys_compare_bytewise_on_a_populated_database(empty_db_url: str) -> None:
+    """0020_pg12_record_keys_c: on PostgreSQL record_keys' rows are kept as they were and its key
+    columns take the "C" collation (SQLite has no record_keys: unchanged); the ingest still finds the
+    keys (a correction is the next revision, a new key its first, a replay all duplicates); the
+    downgrade puts the default collation back, rows kept."""
+    url = empty_db_url
+    postgres = url.startswith("postgresql")
+    _seed_0015(url)
+    db.upgrade(url, "0019_batch11_decision_state")
+    before = _all_record_keys(url) if postgres else []
+    if postgres:
+        assert [row[1] for row in before] == ["m-1", "m-2"]
+        assert _key_collations(url) == {"source": None, "external_id": None}
+    db.upgrade(url)
+    if postgres:
+        assert _key_collations(url) == {"source": "C", "external_id": "C"}
+        assert _all_record_keys(url) == before
+    engine = make_engine(url)
+    try:
+        assert _stored(engine) == SEEDED
+        ingestor = Ingestor(engine)
+        rows = (("m-1", "2024-03", 10.0), ("m-2", "2024-04", 20.0), ("m-3", "2024-05", 3.0))
+        first = ingestor.ingest_frame(_frame(*rows), include_accepted=True)
+        assert [(r.status, r.revision) for r in first.results] == [
+            ("REVISED", 3),
+            ("REVISED", 3),
+            ("ACCEPTED", 1),
+        ]
+        replay = ingestor.ingest_frame(_frame(*rows), include_accepted=True)
+        assert [(r.status, r.revision) for r in replay.results] == [("DUPLICATE", 3)] * 2 + [("DUPLICATE", 1)]
+        _consistent(engine)
+    finally:
+        engine.dispose()
+    after = _all_record_keys(url) if postgres else []
+    command.downgrade(db.alembic_config(url), "0019_batch11_decision_state")
+    if postgres:
+        assert _key_collations(url) == {"source": None, "external_id": None}
+        assert _all_record_keys(url) == after
+    db.upgrade(url)  # and up again
