@@ -51,7 +51,17 @@ _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def _bp(value: float) -> float:
-    return round(value, 2) + 0.0  # as evaluate's writer rounds (Python's round, no -0.0)
+    """``round(value, 2) + 0.0``, as evaluate's writer rounds (Python's round, no -0.0).
+
+    Python's round to digits formats the number and parses it back (~4k instructions); most values
+    here are already the double nearest a multiple of 0.01 (the rules' rounded rates, LPRs), and such
+    a value is its own rounding: below 1e12 it lies within half an ulp (< 0.0001) of k/100, so
+    rounding its exact value to two decimals gives k/100, whose nearest double it is."""
+    if -1e12 < value < 1e12:
+        k = round(value * 100)
+        if k / 100 == value:
+            return value + 0.0
+    return round(value, 2) + 0.0
 
 
 def _column(array: np.ndarray) -> list[Any]:
@@ -138,8 +148,17 @@ def _compact(row: Row, policy: Policy, values: list[Any]) -> dict[str, Any]:
         row[2], policy, values[_ELIGIBLE],
         [code for code, on in zip(_core.DECLINE_CODES, declines, strict=True) if on],
         values[_APPROVED], values[_BINDING], values[_ADJUSTMENT], values[_FINAL], values[_MANUAL],
-        [code for code, i in _REVIEW_INDEX if values[i]], [_json_value(v) for v in values],
+        [code for code, i in _REVIEW_INDEX if values[i]], _json_values(values),
     )  # fmt: skip
+
+
+def _json_values(values: list[Any]) -> list[Any]:
+    """``_json_value`` of each value; the values themselves when every float is finite (the usual
+    row: one sum over the floats instead of a call per value). A finite sum means no float was
+    NaN or infinite; one that overflowed to infinity only sends the row the long way."""
+    if math.isfinite(sum([v for v in values if type(v) is float])):
+        return values
+    return [_json_value(v) for v in values]
 
 
 def _terms(

@@ -97,6 +97,8 @@ def _set(obj: object, name: str, value: object) -> None:
 
 def _enum(obj: object, name: str, enum: type[StrEnum]) -> None:
     value = getattr(obj, name)
+    if type(value) is enum:  # a member already (enum(member) is the member): skip the enum's call
+        return
     try:
         _set(obj, name, enum(value))
     except ValueError:

@@ -148,6 +148,8 @@ class Pricer:
         self._names: dict[str, str] = {}
         self._parts: OrderedDict[bytes, _ProfileParts] = OrderedDict()  # by profile content
         self._parts_lock = threading.Lock()
+        # by object: id -> (the profile, its parts); see _profile_parts
+        self._seen: dict[int, tuple[registry_pb2.CarbonProfile, _ProfileParts]] = {}
         self._lprs: dict[LprQuote, dict[str, Any]] = {}  # LPR fixing -> its JSON (_lpr_json)
 
     def lpr(self, tenor_months: int) -> LprQuote:
@@ -376,7 +378,24 @@ class Pricer:
 
     def _profile_parts(self, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
         """The parts of a profile, from a cache keyed by the profile's content (its deterministic wire
-        bytes): a profile the registry changed has other bytes, so it is never answered stale."""
+        bytes): a profile the registry changed has other bytes, so it is never answered stale.
+
+        The registry client's profile cache hands the same message object for as long as it holds
+        the profile (a change the registry reports evicts it: a changed profile is a new object),
+        and no one changes a fetched profile in place; so the object itself is looked up first, and
+        its whole serialization (~20k instructions a quote) is only made for an object not seen
+        yet. The entry keeps the object referenced, so its id is not reused while it is there."""
+        seen = self._seen.get(id(profile))
+        if seen is not None and seen[0] is profile:
+            return seen[1]
+        parts = self._parts_by_content(profile)
+        with self._parts_lock:
+            if len(self._seen) >= PROFILE_PARTS_CACHE_SIZE:
+                del self._seen[next(iter(self._seen))]  # the oldest first seen
+            self._seen[id(profile)] = (profile, parts)
+        return parts
+
+    def _parts_by_content(self, profile: registry_pb2.CarbonProfile) -> _ProfileParts:
         key = profile.SerializeToString(deterministic=True)
         with self._parts_lock:
             parts = self._parts.get(key)

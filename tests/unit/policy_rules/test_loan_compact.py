@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import struct
 
 import orjson
 import pytest
@@ -15,6 +17,7 @@ from loan_rules.compact import (
     OUTCOME_FIELDS,
     SCALAR_MAX_ROWS,
     Renderer,
+    _bp,
     evaluate_compact,
     render_terms,
     summary_differences,
@@ -107,3 +110,21 @@ def test_ordinary_chunks_are_vouched_for() -> None:
     compacts = evaluate_compact(items, lr.default_policy())
     assert all(type(c) is PlainDict and type(c["outcome"]) is PlainList for c in compacts)
     assert all(canonical_json(c) == _definition(c) for c in compacts)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.floats(),
+        st.integers(-(10**14), 10**14).map(lambda k: k / 100),  # the usual: a rounded rate
+        st.integers(-(10**14), 10**14).map(lambda k: k / 100 + 1e-9),
+        st.integers(-(10**6), 10**6).map(lambda k: k / 1000),  # ties at the third decimal
+        st.integers(-(10**6), 10**6),
+    )
+)
+def test_bp_rounds_as_pythons_round_to_two_digits(value: float) -> None:
+    """The stored rates' rounding (its shortcut for values already on 0.01) is round(x, 2) + 0.0,
+    to the bit: the sign of a zero, NaN and infinities included."""
+    got, want = _bp(value), round(value, 2) + 0.0
+    assert type(got) is type(want)
+    assert struct.pack("<d", got) == struct.pack("<d", want) or (math.isnan(got) and math.isnan(want))
