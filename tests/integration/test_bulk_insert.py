@@ -6,12 +6,21 @@ transaction retry reads them)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from scoring_service.storage.log import PG_COPY_FROM_ROWS, BulkInsert, EntryKind, LogEntry, insert_entries
+from scoring_service.storage.log import (
+    PG_COPY_FROM_ROWS,
+    BulkInsert,
+    EntryKind,
+    LogEntry,
+    insert_entries,
+    insert_entry_rows,
+    sealed_row,
+)
 from scoring_service.storage.tables import log_entries, log_pending
 from tanxiao.platform.db import make_engine, transaction
 from tanxiao.platform.idempotency import is_retryable
@@ -107,3 +116,30 @@ def test_on_conflict_rows_stored_as_given_and_conflicts_skipped(
         assert (got.request_id, got.profile_snapshot) == (r[2], r[6])
         assert (got.state, got.review_needed, got.version) == r[8:]
         assert got.create_time.replace(tzinfo=UTC) == now
+
+
+def test_sqlite_takes_an_entry_as_its_utf8_bytes(sqlite_url: str) -> None:
+    """On SQLite a sealed row's content goes in as the canonical bytes (``BulkInsert``'s utf8_text): the
+    stored value is the TEXT the decoded str stores, byte for byte, and reads back as that str."""
+    engine = make_engine(sqlite_url)
+    built = _entries(3)
+    as_bytes = [
+        sealed_row(e.kind, json.loads(e.content), e.entry_id + "b", e.create_time, text=False) for e in built
+    ]
+    assert all(isinstance(r[2], bytes) for r in as_bytes)
+    with transaction(engine) as connection:
+        insert_entries(connection, built)
+        insert_entry_rows(connection, as_bytes)
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT entry_id, typeof(content), hex(content), content, leaf_hash FROM log_entries"
+        ).all()
+    by_id = {r[0]: r[1:] for r in stored}
+    for entry, row in zip(built, as_bytes, strict=True):
+        kind, hexed, text, leaf = by_id[row[0]]
+        assert (
+            (kind, hexed, text, leaf)
+            == by_id[entry.entry_id]
+            == ("text", entry.content.encode().hex().upper(), entry.content, entry.leaf_hash)
+        )
+    engine.dispose()

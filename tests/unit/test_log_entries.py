@@ -39,3 +39,25 @@ def test_build_refuses_another_id_or_time() -> None:
         LogEntry.build(EntryKind.DECISION, {"id": "other"})
     with pytest.raises(ValueError):
         LogEntry.build(EntryKind.DECISION, {"create_time": "2020-01-01T00:00:00.000000+00:00"})
+
+
+def test_sealed_and_fresh_make_what_the_constructors_make() -> None:
+    """``StoredDecision.fresh`` fills the frozen instance's ``__dict__`` directly (a batch makes one a
+    decision): the result is the constructor's, field for field, and stays frozen; ``LogEntry.sealed``
+    is ``LogEntry.build``'s entry."""
+    from scoring_service.storage.decisions import StoredDecision
+
+    now = datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC)
+    full = {"a": "湖州", "id": "cd" * 16, "create_time": iso_time(now)}
+    sealed = LogEntry.sealed(EntryKind.DECISION, full, "cd" * 16, now)
+    made = LogEntry("cd" * 16, EntryKind.DECISION, canonical_json(full), sealed.leaf_hash, now)
+    assert sealed == made and hash(sealed) == hash(made) and vars(sealed) == vars(made)
+    args = ("ef" * 16, "lenders/x", "r1", "U", "P", "f" * 64, {"terms": {}}, sealed.leaf_hash, now)
+    fresh = StoredDecision.fresh(*args)
+    built = StoredDecision(*args)
+    assert fresh == built and vars(fresh) == vars(built) and fresh.log_index is None
+    assert not hasattr(StoredDecision, "__post_init__")
+    with pytest.raises(AttributeError):
+        fresh.id = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        sealed.content = "{}"  # type: ignore[misc]
