@@ -274,14 +274,19 @@ def test_0016_upgrades_a_populated_database_and_downgrades(empty_db_url: str) ->
 def _record_keys(url: str) -> list[tuple[str, int, str, int, str]]:
     """record_keys as 0016_pgpart made it (before 0018 on SQLite): external_id, record_id, period,
     revision, content_hash."""
+    rows = _query(
+        url,
+        "SELECT external_id, record_id, period, revision, content_hash FROM record_keys ORDER BY external_id",
+    )
+    return [(str(e), int(i), str(p), int(r), str(h)) for e, i, p, r, h in rows]
+
+
+def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one query on a database of its own engine (disposed after)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT external_id, record_id, period, revision, content_hash FROM record_keys"
-                " ORDER BY external_id"
-            )
-            return [(str(e), int(i), str(p), int(r), str(h)) for e, i, p, r, h in rows]
+            return [tuple(row) for row in conn.exec_driver_sql(sql)]
     finally:
         engine.dispose()
 
@@ -365,27 +370,17 @@ def test_concurrent_ingests_creating_one_new_year_both_land_in_it(postgres_url: 
 
 def _all_record_keys(url: str) -> list[tuple[Any, ...]]:
     """Every record_keys row, every column, in key order (PostgreSQL)."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            query = "SELECT * FROM record_keys ORDER BY source, external_id"
-            return [tuple(row) for row in conn.exec_driver_sql(query)]
-    finally:
-        engine.dispose()
+    return _query(url, "SELECT * FROM record_keys ORDER BY source, external_id")
 
 
 def _key_collations(url: str) -> dict[str, str | None]:
     """The collation of record_keys' key columns (None: the database's default)."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT column_name, collation_name FROM information_schema.columns"
-                " WHERE table_name = 'record_keys' AND column_name IN ('source', 'external_id')"
-            )
-            return {str(name): collation for name, collation in rows}
-    finally:
-        engine.dispose()
+    rows = _query(
+        url,
+        "SELECT column_name, collation_name FROM information_schema.columns"
+        " WHERE table_name = 'record_keys' AND column_name IN ('source', 'external_id')",
+    )
+    return {str(name): collation for name, collation in rows}
 
 
 def test_0020_record_keys_compare_bytewise_on_a_populated_database(empty_db_url: str) -> None:
