@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection
 
 from loan_rules import (
     CarbonProfileInput,
@@ -63,7 +62,6 @@ from tanxiao.registry.v1 import registry_pb2
 
 log = structlog.get_logger("tanxiao.pricing")
 PROFILE_PARTS_CACHE_SIZE = 4096  # distinct profiles whose parts are kept (by content)
-Also = Callable[[Connection, list[StoredDecision]], None]  # run in the transaction storing decisions
 
 
 @dataclass(frozen=True)
@@ -164,12 +162,11 @@ class Pricer:
         separate lookup. Should the registry fail on a retry, the stored decision is still returned."""
         return self.quote_new(request)[0]
 
-    def quote_new(self, request: QuoteRequest, also: Also | None = None) -> tuple[StoredDecision, bool]:
-        """``quote``, and whether the decision was stored by this call (False: a retry's). ``also``
-        runs in the storing transaction (DecisionStore.append_many), not on the fallback path."""
+    def quote_new(self, request: QuoteRequest) -> tuple[StoredDecision, bool]:
+        """``quote``, and whether the decision was stored by this call (False: a retry's)."""
         try:
             (profile,) = self._profiles([request])
-            return self._append([self._item(request, profile)], also)[0]
+            return self._append([self._item(request, profile)])[0]
         except (Unavailable, DeadlineExceeded, FailedPrecondition, NotFound):
             existing = self.store.find(request.lender, request.request_id)
             if existing is None:
@@ -177,7 +174,7 @@ class Pricer:
             return self._same_request(existing, request), False
 
     def quote_together(
-        self, requests: Sequence[QuoteRequest], also: Also | None = None
+        self, requests: Sequence[QuoteRequest]
     ) -> list[tuple[StoredDecision, bool] | BaseException]:
         """``quote_new`` for concurrent calls (scoring_service.combiner): one registry batch and one
         ``evaluate_compact`` for all of them, stored in one transaction, the insert being the
@@ -186,19 +183,19 @@ class Pricer:
         request gets ``quote_new``'s answer to the failure."""
         try:
             items = self._items(requests, self._profiles(requests))
-            return list(self._append(items, also))
+            return list(self._append(items))
         except Exception as exc:
-            return self._apart(requests, also, exc)
+            return self._apart(requests, exc)
 
     def _apart(
-        self, requests: Sequence[QuoteRequest], also: Also | None, error: Exception
+        self, requests: Sequence[QuoteRequest], error: Exception
     ) -> list[tuple[StoredDecision, bool] | BaseException]:
         """The answers of a group whose batch failed: each request again on its own, with its own
         error; a lone request's failure as ``quote_new`` answers it (a retry's stored decision)."""
         if len(requests) == 1:
             return [self._recovered(requests[0], error)]
         log.info("quote.batch_split", calls=len(requests), error=type(error).__name__)
-        return [self._guarded(r, also) for r in requests]
+        return [self._guarded(r) for r in requests]
 
     def _recovered(
         self, request: QuoteRequest, error: Exception
@@ -212,11 +209,9 @@ class Pricer:
         except Exception as exc:
             return exc
 
-    def _guarded(
-        self, request: QuoteRequest, also: Also | None
-    ) -> tuple[StoredDecision, bool] | BaseException:
+    def _guarded(self, request: QuoteRequest) -> tuple[StoredDecision, bool] | BaseException:
         try:
-            return self.quote_new(request, also)
+            return self.quote_new(request)
         except Exception as exc:  # handed to the call it belongs to
             return exc
 
@@ -225,24 +220,21 @@ class Pricer:
         profiles fetched in one batch call and stored in one transaction."""
         return [d for d, _ in self.quote_many_new(requests)]
 
-    def quote_many_new(
-        self, requests: Sequence[QuoteRequest], also: Also | None = None
-    ) -> list[tuple[StoredDecision, bool]]:
-        """``quote_many`` and whether each decision was stored by this call (False: a retry's).
-        ``also`` runs in the storing transaction on the decisions it stored or found there."""
+    def quote_many_new(self, requests: Sequence[QuoteRequest]) -> list[tuple[StoredDecision, bool]]:
+        """``quote_many`` and whether each decision was stored by this call (False: a retry's)."""
         stored = self.store.find_many([(r.lender, r.request_id) for r in requests])
         found = {i: d for i, r in enumerate(requests) if (d := stored.get((r.lender, r.request_id)))}
         fresh = [r for i, r in enumerate(requests) if i not in found]
         profiles = self._profiles(fresh) if fresh else []
         items = self._items(fresh, profiles)
-        appended = iter(self._append(items, also)) if items else iter(())
+        appended = iter(self._append(items)) if items else iter(())
         return [
             (self._same_request(found[i], r), False) if i in found else next(appended)
             for i, r in enumerate(requests)
         ]
 
     def quote_each(
-        self, requests: Sequence[QuoteRequest], also: Also | None = None, *, render: bool = True
+        self, requests: Sequence[QuoteRequest], *, render: bool = True
     ) -> list[tuple[StoredDecision, bool] | TanxiaoError]:
         """``quote_many_new`` where each request succeeds or fails alone (BatchQuoteLoanTerms): a
         request id used for another request, a profile the registry does not have or cannot price on,
@@ -288,7 +280,7 @@ class Pricer:
         if ready:
             items = self._priced([requests[i] for i, _, _ in ready], [f for _, f, _ in ready],
                                  [x for _, _, x in ready], render)  # fmt: skip
-            for (i, _, _), result in zip(ready, self._append(items, also), strict=True):
+            for (i, _, _), result in zip(ready, self._append(items), strict=True):
                 out[i] = result
         return [o if o is not None else _unpriced() for o in out]
 
@@ -469,14 +461,13 @@ class Pricer:
             inputs.parts.snapshot,
         )
 
-    def _append(self, items: Sequence[Append], also: Also | None = None) -> list[tuple[StoredDecision, bool]]:
+    def _append(self, items: Sequence[Append]) -> list[tuple[StoredDecision, bool]]:
         policy = self.policy.policy
         return self.store.append_many(
             items,
             policy_text=self.policy.text,
             policy_hash=policy.content_hash,
             policy_version=policy.version,
-            also=also,
         )
 
     def _profiles(self, requests: Sequence[QuoteRequest]) -> list[tuple[registry_pb2.CarbonProfile, float]]:
