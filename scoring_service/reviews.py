@@ -123,14 +123,12 @@ class ReviewService:
     def fresh_decision(stored: StoredDecision) -> scoring_pb2.Decision:
         """``decision(stored, fresh_view(stored))``: a decision just stored (its initial state, no
         action), built from cached wire parts (convert.fresh_decision)."""
-        state = initial(stored).value
-        return fresh_decision(stored, STATE_NUMBERS.get(state) or scoring_pb2.DecisionState.Value(state))
+        return fresh_decision(stored, _initial_number(stored))
 
     @staticmethod
     def fresh_decision_wire(stored: StoredDecision) -> bytes:
         """``fresh_decision(stored)`` as its wire bytes (convert.fresh_decision_wire)."""
-        state = initial(stored).value
-        return fresh_decision_wire(stored, STATE_NUMBERS.get(state) or scoring_pb2.DecisionState.Value(state))
+        return fresh_decision_wire(stored, _initial_number(stored))
 
     def trail_protos(self, stored: StoredDecision) -> list[scoring_pb2.ReviewAction]:
         return [action_proto(c) for c in self.reviews.trail(stored.id)]
@@ -390,3 +388,9 @@ def action_proto(content: dict[str, Any]) -> scoring_pb2.ReviewAction:
     if content.get("override_terms"):
         out.override_terms.CopyFrom(_override_proto(review.Terms(**content["override_terms"])))
     return out
+
+
+def _initial_number(stored: StoredDecision) -> int:
+    """The DecisionState number of a decision just stored (its initial state)."""
+    state = initial(stored).value
+    return STATE_NUMBERS.get(state) or scoring_pb2.DecisionState.Value(state)

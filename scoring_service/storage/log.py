@@ -161,9 +161,8 @@ class LogEntry:
     def sealed(cls, kind: EntryKind, full: Mapping[str, Any], entry_id: str, now: datetime) -> LogEntry:
         """The entry of a content that already carries its ``id`` (``entry_id``) and ``create_time``
         (``iso_time(now)``), as ``build`` makes it (a batch builds many with one time text)."""
-        raw = canonical_json_bytes(full)
-        digest = entry_leaf_hash(kind.value, raw).hex()  # the canonical bytes hashed as they are
-        return cls(entry_id, kind, raw.decode("utf-8"), digest, now)
+        _, _, content, digest, _ = sealed_row(kind, full, entry_id, now, text=True)
+        return cls(entry_id, kind, str(content), digest, now)
 
     def row(self) -> dict[str, Any]:
         return {
