@@ -1,9 +1,10 @@
 """structlog set-up: JSON lines with the request id of the current call bound via contextvars (and the
 trace and span ids when tracing is on).
 
-Every call writes a line, so the line is cheap: JSON by orjson (UTF-8 as is, like
-``json.dumps(ensure_ascii=False)`` but compact), falling back to the standard library for what orjson
-refuses (integers beyond 64 bits, keys that are not strings); no OpenTelemetry look-up while no tracer
+Most calls write a line (every call without an access log, every failed one with it), so the line is
+cheap: JSON by orjson (UTF-8 as is, like ``json.dumps(ensure_ascii=False)`` but compact), falling back
+to the standard library for what orjson refuses (integers beyond 64 bits, keys that are not strings);
+no OpenTelemetry look-up while no tracer
 exists in the process; the timestamp's date and time of day formatted once a second. A line is
 rendered on the calling thread (the call's context, its exception) and written by a writer thread
 (``tanxiao.platform.line_writer``: in batches, in order, nothing dropped; ``flush`` waits for it, and
@@ -159,20 +160,23 @@ def emit_call(
     name = None if level is None or level < configured[2] else _LEVEL_NAMES[level]
     if name is None and access_log is None:
         return True
-    # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
-    WRITER.put((name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields))
+    # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so. The
+    # context only for a line (an OK call with an access log has none: interceptors._ok_level_of).
+    context = contextvars.copy_context() if name is not None else None
+    WRITER.put((name, stamp, context, access_log, entry, elapsed, fields))
     return True
 
 
-# A call's end as emit_call queues it: level name (None: no line), time, context, access log, entry,
-# seconds elapsed, the line's fields (None: made from the entry).
-_CallEnd = tuple[str | None, float, contextvars.Context, CallSink | None, tuple[Any, ...], float, Any]
+# A call's end as emit_call queues it: level name (None: no line), time, context (None without a
+# line), access log, entry, seconds elapsed, the line's fields (None: made from the entry).
+_CallEnd = tuple[str | None, float, contextvars.Context | None, CallSink | None, tuple[Any, ...], float, Any]
 
 
 def _call_line(call: _CallEnd) -> str:
     """The log line of a call's end, as emit_direct would have queued and _render_pending renders it
-    (the same steps, in one function: the writer renders a line for every call)."""
+    (the same steps, in one function: the writer renders a line for most calls)."""
     name, stamp, context, _, entry, elapsed, event = call
+    assert context is not None  # queued with every call's end that has a line (emit_call)
     # merge_contextvars, but for a context holding nothing but the call's request id and method (a
     # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
     merge = len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context
