@@ -355,7 +355,7 @@ class _CallScope:
         }
         entry = self._entry(event, str(fields.get("code", "")), str(fields.get("reason", "")))
         level = self.ok_level if event == "rpc.ok" else self.level
-        # the line and the entry queued together (tanxiao.platform.logging.emit_call), else each its way
+        # the entry and the line queued unrendered (tanxiao.platform.logging.emit_call), else each its way
         if log is not _LOG or not emit_call(level, now, entry, 0.0, self.access_log, line):
             _emit(level, event, line, now)
             if self.access_log is not None:
@@ -690,7 +690,7 @@ def _unary(
         elapsed, now = clock() - started, wall()
         concealed = guard.concealed if guard is not None else ""
         entry: CallEntry = (event, method, resource, code, "", request_id, peer, caller, outcome, concealed)
-        # the log line and the access-log entry queued as one, rendered by the log's writer thread
+        # the access-log entry and the log line (if any) queued, rendered by their writer threads
         # (tanxiao.platform.logging.emit_call); else (another logging set-up) each its own way
         if log is not _LOG or not emit_call(event_level, now, entry, elapsed, access_log):
             _log_call(event_level, entry, elapsed, now, access_log)
