@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import socket
 import weakref
 from collections.abc import Callable, Iterator
@@ -203,16 +204,22 @@ def parse_html(html: str) -> HtmlPage:
 
 @contextlib.contextmanager
 def captured_rpc_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
-    """The interceptor's log entries (``rpc.*``) with the call's contextvars (request id) merged in.
+    """The interceptor's log entries (``rpc.*``) with the call's contextvars (request id) merged in,
+    at every level (a call's ``rpc.ok`` is at debug when the server has an access log).
 
     A fresh logger, because loggers cached on first use keep the processors and level of whatever
     configuration was current then (an in-process CLI run reconfigures logging), whichever test ran
-    earlier in the same worker."""
+    earlier in the same worker; the level set for the capture only, whatever an earlier test set."""
     from tanxiao.platform import interceptors
 
-    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as entries:
-        monkeypatch.setattr(interceptors, "log", structlog.get_logger("tanxiao.rpc"))
-        yield entries
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as entries:
+            monkeypatch.setattr(interceptors, "log", structlog.get_logger("tanxiao.rpc"))
+            yield entries
+    finally:
+        structlog.configure(wrapper_class=wrapper)
 
 
 def unsequenced(message: Any) -> Any:

@@ -8,12 +8,11 @@ file is opened; nothing else removes or rewrites a line.
 
 A call only queues its entry (the time is taken then); a writer thread (``tanxiao.platform.line_writer``)
 renders the lines and appends them in batches, in order, dropping none: a stopping server closes the
-log, which writes every queued line first, and the interpreter's exit flushes it. Under
-``configure_logging``'s JSON set-up a call queues its entry with its log line, on the log's writer
-(``tanxiao.platform.logging.emit_call``), which hands the entries of each batch on to this log's
-writer (``forward``) without a second pause; ``flush`` and ``close`` flush the log's writer first.
-A process killed outright (SIGKILL, a crash) loses what was queued in its last moments, as a buffered
-file would.
+log, which writes every queued line first, and the interpreter's exit flushes it. A call's entry
+comes here straight from the call (``record_call``, under ``configure_logging``'s JSON set-up by
+``tanxiao.platform.logging.emit_call``), whether or not the call has a log line, so the entries keep
+the order the calls ended in and never wait on the log's writer. A process killed outright (SIGKILL,
+a crash) loses what was queued in its last moments, as a buffered file would.
 
 Every call of a tanxiao service is logged once it ends, including refusals: unauthenticated,
 throttled, denied (with the denial's reason, even when the caller was told "not found"), invalid.
@@ -37,7 +36,6 @@ import orjson
 
 from tanxiao.platform.line_writer import LineWriter
 from tanxiao.platform.logging import DIGITS3
-from tanxiao.platform.logging import flush as flush_log
 
 RESOURCE_FIELDS = ("name", "parent", "enterprise", "lender", "names", "decision", "loan_id")
 MAX_RESOURCE_CHARS = 200
@@ -150,19 +148,12 @@ class AccessLog:
         makes it the same entry ``record`` would get (``call_entry``), off the call's thread."""
         self._writer.put((stamp, call))
 
-    def forward(self, entries: list[tuple[float, CallEntry]]) -> None:
-        """Entries of calls the log's writer thread held with the calls' log lines (emit_call), queued
-        as they are, in order, and written without the writer's pause (they waited once already)."""
-        self._writer.put_many(entries)
-
     def flush(self) -> None:
-        """Every entry recorded so far is in its file (those still with the log's writer included)."""
-        flush_log()
+        """Every entry recorded so far is in its file."""
         self._writer.flush()
 
     def close(self) -> None:
         """Write what is queued, then close the file; entries recorded later are written at once."""
-        flush_log()
         self._writer.close()
         with self._lock:
             if self._fd is not None:

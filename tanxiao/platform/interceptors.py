@@ -192,6 +192,14 @@ def _level_of(method: str) -> int:
     return logging.DEBUG if method.startswith(_HEALTH_PREFIX) else logging.INFO
 
 
+def _ok_level_of(method: str, access_log: AccessLog | None) -> int:
+    """The level of a call's ``rpc.ok`` line. With an access log the call's record is its entry there
+    (as nginx and Envoy record requests), so the line is at debug, not a second record of every call at
+    info; without one the line is the only record of the call (``_level_of``). Calls that fail or are
+    not sent keep their lines at ``_level_of`` either way."""
+    return logging.DEBUG if access_log is not None else _level_of(method)
+
+
 def _emit(level: int, event: str, line: dict[str, Any], now: float) -> None:
     """The call's log line: the configured logger straight to its processors
     (tanxiao.platform.logging), unless replaced (tests capture log lines through a logger of their own)."""
@@ -274,6 +282,7 @@ class _CallScope:
     ) -> None:
         self.method = method
         self.level = _level_of(method)
+        self.ok_level = _ok_level_of(method, access_log)
         self.context = context
         self.request_id = request_id
         # the request's request_id field wins over the sent x-request-id as the caller's id
@@ -345,9 +354,10 @@ class _CallScope:
             **{key: truncated(value) for key, value in fields.items()},
         }
         entry = self._entry(event, str(fields.get("code", "")), str(fields.get("reason", "")))
-        # the line and the entry queued together (tanxiao.platform.logging.emit_call), else each its way
-        if log is not _LOG or not emit_call(self.level, now, entry, 0.0, self.access_log, line):
-            _emit(self.level, event, line, now)
+        level = self.ok_level if event == "rpc.ok" else self.level
+        # the entry and the line queued unrendered (tanxiao.platform.logging.emit_call), else each its way
+        if log is not _LOG or not emit_call(level, now, entry, 0.0, self.access_log, line):
+            _emit(level, event, line, now)
             if self.access_log is not None:
                 self.access_log.record_call(now, entry)
 
@@ -585,6 +595,7 @@ def _unary(
     depends on the method only is looked up here, once. Failures leave through ``_unary_failed``."""
     method, authenticator, serving = policy.method, policy.authenticator, policy.serving
     admission, access_log, level = serving.admission, serving.access_log, _level_of(method)
+    ok_level = _ok_level_of(method, access_log)
     series = counts.series if counts is not None else None
     by_thread, get_ident = (series.by_thread if series is not None else {}), threading.get_ident
     bounds, bucket_of = (series.bounds if series is not None else ()), bisect.bisect_left
@@ -671,17 +682,18 @@ def _unary(
         else:
             active = context.is_active()
         if active:
-            event, code, outcome = "rpc.ok", "OK", "allowed"
+            event, code, outcome, event_level = "rpc.ok", "OK", "allowed", ok_level
         else:
             event = outcome = "rpc.not_sent"
             code = "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
+            event_level = level
         elapsed, now = clock() - started, wall()
         concealed = guard.concealed if guard is not None else ""
         entry: CallEntry = (event, method, resource, code, "", request_id, peer, caller, outcome, concealed)
-        # the log line and the access-log entry queued as one, rendered by the log's writer thread
+        # the access-log entry and the log line (if any) queued, rendered by their writer threads
         # (tanxiao.platform.logging.emit_call); else (another logging set-up) each its own way
-        if log is not _LOG or not emit_call(level, now, entry, elapsed, access_log):
-            _log_call(level, entry, elapsed, now, access_log)
+        if log is not _LOG or not emit_call(event_level, now, entry, elapsed, access_log):
+            _log_call(event_level, entry, elapsed, now, access_log)
         if series is not None:  # handled by the code the call ends with (a handler may set one)
             assert counts is not None
             if state is None:

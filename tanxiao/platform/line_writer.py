@@ -38,15 +38,6 @@ class _Marker:
         self.done = threading.Event()
 
 
-class _Batch:
-    """Put by ``put_many``: items already gathered by another writer, handed on without a pause."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-
-
 class LineWriter:
     def __init__(
         self,
@@ -74,16 +65,6 @@ class LineWriter:
         queue = self._queue
         queue.put(item)
         if queue.qsize() > self.max_pending:
-            self.flush()
-
-    def put_many(self, items: list[Any]) -> None:
-        """Queue ``items`` (in order) as one, written without the writer's pause: for items another
-        writer thread already held back (the log writer hands on the access-log entries of calls)."""
-        if not self._ready and not self._start():
-            self.sink(items)
-            return
-        self._queue.put(_Batch(items))
-        if self._queue.qsize() > self.max_pending:
             self.flush()
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -123,7 +104,7 @@ class LineWriter:
     def _run(self) -> None:
         while True:
             first = self._queue.get()
-            if first is not _STOP and not isinstance(first, _Marker | _Batch):
+            if first is not _STOP and not isinstance(first, _Marker):
                 time.sleep(self.linger)
             if self._write_batch(first):
                 return
@@ -143,8 +124,6 @@ class LineWriter:
                 stop = True
             elif kind is _Marker:
                 markers.append(item)
-            elif kind is _Batch:
-                batch.extend(item.items)
             else:
                 batch.append(item)
             try:

@@ -1,16 +1,17 @@
 """structlog set-up: JSON lines with the request id of the current call bound via contextvars (and the
 trace and span ids when tracing is on).
 
-Every call writes a line, so the line is cheap: JSON by orjson (UTF-8 as is, like
-``json.dumps(ensure_ascii=False)`` but compact), falling back to the standard library for what orjson
-refuses (integers beyond 64 bits, keys that are not strings); no OpenTelemetry look-up while no tracer
+Most calls write a line (every call without an access log, every failed one with it), so the line is
+cheap: JSON by orjson (UTF-8 as is, like ``json.dumps(ensure_ascii=False)`` but compact), falling back
+to the standard library for what orjson refuses (integers beyond 64 bits, keys that are not strings);
+no OpenTelemetry look-up while no tracer
 exists in the process; the timestamp's date and time of day formatted once a second. A line is
 rendered on the calling thread (the call's context, its exception) and written by a writer thread
 (``tanxiao.platform.line_writer``: in batches, in order, nothing dropped; ``flush`` waits for it, and
 a stopping server and the interpreter's exit flush it). The line each RPC ends with (``emit_call``)
 is rendered by the writer too, from the call's access-log entry, the time and the context the call
-queued; the writer hands the entry on to the server's access log (one queue on the call's thread for
-both records, and the access log's entries in the order the calls ended)."""
+queued; the entry itself goes straight to the server's access log (its own writer), so that a call
+that ends OK with an access log, and has no line at info, wakes no log writer at all."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ _Pending = tuple[str, dict[str, Any], float, contextvars.Context]
 class CallSink(Protocol):
     """Where a call's access-log entry goes (tanxiao.platform.access_log.AccessLog)."""
 
-    def forward(self, entries: list[tuple[float, Any]]) -> None: ...
+    def record_call(self, stamp: float, call: Any) -> None: ...
 
 
 def emit_call(
@@ -136,15 +137,16 @@ def emit_call(
     access_log: CallSink | None,
     fields: dict[str, Any] | None = None,
 ) -> bool:
-    """The end of a call, its log line and its access-log entry queued as one item for the log writer
-    thread, while configure_logging's JSON set-up is in force (False otherwise: the caller then logs
-    and records the ordinary way, ``emit_direct`` and ``AccessLog.record_call``).
+    """The end of a call, while configure_logging's JSON set-up is in force (False otherwise: the
+    caller then logs and records the ordinary way, ``emit_direct`` and ``AccessLog.record_call``): its
+    access-log entry queued on ``access_log`` (with ``stamp``), its log line on the log writer thread.
 
     ``entry``: the call's access-log entry (tanxiao.platform.access_log.CallEntry). The log line is
     made from it by the writer (peer, elapsed_ms, request_id, method, the caller's fields, code) unless
-    ``fields`` gives the line's fields; ``level`` None or below the configured level: no line, the
-    entry only. The writer renders the line from the context the call has now and hands the entry to
-    ``access_log`` (with ``stamp``) before it writes the lines, so that an entry never waits on stderr."""
+    ``fields`` gives the line's fields, from the context the call has now; ``level`` None or below the
+    configured level: no line, the entry only. The entry goes to the access log's own writer, never
+    waiting on stderr, and every call's entry in the order the calls ended (those with a line and those
+    without alike)."""
     configured = _configured
     if configured is None:
         return False
@@ -156,23 +158,24 @@ def emit_call(
         or configured[0] != _JSON_CHAIN
     ):
         return False
-    name = None if level is None or level < configured[2] else _LEVEL_NAMES[level]
-    if name is None and access_log is None:
+    if access_log is not None:
+        access_log.record_call(stamp, entry)
+    if level is None or level < configured[2]:
         return True
-    # A plain tuple of 7 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
-    WRITER.put((name, stamp, contextvars.copy_context(), access_log, entry, elapsed, fields))
+    # A plain tuple of 6 (a log line pending is a tuple of 4): _write_to_stderr tells them apart so.
+    WRITER.put((_LEVEL_NAMES[level], stamp, contextvars.copy_context(), entry, elapsed, fields))
     return True
 
 
-# A call's end as emit_call queues it: level name (None: no line), time, context, access log, entry,
+# A call's line as emit_call queues it: level name, time, context, the call's access-log entry,
 # seconds elapsed, the line's fields (None: made from the entry).
-_CallEnd = tuple[str | None, float, contextvars.Context, CallSink | None, tuple[Any, ...], float, Any]
+_CallEnd = tuple[str, float, contextvars.Context, tuple[Any, ...], float, Any]
 
 
 def _call_line(call: _CallEnd) -> str:
     """The log line of a call's end, as emit_direct would have queued and _render_pending renders it
-    (the same steps, in one function: the writer renders a line for every call)."""
-    name, stamp, context, _, entry, elapsed, event = call
+    (the same steps, in one function: the writer renders a line for most calls)."""
+    name, stamp, context, entry, elapsed, event = call
     # merge_contextvars, but for a context holding nothing but the call's request id and method (a
     # unary call in grpcio's context of its own): the line has both keys already, merging adds nothing
     merge = len(context) != 2 or _REQUEST_ID_VAR not in context or _METHOD_VAR not in context
@@ -298,27 +301,15 @@ def _trace_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, 
 
 def _write_to_stderr(lines: list[str | _Pending | _CallEnd]) -> None:
     """To whatever sys.stderr is now: cached loggers outlive a redirected stderr (a CLI run under a
-    test runner) and must not keep writing to a closed stream. The access-log entries of the calls
-    among the lines go to their access logs before the lines are written, in order (never held up by
-    a stream that blocks)."""
-    entries: dict[int, tuple[CallSink, list[tuple[float, Any]]]] = {}
+    test runner) and must not keep writing to a closed stream."""
     texts: list[str] = []
     for line in lines:
         if type(line) is str:
             texts.append(line)
         elif len(line) == 4:
             texts.append(_render_pending(line))  # type: ignore[arg-type]
-        else:  # a call's end (emit_call): its entry to its access log, its line (if any) here
-            sink = line[3]
-            if sink is not None:
-                found = entries.get(id(sink))
-                if found is None:
-                    found = entries[id(sink)] = (sink, [])
-                found[1].append((line[1], line[4]))
-            if line[0] is not None:
-                texts.append(_call_line(line))  # type: ignore[arg-type]
-    for sink, pending in entries.values():
-        sink.forward(pending)
+        else:  # a call's end (emit_call)
+            texts.append(_call_line(line))  # type: ignore[arg-type]
     stream = sys.stderr
     stream.write("".join(texts))
     stream.flush()

@@ -4,10 +4,13 @@ Health/List answers; health checks are logged at debug; reflection is served as 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 import pytest
@@ -149,10 +152,14 @@ def _rename(admin: sa.Engine, old: str, new: str) -> None:
     pytest.fail(f"could not rename {old}")
 
 
-def test_health_checks_are_logged_at_debug_and_calls_at_info(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("access_log", [False, True])
+def test_health_checks_are_logged_at_debug_and_calls_at_info_without_an_access_log(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, access_log: bool
 ) -> None:
-    registry = start_registry(fast_settings(sqlite_url), "127.0.0.1:0")
+    settings = dataclasses.replace(
+        fast_settings(sqlite_url), access_log_dir=str(tmp_path) if access_log else ""
+    )
+    registry = start_registry(settings, "127.0.0.1:0")
     try:
         with captured_rpc_logs(monkeypatch) as entries:
             with health_of(registry) as stub:
@@ -168,8 +175,21 @@ def test_health_checks_are_logged_at_debug_and_calls_at_info(
         registry.stop(None)
     levels = {(e.get("method"), e["log_level"]) for e in entries if e["event"].startswith("rpc.")}
     health = {level for method, level in levels if str(method).startswith("/grpc.health.v1.Health/")}
-    assert health <= {"debug"}  # none at info (and none at all where debug is filtered out)
-    assert ("/tanxiao.registry.v1.CarbonRegistry/ListDataCategories", "info") in levels
+    assert health <= {"debug"}  # none at info
+    listed = {
+        level
+        for method, level in levels
+        if method == "/tanxiao.registry.v1.CarbonRegistry/ListDataCategories"
+    }
+    if not access_log:
+        assert listed == {"info"}  # the call's only record
+    else:  # its record is the access log's entry; its line at debug
+        assert listed == {"debug"}
+        (day,) = tmp_path.glob("access-*.jsonl")
+        events = [json.loads(line) for line in day.read_text().splitlines()]
+        assert [(e["method"], e["event"]) for e in events] == [
+            ("/tanxiao.registry.v1.CarbonRegistry/ListDataCategories", "rpc.ok")
+        ]
 
 
 @pytest.mark.parametrize("package", ["grpc.reflection.v1", "grpc.reflection.v1alpha"])

@@ -72,16 +72,3 @@ def test_close_writes_what_is_queued_and_later_lines_at_once() -> None:
     assert sink.lines == [1]
     writer.put(2)
     assert sink.lines == [1, 2]
-
-
-def test_items_handed_on_in_a_batch_are_written_without_the_pause() -> None:
-    sink = _Sink()
-    writer = LineWriter("t", sink, linger=5.0)
-    writer.put_many([1, 2, 3])
-    deadline = threading.Event()
-    for _ in range(200):  # well before the 5 s pause a single put would wait
-        if sink.lines:
-            break
-        deadline.wait(0.01)
-    assert sink.lines == [1, 2, 3]
-    writer.close()

@@ -79,8 +79,9 @@ def test_the_line_keeps_the_context_and_time_it_was_logged_with(
 def test_a_calls_end_is_its_line_and_its_access_entry(
     configured: object, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """emit_call queues the line and the entry as one; the writer renders the line emit_direct would
-    have written from the same fields and hands the entry to the access log, in order."""
+    """emit_call queues the entry on the access log, in order, whether the call has a line or not, and
+    the line on the log's writer, which renders the line emit_direct would have written from the same
+    fields."""
     access = AccessLog(tmp_path, server="t")
     caller = {"token_id": "tok", "role": "lender", "tenant": "lenders/a"}
     entry = ("rpc.ok", "/s/M", "decisions/1", "OK", "", "req-9", "ipv4:10.0.0.1:9", caller, "allowed", "")
@@ -95,6 +96,7 @@ def test_a_calls_end_is_its_line_and_its_access_entry(
     finally:
         structlog.contextvars.reset_contextvars(**token)
     access.flush()
+    tanxiao_logging.flush()
     first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert list(first.items()) == list(second.items())
     assert first["tenant"] == "lenders/a" and first["elapsed_ms"] == 1.234
