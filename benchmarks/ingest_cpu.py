@@ -14,7 +14,9 @@ bench does before its timed window), the worker processes' (its children, /proc)
 PostgreSQL backends' of the database (``pg_stat_activity`` pids, /proc), and for each step of the
 writer (record_merge's functions, BatchWriter's, the commit) its wall time, the writer thread's CPU
 and its connection's backend CPU (/proc of ``backend_pid``), summed over the blocks (a step nested in
-another, e.g. ``_insert_keys`` in ``_all_new``, is counted in both).
+another, e.g. ``_insert_keys`` in ``_all_new``, is counted in both). Also the stream's fixed costs, in
+seconds: ``first_write_s`` from the first message received to the writer's first block (the pipeline's
+fill: one process busy), ``after_stream_s`` from the last message received to the commit's end.
 
     .venv/bin/python -m benchmarks.ingest_cpu --size 1000000 --rounds 3 --tree /tmp/base
 """
@@ -111,6 +113,31 @@ for name in ("classify", "key_codes"):
     timed(record_merge, name, lambda args: None)
 timed(ingest_writer, "claim_instruments", lambda args: args[0])
 timed(ingest_writer.BatchWriter, "write", lambda args: args[0].conn)
+marks = {}  # first_message, last_message, first_write, committed: perf_counter
+wrapped_write = ingest_writer.BatchWriter.write
+
+
+def marked_write(self, block):
+    marks.setdefault("first_write", time.perf_counter())
+    return wrapped_write(self, block)
+
+
+ingest_writer.BatchWriter.write = marked_write
+from registry_service import ingest_workers
+fed = ingest_workers.IngestWorkers.feed
+
+
+def marked_feed(self, stream, requests):
+    def marked():
+        for request in requests:
+            marks.setdefault("first_message", time.perf_counter())
+            yield request
+        marks["last_message"] = time.perf_counter()
+
+    return fed(self, stream, marked())
+
+
+ingest_workers.IngestWorkers.feed = marked_feed
 timed(ingest_writer.BatchWriter, "close", lambda args: args[0].conn)
 opened = ingest_writer.transaction
 
@@ -127,6 +154,7 @@ def transaction(engine, **kwargs):
         return
     with step("commit", conn):
         manager.__exit__(None, None, None)
+    marks["committed"] = time.perf_counter()
 
 
 ingest_writer.transaction = transaction
@@ -162,6 +190,7 @@ with database(5_000) as (_, url):  # warm-up: the worker pool started
     finally:
         running.stop(None)
 steps.clear()
+marks.clear()
 with database(size) as (name, url):
     running = stream(url, size)
 
@@ -184,6 +213,8 @@ print(json.dumps({
     "client_us": us(me1.children_user + me1.children_system - me0.children_user - me0.children_system),
     "workers_us": us(sum(v - kids0.get(p, 0.0) for p, v in kids1.items())),
     "postgres_us": us(sum(v - pg0.get(p, 0.0) for p, v in pg1.items())),
+    "first_write_s": round(marks["first_write"] - marks["first_message"], 3),
+    "after_stream_s": round(marks["committed"] - marks["last_message"], 3),
     "steps_us": {k: [us(v) for v in values] for k, values in sorted(steps.items())},
 }))
 """
