@@ -127,11 +127,11 @@ def _merge(
     assume_new: bool,
 ) -> Merged:
     lock_enterprises(conn, pd.unique(staged["uscc"]).tolist())
-    group = key_codes(staged)
     postgres = conn.dialect.name == "postgresql"
     constants = {"batch_id": batch_id, **constants}
-    attempt = _all_new(conn, staged, group, constants) if assume_new else None
+    attempt = _all_new(conn, staged, constants) if assume_new else None
     if attempt is None:
+        group = key_codes(staged)
         plan = classify(staged, current_revisions(conn, staged, group), group)
         stored = _numbered(conn, plan)
         if postgres:  # first: a lost race fails early (SQLite's index follows is_current by itself)
@@ -157,17 +157,23 @@ def _numbered(conn: Connection, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def _all_new(
-    conn: Connection, staged: pd.DataFrame, group: npt.NDArray[np.int64], constants: Mapping[str, Any]
+    conn: Connection, staged: pd.DataFrame, constants: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(plan, stored) of the block judged as if none of its keys were stored, their record_keys rows
     inserted (on SQLite their records rows, ``_store_staged``); None (nothing left written) when some
-    key was."""
+    key was. On SQLite the block is also taken to repeat no key (each row its own key, without
+    grouping the keys: ``key_codes`` hashed every external id, ~410 instructions a record, 1 % of the
+    writer's): a repeated one would be two current rows of one key, which the partial unique index
+    refuses as it refuses a stored key, and the block is then merged the ordinary way, repeats
+    grouped."""
+    postgres = conn.dialect.name == "postgresql"
+    group = key_codes(staged) if postgres else np.arange(len(staged), dtype=np.int64)
     nothing = pd.DataFrame(columns=[*KEY, "current_id", "current_revision", "current_hash", *LOCATION])
     plan = classify(staged, nothing, group)
     stored = _numbered(conn, plan)
     savepoint = conn.begin_nested()
     try:
-        if conn.dialect.name != "postgresql":
+        if not postgres:
             _store_staged(conn, stored, constants)
         else:
             _insert_keys(conn, stored[stored["is_current"].to_numpy(dtype=bool)])
