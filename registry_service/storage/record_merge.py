@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from registry_service.domain.records import TEXT
 from registry_service.storage import IN_LIST_CHUNK, binary_copy, chunked
 from registry_service.storage.record_partitions import ensure_years, years_of
 from registry_service.storage.tables import enterprises, record_keys, records
@@ -436,6 +438,9 @@ def _column(frame: pd.DataFrame, name: str, kind: str) -> Any:
     return column if dtype is None else column.to_numpy(dtype=dtype)
 
 
+_STATUS_TEXTS = pa.array([DUPLICATE, ACCEPTED, REVISED], type=pa.large_string())  # by classify's codes
+
+
 def classify(
     staged: pd.DataFrame, current: pd.DataFrame, group: npt.NDArray[np.int64] | None = None
 ) -> pd.DataFrame:
@@ -448,19 +453,25 @@ def classify(
     if group is None:  # the left join keeps staged's rows and their order: staged's codes are plan's
         group = key_codes(staged)
     repeated = len(group) > 0 and int(group.max()) + 1 < len(group)
-    current_hash = plan["current_hash"].to_numpy(dtype=object)
-    if repeated:
-        by_key = pd.Series(plan["content_hash"].to_numpy(dtype=object)).groupby(group, sort=False)
-        previous = by_key.shift(1).to_numpy(dtype=object)
-        previous = np.where(pd.isna(previous), current_hash, previous)
+    if current.empty and not repeated:  # every row its key's first content: new (no hashes taken out)
+        new = np.ones(len(plan), dtype=bool)
     else:
-        previous = current_hash
-    new = plan["content_hash"].to_numpy(dtype=object) != previous
+        current_hash = plan["current_hash"].to_numpy(dtype=object)
+        if repeated:
+            by_key = pd.Series(plan["content_hash"].to_numpy(dtype=object)).groupby(group, sort=False)
+            previous = by_key.shift(1).to_numpy(dtype=object)
+            previous = np.where(pd.isna(previous), current_hash, previous)
+        else:
+            previous = current_hash
+        new = plan["content_hash"].to_numpy(dtype=object) != previous
     base = plan["current_revision"].fillna(0).to_numpy(dtype=np.int64)
     steps = pd.Series(new).groupby(group, sort=False).cumsum().to_numpy(np.int64) if repeated else new
     revision = base + steps
     plan["revision"] = revision
-    plan["status"] = np.where(~new, DUPLICATE, np.where(revision == 1, ACCEPTED, REVISED))
+    # The texts taken by Arrow from their codes: assigning an array of the texts made pandas convert
+    # each row's (0.06-0.1 µs a record).
+    codes = np.where(~new, 0, np.where(revision == 1, 1, 2))
+    plan["status"] = pd.arrays.ArrowStringArray(_STATUS_TEXTS.take(pa.array(codes)), dtype=TEXT)
     if repeated:
         last = pd.Series(np.where(new, revision, 0)).groupby(group, sort=False).transform("max").to_numpy()
         plan["is_current"] = new & (revision == last)
