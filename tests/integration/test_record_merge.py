@@ -368,6 +368,41 @@ def test_a_new_batch_repeating_a_key_is_staged_with_one_current_row(engine: sa.E
         assert math.copysign(1.0, rows[1].canonical_quantity) == -1.0
 
 
+def test_a_new_batch_repeating_keys_within_itself_is_merged_as_before(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's all-new attempt takes every row as its own key (no grouping of the keys): a key sent
+    again in the same new batch, with the same content (DUPLICATE) or another (REVISED), makes the
+    partial unique index refuse the attempt, and the ordinary merge judges the batch (the keys looked
+    up once). Statuses, revisions and rows are what one merge with the keys grouped gives."""
+    looked_up: list[int] = []
+    lookup = record_merge.current_revisions
+
+    def counted(conn: Any, staged: pd.DataFrame, group: Any = None) -> pd.DataFrame:
+        looked_up.append(len(staged))
+        return lookup(conn, staged, group)
+
+    monkeypatch.setattr(record_merge, "current_revisions", counted)
+    summary = Ingestor(engine).ingest_frame(
+        _frame(("a", 1.0), ("b", 2.0), ("a", 1.0), ("c", 3.0), ("b", 5.0)), include_accepted=True
+    )
+    assert _statuses(summary) == [
+        (0, "ACCEPTED", 1),
+        (1, "ACCEPTED", 1),
+        (2, "DUPLICATE", 1),
+        (3, "ACCEPTED", 1),
+        (4, "REVISED", 2),
+    ]
+    assert _stored(engine) == [
+        ("a", 1, True, 1.0),
+        ("b", 1, False, 2.0),
+        ("b", 2, True, 5.0),
+        ("c", 1, True, 3.0),
+    ]
+    assert _batches(engine) == [(5, 3, 1, 1, 0)]
+    assert looked_up == ([5] if engine.dialect.name == "sqlite" else [])  # PostgreSQL groups first
+
+
 def test_a_new_batch_written_in_chunks_keys_each_chunk_s_current_rows(
     engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
