@@ -338,8 +338,11 @@ class DecisionStore:
             return out
 
         result = None
-        if self._fold and len(prepared) <= PG_COPY_FROM_ROWS and policy_hash in self._stored_policies:
-            result = self._in_one_statement(once)
+        if policy_hash in self._stored_policies:
+            if not self._fold:
+                result = self._in_one_sqlite_transaction(once)
+            elif len(prepared) <= PG_COPY_FROM_ROWS:
+                result = self._in_one_statement(once)
         if result is None:  # on the engine's kept write connection: groups commit many times a second
             result = run_in_transaction(self.engine, once, held=self._held)
         self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
@@ -431,6 +434,31 @@ class DecisionStore:
             except Error:
                 return None
             return result
+
+    def _in_one_sqlite_transaction(
+        self, once: Callable[[Connection], list[tuple[StoredDecision, bool]]]
+    ) -> list[tuple[StoredDecision, bool]] | None:
+        """``once`` on SQLite as ``_in_one_statement`` gathers it (every decision believed new, the
+        policy stored already), its inserts then run in one transaction issued on the held
+        connection's sqlite3 connection (``FoldedInserts.run_sqlite``): no SQLAlchemy transaction or
+        execution. None when it did not store the group (a request already stored, the held
+        connection busy, any database error; rolled back): the caller then runs the transaction,
+        which answers those cases as before."""
+        import sqlite3  # SQLite only
+
+        with self._held.autocommit() as connection:
+            if connection is None:
+                return None
+            folded = FoldedInserts()
+            result = once(folded.gathering(connection.dialect))  # a stand-in, as in _in_one_statement
+            driver = connection.connection.dbapi_connection
+            try:
+                stored = folded.run_sqlite(driver, connection.dialect)
+            except sqlite3.Error:
+                if driver is None or driver.in_transaction:  # the rollback failed too: start afresh
+                    connection.invalidate()
+                return None
+            return result if stored else None
 
     def _stored(self, connection: Connection, row: Any) -> StoredDecision:
         """A stored decision as reads show it: a compact one with its full terms rendered

@@ -250,14 +250,21 @@ class HeldConnection:
     @contextmanager
     def autocommit(self) -> Iterator[Connection | None]:
         """The connection outside any transaction with its driver in autocommit mode, where each
-        statement commits by itself (PostgreSQL's psycopg only); None when it is in use. A driver
-        error leaves the connection invalidated if the driver connection broke (the next use takes a
-        new one) and is the caller's to handle."""
+        statement commits by itself unless the caller issues BEGIN on the driver; None when it is in
+        use. On SQLite the driver is in that mode already (``isolation_level`` None: SQLAlchemy's
+        "begin" hook issues BEGIN) and the engine's writer lock is held throughout, as for a write
+        transaction. A driver error leaves the connection invalidated if the driver connection broke
+        (the next use takes a new one) and is the caller's to handle."""
         if not self._lock.acquire(blocking=False):
             yield None
             return
         try:
             connection = self._kept()
+            if self.engine.dialect.name == "sqlite":
+                writers = _WRITERS.get(self.engine)
+                with writers.held() if writers is not None else nullcontext():
+                    yield connection
+                return
             driver = connection.connection.driver_connection
             driver.autocommit = True  # type: ignore[union-attr]
             try:

@@ -395,6 +395,54 @@ def test_a_postgres_group_of_new_decisions_is_stored_without_a_transaction(
         engine.dispose()
 
 
+def test_a_sqlite_group_of_new_decisions_is_stored_without_sqlalchemys_transaction(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the policy is stored, a SQLite group's inserts run in one BEGIN IMMEDIATE ... COMMIT
+    issued on the sqlite3 connection, not in run_in_transaction; a group with a stored request is
+    rolled back there and runs the transaction, which answers it as before; a driver error there
+    rolls back and the transaction runs instead."""
+    engine = make_engine(sqlite_url)
+    try:
+        store = DecisionStore(engine)
+        kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
+        store.append_many(_group("first"), **kwargs)  # stores the policy
+        transactions: list[object] = []
+        real = decisions_module.run_in_transaction
+        monkeypatch.setattr(
+            decisions_module, "run_in_transaction", lambda *a, **k: transactions.append(a) or real(*a, **k)
+        )
+        out = store.append_many(_group("a", "b", "a"), **kwargs)
+        assert [new for _, new in out] == [True, True, False] and not transactions
+        assert store.get(out[1][0].id) == replace(out[1][0], content=store.get(out[1][0].id).content)
+        assert store.get(out[0][0].id).content["profile"] == {"name": "enterprises/x/profiles/2024",
+                                                              "grade": {"level": 3}}  # fmt: skip
+        again = store.append_many(_group("b", "c"), **kwargs)
+        assert [new for _, new in again] == [False, True] and len(transactions) == 1
+        assert again[0][0].id == out[1][0].id
+        before = _rows(engine)
+        assert before == dict.fromkeys(("log_decisions", "log_entries", "log_pending"), 4) | {
+            "profile_snapshots": 1
+        }
+        assert indexed(engine) == [("QUOTED", False, 1)] * 4
+
+        def failing(self: FoldedInserts, driver: Any, dialect: sa.Dialect) -> bool:
+            driver.execute("BEGIN IMMEDIATE")
+            try:
+                driver.execute("INSERT INTO no_such_table VALUES (1)")
+            except BaseException:
+                driver.execute("ROLLBACK")
+                raise
+            return True
+
+        monkeypatch.setattr(FoldedInserts, "run_sqlite", failing)
+        late = store.append_many(_group("d"), **kwargs)  # the driver's error: the transaction stores it
+        assert [new for _, new in late] == [True] and len(transactions) == 2
+        assert _rows(engine)["log_decisions"] == 5
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.postgres
 def test_a_statement_inside_a_folded_postgres_group_raises_and_writes_nothing(postgres_url: str) -> None:
     """While a group's inserts are folded into one statement only BulkInserts may write: a hook that
