@@ -94,9 +94,7 @@ class ProfileService:
     def recompute_year(self, year: int, *, as_of: date | None = None) -> RecomputeSummary:
         started = time.perf_counter()
         with read_only(self.engine) as conn:
-            last = store.last_record_month(conn)
-            last_year = int(last[:4]) if last else year
-            month_from = f"{min(year, last_year) - TREND_YEARS_BEFORE:04d}-01"
+            month_from = f"{_trend_year(conn, year) - TREND_YEARS_BEFORE:04d}-01"
             earlier = store.stored_benchmarks(conn, [year - 1])
             shares = self._shares(conn)
             inputs = self._inputs(conn, None, month_from) if len(shares) < 2 else None
@@ -319,6 +317,16 @@ def _check_period(period: str, field: str) -> None:
         raise ValidationError.for_field(field, str(exc)) from None
     if period_ordinal(last) > _this_month():
         raise ValidationError.for_field(field, f"period {period} ends in the future")
+
+
+def _trend_year(conn: Connection, year: int) -> int:
+    """The year whose trend window a recompute of ``year`` reads back from: ``year``, or the year of the
+    last month with current records when they end before it. Whether they reach ``year`` is asked first:
+    the last month itself takes a read of every record."""
+    if store.has_current_records_from(conn, f"{year:04d}-01"):
+        return year
+    last = store.last_record_month(conn)
+    return min(year, int(last[:4])) if last else year
 
 
 def _this_month() -> int:

@@ -316,3 +316,23 @@ def test_sqlite_file_names_only_sqlite_files() -> None:
     assert sqlite_file("sqlite:////var/tanxiao.db") == "/var/tanxiao.db"
     assert sqlite_file("sqlite://") is None and sqlite_file("sqlite:///:memory:") is None
     assert sqlite_file("postgresql+psycopg://postgres@127.0.0.1:5432/tanxiao") is None
+
+
+def test_a_recompute_reads_its_trend_window_back_from_the_last_month_with_records(loaded: str) -> None:
+    """A recompute's records start TREND_YEARS_BEFORE before its year, or before the year of the last
+    current record when the records end earlier: what the last month gives, asked first only whether
+    any current record reaches the year."""
+    engine = make_engine(loaded)
+    try:
+        with engine.connect() as conn:
+            assert store.last_record_month(conn) == "2025-02"
+            for year, expected in ((2023, 2023), (2024, 2024), (2025, 2025), (2026, 2025), (2031, 2025)):
+                assert store.has_current_records_from(conn, f"{year}-01") is (year <= 2025)
+                assert profile_service._trend_year(conn, year) == expected
+            conn.execute(sa.text("UPDATE records SET is_current = false WHERE period >= '2025-01'"))
+            assert profile_service._trend_year(conn, 2025) == 2024  # not current: not counted
+            conn.execute(sa.text("DELETE FROM records"))
+            assert profile_service._trend_year(conn, 2025) == 2025  # no records at all
+            conn.rollback()
+    finally:
+        engine.dispose()
