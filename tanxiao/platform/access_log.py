@@ -117,6 +117,43 @@ def call_line(moment: str, server: str, call: CallEntry) -> dict[str, Any]:
     return line
 
 
+# Stand-ins for a line's varying fields while its fixed parts are rendered (``_parts_of``): they
+# start with a control character, which orjson escapes, so each stands out once in the rendered line,
+# quoted, or the parts are not used.
+_VARYING = ("\x01time", "\x01resource", "\x01request_id")
+_VARYING_RENDERED = tuple(orjson.dumps(text) for text in _VARYING)
+_MAX_PARTS = 10_000  # kinds of lines kept (event, method, code, reason, peer, caller...: a kind)
+_UNKNOWN: Any = object()  # a kind not seen yet (None is a kind rendered whole)
+
+
+def _parts_of(server: str, call: CallEntry) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """The fixed parts of ``call``'s line, between its time, its resource and its request id: the line
+    ``call_line`` gives, rendered once with stand-ins for those three and cut at them (so the same bytes
+    by construction). None when they do not cut it in four (a caller field of the same name as one of
+    them, a stand-in's text elsewhere in the line): such calls' lines are rendered whole."""
+    event, method, _, code, reason, _, peer, caller, outcome, concealed = call
+    moment, resource, request_id = _VARYING
+    try:
+        rendered = orjson.dumps(
+            call_line(
+                moment,
+                server,
+                (event, method, resource, code, reason, request_id, peer, caller, outcome, concealed),
+            ),
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    if any(rendered.count(stand_in) != 1 for stand_in in _VARYING_RENDERED):
+        return None
+    parts: list[bytes] = []
+    for stand_in in _VARYING_RENDERED:  # in the line's order: time, resource, request_id
+        part, _, rendered = rendered.partition(stand_in)
+        parts.append(part)
+    head, middle, before_id = parts
+    return head + b'"', b'"' + middle, before_id, rendered
+
+
 def _line(entry: dict[str, Any]) -> bytes:
     """One JSON line, UTF-8 as is (orjson; the standard library for what orjson refuses)."""
     try:
@@ -135,6 +172,8 @@ class AccessLog:
     _fd: int | None = None
     _writer: LineWriter = field(init=False)
     _second: tuple[int, str, date] | None = None  # the writer's: second, its text, its day
+    # the writer's: the fixed parts of a kind of call's line (_kind), None for a kind rendered whole
+    _kinds: dict[tuple[Any, ...], tuple[bytes, bytes, bytes, bytes] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._writer = LineWriter(f"access-log-{self.server}", self._append)
@@ -161,13 +200,16 @@ class AccessLog:
                 self._fd = None
 
     def _append(self, entries: list[tuple[float, dict[str, Any] | CallEntry]]) -> None:
-        """Render a batch and append it, one ``write`` per day file it spans. A call's entry is made
-        the line's dict in one step (``call_line``), its time from the second's text worked out once a
-        second (``_moment``): this loop runs for every call the server answers, on the writer thread,
-        under the interpreter lock the calls need too."""
+        """Render a batch and append it, one ``write`` per day file it spans. A call's line is its
+        kind's fixed parts (``_kind``: rendered once per method, outcome, connection and caller) with its
+        time, resource and request id filled in, else its entry made the line's dict in one step
+        (``call_line``) and rendered; its time from the second's text worked out once a second
+        (``_moment``): this loop runs for every call the server answers, on the writer thread, under
+        the interpreter lock the calls need too."""
         lines: list[bytes] = []
         day: date | None = None
         server = self.server
+        kinds, dumps = self._kinds, orjson.dumps
         with self._lock:
             for stamp, queued in entries:
                 moment, today = self._moment(stamp)
@@ -177,11 +219,47 @@ class AccessLog:
                         lines = []
                     day = today
                 if type(queued) is tuple:
+                    event, method, resource, code, reason, request_id, peer, caller, outcome, concealed = (
+                        queued
+                    )
+                    key = (event, method, code, reason, peer, outcome, concealed)
+                    if caller:
+                        key = (*key, *caller.items())
+                    parts = kinds.get(key, _UNKNOWN)
+                    if parts is _UNKNOWN:
+                        parts = self._kind(key, queued)
+                    if parts is not None:
+                        try:
+                            lines.append(
+                                b"".join(
+                                    (
+                                        parts[0],
+                                        moment.encode(),
+                                        parts[1],
+                                        dumps(resource) if resource else b'""',
+                                        parts[2],
+                                        dumps(request_id),
+                                        parts[3],
+                                    )
+                                )
+                            )
+                            continue
+                        except (orjson.JSONEncodeError, TypeError):
+                            pass  # rendered whole below, as any line orjson refuses
                     lines.append(_line(call_line(moment, server, queued)))
                 else:
                     lines.append(_line({"time": moment, "server": server, **queued}))
             if day is not None and lines:
                 os.write(self._file(day), b"".join(lines))
+
+    def _kind(self, key: tuple[Any, ...], call: CallEntry) -> tuple[bytes, bytes, bytes, bytes] | None:
+        """The fixed parts of the lines of calls like ``call`` (``_parts_of``), kept by ``key``: the
+        entry's fields but its time, resource and request id; bounded (a server's calls have a few
+        kinds: its methods and outcomes by client connection and caller)."""
+        if len(self._kinds) >= _MAX_PARTS:
+            self._kinds.clear()
+        parts = self._kinds[key] = _parts_of(self.server, call)
+        return parts
 
     def _moment(self, stamp: float) -> tuple[str, date]:
         """``datetime.fromtimestamp(stamp, UTC).isoformat()`` and its date, the date and time of day

@@ -7,7 +7,7 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tanxiao.platform.access_log import AccessLog, CallEntry, call_entry, resource_of
+from tanxiao.platform.access_log import AccessLog, CallEntry, _line, call_entry, call_line, resource_of
 from tanxiao.scoring.v1 import scoring_pb2
 
 
@@ -80,3 +80,50 @@ def test_a_calls_entry_is_the_line_of_its_fields_in_order(tmp_path: Path) -> Non
     ]
     assert [list(line.items()) for line in lines] == [list(entry.items()) for entry in expected]
     assert lines[2]["denied_as_not_found"] == "DENIED" and lines[3]["time"] == "2027-01-15T08:00:02+00:00"
+
+
+def test_a_calls_line_from_its_kinds_parts_is_the_line_rendered_whole(tmp_path: Path) -> None:
+    """The writer renders a kind of call's line once and fills in the time, resource and request id
+    (``AccessLog._kind``): byte for byte the line ``call_line`` gives rendered whole, for every kind
+    (caller fields, denials, concealed, non-ASCII, quotes and control characters, a caller field of the
+    same name as a varying one, text like the stand-ins), seen first and seen again, across a second."""
+    caller = {"token_id": "tok", "role": "lender", "tenant": "lenders/名"}
+    odd_caller = {"token_id": "t", "role": "r", "tenant": "", "resource": "theirs", "x": 'q"\\'}
+    kinds: list[CallEntry] = [
+        ("rpc.ok", "/s/M", "", "OK", "", "", "ipv4:1.2.3.4:5", {}, "allowed", ""),
+        ("rpc.ok", "/s/M", "", "OK", "", "", "ipv6:[::1]:5", caller, "allowed", ""),
+        ("rpc.rejected", "/s/M", "", "NOT_FOUND", "GONE", "", "p", caller, "refused", "DENIED"),
+        ("rpc.rejected", "/s/N", "", "PERMISSION_DENIED", "TENANT", "", "p", caller, "refused", ""),
+        ("rpc.not_sent", "/s/N", "", "CANCELLED", "CALLER_GONE", "", "p", {}, "rpc.not_sent", ""),
+        ("rpc.internal_error", "/s/N", "", "INTERNAL", "INTERNAL", "", "p\x01time", {}, "x", ""),
+        ("rpc.ok", "/s/名", "", "OK", "", "", 'p"\n\x7f', odd_caller, "allowed", "\x01request_id"),
+    ]
+    resources = ["", "enterprises/91350200", '名字/"q"', "a\\b\x00\x1f", "\x01resource", "x" * 201]
+    request_ids = ["0123456789abcdef0123456789abcdef", 'r"5', "", "名", "\x01time"]
+    calls: list[tuple[float, CallEntry]] = []
+    stamp = 1_800_000_000.999_9
+    for round_ in range(2):
+        for i, kind in enumerate(kinds):
+            for j, resource in enumerate(resources):
+                stamp += 0.000_013 * (i + j + round_)
+                request_id = request_ids[(i + j) % len(request_ids)]
+                event, method, _, code, reason, _, peer, who, outcome, concealed = kind
+                calls.append(
+                    (
+                        stamp,
+                        (event, method, resource, code, reason, request_id, peer, who, outcome, concealed),
+                    )
+                )
+    calls.append((1_800_000_002.0, kinds[0]))
+    log = AccessLog(tmp_path, server="scoring")
+    for start in range(0, len(calls), 37):
+        log._append(list(calls[start : start + 37]))
+    log.close()
+    (path,) = tmp_path.iterdir()
+    expected = b"".join(
+        _line(call_line(datetime.fromtimestamp(stamp, UTC).isoformat(), "scoring", call))
+        for stamp, call in calls
+    )
+    assert path.read_bytes() == expected
+    assert any(parts is None for parts in log._kinds.values())  # the odd kinds were rendered whole
+    assert sum(parts is not None for parts in log._kinds.values()) >= 4
