@@ -11,11 +11,10 @@ from typing import Any
 
 import grpc
 import pytest
-import structlog
 from grpc import _server
-from helpers import DEVELOPMENT
+from helpers import DEVELOPMENT, captured_rpc_logs
 
-from tanxiao.platform import grpc_context, interceptors
+from tanxiao.platform import grpc_context
 from tanxiao.platform.access_log import AccessLog
 from tanxiao.platform.config import Settings
 from tanxiao.platform.interceptors import ServerCallInterceptor, Serving
@@ -109,8 +108,8 @@ def test_another_context_gets_the_same_plumbing(tmp_path: Path, monkeypatch: pyt
     handler = interceptor.intercept_service(lambda _details: echo, details)
     context = _FakeContext((("x-request-id", "fake-1"),))
     try:
-        with structlog.testing.capture_logs() as logs:
-            monkeypatch.setattr(interceptors, "log", structlog.get_logger("tanxiao.rpc"))
+        # every level: with an access log the call's rpc.ok line is at debug
+        with captured_rpc_logs(monkeypatch) as logs:
             assert handler.unary_unary(b"x", context) == b"x"
         access.flush()
     finally:
