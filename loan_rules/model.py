@@ -268,6 +268,8 @@ class LoanRequest:
         return None not in (self.revenue_fen, self.total_debt_fen, self.equity_fen)
 
     def __post_init__(self) -> None:
+        if self._plain():
+            return
         _enum(self, "product", Product)
         _fen(self, "requested_amount_fen", lo=1)
         _integer(self, "tenor_months", lo=1)
@@ -284,6 +286,31 @@ class LoanRequest:
                 raise ValueError(f"equity_fen: must be an integer amount in fen, got {self.equity_fen!r}")
             if abs(self.equity_fen) > MAX_FEN:
                 raise ValueError(f"equity_fen: must be within +/-{MAX_FEN} fen, got {self.equity_fen}")
+
+    def _plain(self) -> bool:
+        """Whether every field is already what the checks below would leave there: a member, exact
+        ``int`` amounts and ``float`` rates inside their bounds (NaN fails every comparison). Then there
+        is nothing to refuse or convert, and the ~10 checker calls (about half of a quote's
+        construction of the request) are skipped; anything else takes the checks, errors and
+        conversions as before (pinned by tests/unit/policy_rules/test_loan_request_checks.py)."""
+        b, bank, rev, debt, eq = (
+            self.base_rate_bp, self.bank_limit_fen, self.revenue_fen, self.total_debt_fen, self.equity_fen
+        )  # fmt: skip
+        return (
+            type(self.product) is Product
+            and type(self.requested_amount_fen) is int
+            and 1 <= self.requested_amount_fen <= MAX_FEN
+            and type(self.tenor_months) is int
+            and self.tenor_months >= 1
+            and type(self.lpr_bp) is float
+            and 0.0 <= self.lpr_bp < math.inf
+            and self.lpr_term in ("1Y", "5Y")
+            and (b is None or (type(b) is float and 0.0 <= b < math.inf))
+            and (bank is None or (type(bank) is int and 1 <= bank <= MAX_FEN))
+            and (rev is None or (type(rev) is int and 0 <= rev <= MAX_FEN))
+            and (debt is None or (type(debt) is int and 0 <= debt <= MAX_FEN))
+            and (eq is None or (type(eq) is int and -MAX_FEN <= eq <= MAX_FEN))
+        )
 
 
 InputValue = str | int | float | bool | None | tuple[str, ...]

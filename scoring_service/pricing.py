@@ -28,7 +28,7 @@ from loan_rules import (
     parse_policy,
 )
 from loan_rules.compact import evaluate_compact
-from loan_rules.lpr import LprTableError, default_lpr_table
+from loan_rules.lpr import LprTableError, default_lpr_table, term_for
 from loan_rules.policy import DEFAULT_POLICY
 from scoring_service.decision_format import COMPACT, FORMAT_KEY
 from scoring_service.inputs import (
@@ -149,12 +149,26 @@ class Pricer:
         # by object: id -> (the profile, its parts); see _profile_parts
         self._seen: dict[int, tuple[registry_pb2.CarbonProfile, _ProfileParts]] = {}
         self._lprs: dict[LprQuote, dict[str, Any]] = {}  # LPR fixing -> its JSON (_lpr_json)
+        self._lpr_quotes: dict[tuple[int, str, dt.date], tuple[LprTable, LprQuote]] = {}  # see lpr
 
     def lpr(self, tenor_months: int) -> LprQuote:
+        """The tenor's LPR on today's date. The table's answer is kept by (table, term, date): a
+        quote's lookup walks every fixing and makes a new LprQuote (~20k instructions); a table is not
+        changed once parsed, so the kept quote is the one it would give again (another table or
+        another day is another key)."""
+        table, on = self.lpr_table, self.today()
+        key = (id(table), term_for(tenor_months), on)
+        kept = self._lpr_quotes.get(key)
+        if kept is not None and kept[0] is table:
+            return kept[1]
         try:
-            return self.lpr_table.lpr_for(tenor_months, self.today())
+            quote = table.lpr_for(tenor_months, on)
         except LprTableError as exc:
             raise FailedPrecondition(str(exc), reason="LPR_NOT_AVAILABLE") from exc
+        if len(self._lpr_quotes) >= 64:  # a few a day: dropped whole now and then
+            self._lpr_quotes.clear()
+        self._lpr_quotes[key] = (table, quote)
+        return quote
 
     def quote(self, request: QuoteRequest) -> StoredDecision:
         """Price and store. A retry (AIP-155) is found by the store's insert itself (its unique key):
