@@ -489,10 +489,11 @@ class DecisionStore:
     ) -> _Prepared:  # fmt: skip
         """``stamp``: ``iso_time(now)``, worked out once per call; ``entry_id``: the decision's new id."""
         bound = item.bound(policy_hash, policy_version)
+        given = item.content
         for key, value in bound.items():
-            if key in item.content and item.content[key] != value:
-                raise ValueError(f"content[{key!r}] = {item.content[key]!r} disagrees with {key}={value!r}")
-        content = {**item.content, **bound, "log_merge_delay_seconds": self.merge_delay_seconds}
+            if key in given and given[key] != value:
+                raise ValueError(f"content[{key!r}] = {given[key]!r} disagrees with {key}={value!r}")
+        content = {**given, **bound, "log_merge_delay_seconds": self.merge_delay_seconds}
         snapshot = None
         profile = content.pop("profile", None)
         if isinstance(profile, dict):

@@ -177,3 +177,25 @@ def test_vouched_for_only_when_written_alike() -> None:
 
     for bad in ({"rate": math.nan}, {"rate": 1e-05}, {"x": [1e16]}, {"rate": Rate(0.5)}):
         assert type(vouched(bad)) is dict
+
+
+def test_writes_alike_verdict_by_kind() -> None:
+    """The walk's verdict for each kind of value, wherever it sits (top level, nested, after a vouched
+    part): the checks run commonest kind first, the verdict is the definition's."""
+    import enum
+
+    class Grade(enum.IntEnum):
+        A = 1
+
+    class Name(str):
+        pass
+
+    alike: list[Any] = ["湖州吴兴区", 0, 2**63 - 1, None, True, False, 0.0, -0.0, 1e-4, -1e-4, 9.9e15, 315.0]
+    unlike: list[Any] = [1e-05, -1.5e-07, 5e-324, 1e16, -1e16, math.nan, math.inf, Grade.A, Name("x"), b"x"]
+    for value in alike:
+        for doc in ([value], {"a": value}, {"p": PlainDict(a=1), "n": [{"x": value}]}, (None, value)):
+            assert writes_alike(doc), (value, doc)
+    for value in unlike:
+        for doc in ([value], {"a": value}, {"p": PlainList([1]), "n": [{"x": value}]}, ("s", 1, None, value)):
+            assert not writes_alike(doc), (value, doc)
+    assert writes_alike({"p": PlainDict(x=[1e-05]), "l": PlainList([math.nan])})  # vouched: not walked
