@@ -225,9 +225,12 @@ class AccessLog:
                     key = (event, method, code, reason, peer, outcome, concealed)
                     if caller:
                         key = (*key, *caller.items())
-                    parts = kinds.get(key, _UNKNOWN)
-                    if parts is _UNKNOWN:
-                        parts = self._kind(key, queued)
+                    try:
+                        parts = kinds.get(key, _UNKNOWN)
+                        if parts is _UNKNOWN:
+                            parts = self._kind(key, queued)
+                    except TypeError:  # a caller field no key can hold (not a text): rendered whole
+                        parts = None
                     if parts is not None:
                         try:
                             lines.append(

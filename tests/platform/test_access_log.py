@@ -97,6 +97,8 @@ def test_a_calls_line_from_its_kinds_parts_is_the_line_rendered_whole(tmp_path: 
         ("rpc.not_sent", "/s/N", "", "CANCELLED", "CALLER_GONE", "", "p", {}, "rpc.not_sent", ""),
         ("rpc.internal_error", "/s/N", "", "INTERNAL", "INTERNAL", "", "p\x01time", {}, "x", ""),
         ("rpc.ok", "/s/名", "", "OK", "", "", 'p"\n\x7f', odd_caller, "allowed", "\x01request_id"),
+        # a caller field that is no text (none today): no key holds it, its line is rendered whole
+        ("rpc.ok", "/s/M", "", "OK", "", "", "p", {"scopes": ["a", "b"]}, "allowed", ""),
     ]
     resources = ["", "enterprises/91350200", '名字/"q"', "a\\b\x00\x1f", "\x01resource", "x" * 201]
     request_ids = ["0123456789abcdef0123456789abcdef", 'r"5', "", "名", "\x01time"]
