@@ -362,6 +362,31 @@ def test_a_group_with_a_reused_request_id_writes_nothing(store: DecisionStore, e
     assert _rows(engine) == before
 
 
+def _groups_without_a_transaction(
+    engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> tuple[DecisionStore, dict[str, str], list[object]]:
+    """Once the policy is stored: a group of new decisions (one request twice) stored without
+    run_in_transaction, read back as answered; then a group with a stored request, which runs it once.
+    The store, its append arguments and the transactions run."""
+    store = DecisionStore(engine)
+    kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
+    store.append_many(_group("first"), **kwargs)  # stores the policy
+    transactions: list[object] = []
+    real = decisions_module.run_in_transaction
+    monkeypatch.setattr(
+        decisions_module, "run_in_transaction", lambda *a, **k: transactions.append(a) or real(*a, **k)
+    )
+    out = store.append_many(_group("a", "b", "a"), **kwargs)
+    assert [new for _, new in out] == [True, True, False] and not transactions
+    assert store.get(out[1][0].id) == replace(out[1][0], content=store.get(out[1][0].id).content)
+    assert store.get(out[0][0].id).content["profile"] == {"name": "enterprises/x/profiles/2024",
+                                                          "grade": {"level": 3}}  # fmt: skip
+    again = store.append_many(_group("b", "c"), **kwargs)
+    assert [new for _, new in again] == [False, True] and len(transactions) == 1
+    assert again[0][0].id == out[1][0].id
+    return store, kwargs, transactions
+
+
 @pytest.mark.postgres
 def test_a_postgres_group_of_new_decisions_is_stored_without_a_transaction(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
@@ -371,22 +396,7 @@ def test_a_postgres_group_of_new_decisions_is_stored_without_a_transaction(
     transaction."""
     engine = make_engine(postgres_url)
     try:
-        store = DecisionStore(engine)
-        kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
-        store.append_many(_group("first"), **kwargs)  # stores the policy
-        transactions: list[object] = []
-        real = decisions_module.run_in_transaction
-        monkeypatch.setattr(
-            decisions_module, "run_in_transaction", lambda *a, **k: transactions.append(a) or real(*a, **k)
-        )
-        out = store.append_many(_group("a", "b", "a"), **kwargs)
-        assert [new for _, new in out] == [True, True, False] and not transactions
-        assert store.get(out[1][0].id) == replace(out[1][0], content=store.get(out[1][0].id).content)
-        assert store.get(out[0][0].id).content["profile"] == {"name": "enterprises/x/profiles/2024",
-                                                              "grade": {"level": 3}}  # fmt: skip
-        again = store.append_many(_group("b", "c"), **kwargs)
-        assert [new for _, new in again] == [False, True] and len(transactions) == 1
-        assert again[0][0].id == out[1][0].id
+        _groups_without_a_transaction(engine, monkeypatch)
         assert _rows(engine) == dict.fromkeys(("log_decisions", "log_entries", "log_pending"), 4) | {
             "profile_snapshots": 1
         }
@@ -404,22 +414,7 @@ def test_a_sqlite_group_of_new_decisions_is_stored_without_sqlalchemys_transacti
     rolls back and the transaction runs instead."""
     engine = make_engine(sqlite_url)
     try:
-        store = DecisionStore(engine)
-        kwargs = {"policy_text": POLICY_TEXT, "policy_hash": POLICY_HASH, "policy_version": "test-1"}
-        store.append_many(_group("first"), **kwargs)  # stores the policy
-        transactions: list[object] = []
-        real = decisions_module.run_in_transaction
-        monkeypatch.setattr(
-            decisions_module, "run_in_transaction", lambda *a, **k: transactions.append(a) or real(*a, **k)
-        )
-        out = store.append_many(_group("a", "b", "a"), **kwargs)
-        assert [new for _, new in out] == [True, True, False] and not transactions
-        assert store.get(out[1][0].id) == replace(out[1][0], content=store.get(out[1][0].id).content)
-        assert store.get(out[0][0].id).content["profile"] == {"name": "enterprises/x/profiles/2024",
-                                                              "grade": {"level": 3}}  # fmt: skip
-        again = store.append_many(_group("b", "c"), **kwargs)
-        assert [new for _, new in again] == [False, True] and len(transactions) == 1
-        assert again[0][0].id == out[1][0].id
+        store, kwargs, transactions = _groups_without_a_transaction(engine, monkeypatch)
         before = _rows(engine)
         assert before == dict.fromkeys(("log_decisions", "log_entries", "log_pending"), 4) | {
             "profile_snapshots": 1
