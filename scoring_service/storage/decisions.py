@@ -340,9 +340,9 @@ class DecisionStore:
         result = None
         if policy_hash in self._stored_policies:
             if not self._fold:
-                result = self._in_one_sqlite_transaction(once)
+                result = self._folded(once, self._in_one_sqlite_transaction)
             elif len(prepared) <= PG_COPY_FROM_ROWS:
-                result = self._in_one_statement(once)
+                result = self._folded(once, self._in_one_statement)
         if result is None:  # on the engine's kept write connection: groups commit many times a second
             result = run_in_transaction(self.engine, once, held=self._held)
         self._stored_policies.add(policy_hash)  # committed: later appends need not insert it again
@@ -409,17 +409,17 @@ class DecisionStore:
 
     # ------------------------------------------------------------------------------------ internals
 
-    def _in_one_statement(
-        self, once: Callable[[Connection], list[tuple[StoredDecision, bool]]]
+    def _folded(
+        self,
+        once: Callable[[Connection], list[tuple[StoredDecision, bool]]],
+        write: Callable[[Connection, FoldedInserts], bool],
     ) -> list[tuple[StoredDecision, bool]] | None:
-        """``once`` as ONE autocommit statement on PostgreSQL (``FoldedInserts``): a quote group's
-        inserts in one round trip, no BEGIN and COMMIT. ``once`` runs against a gathering connection
-        believing every decision new (the policy is stored already, so it reads nothing); the statement
-        fails, writing nothing, unless every index row went in. None when it did not store the group
-        (a request already stored, the held connection busy, any database error): the caller then
-        runs the transaction, which answers those cases as before."""
-        from psycopg import Error, RawCursor  # PostgreSQL only
-
+        """``once`` run against a gathering stand-in (``FoldedInserts``) believing every decision new
+        (the policy is stored already, so it reads nothing), its inserts then written by ``write`` on
+        the held connection in autocommit mode (``_in_one_statement``, ``_in_one_sqlite_transaction``).
+        None when they were not stored (a request already stored, the held connection busy, any
+        database error; nothing written): the caller then runs the transaction, which answers those
+        cases as before."""
         with self._held.autocommit() as connection:
             if connection is None:
                 return None
@@ -427,38 +427,36 @@ class DecisionStore:
             # ``once`` sees a stand-in: its bulk inserts gather, any other statement raises (it would
             # commit alone on this autocommit connection)
             result = once(folded.gathering(connection.dialect))
-            statement, params = folded.statement(connection.dialect)
-            try:
-                with RawCursor(connection.connection.driver_connection) as cursor:  # type: ignore[arg-type]
-                    cursor.execute(statement, params)
-            except Error:
-                return None
-            return result
+            return result if write(connection, folded) else None
 
-    def _in_one_sqlite_transaction(
-        self, once: Callable[[Connection], list[tuple[StoredDecision, bool]]]
-    ) -> list[tuple[StoredDecision, bool]] | None:
-        """``once`` on SQLite as ``_in_one_statement`` gathers it (every decision believed new, the
-        policy stored already), its inserts then run in one transaction issued on the held
-        connection's sqlite3 connection (``FoldedInserts.run_sqlite``): no SQLAlchemy transaction or
-        execution. None when it did not store the group (a request already stored, the held
-        connection busy, any database error; rolled back): the caller then runs the transaction,
-        which answers those cases as before."""
+    @staticmethod
+    def _in_one_statement(connection: Connection, folded: FoldedInserts) -> bool:
+        """PostgreSQL: the gathered inserts as ONE autocommit statement, a quote group's inserts in one
+        round trip with no BEGIN and COMMIT; it fails, writing nothing, unless every index row went in."""
+        from psycopg import Error, RawCursor  # PostgreSQL only
+
+        statement, params = folded.statement(connection.dialect)
+        try:
+            with RawCursor(connection.connection.driver_connection) as cursor:  # type: ignore[arg-type]
+                cursor.execute(statement, params)
+        except Error:
+            return False
+        return True
+
+    @staticmethod
+    def _in_one_sqlite_transaction(connection: Connection, folded: FoldedInserts) -> bool:
+        """SQLite: the gathered inserts in one transaction issued on the held connection's sqlite3
+        connection (``FoldedInserts.run_sqlite``), no SQLAlchemy transaction or execution; rolled back
+        when one skipped a row or the database failed."""
         import sqlite3  # SQLite only
 
-        with self._held.autocommit() as connection:
-            if connection is None:
-                return None
-            folded = FoldedInserts()
-            result = once(folded.gathering(connection.dialect))  # a stand-in, as in _in_one_statement
-            driver = connection.connection.dbapi_connection
-            try:
-                stored = folded.run_sqlite(driver, connection.dialect)
-            except sqlite3.Error:
-                if driver is None or driver.in_transaction:  # the rollback failed too: start afresh
-                    connection.invalidate()
-                return None
-            return result if stored else None
+        driver = connection.connection.dbapi_connection
+        try:
+            return folded.run_sqlite(driver, connection.dialect)
+        except sqlite3.Error:
+            if driver is None or driver.in_transaction:  # the rollback failed too: start afresh
+                connection.invalidate()
+            return False
 
     def _stored(self, connection: Connection, row: Any) -> StoredDecision:
         """A stored decision as reads show it: a compact one with its full terms rendered

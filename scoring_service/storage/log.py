@@ -222,6 +222,11 @@ class BulkInsert:
             compiled = self._compiled[dialect.name] = (head, tail, processors)
         return compiled
 
+    def sqlite_statement(self, dialect: sa.Dialect) -> str:
+        """SQLite's INSERT of one row (``?`` marks, ``utf8_text`` columns cast), for executemany."""
+        head, tail, _ = self._for(dialect)
+        return head + self._sqlite_marks + tail
+
     def run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
         """Insert ``rows`` (values in ``columns`` order) in the caller's transaction; the number of rows
         inserted as the driver counts it (-1 when it does not know).
@@ -252,7 +257,7 @@ class BulkInsert:
             folded.parts.append((self, rows))
             return len(rows)
         if connection.dialect.name != "postgresql":
-            return _sqlite_executemany(connection, head + self._sqlite_marks + tail, rows)
+            return _sqlite_executemany(connection, self.sqlite_statement(connection.dialect), rows)
         return self._postgres(connection, head, tail, rows)
 
     def _postgres(self, connection: Connection, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
@@ -408,8 +413,7 @@ class FoldedInserts:
         driver.execute("BEGIN IMMEDIATE")
         try:
             for insert, rows in self.parts:
-                head, tail, _ = insert._for(dialect)
-                inserted = driver.executemany(head + insert._sqlite_marks + tail, rows).rowcount
+                inserted = driver.executemany(insert.sqlite_statement(dialect), rows).rowcount
                 if insert.counted and inserted != len(rows):
                     driver.execute("ROLLBACK")
                     return False
