@@ -19,14 +19,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import grpc
 
 from benchmarks.cases import ECHO_METHOD
-from benchmarks.echo_cpu import _SERVER
+from benchmarks.echo_cpu import _SERVER, Server
 
 _FROZEN = _SERVER.replace(
     "print(port, file=stdout, flush=True)",
@@ -35,42 +34,30 @@ _FROZEN = _SERVER.replace(
 )
 
 
-class CallgrindServer:
-    def __init__(self, kind: str, tree: Path) -> None:
-        self.kind = kind
-        self.workdir = tempfile.mkdtemp(prefix="echo-cg-")
-        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
-        self.proc = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                "--separate-threads=yes",
-                f"--callgrind-out-file={self.workdir}/cg.out",
-                sys.executable,
-                "-c",
-                _FROZEN,
-                kind.partition("@")[0],
-                self.workdir,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            cwd=tree,
-        )
-        assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
+class CallgrindServer(Server):
+    """``benchmarks.echo_cpu``'s server under callgrind, instrumentation off until ``control``."""
+
+    script = _FROZEN
+    workdir_prefix = "echo-cg-"
+    extra_env = (("PYTHONHASHSEED", "0"),)
+    stderr = subprocess.DEVNULL
+    stop_seconds = 60.0
+
+    def _launcher(self) -> list[str]:
+        return [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--separate-threads=yes",
+            f"--callgrind-out-file={self.workdir}/cg.out",
+        ]
 
     def control(self, *args: str) -> None:
         subprocess.run(["callgrind_control", *args, str(self.proc.pid)], check=True, capture_output=True)
 
     def flush(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("cpu\n")
-        self.proc.stdin.flush()
-        self.proc.stdout.readline()
+        """The server's log writers flushed (its ``cpu`` command flushes before it answers)."""
+        self.ask("cpu")
 
     def dumped(self) -> dict[str, int]:
         """Dump the counters; instructions by thread file of this dump."""
@@ -85,12 +72,6 @@ class CallgrindServer:
                 raise RuntimeError("no dump")
             time.sleep(0.5)
         return {name: _total(Path(self.workdir, name)) for name in new}
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.terminate()
-        self.proc.wait(60)
 
 
 def _complete(path: Path) -> bool:

@@ -130,20 +130,35 @@ SPLIT: dict[str, dict[str, list[float]]] = {}  # kind -> thread name -> CPU µs 
 
 
 class Server:
+    """The echo server of ``kind`` (``_SERVER``) in a process of its own, run from ``tree``; it prints
+    its port, then answers commands on stdin (``ask``). Subclasses run it another way
+    (benchmarks.echo_callgrind: under valgrind) through the class attributes and ``_launcher``."""
+
+    script = _SERVER
+    workdir_prefix = "echo-cpu-"
+    extra_env: tuple[tuple[str, str], ...] = ()  # (name, value) added to the environment
+    stderr: int | None = None  # inherited
+    stop_seconds = 10.0
+
     def __init__(self, kind: str, tree: Path) -> None:
         self.kind = kind
-        self.workdir = tempfile.mkdtemp(prefix="echo-cpu-")
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+        self.workdir = tempfile.mkdtemp(prefix=self.workdir_prefix)
+        env = {**os.environ, "PYTHONPATH": str(tree), **dict(self.extra_env)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, kind.partition("@")[0], self.workdir],
+            [*self._launcher(), sys.executable, "-c", self.script, kind.partition("@")[0], self.workdir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self.stderr,
             text=True,
             env=env,
             cwd=tree,
         )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
+
+    def _launcher(self) -> list[str]:
+        """What runs the interpreter (nothing: it runs itself)."""
+        return []
 
     def ask(self, command: str) -> str:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -158,7 +173,7 @@ class Server:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.terminate()
-        self.proc.wait(10)
+        self.proc.wait(self.stop_seconds)
 
 
 async def _calls(port: int, calls: int, concurrency: int, payload: bytes) -> float:
